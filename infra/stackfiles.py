@@ -1,0 +1,117 @@
+"""Read `Pulumi.yaml` and `Pulumi.<stack>.yaml` the way the Pulumi CLI does, for runs without the CLI.
+
+The CLI applies the project-level `config:` schema before the program starts: a declared key missing from
+the stack without a default is an error, a default fills an absent key, and a value must have the declared
+type (string, integer, boolean or array). Values then reach the program as strings (structured values as
+JSON). The offline plan and the tests apply the same rules here so they see what `pulumi up` would see.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from infra.errors import ConfigError
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+SCHEMA_TYPES = {"string": str, "integer": int, "boolean": bool, "array": list}
+# What the offline tiers put where a `secure:` value sits: the ciphertext cannot be read without the
+# stack's secrets provider, and the program only needs to know it is a secret.
+OFFLINE_SECRET_PLACEHOLDER = "offline-secret-placeholder"
+
+
+@dataclass(frozen=True)
+class StackSettings:
+    project: str
+    stack: str
+    config: dict[str, str] = field(default_factory=dict)  # "<namespace>:<key>" -> engine string form
+    secret_keys: tuple[str, ...] = ()
+
+    def with_overrides(self, overrides: dict[str, Any]) -> StackSettings:
+        """A copy with `<namespace>:<key>` values replaced (None removes the key); values in YAML form."""
+        merged = dict(self.config)
+        for key, value in overrides.items():
+            if value is None:
+                merged.pop(key, None)
+            else:
+                merged[key] = engine_string(value)
+        return StackSettings(self.project, self.stack, merged, self.secret_keys)
+
+
+def engine_string(value: Any) -> str:
+    """How the engine hands a config value to a program: strings raw, everything else as JSON."""
+    if isinstance(value, str):
+        return value
+    return json.dumps(value)
+
+
+def load_project(root: Path = REPO_ROOT) -> dict[str, Any]:
+    path = root / "Pulumi.yaml"
+    try:
+        project = yaml.safe_load(path.read_text())
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: missing; run from the project root") from None
+    if not isinstance(project, dict) or "name" not in project:
+        raise ConfigError(f"{path}: not a Pulumi project file (no `name`)")
+    return project
+
+
+def load_stack(stack: str, root: Path = REPO_ROOT) -> StackSettings:
+    """The config a program of `stack` receives, with the project's schema applied as the CLI does."""
+    project = load_project(root)
+    name = project["name"]
+    path = root / f"Pulumi.{stack}.yaml"
+    try:
+        document = yaml.safe_load(path.read_text()) or {}
+    except FileNotFoundError:
+        stacks = sorted(p.name.removeprefix("Pulumi.").removesuffix(".yaml") for p in root.glob("Pulumi.*.yaml"))
+        raise ConfigError(
+            f"{path.name}: no such stack file; choose one of: {', '.join(stacks)} (make plan STACK=<name>)"
+        ) from None
+    except yaml.YAMLError as error:
+        raise ConfigError(f"{path.name}: not valid YAML: {error}") from None
+    raw = document.get("config") or {}
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path.name}: `config` must be a mapping of `<namespace>:<key>` to values")
+
+    values: dict[str, str] = {}
+    secret_keys: list[str] = []
+    for key, value in raw.items():
+        if ":" not in str(key):
+            raise ConfigError(f"{path.name}: {key}: config keys need a namespace, e.g. {name}:{key}")
+        if isinstance(value, dict) and set(value) == {"secure"}:
+            values[key] = OFFLINE_SECRET_PLACEHOLDER
+            secret_keys.append(key)
+        else:
+            values[key] = engine_string(value)
+
+    for short, spec in (project.get("config") or {}).items():
+        key = short if ":" in short else f"{name}:{short}"
+        spec = spec if isinstance(spec, dict) else {"default": spec}
+        declared = spec.get("type")
+        if key not in raw:
+            if "default" not in spec:
+                raise ConfigError(
+                    f"{path.name}: {key}: required by Pulumi.yaml but missing; "
+                    f"set it with `pulumi config set {short} <value> --stack {stack}`"
+                )
+            values[key] = engine_string(spec["default"])
+            continue
+        if declared and key not in secret_keys and not _has_type(raw[key], declared):
+            raise ConfigError(
+                f"{path.name}: {key}: Pulumi.yaml declares type {declared} (got {raw[key]!r})"
+            )
+    return StackSettings(name, stack, values, tuple(sorted(secret_keys)))
+
+
+def _has_type(value: Any, declared: str) -> bool:
+    expected = SCHEMA_TYPES.get(declared)
+    if expected is None:
+        return True
+    if expected is int and isinstance(value, bool):
+        return False
+    return isinstance(value, expected)
