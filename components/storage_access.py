@@ -1,0 +1,155 @@
+"""Pure helpers of the storage layer: the bucket inventory, the access matrix and the policy documents.
+
+Nothing here creates resources. The access matrix is derived from the catalog's roles (those with
+`storage: true`) plus one writer identity per platform bucket; policy documents are rendered from it with
+literal ARNs, so they are known at preview and the policy pack can judge them.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Literal
+
+from infra.catalog import FLOW_LAYERS, Catalog
+
+Access = Literal["read", "write"]
+
+# The platform's own buckets, each with exactly one writer identity.
+PLATFORM_BUCKETS: dict[str, str] = {
+    "access-logs": "log-shipper",
+    "airbyte": "airbyte",
+    "dremio-store": "dremio",
+    "backups": "backups",
+}
+LAKE_BUCKETS: tuple[str, ...] = (*FLOW_LAYERS, "logs")
+BUCKET_ROLES: tuple[str, ...] = (*LAKE_BUCKETS, *PLATFORM_BUCKETS)
+
+READ_OBJECT_ACTIONS = ("s3:GetObject", "s3:GetObjectVersion")
+LIST_BUCKET_ACTIONS = ("s3:ListBucket", "s3:GetBucketLocation")
+WRITE_OBJECT_ACTIONS = ("s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload", "s3:ListMultipartUploadParts")
+WRITE_BUCKET_ACTIONS = ("s3:ListBucketMultipartUploads",)
+
+
+@dataclass(frozen=True)
+class Identity:
+    """An object-store identity and what it may do on each bucket role (absent: nothing)."""
+
+    name: str
+    description: str
+    grants: tuple[tuple[str, Access], ...]
+
+    def access(self, bucket_role: str) -> Access | None:
+        return dict(self.grants).get(bucket_role)
+
+
+def identity_name(role: str) -> str:
+    return role.replace("_", "-")
+
+
+def identities(catalog: Catalog) -> list[Identity]:
+    """Catalog roles with object-store credentials, then one writer per platform bucket and the logs layer."""
+    derived = []
+    for role in catalog.roles:
+        if not role.storage:
+            continue
+        grants = tuple((layer, "write" if layer in role.writes else "read") for layer in role.readable)
+        derived.append(Identity(identity_name(role.name), role.description, grants))
+    writers: dict[str, list[str]] = {}
+    for bucket_role, writer in PLATFORM_BUCKETS.items():
+        writers.setdefault(writer, []).append(bucket_role)
+    writers["log-shipper"].insert(0, "logs")
+    descriptions = {
+        "log-shipper": "Ships job logs into the logs layer and audit events into access-logs.",
+        "airbyte": "Airbyte's state and job logs.",
+        "dremio": "Dremio's distributed store (reflections, uploads, job results).",
+        "backups": "Database backups (PostgreSQL base backups and WAL).",
+    }
+    for writer, bucket_roles in writers.items():
+        derived.append(Identity(writer, descriptions[writer], tuple((role, "write") for role in bucket_roles)))
+    return derived
+
+
+def bucket_arn(bucket: str) -> str:
+    return f"arn:aws:s3:::{bucket}"
+
+
+def bucket_policy_document(identity: Identity, bucket_names: dict[str, str]) -> str:
+    """The least-privilege S3 policy of one identity, as JSON (same grammar on AWS and MinIO)."""
+    statements = []
+    readable = [role for role, _ in identity.grants]
+    writable = [role for role, access in identity.grants if access == "write"]
+    statements.append(
+        {
+            "Sid": "ListGrantedBuckets",
+            "Effect": "Allow",
+            "Action": [*LIST_BUCKET_ACTIONS],
+            "Resource": [bucket_arn(bucket_names[role]) for role in readable],
+        }
+    )
+    statements.append(
+        {
+            "Sid": "ReadObjects",
+            "Effect": "Allow",
+            "Action": [*READ_OBJECT_ACTIONS],
+            "Resource": [f"{bucket_arn(bucket_names[role])}/*" for role in readable],
+        }
+    )
+    if writable:
+        statements.append(
+            {
+                "Sid": "WriteObjects",
+                "Effect": "Allow",
+                "Action": [*WRITE_OBJECT_ACTIONS],
+                "Resource": [f"{bucket_arn(bucket_names[role])}/*" for role in writable],
+            }
+        )
+        statements.append(
+            {
+                "Sid": "ManageUploads",
+                "Effect": "Allow",
+                "Action": [*WRITE_BUCKET_ACTIONS],
+                "Resource": [bucket_arn(bucket_names[role]) for role in writable],
+            }
+        )
+    return json.dumps({"Version": "2012-10-17", "Statement": statements}, sort_keys=True)
+
+
+def kms_policy_document(identity: Identity, key_arn: str, kms_bucket_roles: set[str]) -> str | None:
+    """KMS permissions for the buckets of this identity that use SSE-KMS; None when it needs none."""
+    touched = [(role, access) for role, access in identity.grants if role in kms_bucket_roles]
+    if not touched:
+        return None
+    actions = ["kms:Decrypt", "kms:DescribeKey"]
+    if any(access == "write" for _, access in touched):
+        actions += ["kms:Encrypt", "kms:GenerateDataKey"]
+    return json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [{"Sid": "UseLakeKey", "Effect": "Allow", "Action": actions, "Resource": [key_arn]}],
+        },
+        sort_keys=True,
+    )
+
+
+def tls_only_statement(bucket: str) -> dict:
+    return {
+        "Sid": "DenyInsecureTransport",
+        "Effect": "Deny",
+        "Principal": "*",
+        "Action": "s3:*",
+        "Resource": [bucket_arn(bucket), f"{bucket_arn(bucket)}/*"],
+        "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+    }
+
+
+def access_log_delivery_statement(access_logs_bucket: str, source_buckets: list[str]) -> dict:
+    """Lets S3's logging service write access logs, only for this stack's own buckets."""
+    return {
+        "Sid": "AllowServerAccessLogDelivery",
+        "Effect": "Allow",
+        "Principal": {"Service": "logging.s3.amazonaws.com"},
+        "Action": "s3:PutObject",
+        "Resource": f"{bucket_arn(access_logs_bucket)}/*",
+        "Condition": {"ArnLike": {"aws:SourceArn": [bucket_arn(name) for name in source_buckets]}},
+    }
