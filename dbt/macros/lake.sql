@@ -1,0 +1,42 @@
+{#- The local lake mirror, on the `local` (DuckDB) target only. Keys follow infra/lake.py: each model of a
+    layer in `<lake_root>/<layer>/<model name>/`; tests/dbt/test_lake_layout.py holds the two together. -#}
+
+{#- Root of the local lake mirror; tooling/bronze_sources.py writes the same expression into the sources. -#}
+{% macro lake_root() -%}
+    {{ env_var('DBT_LAKE_ROOT', 'build/lake') }}
+{%- endmacro %}
+
+{% macro lake_location(layer, model_name=none) -%}
+    {{ lake_root() }}/{{ layer }}/{{ model_name or model.name }}
+{%- endmacro %}
+
+{#- Fails the run early, with what to run, when the bronze mirror is absent. -#}
+{% macro check_bronze_present() %}
+    {% if execute and target.type == 'duckdb' %}
+        {% set bronze = lake_root() ~ '/bronze' %}
+        {% set found = run_query("select count(*) from glob('" ~ bronze ~ "/*/*/date=*/*.parquet')").columns[0].values()[0] %}
+        {% if found == 0 %}
+            {{ exceptions.raise_compiler_error(
+                "No bronze Parquet files under '" ~ bronze ~ "'. Generate sample data with `make pipeline` "
+                ~ "(or `PYTHONPATH=dbt .venv-dbt/bin/python -m tooling.generate`), or point DBT_LAKE_ROOT at a "
+                ~ "folder laid out like the lake (bronze/<source>/<stream>/date=YYYY-MM-DD/*.parquet).") }}
+        {% endif %}
+        {#- DuckDB creates only the last folder of a path; make each written layer's folder exist. -#}
+        {% for layer in var('lake_codecs') %}
+            {% do run_query("copy (select 1 as k, 1 as v limit 0) to '" ~ lake_root() ~ "/" ~ layer
+                            ~ "' (format parquet, partition_by (k), overwrite_or_ignore true)") %}
+        {% endfor %}
+    {% endif %}
+    select 1
+{% endmacro %}
+
+{#- Post-hook: writes the model just built as Parquet into its lake folder with the layer's codec. -#}
+{% macro export_to_lake(layer) %}
+    {% if target.type == 'duckdb' %}
+        copy (select * from {{ this }})
+        to '{{ lake_location(layer) }}'
+        (format parquet, compression {{ var('lake_codecs')[layer] }}, file_size_bytes '512MB', overwrite true)
+    {% else %}
+        select 1
+    {% endif %}
+{% endmacro %}

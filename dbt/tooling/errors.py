@@ -1,0 +1,26 @@
+"""One clear message per user mistake, printed without a traceback."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from functools import wraps
+
+
+class UsageError(Exception):
+    """A problem the user fixes by running something else or passing other arguments (exit code 2)."""
+
+
+def cli(main: Callable[..., int]) -> Callable[..., int]:
+    """Wrap a command's main(): UsageError (and the catalog's ConfigError) become one line on stderr."""
+    from infra.errors import ConfigError
+
+    @wraps(main)
+    def run(*args, **kwargs) -> int:
+        try:
+            return main(*args, **kwargs)
+        except (UsageError, ConfigError) as error:
+            print(f"error: {error}", file=sys.stderr)
+            return 2
+
+    return run
