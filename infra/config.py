@@ -98,7 +98,7 @@ class RetentionConfig(_Section):
 
 class StackConfig(_Section):
     stage: Literal["dev", "prod"] = Field(description="Environment kind; selects the defaults below.")
-    name_prefix: Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]{1,29}[a-z0-9]$")] = Field(
+    name_prefix: Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]{0,29}[a-z0-9]$")] = Field(
         description="Prefix of every physical name (`<prefix>-<stack>-<role>`); lowercase, digits and hyphens."
     )
     stack: str = Field(description="Stack name, set by the engine, not by YAML.", exclude=True)

@@ -13,7 +13,7 @@ def format_validation_error(error: ValidationError, origin: str, key_prefix: str
     """Render pydantic errors as `origin: <key_prefix>key.path: message (got value)` lines."""
     lines = []
     for detail in error.errors():
-        path = ".".join(str(part) for part in detail["loc"]) or "(top level)"
+        path = ".".join(str(part) for part in detail["loc"])
         message = detail["msg"].removeprefix("Value error, ")
         if detail["type"] == "extra_forbidden":
             message = "unknown key; remove it or check its spelling"
@@ -21,5 +21,6 @@ def format_validation_error(error: ValidationError, origin: str, key_prefix: str
             message = "required key is missing"
         got = detail.get("input")
         shown = "" if detail["type"] in ("missing", "extra_forbidden") or isinstance(got, dict) else f" (got {got!r})"
-        lines.append(f"{origin}: {key_prefix}{path}: {message}{shown}")
+        where = f"{key_prefix}{path}: " if path else ""
+        lines.append(f"{origin}: {where}{message}{shown}")
     return "\n".join(lines)

@@ -172,6 +172,11 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
         response = super().RegisterResource(request)
         if request.type == "pulumi:pulumi:Stack":
             return response
+        # The engine marks `additionalSecretOutputs` secret in what it returns; the stock mock does not.
+        returned = json_format.MessageToDict(response.object)
+        for key in request.additionalSecretOutputs:
+            if key in returned and not is_secret(returned[key]):
+                response.object[key] = {SECRET_SIG: SECRET_SIG_VALUE, "value": returned[key]}
         self.recording.resources.append(
             RecordedResource(
                 urn=response.urn,

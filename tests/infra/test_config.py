@@ -1,0 +1,158 @@
+"""Every invalid stack config fails before any resource is declared, with one message naming key, value and fix."""
+
+from __future__ import annotations
+
+import pytest
+
+from infra.config import StackConfig, parse_stack_config
+from infra.errors import ConfigError
+
+DEV = {
+    "stage": "dev",
+    "namePrefix": "dataplatform",
+    "storage": {"backend": "minio", "minio": {"server": "minio:9000", "kmsKeyId": "lake-key"}},
+}
+PROD = {"stage": "prod", "namePrefix": "dataplatform", "aws": {"region": "eu-west-1"}, "storage": {"backend": "s3"}}
+
+
+def with_changes(base: dict, **changes) -> dict:
+    merged = {**base}
+    for dotted, value in changes.items():
+        target = merged
+        parts = dotted.split("__")
+        for part in parts[:-1]:
+            target[part] = dict(target.get(part, {}))
+            target = target[part]
+        target[parts[-1]] = value
+    return merged
+
+
+def test_dev_defaults_come_from_code():
+    config = parse_stack_config(DEV, "dev")
+    assert isinstance(config, StackConfig)
+    assert (config.protect, config.storage.object_lock_days, config.retention.audit_days) == (False, 0, 30)
+    assert (config.storage.encryption, config.storage.versioning, config.storage.force_destroy) == (True, True, False)
+
+
+def test_prod_defaults_are_the_strict_ones():
+    config = parse_stack_config(PROD, "prod")
+    assert (config.protect, config.storage.object_lock_days, config.retention.audit_days) == (True, 90, 90)
+    assert config.storage.backend == "s3"
+
+
+def test_values_arrive_as_engine_strings():
+    """The engine passes structured values as JSON and scalars as strings."""
+    values = {"stage": "dev", "namePrefix": "dp", "protect": "true", "storage": '{"backend": "minio", '
+              '"minio": {"server": "m:9000", "kmsKeyId": "k"}}'}
+    config = parse_stack_config(values, "dev")
+    assert config.protect is True
+    assert config.storage.minio.server == "m:9000"
+
+
+@pytest.mark.parametrize(
+    ("values", "stack", "message"),
+    [
+        pytest.param(
+            with_changes(DEV, storage__bucketCount=3),
+            "dev",
+            "Pulumi.dev.yaml: dataplatform:storage.bucketCount: unknown key; remove it or check its spelling",
+            id="unknown-key",
+        ),
+        pytest.param(
+            with_changes(DEV, storage__versioning="sometimes"),
+            "dev",
+            "Pulumi.dev.yaml: dataplatform:storage.versioning: Input should be a valid boolean, unable to "
+            "interpret input (got 'sometimes')",
+            id="wrong-type",
+        ),
+        pytest.param(
+            with_changes(DEV, storage__backend="gcs"),
+            "dev",
+            "Pulumi.dev.yaml: dataplatform:storage.backend: Input should be 'minio' or 's3' (got 'gcs')",
+            id="unknown-backend",
+        ),
+        pytest.param(
+            with_changes(DEV, retention={"auditDays": -5}),
+            "dev",
+            "Pulumi.dev.yaml: dataplatform:retention.auditDays: Input should be greater than or equal to 1 (got -5)",
+            id="negative-retention",
+        ),
+        pytest.param(
+            with_changes(PROD, retention={"auditDays": 30}),
+            "prod",
+            "Pulumi.prod.yaml: retention.auditDays is 30; prod requires at least 90",
+            id="too-short-audit-retention-in-prod",
+        ),
+        pytest.param(
+            with_changes(DEV, storage__accessLogRetentionDays=30),
+            "dev",
+            "Pulumi.dev.yaml: dataplatform:storage.accessLogRetentionDays: Input should be greater than or equal "
+            "to 90 (got 30)",
+            id="too-short-access-log-retention",
+        ),
+        pytest.param(
+            with_changes(DEV, namePrefix="Data_Platform"),
+            "dev",
+            "Pulumi.dev.yaml: dataplatform:namePrefix: String should match pattern '^[a-z][a-z0-9-]{0,29}[a-z0-9]$' "
+            "(got 'Data_Platform')",
+            id="bad-bucket-name",
+        ),
+        pytest.param(
+            with_changes(DEV, namePrefix="a" * 31),
+            "a-very-long-stack-name-for-testing",
+            "Pulumi.a-very-long-stack-name-for-testing.yaml: namePrefix "
+            f"'{'a' * 31}' with stack 'a-very-long-stack-name-for-testing' makes bucket names like "
+            f"'{'a' * 31}-a-very-long-stack-name-for-testing-dremio-store' (79 characters); bucket names allow at "
+            "most 63, so shorten namePrefix",
+            id="bucket-name-too-long",
+        ),
+        pytest.param(
+            with_changes(PROD, storage__encryption=False),
+            "prod",
+            "Pulumi.prod.yaml: storage.encryption is false; prod requires true",
+            id="prod-encryption-off",
+        ),
+        pytest.param(
+            with_changes(PROD, protect=False),
+            "prod",
+            "Pulumi.prod.yaml: protect is false; prod requires true",
+            id="prod-unprotected",
+        ),
+        pytest.param(
+            with_changes(DEV, stage="staging"),
+            "dev",
+            "Pulumi.dev.yaml: dataplatform:stage: must be one of dev, prod (got 'staging')",
+            id="unknown-stage",
+        ),
+        pytest.param(
+            with_changes(PROD, aws={"region": "Ireland"}),
+            "prod",
+            "Pulumi.prod.yaml: dataplatform:aws.region: String should match pattern "
+            "'^[a-z]{2}(-gov)?-[a-z]+-[0-9]$' (got 'Ireland')",
+            id="bad-aws-region",
+        ),
+        pytest.param(
+            {k: v for k, v in PROD.items() if k != "aws"},
+            "prod",
+            "Pulumi.prod.yaml: storage backend `s3` needs an `aws` block with `region`",
+            id="s3-without-region",
+        ),
+        pytest.param(
+            with_changes(DEV, storage={"backend": "minio"}),
+            "dev",
+            "Pulumi.dev.yaml: dataplatform:storage: backend `minio` needs a `minio` block (server, kmsKeyId)",
+            id="minio-without-settings",
+        ),
+        pytest.param(
+            with_changes(DEV, storage__versioning=False, storage__objectLockDays=30),
+            "dev",
+            "Pulumi.dev.yaml: dataplatform:storage: `objectLockDays` needs `versioning: true` (object lock "
+            "requires versioned buckets)",
+            id="lock-without-versioning",
+        ),
+    ],
+)
+def test_invalid_config_names_key_value_and_fix(values, stack, message):
+    with pytest.raises(ConfigError) as raised:
+        parse_stack_config(values, stack)
+    assert str(raised.value) == message
