@@ -1,0 +1,60 @@
+# The single entry point. Every target sets up what it needs on first use.
+#   make plan STACK=dev     offline plan + policy gate (no CLI, no credentials)
+#   make test               the whole test suite
+#   make setup              virtualenvs only
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STACK ?= dev
+STAMP := $(VENV)/.installed
+
+
+.PHONY: help setup plan test test-fast lint format lock clean
+
+help:
+	@echo "make plan STACK=<dev|prod>  offline plan and policy gate -> build/plan/<stack>.json"
+	@echo "make test                   every test (sets up on first use)"
+	@echo "make lint                   ruff, workflow schema and security lint"
+	@echo "make pipeline               generate bronze data and run dbt on the embedded default"
+	@echo "make setup                  create the virtualenvs"
+
+$(STAMP): requirements.txt constraints.txt pyproject.toml
+	@echo "setup: creating $(VENV) (pulumi SDKs, pydantic, test tools)"
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	@$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt -c constraints.txt
+	@$(PY) -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e . 2>/dev/null \
+		|| $(PY) -m pip install --quiet --disable-pip-version-check --no-deps -e .
+	@touch $@
+
+setup: $(STAMP) policy-venv dbt-setup
+
+plan: $(STAMP) policy-venv
+	@$(PY) -m infra.plan --stack $(STACK)
+
+test: setup
+	@$(PY) -m pytest -q -n 2
+
+test-fast: $(STAMP) policy-venv
+	@$(PY) -m pytest -q -m "not integration"
+
+lint: $(STAMP)
+	@$(VENV)/bin/ruff check .
+	@$(VENV)/bin/check-jsonschema --builtin-schema vendor.github-workflows .github/workflows/*.yml
+	@$(VENV)/bin/zizmor --offline --quiet .github/workflows/
+
+format: $(STAMP)
+	@$(VENV)/bin/ruff check --fix .
+	@$(VENV)/bin/ruff format .
+
+lock: $(STAMP)
+	@echo "# Every transitive dependency of requirements.txt, pinned (regenerate with \`make lock\`)." > constraints.txt
+	@$(PY) -m pip freeze --exclude-editable >> constraints.txt
+
+clean:
+	rm -rf build .pytest_cache
+
+include policies/pack.mk
+include dbt/pipeline.mk
