@@ -1,0 +1,321 @@
+"""What every policy of the pack shares: metadata, unknown-safe reads, bucket joins and exemptions.
+
+Policies see inputs in the engine's form (camelCase keys). At preview some values are unknown, and touching
+one through the SDK's proxy skips the whole policy, so everything here reads with `known()`, which turns an
+unknown into `UNKNOWN` instead, and tests for presence by iterating keys, which never touches a value.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from pulumi_policy import (
+    PolicyComplianceFramework,
+    PolicyConfigSchema,
+    PolicyResource,
+    ResourceValidationPolicy,
+    Severity,
+    StackValidationPolicy,
+)
+from pulumi_policy.proxy import UnknownValueError
+
+FRAMEWORK = "dataplatform-baseline"
+DOCS = "docs/policies.md"
+ID_VERBS = ("enable", "disallow", "configure", "require")
+
+ROLE_TAG = "dataplatform:role"
+EXEMPTIONS_TAG = "dataplatform:policy-exemptions"
+EXEMPTION_REASON_TAG = "dataplatform:exemption-reason"
+
+AWS_BUCKET = "aws:s3/bucket:Bucket"
+MINIO_BUCKET = "minio:index/s3Bucket:S3Bucket"
+
+
+class _Unknown:
+    def __repr__(self) -> str:
+        return "UNKNOWN"
+
+
+UNKNOWN = _Unknown()
+
+
+@dataclass(frozen=True)
+class Meta:
+    """What the catalogue and the gate know about a policy beyond the SDK's fields."""
+
+    id: str
+    code: str
+    title: str
+    checks: str
+    exemptable: bool
+    kind: str  # "resource" or "stack"
+
+
+REGISTRY: dict[str, Meta] = {}
+
+
+def _register(meta: Meta) -> None:
+    if meta.id in REGISTRY:
+        raise ValueError(f"policy id {meta.id} is declared twice")
+    REGISTRY[meta.id] = meta
+
+
+def resource_policy(
+    policy_id: str,
+    code: str,
+    title: str,
+    checks: str,
+    severity: Severity,
+    tags: list[str],
+    remediation: str,
+    validate: Callable,
+    exemptable: bool = False,
+    config: dict[str, dict[str, Any]] | None = None,
+) -> ResourceValidationPolicy:
+    _register(Meta(policy_id, code, title, checks, exemptable, "resource"))
+    fields = _fields(policy_id, code, title, severity, tags, remediation, config)
+    return ResourceValidationPolicy(name=policy_id, validate=validate, **fields)
+
+
+def stack_policy(
+    policy_id: str,
+    code: str,
+    title: str,
+    checks: str,
+    severity: Severity,
+    tags: list[str],
+    remediation: str,
+    validate: Callable,
+    exemptable: bool = False,
+    config: dict[str, dict[str, Any]] | None = None,
+) -> StackValidationPolicy:
+    _register(Meta(policy_id, code, title, checks, exemptable, "stack"))
+    fields = _fields(policy_id, code, title, severity, tags, remediation, config)
+    return StackValidationPolicy(name=policy_id, validate=validate, **fields)
+
+
+def _fields(
+    policy_id: str,
+    code: str,
+    title: str,
+    severity: Severity,
+    tags: list[str],
+    remediation: str,
+    config: dict[str, dict[str, Any]] | None,
+) -> dict[str, Any]:
+    return {
+        "description": title,
+        "display_name": title,
+        "severity": severity,
+        "tags": tags,
+        "remediation_steps": remediation,
+        "url": f"{DOCS}#{policy_id}",
+        # The SDK has no field for a short control code; a compliance framework's reference is one.
+        "framework": PolicyComplianceFramework(name=FRAMEWORK, version="1", reference=code),
+        "config_schema": PolicyConfigSchema(properties=config) if config else None,
+    }
+
+
+# ---- unknown-safe reads ----------------------------------------------------------------------------
+
+
+def known(value: Any, *path: str | int) -> Any:
+    """The value at `path`, None when absent, UNKNOWN when it (or anything on the way) is unknown."""
+    current = value
+    for part in path:
+        try:
+            if isinstance(part, int):
+                if not isinstance(current, Sequence) or isinstance(current, str) or part >= len(current):
+                    return None
+                current = current[part]
+            else:
+                if not isinstance(current, Mapping) or part not in list(iter(current)):
+                    return None
+                current = current[part]
+        except UnknownValueError:
+            return UNKNOWN
+    return current
+
+
+def has_key(value: Any, key: str) -> bool:
+    """Whether `key` is set at all (known or unknown), without touching its value."""
+    return isinstance(value, Mapping) and key in list(iter(value))
+
+
+def items(value: Any) -> list[Any]:
+    """A known list's elements (an unknown or absent list gives none)."""
+    if isinstance(value, Sequence) and not isinstance(value, str):
+        return [known(value, index) for index in range(len(value))]
+    return []
+
+
+def truthy(value: Any) -> bool:
+    """A boolean input; provider config arrives as strings ("true")."""
+    return value is True or (isinstance(value, str) and value.lower() == "true")
+
+
+def number(value: Any) -> float | None:
+    if isinstance(value, bool) or value is None or value is UNKNOWN:
+        return None
+    if isinstance(value, (int, float)):
+        return float(value)
+    if isinstance(value, str) and re.fullmatch(r"\d+(\.\d+)?", value):
+        return float(value)
+    return None
+
+
+def setting(args: Any, key: str, default: Any) -> Any:
+    config = args.get_config() or {}
+    return config.get(key, default)
+
+
+# ---- buckets and their companions ------------------------------------------------------------------
+
+
+def tags_of(props: Any) -> dict[str, str]:
+    tags = known(props, "tags")
+    if not isinstance(tags, Mapping):
+        return {}
+    result = {}
+    for key in list(iter(tags)):
+        value = known(tags, key)
+        if isinstance(value, str):
+            result[key] = value
+    return result
+
+
+def bucket_name(props: Any) -> str | None:
+    name = known(props, "bucket")
+    return name if isinstance(name, str) else None
+
+
+def bucket_role(props: Any, roles: Iterable[str]) -> str | None:
+    """The bucket's role: its `dataplatform:role` tag, else the longest known role its name ends with."""
+    role = tags_of(props).get(ROLE_TAG)
+    if role:
+        return role
+    name = bucket_name(props) or ""
+    matches = [candidate for candidate in roles if name.endswith(f"-{candidate}")]
+    return max(matches, key=len) if matches else None
+
+
+def label(resource: Any) -> str:
+    """How messages name a bucket: its logical name, plus the physical one when it is known."""
+    physical = bucket_name(resource.props)
+    return f"'{resource.name}' ({physical})" if physical and physical != resource.name else f"'{resource.name}'"
+
+
+def _urns(resources: Iterable[PolicyResource]) -> set[str]:
+    return {resource.urn for resource in resources}
+
+
+def companions(resources: Sequence[PolicyResource], bucket: PolicyResource, type_: str) -> list[PolicyResource]:
+    """Resources of `type_` that configure `bucket`.
+
+    The join is by the `bucket` input's property dependency on the bucket's URN (the bucket's id is unknown at
+    preview); without property dependencies, by the `bucket` name when it is known, and last by a plain
+    dependency on exactly this bucket.
+    """
+    name = bucket_name(bucket.props)
+    found = []
+    for resource in resources:
+        if resource.resource_type != type_:
+            continue
+        by_property = _urns(resource.property_dependencies.get("bucket", []))
+        if by_property:
+            if bucket.urn in by_property:
+                found.append(resource)
+            continue
+        target = known(resource.props, "bucket")
+        if isinstance(target, str):
+            if name is not None and target == name:
+                found.append(resource)
+            continue
+        buckets = {dep.urn for dep in resource.dependencies if dep.resource_type == bucket.resource_type}
+        if buckets == {bucket.urn}:
+            found.append(resource)
+    return found
+
+
+def of_type(resources: Sequence[PolicyResource], type_: str) -> list[PolicyResource]:
+    return [resource for resource in resources if resource.resource_type == type_]
+
+
+# ---- exemptions ------------------------------------------------------------------------------------
+
+
+def exemption(props: Any, policy_id: str) -> str | None:
+    """The reason a resource is exempt from `policy_id`, or None.
+
+    A resource opts out through two tags: `dataplatform:policy-exemptions` lists policy ids separated by spaces
+    (AWS tag values allow no commas) and `dataplatform:exemption-reason` says why. An exemption without a
+    reason does not count. Only policies marked exemptable honour it (see docs/policies.md).
+    """
+    if not REGISTRY[policy_id].exemptable:
+        return None
+    tags = tags_of(props)
+    listed = tags.get(EXEMPTIONS_TAG, "").replace(",", " ").split()
+    reason = tags.get(EXEMPTION_REASON_TAG, "").strip()
+    if policy_id in listed and reason:
+        return reason
+    return None
+
+
+# ---- policy documents (IAM, S3 bucket policies, MinIO) ---------------------------------------------
+
+
+def policy_statements(document: Any) -> list[dict[str, Any]] | None:
+    """The statements of a policy document given as JSON text or a mapping; None when it is not readable."""
+    if document is UNKNOWN or document is None:
+        return None
+    if isinstance(document, str):
+        try:
+            document = json.loads(document)
+        except json.JSONDecodeError:
+            return None
+    if not isinstance(document, Mapping):
+        return None
+    statements = document.get("Statement", [])
+    if isinstance(statements, Mapping):
+        statements = [statements]
+    return [statement for statement in statements if isinstance(statement, Mapping)]
+
+
+def as_list(value: Any) -> list[Any]:
+    if value is None:
+        return []
+    if isinstance(value, (list, tuple)):
+        return list(value)
+    return [value]
+
+
+def wildcard_principal(statement: Mapping[str, Any]) -> bool:
+    """Whether an Allow statement admits anyone: Principal "*" or {"AWS": "*"}, or any NotPrincipal."""
+    if statement.get("Effect") != "Allow":
+        return False
+    if "NotPrincipal" in statement:
+        return True
+    principal = statement.get("Principal")
+    if principal == "*":
+        return True
+    if isinstance(principal, Mapping):
+        return any("*" in as_list(value) for value in principal.values())
+    return False
+
+
+def wildcard_grant(statement: Mapping[str, Any]) -> str | None:
+    """What is too broad in an Allow statement of an identity policy, or None."""
+    if statement.get("Effect") != "Allow":
+        return None
+    if "NotAction" in statement or "NotResource" in statement:
+        return "NotAction/NotResource"
+    for action in as_list(statement.get("Action")):
+        if action == "*" or (isinstance(action, str) and action.endswith(":*")):
+            return f"action {action}"
+    if "*" in as_list(statement.get("Resource")):
+        return "resource *"
+    return None

@@ -1,0 +1,8 @@
+"""The pack's contents: its name and every policy, in catalogue order. `__main__.py` builds the pack from this."""
+
+from __future__ import annotations
+
+from policies import storage_aws, storage_minio
+
+PACK_NAME = "dataplatform-policies"
+POLICIES = [*storage_aws.POLICIES, *storage_minio.POLICIES]

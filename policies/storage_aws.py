@@ -1,0 +1,563 @@
+"""Storage on AWS: S3 buckets, their companion resources, the lake's KMS key and IAM policy documents.
+
+Settings that live on a bucket's companions (encryption, versioning, public access block, ownership, policy,
+logging, lifecycle, object lock) are stack policies: each joins every bucket to its companions (see
+`common.companions`), so a missing companion is a violation on the bucket. Settings on a resource itself are
+resource policies over inputs known at preview.
+"""
+
+from __future__ import annotations
+
+from pulumi_policy import Severity
+
+from policies.common import (
+    AWS_BUCKET,
+    UNKNOWN,
+    as_list,
+    bucket_role,
+    companions,
+    exemption,
+    has_key,
+    items,
+    known,
+    label,
+    number,
+    of_type,
+    policy_statements,
+    resource_policy,
+    setting,
+    stack_policy,
+    tags_of,
+    truthy,
+    wildcard_grant,
+    wildcard_principal,
+)
+
+SSE = "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration"
+VERSIONING = "aws:s3/bucketVersioning:BucketVersioning"
+PUBLIC_ACCESS_BLOCK = "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock"
+OWNERSHIP = "aws:s3/bucketOwnershipControls:BucketOwnershipControls"
+LIFECYCLE = "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration"
+BUCKET_POLICY = "aws:s3/bucketPolicy:BucketPolicy"
+LOGGING = "aws:s3/bucketLogging:BucketLogging"
+OBJECT_LOCK = "aws:s3/bucketObjectLockConfiguration:BucketObjectLockConfiguration"
+KMS_KEY = "aws:kms/key:Key"
+IAM_DOCUMENTS = (
+    "aws:iam/userPolicy:UserPolicy",
+    "aws:iam/rolePolicy:RolePolicy",
+    "aws:iam/groupPolicy:GroupPolicy",
+    "aws:iam/policy:Policy",
+)
+PUBLIC_ACCESS_FLAGS = ("blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls", "restrictPublicBuckets")
+PUBLIC_ACLS = ("public-read", "public-read-write", "authenticated-read")
+KMS_ALGORITHMS = ("aws:kms", "aws:kms:dsse")
+SSE_ALGORITHMS = (*KMS_ALGORITHMS, "AES256")
+AUDIT_ROLES = ["logs", "access-logs"]
+MIN_AUDIT_DAYS = 90
+
+AUDIT_CONFIG = {
+    "auditRoles": {
+        "type": "array",
+        "items": {"type": "string"},
+        "default": AUDIT_ROLES,
+        "description": "Bucket roles (the `dataplatform:role` tag) that hold audit trails.",
+    },
+    "minDays": {
+        "type": "integer",
+        "minimum": 1,
+        "default": MIN_AUDIT_DAYS,
+        "description": "Fewest days an audit bucket keeps its objects.",
+    },
+}
+
+
+def _buckets(args):
+    return of_type(args.resources, AWS_BUCKET)
+
+
+def _default_encryption(sse) -> list:
+    return [known(rule, "applyServerSideEncryptionByDefault") for rule in items(known(sse.props, "rules"))]
+
+
+def _validate_encryption(args, report_violation) -> None:
+    for bucket in _buckets(args):
+        configs = companions(args.resources, bucket, SSE)
+        defaults = [by_default for sse in configs for by_default in _default_encryption(sse) if by_default]
+        if not any(known(by_default, "sseAlgorithm") in SSE_ALGORITHMS for by_default in defaults):
+            report_violation(
+                f"Bucket {label(bucket)} has no default server-side encryption; "
+                "add a BucketServerSideEncryptionConfiguration with sseAlgorithm aws:kms for it.",
+                bucket.urn,
+            )
+
+
+enable_encryption = stack_policy(
+    "aws-s3-bucket-enable-encryption",
+    "DP-S3-001",
+    "S3 buckets encrypt objects at rest by default",
+    "Every `aws:s3/bucket:Bucket` has a `BucketServerSideEncryptionConfiguration` whose default rule uses "
+    "`aws:kms`, `aws:kms:dsse` or `AES256`.",
+    Severity.HIGH,
+    ["encryption"],
+    "Add a BucketServerSideEncryptionConfiguration with sseAlgorithm aws:kms and the lake's KMS key to the bucket.",
+    _validate_encryption,
+)
+
+
+def _validate_kms(args, report_violation) -> None:
+    for bucket in _buckets(args):
+        if exemption(bucket.props, "aws-s3-bucket-require-kms-encryption"):
+            continue
+        configs = companions(args.resources, bucket, SSE)
+        defaults = [by_default for sse in configs for by_default in _default_encryption(sse) if by_default]
+        if not any(
+            known(by_default, "sseAlgorithm") in KMS_ALGORITHMS and has_key(by_default, "kmsMasterKeyId")
+            for by_default in defaults
+        ):
+            report_violation(
+                f"Bucket {label(bucket)} is not encrypted with a customer-managed KMS key; "
+                "set sseAlgorithm aws:kms and kmsMasterKeyId in its encryption configuration.",
+                bucket.urn,
+            )
+
+
+require_kms_encryption = stack_policy(
+    "aws-s3-bucket-require-kms-encryption",
+    "DP-S3-002",
+    "S3 buckets use SSE-KMS with a customer-managed key",
+    "Every bucket's default encryption uses `aws:kms` (or `aws:kms:dsse`) and names a `kmsMasterKeyId` "
+    "(its value may be unknown at preview: a key created in the same stack).",
+    Severity.HIGH,
+    ["encryption"],
+    "Set sseAlgorithm aws:kms and kmsMasterKeyId to the lake's KMS key in the bucket's encryption configuration.",
+    _validate_kms,
+    exemptable=True,
+)
+
+
+def _validate_versioning(args, report_violation) -> None:
+    for bucket in _buckets(args):
+        versionings = companions(args.resources, bucket, VERSIONING)
+        statuses = [known(versioning.props, "versioningConfiguration", "status") for versioning in versionings]
+        if "Enabled" not in statuses:
+            report_violation(
+                f"Bucket {label(bucket)} is not versioned; add a BucketVersioning with status Enabled for it.",
+                bucket.urn,
+            )
+
+
+enable_versioning = stack_policy(
+    "aws-s3-bucket-enable-versioning",
+    "DP-S3-003",
+    "S3 buckets keep object versions",
+    "Every bucket has a `BucketVersioning` with `versioningConfiguration.status` = `Enabled`.",
+    Severity.MEDIUM,
+    ["retention"],
+    "Add a BucketVersioning with versioningConfiguration.status Enabled to the bucket.",
+    _validate_versioning,
+)
+
+
+def _validate_public_access(args, report_violation) -> None:
+    for bucket in _buckets(args):
+        acl = known(bucket.props, "acl")
+        if acl in PUBLIC_ACLS:
+            report_violation(
+                f"Bucket {label(bucket)} grants the canned ACL {acl}; remove the acl input so it stays private.",
+                bucket.urn,
+            )
+        blocks = companions(args.resources, bucket, PUBLIC_ACCESS_BLOCK)
+        if not any(all(truthy(known(block.props, flag)) for flag in PUBLIC_ACCESS_FLAGS) for block in blocks):
+            report_violation(
+                f"Bucket {label(bucket)} does not block public access; add a BucketPublicAccessBlock with "
+                "all four flags set to true for it.",
+                bucket.urn,
+            )
+
+
+disallow_public_access = stack_policy(
+    "aws-s3-bucket-disallow-public-access",
+    "DP-S3-004",
+    "S3 buckets block every form of public access",
+    "Every bucket has a `BucketPublicAccessBlock` with `blockPublicAcls`, `blockPublicPolicy`, "
+    "`ignorePublicAcls` and `restrictPublicBuckets` true, and sets no public canned ACL.",
+    Severity.CRITICAL,
+    ["access"],
+    "Add a BucketPublicAccessBlock with all four flags true to the bucket and drop any public ACL.",
+    _validate_public_access,
+)
+
+
+def _validate_ownership(args, report_violation) -> None:
+    for bucket in _buckets(args):
+        owners = [known(o.props, "rule", "objectOwnership") for o in companions(args.resources, bucket, OWNERSHIP)]
+        if "BucketOwnerEnforced" not in owners:
+            report_violation(
+                f"Bucket {label(bucket)} still honours ACLs; add BucketOwnershipControls with objectOwnership "
+                "BucketOwnerEnforced for it.",
+                bucket.urn,
+            )
+
+
+require_owner_enforced = stack_policy(
+    "aws-s3-bucket-require-owner-enforced",
+    "DP-S3-005",
+    "S3 buckets disable ACLs (bucket owner enforced)",
+    "Every bucket has `BucketOwnershipControls` with `rule.objectOwnership` = `BucketOwnerEnforced`, so access is "
+    "decided by policies alone.",
+    Severity.HIGH,
+    ["access"],
+    "Add BucketOwnershipControls with objectOwnership BucketOwnerEnforced to the bucket.",
+    _validate_ownership,
+)
+
+
+def _denies_plain_http(statement) -> bool:
+    if statement.get("Effect") != "Deny":
+        return False
+    principal = statement.get("Principal")
+    if not (principal == "*" or (isinstance(principal, dict) and "*" in as_list(principal.get("AWS")))):
+        return False
+    if not {"s3:*", "*"} & set(as_list(statement.get("Action"))):
+        return False
+    secure = (statement.get("Condition") or {}).get("Bool", {}).get("aws:SecureTransport")
+    return any(str(value).lower() == "false" for value in as_list(secure))
+
+
+def _validate_tls(args, report_violation) -> None:
+    for bucket in _buckets(args):
+        documents = [known(p.props, "policy") for p in companions(args.resources, bucket, BUCKET_POLICY)]
+        if any(document is UNKNOWN for document in documents):
+            report_violation(
+                f"Bucket {label(bucket)} has a bucket policy that is unknown at preview; render it from literal "
+                "names and ARNs so the TLS rule can be checked.",
+                bucket.urn,
+            )
+            continue
+        statements = [s for document in documents for s in (policy_statements(document) or [])]
+        if not any(_denies_plain_http(statement) for statement in statements):
+            report_violation(
+                f"Bucket {label(bucket)} accepts requests without TLS; add a bucket policy statement that denies "
+                "s3:* to every principal when aws:SecureTransport is false.",
+                bucket.urn,
+            )
+
+
+require_tls = stack_policy(
+    "aws-s3-bucket-require-tls",
+    "DP-S3-006",
+    "S3 buckets refuse requests without TLS",
+    "Every bucket has a `BucketPolicy` (known at preview) with a statement that denies `s3:*` to principal `*` "
+    "under the condition `Bool aws:SecureTransport = false`.",
+    Severity.HIGH,
+    ["transport"],
+    "Add a bucket policy statement that denies s3:* to every principal when aws:SecureTransport is false.",
+    _validate_tls,
+)
+
+
+def _validate_access_logging(args, report_violation) -> None:
+    loggings = of_type(args.resources, LOGGING)
+    sinks = {dep.urn for logging in loggings for dep in logging.property_dependencies.get("targetBucket", [])}
+    sink_names = {
+        name for name in (known(logging.props, "targetBucket") for logging in loggings) if isinstance(name, str)
+    }
+    for bucket in _buckets(args):
+        # A log sink does not log into itself (that loops); its own trail is the sources' logs.
+        if bucket.urn in sinks or known(bucket.props, "bucket") in sink_names:
+            continue
+        if exemption(bucket.props, "aws-s3-bucket-enable-access-logging"):
+            continue
+        configured = [
+            logging
+            for logging in companions(args.resources, bucket, LOGGING)
+            if has_key(logging.props, "targetBucket") and known(logging.props, "targetPrefix")
+        ]
+        if not configured:
+            report_violation(
+                f"Bucket {label(bucket)} has no server access logging; add a BucketLogging with targetBucket "
+                "(the access-logs bucket) and a targetPrefix for it.",
+                bucket.urn,
+            )
+
+
+enable_access_logging = stack_policy(
+    "aws-s3-bucket-enable-access-logging",
+    "DP-S3-007",
+    "S3 buckets write server access logs",
+    "Every bucket has a `BucketLogging` with a `targetBucket` and a non-empty `targetPrefix`. A bucket that is "
+    "the `targetBucket` of another bucket's logging (the log sink) is not required to log into itself.",
+    Severity.MEDIUM,
+    ["audit"],
+    "Add a BucketLogging that delivers the bucket's access logs to the access-logs bucket under its own prefix.",
+    _validate_access_logging,
+    exemptable=True,
+)
+
+
+def _enabled_rules(lifecycles) -> list:
+    rules = [rule for lifecycle in lifecycles for rule in items(known(lifecycle.props, "rules"))]
+    return [rule for rule in rules if rule and known(rule, "status") == "Enabled"]
+
+
+def _validate_abort_multipart(args, report_violation) -> None:
+    for bucket in _buckets(args):
+        rules = _enabled_rules(companions(args.resources, bucket, LIFECYCLE))
+        if not any(number(known(r, "abortIncompleteMultipartUpload", "daysAfterInitiation")) for r in rules):
+            report_violation(
+                f"Bucket {label(bucket)} keeps incomplete multipart uploads forever; add an enabled lifecycle rule "
+                "with abortIncompleteMultipartUpload.daysAfterInitiation for it.",
+                bucket.urn,
+            )
+
+
+configure_abort_multipart = stack_policy(
+    "aws-s3-bucket-configure-abort-incomplete-multipart",
+    "DP-S3-008",
+    "S3 buckets abort incomplete multipart uploads",
+    "Every bucket has a `BucketLifecycleConfiguration` with an `Enabled` rule that sets "
+    "`abortIncompleteMultipartUpload.daysAfterInitiation`.",
+    Severity.LOW,
+    ["retention"],
+    "Add an enabled lifecycle rule with abortIncompleteMultipartUpload.daysAfterInitiation to the bucket.",
+    _validate_abort_multipart,
+)
+
+
+def _validate_noncurrent(args, report_violation) -> None:
+    for bucket in _buckets(args):
+        rules = _enabled_rules(companions(args.resources, bucket, LIFECYCLE))
+        if not any(number(known(r, "noncurrentVersionExpiration", "noncurrentDays")) for r in rules):
+            report_violation(
+                f"Bucket {label(bucket)} keeps noncurrent versions forever; add an enabled lifecycle rule with "
+                "noncurrentVersionExpiration.noncurrentDays for it.",
+                bucket.urn,
+            )
+
+
+configure_noncurrent_expiry = stack_policy(
+    "aws-s3-bucket-configure-noncurrent-version-expiry",
+    "DP-S3-009",
+    "S3 buckets expire noncurrent object versions",
+    "Every bucket has a `BucketLifecycleConfiguration` with an `Enabled` rule that sets "
+    "`noncurrentVersionExpiration.noncurrentDays`.",
+    Severity.LOW,
+    ["retention"],
+    "Add an enabled lifecycle rule with noncurrentVersionExpiration.noncurrentDays to the bucket.",
+    _validate_noncurrent,
+)
+
+
+def _audit_buckets(args):
+    roles = setting(args, "auditRoles", AUDIT_ROLES)
+    return [bucket for bucket in _buckets(args) if bucket_role(bucket.props, roles) in roles]
+
+
+def _validate_log_retention(args, report_violation) -> None:
+    min_days = int(setting(args, "minDays", MIN_AUDIT_DAYS))
+    for bucket in _audit_buckets(args):
+        lifecycles = companions(args.resources, bucket, LIFECYCLE)
+        expiries = [number(known(rule, "expiration", "days")) for rule in _enabled_rules(lifecycles)]
+        short = [days for days in expiries if days is not None and days < min_days]
+        if short:
+            report_violation(
+                f"Audit bucket {label(bucket)} expires objects after {int(min(short))} days; keep them at least "
+                f"{min_days} days.",
+                bucket.urn,
+            )
+
+
+configure_log_retention = stack_policy(
+    "aws-s3-bucket-configure-log-retention",
+    "DP-S3-010",
+    "Audit buckets keep objects for at least the audit period",
+    "On buckets whose role is an audit role (`logs`, `access-logs`), no enabled lifecycle rule expires current "
+    "objects before `minDays` (90).",
+    Severity.HIGH,
+    ["audit", "retention"],
+    "Raise the bucket's lifecycle expiration to at least the audit period (90 days).",
+    _validate_log_retention,
+    config=AUDIT_CONFIG,
+)
+
+
+def _validate_object_lock(args, report_violation) -> None:
+    min_days = int(setting(args, "minDays", MIN_AUDIT_DAYS))
+    for bucket in _audit_buckets(args):
+        if exemption(bucket.props, "aws-s3-bucket-enable-object-lock"):
+            continue
+        if not truthy(known(bucket.props, "objectLockEnabled")):
+            report_violation(
+                f"Audit bucket {label(bucket)} has no object lock; set objectLockEnabled to true on it.",
+                bucket.urn,
+            )
+            continue
+        retentions = [
+            known(lock.props, "rule", "defaultRetention") for lock in companions(args.resources, bucket, OBJECT_LOCK)
+        ]
+        if not any(
+            retention
+            and known(retention, "mode") == "COMPLIANCE"
+            and (number(known(retention, "days")) or 365 * (number(known(retention, "years")) or 0)) >= min_days
+            for retention in retentions
+        ):
+            report_violation(
+                f"Audit bucket {label(bucket)} has no COMPLIANCE default retention of at least {min_days} days; "
+                "add a BucketObjectLockConfiguration with that retention for it.",
+                bucket.urn,
+            )
+
+
+enable_object_lock = stack_policy(
+    "aws-s3-bucket-enable-object-lock",
+    "DP-S3-011",
+    "Audit buckets lock objects in COMPLIANCE mode",
+    "Buckets whose role is an audit role set `objectLockEnabled` and have a `BucketObjectLockConfiguration` "
+    "whose default retention is `COMPLIANCE` for at least `minDays` (90).",
+    Severity.HIGH,
+    ["audit", "retention"],
+    "Enable object lock on the bucket and add a COMPLIANCE default retention of at least 90 days.",
+    _validate_object_lock,
+    exemptable=True,
+    config=AUDIT_CONFIG,
+)
+
+
+def _validate_wildcard_principals(args, report_violation) -> None:
+    if args.resource_type != BUCKET_POLICY:
+        return
+    document = known(args.props, "policy")
+    statements = policy_statements(document)
+    if statements is None:
+        report_violation(
+            f"Bucket policy '{args.name}' is not a JSON document known at preview; render it from literal names "
+            "and ARNs.",
+        )
+        return
+    if any(wildcard_principal(statement) for statement in statements):
+        report_violation(
+            f"Bucket policy '{args.name}' allows a wildcard principal; name the identities that need access instead.",
+        )
+
+
+disallow_wildcard_principals = resource_policy(
+    "aws-s3-bucket-disallow-wildcard-principals",
+    "DP-S3-012",
+    "S3 bucket policies never allow everyone",
+    'No `aws:s3/bucketPolicy:BucketPolicy` has an `Allow` statement with principal `*` (or `{"AWS": "*"}`) '
+    "or any `NotPrincipal`; the document must be known at preview. Deny statements may use `*`.",
+    Severity.CRITICAL,
+    ["access"],
+    "Replace the wildcard principal with the ARNs of the identities that need access.",
+    _validate_wildcard_principals,
+)
+
+
+def _validate_role_tag(args, report_violation) -> None:
+    if args.resource_type != AWS_BUCKET:
+        return
+    if not tags_of(args.props).get("dataplatform:role"):
+        report_violation(
+            f"Bucket '{args.name}' has no dataplatform:role tag; tag it with its role so role-based policies "
+            "apply to it.",
+        )
+
+
+require_role_tag = resource_policy(
+    "aws-s3-bucket-require-role-tag",
+    "DP-S3-013",
+    "S3 buckets declare their role",
+    "Every bucket has a non-empty `dataplatform:role` tag; the audit policies select buckets by it.",
+    Severity.MEDIUM,
+    ["audit"],
+    "Tag the bucket with dataplatform:role set to its role (bronze, logs, access-logs, ...).",
+    _validate_role_tag,
+)
+
+
+def _validate_protection(args, report_violation) -> None:
+    if args.resource_type not in (AWS_BUCKET, KMS_KEY):
+        return
+    kind = "Bucket" if args.resource_type == AWS_BUCKET else "KMS key"
+    if not args.opts.protect:
+        report_violation(f"{kind} '{args.name}' is not protected; set protect=True on it.")
+    if args.resource_type == AWS_BUCKET and truthy(known(args.props, "forceDestroy")):
+        report_violation(f"Bucket '{args.name}' sets forceDestroy; set forceDestroy to false on it.")
+
+
+require_deletion_protection = resource_policy(
+    "aws-storage-require-deletion-protection",
+    "DP-AWS-001",
+    "Data-bearing AWS resources are protected from deletion",
+    "Every `aws:s3/bucket:Bucket` and `aws:kms/key:Key` has the `protect` option, and no bucket sets `forceDestroy`.",
+    Severity.HIGH,
+    ["retention"],
+    "Set protect=True on the resource and forceDestroy=False on buckets.",
+    _validate_protection,
+)
+
+
+def _validate_rotation(args, report_violation) -> None:
+    if args.resource_type == KMS_KEY and not truthy(known(args.props, "enableKeyRotation")):
+        report_violation(f"KMS key '{args.name}' does not rotate; set enableKeyRotation to true on it.")
+
+
+enable_key_rotation = resource_policy(
+    "aws-kms-key-enable-rotation",
+    "DP-KMS-001",
+    "KMS keys rotate their key material",
+    "Every `aws:kms/key:Key` sets `enableKeyRotation` to true.",
+    Severity.MEDIUM,
+    ["encryption"],
+    "Set enableKeyRotation to true on the KMS key.",
+    _validate_rotation,
+)
+
+
+def _validate_iam_documents(args, report_violation) -> None:
+    if args.resource_type not in IAM_DOCUMENTS:
+        return
+    statements = policy_statements(known(args.props, "policy"))
+    if statements is None:
+        report_violation(
+            f"IAM policy '{args.name}' is not a JSON document known at preview; render it from literal names and ARNs.",
+        )
+        return
+    broad = [grant for grant in (wildcard_grant(statement) for statement in statements) if grant]
+    if broad:
+        report_violation(
+            f"IAM policy '{args.name}' allows {broad[0]}; list the exact actions and resources the identity needs.",
+        )
+
+
+disallow_iam_wildcards = resource_policy(
+    "aws-iam-policy-disallow-wildcard-access",
+    "DP-IAM-001",
+    "IAM policies grant named actions on named resources",
+    "No IAM user, role, group or managed policy has an `Allow` statement with action `*` or `<service>:*`, "
+    "resource `*`, `NotAction` or `NotResource`; the document must be known at preview.",
+    Severity.HIGH,
+    ["access"],
+    "List the exact actions and resource ARNs the identity needs instead of wildcards.",
+    _validate_iam_documents,
+)
+
+
+POLICIES = [
+    enable_encryption,
+    require_kms_encryption,
+    enable_versioning,
+    disallow_public_access,
+    require_owner_enforced,
+    require_tls,
+    enable_access_logging,
+    configure_abort_multipart,
+    configure_noncurrent_expiry,
+    configure_log_retention,
+    enable_object_lock,
+    disallow_wildcard_principals,
+    require_role_tag,
+    require_deletion_protection,
+    enable_key_rotation,
+    disallow_iam_wildcards,
+]
