@@ -1,0 +1,487 @@
+"""The offline policy gate: the CrossGuard pack in `policies/`, driven over gRPC the way the Pulumi CLI drives it.
+
+`run_gate(recording, stack)` starts `policies/__main__.py` with the pack's own virtualenv (`policies/venv`, as
+`PulumiPolicy.yaml` declares; `make policy-venv` creates it), in the pack directory, with the environment the
+CLI's `pulumi-analyzer-policy-python` shim sets (PULUMI_CONFIG, PULUMI_PROJECT, PULUMI_STACK, PULUMI_DRY_RUN,
+PULUMI_ORGANIZATION). It reads the port the pack prints, then calls the Analyzer service as the engine does:
+GetAnalyzerInfo, ConfigureStack, Configure (the stack's `policies/config/<stack>.json`, reconciled with the
+pack's defaults as the CLI reconciles it), Analyze for every recorded resource and AnalyzeStack once over all
+of them (parent, dependencies, property dependencies, options, provider). The process is always terminated.
+
+Stricter than the CLI, on purpose:
+- a policy the pack could not run because it touched a value unknown at preview counts as a finding at the
+  policy's configured level (the CLI only prints an advisory note), so an unevaluated mandatory policy fails;
+- a config file key that names no policy of the pack is an error (the CLI ignores it silently).
+
+What the gate cannot see: provider defaults and anything a provider computes (it judges the inputs the program
+declares, plus the mocks' outputs when the recording is not a preview); live state and drift; default providers
+(never registered by the program, so policies on `pulumi:providers:*` see only explicit providers); resources
+created outside this program; and stack tags (none are sent).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import selectors
+import subprocess
+import tempfile
+import time
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import grpc
+import yaml
+from google.protobuf import empty_pb2, json_format, struct_pb2
+from pulumi.runtime.proto import analyzer_pb2, analyzer_pb2_grpc
+
+from infra.harness import RecordedResource, Recording
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+PACK_DIR = REPO_ROOT / "policies"
+START_TIMEOUT_SECONDS = 30.0
+# The pack never calls the engine; the CLI passes its own address here, the gate a placeholder.
+ENGINE_ADDRESS = "127.0.0.1:0"
+ORGANIZATION = "organization"
+_MAX_MESSAGE = 400 * 1024 * 1024
+
+LEVELS = {
+    "advisory": analyzer_pb2.ADVISORY,
+    "mandatory": analyzer_pb2.MANDATORY,
+    "remediate": analyzer_pb2.REMEDIATE,
+    "disabled": analyzer_pb2.DISABLED,
+}
+LEVEL_NAMES = {value: name for name, value in LEVELS.items()}
+SEVERITIES = {
+    analyzer_pb2.POLICY_SEVERITY_UNSPECIFIED: "",
+    analyzer_pb2.POLICY_SEVERITY_LOW: "low",
+    analyzer_pb2.POLICY_SEVERITY_MEDIUM: "medium",
+    analyzer_pb2.POLICY_SEVERITY_HIGH: "high",
+    analyzer_pb2.POLICY_SEVERITY_CRITICAL: "critical",
+}
+SKIPPED_PREFIX = "can't run policy '"
+
+
+class GateError(Exception):
+    """The pack could not be started, configured or run; the message says what to fix."""
+
+
+@dataclass(frozen=True)
+class PolicyInfo:
+    name: str
+    code: str
+    severity: str
+    level: str
+    description: str
+    config_schema: dict[str, Any]
+    required: tuple[str, ...]
+
+
+@dataclass
+class GateReport:
+    pack: str
+    version: str
+    stack: str
+    preview: bool
+    violations: list[dict[str, str]] = field(default_factory=list)
+    skipped: list[dict[str, str]] = field(default_factory=list)
+    resources: int = 0
+    seconds: float = 0.0
+
+    @property
+    def mandatory(self) -> list[dict[str, str]]:
+        return [violation for violation in self.violations if violation["level"] == "mandatory"]
+
+    @property
+    def passed(self) -> bool:
+        return not self.mandatory
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "pack": self.pack,
+            "version": self.version,
+            "stack": self.stack,
+            "preview": self.preview,
+            "resources": self.resources,
+            "passed": self.passed,
+            "violations": self.violations,
+            "skipped": self.skipped,
+        }
+
+    def to_text(self) -> str:
+        lines = [
+            f"policy gate: {self.pack}@{self.version} on stack {self.stack} "
+            f"({'preview' if self.preview else 'update'} semantics, {self.resources} resources): "
+            f"{len(self.mandatory)} mandatory, {len(self.violations) - len(self.mandatory)} other violations"
+        ]
+        for violation in self.violations:
+            lines.append(
+                f"  [{violation['level']}] {violation['code']} {violation['policy']} ({violation['severity']}): "
+                f"{violation['message']}"
+            )
+        return "\n".join(lines)
+
+
+# ---- policy pack config, reconciled as the CLI does ----------------------------------------------
+
+
+def load_config_file(path: Path) -> dict[str, tuple[str | None, dict[str, Any]]]:
+    """`--policy-pack-config` JSON: policy name (or `all`) -> level string, or object with enforcementLevel."""
+    try:
+        text = path.read_text()
+    except FileNotFoundError:
+        raise GateError(f"{path}: no policy config for this stack; add one (see docs/policies.md)") from None
+    if not text.strip():
+        return {}
+    try:
+        document = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise GateError(f"{path}: not valid JSON: {error}") from None
+    if not isinstance(document, dict):
+        raise GateError(f"{path}: must be a JSON object of policy name -> level or settings")
+    parsed: dict[str, tuple[str | None, dict[str, Any]]] = {}
+    for name, value in document.items():
+        if isinstance(value, str):
+            level, properties = value, {}
+        elif isinstance(value, dict):
+            properties = dict(value)
+            level = properties.pop("enforcementLevel", None)
+        else:
+            raise GateError(f"{path}: {name}: must be an enforcement level or an object")
+        if level is not None and level not in LEVELS:
+            raise GateError(f"{path}: {name}: {level!r} is not one of {', '.join(LEVELS)}")
+        parsed[name] = (level, properties)
+    return parsed
+
+
+def reconcile(
+    policies: Iterable[PolicyInfo],
+    given: Mapping[str, tuple[str | None, dict[str, Any]]],
+    origin: str = "policy config",
+) -> dict[str, tuple[str, dict[str, Any]]]:
+    """Schema defaults, then `all`, then each policy's own entry; validated against each policy's schema."""
+    policies = list(policies)
+    known_names = {policy.name for policy in policies}
+    unknown = sorted(set(given) - known_names - {"all"})
+    if unknown:
+        raise GateError(f"{origin}: {', '.join(unknown)}: no such policy in the pack (see docs/policies.md)")
+    result: dict[str, tuple[str, dict[str, Any]]] = {}
+    all_level = given.get("all", (None, {}))[0]
+    for policy in policies:
+        properties = {key: spec["default"] for key, spec in policy.config_schema.items() if "default" in spec}
+        level = all_level or policy.level
+        own_level, own_properties = given.get(policy.name, (None, {}))
+        properties.update(own_properties)
+        result[policy.name] = (own_level or level, properties)
+        _validate_properties(policy, properties, origin)
+    return result
+
+
+def _validate_properties(policy: PolicyInfo, properties: dict[str, Any], origin: str) -> None:
+    import jsonschema
+
+    schema: dict[str, Any] = {"type": "object"}
+    if policy.config_schema:
+        schema["properties"] = policy.config_schema
+    if policy.required:
+        schema["required"] = list(policy.required)
+    try:
+        jsonschema.validate(properties, schema)
+    except jsonschema.ValidationError as error:
+        where = ".".join(str(part) for part in error.absolute_path) or "(settings)"
+        raise GateError(f"{origin}: {policy.name}: {where}: {error.message}") from None
+
+
+# ---- the pack process ----------------------------------------------------------------------------
+
+
+class PolicyPackProcess:
+    """One running pack. Start it once and analyse several recordings (tests do); always `close()` it."""
+
+    def __init__(
+        self,
+        project: str,
+        stack: str,
+        preview: bool,
+        pack_dir: Path = PACK_DIR,
+        python: Path | None = None,
+        stack_config: Mapping[str, str] | None = None,
+    ) -> None:
+        self.pack_dir = pack_dir
+        self.python = python or pack_dir / "venv" / "bin" / "python"
+        self.project, self.stack, self.preview = project, stack, preview
+        self.stack_config = dict(stack_config or {})
+        self._process: subprocess.Popen | None = None
+        self._stderr = tempfile.TemporaryFile()  # noqa: SIM115 (closed in close())
+        self._channel: grpc.Channel | None = None
+        self.client: analyzer_pb2_grpc.AnalyzerStub | None = None
+        self.name = self.version = ""
+        self.policies: dict[str, PolicyInfo] = {}
+
+    def __enter__(self) -> PolicyPackProcess:
+        self.start()
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
+    def start(self) -> None:
+        if not self.python.exists():
+            raise GateError(f"{self.python}: the pack's virtualenv is missing; run `make policy-venv`")
+        venv = self.python.parent.parent
+        env = {key: value for key, value in os.environ.items() if key != "PYTHONHOME"}
+        env.update(
+            PATH=f"{venv / 'bin'}{os.pathsep}{env.get('PATH', '')}",
+            PULUMI_PROJECT=self.project,
+            PULUMI_STACK=self.stack,
+            PULUMI_DRY_RUN="true" if self.preview else "false",
+            PULUMI_ORGANIZATION=ORGANIZATION,
+        )
+        env.pop("PULUMI_CONFIG", None)
+        if self.stack_config:
+            env["PULUMI_CONFIG"] = json.dumps(self.stack_config)
+        self._process = subprocess.Popen(
+            [str(self.python), "-u", "-m", "pulumi.policy", ENGINE_ADDRESS, "."],
+            cwd=self.pack_dir,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=self._stderr,
+        )
+        try:
+            port = self._read_port()
+            self._channel = grpc.insecure_channel(
+                f"127.0.0.1:{port}",
+                options=[
+                    ("grpc.max_receive_message_length", _MAX_MESSAGE),
+                    ("grpc.max_send_message_length", _MAX_MESSAGE),
+                ],
+            )
+            grpc.channel_ready_future(self._channel).result(timeout=START_TIMEOUT_SECONDS)
+            self.client = analyzer_pb2_grpc.AnalyzerStub(self._channel)
+            self._load_info()
+            self.client.ConfigureStack(
+                analyzer_pb2.AnalyzerStackConfigureRequest(
+                    stack=self.stack, project=self.project, organization=ORGANIZATION, dry_run=self.preview
+                )
+            )
+        except BaseException:
+            self.close()
+            raise
+
+    def _read_port(self) -> int:
+        assert self._process is not None and self._process.stdout is not None
+        selector = selectors.DefaultSelector()
+        selector.register(self._process.stdout, selectors.EVENT_READ)
+        deadline = time.monotonic() + START_TIMEOUT_SECONDS
+        line = b""
+        while not line.endswith(b"\n"):
+            remaining = deadline - time.monotonic()
+            if remaining <= 0 or not selector.select(remaining):
+                raise GateError(f"the policy pack printed no port within {START_TIMEOUT_SECONDS:.0f} s{self._errors()}")
+            chunk = os.read(self._process.stdout.fileno(), 64)
+            if not chunk:
+                raise GateError(f"the policy pack exited before it started{self._errors()}")
+            line += chunk
+        selector.close()
+        try:
+            return int(line.strip())
+        except ValueError:
+            raise GateError(f"the policy pack printed {line!r} instead of its port{self._errors()}") from None
+
+    def _errors(self) -> str:
+        self._stderr.seek(0)
+        text = self._stderr.read().decode(errors="replace").strip()
+        return f":\n{text}" if text else ""
+
+    def _load_info(self) -> None:
+        assert self.client is not None
+        info = self.client.GetAnalyzerInfo(empty_pb2.Empty())
+        # As the CLI does, the version in PulumiPolicy.yaml wins over the one the pack reports.
+        declared = yaml.safe_load((self.pack_dir / "PulumiPolicy.yaml").read_text()) or {}
+        self.name, self.version = info.name, str(declared.get("version") or info.version)
+        for policy in info.policies:
+            schema = (
+                json_format.MessageToDict(policy.configSchema.properties) if policy.HasField("configSchema") else {}
+            )
+            self.policies[policy.name] = PolicyInfo(
+                name=policy.name,
+                code=policy.framework.reference,
+                severity=SEVERITIES.get(policy.severity, ""),
+                level=LEVEL_NAMES[policy.enforcementLevel],
+                description=policy.description,
+                config_schema=schema,
+                required=tuple(policy.configSchema.required),
+            )
+
+    def configure(self, config: Mapping[str, tuple[str, dict[str, Any]]]) -> None:
+        assert self.client is not None
+        request = analyzer_pb2.ConfigureAnalyzerRequest()
+        for name, (level, properties) in config.items():
+            entry = request.policyConfig[name]
+            entry.enforcementLevel = LEVELS[level]
+            entry.properties.update(properties)
+        self.client.Configure(request)
+
+    def analyze(self, recording: Recording, config: Mapping[str, tuple[str, dict[str, Any]]]) -> GateReport:
+        """Configure the pack, then run every resource policy and the stack policies over `recording`."""
+        assert self.client is not None
+        started = time.perf_counter()
+        self.configure(config)
+        report = GateReport(
+            self.name, self.version, recording.stack, recording.preview, resources=len(recording.resources)
+        )
+        by_urn = recording.by_urn()
+        findings: list[tuple[analyzer_pb2.AnalyzeDiagnostic, str]] = []
+        for resource in recording.resources:
+            response = self.client.Analyze(
+                analyzer_pb2.AnalyzeRequest(
+                    type=resource.type,
+                    properties=_struct(_wire(resource.inputs)),
+                    urn=resource.urn,
+                    name=resource.name,
+                    options=_options(resource),
+                    provider=_provider(resource, by_urn),
+                )
+            )
+            findings.extend((diagnostic, resource.urn) for diagnostic in response.diagnostics)
+        response = self.client.AnalyzeStack(
+            analyzer_pb2.AnalyzeStackRequest(
+                resources=[_stack_resource(r, by_urn, recording.preview) for r in recording.resources]
+            )
+        )
+        findings.extend((diagnostic, "") for diagnostic in response.diagnostics)
+        for diagnostic, analysed_urn in findings:
+            self._record(report, diagnostic, analysed_urn, config)
+        report.violations.sort(key=lambda v: (v["policy"], v["urn"], v["message"]))
+        report.skipped.sort(key=lambda v: (v["policy"], v["urn"], v["message"]))
+        report.seconds = time.perf_counter() - started
+        return report
+
+    def _record(self, report: GateReport, diagnostic: Any, analysed_urn: str, config: Mapping) -> None:
+        policy = self.policies.get(diagnostic.policyName)
+        code = policy.code if policy else ""
+        message = diagnostic.message
+        if message.startswith(diagnostic.description + "\n"):
+            message = message[len(diagnostic.description) + 1 :]
+        entry = {
+            "policy": diagnostic.policyName,
+            "code": code,
+            "level": LEVEL_NAMES[diagnostic.enforcementLevel],
+            "urn": diagnostic.urn or analysed_urn,
+            "message": message,
+            "severity": SEVERITIES.get(diagnostic.severity, ""),
+        }
+        if message.startswith(SKIPPED_PREFIX):
+            entry["level"] = config.get(diagnostic.policyName, ("advisory", {}))[0]
+            entry["severity"] = policy.severity if policy else ""
+            entry["message"] = f"not evaluated: {message}"
+            report.skipped.append(dict(entry))
+        report.violations.append(entry)
+
+    def close(self) -> None:
+        if self._channel is not None:
+            self._channel.close()
+            self._channel = None
+        if self._process is not None:
+            if self._process.poll() is None:
+                self._process.terminate()
+                try:
+                    self._process.wait(timeout=5)
+                except subprocess.TimeoutExpired:
+                    self._process.kill()
+                    self._process.wait()
+            if self._process.stdout is not None:
+                self._process.stdout.close()
+            self._process = None
+        self._stderr.close()
+
+
+# ---- the engine's wire form ------------------------------------------------------------------------
+
+
+def _wire(properties: Mapping[str, Any]) -> dict[str, Any]:
+    """Inputs as the engine marshals them for analyzers: internal keys (`__defaults`, ...) dropped."""
+    return {key: value for key, value in properties.items() if not key.startswith("__")}
+
+
+def _struct(value: Mapping[str, Any]) -> struct_pb2.Struct:
+    message = struct_pb2.Struct()
+    message.update(value)
+    return message
+
+
+def _options(resource: RecordedResource) -> analyzer_pb2.AnalyzerResourceOptions:
+    return analyzer_pb2.AnalyzerResourceOptions(
+        protect=resource.protect,
+        ignoreChanges=resource.ignore_changes,
+        deleteBeforeReplace=resource.delete_before_replace,
+        deleteBeforeReplaceDefined=resource.delete_before_replace,
+        additionalSecretOutputs=resource.additional_secret_outputs,
+        aliases=resource.aliases,
+        customTimeouts=analyzer_pb2.AnalyzerResourceOptions.CustomTimeouts(),
+        parent=resource.parent,
+    )
+
+
+def _provider(
+    resource: RecordedResource, by_urn: Mapping[str, RecordedResource]
+) -> analyzer_pb2.AnalyzerProviderResource | None:
+    """The explicit provider a resource names (`<urn>::<id>`); default providers are not in the recording."""
+    if not resource.provider:
+        return None
+    provider = by_urn.get(resource.provider.rsplit("::", 1)[0])
+    if provider is None:
+        return None
+    return analyzer_pb2.AnalyzerProviderResource(
+        type=provider.type, properties=_struct(_wire(provider.inputs)), urn=provider.urn, name=provider.name
+    )
+
+
+def _stack_resource(
+    resource: RecordedResource, by_urn: Mapping[str, RecordedResource], preview: bool
+) -> analyzer_pb2.AnalyzerResource:
+    # After an update the engine passes the resulting state; at preview, what the program declared.
+    properties = resource.inputs if preview or not resource.outputs else resource.outputs
+    return analyzer_pb2.AnalyzerResource(
+        type=resource.type,
+        properties=_struct(_wire(properties)),
+        urn=resource.urn,
+        name=resource.name,
+        options=_options(resource),
+        provider=_provider(resource, by_urn),
+        parent=resource.parent,
+        dependencies=resource.dependencies,
+        propertyDependencies={
+            key: analyzer_pb2.AnalyzerPropertyDependencies(urns=urns)
+            for key, urns in resource.property_dependencies.items()
+            if urns
+        },
+    )
+
+
+# ---- the entry point -----------------------------------------------------------------------------
+
+
+def config_path(stack: str, pack_dir: Path = PACK_DIR) -> Path:
+    return pack_dir / "config" / f"{stack}.json"
+
+
+def run_gate(
+    recording: Recording,
+    stack: str,
+    config_file: Path | None = None,
+    pack_dir: Path = PACK_DIR,
+    stack_config: Mapping[str, str] | None = None,
+) -> GateReport:
+    """Run the pack over a recorded program with `policies/config/<stack>.json`; see the module docstring."""
+    started = time.perf_counter()
+    path = config_file or config_path(stack, pack_dir)
+    given = load_config_file(path)
+    with PolicyPackProcess(recording.project, stack, recording.preview, pack_dir, stack_config=stack_config) as pack:
+        config = reconcile(pack.policies.values(), given, origin=str(path))
+        report = pack.analyze(recording, config)
+    report.seconds = time.perf_counter() - started
+    return report
