@@ -14,8 +14,9 @@ import yaml
 from tooling import layout
 from tooling.errors import UsageError
 
-TARGET_PATH = layout.BUILD_DIR / "dbt" / "target"
-LOG_PATH = layout.BUILD_DIR / "dbt" / "logs"
+# dbt reads the same two variables; tests point them at a folder of their own.
+TARGET_PATH = Path(os.environ.get("DBT_TARGET_PATH") or layout.BUILD_DIR / "dbt" / "target")
+LOG_PATH = Path(os.environ.get("DBT_LOG_PATH") or layout.BUILD_DIR / "dbt" / "logs")
 
 
 @dataclass
@@ -76,6 +77,7 @@ def run(command: list[str], target: str, extra_env: dict[str, str] | None = None
     args = [dbt_executable(), *command, "--project-dir", str(layout.DBT_DIR), "--profiles-dir", str(profiles_dir()),
             "--target", target, "--target-path", str(TARGET_PATH), "--log-path", str(LOG_PATH)]
     env = {**os.environ, "DBT_SEND_ANONYMOUS_USAGE_STATS": "false", **(extra_env or {})}
+    layout.duckdb_path().parent.mkdir(parents=True, exist_ok=True)  # DuckDB creates the file, not its folder
     results_file = TARGET_PATH / "run_results.json"
     results_file.unlink(missing_ok=True)
     returncode = subprocess.run(args, env=env, cwd=layout.REPO_ROOT).returncode

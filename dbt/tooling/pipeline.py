@@ -21,7 +21,6 @@ from tooling import dbt_invoke, layout, run_history, sample_data, summary
 from tooling.errors import UsageError, cli
 from tooling.generate import _positive_int, write_bronze
 
-STATE_FILE = layout.BUILD_DIR / "dbt" / "last_generation.json"
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
@@ -52,9 +51,10 @@ def generation_changed(scale: sample_data.Scale) -> bool:
     """New data of another shape replaces bronze wholesale: the incremental table must then start over."""
     fingerprint = {"orders": scale.orders, "customers": scale.customers, "seed": scale.seed, "loads": scale.loads,
                    "lake": str(layout.lake_root().resolve())}
-    previous = json.loads(STATE_FILE.read_text()) if STATE_FILE.exists() else None
-    STATE_FILE.parent.mkdir(parents=True, exist_ok=True)
-    STATE_FILE.write_text(json.dumps(fingerprint))
+    state = layout.duckdb_path().with_name("last_generation.json")
+    previous = json.loads(state.read_text()) if state.exists() else None
+    state.parent.mkdir(parents=True, exist_ok=True)
+    state.write_text(json.dumps(fingerprint))
     return previous != fingerprint
 
 

@@ -1,0 +1,110 @@
+"""`make pipeline` on the local DuckDB target builds, passes dbt's tests and writes marts equal to expectations computed here from the bronze rows."""
+
+from __future__ import annotations
+
+from collections import Counter
+from decimal import Decimal
+
+import pytest
+
+from infra.lake import local_path, mart_key
+from support.dbt_expectations import expected_from_bronze
+from support.dbt_workspace import Workspace
+
+pytestmark = pytest.mark.integration
+
+ORDERS = 3000
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory, dbt_venv):
+    workspace = Workspace(root=tmp_path_factory.mktemp("local-build"), extra_env={})
+    result = workspace.tool("pipeline", "--orders", str(ORDERS))
+    bronze_customers = workspace.rows("bronze", "postgres/customers")
+    bronze_orders = workspace.rows("bronze", "postgres/orders")
+    return workspace, result.stdout, expected_from_bronze(bronze_customers, bronze_orders)
+
+
+def test_pipeline_summary_reports_layers_rejects_tests_and_time(built):
+    _, stdout, expected = built
+    assert "pipeline succeeded" in stdout
+    assert "rows per layer:" in stdout and "rejects by reason:" in stdout and "wall time:" in stdout
+    passed, total = [line for line in stdout.splitlines() if "tests passed:" in line][0].split("tests passed:")[1] \
+        .replace("of", "").split()
+    assert passed == total and int(total) >= 30
+    for (entity, reason), count in expected.rejects.items():
+        if count:
+            assert f"{entity}: {reason}" in stdout
+
+
+def test_lifetime_value_mart_matches_expectation(built):
+    workspace, _, expected = built
+    rows = {row["customer_id"]: row for row in workspace.rows("gold", mart_key("fct_customer_lifetime_value"))}
+    assert set(rows) == set(expected.lifetime_value)
+    for customer_id, want in expected.lifetime_value.items():
+        got = rows[customer_id]
+        assert got["customer_name"] == want["customer_name"]
+        assert got["email"] == want["email"]
+        assert got["total_orders"] == want["total_orders"]
+        assert Decimal(got["lifetime_value"]) == want["lifetime_value"]
+        assert abs(Decimal(got["average_order_value"]) - want["average_order_value"]) <= Decimal("0.005")
+        assert got["first_order_date"] == want["first_order_date"]
+        assert got["last_order_date"] == want["last_order_date"]
+        assert got["customer_lifespan_days"] == want["customer_lifespan_days"]
+
+
+def test_daily_revenue_mart_matches_expectation(built):
+    workspace, _, expected = built
+    rows = {row["order_date"]: row for row in workspace.rows("gold", mart_key("fct_daily_revenue"))}
+    assert set(rows) == set(expected.daily_revenue)
+    for day, want in expected.daily_revenue.items():
+        assert Decimal(rows[day]["daily_revenue"]) == want["daily_revenue"]
+        assert rows[day]["order_count"] == want["order_count"]
+    total_ltv = sum(c["lifetime_value"] for c in expected.lifetime_value.values())
+    assert sum(Decimal(r["daily_revenue"]) for r in rows.values()) == total_ltv
+
+
+def test_every_bronze_row_is_kept_rejected_or_superseded(built):
+    workspace, _, expected = built
+    rejects = Counter((r["entity"], r["reason"]) for r in workspace.rows("silver", "stg_rejects"))
+    assert rejects == +expected.rejects
+    kept_orders = workspace.rows("silver", "int_customer_orders")
+    assert {r["order_id"] for r in kept_orders} == set(expected.usable_orders)
+    stg_orders = workspace.rows("silver", "stg_orders")
+    stg_customers = workspace.rows("silver", "stg_customers")
+    assert sum(r["versions_seen"] - 1 for r in stg_orders) == expected.superseded["order"]
+    assert sum(r["versions_seen"] - 1 for r in stg_customers) == expected.superseded["customer"]
+    bronze_orders = len(workspace.rows("bronze", "postgres/orders"))
+    order_rejects = sum(n for (entity, _), n in rejects.items() if entity == "order")
+    assert bronze_orders == len(kept_orders) + order_rejects + expected.superseded["order"]
+
+
+def test_staging_cleans_names_emails_and_statuses(built):
+    workspace, _, expected = built
+    customers = workspace.rows("silver", "stg_customers")
+    assert {r["customer_id"]: (r["customer_name"], r["email"]) for r in customers} == {
+        cid: (c["customer_name"], c["email"]) for cid, c in expected.customers.items()}
+    statuses = {r["status"] for r in workspace.rows("silver", "int_customer_orders")}
+    assert statuses == {"pending", "shipped", "completed", "cancelled", "returned"}
+
+
+def test_layers_are_written_where_the_lake_mapping_says_with_the_catalog_codecs(built):
+    workspace, _, _ = built
+    from infra.catalog import load_catalog
+
+    catalog = load_catalog()
+    codec = {layer: catalog.lake.layer(layer).codec.upper() for layer in ("silver", "gold")}
+    expected_folders = {("gold", m.name) for m in catalog.marts} | {
+        ("silver", name) for name in ("stg_customers", "stg_orders", "stg_rejects", "int_customer_orders")}
+    for layer, model in expected_folders:
+        folder = local_path(layer, mart_key(model), workspace.lake)
+        files = list(folder.glob("*.parquet"))
+        assert files, f"no Parquet written to {folder}"
+        assert workspace.query(
+            f"select distinct compression from parquet_metadata('{folder}/*.parquet')") == [[codec[layer]]]
+
+
+def test_docs_generate_works_after_a_build(built):
+    workspace, _, _ = built
+    workspace.tool("docs")
+    assert (workspace.root / "dbt" / "target" / "catalog.json").exists()
