@@ -71,7 +71,8 @@ class Scale:
     @classmethod
     def for_orders(cls, orders: int, **kwargs) -> Scale:
         """Customers scale with orders: one customer for every ten orders (at least ten)."""
-        return cls(orders=orders, customers=kwargs.pop("customers", None) or max(10, orders // 10), **kwargs)
+        customers = kwargs.pop("customers", None)
+        return cls(orders=orders, customers=max(10, orders // 10) if customers is None else customers, **kwargs)
 
 
 def load_dates(scale: Scale) -> list[date]:
