@@ -1,0 +1,97 @@
+"""Run the pack's policies in-process over a recording, the way the analyzer server hands them resources.
+
+Properties go through the SDK's own deserialisation and unknown-checking proxy, so a policy that touches a value
+unknown at preview is reported as `SKIPPED` here, exactly where the server would skip it.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from pulumi_policy import (
+    PolicyCustomTimeouts,
+    PolicyResource,
+    PolicyResourceOptions,
+    ResourceValidationArgs,
+    ResourceValidationPolicy,
+    StackValidationArgs,
+)
+from pulumi_policy.deserialize import deserialize_properties
+from pulumi_policy.proxy import UnknownValueError, unknown_checking_proxy
+
+from infra.harness import RecordedResource, Recording
+from policies.registry import POLICIES
+
+SKIPPED = "SKIPPED"
+
+
+def _props(inputs: dict[str, Any]) -> Any:
+    # Round-trip through JSON as the wire does (numbers stay floats, secrets keep their signature).
+    return unknown_checking_proxy(deserialize_properties(json.loads(json.dumps(inputs))))
+
+
+def _opts(resource: RecordedResource) -> PolicyResourceOptions:
+    return PolicyResourceOptions(
+        resource.protect, [], None, [], PolicyCustomTimeouts(0, 0, 0), [], resource.parent or None
+    )
+
+
+def policy_config(policy: Any, overrides: dict[str, Any] | None = None) -> dict[str, Any]:
+    schema = policy.config_schema.properties if policy.config_schema else {}
+    config = {key: spec["default"] for key, spec in schema.items() if "default" in spec}
+    config.update(overrides or {})
+    return config
+
+
+def violations(recording: Recording, config: dict[str, dict[str, Any]] | None = None) -> set[tuple[str, str, str]]:
+    """Every (policy id, resource name, message) the pack reports; a skipped policy gives message SKIPPED."""
+    config = config or {}
+    names = {resource.urn: resource.name for resource in recording.resources}
+    found: set[tuple[str, str, str]] = set()
+    for policy in POLICIES:
+        settings = policy_config(policy, config.get(policy.name))
+        if isinstance(policy, ResourceValidationPolicy):
+            for resource in recording.resources:
+                args = ResourceValidationArgs(
+                    resource.type, _props(resource.inputs), resource.urn, resource.name, _opts(resource), None, settings
+                )
+
+                def report(message: str, urn: str | None = None, name: str = resource.name, p: str = policy.name):
+                    found.add((p, name, message))
+
+                try:
+                    policy.validate(args, report)
+                except UnknownValueError:
+                    found.add((policy.name, resource.name, SKIPPED))
+        else:
+            by_urn: dict[str, PolicyResource] = {}
+            for resource in recording.resources:
+                by_urn[resource.urn] = PolicyResource(
+                    resource.type,
+                    _props(resource.inputs),
+                    resource.urn,
+                    resource.name,
+                    _opts(resource),
+                    None,
+                    None,
+                    [],
+                    {},
+                )
+            for resource in recording.resources:
+                target = by_urn[resource.urn]
+                target.parent = by_urn.get(resource.parent)
+                target.dependencies = [by_urn[urn] for urn in resource.dependencies if urn in by_urn]
+                target.property_dependencies = {
+                    key: [by_urn[urn] for urn in urns if urn in by_urn]
+                    for key, urns in resource.property_dependencies.items()
+                }
+
+            def report_stack(message: str, urn: str | None = None, p: str = policy.name):
+                found.add((p, names.get(urn or "", "<stack>"), message))
+
+            try:
+                policy.validate(StackValidationArgs(list(by_urn.values()), settings), report_stack)
+            except UnknownValueError:
+                found.add((policy.name, "<stack>", SKIPPED))
+    return found

@@ -1,0 +1,132 @@
+"""Proves the gate drives the real pack process over gRPC with each stack's config, at update and preview semantics."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+from policy_fixtures import minio_stack, mutated, s3_stack, without
+
+from infra.gate import GateError, PolicyPackProcess, load_config_file, reconcile, run_gate
+from infra.harness import UNKNOWN
+
+pytestmark = pytest.mark.integration
+
+PACK = Path(__file__).resolve().parents[2] / "policies"
+COMPANIONS = {
+    "lake-bronze-encryption": "lake-bronze",
+    "lake-bronze-versioning": "lake-bronze",
+    "lake-bronze-public-access-block": "lake-bronze",
+    "lake-bronze-ownership": "lake-bronze",
+    "lake-bronze-lifecycle": "lake-bronze",
+    "lake-bronze-policy": "lake-bronze",
+    "lake-bronze-logging": "lake-bronze",
+    "lake-logs-lifecycle": "lake-logs",
+    "lake-logs-object-lock": "lake-logs",
+}
+
+
+@pytest.fixture(scope="module")
+def pack():
+    with PolicyPackProcess("dataplatform", "prod", preview=True) as process:
+        yield process
+
+
+def analyze(pack: PolicyPackProcess, recording, stack: str):
+    config = reconcile(pack.policies.values(), load_config_file(PACK / "config" / f"{stack}.json"))
+    return pack.analyze(recording, config)
+
+
+@pytest.mark.parametrize("preview", [False, True], ids=["update", "preview"])
+def test_prod_baseline_has_no_violation_and_nothing_skipped(pack, preview: bool) -> None:
+    report = analyze(pack, s3_stack(preview=preview), "prod")
+    assert (report.violations, report.skipped, report.passed) == ([], [], True)
+
+
+@pytest.mark.parametrize("preview", [False, True], ids=["update", "preview"])
+def test_dev_baseline_has_no_violation(pack, preview: bool) -> None:
+    report = analyze(pack, minio_stack(preview=preview), "dev")
+    assert (report.violations, report.skipped) == ([], [])
+
+
+@pytest.mark.parametrize("name", COMPANIONS)
+def test_removing_a_security_companion_fails_prod(pack, name: str) -> None:
+    baseline = s3_stack(preview=True)
+    bucket_urn = baseline.named(COMPANIONS[name]).urn
+    report = analyze(pack, without(baseline, name), "prod")
+    assert not report.passed
+    assert {v["urn"] for v in report.mandatory} == {bucket_urn}
+
+
+def test_violation_fields_come_from_the_pack(pack) -> None:
+    recording = mutated(s3_stack(preview=True))
+    recording.named("lake-kms").inputs["enableKeyRotation"] = False
+    report = analyze(pack, recording, "prod")
+    assert report.violations == [
+        {
+            "policy": "aws-kms-key-enable-rotation",
+            "code": "DP-KMS-001",
+            "level": "mandatory",
+            "urn": recording.named("lake-kms").urn,
+            "message": "KMS key 'lake-kms' does not rotate; set enableKeyRotation to true on it.",
+            "severity": "medium",
+        }
+    ]
+
+
+def test_dev_reports_advisory_and_disables_protection(pack) -> None:
+    recording = mutated(minio_stack())
+    recording.named("lake-minio").inputs["minioSsl"] = "false"
+    recording.named("lake-gold").protect = False
+    report = analyze(pack, recording, "dev")
+    assert [(v["policy"], v["level"]) for v in report.violations] == [("minio-provider-require-tls", "advisory")]
+    assert report.passed
+
+
+def test_gate_counts_a_policy_skipped_at_preview(tmp_path: Path) -> None:
+    """A policy that touches an unknown value is skipped by the SDK; the gate turns that into a finding."""
+    (tmp_path / "PulumiPolicy.yaml").write_text(
+        "name: naive\nruntime:\n  name: python\n  options:\n    virtualenv: venv\n"
+    )
+    (tmp_path / "venv").symlink_to(PACK / "venv")
+    (tmp_path / "__main__.py").write_text(
+        "from pulumi_policy import PolicyPack, ResourceValidationPolicy, EnforcementLevel\n"
+        "def validate(args, report):\n"
+        "    if args.props.get('bucket') is None:\n"
+        "        report('no bucket')\n"
+        "PolicyPack('naive', [ResourceValidationPolicy('naive-bucket-require-name', 'reads bucket', validate)],\n"
+        "           enforcement_level=EnforcementLevel.MANDATORY)\n"
+    )
+    (tmp_path / "config").mkdir()
+    (tmp_path / "config" / "prod.json").write_text('{"all": "mandatory"}')
+    recording = without(s3_stack(preview=True), "lake-kms-alias")
+    recording.resources = [r for r in recording.resources if r.inputs.get("bucket") == UNKNOWN][:1]
+    report = run_gate(recording, "prod", pack_dir=tmp_path)
+    assert [(v["policy"], v["level"]) for v in report.skipped] == [("naive-bucket-require-name", "mandatory")]
+    assert report.skipped[0]["message"].startswith("not evaluated: can't run policy 'naive-bucket-require-name'")
+    assert not report.passed
+
+
+def test_unknown_policy_in_config_is_an_error(pack, tmp_path: Path) -> None:
+    path = tmp_path / "prod.json"
+    path.write_text('{"all": "mandatory", "aws-s3-bucket-enable-encrytion": "disabled"}')
+    with pytest.raises(GateError, match="aws-s3-bucket-enable-encrytion: no such policy"):
+        reconcile(pack.policies.values(), load_config_file(path), origin=str(path))
+
+
+def test_invalid_setting_is_an_error(pack, tmp_path: Path) -> None:
+    path = tmp_path / "prod.json"
+    path.write_text('{"aws-s3-bucket-enable-object-lock": {"minDays": "ninety"}}')
+    with pytest.raises(GateError, match="aws-s3-bucket-enable-object-lock: minDays"):
+        reconcile(pack.policies.values(), load_config_file(path), origin=str(path))
+
+
+def test_run_gate_starts_and_stops_the_pack_quickly() -> None:
+    recording = s3_stack(preview=True)
+    started = time.perf_counter()
+    report = run_gate(recording, "prod")
+    elapsed = time.perf_counter() - started
+    assert report.pack == "dataplatform-policies" and report.resources == len(recording.resources) >= 90
+    assert report.passed
+    assert elapsed < 3.0
