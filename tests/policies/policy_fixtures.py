@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import copy
 import json
+from collections.abc import Callable
+from typing import Any
 
 from infra.harness import UNKNOWN, RecordedResource, Recording
 
@@ -328,3 +330,28 @@ def without(recording: Recording, name: str) -> Recording:
 
 def urn_of(recording: Recording, name: str) -> str:
     return recording.named(name).urn
+
+
+def set_input(name: str, path: str, value: Any) -> Callable[[Recording], Recording]:
+    def mutate(recording: Recording) -> Recording:
+        copied = mutated(recording)
+        target = copied.named(name).inputs
+        *parents, last = path.split(".")
+        for part in parents:
+            target = target[int(part)] if part.isdigit() else target[part]
+        if value is None:
+            del target[last]
+        else:
+            target[last] = value
+        return copied
+
+    return mutate
+
+
+def unprotect(name: str) -> Callable[[Recording], Recording]:
+    def mutate(recording: Recording) -> Recording:
+        copied = mutated(recording)
+        copied.named(name).protect = False
+        return copied
+
+    return mutate

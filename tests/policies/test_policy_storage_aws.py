@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 import pytest
 from policy_eval import SKIPPED, violations
-from policy_fixtures import mutated, s3_stack, without
+from policy_fixtures import mutated, s3_stack, set_input, unprotect, without
 
 from infra.harness import UNKNOWN, Recording
 
@@ -16,33 +16,8 @@ def b(role: str) -> str:
     return f"'lake-{role}' (dataplatform-prod-{role})"
 
 
-def set_input(name: str, path: str, value) -> Callable[[Recording], Recording]:
-    def mutate(recording: Recording) -> Recording:
-        copied = mutated(recording)
-        target = copied.named(name).inputs
-        *parents, last = path.split(".")
-        for part in parents:
-            target = target[int(part)] if part.isdigit() else target[part]
-        if value is None:
-            del target[last]
-        else:
-            target[last] = value
-        return copied
-
-    return mutate
-
-
 def remove(name: str) -> Callable[[Recording], Recording]:
     return lambda recording: without(recording, name)
-
-
-def unprotect(name: str) -> Callable[[Recording], Recording]:
-    def mutate(recording: Recording) -> Recording:
-        copied = mutated(recording)
-        copied.named(name).protect = False
-        return copied
-
-    return mutate
 
 
 def repoint(name: str, to_bucket: str) -> Callable[[Recording], Recording]:

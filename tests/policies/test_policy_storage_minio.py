@@ -7,8 +7,7 @@ from collections.abc import Callable
 
 import pytest
 from policy_eval import violations
-from policy_fixtures import minio_stack, mutated, without
-from test_policy_storage_aws import set_input, unprotect
+from policy_fixtures import minio_stack, mutated, set_input, unprotect, without
 
 from infra.harness import Recording
 
