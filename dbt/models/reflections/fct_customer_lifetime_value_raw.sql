@@ -1,5 +1,5 @@
 -- Dremio raw reflection on the customer metrics view (the seed's raw_customers), `dremio` target only.
--- Columns as declared for this mart in infra/dataflow.yaml (tests/dbt/test_project.py keeps them equal).
+-- Columns as declared for this mart in infra/dataflow.yaml (tests/dbt/test_dbt_project.py keeps them equal).
 {{ config(
     materialized='reflection',
     reflection_type='raw',
