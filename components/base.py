@@ -18,6 +18,8 @@ def type_token(layer: str, name: str) -> str:
     return token
 
 
-def child_options(parent: pulumi.Resource, opts: pulumi.ResourceOptions | None = None, **extra) -> pulumi.ResourceOptions:
+def child_options(
+    parent: pulumi.Resource, opts: pulumi.ResourceOptions | None = None, **extra
+) -> pulumi.ResourceOptions:
     """Options for a component's child: parented to the component, plus any extra options."""
     return pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(parent=parent, **extra))

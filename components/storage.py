@@ -32,6 +32,7 @@ from components.storage_access import (
     bucket_arn,
     bucket_policy_document,
     identities,
+    key_policy_document,
     kms_policy_document,
     tls_only_statement,
 )
@@ -169,6 +170,7 @@ class DataLake(pulumi.ComponentResource):
 
     def _declare_s3(self, names: dict[str, str]) -> tuple[dict[str, aws.s3.Bucket], dict]:
         config, name = self._config, self._name
+        key: aws.kms.Key | None = None
         key_arn: pulumi.Input[str]
         if config.kms_key_arn:
             key_arn = config.kms_key_arn
@@ -201,10 +203,31 @@ class DataLake(pulumi.ComponentResource):
                     opts=self._child(),
                 )
         kms_roles = {role for role in names if role != "access-logs"} if config.encryption else set()
-        credentials = {
-            identity.name: self._iam_user(identity, names, key_arn, kms_roles) for identity in self._identities
-        }
+        users: dict[str, aws.iam.User] = {}
+        credentials = {}
+        for identity in self._identities:
+            users[identity.name], credentials[identity.name] = self._iam_user(
+                identity, names, None if key else key_arn, kms_roles
+            )
+        if key is not None and kms_roles:
+            self._key_policy(key, users, kms_roles)
         return buckets, credentials
+
+    def _key_policy(self, key: aws.kms.Key, users: dict[str, aws.iam.User], kms_roles: set[str]) -> None:
+        caller = aws.get_caller_identity_output(opts=pulumi.InvokeOutputOptions(parent=self))
+        partition = aws.get_partition_output(opts=pulumi.InvokeOutputOptions(parent=self))
+        region = aws.get_region_output(opts=pulumi.InvokeOutputOptions(parent=self))
+        user_names = {name: self._physical(name) for name in users}
+        policy = pulumi.Output.all(partition.partition, caller.account_id, region.region).apply(
+            lambda values: key_policy_document(values[0], values[1], values[2], user_names, self._identities, kms_roles)
+        )
+        # KMS rejects a key policy naming principals that do not exist yet: the users come first.
+        aws.kms.KeyPolicy(
+            f"{self._name}-kms-policy",
+            key_id=key.key_id,
+            policy=policy,
+            opts=self._child(depends_on=list(users.values())),
+        )
 
     def _s3_bucket(self, role: str, bucket_name_: str, key_arn: pulumi.Input[str]) -> aws.s3.Bucket:
         config, name = self._config, f"{self._name}-{role}"
@@ -213,7 +236,9 @@ class DataLake(pulumi.ComponentResource):
         if role in LAKE_BUCKETS:
             tags["dataplatform:layer"] = role
         if role == "access-logs":
-            tags["dataplatform:policy-exemptions"] = "aws-s3-bucket-require-kms-encryption"
+            tags["dataplatform:policy-exemptions"] = (
+                "aws-s3-bucket-require-kms-encryption aws-s3-bucket-enable-object-lock"
+            )
             tags["dataplatform:exemption-reason"] = (
                 "S3 cannot deliver server access logs into a bucket with SSE-KMS default encryption or object lock"
             )
@@ -331,13 +356,16 @@ class DataLake(pulumi.ComponentResource):
             opts=self._child(),
         )
 
+    def _physical(self, identity_name: str) -> str:
+        return f"{self._config.name_prefix}-{self._config.stack}-{identity_name}"
+
     def _iam_user(
-        self, identity: Identity, names: dict[str, str], key_arn: pulumi.Input[str], kms_roles: set[str]
-    ) -> dict[str, pulumi.Output[str]]:
-        config, name = self._config, f"{self._name}-{identity.name}"
+        self, identity: Identity, names: dict[str, str], byo_key_arn: str | None, kms_roles: set[str]
+    ) -> tuple[aws.iam.User, dict[str, pulumi.Output[str]]]:
+        name = f"{self._name}-{identity.name}"
         user = aws.iam.User(
             name,
-            name=f"{config.name_prefix}-{config.stack}-{identity.name}",
+            name=self._physical(identity.name),
             tags={"dataplatform:identity": identity.name},
             opts=self._child(),
         )
@@ -347,13 +375,11 @@ class DataLake(pulumi.ComponentResource):
             policy=bucket_policy_document(identity, names),
             opts=self._child(),
         )
-        kms_document = pulumi.Output.from_input(key_arn).apply(
-            lambda arn: kms_policy_document(identity, arn, kms_roles)
-        )
-        if kms_policy_document(identity, "arn", kms_roles) is not None:
+        kms_document = kms_policy_document(identity, byo_key_arn, kms_roles) if byo_key_arn else None
+        if kms_document is not None:
             aws.iam.UserPolicy(f"{name}-kms", user=user.name, policy=kms_document, opts=self._child())
         access_key = aws.iam.AccessKey(f"{name}-key", user=user.name, opts=self._child())
-        return {"access_key_id": access_key.id, "secret_access_key": pulumi.Output.secret(access_key.secret)}
+        return user, {"access_key_id": access_key.id, "secret_access_key": pulumi.Output.secret(access_key.secret)}
 
     # ---- MinIO ----------------------------------------------------------------------------------
 

@@ -116,13 +116,10 @@ def bucket_policy_document(identity: Identity, bucket_names: dict[str, str]) -> 
 
 
 def kms_policy_document(identity: Identity, key_arn: str, kms_bucket_roles: set[str]) -> str | None:
-    """KMS permissions for the buckets of this identity that use SSE-KMS; None when it needs none."""
-    touched = [(role, access) for role, access in identity.grants if role in kms_bucket_roles]
-    if not touched:
+    """IAM permissions on a key the stack does not own (`storage.s3.kmsKeyArn`); None when it needs none."""
+    actions = kms_actions(_strongest(identity, kms_bucket_roles))
+    if not actions:
         return None
-    actions = ["kms:Decrypt", "kms:DescribeKey"]
-    if any(access == "write" for _, access in touched):
-        actions += ["kms:Encrypt", "kms:GenerateDataKey"]
     return json.dumps(
         {
             "Version": "2012-10-17",
@@ -130,6 +127,63 @@ def kms_policy_document(identity: Identity, key_arn: str, kms_bucket_roles: set[
         },
         sort_keys=True,
     )
+
+
+def kms_actions(access: Access | None) -> list[str]:
+    if access is None:
+        return []
+    actions = ["kms:Decrypt", "kms:DescribeKey"]
+    if access == "write":
+        actions += ["kms:Encrypt", "kms:GenerateDataKey"]
+    return actions
+
+
+def key_policy_document(
+    partition: str, account: str, region: str, user_names: dict[str, str], identities_: list[Identity],
+    kms_bucket_roles: set[str],
+) -> str:
+    """The lake key's policy: the account administers the key; only the lake identities use it, through S3.
+
+    Usage is granted here by literal user ARN rather than in IAM policies that would embed the key's ARN, so
+    the whole grant is known at preview. Administration excludes the cryptographic actions, so no IAM policy
+    can widen who encrypts or decrypts with the key.
+    """
+    statements: list[dict] = [
+        {
+            "Sid": "AccountAdministersKey",
+            "Effect": "Allow",
+            "Principal": {"AWS": f"arn:{partition}:iam::{account}:root"},
+            "Action": [
+                "kms:Create*", "kms:Describe*", "kms:Enable*", "kms:List*", "kms:Put*", "kms:Update*",
+                "kms:Revoke*", "kms:Disable*", "kms:Get*", "kms:Delete*", "kms:TagResource", "kms:UntagResource",
+                "kms:ScheduleKeyDeletion", "kms:CancelKeyDeletion",
+            ],
+            "Resource": "*",
+        }
+    ]
+    for access in ("read", "write"):
+        users = sorted(
+            f"arn:{partition}:iam::{account}:user/{user_names[identity.name]}"
+            for identity in identities_
+            if _strongest(identity, kms_bucket_roles) == access
+        )
+        if users:
+            statements.append(
+                {
+                    "Sid": f"LakeIdentities{access.capitalize()}ThroughS3",
+                    "Effect": "Allow",
+                    "Principal": {"AWS": users},
+                    "Action": kms_actions(access),
+                    "Resource": "*",
+                    "Condition": {"StringEquals": {"kms:ViaService": f"s3.{region}.amazonaws.com"}},
+                }
+            )
+    return json.dumps({"Version": "2012-10-17", "Statement": statements}, sort_keys=True)
+
+
+def _strongest(identity: Identity, kms_bucket_roles: set[str]) -> Access | None:
+    accesses = {access for role, access in identity.grants if role in kms_bucket_roles}
+    return "write" if "write" in accesses else ("read" if accesses else None)
 
 
 def tls_only_statement(bucket: str) -> dict:

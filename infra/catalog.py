@@ -8,7 +8,7 @@ one edit changes every layer consistently.
 from __future__ import annotations
 
 import re
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -31,7 +31,7 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-class LayerName(str, Enum):
+class LayerName(StrEnum):
     bronze = "bronze"
     silver = "silver"
     gold = "gold"
@@ -270,8 +270,9 @@ def parse_catalog(document: object, origin: str = "catalog") -> Catalog:
         raise ConfigError(format_validation_error(error, origin)) from None
 
 
-def load_catalog(path: Path = CATALOG_PATH) -> Catalog:
-    """Read and validate the catalog file."""
+def load_catalog(path: Path | None = None) -> Catalog:
+    """Read and validate the catalog file (by default the checked-in `infra/dataflow.yaml`)."""
+    path = path or CATALOG_PATH
     try:
         document = yaml.safe_load(path.read_text())
     except FileNotFoundError:

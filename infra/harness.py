@@ -124,14 +124,15 @@ class PlatformMocks(pulumi.runtime.Mocks):
         state.update(computed)
         return resource_id, state
 
-    def call(self, args: pulumi_mocks.MockCallArgs) -> tuple[dict, list[tuple[str, str]] | None]:
+    def call(self, args: pulumi_mocks.MockCallArgs) -> dict:
+        """Invokes run at preview too, so their answers are known in both semantics."""
         if args.token == "aws:index/getCallerIdentity:getCallerIdentity":
-            return {"accountId": MOCK_ACCOUNT, "arn": f"arn:aws:iam::{MOCK_ACCOUNT}:user/deployer", "userId": "U"}, None
+            return {"accountId": MOCK_ACCOUNT, "arn": f"arn:aws:iam::{MOCK_ACCOUNT}:user/deployer", "userId": "U"}
         if args.token == "aws:index/getPartition:getPartition":
-            return {"partition": "aws", "dnsSuffix": "amazonaws.com"}, None
+            return {"partition": "aws", "dnsSuffix": "amazonaws.com"}
         if args.token == "aws:index/getRegion:getRegion":
-            return {"name": "eu-west-1", "region": "eu-west-1"}, None
-        return {}, None
+            return {"name": "eu-west-1", "region": "eu-west-1"}
+        return {}
 
 
 def computed_outputs(type_: str, name: str, inputs: dict[str, Any]) -> dict[str, Any]:
@@ -157,7 +158,8 @@ def computed_outputs(type_: str, name: str, inputs: dict[str, Any]) -> dict[str,
     if type_ == "minio:index/iamUser:IamUser":
         return {"id": inputs.get("name", name), "secret": secret_sentinel(type_, name)}
     if type_ == "minio:index/iamServiceAccount:IamServiceAccount":
-        return {"accessKey": f"SA{hashlib.sha256(name.encode()).hexdigest()[:18]}", "secretKey": secret_sentinel(type_, name)}
+        access_key = f"SA{hashlib.sha256(name.encode()).hexdigest()[:18]}"
+        return {"accessKey": access_key, "secretKey": secret_sentinel(type_, name)}
     return {}
 
 

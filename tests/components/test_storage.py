@@ -100,7 +100,8 @@ def test_prod_every_bucket_secured(prod):
     (key,) = prod.of_type("aws:kms/key:Key")
     assert key.inputs["enableKeyRotation"] is True and key.protect
     for role in ROLES:
-        default = kinds["BucketServerSideEncryptionConfiguration"][role].input("rules.0.applyServerSideEncryptionByDefault")
+        encryption = kinds["BucketServerSideEncryptionConfiguration"][role]
+        default = encryption.input("rules.0.applyServerSideEncryptionByDefault")
         if role == "access-logs":
             assert default == {"sseAlgorithm": "AES256"}
         else:
@@ -151,12 +152,26 @@ def test_every_identity_against_every_bucket(stack, stack_recording):
             assert actions == expected, (identity, role)
 
 
-def test_prod_kms_grants_follow_the_matrix(prod):
-    kms = {r.name.removeprefix("platform-lake-").removesuffix("-kms"): r for r in prod.of_type(
-        "aws:iam/userPolicy:UserPolicy") if r.name.endswith("-kms")}
-    assert sorted(kms) == sorted(ACCESS_MATRIX)
-    query = json.loads(kms["query-engine"].inputs["policy"])["Statement"][0]["Action"]
-    assert query == ["kms:Decrypt", "kms:DescribeKey"]
+def test_prod_kms_use_is_granted_by_the_key_policy(prod):
+    assert not [r.name for r in prod.of_type("aws:iam/userPolicy:UserPolicy") if r.name.endswith("-kms")]
+    (key_policy,) = prod.of_type("aws:kms/keyPolicy:KeyPolicy")
+    statements = {s["Sid"]: s for s in json.loads(key_policy.inputs["policy"])["Statement"]}
+    user = "arn:aws:iam::111122223333:user/dataplatform-prod-{}".format
+    assert statements["LakeIdentitiesReadThroughS3"]["Principal"] == {"AWS": [user("query-engine")]}
+    assert statements["LakeIdentitiesReadThroughS3"]["Action"] == ["kms:Decrypt", "kms:DescribeKey"]
+    assert statements["LakeIdentitiesWriteThroughS3"]["Principal"] == {"AWS": sorted(
+        user(name) for name in ("ingestion", "transformation", "log-shipper", "airbyte", "dremio", "backups"))}
+    assert statements["LakeIdentitiesWriteThroughS3"]["Condition"] == {
+        "StringEquals": {"kms:ViaService": "s3.eu-west-1.amazonaws.com"}}
+    admin = statements["AccountAdministersKey"]["Action"]
+    assert not {"kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey", "kms:*"} & set(admin)
+    users = {r.urn for r in prod.of_type("aws:iam/user:User")}
+    assert users <= set(key_policy.dependencies)
+
+
+def test_prod_key_policy_is_known_at_preview(stack_recording):
+    (key_policy,) = stack_recording("prod", preview=True).of_type("aws:kms/keyPolicy:KeyPolicy")
+    assert key_policy.inputs["policy"] != UNKNOWN
 
 
 def test_credentials_are_secret_outputs(dev, prod):

@@ -43,7 +43,9 @@ def test_declared_type_is_enforced(project):
     write_stack(project, "qa", "config:\n  dataplatform:stage: dev\n  dataplatform:namePrefix: [a, b]\n")
     with pytest.raises(ConfigError) as raised:
         load_stack("qa", project)
-    assert str(raised.value) == "Pulumi.qa.yaml: dataplatform:namePrefix: Pulumi.yaml declares type string (got ['a', 'b'])"
+    assert str(raised.value) == (
+        "Pulumi.qa.yaml: dataplatform:namePrefix: Pulumi.yaml declares type string (got ['a', 'b'])"
+    )
 
 
 def test_secure_values_become_secret_keys(project):
@@ -62,5 +64,6 @@ def test_unknown_stack_lists_the_choices(project):
 
 def test_key_without_namespace(project):
     write_stack(project, "qa", "config:\n  stage: dev\n")
-    with pytest.raises(ConfigError, match="qa.yaml: stage: config keys need a namespace, e.g. dataplatform:stage"):
+    with pytest.raises(ConfigError) as raised:
         load_stack("qa", project)
+    assert str(raised.value) == "Pulumi.qa.yaml: stage: config keys need a namespace, e.g. dataplatform:stage"

@@ -35,20 +35,11 @@ def gate(pack: PolicyPackProcess, recording: Recording, stack: str):
     return pack.analyze(recording, config)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="components/storage.py must also list aws-s3-bucket-enable-object-lock in the access-logs exemption tag",
-)
 def test_prod_program_has_no_mandatory_violation(pack, stack_recording) -> None:
     report = gate(pack, stack_recording("prod"), "prod")
     assert report.mandatory == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the access-logs exemption tag above, and the per-identity KMS user policies embed the key ARN, unknown "
-    "at preview: grant KMS use in the key policy by literal user ARNs instead",
-)
 def test_prod_program_has_no_mandatory_violation_at_preview(pack, stack_recording) -> None:
     report = gate(pack, stack_recording("prod", preview=True), "prod")
     assert (report.mandatory, report.skipped) == ([], [])

@@ -1,0 +1,186 @@
+"""The offline plan: the program's desired state for one stack, with no Pulumi CLI and no credentials.
+
+    python -m infra.plan --stack prod [--preview] [--out build/plan]
+
+Runs the same program `pulumi up` runs, under mocks, with the stack's config (Pulumi.yaml's config schema
+applied as the CLI applies it), then runs the policy pack over the recorded resources through the gate.
+Prints a resource tree grouped by component with counts, and writes `<out>/<stack>.json` (machine-readable,
+secrets replaced by "[secret]") and `<out>/<stack>.md` (for CI job summaries); with `--preview`, the same
+as `<stack>-preview.json` and `.md`.
+
+It cannot see provider defaults (only what the program sets), nor live state: there is no diff, every
+resource shows as desired. Exit codes: 0 clean, 1 mandatory policy violations, 2 config or catalog error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections import Counter, defaultdict
+from pathlib import Path
+from typing import Any
+
+from infra.catalog import load_catalog
+from infra.config import PROJECT, parse_stack_config, project_values
+from infra.errors import ConfigError
+from infra.gate import GateReport, run_gate
+from infra.harness import UNKNOWN, Recording, is_secret, run_program
+from infra.stackfiles import REPO_ROOT, load_stack
+
+EXIT_CLEAN, EXIT_MANDATORY, EXIT_CONFIG = 0, 1, 2
+SECRET_MARK = "[secret]"
+
+
+def redact(value: Any) -> Any:
+    """Wire-form value with every secret replaced by "[secret]"."""
+    if is_secret(value):
+        return SECRET_MARK
+    if isinstance(value, dict):
+        return {key: redact(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [redact(item) for item in value]
+    return value
+
+
+def plan_document(recording: Recording, gate: GateReport) -> dict[str, Any]:
+    return {
+        "stack": recording.stack,
+        "project": recording.project,
+        "preview": recording.preview,
+        "resources": [
+            {
+                "urn": resource.urn,
+                "type": resource.type,
+                "name": resource.name,
+                "custom": resource.custom,
+                "parent": resource.parent,
+                "dependencies": resource.dependencies,
+                "protect": resource.protect,
+                "inputs": redact(resource.inputs),
+            }
+            for resource in recording.resources
+        ],
+        "outputs": redact(recording.stack_outputs),
+        "counts": dict(sorted(Counter(resource.type for resource in recording.resources).items())),
+        "policies": {
+            "pack": gate.pack,
+            "violations": [
+                {key: violation[key] for key in ("policy", "code", "level", "severity", "urn", "message")}
+                for violation in gate.violations
+            ],
+        },
+    }
+
+
+def render_tree(recording: Recording) -> list[str]:
+    """Components as a tree; the custom resources under each grouped by type with counts."""
+    children: dict[str, list] = defaultdict(list)
+    for resource in recording.resources:
+        children[resource.parent].append(resource)
+    lines: list[str] = []
+
+    def walk(parent_urn: str, depth: int) -> None:
+        indent = "  " * depth
+        members = children.get(parent_urn, [])
+        grouped: dict[str, list] = defaultdict(list)
+        for resource in members:
+            if resource.custom:
+                grouped[resource.type].append(resource)
+        for type_, resources in sorted(grouped.items()):
+            protected = sum(resource.protect for resource in resources)
+            mark = f"  [{protected} protected]" if protected else ""
+            lines.append(f"{indent}{len(resources):>3} x {type_}{mark}")
+        for resource in members:
+            if not resource.custom:
+                total = _count_descendants(resource.urn, children)
+                lines.append(f"{indent}{resource.name}  ({resource.type}, {total} resources)")
+                walk(resource.urn, depth + 1)
+
+    roots = {resource.parent for resource in recording.resources} - {resource.urn for resource in recording.resources}
+    for root in sorted(roots):
+        walk(root, 0)
+    return lines
+
+
+def _count_descendants(urn: str, children: dict[str, list]) -> int:
+    return sum(1 + _count_descendants(child.urn, children) for child in children.get(urn, []))
+
+
+def render_violations(gate: GateReport) -> list[str]:
+    if not gate.violations:
+        return [f"policy pack {gate.pack}: no violations"]
+    lines = [f"policy pack {gate.pack}: {len(gate.violations)} violation(s), {len(gate.mandatory)} mandatory"]
+    for violation in gate.violations:
+        lines.append(f"  [{violation['level']}] {violation['policy']} ({violation['code']}): {violation['message']}")
+    return lines
+
+
+def render_markdown(document: dict[str, Any], gate: GateReport, tree: list[str], seconds: float) -> str:
+    resources = document["resources"]
+    rows = "\n".join(f"| `{type_}` | {count} |" for type_, count in document["counts"].items())
+    violations = "\n".join(
+        f"| {v['level']} | `{v['policy']}` | {v['code']} | {v['message']} |" for v in gate.violations
+    ) or "| - | - | - | no violations |"
+    return (
+        f"## Offline plan: `{document['stack']}`\n\n"
+        f"{len(resources)} resources, {sum(r['protect'] for r in resources)} protected, "
+        f"{len(gate.violations)} policy violations ({len(gate.mandatory)} mandatory), {seconds:.1f} s.\n\n"
+        f"| type | count |\n|---|---|\n{rows}\n\n"
+        f"### Policies ({gate.pack})\n\n| level | policy | code | message |\n|---|---|---|---|\n{violations}\n\n"
+        "<details><summary>Resource tree</summary>\n\n```\n" + "\n".join(tree) + "\n```\n</details>\n"
+    )
+
+
+def count_unknown_inputs(recording: Recording) -> int:
+    return sum(json.dumps(resource.inputs).count(UNKNOWN) for resource in recording.resources)
+
+
+def run(stack: str, out: Path, preview: bool, quiet: bool = False, root: Path = REPO_ROOT) -> int:
+    started = time.perf_counter()
+    try:
+        settings = load_stack(stack, root)
+        parse_stack_config(project_values(settings.config, PROJECT), stack)
+        load_catalog()
+    except ConfigError as error:
+        print(f"plan {stack}: configuration error\n{error}", file=sys.stderr)
+        return EXIT_CONFIG
+
+    from infra.program import main
+
+    recording = run_program(main, settings, preview=preview)
+    gate = run_gate(recording, stack)
+    seconds = time.perf_counter() - started
+    document = plan_document(recording, gate)
+    tree = render_tree(recording)
+    out.mkdir(parents=True, exist_ok=True)
+    base = out / (f"{stack}-preview" if preview else stack)
+    base.with_suffix(".json").write_text(json.dumps(document, indent=2, sort_keys=False) + "\n")
+    base.with_suffix(".md").write_text(render_markdown(document, gate, tree, seconds))
+    if not quiet:
+        print("\n".join(tree))
+        print("\n".join(render_violations(gate)))
+    protected = sum(resource.protect for resource in recording.resources)
+    mode = "preview semantics" if preview else "update semantics"
+    print(
+        f"plan {stack}: {len(recording.resources)} resources ({protected} protected), "
+        f"{len(gate.violations)} policy violations ({len(gate.mandatory)} mandatory), {mode}, "
+        f"{seconds:.2f} s -> {base.with_suffix('.json')}"
+    )
+    return EXIT_MANDATORY if gate.mandatory else EXIT_CLEAN
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="make plan", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--stack", required=True, help="stack name: Pulumi.<stack>.yaml must exist")
+    parser.add_argument("--out", type=Path, default=REPO_ROOT / "build" / "plan", help="output folder")
+    parser.add_argument("--preview", action="store_true", help="computed outputs unknown, as in `pulumi preview`")
+    parser.add_argument("--quiet", action="store_true", help="print the summary line only")
+    parser.add_argument("--root", type=Path, default=REPO_ROOT, help="folder holding Pulumi.yaml and stack files")
+    args = parser.parse_args(argv)
+    return run(args.stack, args.out, args.preview, args.quiet, args.root)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

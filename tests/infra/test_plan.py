@@ -1,0 +1,101 @@
+"""The offline plan: documented JSON shape, redacted secrets, and exit codes 0 / 1 / 2 from the command line."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+import infra.catalog
+from infra import plan
+from infra.harness import SECRET_SENTINEL_PREFIX
+from infra.stackfiles import REPO_ROOT
+
+pytestmark = pytest.mark.integration
+
+
+def run_plan(*args: str, cwd: Path = REPO_ROOT) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "infra.plan", *args], cwd=cwd, capture_output=True, text=True, timeout=120
+    )
+
+
+@pytest.fixture()
+def project(tmp_path: Path) -> Path:
+    for name in ("Pulumi.yaml", "Pulumi.dev.yaml", "Pulumi.prod.yaml"):
+        shutil.copy(REPO_ROOT / name, tmp_path / name)
+    return tmp_path
+
+
+def test_prod_plan_is_clean_and_documented(tmp_path):
+    result = run_plan("--stack", "prod", "--out", str(tmp_path))
+    assert result.returncode == 0, result.stdout + result.stderr
+    summary = result.stdout.strip().splitlines()[-1]
+    assert summary.startswith("plan prod: 91 resources (9 protected), 0 policy violations (0 mandatory)")
+    assert "platform-lake  (dataplatform:storage:DataLake, " in result.stdout
+    document = json.loads((tmp_path / "prod.json").read_text())
+    assert {"stack", "project", "resources", "policies"} <= set(document)
+    assert (document["stack"], document["project"]) == ("prod", "dataplatform")
+    assert document["policies"] == {"pack": "dataplatform-policies", "violations": []}
+    for resource in document["resources"]:
+        assert set(resource) == {"urn", "type", "name", "custom", "parent", "dependencies", "protect", "inputs"}
+    text = (tmp_path / "prod.json").read_text() + (tmp_path / "prod.md").read_text()
+    assert SECRET_SENTINEL_PREFIX not in text
+    assert document["outputs"]["lakeCredentials"] == "[secret]"
+    assert (tmp_path / "prod.md").read_text().startswith("## Offline plan: `prod`")
+
+
+def test_secret_inputs_are_redacted(tmp_path):
+    assert run_plan("--stack", "dev", "--out", str(tmp_path), "--quiet").returncode == 0
+    document = json.loads((tmp_path / "dev.json").read_text())
+    users = [r for r in document["resources"] if r["type"] == "minio:index/iamUser:IamUser"]
+    assert len(users) == 7 and all(user["inputs"]["secret"] == "[secret]" for user in users)
+
+
+def test_broken_config_exits_2_with_the_message(project, tmp_path):
+    stack = yaml.safe_load((project / "Pulumi.prod.yaml").read_text())
+    stack["config"]["dataplatform:storage"]["encryption"] = False
+    (project / "Pulumi.prod.yaml").write_text(yaml.safe_dump(stack))
+    result = run_plan("--stack", "prod", "--root", str(project), "--out", str(tmp_path))
+    assert result.returncode == 2
+    assert result.stderr == (
+        "plan prod: configuration error\nPulumi.prod.yaml: storage.encryption is false; prod requires true\n"
+    )
+    assert "Traceback" not in result.stdout + result.stderr
+    assert not (tmp_path / "prod.json").exists()
+
+
+def test_unknown_stack_exits_2(tmp_path):
+    result = run_plan("--stack", "staging", "--out", str(tmp_path))
+    assert result.returncode == 2
+    assert "Pulumi.staging.yaml: no such stack file; choose one of: dev, prod" in result.stderr
+
+
+def test_broken_catalog_exits_2(tmp_path, monkeypatch, capsys):
+    document = yaml.safe_load(infra.catalog.CATALOG_PATH.read_text())
+    document["sources"][0]["streams"][0]["destination_sync_mode"] = "append_dedup"
+    broken = tmp_path / "dataflow.yaml"
+    broken.write_text(yaml.safe_dump(document))
+    monkeypatch.setattr(infra.catalog, "CATALOG_PATH", broken)
+    assert plan.run("dev", tmp_path / "out", preview=False) == 2
+    assert "sources.0.streams.0: stream 'customers': the lake's S3 destination cannot deduplicate" in (
+        capsys.readouterr().err
+    )
+
+
+def test_mandatory_violation_exits_1(project, tmp_path):
+    # A config the model accepts (stage dev) that the prod stack's mandatory pack rejects: no object lock.
+    stack = yaml.safe_load((project / "Pulumi.prod.yaml").read_text())
+    stack["config"]["dataplatform:stage"] = "dev"
+    stack["config"]["dataplatform:storage"]["objectLockDays"] = 0
+    (project / "Pulumi.prod.yaml").write_text(yaml.safe_dump(stack))
+    result = run_plan("--stack", "prod", "--root", str(project), "--out", str(tmp_path), "--quiet")
+    assert result.returncode == 1, result.stdout + result.stderr
+    document = json.loads((tmp_path / "prod.json").read_text())
+    failing = {(v["policy"], v["level"]) for v in document["policies"]["violations"]}
+    assert ("aws-s3-bucket-enable-object-lock", "mandatory") in failing
