@@ -22,6 +22,7 @@ from tooling.errors import UsageError, cli
 
 SOURCES_FILE = layout.DBT_DIR / "models" / "staging" / "_bronze_sources.yml"
 LAKE_ROOT_EXPRESSION = "{{ env_var('DBT_LAKE_ROOT', 'build/lake') }}"
+LAKE_ROOT = Path(LAKE_ROOT_EXPRESSION)
 HEADER = ("# Generated from infra/dataflow.yaml by `PYTHONPATH=dbt .venv-dbt/bin/python -m tooling.bronze_sources`.\n"
           "# Do not edit: change the catalog and regenerate (a test fails when this file is stale).\n")
 
@@ -39,7 +40,7 @@ def render(catalog: Catalog) -> str:
                                 f"one `date=` partition per load under bronze `{dataset.prefix}`."),
                 "identifier": (f"{{{{ '{dataset.stream}' if target.type == 'dremio' "
                                f"else '{layout.postgres_table(dataset)}' }}}}"),
-                "config": {"external_location": f"read_parquet('{bronze_local_glob(dataset, Path(LAKE_ROOT_EXPRESSION))}')"},
+                "config": {"external_location": f"read_parquet('{bronze_local_glob(dataset, LAKE_ROOT)}')"},
             })
         sources.append({
             "name": source.name,

@@ -11,7 +11,6 @@ from pathlib import Path
 
 from infra.catalog import BronzeDataset, Catalog, load_catalog
 from infra.lake import DEFAULT_LOCAL_ROOT
-
 from tooling.errors import UsageError
 
 REPO_ROOT = Path(__file__).resolve().parents[2]

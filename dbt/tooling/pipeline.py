@@ -13,14 +13,13 @@ import argparse
 import json
 import sys
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from infra.catalog import load_catalog
 from infra.lake import local_path
 from tooling import dbt_invoke, layout, run_history, sample_data, summary
 from tooling.errors import UsageError, cli
 from tooling.generate import _positive_int, write_bronze
-
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
@@ -65,7 +64,7 @@ def step(title: str) -> None:
 @cli
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
-    started, clock = datetime.now(timezone.utc), time.perf_counter()
+    started, clock = datetime.now(UTC), time.perf_counter()
     dbt_invoke.check_profile(args.target)
     full_refresh = args.full_refresh
     scale = sample_data.Scale.for_orders(args.orders, seed=args.seed)
@@ -111,7 +110,7 @@ def record_run(args, scale, started, status, outcome, built, full_refresh) -> No
                 "failures": outcome.failures, "dbt_elapsed_s": round(outcome.elapsed, 3),
                 "rows": built.rows if built else None, "rejects": built.rejects if built else None}
     run = run_history.RunRecord(project_name=load_catalog().transformations.project, started_at=started.replace(
-        tzinfo=None), completed_at=datetime.now(timezone.utc).replace(tzinfo=None), status=status,
+        tzinfo=None), completed_at=datetime.now(UTC).replace(tzinfo=None), status=status,
         models_run=outcome.models_run, tests_run=outcome.tests_run, metadata=metadata)
     try:
         run_id = run_history.record(dsn, run)

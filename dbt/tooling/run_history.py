@@ -22,7 +22,7 @@ class RunRecord:
     models_run: int
     tests_run: int
     metadata: dict
-    run_id: uuid.UUID = uuid.UUID(int=0)
+    run_id: uuid.UUID | None = None
 
 
 def configured_dsn() -> str | None:
@@ -35,7 +35,7 @@ def record(conninfo: str, run: RunRecord) -> uuid.UUID:
     from psycopg.types.json import Jsonb
 
     migrations.apply(conninfo)
-    run_id = run.run_id if run.run_id.int else uuid.uuid4()
+    run_id = run.run_id or uuid.uuid4()
     with psycopg.connect(conninfo) as conn:
         conn.execute(
             "INSERT INTO platform.dbt_run_history (run_id, project_name, started_at, completed_at, status, "

@@ -146,7 +146,8 @@ def customers(scale: Scale) -> pa.Table:
         full = f"{FIRST_NAMES[first[c]]} {LAST_NAMES[last[c]]}"
         full = (full.lower(), full.upper(), full.title(), full.swapcase().title().swapcase())[name_form[i]]
         names.append(f"  {full} " if pad[i] else full)
-        email = f"{FIRST_NAMES[first[c]]}.{LAST_NAMES[last[c]]}{c + 1}{'.v2' if row_version[i] else ''}@{DOMAINS[domain[c]]}"
+        suffix = ".v2" if row_version[i] else ""
+        email = f"{FIRST_NAMES[first[c]]}.{LAST_NAMES[last[c]]}{c + 1}{suffix}@{DOMAINS[domain[c]]}"
         emails.append(email.title() if mixed_email[i] else email)
 
     # Rows Airbyte lands with no id (a broken CDC event): rejected by staging, never silently dropped.

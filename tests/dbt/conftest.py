@@ -10,7 +10,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-
 from support.dbt_workspace import DBT_PYTHON, Workspace
 from support.postgres import PostgresServer
 

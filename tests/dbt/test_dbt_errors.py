@@ -1,4 +1,4 @@
-"""Bad generator arguments, a missing bronze folder and a missing profile each stop with one clear message that says what to run."""
+"""Bad generator arguments, a missing bronze folder or profile each stop with one message saying what to run."""
 
 from __future__ import annotations
 

@@ -1,13 +1,13 @@
-"""An incremental build after a load of new, updated and late-arriving rows gives the same silver and gold data as a full refresh."""
+"""An incremental build after new, updated and late-arriving rows gives the same silver and gold as a full refresh."""
 
 from __future__ import annotations
 
 from collections import defaultdict
 
 import pytest
+from support.dbt_expectations import expected_from_bronze
 
 from infra.lake import mart_key
-from support.dbt_expectations import expected_from_bronze
 
 pytestmark = pytest.mark.integration
 

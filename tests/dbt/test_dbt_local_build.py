@@ -1,4 +1,4 @@
-"""`make pipeline` on the local DuckDB target builds, passes dbt's tests and writes marts equal to expectations computed here from the bronze rows."""
+"""The pipeline on local DuckDB passes dbt's tests and writes marts equal to expectations computed from bronze."""
 
 from __future__ import annotations
 
@@ -6,10 +6,10 @@ from collections import Counter
 from decimal import Decimal
 
 import pytest
-
-from infra.lake import local_path, mart_key
 from support.dbt_expectations import expected_from_bronze
 from support.dbt_workspace import Workspace
+
+from infra.lake import local_path, mart_key
 
 pytestmark = pytest.mark.integration
 
@@ -29,8 +29,8 @@ def test_pipeline_summary_reports_layers_rejects_tests_and_time(built):
     _, stdout, expected = built
     assert "pipeline succeeded" in stdout
     assert "rows per layer:" in stdout and "rejects by reason:" in stdout and "wall time:" in stdout
-    passed, total = [line for line in stdout.splitlines() if "tests passed:" in line][0].split("tests passed:")[1] \
-        .replace("of", "").split()
+    line = next(line for line in stdout.splitlines() if "tests passed:" in line)
+    passed, total = line.split("tests passed:")[1].replace("of", "").split()
     assert passed == total and int(total) >= 30
     for (entity, reason), count in expected.rejects.items():
         if count:

@@ -1,4 +1,4 @@
-"""The postgres target builds against a real PostgreSQL (bronze loaded from the Parquet files) to the expected marts, and the run lands in dbt_run_history."""
+"""The postgres target builds the expected marts on a real PostgreSQL and the run lands in dbt_run_history."""
 
 from __future__ import annotations
 
@@ -6,7 +6,6 @@ from decimal import Decimal
 
 import psycopg
 import pytest
-
 from support.dbt_expectations import expected_from_bronze
 
 pytestmark = pytest.mark.integration

@@ -1,4 +1,4 @@
-"""The dbt project agrees with the data-flow catalog (sources, codecs, mart reflections) and documents every model and column."""
+"""The dbt project agrees with the catalog (sources, codecs, reflections) and describes every model and column."""
 
 from __future__ import annotations
 
@@ -6,9 +6,9 @@ import json
 
 import pytest
 import yaml
+from support.dbt_workspace import REPO_ROOT
 
 from infra.catalog import load_catalog
-from support.dbt_workspace import REPO_ROOT
 
 pytestmark = pytest.mark.integration
 

@@ -1,4 +1,4 @@
-"""The generator is deterministic, lays bronze out as the lake mapping says, and writes every kind of dirt staging must handle."""
+"""The generator is deterministic, follows the lake mapping, and writes every kind of dirt staging must handle."""
 
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ def generated(tmp_path_factory, dbt_venv):
 
 
 def test_same_arguments_give_the_same_rows(generated, tmp_path):
-    workspace, customers, orders = generated
+    _, customers, orders = generated
     from support.dbt_workspace import Workspace
 
     again = Workspace(root=tmp_path, extra_env={})

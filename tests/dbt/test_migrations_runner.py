@@ -1,4 +1,4 @@
-"""The migrations runner applies migrations/ in version order once, refuses edited or misnamed migrations, and leaves the seed's tables in schema platform."""
+"""The migrations runner applies migrations/ once in version order and refuses edited or misnamed migrations."""
 
 from __future__ import annotations
 
@@ -40,7 +40,7 @@ def test_refuses_a_migration_edited_after_it_was_applied(database, tmp_path):
     migrations.apply(database, folder)
     edited = folder / "V002__dbt_run_history.sql"
     edited.write_text(edited.read_text() + "\nALTER TABLE platform.dbt_run_history ADD COLUMN IF NOT EXISTS x int;\n")
-    with pytest.raises(migrations.MigrationError, match="V002__dbt_run_history.sql: changed after it was applied"):
+    with pytest.raises(migrations.MigrationError, match=r"V002__dbt_run_history\.sql: changed after it was applied"):
         migrations.apply(database, folder)
 
 
@@ -66,7 +66,7 @@ def test_a_failing_migration_is_rolled_back_and_not_recorded(database, tmp_path)
 def test_rejects_badly_named_or_repeated_versions(tmp_path):
     (tmp_path / "V001__one.sql").write_text("select 1;")
     (tmp_path / "V1__other.sql").write_text("select 1;")
-    with pytest.raises(migrations.MigrationError, match="V1__other.sql: name migrations"):
+    with pytest.raises(migrations.MigrationError, match=r"V1__other\.sql: name migrations"):
         migrations.discover(tmp_path)
     (tmp_path / "V1__other.sql").unlink()
     (tmp_path / "V0001__again.sql").write_text("select 1;")

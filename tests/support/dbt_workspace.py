@@ -74,7 +74,8 @@ class Workspace:
     def query(self, sql: str) -> list[list]:
         """A read-only query on the workspace's DuckDB database (in memory before the first build)."""
         code = ("import duckdb, json, os, sys; "
-                "con = duckdb.connect(sys.argv[1], read_only=True) if os.path.exists(sys.argv[1]) else duckdb.connect(); "
+                "path = sys.argv[1]; "
+                "con = duckdb.connect(path, read_only=True) if os.path.exists(path) else duckdb.connect(); "
                 "print(json.dumps(con.execute(sys.argv[2]).fetchall(), default=str))")
         result = subprocess.run([str(DBT_PYTHON), "-c", code, self.env["DBT_DUCKDB_PATH"], sql],
                                 capture_output=True, text=True, check=True)

@@ -23,7 +23,7 @@ from pathlib import Path
 SUPERUSER = "postgres"
 
 
-class PostgresUnavailable(RuntimeError):
+class PostgresUnavailableError(RuntimeError):
     """No PostgreSQL server binaries on this machine."""
 
 
@@ -36,7 +36,7 @@ def find_bin_dir() -> Path:
     for candidate in candidates:
         if (candidate / "initdb").exists() and (candidate / "pg_ctl").exists():
             return candidate
-    raise PostgresUnavailable("PostgreSQL server binaries not found; install them with "
+    raise PostgresUnavailableError("PostgreSQL server binaries not found; install them with "
                               "`apt-get install -y postgresql` (or set POSTGRES_BIN)")
 
 
