@@ -45,7 +45,9 @@ def render(catalog: Catalog) -> str:
         sources.append({
             "name": source.name,
             "description": f"Bronze landing of source `{source.name}`: {source.description}",
-            "database": "{{ var('dremio_bronze_source') if target.type == 'dremio' else target.database }}",
+            # On Dremio: the bronze source the lakehouse layer declares (its name comes from the environment).
+            "database": ("{{ env_var('DBT_DREMIO_BRONZE_SOURCE', 'lake_bronze') if target.type == 'dremio' "
+                         "else target.database }}"),
             "schema": f"{{{{ '{source.name}' if target.type == 'dremio' else 'bronze' }}}}",
             "tables": tables,
         })

@@ -39,6 +39,15 @@ def test_every_catalog_stream_is_a_dbt_source(manifests):
     assert sources == {(d.source, d.stream) for d in load_catalog().bronze_datasets()}
 
 
+def test_sources_resolve_per_target(manifests):
+    local = {s["name"]: s for s in manifests["local"]["sources"].values() if s["source_name"] == "postgres"}
+    assert local["orders"]["schema"] == "bronze" and local["orders"]["identifier"] == "postgres__orders"
+    assert "bronze/postgres/orders/date=*/*.parquet" in local["orders"]["config"]["external_location"]
+    dremio = {s["name"]: s for s in manifests["dremio"]["sources"].values() if s["source_name"] == "postgres"}
+    orders = dremio["orders"]
+    assert (orders["database"], orders["schema"], orders["identifier"]) == ("lake_bronze", "postgres", "orders")
+
+
 def test_every_model_and_column_is_described(manifests):
     for node in manifests["local"]["nodes"].values():
         if node["resource_type"] != "model":
