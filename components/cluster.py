@@ -1,0 +1,64 @@
+"""What the runtime base hands to every layer that runs in, or is configured through, the cluster.
+
+`KubernetesRuntime` builds one `ClusterContext`; `DataPlatform` passes it to the metadata, logs, lakehouse,
+ingestion, presentation and monitoring layers. Layers take values from it, never globals, so the resource
+graph carries the real data dependencies (decision 0001: the CA path and the endpoints are Outputs, and
+providers configured from them wait for them).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+import pulumi
+
+# One namespace per layer; `system` holds the operators and shared services, `deploy` the in-cluster deployer.
+LAYER_NAMESPACES: tuple[str, ...] = (
+    "system",
+    "storage",
+    "metadata",
+    "logs",
+    "lakehouse",
+    "ingestion",
+    "presentation",
+    "monitoring",
+    "deploy",
+)
+
+
+def namespace_name(layer: str) -> str:
+    """Physical namespace of a layer: `dp-<layer>`."""
+    if layer not in LAYER_NAMESPACES:
+        raise ValueError(f"'{layer}' is not a platform layer; use one of {', '.join(LAYER_NAMESPACES)}")
+    return f"dp-{layer}"
+
+
+def service_host(service: str, layer: str) -> str:
+    """Cluster DNS name of a service in a layer's namespace (what providers and TLS certificates use)."""
+    return f"{service}.{namespace_name(layer)}.svc.cluster.local"
+
+
+@dataclass(frozen=True)
+class ClusterContext:
+    """The runtime's outputs that other layers consume."""
+
+    namespaces: Mapping[str, pulumi.Input[str]]
+    """Layer -> namespace name (an Output of the Namespace resource, so dependents wait for it)."""
+    ca_pem: pulumi.Input[str]
+    """PEM of the stack's CA: dynamic providers take it as an input."""
+    ca_file: pulumi.Input[str]
+    """Path of the CA bundle on the deployer, for bridged providers that only read files."""
+    issuer: str
+    """Name of the cert-manager ClusterIssuer that signs the platform's certificates."""
+    kubernetes: pulumi.ProviderResource | None = None
+    """The Kubernetes provider every in-cluster resource uses (None: the default provider)."""
+    operators: Mapping[str, pulumi.Resource] = field(default_factory=dict)
+    """Installed operators and shared services by name (cert-manager, cloudnative-pg, eck, prometheus, ...),
+    for `depends_on` where a layer creates their custom resources."""
+    services: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
+    """Endpoints of shared services by name (e.g. `redis`, `log-shipper`, `minio`)."""
+
+    def after(self, *names: str) -> Sequence[pulumi.Resource]:
+        """The operator resources a layer's custom resources must wait for."""
+        return [self.operators[name] for name in names if name in self.operators]
