@@ -46,10 +46,10 @@ def require_bronze() -> None:
                              "or `PYTHONPATH=dbt .venv-dbt/bin/python -m tooling.generate`")
 
 
-def generation_changed(scale: sample_data.Scale) -> bool:
+def generation_changed(scale: sample_data.Scale, target: str) -> bool:
     """New data of another shape replaces bronze wholesale: the incremental table must then start over."""
     fingerprint = {"orders": scale.orders, "customers": scale.customers, "seed": scale.seed, "loads": scale.loads,
-                   "lake": str(layout.lake_root().resolve())}
+                   "lake": str(layout.lake_root().resolve()), "target": target}
     state = layout.duckdb_path().with_name("last_generation.json")
     previous = json.loads(state.read_text()) if state.exists() else None
     state.parent.mkdir(parents=True, exist_ok=True)
@@ -72,7 +72,7 @@ def main(argv: list[str] | None = None) -> int:
         step(f"generate: {scale.orders:,} orders, {scale.customers:,} customers (seed {scale.seed}) "
              f"-> {layout.lake_root()}/bronze")
         write_bronze(scale, layout.lake_root())
-        full_refresh = generation_changed(scale) or full_refresh
+        full_refresh = generation_changed(scale, args.target) or full_refresh
     require_bronze()
     if args.target == "postgres":
         from tooling import load_postgres, pg
