@@ -18,15 +18,17 @@ help:
 	@echo "make plan STACK=<dev|prod>  offline plan and policy gate -> build/plan/<stack>.json"
 	@echo "make test                   every test (sets up on first use)"
 	@echo "make lint                   ruff, workflow schema and security lint"
-	@echo "make pipeline               generate bronze data and run dbt on the embedded default"
+	@echo "make pipeline [ORDERS=N]    generate bronze data and run dbt on the embedded default (DuckDB)"
+	@echo "make dbt-bench / dbt-docs   dbt benchmark at 1M and 10M orders / dbt docs generate"
+	@echo "make policy-docs            regenerate docs/policies.md from the pack"
 	@echo "make setup                  create the virtualenvs"
 
 $(STAMP): requirements.txt constraints.txt pyproject.toml
 	@echo "setup: creating $(VENV) (pulumi SDKs, pydantic, test tools)"
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	@$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt -c constraints.txt
-	@$(PY) -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e . 2>/dev/null \
-		|| $(PY) -m pip install --quiet --disable-pip-version-check --no-deps -e .
+	@$(PY) -m pip install --quiet --disable-pip-version-check --no-deps -e . > $(VENV)/editable-install.log 2>&1 \
+		|| { cat $(VENV)/editable-install.log; exit 1; }
 	@touch $@
 
 setup: $(STAMP) policy-venv dbt-setup
@@ -54,7 +56,7 @@ lock: $(STAMP)
 	@$(PY) -m pip freeze --exclude-editable >> constraints.txt
 
 clean:
-	rm -rf build .pytest_cache
+	rm -rf build .pytest_cache dbt/target dbt/logs
 
 include policies/pack.mk
 include dbt/pipeline.mk
