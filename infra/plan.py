@@ -9,7 +9,8 @@ secrets replaced by "[secret]") and `<out>/<stack>.md` (for CI job summaries); w
 as `<stack>-preview.json` and `.md`.
 
 It cannot see provider defaults (only what the program sets), nor live state: there is no diff, every
-resource shows as desired. Exit codes: 0 clean, 1 mandatory policy violations, 2 config or catalog error.
+resource shows as desired. Exit codes: 0 clean, 1 mandatory policy violations, 2 config or catalog error,
+3 the policy gate could not run (for example `policies/venv` is missing: `make policy-venv`).
 """
 
 from __future__ import annotations
@@ -25,11 +26,11 @@ from typing import Any
 from infra.catalog import load_catalog
 from infra.config import PROJECT, parse_stack_config, project_values
 from infra.errors import ConfigError
-from infra.gate import GateReport, run_gate
+from infra.gate import GateError, GateReport, run_gate
 from infra.harness import UNKNOWN, Recording, is_secret, run_program
 from infra.stackfiles import REPO_ROOT, load_stack
 
-EXIT_CLEAN, EXIT_MANDATORY, EXIT_CONFIG = 0, 1, 2
+EXIT_CLEAN, EXIT_MANDATORY, EXIT_CONFIG, EXIT_GATE = 0, 1, 2, 3
 SECRET_MARK = "[secret]"
 
 
@@ -150,7 +151,11 @@ def run(stack: str, out: Path, preview: bool, quiet: bool = False, root: Path = 
     from infra.program import main
 
     recording = run_program(main, settings, preview=preview)
-    gate = run_gate(recording, stack)
+    try:
+        gate = run_gate(recording, stack)
+    except GateError as error:
+        print(f"plan {stack}: the policy gate could not run\n{error}", file=sys.stderr)
+        return EXIT_GATE
     seconds = time.perf_counter() - started
     document = plan_document(recording, gate)
     tree = render_tree(recording)

@@ -99,3 +99,16 @@ def test_mandatory_violation_exits_1(project, tmp_path):
     document = json.loads((tmp_path / "prod.json").read_text())
     failing = {(v["policy"], v["level"]) for v in document["policies"]["violations"]}
     assert ("aws-s3-bucket-enable-object-lock", "mandatory") in failing
+
+
+def test_gate_failure_exits_3_with_the_reason(tmp_path, monkeypatch, capsys):
+    def no_pack(recording, stack):
+        raise plan.GateError("policies/venv/bin/python: the pack's virtualenv is missing; run `make policy-venv`")
+
+    monkeypatch.setattr(plan, "run_gate", no_pack)
+    assert plan.run("dev", tmp_path, preview=False) == 3
+    assert capsys.readouterr().err == (
+        "plan dev: the policy gate could not run\n"
+        "policies/venv/bin/python: the pack's virtualenv is missing; run `make policy-venv`\n"
+    )
+    assert not (tmp_path / "dev.json").exists()
