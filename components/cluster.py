@@ -26,6 +26,10 @@ LAYER_NAMESPACES: tuple[str, ...] = (
     "deploy",
 )
 
+# Secret (keys `username`, `password`) in `dp-logs` that the logs layer creates for the log shipper's
+# Elasticsearch identity; the runtime's Fluent Bit reads it through secretKeyRef.
+LOG_SHIPPER_SECRET = "log-shipper-credentials"
+
 
 def namespace_name(layer: str) -> str:
     """Physical namespace of a layer: `dp-<layer>`."""

@@ -6,6 +6,9 @@ import pulumi
 import pulumi_aws as aws
 
 from components.base import child_options, type_token
+from components.cluster import ClusterContext
+from components.monitoring import Monitoring, MonitoringConfig
+from components.runtime import KubernetesRuntime, RuntimeConfig
 from components.storage import DataLake, LakeConfig
 from infra.catalog import Catalog
 from infra.config import StackConfig
@@ -16,6 +19,11 @@ class DataPlatform(pulumi.ComponentResource):
 
     def __init__(self, name: str, config: StackConfig, catalog: Catalog, opts: pulumi.ResourceOptions | None = None):
         super().__init__(type_token("platform", "DataPlatform"), name, None, opts)
+        # The runtime comes first: every in-cluster layer takes its ClusterContext (namespaces, CA, provider).
+        self.runtime = KubernetesRuntime(
+            f"{name}-runtime", RuntimeConfig.from_stack(config), catalog, opts=child_options(self)
+        )
+        self.cluster: ClusterContext = self.runtime.context
         providers = {}
         if config.aws is not None:
             providers["aws"] = aws.Provider(
@@ -30,6 +38,12 @@ class DataPlatform(pulumi.ComponentResource):
             f"{name}-lake",
             LakeConfig.from_stack(config, catalog),
             catalog,
+            # dev: the runtime's MinIO (root credentials as Outputs of its release) and the CA bundle file.
+            minio_credentials=self.runtime.minio_root,
             opts=child_options(self, providers=providers),
+            ca_file=self.cluster.ca_file if config.storage.backend == "minio" else None,
+        )
+        self.monitoring = Monitoring(
+            f"{name}-monitoring", MonitoringConfig.from_stack(config), self.cluster, opts=child_options(self)
         )
         self.register_outputs({"buckets": self.lake.bucket_names})

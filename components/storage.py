@@ -37,7 +37,7 @@ from components.storage_access import (
     tls_only_statement,
 )
 from infra.catalog import Catalog
-from infra.config import StackConfig
+from infra.config import StackConfig, minio_kms_key_id
 from infra.lake import bucket_name
 
 ABORT_MULTIPART_DAYS = 7
@@ -104,7 +104,7 @@ class LakeConfig(BaseModel):
             protect=config.protect,
             minio_server=minio_settings.server if minio_settings else None,
             minio_region=minio_settings.region if minio_settings else "us-east-1",
-            minio_kms_key_id=minio_settings.kms_key_id if minio_settings else None,
+            minio_kms_key_id=minio_kms_key_id(config) if minio_settings else None,
             minio_ca_cert_file=minio_settings.ca_cert_file if minio_settings else None,
             kms_key_arn=s3_settings.kms_key_arn if s3_settings else None,
             kms_deletion_window_days=s3_settings.kms_deletion_window_days if s3_settings else 30,
@@ -134,10 +134,13 @@ class DataLake(pulumi.ComponentResource):
         catalog: Catalog,
         minio_credentials: tuple[pulumi.Input[str], pulumi.Input[str]] | None = None,
         opts: pulumi.ResourceOptions | None = None,
+        ca_file: pulumi.Input[str] | None = None,
     ) -> None:
         super().__init__(type_token("storage", "DataLake"), name, None, opts)
         self._name = name
         self._config = config
+        # The runtime's CA bundle file (decision 0001) wins over a CA file named in the stack config.
+        self._ca_file = ca_file if ca_file is not None else config.minio_ca_cert_file
         names = config.bucket_names()
         self._identities = identities(catalog)
         if config.backend == "s3":
@@ -393,7 +396,7 @@ class DataLake(pulumi.ComponentResource):
             minio_server=config.minio_server,
             minio_region=config.minio_region,
             minio_ssl=True,
-            minio_cacert_file=config.minio_ca_cert_file,
+            minio_cacert_file=self._ca_file,
             minio_user=user,
             minio_password=pulumi.Output.secret(password) if password is not None else None,
             opts=self._child(),

@@ -207,6 +207,35 @@ class Role(_Strict):
         return tuple(layer for layer in FLOW_LAYERS if layer in self.reads or layer in self.writes)
 
 
+# Namespaced layers a service can run in (one namespace per layer, see components/cluster.py).
+ServiceLayer = Literal["system", "storage", "metadata", "logs", "lakehouse", "ingestion", "presentation", "monitoring",
+                       "deploy"]
+
+
+class ServicePort(_Strict):
+    name: Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]{0,14}$")] = Field(description="Port name.")
+    port: Annotated[int, Field(ge=1, le=65535)] = Field(description="TCP port the service listens on.")
+    purpose: Literal["serve", "admin", "metrics", "webhook"] = Field(
+        default="serve",
+        description="`serve`: for the services that use it; `admin`: also for the deployer; `metrics`: for "
+        "Prometheus only; `webhook`: for the Kubernetes API server.",
+    )
+
+
+class Service(_Strict):
+    """A workload in the cluster and whom it talks to; NetworkPolicies are derived from these and the roles."""
+
+    name: Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]{0,30}$")] = Field(description="Service name.")
+    description: str = Field(description="What runs there.")
+    layer: ServiceLayer = Field(description="Layer whose namespace it runs in.")
+    role: str | None = Field(default=None, description="Catalog role it acts as; storage roles reach the lake.")
+    ports: list[ServicePort] = Field(default_factory=list, description="Ports it listens on.")
+    uses: list[str] = Field(default_factory=list, description="Services it calls (their serve and admin ports).")
+    kubernetes_api: bool = Field(default=False, description="Whether it calls the Kubernetes API server.")
+    scrapes: bool = Field(default=False, description="Whether it scrapes every service's metrics ports.")
+    deploys: bool = Field(default=False, description="Whether it is the deployer (reaches every admin port).")
+
+
 class Catalog(_Strict):
     version: Literal[1] = Field(description="Catalog format version.")
     lake: Lake = Field(description="Lake layers and version retention.")
@@ -214,13 +243,31 @@ class Catalog(_Strict):
     transformations: Transformations = Field(description="The dbt project's place in the flow.")
     marts: list[Mart] = Field(min_length=1, description="Gold marts built by dbt and served to consumers.")
     roles: list[Role] = Field(min_length=1, description="Roles and the layers they read or write.")
+    services: list[Service] = Field(
+        default_factory=list, description="Workloads in the cluster and whom they call (NetworkPolicies)."
+    )
 
     @model_validator(mode="after")
     def _consistent(self) -> Catalog:
         _require_unique([source.name for source in self.sources], "source names")
         _require_unique([mart.name for mart in self.marts], "mart names")
         _require_unique([role.name for role in self.roles], "role names")
+        _require_unique([service.name for service in self.services], "service names")
+        names = {service.name for service in self.services}
+        roles = {role.name for role in self.roles}
+        for service in self.services:
+            unknown = [used for used in service.uses if used not in names]
+            if unknown:
+                raise ValueError(f"service '{service.name}' uses undeclared services: {', '.join(unknown)}")
+            if service.role is not None and service.role not in roles:
+                raise ValueError(f"service '{service.name}' acts as role '{service.role}', which is not declared")
         return self
+
+    def service(self, name: str) -> Service:
+        for service in self.services:
+            if service.name == name:
+                return service
+        raise KeyError(f"the catalog declares no service '{name}'")
 
     def role(self, name: str) -> Role:
         for role in self.roles:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import copy
 import json
 import re
+from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -18,6 +19,7 @@ from pydantic.alias_generators import to_camel
 from infra.errors import ConfigError, format_validation_error
 
 PROJECT = "dataplatform"
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
 MIN_AUDIT_DAYS_PROD = 90
 MIN_ACCESS_LOG_DAYS = 90
 # The longest role suffix a bucket name gets (see components.storage); names must stay within 63.
@@ -36,8 +38,10 @@ class MinioSettings(_Section):
     server: str = Field(
         description="MinIO API host:port that `pulumi up` reaches (see docs/decisions/0002-deployment-topology.md)."
     )
-    kms_key_id: Annotated[str, Field(min_length=1)] = Field(
-        description="MinIO KMS key id used for SSE-KMS on every bucket (provided by the runtime's MinIO)."
+    kms_key_id: Annotated[str, Field(min_length=1)] | None = Field(
+        default=None,
+        description="MinIO KMS key id used for SSE-KMS on every bucket; None derives `<namePrefix>-<stack>-sse`, "
+        "the key the runtime's MinIO is started with.",
     )
     region: str = Field(default="us-east-1", description="Region MinIO reports to S3 clients.")
     ca_cert_file: str | None = Field(
@@ -74,7 +78,7 @@ class StorageConfig(_Section):
     @model_validator(mode="after")
     def _backend_settings(self) -> StorageConfig:
         if self.backend == "minio" and self.minio is None:
-            raise ValueError("backend `minio` needs a `minio` block (server, kmsKeyId)")
+            raise ValueError("backend `minio` needs a `minio` block (server)")
         if self.backend == "s3" and self.minio is not None:
             raise ValueError("the `minio` block only applies to backend `minio`; remove it or change `backend`")
         if self.backend == "minio" and self.s3 is not None:
@@ -96,6 +100,70 @@ class RetentionConfig(_Section):
     )
 
 
+class CaSettings(_Section):
+    certificate: Annotated[str, Field(min_length=1)] | None = Field(
+        default=None,
+        description="The organisation's CA certificate: PEM text, or the path of a PEM file (relative paths from "
+        "the project root). Unset: the runtime generates the stack's CA (dev only).",
+    )
+    issuer: Annotated[str, Field(pattern=r"^[a-z0-9]([a-z0-9.-]{0,251}[a-z0-9])?$")] | None = Field(
+        default=None, description="Existing cert-manager ClusterIssuer that signs with that CA; required with it."
+    )
+
+    @model_validator(mode="after")
+    def _together(self) -> CaSettings:
+        if (self.certificate is None) != (self.issuer is None):
+            raise ValueError(
+                "`certificate` and `issuer` go together: set both (organisation CA) or neither (generated)"
+            )
+        self.pem  # noqa: B018 (a path that does not read fails here, under this key)
+        return self
+
+    @property
+    def pem(self) -> str | None:
+        """The certificate as PEM text, read from the file when the value is a path."""
+        if self.certificate is None or self.certificate.lstrip().startswith("-----BEGIN"):
+            return self.certificate
+        return _read_pem(self.certificate)
+
+
+class KubernetesConfig(_Section):
+    context: str | None = Field(
+        default=None,
+        description="kubeconfig context to deploy to; None uses the deployer's in-cluster service account "
+        "(docs/decisions/0001-deployment-topology.md) or the current context.",
+    )
+    ca: CaSettings = Field(default_factory=CaSettings, description="Where the stack's CA comes from.")
+    install_cert_manager: bool = Field(
+        description="Install cert-manager; false when the cluster already runs it (its issuer then exists)."
+    )
+    install_cloudnative_pg: bool = Field(description="Install the CloudNativePG operator (in-cluster PostgreSQL).")
+    alertmanager: Literal["install", "existing"] = Field(
+        description="`install` an Alertmanager with Prometheus, or `existing`: the cluster already has one."
+    )
+    replicas: Annotated[int, Field(ge=1, le=5)] = Field(description="Replicas of each shared service.")
+    storage_class: str | None = Field(default=None, description="StorageClass of volumes; None: the default.")
+    minio_volume_gib: Annotated[int, Field(ge=1, le=10000)] = Field(
+        default=20, description="Volume size of the dev MinIO, GiB."
+    )
+    prometheus_retention_days: Annotated[int, Field(ge=1, le=365)] = Field(
+        description="Days Prometheus keeps metrics."
+    )
+
+
+def _read_pem(path_text: str) -> str:
+    path = Path(path_text).expanduser()
+    if not path.is_absolute():
+        path = PROJECT_ROOT / path
+    try:
+        text = path.read_text()
+    except OSError as error:
+        raise ValueError(f"`certificate` is neither PEM text nor a readable file: {path} ({error.strerror})") from None
+    if "-----BEGIN CERTIFICATE-----" not in text:
+        raise ValueError(f"`certificate` file {path} holds no PEM certificate")
+    return text
+
+
 class StackConfig(_Section):
     stage: Literal["dev", "prod"] = Field(description="Environment kind; selects the defaults below.")
     name_prefix: Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]{0,29}[a-z0-9]$")] = Field(
@@ -106,6 +174,7 @@ class StackConfig(_Section):
     storage: StorageConfig = Field(description="The lake's object store.")
     aws: AwsConfig | None = Field(default=None, description="AWS settings, needed when anything runs on AWS.")
     retention: RetentionConfig = Field(description="Audit retention.")
+    kubernetes: KubernetesConfig = Field(description="The cluster the workloads run on and its runtime base.")
 
     @model_validator(mode="after")
     def _cross_field_rules(self) -> StackConfig:
@@ -130,6 +199,12 @@ def _require_prod(config: StackConfig) -> None:
         (not storage.force_destroy, "storage.forceDestroy", storage.force_destroy, "prod requires false"),
         (config.protect, "protect", config.protect, "prod requires true"),
         (
+            config.kubernetes.ca.certificate is not None,
+            "kubernetes.ca.certificate",
+            None,
+            "prod requires the organisation's CA (PEM text or file) with `kubernetes.ca.issuer`",
+        ),
+        (
             storage.object_lock_days >= MIN_AUDIT_DAYS_PROD,
             "storage.objectLockDays",
             storage.object_lock_days,
@@ -153,13 +228,35 @@ STAGE_DEFAULTS: dict[str, dict[str, Any]] = {
         "protect": False,
         "storage": {"backend": "minio", "objectLockDays": 0},
         "retention": {"auditDays": 30},
+        "kubernetes": {
+            "installCertManager": True,
+            "installCloudnativePg": True,
+            "alertmanager": "install",
+            "replicas": 1,
+            "prometheusRetentionDays": 7,
+        },
     },
     "prod": {
         "protect": True,
         "storage": {"backend": "s3", "objectLockDays": 90},
         "retention": {"auditDays": 90},
+        "kubernetes": {
+            "installCertManager": False,
+            "installCloudnativePg": False,
+            "alertmanager": "install",
+            "replicas": 2,
+            "prometheusRetentionDays": 30,
+        },
     },
 }
+
+
+def minio_kms_key_id(config: StackConfig) -> str:
+    """The MinIO KMS key every bucket's SSE uses: the configured id, else `<namePrefix>-<stack>-sse`."""
+    settings = config.storage.minio
+    if settings is not None and settings.kms_key_id:
+        return settings.kms_key_id
+    return f"{config.name_prefix}-{config.stack}-sse"
 
 
 def _deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:

@@ -12,7 +12,14 @@ DEV = {
     "namePrefix": "dataplatform",
     "storage": {"backend": "minio", "minio": {"server": "minio:9000", "kmsKeyId": "lake-key"}},
 }
-PROD = {"stage": "prod", "namePrefix": "dataplatform", "aws": {"region": "eu-west-1"}, "storage": {"backend": "s3"}}
+ORG_CA = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"
+PROD = {
+    "stage": "prod",
+    "namePrefix": "dataplatform",
+    "aws": {"region": "eu-west-1"},
+    "storage": {"backend": "s3"},
+    "kubernetes": {"ca": {"certificate": ORG_CA, "issuer": "organisation-ca"}},
+}
 
 
 def with_changes(base: dict, **changes) -> dict:
@@ -140,7 +147,7 @@ def test_values_arrive_as_engine_strings():
         pytest.param(
             with_changes(DEV, storage={"backend": "minio"}),
             "dev",
-            "Pulumi.dev.yaml: dataplatform:storage: backend `minio` needs a `minio` block (server, kmsKeyId)",
+            "Pulumi.dev.yaml: dataplatform:storage: backend `minio` needs a `minio` block (server)",
             id="minio-without-settings",
         ),
         pytest.param(

@@ -36,7 +36,7 @@ def test_prod_plan_is_clean_and_documented(tmp_path):
     result = run_plan("--stack", "prod", "--out", str(tmp_path))
     assert result.returncode == 0, result.stdout + result.stderr
     summary = result.stdout.strip().splitlines()[-1]
-    assert summary.startswith("plan prod: 91 resources (9 protected), 0 policy violations (0 mandatory)")
+    assert summary.startswith("plan prod: 177 resources (9 protected), 0 policy violations (0 mandatory)")
     assert "platform-lake  (dataplatform:storage:DataLake, " in result.stdout
     document = json.loads((tmp_path / "prod.json").read_text())
     assert {"stack", "project", "resources", "policies"} <= set(document)

@@ -1,0 +1,216 @@
+"""Monitoring layer: `Monitoring`, scrape targets and alert rules for the Prometheus Operator.
+
+Example (inside a Pulumi program)::
+
+    monitoring = Monitoring("monitoring", MonitoringConfig.from_stack(config), cluster)
+    # a product adds its own through the same mechanism:
+    Monitoring("dremio-monitoring", config, cluster, targets=[ScrapeTarget(...)], rules=[AlertRule(...)])
+
+Scrape targets become ServiceMonitors or PodMonitors in the target's namespace (TLS endpoints are scraped
+over TLS, verified against the certificate's CA); alert rules become one PrometheusRule in `dp-monitoring`,
+each alert with a `runbook_url` into docs/runtime.md. The base rules cover the seed's disk-nearly-full alert,
+certificate expiry and the base services' health; product alerts land with their products.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Annotated, Literal
+
+import pulumi
+import pulumi_kubernetes as k8s
+from pydantic import BaseModel, ConfigDict, Field
+
+from components.base import child_options, type_token
+from components.cluster import ClusterContext, namespace_name, service_host
+from infra.config import StackConfig
+
+RUNBOOKS = "docs/runtime.md"  # the runbooks section of the repository's runtime docs
+PLATFORM_NAMESPACES = 'namespace=~"dp-.*"'
+
+
+class MonitoringConfig(BaseModel):
+    """Thresholds of the base alerts."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    volume_free_percent: Annotated[int, Field(ge=1, le=50)] = Field(
+        default=15, description="Alert when a platform volume has less free space than this, percent."
+    )
+    certificate_days: Annotated[int, Field(ge=1, le=60)] = Field(
+        default=14, description="Alert when a certificate expires within this many days."
+    )
+    install_minio: bool = Field(default=True, description="Whether the runtime runs MinIO (dev).")
+    install_cloudnative_pg: bool = Field(default=True, description="Whether the CloudNativePG operator runs.")
+
+    @classmethod
+    def from_stack(cls, config: StackConfig) -> MonitoringConfig:
+        return cls(
+            install_minio=config.storage.backend == "minio",
+            install_cloudnative_pg=config.kubernetes.install_cloudnative_pg,
+        )
+
+
+@dataclass(frozen=True)
+class ScrapeTarget:
+    """One metrics endpoint: a Service port (ServiceMonitor) or a pod port (PodMonitor)."""
+
+    name: str
+    layer: str
+    selector: dict[str, str]
+    port: str
+    path: str = "/metrics"
+    kind: Literal["ServiceMonitor", "PodMonitor"] = "ServiceMonitor"
+    tls_secret: str | None = None
+    """Secret in the target's namespace whose `ca.crt` verifies the endpoint; None scrapes plain HTTP."""
+    server_name: str | None = None
+
+    def manifest(self) -> dict:
+        endpoint: dict = {"port": self.port, "path": self.path, "interval": "30s"}
+        if self.tls_secret:
+            endpoint["scheme"] = "https"
+            endpoint["tlsConfig"] = {
+                "ca": {"secret": {"name": self.tls_secret, "key": "ca.crt"}},
+                "serverName": self.server_name,
+            }
+        endpoints_key = "endpoints" if self.kind == "ServiceMonitor" else "podMetricsEndpoints"
+        return {
+            "apiVersion": "monitoring.coreos.com/v1",
+            "kind": self.kind,
+            "metadata": {"name": self.name, "namespace": namespace_name(self.layer)},
+            "spec": {"selector": {"matchLabels": self.selector}, endpoints_key: [endpoint]},
+        }
+
+
+@dataclass(frozen=True)
+class AlertRule:
+    alert: str
+    expr: str
+    summary: str
+    duration: str = "10m"
+    severity: Literal["warning", "critical"] = "warning"
+    labels: dict[str, str] = field(default_factory=dict)
+
+    def rule(self) -> dict:
+        return {
+            "alert": self.alert,
+            "expr": self.expr,
+            "for": self.duration,
+            "labels": {"severity": self.severity, **self.labels},
+            "annotations": {"summary": self.summary, "runbook_url": f"{RUNBOOKS}#{self.alert.lower()}"},
+        }
+
+
+def base_targets(config: MonitoringConfig) -> list[ScrapeTarget]:
+    targets = [
+        ScrapeTarget("cert-manager", "system", {"app.kubernetes.io/name": "cert-manager"},
+                     "tcp-prometheus-servicemonitor"),
+        ScrapeTarget("fluent-bit", "logs", {"app.kubernetes.io/name": "fluent-bit"}, "http",
+                     path="/api/v2/metrics/prometheus"),
+    ]
+    if config.install_cloudnative_pg:
+        targets.append(ScrapeTarget("cloudnative-pg", "system", {"app.kubernetes.io/name": "cloudnative-pg"},
+                                    "metrics", kind="PodMonitor"))
+    if config.install_minio:
+        targets.append(ScrapeTarget("minio", "storage", {"app": "minio"}, "https",
+                                    path="/minio/v2/metrics/cluster", tls_secret="minio-tls",
+                                    server_name=service_host("minio", "storage")))
+    return targets
+
+
+def base_rules(config: MonitoringConfig) -> list[AlertRule]:
+    free = config.volume_free_percent / 100
+    days = config.certificate_days
+    return [
+        AlertRule(
+            "DataPlatformVolumeNearlyFull",
+            f"kubelet_volume_stats_available_bytes{{{PLATFORM_NAMESPACES}}} "
+            f"/ kubelet_volume_stats_capacity_bytes{{{PLATFORM_NAMESPACES}}} < {free}",
+            f"Volume {{{{ $labels.persistentvolumeclaim }}}} in {{{{ $labels.namespace }}}} has less than "
+            f"{config.volume_free_percent}% free space.",
+            severity="critical",
+        ),
+        AlertRule(
+            "DataPlatformCertificateExpiresSoon",
+            f"certmanager_certificate_expiration_timestamp_seconds{{{PLATFORM_NAMESPACES}}} - time() "
+            f"< {days} * 86400",
+            f"Certificate {{{{ $labels.name }}}} in {{{{ $labels.namespace }}}} expires within {days} days.",
+            duration="1h",
+        ),
+        AlertRule(
+            "DataPlatformCertificateNotReady",
+            f'certmanager_certificate_ready_status{{{PLATFORM_NAMESPACES},condition="False"}} == 1',
+            "Certificate {{ $labels.name }} in {{ $labels.namespace }} is not ready.",
+        ),
+        AlertRule(
+            "DataPlatformDeploymentUnavailable",
+            f"kube_deployment_status_replicas_unavailable{{{PLATFORM_NAMESPACES}}} > 0",
+            "Deployment {{ $labels.deployment }} in {{ $labels.namespace }} has unavailable replicas.",
+            severity="critical",
+        ),
+        AlertRule(
+            "DataPlatformStatefulSetUnavailable",
+            f"kube_statefulset_status_replicas{{{PLATFORM_NAMESPACES}}} "
+            f"- kube_statefulset_status_replicas_ready{{{PLATFORM_NAMESPACES}}} > 0",
+            "StatefulSet {{ $labels.statefulset }} in {{ $labels.namespace }} has replicas that are not ready.",
+            severity="critical",
+        ),
+        AlertRule(
+            "DataPlatformDaemonSetUnavailable",
+            f"kube_daemonset_status_number_unavailable{{{PLATFORM_NAMESPACES}}} > 0",
+            "DaemonSet {{ $labels.daemonset }} in {{ $labels.namespace }} has unavailable pods.",
+        ),
+        AlertRule(
+            "DataPlatformScrapeTargetDown",
+            f"up{{{PLATFORM_NAMESPACES}}} == 0",
+            "Prometheus cannot scrape {{ $labels.job }} in {{ $labels.namespace }}.",
+            duration="5m",
+        ),
+    ]
+
+
+class Monitoring(pulumi.ComponentResource):
+    """ServiceMonitors/PodMonitors and one PrometheusRule; products pass their own targets and rules."""
+
+    def __init__(
+        self,
+        name: str,
+        config: MonitoringConfig,
+        cluster: ClusterContext,
+        targets: list[ScrapeTarget] | None = None,
+        rules: list[AlertRule] | None = None,
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        super().__init__(type_token("monitoring", "Monitoring"), name, None, opts)
+        base = targets is None and rules is None
+        targets = base_targets(config) if targets is None else targets
+        rules = base_rules(config) if rules is None else rules
+        extra = {"depends_on": cluster.after("prometheus")}
+        if cluster.kubernetes is not None:
+            extra["provider"] = cluster.kubernetes
+        self.monitors = []
+        for target in targets:
+            manifest = target.manifest()
+            metadata = {**manifest["metadata"], "namespace": cluster.namespaces[target.layer]}
+            self.monitors.append(
+                k8s.apiextensions.CustomResource(
+                    f"{name}-{target.name}-{target.kind.lower()}",
+                    api_version=manifest["apiVersion"],
+                    kind=manifest["kind"],
+                    metadata=metadata,
+                    spec=manifest["spec"],
+                    opts=child_options(self, **extra),
+                )
+            )
+        self.rules = None
+        if rules:
+            group = "dataplatform-base" if base else name
+            self.rules = k8s.apiextensions.CustomResource(
+                f"{name}-rules",
+                api_version="monitoring.coreos.com/v1",
+                kind="PrometheusRule",
+                metadata={"name": group, "namespace": cluster.namespaces["monitoring"]},
+                spec={"groups": [{"name": group, "rules": [rule.rule() for rule in rules]}]},
+                opts=child_options(self, **extra),
+            )
+        self.register_outputs({"monitors": [target.name for target in targets], "alerts": [r.alert for r in rules]})

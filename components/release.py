@@ -1,0 +1,93 @@
+"""The one way to declare a product release: pinned chart, typed values fragment, namespace, hardening.
+
+Example (the Superset layer)::
+
+    spec = ProductRelease(
+        name="superset", chart="superset", layer="presentation",
+        values=superset_values(config),                  # a typed fragment, no copied blobs
+        hardening=Hardening(resources=LARGE),
+    )
+    release = declare_release("platform-superset", spec, cluster.namespaces["presentation"], opts)
+
+The chart's repository and version come from `policies/chart_paths.py`, the same table the policy pack reads,
+so a chart cannot be released without its hardening paths being recorded. The hardening goes to every path
+the table lists for the chart; the product's fragment is merged over it, so any deviation (a product that
+must run as root) is explicit in the fragment and visible to the pack in the release's `values`.
+`helm.v3.Release` keeps chart hooks and registers as one resource whose `values` the pack checks
+(docs/decisions/0006-chart-api.md).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from components.hardening import MEDIUM, Resources, container_security, merge, pod_security, set_path
+from policies.chart_paths import CHARTS
+
+RELEASE_TIMEOUT_SECONDS = 900
+
+
+@dataclass(frozen=True)
+class Hardening:
+    """What every pod of a release gets unless the product's fragment says otherwise."""
+
+    pod: dict[str, Any] = field(default_factory=pod_security)
+    container: dict[str, Any] = field(default_factory=container_security)
+    resources: Resources = MEDIUM
+    extra: dict[str, Any] = field(default_factory=dict)
+    """Chart-specific keys that must sit beside a security context (e.g. Bitnami's `enabled: true`)."""
+
+
+@dataclass(frozen=True)
+class ProductRelease:
+    name: str
+    """Helm release name; charts that allow it also get it as `fullnameOverride` so service names are stable."""
+    chart: str
+    """A chart of `policies/chart_paths.py`; pins repository and version."""
+    layer: str
+    """Layer whose namespace the release goes to."""
+    values: dict[str, Any]
+    """The product's typed values fragment."""
+    hardening: Hardening = field(default_factory=Hardening)
+
+    def rendered_values(self) -> dict[str, Any]:
+        """Hardening at every recorded path of the chart, then the product's fragment over it."""
+        paths = CHARTS[self.chart]
+        hardened: dict[str, Any] = {}
+        for path in paths.pod_security:
+            set_path(hardened, path, {**self.hardening.extra, **self.hardening.pod})
+        for path in paths.container_security:
+            set_path(hardened, path, {**self.hardening.extra, **self.hardening.container})
+        for path in paths.resources:
+            set_path(hardened, path, self.hardening.resources.values())
+        for path in paths.service_types:
+            set_path(hardened, path, "ClusterIP")
+        return merge(hardened, self.values)
+
+
+def declare_release(
+    resource_name: str, spec: ProductRelease, namespace: pulumi.Input[str], opts: pulumi.ResourceOptions
+) -> k8s.helm.v3.Release:
+    """One `helm.v3.Release` of a pinned chart that waits for readiness and rolls back on failure."""
+    if spec.chart not in CHARTS:
+        raise ValueError(f"chart '{spec.chart}' has no recorded hardening paths; add it to policies/chart_paths.py")
+    pinned = CHARTS[spec.chart]
+    oci = pinned.repository.startswith("oci://")
+    return k8s.helm.v3.Release(
+        resource_name,
+        name=spec.name,
+        chart=f"{pinned.repository}/{pinned.chart}" if oci else pinned.chart,
+        version=pinned.version,
+        repository_opts=None if oci else k8s.helm.v3.RepositoryOptsArgs(repo=pinned.repository),
+        namespace=namespace,
+        values=spec.rendered_values(),
+        atomic=True,
+        cleanup_on_fail=True,
+        wait_for_jobs=True,
+        timeout=RELEASE_TIMEOUT_SECONDS,
+        opts=opts,
+    )

@@ -1,0 +1,351 @@
+"""Runtime layer: `KubernetesRuntime`, the base every product stands on, producing the `ClusterContext`.
+
+Example (inside a Pulumi program)::
+
+    runtime = KubernetesRuntime("runtime", RuntimeConfig.from_stack(config), catalog)
+    lake = DataLake(..., minio_credentials=runtime.minio_root, ca_file=runtime.context.ca_file)
+
+What it declares, in the first-deploy order of docs/decisions/0001-deployment-topology.md:
+1. one namespace per layer labelled for the restricted pod security standard (the documented exception:
+   `dp-logs`, see `POD_SECURITY_EXCEPTIONS`), and the NetworkPolicies derived from the catalog;
+2. cert-manager (unless the cluster runs it) and the stack's CA: dev generates one (pulumi-tls) and a CA
+   ClusterIssuer; prod takes the organisation's PEM and existing issuer from config. The PEM goes to a
+   `TrustBundleFile` on the deployer for providers that read files;
+3. the shared services from pinned charts (components/runtime_values.py): CloudNativePG and ECK operators,
+   MinIO in dev (with its KMS key and audit webhook), Redis, the Prometheus Operator stack and Fluent Bit,
+   with their secrets generated into Kubernetes Secrets and their TLS certificates from cert-manager.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+import pulumi
+import pulumi_kubernetes as k8s
+import pulumi_random as random
+import pulumi_tls as tls
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from components import runtime_values as values
+from components.base import child_options, type_token
+from components.cluster import LAYER_NAMESPACES, ClusterContext, namespace_name, service_host
+from components.network import network_policies
+from components.providers.trust_bundle import TrustBundleFile, default_path
+from components.release import ProductRelease, declare_release
+from infra.catalog import Catalog
+from infra.config import StackConfig, minio_kms_key_id
+
+# Layers whose namespace cannot enforce `restricted`, the level they enforce instead, and why.
+POD_SECURITY_EXCEPTIONS: dict[str, tuple[str, str]] = {
+    "logs": (
+        "privileged",
+        "Fluent Bit reads node log files through hostPath volumes as root; Elasticsearch nodes may raise "
+        "vm.max_map_count in a privileged init container",
+    ),
+}
+CA_VALIDITY_HOURS = 24 * 365 * 5
+LEAF_DURATION = "2160h"  # 90 days
+LEAF_RENEW_BEFORE = "360h"  # 15 days
+
+
+class RuntimeConfig(BaseModel):
+    """Everything `KubernetesRuntime` needs, resolved from the stack config."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name_prefix: str = Field(description="Prefix of physical names.")
+    stack: str = Field(description="Stack name.")
+    context: str | None = Field(default=None, description="kubeconfig context; None: in-cluster or current.")
+    ca_pem: str | None = Field(default=None, description="Organisation CA PEM; None generates the stack's CA.")
+    existing_issuer: str | None = Field(default=None, description="Existing ClusterIssuer of that CA.")
+    install_cert_manager: bool = Field(default=True, description="Install cert-manager.")
+    install_cloudnative_pg: bool = Field(default=True, description="Install the CloudNativePG operator.")
+    install_minio: bool = Field(default=True, description="Run MinIO in the cluster (the dev lake).")
+    minio_kms_key_id: str = Field(description="Name of the KMS key MinIO is started with.")
+    minio_volume_gib: Annotated[int, Field(ge=1)] = Field(default=20, description="MinIO volume size, GiB.")
+    alertmanager: Literal["install", "existing"] = Field(default="install", description="Alertmanager source.")
+    replicas: Annotated[int, Field(ge=1)] = Field(default=1, description="Replicas of each shared service.")
+    storage_class: str | None = Field(default=None, description="StorageClass of volumes.")
+    prometheus_retention_days: Annotated[int, Field(ge=1)] = Field(default=7, description="Metrics retention.")
+
+    @model_validator(mode="after")
+    def _ca(self) -> RuntimeConfig:
+        if (self.ca_pem is None) != (self.existing_issuer is None):
+            raise ValueError("`ca_pem` and `existing_issuer` go together")
+        if self.ca_pem is None and not self.install_cert_manager:
+            raise ValueError("a generated CA needs cert-manager installed (set kubernetes.installCertManager)")
+        return self
+
+    @classmethod
+    def from_stack(cls, config: StackConfig) -> RuntimeConfig:
+        kubernetes = config.kubernetes
+        return cls(
+            name_prefix=config.name_prefix,
+            stack=config.stack,
+            context=kubernetes.context,
+            ca_pem=kubernetes.ca.pem,
+            existing_issuer=kubernetes.ca.issuer,
+            install_cert_manager=kubernetes.install_cert_manager,
+            install_cloudnative_pg=kubernetes.install_cloudnative_pg,
+            install_minio=config.storage.backend == "minio",
+            minio_kms_key_id=minio_kms_key_id(config),
+            minio_volume_gib=kubernetes.minio_volume_gib,
+            alertmanager=kubernetes.alertmanager,
+            replicas=kubernetes.replicas,
+            storage_class=kubernetes.storage_class,
+            prometheus_retention_days=kubernetes.prometheus_retention_days,
+        )
+
+    @property
+    def issuer(self) -> str:
+        return self.existing_issuer or f"{self.name_prefix}-{self.stack}-ca"
+
+    @property
+    def external_services(self) -> frozenset[str]:
+        """Catalog services that live outside the cluster in this stack (S3 and RDS in prod)."""
+        outside = set()
+        if not self.install_minio:
+            outside.add("object-store")
+        if not self.install_cloudnative_pg:
+            outside.add("postgresql")
+        return frozenset(outside)
+
+    def releases(self) -> list[ProductRelease]:
+        """The shared services' releases of this stack, in install order."""
+        specs = [values.cert_manager(self)] if self.install_cert_manager else []
+        if self.install_cloudnative_pg:
+            specs.append(values.cloudnative_pg(self))
+        specs.append(values.eck_operator(self))
+        if self.install_minio:
+            specs.append(values.minio(self))
+        specs += [values.redis(self), values.kube_prometheus_stack(self), values.fluent_bit(self)]
+        return specs
+
+
+class KubernetesRuntime(pulumi.ComponentResource):
+    """Namespaces, CA, operators, shared services and NetworkPolicies; `context` is what other layers use."""
+
+    context: ClusterContext
+    minio_kms_key_id: str | None
+    minio_root: tuple[pulumi.Output[str], pulumi.Output[str]] | None
+
+    def __init__(
+        self, name: str, config: RuntimeConfig, catalog: Catalog, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__(type_token("runtime", "KubernetesRuntime"), name, None, opts)
+        self._name = name
+        self._config = config
+        self.provider = k8s.Provider(f"{name}-kubernetes", context=config.context, opts=child_options(self))
+        self.namespaces = {layer: self._namespace(layer) for layer in LAYER_NAMESPACES}
+        names = {layer: namespace.metadata.name for layer, namespace in self.namespaces.items()}
+        self.network_policies = [
+            self._network_policy(manifest) for manifest in network_policies(catalog, config.external_services)
+        ]
+        self.releases: dict[str, k8s.helm.v3.Release] = {}
+        specs = {spec.name: spec for spec in config.releases()}
+        if "cert-manager" in specs:
+            self._release(specs.pop("cert-manager"))
+        ca_pem, issuer_ready = self._certificate_authority()
+        ca_file = TrustBundleFile(f"{name}-ca-file", pem=ca_pem, path=default_path(config.stack), opts=self._child())
+        certificates = self._certificates(issuer_ready)
+        secrets = self._secrets(ca_pem)
+        for spec in specs.values():
+            needs = certificates.get(spec.name, []) + secrets.get(spec.name, [])
+            self._release(spec, depends_on=needs)
+        self.minio_kms_key_id = config.minio_kms_key_id if config.install_minio else None
+        self.minio_root = self._credentials_after("minio") if config.install_minio else None
+        self.context = ClusterContext(
+            namespaces=names,
+            ca_pem=ca_pem,
+            ca_file=ca_file.path,
+            issuer=config.issuer,
+            kubernetes=self.provider,
+            operators=dict(self.releases),
+            services=self._endpoints(),
+        )
+        self.register_outputs(
+            {
+                "namespaces": names,
+                "issuer": config.issuer,
+                "caFile": ca_file.path,
+                "services": self.context.services,
+                "releases": sorted(self.releases),
+            }
+        )
+
+    # ---- plumbing ---------------------------------------------------------------------------------
+
+    def _child(self, **extra) -> pulumi.ResourceOptions:
+        return child_options(self, provider=self.provider, **extra)
+
+    def _namespace(self, layer: str) -> k8s.core.v1.Namespace:
+        level, reason = POD_SECURITY_EXCEPTIONS.get(layer, ("restricted", ""))
+        labels = {
+            "app.kubernetes.io/part-of": "dataplatform",
+            "dataplatform/layer": layer,
+            "pod-security.kubernetes.io/enforce": level,
+            "pod-security.kubernetes.io/enforce-version": "latest",
+            "pod-security.kubernetes.io/warn": "restricted",
+            "pod-security.kubernetes.io/audit": "restricted",
+        }
+        annotations = {}
+        if reason:
+            annotations = {
+                "dataplatform/policy-exemptions": "kubernetes-namespace-require-restricted-pod-security",
+                "dataplatform/exemption-reason": reason,
+            }
+        return k8s.core.v1.Namespace(
+            f"{self._name}-ns-{layer}",
+            metadata=k8s.meta.v1.ObjectMetaArgs(name=namespace_name(layer), labels=labels, annotations=annotations),
+            opts=self._child(),
+        )
+
+    def _namespace_of(self, layer: str) -> pulumi.Output[str]:
+        return self.namespaces[layer].metadata.name
+
+    def _network_policy(self, manifest: dict) -> k8s.networking.v1.NetworkPolicy:
+        metadata = manifest["metadata"]
+        layer = metadata["namespace"].removeprefix("dp-")
+        return k8s.networking.v1.NetworkPolicy(
+            f"{self._name}-netpol-{layer}-{metadata['name']}",
+            metadata={**metadata, "namespace": self._namespace_of(layer)},
+            spec=manifest["spec"],
+            opts=self._child(),
+        )
+
+    def _release(self, spec: ProductRelease, depends_on: list[pulumi.Resource] | None = None) -> None:
+        after = self._after_cert_manager()
+        self.releases[spec.name] = declare_release(
+            f"{self._name}-{spec.name}",
+            spec,
+            self._namespace_of(spec.layer),
+            self._child(depends_on=after + (depends_on or [])),
+        )
+
+    def _after_cert_manager(self) -> list[pulumi.Resource]:
+        return [self.releases["cert-manager"]] if "cert-manager" in self.releases else []
+
+    # ---- CA and certificates ----------------------------------------------------------------------
+
+    def _certificate_authority(self) -> tuple[pulumi.Output[str], list[pulumi.Resource]]:
+        """The CA PEM, and what leaf certificates must wait for (the issuer, when this stack creates it)."""
+        config = self._config
+        if config.ca_pem is not None:
+            return pulumi.Output.from_input(config.ca_pem), []
+        key = tls.PrivateKey(f"{self._name}-ca-key", algorithm="ECDSA", ecdsa_curve="P256", opts=child_options(self))
+        certificate = tls.SelfSignedCert(
+            f"{self._name}-ca",
+            private_key_pem=key.private_key_pem,
+            is_ca_certificate=True,
+            validity_period_hours=CA_VALIDITY_HOURS,
+            early_renewal_hours=24 * 30,
+            allowed_uses=["cert_signing", "crl_signing"],
+            subject=tls.SelfSignedCertSubjectArgs(
+                common_name=f"{config.name_prefix}-{config.stack} platform CA", organization=config.name_prefix
+            ),
+            opts=child_options(self),
+        )
+        secret = k8s.core.v1.Secret(
+            f"{self._name}-ca-secret",
+            metadata=k8s.meta.v1.ObjectMetaArgs(name="platform-ca", namespace=self._namespace_of("system")),
+            type="kubernetes.io/tls",
+            string_data={"tls.crt": certificate.cert_pem, "tls.key": pulumi.Output.secret(key.private_key_pem)},
+            opts=self._child(additional_secret_outputs=["stringData", "data"]),
+        )
+        issuer = k8s.apiextensions.CustomResource(
+            f"{self._name}-issuer",
+            api_version="cert-manager.io/v1",
+            kind="ClusterIssuer",
+            metadata={"name": config.issuer},
+            spec={"ca": {"secretName": secret.metadata.name}},
+            opts=self._child(depends_on=self._after_cert_manager()),
+        )
+        return certificate.cert_pem, [issuer]
+
+    def _certificates(self, issuer_ready: list[pulumi.Resource]) -> dict[str, list[pulumi.Resource]]:
+        """cert-manager Certificates of the shared services, keyed by the release that mounts them."""
+        by_release = {"minio": "minio", "redis": "redis", "prometheus": "prometheus", "alertmanager": "prometheus",
+                      "log-shipper": "fluent-bit"}
+        found: dict[str, list[pulumi.Resource]] = {}
+        for service, (layer, secret_name, dns_names) in values.TLS_SECRETS.items():
+            if service == "minio" and not self._config.install_minio:
+                continue
+            if service == "alertmanager" and self._config.alertmanager != "install":
+                continue
+            certificate = k8s.apiextensions.CustomResource(
+                f"{self._name}-{service}-certificate",
+                api_version="cert-manager.io/v1",
+                kind="Certificate",
+                metadata={"name": secret_name, "namespace": self._namespace_of(layer)},
+                spec={
+                    "secretName": secret_name,
+                    "dnsNames": dns_names,
+                    "duration": LEAF_DURATION,
+                    "renewBefore": LEAF_RENEW_BEFORE,
+                    "privateKey": {"algorithm": "ECDSA", "size": 256, "rotationPolicy": "Always"},
+                    "usages": ["server auth", "digital signature", "key encipherment"],
+                    "issuerRef": {"name": self._config.issuer, "kind": "ClusterIssuer", "group": "cert-manager.io"},
+                },
+                opts=self._child(depends_on=self._after_cert_manager() + issuer_ready),
+            )
+            found.setdefault(by_release[service], []).append(certificate)
+        return found
+
+    # ---- secrets ------------------------------------------------------------------------------------
+
+    def _secret(self, role: str, layer: str, secret_name: str, data: dict[str, pulumi.Input[str]]):
+        return k8s.core.v1.Secret(
+            f"{self._name}-{role}-secret",
+            metadata=k8s.meta.v1.ObjectMetaArgs(name=secret_name, namespace=self._namespace_of(layer)),
+            type="Opaque",
+            string_data=data,
+            opts=self._child(additional_secret_outputs=["stringData", "data"]),
+        )
+
+    def _secrets(self, ca_pem: pulumi.Input[str]) -> dict[str, list[pulumi.Resource]]:
+        """Generated credentials in Kubernetes Secrets, keyed by the release that reads them."""
+        name, config = self._name, self._config
+        redis_password = random.RandomPassword(f"{name}-redis-password", length=40, special=False,
+                                               opts=child_options(self))
+        found: dict[str, list[pulumi.Resource]] = {
+            "redis": [
+                self._secret("redis-auth", "presentation", values.REDIS_AUTH_SECRET,
+                             {values.REDIS_PASSWORD_KEY: pulumi.Output.secret(redis_password.result)})
+            ]
+        }
+        if config.install_minio:
+            root_user = f"{config.name_prefix}-{config.stack}-root"
+            root_password = random.RandomPassword(f"{name}-minio-root-password", length=40, special=False,
+                                                  opts=child_options(self))
+            kms_key = random.RandomBytes(f"{name}-minio-kms-key", length=32, opts=child_options(self))
+            kms_env = pulumi.Output.secret(kms_key.base64).apply(
+                lambda encoded: f"export MINIO_KMS_SECRET_KEY={config.minio_kms_key_id}:{encoded}\n"
+            )
+            found["minio"] = [
+                self._secret("minio-root", "storage", values.MINIO_ROOT_SECRET,
+                             {"rootUser": root_user, "rootPassword": pulumi.Output.secret(root_password.result)}),
+                self._secret("minio-kms", "storage", values.MINIO_KMS_SECRET, {"config.env": kms_env}),
+                self._secret("minio-ca", "storage", values.MINIO_CA_SECRET, {"ca.crt": ca_pem}),
+            ]
+            self._minio_root_password = root_password.result
+            self._minio_root_user = root_user
+        return found
+
+    def _credentials_after(self, release: str) -> tuple[pulumi.Output[str], pulumi.Output[str]]:
+        """MinIO's root credentials as Outputs of its release: whoever configures MinIO waits for it to run."""
+        ready = self.releases[release].name
+        user = ready.apply(lambda _: self._minio_root_user)
+        password = pulumi.Output.all(ready, self._minio_root_password).apply(lambda both: both[1])
+        return user, pulumi.Output.secret(password)
+
+    def _endpoints(self) -> dict[str, str]:
+        endpoints = {
+            "redis": f"{service_host('redis-master', 'presentation')}:6379",
+            "log-shipper": f"{service_host('fluent-bit', 'logs')}:{values.LOG_SHIPPER_AUDIT_PORT}",
+            "prometheus": f"https://{service_host('prometheus-prometheus', 'monitoring')}:9090",
+        }
+        if self._config.alertmanager == "install":
+            endpoints["alertmanager"] = f"https://{service_host('prometheus-alertmanager', 'monitoring')}:9093"
+        if self._config.install_minio:
+            endpoints["minio"] = f"{service_host('minio', 'storage')}:9000"
+        return endpoints

@@ -1,0 +1,319 @@
+"""The runtime's Helm releases as typed specs: one function per shared service, pure (no resources).
+
+Each returns a `ProductRelease` whose fragment holds only what the product needs beyond the hardening that
+`components/release.py` applies at the chart's recorded paths. Secrets are referenced by the names of
+Kubernetes Secrets the runtime creates (never values); every endpoint serves TLS from a cert-manager
+certificate; every Service stays ClusterIP. tests/components/golden/ keeps the rendered values per stack.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from components.cluster import LOG_SHIPPER_SECRET, namespace_name, service_host
+from components.hardening import LARGE, MEDIUM, SMALL, container_security, pod_security
+from components.release import Hardening, ProductRelease
+
+if TYPE_CHECKING:
+    from components.runtime import RuntimeConfig
+
+# Kubernetes Secret names the runtime creates and the releases reference.
+MINIO_ROOT_SECRET = "minio-root"
+MINIO_KMS_SECRET = "minio-kms"
+MINIO_CA_SECRET = "platform-ca-bundle"
+REDIS_AUTH_SECRET = "redis-auth"
+REDIS_PASSWORD_KEY = "redis-password"
+# Leaf certificates (cert-manager writes tls.crt, tls.key and ca.crt into these Secrets).
+TLS_SECRETS = {
+    "minio": ("storage", "minio-tls", ["minio", service_host("minio", "storage")]),
+    "redis": ("presentation", "redis-tls", ["redis-master", service_host("redis-master", "presentation"),
+                                              service_host("redis-headless", "presentation")]),
+    "prometheus": ("monitoring", "prometheus-tls",
+                   ["prometheus-prometheus", service_host("prometheus-prometheus", "monitoring")]),
+    "alertmanager": ("monitoring", "alertmanager-tls",
+                     ["prometheus-alertmanager", service_host("prometheus-alertmanager", "monitoring")]),
+    "log-shipper": ("logs", "log-shipper-tls", ["fluent-bit", service_host("fluent-bit", "logs")]),
+}
+ELASTICSEARCH_HOST = service_host("logs-es-http", "logs")
+LOG_SHIPPER_AUDIT_PORT = 8443
+LOG_SHIPPER_METRICS_PORT = 2020
+AUDIT_TAG = "minio.audit"
+
+
+def cert_manager(config: RuntimeConfig) -> ProductRelease:
+    return ProductRelease(
+        name="cert-manager",
+        chart="cert-manager",
+        layer="system",
+        values={
+            "fullnameOverride": "cert-manager",
+            "crds": {"enabled": True, "keep": True},
+            "replicaCount": config.replicas,
+            "webhook": {"replicaCount": config.replicas},
+            "cainjector": {"replicaCount": 1},
+            "prometheus": {"enabled": True, "servicemonitor": {"enabled": False}},
+        },
+        hardening=Hardening(resources=SMALL),
+    )
+
+
+def cloudnative_pg(config: RuntimeConfig) -> ProductRelease:
+    return ProductRelease(
+        name="cloudnative-pg",
+        chart="cloudnative-pg",
+        layer="system",
+        values={
+            "fullnameOverride": "cloudnative-pg",
+            "replicaCount": config.replicas,
+            "crds": {"create": True},
+            "monitoring": {"podMonitorEnabled": False},
+        },
+        hardening=Hardening(resources=SMALL),
+    )
+
+
+def eck_operator(config: RuntimeConfig) -> ProductRelease:
+    return ProductRelease(
+        name="elastic-operator",
+        chart="eck-operator",
+        layer="system",
+        values={
+            "replicaCount": 1,
+            "installCRDs": True,
+            "managedNamespaces": [namespace_name("logs")],
+            "config": {"metrics": {"port": "8080", "secureMode": {"enabled": True}}},
+            "telemetry": {"disabled": True},
+        },
+        hardening=Hardening(resources=MEDIUM),
+    )
+
+
+def minio(config: RuntimeConfig) -> ProductRelease:
+    _, tls_secret, _ = TLS_SECRETS["minio"]
+    audit = f"https://{service_host('fluent-bit', 'logs')}:{LOG_SHIPPER_AUDIT_PORT}/{AUDIT_TAG}"
+    persistence: dict[str, Any] = {"enabled": True, "size": f"{config.minio_volume_gib}Gi"}
+    if config.storage_class:
+        persistence["storageClass"] = config.storage_class
+    return ProductRelease(
+        name="minio",
+        chart="minio",
+        layer="storage",
+        values={
+            "fullnameOverride": "minio",
+            "mode": "standalone",
+            "replicas": 1,
+            "existingSecret": MINIO_ROOT_SECRET,
+            "extraSecret": MINIO_KMS_SECRET,
+            "tls": {"enabled": True, "certSecret": tls_secret, "publicCrt": "tls.crt", "privateKey": "tls.key"},
+            "trustedCertsSecret": MINIO_CA_SECRET,
+            "persistence": persistence,
+            "environment": {
+                "MINIO_BROWSER": "off",
+                "MINIO_AUDIT_WEBHOOK_ENABLE_shipper": "on",
+                "MINIO_AUDIT_WEBHOOK_ENDPOINT_shipper": audit,
+            },
+            "metrics": {"serviceMonitor": {"enabled": False}},
+            "buckets": [],
+            "users": [],
+            "policies": [],
+            "svcaccts": [],
+        },
+        hardening=Hardening(
+            pod={**pod_security(run_as_user=1000, fs_group=1000), "enabled": True},
+            resources=LARGE,
+        ),
+    )
+
+
+def redis(config: RuntimeConfig) -> ProductRelease:
+    _, tls_secret, _ = TLS_SECRETS["redis"]
+    bitnami = {"enabled": True}
+    replicated = config.replicas > 1
+    return ProductRelease(
+        name="redis",
+        chart="redis",
+        layer="presentation",
+        values={
+            "fullnameOverride": "redis",
+            "architecture": "replication" if replicated else "standalone",
+            "auth": {
+                "enabled": True,
+                "password": "",
+                "existingSecret": REDIS_AUTH_SECRET,
+                "existingSecretPasswordKey": REDIS_PASSWORD_KEY,
+                "usePasswordFiles": True,
+            },
+            "tls": {
+                "enabled": True,
+                "authClients": False,
+                "existingSecret": tls_secret,
+                "certFilename": "tls.crt",
+                "certKeyFilename": "tls.key",
+                "certCAFilename": "ca.crt",
+            },
+            "master": {
+                "resourcesPreset": "none",
+                "livenessProbe": {"enabled": True},
+                "readinessProbe": {"enabled": True},
+                "persistence": {"size": "2Gi"},
+            },
+            "replica": {"replicaCount": config.replicas - 1 if replicated else 0, "resourcesPreset": "none"},
+            "metrics": {"enabled": False},
+        },
+        hardening=Hardening(
+            pod={**pod_security(run_as_user=None, fs_group=1001)},
+            container=container_security(run_as_user=1001),
+            extra=bitnami,
+            resources=MEDIUM,
+        ),
+    )
+
+
+def kube_prometheus_stack(config: RuntimeConfig) -> ProductRelease:
+    _, prometheus_tls, _ = TLS_SECRETS["prometheus"]
+    _, alertmanager_tls, _ = TLS_SECRETS["alertmanager"]
+
+    def web_tls(secret: str) -> dict[str, Any]:
+        return {
+            "tlsConfig": {
+                "cert": {"secret": {"name": secret, "key": "tls.crt"}},
+                "keySecret": {"name": secret, "key": "tls.key"},
+            }
+        }
+
+    storage: dict[str, Any] = {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "20Gi"}}}
+    if config.storage_class:
+        storage["storageClassName"] = config.storage_class
+    # Scrape every ServiceMonitor, PodMonitor and rule in the cluster, not only those labelled for this release.
+    selectors = {
+        "serviceMonitorSelectorNilUsesHelmValues": False,
+        "podMonitorSelectorNilUsesHelmValues": False,
+        "ruleSelectorNilUsesHelmValues": False,
+    }
+    return ProductRelease(
+        name="prometheus",
+        chart="kube-prometheus-stack",
+        layer="monitoring",
+        values={
+            "fullnameOverride": "prometheus",
+            "crds": {"enabled": True},
+            "defaultRules": {"create": False},
+            "grafana": {"enabled": False},
+            "nodeExporter": {"enabled": False},
+            "kubeControllerManager": {"enabled": False},
+            "kubeScheduler": {"enabled": False},
+            "kubeEtcd": {"enabled": False},
+            "kubeProxy": {"enabled": False},
+            "prometheusOperator": {
+                "tls": {"enabled": True},
+                "admissionWebhooks": {
+                    "certManager": {"enabled": True, "issuerRef": {"name": config.issuer, "kind": "ClusterIssuer"}},
+                },
+                "serviceMonitor": {"selfMonitor": True},
+            },
+            "prometheus": {
+                "serviceMonitor": {"selfMonitor": False},
+                "prometheusSpec": {
+                    "replicas": config.replicas,
+                    "retention": f"{config.prometheus_retention_days}d",
+                    "web": web_tls(prometheus_tls),
+                    "storageSpec": {"volumeClaimTemplate": {"spec": storage}},
+                    **selectors,
+                },
+            },
+            "alertmanager": {
+                "enabled": config.alertmanager == "install",
+                "serviceMonitor": {"selfMonitor": False},
+                "alertmanagerSpec": {"replicas": config.replicas, "web": web_tls(alertmanager_tls)},
+            },
+        },
+        hardening=Hardening(pod=pod_security(run_as_user=1000, fs_group=2000), resources=LARGE),
+    )
+
+
+def fluent_bit(config: RuntimeConfig) -> ProductRelease:
+    _, tls_secret, _ = TLS_SECRETS["log-shipper"]
+    tls_dir = "/fluent-bit/tls"
+    inputs = f"""[INPUT]
+    Name              tail
+    Path              /var/log/containers/*.log
+    multiline.parser  docker, cri
+    Tag               kube.*
+    Mem_Buf_Limit     32MB
+    Skip_Long_Lines   On
+    DB                /var/fluent-bit/state/tail.db
+
+[INPUT]
+    Name              http
+    Listen            0.0.0.0
+    Port              {LOG_SHIPPER_AUDIT_PORT}
+    Tag_Key           tag
+    tls               On
+    tls.verify        Off
+    tls.crt_file      {tls_dir}/tls.crt
+    tls.key_file      {tls_dir}/tls.key
+"""
+    filters = """[FILTER]
+    Name                kubernetes
+    Match               kube.*
+    Merge_Log           On
+    Keep_Log            Off
+    K8S-Logging.Parser  On
+"""
+
+    def output(match: str, prefix: str) -> str:
+        return f"""[OUTPUT]
+    Name                es
+    Match               {match}
+    Host                {ELASTICSEARCH_HOST}
+    Port                9200
+    HTTP_User           ${{ES_USER}}
+    HTTP_Passwd         ${{ES_PASSWORD}}
+    Logstash_Format     On
+    Logstash_Prefix     {prefix}
+    Suppress_Type_Name  On
+    Retry_Limit         False
+    tls                 On
+    tls.verify          On
+    tls.ca_file         {tls_dir}/ca.crt
+"""
+
+    def secret_env(name: str, key: str) -> dict[str, Any]:
+        return {"name": name, "valueFrom": {"secretKeyRef": {"name": LOG_SHIPPER_SECRET, "key": key}}}
+
+    return ProductRelease(
+        name="fluent-bit",
+        chart="fluent-bit",
+        layer="logs",
+        values={
+            "fullnameOverride": "fluent-bit",
+            "kind": "DaemonSet",
+            "testFramework": {"enabled": False},
+            "metricsPort": LOG_SHIPPER_METRICS_PORT,
+            "env": [secret_env("ES_USER", "username"), secret_env("ES_PASSWORD", "password")],
+            "extraPorts": [
+                {"name": "audit", "port": LOG_SHIPPER_AUDIT_PORT, "containerPort": LOG_SHIPPER_AUDIT_PORT,
+                 "protocol": "TCP"},
+            ],
+            "extraVolumes": [
+                {"name": "tls", "secret": {"secretName": tls_secret}},
+                {"name": "state", "emptyDir": {}},
+            ],
+            "extraVolumeMounts": [
+                {"name": "tls", "mountPath": tls_dir, "readOnly": True},
+                {"name": "state", "mountPath": "/var/fluent-bit/state"},
+            ],
+            "config": {
+                "inputs": inputs,
+                "filters": filters,
+                "outputs": output("kube.*", "platform-logs") + "\n" + output(AUDIT_TAG, "audit-object-store"),
+            },
+        },
+        # Node log files are root-owned (0640): the shipper reads them as uid 0, with every capability
+        # dropped and a read-only root filesystem. A documented exception (docs/runtime.md).
+        hardening=Hardening(
+            pod=pod_security(run_as_user=0, run_as_non_root=False),
+            container=container_security(run_as_user=0, run_as_non_root=False),
+            resources=SMALL,
+        ),
+    )

@@ -1,0 +1,136 @@
+"""Where each pinned chart keeps its hardening settings in its values (docs/decisions/0006-chart-api.md).
+
+Pods rendered from a chart are invisible until the real provider renders them, so the pack checks a release's
+`values` at these paths instead; `components/release.py` fills the same paths. Stdlib only: the pack's own
+virtualenv imports it. Paths are dotted keys into the chart's values.yaml of the pinned version; a chart that
+is not listed cannot be judged, and the pack says so.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class ChartPaths:
+    chart: str
+    version: str
+    repository: str
+    pod_security: tuple[str, ...] = ()
+    """Pod securityContext objects (runAsNonRoot, seccompProfile)."""
+    container_security: tuple[str, ...] = ()
+    """Container securityContext objects (no privilege escalation, all capabilities dropped, read-only root)."""
+    resources: tuple[str, ...] = ()
+    """Resource requirement objects (requests and limits)."""
+    service_types: tuple[str, ...] = ()
+    """Service `type` values (no LoadBalancer)."""
+    tls: tuple[tuple[str, object], ...] = ()
+    """(path, required value) pairs that turn TLS on; a value of `...` means "present and not empty"."""
+    plaintext_secrets: tuple[str, ...] = ()
+    """Values that would hold a secret in plain text; they must stay empty (use the existing-Secret path)."""
+    images: tuple[str, ...] = ()
+    """Image objects ({repository, tag, digest}) the values may override."""
+    probes: tuple[str, ...] = field(default=())
+    """Probe switches or objects; `enabled: false` at one of them is a violation."""
+
+
+CHARTS: dict[str, ChartPaths] = {
+    paths.chart: paths
+    for paths in (
+        ChartPaths(
+            chart="cert-manager",
+            version="v1.21.1",
+            repository="https://charts.jetstack.io",
+            pod_security=("securityContext", "webhook.securityContext", "cainjector.securityContext",
+                          "startupapicheck.securityContext"),
+            container_security=("containerSecurityContext", "webhook.containerSecurityContext",
+                                "cainjector.containerSecurityContext", "startupapicheck.containerSecurityContext"),
+            resources=("resources", "webhook.resources", "cainjector.resources", "startupapicheck.resources"),
+            images=("image", "webhook.image", "cainjector.image", "startupapicheck.image"),
+            probes=("livenessProbe",),
+        ),
+        ChartPaths(
+            chart="cloudnative-pg",
+            version="0.29.0",
+            repository="https://cloudnative-pg.github.io/charts",
+            pod_security=("podSecurityContext",),
+            container_security=("containerSecurityContext",),
+            resources=("resources",),
+            service_types=("service.type",),
+            images=("image",),
+        ),
+        ChartPaths(
+            chart="eck-operator",
+            version="3.5.0",
+            repository="https://helm.elastic.co",
+            pod_security=("podSecurityContext",),
+            container_security=("securityContext",),
+            resources=("resources",),
+            tls=(("config.metrics.secureMode.enabled", True),),
+            images=("image",),
+        ),
+        ChartPaths(
+            chart="minio",
+            version="5.4.0",
+            repository="https://charts.min.io/",
+            pod_security=("securityContext",),
+            container_security=("containerSecurityContext",),
+            resources=("resources",),
+            service_types=("service.type", "consoleService.type"),
+            tls=(("tls.enabled", True), ("tls.certSecret", ...)),
+            plaintext_secrets=("rootUser", "rootPassword"),
+            images=("image", "mcImage"),
+        ),
+        ChartPaths(
+            chart="redis",
+            version="23.1.1",
+            repository="oci://registry-1.docker.io/bitnamicharts",
+            pod_security=("master.podSecurityContext", "replica.podSecurityContext"),
+            container_security=("master.containerSecurityContext", "replica.containerSecurityContext",
+                                "metrics.containerSecurityContext"),
+            resources=("master.resources", "replica.resources", "metrics.resources"),
+            service_types=("master.service.type", "replica.service.type"),
+            tls=(("tls.enabled", True), ("tls.existingSecret", ...), ("auth.enabled", True)),
+            plaintext_secrets=("auth.password",),
+            images=("image", "metrics.image"),
+            probes=("master.livenessProbe.enabled", "master.readinessProbe.enabled"),
+        ),
+        ChartPaths(
+            chart="kube-prometheus-stack",
+            version="88.5.3",
+            repository="https://prometheus-community.github.io/helm-charts",
+            pod_security=("prometheusOperator.securityContext", "prometheus.prometheusSpec.securityContext",
+                          "alertmanager.alertmanagerSpec.securityContext", "kube-state-metrics.securityContext"),
+            container_security=("prometheusOperator.containerSecurityContext",
+                                "kube-state-metrics.containerSecurityContext"),
+            resources=("prometheusOperator.resources", "prometheus.prometheusSpec.resources",
+                       "alertmanager.alertmanagerSpec.resources", "kube-state-metrics.resources"),
+            service_types=("prometheus.service.type", "alertmanager.service.type", "prometheusOperator.service.type"),
+            tls=(("prometheusOperator.tls.enabled", True), ("prometheus.prometheusSpec.web.tlsConfig", ...)),
+            plaintext_secrets=("grafana.adminPassword",),
+            images=("prometheusOperator.image", "prometheus.prometheusSpec.image"),
+            probes=("prometheusOperator.livenessProbe.enabled", "prometheusOperator.readinessProbe.enabled"),
+        ),
+        ChartPaths(
+            chart="fluent-bit",
+            version="0.58.1",
+            repository="https://fluent.github.io/helm-charts",
+            pod_security=("podSecurityContext",),
+            container_security=("securityContext",),
+            resources=("resources",),
+            service_types=("service.type",),
+            tls=(("config.outputs", "tls On"), ("config.inputs", "tls On")),
+            images=("image",),
+        ),
+    )
+}
+
+
+def lookup(values: object, path: str) -> object:
+    """The value at a dotted path (None when any step is missing)."""
+    current = values
+    for part in path.split("."):
+        if not isinstance(current, dict) or part not in current:
+            return None
+        current = current[part]
+    return current
