@@ -1,0 +1,553 @@
+"""Kubernetes: restricted pod security, resource limits, pinned images, NetworkPolicies, secrets, exposure, TLS.
+
+Workloads are matched by resource kind whatever their parent, so pods that `helm.v4.Chart` renders are judged
+at a real preview. A `helm.v3.Release` is one opaque resource (its pods exist only inside the chart), so the
+same settings are checked in its `values` at the paths recorded per pinned chart in `policies/chart_paths.py`
+(docs/decisions/0006-chart-api.md). Exemptions: a workload or namespace lists policy ids in its
+`dataplatform/policy-exemptions` annotation with a `dataplatform/exemption-reason`; a release is exempted by
+name in the policy's `exemptions` config (name -> reason), whose defaults are reviewed in docs/policies.md.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from typing import Any
+
+from pulumi_policy import Severity
+
+from policies.chart_paths import CHARTS, ChartPaths
+from policies.common import REGISTRY, UNKNOWN, has_key, items, known, of_type, resource_policy, setting, stack_policy
+
+RELEASE = "kubernetes:helm.sh/v3:Release"
+NAMESPACE = "kubernetes:core/v1:Namespace"
+NETWORK_POLICY = "kubernetes:networking.k8s.io/v1:NetworkPolicy"
+SERVICE = "kubernetes:core/v1:Service"
+CONFIG_MAP = "kubernetes:core/v1:ConfigMap"
+# Workload kind -> path from its inputs to the pod spec.
+POD_SPEC_PATHS: dict[str, tuple[str, ...]] = {
+    "kubernetes:core/v1:Pod": ("spec",),
+    "kubernetes:apps/v1:Deployment": ("spec", "template", "spec"),
+    "kubernetes:apps/v1:StatefulSet": ("spec", "template", "spec"),
+    "kubernetes:apps/v1:DaemonSet": ("spec", "template", "spec"),
+    "kubernetes:apps/v1:ReplicaSet": ("spec", "template", "spec"),
+    "kubernetes:batch/v1:Job": ("spec", "template", "spec"),
+    "kubernetes:batch/v1:CronJob": ("spec", "jobTemplate", "spec", "template", "spec"),
+}
+EXEMPTIONS_ANNOTATION = "dataplatform/policy-exemptions"
+REASON_ANNOTATION = "dataplatform/exemption-reason"
+SECRET_NAME = re.compile(r"(PASSWORD|PASSWD|SECRET|TOKEN|PRIVATE_KEY|API_KEY|CREDENTIAL)", re.IGNORECASE)
+DIGEST = re.compile(r"@sha256:[0-9a-f]{64}$")
+INTERNAL_LB_ANNOTATIONS = (
+    "service.beta.kubernetes.io/aws-load-balancer-internal",
+    "networking.gke.io/load-balancer-type",
+    "service.beta.kubernetes.io/azure-load-balancer-internal",
+)
+RELEASE_EXEMPTIONS_SCHEMA = {
+    "type": "object",
+    "additionalProperties": {"type": "string", "minLength": 1},
+    "description": "Release name -> reason it is exempt.",
+}
+ROOT_LOG_READER = {
+    "fluent-bit": "reads root-owned node log files (0640) through hostPath, so it runs as uid 0 with every "
+    "capability dropped and a read-only root filesystem"
+}
+
+
+# ---- shared readers --------------------------------------------------------------------------------
+
+
+def _workload_label(args: Any) -> str:
+    name = known(args.props, "metadata", "name")
+    kind = args.resource_type.rsplit(":", 1)[-1]
+    return f"{kind} '{name if isinstance(name, str) else args.name}'"
+
+
+def _annotation_exempt(props: Any, policy_id: str) -> bool:
+    if not REGISTRY[policy_id].exemptable:
+        return False
+    annotations = known(props, "metadata", "annotations")
+    listed = known(annotations, EXEMPTIONS_ANNOTATION)
+    reason = known(annotations, REASON_ANNOTATION)
+    return isinstance(listed, str) and policy_id in listed.split() and isinstance(reason, str) and bool(reason.strip())
+
+
+def _release_exempt(args: Any, policy_id: str) -> bool:
+    exemptions = setting(args, "exemptions", {}) or {}
+    name = known(args.props, "name")
+    return isinstance(name, str) and bool(str(exemptions.get(name, "")).strip())
+
+
+def _pod_spec(args: Any) -> Any:
+    return known(args.props, *POD_SPEC_PATHS[args.resource_type])
+
+
+def _containers(pod_spec: Any) -> Iterator[Any]:
+    for key in ("initContainers", "containers"):
+        for container in items(known(pod_spec, key)):
+            if container is not None and container is not UNKNOWN:
+                yield container
+
+
+def _chart(args: Any) -> ChartPaths | None:
+    chart = known(args.props, "chart")
+    if not isinstance(chart, str):
+        return None
+    return CHARTS.get(chart.rstrip("/").rsplit("/", 1)[-1])
+
+
+def _release_label(args: Any) -> str:
+    name = known(args.props, "name")
+    chart = known(args.props, "chart")
+    return f"Release '{name if isinstance(name, str) else args.name}' (chart {chart})"
+
+
+def _at(values: Any, path: str) -> Any:
+    return known(values, *path.split("."))
+
+
+def _pod_context_problems(context: Any) -> list[str]:
+    problems = []
+    if known(context, "runAsNonRoot") is not True:
+        problems.append("runAsNonRoot is not true")
+    if known(context, "seccompProfile", "type") not in ("RuntimeDefault", "Localhost"):
+        problems.append("seccompProfile is not RuntimeDefault")
+    return problems
+
+
+def _container_context_problems(context: Any, pod_non_root: bool = False) -> list[str]:
+    problems = []
+    if known(context, "allowPrivilegeEscalation") is not False:
+        problems.append("allowPrivilegeEscalation is not false")
+    if known(context, "privileged") is True:
+        problems.append("privileged is true")
+    drop = [known(context, "capabilities", "drop", index) for index in range(len(items(known(context, "capabilities",
+                                                                                                  "drop"))))]
+    if "ALL" not in drop:
+        problems.append("capabilities do not drop ALL")
+    if known(context, "readOnlyRootFilesystem") is not True:
+        problems.append("readOnlyRootFilesystem is not true")
+    if not pod_non_root and known(context, "runAsNonRoot") is not True:
+        problems.append("runAsNonRoot is not true")
+    return problems
+
+
+# ---- restricted pod security -----------------------------------------------------------------------
+
+RESTRICTED = "kubernetes-pod-require-restricted-security"
+
+
+def _validate_restricted(args, report_violation) -> None:
+    if args.resource_type in POD_SPEC_PATHS:
+        if _annotation_exempt(args.props, RESTRICTED):
+            return
+        pod_spec = _pod_spec(args)
+        if pod_spec is UNKNOWN:
+            return
+        pod_context = known(pod_spec, "securityContext")
+        problems = _pod_context_problems(pod_context)
+        pod_non_root = known(pod_context, "runAsNonRoot") is True
+        for key in ("hostNetwork", "hostPID", "hostIPC"):
+            if known(pod_spec, key) is True:
+                problems.append(f"{key} is true")
+        for container in _containers(pod_spec):
+            name = known(container, "name")
+            problems += [
+                f"container {name}: {problem}"
+                for problem in _container_context_problems(known(container, "securityContext"), pod_non_root)
+            ]
+        if problems:
+            report_violation(
+                f"{_workload_label(args)} does not meet the restricted pod security standard ({'; '.join(problems)});"
+                " set the restricted security contexts on its pod and containers."
+            )
+    elif args.resource_type == RELEASE:
+        chart = _chart(args)
+        if chart is None:
+            report_violation(
+                f"{_release_label(args)} uses a chart without recorded hardening paths; add it to "
+                "policies/chart_paths.py so its values can be checked."
+            )
+            return
+        if _release_exempt(args, RESTRICTED):
+            return
+        values = known(args.props, "values")
+        problems = []
+        for path in chart.pod_security:
+            problems += [f"{path}: {problem}" for problem in _pod_context_problems(_at(values, path))]
+        for path in chart.container_security:
+            problems += [f"{path}: {problem}" for problem in _container_context_problems(_at(values, path))]
+        if problems:
+            report_violation(
+                f"{_release_label(args)} values do not set restricted security contexts ({'; '.join(problems)}); "
+                "build its values with components/release.py."
+            )
+
+
+require_restricted = resource_policy(
+    RESTRICTED,
+    "DP-K8S-001",
+    "Pods run under the restricted pod security standard",
+    "Every workload (Pod, Deployment, StatefulSet, DaemonSet, ReplicaSet, Job, CronJob, whatever its parent) has "
+    "`runAsNonRoot`, a RuntimeDefault seccomp profile, no host namespaces, and containers with no privilege "
+    "escalation, every capability dropped and a read-only root filesystem; every `helm.v3.Release` has the same "
+    "settings at its chart's recorded security-context paths, and its chart is recorded.",
+    Severity.HIGH,
+    ["kubernetes", "access"],
+    "Set the restricted pod and container security contexts, or record the exemption with its reason.",
+    _validate_restricted,
+    exemptable=True,
+    config={"exemptions": {**RELEASE_EXEMPTIONS_SCHEMA, "default": ROOT_LOG_READER}},
+)
+
+
+# ---- resource limits -------------------------------------------------------------------------------
+
+LIMITS = "kubernetes-container-require-resource-limits"
+
+
+def _resource_problems(resources: Any) -> list[str]:
+    missing = []
+    for section in ("requests", "limits"):
+        for kind in ("cpu", "memory"):
+            if known(resources, section, kind) in (None, ""):
+                missing.append(f"{section}.{kind}")
+    return missing
+
+
+def _validate_limits(args, report_violation) -> None:
+    if args.resource_type in POD_SPEC_PATHS:
+        pod_spec = _pod_spec(args)
+        if pod_spec is UNKNOWN:
+            return
+        problems = []
+        for container in _containers(pod_spec):
+            missing = _resource_problems(known(container, "resources"))
+            if missing:
+                problems.append(f"container {known(container, 'name')} lacks {', '.join(missing)}")
+        if problems:
+            report_violation(f"{_workload_label(args)}: {'; '.join(problems)}; set requests and limits.")
+    elif args.resource_type == RELEASE and (chart := _chart(args)) is not None:
+        values = known(args.props, "values")
+        problems = [
+            f"{path} lacks {', '.join(missing)}"
+            for path in chart.resources
+            if (missing := _resource_problems(_at(values, path)))
+        ]
+        if problems:
+            report_violation(f"{_release_label(args)} values: {'; '.join(problems)}; set requests and limits.")
+
+
+require_limits = resource_policy(
+    LIMITS,
+    "DP-K8S-002",
+    "Containers declare resource requests and limits",
+    "Every container of a workload, and every recorded resources path of a release's values, sets CPU and "
+    "memory requests and limits.",
+    Severity.MEDIUM,
+    ["kubernetes"],
+    "Set CPU and memory requests and limits on every container.",
+    _validate_limits,
+)
+
+
+# ---- images ----------------------------------------------------------------------------------------
+
+
+def _workload_images(args: Any) -> list[str]:
+    pod_spec = _pod_spec(args)
+    return [image for c in _containers(pod_spec) if isinstance(image := known(c, "image"), str)]
+
+
+def _release_images(args: Any, chart: ChartPaths) -> list[str]:
+    """Images a release's values override, as `repository:tag@digest`; chart defaults are pinned by its version."""
+    values = known(args.props, "values")
+    found = []
+    for path in chart.images:
+        image = _at(values, path)
+        if image is None or image is UNKNOWN:
+            continue
+        repository = known(image, "repository")
+        tag = known(image, "tag")
+        digest = known(image, "digest")
+        if not any(isinstance(part, str) and part for part in (repository, tag, digest)):
+            continue
+        reference = f"{repository or '<chart default>'}:{tag or ''}"
+        if isinstance(digest, str) and digest:
+            reference += f"@{digest}"
+        found.append(reference)
+    return found
+
+
+def _images(args: Any) -> list[str]:
+    if args.resource_type in POD_SPEC_PATHS:
+        return _workload_images(args)
+    if args.resource_type == RELEASE and (chart := _chart(args)) is not None:
+        return _release_images(args, chart)
+    return []
+
+
+def _floating(image: str) -> bool:
+    if DIGEST.search(image):
+        return False
+    last = image.rsplit("/", 1)[-1]
+    tag = last.split(":", 1)[1] if ":" in last else ""
+    return tag in ("", "latest")
+
+
+def _validate_latest(args, report_violation) -> None:
+    floating = [image for image in _images(args) if _floating(image)]
+    if floating:
+        label = _workload_label(args) if args.resource_type in POD_SPEC_PATHS else _release_label(args)
+        report_violation(f"{label} uses floating images ({', '.join(floating)}); pin a version tag or a digest.")
+
+
+disallow_latest = resource_policy(
+    "kubernetes-image-disallow-latest-tag",
+    "DP-K8S-003",
+    "Images are not floating",
+    "No workload container image, and no image a release's values set, is untagged or tagged `latest` without "
+    "a digest.",
+    Severity.HIGH,
+    ["kubernetes"],
+    "Pin every image to a version tag and, once built, its digest.",
+    _validate_latest,
+)
+
+
+def _validate_digest(args, report_violation) -> None:
+    undigested = [image for image in _images(args) if not DIGEST.search(image)]
+    if undigested:
+        label = _workload_label(args) if args.resource_type in POD_SPEC_PATHS else _release_label(args)
+        report_violation(
+            f"{label} uses images without a digest ({', '.join(undigested)}); build them in CI and pin the digest "
+            "from images/digests.lock.json."
+        )
+
+
+require_digest = resource_policy(
+    "kubernetes-image-require-digest",
+    "DP-K8S-004",
+    "Images are pinned by digest",
+    "Every workload container image, and every image a release's values set, carries an `@sha256:` digest. "
+    "Advisory in every stack until CI has built the platform's own images (images/digests.lock.json).",
+    Severity.MEDIUM,
+    ["kubernetes"],
+    "Build the image in CI and pin it by the digest recorded in images/digests.lock.json.",
+    _validate_digest,
+)
+
+
+# ---- NetworkPolicies -------------------------------------------------------------------------------
+
+
+def _default_deny(policy: Any) -> bool:
+    spec = known(policy.props, "spec")
+    selector = known(spec, "podSelector")
+    types = items(known(spec, "policyTypes"))
+    empty_selector = selector is not None and selector is not UNKNOWN and not list(iter(selector))
+    return (
+        empty_selector
+        and {"Ingress", "Egress"} <= set(types)
+        and not has_key(spec, "ingress")
+        and not has_key(spec, "egress")
+    )
+
+
+def _validate_network_policies(args, report_violation) -> None:
+    denied: set[str] = set()
+    denied_urns: set[str] = set()
+    for policy in of_type(args.resources, NETWORK_POLICY):
+        if not _default_deny(policy):
+            continue
+        namespace = known(policy.props, "metadata", "namespace")
+        if isinstance(namespace, str):
+            denied.add(namespace)
+        for dependency in policy.property_dependencies.get("metadata", []):
+            denied_urns.add(dependency.urn)
+    for namespace in of_type(args.resources, NAMESPACE):
+        name = known(namespace.props, "metadata", "name")
+        if namespace.urn in denied_urns or (isinstance(name, str) and name in denied):
+            continue
+        report_violation(
+            f"Namespace '{name if isinstance(name, str) else namespace.name}' has no default-deny NetworkPolicy; "
+            "add one (empty podSelector, Ingress and Egress) and allow only the catalog's flows.",
+            namespace.urn,
+        )
+
+
+require_network_policy = stack_policy(
+    "kubernetes-namespace-require-network-policy",
+    "DP-K8S-005",
+    "Every namespace denies traffic by default",
+    "Every `Namespace` has a NetworkPolicy with an empty podSelector, policy types Ingress and Egress and no "
+    "rules, joined by its namespace name or by dependency on the Namespace.",
+    Severity.HIGH,
+    ["kubernetes", "access"],
+    "Add a default-deny NetworkPolicy to the namespace and allow only the flows the catalog implies.",
+    _validate_network_policies,
+)
+
+
+# ---- namespace pod security level ------------------------------------------------------------------
+
+NAMESPACE_LEVEL = "kubernetes-namespace-require-restricted-pod-security"
+
+
+def _validate_namespace_level(args, report_violation) -> None:
+    if args.resource_type != NAMESPACE or _annotation_exempt(args.props, NAMESPACE_LEVEL):
+        return
+    level = known(args.props, "metadata", "labels", "pod-security.kubernetes.io/enforce")
+    if level is UNKNOWN or level == "restricted":
+        return
+    name = known(args.props, "metadata", "name")
+    report_violation(
+        f"Namespace '{name if isinstance(name, str) else args.name}' enforces pod security level "
+        f"'{level or 'none'}'; label it pod-security.kubernetes.io/enforce=restricted or record the exemption."
+    )
+
+
+require_namespace_level = resource_policy(
+    NAMESPACE_LEVEL,
+    "DP-K8S-006",
+    "Namespaces enforce the restricted pod security standard",
+    "Every `Namespace` carries `pod-security.kubernetes.io/enforce: restricted`, unless its annotations exempt it "
+    "with a reason.",
+    Severity.HIGH,
+    ["kubernetes", "access"],
+    "Label the namespace pod-security.kubernetes.io/enforce=restricted.",
+    _validate_namespace_level,
+    exemptable=True,
+)
+
+
+# ---- plaintext secrets -----------------------------------------------------------------------------
+
+
+def _validate_plaintext(args, report_violation) -> None:
+    found = []
+    if args.resource_type in POD_SPEC_PATHS:
+        for container in _containers(_pod_spec(args)):
+            for variable in items(known(container, "env")):
+                name = known(variable, "name")
+                if isinstance(name, str) and SECRET_NAME.search(name) and has_key(variable, "value"):
+                    found.append(f"env {name} of container {known(container, 'name')}")
+        label = _workload_label(args)
+    elif args.resource_type == CONFIG_MAP:
+        data = known(args.props, "data")
+        keys = list(iter(data)) if data is not None and data is not UNKNOWN else []
+        found = [f"key {key}" for key in keys if SECRET_NAME.search(key)]
+        label = f"ConfigMap '{known(args.props, 'metadata', 'name') or args.name}'"
+    elif args.resource_type == RELEASE and (chart := _chart(args)) is not None:
+        values = known(args.props, "values")
+        found = [path for path in chart.plaintext_secrets if _at(values, path) not in (None, "")]
+        label = _release_label(args)
+    else:
+        return
+    if found:
+        report_violation(
+            f"{label} holds secrets in plain text ({', '.join(found)}); reference a Kubernetes Secret instead."
+        )
+
+
+disallow_plaintext = resource_policy(
+    "kubernetes-secret-disallow-plaintext",
+    "DP-K8S-007",
+    "No plaintext secret in env, ConfigMaps or release values",
+    "No container env variable named like a secret (password, secret, token, key, credential) has a literal "
+    "`value`; no ConfigMap key is named like one; every recorded secret path of a release's values is empty.",
+    Severity.CRITICAL,
+    ["kubernetes", "access"],
+    "Move the value into a Kubernetes Secret and reference it with secretKeyRef or the chart's existing-Secret key.",
+    _validate_plaintext,
+)
+
+
+# ---- public load balancers -------------------------------------------------------------------------
+
+
+def _validate_load_balancer(args, report_violation) -> None:
+    if args.resource_type == SERVICE:
+        if known(args.props, "spec", "type") != "LoadBalancer":
+            return
+        annotations = known(args.props, "metadata", "annotations")
+        if any(known(annotations, key) not in (None, "false") for key in INTERNAL_LB_ANNOTATIONS):
+            return
+        report_violation(
+            f"Service '{known(args.props, 'metadata', 'name') or args.name}' is a public LoadBalancer; use "
+            "ClusterIP (the deployer reaches services in-cluster)."
+        )
+    elif args.resource_type == RELEASE and (chart := _chart(args)) is not None:
+        values = known(args.props, "values")
+        public = [path for path in chart.service_types if _at(values, path) == "LoadBalancer"]
+        if public:
+            report_violation(
+                f"{_release_label(args)} exposes a LoadBalancer at {', '.join(public)}; set ClusterIP."
+            )
+
+
+disallow_public_lb = resource_policy(
+    "kubernetes-service-disallow-public-load-balancer",
+    "DP-K8S-008",
+    "No public LoadBalancer",
+    "No `Service` is of type LoadBalancer without an internal-load-balancer annotation, and no release's "
+    "values set a recorded service type to LoadBalancer.",
+    Severity.HIGH,
+    ["kubernetes", "access"],
+    "Use a ClusterIP Service and reach it from inside the cluster.",
+    _validate_load_balancer,
+)
+
+
+# ---- TLS on endpoints ------------------------------------------------------------------------------
+
+
+def _tls_problem(values: Any, path: str, required: object) -> str | None:
+    value = _at(values, path)
+    if value is UNKNOWN:
+        return None
+    if required is ...:
+        present = value not in (None, "") and not (hasattr(value, "__iter__") and not isinstance(value, str)
+                                                    and not list(iter(value)))
+        return None if present else f"{path} is not set"
+    if isinstance(required, str):
+        # Fluent Bit's classic config aligns values with spaces: compare with whitespace collapsed.
+        collapsed = " ".join(value.split()) if isinstance(value, str) else ""
+        return None if required in collapsed else f"{path} lacks '{required}'"
+    return None if value == required else f"{path} is not {str(required).lower()}"
+
+
+def _validate_tls(args, report_violation) -> None:
+    if args.resource_type != RELEASE or (chart := _chart(args)) is None:
+        return
+    values = known(args.props, "values")
+    problems = [problem for path, required in chart.tls if (problem := _tls_problem(values, path, required))]
+    if problems:
+        report_violation(f"{_release_label(args)} serves without TLS ({'; '.join(problems)}); turn TLS on.")
+
+
+require_tls = resource_policy(
+    "kubernetes-endpoint-require-tls",
+    "DP-K8S-009",
+    "Every release serves TLS",
+    "Every `helm.v3.Release` sets its chart's recorded TLS switches: MinIO `tls.enabled` with a certificate "
+    "Secret, Redis TLS and auth, the Prometheus Operator's TLS and Prometheus' web TLS, ECK's secure metrics, "
+    "Fluent Bit's TLS inputs and outputs.",
+    Severity.HIGH,
+    ["kubernetes", "transport"],
+    "Turn TLS on at the chart's recorded paths with a cert-manager certificate.",
+    _validate_tls,
+)
+
+
+POLICIES = [
+    require_restricted,
+    require_limits,
+    disallow_latest,
+    require_digest,
+    require_network_policy,
+    require_namespace_level,
+    disallow_plaintext,
+    disallow_public_lb,
+    require_tls,
+]

@@ -1,0 +1,178 @@
+"""Proves each Kubernetes policy passes the compliant baseline and flags exactly the mutated workload or release."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+from kubernetes_fixtures import baseline, changed
+from policy_eval import violations
+
+from infra.harness import Recording
+
+CRON = "CronJob 'dbt-runner'"
+REDIS = "Release 'redis' (chart oci://registry-1.docker.io/bitnamicharts/redis)"
+
+
+def container(inputs: dict) -> dict:
+    return inputs["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"][0]
+
+
+def set_image(image: str) -> Callable[[dict], None]:
+    return lambda inputs: container(inputs).update(image=image)
+
+
+def add_service(recording: Recording) -> Recording:
+    return changed(recording, "dremio", lambda inputs: inputs["spec"].update(type="LoadBalancer"))
+
+
+def remove(name: str) -> Callable[[Recording], Recording]:
+    def mutate(recording: Recording) -> Recording:
+        return Recording(recording.project, recording.stack, recording.preview,
+                         [r for r in recording.resources if r.name != name])
+
+    return mutate
+
+
+CASES: dict[str, tuple[Callable[[Recording], Recording], set[tuple[str, str, str]]]] = {
+    "pass_baseline": (lambda r: r, set()),
+    "fail_container_may_escalate": (
+        lambda r: changed(r, "dbt-runner", lambda i: container(i)["securityContext"].update(
+            allowPrivilegeEscalation=True, capabilities={"drop": []})),
+        {(
+            "kubernetes-pod-require-restricted-security", "dbt-runner",
+            f"{CRON} does not meet the restricted pod security standard (container runner: allowPrivilegeEscalation "
+            "is not false; container runner: capabilities do not drop ALL); set the restricted security contexts on "
+            "its pod and containers.",
+        )},
+    ),
+    "pass_workload_exempt_with_reason": (
+        lambda r: changed(r, "dbt-runner", lambda i: (
+            container(i)["securityContext"].update(readOnlyRootFilesystem=False),
+            i["metadata"].update(annotations={
+                "dataplatform/policy-exemptions": "kubernetes-pod-require-restricted-security",
+                "dataplatform/exemption-reason": "dbt writes its target directory"}))),
+        set(),
+    ),
+    "fail_release_runs_as_root": (
+        lambda r: changed(r, "redis", lambda i: i["values"]["master"]["podSecurityContext"].update(
+            runAsNonRoot=False)),
+        {(
+            "kubernetes-pod-require-restricted-security", "redis",
+            f"{REDIS} values do not set restricted security contexts (master.podSecurityContext: runAsNonRoot is not "
+            "true); build its values with components/release.py.",
+        )},
+    ),
+    "pass_fluent_bit_exempt_by_config_default": (
+        lambda r: changed(r, "redis", lambda i: (i.update(name="fluent-bit", chart="fluent-bit"),
+                                                 i["values"].update(podSecurityContext={"runAsNonRoot": False},
+                                                                    securityContext={}, resources={
+                                                                        "requests": {"cpu": "1", "memory": "1Gi"},
+                                                                        "limits": {"cpu": "1", "memory": "1Gi"}},
+                                                                    config={"inputs": "tls On",
+                                                                            "outputs": "tls    On"}))),
+        set(),
+    ),
+    "fail_unrecorded_chart": (
+        lambda r: changed(r, "redis", lambda i: i.update(chart="somewhere/unknown")),
+        {(
+            "kubernetes-pod-require-restricted-security", "redis",
+            "Release 'redis' (chart somewhere/unknown) uses a chart without recorded hardening paths; add it to "
+            "policies/chart_paths.py so its values can be checked.",
+        )},
+    ),
+    "fail_no_limits": (
+        lambda r: changed(r, "dbt-runner", lambda i: container(i)["resources"].pop("limits")),
+        {(
+            "kubernetes-container-require-resource-limits", "dbt-runner",
+            f"{CRON}: container runner lacks limits.cpu, limits.memory; set requests and limits.",
+        )},
+    ),
+    "fail_release_without_resources": (
+        lambda r: changed(r, "redis", lambda i: i["values"]["replica"].pop("resources")),
+        {(
+            "kubernetes-container-require-resource-limits", "redis",
+            f"{REDIS} values: replica.resources lacks requests.cpu, requests.memory, limits.cpu, limits.memory; set "
+            "requests and limits.",
+        )},
+    ),
+    "fail_latest_image": (
+        lambda r: changed(r, "dbt-runner", set_image("ghcr.io/example/dbt-runner:latest")),
+        {
+            ("kubernetes-image-disallow-latest-tag", "dbt-runner",
+             f"{CRON} uses floating images (ghcr.io/example/dbt-runner:latest); pin a version tag or a digest."),
+            ("kubernetes-image-require-digest", "dbt-runner",
+             f"{CRON} uses images without a digest (ghcr.io/example/dbt-runner:latest); build them in CI and pin the "
+             "digest from images/digests.lock.json."),
+        },
+    ),
+    "advisory_undigested_image": (
+        lambda r: changed(r, "dbt-runner", set_image("ghcr.io/example/dbt-runner:1.11")),
+        {("kubernetes-image-require-digest", "dbt-runner",
+          f"{CRON} uses images without a digest (ghcr.io/example/dbt-runner:1.11); build them in CI and pin the "
+          "digest from images/digests.lock.json.")},
+    ),
+    "fail_namespace_without_deny_all": (
+        remove("deny-lakehouse"),
+        {("kubernetes-namespace-require-network-policy", "ns-lakehouse",
+          "Namespace 'dp-lakehouse' has no default-deny NetworkPolicy; add one (empty podSelector, Ingress and "
+          "Egress) and allow only the catalog's flows.")},
+    ),
+    "fail_namespace_privileged": (
+        lambda r: changed(r, "ns-lakehouse", lambda i: i["metadata"]["labels"].update(
+            {"pod-security.kubernetes.io/enforce": "privileged"})),
+        {("kubernetes-namespace-require-restricted-pod-security", "ns-lakehouse",
+          "Namespace 'dp-lakehouse' enforces pod security level 'privileged'; label it "
+          "pod-security.kubernetes.io/enforce=restricted or record the exemption.")},
+    ),
+    "pass_namespace_exempt_with_reason": (
+        lambda r: changed(r, "ns-lakehouse", lambda i: (
+            i["metadata"]["labels"].update({"pod-security.kubernetes.io/enforce": "privileged"}),
+            i["metadata"].update(annotations={
+                "dataplatform/policy-exemptions": "kubernetes-namespace-require-restricted-pod-security",
+                "dataplatform/exemption-reason": "hostPath log reader"}))),
+        set(),
+    ),
+    "fail_namespace_exempt_without_reason": (
+        lambda r: changed(r, "ns-lakehouse", lambda i: (
+            i["metadata"]["labels"].pop("pod-security.kubernetes.io/enforce"),
+            i["metadata"].update(annotations={
+                "dataplatform/policy-exemptions": "kubernetes-namespace-require-restricted-pod-security"}))),
+        {("kubernetes-namespace-require-restricted-pod-security", "ns-lakehouse",
+          "Namespace 'dp-lakehouse' enforces pod security level 'none'; label it "
+          "pod-security.kubernetes.io/enforce=restricted or record the exemption.")},
+    ),
+    "fail_plaintext_env": (
+        lambda r: changed(r, "dbt-runner", lambda i: container(i)["env"].append(
+            {"name": "DREMIO_PASSWORD", "value": "hunter2"})),
+        {("kubernetes-secret-disallow-plaintext", "dbt-runner",
+          f"{CRON} holds secrets in plain text (env DREMIO_PASSWORD of container runner); reference a Kubernetes "
+          "Secret instead.")},
+    ),
+    "fail_release_password": (
+        lambda r: changed(r, "redis", lambda i: i["values"]["auth"].update(password="hunter2")),
+        {("kubernetes-secret-disallow-plaintext", "redis",
+          f"{REDIS} holds secrets in plain text (auth.password); reference a Kubernetes Secret instead.")},
+    ),
+    "fail_public_load_balancer": (
+        add_service,
+        {("kubernetes-service-disallow-public-load-balancer", "dremio",
+          "Service 'dremio' is a public LoadBalancer; use ClusterIP (the deployer reaches services in-cluster).")},
+    ),
+    "fail_release_load_balancer": (
+        lambda r: changed(r, "redis", lambda i: i["values"]["master"]["service"].update(type="LoadBalancer")),
+        {("kubernetes-service-disallow-public-load-balancer", "redis",
+          f"{REDIS} exposes a LoadBalancer at master.service.type; set ClusterIP.")},
+    ),
+    "fail_release_tls_off": (
+        lambda r: changed(r, "redis", lambda i: i["values"]["tls"].update(enabled=False)),
+        {("kubernetes-endpoint-require-tls", "redis",
+          f"{REDIS} serves without TLS (tls.enabled is not true); turn TLS on.")},
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_exact_violations(case: str) -> None:
+    mutate, expected = CASES[case]
+    assert violations(mutate(baseline())) == expected
