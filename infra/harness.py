@@ -152,6 +152,10 @@ def computed_outputs(type_: str, name: str, inputs: dict[str, Any]) -> dict[str,
     if type_.startswith("aws:iam/") and "name" in inputs:
         kind = type_.split(":")[-1].lower()
         return {"arn": f"arn:aws:iam::{MOCK_ACCOUNT}:{kind}/{inputs['name']}"}
+    if type_ == "tls:index/privateKey:PrivateKey":
+        return {"privateKeyPem": secret_sentinel(type_, name), "publicKeyPem": f"PUBLIC KEY of {name}"}
+    if type_ == "tls:index/selfSignedCert:SelfSignedCert":
+        return {"certPem": f"-----BEGIN CERTIFICATE-----\nMOCK{name}\n-----END CERTIFICATE-----\n"}
     if type_ == "minio:index/s3Bucket:S3Bucket":
         bucket = inputs.get("bucket", name)
         return {"id": bucket, "bucket": bucket, "arn": f"arn:aws:s3:::{bucket}"}

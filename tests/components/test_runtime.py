@@ -1,0 +1,91 @@
+"""KubernetesRuntime and Monitoring declare the base per stack, keep secrets out of plain inputs, and feed DataLake."""
+
+from __future__ import annotations
+
+import json
+
+from components.cluster import LAYER_NAMESPACES
+from components.providers.trust_bundle import TrustBundleProvider, default_path
+from infra.harness import SECRET_SENTINEL_PREFIX, is_secret, unwrap_secret
+
+RELEASE = "kubernetes:helm.sh/v3:Release"
+DEV_RELEASES = ["cert-manager", "cloudnative-pg", "elastic-operator", "fluent-bit", "minio", "prometheus", "redis"]
+PROD_RELEASES = ["elastic-operator", "fluent-bit", "prometheus", "redis"]
+
+
+def releases(recording) -> dict:
+    return {r.inputs["name"]: r for r in recording.of_type(RELEASE)}
+
+
+def test_release_inventory_per_stack(dev, prod):
+    assert sorted(releases(dev)) == DEV_RELEASES
+    assert sorted(releases(prod)) == PROD_RELEASES
+
+
+def test_a_restricted_namespace_per_layer(dev):
+    namespaces = {
+        r.inputs["metadata"]["name"]: r.inputs["metadata"] for r in dev.of_type("kubernetes:core/v1:Namespace")
+    }
+    assert sorted(namespaces) == sorted(f"dp-{layer}" for layer in LAYER_NAMESPACES)
+    levels = {name: meta["labels"]["pod-security.kubernetes.io/enforce"] for name, meta in namespaces.items()}
+    assert {name for name, level in levels.items() if level != "restricted"} == {"dp-logs"}
+    assert namespaces["dp-logs"]["annotations"]["dataplatform/exemption-reason"]
+
+
+def test_every_release_waits_for_its_namespace(dev):
+    namespaces = {r.urn for r in dev.of_type("kubernetes:core/v1:Namespace")}
+    for release in dev.of_type(RELEASE):
+        assert set(release.property_dependencies["namespace"]) & namespaces, release.name
+
+
+def test_dev_generates_its_ca_and_prod_takes_the_organisation_issuer(dev, prod):
+    issuers = [r for r in dev.resources if r.inputs.get("kind") == "ClusterIssuer"]
+    assert [i.inputs["metadata"]["name"] for i in issuers] == ["dataplatform-dev-ca"]
+    assert dev.of_type("tls:index/selfSignedCert:SelfSignedCert")
+    assert not prod.of_type("tls:index/selfSignedCert:SelfSignedCert")
+    certificates = [r for r in prod.resources if r.inputs.get("kind") == "Certificate"]
+    assert {c.inputs["spec"]["issuerRef"]["name"] for c in certificates} == {"organisation-ca"}
+    (bundle,) = prod.of_type("pulumi-python:dynamic/runtime:TrustBundleFile")
+    assert bundle.inputs["pem"].startswith("-----BEGIN CERTIFICATE-----")
+
+
+def test_no_generated_secret_reaches_a_plain_input(dev, prod):
+    for recording in (dev, prod):
+        for resource in recording.resources:
+            if resource.type.startswith("random:") or resource.type.startswith("tls:"):
+                continue
+            plain = {key: value for key, value in resource.inputs.items() if not is_secret(value)}
+            if resource.type == "kubernetes:core/v1:Secret" and SECRET_SENTINEL_PREFIX in json.dumps(resource.inputs):
+                assert is_secret(resource.inputs["stringData"]), resource.name
+            assert SECRET_SENTINEL_PREFIX not in json.dumps(plain), resource.name
+
+
+def test_dev_lake_uses_the_runtime_minio(dev):
+    (provider,) = dev.of_type("pulumi:providers:minio")
+    assert provider.inputs["minioCacertFile"] == default_path("dev")
+    assert provider.inputs["minioUser"] == "dataplatform-dev-root"
+    minio = releases(dev)["minio"]
+    assert minio.urn in provider.property_dependencies["minioUser"]
+    (kms,) = [r for r in dev.of_type("kubernetes:core/v1:Secret") if r.inputs["metadata"]["name"] == "minio-kms"]
+    assert is_secret(kms.inputs["stringData"])
+    environment = unwrap_secret(kms.inputs["stringData"])["config.env"]
+    assert environment.startswith("export MINIO_KMS_SECRET_KEY=dataplatform-dev-sse:")
+
+
+def test_monitoring_scrapes_base_services_and_alerts_with_runbooks(dev, prod):
+    monitors = {r.inputs["metadata"]["name"] for r in dev.resources
+                if r.inputs.get("kind") in ("ServiceMonitor", "PodMonitor")}
+    assert monitors == {"cert-manager", "cloudnative-pg", "fluent-bit", "minio"}
+    (rules,) = [r for r in prod.resources if r.inputs.get("kind") == "PrometheusRule"]
+    alerts = rules.inputs["spec"]["groups"][0]["rules"]
+    assert {"DataPlatformVolumeNearlyFull", "DataPlatformCertificateExpiresSoon"} <= {a["alert"] for a in alerts}
+    assert all(a["annotations"]["runbook_url"].startswith("docs/runtime.md#") for a in alerts)
+
+
+def test_trust_bundle_provider_writes_and_removes_the_file(tmp_path):
+    path = str(tmp_path / "stack" / "ca.pem")
+    provider = TrustBundleProvider()
+    provider.create({"path": path, "pem": "-----BEGIN CERTIFICATE-----\nA\n-----END CERTIFICATE-----"})
+    assert (tmp_path / "stack" / "ca.pem").read_text().endswith("-----END CERTIFICATE-----\n")
+    provider.delete(path, {"path": path})
+    assert not (tmp_path / "stack" / "ca.pem").exists()
