@@ -62,6 +62,8 @@ class ClusterContext:
     for `depends_on` where a layer creates their custom resources."""
     services: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
     """Endpoints of shared services by name (e.g. `redis`, `log-shipper`, `minio`)."""
+    images: Mapping[str, str] = field(default_factory=dict)
+    """The platform's own images by name (`superset`, `dbt-runner`), pinned from images/digests.lock.json."""
 
     def after(self, *names: str) -> Sequence[pulumi.Resource]:
         """The operator resources a layer's custom resources must wait for."""

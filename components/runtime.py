@@ -29,6 +29,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from components import runtime_values as values
 from components.base import child_options, type_token
 from components.cluster import LAYER_NAMESPACES, ClusterContext, namespace_name, service_host
+from components.images import image_references
 from components.network import network_policies
 from components.providers.trust_bundle import TrustBundleFile, default_path
 from components.release import ProductRelease, declare_release
@@ -162,6 +163,7 @@ class KubernetesRuntime(pulumi.ComponentResource):
             kubernetes=self.provider,
             operators=dict(self.releases),
             services=self._endpoints(),
+            images=image_references(),
         )
         self.register_outputs(
             {

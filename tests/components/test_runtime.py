@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 from components.cluster import LAYER_NAMESPACES
+from components.images import image_references
 from components.providers.trust_bundle import TrustBundleProvider, default_path
 from infra.harness import SECRET_SENTINEL_PREFIX, is_secret, unwrap_secret
 
@@ -89,3 +90,16 @@ def test_trust_bundle_provider_writes_and_removes_the_file(tmp_path):
     assert (tmp_path / "stack" / "ca.pem").read_text().endswith("-----END CERTIFICATE-----\n")
     provider.delete(path, {"path": path})
     assert not (tmp_path / "stack" / "ca.pem").exists()
+
+
+def test_images_are_pinned_from_the_lock_file(tmp_path):
+    lock = tmp_path / "lock.json"
+    lock.write_text(json.dumps({
+        "superset": {"repository": "ghcr.io/o/superset", "tag": "6.1.0", "digest": ""},
+        "dbt-runner": {"repository": "ghcr.io/o/dbt-runner", "tag": "1.11", "digest": "sha256:" + "a" * 64},
+    }))
+    assert image_references(lock) == {
+        "dbt-runner": "ghcr.io/o/dbt-runner:1.11@sha256:" + "a" * 64,
+        "superset": "ghcr.io/o/superset:6.1.0",
+    }
+    assert set(image_references()) == {"superset", "dbt-runner"}
