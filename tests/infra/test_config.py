@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from infra.config import StackConfig, parse_stack_config
+from infra.config import StackConfig, minio_kms_key_id, parse_stack_config
 from infra.errors import ConfigError
 
 DEV = {
@@ -157,9 +157,60 @@ def test_values_arrive_as_engine_strings():
             "requires versioned buckets)",
             id="lock-without-versioning",
         ),
+        pytest.param(
+            {**PROD, "kubernetes": {}},
+            "prod",
+            "Pulumi.prod.yaml: kubernetes.ca.certificate is null; prod requires the organisation's CA (PEM text or "
+            "file) with `kubernetes.ca.issuer`",
+            id="prod-without-organisation-ca",
+        ),
+        pytest.param(
+            with_changes(PROD, kubernetes={"ca": {"certificate": ORG_CA}}),
+            "prod",
+            "Pulumi.prod.yaml: dataplatform:kubernetes.ca: `certificate` and `issuer` go together: set both "
+            "(organisation CA) or neither (generated)",
+            id="ca-without-issuer",
+        ),
+        pytest.param(
+            with_changes(PROD, kubernetes={"ca": {"certificate": "/nonexistent/org-ca.pem", "issuer": "org"}}),
+            "prod",
+            "Pulumi.prod.yaml: dataplatform:kubernetes.ca: `certificate` is neither PEM text nor a readable file: "
+            "/nonexistent/org-ca.pem (No such file or directory)",
+            id="ca-file-missing",
+        ),
+        pytest.param(
+            with_changes(DEV, kubernetes__alertmanager="maybe"),
+            "dev",
+            "Pulumi.dev.yaml: dataplatform:kubernetes.alertmanager: Input should be 'install' or 'existing' "
+            "(got 'maybe')",
+            id="unknown-alertmanager",
+        ),
+        pytest.param(
+            with_changes(DEV, kubernetes__replicas=0),
+            "dev",
+            "Pulumi.dev.yaml: dataplatform:kubernetes.replicas: Input should be greater than or equal to 1 (got 0)",
+            id="no-replicas",
+        ),
     ],
 )
 def test_invalid_config_names_key_value_and_fix(values, stack, message):
     with pytest.raises(ConfigError) as raised:
         parse_stack_config(values, stack)
     assert str(raised.value) == message
+
+
+def test_kubernetes_defaults_per_stage_and_derived_minio_key():
+    dev = parse_stack_config(with_changes(DEV, storage={"backend": "minio", "minio": {"server": "m:9000"}}), "dev")
+    prod = parse_stack_config(PROD, "prod")
+    assert (dev.kubernetes.install_cert_manager, dev.kubernetes.replicas) == (True, 1)
+    assert (prod.kubernetes.install_cert_manager, prod.kubernetes.install_cloudnative_pg) == (False, False)
+    assert prod.kubernetes.replicas == 2
+    assert minio_kms_key_id(dev) == "dataplatform-dev-sse"
+    assert minio_kms_key_id(parse_stack_config(DEV, "dev")) == "lake-key"
+
+
+def test_organisation_ca_from_a_file(tmp_path):
+    pem = tmp_path / "org-ca.pem"
+    pem.write_text(ORG_CA)
+    config = parse_stack_config(with_changes(PROD, kubernetes={"ca": {"certificate": str(pem), "issuer": "o"}}), "prod")
+    assert config.kubernetes.ca.pem == ORG_CA
