@@ -1,0 +1,139 @@
+"""What the log layer writes into Elasticsearch, as plain request bodies: index templates, ILM policies, roles.
+
+Pure functions, no resources: `components/logs.py` declares them and the golden tests pin them.
+
+Indices are daily (`<family>-YYYY.MM.DD`, what Fluent Bit's `Logstash_Format` writes) and never roll over, so
+each ILM policy counts its delete phase from the date in the index name (`index.lifecycle.parse_origination_date`)
+rather than from a rollover: decision 0010.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+from typing import Any
+
+TEMPLATE_PRIORITY = 200  # above the built-in `logs-*-*` templates (100); our patterns do not overlap them
+WRITER_ROLE = "log-writer"
+READER_ROLE = "log-reader"
+SHIPPER_USER = "log-shipper"
+# The writer creates daily indices and appends documents; it never reads, updates or deletes.
+WRITER_PRIVILEGES = ["create_doc", "create_index"]
+READER_PRIVILEGES = ["read", "view_index_metadata"]
+
+# The seed's `airbyte-logs-*` mapping, field for field.
+AIRBYTE_LOGS_FIELDS: dict[str, dict[str, str]] = {
+    "timestamp": {"type": "date"},
+    "level": {"type": "keyword"},
+    "service": {"type": "keyword"},
+    "message": {"type": "text"},
+    "job_id": {"type": "keyword"},
+    "connection_id": {"type": "keyword"},
+    "records_synced": {"type": "integer"},
+    "bytes_synced": {"type": "long"},
+}
+# One document per dbt node result, from dbt's JSON log events (`LogModelResult`).
+DBT_RUNS_FIELDS: dict[str, dict[str, str]] = {
+    "timestamp": {"type": "date"},
+    "invocation_id": {"type": "keyword"},
+    "node_id": {"type": "keyword"},
+    "node_name": {"type": "keyword"},
+    "status": {"type": "keyword"},
+    "adapter_response": {"type": "keyword"},
+    "execution_time": {"type": "double"},
+    "message": {"type": "text"},
+}
+# One document per audited action, whatever the source (PostgreSQL's pgaudit, MinIO's audit webhook, ...).
+AUDIT_FIELDS: dict[str, dict[str, str]] = {
+    "timestamp": {"type": "date"},
+    "source": {"type": "keyword"},
+    "actor": {"type": "keyword"},
+    "action": {"type": "keyword"},
+    "class": {"type": "keyword"},
+    "object": {"type": "keyword"},
+    "database": {"type": "keyword"},
+    "statement": {"type": "text"},
+    "status_code": {"type": "integer"},
+    "remote_address": {"type": "keyword"},
+}
+
+
+@dataclass(frozen=True)
+class IndexFamily:
+    """Daily indices `<name>-YYYY.MM.DD` sharing one template and one lifecycle."""
+
+    name: str
+    description: str
+    fields: dict[str, dict[str, str]]
+    retention_days: int
+    audit: bool = False
+
+    @property
+    def pattern(self) -> str:
+        return f"{self.name}-*"
+
+
+def families(job_log_days: int, audit_days: int) -> list[IndexFamily]:
+    return [
+        IndexFamily("airbyte-logs", "Airbyte and dbt job logs (the seed's index).", AIRBYTE_LOGS_FIELDS,
+                    job_log_days),
+        IndexFamily("dbt-runs", "One document per dbt node result.", DBT_RUNS_FIELDS, job_log_days),
+        IndexFamily("platform-audit", "The platform's audit trail: who did what, from every source.", AUDIT_FIELDS,
+                    audit_days, audit=True),
+    ]
+
+
+def index_template(family: IndexFamily, replicas: int) -> dict[str, Any]:
+    """The `_index_template` body, in the form Elasticsearch returns it (nested settings, string values), so that
+    reading it back compares equal."""
+    return {
+        "index_patterns": [family.pattern],
+        "composed_of": [],
+        "priority": TEMPLATE_PRIORITY,
+        "_meta": {"managed_by": "dataplatform", "description": family.description},
+        "template": {
+            "settings": {
+                "index": {
+                    "number_of_shards": "1",
+                    "number_of_replicas": str(replicas),
+                    "lifecycle": {"name": family.name, "parse_origination_date": "true"},
+                }
+            },
+            # `dynamic: false` keeps an unexpected field in _source without indexing it, instead of refusing
+            # the whole log line; the shipping tests check that no such field is sent.
+            "mappings": {"dynamic": False, "properties": copy.deepcopy(family.fields)},
+        },
+    }
+
+
+def ilm_policy(family: IndexFamily) -> dict[str, Any]:
+    """Keep the index `retention_days` from the day in its name, then delete it. No rollover: indices are daily."""
+    return {
+        "phases": {
+            "hot": {"min_age": "0ms", "actions": {}},
+            "delete": {"min_age": f"{family.retention_days}d",
+                       "actions": {"delete": {"delete_searchable_snapshot": True}}},
+        },
+        "_meta": {"managed_by": "dataplatform"},
+    }
+
+
+def _role(description: str, patterns: list[str], privileges: list[str]) -> dict[str, Any]:
+    return {
+        "cluster": [],
+        "indices": [{"names": patterns, "privileges": privileges, "allow_restricted_indices": False}],
+        "applications": [],
+        "run_as": [],
+        "metadata": {"managed_by": "dataplatform"},
+        "description": description,
+    }
+
+
+def writer_role(all_families: list[IndexFamily]) -> dict[str, Any]:
+    return _role("Log shipper: creates the platform's daily indices and appends documents to them.",
+                 [family.pattern for family in all_families], WRITER_PRIVILEGES)
+
+
+def reader_role(all_families: list[IndexFamily]) -> dict[str, Any]:
+    return _role("Read-only access to the platform's log and audit indices.",
+                 [family.pattern for family in all_families], READER_PRIVILEGES)
