@@ -227,7 +227,10 @@ class PolicyPackProcess:
     def __exit__(self, *_exc: object) -> None:
         self.close()
 
-    def start(self) -> None:
+    def launch(self) -> None:
+        """Start the pack's process without waiting for it: it imports while the caller does other work."""
+        if self._process is not None:
+            return
         if not self.python.exists():
             raise GateError(f"{self.python}: the pack's virtualenv is missing; run `make policy-venv`")
         venv = self.python.parent.parent
@@ -250,6 +253,12 @@ class PolicyPackProcess:
             stdout=subprocess.PIPE,
             stderr=self._stderr,
         )
+
+    def start(self) -> None:
+        """Launch (unless launched), then connect, read the pack's policies and configure the stack."""
+        if self.client is not None:
+            return
+        self.launch()
         try:
             port = self._read_port()
             self._channel = grpc.insecure_channel(
@@ -475,13 +484,24 @@ def run_gate(
     config_file: Path | None = None,
     pack_dir: Path = PACK_DIR,
     stack_config: Mapping[str, str] | None = None,
+    pack: PolicyPackProcess | None = None,
 ) -> GateReport:
-    """Run the pack over a recorded program with `policies/config/<stack>.json`; see the module docstring."""
+    """Run the pack over a recorded program with `policies/config/<stack>.json`; see the module docstring.
+
+    `pack` may be a process the caller launched early (and closes); otherwise one is started and closed here.
+    """
     started = time.perf_counter()
     path = config_file or config_path(stack, pack_dir)
     given = load_config_file(path)
-    with PolicyPackProcess(recording.project, stack, recording.preview, pack_dir, stack_config=stack_config) as pack:
-        config = reconcile(pack.policies.values(), given, origin=str(path))
-        report = pack.analyze(recording, config)
+    process = pack or PolicyPackProcess(
+        recording.project, stack, recording.preview, pack_dir, stack_config=stack_config
+    )
+    try:
+        process.start()
+        config = reconcile(process.policies.values(), given, origin=str(path))
+        report = process.analyze(recording, config)
+    finally:
+        if pack is None:
+            process.close()
     report.seconds = time.perf_counter() - started
     return report

@@ -26,7 +26,7 @@ from typing import Any
 from infra.catalog import load_catalog
 from infra.config import PROJECT, parse_stack_config, project_values
 from infra.errors import ConfigError
-from infra.gate import GateError, GateReport, run_gate
+from infra.gate import GateError, GateReport, PolicyPackProcess, run_gate
 from infra.harness import UNKNOWN, Recording, is_secret, run_program
 from infra.stackfiles import REPO_ROOT, load_stack
 
@@ -150,12 +150,16 @@ def run(stack: str, out: Path, preview: bool, quiet: bool = False, root: Path = 
 
     from infra.program import main
 
-    recording = run_program(main, settings, preview=preview)
+    pack = PolicyPackProcess(settings.project, stack, preview)
     try:
-        gate = run_gate(recording, stack)
+        pack.launch()  # the pack starts up while the program runs
+        recording = run_program(main, settings, preview=preview)
+        gate = run_gate(recording, stack, pack=pack)
     except GateError as error:
         print(f"plan {stack}: the policy gate could not run\n{error}", file=sys.stderr)
         return EXIT_GATE
+    finally:
+        pack.close()
     seconds = time.perf_counter() - started
     document = plan_document(recording, gate)
     tree = render_tree(recording)

@@ -102,7 +102,7 @@ def test_mandatory_violation_exits_1(project, tmp_path):
 
 
 def test_gate_failure_exits_3_with_the_reason(tmp_path, monkeypatch, capsys):
-    def no_pack(recording, stack):
+    def no_pack(recording, stack, **_):
         raise plan.GateError("policies/venv/bin/python: the pack's virtualenv is missing; run `make policy-venv`")
 
     monkeypatch.setattr(plan, "run_gate", no_pack)
