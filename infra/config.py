@@ -8,6 +8,7 @@ bad value and what is allowed, before a single resource is declared.
 from __future__ import annotations
 
 import copy
+import importlib.metadata
 import json
 import re
 from pathlib import Path
@@ -22,6 +23,7 @@ PROJECT = "dataplatform"
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 MIN_AUDIT_DAYS_PROD = 90
 MIN_ACCESS_LOG_DAYS = 90
+MIN_BACKUP_DAYS_PROD = 7
 # The longest role suffix a bucket name gets (see components.storage); names must stay within 63.
 LONGEST_BUCKET_ROLE = "dremio-store"
 
@@ -164,6 +166,74 @@ def _read_pem(path_text: str) -> str:
     return text
 
 
+class MetadataSettings(_Section):
+    backend: Literal["cloudnative-pg", "rds"] = Field(
+        description="PostgreSQL server: `cloudnative-pg` (in the cluster) or `rds` (AWS)."
+    )
+    postgres_version: Literal["15"] = Field(default="15", description="PostgreSQL major version.")
+    instances: Annotated[int, Field(ge=1, le=5)] = Field(
+        default=1, description="CloudNativePG instances (1 primary + replicas)."
+    )
+    storage_gib: Annotated[int, Field(ge=1, le=16000)] = Field(description="Database volume size, GiB.")
+    backup_retention_days: Annotated[int, Field(ge=1, le=35)] = Field(description="Days backups are kept.")
+    instance_class: str = Field(default="db.t4g.medium", description="RDS instance class (`rds` only).")
+    multi_az: bool = Field(default=True, description="RDS standby in a second availability zone (`rds` only).")
+    deletion_protection: bool = Field(default=True, description="RDS deletion protection (`rds` only).")
+    ca_bundle_file: str | None = Field(
+        default=None,
+        description="`rds`: path, on the deployer, of the RDS CA bundle the PostgreSQL provider verifies the server "
+        "with (sslmode verify-full). `cloudnative-pg` uses the stack's CA file from the runtime.",
+    )
+    migrations_image: str = Field(
+        default="dbt-runner",
+        description="Platform image (images/digests.lock.json) whose Python runs the migrations Job.",
+    )
+
+
+class NodeSetSettings(_Section):
+    name: Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]{0,22}$")] = Field(description="Node set name.")
+    count: Annotated[int, Field(ge=1, le=50)] = Field(description="Nodes in the set.")
+    roles: list[Literal["master", "data", "ingest"]] = Field(min_length=1, description="Elasticsearch node roles.")
+    storage_gib: Annotated[int, Field(ge=1, le=16000)] = Field(description="Data volume per node, GiB.")
+    memory_gib: Annotated[int, Field(ge=1, le=64)] = Field(description="Memory per node, GiB (heap is half).")
+
+
+class LogsSettings(_Section):
+    version: Annotated[str, Field(pattern=r"^[0-9]+\.[0-9]+\.[0-9]+$")] = Field(
+        default="9.5.0",
+        description="Elasticsearch version ECK runs; its major must equal the pinned Python client's "
+        "(docs/decisions/0009-elasticsearch-version.md).",
+    )
+    node_sets: list[NodeSetSettings] = Field(min_length=1, description="ECK node sets.")
+    job_log_days: Annotated[int, Field(ge=1, le=3650)] = Field(
+        description="Days job logs (`airbyte-logs-*`, `dbt-runs-*`) are kept; audit indices follow retention."
+    )
+    security_audit: bool = Field(
+        default=False,
+        description="Elasticsearch's own security audit log; needs a platinum or enterprise licence.",
+    )
+
+    @model_validator(mode="after")
+    def _client_matches(self) -> LogsSettings:
+        client = elasticsearch_client_version()
+        if client and self.version.split(".")[0] != client.split(".")[0]:
+            raise ValueError(
+                f"`version` {self.version} is a different major from the installed elasticsearch client {client}; "
+                "pin both to the same major (docs/decisions/0009-elasticsearch-version.md)"
+            )
+        masters = sum(node_set.count for node_set in self.node_sets if "master" in node_set.roles)
+        if masters == 0 or masters % 2 == 0:
+            raise ValueError(f"`nodeSets` have {masters} master-eligible nodes; use an odd number (1 or 3)")
+        return self
+
+
+def elasticsearch_client_version() -> str | None:
+    try:
+        return importlib.metadata.version("elasticsearch")
+    except importlib.metadata.PackageNotFoundError:
+        return None
+
+
 class StackConfig(_Section):
     stage: Literal["dev", "prod"] = Field(description="Environment kind; selects the defaults below.")
     name_prefix: Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]{0,29}[a-z0-9]$")] = Field(
@@ -175,6 +245,8 @@ class StackConfig(_Section):
     aws: AwsConfig | None = Field(default=None, description="AWS settings, needed when anything runs on AWS.")
     retention: RetentionConfig = Field(description="Audit retention.")
     kubernetes: KubernetesConfig = Field(description="The cluster the workloads run on and its runtime base.")
+    metadata: MetadataSettings = Field(description="The metadata PostgreSQL server.")
+    logs: LogsSettings = Field(description="The log and audit Elasticsearch cluster.")
 
     @model_validator(mode="after")
     def _cross_field_rules(self) -> StackConfig:
@@ -186,6 +258,10 @@ class StackConfig(_Section):
             )
         if self.storage.backend == "s3" and self.aws is None:
             raise ValueError("storage backend `s3` needs an `aws` block with `region`")
+        if self.metadata.backend == "rds" and self.aws is None:
+            raise ValueError("metadata backend `rds` needs an `aws` block with `region`")
+        if self.metadata.backend == "rds" and not self.metadata.ca_bundle_file:
+            raise ValueError("metadata backend `rds` needs `metadata.caBundleFile` (the RDS CA bundle on the deployer)")
         if self.stage == "prod":
             _require_prod(self)
         return self
@@ -216,6 +292,20 @@ def _require_prod(config: StackConfig) -> None:
             config.retention.audit_days,
             f"prod requires at least {MIN_AUDIT_DAYS_PROD}",
         ),
+        (config.metadata.backend == "rds", "metadata.backend", config.metadata.backend, "prod requires \"rds\""),
+        (config.metadata.multi_az, "metadata.multiAz", config.metadata.multi_az, "prod requires true"),
+        (
+            config.metadata.deletion_protection,
+            "metadata.deletionProtection",
+            config.metadata.deletion_protection,
+            "prod requires true",
+        ),
+        (
+            config.metadata.backup_retention_days >= MIN_BACKUP_DAYS_PROD,
+            "metadata.backupRetentionDays",
+            config.metadata.backup_retention_days,
+            f"prod requires at least {MIN_BACKUP_DAYS_PROD}",
+        ),
     ]
     for ok, key, value, allowed in rules:
         if not ok:
@@ -235,6 +325,14 @@ STAGE_DEFAULTS: dict[str, dict[str, Any]] = {
             "replicas": 1,
             "prometheusRetentionDays": 7,
         },
+        "metadata": {"backend": "cloudnative-pg", "instances": 1, "storageGib": 10, "backupRetentionDays": 7},
+        "logs": {
+            "nodeSets": [
+                {"name": "default", "count": 1, "roles": ["master", "data", "ingest"], "storageGib": 10,
+                 "memoryGib": 2}
+            ],
+            "jobLogDays": 7,
+        },
     },
     "prod": {
         "protect": True,
@@ -246,6 +344,21 @@ STAGE_DEFAULTS: dict[str, dict[str, Any]] = {
             "alertmanager": "install",
             "replicas": 2,
             "prometheusRetentionDays": 30,
+        },
+        "metadata": {
+            "backend": "rds",
+            "storageGib": 100,
+            "backupRetentionDays": 14,
+            "multiAz": True,
+            # Where the in-cluster deployer image ships the RDS CA bundle (docs/metadata-and-logs.md).
+            "caBundleFile": "/etc/dataplatform/rds-global-bundle.pem",
+        },
+        "logs": {
+            "nodeSets": [
+                {"name": "masters", "count": 3, "roles": ["master"], "storageGib": 10, "memoryGib": 2},
+                {"name": "data", "count": 3, "roles": ["data", "ingest"], "storageGib": 200, "memoryGib": 8},
+            ],
+            "jobLogDays": 30,
         },
     },
 }

@@ -6,7 +6,8 @@ version with the SHA-256 of the file in `platform.schema_migrations`. A migratio
 has changed since is refused: write a new version instead. Used by the metadata layer's migration Job, the
 dbt run history and the tests; it depends on psycopg 3 only.
 
-    python -m infra.migrations "postgresql://user@host:5432/db"    (or DSN from METADATA_DATABASE_URL)
+    python -m infra.migrations "postgresql://user@host:5432/db"    (or DSN from METADATA_DATABASE_URL;
+                                                                    folder from MIGRATIONS_DIR, default migrations/)
 """
 
 from __future__ import annotations
@@ -102,8 +103,10 @@ def main(argv: list[str] | None = None) -> int:
     if not conninfo:
         print("error: give a PostgreSQL connection string or set METADATA_DATABASE_URL", file=sys.stderr)
         return 2
+    # The in-cluster Job mounts the same folder from a ConfigMap and points MIGRATIONS_DIR at it.
+    folder = Path(os.environ.get("MIGRATIONS_DIR") or MIGRATIONS_DIR)
     try:
-        applied = apply(conninfo)
+        applied = apply(conninfo, folder)
     except MigrationError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

@@ -1,0 +1,546 @@
+"""Metadata layer: `MetadataDatabase`, the platform's PostgreSQL and everything inside it.
+
+Example (inside a Pulumi program; `cluster` is the runtime's ClusterContext, `lake` the DataLake)::
+
+    metadata = MetadataDatabase("metadata", MetadataConfig.from_stack(config), catalog, cluster,
+                                backups=BackupTarget.from_lake(lake))
+    pulumi.export("metadataHost", metadata.host)
+
+Server, per backend:
+- `cloudnative-pg` (dev): a CloudNativePG `Cluster` in `dp-metadata` serving a cert-manager certificate from the
+  stack's CA (non-TLS connections rejected in pg_hba), pgaudit parameters (`pgaudit.log = ddl,role,write`),
+  base backups and WAL to the lake's `backups` bucket with the `backups` identity, and a daily ScheduledBackup.
+- `rds` (prod): `aws.rds.Instance` encrypted with its own KMS key, not public, IAM authentication on, log exports
+  to CloudWatch (kept `retention.auditDays`), deletion protection, multi-AZ, backups kept
+  `backupRetentionDays` (>= 7 in prod), a final snapshot, and a parameter group that preloads pgaudit and
+  forces SSL. Protected in prod.
+
+Inside, through pulumi-postgresql with `sslmode=verify-full` (CA file from the runtime, or the RDS bundle):
+databases, schemas, group roles from the catalog, a login role per service, grants and default privileges
+(components/metadata_access.py), PUBLIC revoked, the pgaudit extension. Tables come from `migrations/`, run by a
+Job whose name carries the migrations' hash, so a new or changed migration runs it again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from typing import Annotated, Literal
+
+import pulumi
+import pulumi_aws as aws
+import pulumi_kubernetes as k8s
+import pulumi_postgresql as postgresql
+import pulumi_random as random
+from pydantic import BaseModel, ConfigDict, Field
+
+from components.base import child_options, type_token
+from components.cluster import ClusterContext, service_host
+from components.metadata_access import MIGRATOR, PLATFORM_DATABASE, AccessModel, access_model
+from infra.catalog import Catalog
+from infra.config import StackConfig
+from infra.migrations import MIGRATIONS_DIR, discover
+
+LAYER = "metadata"
+CLUSTER_NAME = "metadata"
+PORT = 5432
+PGAUDIT_LOG = "ddl,role,write"
+CNPG_IMAGE = "ghcr.io/cloudnative-pg/postgresql:15.14-bookworm"
+MIGRATIONS_MOUNT = "/etc/dataplatform/migrations"
+CA_MOUNT = "/etc/dataplatform/ca"
+RUN_AS_USER = 10001
+# CloudWatch accepts only these retention periods; audit days round up to the next one.
+CLOUDWATCH_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192,
+                             2557, 2922, 3288, 3653)
+
+
+class MetadataConfig(BaseModel):
+    """Everything `MetadataDatabase` needs, resolved from the stack config."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name_prefix: str = Field(description="Prefix of physical names.")
+    stack: str = Field(description="Stack name, part of physical names.")
+    backend: Literal["cloudnative-pg", "rds"] = Field(description="Where the server runs.")
+    protect: bool = Field(description="Protect the server (and its key) from deletion.")
+    postgres_version: str = Field(default="15", description="PostgreSQL major version.")
+    instances: Annotated[int, Field(ge=1)] = Field(default=1, description="CloudNativePG instances.")
+    storage_gib: Annotated[int, Field(ge=1)] = Field(default=10, description="Volume size, GiB.")
+    backup_retention_days: Annotated[int, Field(ge=1)] = Field(default=7, description="Days backups are kept.")
+    instance_class: str = Field(default="db.t4g.medium", description="RDS instance class.")
+    multi_az: bool = Field(default=True, description="RDS multi-AZ.")
+    deletion_protection: bool = Field(default=True, description="RDS deletion protection.")
+    ca_bundle_file: str | None = Field(default=None, description="RDS CA bundle path on the deployer.")
+    audit_days: Annotated[int, Field(ge=1)] = Field(default=90, description="Days the server's audit log is kept.")
+    migrations_image: str = Field(default="migrations", description="Platform image that runs the migrations.")
+
+    @classmethod
+    def from_stack(cls, config: StackConfig) -> MetadataConfig:
+        settings = config.metadata
+        return cls(
+            name_prefix=config.name_prefix,
+            stack=config.stack,
+            backend=settings.backend,
+            protect=config.protect,
+            postgres_version=settings.postgres_version,
+            instances=settings.instances,
+            storage_gib=settings.storage_gib,
+            backup_retention_days=settings.backup_retention_days,
+            instance_class=settings.instance_class,
+            multi_az=settings.multi_az,
+            deletion_protection=settings.deletion_protection,
+            ca_bundle_file=settings.ca_bundle_file,
+            audit_days=config.retention.audit_days,
+            migrations_image=settings.migrations_image,
+        )
+
+    @property
+    def identifier(self) -> str:
+        return f"{self.name_prefix}-{self.stack}-metadata"
+
+
+@dataclass(frozen=True)
+class BackupTarget:
+    """Where CloudNativePG writes base backups and WAL: the lake's `backups` bucket and identity."""
+
+    bucket: pulumi.Input[str]
+    endpoint: pulumi.Input[str]
+    access_key_id: pulumi.Input[str]
+    secret_access_key: pulumi.Input[str]
+
+    @classmethod
+    def from_lake(cls, lake) -> BackupTarget:
+        credentials = lake.credentials
+        return cls(
+            bucket=lake.bucket_names.apply(lambda names: names["backups"]),
+            endpoint=lake.endpoint,
+            access_key_id=credentials.apply(lambda found: found["backups"]["access_key_id"]),
+            secret_access_key=credentials.apply(lambda found: found["backups"]["secret_access_key"]),
+        )
+
+
+def migrations_hash(folder=MIGRATIONS_DIR) -> str:
+    """Short hash of every migration's name and content: the migrations Job's name carries it."""
+    digest = hashlib.sha256()
+    for migration in discover(folder):
+        digest.update(f"{migration.name}\0{migration.checksum}\0".encode())
+    return digest.hexdigest()[:10]
+
+
+def cloudwatch_retention(days: int) -> int:
+    return next(allowed for allowed in CLOUDWATCH_RETENTION_DAYS if allowed >= days)
+
+
+class MetadataDatabase(pulumi.ComponentResource):
+    """The metadata PostgreSQL: server, databases, roles, grants, audit, migrations."""
+
+    host: pulumi.Output[str]
+    port: int
+    databases: pulumi.Output[list[str]]
+    credentials: pulumi.Output[dict[str, dict[str, str]]]
+
+    def __init__(
+        self,
+        name: str,
+        config: MetadataConfig,
+        catalog: Catalog,
+        cluster: ClusterContext,
+        backups: BackupTarget | None = None,
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        super().__init__(type_token("metadata", "MetadataDatabase"), name, None, opts)
+        self._name = name
+        self._config = config
+        self._cluster = cluster
+        self._namespace = cluster.namespaces[LAYER]
+        self.model = access_model(catalog)
+        admin_password = random.RandomPassword(f"{name}-admin-password", length=40, special=False,
+                                               opts=self._child())
+        if config.backend == "rds":
+            self.host, admin_user, ca_file = self._rds(admin_password.result)
+            superuser = False
+        else:
+            if backups is None:
+                raise ValueError("the cloudnative-pg backend needs `backups` (the lake's backups bucket)")
+            self.host, admin_user, ca_file = self._cloudnative_pg(admin_password.result, backups)
+            superuser = True
+        self.port = PORT
+        self.provider = postgresql.Provider(
+            f"{name}-postgresql",
+            host=self.host,
+            port=PORT,
+            username=admin_user,
+            password=admin_password.result,
+            database="postgres",
+            sslmode="verify-full",
+            sslrootcert=ca_file,
+            superuser=superuser,
+            connect_timeout=30,
+            opts=self._child(),
+        )
+        passwords = self._roles()
+        databases = self._databases()
+        schemas = self._schemas(databases[PLATFORM_DATABASE])
+        job = self._migrations_job(passwords[MIGRATOR], databases[PLATFORM_DATABASE], schemas)
+        self._grants(databases, schemas, job)
+        self.databases = pulumi.Output.from_input(sorted(self.model.databases))
+        self.credentials = pulumi.Output.secret(
+            {login: {"username": login, "password": password} for login, password in passwords.items()}
+        )
+        self.register_outputs({"host": self.host, "port": PORT, "databases": self.databases,
+                               "credentials": self.credentials})
+
+    # ---- plumbing -----------------------------------------------------------------------------------
+
+    def _child(self, **extra) -> pulumi.ResourceOptions:
+        return child_options(self, **extra)
+
+    def _k8s(self, **extra) -> pulumi.ResourceOptions:
+        provider = {"provider": self._cluster.kubernetes} if self._cluster.kubernetes is not None else {}
+        return child_options(self, **provider, **extra)
+
+    def _pg(self, **extra) -> pulumi.ResourceOptions:
+        return child_options(self, provider=self.provider, **extra)
+
+    def _secret(self, role: str, secret_name: str, data: dict[str, pulumi.Input[str]],
+                type_: str = "Opaque") -> k8s.core.v1.Secret:
+        return k8s.core.v1.Secret(
+            f"{self._name}-{role}-secret",
+            metadata=k8s.meta.v1.ObjectMetaArgs(name=secret_name, namespace=self._namespace),
+            type=type_,
+            string_data=data,
+            opts=self._k8s(additional_secret_outputs=["stringData", "data"]),
+        )
+
+    # ---- server: CloudNativePG ----------------------------------------------------------------------
+
+    def _cloudnative_pg(self, admin_password: pulumi.Output[str], backups: BackupTarget):
+        config = self._config
+        superuser = self._secret("superuser", f"{CLUSTER_NAME}-superuser",
+                                 {"username": "postgres", "password": admin_password}, "kubernetes.io/basic-auth")
+        backup_credentials = self._secret(
+            "backup-credentials", f"{CLUSTER_NAME}-backups",
+            {"ACCESS_KEY_ID": backups.access_key_id, "ACCESS_SECRET_KEY": backups.secret_access_key},
+        )
+        ca = k8s.core.v1.ConfigMap(
+            f"{self._name}-ca",
+            metadata=k8s.meta.v1.ObjectMetaArgs(name="platform-ca", namespace=self._namespace),
+            data={"ca.crt": self._cluster.ca_pem},
+            opts=self._k8s(),
+        )
+        services = [f"{CLUSTER_NAME}-{kind}" for kind in ("rw", "r", "ro")]
+        tls_secret = f"{CLUSTER_NAME}-server-tls"
+        certificate = k8s.apiextensions.CustomResource(
+            f"{self._name}-certificate",
+            api_version="cert-manager.io/v1",
+            kind="Certificate",
+            metadata={"name": tls_secret, "namespace": self._namespace},
+            spec={
+                "secretName": tls_secret,
+                "dnsNames": [dns for service in services
+                             for dns in (service, f"{service}.dp-{LAYER}.svc", service_host(service, LAYER))],
+                "privateKey": {"algorithm": "ECDSA", "size": 256, "rotationPolicy": "Always"},
+                "usages": ["server auth", "digital signature", "key encipherment"],
+                "issuerRef": {"name": self._cluster.issuer, "kind": "ClusterIssuer", "group": "cert-manager.io"},
+            },
+            opts=self._k8s(depends_on=self._cluster.after("cert-manager")),
+        )
+        endpoint = pulumi.Output.from_input(backups.endpoint)
+        cluster = k8s.apiextensions.CustomResource(
+            f"{self._name}-cluster",
+            api_version="postgresql.cnpg.io/v1",
+            kind="Cluster",
+            metadata={"name": CLUSTER_NAME, "namespace": self._namespace},
+            spec={
+                "instances": config.instances,
+                "imageName": CNPG_IMAGE,
+                "enableSuperuserAccess": True,
+                "superuserSecret": {"name": superuser.metadata.name},
+                "storage": {"size": f"{config.storage_gib}Gi"},
+                "certificates": {"serverTLSSecret": tls_secret, "serverCASecret": tls_secret},
+                "postgresql": {
+                    "parameters": {
+                        "pgaudit.log": PGAUDIT_LOG,
+                        "pgaudit.log_catalog": "off",
+                        "pgaudit.log_relation": "on",
+                        "pgaudit.log_parameter": "off",
+                        "ssl_min_protocol_version": "TLSv1.2",
+                    },
+                    # Refuse every connection that is not TLS, before CloudNativePG's own rules.
+                    "pg_hba": ["hostnossl all all all reject"],
+                },
+                "backup": {
+                    "retentionPolicy": f"{config.backup_retention_days}d",
+                    "barmanObjectStore": {
+                        "destinationPath": pulumi.Output.concat("s3://", backups.bucket, "/", CLUSTER_NAME),
+                        "endpointURL": endpoint,
+                        "endpointCA": {"name": ca.metadata.name, "key": "ca.crt"},
+                        "s3Credentials": {
+                            "accessKeyId": {"name": backup_credentials.metadata.name, "key": "ACCESS_KEY_ID"},
+                            "secretAccessKey": {"name": backup_credentials.metadata.name,
+                                                "key": "ACCESS_SECRET_KEY"},
+                        },
+                        "wal": {"compression": "gzip"},
+                        "data": {"compression": "gzip"},
+                    },
+                },
+                "resources": {"requests": {"cpu": "250m", "memory": "512Mi"},
+                              "limits": {"cpu": "1", "memory": "1Gi"}},
+            },
+            opts=self._k8s(protect=config.protect, depends_on=[certificate, *self._cluster.after("cloudnative-pg")]),
+        )
+        k8s.apiextensions.CustomResource(
+            f"{self._name}-scheduled-backup",
+            api_version="postgresql.cnpg.io/v1",
+            kind="ScheduledBackup",
+            metadata={"name": f"{CLUSTER_NAME}-daily", "namespace": self._namespace},
+            spec={"schedule": "0 0 2 * * *", "backupOwnerReference": "self",
+                  "cluster": {"name": cluster.metadata["name"]}},
+            opts=self._k8s(),
+        )
+        host = cluster.metadata["name"].apply(lambda cluster_name: service_host(f"{cluster_name}-rw", LAYER))
+        return host, "postgres", self._cluster.ca_file
+
+    # ---- server: RDS --------------------------------------------------------------------------------
+
+    def _rds(self, admin_password: pulumi.Output[str]):
+        config = self._config
+        identifier = config.identifier
+        key = aws.kms.Key(
+            f"{self._name}-key",
+            description=f"Encrypts the {identifier} RDS instance, its snapshots and backups.",
+            enable_key_rotation=True,
+            deletion_window_in_days=30,
+            opts=self._child(protect=config.protect),
+        )
+        parameters = aws.rds.ParameterGroup(
+            f"{self._name}-parameters",
+            name=f"{identifier}-pg{config.postgres_version}",
+            family=f"postgres{config.postgres_version}",
+            description="pgaudit preloaded (ddl, role, write), SSL forced.",
+            parameters=[
+                aws.rds.ParameterGroupParameterArgs(name="shared_preload_libraries", value="pgaudit",
+                                                    apply_method="pending-reboot"),
+                aws.rds.ParameterGroupParameterArgs(name="pgaudit.log", value=PGAUDIT_LOG),
+                aws.rds.ParameterGroupParameterArgs(name="pgaudit.log_catalog", value="0"),
+                aws.rds.ParameterGroupParameterArgs(name="pgaudit.role", value="rds_pgaudit"),
+                aws.rds.ParameterGroupParameterArgs(name="rds.force_ssl", value="1"),
+                aws.rds.ParameterGroupParameterArgs(name="ssl_min_protocol_version", value="TLSv1.2"),
+            ],
+            opts=self._child(),
+        )
+        aws.cloudwatch.LogGroup(
+            f"{self._name}-log-group",
+            name=f"/aws/rds/instance/{identifier}/postgresql",
+            retention_in_days=cloudwatch_retention(config.audit_days),
+            opts=self._child(protect=config.protect),
+        )
+        instance = aws.rds.Instance(
+            f"{self._name}-instance",
+            identifier=identifier,
+            engine="postgres",
+            engine_version=config.postgres_version,
+            instance_class=config.instance_class,
+            allocated_storage=config.storage_gib,
+            max_allocated_storage=config.storage_gib * 4,
+            storage_type="gp3",
+            storage_encrypted=True,
+            kms_key_id=key.arn,
+            publicly_accessible=False,
+            iam_database_authentication_enabled=True,
+            enabled_cloudwatch_logs_exports=["postgresql", "upgrade"],
+            deletion_protection=config.deletion_protection,
+            multi_az=config.multi_az,
+            backup_retention_period=config.backup_retention_days,
+            skip_final_snapshot=False,
+            final_snapshot_identifier=f"{identifier}-final",
+            copy_tags_to_snapshot=True,
+            parameter_group_name=parameters.name,
+            ca_cert_identifier="rds-ca-rsa2048-g1",
+            auto_minor_version_upgrade=True,
+            username="dpadmin",
+            password=admin_password,
+            tags={"dataplatform:role": "metadata"},
+            opts=self._child(protect=config.protect),
+        )
+        return instance.address, "dpadmin", config.ca_bundle_file
+
+    # ---- inside the server --------------------------------------------------------------------------
+
+    def _roles(self) -> dict[str, pulumi.Output[str]]:
+        model: AccessModel = self.model
+        self.groups = {
+            group: postgresql.Role(
+                f"{self._name}-role-{group.replace('_', '-')}",
+                name=group,
+                login=False,
+                superuser=False,
+                create_database=False,
+                create_role=False,
+                inherit=True,
+                opts=self._pg(),
+            )
+            for group in model.groups
+        }
+        passwords: dict[str, pulumi.Output[str]] = {}
+        self.logins = {}
+        for login, groups in model.logins.items():
+            password = random.RandomPassword(f"{self._name}-{login}-password", length=32, special=False,
+                                             opts=self._child())
+            passwords[login] = password.result
+            self.logins[login] = postgresql.Role(
+                f"{self._name}-login-{login}",
+                name=login,
+                login=True,
+                password=password.result,
+                superuser=False,
+                create_database=False,
+                create_role=False,
+                inherit=True,
+                roles=[self.groups[group].name for group in groups],
+                opts=self._pg(),
+            )
+        return passwords
+
+    def _databases(self) -> dict[str, postgresql.Database]:
+        databases = {}
+        for database, owner in self.model.databases.items():
+            databases[database] = postgresql.Database(
+                f"{self._name}-db-{database}",
+                name=database,
+                owner=self.logins[owner].name,
+                encoding="UTF8",
+                template="template0",
+                opts=self._pg(protect=self._config.protect),
+            )
+            postgresql.Extension(
+                f"{self._name}-pgaudit-{database}", name="pgaudit", database=databases[database].name,
+                opts=self._pg(),
+            )
+            postgresql.Grant(
+                f"{self._name}-revoke-public-{database}", database=databases[database].name, role="public",
+                object_type="database", privileges=[], opts=self._pg(),
+            )
+            postgresql.Grant(
+                f"{self._name}-revoke-public-schema-{database}", database=databases[database].name, role="public",
+                schema="public", object_type="schema", privileges=[], opts=self._pg(),
+            )
+        return databases
+
+    def _schemas(self, platform: postgresql.Database) -> dict[str, postgresql.Schema]:
+        return {
+            schema: postgresql.Schema(
+                f"{self._name}-schema-{schema}",
+                name=schema,
+                database=platform.name,
+                owner=self.logins[MIGRATOR].name,
+                if_not_exists=True,
+                drop_cascade=False,
+                opts=self._pg(),
+            )
+            for schema in self.model.schemas
+        }
+
+    def _grants(self, databases: dict[str, postgresql.Database], schemas: dict[str, postgresql.Schema],
+                job: pulumi.Resource) -> None:
+        model, platform = self.model, databases[PLATFORM_DATABASE]
+        connecting = sorted({access.role for access in model.schema_access})
+        for role in connecting:
+            postgresql.Grant(
+                f"{self._name}-connect-{role.replace('_', '-')}", database=platform.name,
+                role=self.groups[role].name, object_type="database", privileges=["CONNECT"], opts=self._pg(),
+            )
+        for access in model.schema_access:
+            slug = f"{access.role.replace('_', '-')}-{access.schema}"
+            postgresql.Grant(
+                f"{self._name}-schema-{slug}", database=platform.name, schema=schemas[access.schema].name,
+                role=self.groups[access.role].name, object_type="schema", privileges=list(access.schema_privileges),
+                opts=self._pg(),
+            )
+            if access.table_privileges:
+                postgresql.Grant(
+                    f"{self._name}-tables-{slug}", database=platform.name, schema=schemas[access.schema].name,
+                    role=self.groups[access.role].name, object_type="table", objects=[],
+                    privileges=list(access.table_privileges), opts=self._pg(),
+                )
+        for default in model.default_access:
+            slug = f"{default.role}-{default.owner}-{default.schema}".replace("_", "-")
+            owner = self.logins[default.owner] if default.owner == MIGRATOR else self.groups[default.owner]
+            postgresql.DefaultPrivileges(
+                f"{self._name}-default-{slug}", database=platform.name, schema=schemas[default.schema].name,
+                owner=owner.name, role=self.groups[default.role].name, object_type="table",
+                privileges=list(default.privileges), opts=self._pg(),
+            )
+        for access in model.table_access:
+            # These tables exist once the migrations Job has run.
+            postgresql.Grant(
+                f"{self._name}-platform-tables-{access.role.replace('_', '-')}", database=platform.name,
+                schema=schemas[access.schema].name, role=self.groups[access.role].name, object_type="table",
+                objects=list(access.tables), privileges=list(access.privileges), opts=self._pg(depends_on=[job]),
+            )
+
+    # ---- migrations ---------------------------------------------------------------------------------
+
+    def _migrations_job(self, password: pulumi.Output[str], platform: postgresql.Database,
+                        schemas: dict[str, postgresql.Schema]) -> k8s.batch.v1.Job:
+        digest = migrations_hash()
+        migrations = discover()
+        files = k8s.core.v1.ConfigMap(
+            f"{self._name}-migrations",
+            metadata=k8s.meta.v1.ObjectMetaArgs(name=f"metadata-migrations-{digest}", namespace=self._namespace),
+            data={migration.name: migration.sql for migration in migrations},
+            opts=self._k8s(),
+        )
+        if self._config.backend == "rds":
+            root_cert = self._config.ca_bundle_file
+            volumes, mounts = [], []
+        else:
+            root_cert = f"{CA_MOUNT}/ca.crt"
+            volumes = [{"name": "ca", "configMap": {"name": "platform-ca"}}]
+            mounts = [{"name": "ca", "mountPath": CA_MOUNT, "readOnly": True}]
+        url = pulumi.Output.all(self.logins[MIGRATOR].name, password, self.host, platform.name).apply(
+            lambda parts: f"postgresql://{parts[0]}:{parts[1]}@{parts[2]}:{PORT}/{parts[3]}"
+            f"?sslmode=verify-full&sslrootcert={root_cert}"
+        )
+        secret = self._secret("migrator", "metadata-migrator", {"url": url})
+        image = self._cluster.images.get(self._config.migrations_image) or (
+            f"ghcr.io/dataplatform/{self._config.migrations_image}:0.1.0")
+        return k8s.batch.v1.Job(
+            f"{self._name}-migrations-job",
+            metadata=k8s.meta.v1.ObjectMetaArgs(
+                name=f"metadata-migrations-{digest}", namespace=self._namespace,
+                labels={"app.kubernetes.io/name": "metadata-migrations", "dataplatform/migrations": digest},
+            ),
+            spec={
+                "backoffLimit": 3,
+                "template": {
+                    "metadata": {"labels": {"app.kubernetes.io/name": "metadata-migrations"}},
+                    "spec": {
+                        "restartPolicy": "Never",
+                        "automountServiceAccountToken": False,
+                        "securityContext": {"runAsNonRoot": True, "runAsUser": RUN_AS_USER,
+                                            "seccompProfile": {"type": "RuntimeDefault"}},
+                        "containers": [{
+                            "name": "migrations",
+                            "image": image,
+                            "command": ["python", "-m", "infra.migrations"],
+                            "env": [
+                                {"name": "METADATA_DATABASE_URL",
+                                 "valueFrom": {"secretKeyRef": {"name": secret.metadata.name, "key": "url"}}},
+                                {"name": "MIGRATIONS_DIR", "value": MIGRATIONS_MOUNT},
+                                {"name": "PYTHONDONTWRITEBYTECODE", "value": "1"},
+                            ],
+                            "volumeMounts": [{"name": "migrations", "mountPath": MIGRATIONS_MOUNT, "readOnly": True},
+                                             *mounts],
+                            "securityContext": {"allowPrivilegeEscalation": False,
+                                                "capabilities": {"drop": ["ALL"]},
+                                                "readOnlyRootFilesystem": True, "runAsNonRoot": True},
+                            "resources": {"requests": {"cpu": "50m", "memory": "64Mi"},
+                                          "limits": {"cpu": "250m", "memory": "128Mi"}},
+                        }],
+                        "volumes": [{"name": "migrations", "configMap": {"name": files.metadata.name}}, *volumes],
+                    },
+                },
+            },
+            opts=self._k8s(depends_on=[schemas["platform"]]),
+        )

@@ -1,0 +1,37 @@
+"""Run one layer component under the mocks with a hand-built ClusterContext, as the runtime would hand it over."""
+
+from __future__ import annotations
+
+from components.cluster import LAYER_NAMESPACES, ClusterContext, namespace_name
+from infra.catalog import load_catalog
+from infra.config import parse_stack_config, project_values
+from infra.harness import Recording, run_program
+from infra.stackfiles import load_stack
+
+TEST_CA_PEM = "-----BEGIN CERTIFICATE-----\nTEST\n-----END CERTIFICATE-----\n"
+TEST_CA_FILE = "/home/deployer/.dataplatform/dev/ca.pem"
+
+
+def cluster_context() -> ClusterContext:
+    return ClusterContext(
+        namespaces={layer: namespace_name(layer) for layer in LAYER_NAMESPACES},
+        ca_pem=TEST_CA_PEM,
+        ca_file=TEST_CA_FILE,
+        issuer="platform-ca",
+        services={"log-shipper": "fluent-bit.dp-logs.svc.cluster.local:8443"},
+    )
+
+
+def record_metadata(stack: str, preview: bool = False) -> Recording:
+    from components.metadata import BackupTarget, MetadataConfig, MetadataDatabase
+
+    settings = load_stack(stack)
+    config = parse_stack_config(project_values(settings.config), stack)
+
+    def program() -> None:
+        backups = BackupTarget("dataplatform-dev-backups", "https://minio.dp-storage.svc.cluster.local:9000",
+                               "backups-key", "backups-secret")
+        MetadataDatabase("metadata", MetadataConfig.from_stack(config), load_catalog(), cluster_context(),
+                         backups=backups if config.metadata.backend == "cloudnative-pg" else None)
+
+    return run_program(program, settings, preview=preview)
