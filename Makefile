@@ -1,6 +1,6 @@
 # The single entry point. Every target sets up what it needs on first use.
 #   make plan STACK=dev     offline plan + policy gate (no CLI, no credentials)
-#   make test               the whole test suite
+#   make test               the test suite (make test-slow: the real-Superset suite)
 #   make setup              virtualenvs only
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
@@ -12,11 +12,12 @@ STACK ?= dev
 STAMP := $(VENV)/.installed
 
 
-.PHONY: help setup plan test test-fast lint format lock clean
+.PHONY: help setup plan test test-slow test-fast lint format lock clean
 
 help:
 	@echo "make plan STACK=<dev|prod>  offline plan and policy gate -> build/plan/<stack>.json"
-	@echo "make test                   every test (sets up on first use)"
+	@echo "make test                   every test but the real-Superset suite (sets up on first use)"
+	@echo "make test-slow              the real-Superset suite (builds .venv-superset on first use)"
 	@echo "make lint                   ruff, workflow schema and security lint"
 	@echo "make pipeline [ORDERS=N]    generate bronze data and run dbt on the embedded default (DuckDB)"
 	@echo "make dbt-bench / dbt-docs   dbt benchmark at 1M and 10M orders / dbt docs generate"
@@ -37,7 +38,10 @@ plan: $(STAMP) policy-venv
 	@$(PY) -m infra.plan --stack $(STACK)
 
 test: setup
-	@$(PY) -m pytest -q -n 2
+	@$(PY) -m pytest -q -n 2 -m "not slow"
+
+test-slow: setup superset-setup
+	@$(PY) -m pytest -q -m slow
 
 test-fast: $(STAMP) policy-venv
 	@$(PY) -m pytest -q -m "not integration"
@@ -60,3 +64,4 @@ clean:
 
 include policies/pack.mk
 include dbt/pipeline.mk
+include tests/support/superset.mk

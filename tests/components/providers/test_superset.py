@@ -13,7 +13,7 @@ from components.providers.superset import DatabaseProvider, RoleProvider, Supers
 from tests.support.postgres import PostgresServer
 from tests.support.superset import SupersetServer
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 
 @pytest.fixture(scope="module")
