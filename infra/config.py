@@ -198,6 +198,28 @@ class NodeSetSettings(_Section):
     memory_gib: Annotated[int, Field(ge=1, le=64)] = Field(description="Memory per node, GiB (heap is half).")
 
 
+class LakehouseSettings(_Section):
+    edition: Literal["community", "enterprise"] = Field(
+        default="community",
+        description="Dremio edition. `enterprise` (licensed) adds roles, grants and audit.json; a `community` "
+        "stack has no access control inside Dremio, which the policy pack reports.",
+    )
+    version: Annotated[str, Field(pattern=r"^[0-9]+\.[0-9]+\.[0-9]+$")] = Field(
+        default="26.0.0", description="Dremio image tag (pinned; the same for coordinator and executors)."
+    )
+    size: Literal["small", "medium", "large"] = Field(
+        description="Coordinator and executor sizing (components/lakehouse.py `SIZES`)."
+    )
+    executors: Annotated[int, Field(ge=1, le=50)] = Field(description="Executor replicas.")
+    volume_gib: Annotated[int, Field(ge=10, le=10000)] = Field(description="Volume of each Dremio node, GiB.")
+    slow_query_seconds: Annotated[int, Field(ge=1)] = Field(
+        default=30, description="Queries slower than this raise the slow-query alert (a histogram bucket)."
+    )
+    admin_user: Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]{2,31}$")] = Field(
+        default="platform-admin", description="Name of Dremio's first administrator (its password is generated)."
+    )
+
+
 class LogsSettings(_Section):
     version: Annotated[str, Field(pattern=r"^[0-9]+\.[0-9]+\.[0-9]+$")] = Field(
         default="9.5.0",
@@ -247,6 +269,7 @@ class StackConfig(_Section):
     kubernetes: KubernetesConfig = Field(description="The cluster the workloads run on and its runtime base.")
     metadata: MetadataSettings = Field(description="The metadata PostgreSQL server.")
     logs: LogsSettings = Field(description="The log and audit Elasticsearch cluster.")
+    lakehouse: LakehouseSettings = Field(description="The Dremio lakehouse.")
 
     @model_validator(mode="after")
     def _cross_field_rules(self) -> StackConfig:
@@ -333,6 +356,7 @@ STAGE_DEFAULTS: dict[str, dict[str, Any]] = {
             ],
             "jobLogDays": 7,
         },
+        "lakehouse": {"size": "small", "executors": 1, "volumeGib": 20},
     },
     "prod": {
         "protect": True,
@@ -360,6 +384,7 @@ STAGE_DEFAULTS: dict[str, dict[str, Any]] = {
             ],
             "jobLogDays": 30,
         },
+        "lakehouse": {"size": "large", "executors": 3, "volumeGib": 200},
     },
 }
 

@@ -1,0 +1,348 @@
+"""Lakehouse layer: `Lakehouse`, Dremio deployed and configured, the dbt runner and the consumers' access.
+
+Example (inside a Pulumi program)::
+
+    lakehouse = Lakehouse(
+        "lakehouse", LakehouseConfig.from_stack(config), catalog, cluster,
+        lake=LakeAccess.from_lake(lake, config),
+        metadata=DatabaseAccess(host=metadata.host, port=metadata.port, database="platform",
+                                credentials=metadata.credentials["dremio"]),   # optional
+        search=SearchAccess(host=..., port=9200, credentials=...),               # optional
+    )
+    lakehouse.endpoints   # {"rest": "https://dremio-client...:9047", "flight": "grpc+tls://...:32010"}
+
+What it declares (components/lakehouse_spec.py renders the bodies; decision 0009 says why there is no chart):
+1. Dremio's workloads: generated administrator, keystore and service passwords; a cert-manager certificate with
+   a PKCS#12 keystore for web and Flight TLS; the distributed store's core-site.xml in a Secret; the coordinator
+   and executor StatefulSets sized by `LakehouseConfig`; ClusterIP services only.
+2. Dremio's configuration through the dynamic providers (components/providers/dremio.py): the first
+   administrator, service users for dbt and Superset, the lake twice (read-only over every layer; write-enabled
+   over silver and gold for dbt), PostgreSQL and Elasticsearch sources with full TLS verification, a space per
+   flow layer, and, on Enterprise, the catalog's roles and least-privilege grants. A Community stack declares no
+   grants, and the policy pack reports the gap.
+3. The dbt runner CronJob on the catalog's transformation schedule, and the alerts: slow queries (from the query
+   log Fluent Bit ships), Dremio's health and the runner's failures, each with a runbook in docs/lakehouse.md.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated, Any, Literal
+
+import pulumi
+import pulumi_kubernetes as k8s
+import pulumi_random as random
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from components import lakehouse_spec as spec
+from components.base import child_options, type_token
+from components.cluster import ClusterContext, service_host
+from components.hardening import LARGE, SMALL, Resources
+from components.monitoring import Monitoring, MonitoringConfig, ScrapeTarget
+from components.providers import dremio
+from infra.catalog import FLOW_LAYERS, Catalog
+from infra.schedules import kubernetes_cron
+
+SIZES: dict[str, tuple[Resources, Resources]] = {
+    "small": (Resources(cpu="1", memory="4Gi", cpu_limit="2"), Resources(cpu="1", memory="4Gi", cpu_limit="2")),
+    "medium": (Resources(cpu="2", memory="8Gi", cpu_limit="4"), Resources(cpu="4", memory="16Gi", cpu_limit="4")),
+    "large": (Resources(cpu="4", memory="16Gi", cpu_limit="8"), Resources(cpu="8", memory="32Gi", cpu_limit="8")),
+}
+SOURCE_WRITE = ("ALTER", "CREATE_TABLE", "DELETE", "DROP", "INSERT", "SELECT", "TRUNCATE", "UPDATE")
+SERVICE_DOMAIN = "platform.invalid"  # service users' e-mail domain: Dremio requires one, nobody reads it
+
+
+class LakehouseConfig(BaseModel):
+    """Everything `Lakehouse` needs, resolved from the stack config (`dataplatform:lakehouse`)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name_prefix: str = Field(description="Prefix of physical names.")
+    stack: str = Field(description="Stack name.")
+    edition: Literal["community", "enterprise"] = Field(
+        default="community", description="Dremio edition; grants, roles and audit.json need `enterprise`."
+    )
+    version: str = Field(default="26.0.0", description="Dremio image tag, pinned.")
+    size: Literal["small", "medium", "large"] = Field(default="small", description="Coordinator/executor sizing.")
+    executors: Annotated[int, Field(ge=1, le=50)] = Field(default=1, description="Executor replicas.")
+    volume_gib: Annotated[int, Field(ge=10, le=10000)] = Field(default=20, description="Volume per node, GiB.")
+    storage_class: str | None = Field(default=None, description="StorageClass of the nodes' volumes.")
+    slow_query_seconds: int = Field(default=30, description="Queries slower than this raise DremioSlowQueries.")
+    admin_user: str = Field(default="platform-admin", description="Name of the first administrator.")
+    issuer: str = Field(description="ClusterIssuer that signs Dremio's certificate.")
+    store_bucket: str = Field(description="The `dremio-store` bucket.")
+    store_endpoint: str | None = Field(default=None, description="MinIO `host:port` (dev); None for AWS S3.")
+    region: str = Field(default="us-east-1", description="Region the object store reports.")
+
+    @model_validator(mode="after")
+    def _rules(self) -> LakehouseConfig:
+        if self.slow_query_seconds not in spec.QUERY_BUCKETS:
+            allowed = ", ".join(str(bucket) for bucket in spec.QUERY_BUCKETS)
+            raise ValueError(f"`slowQuerySeconds` {self.slow_query_seconds} is not a bucket of the query-duration "
+                             f"histogram; use one of {allowed}")
+        return self
+
+    @classmethod
+    def from_stack(cls, config: Any) -> LakehouseConfig:
+        settings = config.lakehouse
+        minio = config.storage.minio
+        return cls(
+            name_prefix=config.name_prefix, stack=config.stack, edition=settings.edition, version=settings.version,
+            size=settings.size, executors=settings.executors, volume_gib=settings.volume_gib,
+            storage_class=config.kubernetes.storage_class, slow_query_seconds=settings.slow_query_seconds,
+            admin_user=settings.admin_user,
+            issuer=config.kubernetes.ca.issuer or f"{config.name_prefix}-{config.stack}-ca",
+            store_bucket=f"{config.name_prefix}-{config.stack}-dremio-store",
+            store_endpoint=minio.server if minio is not None else None,
+            region=minio.region if minio is not None else (config.aws.region if config.aws else "us-east-1"),
+        )
+
+    def shape(self) -> spec.DremioShape:
+        coordinator, executor = SIZES[self.size]
+        return spec.DremioShape(edition=self.edition, version=self.version, coordinator=coordinator,
+                                executor=executor, executors=self.executors, volume_gib=self.volume_gib,
+                                storage_class=self.storage_class, store_bucket=self.store_bucket,
+                                store_endpoint=self.store_endpoint, store_region=self.region)
+
+
+@dataclass(frozen=True)
+class LakeAccess:
+    """What the lakehouse needs from `DataLake`: bucket names by role and each identity's keys (secret)."""
+
+    bucket_names: pulumi.Input[dict[str, str]]
+    credentials: pulumi.Input[dict[str, dict[str, str]]]
+    """Identity -> {access_key_id, secret_access_key}; `query-engine`, `transformation` and `dremio` are used."""
+
+    @classmethod
+    def from_lake(cls, lake: Any) -> LakeAccess:
+        return cls(bucket_names=lake.bucket_names, credentials=lake.credentials)
+
+
+@dataclass(frozen=True)
+class DatabaseAccess:
+    """Dremio's read-only PostgreSQL login on the metadata database."""
+
+    host: pulumi.Input[str]
+    port: int
+    database: str
+    credentials: pulumi.Input[dict[str, str]]
+    """{username, password}."""
+
+
+@dataclass(frozen=True)
+class SearchAccess:
+    """Dremio's read-only Elasticsearch user."""
+
+    host: pulumi.Input[str]
+    port: int
+    credentials: pulumi.Input[dict[str, str]]
+    """{username, password}."""
+
+
+class Lakehouse(pulumi.ComponentResource):
+    """Dremio (workloads and configuration), the dbt runner, consumer endpoints and alerts."""
+
+    endpoints: dict[str, str]
+    service_users: dict[str, pulumi.Output[dict[str, str]]]
+
+    def __init__(
+        self,
+        name: str,
+        config: LakehouseConfig,
+        catalog: Catalog,
+        cluster: ClusterContext,
+        lake: LakeAccess,
+        metadata: DatabaseAccess | None = None,
+        search: SearchAccess | None = None,
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        super().__init__(type_token("lakehouse", "Lakehouse"), name, None, opts)
+        self._name, self._config, self._cluster = name, config, cluster
+        self._namespace = cluster.namespaces[spec.LAYER]
+        shape = config.shape()
+        passwords = {role: self._password(role) for role in ("admin", "keystore", "dbt", "superset")}
+        workloads = self._workloads(shape, lake, passwords["keystore"])
+        connection = pulumi.Output.secret(pulumi.Output.all(passwords["admin"], cluster.ca_pem).apply(
+            lambda values: {"url": f"https://{service_host(spec.CLIENT_SERVICE, spec.LAYER)}:{spec.WEB_PORT}",
+                            "username": config.admin_user, "password": values[0], "ca_pem": values[1]}))
+        admin = dremio.FirstAdmin(f"{name}-admin", connection, email=f"{config.admin_user}@{SERVICE_DOMAIN}",
+                                  opts=child_options(self, depends_on=workloads))
+        after_admin = child_options(self, depends_on=[admin])
+        users = {
+            service: dremio.User(f"{name}-user-{service}", connection, service, passwords[service],
+                                 email=f"{service}@{SERVICE_DOMAIN}", first_name=service, opts=after_admin)
+            for service in ("dbt", "superset")
+        }
+        sources = self._sources(connection, lake, metadata, search, after_admin)
+        spaces = {layer: dremio.Space(f"{name}-space-{layer}", connection, layer, opts=after_admin)
+                  for layer in FLOW_LAYERS}
+        dremio.Folder(f"{name}-folder-gold-marts", connection, ["gold", *spec.SPACE_FOLDERS],
+                      opts=child_options(self, depends_on=[spaces["gold"]]))
+        if config.edition == "enterprise":
+            self._grants(catalog, connection, users, spaces, sources, after_admin)
+        self._runner(catalog, users["dbt"], passwords["dbt"])
+        runner_minutes = catalog.transformations.schedule.minutes or 1
+        Monitoring(
+            f"{name}-monitoring", MonitoringConfig(), cluster,
+            targets=[ScrapeTarget("dremio-query-metrics", "logs", {"app.kubernetes.io/name": "fluent-bit"},
+                                  "query-metrics")],
+            rules=spec.alert_rules(config.slow_query_seconds, runner_minutes),
+            opts=child_options(self),
+        )
+        host = service_host(spec.CLIENT_SERVICE, spec.LAYER)
+        self.endpoints = {"rest": f"https://{host}:{spec.WEB_PORT}", "flight": f"grpc+tls://{host}:{spec.FLIGHT_PORT}"}
+        self.service_users = {
+            service: pulumi.Output.secret(pulumi.Output.all(users[service].key, passwords[service]).apply(
+                lambda values: {"username": values[0], "password": values[1]}))
+            for service in ("dbt", "superset")
+        }
+        self.register_outputs({"endpoints": self.endpoints, "edition": config.edition,
+                               "sources": sorted(sources), "serviceUsers": self.service_users})
+
+    # ---- plumbing -----------------------------------------------------------------------------------
+
+    def _k8s(self, **extra) -> pulumi.ResourceOptions:
+        if self._cluster.kubernetes is not None:
+            extra["provider"] = self._cluster.kubernetes
+        return child_options(self, **extra)
+
+    def _password(self, role: str) -> pulumi.Output[str]:
+        # Dremio wants letters and digits; no specials keeps the password safe in HOCON, XML and env vars.
+        password = random.RandomPassword(f"{self._name}-{role}-password", length=32, special=False, min_numeric=2,
+                                         min_lower=2, min_upper=2, opts=child_options(self))
+        return pulumi.Output.secret(password.result)
+
+    def _secret(self, role: str, secret_name: str, data: dict[str, pulumi.Input[str]]) -> k8s.core.v1.Secret:
+        return k8s.core.v1.Secret(
+            f"{self._name}-{role}-secret",
+            metadata=k8s.meta.v1.ObjectMetaArgs(name=secret_name, namespace=self._namespace),
+            type="Opaque",
+            string_data=data,
+            opts=self._k8s(additional_secret_outputs=["stringData", "data"]),
+        )
+
+    # ---- workloads ----------------------------------------------------------------------------------
+
+    def _workloads(self, shape: spec.DremioShape, lake: LakeAccess,
+                   keystore_password: pulumi.Output[str]) -> list[pulumi.Resource]:
+        name = self._name
+        keystore = self._secret("keystore", spec.KEYSTORE_SECRET, {spec.KEYSTORE_KEY: keystore_password})
+        certificate = k8s.apiextensions.CustomResource(
+            f"{name}-certificate",
+            api_version="cert-manager.io/v1",
+            kind="Certificate",
+            metadata={"name": spec.TLS_SECRET, "namespace": self._namespace},
+            spec=spec.certificate(self._config.issuer),
+            opts=self._k8s(depends_on=[keystore, *self._cluster.after("cert-manager")]),
+        )
+        store_keys = pulumi.Output.from_input(lake.credentials).apply(lambda found: found["dremio"])
+        core_site = pulumi.Output.secret(store_keys.apply(
+            lambda keys: spec.core_site(shape, keys["access_key_id"], keys["secret_access_key"])))
+        store = self._secret("store", spec.STORE_SECRET, {"core-site.xml": core_site})
+        config_map = k8s.core.v1.ConfigMap(
+            f"{name}-config",
+            metadata=k8s.meta.v1.ObjectMetaArgs(name=spec.CONFIG_MAP, namespace=self._namespace,
+                                                labels={"app.kubernetes.io/name": "dremio"}),
+            data={"dremio.conf": spec.dremio_conf(shape)},
+            opts=self._k8s(),
+        )
+        ready = []
+        for manifest in spec.workloads(shape):
+            metadata = {**manifest["metadata"], "namespace": self._namespace}
+            role = manifest["metadata"]["name"]
+            if manifest["kind"] == "StatefulSet":
+                ready.append(k8s.apps.v1.StatefulSet(
+                    f"{name}-{role}", metadata=metadata, spec=manifest["spec"],
+                    opts=self._k8s(depends_on=[certificate, store, config_map, keystore])))
+            else:
+                ready.append(k8s.core.v1.Service(f"{name}-{role}-service", metadata=metadata, spec=manifest["spec"],
+                                                 opts=self._k8s()))
+        return ready
+
+    # ---- configuration ------------------------------------------------------------------------------
+
+    def _sources(self, connection: pulumi.Output[dict], lake: LakeAccess, metadata: DatabaseAccess | None,
+                 search: SearchAccess | None, opts: pulumi.ResourceOptions) -> dict[str, dremio.Source]:
+        config = self._config
+        endpoint, region = config.store_endpoint, config.region if config.store_endpoint else None
+        lake_inputs = pulumi.Output.all(pulumi.Output.from_input(lake.bucket_names),
+                                        pulumi.Output.unsecret(pulumi.Output.from_input(lake.credentials)))
+
+        def lake_entity(source: str, identity: str, layers: tuple[str, ...]) -> pulumi.Output[dict]:
+            return lake_inputs.apply(lambda values: dremio.s3_source(
+                source, values[1][identity]["access_key_id"], [values[0][layer] for layer in layers],
+                endpoint=endpoint, region=region))
+
+        def lake_secret(identity: str) -> pulumi.Output[dict]:
+            return pulumi.Output.secret(pulumi.Output.from_input(lake.credentials).apply(
+                lambda found: {"accessSecret": found[identity]["secret_access_key"]}))
+
+        sources = {
+            spec.LAKE_SOURCE: dremio.Source(
+                f"{self._name}-source-lake", connection, lake_entity(spec.LAKE_SOURCE, "query-engine", FLOW_LAYERS),
+                lake_secret("query-engine"), opts=opts),
+            spec.LAKE_WRITE_SOURCE: dremio.Source(
+                f"{self._name}-source-lake-write", connection,
+                lake_entity(spec.LAKE_WRITE_SOURCE, "transformation", ("silver", "gold")),
+                lake_secret("transformation"), opts=opts),
+        }
+        if metadata is not None:
+            login = pulumi.Output.from_input(metadata.credentials)
+            entity = pulumi.Output.all(metadata.host, pulumi.Output.unsecret(login)).apply(
+                lambda values: dremio.postgres_source(spec.METADATA_SOURCE, values[0], metadata.port,
+                                                      metadata.database, values[1]["username"]))
+            sources[spec.METADATA_SOURCE] = dremio.Source(
+                f"{self._name}-source-metadata", connection, entity,
+                pulumi.Output.secret(login.apply(lambda found: {"password": found["password"]})), opts=opts)
+        if search is not None:
+            login = pulumi.Output.from_input(search.credentials)
+            entity = pulumi.Output.all(search.host, pulumi.Output.unsecret(login)).apply(
+                lambda values: dremio.elastic_source(spec.LOGS_SOURCE, values[0], search.port, values[1]["username"]))
+            sources[spec.LOGS_SOURCE] = dremio.Source(
+                f"{self._name}-source-logs", connection, entity,
+                pulumi.Output.secret(login.apply(lambda found: {"password": found["password"]})), opts=opts)
+        return sources
+
+    def _grants(self, catalog: Catalog, connection: pulumi.Output[dict], users: dict[str, dremio.User],
+                spaces: dict[str, dremio.Space], sources: dict[str, dremio.Source],
+                opts: pulumi.ResourceOptions) -> None:
+        grants = spec.space_grants(catalog)
+        roles = [dremio.Role(f"{self._name}-role-{role.replace('_', '-')}", connection, role,
+                             catalog.role(role).description, opts=opts)
+                 for role in sorted({grant.grantee for grant in grants if grant.grantee_type == "ROLE"})]
+        grantees: list[pulumi.Resource] = [*roles, *users.values()]
+        for layer, body in spec.grants_by_layer(grants).items():
+            dremio.Grants(f"{self._name}-grants-{layer}", connection, [layer], body,
+                          opts=child_options(self, depends_on=[spaces[layer], *grantees]))
+        dbt = spec.dremio_users(catalog)["transformation"]
+        source_grants = {spec.LAKE_SOURCE: ["SELECT"], spec.LAKE_WRITE_SOURCE: list(SOURCE_WRITE)}
+        for source, privileges in source_grants.items():
+            dremio.Grants(f"{self._name}-grants-{source.replace('_', '-')}", connection, [source],
+                          [{"granteeType": "USER", "name": dbt, "privileges": privileges}],
+                          opts=child_options(self, depends_on=[sources[source], *grantees]))
+
+    # ---- the dbt runner -----------------------------------------------------------------------------
+
+    def _runner(self, catalog: Catalog, user: dremio.User, password: pulumi.Output[str]) -> None:
+        secret = self._secret("runner", spec.RUNNER_SECRET, {"password": password, "ca.crt": self._cluster.ca_pem})
+        image = self._cluster.images.get(spec.RUNNER, spec.RUNNER)
+        schedule = catalog.transformations.schedule
+        pod = spec.runner_pod(image, "dbt", SMALL if self._config.size == "small" else LARGE)
+        k8s.batch.v1.CronJob(
+            f"{self._name}-{spec.RUNNER}",
+            metadata=k8s.meta.v1.ObjectMetaArgs(name=spec.RUNNER, namespace=self._namespace,
+                                                labels={"app.kubernetes.io/name": spec.RUNNER}),
+            spec={
+                "schedule": kubernetes_cron(schedule),
+                "concurrencyPolicy": "Forbid",
+                "successfulJobsHistoryLimit": 1,
+                "failedJobsHistoryLimit": 1,
+                "jobTemplate": {"spec": {
+                    "backoffLimit": 1,
+                    # A failed Job stays (and DbtRunFailed fires) until two intervals have passed.
+                    "ttlSecondsAfterFinished": max(schedule.minutes, 1) * 120,
+                    "template": {"metadata": {"labels": {"app.kubernetes.io/name": spec.RUNNER}}, "spec": pod},
+                }},
+            },
+            opts=self._k8s(depends_on=[secret, user]),
+        )

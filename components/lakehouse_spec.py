@@ -1,0 +1,501 @@
+"""What the lakehouse layer renders, as plain data: Dremio's configuration files and workloads, the catalog's
+grants, the dbt runner, the alerts and the query-log shipping. Pure functions, no resources:
+`components/lakehouse.py` declares them, the golden tests pin them (tests/components/golden/<stack>/dremio.yaml).
+
+Dremio runs from manifests rendered here rather than from a chart (docs/decisions/0009-dremio-workloads.md):
+a master coordinator with embedded ZooKeeper and a StatefulSet of executors, restricted pod security, TLS on
+web (9047) and Arrow Flight (32010) from a cert-manager keystore, ClusterIP services only, the distributed store
+in the `dremio-store` bucket with the `dremio` identity's keys in a Secret, and `queries.json` (plus `audit.json`
+on Enterprise) written to a log volume that Fluent Bit tails into the audit index.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from components.cluster import namespace_name, service_host
+from components.hardening import Resources, container_security, pod_security
+from components.monitoring import AlertRule
+from infra.catalog import FLOW_LAYERS, Catalog, Role
+
+LAYER = "lakehouse"
+COORDINATOR = "dremio-coordinator"
+EXECUTOR = "dremio-executor"
+CLIENT_SERVICE = "dremio-client"
+CLUSTER_SERVICE = "dremio-cluster-pod"
+CONFIG_MAP = "dremio-config"
+STORE_SECRET = "dremio-store"
+TLS_SECRET = "dremio-tls"
+KEYSTORE_SECRET = "dremio-keystore-password"
+KEYSTORE_KEY = "password"
+WEB_PORT, FLIGHT_PORT, JDBC_PORT, FABRIC_PORT, ZOOKEEPER_PORT = 9047, 32010, 31010, 45678, 2181
+DREMIO_UID = 999  # the `dremio` user of Dremio's images
+LOG_VOLUME = "dremio-log"  # Fluent Bit finds the query log by this volume name on each node
+DREMIO_HOME = "/opt/dremio"
+IMAGES: dict[str, str] = {"community": "dremio/dremio-oss", "enterprise": "quay.io/dremio/dremio-enterprise"}
+RUNNER = "dbt-runner"
+RUNNER_SECRET = "dbt-runner-profile"
+SPACE_FOLDERS = ("marts",)
+# Source names in Dremio; dbt's profile names the write-enabled one (DBT_DREMIO_LAKE_SOURCE).
+LAKE_SOURCE = "lake"
+LAKE_WRITE_SOURCE = "lake_write"
+METADATA_SOURCE = "metadata"
+LOGS_SOURCE = "logs"
+# Privileges on a space (Dremio's SPACE grant type), by access.
+SPACE_READ = ("SELECT", "VIEW_REFLECTION")
+SPACE_WRITE = ("ALTER", "ALTER_REFLECTION", "MODIFY", "SELECT", "VIEW_REFLECTION")
+# Query-duration histogram Fluent Bit derives from queries.json (seconds); the slow-query threshold is one bucket.
+QUERY_BUCKETS = (1, 5, 10, 30, 60, 120, 300, 600)
+QUERY_METRICS_PORT = 2021
+
+
+@dataclass(frozen=True)
+class DremioShape:
+    """Everything that sizes and names the Dremio workloads of one stack."""
+
+    edition: Literal["community", "enterprise"]
+    version: str
+    coordinator: Resources
+    executor: Resources
+    executors: int
+    volume_gib: int
+    storage_class: str | None
+    store_bucket: str
+    store_endpoint: str | None
+    """`host:port` of MinIO (dev); None for AWS S3."""
+    store_region: str
+
+    @property
+    def image(self) -> str:
+        return f"{IMAGES[self.edition]}:{self.version}"
+
+
+# ---- configuration files ----------------------------------------------------------------------------------
+
+
+def dremio_conf(shape: DremioShape) -> str:
+    """dremio.conf (HOCON) shared by every node; the keystore password comes from the environment."""
+    keystore = f"{DREMIO_HOME}/tls/keystore.p12"
+    ssl = "\n".join(
+        f"services.{prefix}.ssl.{key}: {value}"
+        for prefix in ("coordinator.web", "flight")
+        for key, value in (("enabled", "true"), ("auto-certificate.enabled", "false"), ("keyStoreType", '"PKCS12"'),
+                           ("keyStore", f'"{keystore}"'), ("keyStorePassword", "${?DREMIO_KEYSTORE_PASSWORD}"))
+    )
+    return f"""paths: {{
+  local: "{DREMIO_HOME}/data"
+  results: "pdfs://"${{paths.local}}"/results"
+  dist: "dremioS3:///{shape.store_bucket}/dremio"
+}}
+
+zookeeper: "{service_host(f"{COORDINATOR}-0.{CLUSTER_SERVICE}", LAYER)}:{ZOOKEEPER_PORT}"
+
+services.coordinator.web.port: {WEB_PORT}
+services.coordinator.client-endpoint.port: {JDBC_PORT}
+services.flight.port: {FLIGHT_PORT}
+services.flight.enabled: true
+services.fabric.port: {FABRIC_PORT}
+{ssl}
+"""
+
+
+def core_site(shape: DremioShape, access_key: str, secret_key: str) -> str:
+    """core-site.xml of the distributed store (goes to a Secret: it holds the `dremio` identity's keys)."""
+    properties = [
+        ("fs.dremioS3.impl", "com.dremio.plugins.s3.store.S3FileSystem"),
+        ("fs.s3a.aws.credentials.provider", "org.apache.hadoop.fs.s3a.SimpleAWSCredentialsProvider"),
+        ("fs.s3a.access.key", access_key),
+        ("fs.s3a.secret.key", secret_key),
+        ("fs.s3a.connection.ssl.enabled", "true"),
+    ]
+    if shape.store_endpoint is not None:
+        properties += [("fs.s3a.endpoint", shape.store_endpoint), ("fs.s3a.path.style.access", "true"),
+                       ("dremio.s3.compat", "true")]
+    else:
+        properties.append(("fs.s3a.endpoint.region", shape.store_region))
+    body = "".join(f"  <property><name>{name}</name><value>{value}</value></property>\n"
+                   for name, value in properties)
+    return f'<?xml version="1.0"?>\n<configuration>\n{body}</configuration>\n'
+
+
+# ---- workloads --------------------------------------------------------------------------------------------
+
+
+def _labels(role: str) -> dict[str, str]:
+    return {"app.kubernetes.io/name": "dremio", "app.kubernetes.io/component": role,
+            "app.kubernetes.io/part-of": "dataplatform"}
+
+
+def _java_options(role: Literal["coordinator", "executor"]) -> str:
+    coordinator = role == "coordinator"
+    flags = {
+        "services.coordinator.enabled": coordinator,
+        "services.coordinator.master.enabled": coordinator,
+        "services.coordinator.master.embedded-zookeeper.enabled": coordinator,
+        "services.executor.enabled": not coordinator,
+    }
+    options = [f"-D{key}={str(value).lower()}" for key, value in flags.items()]
+    options.append(f"-Djavax.net.ssl.trustStore={DREMIO_HOME}/truststore/cacerts")
+    return " ".join(options)
+
+
+def _memory_mb(resources: Resources) -> int:
+    value = resources.memory
+    number = int(value[:-2])
+    return number * 1024 if value.endswith("Gi") else number
+
+
+def _statefulset(shape: DremioShape, role: Literal["coordinator", "executor"]) -> dict[str, Any]:
+    coordinator = role == "coordinator"
+    name = COORDINATOR if coordinator else EXECUTOR
+    resources = shape.coordinator if coordinator else shape.executor
+    memory_mb = int(_memory_mb(resources) * 0.85)  # headroom for the JVM's off-heap beyond Dremio's budget
+    mounts = [
+        {"name": "data", "mountPath": f"{DREMIO_HOME}/data"},
+        {"name": "config", "mountPath": f"{DREMIO_HOME}/conf", "readOnly": True},
+        {"name": "tls", "mountPath": f"{DREMIO_HOME}/tls", "readOnly": True},
+        {"name": "truststore", "mountPath": f"{DREMIO_HOME}/truststore", "readOnly": True},
+        {"name": LOG_VOLUME, "mountPath": f"{DREMIO_HOME}/log"},
+        {"name": "tmp", "mountPath": "/tmp"},
+    ]
+    ports = [{"name": "fabric", "containerPort": FABRIC_PORT}]
+    if coordinator:
+        ports += [{"name": "web", "containerPort": WEB_PORT}, {"name": "flight", "containerPort": FLIGHT_PORT},
+                  {"name": "jdbc", "containerPort": JDBC_PORT},
+                  {"name": "zookeeper", "containerPort": ZOOKEEPER_PORT}]
+    env = [
+        {"name": "DREMIO_MAX_MEMORY_SIZE_MB", "value": str(memory_mb)},
+        {"name": "DREMIO_LOG_DIR", "value": f"{DREMIO_HOME}/log"},
+        {"name": "DREMIO_JAVA_SERVER_EXTRA_OPTS", "value": _java_options(role)},
+        {"name": "DREMIO_KEYSTORE_PASSWORD",
+         "valueFrom": {"secretKeyRef": {"name": KEYSTORE_SECRET, "key": KEYSTORE_KEY}}},
+    ]
+    probe = ({"httpGet": {"path": "/", "port": WEB_PORT, "scheme": "HTTPS"}, "periodSeconds": 10}
+             if coordinator else {"tcpSocket": {"port": FABRIC_PORT}, "periodSeconds": 10})
+    # The JVM's own roots plus the stack's CA: MinIO, PostgreSQL and Elasticsearch certificates chain to it,
+    # while AWS endpoints keep verifying against the public roots.
+    truststore = (f"cp $JAVA_HOME/lib/security/cacerts {DREMIO_HOME}/truststore/cacerts && chmod u+w "
+                  f"{DREMIO_HOME}/truststore/cacerts && keytool -importcert -noprompt -alias platform-ca -file "
+                  f"{DREMIO_HOME}/tls/ca.crt -keystore {DREMIO_HOME}/truststore/cacerts -storepass changeit")
+    security = container_security(run_as_user=DREMIO_UID)
+    claim: dict[str, Any] = {"accessModes": ["ReadWriteOnce"],
+                             "resources": {"requests": {"storage": f"{shape.volume_gib}Gi"}}}
+    if shape.storage_class:
+        claim["storageClassName"] = shape.storage_class
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "StatefulSet",
+        "metadata": {"name": name, "namespace": namespace_name(LAYER), "labels": _labels(role)},
+        "spec": {
+            "serviceName": CLUSTER_SERVICE,
+            "replicas": 1 if coordinator else shape.executors,
+            "podManagementPolicy": "Parallel",
+            "selector": {"matchLabels": _labels(role)},
+            "template": {
+                "metadata": {"labels": _labels(role)},
+                "spec": {
+                    "automountServiceAccountToken": False,
+                    "securityContext": pod_security(run_as_user=DREMIO_UID, fs_group=DREMIO_UID),
+                    "terminationGracePeriodSeconds": 120,
+                    "initContainers": [{
+                        "name": "truststore", "image": shape.image, "command": ["sh", "-c", truststore],
+                        "securityContext": security, "resources": {"requests": {"cpu": "50m", "memory": "128Mi"},
+                                                                   "limits": {"cpu": "500m", "memory": "256Mi"}},
+                        "volumeMounts": [{"name": "tls", "mountPath": f"{DREMIO_HOME}/tls", "readOnly": True},
+                                         {"name": "truststore", "mountPath": f"{DREMIO_HOME}/truststore"}],
+                    }],
+                    "containers": [{
+                        "name": "dremio", "image": shape.image,
+                        "command": [f"{DREMIO_HOME}/bin/dremio", "start-fg"],
+                        "env": env, "ports": ports, "resources": resources.values(), "securityContext": security,
+                        "readinessProbe": probe, "livenessProbe": {**probe, "initialDelaySeconds": 120,
+                                                                   "failureThreshold": 6},
+                        "volumeMounts": mounts,
+                    }],
+                    "volumes": [
+                        {"name": "config", "projected": {"sources": [
+                            {"configMap": {"name": CONFIG_MAP}},
+                            {"secret": {"name": STORE_SECRET, "items": [{"key": "core-site.xml",
+                                                                         "path": "core-site.xml"}]}}]}},
+                        {"name": "tls", "secret": {"secretName": TLS_SECRET}},
+                        {"name": "truststore", "emptyDir": {}},
+                        {"name": LOG_VOLUME, "emptyDir": {}},
+                        {"name": "tmp", "emptyDir": {}},
+                    ],
+                },
+            },
+            "volumeClaimTemplates": [{"metadata": {"name": "data"}, "spec": claim}],
+        },
+    }
+
+
+def services() -> list[dict[str, Any]]:
+    """The consumers' service (web/REST, Flight, JDBC) and the headless one the nodes find each other by."""
+    client_ports = [{"name": "web", "port": WEB_PORT, "targetPort": "web"},
+                    {"name": "flight", "port": FLIGHT_PORT, "targetPort": "flight"},
+                    {"name": "jdbc", "port": JDBC_PORT, "targetPort": "jdbc"}]
+    return [
+        {"apiVersion": "v1", "kind": "Service",
+         "metadata": {"name": CLIENT_SERVICE, "namespace": namespace_name(LAYER), "labels": _labels("coordinator")},
+         "spec": {"type": "ClusterIP", "selector": _labels("coordinator"), "ports": client_ports}},
+        {"apiVersion": "v1", "kind": "Service",
+         "metadata": {"name": CLUSTER_SERVICE, "namespace": namespace_name(LAYER), "labels": _labels("cluster")},
+         "spec": {"type": "ClusterIP", "clusterIP": "None", "selector": {"app.kubernetes.io/name": "dremio"},
+                  "publishNotReadyAddresses": True,
+                  "ports": [{"name": "fabric", "port": FABRIC_PORT},
+                            {"name": "zookeeper", "port": ZOOKEEPER_PORT}]}},
+    ]
+
+
+def workloads(shape: DremioShape) -> list[dict[str, Any]]:
+    return [_statefulset(shape, "coordinator"), _statefulset(shape, "executor"), *services()]
+
+
+def certificate(issuer: str) -> dict[str, Any]:
+    """The coordinator's certificate, also written as a PKCS#12 keystore (and truststore) for Dremio."""
+    hosts = [CLIENT_SERVICE, f"{CLIENT_SERVICE}.{namespace_name(LAYER)}.svc", service_host(CLIENT_SERVICE, LAYER)]
+    return {
+        "secretName": TLS_SECRET,
+        "dnsNames": hosts,
+        "duration": "2160h",
+        "renewBefore": "360h",
+        "privateKey": {"algorithm": "RSA", "size": 2048, "rotationPolicy": "Always"},
+        "usages": ["server auth", "digital signature", "key encipherment"],
+        "keystores": {"pkcs12": {"create": True, "profile": "Modern2023",
+                                 "passwordSecretRef": {"name": KEYSTORE_SECRET, "key": KEYSTORE_KEY}}},
+        "issuerRef": {"name": issuer, "kind": "ClusterIssuer", "group": "cert-manager.io"},
+    }
+
+
+# ---- grants from the catalog ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SpaceGrant:
+    layer: str
+    grantee_type: Literal["ROLE", "USER"]
+    grantee: str
+    privileges: tuple[str, ...]
+
+
+def dremio_users(catalog: Catalog) -> dict[str, str]:
+    """Catalog role -> the service that queries Dremio as it (dbt as `transformation`, superset as `bi`)."""
+    return {service.role: service.name for service in catalog.services
+            if service.role and "dremio" in service.uses}
+
+
+def space_grants(catalog: Catalog) -> list[SpaceGrant]:
+    """Each Dremio-facing role's access to each layer's space, least privilege: SELECT where it reads, write
+    where it writes, nothing elsewhere. A role a service acts as is granted to that service's user; roles no
+    service acts as are people's roles (analyst, data_engineer) and are granted as Dremio roles. Roles whose
+    service never queries Dremio (ingestion, the query engine itself) get nothing."""
+    users = dremio_users(catalog)
+    served = {service.role for service in catalog.services if service.role}
+    grants = []
+    for role in catalog.roles:
+        if role.name in users:
+            grantee_type, grantee = "USER", users[role.name]
+        elif role.name not in served:
+            grantee_type, grantee = "ROLE", role.name
+        else:
+            continue
+        for layer in FLOW_LAYERS:
+            privileges = _privileges(role, layer)
+            if privileges:
+                grants.append(SpaceGrant(layer, grantee_type, grantee, privileges))
+    return grants
+
+
+def _privileges(role: Role, layer: str) -> tuple[str, ...]:
+    if layer in role.writes:
+        return SPACE_WRITE
+    if layer in role.reads:
+        return SPACE_READ
+    return ()
+
+
+def grants_by_layer(grants: list[SpaceGrant]) -> dict[str, list[dict[str, Any]]]:
+    """The Grants resources' bodies: one per space."""
+    found: dict[str, list[dict[str, Any]]] = {}
+    for grant in grants:
+        found.setdefault(grant.layer, []).append(
+            {"granteeType": grant.grantee_type, "name": grant.grantee, "privileges": list(grant.privileges)})
+    return found
+
+
+# ---- the dbt runner ---------------------------------------------------------------------------------------
+
+
+def dbt_environment(user: str, host: str = service_host(CLIENT_SERVICE, LAYER)) -> dict[str, str]:
+    """The variables dbt/profiles.yml's `dremio` target reads (the password comes from the runner's Secret)."""
+    return {"DBT_TARGET": "dremio", "DBT_DREMIO_HOST": host, "DBT_DREMIO_PORT": str(WEB_PORT),
+            "DBT_DREMIO_USER": user, "DBT_DREMIO_LAKE_SOURCE": LAKE_WRITE_SOURCE, "DBT_DREMIO_LAKE_PATH": "dbt",
+            "DBT_DREMIO_SPACE": "gold", "DBT_DREMIO_SPACE_FOLDER": "marts",
+            "SSL_CERT_FILE": "/etc/dataplatform/ca/ca.crt", "REQUESTS_CA_BUNDLE": "/etc/dataplatform/ca/ca.crt"}
+
+
+def runner_pod(image: str, user: str, resources: Resources) -> dict[str, Any]:
+    """The runner's pod: `dbt build` against Dremio, credentials from the Secret, restricted security."""
+    environment = [{"name": key, "value": value} for key, value in sorted(dbt_environment(user).items())]
+    environment.append({"name": "DBT_DREMIO_PASSWORD",
+                        "valueFrom": {"secretKeyRef": {"name": RUNNER_SECRET, "key": "password"}}})
+    return {
+        "restartPolicy": "Never",
+        "automountServiceAccountToken": False,
+        "securityContext": pod_security(),
+        "containers": [{
+            "name": "dbt", "image": image, "args": ["build", "--target", "dremio"],
+            "env": environment, "resources": resources.values(), "securityContext": container_security(),
+            "volumeMounts": [{"name": "ca", "mountPath": "/etc/dataplatform/ca", "readOnly": True},
+                             {"name": "work", "mountPath": "/tmp"}],
+        }],
+        "volumes": [{"name": "ca", "secret": {"secretName": RUNNER_SECRET, "items": [{"key": "ca.crt",
+                                                                                    "path": "ca.crt"}]}},
+                    {"name": "work", "emptyDir": {}}],
+    }
+
+
+# ---- alerts -----------------------------------------------------------------------------------------------
+
+
+def alert_rules(slow_query_seconds: int, runner_interval_minutes: int) -> list[AlertRule]:
+    namespace = f'namespace="{namespace_name(LAYER)}"'
+    late = max(2 * runner_interval_minutes, 30)
+    return [
+        AlertRule(
+            "DremioSlowQueries",
+            f"sum(increase(dremio_query_duration_seconds_count[10m])) - "
+            f'sum(increase(dremio_query_duration_seconds_bucket{{le="{slow_query_seconds}"}}[10m])) > 0',
+            f"Dremio ran queries slower than {slow_query_seconds}s in the last 10 minutes.",
+            duration="0m",
+        ),
+        AlertRule(
+            "DremioCoordinatorDown",
+            f'kube_statefulset_status_replicas_ready{{{namespace},statefulset="{COORDINATOR}"}} < 1',
+            "The Dremio coordinator is not ready: no queries, no dbt runs, no dashboards.",
+            duration="5m", severity="critical",
+        ),
+        AlertRule(
+            "DremioExecutorsDegraded",
+            f'kube_statefulset_status_replicas_ready{{{namespace},statefulset="{EXECUTOR}"}} '
+            f'< kube_statefulset_replicas{{{namespace},statefulset="{EXECUTOR}"}}',
+            "Fewer Dremio executors are ready than declared; queries slow down or fail.",
+            duration="10m",
+        ),
+        AlertRule(
+            "DbtRunFailed",
+            f'kube_job_status_failed{{{namespace},job_name=~"{RUNNER}-.*"}} > 0',
+            "A dbt run against Dremio failed; silver and gold are stale.",
+            duration="0m", severity="critical",
+        ),
+        AlertRule(
+            "DbtRunLate",
+            f'time() - kube_cronjob_status_last_successful_time{{{namespace},cronjob="{RUNNER}"}} > {late * 60}',
+            f"No dbt run succeeded in the last {late} minutes.",
+            duration="10m",
+        ),
+    ]
+
+
+# ---- the query log: Dremio's files to the audit index -----------------------------------------------------
+
+
+def query_log_shipping(audit_index_prefix: str, elasticsearch_host: str, tls_dir: str) -> dict[str, str]:
+    """Fluent Bit configuration fragments that ship Dremio's `queries.json` (and `audit.json`) to the audit
+    index, renamed to its fields, and derive the query-duration histogram the slow-query alert reads."""
+    kubelet = f"/var/lib/kubelet/pods/*/volumes/kubernetes.io~empty-dir/{LOG_VOLUME}"
+    inputs = f"""[INPUT]
+    Name              tail
+    Path              {kubelet}/queries.json
+    Tag               dremio.queries
+    Parser            json
+    Mem_Buf_Limit     16MB
+    Skip_Long_Lines   On
+    DB                /var/fluent-bit/state/dremio-queries.db
+
+[INPUT]
+    Name              tail
+    Path              {kubelet}/audit.json
+    Tag               dremio.audit
+    Parser            json
+    Mem_Buf_Limit     16MB
+    Skip_Long_Lines   On
+    DB                /var/fluent-bit/state/dremio-audit.db
+"""
+    buckets = "\n".join(f"    Bucket             {bucket}" for bucket in QUERY_BUCKETS)
+    filters = f"""[FILTER]
+    Name    lua
+    Match   dremio.queries
+    call    query_duration
+    code    function query_duration(tag, ts, record) if record["start"] ~= nil and record["finish"] ~= nil then record["duration_seconds"] = (record["finish"] - record["start"]) / 1000 end return 2, ts, record end
+
+[FILTER]
+    Name               log_to_metrics
+    Match              dremio.queries
+    Tag                dremio.metrics
+    Metric_Mode        histogram
+    Metric_Namespace   dremio
+    Metric_Subsystem   query
+    Metric_Name        duration_seconds
+    Metric_Description Duration of Dremio queries, from queries.json.
+    Value_Field        duration_seconds
+{buckets}
+
+[FILTER]
+    Name    modify
+    Match   dremio.*
+    Add     source dremio
+    Rename  queryId object
+    Rename  queryText statement
+    Rename  username actor
+    Rename  outcome action
+    Rename  queryType class
+    Rename  context database
+    Rename  remoteAddress remote_address
+"""  # noqa: E501 (Fluent Bit reads one line per key)
+    outputs = f"""[OUTPUT]
+    Name                es
+    Match               dremio.queries
+    Host                {elasticsearch_host}
+    Port                9200
+    HTTP_User           ${{ES_USER}}
+    HTTP_Passwd         ${{ES_PASSWORD}}
+    Logstash_Format     On
+    Logstash_Prefix     {audit_index_prefix}
+    Time_Key            timestamp
+    Suppress_Type_Name  On
+    Retry_Limit         False
+    tls                 On
+    tls.verify          On
+    tls.ca_file         {tls_dir}/ca.crt
+
+[OUTPUT]
+    Name                es
+    Match               dremio.audit
+    Host                {elasticsearch_host}
+    Port                9200
+    HTTP_User           ${{ES_USER}}
+    HTTP_Passwd         ${{ES_PASSWORD}}
+    Logstash_Format     On
+    Logstash_Prefix     {audit_index_prefix}
+    Time_Key            timestamp
+    Suppress_Type_Name  On
+    Retry_Limit         False
+    tls                 On
+    tls.verify          On
+    tls.ca_file         {tls_dir}/ca.crt
+
+[OUTPUT]
+    Name    prometheus_exporter
+    Match   dremio.metrics
+    Host    0.0.0.0
+    Port    {QUERY_METRICS_PORT}
+"""
+    return {"inputs": inputs, "filters": filters, "outputs": outputs}
+
+
+def shipper_volumes() -> tuple[dict[str, Any], dict[str, Any]]:
+    """The read-only hostPath volume (and its mount) through which Fluent Bit reads pods' log volumes."""
+    return ({"name": "kubelet-pods", "hostPath": {"path": "/var/lib/kubelet/pods", "type": "Directory"}},
+            {"name": "kubelet-pods", "mountPath": "/var/lib/kubelet/pods", "readOnly": True})

@@ -1,0 +1,184 @@
+"""Lakehouse declares Dremio's hardened workloads, its configuration, the dbt runner and alerts per stack, with
+secrets only in secret inputs, grants only where the edition has them, and workloads pinned by golden files."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pulumi
+import pytest
+import yaml
+
+from components import lakehouse_spec as spec
+from components.cluster import LAYER_NAMESPACES, ClusterContext
+from components.images import image_references
+from components.lakehouse import DatabaseAccess, LakeAccess, Lakehouse, LakehouseConfig, SearchAccess
+from components.storage_access import BUCKET_ROLES
+from infra.catalog import load_catalog
+from infra.config import parse_stack_config, project_values
+from infra.harness import SECRET_SENTINEL_PREFIX, is_secret, run_program, unwrap_secret
+from infra.stackfiles import load_stack
+
+GOLDEN = Path(__file__).with_name("golden_lakehouse")
+UPDATE = os.environ.get("UPDATE_GOLDEN") == "1"
+DYNAMIC = "pulumi-python:dynamic/dremio:"
+CA = "-----BEGIN CERTIFICATE-----\nMOCK\n-----END CERTIFICATE-----\n"
+
+
+def stack_config(stack: str):
+    return parse_stack_config(project_values(load_stack(stack).config), stack)
+
+
+def lakehouse_program(stack: str, config: LakehouseConfig | None = None):
+    def program() -> None:
+        settings = config or LakehouseConfig.from_stack(stack_config(stack))
+        cluster = ClusterContext(namespaces={layer: f"dp-{layer}" for layer in LAYER_NAMESPACES}, ca_pem=CA,
+                                 ca_file="/tmp/ca.pem", issuer=settings.issuer, images=image_references())
+        names = {role: f"dataplatform-{stack}-{role}" for role in BUCKET_ROLES}
+        credentials = {identity: {"access_key_id": f"{identity}-key",
+                                  "secret_access_key": f"{SECRET_SENTINEL_PREFIX}{identity}"}
+                       for identity in ("query-engine", "transformation", "dremio")}
+        secret = pulumi.Output.secret
+        Lakehouse(
+            "lakehouse", settings, load_catalog(), cluster,
+            LakeAccess(bucket_names=names, credentials=secret(credentials)),
+            metadata=DatabaseAccess("metadata-rw.dp-metadata.svc.cluster.local", 5432, "platform",
+                                    secret({"username": "dremio", "password": f"{SECRET_SENTINEL_PREFIX}pg"})),
+            search=SearchAccess("logs-es-http.dp-logs.svc.cluster.local", 9200,
+                                secret({"username": "dremio-reader", "password": f"{SECRET_SENTINEL_PREFIX}es"})),
+        )
+
+    return program
+
+
+@pytest.fixture(scope="module")
+def dev():
+    return run_program(lakehouse_program("dev"), load_stack("dev"))
+
+
+@pytest.fixture(scope="module")
+def prod():
+    return run_program(lakehouse_program("prod"), load_stack("prod"))
+
+
+def names(recording, kind: str) -> list[str]:
+    return sorted(resource.name for resource in recording.of_type(DYNAMIC + kind))
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_workloads_match_golden(stack: str) -> None:
+    shape = LakehouseConfig.from_stack(stack_config(stack)).shape()
+    rendered = yaml.safe_dump({"dremio.conf": spec.dremio_conf(shape), "workloads": spec.workloads(shape),
+                               "certificate": spec.certificate("ISSUER")}, sort_keys=True, width=120)
+    path = GOLDEN / f"{stack}.yaml"
+    if UPDATE:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(rendered)
+    assert rendered == path.read_text(), f"{path} differs; run with UPDATE_GOLDEN=1 and review it"
+
+
+def test_configuration_inventory_per_edition(dev, prod):
+    for recording in (dev, prod):
+        assert names(recording, "FirstAdmin") == ["lakehouse-admin"]
+        assert names(recording, "User") == ["lakehouse-user-dbt", "lakehouse-user-superset"]
+        assert names(recording, "Source") == ["lakehouse-source-lake", "lakehouse-source-lake-write",
+                                              "lakehouse-source-logs", "lakehouse-source-metadata"]
+        assert names(recording, "Space") == ["lakehouse-space-bronze", "lakehouse-space-gold",
+                                             "lakehouse-space-silver"]
+    assert names(dev, "Grants") == [] and names(dev, "Role") == [], "Community has no grants"
+    assert names(prod, "Role") == ["lakehouse-role-analyst", "lakehouse-role-data-engineer"]
+    assert names(prod, "Grants") == ["lakehouse-grants-bronze", "lakehouse-grants-gold", "lakehouse-grants-lake",
+                                     "lakehouse-grants-lake-write", "lakehouse-grants-silver"]
+
+
+def test_grants_follow_the_catalog_least_privilege(prod):
+    grants = {resource.inputs["path"][0]: resource.inputs["grants"] for resource in prod.of_type(DYNAMIC + "Grants")}
+    analyst = [grant for grants_ in grants.values() for grant in grants_ if grant["name"] == "analyst"]
+    assert [(grant["privileges"]) for grant in analyst] == [list(spec.SPACE_READ)]
+    assert {grant["name"] for grant in grants["bronze"]} == {"dbt", "data_engineer"}
+    assert {grant["name"] for grant in grants["gold"]} == {"dbt", "superset", "analyst"}
+
+
+def test_sources_verify_tls_and_the_lakes_split_read_and_write(dev, prod):
+    for recording, compat in ((dev, True), (prod, False)):
+        sources = {r.inputs["entity"]["name"]: r.inputs["entity"] for r in recording.of_type(DYNAMIC + "Source")}
+        assert sources["lake"]["config"]["secure"] is True
+        assert sources["lake"]["config"]["compatibilityMode"] is compat
+        stack = recording.stack
+        assert sources["lake"]["config"]["whitelistedBuckets"] == sorted(
+            f"dataplatform-{stack}-{layer}" for layer in ("bronze", "silver", "gold"))
+        assert sources["lake_write"]["config"]["whitelistedBuckets"] == sorted(
+            f"dataplatform-{stack}-{layer}" for layer in ("silver", "gold"))
+        assert sources["lake"]["config"]["accessKey"] == "query-engine-key"
+        assert sources["lake_write"]["config"]["accessKey"] == "transformation-key"
+        assert sources["lake"]["metadataPolicy"]["autoPromoteDatasets"] is True
+        assert sources["metadata"]["config"]["useSsl"] is True
+        assert sources["metadata"]["config"]["encryptionValidationMode"] == "CERTIFICATE_AND_HOSTNAME_VALIDATION"
+        assert sources["logs"]["config"]["sslEnabled"] is True
+
+
+def test_secrets_only_travel_in_secret_inputs(dev, prod):
+    for recording in (dev, prod):
+        for resource in recording.resources:
+            if resource.type.startswith("random:"):
+                continue
+            plain = json.dumps({key: value for key, value in resource.inputs.items() if not is_secret(value)})
+            assert SECRET_SENTINEL_PREFIX not in plain, resource.name
+            if resource.type.startswith(DYNAMIC):
+                assert is_secret(resource.inputs["connection"]), resource.name
+                assert "connection" in resource.additional_secret_outputs
+
+
+def test_services_stay_inside_the_cluster_and_pods_are_restricted(dev):
+    for service in dev.of_type("kubernetes:core/v1:Service"):
+        assert service.inputs["spec"]["type"] == "ClusterIP"
+    for statefulset in dev.of_type("kubernetes:apps/v1:StatefulSet"):
+        pod = statefulset.inputs["spec"]["template"]["spec"]
+        assert pod["securityContext"]["runAsNonRoot"] is True
+        for container in pod["containers"] + pod["initContainers"]:
+            assert container["securityContext"]["readOnlyRootFilesystem"] is True
+            assert container["securityContext"]["capabilities"] == {"drop": ["ALL"]}
+
+
+def test_web_and_flight_serve_tls_from_the_keystore(dev):
+    (config_map,) = dev.of_type("kubernetes:core/v1:ConfigMap")
+    conf = config_map.inputs["data"]["dremio.conf"]
+    for prefix in ("coordinator.web", "flight"):
+        assert f"services.{prefix}.ssl.enabled: true" in conf
+        assert f"services.{prefix}.ssl.auto-certificate.enabled: false" in conf
+    assert "${?DREMIO_KEYSTORE_PASSWORD}" in conf, "the keystore password comes from the environment"
+    (store,) = [s for s in dev.of_type("kubernetes:core/v1:Secret") if s.inputs["metadata"]["name"] == "dremio-store"]
+    assert is_secret(store.inputs["stringData"])
+    assert "<name>fs.s3a.endpoint</name><value>minio.dp-storage.svc.cluster.local:9000" in \
+        unwrap_secret(store.inputs["stringData"])["core-site.xml"]
+
+
+def test_the_runner_runs_on_the_catalog_schedule_with_the_pinned_image(dev):
+    (cronjob,) = dev.of_type("kubernetes:batch/v1:CronJob")
+    assert cronjob.inputs["spec"]["schedule"] == "0 * * * *"
+    pod = cronjob.inputs["spec"]["jobTemplate"]["spec"]["template"]["spec"]
+    (container,) = pod["containers"]
+    assert container["image"] == image_references()["dbt-runner"]
+    environment = {item["name"]: item for item in container["env"]}
+    assert environment["DBT_DREMIO_LAKE_SOURCE"]["value"] == "lake_write"
+    assert environment["DBT_DREMIO_PASSWORD"]["valueFrom"]["secretKeyRef"]["name"] == spec.RUNNER_SECRET
+    assert container["securityContext"]["allowPrivilegeEscalation"] is False
+
+
+def test_alerts_have_runbooks(dev):
+    rules = [r for r in dev.resources if r.inputs.get("kind") == "PrometheusRule"]
+    (rule,) = rules
+    alerts = {item["alert"]: item for item in rule.inputs["spec"]["groups"][0]["rules"]}
+    assert sorted(alerts) == ["DbtRunFailed", "DbtRunLate", "DremioCoordinatorDown", "DremioExecutorsDegraded",
+                              "DremioSlowQueries"]
+    assert 'le="30"' in alerts["DremioSlowQueries"]["expr"]
+    for alert in alerts.values():
+        assert alert["annotations"]["runbook_url"].startswith("docs/")
+
+
+def test_a_slow_query_threshold_off_the_histogram_is_a_clear_error():
+    base = LakehouseConfig.from_stack(stack_config("dev")).model_dump()
+    with pytest.raises(ValueError, match="`slowQuerySeconds` 45 is not a bucket of the query-duration histogram"):
+        LakehouseConfig(**{**base, "slow_query_seconds": 45})
