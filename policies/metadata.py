@@ -1,0 +1,249 @@
+"""Metadata PostgreSQL: the RDS instance and its parameter group, CloudNativePG clusters, the PostgreSQL provider
+and the roles it creates. Resource policies over inputs known at preview."""
+
+from __future__ import annotations
+
+from pulumi_policy import Severity
+
+from policies.common import UNKNOWN, items, known, number, resource_policy, setting, truthy
+
+RDS_INSTANCE = "aws:rds/instance:Instance"
+RDS_PARAMETER_GROUP = "aws:rds/parameterGroup:ParameterGroup"
+CNPG_CLUSTER = "kubernetes:postgresql.cnpg.io/v1:Cluster"
+PG_PROVIDER = "pulumi:providers:postgresql"
+PG_ROLE = "postgresql:index/role:Role"
+VERIFIED_SSL_MODES = ("verify-ca", "verify-full")
+PGAUDIT_CLASSES = ("ddl", "role", "write")
+MIN_BACKUP_DAYS = 7
+
+
+def _rds(args) -> bool:
+    return args.resource_type == RDS_INSTANCE
+
+
+def _label(args) -> str:
+    identifier = known(args.props, "identifier")
+    return f"RDS instance '{identifier if isinstance(identifier, str) else args.name}'"
+
+
+def _validate_encryption(args, report_violation) -> None:
+    if _rds(args) and not (truthy(known(args.props, "storageEncrypted")) and known(args.props, "kmsKeyId")):
+        report_violation(f"{_label(args)} is not encrypted with a KMS key; set storageEncrypted and kmsKeyId.")
+
+
+enable_encryption = resource_policy(
+    "aws-rds-instance-enable-encryption",
+    "DP-RDS-001",
+    "RDS instances encrypt storage with a customer-managed KMS key",
+    "Every `aws:rds/instance:Instance` sets `storageEncrypted` true and a `kmsKeyId` (may be unknown at preview).",
+    Severity.HIGH,
+    ["encryption"],
+    "Set storageEncrypted to true and kmsKeyId to the metadata layer's KMS key.",
+    _validate_encryption,
+)
+
+
+def _validate_public(args, report_violation) -> None:
+    if _rds(args) and known(args.props, "publiclyAccessible") is not False:
+        report_violation(f"{_label(args)} may be publicly accessible; set publiclyAccessible to false.")
+
+
+disallow_public = resource_policy(
+    "aws-rds-instance-disallow-public-access",
+    "DP-RDS-002",
+    "RDS instances are not publicly accessible",
+    "Every RDS instance sets `publiclyAccessible` to false explicitly.",
+    Severity.CRITICAL,
+    ["access"],
+    "Set publiclyAccessible to false and reach the instance from inside the VPC.",
+    _validate_public,
+)
+
+
+def _validate_iam_auth(args, report_violation) -> None:
+    if _rds(args) and not truthy(known(args.props, "iamDatabaseAuthenticationEnabled")):
+        report_violation(f"{_label(args)} does not accept IAM authentication; set "
+                         "iamDatabaseAuthenticationEnabled to true.")
+
+
+enable_iam_auth = resource_policy(
+    "aws-rds-instance-enable-iam-authentication",
+    "DP-RDS-003",
+    "RDS instances accept IAM database authentication",
+    "Every RDS instance sets `iamDatabaseAuthenticationEnabled` true.",
+    Severity.MEDIUM,
+    ["access"],
+    "Set iamDatabaseAuthenticationEnabled to true on the instance.",
+    _validate_iam_auth,
+)
+
+
+def _validate_log_exports(args, report_violation) -> None:
+    if _rds(args) and "postgresql" not in items(known(args.props, "enabledCloudwatchLogsExports")):
+        report_violation(f"{_label(args)} does not export its PostgreSQL log (where pgaudit writes); add "
+                         "postgresql to enabledCloudwatchLogsExports.")
+
+
+enable_log_exports = resource_policy(
+    "aws-rds-instance-enable-log-exports",
+    "DP-RDS-004",
+    "RDS instances export the PostgreSQL log to CloudWatch",
+    "Every RDS instance lists `postgresql` in `enabledCloudwatchLogsExports` (the audit trail of pgaudit).",
+    Severity.HIGH,
+    ["audit"],
+    "Add postgresql to enabledCloudwatchLogsExports on the instance.",
+    _validate_log_exports,
+)
+
+
+def _validate_deletion(args, report_violation) -> None:
+    if not _rds(args):
+        return
+    problems = []
+    if not truthy(known(args.props, "deletionProtection")):
+        problems.append("deletionProtection is not true")
+    if truthy(known(args.props, "skipFinalSnapshot")) or not known(args.props, "finalSnapshotIdentifier"):
+        problems.append("no final snapshot is taken")
+    if problems:
+        report_violation(f"{_label(args)} can be lost on delete ({'; '.join(problems)}); set deletionProtection "
+                         "true and a finalSnapshotIdentifier.")
+
+
+enable_deletion_protection = resource_policy(
+    "aws-rds-instance-enable-deletion-protection",
+    "DP-RDS-005",
+    "RDS instances are protected from deletion and keep a final snapshot",
+    "Every RDS instance sets `deletionProtection` true, does not skip the final snapshot and names it.",
+    Severity.HIGH,
+    ["retention"],
+    "Set deletionProtection to true, skipFinalSnapshot to false and a finalSnapshotIdentifier.",
+    _validate_deletion,
+)
+
+
+def _validate_backups(args, report_violation) -> None:
+    if not _rds(args):
+        return
+    minimum = setting(args, "minDays", MIN_BACKUP_DAYS)
+    days = number(known(args.props, "backupRetentionPeriod"))
+    if days is None or days < minimum:
+        report_violation(f"{_label(args)} keeps backups {int(days or 0)} days; set backupRetentionPeriod to at "
+                         f"least {minimum}.")
+
+
+configure_backup_retention = resource_policy(
+    "aws-rds-instance-configure-backup-retention",
+    "DP-RDS-006",
+    "RDS instances keep automated backups long enough",
+    "Every RDS instance sets `backupRetentionPeriod` to at least `minDays` (7).",
+    Severity.MEDIUM,
+    ["retention"],
+    "Set backupRetentionPeriod to at least seven days.",
+    _validate_backups,
+    config={"minDays": {"type": "integer", "minimum": 1, "default": MIN_BACKUP_DAYS,
+                        "description": "Fewest days automated backups are kept."}},
+)
+
+
+def _validate_provider_tls(args, report_violation) -> None:
+    if args.resource_type != PG_PROVIDER:
+        return
+    mode = known(args.props, "sslmode")
+    if mode is UNKNOWN:
+        return
+    if mode not in VERIFIED_SSL_MODES:
+        report_violation(f"PostgreSQL provider '{args.name}' connects with sslmode {mode or 'unset (prefer)'}; set "
+                         "sslmode to verify-full with sslrootcert.")
+
+
+require_provider_tls = resource_policy(
+    "postgresql-provider-require-verified-tls",
+    "DP-PG-001",
+    "The PostgreSQL provider verifies the server's certificate",
+    "Every explicit `pulumi:providers:postgresql` sets `sslmode` to `verify-ca` or `verify-full`.",
+    Severity.HIGH,
+    ["transport"],
+    "Set sslmode to verify-full and sslrootcert to the CA file on the PostgreSQL provider.",
+    _validate_provider_tls,
+)
+
+
+def _missing_classes(value) -> list[str]:
+    if not isinstance(value, str):
+        return list(PGAUDIT_CLASSES)
+    classes = {part.strip().lower() for part in value.split(",")}
+    if "all" in classes:
+        return []
+    return [name for name in PGAUDIT_CLASSES if name not in classes]
+
+
+def _validate_pgaudit(args, report_violation) -> None:
+    if args.resource_type == RDS_PARAMETER_GROUP:
+        family = known(args.props, "family")
+        if not (isinstance(family, str) and family.startswith("postgres")):
+            return
+        values = {known(p, "name"): known(p, "value") for p in items(known(args.props, "parameters"))}
+        problems = []
+        if "pgaudit" not in str(values.get("shared_preload_libraries") or ""):
+            problems.append("shared_preload_libraries lacks pgaudit")
+        missing = _missing_classes(values.get("pgaudit.log"))
+        if missing:
+            problems.append(f"pgaudit.log lacks {', '.join(missing)}")
+        if str(values.get("rds.force_ssl")) != "1":
+            problems.append("rds.force_ssl is not 1")
+        label = f"RDS parameter group '{known(args.props, 'name') or args.name}'"
+    elif args.resource_type == CNPG_CLUSTER:
+        parameters = known(args.props, "spec", "postgresql", "parameters")
+        missing = _missing_classes(known(parameters, "pgaudit.log"))
+        problems = [f"pgaudit.log lacks {', '.join(missing)}"] if missing else []
+        label = f"CloudNativePG cluster '{known(args.props, 'metadata', 'name') or args.name}'"
+    else:
+        return
+    if problems:
+        report_violation(f"{label} does not audit as required ({'; '.join(problems)}); load pgaudit with "
+                         "pgaudit.log ddl,role,write and force SSL.")
+
+
+configure_pgaudit = resource_policy(
+    "postgresql-server-configure-pgaudit",
+    "DP-PG-002",
+    "PostgreSQL servers audit DDL, role and write statements over forced SSL",
+    "Every postgres-family `aws:rds/parameterGroup:ParameterGroup` preloads pgaudit, sets `pgaudit.log` covering "
+    "ddl, role and write, and `rds.force_ssl` 1; every CloudNativePG `Cluster` sets `pgaudit.log` likewise (the "
+    "operator then preloads the library).",
+    Severity.HIGH,
+    ["audit"],
+    "Preload pgaudit and set pgaudit.log to ddl,role,write (and rds.force_ssl to 1 on RDS).",
+    _validate_pgaudit,
+)
+
+
+def _validate_superuser(args, report_violation) -> None:
+    if args.resource_type == PG_ROLE and known(args.props, "superuser") not in (False, None):
+        report_violation(f"PostgreSQL role '{known(args.props, 'name') or args.name}' is a superuser; only the "
+                         "bootstrap admin may be one, so set superuser to false.")
+
+
+disallow_superuser = resource_policy(
+    "postgresql-role-disallow-superuser",
+    "DP-PG-003",
+    "No managed PostgreSQL role is a superuser",
+    "No `postgresql:index/role:Role` sets `superuser` (the provider's bootstrap admin is the only superuser).",
+    Severity.CRITICAL,
+    ["access"],
+    "Set superuser to false on the role and grant it only the privileges the catalog gives it.",
+    _validate_superuser,
+)
+
+
+POLICIES = [
+    enable_encryption,
+    disallow_public,
+    enable_iam_auth,
+    enable_log_exports,
+    enable_deletion_protection,
+    configure_backup_retention,
+    require_provider_tls,
+    configure_pgaudit,
+    disallow_superuser,
+]

@@ -1,0 +1,158 @@
+"""Proves each metadata and logs policy passes the layers' real resources and flags exactly the mutated one."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable
+
+import pytest
+from policy_eval import SKIPPED, violations
+
+from infra.harness import Recording
+from policies import logs, metadata
+from tests.support.recordings import record_logs, record_metadata
+
+OURS = {policy.name for policy in [*metadata.POLICIES, *logs.POLICIES]}
+RDS = "RDS instance 'dataplatform-prod-metadata'"
+PARAMETERS = "RDS parameter group 'dataplatform-prod-metadata-pg15'"
+AUDIT_CONFIG = {"elasticsearch-ilm-configure-audit-retention": {"minDays": 90}}
+
+
+@pytest.fixture(scope="module")
+def baselines() -> dict[str, Recording]:
+    return {"prod-metadata": record_metadata("prod"), "dev-metadata": record_metadata("dev"),
+            "prod-logs": record_logs("prod"), "prod-logs-preview": record_logs("prod", preview=True),
+            "prod-metadata-preview": record_metadata("prod", preview=True)}
+
+
+def ours(recording: Recording, config: dict | None = None) -> set[tuple[str, str, str]]:
+    return {found for found in violations(recording, config) if found[0] in OURS}
+
+
+def changed(recording: Recording, name: str, mutate: Callable[[dict], None]) -> Recording:
+    resources = copy.deepcopy(recording.resources)
+    (target,) = [resource for resource in resources if resource.name == name]
+    mutate(target.inputs)
+    return Recording(recording.project, recording.stack, recording.preview, resources)
+
+
+def set_parameter(name: str, value: str) -> Callable[[dict], None]:
+    def mutate(inputs: dict) -> None:
+        for parameter in inputs["parameters"]:
+            if parameter["name"] == name:
+                parameter["value"] = value
+
+    return mutate
+
+
+CASES = {
+    "pass_prod_metadata": ("prod-metadata", lambda r: r, set()),
+    "pass_dev_metadata": ("dev-metadata", lambda r: r, set()),
+    "pass_prod_metadata_at_preview": ("prod-metadata-preview", lambda r: r, set()),
+    "pass_prod_logs": ("prod-logs", lambda r: r, set()),
+    "pass_prod_logs_at_preview": ("prod-logs-preview", lambda r: r, set()),
+    "fail_rds_unencrypted": (
+        "prod-metadata", lambda r: changed(r, "metadata-instance", lambda i: i.update(storageEncrypted=False)),
+        {("aws-rds-instance-enable-encryption", "metadata-instance",
+          f"{RDS} is not encrypted with a KMS key; set storageEncrypted and kmsKeyId.")},
+    ),
+    "fail_rds_public": (
+        "prod-metadata", lambda r: changed(r, "metadata-instance", lambda i: i.update(publiclyAccessible=True)),
+        {("aws-rds-instance-disallow-public-access", "metadata-instance",
+          f"{RDS} may be publicly accessible; set publiclyAccessible to false.")},
+    ),
+    "fail_rds_without_iam_auth": (
+        "prod-metadata", lambda r: changed(r, "metadata-instance", lambda i: i.pop("iamDatabaseAuthenticationEnabled")),
+        {("aws-rds-instance-enable-iam-authentication", "metadata-instance",
+          f"{RDS} does not accept IAM authentication; set iamDatabaseAuthenticationEnabled to true.")},
+    ),
+    "fail_rds_without_log_exports": (
+        "prod-metadata",
+        lambda r: changed(r, "metadata-instance", lambda i: i.update(enabledCloudwatchLogsExports=["upgrade"])),
+        {("aws-rds-instance-enable-log-exports", "metadata-instance",
+          f"{RDS} does not export its PostgreSQL log (where pgaudit writes); add postgresql to "
+          "enabledCloudwatchLogsExports.")},
+    ),
+    "fail_rds_deletable": (
+        "prod-metadata",
+        lambda r: changed(r, "metadata-instance", lambda i: i.update(deletionProtection=False, skipFinalSnapshot=True)),
+        {("aws-rds-instance-enable-deletion-protection", "metadata-instance",
+          f"{RDS} can be lost on delete (deletionProtection is not true; no final snapshot is taken); set "
+          "deletionProtection true and a finalSnapshotIdentifier.")},
+    ),
+    "fail_rds_short_backups": (
+        "prod-metadata", lambda r: changed(r, "metadata-instance", lambda i: i.update(backupRetentionPeriod=3.0)),
+        {("aws-rds-instance-configure-backup-retention", "metadata-instance",
+          f"{RDS} keeps backups 3 days; set backupRetentionPeriod to at least 7.")},
+    ),
+    "fail_provider_sslmode_require": (
+        "prod-metadata", lambda r: changed(r, "metadata-postgresql", lambda i: i.update(sslmode="require")),
+        {("postgresql-provider-require-verified-tls", "metadata-postgresql",
+          "PostgreSQL provider 'metadata-postgresql' connects with sslmode require; set sslmode to verify-full with "
+          "sslrootcert.")},
+    ),
+    "fail_parameter_group_without_pgaudit_write_or_ssl": (
+        "prod-metadata",
+        lambda r: changed(changed(r, "metadata-parameters", set_parameter("pgaudit.log", "ddl,role")),
+                          "metadata-parameters", set_parameter("rds.force_ssl", "0")),
+        {("postgresql-server-configure-pgaudit", "metadata-parameters",
+          f"{PARAMETERS} does not audit as required (pgaudit.log lacks write; rds.force_ssl is not 1); load pgaudit "
+          "with pgaudit.log ddl,role,write and force SSL.")},
+    ),
+    "fail_cnpg_without_pgaudit": (
+        "dev-metadata",
+        lambda r: changed(r, "metadata-cluster", lambda i: i["spec"]["postgresql"]["parameters"].pop("pgaudit.log")),
+        {("postgresql-server-configure-pgaudit", "metadata-cluster",
+          "CloudNativePG cluster 'metadata' does not audit as required (pgaudit.log lacks ddl, role, write); load "
+          "pgaudit with pgaudit.log ddl,role,write and force SSL.")},
+    ),
+    "fail_superuser_role": (
+        "prod-metadata", lambda r: changed(r, "metadata-login-dbt", lambda i: i.update(superuser=True)),
+        {("postgresql-role-disallow-superuser", "metadata-login-dbt",
+          "PostgreSQL role 'dbt' is a superuser; only the bootstrap admin may be one, so set superuser to false.")},
+    ),
+    "fail_elasticsearch_tls_off": (
+        "prod-logs",
+        lambda r: changed(r, "logs-elasticsearch",
+                          lambda i: i["spec"].update(http={"tls": {"selfSignedCertificate": {"disabled": True}}})),
+        {("elasticsearch-cluster-require-tls", "logs-elasticsearch",
+          "Elasticsearch 'logs' serves HTTP without TLS; remove selfSignedCertificate.disabled or set "
+          "http.tls.certificate.secretName.")},
+    ),
+    "fail_ilm_without_delete_phase": (
+        "prod-logs", lambda r: changed(r, "logs-ilm-dbt-runs", lambda i: i["policy"]["phases"].pop("delete")),
+        {("elasticsearch-ilm-require-delete-phase", "logs-ilm-dbt-runs",
+          "ILM policy 'dbt-runs' never deletes; add a delete phase with a delete action.")},
+    ),
+    "fail_audit_kept_30_days": (
+        "prod-logs",
+        lambda r: changed(r, "logs-ilm-platform-audit",
+                          lambda i: i["policy"]["phases"]["delete"].update(min_age="30d")),
+        {("elasticsearch-ilm-configure-audit-retention", "logs-ilm-platform-audit",
+          "ILM policy 'platform-audit' deletes audit indices after 30 days; set its delete phase min_age to at "
+          "least 90d.")},
+    ),
+    "fail_role_with_cluster_all_and_every_index": (
+        "prod-logs",
+        lambda r: changed(r, "logs-role-writer",
+                          lambda i: i["role"].update(cluster=["monitor", "all"],
+                                                     indices=[{"names": ["*"], "privileges": ["read"]}])),
+        {("elasticsearch-role-disallow-wildcard-privileges", "logs-role-writer",
+          "Elasticsearch role 'log-writer' grants all, indices *; give application roles only the cluster "
+          "privileges and index patterns they use.")},
+    ),
+}
+
+
+@pytest.mark.parametrize("case", CASES, ids=list(CASES))
+def test_exact_violations(baselines, case):
+    baseline, mutate, expected = CASES[case]
+    found = ours(mutate(baselines[baseline]), AUDIT_CONFIG)
+    assert found == expected
+    assert not [item for item in found if item[2] == SKIPPED]
+
+
+def test_dev_audit_retention_passes_only_with_the_dev_threshold(baselines):
+    dev_logs = record_logs("dev")
+    assert ours(dev_logs, {"elasticsearch-ilm-configure-audit-retention": {"minDays": 30}}) == set()
+    assert {policy for policy, _, _ in ours(dev_logs, AUDIT_CONFIG)} == {"elasticsearch-ilm-configure-audit-retention"}
