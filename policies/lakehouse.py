@@ -1,0 +1,250 @@
+"""Dremio: TLS with verification on every source and on web and Flight, no plaintext credential in a payload,
+least-privilege grants that follow the flow, and the Community edition's missing access control.
+
+The Dremio resources are the dynamic ones of components/providers/dremio.py: a `Source` carries its request body as
+`entity` (secrets travel apart, in `secret_config`), a `Grants` carries `path` and `grants`
+(`[{granteeType, name, privileges}]`). Dremio's own TLS settings sit in its `dremio.conf`, in the ConfigMap labelled
+`app.kubernetes.io/name: dremio`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pulumi_policy import Severity
+
+from policies.common import UNKNOWN, items, known, of_type, resource_policy, setting, stack_policy
+
+SOURCE = "pulumi-python:dynamic/dremio:Source"
+GRANTS = "pulumi-python:dynamic/dremio:Grants"
+DREMIO_PREFIX = "pulumi-python:dynamic/dremio:"
+CONFIG_MAP = "kubernetes:core/v1:ConfigMap"
+VERIFY_FULL = "CERTIFICATE_AND_HOSTNAME_VALIDATION"
+FLOW = ("bronze", "silver", "gold")
+READ_PRIVILEGES = {"SELECT", "VIEW_REFLECTION"}
+SECRET_FIELDS = ("accessSecret", "password", "secretKey", "token")
+
+
+def _entity(props: Any) -> Any:
+    return known(props, "entity")
+
+
+def _source_label(args: Any) -> str:
+    name = known(_entity(args.props), "name")
+    return f"Dremio source '{name if isinstance(name, str) else args.name}'"
+
+
+# ---- TLS on every source ---------------------------------------------------------------------------------
+
+SOURCE_TLS = "dremio-source-require-tls-verification"
+
+
+def _source_tls_problems(entity: Any) -> list[str]:
+    kind = known(entity, "type")
+    config = known(entity, "config")
+    problems = []
+    if kind == "S3":
+        if known(config, "secure") is not True:
+            problems.append("`secure` is not true")
+    elif kind in ("POSTGRES", "ELASTIC"):
+        switch = "useSsl" if kind == "POSTGRES" else "sslEnabled"
+        if known(config, switch) is not True:
+            problems.append(f"`{switch}` is not true")
+        mode = known(config, "encryptionValidationMode")
+        if mode is not UNKNOWN and mode != VERIFY_FULL:
+            problems.append(f"`encryptionValidationMode` is {mode!r}, not {VERIFY_FULL}")
+    elif kind is not UNKNOWN:
+        problems.append(f"type {kind!r} has no recorded TLS settings")
+    return problems
+
+
+def _validate_source_tls(args, report_violation) -> None:
+    if args.resource_type != SOURCE:
+        return
+    entity = _entity(args.props)
+    if entity is UNKNOWN:
+        return
+    problems = _source_tls_problems(entity)
+    if problems:
+        report_violation(f"{_source_label(args)} does not verify TLS ({'; '.join(problems)}); connect over TLS "
+                         "with certificate and hostname validation.")
+
+
+require_source_tls = resource_policy(
+    SOURCE_TLS,
+    "DP-DRM-001",
+    "Dremio sources connect over TLS with certificate and hostname validation",
+    "Every Dremio source: S3 with `secure: true`; PostgreSQL with `useSsl: true` and Elasticsearch with "
+    f"`sslEnabled: true`, both with `encryptionValidationMode: {VERIFY_FULL}`; a source type without recorded "
+    "TLS settings is a violation.",
+    Severity.HIGH,
+    ["transport"],
+    "Build the source with components/providers/dremio.py's builders, which turn TLS and full validation on.",
+    _validate_source_tls,
+)
+
+
+# ---- TLS on web and Flight -------------------------------------------------------------------------------
+
+SERVER_TLS = "dremio-server-require-tls"
+
+
+def _is_dremio_config(props: Any) -> bool:
+    return known(props, "metadata", "labels", "app.kubernetes.io/name") == "dremio"
+
+
+def _validate_server_tls(args, report_violation) -> None:
+    if args.resource_type != CONFIG_MAP or not _is_dremio_config(args.props):
+        return
+    conf = known(args.props, "data", "dremio.conf")
+    if conf is UNKNOWN:
+        return
+    text = conf if isinstance(conf, str) else ""
+    missing = [surface for surface, prefix in (("web", "coordinator.web"), ("Flight", "flight"))
+               if f"services.{prefix}.ssl.enabled: true" not in text]
+    if missing:
+        report_violation(f"ConfigMap '{known(args.props, 'metadata', 'name')}' leaves Dremio's "
+                         f"{' and '.join(missing)} without TLS; set services.<surface>.ssl.enabled: true with a "
+                         "keystore.")
+
+
+require_server_tls = resource_policy(
+    SERVER_TLS,
+    "DP-DRM-002",
+    "Dremio serves web/REST and Arrow Flight over TLS",
+    "The `dremio.conf` of the ConfigMap labelled `app.kubernetes.io/name: dremio` sets "
+    "`services.coordinator.web.ssl.enabled: true` and `services.flight.ssl.enabled: true`.",
+    Severity.HIGH,
+    ["transport"],
+    "Render dremio.conf with components/lakehouse_spec.py, which serves both from the cert-manager keystore.",
+    _validate_server_tls,
+)
+
+
+# ---- no plaintext credential ------------------------------------------------------------------------------
+
+PLAINTEXT = "dremio-payload-disallow-plaintext-credentials"
+
+
+def _validate_plaintext(args, report_violation) -> None:
+    if not args.resource_type.startswith(DREMIO_PREFIX):
+        return
+    config = known(_entity(args.props), "config")
+    leaked = [field for field in SECRET_FIELDS if isinstance(known(config, field), str) and known(config, field)]
+    if leaked:
+        report_violation(f"Dremio resource '{args.name}' carries {', '.join(leaked)} in its payload; pass "
+                         "credentials through `secret_config` so they stay secret and out of state.")
+
+
+disallow_plaintext = resource_policy(
+    PLAINTEXT,
+    "DP-DRM-003",
+    "Dremio payloads carry no plaintext credential",
+    "No Dremio resource has a credential field (`accessSecret`, `password`, `secretKey`, `token`) in the body it "
+    "declares; credentials travel in the secret `secret_config` input, which is merged into the request only on "
+    "the wire and never stored.",
+    Severity.CRITICAL,
+    ["access", "encryption"],
+    "Move the credential into the resource's secret_config input.",
+    _validate_plaintext,
+)
+
+
+# ---- least-privilege grants --------------------------------------------------------------------------------
+
+LEAST_PRIVILEGE = "dremio-grants-require-least-privilege"
+CONSUMERS_SCHEMA = {
+    "type": "object",
+    "additionalProperties": {"type": "array", "items": {"type": "string"}},
+    "description": "Consumer grantee -> the only layers it may read (never write).",
+    "default": {"analyst": ["gold"], "superset": ["gold"]},
+}
+
+
+def _flow_grants(resources: list[Any]) -> dict[str, dict[str, set[str]]]:
+    """Grantee -> layer -> privileges, from the Grants on the flow's spaces."""
+    found: dict[str, dict[str, set[str]]] = {}
+    for resource in of_type(resources, GRANTS):
+        layer = known(resource.props, "path", 0)
+        if layer not in FLOW:
+            continue
+        for grant in items(known(resource.props, "grants")):
+            name = known(grant, "name")
+            privileges = {value for value in items(known(grant, "privileges")) if isinstance(value, str)}
+            if isinstance(name, str):
+                found.setdefault(name, {}).setdefault(layer, set()).update(privileges)
+    return found
+
+
+def _grants_urn(resources: list[Any], layer: str) -> str | None:
+    for resource in of_type(resources, GRANTS):
+        if known(resource.props, "path", 0) == layer:
+            return resource.urn
+    return None
+
+
+def _validate_least_privilege(args, report_violation) -> None:
+    consumers = setting(args, "consumers", CONSUMERS_SCHEMA["default"]) or {}
+    for grantee, layers in sorted(_flow_grants(args.resources).items()):
+        writes = sorted((layer for layer, privileges in layers.items() if privileges - READ_PRIVILEGES),
+                        key=FLOW.index)
+        if grantee in consumers:
+            allowed = set(consumers[grantee])
+            for layer in sorted(layers, key=FLOW.index):
+                extra = sorted(layers[layer] - READ_PRIVILEGES)
+                if extra or layer not in allowed:
+                    what = f"{', '.join(extra)} on {layer}" if extra else f"access to {layer}"
+                    report_violation(f"Dremio grants give consumer '{grantee}' {what}; consumers read only "
+                                     f"{', '.join(sorted(allowed))}.", _grants_urn(args.resources, layer))
+            continue
+        for written in writes:
+            downstream = [layer for layer in layers if FLOW.index(layer) > FLOW.index(written)
+                          and not layers[layer] - READ_PRIVILEGES]
+            if downstream:
+                report_violation(f"Dremio grants let '{grantee}' write {written}, upstream of "
+                                 f"{', '.join(sorted(downstream, key=FLOW.index))} that it reads; the flow is "
+                                 "one-way.", _grants_urn(args.resources, written))
+
+
+require_least_privilege = stack_policy(
+    LEAST_PRIVILEGE,
+    "DP-DRM-004",
+    "Dremio grants follow the flow with least privilege",
+    "Across the Grants on the bronze, silver and gold spaces: a consumer (config `consumers`: analyst and "
+    "superset by default) holds only SELECT/VIEW_REFLECTION and only on its layers; no grantee writes a layer "
+    "upstream of a layer it only reads.",
+    Severity.HIGH,
+    ["access"],
+    "Derive grants from the catalog's roles with components/lakehouse_spec.py's space_grants.",
+    _validate_least_privilege,
+    config={"consumers": CONSUMERS_SCHEMA},
+)
+
+
+# ---- the Community edition's gap --------------------------------------------------------------------------
+
+ACCESS_CONTROL = "dremio-edition-require-access-control"
+
+
+def _validate_access_control(args, report_violation) -> None:
+    sources = of_type(args.resources, SOURCE)
+    if sources and not of_type(args.resources, GRANTS):
+        report_violation("Dremio has sources but no grants: on the Community edition any Dremio user can read and "
+                         "write every layer; run the Enterprise edition (`lakehouse.edition: enterprise`) so the "
+                         "catalog's grants apply.", sources[0].urn)
+
+
+require_access_control = stack_policy(
+    ACCESS_CONTROL,
+    "DP-DRM-005",
+    "Dremio enforces access control (grants need the Enterprise edition)",
+    "A stack that declares Dremio sources also declares Dremio grants. Community has no GRANT, so every Dremio user "
+    "reads and writes every layer: the gap is reported, advisory in dev and mandatory in prod.",
+    Severity.HIGH,
+    ["access"],
+    "Set `lakehouse.edition: enterprise` in the stack config.",
+    _validate_access_control,
+)
+
+POLICIES = [require_source_tls, require_server_tls, disallow_plaintext, require_least_privilege,
+            require_access_control]
