@@ -1,0 +1,51 @@
+"""The metadata and logs config sections: stage defaults, prod rules and the client/cluster major pin, with messages
+that name the key."""
+
+from __future__ import annotations
+
+import pytest
+
+from infra.config import parse_stack_config
+from infra.errors import ConfigError
+
+ORG_CA = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"
+DEV = {"stage": "dev", "namePrefix": "dataplatform",
+       "storage": {"backend": "minio", "minio": {"server": "minio:9000", "kmsKeyId": "k"}}}
+PROD = {"stage": "prod", "namePrefix": "dataplatform", "aws": {"region": "eu-west-1"}, "storage": {"backend": "s3"},
+        "kubernetes": {"ca": {"certificate": ORG_CA, "issuer": "organisation-ca"}}}
+
+
+def test_stage_defaults():
+    dev, prod = parse_stack_config(DEV, "dev"), parse_stack_config(PROD, "prod")
+    assert (dev.metadata.backend, dev.logs.job_log_days, len(dev.logs.node_sets)) == ("cloudnative-pg", 7, 1)
+    assert (prod.metadata.backend, prod.metadata.multi_az, prod.metadata.backup_retention_days) == ("rds", True, 14)
+    assert [node_set.count for node_set in prod.logs.node_sets] == [3, 3]
+
+
+@pytest.mark.parametrize(("metadata", "message"), [
+    ({"backend": "cloudnative-pg"}, 'metadata.backend is "cloudnative-pg"; prod requires "rds"'),
+    ({"multiAz": False}, "metadata.multiAz is false; prod requires true"),
+    ({"backupRetentionDays": 3}, "metadata.backupRetentionDays is 3; prod requires at least 7"),
+    ({"deletionProtection": False}, "metadata.deletionProtection is false; prod requires true"),
+])
+def test_prod_rules_name_the_key(metadata, message):
+    with pytest.raises(ConfigError, match=message):
+        parse_stack_config({**PROD, "metadata": metadata}, "prod")
+
+
+def test_rds_needs_aws_and_a_ca_bundle():
+    with pytest.raises(ConfigError, match="metadata backend `rds` needs an `aws` block"):
+        parse_stack_config({**DEV, "metadata": {"backend": "rds"}}, "dev")
+    with pytest.raises(ConfigError, match=r"needs `metadata.caBundleFile`"):
+        parse_stack_config({**DEV, "aws": {"region": "eu-west-1"}, "metadata": {"backend": "rds"}}, "dev")
+
+
+def test_the_cluster_major_must_match_the_installed_client():
+    with pytest.raises(ConfigError, match=r"`version` 8.19.0 is a different major from the installed elasticsearch"):
+        parse_stack_config({**DEV, "logs": {"version": "8.19.0"}}, "dev")
+
+
+def test_master_eligible_nodes_are_odd():
+    node_sets = [{"name": "a", "count": 2, "roles": ["master", "data"], "storageGib": 1, "memoryGib": 1}]
+    with pytest.raises(ConfigError, match="2 master-eligible nodes; use an odd number"):
+        parse_stack_config({**DEV, "logs": {"nodeSets": node_sets}}, "dev")
