@@ -11,7 +11,7 @@ on Enterprise) written to a log volume that Fluent Bit tails into the audit inde
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Literal
 
 from components.cluster import namespace_name, service_host
@@ -359,10 +359,13 @@ def runner_pod(image: str, user: str, resources: Resources) -> dict[str, Any]:
 # ---- alerts -----------------------------------------------------------------------------------------------
 
 
+RUNBOOKS = "docs/lakehouse.md"
+
+
 def alert_rules(slow_query_seconds: int, runner_interval_minutes: int) -> list[AlertRule]:
     namespace = f'namespace="{namespace_name(LAYER)}"'
     late = max(2 * runner_interval_minutes, 30)
-    return [
+    rules = [
         AlertRule(
             "DremioSlowQueries",
             f"sum(increase(dremio_query_duration_seconds_count[10m])) - "
@@ -396,6 +399,7 @@ def alert_rules(slow_query_seconds: int, runner_interval_minutes: int) -> list[A
             duration="10m",
         ),
     ]
+    return [replace(rule, runbooks=RUNBOOKS) for rule in rules]
 
 
 # ---- the query log: Dremio's files to the audit index -----------------------------------------------------

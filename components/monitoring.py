@@ -90,6 +90,8 @@ class AlertRule:
     duration: str = "10m"
     severity: Literal["warning", "critical"] = "warning"
     labels: dict[str, str] = field(default_factory=dict)
+    runbooks: str = RUNBOOKS
+    """Document whose section (the alert's name, lowercased) is the runbook."""
 
     def rule(self) -> dict:
         return {
@@ -97,8 +99,19 @@ class AlertRule:
             "expr": self.expr,
             "for": self.duration,
             "labels": {"severity": self.severity, **self.labels},
-            "annotations": {"summary": self.summary, "runbook_url": f"{RUNBOOKS}#{self.alert.lower()}"},
+            "annotations": {"summary": self.summary, "runbook_url": f"{self.runbooks}#{self.alert.lower()}"},
         }
+
+
+@dataclass(frozen=True)
+class RecordingRule:
+    """A series Prometheus records, standing in for a metric a product does not export itself."""
+
+    record: str
+    expr: str
+
+    def rule(self) -> dict:
+        return {"record": self.record, "expr": self.expr}
 
 
 def base_targets(config: MonitoringConfig) -> list[ScrapeTarget]:
@@ -178,7 +191,7 @@ class Monitoring(pulumi.ComponentResource):
         config: MonitoringConfig,
         cluster: ClusterContext,
         targets: list[ScrapeTarget] | None = None,
-        rules: list[AlertRule] | None = None,
+        rules: list[AlertRule | RecordingRule] | None = None,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__(type_token("monitoring", "Monitoring"), name, None, opts)
@@ -213,4 +226,4 @@ class Monitoring(pulumi.ComponentResource):
                 spec={"groups": [{"name": group, "rules": [rule.rule() for rule in rules]}]},
                 opts=child_options(self, **extra),
             )
-        self.register_outputs({"monitors": [target.name for target in targets], "alerts": [r.alert for r in rules]})
+        self.register_outputs({"monitors": [target.name for target in targets], "alerts": [r.alert for r in rules if isinstance(r, AlertRule)]})

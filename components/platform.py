@@ -7,8 +7,10 @@ import pulumi_aws as aws
 
 from components.base import child_options, type_token
 from components.cluster import ClusterContext
+from components.lakehouse import DatabaseAccess, LakeAccess, Lakehouse, LakehouseConfig
 from components.logs import LogIndices, LogsConfig
 from components.metadata import BackupTarget, MetadataConfig, MetadataDatabase
+from components.metadata_access import PLATFORM_DATABASE
 from components.monitoring import Monitoring, MonitoringConfig
 from components.runtime import KubernetesRuntime, RuntimeConfig
 from components.storage import DataLake, LakeConfig
@@ -56,6 +58,21 @@ class DataPlatform(pulumi.ComponentResource):
             opts=child_options(self, providers=providers),
         )
         self.logs = LogIndices(f"{name}-logs", LogsConfig.from_stack(config), self.cluster, opts=child_options(self))
+        # Dremio reads every layer through the lake's identities and the metadata database as its `dremio` login.
+        self.lakehouse = Lakehouse(
+            f"{name}-lakehouse",
+            LakehouseConfig.from_stack(config),
+            catalog,
+            self.cluster,
+            lake=LakeAccess.from_lake(self.lake),
+            metadata=DatabaseAccess(
+                host=self.metadata.host,
+                port=self.metadata.port,
+                database=PLATFORM_DATABASE,
+                credentials=self.metadata.credentials.apply(lambda logins: logins["dremio"]),
+            ),
+            opts=child_options(self),
+        )
         self.monitoring = Monitoring(
             f"{name}-monitoring", MonitoringConfig.from_stack(config), self.cluster, opts=child_options(self)
         )

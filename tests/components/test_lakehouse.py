@@ -144,7 +144,7 @@ def test_alerts_have_runbooks(dev):
                               "DremioSlowQueries"]
     assert 'le="30"' in alerts["DremioSlowQueries"]["expr"]
     for alert in alerts.values():
-        assert alert["annotations"]["runbook_url"].startswith("docs/")
+        assert alert["annotations"]["runbook_url"] == f"docs/lakehouse.md#{alert['alert'].lower()}"
 
 
 def test_a_slow_query_threshold_off_the_histogram_is_a_clear_error():

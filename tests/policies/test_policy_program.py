@@ -50,7 +50,16 @@ def test_prod_program_has_no_mandatory_violation_at_preview(pack, stack_recordin
 @pytest.mark.parametrize("preview", [False, True], ids=["update", "preview"])
 def test_dev_program_has_no_violation(pack, stack_recording, preview: bool) -> None:
     report = gate(pack, stack_recording("dev", preview=preview), "dev")
-    assert ([v for v in report.violations if not awaiting_first_build(v)], report.skipped) == ([], [])
+    assert ([v for v in report.violations if not awaiting_first_build(v) and not known_dev_gap(v)],
+            report.skipped) == ([], [])
+
+
+def known_dev_gap(violation: dict) -> bool:
+    """dev runs Dremio Community (no grants: reported, advisory) from the vendor's image pinned by tag only."""
+    if violation["level"] != "advisory":
+        return False
+    return violation["policy"] == "dremio-edition-require-access-control" or (
+        violation["policy"] == "kubernetes-image-require-digest" and "dremio/dremio-oss:" in violation["message"])
 
 
 def awaiting_first_build(violation: dict) -> bool:
