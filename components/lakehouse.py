@@ -11,7 +11,7 @@ Example (inside a Pulumi program)::
     )
     lakehouse.endpoints   # {"rest": "https://dremio-client...:9047", "flight": "grpc+tls://...:32010"}
 
-What it declares (components/lakehouse_spec.py renders the bodies; decision 0009 says why there is no chart):
+What it declares (components/lakehouse_spec.py renders the bodies; decision 0011 says why there is no chart):
 1. Dremio's workloads: generated administrator, keystore and service passwords; a cert-manager certificate with
    a PKCS#12 keystore for web and Flight TLS; the distributed store's core-site.xml in a Secret; the coordinator
    and executor StatefulSets sized by `LakehouseConfig`; ClusterIP services only.

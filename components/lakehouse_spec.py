@@ -2,7 +2,7 @@
 grants, the dbt runner, the alerts and the query-log shipping. Pure functions, no resources:
 `components/lakehouse.py` declares them, the golden tests pin them (tests/components/golden/<stack>/dremio.yaml).
 
-Dremio runs from manifests rendered here rather than from a chart (docs/decisions/0009-dremio-workloads.md):
+Dremio runs from manifests rendered here rather than from a chart (docs/decisions/0011-dremio-workloads.md):
 a master coordinator with embedded ZooKeeper and a StatefulSet of executors, restricted pod security, TLS on
 web (9047) and Arrow Flight (32010) from a cert-manager keystore, ClusterIP services only, the distributed store
 in the `dremio-store` bucket with the `dremio` identity's keys in a Secret, and `queries.json` (plus `audit.json`
