@@ -6,7 +6,8 @@ Dremio runs from manifests rendered here rather than from a chart (docs/decision
 a master coordinator with embedded ZooKeeper and a StatefulSet of executors, restricted pod security, TLS on
 web (9047) and Arrow Flight (32010) from a cert-manager keystore, ClusterIP services only, the distributed store
 in the `dremio-store` bucket with the `dremio` identity's keys in a Secret, and `queries.json` (plus `audit.json`
-on Enterprise) written to a log volume that Fluent Bit tails into the audit index.
+on Enterprise) written to the `dremio-log` volume that Fluent Bit tails into the audit index
+(components/logshipping.py).
 """
 
 from __future__ import annotations
@@ -45,9 +46,9 @@ LOGS_SOURCE = "logs"
 # Privileges on a space (Dremio's SPACE grant type), by access.
 SPACE_READ = ("SELECT", "VIEW_REFLECTION")
 SPACE_WRITE = ("ALTER", "ALTER_REFLECTION", "MODIFY", "SELECT", "VIEW_REFLECTION")
-# Query-duration histogram Fluent Bit derives from queries.json (seconds); the slow-query threshold is one bucket.
+# Buckets (seconds) of the query-duration histogram `dremio_query_duration_seconds`; the slow-query threshold is
+# one of them.
 QUERY_BUCKETS = (1, 5, 10, 30, 60, 120, 300, 600)
-QUERY_METRICS_PORT = 2021
 
 
 @dataclass(frozen=True)
@@ -400,106 +401,3 @@ def alert_rules(slow_query_seconds: int, runner_interval_minutes: int) -> list[A
         ),
     ]
     return [replace(rule, runbooks=RUNBOOKS) for rule in rules]
-
-
-# ---- the query log: Dremio's files to the audit index -----------------------------------------------------
-
-
-def query_log_shipping(audit_index_prefix: str, elasticsearch_host: str, tls_dir: str) -> dict[str, str]:
-    """Fluent Bit configuration fragments that ship Dremio's `queries.json` (and `audit.json`) to the audit
-    index, renamed to its fields, and derive the query-duration histogram the slow-query alert reads."""
-    kubelet = f"/var/lib/kubelet/pods/*/volumes/kubernetes.io~empty-dir/{LOG_VOLUME}"
-    inputs = f"""[INPUT]
-    Name              tail
-    Path              {kubelet}/queries.json
-    Tag               dremio.queries
-    Parser            json
-    Mem_Buf_Limit     16MB
-    Skip_Long_Lines   On
-    DB                /var/fluent-bit/state/dremio-queries.db
-
-[INPUT]
-    Name              tail
-    Path              {kubelet}/audit.json
-    Tag               dremio.audit
-    Parser            json
-    Mem_Buf_Limit     16MB
-    Skip_Long_Lines   On
-    DB                /var/fluent-bit/state/dremio-audit.db
-"""
-    buckets = "\n".join(f"    Bucket             {bucket}" for bucket in QUERY_BUCKETS)
-    filters = f"""[FILTER]
-    Name    lua
-    Match   dremio.queries
-    call    query_duration
-    code    function query_duration(tag, ts, record) if record["start"] ~= nil and record["finish"] ~= nil then record["duration_seconds"] = (record["finish"] - record["start"]) / 1000 end return 2, ts, record end
-
-[FILTER]
-    Name               log_to_metrics
-    Match              dremio.queries
-    Tag                dremio.metrics
-    Metric_Mode        histogram
-    Metric_Namespace   dremio
-    Metric_Subsystem   query
-    Metric_Name        duration_seconds
-    Metric_Description Duration of Dremio queries, from queries.json.
-    Value_Field        duration_seconds
-{buckets}
-
-[FILTER]
-    Name    modify
-    Match   dremio.*
-    Add     source dremio
-    Rename  queryId object
-    Rename  queryText statement
-    Rename  username actor
-    Rename  outcome action
-    Rename  queryType class
-    Rename  context database
-    Rename  remoteAddress remote_address
-"""  # noqa: E501 (Fluent Bit reads one line per key)
-    outputs = f"""[OUTPUT]
-    Name                es
-    Match               dremio.queries
-    Host                {elasticsearch_host}
-    Port                9200
-    HTTP_User           ${{ES_USER}}
-    HTTP_Passwd         ${{ES_PASSWORD}}
-    Logstash_Format     On
-    Logstash_Prefix     {audit_index_prefix}
-    Time_Key            timestamp
-    Suppress_Type_Name  On
-    Retry_Limit         False
-    tls                 On
-    tls.verify          On
-    tls.ca_file         {tls_dir}/ca.crt
-
-[OUTPUT]
-    Name                es
-    Match               dremio.audit
-    Host                {elasticsearch_host}
-    Port                9200
-    HTTP_User           ${{ES_USER}}
-    HTTP_Passwd         ${{ES_PASSWORD}}
-    Logstash_Format     On
-    Logstash_Prefix     {audit_index_prefix}
-    Time_Key            timestamp
-    Suppress_Type_Name  On
-    Retry_Limit         False
-    tls                 On
-    tls.verify          On
-    tls.ca_file         {tls_dir}/ca.crt
-
-[OUTPUT]
-    Name    prometheus_exporter
-    Match   dremio.metrics
-    Host    0.0.0.0
-    Port    {QUERY_METRICS_PORT}
-"""
-    return {"inputs": inputs, "filters": filters, "outputs": outputs}
-
-
-def shipper_volumes() -> tuple[dict[str, Any], dict[str, Any]]:
-    """The read-only hostPath volume (and its mount) through which Fluent Bit reads pods' log volumes."""
-    return ({"name": "kubelet-pods", "hostPath": {"path": "/var/lib/kubelet/pods", "type": "Directory"}},
-            {"name": "kubelet-pods", "mountPath": "/var/lib/kubelet/pods", "readOnly": True})

@@ -28,6 +28,9 @@ ELASTICSEARCH_HOST = service_host("logs-es-http", "logs")
 ELASTICSEARCH_PORT = 9200
 AUDIT_PORT = 8443
 MINIO_AUDIT_TAG = "minio.audit"
+DREMIO_QUERY_TAG = "dremio.query"
+# Dremio writes queries.json (and audit.json on Enterprise) to its `dremio-log` emptyDir; the kubelet keeps it here.
+DREMIO_LOG_GLOB = "/var/lib/kubelet/pods/*/volumes/kubernetes.io~empty-dir/dremio-log"
 TLS_DIR = "/fluent-bit/tls"
 STATE_DIR = "/var/fluent-bit/state"
 CNPG_CLUSTER = "metadata"
@@ -75,6 +78,7 @@ ROUTES = (
     Route("dbt.run", "dbt-runs", tuple(DBT_RUNS_FIELDS)),
     Route("postgres.audit", "platform-audit", tuple(AUDIT_FIELDS)),
     Route(MINIO_AUDIT_TAG, "platform-audit", tuple(AUDIT_FIELDS)),
+    Route(DREMIO_QUERY_TAG, "platform-audit", tuple(AUDIT_FIELDS)),
 )
 
 
@@ -98,6 +102,12 @@ def render_inputs() -> str:
         _section("INPUT", [
             ("Name", "http"), ("Listen", "0.0.0.0"), ("Port", str(AUDIT_PORT)), ("tls", "On"),
             ("tls.verify", "Off"), ("tls.crt_file", f"{TLS_DIR}/tls.crt"), ("tls.key_file", f"{TLS_DIR}/tls.key"),
+        ]),
+        # Dremio's query log (every node) and, on Enterprise, its audit log: one JSON object per line.
+        _section("INPUT", [
+            ("Name", "tail"), ("Tag", DREMIO_QUERY_TAG),
+            ("Path", f"{DREMIO_LOG_GLOB}/queries.json,{DREMIO_LOG_GLOB}/audit.json"),
+            ("DB", f"{STATE_DIR}/dremio.db"), ("Mem_Buf_Limit", "16MB"), ("Skip_Long_Lines", "On"),
         ]),
     ])
 
@@ -181,6 +191,12 @@ def render_filters() -> str:
                                   "api_object": "object", "api_statusCode": "status_code",
                                   "remotehost": "remote_address"}, {"source": "minio", "class": "S3"}),
         _allow(routes[MINIO_AUDIT_TAG]),
+        # Dremio: one record per query (queries.json) or audited action (audit.json).
+        _parse(DREMIO_QUERY_TAG, "log", "json_line"),
+        _modify(DREMIO_QUERY_TAG, {"username": "actor", "queryId": "object", "queryText": "statement",
+                                   "outcome": "action", "queryType": "class", "context": "database"},
+                {"source": "dremio"}),
+        _allow(routes[DREMIO_QUERY_TAG]),
     ])
 
 
