@@ -226,4 +226,5 @@ class Monitoring(pulumi.ComponentResource):
                 spec={"groups": [{"name": group, "rules": [rule.rule() for rule in rules]}]},
                 opts=child_options(self, **extra),
             )
-        self.register_outputs({"monitors": [target.name for target in targets], "alerts": [r.alert for r in rules if isinstance(r, AlertRule)]})
+        alerts = [rule.alert for rule in rules if isinstance(rule, AlertRule)]
+        self.register_outputs({"monitors": [target.name for target in targets], "alerts": alerts})

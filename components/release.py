@@ -53,6 +53,8 @@ class ProductRelease:
     values: dict[str, Any]
     """The product's typed values fragment."""
     hardening: Hardening = field(default_factory=Hardening)
+    deploy_time: dict[str, Any] = field(default_factory=dict)
+    """Values known only at deploy time (Outputs such as an RDS host), set at dotted paths after the merge."""
 
     def rendered_values(self) -> dict[str, Any]:
         """Hardening at every recorded path of the chart, then the product's fragment over it."""
@@ -66,7 +68,14 @@ class ProductRelease:
             set_path(hardened, path, self.hardening.resources.values())
         for path in paths.service_types:
             set_path(hardened, path, "ClusterIP")
-        return merge(hardened, self.values)
+        merged = merge(hardened, self.values)
+        for path, value in self.deploy_time.items():
+            *parents, leaf = path.split(".")
+            target = merged
+            for part in parents:
+                target = target.setdefault(part, {})
+            target[leaf] = value  # an Output cannot be copied, so it is placed as is
+        return merged
 
 
 def declare_release(

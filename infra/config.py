@@ -14,7 +14,7 @@ import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
 from pydantic.alias_generators import to_camel
 
 from infra.errors import ConfigError, format_validation_error
@@ -256,6 +256,39 @@ def elasticsearch_client_version() -> str | None:
         return None
 
 
+class SourceEndpointSettings(_Section):
+    host: str | None = Field(default=None, description="Database host (postgres, mysql, mongodb).")
+    port: Annotated[int, Field(ge=1, le=65535)] | None = Field(
+        default=None, description="Database port; None: the engine's default (5432, 3306, 27017)."
+    )
+    database: str | None = Field(default=None, description="Database to read (postgres, mysql, mongodb).")
+    schema_name: str | None = Field(default=None, alias="schema", description="PostgreSQL schema; None: `public`.")
+    username: str | None = Field(
+        default=None, description="Login of the database, or the access key id of the CSV files' bucket."
+    )
+    url: str | None = Field(default=None, description="https URL of the REST API, or of the CSV files' S3 endpoint.")
+    bucket: str | None = Field(default=None, description="Bucket the CSV files are dropped in (csv_files).")
+    region: str | None = Field(default=None, description="Region of the CSV files' bucket (csv_files).")
+    password: SecretStr | None = Field(
+        default=None,
+        description="The source's one secret (password, API key or secret access key). Set it as a secret: "
+        "`pulumi config set --secret --path 'dataplatform:ingestion.sources.<name>.password'`.",
+    )
+
+
+class IngestionSettings(_Section):
+    workspace: Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]{0,62}$")] = Field(
+        default="platform", description="Airbyte workspace that holds the catalog's sources and connections."
+    )
+    failure_webhook: Annotated[str, Field(pattern=r"^https://")] | None = Field(
+        default=None, description="https webhook (e.g. Slack) Airbyte notifies on failed syncs; None: no webhook."
+    )
+    job_size: Literal["small", "medium", "large"] = Field(description="Resources of each sync job's pods.")
+    sources: dict[str, SourceEndpointSettings] = Field(
+        default_factory=dict, description="Where each catalog source lives in this stack, by source name."
+    )
+
+
 class StackConfig(_Section):
     stage: Literal["dev", "prod"] = Field(description="Environment kind; selects the defaults below.")
     name_prefix: Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]{0,29}[a-z0-9]$")] = Field(
@@ -270,6 +303,7 @@ class StackConfig(_Section):
     metadata: MetadataSettings = Field(description="The metadata PostgreSQL server.")
     logs: LogsSettings = Field(description="The log and audit Elasticsearch cluster.")
     lakehouse: LakehouseSettings = Field(description="The Dremio lakehouse.")
+    ingestion: IngestionSettings = Field(description="Airbyte: its jobs and where the catalog's sources live.")
 
     @model_validator(mode="after")
     def _cross_field_rules(self) -> StackConfig:
@@ -357,6 +391,7 @@ STAGE_DEFAULTS: dict[str, dict[str, Any]] = {
             "jobLogDays": 7,
         },
         "lakehouse": {"size": "small", "executors": 1, "volumeGib": 20},
+        "ingestion": {"jobSize": "small"},
     },
     "prod": {
         "protect": True,
@@ -385,6 +420,7 @@ STAGE_DEFAULTS: dict[str, dict[str, Any]] = {
             "jobLogDays": 30,
         },
         "lakehouse": {"size": "large", "executors": 3, "volumeGib": 200},
+        "ingestion": {"jobSize": "large"},
     },
 }
 

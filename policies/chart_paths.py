@@ -34,6 +34,10 @@ class ChartPaths:
     """Probe switches or objects; `enabled: false` at one of them is a violation."""
 
 
+# The Airbyte chart's components that run pods (the bundled PostgreSQL and MinIO are switched off).
+AIRBYTE_COMPONENTS = ("server", "worker", "workload-launcher", "workload-api-server", "cron",
+                      "connector-builder-server", "airbyte-bootloader", "temporal")
+
 CHARTS: dict[str, ChartPaths] = {
     paths.chart: paths
     for paths in (
@@ -121,6 +125,22 @@ CHARTS: dict[str, ChartPaths] = {
             service_types=("service.type",),
             tls=(("config.outputs", "tls On"), ("config.inputs", "tls On")),
             images=("image",),
+        ),
+        # airbytehq/helm-charts airbyte-1.8.5 (app 1.8.5). Security contexts and resources live per component;
+        # `server.service` is defined in the server subchart's values. Airbyte auth is judged by the ingestion
+        # policies (policies/ingestion.py), not here: it is not a TLS switch.
+        ChartPaths(
+            chart="airbyte",
+            version="1.8.5",
+            repository="https://airbytehq.github.io/helm-charts",
+            pod_security=tuple(f"{component}.podSecurityContext" for component in AIRBYTE_COMPONENTS),
+            container_security=tuple(f"{component}.containerSecurityContext" for component in AIRBYTE_COMPONENTS),
+            resources=tuple(f"{component}.resources" for component in AIRBYTE_COMPONENTS),
+            service_types=("server.service.type", "webapp.service.type", "temporal.service.type"),
+            plaintext_secrets=("global.database.password", "global.storage.s3.secretAccessKey",
+                               "global.storage.minio.secretAccessKey", "global.auth.jwtSignatureSecret",
+                               "keycloak.auth.adminPassword"),
+            images=tuple(f"{component}.image" for component in AIRBYTE_COMPONENTS),
         ),
     )
 }

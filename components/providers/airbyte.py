@@ -209,6 +209,17 @@ def _unmasked(value: Any) -> Any:
     return value
 
 
+def _empty_secrets(secrets: dict[str, Any], prefix: str = "") -> list[str]:
+    """Dotted keys of secret values that are missing (a source whose secret the stack does not set)."""
+    empty = []
+    for key, value in secrets.items():
+        if isinstance(value, dict):
+            empty += _empty_secrets(value, f"{prefix}{key}.")
+        elif value in (None, ""):
+            empty.append(f"{prefix}{key}")
+    return empty
+
+
 def _deep_merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
     merged = copy.deepcopy(base)
     for key, value in extra.items():
@@ -292,6 +303,10 @@ class _ActorProvider(_AirbyteProvider):
 
     def put(self, client: AirbyteClient, key: str, body: dict[str, Any]) -> None:
         workspace, name = _split(key)
+        missing = _empty_secrets(body.get("secret_configuration") or {})
+        if missing:
+            raise ValueError(f"{self.kind} '{name}' has no value for {', '.join(missing)}; set it in the stack's "
+                             "config as a secret")
         configuration = _deep_merge(body["configuration"], body.get("secret_configuration") or {})
         found = client.find(self.collection, workspace, name)
         if found is None:

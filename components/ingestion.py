@@ -1,0 +1,264 @@
+"""Ingestion layer: `Ingestion`, Airbyte released and configured from the catalog.
+
+Example (inside a Pulumi program)::
+
+    ingestion = Ingestion(
+        "ingestion", IngestionConfig.from_stack(config, catalog), catalog, cluster,
+        lake=LakeTarget.from_lake(lake),
+        database=AirbyteDatabase(host=metadata.host, port=metadata.port, credentials=metadata.credentials),
+    )
+    ingestion.api_url   # "https://airbyte-airbyte-server-svc.dp-ingestion.svc.cluster.local:8001"
+
+What it declares (components/ingestion_spec.py renders the chart values and alerts):
+1. Airbyte's release through the runtime's release mechanism (chart airbyte 1.8.5): auth on with a generated
+   instance administrator, application client and JWT signing secret; its database (`airbyte`) on the metadata
+   layer's PostgreSQL with the metadata layer's `airbyte` login; state, job logs and workload output in the
+   lake's `airbyte` bucket with the `airbyte` identity's keys. Every credential is in a Kubernetes Secret the
+   chart references by name. Job logs reach `airbyte-logs-*` through the runtime's Fluent Bit (every container
+   of `dp-ingestion` is routed there, components/logshipping.py).
+2. Airbyte's configuration through the dynamic providers (components/providers/airbyte.py): a workspace with
+   failure notifications, one source per catalog source (endpoints from `ingestion.sources` in the stack
+   config, certificate-verifying TLS), one bronze S3 destination per source (Parquet, Snappy, `<source>/
+   <stream>/date=YYYY-MM-DD/`) written with the `ingestion` identity, and one connection per source with the
+   catalog's per-stream sync modes and its schedule as Quartz cron (infra/schedules.py).
+3. The seed's sync-failure alert and the server's health, with runbooks in docs/ingestion.md.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import pulumi
+import pulumi_kubernetes as k8s
+import pulumi_random as random
+from pydantic import BaseModel, ConfigDict, Field
+
+from components import ingestion_spec as spec
+from components.base import child_options, type_token
+from components.cluster import ClusterContext
+from components.hardening import LARGE, MEDIUM, SMALL, Resources, container_security, pod_security
+from components.monitoring import Monitoring, MonitoringConfig
+from components.providers import airbyte
+from components.release import Hardening, ProductRelease, declare_release
+from infra.catalog import Catalog, Source
+from infra.config import SourceEndpointSettings
+from infra.schedules import quartz_cron
+
+JOB_SIZES: dict[str, Resources] = {"small": SMALL, "medium": MEDIUM, "large": LARGE}
+ADMIN_EMAIL_DOMAIN = "platform.invalid"  # the instance administrator's e-mail: Airbyte requires one
+# What each source kind needs from `ingestion.sources.<name>` besides its secret.
+REQUIRED_ENDPOINT: dict[str, tuple[str, ...]] = {
+    "postgres": ("host", "database", "username"),
+    "mysql": ("host", "database", "username"),
+    "mongodb": ("host", "database", "username"),
+    "rest_api": ("url",),
+    "csv_files": ("bucket", "region", "username"),
+}
+
+
+class IngestionConfig(BaseModel):
+    """Everything `Ingestion` needs, resolved from the stack config (`dataplatform:ingestion`) and the catalog."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name_prefix: str = Field(description="Prefix of physical names.")
+    stack: str = Field(description="Stack name.")
+    workspace: str = Field(default="platform", description="Airbyte workspace of the catalog's objects.")
+    failure_webhook: str | None = Field(default=None, description="https webhook notified on failed syncs.")
+    job_size: Literal["small", "medium", "large"] = Field(default="small", description="Sync jobs' resources.")
+    state_bucket: str = Field(description="The lake's `airbyte` bucket (state, job logs, workload output).")
+    store_endpoint: str | None = Field(default=None, description="MinIO's https URL (dev); None for AWS S3.")
+    region: str = Field(default="us-east-1", description="Region the object store reports.")
+    sources: dict[str, SourceEndpointSettings] = Field(description="Endpoint of every catalog source.")
+
+    @classmethod
+    def from_stack(cls, config: Any, catalog: Catalog) -> IngestionConfig:
+        settings = config.ingestion
+        missing = [source.name for source in catalog.sources if source.name not in settings.sources]
+        if missing:
+            raise ValueError(f"`ingestion.sources` has no endpoint for catalog source(s) {', '.join(missing)}; "
+                             "add them to the stack config")
+        unknown = sorted(set(settings.sources) - {source.name for source in catalog.sources})
+        if unknown:
+            raise ValueError(f"`ingestion.sources` names {', '.join(unknown)}, which the catalog does not declare")
+        for source in catalog.sources:
+            endpoint = settings.sources[source.name]
+            absent = [key for key in REQUIRED_ENDPOINT[source.kind] if getattr(endpoint, key) in (None, "")]
+            if absent:
+                raise ValueError(f"`ingestion.sources.{source.name}` ({source.kind}) needs {', '.join(absent)}")
+        minio = config.storage.minio
+        return cls(
+            name_prefix=config.name_prefix, stack=config.stack, workspace=settings.workspace,
+            failure_webhook=settings.failure_webhook, job_size=settings.job_size,
+            state_bucket=f"{config.name_prefix}-{config.stack}-airbyte",
+            store_endpoint=f"https://{minio.server}" if minio is not None else None,
+            region=minio.region if minio is not None else (config.aws.region if config.aws else "us-east-1"),
+            sources=settings.sources,
+        )
+
+    def shape(self) -> spec.AirbyteShape:
+        return spec.AirbyteShape(state_bucket=self.state_bucket, store_endpoint=self.store_endpoint,
+                                 region=self.region, database="airbyte", job_resources=JOB_SIZES[self.job_size])
+
+    def notifications(self) -> dict[str, Any]:
+        """The workspace's notification settings: failed syncs by e-mail, and to the webhook when one is set."""
+        failure: dict[str, Any] = {"email": {"enabled": True}}
+        if self.failure_webhook:
+            failure["webhook"] = {"enabled": True, "url": self.failure_webhook}
+        return {"failure": failure}
+
+
+@dataclass(frozen=True)
+class LakeTarget:
+    """What ingestion needs from `DataLake`: bucket names by role and each identity's keys (secret)."""
+
+    bucket_names: pulumi.Input[dict[str, str]]
+    credentials: pulumi.Input[dict[str, dict[str, str]]]
+    """Identity -> {access_key_id, secret_access_key}; `airbyte` (state) and `ingestion` (bronze) are used."""
+
+    @classmethod
+    def from_lake(cls, lake: Any) -> LakeTarget:
+        return cls(bucket_names=lake.bucket_names, credentials=lake.credentials)
+
+
+@dataclass(frozen=True)
+class AirbyteDatabase:
+    """The metadata layer's server and logins; Airbyte uses the `airbyte` database with the `airbyte` login."""
+
+    host: pulumi.Input[str]
+    port: int
+    credentials: pulumi.Input[dict[str, dict[str, str]]]
+
+    @classmethod
+    def from_metadata(cls, metadata: Any) -> AirbyteDatabase:
+        return cls(host=metadata.host, port=metadata.port, credentials=metadata.credentials)
+
+
+def _source_secret(source: Source, endpoint: SourceEndpointSettings) -> pulumi.Output[dict]:
+    secret = endpoint.password.get_secret_value() if endpoint.password is not None else None
+    return pulumi.Output.secret(airbyte.source_secrets(source, secret))
+
+
+def _endpoint(endpoint: SourceEndpointSettings) -> dict[str, Any]:
+    found = endpoint.model_dump(exclude={"password"})
+    found["schema"] = found.pop("schema_name")
+    return found
+
+
+class Ingestion(pulumi.ComponentResource):
+    """Airbyte's release, its workspace, sources, bronze destinations and connections, and its alerts."""
+
+    api_url: str
+    connections: dict[str, airbyte.AirbyteConnection]
+
+    def __init__(
+        self,
+        name: str,
+        config: IngestionConfig,
+        catalog: Catalog,
+        cluster: ClusterContext,
+        lake: LakeTarget,
+        database: AirbyteDatabase,
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        super().__init__(type_token("ingestion", "Ingestion"), name, None, opts)
+        self._name, self._config, self._cluster = name, config, cluster
+        self._namespace = cluster.namespaces[spec.LAYER]
+        auth = self._auth_secret()
+        storage = self._config_secret(lake, database)
+        release = declare_release(
+            f"{name}-airbyte",
+            ProductRelease(
+                name=spec.RELEASE, chart="airbyte", layer=spec.LAYER, values=spec.values(config.shape()),
+                hardening=Hardening(pod=pod_security(run_as_user=spec.AIRBYTE_UID, fs_group=spec.AIRBYTE_UID),
+                                    container=container_security(), resources=MEDIUM),
+                deploy_time={"global.database.host": database.host},
+            ),
+            self._namespace,
+            self._k8s(depends_on=[*auth, storage]),
+        )
+        self.api_url = spec.server_url()
+        connection = pulumi.Output.secret(pulumi.Output.all(self._client_id, self._client_secret, cluster.ca_pem).apply(
+            lambda values: {"url": self.api_url, "client_id": values[0], "client_secret": values[1],
+                            "ca_pem": values[2]}))
+        workspace = airbyte.Workspace(f"{name}-workspace", connection, config.workspace, config.notifications(),
+                                      opts=child_options(self, depends_on=[release]))
+        self.connections = self._flows(catalog, connection, workspace, lake)
+        Monitoring(f"{name}-monitoring", MonitoringConfig(), cluster, targets=[], rules=spec.alert_rules(),
+                   opts=child_options(self))
+        self.register_outputs({"apiUrl": self.api_url, "workspace": config.workspace,
+                               "connections": sorted(self.connections)})
+
+    # ---- plumbing -----------------------------------------------------------------------------------
+
+    def _k8s(self, **extra) -> pulumi.ResourceOptions:
+        if self._cluster.kubernetes is not None:
+            extra["provider"] = self._cluster.kubernetes
+        return child_options(self, **extra)
+
+    def _secret(self, role: str, secret_name: str, data: dict[str, pulumi.Input[str]]) -> k8s.core.v1.Secret:
+        return k8s.core.v1.Secret(
+            f"{self._name}-{role}-secret",
+            metadata=k8s.meta.v1.ObjectMetaArgs(name=secret_name, namespace=self._namespace),
+            type="Opaque",
+            string_data=data,
+            opts=self._k8s(additional_secret_outputs=["stringData", "data"]),
+        )
+
+    def _random(self, role: str, length: int = 40) -> pulumi.Output[str]:
+        generated = random.RandomPassword(f"{self._name}-{role}", length=length, special=False,
+                                          opts=child_options(self))
+        return pulumi.Output.secret(generated.result)
+
+    def _auth_secret(self) -> list[pulumi.Resource]:
+        """The instance administrator, the application client the providers log in with, the JWT signing key."""
+        self._client_id = pulumi.Output.secret(
+            random.RandomUuid(f"{self._name}-client-id", opts=child_options(self)).result)
+        self._client_secret = self._random("client-secret")
+        keys = dict(zip(spec.AUTH_KEYS, (f"airbyte-admin@{ADMIN_EMAIL_DOMAIN}", self._random("admin-password"),
+                                         self._client_id, self._client_secret, self._random("jwt-secret", 64)),
+                        strict=True))
+        return [self._secret("auth", spec.AUTH_SECRET, keys)]
+
+    def _config_secret(self, lake: LakeTarget, database: AirbyteDatabase) -> k8s.core.v1.Secret:
+        login = pulumi.Output.from_input(database.credentials).apply(lambda found: found["airbyte"])
+        keys = pulumi.Output.from_input(lake.credentials).apply(lambda found: found["airbyte"])
+        return self._secret("config", spec.CONFIG_SECRET, {
+            spec.DATABASE_USER_KEY: login.apply(lambda found: found["username"]),
+            spec.DATABASE_PASSWORD_KEY: pulumi.Output.secret(login.apply(lambda found: found["password"])),
+            spec.ACCESS_KEY_ID_KEY: keys.apply(lambda found: found["access_key_id"]),
+            spec.SECRET_ACCESS_KEY_KEY: pulumi.Output.secret(keys.apply(lambda found: found["secret_access_key"])),
+        })
+
+    # ---- configuration ------------------------------------------------------------------------------
+
+    def _flows(self, catalog: Catalog, connection: pulumi.Output[dict], workspace: airbyte.Workspace,
+               lake: LakeTarget) -> dict[str, airbyte.AirbyteConnection]:
+        config, name = self._config, self._name
+        after_workspace = child_options(self, depends_on=[workspace])
+        bronze = pulumi.Output.all(pulumi.Output.from_input(lake.bucket_names),
+                                   pulumi.Output.unsecret(pulumi.Output.from_input(lake.credentials)))
+        bronze_secret = pulumi.Output.secret(pulumi.Output.from_input(lake.credentials).apply(
+            lambda found: {"secret_access_key": found["ingestion"]["secret_access_key"]}))
+        connections = {}
+        for source in catalog.sources:
+            endpoint = config.sources[source.name]
+            configuration = pulumi.Output.from_input(self._cluster.ca_pem).apply(
+                lambda ca, source=source, endpoint=endpoint: airbyte.source_configuration(
+                    source, _endpoint(endpoint), ca))
+            created_source = airbyte.AirbyteSource(
+                f"{name}-source-{source.name}", connection, config.workspace, source.name, configuration,
+                _source_secret(source, endpoint), opts=after_workspace)
+            destination_name = f"bronze-{source.name}"
+            destination = airbyte.AirbyteDestination(
+                f"{name}-destination-{source.name}", connection, config.workspace, destination_name,
+                bronze.apply(lambda values, source=source: airbyte.s3_destination(
+                    source.name, values[0]["bronze"], config.region, config.store_endpoint,
+                    values[1]["ingestion"]["access_key_id"])),
+                bronze_secret, opts=after_workspace)
+            connections[source.name] = airbyte.AirbyteConnection(
+                f"{name}-connection-{source.name}", connection, config.workspace, f"{source.name}-to-bronze",
+                source.name, destination_name, quartz_cron(source.schedule), airbyte.stream_configurations(source),
+                opts=child_options(self, depends_on=[created_source, destination]))
+        return connections

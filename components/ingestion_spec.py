@@ -1,0 +1,131 @@
+"""What the ingestion layer renders, as plain data: Airbyte's chart values, its secrets' keys and its alerts.
+
+Pure functions, no resources: `components/ingestion.py` declares them, the tests pin them. Paths are those of
+the pinned chart (airbyte 1.8.5, recorded in policies/chart_paths.py).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from components.cluster import namespace_name, service_host
+from components.hardening import Resources
+from components.monitoring import AlertRule, RecordingRule
+from policies.chart_paths import AIRBYTE_COMPONENTS
+
+LAYER = "ingestion"
+RELEASE = "airbyte"
+API_PORT = 8001
+SERVER_SERVICE = f"{RELEASE}-airbyte-server-svc"  # the chart names it `<release>-airbyte-server-svc`
+SERVER_DEPLOYMENT = f"{RELEASE}-server"
+AIRBYTE_UID = 1000  # the `airbyte` user of Airbyte's images
+# One Secret for auth (Airbyte's community auth reads `global.auth.secretName`), one for the database and the
+# state bucket's keys; the chart references both by name, none of their values is in the release's values.
+AUTH_SECRET = "airbyte-auth-secrets"
+CONFIG_SECRET = "airbyte-config-secrets"
+AUTH_KEYS = ("instance-admin-email", "instance-admin-password", "instance-admin-client-id",
+             "instance-admin-client-secret", "jwt-signature-secret")
+DATABASE_USER_KEY, DATABASE_PASSWORD_KEY = "database-user", "database-password"
+ACCESS_KEY_ID_KEY, SECRET_ACCESS_KEY_KEY = "s3-access-key-id", "s3-secret-access-key"
+# Airbyte's JVMs write temporary files; the root filesystem stays read-only and /tmp is an emptyDir.
+TMP_VOLUME = {"name": "tmp", "emptyDir": {}}
+TMP_MOUNT = {"name": "tmp", "mountPath": "/tmp"}
+WRITABLE_TMP = ("server", "worker", "workload-launcher", "workload-api-server", "cron", "connector-builder-server",
+                "airbyte-bootloader", "temporal")
+# Replication pods Airbyte's workload launcher starts: `replication-job-<job>-attempt-<n>`.
+REPLICATION_POD = "replication-job-.*"
+SYNC_FAILURES = "airbyte:sync_failures:count"
+
+
+@dataclass(frozen=True)
+class AirbyteShape:
+    """Everything that sizes and wires Airbyte's release in one stack."""
+
+    state_bucket: str
+    """The `airbyte` bucket: state, job logs and workload output."""
+    store_endpoint: str | None
+    """MinIO's https URL (dev); None for AWS S3."""
+    region: str
+    database: str
+    job_resources: Resources
+    admin_first_name: str = "Platform"
+    admin_last_name: str = "Administrator"
+
+
+def server_url() -> str:
+    """Airbyte's API as the providers reach it inside the cluster."""
+    return f"https://{service_host(SERVER_SERVICE, LAYER)}:{API_PORT}"
+
+
+def _storage(shape: AirbyteShape) -> dict[str, Any]:
+    buckets = {role: shape.state_bucket for role in ("log", "state", "workloadOutput", "activityPayload")}
+    if shape.store_endpoint is None:
+        return {"type": "s3", "secretName": CONFIG_SECRET, "bucket": buckets,
+                "s3": {"region": shape.region, "authenticationType": "credentials",
+                       "accessKeyIdSecretKey": ACCESS_KEY_ID_KEY, "secretAccessKeySecretKey": SECRET_ACCESS_KEY_KEY}}
+    # The chart's `minio` type talks to an S3-compatible endpoint with path-style access: the runtime's MinIO.
+    return {"type": "minio", "secretName": CONFIG_SECRET, "bucket": buckets,
+            "minio": {"endpoint": shape.store_endpoint, "accessKeyIdSecretKey": ACCESS_KEY_ID_KEY,
+                      "secretAccessKeySecretKey": SECRET_ACCESS_KEY_KEY}}
+
+
+def values(shape: AirbyteShape) -> dict[str, Any]:
+    """The chart's values fragment (hardening is added by the release mechanism); the database host is set at
+    deploy time because on RDS it is an Output."""
+    fragment: dict[str, Any] = {
+        "global": {
+            "edition": "community",
+            "auth": {
+                "enabled": True,
+                "secretName": AUTH_SECRET,
+                "instanceAdmin": {"secretName": AUTH_SECRET, "firstName": shape.admin_first_name,
+                                  "lastName": shape.admin_last_name},
+            },
+            "database": {"type": "external", "secretName": CONFIG_SECRET, "port": "5432",
+                         "database": shape.database, "userSecretKey": DATABASE_USER_KEY,
+                         "passwordSecretKey": DATABASE_PASSWORD_KEY},
+            "storage": _storage(shape),
+            "jobs": {"resources": shape.job_resources.values()},
+        },
+        # The metadata layer's PostgreSQL and the lake's `airbyte` bucket replace the bundled ones.
+        "postgresql": {"enabled": False},
+        "webapp": {"enabled": False},
+        "temporal-ui": {"enabled": False},
+        "metrics": {"enabled": False},
+        "keycloak": {"enabled": False},
+        "keycloak-setup": {"enabled": False},
+    }
+    for component in WRITABLE_TMP:
+        fragment.setdefault(component, {}).update({"extraVolumes": [TMP_VOLUME], "extraVolumeMounts": [TMP_MOUNT]})
+    for component in AIRBYTE_COMPONENTS:
+        fragment.setdefault(component, {})
+    return fragment
+
+
+def alert_rules() -> list[AlertRule | RecordingRule]:
+    """The seed's sync-failure alert and the server's health (runbooks in docs/ingestion.md).
+
+    Airbyte's community edition exports no metrics (its OpenTelemetry metrics are Enterprise-only), so the
+    seed's `airbyte_sync_failures_total` is stood in for by a recording rule over kube-state-metrics: the
+    replication pods that ended in phase Failed and that Airbyte has not cleaned up yet.
+    """
+    namespace = f'namespace="{namespace_name(LAYER)}"'
+    return [
+        RecordingRule(
+            SYNC_FAILURES,
+            f'count(kube_pod_status_phase{{{namespace},phase="Failed",pod=~"{REPLICATION_POD}"}} == 1) or vector(0)',
+        ),
+        AlertRule(
+            "AirbyteSyncFailures",
+            f"{SYNC_FAILURES} > 0",
+            "An Airbyte sync failed; bronze is missing the data of its connection since the last good sync.",
+            duration="0m", severity="critical", runbooks="docs/ingestion.md",
+        ),
+        AlertRule(
+            "AirbyteServerDown",
+            f'kube_deployment_status_replicas_available{{{namespace},deployment="{SERVER_DEPLOYMENT}"}} < 1',
+            "Airbyte's server is unavailable: no syncs are scheduled and the API refuses configuration.",
+            duration="5m", severity="critical", runbooks="docs/ingestion.md",
+        ),
+    ]

@@ -1,0 +1,119 @@
+"""Ingestion declares Airbyte's hardened release with auth on and every credential in Secrets, and one source,
+bronze destination and connection per catalog source with the catalog's schedules; config errors name the key."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from components import ingestion_spec as spec
+from components.ingestion import IngestionConfig
+from components.providers.airbyte import destination_path
+from infra.catalog import load_catalog
+from infra.harness import SECRET_SENTINEL_PREFIX, is_secret, run_program, unwrap_secret
+from infra.schedules import quartz_cron
+from infra.stackfiles import load_stack
+from tests.support.ingestion import ingestion_program, stack_config
+
+CATALOG = load_catalog()
+DYNAMIC = "pulumi-python:dynamic/airbyte:"
+
+
+@pytest.fixture(scope="module", params=["dev", "prod"])
+def recording(request):
+    return run_program(ingestion_program(request.param), load_stack(request.param))
+
+
+def named(recording, kind: str) -> dict:
+    return {resource.name: resource for resource in recording.of_type(DYNAMIC + kind)}
+
+
+def test_one_source_destination_and_connection_per_catalog_source(recording):
+    sources = [source.name for source in CATALOG.sources]
+    assert sorted(named(recording, "Source")) == sorted(f"ingestion-source-{name}" for name in sources)
+    assert sorted(named(recording, "Destination")) == sorted(f"ingestion-destination-{name}" for name in sources)
+    connections = named(recording, "Connection")
+    for source in CATALOG.sources:
+        inputs = connections[f"ingestion-connection-{source.name}"].inputs
+        assert inputs["cron"] == quartz_cron(source.schedule)
+        assert (inputs["source"], inputs["destination"]) == (source.name, f"bronze-{source.name}")
+        assert [stream["name"] for stream in inputs["configurations"]["streams"]] == [
+            stream.name for stream in source.streams]
+
+
+def test_destinations_land_in_the_bronze_bucket_under_the_source_folder(recording):
+    for name, destination in named(recording, "Destination").items():
+        configuration = destination.inputs["configuration"]
+        source = name.removeprefix("ingestion-destination-")
+        assert configuration["s3_bucket_name"] == f"dataplatform-{recording.stack}-bronze"
+        assert destination_path(configuration, "s") == f"{source}/s/"
+        assert configuration["access_key_id"] == "ingestion-key"
+        assert is_secret(destination.inputs["secret_configuration"])
+
+
+def test_release_has_auth_on_and_no_credential_in_values(recording):
+    (release,) = recording.of_type("kubernetes:helm.sh/v3:Release")
+    values = release.inputs["values"]
+    assert values["global"]["auth"] == {"enabled": True, "secretName": spec.AUTH_SECRET,
+                                        "instanceAdmin": {"secretName": spec.AUTH_SECRET, "firstName": "Platform",
+                                                          "lastName": "Administrator"}}
+    assert values["global"]["database"]["host"] == "metadata-rw.dp-metadata.svc.cluster.local"
+    assert values["global"]["storage"]["bucket"]["log"] == f"dataplatform-{recording.stack}-airbyte"
+    assert values["postgresql"] == {"enabled": False}
+    assert SECRET_SENTINEL_PREFIX not in json.dumps(values)
+    for component in ("server", "worker", "temporal"):
+        assert values[component]["containerSecurityContext"]["readOnlyRootFilesystem"] is True
+        assert values[component]["extraVolumeMounts"] == [spec.TMP_MOUNT]
+
+
+def test_credentials_are_secret_inputs_only(recording):
+    secrets = {resource.name: resource for resource in recording.of_type("kubernetes:core/v1:Secret")}
+    assert sorted(secrets) == ["ingestion-auth-secret", "ingestion-config-secret"]
+    for secret in secrets.values():
+        assert is_secret(secret.inputs["stringData"])
+    config = unwrap_secret(secrets["ingestion-config-secret"].inputs["stringData"])
+    assert config[spec.DATABASE_USER_KEY] == "airbyte" and config[spec.ACCESS_KEY_ID_KEY] == "airbyte-key"
+    plain = [resource.name for resource in recording.resources if resource.type != "kubernetes:core/v1:Secret"
+             and SECRET_SENTINEL_PREFIX in json.dumps({k: v for k, v in resource.inputs.items()
+                                                       if not is_secret(v)}, default=str)]
+    assert plain == []
+
+
+def test_alerts_carry_runbooks_in_the_ingestion_docs(recording):
+    (rules,) = [resource for resource in recording.of_type("kubernetes:monitoring.coreos.com/v1:PrometheusRule")]
+    (group,) = rules.inputs["spec"]["groups"]
+    alerts = {rule["alert"]: rule for rule in group["rules"] if "alert" in rule}
+    assert sorted(alerts) == ["AirbyteServerDown", "AirbyteSyncFailures"]
+    assert [rule["record"] for rule in group["rules"] if "record" in rule] == [spec.SYNC_FAILURES]
+    for name, rule in alerts.items():
+        assert rule["annotations"]["runbook_url"] == f"docs/ingestion.md#{name.lower()}"
+
+
+def test_missing_source_endpoint_is_a_clear_error():
+    config = stack_config("dev", ingestion={"sources": {"postgres": {"host": "db", "database": "shop",
+                                                                      "username": "airbyte"}}})
+    with pytest.raises(ValueError, match=r"`ingestion.sources` has no endpoint for catalog source\(s\) mysql, "
+                                         r"mongodb, api, files; add them to the stack config"):
+        IngestionConfig.from_stack(config, CATALOG)
+
+
+def test_incomplete_source_endpoint_names_the_key():
+    sources = json.loads(json.dumps({name: value.model_dump(by_alias=True, exclude_none=True)
+                                     for name, value in stack_config("dev").ingestion.sources.items()}))
+    sources["mysql"].pop("host")
+    with pytest.raises(ValueError, match=r"`ingestion.sources.mysql` \(mysql\) needs host"):
+        IngestionConfig.from_stack(stack_config("dev", ingestion={"sources": sources}), CATALOG)
+
+
+def test_a_source_password_stays_secret():
+    sources = {name: value.model_dump(by_alias=True, exclude_none=True)
+               for name, value in stack_config("prod").ingestion.sources.items()}
+    sources["postgres"]["password"] = "pg-secret-value"
+    config = IngestionConfig.from_stack(stack_config("prod", ingestion={"sources": sources}), CATALOG)
+    assert "pg-secret-value" not in repr(config)
+    recording = run_program(ingestion_program("prod", config), load_stack("prod"))
+    source = named(recording, "Source")["ingestion-source-postgres"]
+    assert is_secret(source.inputs["secret_configuration"])
+    assert unwrap_secret(source.inputs["secret_configuration"]) == {"password": "pg-secret-value"}
+    assert "pg-secret-value" not in json.dumps(source.inputs["configuration"])
