@@ -30,7 +30,8 @@ AUDIT_PORT = 8443
 MINIO_AUDIT_TAG = "minio.audit"
 DREMIO_QUERY_TAG = "dremio.query"
 # Dremio writes queries.json (and audit.json on Enterprise) to its `dremio-log` emptyDir; the kubelet keeps it here.
-DREMIO_LOG_GLOB = "/var/lib/kubelet/pods/*/volumes/kubernetes.io~empty-dir/dremio-log"
+KUBELET_PODS = "/var/lib/kubelet/pods"
+DREMIO_LOG_GLOB = f"{KUBELET_PODS}/*/volumes/kubernetes.io~empty-dir/dremio-log"
 TLS_DIR = "/fluent-bit/tls"
 STATE_DIR = "/var/fluent-bit/state"
 CNPG_CLUSTER = "metadata"

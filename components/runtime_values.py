@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from components import logshipping
 from components.cluster import LOG_SHIPPER_SECRET, namespace_name, service_host
 from components.hardening import LARGE, MEDIUM, SMALL, container_security, pod_security
 from components.release import Hardening, ProductRelease
@@ -34,10 +35,10 @@ TLS_SECRETS = {
                      ["prometheus-alertmanager", service_host("prometheus-alertmanager", "monitoring")]),
     "log-shipper": ("logs", "log-shipper-tls", ["fluent-bit", service_host("fluent-bit", "logs")]),
 }
-ELASTICSEARCH_HOST = service_host("logs-es-http", "logs")
-LOG_SHIPPER_AUDIT_PORT = 8443
+ELASTICSEARCH_HOST = logshipping.ELASTICSEARCH_HOST
+LOG_SHIPPER_AUDIT_PORT = logshipping.AUDIT_PORT
 LOG_SHIPPER_METRICS_PORT = 2020
-AUDIT_TAG = "minio.audit"
+AUDIT_TAG = logshipping.MINIO_AUDIT_TAG
 
 
 def cert_manager(config: RuntimeConfig) -> ProductRelease:
@@ -232,51 +233,8 @@ def kube_prometheus_stack(config: RuntimeConfig) -> ProductRelease:
 
 
 def fluent_bit(config: RuntimeConfig) -> ProductRelease:
+    """The log shipper; its pipeline (inputs, parsers, routes to indices) is components/logshipping.py's."""
     _, tls_secret, _ = TLS_SECRETS["log-shipper"]
-    tls_dir = "/fluent-bit/tls"
-    inputs = f"""[INPUT]
-    Name              tail
-    Path              /var/log/containers/*.log
-    multiline.parser  docker, cri
-    Tag               kube.*
-    Mem_Buf_Limit     32MB
-    Skip_Long_Lines   On
-    DB                /var/fluent-bit/state/tail.db
-
-[INPUT]
-    Name              http
-    Listen            0.0.0.0
-    Port              {LOG_SHIPPER_AUDIT_PORT}
-    Tag_Key           tag
-    tls               On
-    tls.verify        Off
-    tls.crt_file      {tls_dir}/tls.crt
-    tls.key_file      {tls_dir}/tls.key
-"""
-    filters = """[FILTER]
-    Name                kubernetes
-    Match               kube.*
-    Merge_Log           On
-    Keep_Log            Off
-    K8S-Logging.Parser  On
-"""
-
-    def output(match: str, prefix: str) -> str:
-        return f"""[OUTPUT]
-    Name                es
-    Match               {match}
-    Host                {ELASTICSEARCH_HOST}
-    Port                9200
-    HTTP_User           ${{ES_USER}}
-    HTTP_Passwd         ${{ES_PASSWORD}}
-    Logstash_Format     On
-    Logstash_Prefix     {prefix}
-    Suppress_Type_Name  On
-    Retry_Limit         False
-    tls                 On
-    tls.verify          On
-    tls.ca_file         {tls_dir}/ca.crt
-"""
 
     def secret_env(name: str, key: str) -> dict[str, Any]:
         return {"name": name, "valueFrom": {"secretKeyRef": {"name": LOG_SHIPPER_SECRET, "key": key}}}
@@ -295,19 +253,18 @@ def fluent_bit(config: RuntimeConfig) -> ProductRelease:
                 {"name": "audit", "port": LOG_SHIPPER_AUDIT_PORT, "containerPort": LOG_SHIPPER_AUDIT_PORT,
                  "protocol": "TCP"},
             ],
+            # Besides the chart's /var/log mounts: pods' emptyDir volumes, where Dremio writes queries.json.
             "extraVolumes": [
                 {"name": "tls", "secret": {"secretName": tls_secret}},
                 {"name": "state", "emptyDir": {}},
+                {"name": "kubelet-pods", "hostPath": {"path": logshipping.KUBELET_PODS, "type": "Directory"}},
             ],
             "extraVolumeMounts": [
-                {"name": "tls", "mountPath": tls_dir, "readOnly": True},
-                {"name": "state", "mountPath": "/var/fluent-bit/state"},
+                {"name": "tls", "mountPath": logshipping.TLS_DIR, "readOnly": True},
+                {"name": "state", "mountPath": logshipping.STATE_DIR},
+                {"name": "kubelet-pods", "mountPath": logshipping.KUBELET_PODS, "readOnly": True},
             ],
-            "config": {
-                "inputs": inputs,
-                "filters": filters,
-                "outputs": output("kube.*", "platform-logs") + "\n" + output(AUDIT_TAG, "audit-object-store"),
-            },
+            "config": logshipping.render(),
         },
         # Node log files are root-owned (0640): the shipper reads them as uid 0, with every capability
         # dropped and a read-only root filesystem. A documented exception (docs/runtime.md).
