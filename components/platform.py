@@ -7,6 +7,7 @@ import pulumi_aws as aws
 
 from components.base import child_options, type_token
 from components.cluster import ClusterContext
+from components.ingestion import AirbyteDatabase, Ingestion, IngestionConfig, LakeTarget
 from components.lakehouse import DatabaseAccess, LakeAccess, Lakehouse, LakehouseConfig
 from components.logs import LogIndices, LogsConfig
 from components.metadata import BackupTarget, MetadataConfig, MetadataDatabase
@@ -58,6 +59,17 @@ class DataPlatform(pulumi.ComponentResource):
             opts=child_options(self, providers=providers),
         )
         self.logs = LogIndices(f"{name}-logs", LogsConfig.from_stack(config), self.cluster, opts=child_options(self))
+        # Airbyte lands bronze with the `ingestion` identity; its own state and database come from the lake and
+        # the metadata layer.
+        self.ingestion = Ingestion(
+            f"{name}-ingestion",
+            IngestionConfig.from_stack(config, catalog),
+            catalog,
+            self.cluster,
+            lake=LakeTarget.from_lake(self.lake),
+            database=AirbyteDatabase.from_metadata(self.metadata),
+            opts=child_options(self),
+        )
         # Dremio reads every layer through the lake's identities and the metadata database as its `dremio` login.
         self.lakehouse = Lakehouse(
             f"{name}-lakehouse",

@@ -10,8 +10,10 @@ from components.providers.trust_bundle import TrustBundleProvider, default_path
 from infra.harness import SECRET_SENTINEL_PREFIX, is_secret, unwrap_secret
 
 RELEASE = "kubernetes:helm.sh/v3:Release"
-DEV_RELEASES = ["cert-manager", "cloudnative-pg", "elastic-operator", "fluent-bit", "minio", "prometheus", "redis"]
-PROD_RELEASES = ["elastic-operator", "fluent-bit", "prometheus", "redis"]
+# The runtime's releases plus the products' own (Airbyte, from the ingestion layer).
+DEV_RELEASES = ["airbyte", "cert-manager", "cloudnative-pg", "elastic-operator", "fluent-bit", "minio", "prometheus",
+                "redis"]
+PROD_RELEASES = ["airbyte", "elastic-operator", "fluent-bit", "prometheus", "redis"]
 
 
 def releases(recording) -> dict:
