@@ -32,6 +32,7 @@ from infra.stackfiles import REPO_ROOT, load_stack
 
 EXIT_CLEAN, EXIT_MANDATORY, EXIT_CONFIG, EXIT_GATE = 0, 1, 2, 3
 SECRET_MARK = "[secret]"
+GATE_PROCESSES = 2
 
 
 def redact(value: Any) -> Any:
@@ -150,16 +151,19 @@ def run(stack: str, out: Path, preview: bool, quiet: bool = False, root: Path = 
 
     from infra.program import main
 
-    pack = PolicyPackProcess(settings.project, stack, preview)
+    # Two processes of the pack share the evaluation (one core each); both start up while the program runs.
+    packs = [PolicyPackProcess(settings.project, stack, preview) for _ in range(GATE_PROCESSES)]
     try:
-        pack.launch()  # the pack starts up while the program runs
+        for pack in packs:
+            pack.launch()
         recording = run_program(main, settings, preview=preview)
-        gate = run_gate(recording, stack, pack=pack)
+        gate = run_gate(recording, stack, pack=packs[0], helpers=packs[1:])
     except GateError as error:
         print(f"plan {stack}: the policy gate could not run\n{error}", file=sys.stderr)
         return EXIT_GATE
     finally:
-        pack.close()
+        for pack in packs:
+            pack.close()
     seconds = time.perf_counter() - started
     document = plan_document(recording, gate)
     tree = render_tree(recording)
