@@ -38,6 +38,9 @@ class ChartPaths:
 AIRBYTE_COMPONENTS = ("server", "worker", "workload-launcher", "workload-api-server", "cron",
                       "connector-builder-server", "airbyte-bootloader", "temporal")
 
+# The Superset chart's pods: web node, Celery worker, Celery beat, and the init Job.
+SUPERSET_PARTS = ("supersetNode", "supersetWorker", "supersetCeleryBeat", "init")
+
 CHARTS: dict[str, ChartPaths] = {
     paths.chart: paths
     for paths in (
@@ -141,6 +144,22 @@ CHARTS: dict[str, ChartPaths] = {
                                "global.storage.minio.secretAccessKey", "global.auth.jwtSignatureSecret",
                                "keycloak.auth.adminPassword"),
             images=tuple(f"{component}.image" for component in AIRBYTE_COMPONENTS),
+        ),
+        # apache/superset helm/superset, chart 0.15.1; paths as in that line's helm/superset/values.yaml. The
+        # bundled PostgreSQL and Redis are switched off and the init containers (an unhardened `dockerize` image)
+        # are dropped by the presentation layer's fragment.
+        ChartPaths(
+            chart="superset",
+            version="0.15.1",
+            repository="https://apache.github.io/superset",
+            pod_security=tuple(f"{part}.podSecurityContext" for part in SUPERSET_PARTS),
+            container_security=tuple(f"{part}.containerSecurityContext" for part in SUPERSET_PARTS),
+            resources=tuple(f"{part}.resources" for part in SUPERSET_PARTS),
+            service_types=("service.type", "supersetCeleryFlower.service.type", "supersetWebsockets.service.type"),
+            plaintext_secrets=("supersetNode.connections.db_pass", "supersetNode.connections.redis_password",
+                               "init.adminUser.password", "extraSecretEnv.SUPERSET_SECRET_KEY",
+                               "postgresql.auth.password", "redis.auth.password"),
+            images=("image", "initImage"),
         ),
     )
 }

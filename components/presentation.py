@@ -1,0 +1,164 @@
+"""Presentation layer: `Presentation`, Superset released and configured for the gold marts.
+
+Example (inside a Pulumi program)::
+
+    presentation = Presentation(
+        "presentation", PresentationConfig.from_stack(config), catalog, cluster,
+        database=SupersetDatabase.from_metadata(metadata),
+        lakehouse=DremioAccess(host=..., port=32010, credentials=lakehouse.service_users["superset"]),
+    )
+
+What it declares (components/presentation_spec.py renders the values, configuration and permissions):
+1. Superset's release through the runtime's release mechanism (chart superset 0.15.1) with the platform's own
+   image (Superset plus the Dremio Flight dialect, pinned from images/digests.lock.json): metadata in the metadata
+   layer's `superset` database over verified TLS, cache and Celery broker on the runtime's Redis over TLS, a
+   generated secret key and administrator password in the `superset-env` Secret (never in values), Talisman on,
+   secure HTTP-only cookies, CSRF on, no self-registration, debug off, and the event log on stdout, where the
+   runtime's log shipper collects it for the audit index.
+2. Through the dynamic providers (components/providers/superset.py): the Dremio connection over Arrow Flight
+   with encryption and certificate verification on (DML, CTAS/CVAS and file upload off) as the lakehouse's
+   `superset` service user, and the `analyst` role, read-only on the gold schema.
+3. Alerts for API errors and availability, with runbooks in docs/presentation.md.
+
+Datasets and dashboards for the gold marts are the asset bundle in components/presentation_assets/, imported
+by the dbt runner after it builds the marts (docs/presentation.md says what the runner needs).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import pulumi
+import pulumi_kubernetes as k8s
+import pulumi_random as random
+from pydantic import BaseModel, ConfigDict, Field
+
+from components import presentation_spec as spec
+from components.base import child_options, type_token
+from components.cluster import ClusterContext
+from components.hardening import LARGE, MEDIUM, SMALL, Resources, container_security, pod_security
+from components.monitoring import Monitoring, MonitoringConfig
+from components.providers import superset
+from components.release import Hardening, ProductRelease, declare_release
+from infra.catalog import Catalog
+
+SIZES: dict[str, Resources] = {"small": SMALL, "medium": MEDIUM, "large": LARGE}
+METADATA_DATABASE = "superset"
+
+
+class PresentationConfig(BaseModel):
+    """Everything `Presentation` needs, resolved from the stack config."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    replicas: int = Field(default=1, ge=1, le=10, description="Web and worker replicas.")
+    size: Literal["small", "medium", "large"] = Field(default="small", description="Resources of each pod.")
+
+    @classmethod
+    def from_stack(cls, config: Any) -> PresentationConfig:
+        return cls(replicas=config.kubernetes.replicas, size="small" if config.stage == "dev" else "large")
+
+
+@dataclass(frozen=True)
+class SupersetDatabase:
+    """The metadata layer's server and logins; Superset uses the `superset` database with the `superset` login."""
+
+    host: pulumi.Input[str]
+    port: int
+    credentials: pulumi.Input[dict[str, dict[str, str]]]
+
+    @classmethod
+    def from_metadata(cls, metadata: Any) -> SupersetDatabase:
+        return cls(host=metadata.host, port=metadata.port, credentials=metadata.credentials)
+
+
+@dataclass(frozen=True)
+class DremioAccess:
+    """Dremio's Arrow Flight endpoint and the lakehouse's `superset` service user ({username, password})."""
+
+    host: str
+    port: int
+    credentials: pulumi.Input[dict[str, str]]
+
+
+class Presentation(pulumi.ComponentResource):
+    """Superset's release, its Dremio connection, the analyst role, and its alerts."""
+
+    api_url: str
+
+    def __init__(
+        self,
+        name: str,
+        config: PresentationConfig,
+        catalog: Catalog,
+        cluster: ClusterContext,
+        database: SupersetDatabase,
+        lakehouse: DremioAccess,
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        super().__init__(type_token("presentation", "Presentation"), name, None, opts)
+        self._name, self._cluster = name, cluster
+        namespace = cluster.namespaces[spec.LAYER]
+        redis_host, _, redis_port = str(cluster.services.get("redis", "redis-master:6379")).rpartition(":")
+        shape = spec.SupersetShape(image=cluster.images.get("superset", "superset"), replicas=config.replicas,
+                                   resources=SIZES[config.size], redis_host=redis_host, redis_port=redis_port)
+        admin_password = self._random("admin-password", 32)
+        environment = self._environment(namespace, database, admin_password)
+        release = declare_release(
+            f"{name}-superset",
+            ProductRelease(
+                name=spec.RELEASE, chart="superset", layer=spec.LAYER, values=spec.values(shape),
+                hardening=Hardening(pod=pod_security(run_as_user=spec.SUPERSET_UID, fs_group=spec.SUPERSET_UID),
+                                    container=container_security(), resources=shape.resources),
+                deploy_time={f"extraSecrets.{spec.CA_KEY}": cluster.ca_pem},
+            ),
+            namespace,
+            self._k8s(depends_on=[environment]),
+        )
+        self.api_url = spec.server_url()
+        connection = pulumi.Output.secret(pulumi.Output.all(admin_password, cluster.ca_pem).apply(
+            lambda values: {"url": self.api_url, "username": spec.ADMIN_USER, "password": values[0],
+                            "ca_pem": values[1]}))
+        after_release = child_options(self, depends_on=[release])
+        login = pulumi.Output.from_input(lakehouse.credentials)
+        superset.Database(
+            f"{name}-database-dremio", connection, spec.DATABASE_NAME,
+            pulumi.Output.unsecret(login).apply(
+                lambda found: superset.dremio_uri(lakehouse.host, lakehouse.port, found["username"])),
+            pulumi.Output.secret(login.apply(lambda found: found["password"])), opts=after_release)
+        superset.Role(f"{name}-role-analyst", connection, spec.ANALYST_ROLE, spec.analyst_permissions(catalog),
+                      opts=after_release)
+        Monitoring(f"{name}-monitoring", MonitoringConfig(), cluster, targets=[], rules=spec.alert_rules(),
+                   opts=child_options(self))
+        self.register_outputs({"apiUrl": self.api_url})
+
+    def _k8s(self, **extra) -> pulumi.ResourceOptions:
+        if self._cluster.kubernetes is not None:
+            extra["provider"] = self._cluster.kubernetes
+        return child_options(self, **extra)
+
+    def _random(self, role: str, length: int) -> pulumi.Output[str]:
+        generated = random.RandomPassword(f"{self._name}-{role}", length=length, special=False,
+                                          opts=child_options(self))
+        return pulumi.Output.secret(generated.result)
+
+    def _environment(self, namespace: pulumi.Input[str], database: SupersetDatabase,
+                     admin_password: pulumi.Output[str]) -> k8s.core.v1.Secret:
+        """Every pod's environment: the secret key, the administrator's password and the metadata login."""
+        login = pulumi.Output.from_input(database.credentials).apply(lambda found: found[METADATA_DATABASE])
+        return k8s.core.v1.Secret(
+            f"{self._name}-env-secret",
+            metadata=k8s.meta.v1.ObjectMetaArgs(name=spec.ENV_SECRET, namespace=namespace),
+            type="Opaque",
+            string_data={
+                "SUPERSET_SECRET_KEY": self._random("secret-key", 64),
+                "SUPERSET_ADMIN_PASSWORD": admin_password,
+                "DB_HOST": database.host,
+                "DB_PORT": str(database.port),
+                "DB_NAME": METADATA_DATABASE,
+                "DB_USER": login.apply(lambda found: found["username"]),
+                "DB_PASS": pulumi.Output.secret(login.apply(lambda found: found["password"])),
+            },
+            opts=self._k8s(additional_secret_outputs=["stringData", "data"]),
+        )

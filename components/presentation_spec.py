@@ -1,0 +1,177 @@
+"""What the presentation layer renders, as plain data: Superset's chart values and configuration, the analyst
+role's permissions, the gold datasets of the asset bundle, and the alerts.
+
+Pure functions, no resources: `components/presentation.py` declares them, the tests pin them. Chart paths are those
+of the pinned chart (superset 0.15.1, recorded in policies/chart_paths.py).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from components.cluster import namespace_name, service_host
+from components.hardening import Resources
+from components.monitoring import AlertRule
+from components.runtime_values import REDIS_AUTH_SECRET, REDIS_PASSWORD_KEY
+from infra.catalog import Catalog
+from policies.chart_paths import SUPERSET_PARTS
+
+LAYER = "presentation"
+RELEASE = "superset"
+HTTP_PORT = 8088
+SUPERSET_UID = 1000  # the `superset` user of Superset's image
+# The chart reads every pod's environment from this Secret (`envFromSecret`); the layer writes it, the chart's
+# own (which would carry the database password from values) is switched off.
+ENV_SECRET = "superset-env"
+ADMIN_USER = "platform-admin"
+DATABASE_NAME = "dremio"
+GOLD_SCHEMA = "gold.marts"  # the lakehouse's gold space and its `marts` folder, as Superset names the schema
+ANALYST_ROLE = "analyst"
+ASSETS = Path(__file__).resolve().parent / "presentation_assets"
+CA_KEY = "ca_bundle"  # the chart mounts `extraSecrets` files in configMountPath (/app/pythonpath)
+CA_FILE = f"/app/pythonpath/{CA_KEY}"
+WRITABLE = (("tmp", "/tmp"), ("superset-home", "/app/superset_home"))
+
+# superset_config.py additions: the secret key and every credential come from the environment (the Secret
+# above), the metadata database is verified TLS, the web app is hardened, and events go to stdout where Fluent Bit
+# picks them up for the audit index.
+CONFIG_OVERRIDES = {
+    "secret": """import os
+SECRET_KEY = os.environ["SUPERSET_SECRET_KEY"]
+""",
+    "metadata_database": f"""SQLALCHEMY_DATABASE_URI = (
+    f"postgresql+psycopg2://{{os.environ['DB_USER']}}:{{os.environ['DB_PASS']}}@{{os.environ['DB_HOST']}}:"
+    f"{{os.environ['DB_PORT']}}/{{os.environ['DB_NAME']}}?sslmode=verify-full&sslrootcert={CA_FILE}"
+)
+""",
+    "hardening": """DEBUG = False
+FLASK_DEBUG = False
+TALISMAN_ENABLED = True
+SESSION_COOKIE_SECURE = True
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+WTF_CSRF_ENABLED = True
+AUTH_USER_REGISTRATION = False
+AUTH_USER_REGISTRATION_ROLE = "Public"
+PREVENT_UNSAFE_DB_CONNECTIONS = True
+""",
+    "event_log": """from superset.utils.log import StdOutEventLogger
+EVENT_LOGGER = StdOutEventLogger()
+""",
+}
+
+
+@dataclass(frozen=True)
+class SupersetShape:
+    """Everything that sizes and wires Superset's release in one stack."""
+
+    image: str
+    """`repository:tag[@sha256:...]` from images/digests.lock.json."""
+    replicas: int
+    resources: Resources
+    redis_host: str
+    redis_port: str
+
+
+def server_url() -> str:
+    """Superset's API as the providers reach it inside the cluster."""
+    return f"https://{service_host(RELEASE, LAYER)}:{HTTP_PORT}"
+
+
+def image_values(reference: str) -> dict[str, str]:
+    """The chart's `image` object for a `repository:tag[@digest]` reference (the chart joins them with `:`)."""
+    name, at, digest = reference.partition("@")
+    repository, _, tag = name.rpartition(":")
+    return {"repository": repository, "tag": f"{tag}{at}{digest}", "pullPolicy": "IfNotPresent"}
+
+
+def values(shape: SupersetShape) -> dict[str, Any]:
+    """The chart's values fragment (hardening is added by the release mechanism); no credential in it. The CA
+    bundle (`extraSecrets.ca_bundle`) is set at deploy time, from the runtime's CA Output."""
+    volumes = [{"name": name, "emptyDir": {}} for name, _ in WRITABLE]
+    mounts = [{"name": name, "mountPath": path} for name, path in WRITABLE]
+    redis_tls = {"enabled": True, "ssl_cert_reqs": "CERT_REQUIRED"}
+    fragment: dict[str, Any] = {
+        "fullnameOverride": RELEASE,
+        "runAsUser": SUPERSET_UID,
+        "image": image_values(shape.image),
+        "secretEnv": {"create": False},
+        "envFromSecret": ENV_SECRET,
+        "configOverrides": CONFIG_OVERRIDES,
+        # The runtime's Redis password, from the Secret the runtime writes in this namespace.
+        "extraEnvRaw": [{"name": "REDIS_PASSWORD",
+                         "valueFrom": {"secretKeyRef": {"name": REDIS_AUTH_SECRET, "key": REDIS_PASSWORD_KEY}}}],
+        "extraVolumes": volumes,
+        "extraVolumeMounts": mounts,
+        "postgresql": {"enabled": False},
+        "redis": {"enabled": False},
+        "supersetNode": {
+            "replicas": {"enabled": True, "replicaCount": shape.replicas},
+            "connections": {"redis_host": shape.redis_host, "redis_port": shape.redis_port, "redis_ssl": redis_tls},
+            "initContainers": [],
+        },
+        "supersetWorker": {"replicas": {"enabled": True, "replicaCount": shape.replicas}, "initContainers": []},
+        "supersetCeleryBeat": {"enabled": False, "initContainers": []},
+        "supersetCeleryFlower": {"enabled": False},
+        "supersetWebsockets": {"enabled": False},
+        "init": {
+            "createAdmin": False,
+            "loadExamples": False,
+            "initContainers": [],
+            # The administrator the providers log in with, its password from the environment (the Secret).
+            "initscript": "\n".join([
+                "#!/bin/sh", "set -eu", "superset db upgrade", "superset init",
+                f'superset fab create-admin --username {ADMIN_USER} --firstname Platform --lastname Administrator '
+                f'--email {ADMIN_USER}@platform.invalid --password "$SUPERSET_ADMIN_PASSWORD" || true',
+            ]),
+        },
+    }
+    for part in SUPERSET_PARTS:
+        fragment.setdefault(part, {})
+    return fragment
+
+
+def analyst_permissions(catalog: Catalog) -> list[list[str]]:
+    """Read-only: dashboards, charts and datasets to look at, and the gold schema's data, nothing that writes."""
+    if not any("gold" in role.reads for role in catalog.roles if role.name == ANALYST_ROLE):
+        raise ValueError(f"the catalog's `{ANALYST_ROLE}` role does not read gold, so Superset's has nothing to read")
+    return [
+        ["can_read", "Dashboard"], ["can_read", "Chart"], ["can_read", "Dataset"],
+        ["can_dashboard", "Superset"], ["can_explore_json", "Superset"],
+        ["menu_access", "Dashboards"], ["menu_access", "Charts"],
+        ["schema_access", f"[{DATABASE_NAME}].[{GOLD_SCHEMA}]"],
+    ]
+
+
+def bundle_datasets(root: Path = ASSETS) -> dict[str, dict[str, Any]]:
+    """The asset bundle's datasets by table name, as checked in."""
+    return {document["table_name"]: document for document in
+            (yaml.safe_load(path.read_text()) for path in sorted((root / "datasets").glob("*.yaml")))}
+
+
+def alert_rules() -> list[AlertRule]:
+    """The seed's API-error alert and Superset's health (runbooks in docs/presentation.md).
+
+    Superset exports no Prometheus metrics; its web pods' availability is what kube-state-metrics sees. API errors
+    are counted from the gunicorn access log by Fluent Bit (`superset_http_responses_total`), see the docs.
+    """
+    namespace = f'namespace="{namespace_name(LAYER)}"'
+    return [
+        AlertRule(
+            "SupersetApiErrors",
+            'sum(rate(superset_http_responses_total{status=~"5.."}[5m])) '
+            '/ clamp_min(sum(rate(superset_http_responses_total[5m])), 1e-9) > 0.05',
+            "More than 5% of Superset's API responses in the last 5 minutes were server errors.",
+            duration="10m", severity="critical", runbooks="docs/presentation.md",
+        ),
+        AlertRule(
+            "SupersetDown",
+            f'kube_deployment_status_replicas_available{{{namespace},deployment="{RELEASE}"}} < 1',
+            "Superset's web app has no available replica: dashboards and the API are down.",
+            duration="5m", severity="critical", runbooks="docs/presentation.md",
+        ),
+    ]

@@ -1,0 +1,95 @@
+"""Presentation declares Superset hardened from the platform's image with every credential in a Secret, the
+Dremio connection over verified Flight, the read-only analyst role, alerts, and a bundle with a dataset per mart."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import yaml
+
+from components import presentation_spec as spec
+from components.images import image_references
+from infra.catalog import load_catalog
+from infra.harness import SECRET_SENTINEL_PREFIX, is_secret, run_program, unwrap_secret
+from infra.stackfiles import load_stack
+from tests.support.presentation import presentation_program
+
+CATALOG = load_catalog()
+
+
+@pytest.fixture(scope="module", params=["dev", "prod"])
+def recording(request):
+    return run_program(presentation_program(request.param), load_stack(request.param))
+
+
+def one(recording, type_: str):
+    (resource,) = recording.of_type(type_)
+    return resource
+
+
+def test_release_runs_the_platform_image_hardened_without_credentials(recording):
+    values = one(recording, "kubernetes:helm.sh/v3:Release").inputs["values"]
+    image = values["image"]
+    assert f"{image['repository']}:{image['tag']}" == image_references()["superset"]
+    assert values["secretEnv"] == {"create": False} and values["envFromSecret"] == spec.ENV_SECRET
+    assert values["postgresql"] == {"enabled": False} and values["redis"] == {"enabled": False}
+    assert values["supersetNode"]["connections"]["redis_ssl"] == {"enabled": True, "ssl_cert_reqs": "CERT_REQUIRED"}
+    assert values["init"]["createAdmin"] is False and "$SUPERSET_ADMIN_PASSWORD" in values["init"]["initscript"]
+    for part in ("supersetNode", "supersetWorker", "init"):
+        assert values[part]["initContainers"] == []
+        assert values[part]["containerSecurityContext"]["readOnlyRootFilesystem"] is True
+        assert values[part]["podSecurityContext"]["runAsNonRoot"] is True
+    assert values["extraSecrets"][spec.CA_KEY].startswith("-----BEGIN CERTIFICATE-----")
+    assert SECRET_SENTINEL_PREFIX not in json.dumps(values)
+
+
+def test_configuration_is_hardened(recording):
+    overrides = one(recording, "kubernetes:helm.sh/v3:Release").inputs["values"]["configOverrides"]
+    text = "\n".join(overrides.values())
+    for line in ('SECRET_KEY = os.environ["SUPERSET_SECRET_KEY"]', "TALISMAN_ENABLED = True",
+                 "SESSION_COOKIE_SECURE = True", "SESSION_COOKIE_HTTPONLY = True", "WTF_CSRF_ENABLED = True",
+                 "AUTH_USER_REGISTRATION = False", "DEBUG = False", "EVENT_LOGGER = StdOutEventLogger()",
+                 "sslmode=verify-full"):
+        assert line in text
+
+
+def test_secret_key_and_logins_only_in_the_secret(recording):
+    secret = one(recording, "kubernetes:core/v1:Secret")
+    assert secret.inputs["metadata"]["name"] == spec.ENV_SECRET and is_secret(secret.inputs["stringData"])
+    data = unwrap_secret(secret.inputs["stringData"])
+    assert data["SUPERSET_SECRET_KEY"].startswith(SECRET_SENTINEL_PREFIX)
+    assert data["DB_USER"] == "superset" and data["DB_NAME"] == "superset"
+
+
+def test_dremio_connection_and_analyst_role(recording):
+    database = one(recording, "pulumi-python:dynamic/superset:Database")
+    assert database.inputs["uri"] == ("dremio+flight://superset@dremio-client.dp-lakehouse.svc.cluster.local:32010/"
+                                      "dremio?UseEncryption=true&disableCertificateVerification=false")
+    assert is_secret(database.inputs["password"])
+    assert [database.inputs[flag] for flag in ("allow_dml", "allow_ctas", "allow_cvas", "allow_file_upload")] == [
+        False] * 4
+    role = one(recording, "pulumi-python:dynamic/superset:Role")
+    assert role.inputs["name"] == "analyst"
+    assert not [permission for permission, _ in role.inputs["permissions"]
+                if permission.startswith(("can_write", "can_add", "can_edit", "can_delete", "can_sql"))]
+    assert ["schema_access", "[dremio].[gold.marts]"] in role.inputs["permissions"]
+
+
+def test_alerts_carry_runbooks(recording):
+    rules = one(recording, "kubernetes:monitoring.coreos.com/v1:PrometheusRule")
+    (group,) = rules.inputs["spec"]["groups"]
+    assert {rule["alert"]: rule["annotations"]["runbook_url"] for rule in group["rules"]} == {
+        "SupersetApiErrors": "docs/presentation.md#supersetapierrors",
+        "SupersetDown": "docs/presentation.md#supersetdown"}
+
+
+def test_every_gold_mart_has_a_dataset_in_the_bundle():
+    datasets = spec.bundle_datasets()
+    assert sorted(datasets) == sorted(mart.name for mart in CATALOG.marts)
+    database = yaml.safe_load((spec.ASSETS / "databases" / "dremio.yaml").read_text())
+    for mart in CATALOG.marts:
+        dataset = datasets[mart.name]
+        assert (dataset["schema"], dataset["database_uuid"]) == (spec.GOLD_SCHEMA, database["uuid"])
+        assert set(mart.grain) <= {column["column_name"] for column in dataset["columns"]}, mart.name
+    assert not [flag for flag in ("allow_dml", "allow_ctas", "allow_cvas", "allow_file_upload") if database[flag]]

@@ -1,0 +1,34 @@
+"""Presentation under mocks with stand-ins for the layers it takes outputs from (runtime, metadata, lakehouse)."""
+
+from __future__ import annotations
+
+import pulumi
+
+from components.cluster import LAYER_NAMESPACES, ClusterContext
+from components.images import image_references
+from components.presentation import DremioAccess, Presentation, PresentationConfig, SupersetDatabase
+from infra.catalog import load_catalog
+from infra.config import parse_stack_config, project_values
+from infra.harness import SECRET_SENTINEL_PREFIX
+from infra.stackfiles import load_stack
+
+CA = "-----BEGIN CERTIFICATE-----\nMOCK\n-----END CERTIFICATE-----\n"
+FLIGHT_HOST = "dremio-client.dp-lakehouse.svc.cluster.local"
+
+
+def presentation_program(stack: str):
+    def program() -> None:
+        config = parse_stack_config(project_values(load_stack(stack).config), stack)
+        cluster = ClusterContext(namespaces={layer: f"dp-{layer}" for layer in LAYER_NAMESPACES}, ca_pem=CA,
+                                 ca_file="/tmp/ca.pem", issuer="platform-ca", images=image_references(),
+                                 services={"redis": "redis-master.dp-presentation.svc.cluster.local:6379"})
+        secret = pulumi.Output.secret
+        logins = {"superset": {"username": "superset", "password": f"{SECRET_SENTINEL_PREFIX}pg"}}
+        Presentation("presentation", PresentationConfig.from_stack(config), load_catalog(), cluster,
+                     SupersetDatabase(host="metadata-rw.dp-metadata.svc.cluster.local", port=5432,
+                                      credentials=secret(logins)),
+                     DremioAccess(host=FLIGHT_HOST, port=32010,
+                                  credentials=secret({"username": "superset",
+                                                      "password": f"{SECRET_SENTINEL_PREFIX}dremio"})))
+
+    return program
