@@ -1,0 +1,199 @@
+"""Superset: a secret key that is set and not a known default, Talisman, secure HTTP-only cookies with CSRF, no
+self-registration as Admin, and database connections that cannot write or skip certificate checks.
+
+The release is the `superset` chart's `helm.v3.Release`: its `superset_config.py` additions are the
+`configOverrides` values (Python text, read here line by line, the last assignment of a name winning as in
+Python). The database connections are the dynamic `Database` resources of components/providers/superset.py, whose
+inputs carry `allow_dml`, `allow_ctas`, `allow_cvas`, `allow_file_upload` and the SQLAlchemy `uri`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from pulumi_policy import Severity
+
+from policies.common import UNKNOWN, known, resource_policy
+
+RELEASE = "kubernetes:helm.sh/v3:Release"
+DATABASE = "pulumi-python:dynamic/superset:Database"
+# Placeholders Superset and its chart ship or document; a key equal to one of them is as good as none.
+KNOWN_DEFAULT_KEYS = {
+    "CHANGE_ME_TO_A_COMPLEX_RANDOM_SECRET",
+    "thisISaSECRET_1234",
+    "\\2\\1thisismyscretkey\\1\\2\\e\\y\\y\\h",
+    "TEST_NON_DEV_SECRET",
+    "YOUR_OWN_RANDOM_GENERATED_SECRET_KEY",
+}
+ASSIGNMENT = re.compile(r"^(?P<name>[A-Z_][A-Z0-9_]*)\s*=\s*(?P<value>.+?)\s*$")
+WRITES = ("allow_dml", "allow_ctas", "allow_cvas", "allow_file_upload")
+
+
+def _is_superset(props: Any) -> bool:
+    chart = known(props, "chart")
+    return isinstance(chart, str) and chart.rstrip("/").rsplit("/", 1)[-1] == "superset"
+
+
+def _settings(props: Any) -> dict[str, str] | None:
+    """Top-level assignments of the release's configOverrides, in override order (None when unknown)."""
+    overrides = known(props, "values", "configOverrides")
+    if overrides is UNKNOWN:
+        return None
+    settings: dict[str, str] = {}
+    if isinstance(overrides, Mapping):
+        for key in list(iter(overrides)):
+            text = known(overrides, key)
+            if not isinstance(text, str):
+                continue
+            for line in text.splitlines():
+                match = ASSIGNMENT.match(line)
+                if match:
+                    settings[match["name"]] = match["value"]
+    return settings
+
+
+def _release_label(args: Any) -> str:
+    name = known(args.props, "name")
+    return f"Release '{name if isinstance(name, str) else args.name}'"
+
+
+def _release_policy(check):
+    def validate(args, report_violation) -> None:
+        if args.resource_type != RELEASE or not _is_superset(args.props):
+            return
+        settings = _settings(args.props)
+        if settings is None:
+            return
+        problem = check(settings)
+        if problem:
+            report_violation(f"{_release_label(args)} {problem}")
+
+    return validate
+
+
+# ---- secret key -------------------------------------------------------------------------------------------
+
+
+def _secret_key_problem(settings: dict[str, str]) -> str | None:
+    value = settings.get("SECRET_KEY")
+    if value is None:
+        return "sets no SECRET_KEY; read it from a generated Secret (os.environ) in configOverrides."
+    literal = re.fullmatch(r"""(['"])(?P<text>.*)\1""", value)
+    if literal is None:
+        return None  # read at run time (the environment), not a literal in values
+    if literal["text"] in KNOWN_DEFAULT_KEYS:
+        return "uses a known default SECRET_KEY; read a generated key from a Secret (os.environ) instead."
+    return "writes SECRET_KEY as a literal into its values; read a generated key from a Secret (os.environ) instead."
+
+
+configure_secret_key = resource_policy(
+    "superset-release-configure-secret-key",
+    "DP-SS-001",
+    "Superset's secret key is set, generated and kept out of values",
+    "The `superset` release's configOverrides assign `SECRET_KEY` from the environment (a Secret), not as a "
+    "literal; a literal equal to one of Superset's documented placeholders is reported as a known default.",
+    Severity.CRITICAL,
+    ["encryption", "access"],
+    "Assign SECRET_KEY from os.environ and fill it from a pulumi-random value in a Kubernetes Secret.",
+    _release_policy(_secret_key_problem),
+)
+
+
+# ---- Talisman, cookies, CSRF ------------------------------------------------------------------------------
+
+
+def _switches_problem(required: tuple[str, ...], what: str):
+    def check(settings: dict[str, str]) -> str | None:
+        off = [name for name in required if settings.get(name) != "True"]
+        return f"leaves {', '.join(off)} off; {what}." if off else None
+
+    return check
+
+
+enable_talisman = resource_policy(
+    "superset-release-enable-talisman",
+    "DP-SS-002",
+    "Superset sends security headers (Talisman)",
+    "The `superset` release's configOverrides set `TALISMAN_ENABLED = True` (off by default since Superset 4.0).",
+    Severity.HIGH,
+    ["transport"],
+    "Set TALISMAN_ENABLED = True in the release's configOverrides.",
+    _release_policy(_switches_problem(("TALISMAN_ENABLED",), "set it to True in configOverrides")),
+)
+
+require_secure_cookies = resource_policy(
+    "superset-release-require-secure-cookies",
+    "DP-SS-003",
+    "Superset's session cookie is secure and HTTP-only, and CSRF protection is on",
+    "The `superset` release's configOverrides set `SESSION_COOKIE_SECURE`, `SESSION_COOKIE_HTTPONLY` and "
+    "`WTF_CSRF_ENABLED` to True.",
+    Severity.HIGH,
+    ["transport", "access"],
+    "Set SESSION_COOKIE_SECURE, SESSION_COOKIE_HTTPONLY and WTF_CSRF_ENABLED to True in configOverrides.",
+    _release_policy(_switches_problem(("SESSION_COOKIE_SECURE", "SESSION_COOKIE_HTTPONLY", "WTF_CSRF_ENABLED"),
+                                      "set them to True in configOverrides")),
+)
+
+
+# ---- self-registration --------------------------------------------------------------------------------------
+
+
+def _registration_problem(settings: dict[str, str]) -> str | None:
+    if settings.get("AUTH_USER_REGISTRATION") != "True":
+        return None
+    if settings.get("AUTH_USER_REGISTRATION_ROLE", "").strip("'\"") == "Admin":
+        return ("lets anyone register as Admin; turn AUTH_USER_REGISTRATION off or give "
+                "AUTH_USER_REGISTRATION_ROLE a read-only role.")
+    return None
+
+
+disallow_admin_registration = resource_policy(
+    "superset-release-disallow-admin-self-registration",
+    "DP-SS-004",
+    "Nobody can register themselves as a Superset Admin",
+    "The `superset` release does not combine `AUTH_USER_REGISTRATION = True` with "
+    "`AUTH_USER_REGISTRATION_ROLE = \"Admin\"`.",
+    Severity.CRITICAL,
+    ["access"],
+    "Turn AUTH_USER_REGISTRATION off or set AUTH_USER_REGISTRATION_ROLE to a read-only role.",
+    _release_policy(_registration_problem),
+)
+
+
+# ---- database connections -------------------------------------------------------------------------------
+
+
+def _validate_database(args, report_violation) -> None:
+    if args.resource_type != DATABASE:
+        return
+    writes = [flag for flag in WRITES if known(args.props, flag) not in (False, UNKNOWN)]
+    uri = known(args.props, "uri")
+    problems = [f"{', '.join(writes)} on"] if writes else []
+    if isinstance(uri, str) and uri.startswith("dremio+flight://"):
+        query = uri.partition("?")[2].lower()
+        if "useencryption=true" not in query or "disablecertificateverification=false" not in query:
+            problems.append("Flight without encryption and certificate verification")
+    if problems:
+        name = known(args.props, "name")
+        report_violation(f"Superset database '{name if isinstance(name, str) else args.name}' has "
+                         f"{'; '.join(problems)}; turn writes off and keep UseEncryption=true with "
+                         "disableCertificateVerification=false.")
+
+
+disallow_database_writes = resource_policy(
+    "superset-database-disallow-dml",
+    "DP-SS-005",
+    "Superset's database connections cannot write and verify TLS",
+    "Every Superset `Database` has `allow_dml`, `allow_ctas`, `allow_cvas` and `allow_file_upload` false, and a "
+    "Dremio Flight URI keeps `UseEncryption=true` and `disableCertificateVerification=false`.",
+    Severity.HIGH,
+    ["access", "transport"],
+    "Set allow_dml, allow_ctas, allow_cvas and allow_file_upload to false and keep Flight encryption verified.",
+    _validate_database,
+)
+
+
+POLICIES = [configure_secret_key, enable_talisman, require_secure_cookies, disallow_admin_registration,
+            disallow_database_writes]
