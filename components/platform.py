@@ -13,6 +13,7 @@ from components.logs import LogIndices, LogsConfig
 from components.metadata import BackupTarget, MetadataConfig, MetadataDatabase
 from components.metadata_access import PLATFORM_DATABASE
 from components.monitoring import Monitoring, MonitoringConfig
+from components.presentation import DremioAccess, Presentation, PresentationConfig, SupersetDatabase
 from components.runtime import KubernetesRuntime, RuntimeConfig
 from components.storage import DataLake, LakeConfig
 from infra.catalog import Catalog
@@ -83,6 +84,16 @@ class DataPlatform(pulumi.ComponentResource):
                 database=PLATFORM_DATABASE,
                 credentials=self.metadata.credentials.apply(lambda logins: logins["dremio"]),
             ),
+            opts=child_options(self),
+        )
+        # Superset reads gold through Dremio's Flight endpoint as the lakehouse's `superset` user.
+        self.presentation = Presentation(
+            f"{name}-presentation",
+            PresentationConfig.from_stack(config),
+            catalog,
+            self.cluster,
+            database=SupersetDatabase.from_metadata(self.metadata),
+            lakehouse=DremioAccess.from_lakehouse(self.lakehouse),
             opts=child_options(self),
         )
         self.monitoring = Monitoring(

@@ -5,7 +5,7 @@ Example (inside a Pulumi program)::
     presentation = Presentation(
         "presentation", PresentationConfig.from_stack(config), catalog, cluster,
         database=SupersetDatabase.from_metadata(metadata),
-        lakehouse=DremioAccess(host=..., port=32010, credentials=lakehouse.service_users["superset"]),
+        lakehouse=DremioAccess.from_lakehouse(lakehouse),
     )
 
 What it declares (components/presentation_spec.py renders the values, configuration and permissions):
@@ -45,6 +45,7 @@ from infra.catalog import Catalog
 
 SIZES: dict[str, Resources] = {"small": SMALL, "medium": MEDIUM, "large": LARGE}
 METADATA_DATABASE = "superset"
+SERVICE_USER = "superset"
 
 
 class PresentationConfig(BaseModel):
@@ -57,7 +58,7 @@ class PresentationConfig(BaseModel):
 
     @classmethod
     def from_stack(cls, config: Any) -> PresentationConfig:
-        return cls(replicas=config.kubernetes.replicas, size="small" if config.stage == "dev" else "large")
+        return cls(replicas=config.kubernetes.replicas, size=config.presentation.size)
 
 
 @dataclass(frozen=True)
@@ -79,7 +80,17 @@ class DremioAccess:
 
     host: str
     port: int
-    credentials: pulumi.Input[dict[str, str]]
+    username: str
+    """The service user's name; the lakehouse names its service users after the service."""
+    password: pulumi.Input[str]
+
+    @classmethod
+    def from_lakehouse(cls, lakehouse: Any) -> DremioAccess:
+        """The Flight endpoint (`grpc+tls://host:port`) and the `superset` service user of `Lakehouse`."""
+        host, _, port = lakehouse.endpoints["flight"].removeprefix("grpc+tls://").rpartition(":")
+        login = lakehouse.service_users[SERVICE_USER]
+        return cls(host=host, port=int(port), username=SERVICE_USER,
+                   password=pulumi.Output.secret(login.apply(lambda found: found["password"])))
 
 
 class Presentation(pulumi.ComponentResource):
@@ -121,12 +132,10 @@ class Presentation(pulumi.ComponentResource):
             lambda values: {"url": self.api_url, "username": spec.ADMIN_USER, "password": values[0],
                             "ca_pem": values[1]}))
         after_release = child_options(self, depends_on=[release])
-        login = pulumi.Output.from_input(lakehouse.credentials)
         superset.Database(
             f"{name}-database-dremio", connection, spec.DATABASE_NAME,
-            pulumi.Output.unsecret(login).apply(
-                lambda found: superset.dremio_uri(lakehouse.host, lakehouse.port, found["username"])),
-            pulumi.Output.secret(login.apply(lambda found: found["password"])), opts=after_release)
+            superset.dremio_uri(lakehouse.host, lakehouse.port, lakehouse.username),
+            pulumi.Output.secret(lakehouse.password), opts=after_release)
         superset.Role(f"{name}-role-analyst", connection, spec.ANALYST_ROLE, spec.analyst_permissions(catalog),
                       opts=after_release)
         Monitoring(f"{name}-monitoring", MonitoringConfig(), cluster, targets=[], rules=spec.alert_rules(),

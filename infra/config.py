@@ -289,6 +289,10 @@ class IngestionSettings(_Section):
     )
 
 
+class PresentationSettings(_Section):
+    size: Literal["small", "medium", "large"] = Field(description="Resources of each Superset pod.")
+
+
 class StackConfig(_Section):
     stage: Literal["dev", "prod"] = Field(description="Environment kind; selects the defaults below.")
     name_prefix: Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]{0,29}[a-z0-9]$")] = Field(
@@ -304,6 +308,7 @@ class StackConfig(_Section):
     logs: LogsSettings = Field(description="The log and audit Elasticsearch cluster.")
     lakehouse: LakehouseSettings = Field(description="The Dremio lakehouse.")
     ingestion: IngestionSettings = Field(description="Airbyte: its jobs and where the catalog's sources live.")
+    presentation: PresentationSettings = Field(description="Superset.")
 
     @model_validator(mode="after")
     def _cross_field_rules(self) -> StackConfig:
@@ -392,6 +397,7 @@ STAGE_DEFAULTS: dict[str, dict[str, Any]] = {
         },
         "lakehouse": {"size": "small", "executors": 1, "volumeGib": 20},
         "ingestion": {"jobSize": "small"},
+        "presentation": {"size": "small"},
     },
     "prod": {
         "protect": True,
@@ -421,6 +427,7 @@ STAGE_DEFAULTS: dict[str, dict[str, Any]] = {
         },
         "lakehouse": {"size": "large", "executors": 3, "volumeGib": 200},
         "ingestion": {"jobSize": "large"},
+        "presentation": {"size": "large"},
     },
 }
 

@@ -10,10 +10,10 @@ from components.providers.trust_bundle import TrustBundleProvider, default_path
 from infra.harness import SECRET_SENTINEL_PREFIX, is_secret, unwrap_secret
 
 RELEASE = "kubernetes:helm.sh/v3:Release"
-# The runtime's releases plus the products' own (Airbyte, from the ingestion layer).
+# The runtime's releases plus the products' own (Airbyte from the ingestion layer, Superset from presentation).
 DEV_RELEASES = ["airbyte", "cert-manager", "cloudnative-pg", "elastic-operator", "fluent-bit", "minio", "prometheus",
-                "redis"]
-PROD_RELEASES = ["airbyte", "elastic-operator", "fluent-bit", "prometheus", "redis"]
+                "redis", "superset"]
+PROD_RELEASES = ["airbyte", "elastic-operator", "fluent-bit", "prometheus", "redis", "superset"]
 
 
 def releases(recording) -> dict:

@@ -27,8 +27,7 @@ def presentation_program(stack: str):
         Presentation("presentation", PresentationConfig.from_stack(config), load_catalog(), cluster,
                      SupersetDatabase(host="metadata-rw.dp-metadata.svc.cluster.local", port=5432,
                                       credentials=secret(logins)),
-                     DremioAccess(host=FLIGHT_HOST, port=32010,
-                                  credentials=secret({"username": "superset",
-                                                      "password": f"{SECRET_SENTINEL_PREFIX}dremio"})))
+                     DremioAccess(host=FLIGHT_HOST, port=32010, username="superset",
+                                  password=secret(f"{SECRET_SENTINEL_PREFIX}dremio")))
 
     return program
