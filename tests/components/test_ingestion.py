@@ -117,3 +117,16 @@ def test_a_source_password_stays_secret():
     assert is_secret(source.inputs["secret_configuration"])
     assert unwrap_secret(source.inputs["secret_configuration"]) == {"password": "pg-secret-value"}
     assert "pg-secret-value" not in json.dumps(source.inputs["configuration"])
+
+
+def test_stack_config_errors_name_the_key():
+    from infra.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=r"dataplatform:ingestion\.failureWebhook"):
+        stack_config("dev", ingestion={"failureWebhook": "http://hooks.example.com/airbyte"})
+    with pytest.raises(ConfigError, match=r"dataplatform:ingestion\.sources\.postgres\.hots"):
+        stack_config("dev", ingestion={"sources": {"postgres": {"hots": "db"}}})
+    with pytest.raises(ValueError, match=r"`ingestion.sources` names warehouse, which the catalog does not declare"):
+        sources = {name: value.model_dump(by_alias=True, exclude_none=True)
+                   for name, value in stack_config("dev").ingestion.sources.items()}
+        IngestionConfig.from_stack(stack_config("dev", ingestion={"sources": {**sources, "warehouse": {}}}), CATALOG)
