@@ -9,9 +9,10 @@ Example (inside a Pulumi program)::
     )
 
 What it declares (components/presentation_spec.py renders the values, configuration and permissions):
-1. Superset's release through the runtime's release mechanism (chart superset 0.15.1) with the platform's own
-   image (Superset plus the Dremio Flight dialect, pinned from images/digests.lock.json): metadata in the metadata
-   layer's `superset` database over verified TLS, cache and Celery broker on the runtime's Redis over TLS, a
+1. Superset's release through the runtime's release mechanism (chart superset 0.15.1), serving https with a
+   cert-manager certificate, with the platform's own image (Superset plus the Dremio Flight dialect, pinned from
+   images/digests.lock.json): metadata in the metadata layer's `superset` database over verified TLS, cache and
+   Celery broker on the runtime's Redis over TLS, a
    generated secret key and administrator password in the `superset-env` Secret (never in values), Talisman on,
    secure HTTP-only cookies, CSRF on, no self-registration, debug off, and the event log on stdout, where the
    runtime's log shipper collects it for the audit index.
@@ -116,6 +117,14 @@ class Presentation(pulumi.ComponentResource):
                                    resources=SIZES[config.size], redis_host=redis_host, redis_port=redis_port)
         admin_password = self._random("admin-password", 32)
         environment = self._environment(namespace, database, admin_password)
+        certificate = k8s.apiextensions.CustomResource(
+            f"{name}-certificate",
+            api_version="cert-manager.io/v1",
+            kind="Certificate",
+            metadata={"name": spec.TLS_SECRET, "namespace": namespace},
+            spec=spec.certificate(cluster.issuer),
+            opts=self._k8s(depends_on=cluster.after("cert-manager")),
+        )
         release = declare_release(
             f"{name}-superset",
             ProductRelease(
@@ -125,7 +134,7 @@ class Presentation(pulumi.ComponentResource):
                 deploy_time={f"extraSecrets.{spec.CA_KEY}": cluster.ca_pem},
             ),
             namespace,
-            self._k8s(depends_on=[environment]),
+            self._k8s(depends_on=[environment, certificate]),
         )
         self.api_url = spec.server_url()
         connection = pulumi.Output.secret(pulumi.Output.all(admin_password, cluster.ca_pem).apply(

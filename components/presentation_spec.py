@@ -35,6 +35,11 @@ ASSETS = Path(__file__).resolve().parent / "presentation_assets"
 CA_KEY = "ca_bundle"  # the chart mounts `extraSecrets` files in configMountPath (/app/pythonpath)
 CA_FILE = f"/app/pythonpath/{CA_KEY}"
 WRITABLE = (("tmp", "/tmp"), ("superset-home", "/app/superset_home"))
+# Superset serves its UI and API over TLS itself: gunicorn reads extra arguments from GUNICORN_CMD_ARGS, and the
+# certificate is cert-manager's, mounted from its Secret.
+TLS_SECRET = "superset-tls"
+TLS_DIR = "/app/tls"
+GUNICORN_TLS = f"--certfile={TLS_DIR}/tls.crt --keyfile={TLS_DIR}/tls.key"
 
 # superset_config.py additions: the secret key and every credential come from the environment (the Secret
 # above), the metadata database is verified TLS, the web app is hardened, and events go to stdout where Fluent Bit
@@ -82,6 +87,25 @@ def server_url() -> str:
     return f"https://{service_host(RELEASE, LAYER)}:{HTTP_PORT}"
 
 
+def certificate(issuer: str) -> dict[str, Any]:
+    """The web app's certificate (cert-manager writes tls.crt, tls.key and ca.crt into TLS_SECRET)."""
+    hosts = [RELEASE, f"{RELEASE}.{namespace_name(LAYER)}.svc", service_host(RELEASE, LAYER)]
+    return {
+        "secretName": TLS_SECRET,
+        "dnsNames": hosts,
+        "duration": "2160h",
+        "renewBefore": "360h",
+        "privateKey": {"algorithm": "ECDSA", "size": 256, "rotationPolicy": "Always"},
+        "usages": ["server auth", "digital signature", "key encipherment"],
+        "issuerRef": {"name": issuer, "kind": "ClusterIssuer", "group": "cert-manager.io"},
+    }
+
+
+def _https_probe(failure_threshold: int) -> dict[str, Any]:
+    return {"httpGet": {"path": "/health", "port": "http", "scheme": "HTTPS"}, "initialDelaySeconds": 15,
+            "timeoutSeconds": 1, "failureThreshold": failure_threshold, "periodSeconds": 15, "successThreshold": 1}
+
+
 def image_values(reference: str) -> dict[str, str]:
     """The chart's `image` object for a `repository:tag[@digest]` reference (the chart joins them with `:`)."""
     name, at, digest = reference.partition("@")
@@ -92,8 +116,10 @@ def image_values(reference: str) -> dict[str, str]:
 def values(shape: SupersetShape) -> dict[str, Any]:
     """The chart's values fragment (hardening is added by the release mechanism); no credential in it. The CA
     bundle (`extraSecrets.ca_bundle`) is set at deploy time, from the runtime's CA Output."""
-    volumes = [{"name": name, "emptyDir": {}} for name, _ in WRITABLE]
-    mounts = [{"name": name, "mountPath": path} for name, path in WRITABLE]
+    volumes = [*({"name": name, "emptyDir": {}} for name, _ in WRITABLE),
+               {"name": "tls", "secret": {"secretName": TLS_SECRET}}]
+    mounts = [*({"name": name, "mountPath": path} for name, path in WRITABLE),
+              {"name": "tls", "mountPath": TLS_DIR, "readOnly": True}]
     redis_tls = {"enabled": True, "ssl_cert_reqs": "CERT_REQUIRED"}
     fragment: dict[str, Any] = {
         "fullnameOverride": RELEASE,
@@ -101,6 +127,7 @@ def values(shape: SupersetShape) -> dict[str, Any]:
         "image": image_values(shape.image),
         "secretEnv": {"create": False},
         "envFromSecret": ENV_SECRET,
+        "extraEnv": {"GUNICORN_CMD_ARGS": GUNICORN_TLS},
         "configOverrides": CONFIG_OVERRIDES,
         # The runtime's Redis password, from the Secret the runtime writes in this namespace.
         "extraEnvRaw": [{"name": "REDIS_PASSWORD",
@@ -113,6 +140,9 @@ def values(shape: SupersetShape) -> dict[str, Any]:
             "replicas": {"enabled": True, "replicaCount": shape.replicas},
             "connections": {"redis_host": shape.redis_host, "redis_port": shape.redis_port, "redis_ssl": redis_tls},
             "initContainers": [],
+            "startupProbe": _https_probe(60),
+            "livenessProbe": _https_probe(3),
+            "readinessProbe": _https_probe(3),
         },
         "supersetWorker": {"replicas": {"enabled": True, "replicaCount": shape.replicas}, "initContainers": []},
         "supersetCeleryBeat": {"enabled": False, "initContainers": []},

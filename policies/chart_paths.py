@@ -156,6 +156,8 @@ CHARTS: dict[str, ChartPaths] = {
             container_security=tuple(f"{part}.containerSecurityContext" for part in SUPERSET_PARTS),
             resources=tuple(f"{part}.resources" for part in SUPERSET_PARTS),
             service_types=("service.type", "supersetCeleryFlower.service.type", "supersetWebsockets.service.type"),
+            # gunicorn takes its certificate from GUNICORN_CMD_ARGS (--certfile/--keyfile).
+            tls=(("extraEnv.GUNICORN_CMD_ARGS", ...),),
             plaintext_secrets=("supersetNode.connections.db_pass", "supersetNode.connections.redis_password",
                                "init.adminUser.password", "extraSecretEnv.SUPERSET_SECRET_KEY",
                                "postgresql.auth.password", "redis.auth.password"),

@@ -44,6 +44,18 @@ def test_release_runs_the_platform_image_hardened_without_credentials(recording)
     assert SECRET_SENTINEL_PREFIX not in json.dumps(values)
 
 
+def test_superset_serves_https_with_a_cert_manager_certificate(recording):
+    values = one(recording, "kubernetes:helm.sh/v3:Release").inputs["values"]
+    assert values["extraEnv"]["GUNICORN_CMD_ARGS"] == "--certfile=/app/tls/tls.crt --keyfile=/app/tls/tls.key"
+    assert {"name": "tls", "secret": {"secretName": spec.TLS_SECRET}} in values["extraVolumes"]
+    for probe in ("startupProbe", "livenessProbe", "readinessProbe"):
+        assert values["supersetNode"][probe]["httpGet"]["scheme"] == "HTTPS"
+    certificate = one(recording, "kubernetes:cert-manager.io/v1:Certificate")
+    assert certificate.inputs["spec"]["secretName"] == spec.TLS_SECRET
+    assert "superset.dp-presentation.svc.cluster.local" in certificate.inputs["spec"]["dnsNames"]
+    assert spec.server_url() == "https://superset.dp-presentation.svc.cluster.local:8088"
+
+
 def test_configuration_is_hardened(recording):
     overrides = one(recording, "kubernetes:helm.sh/v3:Release").inputs["values"]["configOverrides"]
     text = "\n".join(overrides.values())
