@@ -13,6 +13,8 @@ Routes (the tag decides; `rewrite_tag` re-tags container logs by where they come
 - PostgreSQL (CloudNativePG's `postgres` container of the `metadata` cluster, JSON lines; only the `pgaudit`
   logger) -> `platform-audit-*`;
 - MinIO's audit webhook (the http input, path `/minio.audit`) -> `platform-audit-*`.
+- Superset (every container in `dp-presentation`; only lines its event logger prints, `{"superset_event": ...}`)
+  -> `platform-audit-*`.
 Every route ends with an allowlist of its index's mapped fields, so nothing unmapped is sent. Other container logs
 are not shipped (they stay with the kubelet). Later layers (Dremio, Superset) add their audit routes here.
 """
@@ -29,6 +31,9 @@ ELASTICSEARCH_PORT = 9200
 AUDIT_PORT = 8443
 MINIO_AUDIT_TAG = "minio.audit"
 DREMIO_QUERY_TAG = "dremio.query"
+# Superset's event logger (components/presentation_spec.py) prints one JSON line per event, starting with this key.
+SUPERSET_EVENT_TAG = "superset.event"
+SUPERSET_EVENT_KEY = "superset_event"
 # Dremio writes queries.json (and audit.json on Enterprise) to its `dremio-log` emptyDir; the kubelet keeps it here.
 KUBELET_PODS = "/var/lib/kubelet/pods"
 DREMIO_LOG_GLOB = f"{KUBELET_PODS}/*/volumes/kubernetes.io~empty-dir/dremio-log"
@@ -80,6 +85,7 @@ ROUTES = (
     Route("postgres.audit", "platform-audit", tuple(AUDIT_FIELDS)),
     Route(MINIO_AUDIT_TAG, "platform-audit", tuple(AUDIT_FIELDS)),
     Route(DREMIO_QUERY_TAG, "platform-audit", tuple(AUDIT_FIELDS)),
+    Route(SUPERSET_EVENT_TAG, "platform-audit", tuple(AUDIT_FIELDS)),
 )
 
 
@@ -148,6 +154,7 @@ def render_filters() -> str:
             ("Rule", f"$kubernetes['namespace_name'] ^{ingestion}$ airbyte.job false"),
             ("Rule", f"$kubernetes['container_name'] ^{lakehouse_dbt}$ dbt.log false"),
             ("Rule", f"$kubernetes['labels']['cnpg.io/cluster'] ^{CNPG_CLUSTER}$ postgres.log false"),
+            ("Rule", f"$kubernetes['namespace_name'] ^{namespace_name('presentation')}$ {SUPERSET_EVENT_TAG} false"),
             ("Emitter_Name", "route_emitter"),
         ]),
         # Airbyte: the line, then the counts inside sync summaries, then the job pod's labels.
@@ -198,6 +205,13 @@ def render_filters() -> str:
                                    "outcome": "action", "queryType": "class", "context": "database"},
                 {"source": "dremio"}),
         _allow(routes[DREMIO_QUERY_TAG]),
+        # Superset: only its event lines (the rest of the namespace's output is not shipped), already in the
+        # audit index's field names.
+        _section("FILTER", [("Name", "grep"), ("Match", SUPERSET_EVENT_TAG),
+                            ("Regex", f'log ^\\{{"{SUPERSET_EVENT_KEY}"')]),
+        _parse(SUPERSET_EVENT_TAG, "log", "json_line"),
+        _modify(SUPERSET_EVENT_TAG, {SUPERSET_EVENT_KEY: "action"}, {"source": "superset", "class": "event"}),
+        _allow(routes[SUPERSET_EVENT_TAG]),
     ])
 
 

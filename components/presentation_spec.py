@@ -43,7 +43,7 @@ GUNICORN_TLS = f"--certfile={TLS_DIR}/tls.crt --keyfile={TLS_DIR}/tls.key"
 
 # superset_config.py additions: the secret key and every credential come from the environment (the Secret
 # above), the metadata database is verified TLS, the web app is hardened, and events go to stdout where Fluent Bit
-# picks them up for the audit index.
+# picks them up for the audit index (components/logshipping.py routes lines starting with {"superset_event").
 CONFIG_OVERRIDES = {
     "secret": """import os
 SECRET_KEY = os.environ["SUPERSET_SECRET_KEY"]
@@ -64,8 +64,24 @@ AUTH_USER_REGISTRATION = False
 AUTH_USER_REGISTRATION_ROLE = "Public"
 PREVENT_UNSAFE_DB_CONNECTIONS = True
 """,
-    "event_log": """from superset.utils.log import StdOutEventLogger
-EVENT_LOGGER = StdOutEventLogger()
+    "event_log": """import json
+from superset.utils.log import DBEventLogger
+
+
+class AuditEventLogger(DBEventLogger):
+    \"\"\"Superset's own log table, plus one JSON line per event for the log shipper's audit route.\"\"\"
+
+    def log(self, user_id, action, dashboard_id, duration_ms, slice_id, referrer, *args, **kwargs):
+        super().log(user_id, action, dashboard_id, duration_ms, slice_id, referrer, *args, **kwargs)
+        for record in kwargs.get("records") or [{}]:
+            event = {"superset_event": str(action), "actor": "anonymous" if user_id is None else str(user_id)}
+            target = record.get("path") or record.get("object_ref") or dashboard_id or slice_id
+            if target is not None:
+                event["object"] = str(target)
+            print(json.dumps(event), flush=True)
+
+
+EVENT_LOGGER = AuditEventLogger()
 """,
 }
 

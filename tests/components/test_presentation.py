@@ -61,7 +61,7 @@ def test_configuration_is_hardened(recording):
     text = "\n".join(overrides.values())
     for line in ('SECRET_KEY = os.environ["SUPERSET_SECRET_KEY"]', "TALISMAN_ENABLED = True",
                  "SESSION_COOKIE_SECURE = True", "SESSION_COOKIE_HTTPONLY = True", "WTF_CSRF_ENABLED = True",
-                 "AUTH_USER_REGISTRATION = False", "DEBUG = False", "EVENT_LOGGER = StdOutEventLogger()",
+                 "AUTH_USER_REGISTRATION = False", "DEBUG = False", "EVENT_LOGGER = AuditEventLogger()",
                  "sslmode=verify-full"):
         assert line in text
 
