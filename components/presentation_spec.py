@@ -7,6 +7,8 @@ of the pinned chart (superset 0.15.1, recorded in policies/chart_paths.py).
 
 from __future__ import annotations
 
+import io
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -32,6 +34,7 @@ DATABASE_NAME = "dremio"
 GOLD_SCHEMA = "gold.marts"  # the lakehouse's gold space and its `marts` folder, as Superset names the schema
 ANALYST_ROLE = "analyst"
 ASSETS = Path(__file__).resolve().parent / "presentation_assets"
+BUNDLE_FOLDER = "gold_marts"
 CA_KEY = "ca_bundle"  # the chart mounts `extraSecrets` files in configMountPath (/app/pythonpath)
 CA_FILE = f"/app/pythonpath/{CA_KEY}"
 WRITABLE = (("tmp", "/tmp"), ("superset-home", "/app/superset_home"))
@@ -197,6 +200,24 @@ def bundle_datasets(root: Path = ASSETS) -> dict[str, dict[str, Any]]:
     """The asset bundle's datasets by table name, as checked in."""
     return {document["table_name"]: document for document in
             (yaml.safe_load(path.read_text()) for path in sorted((root / "datasets").glob("*.yaml")))}
+
+
+def bundle_zip(root: Path = ASSETS, database_uri: str | None = None, schema: str | None = None) -> bytes:
+    """The asset bundle as Superset imports it: a zip whose files sit under one top-level folder.
+
+    `database_uri` and `schema` re-point the bundle (the tests import it into a Superset whose data is in
+    PostgreSQL); the runner imports it as checked in.
+    """
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as bundle:
+        for path in sorted(root.rglob("*.yaml")):
+            document = yaml.safe_load(path.read_text())
+            if database_uri is not None and path.parent.name == "databases":
+                document["sqlalchemy_uri"] = database_uri
+            if schema is not None and path.parent.name == "datasets":
+                document["schema"] = schema
+            bundle.writestr(f"{BUNDLE_FOLDER}/{path.relative_to(root).as_posix()}", yaml.safe_dump(document))
+    return buffer.getvalue()
 
 
 def alert_rules() -> list[AlertRule]:
