@@ -144,7 +144,7 @@ class Presentation(pulumi.ComponentResource):
         superset.Database(
             f"{name}-database-dremio", connection, spec.DATABASE_NAME,
             superset.dremio_uri(lakehouse.host, lakehouse.port, lakehouse.username),
-            pulumi.Output.secret(lakehouse.password), opts=after_release)
+            pulumi.Output.secret(lakehouse.password), uuid=spec.bundle_database()["uuid"], opts=after_release)
         superset.Role(f"{name}-role-analyst", connection, spec.ANALYST_ROLE, spec.analyst_permissions(catalog),
                       opts=after_release)
         Monitoring(f"{name}-monitoring", MonitoringConfig(), cluster, targets=[], rules=spec.alert_rules(),

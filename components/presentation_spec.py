@@ -202,6 +202,11 @@ def bundle_datasets(root: Path = ASSETS) -> dict[str, dict[str, Any]]:
             (yaml.safe_load(path.read_text()) for path in sorted((root / "datasets").glob("*.yaml")))}
 
 
+def bundle_database(root: Path = ASSETS) -> dict[str, Any]:
+    """The bundle's Dremio connection; the provider creates it under the same uuid, so imports find it."""
+    return yaml.safe_load((root / "databases" / f"{DATABASE_NAME}.yaml").read_text())
+
+
 def bundle_zip(root: Path = ASSETS, database_uri: str | None = None, schema: str | None = None) -> bytes:
     """The asset bundle as Superset imports it: a zip whose files sit under one top-level folder.
 

@@ -45,10 +45,14 @@ def dremio_uri(host: str, port: int, username: str) -> str:
             "?UseEncryption=true&disableCertificateVerification=false")
 
 
-def database_spec(name: str, uri: str) -> dict[str, Any]:
-    """The connection's settings: exposed to SQL Lab read-only, async off, everything that writes off."""
-    return {"database_name": name, "sqlalchemy_uri": uri, "expose_in_sqllab": True, "allow_run_async": False,
+def database_spec(name: str, uri: str, uuid: str | None = None) -> dict[str, Any]:
+    """The connection's settings: exposed to SQL Lab read-only, async off, everything that writes off. A `uuid`
+    pins the connection's identity, so an asset bundle that names it by that uuid finds it on import."""
+    spec = {"database_name": name, "sqlalchemy_uri": uri, "expose_in_sqllab": True, "allow_run_async": False,
             **LOCKED_DOWN}
+    if uuid:
+        spec["uuid"] = uuid
+    return spec
 
 
 def _with_password(uri: str, password: str) -> str:
@@ -126,7 +130,14 @@ class DatabaseProvider(_SupersetProvider):
     kind = "superset database"
 
     def spec(self, props: dict[str, Any]) -> dict[str, Any]:
-        return database_spec(props["name"], props["uri"])
+        return database_spec(props["name"], props["uri"], props.get("uuid"))
+
+    def identifiers(self, props: dict[str, Any]) -> dict[str, Any]:
+        return {"uuid": props["uuid"]} if props.get("uuid") else {}
+
+    def read(self, id_: str, props: dict[str, Any]) -> Any:
+        self._pinned_uuid = bool(props.get("uuid"))  # whether the live uuid is part of the compared spec
+        return super().read(id_, props)
 
     def secrets(self, props: dict[str, Any]) -> dict[str, Any]:
         return {"password": props.get("password") or ""}
@@ -141,6 +152,8 @@ class DatabaseProvider(_SupersetProvider):
         live = client.call("GET", f"/database/{found}/connection")["result"]
         spec = {field: live.get(field) for field in database_spec(key, "")}
         spec["sqlalchemy_uri"] = _without_password(live["sqlalchemy_uri"])
+        if getattr(self, "_pinned_uuid", False):
+            spec["uuid"] = live.get("uuid")
         return spec
 
     def put(self, client: SupersetClient, key: str, body: dict[str, Any]) -> None:
@@ -201,9 +214,10 @@ class Database(ProviderResource, module="superset", name="Database"):
     """A database connection; the password is merged into the URI on write and never stored."""
 
     def __init__(self, resource_name: str, connection: pulumi.Input[dict], name: str, uri: pulumi.Input[str],
-                 password: pulumi.Input[str], opts: pulumi.ResourceOptions | None = None) -> None:
+                 password: pulumi.Input[str], uuid: str | None = None,
+                 opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__(DatabaseProvider(), resource_name,
-                         {"connection": connection, "name": name, "uri": uri,
+                         {"connection": connection, "name": name, "uri": uri, "uuid": uuid,
                           "password": pulumi.Output.secret(password), **LOCKED_DOWN}, opts)
 
 

@@ -1,5 +1,6 @@
-"""The asset bundle imports into a real Superset, twice without change, once its tables exist: a dataset per gold
-mart with the bundle's columns (the data re-pointed at the real PostgreSQL the tests start)."""
+"""The asset bundle imports into a real Superset, twice, once its tables exist and onto the connection the provider
+created under the bundle's uuid: a dataset per gold mart with the bundle's columns, and no drift for the provider
+afterwards (the data re-pointed at the real PostgreSQL the tests start)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,8 @@ import httpx
 import pytest
 
 from components import presentation_spec as spec
-from components.providers.superset import SupersetClient
+from components.providers.base import Retry
+from components.providers.superset import DatabaseProvider, SupersetClient
 from infra.catalog import load_catalog
 from tests.support.postgres import PostgresServer
 from tests.support.superset import SupersetServer
@@ -42,25 +44,38 @@ def superset(tmp_path_factory):
         yield server
 
 
+def connection(superset) -> dict:
+    return {"url": superset.url, "username": superset.admin[0], "password": superset.admin[1], "ca_pem": "",
+            "insecure_loopback": True}
+
+
 def import_bundle(superset, bundle: bytes) -> httpx.Response:
-    client = SupersetClient({"url": superset.url, "username": superset.admin[0], "password": superset.admin[1],
-                             "ca_pem": "", "insecure_loopback": True})
+    client = SupersetClient(connection(superset))
     return client.http.post(f"{client.base}/assets/import/", headers=dict(client._auth()),
                             files={"bundle": ("gold_marts.zip", bundle, "application/zip")},
                             data={"passwords": json.dumps({})})
 
 
-def test_bundle_imports_a_dataset_per_mart(superset, postgres):
-    bundle = spec.bundle_zip(database_uri=f"postgresql://postgres@127.0.0.1:{postgres.port}/analytics", schema="gold")
+def test_bundle_imports_a_dataset_per_mart_onto_the_provider_connection(superset, postgres):
+    uri = f"postgresql://postgres@127.0.0.1:{postgres.port}/analytics"
+    # The provider creates the connection first, under the bundle's uuid, as Presentation declares it.
+    DatabaseProvider(Retry(sleep=lambda _s: None)).create({
+        "connection": connection(superset), "name": spec.DATABASE_NAME, "uri": uri, "password": "",
+        "uuid": spec.bundle_database()["uuid"]})
+    bundle = spec.bundle_zip(database_uri=uri, schema="gold")
     for attempt in (1, 2):
         answer = import_bundle(superset, bundle)
         assert answer.status_code == 200, (attempt, answer.text[:2000])
-    client = SupersetClient({"url": superset.url, "username": superset.admin[0], "password": superset.admin[1],
-                             "ca_pem": "", "insecure_loopback": True})
+    client = SupersetClient(connection(superset))
     datasets = {d["table_name"]: d for d in client.list("/dataset/")}
     assert sorted(datasets) == sorted(mart.name for mart in load_catalog().marts)
-    databases = [d["database_name"] for d in client.list("/database/")]
-    assert databases.count(spec.DATABASE_NAME) == 1
+    databases = [d for d in client.list("/database/") if d["database_name"] == spec.DATABASE_NAME]
+    assert len(databases) == 1, "the import reused the provider's connection"
+    provider = DatabaseProvider(Retry(sleep=lambda _s: None))
+    props = {"connection": connection(superset), "name": spec.DATABASE_NAME, "uri": uri, "password": "",
+             "uuid": spec.bundle_database()["uuid"]}
+    outs = provider.create(props).outs
+    assert provider.read(spec.DATABASE_NAME, outs).outs["spec_hash"] == outs["spec_hash"], "no drift after import"
     for name, dataset in spec.bundle_datasets().items():
         detail = client.call("GET", f"/dataset/{datasets[name]['id']}")["result"]
         assert detail["schema"] == "gold"
