@@ -73,6 +73,8 @@ class MetadataConfig(BaseModel):
     ca_bundle_file: str | None = Field(default=None, description="RDS CA bundle path on the deployer.")
     audit_days: Annotated[int, Field(ge=1)] = Field(default=90, description="Days the server's audit log is kept.")
     migrations_image: str = Field(default="migrations", description="Platform image that runs the migrations.")
+    subnet_ids: tuple[str, ...] = Field(default=(), description="RDS subnet group's subnets.")
+    security_group_ids: tuple[str, ...] = Field(default=(), description="RDS instance's security groups.")
 
     @classmethod
     def from_stack(cls, config: StackConfig) -> MetadataConfig:
@@ -92,6 +94,8 @@ class MetadataConfig(BaseModel):
             ca_bundle_file=settings.ca_bundle_file,
             audit_days=config.retention.audit_days,
             migrations_image=settings.migrations_image,
+            subnet_ids=tuple(settings.network.subnet_ids) if settings.network else (),
+            security_group_ids=tuple(settings.network.security_group_ids) if settings.network else (),
         )
 
     @property
@@ -335,6 +339,13 @@ class MetadataDatabase(pulumi.ComponentResource):
             retention_in_days=cloudwatch_retention(config.audit_days),
             opts=self._child(protect=config.protect),
         )
+        subnets = aws.rds.SubnetGroup(
+            f"{self._name}-subnets",
+            name=f"{identifier}-subnets",
+            description=f"Private subnets of the {identifier} instance.",
+            subnet_ids=list(config.subnet_ids),
+            opts=self._child(),
+        )
         instance = aws.rds.Instance(
             f"{self._name}-instance",
             identifier=identifier,
@@ -356,6 +367,8 @@ class MetadataDatabase(pulumi.ComponentResource):
             final_snapshot_identifier=f"{identifier}-final",
             copy_tags_to_snapshot=True,
             parameter_group_name=parameters.name,
+            db_subnet_group_name=subnets.name,
+            vpc_security_group_ids=list(config.security_group_ids),
             ca_cert_identifier="rds-ca-rsa2048-g1",
             auto_minor_version_upgrade=True,
             username="dpadmin",

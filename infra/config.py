@@ -166,6 +166,21 @@ def _read_pem(path_text: str) -> str:
     return text
 
 
+class RdsNetwork(_Section):
+    subnet_ids: list[Annotated[str, Field(pattern=r"^subnet-[0-9a-f]{8,17}$")]] = Field(
+        min_length=2, description="Private subnets in at least two availability zones, reachable from the cluster."
+    )
+    security_group_ids: list[Annotated[str, Field(pattern=r"^sg-[0-9a-f]{8,17}$")]] = Field(
+        min_length=1, description="Security groups that admit PostgreSQL (5432) from the cluster's nodes only."
+    )
+
+    @model_validator(mode="after")
+    def _distinct(self) -> RdsNetwork:
+        if len(set(self.subnet_ids)) != len(self.subnet_ids):
+            raise ValueError("`subnetIds` lists a subnet twice; give at least two different subnets")
+        return self
+
+
 class MetadataSettings(_Section):
     backend: Literal["cloudnative-pg", "rds"] = Field(
         description="PostgreSQL server: `cloudnative-pg` (in the cluster) or `rds` (AWS)."
@@ -187,6 +202,11 @@ class MetadataSettings(_Section):
     migrations_image: str = Field(
         default="migrations",
         description="Platform image (images/digests.lock.json) whose Python runs the migrations Job.",
+    )
+    network: RdsNetwork | None = Field(
+        default=None,
+        description="`rds`: where the instance lives (a subnet group of these subnets, these security groups); "
+        "without it AWS would place the instance in the default VPC, out of the cluster's reach.",
     )
 
 
@@ -322,6 +342,11 @@ class StackConfig(_Section):
             raise ValueError("storage backend `s3` needs an `aws` block with `region`")
         if self.metadata.backend == "rds" and self.aws is None:
             raise ValueError("metadata backend `rds` needs an `aws` block with `region`")
+        if self.metadata.backend == "rds" and self.metadata.network is None:
+            raise ValueError(
+                "metadata backend `rds` needs `metadata.network` (subnetIds, securityGroupIds) so the instance "
+                "lands in the cluster's VPC"
+            )
         if self.metadata.backend == "rds" and not self.metadata.ca_bundle_file:
             raise ValueError("metadata backend `rds` needs `metadata.caBundleFile` (the RDS CA bundle on the deployer)")
         if self.stage == "prod":

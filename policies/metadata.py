@@ -60,6 +60,36 @@ disallow_public = resource_policy(
 )
 
 
+def _validate_network(args, report_violation) -> None:
+    if not _rds(args):
+        return
+    subnet_group = known(args.props, "dbSubnetGroupName")
+    security_groups = known(args.props, "vpcSecurityGroupIds")
+    if subnet_group is None or subnet_group == "":
+        report_violation(
+            f"{_label(args)} has no subnet group, so AWS places it in the default VPC; set dbSubnetGroupName to a "
+            "subnet group of the cluster's private subnets."
+        )
+    elif security_groups is not UNKNOWN and not items(security_groups):
+        report_violation(
+            f"{_label(args)} has no security group of its own; set vpcSecurityGroupIds to groups that admit 5432 "
+            "from the cluster only."
+        )
+
+
+require_network_placement = resource_policy(
+    "aws-rds-instance-require-network-placement",
+    "DP-RDS-007",
+    "RDS instances live in the cluster's private subnets behind their own security groups",
+    "Every RDS instance sets `dbSubnetGroupName` and a non-empty `vpcSecurityGroupIds` (unknown at preview counts "
+    "as set).",
+    Severity.HIGH,
+    ["access"],
+    "Set metadata.network (subnetIds, securityGroupIds) in the stack config.",
+    _validate_network,
+)
+
+
 def _validate_iam_auth(args, report_violation) -> None:
     if _rds(args) and not truthy(known(args.props, "iamDatabaseAuthenticationEnabled")):
         report_violation(f"{_label(args)} does not accept IAM authentication; set "
@@ -239,6 +269,7 @@ disallow_superuser = resource_policy(
 POLICIES = [
     enable_encryption,
     disallow_public,
+    require_network_placement,
     enable_iam_auth,
     enable_log_exports,
     enable_deletion_protection,

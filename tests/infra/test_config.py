@@ -19,6 +19,7 @@ PROD = {
     "aws": {"region": "eu-west-1"},
     "storage": {"backend": "s3"},
     "kubernetes": {"ca": {"certificate": ORG_CA, "issuer": "organisation-ca"}},
+    "metadata": {"network": {"subnetIds": ["subnet-0a1b2c3d", "subnet-0e1f2a3b"], "securityGroupIds": ["sg-0a1b2c3d"]}},
 }
 
 
@@ -214,3 +215,20 @@ def test_organisation_ca_from_a_file(tmp_path):
     pem.write_text(ORG_CA)
     config = parse_stack_config(with_changes(PROD, kubernetes={"ca": {"certificate": str(pem), "issuer": "o"}}), "prod")
     assert config.kubernetes.ca.pem == ORG_CA
+
+
+def test_rds_needs_network_placement():
+    values = {**PROD, "metadata": {}}
+    with pytest.raises(ConfigError) as raised:
+        parse_stack_config(values, "prod")
+    assert "metadata backend `rds` needs `metadata.network` (subnetIds, securityGroupIds)" in str(raised.value)
+
+
+def test_rds_subnets_must_differ():
+    network = {"subnetIds": ["subnet-0a1b2c3d", "subnet-0a1b2c3d"], "securityGroupIds": ["sg-0a1b2c3d"]}
+    with pytest.raises(ConfigError) as raised:
+        parse_stack_config({**PROD, "metadata": {"network": network}}, "prod")
+    assert str(raised.value) == (
+        "Pulumi.prod.yaml: dataplatform:metadata.network: `subnetIds` lists a subnet twice; give at least two "
+        "different subnets"
+    )

@@ -11,8 +11,9 @@ from infra.errors import ConfigError
 ORG_CA = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"
 DEV = {"stage": "dev", "namePrefix": "dataplatform",
        "storage": {"backend": "minio", "minio": {"server": "minio:9000", "kmsKeyId": "k"}}}
+NETWORK = {"subnetIds": ["subnet-0a1b2c3d", "subnet-0e1f2a3b"], "securityGroupIds": ["sg-0a1b2c3d"]}
 PROD = {"stage": "prod", "namePrefix": "dataplatform", "aws": {"region": "eu-west-1"}, "storage": {"backend": "s3"},
-        "kubernetes": {"ca": {"certificate": ORG_CA, "issuer": "organisation-ca"}}}
+        "kubernetes": {"ca": {"certificate": ORG_CA, "issuer": "organisation-ca"}}, "metadata": {"network": NETWORK}}
 
 
 def test_stage_defaults():
@@ -30,14 +31,15 @@ def test_stage_defaults():
 ])
 def test_prod_rules_name_the_key(metadata, message):
     with pytest.raises(ConfigError, match=message):
-        parse_stack_config({**PROD, "metadata": metadata}, "prod")
+        parse_stack_config({**PROD, "metadata": {**PROD["metadata"], **metadata}}, "prod")
 
 
 def test_rds_needs_aws_and_a_ca_bundle():
     with pytest.raises(ConfigError, match="metadata backend `rds` needs an `aws` block"):
         parse_stack_config({**DEV, "metadata": {"backend": "rds"}}, "dev")
     with pytest.raises(ConfigError, match=r"needs `metadata.caBundleFile`"):
-        parse_stack_config({**DEV, "aws": {"region": "eu-west-1"}, "metadata": {"backend": "rds"}}, "dev")
+        parse_stack_config({**DEV, "aws": {"region": "eu-west-1"}, "metadata": {"backend": "rds", "network": NETWORK}},
+                           "dev")
 
 
 def test_the_cluster_major_must_match_the_installed_client():

@@ -61,6 +61,18 @@ CASES = {
         {("aws-rds-instance-disallow-public-access", "metadata-instance",
           f"{RDS} may be publicly accessible; set publiclyAccessible to false.")},
     ),
+    "fail_rds_in_the_default_vpc": (
+        "prod-metadata", lambda r: changed(r, "metadata-instance", lambda i: i.pop("dbSubnetGroupName")),
+        {("aws-rds-instance-require-network-placement", "metadata-instance",
+          f"{RDS} has no subnet group, so AWS places it in the default VPC; set dbSubnetGroupName to a subnet "
+          "group of the cluster's private subnets.")},
+    ),
+    "fail_rds_without_security_groups": (
+        "prod-metadata", lambda r: changed(r, "metadata-instance", lambda i: i.update(vpcSecurityGroupIds=[])),
+        {("aws-rds-instance-require-network-placement", "metadata-instance",
+          f"{RDS} has no security group of its own; set vpcSecurityGroupIds to groups that admit 5432 from the "
+          "cluster only.")},
+    ),
     "fail_rds_without_iam_auth": (
         "prod-metadata", lambda r: changed(r, "metadata-instance", lambda i: i.pop("iamDatabaseAuthenticationEnabled")),
         {("aws-rds-instance-enable-iam-authentication", "metadata-instance",
