@@ -23,19 +23,19 @@ from __future__ import annotations
 
 import json
 import re
-import ssl
 import threading
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import airbyte_api.models as models
 import pydantic
 
+from tests.support.fake_https import serve_https
 from tests.support.tls import TestPki
 
 CLIENT = ("platform-client", "client-secret-for-tests")
@@ -121,18 +121,8 @@ class FakeAirbyte:
     @contextmanager
     def start(cls, pki: TestPki) -> Iterator[FakeAirbyte]:
         fake = cls()
-        server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(fake))
-        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        context.load_cert_chain(pki.cert_file, pki.key_file)
-        server.socket = context.wrap_socket(server.socket, server_side=True)
-        fake.url = f"https://127.0.0.1:{server.server_address[1]}"
-        thread = threading.Thread(target=server.serve_forever, daemon=True)
-        thread.start()
-        try:
+        with serve_https(_handler(fake), pki) as fake.url:
             yield fake
-        finally:
-            server.shutdown()
-            server.server_close()
 
     # ---- the API ---------------------------------------------------------------------------------
 

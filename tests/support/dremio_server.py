@@ -24,16 +24,16 @@ import itertools
 import json
 import re
 import ssl
-import threading
 import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
+from tests.support.fake_https import FaultQueue, serve_https
 from tests.support.tls import TestPki
 
 EXISTING = "$DREMIO_EXISTING_VALUE$"
@@ -77,18 +77,6 @@ class ApiFailureError(Exception):
 
 
 @dataclass
-class Fault:
-    kind: str  # "status" | "timeout" | "drop"
-    status: int = 503
-    method: str | None = None
-    path: str | None = None
-    delay: float = 1.0
-
-    def matches(self, method: str, path: str) -> bool:
-        return (self.method is None or self.method == method) and (self.path is None or path.startswith(self.path))
-
-
-@dataclass
 class Request:
     method: str
     path: str
@@ -96,7 +84,7 @@ class Request:
 
 
 @dataclass
-class FakeDremio:
+class FakeDremio(FaultQueue):
     edition: str = "community"
     url: str = ""
     users: dict[str, dict] = field(default_factory=dict)  # by id
@@ -105,14 +93,7 @@ class FakeDremio:
     roles: dict[str, dict] = field(default_factory=dict)  # by id
     grants: dict[str, list[dict]] = field(default_factory=dict)  # catalog id -> grants
     requests: list[Request] = field(default_factory=list)
-    faults: list[Fault] = field(default_factory=list)
-    lock: threading.RLock = field(default_factory=threading.RLock)
     _tags: Iterator[int] = field(default_factory=lambda: itertools.count(1))
-
-    def fail(self, kind: str, count: int = 1, **options: Any) -> None:
-        """Inject `count` faults; each hits the next request that matches `method`/`path` (a prefix)."""
-        with self.lock:
-            self.faults.extend(Fault(kind, **options) for _ in range(count))
 
     def writes(self) -> list[Request]:
         return [request for request in self.requests if request.method in ("PUT", "POST", "DELETE")
@@ -130,31 +111,13 @@ class FakeDremio:
     @contextmanager
     def start(cls, pki: TestPki, edition: str = "community") -> Iterator[FakeDremio]:
         fake = cls(edition=edition)
-        server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(fake))
-        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        context.load_cert_chain(pki.cert_file, pki.key_file)
-        server.socket = context.wrap_socket(server.socket, server_side=True)
-        server.daemon_threads = True
-        fake.url = f"https://127.0.0.1:{server.server_address[1]}"
-        thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-        thread.start()
-        try:
+        with serve_https(_handler_for(fake), pki) as fake.url:
             yield fake
-        finally:
-            server.shutdown()
-            server.server_close()
 
     # ---- plumbing -------------------------------------------------------------------------------------
 
     def _tag(self) -> str:
         return f"tag-{next(self._tags)}"
-
-    def take_fault(self, method: str, path: str) -> Fault | None:
-        with self.lock:
-            for index, fault in enumerate(self.faults):
-                if fault.matches(method, path):
-                    return self.faults.pop(index)
-        return None
 
     def handle(self, method: str, target: str, headers: dict[str, str], raw: bytes) -> tuple[int, Any]:
         split = urlsplit(target)

@@ -25,15 +25,15 @@ import fnmatch
 import json
 import re
 import ssl
-import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import urlsplit
 
+from tests.support.fake_https import FaultQueue, serve_https
 from tests.support.tls import TestPki
 
 ADMIN = ("elastic-admin", "admin-password-for-tests")
@@ -114,18 +114,6 @@ def bad_request(error_type: str, reason: str) -> ApiFailureError:
 
 
 @dataclass
-class Fault:
-    kind: str  # "status" | "timeout" | "drop"
-    status: int = 503
-    method: str | None = None
-    path: str | None = None
-    delay: float = 1.0
-
-    def matches(self, method: str, path: str) -> bool:
-        return (self.method is None or self.method == method) and (self.path is None or path.startswith(self.path))
-
-
-@dataclass
 class Request:
     method: str
     path: str
@@ -134,7 +122,7 @@ class Request:
 
 
 @dataclass
-class FakeElasticsearch:
+class FakeElasticsearch(FaultQueue):
     version: str = "9.5.0"
     url: str = ""
     templates: dict[str, dict] = field(default_factory=dict)
@@ -142,17 +130,10 @@ class FakeElasticsearch:
     roles: dict[str, dict] = field(default_factory=dict)
     users: dict[str, dict] = field(default_factory=dict)
     requests: list[Request] = field(default_factory=list)
-    faults: list[Fault] = field(default_factory=list)
-    lock: threading.Lock = field(default_factory=threading.Lock)
 
     @property
     def major(self) -> int:
         return int(self.version.split(".")[0])
-
-    def fail(self, kind: str, count: int = 1, **options: Any) -> None:
-        """Inject `count` faults; each hits the next request that matches `method`/`path` (a prefix)."""
-        with self.lock:
-            self.faults.extend(Fault(kind, **options) for _ in range(count))
 
     def writes(self) -> list[Request]:
         return [request for request in self.requests if request.method in ("PUT", "POST", "DELETE")]
@@ -161,28 +142,10 @@ class FakeElasticsearch:
     @contextmanager
     def start(cls, pki: TestPki, version: str = "9.5.0") -> Iterator[FakeElasticsearch]:
         fake = cls(version=version)
-        server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(fake))
-        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        context.load_cert_chain(pki.cert_file, pki.key_file)
-        server.socket = context.wrap_socket(server.socket, server_side=True)
-        server.daemon_threads = True
-        fake.url = f"https://127.0.0.1:{server.server_address[1]}"
-        thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-        thread.start()
-        try:
+        with serve_https(_handler_for(fake), pki) as fake.url:
             yield fake
-        finally:
-            server.shutdown()
-            server.server_close()
 
     # ---- the API ------------------------------------------------------------------------------------
-
-    def take_fault(self, method: str, path: str) -> Fault | None:
-        with self.lock:
-            for index, fault in enumerate(self.faults):
-                if fault.matches(method, path):
-                    return self.faults.pop(index)
-        return None
 
     def handle(self, method: str, path: str, headers: dict[str, str], raw: bytes) -> tuple[int, Any]:
         self._check_auth(headers)

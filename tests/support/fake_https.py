@@ -1,0 +1,63 @@
+"""What every in-process stand-in for a vendor API shares: serving HTTPS on loopback, and injected faults."""
+
+from __future__ import annotations
+
+import ssl
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from tests.support.tls import TestPki
+
+
+@dataclass
+class Fault:
+    """One injected failure for the next request that matches `method` and a `path` prefix."""
+
+    kind: str  # "status" | "timeout" | "drop"
+    status: int = 503
+    method: str | None = None
+    path: str | None = None
+    delay: float = 1.0
+
+    def matches(self, method: str, path: str) -> bool:
+        return (self.method is None or self.method == method) and (self.path is None or path.startswith(self.path))
+
+
+@dataclass
+class FaultQueue:
+    """Faults waiting for their request; safe to share between the test and the server's threads."""
+
+    lock: threading.RLock = field(default_factory=threading.RLock)
+    faults: list[Fault] = field(default_factory=list)
+
+    def fail(self, kind: str, count: int = 1, **options: object) -> None:
+        """Inject `count` faults; each hits the next request that matches `method`/`path` (a prefix)."""
+        with self.lock:
+            self.faults.extend(Fault(kind, **options) for _ in range(count))
+
+    def take_fault(self, method: str, path: str) -> Fault | None:
+        with self.lock:
+            for index, fault in enumerate(self.faults):
+                if fault.matches(method, path):
+                    return self.faults.pop(index)
+        return None
+
+
+@contextmanager
+def serve_https(handler: type[BaseHTTPRequestHandler], pki: TestPki) -> Iterator[str]:
+    """Serve `handler` over TLS (the test PKI's server certificate) on a free loopback port; yield the base URL."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(pki.cert_file, pki.key_file)
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    try:
+        yield f"https://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
