@@ -7,15 +7,17 @@ Example (inside a Pulumi program)::
         lake=LakeTarget.from_lake(lake),
         database=AirbyteDatabase(host=metadata.host, port=metadata.port, credentials=metadata.credentials),
     )
-    ingestion.api_url   # "https://airbyte-airbyte-server-svc.dp-ingestion.svc.cluster.local:8001"
+    ingestion.api_url   # "https://airbyte-api.dp-ingestion.svc.cluster.local:8443"
 
 What it declares (components/ingestion_spec.py renders the chart values and alerts):
 1. Airbyte's release through the runtime's release mechanism (chart airbyte 1.8.5): auth on with a generated
    instance administrator, application client and JWT signing secret; its database (`airbyte`) on the metadata
    layer's PostgreSQL with the metadata layer's `airbyte` login; state, job logs and workload output in the
    lake's `airbyte` bucket with the `airbyte` identity's keys. Every credential is in a Kubernetes Secret the
-   chart references by name. Job logs reach `airbyte-logs-*` through the runtime's Fluent Bit (every container
-   of `dp-ingestion` is routed there, components/logshipping.py).
+   chart references by name. The API is served over TLS by an nginx sidecar in the server pod (a cert-manager
+   certificate, Service `airbyte-api`), the only way the providers reach it. Job logs reach `airbyte-logs-*`
+   through the runtime's Fluent Bit (every container of `dp-ingestion` is routed there,
+   components/logshipping.py).
 2. Airbyte's configuration through the dynamic providers (components/providers/airbyte.py): a workspace with
    failure notifications, one source per catalog source (endpoints from `ingestion.sources` in the stack
    config, certificate-verifying TLS), one bronze S3 destination per source (Parquet, Snappy, `<source>/
@@ -70,6 +72,7 @@ class IngestionConfig(BaseModel):
     state_bucket: str = Field(description="The lake's `airbyte` bucket (state, job logs, workload output).")
     store_endpoint: str | None = Field(default=None, description="MinIO's https URL (dev); None for AWS S3.")
     region: str = Field(default="us-east-1", description="Region the object store reports.")
+    issuer: str = Field(default="platform-ca", description="ClusterIssuer that signs the API's certificate.")
     sources: dict[str, SourceEndpointSettings] = Field(description="Endpoint of every catalog source.")
 
     @classmethod
@@ -94,6 +97,7 @@ class IngestionConfig(BaseModel):
             state_bucket=f"{config.name_prefix}-{config.stack}-airbyte",
             store_endpoint=f"https://{minio.server}" if minio is not None else None,
             region=minio.region if minio is not None else (config.aws.region if config.aws else "us-east-1"),
+            issuer=config.kubernetes.ca.issuer or f"{config.name_prefix}-{config.stack}-ca",
             sources=settings.sources,
         )
 
@@ -167,6 +171,7 @@ class Ingestion(pulumi.ComponentResource):
         self._namespace = cluster.namespaces[spec.LAYER]
         auth = self._auth_secret()
         storage = self._config_secret(lake, database)
+        front = self._tls_front(config.issuer)
         release = declare_release(
             f"{name}-airbyte",
             ProductRelease(
@@ -176,7 +181,7 @@ class Ingestion(pulumi.ComponentResource):
                 deploy_time={"global.database.host": database.host},
             ),
             self._namespace,
-            self._k8s(depends_on=[*auth, storage]),
+            self._k8s(depends_on=[*auth, storage, *front]),
         )
         self.api_url = spec.server_url()
         connection = pulumi.Output.secret(pulumi.Output.all(self._client_id, self._client_secret, cluster.ca_pem).apply(
@@ -205,6 +210,30 @@ class Ingestion(pulumi.ComponentResource):
             string_data=data,
             opts=self._k8s(additional_secret_outputs=["stringData", "data"]),
         )
+
+    def _tls_front(self, issuer: str) -> list[pulumi.Resource]:
+        """The server pod's TLS sidecar: its certificate, its nginx configuration and the Service in front."""
+        certificate = k8s.apiextensions.CustomResource(
+            f"{self._name}-api-certificate",
+            api_version="cert-manager.io/v1",
+            kind="Certificate",
+            metadata={"name": spec.API_TLS_SECRET, "namespace": self._namespace},
+            spec=spec.certificate(issuer),
+            opts=self._k8s(depends_on=self._cluster.after("cert-manager")),
+        )
+        conf = k8s.core.v1.ConfigMap(
+            f"{self._name}-api-proxy",
+            metadata=k8s.meta.v1.ObjectMetaArgs(name=spec.PROXY_CONFIG_MAP, namespace=self._namespace),
+            data={"default.conf": spec.proxy_conf()},
+            opts=self._k8s(),
+        )
+        service = k8s.core.v1.Service(
+            f"{self._name}-api-service",
+            metadata=k8s.meta.v1.ObjectMetaArgs(name=spec.API_SERVICE, namespace=self._namespace),
+            spec=spec.api_service(),
+            opts=self._k8s(),
+        )
+        return [certificate, conf, service]
 
     def _random(self, role: str, length: int = 40) -> pulumi.Output[str]:
         generated = random.RandomPassword(f"{self._name}-{role}", length=length, special=False,

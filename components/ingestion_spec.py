@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from components.cluster import namespace_name, service_host
-from components.hardening import Resources
+from components.hardening import Resources, container_security
 from components.monitoring import AlertRule, RecordingRule
 from policies.chart_paths import AIRBYTE_COMPONENTS
 
@@ -19,6 +19,17 @@ RELEASE = "airbyte"
 API_PORT = 8001
 SERVER_SERVICE = f"{RELEASE}-airbyte-server-svc"  # the chart names it `<release>-airbyte-server-svc`
 SERVER_DEPLOYMENT = f"{RELEASE}-server"
+SERVER_SELECTOR = {"app.kubernetes.io/name": "server", "app.kubernetes.io/instance": RELEASE}
+# Airbyte's server speaks plain HTTP; an nginx sidecar in its pod terminates TLS with a cert-manager certificate,
+# and the providers reach the API only through it (Service API_SERVICE).
+API_SERVICE = "airbyte-api"
+API_TLS_PORT = 8443
+API_TLS_SECRET = "airbyte-api-tls"
+PROXY_CONFIG_MAP = "airbyte-api-proxy"
+PROXY_IMAGE = "nginxinc/nginx-unprivileged:1.27-alpine"
+PROXY_UID = 101  # the `nginx` user of the unprivileged image
+PROXY_TLS_DIR = "/etc/nginx/tls"
+PROXY_RESOURCES = Resources(cpu="25m", memory="64Mi", cpu_limit="250m")
 AIRBYTE_UID = 1000  # the `airbyte` user of Airbyte's images
 # One Secret for auth (Airbyte's community auth reads `global.auth.secretName`), one for the database and the
 # state bucket's keys; the chart references both by name, none of their values is in the release's values.
@@ -49,13 +60,68 @@ class AirbyteShape:
     region: str
     database: str
     job_resources: Resources
+    proxy_resources: Resources = PROXY_RESOURCES
     admin_first_name: str = "Platform"
     admin_last_name: str = "Administrator"
 
 
 def server_url() -> str:
-    """Airbyte's API as the providers reach it inside the cluster."""
-    return f"https://{service_host(SERVER_SERVICE, LAYER)}:{API_PORT}"
+    """Airbyte's API as the providers reach it inside the cluster: through the server pod's TLS front."""
+    return f"https://{service_host(API_SERVICE, LAYER)}:{API_TLS_PORT}"
+
+
+def certificate(issuer: str) -> dict[str, Any]:
+    """The TLS front's certificate (cert-manager writes tls.crt, tls.key and ca.crt into API_TLS_SECRET)."""
+    hosts = [API_SERVICE, f"{API_SERVICE}.{namespace_name(LAYER)}.svc", service_host(API_SERVICE, LAYER)]
+    return {
+        "secretName": API_TLS_SECRET,
+        "dnsNames": hosts,
+        "duration": "2160h",
+        "renewBefore": "360h",
+        "privateKey": {"algorithm": "ECDSA", "size": 256, "rotationPolicy": "Always"},
+        "usages": ["server auth", "digital signature", "key encipherment"],
+        "issuerRef": {"name": issuer, "kind": "ClusterIssuer", "group": "cert-manager.io"},
+    }
+
+
+def proxy_conf() -> str:
+    """nginx's server block: TLS on API_TLS_PORT, proxied to the server container on localhost."""
+    return "\n".join([
+        "server {",
+        f"    listen {API_TLS_PORT} ssl;",
+        f"    ssl_certificate {PROXY_TLS_DIR}/tls.crt;",
+        f"    ssl_certificate_key {PROXY_TLS_DIR}/tls.key;",
+        "    ssl_protocols TLSv1.2 TLSv1.3;",
+        "    client_max_body_size 16m;",
+        "    location / {",
+        f"        proxy_pass http://127.0.0.1:{API_PORT};",
+        "        proxy_set_header Host $host;",
+        "        proxy_set_header X-Forwarded-Proto https;",
+        "        proxy_read_timeout 300s;",
+        "    }",
+        "}",
+        "",
+    ])
+
+
+def api_service() -> dict[str, Any]:
+    """The Service of the TLS front: the server pods' proxy port, ClusterIP."""
+    return {"type": "ClusterIP", "selector": SERVER_SELECTOR,
+            "ports": [{"name": "api-tls", "port": API_TLS_PORT, "targetPort": API_TLS_PORT, "protocol": "TCP"}]}
+
+
+def _tls_proxy(resources: Resources) -> dict[str, Any]:
+    return {
+        "name": "tls-proxy",
+        "image": PROXY_IMAGE,
+        "ports": [{"name": "api-tls", "containerPort": API_TLS_PORT, "protocol": "TCP"}],
+        "securityContext": container_security(run_as_user=PROXY_UID),
+        "resources": resources.values(),
+        "readinessProbe": {"tcpSocket": {"port": API_TLS_PORT}, "periodSeconds": 10},
+        "volumeMounts": [{"name": "api-tls", "mountPath": PROXY_TLS_DIR, "readOnly": True},
+                         {"name": "api-proxy-conf", "mountPath": "/etc/nginx/conf.d", "readOnly": True},
+                         {"name": "proxy-tmp", "mountPath": "/tmp"}],
+    }
 
 
 def _storage(shape: AirbyteShape) -> dict[str, Any]:
@@ -98,6 +164,12 @@ def values(shape: AirbyteShape) -> dict[str, Any]:
     }
     for component in WRITABLE_TMP:
         fragment.setdefault(component, {}).update({"extraVolumes": [TMP_VOLUME], "extraVolumeMounts": [TMP_MOUNT]})
+    fragment["server"]["extraVolumes"] = [
+        TMP_VOLUME, {"name": "proxy-tmp", "emptyDir": {}},
+        {"name": "api-tls", "secret": {"secretName": API_TLS_SECRET}},
+        {"name": "api-proxy-conf", "configMap": {"name": PROXY_CONFIG_MAP}},
+    ]
+    fragment["server"]["extraContainers"] = [_tls_proxy(shape.proxy_resources)]
     for component in AIRBYTE_COMPONENTS:
         fragment.setdefault(component, {})
     return fragment

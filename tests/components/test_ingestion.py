@@ -130,3 +130,24 @@ def test_stack_config_errors_name_the_key():
         sources = {name: value.model_dump(by_alias=True, exclude_none=True)
                    for name, value in stack_config("dev").ingestion.sources.items()}
         IngestionConfig.from_stack(stack_config("dev", ingestion={"sources": {**sources, "warehouse": {}}}), CATALOG)
+
+
+def test_the_api_is_reached_only_through_the_tls_front(recording):
+    assert spec.server_url() == "https://airbyte-api.dp-ingestion.svc.cluster.local:8443"
+    (certificate,) = recording.of_type("kubernetes:cert-manager.io/v1:Certificate")
+    assert certificate.inputs["spec"]["secretName"] == spec.API_TLS_SECRET
+    assert "airbyte-api.dp-ingestion.svc.cluster.local" in certificate.inputs["spec"]["dnsNames"]
+    (service,) = recording.of_type("kubernetes:core/v1:Service")
+    assert service.inputs["spec"]["type"] == "ClusterIP"
+    assert service.inputs["spec"]["selector"] == spec.SERVER_SELECTOR
+    (release,) = recording.of_type("kubernetes:helm.sh/v3:Release")
+    (proxy,) = release.inputs["values"]["server"]["extraContainers"]
+    assert proxy["securityContext"]["readOnlyRootFilesystem"] is True
+    assert proxy["securityContext"]["capabilities"] == {"drop": ["ALL"]}
+    assert {mount["name"] for mount in proxy["volumeMounts"]} <= {
+        volume["name"] for volume in release.inputs["values"]["server"]["extraVolumes"]}
+    (conf,) = recording.of_type("kubernetes:core/v1:ConfigMap")
+    text = conf.inputs["data"]["default.conf"]
+    assert "listen 8443 ssl;" in text and "proxy_pass http://127.0.0.1:8001;" in text
+    for connection in recording.of_type(DYNAMIC + "Connection"):
+        assert unwrap_secret(connection.inputs["connection"])["url"] == spec.server_url()
