@@ -12,15 +12,24 @@ CA given as PEM; the client's own retries are off so that the base's bounded bac
 from __future__ import annotations
 
 import ssl
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import elastic_transport
 import pulumi
-from elasticsearch import ApiError, Elasticsearch, NotFoundError
 
 from components.providers.base import NotFound, ProviderResource, RestProvider
 
+if TYPE_CHECKING:
+    from elasticsearch import Elasticsearch
+
 TRANSIENT_STATUSES = {409, 429, 500, 502, 503, 504}
+
+
+def _client_modules() -> tuple[Any, Any]:
+    """The client library, imported when a provider runs: declaring resources never needs it."""
+    import elastic_transport
+    import elasticsearch
+
+    return elasticsearch, elastic_transport
 DEFAULT_TIMEOUT_SECONDS = 30.0
 
 
@@ -29,7 +38,8 @@ def client(connection: dict[str, Any]) -> Elasticsearch:
     if not url.startswith("https://"):
         raise ValueError(f"Elasticsearch connection {url!r} is not https; TLS is required")
     context = ssl.create_default_context(cadata=connection["ca_pem"])
-    return Elasticsearch(
+    elasticsearch, _ = _client_modules()
+    return elasticsearch.Elasticsearch(
         url,
         basic_auth=(connection["username"], connection["password"]),
         ssl_context=context,
@@ -47,22 +57,23 @@ class _ElasticsearchProvider(RestProvider):
         return props["name"]
 
     def is_transient(self, error: Exception) -> bool:
+        elasticsearch, elastic_transport = _client_modules()
         if isinstance(error, elastic_transport.TlsError):
             return False  # a certificate problem does not heal by waiting
         if isinstance(error, (elastic_transport.ConnectionError, elastic_transport.ConnectionTimeout)):
             return True
-        return isinstance(error, ApiError) and error.meta.status in TRANSIENT_STATUSES
+        return isinstance(error, elasticsearch.ApiError) and error.meta.status in TRANSIENT_STATUSES
 
     def _get(self, call) -> Any:
         try:
             return call()
-        except NotFoundError:
+        except _client_modules()[0].NotFoundError:
             return None
 
     def _delete(self, call) -> None:
         try:
             call()
-        except NotFoundError:
+        except _client_modules()[0].NotFoundError:
             raise NotFound() from None
 
 
