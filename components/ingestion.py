@@ -4,8 +4,8 @@ Example (inside a Pulumi program)::
 
     ingestion = Ingestion(
         "ingestion", IngestionConfig.from_stack(config, catalog), catalog, cluster,
-        lake=LakeTarget.from_lake(lake),
-        database=AirbyteDatabase(host=metadata.host, port=metadata.port, credentials=metadata.credentials),
+        lake=LakeAccess.from_lake(lake),
+        database=MetadataConnection.from_metadata(metadata),
     )
     ingestion.api_url   # "https://airbyte-api.dp-ingestion.svc.cluster.local:8443"
 
@@ -28,7 +28,6 @@ What it declares (components/ingestion_spec.py renders the chart values and aler
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any, Literal
 
 import pulumi
@@ -40,9 +39,11 @@ from components import ingestion_spec as spec
 from components.base import child_options, type_token
 from components.cluster import ClusterContext
 from components.hardening import LARGE, MEDIUM, SMALL, Resources, container_security, pod_security
+from components.metadata import MetadataConnection
 from components.monitoring import Monitoring, MonitoringConfig
 from components.providers import airbyte
 from components.release import Hardening, ProductRelease, declare_release
+from components.storage import LakeAccess
 from infra.catalog import Catalog, Source
 from infra.config import SourceEndpointSettings
 from infra.schedules import quartz_cron
@@ -113,32 +114,6 @@ class IngestionConfig(BaseModel):
         return {"failure": failure}
 
 
-@dataclass(frozen=True)
-class LakeTarget:
-    """What ingestion needs from `DataLake`: bucket names by role and each identity's keys (secret)."""
-
-    bucket_names: pulumi.Input[dict[str, str]]
-    credentials: pulumi.Input[dict[str, dict[str, str]]]
-    """Identity -> {access_key_id, secret_access_key}; `airbyte` (state) and `ingestion` (bronze) are used."""
-
-    @classmethod
-    def from_lake(cls, lake: Any) -> LakeTarget:
-        return cls(bucket_names=lake.bucket_names, credentials=lake.credentials)
-
-
-@dataclass(frozen=True)
-class AirbyteDatabase:
-    """The metadata layer's server and logins; Airbyte uses the `airbyte` database with the `airbyte` login."""
-
-    host: pulumi.Input[str]
-    port: int
-    credentials: pulumi.Input[dict[str, dict[str, str]]]
-
-    @classmethod
-    def from_metadata(cls, metadata: Any) -> AirbyteDatabase:
-        return cls(host=metadata.host, port=metadata.port, credentials=metadata.credentials)
-
-
 def _source_secret(source: Source, endpoint: SourceEndpointSettings) -> pulumi.Output[dict]:
     secret = endpoint.password.get_secret_value() if endpoint.password is not None else None
     return pulumi.Output.secret(airbyte.source_secrets(source, secret))
@@ -162,8 +137,8 @@ class Ingestion(pulumi.ComponentResource):
         config: IngestionConfig,
         catalog: Catalog,
         cluster: ClusterContext,
-        lake: LakeTarget,
-        database: AirbyteDatabase,
+        lake: LakeAccess,
+        database: MetadataConnection,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__(type_token("ingestion", "Ingestion"), name, None, opts)
@@ -250,7 +225,7 @@ class Ingestion(pulumi.ComponentResource):
                         strict=True))
         return [self._secret("auth", spec.AUTH_SECRET, keys)]
 
-    def _config_secret(self, lake: LakeTarget, database: AirbyteDatabase) -> k8s.core.v1.Secret:
+    def _config_secret(self, lake: LakeAccess, database: MetadataConnection) -> k8s.core.v1.Secret:
         login = pulumi.Output.from_input(database.credentials).apply(lambda found: found["airbyte"])
         keys = pulumi.Output.from_input(lake.credentials).apply(lambda found: found["airbyte"])
         return self._secret("config", spec.CONFIG_SECRET, {
@@ -263,7 +238,7 @@ class Ingestion(pulumi.ComponentResource):
     # ---- configuration ------------------------------------------------------------------------------
 
     def _flows(self, catalog: Catalog, connection: pulumi.Output[dict], workspace: airbyte.Workspace,
-               lake: LakeTarget) -> dict[str, airbyte.AirbyteConnection]:
+               lake: LakeAccess) -> dict[str, airbyte.AirbyteConnection]:
         config, name = self._config, self._name
         after_workspace = child_options(self, depends_on=[workspace])
         bronze = pulumi.Output.all(pulumi.Output.from_input(lake.bucket_names),

@@ -4,7 +4,7 @@ Example (inside a Pulumi program)::
 
     lakehouse = Lakehouse(
         "lakehouse", LakehouseConfig.from_stack(config), catalog, cluster,
-        lake=LakeAccess.from_lake(lake, config),
+        lake=LakeAccess.from_lake(lake),
         metadata=DatabaseAccess(host=metadata.host, port=metadata.port, database="platform",
                                 credentials=metadata.credentials["dremio"]),   # optional
         search=SearchAccess(host=..., port=9200, credentials=...),               # optional
@@ -40,6 +40,7 @@ from components.cluster import ClusterContext, service_host
 from components.hardening import LARGE, SMALL, Resources
 from components.monitoring import Monitoring, MonitoringConfig, ScrapeTarget
 from components.providers import dremio
+from components.storage import LakeAccess
 from infra.catalog import FLOW_LAYERS, Catalog
 from infra.schedules import kubernetes_cron
 
@@ -103,19 +104,6 @@ class LakehouseConfig(BaseModel):
                                 executor=executor, executors=self.executors, volume_gib=self.volume_gib,
                                 storage_class=self.storage_class, store_bucket=self.store_bucket,
                                 store_endpoint=self.store_endpoint, store_region=self.region)
-
-
-@dataclass(frozen=True)
-class LakeAccess:
-    """What the lakehouse needs from `DataLake`: bucket names by role and each identity's keys (secret)."""
-
-    bucket_names: pulumi.Input[dict[str, str]]
-    credentials: pulumi.Input[dict[str, dict[str, str]]]
-    """Identity -> {access_key_id, secret_access_key}; `query-engine`, `transformation` and `dremio` are used."""
-
-    @classmethod
-    def from_lake(cls, lake: Any) -> LakeAccess:
-        return cls(bucket_names=lake.bucket_names, credentials=lake.credentials)
 
 
 @dataclass(frozen=True)

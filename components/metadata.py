@@ -104,6 +104,19 @@ class MetadataConfig(BaseModel):
 
 
 @dataclass(frozen=True)
+class MetadataConnection:
+    """What a service layer takes from `MetadataDatabase`: the server and the logins (secret) by service."""
+
+    host: pulumi.Input[str]
+    port: int
+    credentials: pulumi.Input[dict[str, dict[str, str]]]
+
+    @classmethod
+    def from_metadata(cls, metadata: MetadataDatabase) -> MetadataConnection:
+        return cls(host=metadata.host, port=metadata.port, credentials=metadata.credentials)
+
+
+@dataclass(frozen=True)
 class BackupTarget:
     """Where CloudNativePG writes base backups and WAL: the lake's `backups` bucket and identity."""
 

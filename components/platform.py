@@ -7,15 +7,15 @@ import pulumi_aws as aws
 
 from components.base import child_options, type_token
 from components.cluster import ClusterContext
-from components.ingestion import AirbyteDatabase, Ingestion, IngestionConfig, LakeTarget
-from components.lakehouse import DatabaseAccess, LakeAccess, Lakehouse, LakehouseConfig
+from components.ingestion import Ingestion, IngestionConfig
+from components.lakehouse import DatabaseAccess, Lakehouse, LakehouseConfig
 from components.logs import LogIndices, LogsConfig
-from components.metadata import BackupTarget, MetadataConfig, MetadataDatabase
+from components.metadata import BackupTarget, MetadataConfig, MetadataConnection, MetadataDatabase
 from components.metadata_access import PLATFORM_DATABASE
 from components.monitoring import Monitoring, MonitoringConfig
-from components.presentation import DremioAccess, Presentation, PresentationConfig, SupersetDatabase
+from components.presentation import DremioAccess, Presentation, PresentationConfig
 from components.runtime import KubernetesRuntime, RuntimeConfig
-from components.storage import DataLake, LakeConfig
+from components.storage import DataLake, LakeAccess, LakeConfig
 from infra.catalog import Catalog
 from infra.config import StackConfig
 
@@ -67,8 +67,8 @@ class DataPlatform(pulumi.ComponentResource):
             IngestionConfig.from_stack(config, catalog),
             catalog,
             self.cluster,
-            lake=LakeTarget.from_lake(self.lake),
-            database=AirbyteDatabase.from_metadata(self.metadata),
+            lake=LakeAccess.from_lake(self.lake),
+            database=MetadataConnection.from_metadata(self.metadata),
             opts=child_options(self),
         )
         # Dremio reads every layer through the lake's identities and the metadata database as its `dremio` login.
@@ -92,7 +92,7 @@ class DataPlatform(pulumi.ComponentResource):
             PresentationConfig.from_stack(config),
             catalog,
             self.cluster,
-            database=SupersetDatabase.from_metadata(self.metadata),
+            database=MetadataConnection.from_metadata(self.metadata),
             lakehouse=DremioAccess.from_lakehouse(self.lakehouse),
             opts=child_options(self),
         )

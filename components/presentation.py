@@ -4,7 +4,7 @@ Example (inside a Pulumi program)::
 
     presentation = Presentation(
         "presentation", PresentationConfig.from_stack(config), catalog, cluster,
-        database=SupersetDatabase.from_metadata(metadata),
+        database=MetadataConnection.from_metadata(metadata),
         lakehouse=DremioAccess.from_lakehouse(lakehouse),
     )
 
@@ -39,6 +39,7 @@ from components import presentation_spec as spec
 from components.base import child_options, type_token
 from components.cluster import ClusterContext
 from components.hardening import LARGE, MEDIUM, SMALL, Resources, container_security, pod_security
+from components.metadata import MetadataConnection
 from components.monitoring import Monitoring, MonitoringConfig
 from components.providers import superset
 from components.release import Hardening, ProductRelease, declare_release
@@ -60,19 +61,6 @@ class PresentationConfig(BaseModel):
     @classmethod
     def from_stack(cls, config: Any) -> PresentationConfig:
         return cls(replicas=config.kubernetes.replicas, size=config.presentation.size)
-
-
-@dataclass(frozen=True)
-class SupersetDatabase:
-    """The metadata layer's server and logins; Superset uses the `superset` database with the `superset` login."""
-
-    host: pulumi.Input[str]
-    port: int
-    credentials: pulumi.Input[dict[str, dict[str, str]]]
-
-    @classmethod
-    def from_metadata(cls, metadata: Any) -> SupersetDatabase:
-        return cls(host=metadata.host, port=metadata.port, credentials=metadata.credentials)
 
 
 @dataclass(frozen=True)
@@ -105,7 +93,7 @@ class Presentation(pulumi.ComponentResource):
         config: PresentationConfig,
         catalog: Catalog,
         cluster: ClusterContext,
-        database: SupersetDatabase,
+        database: MetadataConnection,
         lakehouse: DremioAccess,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
@@ -161,7 +149,7 @@ class Presentation(pulumi.ComponentResource):
                                           opts=child_options(self))
         return pulumi.Output.secret(generated.result)
 
-    def _environment(self, namespace: pulumi.Input[str], database: SupersetDatabase,
+    def _environment(self, namespace: pulumi.Input[str], database: MetadataConnection,
                      admin_password: pulumi.Output[str]) -> k8s.core.v1.Secret:
         """Every pod's environment: the secret key, the administrator's password and the metadata login."""
         login = pulumi.Output.from_input(database.credentials).apply(lambda found: found[METADATA_DATABASE])

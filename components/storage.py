@@ -15,6 +15,7 @@ Identities are least privilege, derived from the catalog (see components/storage
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from typing import Annotated, Literal
 
 import pulumi
@@ -117,6 +118,19 @@ class LakeConfig(BaseModel):
         if role == "access-logs":
             return self.access_log_retention_days
         return self.layer_retention_days.get(role, 0)
+
+
+@dataclass(frozen=True)
+class LakeAccess:
+    """What a consumer layer takes from `DataLake`: bucket names by role and each identity's keys (secret)."""
+
+    bucket_names: pulumi.Input[dict[str, str]]
+    credentials: pulumi.Input[dict[str, dict[str, str]]]
+    """Identity -> {access_key_id, secret_access_key}; each layer uses the identities the catalog gives it."""
+
+    @classmethod
+    def from_lake(cls, lake: DataLake) -> LakeAccess:
+        return cls(bucket_names=lake.bucket_names, credentials=lake.credentials)
 
 
 class DataLake(pulumi.ComponentResource):

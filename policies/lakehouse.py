@@ -231,7 +231,7 @@ def _validate_access_control(args, report_violation) -> None:
     if sources and not of_type(args.resources, GRANTS):
         report_violation("Dremio has sources but no grants: on the Community edition any Dremio user can read and "
                          "write every layer; run the Enterprise edition (`lakehouse.edition: enterprise`) so the "
-                         "catalog's grants apply.", sources[0].urn)
+                         "catalog's grants apply.", min(sources, key=lambda source: source.name).urn)
 
 
 require_access_control = stack_policy(

@@ -5,7 +5,9 @@ from __future__ import annotations
 import pulumi
 
 from components.cluster import LAYER_NAMESPACES, ClusterContext
-from components.ingestion import AirbyteDatabase, Ingestion, IngestionConfig, LakeTarget
+from components.ingestion import Ingestion, IngestionConfig
+from components.metadata import MetadataConnection
+from components.storage import LakeAccess
 from components.storage_access import BUCKET_ROLES
 from infra.catalog import load_catalog
 from infra.config import parse_stack_config, project_values
@@ -33,8 +35,8 @@ def ingestion_program(stack: str, config: IngestionConfig | None = None):
         logins = {"airbyte": {"username": "airbyte", "password": f"{SECRET_SENTINEL_PREFIX}pg"}}
         secret = pulumi.Output.secret
         Ingestion("ingestion", settings, catalog, cluster,
-                  LakeTarget(bucket_names=names, credentials=secret(credentials)),
-                  AirbyteDatabase(host="metadata-rw.dp-metadata.svc.cluster.local", port=5432,
+                  LakeAccess(bucket_names=names, credentials=secret(credentials)),
+                  MetadataConnection(host="metadata-rw.dp-metadata.svc.cluster.local", port=5432,
                                   credentials=secret(logins)))
 
     return program

@@ -6,7 +6,8 @@ import pulumi
 
 from components.cluster import LAYER_NAMESPACES, ClusterContext
 from components.images import image_references
-from components.lakehouse import DatabaseAccess, LakeAccess, Lakehouse, LakehouseConfig, SearchAccess
+from components.lakehouse import DatabaseAccess, Lakehouse, LakehouseConfig, SearchAccess
+from components.storage import LakeAccess
 from components.storage_access import BUCKET_ROLES
 from infra.catalog import load_catalog
 from infra.config import parse_stack_config, project_values

@@ -6,7 +6,8 @@ import pulumi
 
 from components.cluster import LAYER_NAMESPACES, ClusterContext
 from components.images import image_references
-from components.presentation import DremioAccess, Presentation, PresentationConfig, SupersetDatabase
+from components.metadata import MetadataConnection
+from components.presentation import DremioAccess, Presentation, PresentationConfig
 from infra.catalog import load_catalog
 from infra.config import parse_stack_config, project_values
 from infra.harness import SECRET_SENTINEL_PREFIX
@@ -25,7 +26,7 @@ def presentation_program(stack: str):
         secret = pulumi.Output.secret
         logins = {"superset": {"username": "superset", "password": f"{SECRET_SENTINEL_PREFIX}pg"}}
         Presentation("presentation", PresentationConfig.from_stack(config), load_catalog(), cluster,
-                     SupersetDatabase(host="metadata-rw.dp-metadata.svc.cluster.local", port=5432,
+                     MetadataConnection(host="metadata-rw.dp-metadata.svc.cluster.local", port=5432,
                                       credentials=secret(logins)),
                      DremioAccess(host=FLIGHT_HOST, port=32010, username="superset",
                                   password=secret(f"{SECRET_SENTINEL_PREFIX}dremio")))
