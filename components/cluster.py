@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import pulumi
 
@@ -41,6 +42,43 @@ def namespace_name(layer: str) -> str:
 def service_host(service: str, layer: str) -> str:
     """Cluster DNS name of a service in a layer's namespace (what providers and TLS certificates use)."""
     return f"{service}.{namespace_name(layer)}.svc.cluster.local"
+
+
+# Leaf certificates the platform's issuer signs: 90 days, renewed 15 days before they expire.
+LEAF_DURATION = "2160h"
+LEAF_RENEW_BEFORE = "360h"
+
+
+def service_dns_names(service: str, layer: str) -> list[str]:
+    """Every name a client in the cluster may use for a service, for a certificate's `dnsNames`."""
+    return [service, f"{service}.{namespace_name(layer)}.svc", service_host(service, layer)]
+
+
+def server_certificate(
+    secret_name: str,
+    dns_names: list[str],
+    issuer: str,
+    *,
+    lifetime: bool = True,
+    private_key: tuple[str, int] = ("ECDSA", 256),
+    **extra: Any,
+) -> dict[str, Any]:
+    """A cert-manager `Certificate` spec for a TLS server, signed by the platform's ClusterIssuer.
+
+    `lifetime` sets the leaf lifetime above (otherwise cert-manager's defaults apply); `extra` adds fields such as
+    `keystores`.
+    """
+    algorithm, size = private_key
+    spec: dict[str, Any] = {"secretName": secret_name, "dnsNames": dns_names}
+    if lifetime:
+        spec.update(duration=LEAF_DURATION, renewBefore=LEAF_RENEW_BEFORE)
+    spec.update(
+        privateKey={"algorithm": algorithm, "size": size, "rotationPolicy": "Always"},
+        usages=["server auth", "digital signature", "key encipherment"],
+        **extra,
+        issuerRef={"name": issuer, "kind": "ClusterIssuer", "group": "cert-manager.io"},
+    )
+    return spec
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from components.cluster import namespace_name, service_host
+from components.cluster import namespace_name, server_certificate, service_dns_names, service_host
 from components.hardening import Resources, container_security
 from components.monitoring import AlertRule, RecordingRule
 from policies.chart_paths import AIRBYTE_COMPONENTS
@@ -72,16 +72,7 @@ def server_url() -> str:
 
 def certificate(issuer: str) -> dict[str, Any]:
     """The TLS front's certificate (cert-manager writes tls.crt, tls.key and ca.crt into API_TLS_SECRET)."""
-    hosts = [API_SERVICE, f"{API_SERVICE}.{namespace_name(LAYER)}.svc", service_host(API_SERVICE, LAYER)]
-    return {
-        "secretName": API_TLS_SECRET,
-        "dnsNames": hosts,
-        "duration": "2160h",
-        "renewBefore": "360h",
-        "privateKey": {"algorithm": "ECDSA", "size": 256, "rotationPolicy": "Always"},
-        "usages": ["server auth", "digital signature", "key encipherment"],
-        "issuerRef": {"name": issuer, "kind": "ClusterIssuer", "group": "cert-manager.io"},
-    }
+    return server_certificate(API_TLS_SECRET, service_dns_names(API_SERVICE, LAYER), issuer)
 
 
 def proxy_conf() -> str:

@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Any, Literal
 
-from components.cluster import namespace_name, service_host
+from components.cluster import namespace_name, server_certificate, service_dns_names, service_host
 from components.hardening import Resources, container_security, pod_security
 from components.monitoring import AlertRule
 from infra.catalog import FLOW_LAYERS, Catalog, Role
@@ -255,18 +255,14 @@ def workloads(shape: DremioShape) -> list[dict[str, Any]]:
 
 def certificate(issuer: str) -> dict[str, Any]:
     """The coordinator's certificate, also written as a PKCS#12 keystore (and truststore) for Dremio."""
-    hosts = [CLIENT_SERVICE, f"{CLIENT_SERVICE}.{namespace_name(LAYER)}.svc", service_host(CLIENT_SERVICE, LAYER)]
-    return {
-        "secretName": TLS_SECRET,
-        "dnsNames": hosts,
-        "duration": "2160h",
-        "renewBefore": "360h",
-        "privateKey": {"algorithm": "RSA", "size": 2048, "rotationPolicy": "Always"},
-        "usages": ["server auth", "digital signature", "key encipherment"],
-        "keystores": {"pkcs12": {"create": True, "profile": "Modern2023",
-                                 "passwordSecretRef": {"name": KEYSTORE_SECRET, "key": KEYSTORE_KEY}}},
-        "issuerRef": {"name": issuer, "kind": "ClusterIssuer", "group": "cert-manager.io"},
-    }
+    return server_certificate(
+        TLS_SECRET,
+        service_dns_names(CLIENT_SERVICE, LAYER),
+        issuer,
+        private_key=("RSA", 2048),
+        keystores={"pkcs12": {"create": True, "profile": "Modern2023",
+                              "passwordSecretRef": {"name": KEYSTORE_SECRET, "key": KEYSTORE_KEY}}},
+    )
 
 
 # ---- grants from the catalog ------------------------------------------------------------------------------

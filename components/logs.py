@@ -27,7 +27,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from components import logs_spec, logshipping
 from components.base import child_options, type_token
-from components.cluster import LOG_SHIPPER_SECRET, ClusterContext, service_host
+from components.cluster import LOG_SHIPPER_SECRET, ClusterContext, server_certificate, service_dns_names, service_host
 from components.providers.elasticsearch import IlmPolicy, IndexTemplate, Role, User
 from infra.config import NodeSetSettings, StackConfig
 
@@ -118,13 +118,7 @@ class LogIndices(pulumi.ComponentResource):
             api_version="cert-manager.io/v1",
             kind="Certificate",
             metadata={"name": tls_secret, "namespace": namespace},
-            spec={
-                "secretName": tls_secret,
-                "dnsNames": [http_service, f"{http_service}.dp-{LAYER}.svc", service_host(http_service, LAYER)],
-                "privateKey": {"algorithm": "ECDSA", "size": 256, "rotationPolicy": "Always"},
-                "usages": ["server auth", "digital signature", "key encipherment"],
-                "issuerRef": {"name": cluster.issuer, "kind": "ClusterIssuer", "group": "cert-manager.io"},
-            },
+            spec=server_certificate(tls_secret, service_dns_names(http_service, LAYER), cluster.issuer, lifetime=False),
             opts=self._k8s(depends_on=cluster.after("cert-manager")),
         )
         self.elasticsearch = k8s.apiextensions.CustomResource(

@@ -35,7 +35,7 @@ import pulumi_random as random
 from pydantic import BaseModel, ConfigDict, Field
 
 from components.base import child_options, type_token
-from components.cluster import ClusterContext, service_host
+from components.cluster import ClusterContext, server_certificate, service_dns_names, service_host
 from components.metadata_access import MIGRATOR, PLATFORM_DATABASE, AccessModel, access_model
 from infra.catalog import Catalog
 from infra.config import StackConfig
@@ -252,14 +252,12 @@ class MetadataDatabase(pulumi.ComponentResource):
             api_version="cert-manager.io/v1",
             kind="Certificate",
             metadata={"name": tls_secret, "namespace": self._namespace},
-            spec={
-                "secretName": tls_secret,
-                "dnsNames": [dns for service in services
-                             for dns in (service, f"{service}.dp-{LAYER}.svc", service_host(service, LAYER))],
-                "privateKey": {"algorithm": "ECDSA", "size": 256, "rotationPolicy": "Always"},
-                "usages": ["server auth", "digital signature", "key encipherment"],
-                "issuerRef": {"name": self._cluster.issuer, "kind": "ClusterIssuer", "group": "cert-manager.io"},
-            },
+            spec=server_certificate(
+                tls_secret,
+                [dns for service in services for dns in service_dns_names(service, LAYER)],
+                self._cluster.issuer,
+                lifetime=False,
+            ),
             opts=self._k8s(depends_on=self._cluster.after("cert-manager")),
         )
         endpoint = pulumi.Output.from_input(backups.endpoint)

@@ -15,7 +15,7 @@ from typing import Any
 
 import yaml
 
-from components.cluster import namespace_name, service_host
+from components.cluster import namespace_name, server_certificate, service_dns_names, service_host
 from components.hardening import Resources
 from components.monitoring import AlertRule
 from components.runtime_values import REDIS_AUTH_SECRET, REDIS_PASSWORD_KEY
@@ -108,16 +108,7 @@ def server_url() -> str:
 
 def certificate(issuer: str) -> dict[str, Any]:
     """The web app's certificate (cert-manager writes tls.crt, tls.key and ca.crt into TLS_SECRET)."""
-    hosts = [RELEASE, f"{RELEASE}.{namespace_name(LAYER)}.svc", service_host(RELEASE, LAYER)]
-    return {
-        "secretName": TLS_SECRET,
-        "dnsNames": hosts,
-        "duration": "2160h",
-        "renewBefore": "360h",
-        "privateKey": {"algorithm": "ECDSA", "size": 256, "rotationPolicy": "Always"},
-        "usages": ["server auth", "digital signature", "key encipherment"],
-        "issuerRef": {"name": issuer, "kind": "ClusterIssuer", "group": "cert-manager.io"},
-    }
+    return server_certificate(TLS_SECRET, service_dns_names(RELEASE, LAYER), issuer)
 
 
 def _https_probe(failure_threshold: int) -> dict[str, Any]:

@@ -28,7 +28,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from components import runtime_values as values
 from components.base import child_options, type_token
-from components.cluster import LAYER_NAMESPACES, ClusterContext, namespace_name, service_host
+from components.cluster import LAYER_NAMESPACES, ClusterContext, namespace_name, server_certificate, service_host
 from components.images import image_references
 from components.network import network_policies
 from components.providers.trust_bundle import TrustBundleFile, default_path
@@ -45,8 +45,6 @@ POD_SECURITY_EXCEPTIONS: dict[str, tuple[str, str]] = {
     ),
 }
 CA_VALIDITY_HOURS = 24 * 365 * 5
-LEAF_DURATION = "2160h"  # 90 days
-LEAF_RENEW_BEFORE = "360h"  # 15 days
 
 
 class RuntimeConfig(BaseModel):
@@ -279,15 +277,7 @@ class KubernetesRuntime(pulumi.ComponentResource):
                 api_version="cert-manager.io/v1",
                 kind="Certificate",
                 metadata={"name": secret_name, "namespace": self._namespace_of(layer)},
-                spec={
-                    "secretName": secret_name,
-                    "dnsNames": dns_names,
-                    "duration": LEAF_DURATION,
-                    "renewBefore": LEAF_RENEW_BEFORE,
-                    "privateKey": {"algorithm": "ECDSA", "size": 256, "rotationPolicy": "Always"},
-                    "usages": ["server auth", "digital signature", "key encipherment"],
-                    "issuerRef": {"name": self._config.issuer, "kind": "ClusterIssuer", "group": "cert-manager.io"},
-                },
+                spec=server_certificate(secret_name, dns_names, self._config.issuer),
                 opts=self._child(depends_on=self._after_cert_manager() + issuer_ready),
             )
             found.setdefault(by_release[service], []).append(certificate)
