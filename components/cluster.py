@@ -13,6 +13,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pulumi
+import pulumi_kubernetes as k8s
+
+from components.base import child_options
 
 # One namespace per layer; `system` holds the operators and shared services, `deploy` the in-cluster deployer.
 LAYER_NAMESPACES: tuple[str, ...] = (
@@ -102,6 +105,30 @@ class ClusterContext:
     """Endpoints of shared services by name (e.g. `redis`, `log-shipper`, `minio`)."""
     images: Mapping[str, str] = field(default_factory=dict)
     """The platform's own images by name (`superset`, `dbt-runner`), pinned from images/digests.lock.json."""
+
+    def options(self, parent: pulumi.Resource, **extra: Any) -> pulumi.ResourceOptions:
+        """Options for a layer's in-cluster child: parented to the layer, on the stack's Kubernetes provider."""
+        if self.kubernetes is not None:
+            extra["provider"] = self.kubernetes
+        return child_options(parent, **extra)
+
+    def secret(
+        self,
+        parent: pulumi.Resource,
+        resource_name: str,
+        secret_name: str,
+        namespace: pulumi.Input[str],
+        data: Mapping[str, pulumi.Input[str]],
+        type_: str = "Opaque",
+    ) -> k8s.core.v1.Secret:
+        """A layer's Kubernetes Secret; its data stays a Pulumi secret in state and plan output."""
+        return k8s.core.v1.Secret(
+            resource_name,
+            metadata=k8s.meta.v1.ObjectMetaArgs(name=secret_name, namespace=namespace),
+            type=type_,
+            string_data=data,
+            opts=self.options(parent, additional_secret_outputs=["stringData", "data"]),
+        )
 
     def after(self, *names: str) -> Sequence[pulumi.Resource]:
         """The operator resources a layer's custom resources must wait for."""

@@ -173,18 +173,10 @@ class Ingestion(pulumi.ComponentResource):
     # ---- plumbing -----------------------------------------------------------------------------------
 
     def _k8s(self, **extra) -> pulumi.ResourceOptions:
-        if self._cluster.kubernetes is not None:
-            extra["provider"] = self._cluster.kubernetes
-        return child_options(self, **extra)
+        return self._cluster.options(self, **extra)
 
     def _secret(self, role: str, secret_name: str, data: dict[str, pulumi.Input[str]]) -> k8s.core.v1.Secret:
-        return k8s.core.v1.Secret(
-            f"{self._name}-{role}-secret",
-            metadata=k8s.meta.v1.ObjectMetaArgs(name=secret_name, namespace=self._namespace),
-            type="Opaque",
-            string_data=data,
-            opts=self._k8s(additional_secret_outputs=["stringData", "data"]),
-        )
+        return self._cluster.secret(self, f"{self._name}-{role}-secret", secret_name, self._namespace, data)
 
     def _tls_front(self, issuer: str) -> list[pulumi.Resource]:
         """The server pod's TLS sidecar: its certificate, its nginx configuration and the Service in front."""

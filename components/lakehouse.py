@@ -190,9 +190,7 @@ class Lakehouse(pulumi.ComponentResource):
     # ---- plumbing -----------------------------------------------------------------------------------
 
     def _k8s(self, **extra) -> pulumi.ResourceOptions:
-        if self._cluster.kubernetes is not None:
-            extra["provider"] = self._cluster.kubernetes
-        return child_options(self, **extra)
+        return self._cluster.options(self, **extra)
 
     def _password(self, role: str) -> pulumi.Output[str]:
         # Dremio wants letters and digits; no specials keeps the password safe in HOCON, XML and env vars.
@@ -201,13 +199,7 @@ class Lakehouse(pulumi.ComponentResource):
         return pulumi.Output.secret(password.result)
 
     def _secret(self, role: str, secret_name: str, data: dict[str, pulumi.Input[str]]) -> k8s.core.v1.Secret:
-        return k8s.core.v1.Secret(
-            f"{self._name}-{role}-secret",
-            metadata=k8s.meta.v1.ObjectMetaArgs(name=secret_name, namespace=self._namespace),
-            type="Opaque",
-            string_data=data,
-            opts=self._k8s(additional_secret_outputs=["stringData", "data"]),
-        )
+        return self._cluster.secret(self, f"{self._name}-{role}-secret", secret_name, self._namespace, data)
 
     # ---- workloads ----------------------------------------------------------------------------------
 

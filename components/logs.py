@@ -167,5 +167,4 @@ class LogIndices(pulumi.ComponentResource):
         self.register_outputs({"endpoint": self.endpoint, "indices": [family.pattern for family in families]})
 
     def _k8s(self, **extra) -> pulumi.ResourceOptions:
-        provider = {"provider": self._cluster.kubernetes} if self._cluster.kubernetes is not None else {}
-        return child_options(self, **provider, **extra)
+        return self._cluster.options(self, **extra)

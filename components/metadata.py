@@ -213,21 +213,14 @@ class MetadataDatabase(pulumi.ComponentResource):
         return child_options(self, **extra)
 
     def _k8s(self, **extra) -> pulumi.ResourceOptions:
-        provider = {"provider": self._cluster.kubernetes} if self._cluster.kubernetes is not None else {}
-        return child_options(self, **provider, **extra)
+        return self._cluster.options(self, **extra)
 
     def _pg(self, **extra) -> pulumi.ResourceOptions:
         return child_options(self, provider=self.provider, **extra)
 
     def _secret(self, role: str, secret_name: str, data: dict[str, pulumi.Input[str]],
                 type_: str = "Opaque") -> k8s.core.v1.Secret:
-        return k8s.core.v1.Secret(
-            f"{self._name}-{role}-secret",
-            metadata=k8s.meta.v1.ObjectMetaArgs(name=secret_name, namespace=self._namespace),
-            type=type_,
-            string_data=data,
-            opts=self._k8s(additional_secret_outputs=["stringData", "data"]),
-        )
+        return self._cluster.secret(self, f"{self._name}-{role}-secret", secret_name, self._namespace, data, type_)
 
     # ---- server: CloudNativePG ----------------------------------------------------------------------
 

@@ -140,9 +140,7 @@ class Presentation(pulumi.ComponentResource):
         self.register_outputs({"apiUrl": self.api_url})
 
     def _k8s(self, **extra) -> pulumi.ResourceOptions:
-        if self._cluster.kubernetes is not None:
-            extra["provider"] = self._cluster.kubernetes
-        return child_options(self, **extra)
+        return self._cluster.options(self, **extra)
 
     def _random(self, role: str, length: int) -> pulumi.Output[str]:
         generated = random.RandomPassword(f"{self._name}-{role}", length=length, special=False,
