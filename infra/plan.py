@@ -33,7 +33,7 @@ from infra.stackfiles import REPO_ROOT, load_stack
 
 EXIT_CLEAN, EXIT_MANDATORY, EXIT_CONFIG, EXIT_GATE = 0, 1, 2, 3
 SECRET_MARK = "[secret]"
-GATE_PROCESSES = 2
+GATE_PROCESSES = 1
 
 
 def redact(value: Any) -> Any:

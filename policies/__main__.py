@@ -12,6 +12,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from pulumi_policy import EnforcementLevel, PolicyPack
 
+from policies.evaluation import install
 from policies.registry import PACK_NAME, POLICIES
 
+install()  # each resource converted once per analyzer call, not once per policy (policies/evaluation.py)
 PolicyPack(name=PACK_NAME, policies=POLICIES, enforcement_level=EnforcementLevel.ADVISORY)
