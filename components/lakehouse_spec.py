@@ -15,8 +15,9 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Any, Literal
 
+from components import presentation_spec as presentation
 from components.cluster import namespace_name, server_certificate, service_dns_names, service_host
-from components.hardening import Resources, container_security, pod_security
+from components.hardening import SMALL, Resources, container_security, pod_security
 from components.monitoring import AlertRule
 from infra.catalog import FLOW_LAYERS, Catalog, Role
 
@@ -37,6 +38,11 @@ DREMIO_HOME = "/opt/dremio"
 IMAGES: dict[str, str] = {"community": "dremio/dremio-oss", "enterprise": "quay.io/dremio/dremio-enterprise"}
 RUNNER = "dbt-runner"
 RUNNER_SECRET = "dbt-runner-profile"
+RUNNER_CA_DIR = "/etc/dataplatform/ca"
+# The runner's last step imports Superset's asset bundle (components/presentation_assets/), mounted from the
+# ConfigMap the presentation layer writes into this namespace, with the script the runner image ships.
+BUNDLE_DIR = "/etc/dataplatform/superset-bundle"
+IMPORT_SCRIPT = "/opt/superset-import/import_bundle.py"
 SPACE_FOLDERS = ("marts",)
 # Source names in Dremio; dbt's profile names the write-enabled one (DBT_DREMIO_LAKE_SOURCE).
 LAKE_SOURCE = "lake"
@@ -332,24 +338,47 @@ def dbt_environment(user: str, host: str = service_host(CLIENT_SERVICE, LAYER)) 
             "SSL_CERT_FILE": "/etc/dataplatform/ca/ca.crt", "REQUESTS_CA_BUNDLE": "/etc/dataplatform/ca/ca.crt"}
 
 
+def import_environment() -> list[dict[str, Any]]:
+    """The bundle import's variables (images/dbt-runner/import_bundle.py): Superset's URL and the platform CA, the
+    importer's login and the Dremio connection's password from the Secret the presentation layer writes here."""
+    def secret(name: str, key: str) -> dict[str, Any]:
+        return {"name": name, "valueFrom": {"secretKeyRef": {"name": presentation.IMPORT_SECRET, "key": key}}}
+
+    plain = {"SUPERSET_URL": presentation.server_url(), "SUPERSET_CA_FILE": f"{RUNNER_CA_DIR}/ca.crt",
+             "BUNDLE_FILE": f"{BUNDLE_DIR}/{presentation.BUNDLE_FILE}",
+             "BUNDLE_DATABASE_FILE": presentation.BUNDLE_DATABASE_FILE}
+    return [*({"name": key, "value": value} for key, value in sorted(plain.items())),
+            secret("SUPERSET_USERNAME", "username"), secret("SUPERSET_PASSWORD", "password"),
+            secret("BUNDLE_DATABASE_PASSWORD", "database-password")]
+
+
 def runner_pod(image: str, user: str, resources: Resources) -> dict[str, Any]:
-    """The runner's pod: `dbt build` against Dremio, credentials from the Secret, restricted security."""
+    """The runner's pod: `dbt build` against Dremio as an init container, then the import of Superset's asset
+    bundle, which runs only once the build succeeded (a failed build fails the pod and the Job). Credentials
+    from Secrets, restricted security."""
     environment = [{"name": key, "value": value} for key, value in sorted(dbt_environment(user).items())]
     environment.append({"name": "DBT_DREMIO_PASSWORD",
                         "valueFrom": {"secretKeyRef": {"name": RUNNER_SECRET, "key": "password"}}})
+    ca_mount = {"name": "ca", "mountPath": RUNNER_CA_DIR, "readOnly": True}
+    work_mount = {"name": "work", "mountPath": "/tmp"}
     return {
         "restartPolicy": "Never",
         "automountServiceAccountToken": False,
         "securityContext": pod_security(),
-        "containers": [{
+        "initContainers": [{
             "name": "dbt", "image": image, "args": ["build", "--target", "dremio"],
             "env": environment, "resources": resources.values(), "securityContext": container_security(),
-            "volumeMounts": [{"name": "ca", "mountPath": "/etc/dataplatform/ca", "readOnly": True},
-                             {"name": "work", "mountPath": "/tmp"}],
+            "volumeMounts": [ca_mount, work_mount],
+        }],
+        "containers": [{
+            "name": "import-bundle", "image": image, "command": ["python", IMPORT_SCRIPT],
+            "env": import_environment(), "resources": SMALL.values(), "securityContext": container_security(),
+            "volumeMounts": [ca_mount, work_mount, {"name": "bundle", "mountPath": BUNDLE_DIR, "readOnly": True}],
         }],
         "volumes": [{"name": "ca", "secret": {"secretName": RUNNER_SECRET, "items": [{"key": "ca.crt",
                                                                                     "path": "ca.crt"}]}},
-                    {"name": "work", "emptyDir": {}}],
+                    {"name": "work", "emptyDir": {}},
+                    {"name": "bundle", "configMap": {"name": presentation.BUNDLE_CONFIGMAP}}],
     }
 
 

@@ -18,15 +18,18 @@ What it declares (components/presentation_spec.py renders the values, configurat
    runtime's log shipper collects it for the audit index.
 2. Through the dynamic providers (components/providers/superset.py): the Dremio connection over Arrow Flight
    with encryption and certificate verification on (DML, CTAS/CVAS and file upload off) as the lakehouse's
-   `superset` service user, and the `analyst` role, read-only on the gold schema.
+   `superset` service user, the `analyst` role, read-only on the gold schema, and the `bundle-importer` service
+   user, whose role may only import assets.
 3. Alerts for API errors and availability, with runbooks in docs/presentation.md.
 
-Datasets and dashboards for the gold marts are the asset bundle in components/presentation_assets/, imported
-by the dbt runner after it builds the marts (docs/presentation.md says what the runner needs).
+Datasets, charts and a dashboard for the gold marts are the asset bundle in components/presentation_assets/,
+imported by the dbt runner after it builds the marts: the layer writes the zipped bundle (ConfigMap
+`superset-asset-bundle`) and the importer's login (Secret `superset-bundle-import`) into the runner's namespace.
 """
 
 from __future__ import annotations
 
+import base64
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -48,6 +51,7 @@ from infra.catalog import Catalog
 SIZES: dict[str, Resources] = {"small": SMALL, "medium": MEDIUM, "large": LARGE}
 METADATA_DATABASE = "superset"
 SERVICE_USER = "superset"
+RUNNER_LAYER = "lakehouse"  # the dbt runner, which imports the asset bundle, runs in the lakehouse's namespace
 
 
 class PresentationConfig(BaseModel):
@@ -135,9 +139,33 @@ class Presentation(pulumi.ComponentResource):
             pulumi.Output.secret(lakehouse.password), uuid=spec.bundle_database()["uuid"], opts=after_release)
         superset.Role(f"{name}-role-analyst", connection, spec.ANALYST_ROLE, spec.analyst_permissions(catalog),
                       opts=after_release)
+        self._bundle_import(connection, lakehouse, after_release)
         Monitoring(f"{name}-monitoring", MonitoringConfig(), cluster, targets=[], rules=spec.alert_rules(),
                    opts=child_options(self))
         self.register_outputs({"apiUrl": self.api_url})
+
+    def _bundle_import(self, connection: pulumi.Output[dict], lakehouse: DremioAccess,
+                       after_release: pulumi.ResourceOptions) -> None:
+        """What the dbt runner needs to import the asset bundle after a build, written into its namespace: the
+        zipped bundle (ConfigMap) and the logins (Secret) of a service user whose role may import assets and write
+        what a bundle holds, and nothing else, plus the Dremio password the bundle's database entry needs."""
+        role = superset.Role(f"{self._name}-role-importer", connection, spec.IMPORTER_ROLE,
+                             spec.importer_permissions(), opts=after_release)
+        password = self._random("importer-password", 32)
+        superset.User(
+            f"{self._name}-user-importer", connection, spec.IMPORTER_USER, password, roles=[spec.IMPORTER_ROLE],
+            email=f"{spec.IMPORTER_USER}@platform.invalid", first_name="Bundle", last_name="Importer",
+            opts=child_options(self, depends_on=[role]))
+        runner_namespace = self._cluster.namespaces[RUNNER_LAYER]
+        k8s.core.v1.ConfigMap(
+            f"{self._name}-asset-bundle",
+            metadata=k8s.meta.v1.ObjectMetaArgs(name=spec.BUNDLE_CONFIGMAP, namespace=runner_namespace),
+            binary_data={spec.BUNDLE_FILE: base64.b64encode(spec.bundle_zip()).decode()},
+            opts=self._k8s(),
+        )
+        self._cluster.secret(self, f"{self._name}-import-secret", spec.IMPORT_SECRET, runner_namespace, {
+            "username": spec.IMPORTER_USER, "password": password,
+            "database-password": pulumi.Output.secret(lakehouse.password)})
 
     def _k8s(self, **extra) -> pulumi.ResourceOptions:
         return self._cluster.options(self, **extra)

@@ -33,8 +33,18 @@ ADMIN_USER = "platform-admin"
 DATABASE_NAME = "dremio"
 GOLD_SCHEMA = "gold.marts"  # the lakehouse's gold space and its `marts` folder, as Superset names the schema
 ANALYST_ROLE = "analyst"
+# The dbt runner imports the asset bundle as this service user after a successful build. Its role may import
+# assets and write what a bundle holds, nothing else: no SQL Lab, no users or roles, no menus.
+IMPORTER_USER = "bundle-importer"
+IMPORTER_ROLE = "bundle-importer"
+# What the presentation layer writes into the runner's namespace: the zipped bundle and the import's logins.
+BUNDLE_CONFIGMAP = "superset-asset-bundle"
+BUNDLE_FILE = "gold_marts.zip"
+IMPORT_SECRET = "superset-bundle-import"
 ASSETS = Path(__file__).resolve().parent / "presentation_assets"
 BUNDLE_FOLDER = "gold_marts"
+# The key of the Dremio password in the import's `passwords` (the database file's path inside the bundle).
+BUNDLE_DATABASE_FILE = f"databases/{DATABASE_NAME}.yaml"
 CA_KEY = "ca_bundle"  # the chart mounts `extraSecrets` files in configMountPath (/app/pythonpath)
 CA_FILE = f"/app/pythonpath/{CA_KEY}"
 WRITABLE = (("tmp", "/tmp"), ("superset-home", "/app/superset_home"))
@@ -187,10 +197,37 @@ def analyst_permissions(catalog: Catalog) -> list[list[str]]:
     ]
 
 
+def importer_permissions() -> list[list[str]]:
+    """The bundle importer's role: the assets import endpoint, the CSRF token every write needs, and write on the
+    four kinds of object a bundle holds (Superset's importer skips, or refuses, what the user may not write)."""
+    return [
+        ["can_import_", "ImportExportRestApi"], ["can_read", "SecurityRestApi"],
+        ["can_write", "Database"], ["can_write", "Dataset"], ["can_write", "Chart"], ["can_write", "Dashboard"],
+    ]
+
+
 def bundle_datasets(root: Path = ASSETS) -> dict[str, dict[str, Any]]:
     """The asset bundle's datasets by table name, as checked in."""
     return {document["table_name"]: document for document in
             (yaml.safe_load(path.read_text()) for path in sorted((root / "datasets").glob("*.yaml")))}
+
+
+def bundle_charts(root: Path = ASSETS) -> dict[str, dict[str, Any]]:
+    """The asset bundle's charts by uuid, as checked in."""
+    return {document["uuid"]: document for document in
+            (yaml.safe_load(path.read_text()) for path in sorted((root / "charts").glob("*.yaml")))}
+
+
+def bundle_dashboards(root: Path = ASSETS) -> dict[str, dict[str, Any]]:
+    """The asset bundle's dashboards by title, as checked in."""
+    return {document["dashboard_title"]: document for document in
+            (yaml.safe_load(path.read_text()) for path in sorted((root / "dashboards").glob("*.yaml")))}
+
+
+def dashboard_chart_uuids(dashboard: dict[str, Any]) -> set[str]:
+    """The uuids of the charts a dashboard's layout places."""
+    return {node["meta"]["uuid"] for node in dashboard["position"].values()
+            if isinstance(node, dict) and node.get("type") == "CHART"}
 
 
 def bundle_database(root: Path = ASSETS) -> dict[str, Any]:
@@ -202,7 +239,7 @@ def bundle_zip(root: Path = ASSETS, database_uri: str | None = None, schema: str
     """The asset bundle as Superset imports it: a zip whose files sit under one top-level folder.
 
     `database_uri` and `schema` re-point the bundle (the tests import it into a Superset whose data is in
-    PostgreSQL); the runner imports it as checked in.
+    PostgreSQL); the runner imports it as checked in, from the ConfigMap the presentation layer writes.
     """
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as bundle:
@@ -212,7 +249,10 @@ def bundle_zip(root: Path = ASSETS, database_uri: str | None = None, schema: str
                 document["sqlalchemy_uri"] = database_uri
             if schema is not None and path.parent.name == "datasets":
                 document["schema"] = schema
-            bundle.writestr(f"{BUNDLE_FOLDER}/{path.relative_to(root).as_posix()}", yaml.safe_dump(document))
+            # A fixed timestamp keeps the zip, and so the runner's ConfigMap, identical from one run to the next.
+            entry = zipfile.ZipInfo(f"{BUNDLE_FOLDER}/{path.relative_to(root).as_posix()}", (2026, 1, 1, 0, 0, 0))
+            entry.compress_type = zipfile.ZIP_DEFLATED
+            bundle.writestr(entry, yaml.safe_dump(document))
     return buffer.getvalue()
 
 

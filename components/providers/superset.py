@@ -1,4 +1,5 @@
-"""Superset objects as Pulumi resources, over Superset's REST API (`/api/v1`): database connections and roles.
+"""Superset objects as Pulumi resources, over Superset's REST API (`/api/v1`): database connections, roles and
+service users.
 
 Superset has no official Python client; the calls are the documented REST API. Login is
 `POST /api/v1/security/login` (a bearer token), writes carry the CSRF token from
@@ -210,6 +211,48 @@ class RoleProvider(_SupersetProvider):
         client.call("DELETE", f"/security/roles/{found}")
 
 
+class UserProvider(_SupersetProvider):
+    """A database-authenticated user holding exactly the listed roles; the password is written, never read back."""
+
+    kind = "superset user"
+
+    def spec(self, props: dict[str, Any]) -> dict[str, Any]:
+        return {"username": props["name"], "first_name": props["first_name"], "last_name": props["last_name"],
+                "email": props["email"], "active": True, "roles": sorted(props["roles"])}
+
+    def secrets(self, props: dict[str, Any]) -> dict[str, Any]:
+        return {"password": props.get("password") or ""}
+
+    def _find(self, client: SupersetClient, key: str) -> dict[str, Any] | None:
+        return next((u for u in client.list("/security/users/") if u["username"] == key), None)
+
+    def fetch(self, client: SupersetClient, key: str) -> dict[str, Any] | None:
+        found = self._find(client, key)
+        if found is None:
+            return None
+        return {"username": key, "first_name": found.get("first_name"), "last_name": found.get("last_name"),
+                "email": found.get("email"), "active": bool(found.get("active")),
+                "roles": sorted(role["name"] for role in found.get("roles") or [])}
+
+    def put(self, client: SupersetClient, key: str, body: dict[str, Any]) -> None:
+        roles = {r["name"]: r["id"] for r in client.list("/security/roles/")}
+        missing = sorted(set(body["roles"]) - set(roles))
+        if missing:
+            raise SupersetError(400, f"user '{key}': unknown roles {json.dumps(missing)}")
+        body = {**body, "roles": [roles[name] for name in body["roles"]]}
+        found = self._find(client, key)
+        if found is None:
+            client.call("POST", "/security/users/", body)
+        else:
+            client.call("PUT", f"/security/users/{found['id']}", body)
+
+    def remove(self, client: SupersetClient, key: str) -> None:
+        found = self._find(client, key)
+        if found is None:
+            raise NotFound(key)
+        client.call("DELETE", f"/security/users/{found['id']}")
+
+
 class Database(ProviderResource, module="superset", name="Database"):
     """A database connection; the password is merged into the URI on write and never stored."""
 
@@ -228,3 +271,14 @@ class Role(ProviderResource, module="superset", name="Role"):
                  permissions: list[list[str]], opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__(RoleProvider(), resource_name,
                          {"connection": connection, "name": name, "permissions": permissions}, opts)
+
+
+class User(ProviderResource, module="superset", name="User"):
+    """A service user with exactly these roles; its password is written on every change and never stored."""
+
+    def __init__(self, resource_name: str, connection: pulumi.Input[dict], name: str, password: pulumi.Input[str],
+                 roles: list[str], email: str, first_name: str, last_name: str,
+                 opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__(UserProvider(), resource_name,
+                         {"connection": connection, "name": name, "password": pulumi.Output.secret(password),
+                          "roles": roles, "email": email, "first_name": first_name, "last_name": last_name}, opts)

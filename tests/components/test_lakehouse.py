@@ -11,6 +11,7 @@ import pytest
 import yaml
 
 from components import lakehouse_spec as spec
+from components import presentation_spec
 from components.images import image_references
 from components.lakehouse import LakehouseConfig
 from infra.harness import SECRET_SENTINEL_PREFIX, is_secret, run_program, unwrap_secret
@@ -128,12 +129,31 @@ def test_the_runner_runs_on_the_catalog_schedule_with_the_pinned_image(dev):
     (cronjob,) = dev.of_type("kubernetes:batch/v1:CronJob")
     assert cronjob.inputs["spec"]["schedule"] == "0 * * * *"
     pod = cronjob.inputs["spec"]["jobTemplate"]["spec"]["template"]["spec"]
-    (container,) = pod["containers"]
+    (container,) = pod["initContainers"]
     assert container["image"] == image_references()["dbt-runner"]
     environment = {item["name"]: item for item in container["env"]}
     assert environment["DBT_DREMIO_LAKE_SOURCE"]["value"] == "lake_write"
     assert environment["DBT_DREMIO_PASSWORD"]["valueFrom"]["secretKeyRef"]["name"] == spec.RUNNER_SECRET
     assert container["securityContext"]["allowPrivilegeEscalation"] is False
+
+
+def test_the_runner_imports_the_superset_bundle_only_after_dbt_built(dev):
+    (cronjob,) = dev.of_type("kubernetes:batch/v1:CronJob")
+    pod = cronjob.inputs["spec"]["jobTemplate"]["spec"]["template"]["spec"]
+    # dbt is the init container: the import starts only once `dbt build` exited 0.
+    assert [c["name"] for c in pod["initContainers"]] == ["dbt"]
+    (importer,) = pod["containers"]
+    assert importer["image"] == image_references()["dbt-runner"]
+    assert importer["command"] == ["python", spec.IMPORT_SCRIPT]
+    assert importer["securityContext"]["allowPrivilegeEscalation"] is False
+    environment = {item["name"]: item for item in importer["env"]}
+    assert environment["SUPERSET_URL"]["value"] == "https://superset.dp-presentation.svc.cluster.local:8088"
+    assert environment["SUPERSET_CA_FILE"]["value"] == "/etc/dataplatform/ca/ca.crt"
+    for name in ("SUPERSET_USERNAME", "SUPERSET_PASSWORD", "BUNDLE_DATABASE_PASSWORD"):
+        assert environment[name]["valueFrom"]["secretKeyRef"]["name"] == presentation_spec.IMPORT_SECRET
+    volumes = {volume["name"]: volume for volume in pod["volumes"]}
+    assert volumes["bundle"]["configMap"]["name"] == presentation_spec.BUNDLE_CONFIGMAP
+    assert environment["BUNDLE_FILE"]["value"] == f"{spec.BUNDLE_DIR}/{presentation_spec.BUNDLE_FILE}"
 
 
 def test_alerts_have_runbooks(dev):

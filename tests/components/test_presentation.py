@@ -3,17 +3,21 @@ Dremio connection over verified Flight, the read-only analyst role, alerts, and 
 
 from __future__ import annotations
 
+import base64
+import io
 import json
+import zipfile
 
 import pytest
 import yaml
 
 from components import presentation_spec as spec
 from components.images import image_references
+from components.providers.superset import MASKED_PASSWORD, dremio_uri
 from infra.catalog import load_catalog
 from infra.harness import SECRET_SENTINEL_PREFIX, is_secret, run_program, unwrap_secret
 from infra.stackfiles import load_stack
-from tests.support.presentation import presentation_program
+from tests.support.presentation import FLIGHT_HOST, presentation_program
 
 CATALOG = load_catalog()
 
@@ -66,9 +70,15 @@ def test_configuration_is_hardened(recording):
         assert line in text
 
 
+def by_name(recording, type_: str, name: str):
+    (resource,) = [r for r in recording.of_type(type_)
+                   if (r.inputs.get("metadata") or {}).get("name", r.inputs.get("name")) == name]
+    return resource
+
+
 def test_secret_key_and_logins_only_in_the_secret(recording):
-    secret = one(recording, "kubernetes:core/v1:Secret")
-    assert secret.inputs["metadata"]["name"] == spec.ENV_SECRET and is_secret(secret.inputs["stringData"])
+    secret = by_name(recording, "kubernetes:core/v1:Secret", spec.ENV_SECRET)
+    assert secret.inputs["metadata"]["namespace"] == "dp-presentation" and is_secret(secret.inputs["stringData"])
     data = unwrap_secret(secret.inputs["stringData"])
     assert data["SUPERSET_SECRET_KEY"].startswith(SECRET_SENTINEL_PREFIX)
     assert data["DB_USER"] == "superset" and data["DB_NAME"] == "superset"
@@ -81,11 +91,28 @@ def test_dremio_connection_and_analyst_role(recording):
     assert is_secret(database.inputs["password"])
     assert [database.inputs[flag] for flag in ("allow_dml", "allow_ctas", "allow_cvas", "allow_file_upload")] == [
         False] * 4
-    role = one(recording, "pulumi-python:dynamic/superset:Role")
-    assert role.inputs["name"] == "analyst"
+    role = by_name(recording, "pulumi-python:dynamic/superset:Role", "analyst")
     assert not [permission for permission, _ in role.inputs["permissions"]
                 if permission.startswith(("can_write", "can_add", "can_edit", "can_delete", "can_sql"))]
     assert ["schema_access", "[dremio].[gold.marts]"] in role.inputs["permissions"]
+
+
+def test_the_runner_gets_the_bundle_and_a_least_privilege_importer(recording):
+    role = by_name(recording, "pulumi-python:dynamic/superset:Role", spec.IMPORTER_ROLE)
+    assert sorted(role.inputs["permissions"]) == sorted(spec.importer_permissions())
+    assert not [p for p, view in role.inputs["permissions"] if p.startswith(("can_sql", "menu_access", "all_"))
+                or view in {"User", "Role", "SQLLab"}]
+    user = one(recording, "pulumi-python:dynamic/superset:User")
+    assert (user.inputs["name"], user.inputs["roles"]) == (spec.IMPORTER_USER, [spec.IMPORTER_ROLE])
+    assert is_secret(user.inputs["password"])
+    bundle = by_name(recording, "kubernetes:core/v1:ConfigMap", spec.BUNDLE_CONFIGMAP)
+    assert bundle.inputs["metadata"]["namespace"] == "dp-lakehouse"
+    assert base64.b64decode(bundle.inputs["binaryData"][spec.BUNDLE_FILE]) == spec.bundle_zip()
+    secret = by_name(recording, "kubernetes:core/v1:Secret", spec.IMPORT_SECRET)
+    assert secret.inputs["metadata"]["namespace"] == "dp-lakehouse" and is_secret(secret.inputs["stringData"])
+    data = unwrap_secret(secret.inputs["stringData"])
+    assert data["username"] == spec.IMPORTER_USER and data["password"].startswith(SECRET_SENTINEL_PREFIX)
+    assert data["database-password"] == f"{SECRET_SENTINEL_PREFIX}dremio"
 
 
 def test_alerts_carry_runbooks(recording):
@@ -94,6 +121,27 @@ def test_alerts_carry_runbooks(recording):
     assert {rule["alert"]: rule["annotations"]["runbook_url"] for rule in group["rules"]} == {
         "SupersetApiErrors": "docs/presentation.md#supersetapierrors",
         "SupersetDown": "docs/presentation.md#supersetdown"}
+
+
+def test_every_gold_mart_has_a_chart_on_the_dashboard():
+    datasets = spec.bundle_datasets()
+    charts = spec.bundle_charts()
+    charted = {chart["dataset_uuid"] for chart in charts.values()}
+    assert {datasets[mart.name]["uuid"] for mart in CATALOG.marts} <= charted
+    assert charted <= {dataset["uuid"] for dataset in datasets.values()}, "a chart on a dataset outside the bundle"
+    (dashboard,) = spec.bundle_dashboards().values()
+    assert spec.dashboard_chart_uuids(dashboard) == set(charts)
+    for chart in charts.values():
+        json.loads(chart["query_context"])
+        assert chart["params"]["viz_type"] == chart["viz_type"]
+
+
+def test_the_bundle_database_is_the_provider_connection_with_a_masked_password():
+    database = spec.bundle_database()
+    assert database["sqlalchemy_uri"] == dremio_uri(FLIGHT_HOST, 32010, "superset").replace(
+        "superset@", f"superset:{MASKED_PASSWORD}@")
+    with zipfile.ZipFile(io.BytesIO(spec.bundle_zip())) as bundle:
+        assert f"{spec.BUNDLE_FOLDER}/{spec.BUNDLE_DATABASE_FILE}" in bundle.namelist()
 
 
 def test_every_gold_mart_has_a_dataset_in_the_bundle():

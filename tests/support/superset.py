@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
+import ssl
 import subprocess
 import sys
 import time
@@ -25,6 +26,7 @@ from pathlib import Path
 import httpx
 
 from tests.support.postgres import free_port
+from tests.support.tls import TestPki
 
 ROOT = Path(__file__).resolve().parents[2]
 REQUIREMENTS = Path(__file__).with_name("superset-requirements.txt")
@@ -69,10 +71,13 @@ class SupersetServer:
     url: str
     admin: tuple[str, str]
     folder: Path
+    ca_pem: str | None = None
+    """The CA its certificate chains to, when it serves https."""
 
     @classmethod
     @contextmanager
-    def start(cls, folder: Path) -> Iterator[SupersetServer]:
+    def start(cls, folder: Path, pki: TestPki | None = None) -> Iterator[SupersetServer]:
+        """With `pki`, serve https with its certificate (Flask's `--cert`/`--key`), as the platform's Superset does."""
         superset = ensure_venv()
         (folder / "superset_config.py").write_text(CONFIG.format(secret=os.urandom(24).hex(), folder=folder))
         env = {**os.environ, "SUPERSET_CONFIG_PATH": str(folder / "superset_config.py"), "FLASK_APP": "superset",
@@ -86,9 +91,11 @@ class SupersetServer:
                 raise RuntimeError(f"superset {' '.join(args)} failed:\n{result.stderr[-3000:]}")
         port = free_port()
         log = (folder / "server.log").open("w")
-        process = subprocess.Popen([str(superset), "run", "-h", "127.0.0.1", "-p", str(port), "--with-threads"],
-                                   env=env, stdout=log, stderr=subprocess.STDOUT, cwd=folder)
-        server = cls(url=f"http://127.0.0.1:{port}", admin=ADMIN, folder=folder)
+        served = ["--cert", str(pki.cert_file), "--key", str(pki.key_file)] if pki else []
+        process = subprocess.Popen([str(superset), "run", "-h", "127.0.0.1", "-p", str(port), "--with-threads",
+                                    *served], env=env, stdout=log, stderr=subprocess.STDOUT, cwd=folder)
+        scheme = "https" if pki else "http"
+        server = cls(url=f"{scheme}://127.0.0.1:{port}", admin=ADMIN, folder=folder, ca_pem=pki.ca_pem if pki else None)
         try:
             server._wait(process)
             yield server
@@ -100,13 +107,16 @@ class SupersetServer:
                 process.kill()
             log.close()
 
+    def _verify(self) -> ssl.SSLContext | bool:
+        return ssl.create_default_context(cadata=self.ca_pem) if self.ca_pem else True
+
     def _wait(self, process: subprocess.Popen) -> None:
         deadline = time.monotonic() + READY_SECONDS
         while time.monotonic() < deadline:
             if process.poll() is not None:
                 raise RuntimeError(f"superset exited: {(self.folder / 'server.log').read_text()[-3000:]}")
             try:
-                if httpx.get(f"{self.url}/health", timeout=2).status_code == 200:
+                if httpx.get(f"{self.url}/health", timeout=2, verify=self._verify()).status_code == 200:
                     return
             except httpx.TransportError:
                 pass
