@@ -14,8 +14,10 @@ What it declares (components/ingestion_spec.py renders the chart values and aler
    instance administrator, application client and JWT signing secret; its database (`airbyte`) on the metadata
    layer's PostgreSQL with the metadata layer's `airbyte` login; state, job logs and workload output in the
    lake's `airbyte` bucket with the `airbyte` identity's keys. Every credential is in a Kubernetes Secret the
-   chart references by name. The API is served over TLS by an nginx sidecar in the server pod (a cert-manager
-   certificate, Service `airbyte-api`), the only way the providers reach it. Job logs reach `airbyte-logs-*`
+   chart references by name. Airbyte's JVMs trust the stack's CA (a truststore built by an init container) and
+   its database connection is `sslmode=verify-full` against the stack's CA, or RDS's bundle in prod. The API
+   is served over TLS by an nginx sidecar in the server pod (a cert-manager certificate, Service
+   `airbyte-api`), the only way the providers reach it. Job logs reach `airbyte-logs-*`
    through the runtime's Fluent Bit (every container of `dp-ingestion` is routed there,
    components/logshipping.py).
 2. Airbyte's configuration through the dynamic providers (components/providers/airbyte.py): a workspace with
@@ -39,6 +41,7 @@ from components import ingestion_spec as spec
 from components.base import child_options, type_token
 from components.cluster import ClusterContext
 from components.hardening import LARGE, MEDIUM, SMALL, Resources, container_security, pod_security
+from components.images import image_references
 from components.metadata import MetadataConnection
 from components.monitoring import Monitoring, MonitoringConfig
 from components.providers import airbyte
@@ -75,6 +78,10 @@ class IngestionConfig(BaseModel):
     region: str = Field(default="us-east-1", description="Region the object store reports.")
     issuer: str = Field(default="platform-ca", description="ClusterIssuer that signs the API's certificate.")
     sources: dict[str, SourceEndpointSettings] = Field(description="Endpoint of every catalog source.")
+    rds_ca_file: str | None = Field(
+        default=None, description="RDS metadata server: the RDS CA bundle's path in `rds_ca_image`, which Airbyte's "
+                                  "database connection verifies the server against.")
+    rds_ca_image: str | None = Field(default=None, description="Image that ships the RDS CA bundle.")
 
     @classmethod
     def from_stack(cls, config: Any, catalog: Catalog) -> IngestionConfig:
@@ -92,6 +99,10 @@ class IngestionConfig(BaseModel):
             if absent:
                 raise ValueError(f"`ingestion.sources.{source.name}` ({source.kind}) needs {', '.join(absent)}")
         minio = config.storage.minio
+        rds = config.metadata.backend == "rds"
+        # The RDS bundle comes from the image the metadata layer's migrations Job verifies RDS with, at the same
+        # path (`metadata.caBundleFile`), as the lakehouse takes it for Dremio.
+        bundle_image = config.metadata.migrations_image
         return cls(
             name_prefix=config.name_prefix, stack=config.stack, workspace=settings.workspace,
             failure_webhook=settings.failure_webhook, job_size=settings.job_size,
@@ -100,11 +111,15 @@ class IngestionConfig(BaseModel):
             region=minio.region if minio is not None else (config.aws.region if config.aws else "us-east-1"),
             issuer=config.kubernetes.ca.issuer or f"{config.name_prefix}-{config.stack}-ca",
             sources=settings.sources,
+            rds_ca_file=config.metadata.ca_bundle_file if rds else None,
+            rds_ca_image=(image_references().get(bundle_image) or f"ghcr.io/dataplatform/{bundle_image}:0.1.0")
+            if rds else None,
         )
 
     def shape(self) -> spec.AirbyteShape:
         return spec.AirbyteShape(state_bucket=self.state_bucket, store_endpoint=self.store_endpoint,
-                                 region=self.region, database="airbyte", job_resources=JOB_SIZES[self.job_size])
+                                 region=self.region, database="airbyte", job_resources=JOB_SIZES[self.job_size],
+                                 rds_ca_image=self.rds_ca_image, rds_ca_file=self.rds_ca_file)
 
     def notifications(self) -> dict[str, Any]:
         """The workspace's notification settings: failed syncs by e-mail, and to the webhook when one is set."""
@@ -147,6 +162,12 @@ class Ingestion(pulumi.ComponentResource):
         auth = self._auth_secret()
         storage = self._config_secret(lake, database)
         front = self._tls_front(config.issuer)
+        trusted = k8s.core.v1.ConfigMap(
+            f"{name}-platform-ca",
+            metadata=k8s.meta.v1.ObjectMetaArgs(name=spec.CA_CONFIG_MAP, namespace=self._namespace),
+            data={"ca.crt": cluster.ca_pem},
+            opts=self._k8s(),
+        )
         release = declare_release(
             f"{name}-airbyte",
             ProductRelease(
@@ -156,7 +177,7 @@ class Ingestion(pulumi.ComponentResource):
                 deploy_time={"global.database.host": database.host},
             ),
             self._namespace,
-            self._k8s(depends_on=[*auth, storage, *front]),
+            self._k8s(depends_on=[*auth, storage, *front, trusted]),
         )
         self.api_url = spec.server_url()
         connection = pulumi.Output.secret(pulumi.Output.all(self._client_id, self._client_secret, cluster.ca_pem).apply(

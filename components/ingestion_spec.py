@@ -44,6 +44,29 @@ TMP_VOLUME = {"name": "tmp", "emptyDir": {}}
 TMP_MOUNT = {"name": "tmp", "mountPath": "/tmp"}
 WRITABLE_TMP = ("server", "worker", "workload-launcher", "workload-api-server", "cron", "connector-builder-server",
                 "airbyte-bootloader", "temporal")
+# Airbyte's JVMs (every component but Temporal, which is Go) trust the stack's CA through a truststore an init
+# container builds in an emptyDir from the image's own roots plus the CA (ConfigMap CA_CONFIG_MAP), handed to
+# the JVM with JAVA_TOOL_OPTIONS (the chart sets that variable only when `debug.enabled`). Each init container
+# runs its component's own image, whose tag is the chart's appVersion (airbyte 1.8.5 -> app 1.8.5).
+JAVA_COMPONENTS: dict[str, str] = {
+    "server": "airbyte/server", "worker": "airbyte/worker", "workload-launcher": "airbyte/workload-launcher",
+    "workload-api-server": "airbyte/workload-api-server", "cron": "airbyte/cron",
+    "connector-builder-server": "airbyte/connector-builder-server", "airbyte-bootloader": "airbyte/bootloader",
+}
+AIRBYTE_APP_VERSION = "1.8.5"
+CA_CONFIG_MAP = "airbyte-platform-ca"
+CA_DIR = "/etc/dataplatform/ca"
+TRUST_DIR = "/etc/dataplatform/truststore"
+TRUSTSTORE_PASSWORD = "changeit"  # the JDK's default: the store holds public certificates only
+JAVA_TOOL_OPTIONS = (f"-Djavax.net.ssl.trustStore={TRUST_DIR}/cacerts "
+                     f"-Djavax.net.ssl.trustStorePassword={TRUSTSTORE_PASSWORD}")
+# Airbyte builds its JDBC URL as `jdbc:postgresql://<host>:<port>/<global.database.database>` and the chart has no
+# separate parameters value, so the parameters ride on the database name (Airbyte reads only DATABASE_URL; the
+# name alone, DATABASE_DB, is used by nothing but the disabled Keycloak). The server's certificate is checked
+# against DB_CA_FILE: the stack's CA where the metadata server runs in the cluster, the RDS bundle (copied by an
+# init container from the image that ships it) where it is RDS.
+DB_CA_DIR = "/etc/dataplatform/db-ca"
+INIT_RESOURCES = Resources(cpu="50m", memory="256Mi", cpu_limit="500m")  # keytool is a JVM
 # Replication pods Airbyte's workload launcher starts: `replication-job-<job>-attempt-<n>`.
 REPLICATION_POD = "replication-job-.*"
 SYNC_FAILURES = "airbyte:sync_failures:count"
@@ -63,6 +86,54 @@ class AirbyteShape:
     proxy_resources: Resources = PROXY_RESOURCES
     admin_first_name: str = "Platform"
     admin_last_name: str = "Administrator"
+    rds_ca_image: str | None = None
+    """prod: the platform image that ships the RDS CA bundle (the metadata layer's `migrations` image)."""
+    rds_ca_file: str | None = None
+    """prod: the bundle's path in that image (`metadata.caBundleFile`); None where PostgreSQL is in the cluster."""
+
+    def database_ca_file(self) -> str:
+        """The file the JDBC connection verifies the metadata server against."""
+        return f"{DB_CA_DIR}/rds-ca.pem" if self.rds_ca_file else f"{CA_DIR}/ca.crt"
+
+
+def database_name(shape: AirbyteShape) -> str:
+    """`global.database.database`: the name plus the JDBC parameters that force verified TLS (see DB_CA_DIR)."""
+    return f"{shape.database}?sslmode=verify-full&sslrootcert={shape.database_ca_file()}"
+
+
+def truststore_script() -> str:
+    """The truststore init container's shell: the JVM's own roots plus the stack's CA, in the `truststore` volume."""
+    store = f"-keystore {TRUST_DIR}/cacerts -storepass {TRUSTSTORE_PASSWORD}"
+    return (f'cp "$JAVA_HOME/lib/security/cacerts" {TRUST_DIR}/cacerts && chmod u+w {TRUST_DIR}/cacerts && '
+            f'"$JAVA_HOME/bin/keytool" -importcert -noprompt -alias platform-ca -file {CA_DIR}/ca.crt {store}')
+
+
+def _trust(shape: AirbyteShape, component: str) -> dict[str, Any]:
+    """A JVM component's init containers, volumes, mounts and environment for the CA (see JAVA_COMPONENTS)."""
+    security = container_security(run_as_user=AIRBYTE_UID)
+    init = [{
+        "name": "truststore", "image": f"{JAVA_COMPONENTS[component]}:{AIRBYTE_APP_VERSION}",
+        "command": ["sh", "-c", truststore_script()], "securityContext": security,
+        "resources": INIT_RESOURCES.values(),
+        "volumeMounts": [{"name": "platform-ca", "mountPath": CA_DIR, "readOnly": True},
+                         {"name": "truststore", "mountPath": TRUST_DIR}],
+    }]
+    volumes = [{"name": "platform-ca", "configMap": {"name": CA_CONFIG_MAP}}, {"name": "truststore", "emptyDir": {}}]
+    mounts = [{"name": "platform-ca", "mountPath": CA_DIR, "readOnly": True},
+              {"name": "truststore", "mountPath": TRUST_DIR, "readOnly": True}]
+    if shape.rds_ca_file:
+        if not shape.rds_ca_image:
+            raise ValueError("an RDS CA bundle path needs the image that ships it (`rds_ca_image`)")
+        init.insert(0, {
+            "name": "rds-ca", "image": shape.rds_ca_image,
+            "command": ["cp", shape.rds_ca_file, shape.database_ca_file()], "securityContext": security,
+            "resources": INIT_RESOURCES.values(), "volumeMounts": [{"name": "db-ca", "mountPath": DB_CA_DIR}],
+        })
+        volumes.append({"name": "db-ca", "emptyDir": {}})
+        mounts.append({"name": "db-ca", "mountPath": DB_CA_DIR, "readOnly": True})
+    return {"extraInitContainers": init, "extraVolumes": [TMP_VOLUME, *volumes],
+            "extraVolumeMounts": [TMP_MOUNT, *mounts],
+            "extraEnv": [{"name": "JAVA_TOOL_OPTIONS", "value": JAVA_TOOL_OPTIONS}]}
 
 
 def server_url() -> str:
@@ -140,7 +211,7 @@ def values(shape: AirbyteShape) -> dict[str, Any]:
                                   "lastName": shape.admin_last_name},
             },
             "database": {"type": "external", "secretName": CONFIG_SECRET, "port": "5432",
-                         "database": shape.database, "userSecretKey": DATABASE_USER_KEY,
+                         "database": database_name(shape), "userSecretKey": DATABASE_USER_KEY,
                          "passwordSecretKey": DATABASE_PASSWORD_KEY},
             "storage": _storage(shape),
             "jobs": {"resources": shape.job_resources.values()},
@@ -155,8 +226,10 @@ def values(shape: AirbyteShape) -> dict[str, Any]:
     }
     for component in WRITABLE_TMP:
         fragment.setdefault(component, {}).update({"extraVolumes": [TMP_VOLUME], "extraVolumeMounts": [TMP_MOUNT]})
+    for component in JAVA_COMPONENTS:
+        fragment[component].update(_trust(shape, component))
     fragment["server"]["extraVolumes"] = [
-        TMP_VOLUME, {"name": "proxy-tmp", "emptyDir": {}},
+        *fragment["server"]["extraVolumes"], {"name": "proxy-tmp", "emptyDir": {}},
         {"name": "api-tls", "secret": {"secretName": API_TLS_SECRET}},
         {"name": "api-proxy-conf", "configMap": {"name": PROXY_CONFIG_MAP}},
     ]

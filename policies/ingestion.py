@@ -1,5 +1,5 @@
-"""Airbyte: TLS with certificate verification on every source, destination and API connection, no plaintext
-credential in a payload, a cursor for every incremental stream, and auth on the release.
+"""Airbyte: TLS with certificate verification on every source, destination, API and database connection, no
+plaintext credential in a payload, a cursor for every incremental stream, and auth on the release.
 
 The Airbyte resources are the dynamic ones of components/providers/airbyte.py: a `Source` or `Destination` carries
 its connector configuration as `configuration` (secrets travel apart, in `secret_configuration`), a `Connection`
@@ -241,4 +241,46 @@ enable_auth = resource_policy(
 )
 
 
-POLICIES = [require_connector_tls, require_api_tls, disallow_plaintext, require_cursor, enable_auth]
+# ---- Airbyte's own database connection --------------------------------------------------------------------
+
+DATABASE_TLS = "airbyte-database-require-verify-full"
+
+
+def _validate_database_tls(args, report_violation) -> None:
+    if args.resource_type != RELEASE or not _is_airbyte(args.props):
+        return
+    database = known(args.props, "values", "global", "database")
+    kind, name = known(database, "type"), known(database, "database")
+    if UNKNOWN in (database, kind, name) or kind != "external":
+        return
+    # The chart joins `jdbc:postgresql://<host>:<port>/<global.database.database>`, so the parameters sit there.
+    _, _, query = name.partition("?") if isinstance(name, str) else ("", "", "")
+    parameters = dict(part.partition("=")[::2] for part in query.split("&") if part)
+    problems = []
+    if parameters.get("sslmode") != "verify-full":
+        problems.append(f"sslmode is {parameters.get('sslmode', 'unset')!r}")
+    if not parameters.get("sslrootcert"):
+        problems.append("no sslrootcert")
+    if problems:
+        release = known(args.props, "name")
+        report_violation(f"Release '{release if isinstance(release, str) else args.name}' connects Airbyte to its "
+                         f"database without verifying the server ({'; '.join(problems)}); append "
+                         "`?sslmode=verify-full&sslrootcert=<CA file>` to global.database.database.")
+
+
+require_database_tls = resource_policy(
+    DATABASE_TLS,
+    "DP-AB-006",
+    "Airbyte's own database connection verifies the server's certificate and name",
+    "The `airbyte` chart's release with an external database carries `sslmode=verify-full` and an `sslrootcert` "
+    "in the JDBC parameters the chart appends to the database name (`global.database.database`), so Airbyte's "
+    "connection to PostgreSQL is encrypted and checked against the CA and the server's name.",
+    Severity.HIGH,
+    ["transport"],
+    "Set global.database.database to `<name>?sslmode=verify-full&sslrootcert=<CA file mounted in the pods>`.",
+    _validate_database_tls,
+)
+
+
+POLICIES = [require_connector_tls, require_api_tls, disallow_plaintext, require_cursor, enable_auth,
+            require_database_tls]

@@ -64,7 +64,59 @@ def test_release_has_auth_on_and_no_credential_in_values(recording):
     assert SECRET_SENTINEL_PREFIX not in json.dumps(values)
     for component in ("server", "worker", "temporal"):
         assert values[component]["containerSecurityContext"]["readOnlyRootFilesystem"] is True
-        assert values[component]["extraVolumeMounts"] == [spec.TMP_MOUNT]
+        assert spec.TMP_MOUNT in values[component]["extraVolumeMounts"]
+
+
+def test_airbyte_jvms_trust_the_stack_ca(recording):
+    values = one_release(recording)["values"]
+    (trusted,) = [c for c in recording.of_type("kubernetes:core/v1:ConfigMap")
+                  if c.inputs["metadata"]["name"] == spec.CA_CONFIG_MAP]
+    assert "BEGIN CERTIFICATE" in trusted.inputs["data"]["ca.crt"]
+    assert "temporal" not in spec.JAVA_COMPONENTS, "Temporal is Go: no JVM truststore"
+    for component, repository in spec.JAVA_COMPONENTS.items():
+        part = values[component]
+        init = {container["name"]: container for container in part["extraInitContainers"]}
+        truststore = init["truststore"]
+        assert truststore["image"] == f"{repository}:{spec.AIRBYTE_APP_VERSION}"
+        assert 'keytool" -importcert -noprompt -alias platform-ca' in truststore["command"][2]
+        assert f"-file {spec.CA_DIR}/ca.crt" in truststore["command"][2]
+        for container in init.values():
+            assert container["securityContext"]["readOnlyRootFilesystem"] is True
+            assert container["securityContext"]["capabilities"] == {"drop": ["ALL"]}
+            assert container["securityContext"]["runAsUser"] == spec.AIRBYTE_UID
+            assert container["resources"]["limits"]["memory"]
+            assert {m["name"] for m in container["volumeMounts"]} <= {v["name"] for v in part["extraVolumes"]}
+        assert {m["name"] for m in part["extraVolumeMounts"]} <= {v["name"] for v in part["extraVolumes"]}
+        assert {"name": "truststore", "mountPath": spec.TRUST_DIR, "readOnly": True} in part["extraVolumeMounts"]
+        assert part["extraEnv"] == [{"name": "JAVA_TOOL_OPTIONS", "value": spec.JAVA_TOOL_OPTIONS}]
+        assert f"-Djavax.net.ssl.trustStore={spec.TRUST_DIR}/cacerts" in spec.JAVA_TOOL_OPTIONS
+
+
+def test_airbyte_database_connection_is_verify_full(recording):
+    database = one_release(recording)["values"]["global"]["database"]
+    name, _, parameters = database["database"].partition("?")
+    assert name == "airbyte"
+    rds = recording.stack == "prod"
+    ca_file = f"{spec.DB_CA_DIR}/rds-ca.pem" if rds else f"{spec.CA_DIR}/ca.crt"
+    assert parameters == f"sslmode=verify-full&sslrootcert={ca_file}"
+    # The chart joins host, port and name into DATABASE_URL: jdbc:postgresql://<host>:<port>/<name>.
+    url = f"jdbc:postgresql://{database['host']}:{database['port']}/{database['database']}"
+    assert url.endswith("/airbyte?sslmode=verify-full&sslrootcert=" + ca_file)
+    for component in ("server", "worker", "workload-api-server", "cron", "airbyte-bootloader", "workload-launcher"):
+        part = one_release(recording)["values"][component]
+        mounted = {m["mountPath"] for m in part["extraVolumeMounts"]}
+        assert ca_file.rsplit("/", 1)[0] in mounted, component
+        init = [c["name"] for c in part["extraInitContainers"]]
+        assert init == (["rds-ca", "truststore"] if rds else ["truststore"]), component
+        if rds:
+            (copy,) = [c for c in part["extraInitContainers"] if c["name"] == "rds-ca"]
+            assert copy["command"] == ["cp", "/etc/dataplatform/rds-global-bundle.pem", ca_file]
+            assert copy["image"].startswith("ghcr.io/dataplatform/migrations:")
+
+
+def one_release(recording) -> dict:
+    (release,) = recording.of_type("kubernetes:helm.sh/v3:Release")
+    return release.inputs
 
 
 def test_credentials_are_secret_inputs_only(recording):
@@ -146,7 +198,8 @@ def test_the_api_is_reached_only_through_the_tls_front(recording):
     assert proxy["securityContext"]["capabilities"] == {"drop": ["ALL"]}
     assert {mount["name"] for mount in proxy["volumeMounts"]} <= {
         volume["name"] for volume in release.inputs["values"]["server"]["extraVolumes"]}
-    (conf,) = recording.of_type("kubernetes:core/v1:ConfigMap")
+    (conf,) = [c for c in recording.of_type("kubernetes:core/v1:ConfigMap")
+               if c.inputs["metadata"]["name"] == spec.PROXY_CONFIG_MAP]
     text = conf.inputs["data"]["default.conf"]
     assert "listen 8443 ssl;" in text and "proxy_pass http://127.0.0.1:8001;" in text
     for connection in recording.of_type(DYNAMIC + "Connection"):

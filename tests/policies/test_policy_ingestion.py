@@ -93,6 +93,21 @@ CASES = {
           "Airbyte connection 'postgres-to-bronze' reads orders incrementally without a cursor field; give each "
           "incremental stream a `cursor_field` in the catalog.")},
     ),
+    "fail_database_without_verification": (
+        "dev",
+        changed("ingestion-airbyte", lambda i: i["values"]["global"]["database"].update(
+            database="airbyte?sslmode=require")),
+        {("airbyte-database-require-verify-full", "ingestion-airbyte",
+          "Release 'airbyte' connects Airbyte to its database without verifying the server (sslmode is 'require'; "
+          "no sslrootcert); append `?sslmode=verify-full&sslrootcert=<CA file>` to global.database.database.")},
+    ),
+    "fail_database_plain_name": (
+        "prod",
+        changed("ingestion-airbyte", lambda i: i["values"]["global"]["database"].update(database="airbyte")),
+        {("airbyte-database-require-verify-full", "ingestion-airbyte",
+          "Release 'airbyte' connects Airbyte to its database without verifying the server (sslmode is 'unset'; "
+          "no sslrootcert); append `?sslmode=verify-full&sslrootcert=<CA file>` to global.database.database.")},
+    ),
     "fail_auth_off": (
         "dev",
         changed("ingestion-airbyte", lambda i: i["values"]["global"]["auth"].update(enabled=False)),
