@@ -38,7 +38,7 @@ from components import lakehouse_spec as spec
 from components.base import child_options, type_token
 from components.cluster import ClusterContext, service_host
 from components.hardening import LARGE, SMALL, Resources
-from components.monitoring import Monitoring, MonitoringConfig, ScrapeTarget
+from components.monitoring import Monitoring, MonitoringConfig
 from components.providers import dremio
 from components.storage import LakeAccess
 from infra.catalog import FLOW_LAYERS, Catalog
@@ -172,8 +172,9 @@ class Lakehouse(pulumi.ComponentResource):
         runner_minutes = catalog.transformations.schedule.minutes or 1
         Monitoring(
             f"{name}-monitoring", MonitoringConfig(), cluster,
-            targets=[ScrapeTarget("dremio-query-metrics", "logs", {"app.kubernetes.io/name": "fluent-bit"},
-                                  "query-metrics")],
+            # The query-duration histogram is the log shipper's: the runtime scrapes its exporter
+            # (components/monitoring.py base_targets).
+            targets=[],
             rules=spec.alert_rules(config.slow_query_seconds, runner_minutes),
             opts=child_options(self),
         )

@@ -18,6 +18,7 @@ from typing import Any, Literal
 from components import presentation_spec as presentation
 from components.cluster import namespace_name, server_certificate, service_dns_names, service_host
 from components.hardening import SMALL, Resources, container_security, pod_security
+from components.logshipping import DREMIO_QUERY_SECONDS
 from components.monitoring import AlertRule
 from infra.catalog import FLOW_LAYERS, Catalog, Role
 
@@ -52,9 +53,9 @@ LOGS_SOURCE = "logs"
 # Privileges on a space (Dremio's SPACE grant type), by access.
 SPACE_READ = ("SELECT", "VIEW_REFLECTION")
 SPACE_WRITE = ("ALTER", "ALTER_REFLECTION", "MODIFY", "SELECT", "VIEW_REFLECTION")
-# Buckets (seconds) of the query-duration histogram `dremio_query_duration_seconds`; the slow-query threshold is
-# one of them.
-QUERY_BUCKETS = (1, 5, 10, 30, 60, 120, 300, 600)
+# Buckets (seconds) of the query-duration histogram the log shipper derives from queries.json
+# (components/logshipping.py); the slow-query threshold is one of them.
+QUERY_BUCKETS = DREMIO_QUERY_SECONDS.buckets
 
 
 @dataclass(frozen=True)
@@ -391,11 +392,14 @@ RUNBOOKS = "docs/lakehouse.md"
 def alert_rules(slow_query_seconds: int, runner_interval_minutes: int) -> list[AlertRule]:
     namespace = f'namespace="{namespace_name(LAYER)}"'
     late = max(2 * runner_interval_minutes, 30)
+    # Fluent Bit prints bucket bounds as floats (`le="30.0"`), and Prometheus 3 stores a classic histogram's `le`
+    # that way whatever the exporter printed.
+    histogram, bound = DREMIO_QUERY_SECONDS.series, f"{float(slow_query_seconds):.1f}"
     rules = [
         AlertRule(
             "DremioSlowQueries",
-            f"sum(increase(dremio_query_duration_seconds_count[10m])) - "
-            f'sum(increase(dremio_query_duration_seconds_bucket{{le="{slow_query_seconds}"}}[10m])) > 0',
+            f"sum(increase({histogram}_count[10m])) - "
+            f'sum(increase({histogram}_bucket{{le="{bound}"}}[10m])) > 0',
             f"Dremio ran queries slower than {slow_query_seconds}s in the last 10 minutes.",
             duration="0m",
         ),

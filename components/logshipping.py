@@ -17,6 +17,16 @@ Routes (the tag decides; `rewrite_tag` re-tags container logs by where they come
   -> `platform-audit-*`.
 Every route ends with an allowlist of its index's mapped fields, so nothing unmapped is sent. Other container logs
 are not shipped (they stay with the kubelet). Later layers (Dremio, Superset) add their audit routes here.
+
+Metrics from logs (`log_to_metrics`, exposed by a `prometheus_exporter` output on LOG_METRICS_PORT, `/metrics`):
+- Dremio: each queries.json record's duration, `finish - start` (epoch milliseconds) computed by a Lua filter
+  (LUA_SCRIPTS, mounted by the chart from its `luaScripts` ConfigMap), observed into the histogram
+  DREMIO_QUERY_SECONDS;
+- Superset: each gunicorn access-log line of the web pods (re-tagged `superset.access`, never shipped to an
+  index) counted into SUPERSET_RESPONSES by the status code's first digit; kubelet probes of `/health` are not
+  counted.
+Fluent Bit names a series `<namespace>_<subsystem>_<name>`; the namespace defaults to `log_metric` and the
+subsystem to the metric's mode, so `LogMetric.series` is what Prometheus stores and what the alerts read.
 """
 
 from __future__ import annotations
@@ -40,6 +50,14 @@ DREMIO_LOG_GLOB = f"{KUBELET_PODS}/*/volumes/kubernetes.io~empty-dir/dremio-log"
 TLS_DIR = "/fluent-bit/tls"
 STATE_DIR = "/var/fluent-bit/state"
 CNPG_CLUSTER = "metadata"
+# Gunicorn's access-log lines in Superset's namespace (stdout of its web pods) leave the audit route for this tag.
+SUPERSET_ACCESS_TAG = "superset.access"
+# Where the chart mounts its `luaScripts` ConfigMap in the shipper's container.
+LUA_DIR = "/fluent-bit/scripts"
+# The `prometheus_exporter` output's port; the built-in HTTP server (2020) serves only Fluent Bit's own metrics.
+LOG_METRICS_PORT = 2021
+LOG_METRICS_PATH = "/metrics"
+LOG_METRICS_TAG_PREFIX = "logmetrics"
 
 # Onigmo regular expressions (Fluent Bit's engine); named groups become record keys.
 PARSERS: dict[str, dict[str, str]] = {
@@ -68,6 +86,88 @@ PARSERS: dict[str, dict[str, str]] = {
         "Time_Key": "time",
         "Time_Format": "%Y-%m-%dT%H:%M:%S.%L%z",
     },
+    # Gunicorn's default access-log format (`%(h)s %(l)s %(u)s %(t)s "%(r)s" %(s)s %(b)s "%(f)s" "%(a)s"`), which
+    # Superset's run-server.sh writes to stdout: the path without its query string, and the status code's class.
+    "gunicorn_access": {
+        "Format": "regex",
+        "Regex": r'^\S+ \S+ .*?\[[^\]]+\] "(?<method>[A-Z]+) (?<path>[^ "?]*)[^"]*" (?<status_class>[1-5])\d\d\b',
+    },
+}
+# What routes a line of Superset's namespace to SUPERSET_ACCESS_TAG: host, ident, user, [time], "METHOD (no spaces:
+# rewrite_tag splits its rule on them).
+GUNICORN_ACCESS_LINE = r'^\S+\s\S+\s\S+\s\[[^\]]+\]\s"[A-Z]+\s'
+
+
+@dataclass(frozen=True)
+class LogMetric:
+    """One `log_to_metrics` filter: what it observes, and the series name Fluent Bit gives it."""
+
+    name: str
+    mode: str
+    match: str
+    description: str
+    value_field: str | None = None
+    labels: tuple[str, ...] = ()
+    buckets: tuple[float, ...] = ()
+    rules: tuple[tuple[str, str, str], ...] = ()
+    """(`Regex` or `Exclude`, record key, regular expression), applied in order."""
+    discard_logs: bool = False
+
+    @property
+    def series(self) -> str:
+        return f"log_metric_{self.mode}_{self.name}"
+
+    @property
+    def tag(self) -> str:
+        return f"{LOG_METRICS_TAG_PREFIX}.{self.name}"
+
+    def section(self) -> str:
+        entries = [("Name", "log_to_metrics"), ("Match", self.match), ("Tag", self.tag),
+                   ("Metric_Mode", self.mode), ("Metric_Name", self.name), ("Metric_Description", self.description)]
+        if self.value_field:
+            entries.append(("Value_Field", self.value_field))
+        entries += [("Label_Field", label) for label in self.labels]
+        entries += [("Bucket", f"{bucket:g}") for bucket in self.buckets]
+        entries += [(kind, f"{key} {pattern}") for kind, key, pattern in self.rules]
+        # Emit every 10 s rather than once per record (the docs' advice under load); Prometheus scrapes every 30 s.
+        entries += [("Flush_Interval_Sec", "10"), ("Emitter_Name", f"{self.name}_emitter"),
+                    ("Discard_Logs", "On" if self.discard_logs else "Off")]
+        return _section("FILTER", entries)
+
+
+# Seconds; the lakehouse's slow-query threshold must be one of them (its alert reads that bucket).
+DREMIO_QUERY_SECONDS = LogMetric(
+    name="dremio_query_duration_seconds", mode="histogram", match=DREMIO_QUERY_TAG,
+    description="Duration of Dremio queries (finish - start in queries.json), seconds.",
+    value_field="duration_seconds", buckets=(1, 5, 10, 30, 60, 120, 300, 600),
+    # Only records the Lua filter gave a duration (audit.json's have no start and finish).
+    rules=(("Regex", "duration_seconds", r"^[0-9]+(\.[0-9]+)?$"),),
+)
+SUPERSET_RESPONSES = LogMetric(
+    name="superset_http_responses_total", mode="counter", match=SUPERSET_ACCESS_TAG,
+    description="Responses of Superset's web server by status class (first digit), from gunicorn's access log.",
+    labels=("status_class",),
+    # Exclude before Regex: a matching Regex rule counts the record at once.
+    rules=(("Exclude", "path", r"^/health$"), ("Regex", "status_class", r"^[1-5]$")),
+    discard_logs=True,
+)
+LOG_METRICS = (DREMIO_QUERY_SECONDS, SUPERSET_RESPONSES)
+
+# The Dremio duration: record accessors and log_to_metrics cannot subtract, so a Lua filter does (LuaJIT in
+# Fluent Bit). The value is a string so that the histogram's Regex rule, which only matches strings, can select it.
+DREMIO_QUERY_LUA = "dremio_query.lua"
+DREMIO_QUERY_LUA_CALL = "dremio_query_seconds"
+LUA_SCRIPTS: dict[str, str] = {
+    DREMIO_QUERY_LUA: """-- Dremio's queries.json: `start` and `finish` are epoch milliseconds.
+function dremio_query_seconds(tag, timestamp, record)
+  local start, finish = tonumber(record["start"]), tonumber(record["finish"])
+  if start == nil or finish == nil or finish < start then
+    return 0, timestamp, record
+  end
+  record["duration_seconds"] = string.format("%.3f", (finish - start) / 1000)
+  return 2, timestamp, record
+end
+""",
 }
 
 
@@ -199,14 +299,23 @@ def render_filters() -> str:
                                   "api_object": "object", "api_statusCode": "status_code",
                                   "remotehost": "remote_address"}, {"source": "minio", "class": "S3"}),
         _allow(routes[MINIO_AUDIT_TAG]),
-        # Dremio: one record per query (queries.json) or audited action (audit.json).
+        # Dremio: one record per query (queries.json) or audited action (audit.json); a query's duration feeds the
+        # histogram, then the allowlist drops it.
         _parse(DREMIO_QUERY_TAG, "log", "json_line"),
+        _section("FILTER", [("Name", "lua"), ("Match", DREMIO_QUERY_TAG),
+                            ("script", f"{LUA_DIR}/{DREMIO_QUERY_LUA}"), ("call", DREMIO_QUERY_LUA_CALL)]),
+        DREMIO_QUERY_SECONDS.section(),
         _modify(DREMIO_QUERY_TAG, {"username": "actor", "queryId": "object", "queryText": "statement",
                                    "outcome": "action", "queryType": "class", "context": "database"},
                 {"source": "dremio"}),
         _allow(routes[DREMIO_QUERY_TAG]),
-        # Superset: only its event lines (the rest of the namespace's output is not shipped), already in the
-        # audit index's field names.
+        # Superset: gunicorn's access lines are counted (and not shipped); then only its event lines (the rest of
+        # the namespace's output is not shipped), already in the audit index's field names.
+        _section("FILTER", [("Name", "rewrite_tag"), ("Match", SUPERSET_EVENT_TAG),
+                            ("Rule", f"$log {GUNICORN_ACCESS_LINE} {SUPERSET_ACCESS_TAG} false"),
+                            ("Emitter_Name", "superset_access_emitter")]),
+        _parse(SUPERSET_ACCESS_TAG, "log", "gunicorn_access"),
+        SUPERSET_RESPONSES.section(),
         _section("FILTER", [("Name", "grep"), ("Match", SUPERSET_EVENT_TAG),
                             ("Regex", f'log ^\\{{"{SUPERSET_EVENT_KEY}"')]),
         _parse(SUPERSET_EVENT_TAG, "log", "json_line"),
@@ -230,6 +339,11 @@ def render_outputs() -> str:
             ("Suppress_Type_Name", "On"), ("Retry_Limit", "False"), ("tls", "On"), ("tls.verify", "On"),
             ("tls.ca_file", f"{TLS_DIR}/ca.crt"),
         ]))
+    # The log_to_metrics series, for Prometheus (plain HTTP inside the cluster, like the built-in server on 2020).
+    sections.append(_section("OUTPUT", [
+        ("Name", "prometheus_exporter"), ("Match", f"{LOG_METRICS_TAG_PREFIX}.*"), ("Host", "0.0.0.0"),
+        ("Port", str(LOG_METRICS_PORT)),
+    ]))
     return "\n".join(sections)
 
 

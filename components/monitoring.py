@@ -21,6 +21,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 from pydantic import BaseModel, ConfigDict, Field
 
+from components import logshipping
 from components.base import child_options, type_token
 from components.cluster import ClusterContext, namespace_name, service_host
 from infra.config import StackConfig
@@ -120,6 +121,10 @@ def base_targets(config: MonitoringConfig) -> list[ScrapeTarget]:
                      "tcp-prometheus-servicemonitor"),
         ScrapeTarget("fluent-bit", "logs", {"app.kubernetes.io/name": "fluent-bit"}, "http",
                      path="/api/v2/metrics/prometheus"),
+        # What the shipper derives from logs (components/logshipping.py LOG_METRICS): Dremio's query-duration
+        # histogram and Superset's responses by status class, which the lakehouse's and presentation's alerts read.
+        ScrapeTarget("fluent-bit-log-metrics", "logs", {"app.kubernetes.io/name": "fluent-bit"}, "log-metrics",
+                     path=logshipping.LOG_METRICS_PATH),
     ]
     if config.install_cloudnative_pg:
         targets.append(ScrapeTarget("cloudnative-pg", "system", {"app.kubernetes.io/name": "cloudnative-pg"},

@@ -17,6 +17,7 @@ import yaml
 
 from components.cluster import namespace_name, server_certificate, service_dns_names, service_host
 from components.hardening import Resources
+from components.logshipping import SUPERSET_RESPONSES
 from components.monitoring import AlertRule
 from components.runtime_values import REDIS_AUTH_SECRET, REDIS_PASSWORD_KEY
 from infra.catalog import Catalog
@@ -259,15 +260,17 @@ def bundle_zip(root: Path = ASSETS, database_uri: str | None = None, schema: str
 def alert_rules() -> list[AlertRule]:
     """The seed's API-error alert and Superset's health (runbooks in docs/presentation.md).
 
-    Superset exports no Prometheus metrics; its web pods' availability is what kube-state-metrics sees. API errors
-    are counted from the gunicorn access log by Fluent Bit (`superset_http_responses_total`), see the docs.
+    Superset exports no Prometheus metrics; its web pods' availability is what kube-state-metrics sees. Responses
+    are counted from gunicorn's access log by the log shipper (`log_metric_counter_superset_http_responses_total`,
+    label `status_class`, the status code's first digit; components/logshipping.py), see the docs.
     """
     namespace = f'namespace="{namespace_name(LAYER)}"'
+    responses = SUPERSET_RESPONSES.series
     return [
         AlertRule(
             "SupersetApiErrors",
-            'sum(rate(superset_http_responses_total{status=~"5.."}[5m])) '
-            '/ clamp_min(sum(rate(superset_http_responses_total[5m])), 1e-9) > 0.05',
+            f'sum(rate({responses}{{status_class="5"}}[5m])) '
+            f"/ clamp_min(sum(rate({responses}[5m])), 1e-9) > 0.05",
             "More than 5% of Superset's API responses in the last 5 minutes were server errors.",
             duration="10m", severity="critical", runbooks="docs/presentation.md",
         ),

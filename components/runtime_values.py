@@ -38,6 +38,7 @@ TLS_SECRETS = {
 ELASTICSEARCH_HOST = logshipping.ELASTICSEARCH_HOST
 LOG_SHIPPER_AUDIT_PORT = logshipping.AUDIT_PORT
 LOG_SHIPPER_METRICS_PORT = 2020
+LOG_SHIPPER_LOG_METRICS_PORT = logshipping.LOG_METRICS_PORT
 AUDIT_TAG = logshipping.MINIO_AUDIT_TAG
 
 
@@ -252,6 +253,10 @@ def fluent_bit(config: RuntimeConfig) -> ProductRelease:
             "extraPorts": [
                 {"name": "audit", "port": LOG_SHIPPER_AUDIT_PORT, "containerPort": LOG_SHIPPER_AUDIT_PORT,
                  "protocol": "TCP"},
+                # The prometheus_exporter output: series derived from logs (Dremio query durations, Superset
+                # responses); the Service carries it too, for the runtime's ServiceMonitor.
+                {"name": "log-metrics", "port": LOG_SHIPPER_LOG_METRICS_PORT,
+                 "containerPort": LOG_SHIPPER_LOG_METRICS_PORT, "protocol": "TCP"},
             ],
             # Besides the chart's /var/log mounts: pods' emptyDir volumes, where Dremio writes queries.json.
             "extraVolumes": [
@@ -265,6 +270,9 @@ def fluent_bit(config: RuntimeConfig) -> ProductRelease:
                 {"name": "kubelet-pods", "mountPath": logshipping.KUBELET_PODS, "readOnly": True},
             ],
             "config": logshipping.render(),
+            # Mounted by the chart at /fluent-bit/scripts (logshipping.LUA_DIR); the chart passes each through `tpl`,
+            # so the scripts hold no `{{`.
+            "luaScripts": dict(logshipping.LUA_SCRIPTS),
         },
         # Node log files are root-owned (0640): the shipper reads them as uid 0, with every capability
         # dropped and a read-only root filesystem. A documented exception (docs/runtime.md).

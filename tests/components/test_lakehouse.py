@@ -162,7 +162,7 @@ def test_alerts_have_runbooks(dev):
     alerts = {item["alert"]: item for item in rule.inputs["spec"]["groups"][0]["rules"]}
     assert sorted(alerts) == ["DbtRunFailed", "DbtRunLate", "DremioCoordinatorDown", "DremioExecutorsDegraded",
                               "DremioSlowQueries"]
-    assert 'le="30"' in alerts["DremioSlowQueries"]["expr"]
+    assert 'log_metric_histogram_dremio_query_duration_seconds_bucket{le="30.0"}' in alerts["DremioSlowQueries"]["expr"]
     for alert in alerts.values():
         assert alert["annotations"]["runbook_url"] == f"docs/lakehouse.md#{alert['alert'].lower()}"
 

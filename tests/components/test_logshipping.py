@@ -28,7 +28,7 @@ MAPPINGS = {family.name: family.fields for family in logs_spec.families(7, 90)}
 @pytest.fixture(scope="module")
 def fluent_bit() -> FluentBit:
     rendered = logshipping.render()
-    return FluentBit(rendered["filters"], rendered["outputs"], rendered["customParsers"])
+    return FluentBit(rendered["filters"], rendered["outputs"], rendered["customParsers"], logshipping.LUA_SCRIPTS)
 
 
 def check_against_mapping(document: dict, fields: dict[str, dict[str, str]]) -> None:
@@ -178,7 +178,12 @@ def test_logs_of_other_workloads_stay_on_the_node(fluent_bit):
 
 
 def test_outputs_verify_tls_and_write_daily_indices(fluent_bit):
-    for output in fluent_bit.outputs:
+    indices = [output for output in fluent_bit.outputs if output.get("Name") == "es"]
+    for output in indices:
         assert (output.get("tls"), output.get("tls.verify"), output.get("Logstash_Format")) == ("On", "On", "On")
         assert output.get("Logstash_DateFormat") == "%Y.%m.%d"
-    assert {output.get("Logstash_Prefix") for output in fluent_bit.outputs} == set(MAPPINGS)
+    assert {output.get("Logstash_Prefix") for output in indices} == set(MAPPINGS)
+    # The only other output serves the metrics derived from logs, and only those (tests/.../test_log_metrics.py).
+    (exporter,) = [output for output in fluent_bit.outputs if output.get("Name") != "es"]
+    assert (exporter.get("Name"), exporter.get("Match"), exporter.get("Port")) == (
+        "prometheus_exporter", "logmetrics.*", str(logshipping.LOG_METRICS_PORT))

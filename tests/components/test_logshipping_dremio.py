@@ -22,7 +22,8 @@ QUERY_LINE = json.dumps({
 
 def test_a_queries_json_line_becomes_an_audit_document():
     rendered = logshipping.render()
-    fluent_bit = FluentBit(rendered["filters"], rendered["outputs"], rendered["customParsers"])
+    fluent_bit = FluentBit(rendered["filters"], rendered["outputs"], rendered["customParsers"],
+                           logshipping.LUA_SCRIPTS)
     (document,) = fluent_bit.run(logshipping.DREMIO_QUERY_TAG, READ_AT, {"log": QUERY_LINE})
     assert document.index == "platform-audit-2026.11.20"
     assert document.body == {

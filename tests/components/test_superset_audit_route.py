@@ -21,7 +21,7 @@ AUDIT = logs_spec.AUDIT_FIELDS
 @pytest.fixture(scope="module")
 def fluent_bit() -> FluentBit:
     rendered = logshipping.render()
-    return FluentBit(rendered["filters"], rendered["outputs"], rendered["customParsers"])
+    return FluentBit(rendered["filters"], rendered["outputs"], rendered["customParsers"], logshipping.LUA_SCRIPTS)
 
 
 def printed_events(**call) -> list[str]:

@@ -4,9 +4,14 @@ It reads the classic configuration text and the parsers file exactly as rendered
 platform uses, in order, to records whose tag matches: `parser` (regex through the `regex` module, which reads
 Onigmo's `(?<name>...)` groups, or json; Time_Key/Time_Format, Types, Reserve_Data, Preserve_Key), `nest` lift,
 `modify` Rename/Add, `record_modifier` Allowlist_key, `grep` Regex and `rewrite_tag` (a re-tagged record starts the
-filter chain again, as records from the emitter input do). Outputs: `es` with Logstash_Format, giving the index
-name and the document with the Time_Key field. Tail/CRI decoding and the kubernetes filter are not modelled:
-records enter with the `log` line and the `kubernetes` map that filter would add.
+filter chain again, as records from the emitter input do), `lua` (the rendered script itself, run by LuaJIT 2.1
+through `lupa`, as Fluent Bit runs it: return codes -1/0/1/2, integral numbers back as integers) and
+`log_to_metrics` (counter and histogram; its Regex/Exclude rules in order, matching string values only, as Fluent
+Bit's record accessor does; Label_Field values; Discard_Logs). Outputs: `es` with Logstash_Format, giving the index
+name and the document with the Time_Key field, and `prometheus_exporter`, giving the text exposition of the series
+whose metrics tag it matches (names `<namespace>_<subsystem>_<name>`, namespace `log_metric` and subsystem the mode
+by default; bucket bounds printed as cmetrics prints them, `30.0`). Tail/CRI decoding and the kubernetes filter
+are not modelled: records enter with the `log` line and the `kubernetes` map that filter would add.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+import lupa.luajit21 as lupa
 import regex
 
 
@@ -85,11 +91,54 @@ def _accessor(record: dict[str, Any], path: str) -> Any:
     return value
 
 
+def metric_series(section: Section) -> str:
+    """The series name a `log_to_metrics` section gives its metric."""
+    mode = section.get("Metric_Mode", "counter")
+    parts = [section.get("Metric_Namespace", "log_metric"), section.get("Metric_Subsystem", mode),
+             section.get("Metric_Name", "a")]
+    return "_".join(part for part in parts if part)
+
+
+def _bound(value: float) -> str:
+    text = f"{value:g}"
+    return text if "." in text or "e" in text else f"{text}.0"
+
+
+def _number(value: Any) -> float | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, (int, float)):
+        return float(value)
+    if isinstance(value, str):
+        found = regex.match(r"^\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?", value)
+        return float(found.group(0)) if found else 0.0  # sscanf("%lf") leaves the value at 0 when nothing parses
+    return None
+
+
+@dataclass
+class Metric:
+    section: Section
+    series: str
+    mode: str
+    labels: tuple[str, ...]
+    buckets: tuple[float, ...]
+    values: dict[tuple[str, ...], Any] = field(default_factory=dict)
+
+
 class FluentBit:
-    def __init__(self, filters: str, outputs: str, parsers: str) -> None:
+    def __init__(self, filters: str, outputs: str, parsers: str, lua_scripts: dict[str, str] | None = None) -> None:
         self.filters = parse_sections(filters)
         self.outputs = parse_sections(outputs)
         self.parsers = {section.get("Name"): section for section in parse_sections(parsers)}
+        self.lua = lupa.LuaRuntime(unpack_returned_tuples=True)
+        for script in (lua_scripts or {}).values():
+            self.lua.execute(script)
+        self.metrics: dict[int, Metric] = {}
+        for position, section in enumerate(self.filters):
+            if section.get("Name") == "log_to_metrics":
+                buckets = tuple(sorted(float(bucket) for bucket in section.all("Bucket")))
+                self.metrics[position] = Metric(section, metric_series(section), section.get("Metric_Mode"),
+                                                tuple(section.all("Label_Field")), buckets)
 
     def regex_of(self, parser: str) -> regex.Pattern:
         return regex.compile(self.parsers[parser].get("Regex"))
@@ -98,9 +147,33 @@ class FluentBit:
         documents: list[Document] = []
         for event in self._filter(Event(tag, time, dict(record)), 0):
             for output in self.outputs:
-                if output.matches(event.tag):
+                if output.get("Name") == "es" and output.matches(event.tag):
                     documents.append(self._es(output, event))
         return documents
+
+    def exposition(self) -> str:
+        """What the `prometheus_exporter` outputs serve: every series whose metrics tag one of them matches."""
+        lines: list[str] = []
+        exporters = [output for output in self.outputs if output.get("Name") == "prometheus_exporter"]
+        for metric in self.metrics.values():
+            if not any(exporter.matches(metric.section.get("Tag")) for exporter in exporters):
+                continue
+            for values, observed in metric.values.items():
+                labels = [f'{name}="{value}"' for name, value in zip(metric.labels, values, strict=True)]
+
+                def braces(pairs: list[str]) -> str:
+                    return "{" + ",".join(pairs) + "}" if pairs else ""
+
+                if metric.mode == "counter":
+                    lines.append(f"{metric.series}{braces(labels)} {observed}")
+                    continue
+                bounds = [*map(_bound, metric.buckets), "+Inf"]
+                for bound, count in zip(bounds, observed["buckets"], strict=True):
+                    le = 'le="' + bound + '"'
+                    lines.append(f"{metric.series}_bucket{braces([le, *labels])} {count}")
+                lines.append(f"{metric.series}_sum{braces(labels)} {observed['sum']:g}")
+                lines.append(f"{metric.series}_count{braces(labels)} {observed['count']}")
+        return "\n".join(lines) + ("\n" if lines else "")
 
     def _filter(self, event: Event, start: int) -> list[Event]:
         for position in range(start, len(self.filters)):
@@ -123,8 +196,72 @@ class FluentBit:
                 if not regex.search(pattern.strip(), str(event.record.get(key, ""))):
                     return []
                 continue
+            if name == "log_to_metrics":
+                self._log_to_metrics(self.metrics[position], event)
+                if section.get("Discard_Logs", "Off").lower() in ("on", "true"):
+                    return []
+                continue
+            if name == "lua":
+                if not self._lua(section, event):
+                    return []
+                continue
             getattr(self, f"_{name}")(section, event)
         return [event]
+
+    def _lua(self, section: Section, event: Event) -> bool:
+        """Run the script's function; False when it drops the record."""
+        function = self.lua.globals()[section.get("call")]
+        if function is None:
+            raise AssertionError(f"no Lua function {section.get('call')!r}: pass the rendered scripts to FluentBit")
+        table = self.lua.table_from(event.record, recursive=True)
+        code, timestamp, record = function(event.tag, event.time.timestamp(), table)
+        if code == -1:
+            return False
+        if code in (1, 2):
+            event.record = self._from_lua(record)
+        if code == 1:
+            event.time = datetime.fromtimestamp(timestamp, UTC)
+        return True
+
+    def _from_lua(self, value: Any) -> Any:
+        if lupa.lua_type(value) != "table":
+            return value
+        items = dict(value.items())
+        if items and all(isinstance(key, int) for key in items):
+            return [self._from_lua(items[key]) for key in sorted(items)]
+        return {key: self._from_lua(item) for key, item in items.items()}
+
+    def _log_to_metrics(self, metric: Metric, event: Event) -> None:
+        for kind, rule in metric.section.entries:
+            if kind.lower() not in ("regex", "exclude"):
+                continue
+            key, pattern = rule.split(" ", 1)
+            value = event.record.get(key)
+            matched = isinstance(value, str) and regex.search(pattern.strip(), value) is not None
+            if kind.lower() == "regex" and not matched:
+                return
+            if kind.lower() == "exclude" and matched:
+                return
+            if kind.lower() == "regex" and matched:
+                break
+        values = []
+        for label in metric.labels:
+            value = event.record.get(label)
+            values.append(value if isinstance(value, str) else f"{value:f}" if isinstance(value, float)
+                          else str(value) if isinstance(value, int) and not isinstance(value, bool) else "")
+        key = tuple(values)
+        if metric.mode == "counter":
+            metric.values[key] = metric.values.get(key, 0) + 1
+            return
+        observed = _number(event.record.get(metric.section.get("Value_Field")))
+        if observed is None:
+            return
+        state = metric.values.setdefault(key, {"buckets": [0] * (len(metric.buckets) + 1), "sum": 0.0, "count": 0})
+        for index, bound in enumerate([*metric.buckets, float("inf")]):
+            if observed <= bound:
+                state["buckets"][index] += 1
+        state["sum"] += observed
+        state["count"] += 1
 
     def _parser(self, section: Section, event: Event) -> None:
         key = section.get("Key_Name")
