@@ -7,6 +7,8 @@ PULUMI_ORGANIZATION). It reads the port the pack prints, then calls the Analyzer
 GetAnalyzerInfo, ConfigureStack, Configure (the stack's `policies/config/<stack>.json`, reconciled with the
 pack's defaults as the CLI reconciles it), Analyze for every recorded resource and AnalyzeStack once over all
 of them (parent, dependencies, property dependencies, options, provider). The process is always terminated.
+`StreamingGate` does the same while the program runs (the offline plan uses it): like the engine, it sends each
+resource's Analyze call as the resource registers, so only AnalyzeStack is left when the program ends.
 
 Stricter than the CLI, on purpose:
 - a policy the pack could not run because it touched a value unknown at preview counts as a finding at the
@@ -26,8 +28,9 @@ import os
 import selectors
 import subprocess
 import tempfile
+import threading
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -214,6 +217,7 @@ class PolicyPackProcess:
         self.project, self.stack, self.preview = project, stack, preview
         self.stack_config = dict(stack_config or {})
         self._process: subprocess.Popen | None = None
+        self._port_line = b""
         self._stderr = tempfile.TemporaryFile()  # noqa: SIM115 (closed in close())
         self._channel: grpc.Channel | None = None
         self.client: analyzer_pb2_grpc.AnalyzerStub | None = None
@@ -280,25 +284,36 @@ class PolicyPackProcess:
             self.close()
             raise
 
-    def _read_port(self) -> int:
+    def ready(self) -> bool:
+        """True once the pack has printed its port (it is serving); never waits."""
+        return self._port_line.endswith(b"\n") or self._read_port_chunk(timeout=0.0)
+
+    def _read_port_chunk(self, timeout: float) -> bool:
+        """Read what the pack printed within `timeout` seconds; True once its port line is complete."""
         assert self._process is not None and self._process.stdout is not None
-        selector = selectors.DefaultSelector()
-        selector.register(self._process.stdout, selectors.EVENT_READ)
+        with selectors.DefaultSelector() as selector:
+            selector.register(self._process.stdout, selectors.EVENT_READ)
+            if not selector.select(timeout):
+                return False
+        chunk = os.read(self._process.stdout.fileno(), 64)
+        if not chunk:
+            raise GateError(f"the policy pack exited before it started{self._errors()}")
+        self._port_line += chunk
+        return self._port_line.endswith(b"\n")
+
+    def _read_port(self) -> int:
         deadline = time.monotonic() + START_TIMEOUT_SECONDS
-        line = b""
-        while not line.endswith(b"\n"):
+        while not self._port_line.endswith(b"\n"):
             remaining = deadline - time.monotonic()
-            if remaining <= 0 or not selector.select(remaining):
+            if remaining <= 0:
                 raise GateError(f"the policy pack printed no port within {START_TIMEOUT_SECONDS:.0f} s{self._errors()}")
-            chunk = os.read(self._process.stdout.fileno(), 64)
-            if not chunk:
-                raise GateError(f"the policy pack exited before it started{self._errors()}")
-            line += chunk
-        selector.close()
+            self._read_port_chunk(remaining)
         try:
-            return int(line.strip())
+            return int(self._port_line.strip())
         except ValueError:
-            raise GateError(f"the policy pack printed {line!r} instead of its port{self._errors()}") from None
+            raise GateError(
+                f"the policy pack printed {self._port_line!r} instead of its port{self._errors()}"
+            ) from None
 
     def _errors(self) -> str:
         self._stderr.seek(0)
@@ -334,66 +349,12 @@ class PolicyPackProcess:
             entry.properties.update(properties)
         self.client.Configure(request)
 
-    def analyze(
-        self,
-        recording: Recording,
-        config: Mapping[str, tuple[str, dict[str, Any]]],
-        helpers: Sequence[PolicyPackProcess] = (),
-    ) -> GateReport:
-        """Configure the pack, then run every resource policy and the stack policies over `recording`.
-
-        `helpers` are other started processes of the same pack: the per-resource calls are shared out among
-        all of them (a pack's server evaluates on one core), and the stack call goes to the last of them.
-        """
-        assert self.client is not None
-        started = time.perf_counter()
-        packs = [self, *helpers]
-        for pack in packs:
-            pack.configure(config)
-        report = GateReport(
-            self.name, self.version, recording.stack, recording.preview, resources=len(recording.resources)
-        )
-        by_urn = recording.by_urn()
-        findings: list[tuple[analyzer_pb2.AnalyzeDiagnostic, str]] = []
-        # The stack call weighs about as much as a third of the resource calls, so the pack that answers it
-        # takes only every fifth resource; the others share the rest.
-        stack_pack, others = packs[-1], packs[:-1]
-        share = [
-            stack_pack if not others or index % 5 == 0 else others[index % len(others)]
-            for index in range(len(recording.resources))
-        ]
-        # Every call is sent before any answer is awaited: a pack's server works through them while the
-        # next requests are serialised, instead of one round trip per resource.
-        pending = [
-            (
-                resource.urn,
-                pack.client.Analyze.future(
-                    analyzer_pb2.AnalyzeRequest(
-                        type=resource.type,
-                        properties=_struct(_wire(resource.inputs)),
-                        urn=resource.urn,
-                        name=resource.name,
-                        options=_options(resource),
-                        provider=_provider(resource, by_urn),
-                    )
-                ),
-            )
-            for resource, pack in zip(recording.resources, share, strict=True)
-        ]
-        stack_call = stack_pack.client.AnalyzeStack.future(
-            analyzer_pb2.AnalyzeStackRequest(
-                resources=[_stack_resource(r, by_urn, recording.preview) for r in recording.resources]
-            )
-        )
-        for urn, call in pending:
-            findings.extend((diagnostic, urn) for diagnostic in call.result().diagnostics)
-        findings.extend((diagnostic, "") for diagnostic in stack_call.result().diagnostics)
-        for diagnostic, analysed_urn in findings:
-            self._record(report, diagnostic, analysed_urn, config)
-        report.violations.sort(key=lambda v: (v["policy"], v["urn"], v["message"]))
-        report.skipped.sort(key=lambda v: (v["policy"], v["urn"], v["message"]))
-        report.seconds = time.perf_counter() - started
-        return report
+    def analyze(self, recording: Recording, config: Mapping[str, tuple[str, dict[str, Any]]]) -> GateReport:
+        """Configure the pack, then run every resource policy and the stack policies over `recording`."""
+        analysis = Analysis(self, config)
+        for resource in recording.resources:
+            analysis.offer(resource)
+        return analysis.finish(recording)
 
     def _record(self, report: GateReport, diagnostic: Any, analysed_urn: str, config: Mapping) -> None:
         policy = self.policies.get(diagnostic.policyName)
@@ -431,7 +392,130 @@ class PolicyPackProcess:
             if self._process.stdout is not None:
                 self._process.stdout.close()
             self._process = None
+            self._port_line = b""
         self._stderr.close()
+
+
+class Analysis:
+    """One run of a started pack over a program, in the engine's order.
+
+    `offer()` sends a resource's `Analyze` call as soon as the resource is known (the engine does this as each
+    resource registers) without waiting for the answer: the pack works through the calls while later ones are
+    prepared. `finish()` sends `AnalyzeStack` over the whole recording, then gathers every answer into one report.
+    """
+
+    def __init__(self, pack: PolicyPackProcess, config: Mapping[str, tuple[str, dict[str, Any]]]) -> None:
+        self.pack, self.config = pack, config
+        self.started = time.perf_counter()
+        pack.configure(config)
+        self._by_urn: dict[str, RecordedResource] = {}
+        self._calls: list[tuple[str, Any]] = []
+        self._lock = threading.Lock()
+
+    def offer(self, resource: RecordedResource) -> None:
+        with self._lock:
+            self._by_urn[resource.urn] = resource
+            pack = self.pack
+            assert pack.client is not None
+            request = analyzer_pb2.AnalyzeRequest(
+                type=resource.type,
+                properties=_struct(_wire(resource.inputs)),
+                urn=resource.urn,
+                name=resource.name,
+                options=_options(resource),
+                provider=_provider(resource, self._by_urn),
+            )
+            self._calls.append((resource.urn, pack.client.Analyze.future(request)))
+
+    def finish(self, recording: Recording) -> GateReport:
+        by_urn = recording.by_urn()
+        missing = [resource for resource in recording.resources if resource.urn not in self._by_urn]
+        for resource in missing:
+            self.offer(resource)
+        assert self.pack.client is not None
+        stack_call = self.pack.client.AnalyzeStack.future(
+            analyzer_pb2.AnalyzeStackRequest(
+                resources=[_stack_resource(r, by_urn, recording.preview) for r in recording.resources]
+            )
+        )
+        findings: list[tuple[analyzer_pb2.AnalyzeDiagnostic, str]] = []
+        for urn, call in self._calls:
+            findings.extend((diagnostic, urn) for diagnostic in call.result().diagnostics)
+        findings.extend((diagnostic, "") for diagnostic in stack_call.result().diagnostics)
+        report = GateReport(
+            self.pack.name, self.pack.version, recording.stack, recording.preview, resources=len(recording.resources)
+        )
+        for diagnostic, analysed_urn in findings:
+            self.pack._record(report, diagnostic, analysed_urn, self.config)
+        report.violations.sort(key=lambda v: (v["policy"], v["urn"], v["message"]))
+        report.skipped.sort(key=lambda v: (v["policy"], v["urn"], v["message"]))
+        report.seconds = time.perf_counter() - self.started
+        return report
+
+
+class StreamingGate:
+    """The gate run alongside the program, as the engine runs a pack: each resource analysed as it registers.
+
+    `launch()` starts the pack before the program; `offer()` (the recording's listener, called from the SDK's
+    worker threads) queues each resource and, once the pack is serving, connects, configures it and sends the
+    queued calls; `finish()` waits for whatever is left and returns the report. `offer()` never raises: a pack
+    that cannot start, or a config the pack rejects, is raised by `finish()` instead, as `run_gate` raises it.
+    """
+
+    def __init__(
+        self, project: str, stack: str, preview: bool, pack_dir: Path = PACK_DIR, config_file: Path | None = None
+    ) -> None:
+        self.path = config_file or config_path(stack, pack_dir)
+        self.given = load_config_file(self.path)
+        self.pack = PolicyPackProcess(project, stack, preview, pack_dir)
+        self._analysis: Analysis | None = None
+        self._queue: list[RecordedResource] = []
+        self._error: BaseException | None = None
+        self._lock = threading.Lock()
+
+    def launch(self) -> None:
+        self.pack.launch()
+
+    def offer(self, resource: RecordedResource) -> None:
+        with self._lock:
+            self._queue.append(resource)
+            if self._analysis is None:
+                if self._error is not None:
+                    return
+                try:
+                    if not self.pack.ready():
+                        return
+                    self._connect()
+                except Exception as error:  # reported by finish(), outside the program's registration
+                    self._error = error
+                    return
+            self._flush()
+
+    def _connect(self) -> None:
+        self.pack.start()
+        config = reconcile(self.pack.policies.values(), self.given, origin=str(self.path))
+        self._analysis = Analysis(self.pack, config)
+
+    def _flush(self) -> None:
+        assert self._analysis is not None
+        for resource in self._queue:
+            self._analysis.offer(resource)
+        self._queue.clear()
+
+    def finish(self, recording: Recording) -> GateReport:
+        with self._lock:
+            if isinstance(self._error, GateError):
+                raise self._error
+            if self._error is not None:
+                raise GateError(f"the policy pack could not be configured: {self._error}") from self._error
+            if self._analysis is None:
+                self._connect()
+            self._flush()
+            assert self._analysis is not None
+            return self._analysis.finish(recording)
+
+    def close(self) -> None:
+        self.pack.close()
 
 
 # ---- the engine's wire form ------------------------------------------------------------------------
@@ -510,28 +594,13 @@ def run_gate(
     config_file: Path | None = None,
     pack_dir: Path = PACK_DIR,
     stack_config: Mapping[str, str] | None = None,
-    pack: PolicyPackProcess | None = None,
-    helpers: Sequence[PolicyPackProcess] = (),
 ) -> GateReport:
-    """Run the pack over a recorded program with `policies/config/<stack>.json`; see the module docstring.
-
-    `pack` may be a process the caller launched early (and closes); otherwise one is started and closed here.
-    `helpers`, launched and closed by the caller too, take a share of the work (see `PolicyPackProcess.analyze`).
-    """
+    """Run the pack over a recorded program with `policies/config/<stack>.json`; see the module docstring."""
     started = time.perf_counter()
     path = config_file or config_path(stack, pack_dir)
     given = load_config_file(path)
-    process = pack or PolicyPackProcess(
-        recording.project, stack, recording.preview, pack_dir, stack_config=stack_config
-    )
-    try:
-        process.start()
-        for helper in helpers:
-            helper.start()
+    with PolicyPackProcess(recording.project, stack, recording.preview, pack_dir, stack_config=stack_config) as process:
         config = reconcile(process.policies.values(), given, origin=str(path))
-        report = process.analyze(recording, config, helpers)
-    finally:
-        if pack is None:
-            process.close()
+        report = process.analyze(recording, config)
     report.seconds = time.perf_counter() - started
     return report

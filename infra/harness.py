@@ -77,6 +77,8 @@ class Recording:
     preview: bool
     resources: list[RecordedResource] = field(default_factory=list)
     stack_outputs: dict[str, Any] = field(default_factory=dict)
+    # Called with each resource as it is recorded (from the SDK's worker threads), e.g. to analyse it at once.
+    listener: Callable[[RecordedResource], None] | None = field(default=None, repr=False, compare=False)
 
     def __iter__(self) -> Iterator[RecordedResource]:
         return iter(self.resources)
@@ -183,36 +185,43 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
         for key in request.additionalSecretOutputs:
             if key in returned and not is_secret(returned[key]):
                 response.object[key] = {SECRET_SIG: SECRET_SIG_VALUE, "value": returned[key]}
-        self.recording.resources.append(
-            RecordedResource(
-                urn=response.urn,
-                type=request.type,
-                name=request.name,
-                custom=bool(request.custom),
-                parent=request.parent,
-                dependencies=list(request.dependencies),
-                property_dependencies={key: list(deps.urns) for key, deps in request.propertyDependencies.items()},
-                protect=bool(request.protect),
-                inputs=json_format.MessageToDict(request.object),
-                provider=request.provider,
-                ignore_changes=list(request.ignoreChanges),
-                aliases=[alias.urn for alias in request.aliases if alias.urn],
-                additional_secret_outputs=list(request.additionalSecretOutputs),
-                delete_before_replace=bool(request.deleteBeforeReplace),
-                retain_on_delete=bool(request.retainOnDelete),
-                id=response.id,
-                outputs=json_format.MessageToDict(response.object),
-            )
+        recorded = RecordedResource(
+            urn=response.urn,
+            type=request.type,
+            name=request.name,
+            custom=bool(request.custom),
+            parent=request.parent,
+            dependencies=list(request.dependencies),
+            property_dependencies={key: list(deps.urns) for key, deps in request.propertyDependencies.items()},
+            protect=bool(request.protect),
+            inputs=json_format.MessageToDict(request.object),
+            provider=request.provider,
+            ignore_changes=list(request.ignoreChanges),
+            aliases=[alias.urn for alias in request.aliases if alias.urn],
+            additional_secret_outputs=list(request.additionalSecretOutputs),
+            delete_before_replace=bool(request.deleteBeforeReplace),
+            retain_on_delete=bool(request.retainOnDelete),
+            id=response.id,
+            outputs=json_format.MessageToDict(response.object),
         )
+        self.recording.resources.append(recorded)
+        if self.recording.listener is not None:
+            self.recording.listener(recorded)
         return response
 
 
-def run_program(program: Callable[[], Any], settings: StackSettings, preview: bool = False) -> Recording:
+def run_program(
+    program: Callable[[], Any],
+    settings: StackSettings,
+    preview: bool = False,
+    listener: Callable[[RecordedResource], None] | None = None,
+) -> Recording:
     """Run `program` under mocks with the stack's config; return what it registered.
 
-    Errors raised by the program (a config error, a failed apply) propagate to the caller.
+    `listener` is called with each resource as it registers. Errors raised by the program (a config error, a
+    failed apply) propagate to the caller.
     """
-    return contextvars.Context().run(_run_fresh, program, settings, preview)
+    return contextvars.Context().run(_run_fresh, program, settings, preview, listener)
 
 
 def _run_and_collect_exports(program: Callable[[], Any], recording: Recording) -> pulumi.Output:
@@ -233,10 +242,15 @@ def _run_and_collect_exports(program: Callable[[], Any], recording: Recording) -
     return pulumi.Output.from_input(collect())
 
 
-def _run_fresh(program: Callable[[], Any], settings: StackSettings, preview: bool) -> Recording:
+def _run_fresh(
+    program: Callable[[], Any],
+    settings: StackSettings,
+    preview: bool,
+    listener: Callable[[RecordedResource], None] | None,
+) -> Recording:
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
-    recording = Recording(project=settings.project, stack=settings.stack, preview=preview)
+    recording = Recording(project=settings.project, stack=settings.stack, preview=preview, listener=listener)
     try:
         pulumi.runtime.set_all_config(dict(settings.config), list(settings.secret_keys))
         mocks = PlatformMocks(preview)

@@ -27,13 +27,12 @@ from typing import Any
 from infra.catalog import load_catalog
 from infra.config import PROJECT, parse_stack_config, project_values
 from infra.errors import ConfigError
-from infra.gate import GateError, GateReport, PolicyPackProcess, run_gate
+from infra.gate import GateError, GateReport, StreamingGate
 from infra.harness import UNKNOWN, Recording, is_secret, run_program
 from infra.stackfiles import REPO_ROOT, load_stack
 
 EXIT_CLEAN, EXIT_MANDATORY, EXIT_CONFIG, EXIT_GATE = 0, 1, 2, 3
 SECRET_MARK = "[secret]"
-GATE_PROCESSES = 1
 
 
 def redact(value: Any) -> Any:
@@ -152,19 +151,20 @@ def run(stack: str, out: Path, preview: bool, quiet: bool = False, root: Path = 
 
     from infra.program import main
 
-    # Two processes of the pack share the evaluation (one core each); both start up while the program runs.
-    packs = [PolicyPackProcess(settings.project, stack, preview) for _ in range(GATE_PROCESSES)]
+    # As under the CLI, the pack analyses each resource as it registers: it starts while the program imports,
+    # and only the stack policies are left once the program ends.
+    gate_run: StreamingGate | None = None
     try:
-        for pack in packs:
-            pack.launch()
-        recording = run_program(main, settings, preview=preview)
-        gate = run_gate(recording, stack, pack=packs[0], helpers=packs[1:])
+        gate_run = StreamingGate(settings.project, stack, preview)
+        gate_run.launch()
+        recording = run_program(main, settings, preview=preview, listener=gate_run.offer)
+        gate = gate_run.finish(recording)
     except GateError as error:
         print(f"plan {stack}: the policy gate could not run\n{error}", file=sys.stderr)
         return EXIT_GATE
     finally:
-        for pack in packs:
-            pack.close()
+        if gate_run is not None:
+            gate_run.close()
     seconds = time.perf_counter() - started
     document = plan_document(recording, gate)
     tree = render_tree(recording)

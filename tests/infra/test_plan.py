@@ -109,10 +109,10 @@ def test_mandatory_violation_exits_1(project, tmp_path):
 
 
 def test_gate_failure_exits_3_with_the_reason(tmp_path, monkeypatch, capsys):
-    def no_pack(recording, stack, **_):
+    def no_pack(self):
         raise plan.GateError("policies/venv/bin/python: the pack's virtualenv is missing; run `make policy-venv`")
 
-    monkeypatch.setattr(plan, "run_gate", no_pack)
+    monkeypatch.setattr(plan.StreamingGate, "launch", no_pack)
     assert plan.run("dev", tmp_path, preview=False) == 3
     assert capsys.readouterr().err == (
         "plan dev: the policy gate could not run\n"

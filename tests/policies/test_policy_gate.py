@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from policy_fixtures import minio_stack, mutated, s3_stack, without
 
-from infra.gate import GateError, PolicyPackProcess, load_config_file, reconcile, run_gate
+from infra.gate import GateError, PolicyPackProcess, StreamingGate, load_config_file, reconcile, run_gate
 from infra.harness import UNKNOWN
 
 pytestmark = pytest.mark.integration
@@ -130,3 +130,49 @@ def test_run_gate_starts_and_stops_the_pack_quickly() -> None:
     assert report.pack == "dataplatform-policies" and report.resources == len(recording.resources) >= 90
     assert report.passed
     assert elapsed < 3.0
+
+
+def test_streaming_gate_reports_what_the_batch_gate_reports(pack) -> None:
+    """The plan offers each resource while the program runs; the report must equal one over the finished program."""
+    recording = without(s3_stack(preview=True), "lake-bronze-encryption")
+    gate = StreamingGate("dataplatform", "prod", preview=True)
+    try:
+        gate.launch()
+        half = len(recording.resources) // 2
+        for resource in recording.resources[:half]:  # queued: the pack is still starting
+            gate.offer(resource)
+        deadline = time.monotonic() + 30
+        while not gate.pack.ready() and time.monotonic() < deadline:
+            time.sleep(0.02)
+        for resource in recording.resources[half:]:  # the first of these connects and sends the queue
+            gate.offer(resource)
+        assert gate.pack.client is not None
+        streamed = gate.finish(recording)
+    finally:
+        gate.close()
+    batch = analyze(pack, recording, "prod")
+    assert streamed.mandatory and (streamed.violations, streamed.skipped) == (batch.violations, batch.skipped)
+    assert streamed.resources == len(recording.resources)
+
+
+def test_streaming_gate_reports_a_pack_that_cannot_start(tmp_path: Path) -> None:
+    (tmp_path / "PulumiPolicy.yaml").write_text("name: broken\nruntime: python\n")
+    (tmp_path / "venv").symlink_to(PACK / "venv")
+    (tmp_path / "config").mkdir()
+    (tmp_path / "config" / "prod.json").write_text("{}")
+    (tmp_path / "__main__.py").write_text("raise SystemExit('the pack cannot import its policies')\n")
+    recording = s3_stack(preview=True)
+    gate = StreamingGate("dataplatform", "prod", preview=True, pack_dir=tmp_path)
+    try:
+        gate.launch()
+        for resource in recording.resources:
+            gate.offer(resource)  # never raises into the program
+        with pytest.raises(GateError, match="exited before it started:\nthe pack cannot import its policies"):
+            gate.finish(recording)
+    finally:
+        gate.close()
+
+
+def test_streaming_gate_needs_the_stack_config_before_the_program_runs(tmp_path: Path) -> None:
+    with pytest.raises(GateError, match=r"config/prod.json: no policy config for this stack"):
+        StreamingGate("dataplatform", "prod", preview=True, pack_dir=tmp_path)

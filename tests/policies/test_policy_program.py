@@ -80,16 +80,3 @@ def test_removing_one_security_companion_fails_prod(pack, stack_recording, compa
     after = {(v["policy"], v["urn"]) for v in gate(pack, recording, "prod").mandatory}
     new = after - before
     assert new and {urn for _, urn in new} == {bucket}
-
-
-def test_sharing_the_work_among_pack_processes_changes_no_finding(pack, stack_recording) -> None:
-    """The offline plan runs two pack processes side by side; they must report exactly what one reports."""
-    full = stack_recording("prod", preview=True)
-    removed = next(r for r in full.resources if r.type == SECURITY_COMPANIONS[0])
-    recording = Recording(full.project, full.stack, full.preview, [r for r in full.resources if r is not removed])
-    config = reconcile(pack.policies.values(), load_config_file(PACK / "config" / "prod.json"))
-    alone = pack.analyze(recording, config)
-    with PolicyPackProcess("dataplatform", "prod", preview=True) as helper:
-        shared = pack.analyze(recording, config, helpers=[helper])
-    assert alone.violations and shared.violations == alone.violations
-    assert shared.skipped == alone.skipped
