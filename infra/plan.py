@@ -16,6 +16,7 @@ resource shows as desired. Exit codes: 0 clean, 1 mandatory policy violations, 2
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import os
 import sys
@@ -197,6 +198,10 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
+    # A plan is one short process whose objects all live until it exits: the cyclic collector's repeated full
+    # passes over the SDKs' modules and the recorded program found nothing to free and took a third of the
+    # program's CPU time (2.45 s -> 1.75 s for prod, peak memory unchanged at about 155 MB).
+    gc.disable()
     code = main()
     # Everything is written and the pack processes are closed; tearing down the interpreter (the SDK's
     # thread pools, gRPC, hundreds of thousands of objects) would add most of a second to every plan.
