@@ -78,6 +78,36 @@ AUTH_USER_REGISTRATION = False
 AUTH_USER_REGISTRATION_ROLE = "Public"
 PREVENT_UNSAFE_DB_CONNECTIONS = True
 """,
+    # The chart's own Redis URLs take a password only from the values (`supersetNode.connections.redis_password`,
+    # which would be plaintext) and their host, port and TLS mode from its env Secret, which is off here: this
+    # rebuilds every Redis client from the environment (extraEnv, and REDIS_PASSWORD from the runtime's Secret),
+    # over TLS verified against the stack's CA, host name included. `tpl` renders each override, so no `{{`.
+    "redis": f"""import os
+from urllib.parse import quote
+
+from flask_caching.backends.rediscache import RedisCache
+
+REDIS_BASE_URL = (f"rediss://:{{quote(os.environ['REDIS_PASSWORD'], safe='')}}@{{os.environ['REDIS_HOST']}}:"
+                  f"{{os.environ['REDIS_PORT']}}")
+REDIS_URL_PARAMS = "?ssl_cert_reqs=required&ssl_ca_certs={CA_FILE}&ssl_check_hostname=true"
+CACHE_REDIS_URL = f"{{REDIS_BASE_URL}}/{{os.environ['REDIS_DB']}}{{REDIS_URL_PARAMS}}"
+CELERY_REDIS_URL = f"{{REDIS_BASE_URL}}/{{os.environ['REDIS_CELERY_DB']}}{{REDIS_URL_PARAMS}}"
+CACHE_CONFIG = {{"CACHE_TYPE": "RedisCache", "CACHE_DEFAULT_TIMEOUT": 300, "CACHE_KEY_PREFIX": "superset_",
+                "CACHE_REDIS_URL": CACHE_REDIS_URL}}
+DATA_CACHE_CONFIG = CACHE_CONFIG
+
+
+class CeleryConfig:
+    imports = ("superset.sql_lab",)
+    broker_url = CELERY_REDIS_URL
+    result_backend = CELERY_REDIS_URL
+
+
+CELERY_CONFIG = CeleryConfig
+RESULTS_BACKEND = RedisCache(host=os.environ["REDIS_HOST"], port=int(os.environ["REDIS_PORT"]),
+                             password=os.environ["REDIS_PASSWORD"], key_prefix="superset_results", ssl=True,
+                             ssl_cert_reqs="required", ssl_ca_certs="{CA_FILE}", ssl_check_hostname=True)
+""",
     "event_log": """import json
 from superset.utils.log import DBEventLogger
 
@@ -148,7 +178,11 @@ def values(shape: SupersetShape) -> dict[str, Any]:
         "image": image_values(shape.image),
         "secretEnv": {"create": False},
         "envFromSecret": ENV_SECRET,
-        "extraEnv": {"GUNICORN_CMD_ARGS": GUNICORN_TLS},
+        # GUNICORN_CMD_ARGS, and the Redis endpoint the chart's env Secret would carry (its `redis` override reads
+        # them; REDIS_DB and REDIS_CELERY_DB as the chart's defaults).
+        "extraEnv": {"GUNICORN_CMD_ARGS": GUNICORN_TLS, "REDIS_HOST": shape.redis_host, "REDIS_PORT": shape.redis_port,
+                     "REDIS_PROTO": "rediss", "REDIS_DB": "1", "REDIS_CELERY_DB": "0",
+                     "REDIS_SSL_CERT_REQS": "required"},
         "configOverrides": CONFIG_OVERRIDES,
         # The runtime's Redis password, from the Secret the runtime writes in this namespace.
         "extraEnvRaw": [{"name": "REDIS_PASSWORD",

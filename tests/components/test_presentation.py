@@ -70,6 +70,19 @@ def test_configuration_is_hardened(recording):
         assert line in text
 
 
+def test_redis_endpoint_and_password_reach_superset_without_a_plaintext_value(recording):
+    values = one(recording, "kubernetes:helm.sh/v3:Release").inputs["values"]
+    environment = values["extraEnv"]
+    assert (environment["REDIS_HOST"], environment["REDIS_PORT"], environment["REDIS_PROTO"]) == (
+        "redis-master.dp-presentation.svc.cluster.local", "6379", "rediss")
+    assert "redis_password" not in values["supersetNode"]["connections"]
+    assert {"name": "REDIS_PASSWORD", "valueFrom": {"secretKeyRef": {"name": "redis-auth", "key": "redis-password"}}} \
+        in values["extraEnvRaw"]
+    redis = values["configOverrides"]["redis"]
+    assert "os.environ['REDIS_PASSWORD']" in redis and f"ssl_ca_certs={spec.CA_FILE}" in redis
+    assert "ssl_check_hostname=true" in redis and "ssl_cert_reqs=required" in redis
+
+
 def by_name(recording, type_: str, name: str):
     (resource,) = [r for r in recording.of_type(type_)
                    if (r.inputs.get("metadata") or {}).get("name", r.inputs.get("name")) == name]
