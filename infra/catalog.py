@@ -15,6 +15,7 @@ from typing import Annotated, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from infra import yamlio
 from infra.errors import ConfigError, format_validation_error
 
 CATALOG_PATH = Path(__file__).with_name("dataflow.yaml")
@@ -321,7 +322,7 @@ def load_catalog(path: Path | None = None) -> Catalog:
     """Read and validate the catalog file (by default the checked-in `infra/dataflow.yaml`)."""
     path = path or CATALOG_PATH
     try:
-        document = yaml.safe_load(path.read_text())
+        document = yamlio.load(path.read_text())
     except FileNotFoundError:
         raise ConfigError(f"{path}: the data-flow catalog is missing; restore infra/dataflow.yaml") from None
     except yaml.YAMLError as error:

@@ -36,10 +36,10 @@ from pathlib import Path
 from typing import Any
 
 import grpc
-import yaml
 from google.protobuf import empty_pb2, json_format, struct_pb2
 from pulumi.runtime.proto import analyzer_pb2, analyzer_pb2_grpc
 
+from infra import yamlio
 from infra.harness import RecordedResource, Recording
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -324,7 +324,7 @@ class PolicyPackProcess:
         assert self.client is not None
         info = self.client.GetAnalyzerInfo(empty_pb2.Empty())
         # As the CLI does, the version in PulumiPolicy.yaml wins over the one the pack reports.
-        declared = yaml.safe_load((self.pack_dir / "PulumiPolicy.yaml").read_text()) or {}
+        declared = yamlio.load((self.pack_dir / "PulumiPolicy.yaml").read_text()) or {}
         self.name, self.version = info.name, str(declared.get("version") or info.version)
         for policy in info.policies:
             schema = (

@@ -15,6 +15,7 @@ from typing import Any
 
 import yaml
 
+from infra import yamlio
 from infra.errors import ConfigError
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -52,7 +53,7 @@ def engine_string(value: Any) -> str:
 def load_project(root: Path = REPO_ROOT) -> dict[str, Any]:
     path = root / "Pulumi.yaml"
     try:
-        project = yaml.safe_load(path.read_text())
+        project = yamlio.load(path.read_text())
     except FileNotFoundError:
         raise ConfigError(f"{path}: missing; run from the project root") from None
     if not isinstance(project, dict) or "name" not in project:
@@ -66,7 +67,7 @@ def load_stack(stack: str, root: Path = REPO_ROOT) -> StackSettings:
     name = project["name"]
     path = root / f"Pulumi.{stack}.yaml"
     try:
-        document = yaml.safe_load(path.read_text()) or {}
+        document = yamlio.load(path.read_text()) or {}
     except FileNotFoundError:
         stacks = sorted(p.name.removeprefix("Pulumi.").removesuffix(".yaml") for p in root.glob("Pulumi.*.yaml"))
         raise ConfigError(
