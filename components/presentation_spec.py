@@ -13,13 +13,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from components.cluster import namespace_name, server_certificate, service_dns_names, service_host
 from components.hardening import Resources
 from components.logshipping import SUPERSET_RESPONSES
 from components.monitoring import AlertRule
 from components.runtime_values import REDIS_AUTH_SECRET, REDIS_PASSWORD_KEY
+from infra import yamlio
 from infra.catalog import Catalog
 from policies.chart_paths import SUPERSET_PARTS
 
@@ -244,19 +243,19 @@ def importer_permissions() -> list[list[str]]:
 def bundle_datasets(root: Path = ASSETS) -> dict[str, dict[str, Any]]:
     """The asset bundle's datasets by table name, as checked in."""
     return {document["table_name"]: document for document in
-            (yaml.safe_load(path.read_text()) for path in sorted((root / "datasets").glob("*.yaml")))}
+            (yamlio.load(path.read_text()) for path in sorted((root / "datasets").glob("*.yaml")))}
 
 
 def bundle_charts(root: Path = ASSETS) -> dict[str, dict[str, Any]]:
     """The asset bundle's charts by uuid, as checked in."""
     return {document["uuid"]: document for document in
-            (yaml.safe_load(path.read_text()) for path in sorted((root / "charts").glob("*.yaml")))}
+            (yamlio.load(path.read_text()) for path in sorted((root / "charts").glob("*.yaml")))}
 
 
 def bundle_dashboards(root: Path = ASSETS) -> dict[str, dict[str, Any]]:
     """The asset bundle's dashboards by title, as checked in."""
     return {document["dashboard_title"]: document for document in
-            (yaml.safe_load(path.read_text()) for path in sorted((root / "dashboards").glob("*.yaml")))}
+            (yamlio.load(path.read_text()) for path in sorted((root / "dashboards").glob("*.yaml")))}
 
 
 def dashboard_chart_uuids(dashboard: dict[str, Any]) -> set[str]:
@@ -267,7 +266,7 @@ def dashboard_chart_uuids(dashboard: dict[str, Any]) -> set[str]:
 
 def bundle_database(root: Path = ASSETS) -> dict[str, Any]:
     """The bundle's Dremio connection; the provider creates it under the same uuid, so imports find it."""
-    return yaml.safe_load((root / "databases" / f"{DATABASE_NAME}.yaml").read_text())
+    return yamlio.load((root / "databases" / f"{DATABASE_NAME}.yaml").read_text())
 
 
 def bundle_zip(root: Path = ASSETS, database_uri: str | None = None, schema: str | None = None) -> bytes:
@@ -279,7 +278,7 @@ def bundle_zip(root: Path = ASSETS, database_uri: str | None = None, schema: str
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as bundle:
         for path in sorted(root.rglob("*.yaml")):
-            document = yaml.safe_load(path.read_text())
+            document = yamlio.load(path.read_text())
             if database_uri is not None and path.parent.name == "databases":
                 document["sqlalchemy_uri"] = database_uri
             if schema is not None and path.parent.name == "datasets":
@@ -287,7 +286,7 @@ def bundle_zip(root: Path = ASSETS, database_uri: str | None = None, schema: str
             # A fixed timestamp keeps the zip, and so the runner's ConfigMap, identical from one run to the next.
             entry = zipfile.ZipInfo(f"{BUNDLE_FOLDER}/{path.relative_to(root).as_posix()}", (2026, 1, 1, 0, 0, 0))
             entry.compress_type = zipfile.ZIP_DEFLATED
-            bundle.writestr(entry, yaml.safe_dump(document))
+            bundle.writestr(entry, yamlio.dump(document))
     return buffer.getvalue()
 
 
