@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import pickle
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -216,6 +217,19 @@ class RestProvider(dynamic.ResourceProvider):
             pulumi.log.debug(f"{self.kind} '{id_}' was already gone")
 
 
+# The SDK's `pulumi.dynamic.serialize_provider` (3.x) makes the pickled provider deterministic by wrapping
+# `pickle._Pickler._batch_setitems` in a sorting function, and never unwraps it: every dynamic resource adds one
+# more level. A program with about a thousand dynamic resources (or a process that runs the program twenty times,
+# as the tests do) then fails with RecursionError while pickling. Starting each resource from the original
+# method keeps the depth at one; the sorting, and so the serialised provider, are unchanged.
+_PICKLER_BATCH_SETITEMS = pickle._Pickler._batch_setitems  # type: ignore[attr-defined]
+
+
+def unwrap_sdk_pickler() -> None:
+    """Undo the SDK's previous wrapping of the pickler before it serialises the next dynamic provider."""
+    pickle._Pickler._batch_setitems = _PICKLER_BATCH_SETITEMS  # type: ignore[attr-defined]
+
+
 class ProviderResource(dynamic.Resource):
     """A dynamic resource whose connection is kept encrypted in state (see the module docstring)."""
 
@@ -230,6 +244,7 @@ class ProviderResource(dynamic.Resource):
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         secret_connection = pulumi.ResourceOptions(additional_secret_outputs=[CONNECTION])
+        unwrap_sdk_pickler()
         super().__init__(
             provider,
             name,

@@ -15,6 +15,8 @@ from typing import Any
 import pulumi
 from pulumi.dynamic import CreateResult, DiffResult, ReadResult, Resource, ResourceProvider, UpdateResult
 
+from components.providers.base import unwrap_sdk_pickler
+
 
 def default_path(stack: str) -> str:
     """`~/.dataplatform/<stack>/ca.pem` on the deployer."""
@@ -61,4 +63,5 @@ class TrustBundleFile(Resource, module="runtime", name="TrustBundleFile"):
     def __init__(
         self, name: str, pem: pulumi.Input[str], path: str, opts: pulumi.ResourceOptions | None = None
     ) -> None:
+        unwrap_sdk_pickler()
         super().__init__(TrustBundleProvider(), name, {"pem": pem, "path": path}, opts)

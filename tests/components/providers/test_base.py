@@ -49,3 +49,34 @@ def test_diff_of_unknown_inputs_says_may_change_and_never_replaces():
 def test_a_new_key_replaces_the_object_deleting_the_old_one_first():
     result = Named().diff("a", {"key": "a"}, {"name": "b", "body": 1, "connection": {}})
     assert (result.changes, result.replaces, result.delete_before_replace) == (True, ["key"], True)
+
+
+def _sorting_wrappers() -> int:
+    """How many of the SDK's sorting wrappers sit around the pickler's `_batch_setitems`."""
+    import pickle
+
+    function, depth = pickle._Pickler._batch_setitems, 0
+    while function.__closure__:
+        inner = [cell.cell_contents for cell in function.__closure__ if callable(cell.cell_contents)]
+        if not inner:
+            break
+        function, depth = inner[0], depth + 1
+    return depth
+
+
+def test_dynamic_resources_do_not_stack_the_sdks_pickler_wrappers() -> None:
+    """The SDK wraps the pickler once per dynamic resource and never unwraps: 1000 resources overflowed the stack."""
+    from components.providers.trust_bundle import TrustBundleFile
+    from infra.harness import run_program
+    from infra.stackfiles import load_stack
+
+    def program() -> None:
+        for index in range(40):
+            TrustBundleFile(f"bundle-{index}", pem="-----BEGIN CERTIFICATE-----", path="/tmp/ca.pem")
+
+    first = run_program(program, load_stack("dev"))
+    second = run_program(program, load_stack("dev"))
+    assert _sorting_wrappers() == 1
+    # Serialisation stays deterministic: every resource carries the same pickled provider, run after run.
+    providers = {str(resource.inputs["__provider"]) for resource in [*first.resources, *second.resources]}
+    assert len(first.resources) == 40 and len(providers) == 1
