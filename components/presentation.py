@@ -104,7 +104,7 @@ class Presentation(pulumi.ComponentResource):
         super().__init__(type_token("presentation", "Presentation"), name, None, opts)
         self._name, self._cluster = name, cluster
         namespace = cluster.namespaces[spec.LAYER]
-        redis_host, _, redis_port = str(cluster.services.get("redis", "redis-master:6379")).rpartition(":")
+        redis_host, _, redis_port = str(cluster.services.get("redis", "redis:6379")).rpartition(":")
         shape = spec.SupersetShape(image=cluster.images.get("superset", "superset"), replicas=config.replicas,
                                    resources=SIZES[config.size], redis_host=redis_host, redis_port=redis_port)
         admin_password = self._random("admin-password", 32)

@@ -12,8 +12,9 @@ What it declares, in the first-deploy order of docs/decisions/0001-deployment-to
    ClusterIssuer; prod takes the organisation's PEM and existing issuer from config. The PEM goes to a
    `TrustBundleFile` on the deployer for providers that read files;
 3. the shared services from pinned charts (components/runtime_values.py): CloudNativePG and ECK operators,
-   MinIO in dev (with its KMS key and audit webhook), Redis, the Prometheus Operator stack and Fluent Bit,
-   with their secrets generated into Kubernetes Secrets and their TLS certificates from cert-manager.
+   MinIO in dev (with its KMS key and audit webhook), Valkey (Superset's Redis), the Prometheus Operator stack
+   and Fluent Bit, with their secrets generated into Kubernetes Secrets and their TLS certificates from
+   cert-manager.
 """
 
 from __future__ import annotations
@@ -332,7 +333,8 @@ class KubernetesRuntime(pulumi.ComponentResource):
 
     def _endpoints(self) -> dict[str, str]:
         endpoints = {
-            "redis": f"{service_host('redis-master', 'presentation')}:6379",
+            # Valkey's primary (components/runtime_values.py redis()); the clients speak the Redis protocol.
+            "redis": f"{service_host('redis', 'presentation')}:6379",
             "log-shipper": f"{service_host('fluent-bit', 'logs')}:{values.LOG_SHIPPER_AUDIT_PORT}",
             "prometheus": f"https://{service_host('prometheus-prometheus', 'monitoring')}:9090",
         }

@@ -24,11 +24,16 @@ MINIO_KMS_SECRET = "minio-kms"
 MINIO_CA_SECRET = "platform-ca-bundle"
 REDIS_AUTH_SECRET = "redis-auth"
 REDIS_PASSWORD_KEY = "redis-password"
+# The Redis-protocol server Superset uses (docs/decisions/0014-valkey.md): the Valkey project's image, newer than
+# the chart's default (9.1.1) by the 9.1.2 to 9.1.4 security fixes; pinned by tag, as the vendors' images are.
+VALKEY_IMAGE = {"registry": "docker.io", "repository": "valkey/valkey", "tag": "9.1.4"}
 # Leaf certificates (cert-manager writes tls.crt, tls.key and ca.crt into these Secrets).
 TLS_SECRETS = {
     "minio": ("storage", "minio-tls", ["minio", service_host("minio", "storage")]),
-    "redis": ("presentation", "redis-tls", ["redis-master", service_host("redis-master", "presentation"),
-                                              service_host("redis-headless", "presentation")]),
+    # The primary's Service, and with replicas each pod by its headless name (replicas follow
+    # redis-0.redis-headless over TLS).
+    "redis": ("presentation", "redis-tls", ["redis", service_host("redis", "presentation"),
+                                              f"*.{service_host('redis-headless', 'presentation')}"]),
     "prometheus": ("monitoring", "prometheus-tls",
                    ["prometheus-prometheus", service_host("prometheus-prometheus", "monitoring")]),
     "alertmanager": ("monitoring", "alertmanager-tls",
@@ -128,44 +133,63 @@ def minio(config: RuntimeConfig) -> ProductRelease:
 
 
 def redis(config: RuntimeConfig) -> ProductRelease:
+    """Superset's cache, results store and Celery broker: Valkey from the Valkey project's chart, TLS only.
+
+    Standalone, one pod (a Deployment, recreated on change since its volume is ReadWriteOnce); with more replicas,
+    a StatefulSet whose pod 0 is the primary behind the `redis` Service and whose other pods replicate it over
+    TLS (no automatic failover, as before). The `default` user's password is the runtime's `redis-auth` Secret.
+    """
     _, tls_secret, _ = TLS_SECRETS["redis"]
-    bitnami = {"enabled": True}
     replicated = config.replicas > 1
+    values: dict[str, Any] = {
+        "fullnameOverride": "redis",
+        "image": dict(VALKEY_IMAGE),
+        "serviceAccount": {"create": True, "automount": False},
+        "auth": {
+            "enabled": True,
+            "usersExistingSecret": REDIS_AUTH_SECRET,
+            "aclUsers": {"default": {"permissions": "~* &* +@all", "passwordKey": REDIS_PASSWORD_KEY}},
+        },
+        # The chart writes `port 0` and `tls-port 6379`: no plaintext listener.
+        "tls": {
+            "enabled": True,
+            "existingSecret": tls_secret,
+            "serverPublicKey": "tls.crt",
+            "serverKey": "tls.key",
+            "caPublicKey": "ca.crt",
+            "requireClientCertificate": False,
+        },
+        "startupProbe": {"enabled": True},
+        "livenessProbe": {"enabled": True},
+        "readinessProbe": {"enabled": True},
+        "metrics": {"enabled": False},
+    }
+    if replicated:
+        persistence: dict[str, Any] = {"size": "2Gi"}
+        if config.storage_class:
+            persistence["storageClass"] = config.storage_class
+        values["replica"] = {
+            "enabled": True,
+            "replicas": config.replicas - 1,
+            "replicationUser": "default",
+            "persistence": persistence,
+            "service": {"enabled": False},
+        }
+    else:
+        storage: dict[str, Any] = {"enabled": True, "requestedSize": "2Gi"}
+        if config.storage_class:
+            storage["className"] = config.storage_class
+        values["replica"] = {"enabled": False}
+        values["dataStorage"] = storage
+        values["deploymentStrategy"] = "Recreate"
     return ProductRelease(
         name="redis",
-        chart="redis",
+        chart="valkey",
         layer="presentation",
-        values={
-            "fullnameOverride": "redis",
-            "architecture": "replication" if replicated else "standalone",
-            "auth": {
-                "enabled": True,
-                "password": "",
-                "existingSecret": REDIS_AUTH_SECRET,
-                "existingSecretPasswordKey": REDIS_PASSWORD_KEY,
-                "usePasswordFiles": True,
-            },
-            "tls": {
-                "enabled": True,
-                "authClients": False,
-                "existingSecret": tls_secret,
-                "certFilename": "tls.crt",
-                "certKeyFilename": "tls.key",
-                "certCAFilename": "ca.crt",
-            },
-            "master": {
-                "resourcesPreset": "none",
-                "livenessProbe": {"enabled": True},
-                "readinessProbe": {"enabled": True},
-                "persistence": {"size": "2Gi"},
-            },
-            "replica": {"replicaCount": config.replicas - 1 if replicated else 0, "resourcesPreset": "none"},
-            "metrics": {"enabled": False},
-        },
+        values=values,
         hardening=Hardening(
-            pod={**pod_security(run_as_user=None, fs_group=1001)},
-            container=container_security(run_as_user=1001),
-            extra=bitnami,
+            pod=pod_security(run_as_user=1000, fs_group=1000),
+            container=container_security(run_as_user=1000),
             resources=MEDIUM,
         ),
     )

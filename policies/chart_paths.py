@@ -88,19 +88,23 @@ CHARTS: dict[str, ChartPaths] = {
             plaintext_secrets=("rootUser", "rootPassword"),
             images=("image", "mcImage"),
         ),
+        # valkey-io/valkey-helm, chart valkey 0.11.0 (tag valkey-0.11.0); paths as in that tag's valkey/values.yaml.
+        # One pod template for both modes (a Deployment standalone, a StatefulSet with replicas); its container
+        # securityContext also applies to the init container that writes valkey.conf and the ACL file, which
+        # `initResources` sizes. Passwords come from `auth.usersExistingSecret`; an inline ACL user password or
+        # `auth.aclConfig` would land in a chart-made Secret from the values.
         ChartPaths(
-            chart="redis",
-            version="23.1.1",
-            repository="oci://registry-1.docker.io/bitnamicharts",
-            pod_security=("master.podSecurityContext", "replica.podSecurityContext"),
-            container_security=("master.containerSecurityContext", "replica.containerSecurityContext",
-                                "metrics.containerSecurityContext"),
-            resources=("master.resources", "replica.resources", "metrics.resources"),
-            service_types=("master.service.type", "replica.service.type"),
+            chart="valkey",
+            version="0.11.0",
+            repository="https://valkey.io/valkey-helm/",
+            pod_security=("podSecurityContext",),
+            container_security=("securityContext", "metrics.exporter.securityContext"),
+            resources=("resources", "initResources", "metrics.exporter.resources"),
+            service_types=("service.type", "replica.service.type", "metrics.service.type"),
             tls=(("tls.enabled", True), ("tls.existingSecret", ...), ("auth.enabled", True)),
-            plaintext_secrets=("auth.password",),
-            images=("image", "metrics.image"),
-            probes=("master.livenessProbe.enabled", "master.readinessProbe.enabled"),
+            plaintext_secrets=("auth.aclUsers.default.password", "auth.aclConfig"),
+            images=("image", "metrics.exporter.image"),
+            probes=("startupProbe.enabled", "livenessProbe.enabled", "readinessProbe.enabled"),
         ),
         ChartPaths(
             chart="kube-prometheus-stack",

@@ -74,7 +74,7 @@ def test_redis_endpoint_and_password_reach_superset_without_a_plaintext_value(re
     values = one(recording, "kubernetes:helm.sh/v3:Release").inputs["values"]
     environment = values["extraEnv"]
     assert (environment["REDIS_HOST"], environment["REDIS_PORT"], environment["REDIS_PROTO"]) == (
-        "redis-master.dp-presentation.svc.cluster.local", "6379", "rediss")
+        "redis.dp-presentation.svc.cluster.local", "6379", "rediss")
     assert "redis_password" not in values["supersetNode"]["connections"]
     assert {"name": "REDIS_PASSWORD", "valueFrom": {"secretKeyRef": {"name": "redis-auth", "key": "redis-password"}}} \
         in values["extraEnvRaw"]

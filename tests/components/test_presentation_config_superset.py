@@ -53,7 +53,7 @@ print(json.dumps({
 def settings():
     python = ensure_venv().with_name("python")
     shape = spec.SupersetShape(image="superset:6.1.0", replicas=1, resources=SMALL,
-                               redis_host="redis-master.dp-presentation.svc.cluster.local", redis_port="6379")
+                               redis_host="redis.dp-presentation.svc.cluster.local", redis_port="6379")
     environment = {key: str(value) for key, value in spec.values(shape)["extraEnv"].items()}
     environment.update({"REDIS_PASSWORD": "p@ss/word", "SUPERSET_SECRET_KEY": "k" * 64, "DB_USER": "superset",
                         "DB_PASS": "pw", "DB_HOST": "metadata-rw", "DB_PORT": "5432", "DB_NAME": "superset",
@@ -69,7 +69,7 @@ def test_every_redis_client_logs_in_and_verifies_the_stack_ca(settings):
                 "ssl_check_hostname": "True"}
     cache, results = settings["cache"], settings["results"]
     assert cache["class"] == "SSLConnection" and cache["password"] == "p@ss/word"
-    assert (cache["host"], cache["port"], cache["db"]) == ("redis-master.dp-presentation.svc.cluster.local", "6379",
+    assert (cache["host"], cache["port"], cache["db"]) == ("redis.dp-presentation.svc.cluster.local", "6379",
                                                            "1")
     assert {key: cache[key] for key in ("ssl_ca_certs", "ssl_check_hostname")} == {
         "ssl_ca_certs": spec.CA_FILE, "ssl_check_hostname": "True"}

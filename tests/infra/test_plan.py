@@ -38,7 +38,7 @@ def test_prod_plan_is_clean_and_documented(tmp_path):
     assert result.returncode == 0, result.stdout + result.stderr
     summary = result.stdout.strip().splitlines()[-1]
     # Digest advisories only (never mandatory): the migrations and dbt-runner images await their first CI build,
-    # and the vendor's Dremio image is pinned by tag.
+    # and the vendors' Dremio and Valkey images are pinned by tag.
     # Inventories are asserted per layer in tests/components; here only the summary's form and the verdict.
     assert re.match(r"plan prod: \d+ resources \(\d+ protected\), \d+ policy violations \(0 mandatory\), "
                     r"update semantics, \d+\.\d\d s -> ", summary), summary

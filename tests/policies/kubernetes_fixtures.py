@@ -58,6 +58,12 @@ def pod_spec() -> dict:
     }
 
 
+def pinned(values: dict) -> dict:
+    """Release values whose image override also carries a digest (the chart takes it in the tag), as compliant."""
+    values["image"]["tag"] += f"@{DIGEST}"
+    return values
+
+
 def baseline() -> Recording:
     config = RuntimeConfig(name_prefix="dataplatform", stack="dev", minio_kms_key_id="k", replicas=1)
     resources = [
@@ -86,8 +92,8 @@ def baseline() -> Recording:
         resource(
             "kubernetes:helm.sh/v3:Release",
             "redis",
-            {"name": "redis", "chart": "oci://registry-1.docker.io/bitnamicharts/redis", "version": "23.1.1",
-             "values": redis(config).rendered_values()},
+            {"name": "redis", "chart": "valkey", "version": "0.11.0",
+             "values": pinned(redis(config).rendered_values())},
         ),
         resource(
             "kubernetes:core/v1:Service",

@@ -11,7 +11,7 @@ from policy_eval import violations
 from infra.harness import Recording
 
 CRON = "CronJob 'dbt-runner'"
-REDIS = "Release 'redis' (chart oci://registry-1.docker.io/bitnamicharts/redis)"
+REDIS = "Release 'redis' (chart valkey)"
 
 
 def container(inputs: dict) -> dict:
@@ -55,12 +55,11 @@ CASES: dict[str, tuple[Callable[[Recording], Recording], set[tuple[str, str, str
         set(),
     ),
     "fail_release_runs_as_root": (
-        lambda r: changed(r, "redis", lambda i: i["values"]["master"]["podSecurityContext"].update(
-            runAsNonRoot=False)),
+        lambda r: changed(r, "redis", lambda i: i["values"]["podSecurityContext"].update(runAsNonRoot=False)),
         {(
             "kubernetes-pod-require-restricted-security", "redis",
-            f"{REDIS} values do not set restricted security contexts (master.podSecurityContext: runAsNonRoot is not "
-            "true); build its values with components/release.py.",
+            f"{REDIS} values do not set restricted security contexts (podSecurityContext: runAsNonRoot is not true); "
+            "build its values with components/release.py.",
         )},
     ),
     "pass_fluent_bit_exempt_by_config_default": (
@@ -89,10 +88,10 @@ CASES: dict[str, tuple[Callable[[Recording], Recording], set[tuple[str, str, str
         )},
     ),
     "fail_release_without_resources": (
-        lambda r: changed(r, "redis", lambda i: i["values"]["replica"].pop("resources")),
+        lambda r: changed(r, "redis", lambda i: i["values"].pop("initResources")),
         {(
             "kubernetes-container-require-resource-limits", "redis",
-            f"{REDIS} values: replica.resources lacks requests.cpu, requests.memory, limits.cpu, limits.memory; set "
+            f"{REDIS} values: initResources lacks requests.cpu, requests.memory, limits.cpu, limits.memory; set "
             "requests and limits.",
         )},
     ),
@@ -150,9 +149,10 @@ CASES: dict[str, tuple[Callable[[Recording], Recording], set[tuple[str, str, str
           "Secret instead.")},
     ),
     "fail_release_password": (
-        lambda r: changed(r, "redis", lambda i: i["values"]["auth"].update(password="hunter2")),
+        lambda r: changed(r, "redis", lambda i: i["values"]["auth"]["aclUsers"]["default"].update(password="hunter2")),
         {("kubernetes-secret-disallow-plaintext", "redis",
-          f"{REDIS} holds secrets in plain text (auth.password); reference a Kubernetes Secret instead.")},
+          f"{REDIS} holds secrets in plain text (auth.aclUsers.default.password); reference a Kubernetes Secret "
+          "instead.")},
     ),
     "fail_public_load_balancer": (
         add_service,
@@ -160,9 +160,20 @@ CASES: dict[str, tuple[Callable[[Recording], Recording], set[tuple[str, str, str
           "Service 'dremio' is a public LoadBalancer; use ClusterIP (the deployer reaches services in-cluster).")},
     ),
     "fail_release_load_balancer": (
-        lambda r: changed(r, "redis", lambda i: i["values"]["master"]["service"].update(type="LoadBalancer")),
+        lambda r: changed(r, "redis", lambda i: i["values"]["service"].update(type="LoadBalancer")),
         {("kubernetes-service-disallow-public-load-balancer", "redis",
-          f"{REDIS} exposes a LoadBalancer at master.service.type; set ClusterIP.")},
+          f"{REDIS} exposes a LoadBalancer at service.type; set ClusterIP.")},
+    ),
+    "advisory_release_image_by_tag": (
+        lambda r: changed(r, "redis", lambda i: i["values"]["image"].update(tag="9.1.4")),
+        {("kubernetes-image-require-digest", "redis",
+          f"{REDIS} uses images without a digest (valkey/valkey:9.1.4); build them in CI and pin the digest from "
+          "images/digests.lock.json.")},
+    ),
+    "fail_release_acl_config_inline": (
+        lambda r: changed(r, "redis", lambda i: i["values"]["auth"].update(aclConfig="user default on >hunter2 ~*")),
+        {("kubernetes-secret-disallow-plaintext", "redis",
+          f"{REDIS} holds secrets in plain text (auth.aclConfig); reference a Kubernetes Secret instead.")},
     ),
     "fail_release_tls_off": (
         lambda r: changed(r, "redis", lambda i: i["values"]["tls"].update(enabled=False)),

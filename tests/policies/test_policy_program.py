@@ -59,7 +59,12 @@ def known_dev_gap(violation: dict) -> bool:
     if violation["level"] != "advisory":
         return False
     return violation["policy"] == "dremio-edition-require-access-control" or (
-        violation["policy"] == "kubernetes-image-require-digest" and "dremio/dremio-oss:" in violation["message"])
+        violation["policy"] == "kubernetes-image-require-digest" and vendor_image_by_tag(violation["message"]))
+
+
+def vendor_image_by_tag(message: str) -> bool:
+    """Vendor images pinned by tag only: Dremio's, and Valkey's (docs/decisions/0014-valkey.md)."""
+    return "dremio/dremio-oss:" in message or "valkey/valkey:" in message
 
 
 def awaiting_first_build(violation: dict) -> bool:

@@ -22,7 +22,7 @@ def presentation_program(stack: str):
         config = parse_stack_config(project_values(load_stack(stack).config), stack)
         cluster = ClusterContext(namespaces={layer: f"dp-{layer}" for layer in LAYER_NAMESPACES}, ca_pem=CA,
                                  ca_file="/tmp/ca.pem", issuer="platform-ca", images=image_references(),
-                                 services={"redis": "redis-master.dp-presentation.svc.cluster.local:6379"})
+                                 services={"redis": "redis.dp-presentation.svc.cluster.local:6379"})
         secret = pulumi.Output.secret
         logins = {"superset": {"username": "superset", "password": f"{SECRET_SENTINEL_PREFIX}pg"}}
         Presentation("presentation", PresentationConfig.from_stack(config), load_catalog(), cluster,
