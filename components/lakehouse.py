@@ -38,6 +38,7 @@ from components import lakehouse_spec as spec
 from components.base import child_options, type_token
 from components.cluster import ClusterContext, service_host
 from components.hardening import LARGE, SMALL, Resources
+from components.images import image_references
 from components.monitoring import Monitoring, MonitoringConfig
 from components.providers import dremio
 from components.storage import LakeAccess
@@ -74,6 +75,10 @@ class LakehouseConfig(BaseModel):
     store_bucket: str = Field(description="The `dremio-store` bucket.")
     store_endpoint: str | None = Field(default=None, description="MinIO `host:port` (dev); None for AWS S3.")
     region: str = Field(default="us-east-1", description="Region the object store reports.")
+    rds_ca_file: str | None = Field(
+        default=None, description="RDS metadata server: the RDS CA bundle's path in `rds_ca_image`, imported into "
+        "Dremio's truststore; None where the metadata server is in-cluster (its certificate chains to the stack's CA).")
+    rds_ca_image: str | None = Field(default=None, description="Image that ships the RDS CA bundle.")
 
     @model_validator(mode="after")
     def _rules(self) -> LakehouseConfig:
@@ -87,6 +92,10 @@ class LakehouseConfig(BaseModel):
     def from_stack(cls, config: Any) -> LakehouseConfig:
         settings = config.lakehouse
         minio = config.storage.minio
+        rds = config.metadata.backend == "rds"
+        # The RDS bundle comes from the image the metadata layer's migrations Job verifies RDS with, at the same
+        # path (`metadata.caBundleFile`), referenced as that layer references it.
+        bundle_image = config.metadata.migrations_image
         return cls(
             name_prefix=config.name_prefix, stack=config.stack, edition=settings.edition, version=settings.version,
             size=settings.size, executors=settings.executors, volume_gib=settings.volume_gib,
@@ -96,6 +105,9 @@ class LakehouseConfig(BaseModel):
             store_bucket=f"{config.name_prefix}-{config.stack}-dremio-store",
             store_endpoint=minio.server if minio is not None else None,
             region=minio.region if minio is not None else (config.aws.region if config.aws else "us-east-1"),
+            rds_ca_file=config.metadata.ca_bundle_file if rds else None,
+            rds_ca_image=(image_references().get(bundle_image) or f"ghcr.io/dataplatform/{bundle_image}:0.1.0")
+            if rds else None,
         )
 
     def shape(self) -> spec.DremioShape:
@@ -103,7 +115,8 @@ class LakehouseConfig(BaseModel):
         return spec.DremioShape(edition=self.edition, version=self.version, coordinator=coordinator,
                                 executor=executor, executors=self.executors, volume_gib=self.volume_gib,
                                 storage_class=self.storage_class, store_bucket=self.store_bucket,
-                                store_endpoint=self.store_endpoint, store_region=self.region)
+                                store_endpoint=self.store_endpoint, store_region=self.region,
+                                rds_ca_image=self.rds_ca_image, rds_ca_file=self.rds_ca_file)
 
 
 @dataclass(frozen=True)

@@ -73,6 +73,10 @@ class DremioShape:
     store_endpoint: str | None
     """`host:port` of MinIO (dev); None for AWS S3."""
     store_region: str
+    rds_ca_image: str | None = None
+    """prod: the platform image that ships the RDS CA bundle (the metadata layer's `migrations` image)."""
+    rds_ca_file: str | None = None
+    """prod: the bundle's path in that image (`metadata.caBundleFile`); None where the metadata server is in-cluster."""
 
     @property
     def image(self) -> str:
@@ -154,6 +158,58 @@ def _memory_mb(resources: Resources) -> int:
     return number * 1024 if value.endswith("Gi") else number
 
 
+TRUSTSTORE = f"{DREMIO_HOME}/truststore"
+RDS_CA_PREFIX = "rds-ca-"  # the RDS bundle's certificates, one file and one truststore alias each
+
+
+def truststore_script(rds: bool) -> str:
+    """The truststore init container's shell: the JVM's own roots plus the stack's CA (MinIO, the in-cluster
+    PostgreSQL and Elasticsearch certificates chain to it; AWS endpoints keep verifying against the public roots),
+    and with `rds` every certificate of the RDS bundle, which the `rds-ca` container has split into one PEM file per
+    certificate: `keytool -importcert` reads only the first certificate of a file, so a bundle imported whole would
+    trust one CA of many. Any failing step (no split files, a bad certificate) fails the pod, so Dremio never starts
+    with a partial truststore."""
+    store = f"-keystore {TRUSTSTORE}/cacerts -storepass changeit"
+    script = (f"cp $JAVA_HOME/lib/security/cacerts {TRUSTSTORE}/cacerts && chmod u+w {TRUSTSTORE}/cacerts && "
+              f"keytool -importcert -noprompt -alias platform-ca -file {DREMIO_HOME}/tls/ca.crt {store}")
+    if rds:
+        script += (f' && for part in {TRUSTSTORE}/{RDS_CA_PREFIX}*.pem; do alias="${{part##*/}}" && '
+                   f'keytool -importcert -noprompt -alias "${{alias%.pem}}" -file "$part" {store} && '
+                   'rm "$part" || exit 1; done')
+    return script
+
+
+def _init_resources() -> dict[str, Any]:
+    return {"requests": {"cpu": "50m", "memory": "128Mi"}, "limits": {"cpu": "500m", "memory": "256Mi"}}
+
+
+def _truststore_containers(shape: DremioShape, security: dict[str, Any]) -> list[dict[str, Any]]:
+    """Init containers that build the JVM truststore in the `truststore` volume before Dremio starts. Where the
+    metadata server is RDS (prod), `rds-ca` first splits the RDS CA bundle shipped in the platform's `migrations`
+    image (the image the metadata layer's verify-full Job already trusts RDS with) into one file per certificate
+    with GNU csplit (coreutils, in that Debian image), so the import needs nothing from Dremio's image but `sh` and
+    `keytool`."""
+    containers = []
+    rds = shape.rds_ca_file is not None
+    if rds:
+        if not shape.rds_ca_image:
+            raise ValueError("an RDS CA bundle path needs the image that ships it (`rds_ca_image`)")
+        containers.append({
+            "name": "rds-ca", "image": shape.rds_ca_image,
+            "command": ["csplit", "--quiet", "--elide-empty-files", f"--prefix={TRUSTSTORE}/{RDS_CA_PREFIX}",
+                        "--suffix-format=%03d.pem", shape.rds_ca_file, "/-----BEGIN CERTIFICATE-----/", "{*}"],
+            "securityContext": container_security(run_as_user=DREMIO_UID), "resources": _init_resources(),
+            "volumeMounts": [{"name": "truststore", "mountPath": TRUSTSTORE}],
+        })
+    containers.append({
+        "name": "truststore", "image": shape.image, "command": ["sh", "-c", truststore_script(rds)],
+        "securityContext": security, "resources": _init_resources(),
+        "volumeMounts": [{"name": "tls", "mountPath": f"{DREMIO_HOME}/tls", "readOnly": True},
+                         {"name": "truststore", "mountPath": TRUSTSTORE}],
+    })
+    return containers
+
+
 def _statefulset(shape: DremioShape, role: Literal["coordinator", "executor"]) -> dict[str, Any]:
     coordinator = role == "coordinator"
     name = COORDINATOR if coordinator else EXECUTOR
@@ -181,11 +237,6 @@ def _statefulset(shape: DremioShape, role: Literal["coordinator", "executor"]) -
     ]
     probe = ({"httpGet": {"path": "/", "port": WEB_PORT, "scheme": "HTTPS"}, "periodSeconds": 10}
              if coordinator else {"tcpSocket": {"port": FABRIC_PORT}, "periodSeconds": 10})
-    # The JVM's own roots plus the stack's CA: MinIO, PostgreSQL and Elasticsearch certificates chain to it,
-    # while AWS endpoints keep verifying against the public roots.
-    truststore = (f"cp $JAVA_HOME/lib/security/cacerts {DREMIO_HOME}/truststore/cacerts && chmod u+w "
-                  f"{DREMIO_HOME}/truststore/cacerts && keytool -importcert -noprompt -alias platform-ca -file "
-                  f"{DREMIO_HOME}/tls/ca.crt -keystore {DREMIO_HOME}/truststore/cacerts -storepass changeit")
     security = container_security(run_as_user=DREMIO_UID)
     claim: dict[str, Any] = {"accessModes": ["ReadWriteOnce"],
                              "resources": {"requests": {"storage": f"{shape.volume_gib}Gi"}}}
@@ -206,13 +257,7 @@ def _statefulset(shape: DremioShape, role: Literal["coordinator", "executor"]) -
                     "automountServiceAccountToken": False,
                     "securityContext": pod_security(run_as_user=DREMIO_UID, fs_group=DREMIO_UID),
                     "terminationGracePeriodSeconds": 120,
-                    "initContainers": [{
-                        "name": "truststore", "image": shape.image, "command": ["sh", "-c", truststore],
-                        "securityContext": security, "resources": {"requests": {"cpu": "50m", "memory": "128Mi"},
-                                                                   "limits": {"cpu": "500m", "memory": "256Mi"}},
-                        "volumeMounts": [{"name": "tls", "mountPath": f"{DREMIO_HOME}/tls", "readOnly": True},
-                                         {"name": "truststore", "mountPath": f"{DREMIO_HOME}/truststore"}],
-                    }],
+                    "initContainers": _truststore_containers(shape, security),
                     "containers": [{
                         "name": "dremio", "image": shape.image,
                         "command": [f"{DREMIO_HOME}/bin/dremio", "start-fg"],

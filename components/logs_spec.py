@@ -17,9 +17,16 @@ TEMPLATE_PRIORITY = 200  # above the built-in `logs-*-*` templates (100); our pa
 WRITER_ROLE = "log-writer"
 READER_ROLE = "log-reader"
 SHIPPER_USER = "log-shipper"
+# Dremio's `logs` source: a role and a user of the same name (components/lakehouse.py queries as it).
+DREMIO_READER = "dremio-reader"
 # The writer creates daily indices and appends documents; it never reads, updates or deletes.
 WRITER_PRIVILEGES = ["create_doc", "create_index"]
 READER_PRIVILEGES = ["read", "view_index_metadata"]
+# Dremio's Elasticsearch plugin reads `_nodes`, `_cluster/health` and `_cluster/state/metadata` to discover
+# nodes, versions, indices and mappings; `monitor` is the read-only built-in that covers those three
+# (cluster:monitor/nodes/info, /health, /state). It sees cluster-wide metadata (index names, mappings, settings),
+# never documents: documents stay limited to the index patterns below.
+DREMIO_READER_CLUSTER_PRIVILEGES = ["monitor"]
 
 # The seed's `airbyte-logs-*` mapping, field for field.
 AIRBYTE_LOGS_FIELDS: dict[str, dict[str, str]] = {
@@ -119,13 +126,18 @@ def ilm_policy(family: IndexFamily) -> dict[str, Any]:
     }
 
 
-def _role(description: str, patterns: list[str], privileges: list[str]) -> dict[str, Any]:
+def _role(description: str, patterns: list[str], privileges: list[str], cluster: list[str] | None = None,
+          access: str | None = None) -> dict[str, Any]:
+    """A role body; `access: read` marks a role the policy pack holds to read-only privileges."""
+    metadata = {"managed_by": "dataplatform"}
+    if access is not None:
+        metadata["access"] = access
     return {
-        "cluster": [],
+        "cluster": list(cluster or []),
         "indices": [{"names": patterns, "privileges": privileges, "allow_restricted_indices": False}],
         "applications": [],
         "run_as": [],
-        "metadata": {"managed_by": "dataplatform"},
+        "metadata": metadata,
         "description": description,
     }
 
@@ -137,4 +149,17 @@ def writer_role(all_families: list[IndexFamily]) -> dict[str, Any]:
 
 def reader_role(all_families: list[IndexFamily]) -> dict[str, Any]:
     return _role("Read-only access to the platform's log and audit indices.",
-                 [family.pattern for family in all_families], READER_PRIVILEGES)
+                 [family.pattern for family in all_families], READER_PRIVILEGES, access="read")
+
+
+def dremio_families(all_families: list[IndexFamily]) -> list[IndexFamily]:
+    """The families Dremio's `logs` source may query: job logs and dbt runs, never the audit trail. Every Dremio
+    user who can see the source could read what it reads (Community has no grants at all), and the audit trail
+    records Dremio's own queries: it stays readable only through `log-reader` and the cluster's administrators."""
+    return [family for family in all_families if not family.audit]
+
+
+def dremio_reader_role(all_families: list[IndexFamily]) -> dict[str, Any]:
+    return _role("Dremio's logs source: reads job logs and dbt runs, and the cluster metadata its plugin plans with.",
+                 [family.pattern for family in dremio_families(all_families)], READER_PRIVILEGES,
+                 cluster=DREMIO_READER_CLUSTER_PRIVILEGES, access="read")

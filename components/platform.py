@@ -8,7 +8,7 @@ import pulumi_aws as aws
 from components.base import child_options, type_token
 from components.cluster import ClusterContext
 from components.ingestion import Ingestion, IngestionConfig
-from components.lakehouse import DatabaseAccess, Lakehouse, LakehouseConfig
+from components.lakehouse import DatabaseAccess, Lakehouse, LakehouseConfig, SearchAccess
 from components.logs import LogIndices, LogsConfig
 from components.metadata import BackupTarget, MetadataConfig, MetadataConnection, MetadataDatabase
 from components.metadata_access import PLATFORM_DATABASE
@@ -71,7 +71,8 @@ class DataPlatform(pulumi.ComponentResource):
             database=MetadataConnection.from_metadata(self.metadata),
             opts=child_options(self),
         )
-        # Dremio reads every layer through the lake's identities and the metadata database as its `dremio` login.
+        # Dremio reads every layer through the lake's identities, the metadata database as its `dremio` login and
+        # the job-log indices as the logs layer's read-only `dremio-reader`.
         self.lakehouse = Lakehouse(
             f"{name}-lakehouse",
             LakehouseConfig.from_stack(config),
@@ -84,6 +85,7 @@ class DataPlatform(pulumi.ComponentResource):
                 database=PLATFORM_DATABASE,
                 credentials=self.metadata.credentials.apply(lambda logins: logins["dremio"]),
             ),
+            search=SearchAccess(host=self.logs.host, port=self.logs.port, credentials=self.logs.dremio_reader),
             opts=child_options(self),
         )
         # Superset reads gold through Dremio's Flight endpoint as the lakehouse's `superset` user.

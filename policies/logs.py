@@ -139,4 +139,50 @@ disallow_cluster_wildcards = resource_policy(
 )
 
 
-POLICIES = [require_tls, require_delete_phase, configure_audit_retention, disallow_cluster_wildcards]
+# What a read-only role may hold: index privileges that read documents or metadata, and the cluster privilege
+# that reads cluster state, health and node info (or one of its `cluster:monitor/...` actions).
+READ_INDEX_PRIVILEGES = {"read", "view_index_metadata", "monitor", "read_cross_cluster"}
+READ_CLUSTER_PRIVILEGES = {"monitor"}
+READ_CLUSTER_ACTIONS = "cluster:monitor/"
+
+
+def _reader(props) -> bool:
+    name = known(props, "name")
+    return known(props, "role", "metadata", "access") == "read" or (isinstance(name, str) and name.endswith("-reader"))
+
+
+def _validate_reader_roles(args, report_violation) -> None:
+    if args.resource_type != ES_ROLE or not _reader(args.props):
+        return
+    role = known(args.props, "role")
+    index = sorted({str(privilege) for entry in items(known(role, "indices"))
+                    for privilege in items(known(entry, "privileges")) if privilege not in READ_INDEX_PRIVILEGES})
+    cluster = sorted(str(privilege) for privilege in items(known(role, "cluster"))
+                     if privilege not in READ_CLUSTER_PRIVILEGES
+                     and not str(privilege).startswith(READ_CLUSTER_ACTIONS))
+    run_as = [str(user) for user in items(known(role, "run_as"))]
+    found = [*(f"index {privilege}" for privilege in index), *(f"cluster {privilege}" for privilege in cluster),
+             *(f"run_as {user}" for user in run_as)]
+    if found:
+        report_violation(f"Elasticsearch role '{known(args.props, 'name') or args.name}' is a reader but grants "
+                         f"{', '.join(found)}; a reader holds only read, view_index_metadata (indices) and monitor "
+                         "(cluster).")
+
+
+require_read_only_readers = resource_policy(
+    "elasticsearch-role-require-read-only-readers",
+    "DP-ES-005",
+    "Reader roles cannot write",
+    "An Elasticsearch `Role` marked read-only (`metadata.access: read`, or a name ending in `-reader`) holds only "
+    "the index privileges `read`, `view_index_metadata`, `monitor` and `read_cross_cluster`, only the cluster "
+    "privilege `monitor` (or `cluster:monitor/...` actions), and no `run_as`.",
+    Severity.HIGH,
+    ["access"],
+    "Drop the write, delete and administrative privileges from the reader, or give the writing identity a role "
+    "of its own.",
+    _validate_reader_roles,
+)
+
+
+POLICIES = [require_tls, require_delete_phase, configure_audit_retention, disallow_cluster_wildcards,
+            require_read_only_readers]

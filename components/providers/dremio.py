@@ -56,7 +56,7 @@ SOURCE_FIELDS: dict[str, tuple[str, ...]] = {
     "POSTGRES": ("hostname", "port", "databaseName", "username", "authenticationType", "useSsl",
                  "encryptionValidationMode", "fetchSize", "enableExternalQuery"),
     "ELASTIC": ("hostList", "username", "authenticationType", "sslEnabled", "encryptionValidationMode",
-                "scriptsEnabled", "showHiddenIndices", "usePainless", "scrollSize"),
+                "useWhitelist", "scriptsEnabled", "showHiddenIndices", "usePainless", "scrollSize"),
 }
 SECRET_FIELDS: dict[str, tuple[str, ...]] = {"S3": ("accessSecret",), "POSTGRES": ("password",),
                                              "ELASTIC": ("password",)}
@@ -112,12 +112,17 @@ def postgres_source(name: str, host: str, port: int, database: str, username: st
 
 
 def elastic_source(name: str, host: str, port: int, username: str) -> dict[str, Any]:
-    """An Elasticsearch source over TLS with certificate and hostname validation, scripts off."""
+    """An Elasticsearch source over TLS with certificate and hostname validation, scripts off.
+
+    `useWhitelist` ("Managed Elasticsearch service") keeps Dremio on the given host. Without it the plugin asks
+    `_nodes` for every node's publish address and connects to those pod IPs, which the service certificate does not
+    name, so hostname validation would refuse them. The certificate chains to the stack's CA, which the
+    coordinator's and executors' JVM truststore holds (components/lakehouse_spec.py)."""
     return {
         "entityType": "source", "type": "ELASTIC", "name": name,
         "config": {
             "hostList": [{"hostname": host, "port": port}], "username": username, "authenticationType": "MASTER",
-            "sslEnabled": True, "encryptionValidationMode": VERIFY_FULL, "scriptsEnabled": False,
+            "sslEnabled": True, "encryptionValidationMode": VERIFY_FULL, "useWhitelist": True, "scriptsEnabled": False,
             "showHiddenIndices": False, "usePainless": True, "scrollSize": 4000,
         },
         "metadataPolicy": metadata_policy(auto_promote=False),

@@ -153,6 +153,30 @@ CASES = {
           "Elasticsearch role 'log-writer' grants all, indices *; give application roles only the cluster "
           "privileges and index patterns they use.")},
     ),
+    "fail_dremio_reader_that_writes": (
+        "prod-logs",
+        lambda r: changed(r, "logs-role-dremio-reader",
+                          lambda i: i["role"]["indices"][0]["privileges"].extend(["write", "delete_index"])),
+        {("elasticsearch-role-require-read-only-readers", "logs-role-dremio-reader",
+          "Elasticsearch role 'dremio-reader' is a reader but grants index delete_index, index write; a reader holds "
+          "only read, view_index_metadata (indices) and monitor (cluster).")},
+    ),
+    "fail_reader_with_a_managing_cluster_privilege_and_run_as": (
+        "prod-logs",
+        lambda r: changed(r, "logs-role-reader",
+                          lambda i: i["role"].update(cluster=["monitor", "manage_index_templates"],
+                                                     run_as=["log-shipper"])),
+        {("elasticsearch-role-require-read-only-readers", "logs-role-reader",
+          "Elasticsearch role 'log-reader' is a reader but grants cluster manage_index_templates, run_as "
+          "log-shipper; a reader holds only read, view_index_metadata (indices) and monitor (cluster).")},
+    ),
+    "fail_role_marked_read_only_by_metadata_alone": (
+        "prod-logs",
+        lambda r: changed(r, "logs-role-writer", lambda i: i["role"]["metadata"].update(access="read")),
+        {("elasticsearch-role-require-read-only-readers", "logs-role-writer",
+          "Elasticsearch role 'log-writer' is a reader but grants index create_doc, index create_index; a reader "
+          "holds only read, view_index_metadata (indices) and monitor (cluster).")},
+    ),
 }
 
 
