@@ -2,34 +2,15 @@
 
 from __future__ import annotations
 
-import pickle
 from collections.abc import Callable
 from typing import Any
 
-import pulumi.dynamic.dynamic
 import pytest
 
 from infra.harness import Recording, run_program
 from infra.stackfiles import load_stack
 
 _CACHE: dict[tuple[str, bool], Recording] = {}
-
-_serialize_provider = pulumi.dynamic.dynamic.serialize_provider
-
-
-def _serialize_provider_restoring_pickler(provider: Any) -> str:
-    """The SDK's serializer sorts dicts by patching pickle's pure-Python Pickler and never undoes it: each call wraps
-    the previous call's `_batch_setitems`, so one process nests one frame deeper per dynamic resource. A test process
-    runs the program many times and reaches the recursion limit (pickling then fails with RecursionError); `pulumi
-    up` runs it once. Restore the Pickler after every call."""
-    saved = pickle._Pickler._batch_setitems, pickle._Pickler.save_dict
-    try:
-        return _serialize_provider(provider)
-    finally:
-        pickle._Pickler._batch_setitems, pickle._Pickler.save_dict = saved
-
-
-pulumi.dynamic.dynamic.serialize_provider = _serialize_provider_restoring_pickler
 
 
 def run_stack(stack: str, overrides: dict[str, Any] | None = None, preview: bool = False) -> Recording:
