@@ -11,7 +11,8 @@ Example (inside a Pulumi program)::
 What it declares (components/presentation_spec.py renders the values, configuration and permissions):
 1. Superset's release through the runtime's release mechanism (chart superset 0.15.1), serving https with a
    cert-manager certificate, with the platform's own image (Superset plus the Dremio Flight dialect, pinned from
-   images/digests.lock.json): metadata in the metadata layer's `superset` database over verified TLS, cache and
+   images/digests.lock.json): metadata in the metadata layer's `superset` database over verified TLS (against the
+   stack's CA, or in prod the RDS CA bundle an `rds-ca` init container copies from the `migrations` image), cache and
    Celery broker on the runtime's Redis over TLS, a
    generated secret key and administrator password in the `superset-env` Secret (never in values), Talisman on,
    secure HTTP-only cookies, CSRF on, no self-registration, debug off, and the event log on stdout, where the
@@ -42,6 +43,7 @@ from components import presentation_spec as spec
 from components.base import child_options, type_token
 from components.cluster import ClusterContext
 from components.hardening import LARGE, MEDIUM, SMALL, Resources, container_security, pod_security
+from components.images import image_references
 from components.metadata import MetadataConnection
 from components.monitoring import Monitoring, MonitoringConfig
 from components.providers import superset
@@ -61,10 +63,23 @@ class PresentationConfig(BaseModel):
 
     replicas: int = Field(default=1, ge=1, le=10, description="Web and worker replicas.")
     size: Literal["small", "medium", "large"] = Field(default="small", description="Resources of each pod.")
+    rds_ca_file: str | None = Field(
+        default=None, description="RDS metadata server: the RDS CA bundle's path in `rds_ca_image`, which Superset's "
+                                  "metadata database connection verifies the server against.")
+    rds_ca_image: str | None = Field(default=None, description="Image that ships the RDS CA bundle.")
 
     @classmethod
     def from_stack(cls, config: Any) -> PresentationConfig:
-        return cls(replicas=config.kubernetes.replicas, size=config.presentation.size)
+        rds = config.metadata.backend == "rds"
+        # The RDS bundle comes from the image the metadata layer's migrations Job verifies RDS with, at the same
+        # path (`metadata.caBundleFile`), as the ingestion and lakehouse layers take it.
+        bundle_image = config.metadata.migrations_image
+        return cls(
+            replicas=config.kubernetes.replicas, size=config.presentation.size,
+            rds_ca_file=config.metadata.ca_bundle_file if rds else None,
+            rds_ca_image=(image_references().get(bundle_image) or f"ghcr.io/dataplatform/{bundle_image}:0.1.0")
+            if rds else None,
+        )
 
 
 @dataclass(frozen=True)
@@ -106,7 +121,8 @@ class Presentation(pulumi.ComponentResource):
         namespace = cluster.namespaces[spec.LAYER]
         redis_host, _, redis_port = str(cluster.services.get("redis", "redis:6379")).rpartition(":")
         shape = spec.SupersetShape(image=cluster.images.get("superset", "superset"), replicas=config.replicas,
-                                   resources=SIZES[config.size], redis_host=redis_host, redis_port=redis_port)
+                                   resources=SIZES[config.size], redis_host=redis_host, redis_port=redis_port,
+                                   rds_ca_image=config.rds_ca_image, rds_ca_file=config.rds_ca_file)
         admin_password = self._random("admin-password", 32)
         environment = self._environment(namespace, database, admin_password)
         certificate = k8s.apiextensions.CustomResource(

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from components.cluster import namespace_name, server_certificate, service_dns_names, service_host
-from components.hardening import Resources
+from components.hardening import Resources, container_security
 from components.logshipping import SUPERSET_RESPONSES
 from components.monitoring import AlertRule
 from components.runtime_values import REDIS_AUTH_SECRET, REDIS_PASSWORD_KEY
@@ -47,6 +47,13 @@ BUNDLE_FOLDER = "gold_marts"
 BUNDLE_DATABASE_FILE = f"databases/{DATABASE_NAME}.yaml"
 CA_KEY = "ca_bundle"  # the chart mounts `extraSecrets` files in configMountPath (/app/pythonpath)
 CA_FILE = f"/app/pythonpath/{CA_KEY}"
+# Where the metadata server is RDS (prod) its certificate chains to the RDS CAs, not to the stack's: an `rds-ca`
+# init container copies the RDS bundle out of the image that ships it (the metadata layer's `migrations` image)
+# into the `db-ca` emptyDir, which every Superset container that opens the database mounts read-only here.
+DB_CA_VOLUME = "db-ca"
+DB_CA_DIR = "/etc/dataplatform/db-ca"
+RDS_CA_FILE = f"{DB_CA_DIR}/rds-ca.pem"
+INIT_RESOURCES = Resources(cpu="10m", memory="32Mi", cpu_limit="100m")  # one `cp`
 WRITABLE = (("tmp", "/tmp"), ("superset-home", "/app/superset_home"))
 # Superset serves its UI and API over TLS itself: gunicorn reads extra arguments from GUNICORN_CMD_ARGS, and the
 # certificate is cert-manager's, mounted from its Secret.
@@ -54,17 +61,24 @@ TLS_SECRET = "superset-tls"
 TLS_DIR = "/app/tls"
 GUNICORN_TLS = f"--certfile={TLS_DIR}/tls.crt --keyfile={TLS_DIR}/tls.key"
 
-# superset_config.py additions: the secret key and every credential come from the environment (the Secret
-# above), the metadata database is verified TLS, the web app is hardened, and events go to stdout where Fluent Bit
-# picks them up for the audit index (components/logshipping.py routes lines starting with {"superset_event").
+
+def metadata_database_override(ca_file: str) -> str:
+    """The `metadata_database` override: the metadata database over TLS with the server verified against
+    `ca_file` (`SupersetShape.database_ca_file`), host name included."""
+    return f"""SQLALCHEMY_DATABASE_URI = (
+    f"postgresql+psycopg2://{{os.environ['DB_USER']}}:{{os.environ['DB_PASS']}}@{{os.environ['DB_HOST']}}:"
+    f"{{os.environ['DB_PORT']}}/{{os.environ['DB_NAME']}}?sslmode=verify-full&sslrootcert={ca_file}"
+)
+"""
+
+
+# superset_config.py additions the same in every stack: the secret key and every credential come from the
+# environment (the Secret above), the web app is hardened, Redis is verified TLS, and events go to stdout where
+# Fluent Bit picks them up for the audit index (components/logshipping.py routes lines starting with
+# {"superset_event"). `config_overrides` adds the metadata database, whose CA depends on the stack.
 CONFIG_OVERRIDES = {
     "secret": """import os
 SECRET_KEY = os.environ["SUPERSET_SECRET_KEY"]
-""",
-    "metadata_database": f"""SQLALCHEMY_DATABASE_URI = (
-    f"postgresql+psycopg2://{{os.environ['DB_USER']}}:{{os.environ['DB_PASS']}}@{{os.environ['DB_HOST']}}:"
-    f"{{os.environ['DB_PORT']}}/{{os.environ['DB_NAME']}}?sslmode=verify-full&sslrootcert={CA_FILE}"
-)
 """,
     "hardening": """DEBUG = False
 FLASK_DEBUG = False
@@ -139,6 +153,19 @@ class SupersetShape:
     resources: Resources
     redis_host: str
     redis_port: str
+    rds_ca_image: str | None = None
+    """prod: the platform image that ships the RDS CA bundle (the metadata layer's `migrations` image)."""
+    rds_ca_file: str | None = None
+    """prod: the bundle's path in that image (`metadata.caBundleFile`); None where PostgreSQL is in the cluster."""
+
+    def database_ca_file(self) -> str:
+        """The file the metadata database's server is verified against: the RDS bundle, or the stack's CA."""
+        return RDS_CA_FILE if self.rds_ca_file else CA_FILE
+
+
+def config_overrides(database_ca_file: str) -> dict[str, str]:
+    """Every `configOverrides` entry, the metadata database verified against `database_ca_file`."""
+    return {**CONFIG_OVERRIDES, "metadata_database": metadata_database_override(database_ca_file)}
 
 
 def server_url() -> str:
@@ -163,13 +190,33 @@ def image_values(reference: str) -> dict[str, str]:
     return {"repository": repository, "tag": f"{tag}{at}{digest}", "pullPolicy": "IfNotPresent"}
 
 
+def init_containers(shape: SupersetShape) -> list[dict[str, Any]]:
+    """The init containers of every pod that opens the metadata database (the chart's `dockerize` waits are
+    replaced, see docs/presentation.md): none in-cluster, `rds-ca` where the server is RDS. A new list each call,
+    so no two pods' values share an object."""
+    if not shape.rds_ca_file:
+        return []
+    if not shape.rds_ca_image:
+        raise ValueError("an RDS CA bundle path needs the image that ships it (`rds_ca_image`)")
+    return [{
+        "name": "rds-ca", "image": shape.rds_ca_image, "imagePullPolicy": "IfNotPresent",
+        "command": ["cp", shape.rds_ca_file, RDS_CA_FILE],
+        "securityContext": container_security(run_as_user=SUPERSET_UID), "resources": INIT_RESOURCES.values(),
+        "volumeMounts": [{"name": DB_CA_VOLUME, "mountPath": DB_CA_DIR}],
+    }]
+
+
 def values(shape: SupersetShape) -> dict[str, Any]:
     """The chart's values fragment (hardening is added by the release mechanism); no credential in it. The CA
-    bundle (`extraSecrets.ca_bundle`) is set at deploy time, from the runtime's CA Output."""
+    bundle (`extraSecrets.ca_bundle`) is set at deploy time, from the runtime's CA Output. `extraVolumes` and
+    `extraVolumeMounts` reach the web, worker, beat and init pods alike (and Flower's, which is off)."""
     volumes = [*({"name": name, "emptyDir": {}} for name, _ in WRITABLE),
                {"name": "tls", "secret": {"secretName": TLS_SECRET}}]
     mounts = [*({"name": name, "mountPath": path} for name, path in WRITABLE),
               {"name": "tls", "mountPath": TLS_DIR, "readOnly": True}]
+    if shape.rds_ca_file:
+        volumes.append({"name": DB_CA_VOLUME, "emptyDir": {}})
+        mounts.append({"name": DB_CA_VOLUME, "mountPath": DB_CA_DIR, "readOnly": True})
     redis_tls = {"enabled": True, "ssl_cert_reqs": "CERT_REQUIRED"}
     fragment: dict[str, Any] = {
         "fullnameOverride": RELEASE,
@@ -182,7 +229,7 @@ def values(shape: SupersetShape) -> dict[str, Any]:
         "extraEnv": {"GUNICORN_CMD_ARGS": GUNICORN_TLS, "REDIS_HOST": shape.redis_host, "REDIS_PORT": shape.redis_port,
                      "REDIS_PROTO": "rediss", "REDIS_DB": "1", "REDIS_CELERY_DB": "0",
                      "REDIS_SSL_CERT_REQS": "required"},
-        "configOverrides": CONFIG_OVERRIDES,
+        "configOverrides": config_overrides(shape.database_ca_file()),
         # The runtime's Redis password, from the Secret the runtime writes in this namespace.
         "extraEnvRaw": [{"name": "REDIS_PASSWORD",
                          "valueFrom": {"secretKeyRef": {"name": REDIS_AUTH_SECRET, "key": REDIS_PASSWORD_KEY}}}],
@@ -193,19 +240,20 @@ def values(shape: SupersetShape) -> dict[str, Any]:
         "supersetNode": {
             "replicas": {"enabled": True, "replicaCount": shape.replicas},
             "connections": {"redis_host": shape.redis_host, "redis_port": shape.redis_port, "redis_ssl": redis_tls},
-            "initContainers": [],
+            "initContainers": init_containers(shape),
             "startupProbe": _https_probe(60),
             "livenessProbe": _https_probe(3),
             "readinessProbe": _https_probe(3),
         },
-        "supersetWorker": {"replicas": {"enabled": True, "replicaCount": shape.replicas}, "initContainers": []},
-        "supersetCeleryBeat": {"enabled": False, "initContainers": []},
+        "supersetWorker": {"replicas": {"enabled": True, "replicaCount": shape.replicas},
+                           "initContainers": init_containers(shape)},
+        "supersetCeleryBeat": {"enabled": False, "initContainers": init_containers(shape)},
         "supersetCeleryFlower": {"enabled": False},
         "supersetWebsockets": {"enabled": False},
         "init": {
             "createAdmin": False,
             "loadExamples": False,
-            "initContainers": [],
+            "initContainers": init_containers(shape),
             # The administrator the providers log in with, its password from the environment (the Secret).
             "initscript": "\n".join([
                 "#!/bin/sh", "set -eu", "superset db upgrade", "superset init",

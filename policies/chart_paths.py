@@ -150,8 +150,9 @@ CHARTS: dict[str, ChartPaths] = {
             images=tuple(f"{component}.image" for component in AIRBYTE_COMPONENTS),
         ),
         # apache/superset helm/superset, chart 0.15.1; paths as in that line's helm/superset/values.yaml. The
-        # bundled PostgreSQL and Redis are switched off and the init containers (an unhardened `dockerize` image)
-        # are dropped by the presentation layer's fragment.
+        # bundled PostgreSQL and Redis are switched off and the default init containers (an unhardened `dockerize`
+        # image) are replaced by the presentation layer's fragment: none in dev, in prod an `rds-ca` copy that
+        # carries its own restricted securityContext and resources (the pack cannot index into those lists).
         ChartPaths(
             chart="superset",
             version="0.15.1",

@@ -6,7 +6,9 @@ from __future__ import annotations
 import base64
 import io
 import json
+import os
 import zipfile
+from pathlib import Path
 
 import pytest
 import yaml
@@ -20,6 +22,8 @@ from infra.stackfiles import load_stack
 from tests.support.presentation import FLIGHT_HOST, presentation_program
 
 CATALOG = load_catalog()
+GOLDEN = Path(__file__).with_name("golden_presentation")
+UPDATE = os.environ.get("UPDATE_GOLDEN") == "1"
 
 
 @pytest.fixture(scope="module", params=["dev", "prod"])
@@ -41,11 +45,31 @@ def test_release_runs_the_platform_image_hardened_without_credentials(recording)
     assert values["supersetNode"]["connections"]["redis_ssl"] == {"enabled": True, "ssl_cert_reqs": "CERT_REQUIRED"}
     assert values["init"]["createAdmin"] is False and "$SUPERSET_ADMIN_PASSWORD" in values["init"]["initscript"]
     for part in ("supersetNode", "supersetWorker", "init"):
-        assert values[part]["initContainers"] == []
+        assert "dockerize" not in json.dumps(values[part]["initContainers"])
         assert values[part]["containerSecurityContext"]["readOnlyRootFilesystem"] is True
         assert values[part]["podSecurityContext"]["runAsNonRoot"] is True
     assert values["extraSecrets"][spec.CA_KEY].startswith("-----BEGIN CERTIFICATE-----")
     assert SECRET_SENTINEL_PREFIX not in json.dumps(values)
+
+
+def integral(value):
+    """The recording's numbers as the program wrote them: the engine carries every number as a float."""
+    if isinstance(value, dict):
+        return {key: integral(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [integral(item) for item in value]
+    return int(value) if isinstance(value, float) and value.is_integer() else value
+
+
+def test_release_values_match_golden(recording):
+    release = one(recording, "kubernetes:helm.sh/v3:Release").inputs
+    rendered = yaml.safe_dump(integral({key: release[key] for key in ("chart", "version", "values")}),
+                              sort_keys=True, width=120)
+    path = GOLDEN / f"{recording.stack}.yaml"
+    if UPDATE:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(rendered)
+    assert rendered == path.read_text(), f"{path} differs; run with UPDATE_GOLDEN=1 and review it"
 
 
 def test_superset_serves_https_with_a_cert_manager_certificate(recording):
@@ -68,6 +92,52 @@ def test_configuration_is_hardened(recording):
                  "AUTH_USER_REGISTRATION = False", "DEBUG = False", "EVENT_LOGGER = AuditEventLogger()",
                  "sslmode=verify-full"):
         assert line in text
+
+
+def database_uri(values) -> str:
+    """The metadata database URI the `metadata_database` override builds, with the environment's names kept."""
+    text = values["configOverrides"]["metadata_database"]
+    return "".join(part.split('"')[1] for part in text.splitlines() if part.strip().startswith('f"'))
+
+
+def test_metadata_database_is_verified_against_the_servers_ca(recording):
+    values = one(recording, "kubernetes:helm.sh/v3:Release").inputs["values"]
+    _, _, parameters = database_uri(values).partition("?")
+    rds = recording.stack == "prod"  # prod's metadata server is RDS, dev's runs in the cluster
+    assert parameters == f"sslmode=verify-full&sslrootcert={spec.RDS_CA_FILE if rds else spec.CA_FILE}"
+    assert (spec.RDS_CA_FILE, spec.CA_FILE) == ("/etc/dataplatform/db-ca/rds-ca.pem", "/app/pythonpath/ca_bundle")
+    # Redis runs in the cluster in every stack: its clients keep the stack's CA.
+    assert f"ssl_ca_certs={spec.CA_FILE}" in values["configOverrides"]["redis"]
+
+
+def test_every_pod_that_opens_the_database_gets_the_rds_bundle_in_prod(recording):
+    values = one(recording, "kubernetes:helm.sh/v3:Release").inputs["values"]
+    volume = {"name": spec.DB_CA_VOLUME, "emptyDir": {}}
+    mount = {"name": spec.DB_CA_VOLUME, "mountPath": spec.DB_CA_DIR, "readOnly": True}
+    parts = ("supersetNode", "supersetWorker", "supersetCeleryBeat", "init")
+    if recording.stack == "dev":
+        assert volume not in values["extraVolumes"] and mount not in values["extraVolumeMounts"]
+        assert all(values[part]["initContainers"] == [] for part in parts)
+        return
+    # The chart renders extraVolumes and extraVolumeMounts into the web, worker, beat and init pods alike.
+    assert volume in values["extraVolumes"] and mount in values["extraVolumeMounts"]
+    for part in parts:
+        (copy,) = values[part]["initContainers"]
+        assert copy["name"] == "rds-ca" and copy["image"] == image_references()["migrations"]
+        assert copy["command"] == ["cp", "/etc/dataplatform/rds-global-bundle.pem", spec.RDS_CA_FILE]
+        assert copy["volumeMounts"] == [{"name": spec.DB_CA_VOLUME, "mountPath": spec.DB_CA_DIR}]
+        context = copy["securityContext"]
+        assert (context["runAsNonRoot"], context["runAsUser"], context["allowPrivilegeEscalation"],
+                context["readOnlyRootFilesystem"], context["capabilities"], context["seccompProfile"]) == (
+            True, spec.SUPERSET_UID, False, True, {"drop": ["ALL"]}, {"type": "RuntimeDefault"})
+        assert all(copy["resources"][section][kind] for section in ("requests", "limits") for kind in ("cpu", "memory"))
+
+
+def test_an_rds_bundle_needs_the_image_that_ships_it():
+    shape = spec.SupersetShape(image="superset:6.1.0", replicas=1, resources=spec.INIT_RESOURCES, redis_host="r",
+                               redis_port="6379", rds_ca_file="/etc/dataplatform/rds-global-bundle.pem")
+    with pytest.raises(ValueError, match="rds_ca_image"):
+        spec.values(shape)
 
 
 def test_redis_endpoint_and_password_reach_superset_without_a_plaintext_value(recording):

@@ -1,8 +1,9 @@
 """Superset's configuration overrides, executed in the real Superset virtualenv the slow suite builds (Superset 6.1
 with its redis-py, Celery, kombu and Flask-Caching), in the order the chart renders them (its `range` over the
 `configOverrides` map is by key): every Redis client gets the runtime's password and TLS verified against the
-stack's CA with the host name checked, and the metadata database is `verify-full`. Nothing connects: the clients'
-parsed connection settings are what is checked."""
+stack's CA with the host name checked, and the metadata database is `verify-full` against the stack's CA, or the RDS
+bundle where the metadata server is RDS. Nothing connects: the clients' parsed connection settings are what is
+checked."""
 
 from __future__ import annotations
 
@@ -49,19 +50,25 @@ print(json.dumps({
 """
 
 
-@pytest.fixture(scope="module")
-def settings():
+RDS = {"rds_ca_image": "ghcr.io/dataplatform/migrations:0.1.0",
+       "rds_ca_file": "/etc/dataplatform/rds-global-bundle.pem"}
+
+
+@pytest.fixture(scope="module", params=["in-cluster", "rds"])
+def settings(request):
     python = ensure_venv().with_name("python")
     shape = spec.SupersetShape(image="superset:6.1.0", replicas=1, resources=SMALL,
-                               redis_host="redis.dp-presentation.svc.cluster.local", redis_port="6379")
-    environment = {key: str(value) for key, value in spec.values(shape)["extraEnv"].items()}
+                               redis_host="redis.dp-presentation.svc.cluster.local", redis_port="6379",
+                               **(RDS if request.param == "rds" else {}))
+    values = spec.values(shape)
+    environment = {key: str(value) for key, value in values["extraEnv"].items()}
     environment.update({"REDIS_PASSWORD": "p@ss/word", "SUPERSET_SECRET_KEY": "k" * 64, "DB_USER": "superset",
                         "DB_PASS": "pw", "DB_HOST": "metadata-rw", "DB_PORT": "5432", "DB_NAME": "superset",
                         "PATH": "/usr/bin:/bin"})
-    result = subprocess.run([str(python), "-c", PROBE], input=json.dumps(spec.CONFIG_OVERRIDES), env=environment,
+    result = subprocess.run([str(python), "-c", PROBE], input=json.dumps(values["configOverrides"]), env=environment,
                             capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr[-3000:]
-    return json.loads(result.stdout.strip().splitlines()[-1])
+    return {**json.loads(result.stdout.strip().splitlines()[-1]), "rds": request.param == "rds"}
 
 
 def test_every_redis_client_logs_in_and_verifies_the_stack_ca(settings):
@@ -83,12 +90,14 @@ def test_every_redis_client_logs_in_and_verifies_the_stack_ca(settings):
 
 
 def test_metadata_database_is_verify_full_and_the_key_comes_from_the_environment(settings):
+    ca_file = spec.RDS_CA_FILE if settings["rds"] else spec.CA_FILE
     assert settings["database"] == ("postgresql+psycopg2://superset:pw@metadata-rw:5432/superset"
-                                    f"?sslmode=verify-full&sslrootcert={spec.CA_FILE}")
+                                    f"?sslmode=verify-full&sslrootcert={ca_file}")
     assert settings["secret_key"] == "k" * 64
 
 
 def test_overrides_survive_the_charts_tpl():
     # The chart passes every override through `tpl`, which would read `{{` as a template action.
-    for key, text in spec.CONFIG_OVERRIDES.items():
-        assert "{{" not in text and "}}" not in text, key
+    for ca_file in (spec.CA_FILE, spec.RDS_CA_FILE):
+        for key, text in spec.config_overrides(ca_file).items():
+            assert "{{" not in text and "}}" not in text, key
