@@ -388,7 +388,9 @@ def import_environment() -> list[dict[str, Any]]:
     """The bundle import's variables (images/dbt-runner/import_bundle.py): Superset's URL and the platform CA, the
     importer's login and the Dremio connection's password from the Secret the presentation layer writes here."""
     def secret(name: str, key: str) -> dict[str, Any]:
-        return {"name": name, "valueFrom": {"secretKeyRef": {"name": presentation.IMPORT_SECRET, "key": key}}}
+        # Optional, as the bundle: until the presentation layer exists the import reports itself skipped.
+        return {"name": name,
+                "valueFrom": {"secretKeyRef": {"name": presentation.IMPORT_SECRET, "key": key, "optional": True}}}
 
     plain = {"SUPERSET_URL": presentation.server_url(), "SUPERSET_CA_FILE": f"{RUNNER_CA_DIR}/ca.crt",
              "BUNDLE_FILE": f"{BUNDLE_DIR}/{presentation.BUNDLE_FILE}",
@@ -424,7 +426,7 @@ def runner_pod(image: str, user: str, resources: Resources) -> dict[str, Any]:
         "volumes": [{"name": "ca", "secret": {"secretName": RUNNER_SECRET, "items": [{"key": "ca.crt",
                                                                                     "path": "ca.crt"}]}},
                     {"name": "work", "emptyDir": {}},
-                    {"name": "bundle", "configMap": {"name": presentation.BUNDLE_CONFIGMAP}}],
+                    {"name": "bundle", "configMap": {"name": presentation.BUNDLE_CONFIGMAP, "optional": True}}],
     }
 
 

@@ -14,8 +14,10 @@ Environment:
     BUNDLE_DATABASE_FILE        the database file inside the bundle (default databases/dremio.yaml)
     BUNDLE_DATABASE_PASSWORD    that database's password (optional: without it Superset keeps the stored one)
 
-Exit codes: 0 imported (one summary line on stdout), 1 Superset refused or could not be reached (the message says
-which call and what came back), 2 the environment is incomplete.
+Exit codes: 0 imported (one summary line on stdout), or skipped because the presentation layer is not deployed
+(neither the bundle nor the importer's login is there; the pod mounts both as optional), 1 Superset refused or
+could not be reached (the message says which call and what came back), 2 the environment is incomplete. A redirect
+is a failure: the importer's token and CSRF header go to the configured https address and nowhere else.
 """
 
 from __future__ import annotations
@@ -43,6 +45,12 @@ class ImportFailed(Exception):  # noqa: N818 (the message is what the operator r
     pass
 
 
+class _RefuseRedirects(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, req, fp, code, msg, headers, newurl):
+        raise ImportFailed(f"{req.get_method()} {req.full_url} was redirected (HTTP {code}) to {newurl}; "
+                           "set SUPERSET_URL to the address that answers")
+
+
 class Superset:
     """A session against Superset's API that verifies the server against one CA and keeps the session cookie."""
 
@@ -52,7 +60,8 @@ class Superset:
         self.base = url.rstrip("/")
         context = ssl.create_default_context(cafile=ca_file)
         self.opener = urllib.request.build_opener(urllib.request.HTTPSHandler(context=context),
-                                                  urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()))
+                                                  urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()),
+                                                  _RefuseRedirects())
         self.headers: dict[str, str] = {}
 
     def call(self, method: str, path: str, body: bytes | None = None, content_type: str | None = None) -> dict:
@@ -122,6 +131,10 @@ def contents(bundle: Path) -> Counter:
 
 def main(environ: dict[str, str] | None = None) -> int:
     environ = dict(os.environ if environ is None else environ)
+    if not environ.get("SUPERSET_USERNAME") and not Path(environ.get("BUNDLE_FILE") or "").is_file():
+        print("superset import: skipped, the presentation layer has not written the asset bundle and the "
+              "importer's login into this namespace yet", flush=True)
+        return 0
     missing = [name for name in REQUIRED if not environ.get(name)]
     if missing:
         print(f"superset import: missing environment {', '.join(missing)}", file=sys.stderr)

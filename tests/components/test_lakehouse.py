@@ -149,10 +149,14 @@ def test_the_runner_imports_the_superset_bundle_only_after_dbt_built(dev):
     environment = {item["name"]: item for item in importer["env"]}
     assert environment["SUPERSET_URL"]["value"] == "https://superset.dp-presentation.svc.cluster.local:8088"
     assert environment["SUPERSET_CA_FILE"]["value"] == "/etc/dataplatform/ca/ca.crt"
+    # Optional: before the presentation layer exists the pod still starts, dbt builds and the import says skipped.
     for name in ("SUPERSET_USERNAME", "SUPERSET_PASSWORD", "BUNDLE_DATABASE_PASSWORD"):
-        assert environment[name]["valueFrom"]["secretKeyRef"]["name"] == presentation_spec.IMPORT_SECRET
+        assert environment[name]["valueFrom"]["secretKeyRef"] == {
+            "name": "superset-bundle-import", "key": {"SUPERSET_USERNAME": "username", "SUPERSET_PASSWORD": "password",
+                                                      "BUNDLE_DATABASE_PASSWORD": "database-password"}[name],
+            "optional": True}
     volumes = {volume["name"]: volume for volume in pod["volumes"]}
-    assert volumes["bundle"]["configMap"]["name"] == presentation_spec.BUNDLE_CONFIGMAP
+    assert volumes["bundle"]["configMap"] == {"name": "superset-asset-bundle", "optional": True}
     assert environment["BUNDLE_FILE"]["value"] == f"{spec.BUNDLE_DIR}/{presentation_spec.BUNDLE_FILE}"
 
 
