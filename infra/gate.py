@@ -479,17 +479,16 @@ class StreamingGate:
     def offer(self, resource: RecordedResource) -> None:
         with self._lock:
             self._queue.append(resource)
-            if self._analysis is None:
-                if self._error is not None:
-                    return
-                try:
+            if self._error is not None:
+                return
+            try:
+                if self._analysis is None:
                     if not self.pack.ready():
                         return
                     self._connect()
-                except Exception as error:  # reported by finish(), outside the program's registration
-                    self._error = error
-                    return
-            self._flush()
+                self._flush()
+            except Exception as error:  # reported by finish(), outside the program's registration
+                self._error = error
 
     def _connect(self) -> None:
         self.pack.start()
@@ -498,16 +497,16 @@ class StreamingGate:
 
     def _flush(self) -> None:
         assert self._analysis is not None
-        for resource in self._queue:
-            self._analysis.offer(resource)
-        self._queue.clear()
+        while self._queue:
+            self._analysis.offer(self._queue[0])
+            self._queue.pop(0)  # only once sent: a failure leaves it, and nothing after it, queued
 
     def finish(self, recording: Recording) -> GateReport:
         with self._lock:
             if isinstance(self._error, GateError):
                 raise self._error
             if self._error is not None:
-                raise GateError(f"the policy pack could not be configured: {self._error}") from self._error
+                raise GateError(f"the policy gate failed while the program ran: {self._error}") from self._error
             if self._analysis is None:
                 self._connect()
             self._flush()

@@ -10,7 +10,7 @@ sixty conversions per resource, most of the time a `pulumi preview --policy-pack
 converted value of each distinct properties message, so every policy of the call receives the same read-only
 value it would otherwise have rebuilt. Nothing outlives the call, nothing is shared between calls or threads, and
 `Remediate` (whose policies may rewrite the properties they get) is left exactly as the SDK has it. The policies
-see identical inputs either way: tests/policies/test_evaluation.py runs the pack with and without this over both
+see identical inputs either way: tests/policies/test_policy_evaluation.py runs the pack with and without this over both
 stacks and compares every finding.
 
 If the SDK's server no longer has the shape this relies on, `install()` changes nothing and returns False: the

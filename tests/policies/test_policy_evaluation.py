@@ -74,3 +74,20 @@ def test_install_reports_an_unexpected_server_and_changes_nothing() -> None:
     result = subprocess.run([str(PACK / "venv" / "bin" / "python"), "-c", script], capture_output=True, text=True,
                             check=False)
     assert (result.returncode, result.stdout.strip()) == (0, "unchanged"), result.stderr
+
+
+def test_install_takes_effect_on_the_pinned_sdk() -> None:
+    """The pinned pulumi-policy has the server shape the cache relies on; an upgrade that changes it fails here
+    instead of silently losing the speed."""
+    script = (
+        f"import sys; sys.path.insert(0, {str(REPO)!r})\n"
+        "from pulumi_policy import policy as server\n"
+        "from policies import evaluation\n"
+        "assert evaluation.install() is True and evaluation.install() is True\n"
+        "assert isinstance(server.json_format, evaluation._SharedJsonFormat)\n"
+        "print('installed')\n"
+    )
+    result = subprocess.run(
+        [str(PACK / "venv" / "bin" / "python"), "-c", script], capture_output=True, text=True, check=False
+    )
+    assert (result.returncode, result.stdout.strip()) == (0, "installed"), result.stderr

@@ -176,3 +176,22 @@ def test_streaming_gate_reports_a_pack_that_cannot_start(tmp_path: Path) -> None
 def test_streaming_gate_needs_the_stack_config_before_the_program_runs(tmp_path: Path) -> None:
     with pytest.raises(GateError, match=r"config/prod.json: no policy config for this stack"):
         StreamingGate("dataplatform", "prod", preview=True, pack_dir=tmp_path)
+
+
+def test_streaming_gate_keeps_a_failure_out_of_the_program_and_reports_it(tmp_path: Path) -> None:
+    """A resource the gate cannot send must not raise into the SDK's registration; finish() names the failure."""
+    recording = s3_stack(preview=True)
+    broken = recording.resources[0]
+    unsendable = type(broken)(**{**broken.__dict__, "inputs": {"bucket": object()}})
+    gate = StreamingGate("dataplatform", "prod", preview=True)
+    try:
+        gate.launch()
+        deadline = time.monotonic() + 30
+        while not gate.pack.ready() and time.monotonic() < deadline:
+            time.sleep(0.02)
+        gate.offer(unsendable)  # does not raise
+        gate.offer(recording.resources[1])
+        with pytest.raises(GateError, match="the policy gate failed while the program ran: "):
+            gate.finish(recording)
+    finally:
+        gate.close()
