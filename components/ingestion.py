@@ -41,7 +41,7 @@ from components import ingestion_spec as spec
 from components.base import child_options, type_token
 from components.cluster import ClusterContext
 from components.hardening import LARGE, MEDIUM, SMALL, Resources, container_security, pod_security
-from components.images import image_references
+from components.images import rds_ca_source
 from components.metadata import MetadataConnection
 from components.monitoring import Monitoring, MonitoringConfig
 from components.providers import airbyte
@@ -99,10 +99,7 @@ class IngestionConfig(BaseModel):
             if absent:
                 raise ValueError(f"`ingestion.sources.{source.name}` ({source.kind}) needs {', '.join(absent)}")
         minio = config.storage.minio
-        rds = config.metadata.backend == "rds"
-        # The RDS bundle comes from the image the metadata layer's migrations Job verifies RDS with, at the same
-        # path (`metadata.caBundleFile`), as the lakehouse takes it for Dremio.
-        bundle_image = config.metadata.migrations_image
+        rds_ca_file, rds_ca_image = rds_ca_source(config)
         return cls(
             name_prefix=config.name_prefix, stack=config.stack, workspace=settings.workspace,
             failure_webhook=settings.failure_webhook, job_size=settings.job_size,
@@ -111,9 +108,7 @@ class IngestionConfig(BaseModel):
             region=minio.region if minio is not None else (config.aws.region if config.aws else "us-east-1"),
             issuer=config.kubernetes.ca.issuer or f"{config.name_prefix}-{config.stack}-ca",
             sources=settings.sources,
-            rds_ca_file=config.metadata.ca_bundle_file if rds else None,
-            rds_ca_image=(image_references().get(bundle_image) or f"ghcr.io/dataplatform/{bundle_image}:0.1.0")
-            if rds else None,
+            rds_ca_file=rds_ca_file, rds_ca_image=rds_ca_image,
         )
 
     def shape(self) -> spec.AirbyteShape:

@@ -38,7 +38,7 @@ from components import lakehouse_spec as spec
 from components.base import child_options, type_token
 from components.cluster import ClusterContext, service_host
 from components.hardening import LARGE, SMALL, Resources
-from components.images import image_references
+from components.images import rds_ca_source
 from components.monitoring import Monitoring, MonitoringConfig
 from components.providers import dremio
 from components.storage import LakeAccess
@@ -92,10 +92,7 @@ class LakehouseConfig(BaseModel):
     def from_stack(cls, config: Any) -> LakehouseConfig:
         settings = config.lakehouse
         minio = config.storage.minio
-        rds = config.metadata.backend == "rds"
-        # The RDS bundle comes from the image the metadata layer's migrations Job verifies RDS with, at the same
-        # path (`metadata.caBundleFile`), referenced as that layer references it.
-        bundle_image = config.metadata.migrations_image
+        rds_ca_file, rds_ca_image = rds_ca_source(config)
         return cls(
             name_prefix=config.name_prefix, stack=config.stack, edition=settings.edition, version=settings.version,
             size=settings.size, executors=settings.executors, volume_gib=settings.volume_gib,
@@ -105,9 +102,7 @@ class LakehouseConfig(BaseModel):
             store_bucket=f"{config.name_prefix}-{config.stack}-dremio-store",
             store_endpoint=minio.server if minio is not None else None,
             region=minio.region if minio is not None else (config.aws.region if config.aws else "us-east-1"),
-            rds_ca_file=config.metadata.ca_bundle_file if rds else None,
-            rds_ca_image=(image_references().get(bundle_image) or f"ghcr.io/dataplatform/{bundle_image}:0.1.0")
-            if rds else None,
+            rds_ca_file=rds_ca_file, rds_ca_image=rds_ca_image,
         )
 
     def shape(self) -> spec.DremioShape:

@@ -36,6 +36,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from components.base import child_options, type_token
 from components.cluster import ClusterContext, server_certificate, service_dns_names, service_host
+from components.images import RDS_CA_BUNDLE, platform_image
 from components.metadata_access import MIGRATOR, PLATFORM_DATABASE, AccessModel, access_model
 from infra.catalog import Catalog
 from infra.config import StackConfig
@@ -509,7 +510,7 @@ class MetadataDatabase(pulumi.ComponentResource):
             opts=self._k8s(),
         )
         if self._config.backend == "rds":
-            root_cert = self._config.ca_bundle_file
+            root_cert = RDS_CA_BUNDLE  # shipped in the migrations image
             volumes, mounts = [], []
         else:
             root_cert = f"{CA_MOUNT}/ca.crt"
@@ -520,8 +521,7 @@ class MetadataDatabase(pulumi.ComponentResource):
             f"?sslmode=verify-full&sslrootcert={root_cert}"
         )
         secret = self._secret("migrator", "metadata-migrator", {"url": url})
-        image = self._cluster.images.get(self._config.migrations_image) or (
-            f"ghcr.io/dataplatform/{self._config.migrations_image}:0.1.0")
+        image = platform_image(self._config.migrations_image, self._cluster.images)
         return k8s.batch.v1.Job(
             f"{self._name}-migrations-job",
             metadata=k8s.meta.v1.ObjectMetaArgs(

@@ -43,7 +43,7 @@ from components import presentation_spec as spec
 from components.base import child_options, type_token
 from components.cluster import ClusterContext
 from components.hardening import LARGE, MEDIUM, SMALL, Resources, container_security, pod_security
-from components.images import image_references
+from components.images import rds_ca_source
 from components.metadata import MetadataConnection
 from components.monitoring import Monitoring, MonitoringConfig
 from components.providers import superset
@@ -70,15 +70,10 @@ class PresentationConfig(BaseModel):
 
     @classmethod
     def from_stack(cls, config: Any) -> PresentationConfig:
-        rds = config.metadata.backend == "rds"
-        # The RDS bundle comes from the image the metadata layer's migrations Job verifies RDS with, at the same
-        # path (`metadata.caBundleFile`), as the ingestion and lakehouse layers take it.
-        bundle_image = config.metadata.migrations_image
+        rds_ca_file, rds_ca_image = rds_ca_source(config)
         return cls(
             replicas=config.kubernetes.replicas, size=config.presentation.size,
-            rds_ca_file=config.metadata.ca_bundle_file if rds else None,
-            rds_ca_image=(image_references().get(bundle_image) or f"ghcr.io/dataplatform/{bundle_image}:0.1.0")
-            if rds else None,
+            rds_ca_file=rds_ca_file, rds_ca_image=rds_ca_image,
         )
 
 

@@ -197,7 +197,8 @@ class MetadataSettings(_Section):
     ca_bundle_file: str | None = Field(
         default=None,
         description="`rds`: path, on the deployer, of the RDS CA bundle the PostgreSQL provider verifies the server "
-        "with (sslmode verify-full). `cloudnative-pg` uses the stack's CA file from the runtime.",
+        "with (sslmode verify-full). Pods take the bundle from the migrations image instead "
+        "(components.images.RDS_CA_BUNDLE). `cloudnative-pg` uses the stack's CA file from the runtime.",
     )
     migrations_image: str = Field(
         default="migrations",
