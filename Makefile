@@ -12,10 +12,11 @@ STACK ?= dev
 STAMP := $(VENV)/.installed
 
 
-.PHONY: help setup plan test test-slow test-fast lint format lock clean
+.PHONY: help setup plan plan-bench test test-slow test-fast lint format lock clean
 
 help:
 	@echo "make plan STACK=<dev|prod>  offline plan and policy gate -> build/plan/<stack>.json"
+	@echo "make plan-bench STACK=prod  the plan's wall time and memory over 5 fresh runs (target 3 s)"
 	@echo "make test                   every test but the real-Superset suite (sets up on first use)"
 	@echo "make test-slow              the real-Superset suite (builds .venv-superset on first use)"
 	@echo "make lint                   ruff, workflow schema and security lint"
@@ -36,6 +37,9 @@ setup: $(STAMP) policy-venv dbt-setup
 
 plan: $(STAMP) policy-venv
 	@$(PY) -m infra.plan --stack $(STACK)
+
+plan-bench: $(STAMP) policy-venv
+	@$(PY) -m infra.plan_bench --stack $(STACK)
 
 test: setup
 	@$(PY) -m pytest -q -n 2 -m "not slow"

@@ -119,3 +119,14 @@ def test_gate_failure_exits_3_with_the_reason(tmp_path, monkeypatch, capsys):
         "policies/venv/bin/python: the pack's virtualenv is missing; run `make policy-venv`\n"
     )
     assert not (tmp_path / "dev.json").exists()
+
+
+def test_plan_bench_reports_wall_time_and_memory_against_its_target(tmp_path):
+    from infra import plan_bench
+
+    assert plan_bench.main(["--stack", "dev", "--runs", "1", "--target", "0.001", "--out", str(tmp_path)]) == 1
+    summary = json.loads((tmp_path / "plan-dev.json").read_text())
+    assert summary["passed"] is False and summary["target_seconds"] == 0.001
+    assert len(summary["runs"]) == 1 and summary["median_seconds"] == summary["runs"][0]["seconds"] > 0.001
+    assert 50 < summary["peak_mib"] < 2000
+    assert json.loads((tmp_path / "plans" / "dev.json").read_text())["stack"] == "dev"
