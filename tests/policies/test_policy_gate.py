@@ -195,3 +195,26 @@ def test_streaming_gate_keeps_a_failure_out_of_the_program_and_reports_it(tmp_pa
             gate.finish(recording)
     finally:
         gate.close()
+
+
+def test_streaming_gate_takes_offers_from_several_threads_at_once(pack) -> None:
+    """The SDK registers resources from its worker threads; concurrent offers must lose and repeat nothing."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    recording = without(s3_stack(preview=True), "lake-logs-object-lock")
+    gate = StreamingGate("dataplatform", "prod", preview=True)
+    try:
+        gate.launch()
+        half = len(recording.resources) // 2
+        with ThreadPoolExecutor(max_workers=4) as workers:
+            list(workers.map(gate.offer, recording.resources[:half]))  # queued while the pack starts
+            deadline = time.monotonic() + 30
+            while not gate.pack.ready() and time.monotonic() < deadline:
+                time.sleep(0.02)
+            list(workers.map(gate.offer, recording.resources[half:]))  # connect once, then send from every thread
+        assert gate.pack.client is not None
+        streamed = gate.finish(recording)
+    finally:
+        gate.close()
+    batch = analyze(pack, recording, "prod")
+    assert streamed.mandatory and (streamed.violations, streamed.skipped) == (batch.violations, batch.skipped)
