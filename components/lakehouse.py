@@ -38,7 +38,7 @@ from components import lakehouse_spec as spec
 from components.base import child_options, type_token
 from components.cluster import ClusterContext, service_host
 from components.hardening import LARGE, SMALL, Resources
-from components.images import rds_ca_source
+from components.images import platform_image, rds_ca_source
 from components.monitoring import Monitoring, MonitoringConfig
 from components.providers import dremio
 from components.storage import LakeAccess
@@ -314,7 +314,7 @@ class Lakehouse(pulumi.ComponentResource):
 
     def _runner(self, catalog: Catalog, user: dremio.User, password: pulumi.Output[str]) -> None:
         secret = self._secret("runner", spec.RUNNER_SECRET, {"password": password, "ca.crt": self._cluster.ca_pem})
-        image = self._cluster.images.get(spec.RUNNER, spec.RUNNER)
+        image = platform_image(spec.RUNNER, self._cluster.images)
         schedule = catalog.transformations.schedule
         pod = spec.runner_pod(image, "dbt", SMALL if self._config.size == "small" else LARGE)
         k8s.batch.v1.CronJob(

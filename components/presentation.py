@@ -43,7 +43,7 @@ from components import presentation_spec as spec
 from components.base import child_options, type_token
 from components.cluster import ClusterContext
 from components.hardening import LARGE, MEDIUM, SMALL, Resources, container_security, pod_security
-from components.images import rds_ca_source
+from components.images import platform_image, rds_ca_source
 from components.metadata import MetadataConnection
 from components.monitoring import Monitoring, MonitoringConfig
 from components.providers import superset
@@ -115,7 +115,7 @@ class Presentation(pulumi.ComponentResource):
         self._name, self._cluster = name, cluster
         namespace = cluster.namespaces[spec.LAYER]
         redis_host, _, redis_port = str(cluster.services.get("redis", "redis:6379")).rpartition(":")
-        shape = spec.SupersetShape(image=cluster.images.get("superset", "superset"), replicas=config.replicas,
+        shape = spec.SupersetShape(image=platform_image("superset", cluster.images), replicas=config.replicas,
                                    resources=SIZES[config.size], redis_host=redis_host, redis_port=redis_port,
                                    rds_ca_image=config.rds_ca_image, rds_ca_file=config.rds_ca_file)
         admin_password = self._random("admin-password", 32)

@@ -415,8 +415,7 @@ class Analysis:
     def offer(self, resource: RecordedResource) -> None:
         with self._lock:
             self._by_urn[resource.urn] = resource
-            pack = self.pack
-            assert pack.client is not None
+            assert self.pack.client is not None
             request = analyzer_pb2.AnalyzeRequest(
                 type=resource.type,
                 properties=_struct(_wire(resource.inputs)),
@@ -425,7 +424,7 @@ class Analysis:
                 options=_options(resource),
                 provider=_provider(resource, self._by_urn),
             )
-            self._calls.append((resource.urn, pack.client.Analyze.future(request)))
+            self._calls.append((resource.urn, self.pack.client.Analyze.future(request)))
 
     def finish(self, recording: Recording) -> GateReport:
         by_urn = recording.by_urn()
