@@ -35,6 +35,7 @@ from dataclasses import dataclass
 
 from components.cluster import namespace_name, service_host
 from components.logs_spec import AIRBYTE_LOGS_FIELDS, AUDIT_FIELDS, DBT_RUNS_FIELDS
+from infra.config import QUERY_SECONDS_BUCKETS
 
 ELASTICSEARCH_HOST = service_host("logs-es-http", "logs")
 ELASTICSEARCH_PORT = 9200
@@ -135,11 +136,12 @@ class LogMetric:
         return _section("FILTER", entries)
 
 
-# Seconds; the lakehouse's slow-query threshold must be one of them (its alert reads that bucket).
+# Seconds; the lakehouse's slow-query threshold must be one of them (its alert reads that bucket), which the stack
+# config's model checks against the same tuple.
 DREMIO_QUERY_SECONDS = LogMetric(
     name="dremio_query_duration_seconds", mode="histogram", match=DREMIO_QUERY_TAG,
     description="Duration of Dremio queries (finish - start in queries.json), seconds.",
-    value_field="duration_seconds", buckets=(1, 5, 10, 30, 60, 120, 300, 600),
+    value_field="duration_seconds", buckets=QUERY_SECONDS_BUCKETS,
     # Only records the Lua filter gave a duration (audit.json's have no start and finish).
     rules=(("Regex", "duration_seconds", r"^[0-9]+(\.[0-9]+)?$"),),
 )

@@ -16,15 +16,36 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from infra import yamlio
-from infra.errors import ConfigError, format_validation_error
+from infra.errors import MISSING, ConfigError, InputError, Problem, config_error, validation_problems
 
 CATALOG_PATH = Path(__file__).with_name("dataflow.yaml")
+PROJECT_ROOT = CATALOG_PATH.parent.parent
 
 # The direction of the flow. The `logs` layer sits beside it: the platform's own log shipper writes it.
 FLOW_LAYERS: tuple[str, ...] = ("bronze", "silver", "gold")
 LAKE_LAYERS: tuple[str, ...] = (*FLOW_LAYERS, "logs")
 
 IDENTIFIER = r"^[a-z][a-z0-9_]{0,62}$"
+
+# What the platform's products are wired to in the catalog. A catalog may add roles and services and change what
+# each reads or writes; these must stay, or a product would have no identity, login or grant to work with.
+PLATFORM_ROLES: dict[str, str] = {
+    "ingestion": "Airbyte lands bronze as it",
+    "transformation": "dbt builds silver and gold as it",
+    "query_engine": "Dremio reads the lake as it",
+    "bi": "Superset queries Dremio as it",
+    "analyst": "Superset's analyst role is it",
+    "data_engineer": "it reads the platform's run history in PostgreSQL",
+}
+# Roles whose products reach the object store with keys of their own (components/storage_access.py identities).
+STORAGE_ROLES: tuple[str, ...] = ("ingestion", "transformation", "query_engine")
+# The services that act as those roles, and the services each must call.
+PLATFORM_SERVICES: dict[str, tuple[str, tuple[str, ...]]] = {
+    "airbyte": ("ingestion", ()),
+    "dbt": ("transformation", ("dremio",)),
+    "dremio": ("query_engine", ()),
+    "superset": ("bi", ("dremio",)),
+}
 _EVERY = re.compile(r"^(?P<count>[1-9][0-9]*)(?P<unit>[mhd])$")
 
 
@@ -104,7 +125,7 @@ class Schedule(_Strict):
     @model_validator(mode="after")
     def _at_needs_daily(self) -> Schedule:
         if self.at is not None and self.every != "1d":
-            raise ValueError("`at` is only allowed with `every: 1d`")
+            raise InputError(Problem("at", "only allowed with `every: 1d`", self.at))
         return self
 
     @property
@@ -128,13 +149,15 @@ class Stream(_Strict):
 
     @model_validator(mode="after")
     def _modes(self) -> Stream:
+        problems = []
         if self.sync_mode == "incremental" and not self.cursor_field:
-            raise ValueError(f"stream '{self.name}': incremental sync needs `cursor_field`")
+            problems.append(Problem("cursor_field", "required with `sync_mode: incremental`"))
         if self.destination_sync_mode == "append_dedup":
-            raise ValueError(
-                f"stream '{self.name}': the lake's S3 destination cannot deduplicate; use `append` "
-                "(staging in dbt keeps the latest version of each row)"
-            )
+            problems.append(Problem(
+                "destination_sync_mode", "the lake's S3 destination cannot deduplicate; use `append` (staging in dbt "
+                "keeps the latest version of each row)", self.destination_sync_mode))
+        if problems:
+            raise InputError(*problems)
         return self
 
 
@@ -148,9 +171,13 @@ class Source(_Strict):
 
     @model_validator(mode="after")
     def _unique_streams(self) -> Source:
-        _require_unique([stream.name for stream in self.streams], f"source '{self.name}' streams")
+        problems = [Problem("streams", f"name `{name}` twice; stream names must be unique")
+                    for name in _repeated([stream.name for stream in self.streams])]
         if self.replication == "cdc" and self.kind not in ("postgres", "mysql", "mongodb"):
-            raise ValueError(f"source '{self.name}': CDC is only available for postgres, mysql and mongodb")
+            problems.append(Problem("replication", f"cdc is only available for postgres, mysql and mongodb sources, "
+                                                   f"not {self.kind}; use `standard`", self.replication))
+        if problems:
+            raise InputError(*problems)
         return self
 
 
@@ -170,10 +197,15 @@ class Reflection(_Strict):
 
     @model_validator(mode="after")
     def _fields_for_type(self) -> Reflection:
+        problems = []
         if self.type == "raw" and not self.display:
-            raise ValueError("a raw reflection needs `display` columns")
-        if self.type == "aggregation" and not (self.dimensions and self.measures):
-            raise ValueError("an aggregation reflection needs `dimensions` and `measures`")
+            problems.append(Problem("display", "a raw reflection needs `display` columns"))
+        if self.type == "aggregation":
+            problems += [Problem(key, f"an aggregation reflection needs `{key}`")
+                         for key, columns in (("dimensions", self.dimensions), ("measures", self.measures))
+                         if not columns]
+        if problems:
+            raise InputError(*problems)
         return self
 
 
@@ -193,13 +225,15 @@ class Role(_Strict):
 
     @model_validator(mode="after")
     def _one_way(self) -> Role:
-        for written in self.writes:
-            for read in self.reads:
-                if FLOW_LAYERS.index(written) < FLOW_LAYERS.index(read):
-                    raise ValueError(
-                        f"role '{self.name}' reads {read} and writes {written}: writing upstream of a layer "
-                        "it reads breaks the one-way flow"
-                    )
+        problems = [
+            Problem("writes", f"role '{self.name}' reads {read} and writes {written}: writing upstream of a layer "
+                              "it reads breaks the one-way flow", self.writes)
+            for written in self.writes
+            for read in self.reads
+            if FLOW_LAYERS.index(written) < FLOW_LAYERS.index(read)
+        ]
+        if problems:
+            raise InputError(*problems)
         return self
 
     @property
@@ -250,18 +284,27 @@ class Catalog(_Strict):
 
     @model_validator(mode="after")
     def _consistent(self) -> Catalog:
-        _require_unique([source.name for source in self.sources], "source names")
-        _require_unique([mart.name for mart in self.marts], "mart names")
-        _require_unique([role.name for role in self.roles], "role names")
-        _require_unique([service.name for service in self.services], "service names")
+        problems = [
+            Problem(key, f"names `{name}` twice; names must be unique")
+            for key, names in (("sources", [source.name for source in self.sources]),
+                               ("marts", [mart.name for mart in self.marts]),
+                               ("roles", [role.name for role in self.roles]),
+                               ("services", [service.name for service in self.services]))
+            for name in _repeated(names)
+        ]
         names = {service.name for service in self.services}
         roles = {role.name for role in self.roles}
+        problems += _platform_problems(self)
         for service in self.services:
-            unknown = [used for used in service.uses if used not in names]
-            if unknown:
-                raise ValueError(f"service '{service.name}' uses undeclared services: {', '.join(unknown)}")
+            for used in service.uses:
+                if used not in names:
+                    problems.append(Problem(f"services[{service.name}].uses", f"'{used}' is not a service of the "
+                                            f"catalog; declared: {', '.join(sorted(names))}"))
             if service.role is not None and service.role not in roles:
-                raise ValueError(f"service '{service.name}' acts as role '{service.role}', which is not declared")
+                problems.append(Problem(f"services[{service.name}].role", "must be a role of the catalog: "
+                                        f"{', '.join(sorted(roles))}", service.role))
+        if problems:
+            raise InputError(*problems)
         return self
 
     def service(self, name: str) -> Service:
@@ -303,28 +346,67 @@ class BronzeDataset(BaseModel):
         return f"{self.prefix}date={{date}}/"
 
 
-def _require_unique(names: list[str], what: str) -> None:
+def _platform_problems(catalog: Catalog) -> list[Problem]:
+    """What the platform's products need of the catalog (PLATFORM_ROLES, STORAGE_ROLES, PLATFORM_SERVICES)."""
+    problems = []
+    roles = {role.name: role for role in catalog.roles}
+    for name, why in PLATFORM_ROLES.items():
+        if name not in roles:
+            problems.append(Problem("roles", f"must declare `{name}`: {why}"))
+    for name in STORAGE_ROLES:
+        if name in roles and not roles[name].storage:
+            problems.append(Problem(f"roles[{name}].storage", f"must be true: {PLATFORM_ROLES[name]} with "
+                                                              "object-store keys of its own", False))
+    if "analyst" in roles and "gold" not in roles["analyst"].readable:
+        problems.append(Problem("roles[analyst].reads", "must include gold: Superset's analyst role reads the marts",
+                                roles["analyst"].reads))
+    services = {service.name: service for service in catalog.services}
+    for name, (role, calls) in PLATFORM_SERVICES.items():
+        service = services.get(name)
+        if service is None:
+            problems.append(Problem("services", f"must declare `{name}`, acting as role `{role}`"))
+            continue
+        if service.role != role:
+            problems.append(Problem(f"services[{name}].role", f"must be `{role}`: {PLATFORM_ROLES[role]}",
+                                    service.role if service.role is not None else MISSING))
+        for called in calls:
+            if called not in service.uses:
+                problems.append(Problem(f"services[{name}].uses", f"must include `{called}`: {name} works through it",
+                                        service.uses))
+    return problems
+
+
+def _repeated(names: list[str]) -> list[str]:
     seen: set[str] = set()
-    duplicated = sorted({name for name in names if name in seen or seen.add(name)})
-    if duplicated:
-        raise ValueError(f"{what} must be unique; repeated: {', '.join(duplicated)}")
+    return sorted({name for name in names if name in seen or seen.add(name)})
+
+
+def catalog_origin(path: Path) -> str:
+    """The catalog file as messages name it: relative to the project when it is inside it."""
+    try:
+        return str(path.resolve().relative_to(PROJECT_ROOT))
+    except ValueError:
+        return str(path)
 
 
 def parse_catalog(document: object, origin: str = "catalog") -> Catalog:
-    """Validate a parsed catalog document; raise ConfigError naming the key path on any problem."""
+    """Validate a parsed catalog document; raise ConfigError naming each problem's key path (items by name)."""
     try:
         return Catalog.model_validate(document)
     except ValidationError as error:
-        raise ConfigError(format_validation_error(error, origin)) from None
+        raise config_error(origin, validation_problems(error, document)) from None
 
 
 def load_catalog(path: Path | None = None) -> Catalog:
     """Read and validate the catalog file (by default the checked-in `infra/dataflow.yaml`)."""
     path = path or CATALOG_PATH
+    origin = catalog_origin(path)
     try:
         document = yamlio.load(path.read_text())
     except FileNotFoundError:
         raise ConfigError(f"{path}: the data-flow catalog is missing; restore infra/dataflow.yaml") from None
+    except yamlio.DuplicateKeyError as error:
+        raise ConfigError(error.describe(origin)) from None
     except yaml.YAMLError as error:
-        raise ConfigError(f"{path}: not valid YAML: {error}") from None
-    return parse_catalog(document, str(path))
+        raise ConfigError(f"{origin}: not valid YAML: {error}") from None
+    return parse_catalog(document, origin)

@@ -3,6 +3,10 @@
 `Pulumi.<stack>.yaml` holds values only. Everything stage-dependent defaults here, keyed by `stage`, and the
 merged result is validated by `StackConfig`; any invalid input raises `ConfigError` naming the key path, the
 bad value and what is allowed, before a single resource is declared.
+
+Each section is the one typed form of its settings: components take their section (and `StackIdentity`, what
+every layer shares) as it is, with no second model of their own. Rules that span sections or stages live here
+too; rules that need the catalog as well are in infra/inputs.py.
 """
 
 from __future__ import annotations
@@ -11,13 +15,15 @@ import copy
 import importlib.metadata
 import json
 import re
+from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic.alias_generators import to_camel
 
-from infra.errors import ConfigError, format_validation_error
+from infra.errors import MISSING, ConfigError, InputError, Problem, config_error, validation_problems
 
 PROJECT = "dataplatform"
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -26,6 +32,20 @@ MIN_ACCESS_LOG_DAYS = 90
 MIN_BACKUP_DAYS_PROD = 7
 # The longest role suffix a bucket name gets (see components.storage); names must stay within 63.
 LONGEST_BUCKET_ROLE = "dremio-store"
+# Bounds (seconds) of the query-duration histogram the log shipper derives from Dremio's query log
+# (components/logshipping.py); the slow-query alert compares against one of them, so its threshold must be one.
+QUERY_SECONDS_BUCKETS: tuple[int, ...] = (1, 5, 10, 30, 60, 120, 300, 600)
+IMAGE_LOCK = Path(__file__).resolve().parent.parent / "images" / "digests.lock.json"
+
+HOST = r"^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$"
+HOST_PORT = HOST.removesuffix("$") + r":[0-9]{1,5}$"
+HTTPS_URL = r"^https://[^\s/?#]+[^\s]*$"
+AWS_REGION = r"^[a-z]{2}(-gov)?-[a-z]+-[0-9]$"
+S3_BUCKET = r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$"
+KUBERNETES_NAME = r"^[a-z0-9]([a-z0-9.-]{0,251}[a-z0-9])?$"
+ABSOLUTE_PATH = r"^/\S*$"
+NO_SPACE = r"^\S+$"
+KMS_KEY_ARN = r"^arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:key/[A-Za-z0-9-]+$"
 
 
 class _Section(BaseModel):
@@ -37,22 +57,33 @@ class _Section(BaseModel):
 
 
 class MinioSettings(_Section):
-    server: str = Field(
-        description="MinIO API host:port that `pulumi up` reaches (see docs/decisions/0002-deployment-topology.md)."
+    server: Annotated[str, Field(min_length=1, pattern=HOST_PORT)] = Field(
+        description="MinIO API host:port that `pulumi up` reaches (see docs/decisions/0001-deployment-topology.md)."
     )
-    kms_key_id: Annotated[str, Field(min_length=1)] | None = Field(
+    kms_key_id: Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")] | None = Field(
         default=None,
         description="MinIO KMS key id used for SSE-KMS on every bucket; None derives `<namePrefix>-<stack>-sse`, "
         "the key the runtime's MinIO is started with.",
     )
-    region: str = Field(default="us-east-1", description="Region MinIO reports to S3 clients.")
-    ca_cert_file: str | None = Field(
-        default=None, description="CA bundle that signs MinIO's TLS certificate; None uses the system store."
+    region: Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]{0,62}$")] = Field(
+        default="us-east-1", description="Region MinIO reports to S3 clients."
     )
+    ca_cert_file: Annotated[str, Field(min_length=1, pattern=NO_SPACE)] | None = Field(
+        default=None,
+        description="CA bundle that signs MinIO's TLS certificate, on the deployer; None: the runtime's CA file.",
+    )
+
+    @field_validator("server")
+    @classmethod
+    def _port(cls, server: str) -> str:
+        port = int(server.rpartition(":")[2])
+        if not 1 <= port <= 65535:
+            raise ValueError(f"the port of `server` must be between 1 and 65535 (got {port})")
+        return server
 
 
 class S3Settings(_Section):
-    kms_key_arn: str | None = Field(
+    kms_key_arn: Annotated[str, Field(pattern=KMS_KEY_ARN)] | None = Field(
         default=None,
         description="Existing customer-managed KMS key for SSE-KMS; None creates one per stack with rotation on.",
     )
@@ -79,19 +110,37 @@ class StorageConfig(_Section):
 
     @model_validator(mode="after")
     def _backend_settings(self) -> StorageConfig:
+        problems = []
         if self.backend == "minio" and self.minio is None:
-            raise ValueError("backend `minio` needs a `minio` block (server)")
+            problems.append(Problem("minio", "required when `storage.backend` is minio (at least `server`, MinIO's "
+                                             "host:port)"))
         if self.backend == "s3" and self.minio is not None:
-            raise ValueError("the `minio` block only applies to backend `minio`; remove it or change `backend`")
+            problems.append(Problem("minio", "only applies when `storage.backend` is minio; remove it or change "
+                                             "`storage.backend`"))
         if self.backend == "minio" and self.s3 is not None:
-            raise ValueError("the `s3` block only applies to backend `s3`; remove it or change `backend`")
+            problems.append(Problem("s3", "only applies when `storage.backend` is s3; remove it or change "
+                                          "`storage.backend`"))
         if self.object_lock_days and not self.versioning:
-            raise ValueError("`objectLockDays` needs `versioning: true` (object lock requires versioned buckets)")
+            problems.append(Problem("versioning", "must be true while `storage.objectLockDays` is set (object lock "
+                                                  "requires versioned buckets)", self.versioning))
+        if problems:
+            raise InputError(*problems)
         return self
+
+    @property
+    def s3_settings(self) -> S3Settings:
+        """The `s3` block, or its defaults when the stack sets none."""
+        return self.s3 if self.s3 is not None else S3Settings()
+
+    def minio_kms_key(self, stack: StackIdentity) -> str:
+        """The MinIO KMS key every bucket's SSE uses: the configured id, else `<namePrefix>-<stack>-sse`."""
+        if self.minio is not None and self.minio.kms_key_id:
+            return self.minio.kms_key_id
+        return f"{stack.name_prefix}-{stack.stack}-sse"
 
 
 class AwsConfig(_Section):
-    region: Annotated[str, Field(pattern=r"^[a-z]{2}(-gov)?-[a-z]+-[0-9]$")] = Field(
+    region: Annotated[str, Field(pattern=AWS_REGION)] = Field(
         description="AWS region of every AWS resource of the stack."
     )
 
@@ -115,22 +164,28 @@ class CaSettings(_Section):
     @model_validator(mode="after")
     def _together(self) -> CaSettings:
         if (self.certificate is None) != (self.issuer is None):
-            raise ValueError(
-                "`certificate` and `issuer` go together: set both (organisation CA) or neither (generated)"
-            )
-        self.pem  # noqa: B018 (a path that does not read fails here, under this key)
+            absent = "issuer" if self.issuer is None else "certificate"
+            raise InputError(Problem(absent, "`kubernetes.ca.certificate` and `kubernetes.ca.issuer` go together: set "
+                                          "both (organisation CA) or neither (generated)"))
+        if self.certificate is not None:
+            try:
+                self.pem  # noqa: B018 (a path that does not read fails here, under this key)
+            except ValueError as error:
+                raise InputError(Problem("certificate", str(error))) from None
         return self
 
     @property
     def pem(self) -> str | None:
         """The certificate as PEM text, read from the file when the value is a path."""
-        if self.certificate is None or self.certificate.lstrip().startswith("-----BEGIN"):
-            return self.certificate
+        if self.certificate is None:
+            return None
+        if self.certificate.lstrip().startswith("-----BEGIN"):
+            return _certificate_text(self.certificate, "the PEM text")
         return _read_pem(self.certificate)
 
 
 class KubernetesConfig(_Section):
-    context: str | None = Field(
+    context: Annotated[str, Field(min_length=1, pattern=NO_SPACE)] | None = Field(
         default=None,
         description="kubeconfig context to deploy to; None uses the deployer's in-cluster service account "
         "(docs/decisions/0001-deployment-topology.md) or the current context.",
@@ -144,13 +199,19 @@ class KubernetesConfig(_Section):
         description="`install` an Alertmanager with Prometheus, or `existing`: the cluster already has one."
     )
     replicas: Annotated[int, Field(ge=1, le=5)] = Field(description="Replicas of each shared service.")
-    storage_class: str | None = Field(default=None, description="StorageClass of volumes; None: the default.")
+    storage_class: Annotated[str, Field(pattern=KUBERNETES_NAME)] | None = Field(
+        default=None, description="StorageClass of volumes; None: the cluster's default."
+    )
     minio_volume_gib: Annotated[int, Field(ge=1, le=10000)] = Field(
         default=20, description="Volume size of the dev MinIO, GiB."
     )
     prometheus_retention_days: Annotated[int, Field(ge=1, le=365)] = Field(
         description="Days Prometheus keeps metrics."
     )
+
+    def issuer(self, stack: StackIdentity) -> str:
+        """The ClusterIssuer that signs the platform's certificates: the organisation's, else the stack's own."""
+        return self.ca.issuer or f"{stack.name_prefix}-{stack.stack}-ca"
 
 
 def _read_pem(path_text: str) -> str:
@@ -159,10 +220,16 @@ def _read_pem(path_text: str) -> str:
         path = PROJECT_ROOT / path
     try:
         text = path.read_text()
-    except OSError as error:
-        raise ValueError(f"`certificate` is neither PEM text nor a readable file: {path} ({error.strerror})") from None
-    if "-----BEGIN CERTIFICATE-----" not in text:
-        raise ValueError(f"`certificate` file {path} holds no PEM certificate")
+    except (OSError, UnicodeDecodeError) as error:
+        reason = getattr(error, "strerror", None) or "not text"
+        raise ValueError(f"neither PEM text nor a readable file: {path} ({reason})") from None
+    return _certificate_text(text, f"file {path}")
+
+
+def _certificate_text(text: str, where: str) -> str:
+    if "-----BEGIN CERTIFICATE-----" not in text or "-----END CERTIFICATE-----" not in text:
+        raise ValueError(f"{where} holds no PEM certificate (-----BEGIN CERTIFICATE----- ... -----END "
+                         "CERTIFICATE-----)")
     return text
 
 
@@ -176,9 +243,18 @@ class RdsNetwork(_Section):
 
     @model_validator(mode="after")
     def _distinct(self) -> RdsNetwork:
-        if len(set(self.subnet_ids)) != len(self.subnet_ids):
-            raise ValueError("`subnetIds` lists a subnet twice; give at least two different subnets")
+        problems = [Problem(key, f"lists {repeated} twice; give {least} different ones")
+                    for key, ids, least in (("subnetIds", self.subnet_ids, "at least two"),
+                                            ("securityGroupIds", self.security_group_ids, "only"))
+                    for repeated in _repeated(ids)]
+        if problems:
+            raise InputError(*problems)
         return self
+
+
+def _repeated(names: list[str]) -> list[str]:
+    seen: set[str] = set()
+    return sorted({name for name in names if name in seen or seen.add(name)})
 
 
 class MetadataSettings(_Section):
@@ -191,13 +267,15 @@ class MetadataSettings(_Section):
     )
     storage_gib: Annotated[int, Field(ge=1, le=16000)] = Field(description="Database volume size, GiB.")
     backup_retention_days: Annotated[int, Field(ge=1, le=35)] = Field(description="Days backups are kept.")
-    instance_class: str = Field(default="db.t4g.medium", description="RDS instance class (`rds` only).")
+    instance_class: Annotated[str, Field(pattern=r"^db\.[a-z0-9-]+\.[a-z0-9]+$")] = Field(
+        default="db.t4g.medium", description="RDS instance class (`rds` only)."
+    )
     multi_az: bool = Field(default=True, description="RDS standby in a second availability zone (`rds` only).")
     deletion_protection: bool = Field(default=True, description="RDS deletion protection (`rds` only).")
-    ca_bundle_file: str | None = Field(
+    ca_bundle_file: Annotated[str, Field(pattern=ABSOLUTE_PATH)] | None = Field(
         default=None,
-        description="`rds`: path, on the deployer, of the RDS CA bundle the PostgreSQL provider verifies the server "
-        "with (sslmode verify-full). Pods take the bundle from the migrations image instead "
+        description="`rds`: absolute path, on the deployer, of the RDS CA bundle the PostgreSQL provider verifies the "
+        "server with (sslmode verify-full). Pods take the bundle from the migrations image instead "
         "(components.images.RDS_CA_BUNDLE). `cloudnative-pg` uses the stack's CA file from the runtime.",
     )
     migrations_image: str = Field(
@@ -210,6 +288,14 @@ class MetadataSettings(_Section):
         "without it AWS would place the instance in the default VPC, out of the cluster's reach.",
     )
 
+    @field_validator("migrations_image")
+    @classmethod
+    def _platform_image(cls, name: str) -> str:
+        images = platform_images()
+        if name not in images:
+            raise ValueError(f"must name a platform image of images/digests.lock.json: {', '.join(images)}")
+        return name
+
 
 class NodeSetSettings(_Section):
     name: Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]{0,22}$")] = Field(description="Node set name.")
@@ -217,6 +303,13 @@ class NodeSetSettings(_Section):
     roles: list[Literal["master", "data", "ingest"]] = Field(min_length=1, description="Elasticsearch node roles.")
     storage_gib: Annotated[int, Field(ge=1, le=16000)] = Field(description="Data volume per node, GiB.")
     memory_gib: Annotated[int, Field(ge=1, le=64)] = Field(description="Memory per node, GiB (heap is half).")
+
+    @field_validator("roles")
+    @classmethod
+    def _once_each(cls, roles: list[str]) -> list[str]:
+        if len(set(roles)) != len(roles):
+            raise ValueError("names a role twice; list each role once")
+        return roles
 
 
 class LakehouseSettings(_Section):
@@ -233,12 +326,22 @@ class LakehouseSettings(_Section):
     )
     executors: Annotated[int, Field(ge=1, le=50)] = Field(description="Executor replicas.")
     volume_gib: Annotated[int, Field(ge=10, le=10000)] = Field(description="Volume of each Dremio node, GiB.")
-    slow_query_seconds: Annotated[int, Field(ge=1)] = Field(
-        default=30, description="Queries slower than this raise the slow-query alert (a histogram bucket)."
+    slow_query_seconds: int = Field(
+        default=30,
+        description="Queries slower than this raise the slow-query alert; one of the query-duration histogram's "
+        f"buckets ({', '.join(map(str, QUERY_SECONDS_BUCKETS))}).",
     )
     admin_user: Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]{2,31}$")] = Field(
         default="platform-admin", description="Name of Dremio's first administrator (its password is generated)."
     )
+
+    @field_validator("slow_query_seconds")
+    @classmethod
+    def _a_bucket(cls, seconds: int) -> int:
+        if seconds not in QUERY_SECONDS_BUCKETS:
+            allowed = ", ".join(map(str, QUERY_SECONDS_BUCKETS))
+            raise ValueError(f"must be a bucket of the query-duration histogram: one of {allowed}")
+        return seconds
 
 
 class LogsSettings(_Section):
@@ -258,16 +361,30 @@ class LogsSettings(_Section):
 
     @model_validator(mode="after")
     def _client_matches(self) -> LogsSettings:
+        problems = []
         client = elasticsearch_client_version()
         if client and self.version.split(".")[0] != client.split(".")[0]:
-            raise ValueError(
-                f"`version` {self.version} is a different major from the installed elasticsearch client {client}; "
-                "pin both to the same major (docs/decisions/0009-elasticsearch-version.md)"
-            )
+            problems.append(Problem(
+                "version", f"a different major from the installed elasticsearch client {client}; pin both to the "
+                "same major (docs/decisions/0009-elasticsearch-version.md)", self.version))
         masters = sum(node_set.count for node_set in self.node_sets if "master" in node_set.roles)
         if masters == 0 or masters % 2 == 0:
-            raise ValueError(f"`nodeSets` have {masters} master-eligible nodes; use an odd number (1 or 3)")
+            problems.append(Problem("nodeSets", f"have {masters} master-eligible nodes; use an odd number (1 or 3)"))
+        for name in _repeated([node_set.name for node_set in self.node_sets]):
+            problems.append(Problem("nodeSets", f"name `{name}` twice; node set names must be unique"))
+        if not any("data" in node_set.roles for node_set in self.node_sets):
+            problems.append(Problem("nodeSets", "have no `data` node; at least one node set needs the `data` role"))
+        if not any("ingest" in node_set.roles for node_set in self.node_sets):
+            problems.append(Problem("nodeSets", "have no `ingest` node; index templates and the log shipper need one"))
+        if problems:
+            raise InputError(*problems)
         return self
+
+    @property
+    def replicas(self) -> int:
+        """Replicas of each index: one where there is a second data node to hold it, else none."""
+        data_nodes = sum(node_set.count for node_set in self.node_sets if "data" in node_set.roles)
+        return 1 if data_nodes > 1 else 0
 
 
 def elasticsearch_client_version() -> str | None:
@@ -278,35 +395,61 @@ def elasticsearch_client_version() -> str | None:
 
 
 class SourceEndpointSettings(_Section):
-    host: str | None = Field(default=None, description="Database host (postgres, mysql, mongodb).")
+    """Where one catalog source lives; which keys apply depends on its `kind` in the catalog (`ENDPOINT_KEYS`)."""
+
+    host: Annotated[str, Field(min_length=1, max_length=253, pattern=HOST)] | None = Field(
+        default=None, description="Database host (postgres, mysql, mongodb)."
+    )
     port: Annotated[int, Field(ge=1, le=65535)] | None = Field(
         default=None, description="Database port; None: the engine's default (5432, 3306, 27017)."
     )
-    database: str | None = Field(default=None, description="Database to read (postgres, mysql, mongodb).")
-    schema_name: str | None = Field(default=None, alias="schema", description="PostgreSQL schema; None: `public`.")
-    username: str | None = Field(
+    database: Annotated[str, Field(min_length=1, pattern=r"^[^\s/\\.\"$]{1,63}$")] | None = Field(
+        default=None, description="Database to read (postgres, mysql, mongodb)."
+    )
+    schema_name: Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_$]{0,62}$")] | None = Field(
+        default=None, alias="schema", description="PostgreSQL schema; None: `public`."
+    )
+    username: Annotated[str, Field(min_length=1, pattern=r"^[^\s:]{1,128}$")] | None = Field(
         default=None, description="Login of the database, or the access key id of the CSV files' bucket."
     )
-    url: str | None = Field(default=None, description="https URL of the REST API, or of the CSV files' S3 endpoint.")
-    bucket: str | None = Field(default=None, description="Bucket the CSV files are dropped in (csv_files).")
-    region: str | None = Field(default=None, description="Region of the CSV files' bucket (csv_files).")
-    password: SecretStr | None = Field(
+    url: Annotated[str, Field(min_length=1, pattern=HTTPS_URL)] | None = Field(
+        default=None, description="https URL of the REST API, or of the CSV files' S3 endpoint (None: AWS S3)."
+    )
+    bucket: Annotated[str, Field(min_length=1, pattern=S3_BUCKET)] | None = Field(
+        default=None, description="Bucket the CSV files are dropped in (csv_files)."
+    )
+    region: Annotated[str, Field(min_length=1, pattern=AWS_REGION)] | None = Field(
+        default=None, description="Region of the CSV files' bucket (csv_files)."
+    )
+    password: Annotated[SecretStr, Field(min_length=1)] | None = Field(
         default=None,
         description="The source's one secret (password, API key or secret access key). Set it as a secret: "
         "`pulumi config set --secret --path 'dataplatform:ingestion.sources.<name>.password'`.",
     )
 
 
+# Per catalog source kind: the keys of `ingestion.sources.<name>` it needs, and those it may have besides.
+ENDPOINT_KEYS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    "postgres": (("host", "database", "username"), ("port", "schema", "password")),
+    "mysql": (("host", "database", "username"), ("port", "password")),
+    "mongodb": (("host", "database", "username"), ("port", "password")),
+    "rest_api": (("url",), ("password",)),
+    "csv_files": (("bucket", "region", "username"), ("url", "password")),
+}
+
+
 class IngestionSettings(_Section):
     workspace: Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]{0,62}$")] = Field(
         default="platform", description="Airbyte workspace that holds the catalog's sources and connections."
     )
-    failure_webhook: Annotated[str, Field(pattern=r"^https://")] | None = Field(
+    failure_webhook: Annotated[str, Field(pattern=HTTPS_URL)] | None = Field(
         default=None, description="https webhook (e.g. Slack) Airbyte notifies on failed syncs; None: no webhook."
     )
     job_size: Literal["small", "medium", "large"] = Field(description="Resources of each sync job's pods.")
     sources: dict[str, SourceEndpointSettings] = Field(
-        default_factory=dict, description="Where each catalog source lives in this stack, by source name."
+        default_factory=dict,
+        description="Where each catalog source lives in this stack, by source name: one entry per source of the "
+        "catalog, with the keys its kind needs (infra/inputs.py checks them against the catalog).",
     )
 
 
@@ -333,30 +476,76 @@ class StackConfig(_Section):
 
     @model_validator(mode="after")
     def _cross_field_rules(self) -> StackConfig:
+        problems = []
         longest = f"{self.name_prefix}-{self.stack}-{LONGEST_BUCKET_ROLE}"
         if len(longest) > 63:
-            raise ValueError(
-                f"namePrefix '{self.name_prefix}' with stack '{self.stack}' makes bucket names like '{longest}' "
-                f"({len(longest)} characters); bucket names allow at most 63, so shorten namePrefix"
-            )
-        if self.storage.backend == "s3" and self.aws is None:
-            raise ValueError("storage backend `s3` needs an `aws` block with `region`")
-        if self.metadata.backend == "rds" and self.aws is None:
-            raise ValueError("metadata backend `rds` needs an `aws` block with `region`")
+            problems.append(Problem(
+                "namePrefix", f"too long for stack '{self.stack}': it makes bucket names like '{longest}' "
+                f"({len(longest)} characters) and bucket names allow at most 63; shorten namePrefix",
+                self.name_prefix))
+        on_aws = [reason for needed, reason in ((self.storage.backend == "s3", "`storage.backend` is s3"),
+                                                (self.metadata.backend == "rds", "`metadata.backend` is rds"))
+                  if needed]
+        if on_aws and self.aws is None:
+            problems.append(Problem("aws.region", f"required when {' and '.join(on_aws)}"))
+        # prod's own rule below asks for the organisation's CA instead.
+        if self.kubernetes.ca.certificate is None and not self.kubernetes.install_cert_manager and self.stage != "prod":
+            problems.append(Problem(
+                "kubernetes.installCertManager", "must be true while the stack generates its CA (no `kubernetes.ca`); "
+                "to use the cluster's cert-manager, set `kubernetes.ca.certificate` and the `issuer` that signs with "
+                "it", False))
         if self.metadata.backend == "rds" and self.metadata.network is None:
-            raise ValueError(
-                "metadata backend `rds` needs `metadata.network` (subnetIds, securityGroupIds) so the instance "
-                "lands in the cluster's VPC"
-            )
+            problems.append(Problem(
+                "metadata.network", "required when `metadata.backend` is rds (subnetIds, securityGroupIds), so the "
+                "instance lands in the cluster's VPC"))
         if self.metadata.backend == "rds" and not self.metadata.ca_bundle_file:
-            raise ValueError("metadata backend `rds` needs `metadata.caBundleFile` (the RDS CA bundle on the deployer)")
+            problems.append(Problem(
+                "metadata.caBundleFile", "required when `metadata.backend` is rds (the RDS CA bundle on the "
+                "deployer)"))
         if self.stage == "prod":
-            _require_prod(self)
+            problems += _prod_problems(self)
+        if problems:
+            raise InputError(*problems)
         return self
 
+    @property
+    def identity(self) -> StackIdentity:
+        """What every layer takes besides its own section."""
+        return StackIdentity(name_prefix=self.name_prefix, stack=self.stack, stage=self.stage, protect=self.protect)
 
-def _require_prod(config: StackConfig) -> None:
-    storage = config.storage
+    @property
+    def object_store(self) -> ObjectStore:
+        """The lake's S3 endpoint as its clients (Airbyte, Dremio) address it."""
+        if self.storage.minio is not None:
+            return ObjectStore(server=self.storage.minio.server, region=self.storage.minio.region)
+        return ObjectStore(server=None, region=self.aws.region if self.aws is not None else "us-east-1")
+
+
+@dataclass(frozen=True)
+class StackIdentity:
+    """What every layer shares about its stack: the physical-name prefix, the stack, its stage and protection."""
+
+    name_prefix: str
+    stack: str
+    stage: Literal["dev", "prod"]
+    protect: bool
+
+
+@dataclass(frozen=True)
+class ObjectStore:
+    """Where the lake's S3 API is: MinIO's `host:port` (dev), or None for AWS S3, and the region it reports."""
+
+    server: str | None
+    region: str
+
+    @property
+    def url(self) -> str | None:
+        """MinIO's https URL; None for AWS S3, whose clients find the regional endpoint themselves."""
+        return f"https://{self.server}" if self.server else None
+
+
+def _prod_problems(config: StackConfig) -> list[Problem]:
+    storage, metadata = config.storage, config.metadata
     rules = [
         (storage.encryption, "storage.encryption", storage.encryption, "prod requires true"),
         (storage.versioning, "storage.versioning", storage.versioning, "prod requires true"),
@@ -365,7 +554,7 @@ def _require_prod(config: StackConfig) -> None:
         (
             config.kubernetes.ca.certificate is not None,
             "kubernetes.ca.certificate",
-            None,
+            MISSING,
             "prod requires the organisation's CA (PEM text or file) with `kubernetes.ca.issuer`",
         ),
         (
@@ -380,24 +569,28 @@ def _require_prod(config: StackConfig) -> None:
             config.retention.audit_days,
             f"prod requires at least {MIN_AUDIT_DAYS_PROD}",
         ),
-        (config.metadata.backend == "rds", "metadata.backend", config.metadata.backend, "prod requires \"rds\""),
-        (config.metadata.multi_az, "metadata.multiAz", config.metadata.multi_az, "prod requires true"),
+        (metadata.backend == "rds", "metadata.backend", metadata.backend, 'prod requires "rds"'),
+        (metadata.multi_az, "metadata.multiAz", metadata.multi_az, "prod requires true"),
         (
-            config.metadata.deletion_protection,
+            metadata.deletion_protection,
             "metadata.deletionProtection",
-            config.metadata.deletion_protection,
+            metadata.deletion_protection,
             "prod requires true",
         ),
         (
-            config.metadata.backup_retention_days >= MIN_BACKUP_DAYS_PROD,
+            metadata.backup_retention_days >= MIN_BACKUP_DAYS_PROD,
             "metadata.backupRetentionDays",
-            config.metadata.backup_retention_days,
+            metadata.backup_retention_days,
             f"prod requires at least {MIN_BACKUP_DAYS_PROD}",
         ),
     ]
-    for ok, key, value, allowed in rules:
-        if not ok:
-            raise ValueError(f"{key} is {json.dumps(value)}; {allowed}")
+    return [Problem(key, allowed, value) for ok, key, value, allowed in rules if not ok]
+
+
+@cache
+def platform_images(path: Path = IMAGE_LOCK) -> tuple[str, ...]:
+    """Names of the platform's own images (images/digests.lock.json, written by CI)."""
+    return tuple(sorted(json.loads(path.read_text())))
 
 
 # Per-stage defaults. The stack YAML overrides any of them; what is left must validate.
@@ -460,10 +653,7 @@ STAGE_DEFAULTS: dict[str, dict[str, Any]] = {
 
 def minio_kms_key_id(config: StackConfig) -> str:
     """The MinIO KMS key every bucket's SSE uses: the configured id, else `<namePrefix>-<stack>-sse`."""
-    settings = config.storage.minio
-    if settings is not None and settings.kms_key_id:
-        return settings.kms_key_id
-    return f"{config.name_prefix}-{config.stack}-sse"
+    return config.storage.minio_kms_key(config.identity)
 
 
 def _deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
@@ -476,26 +666,34 @@ def _deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any
     return merged
 
 
+def stack_origin(stack: str) -> str:
+    return f"Pulumi.{stack}.yaml"
+
+
 def parse_stack_config(values: dict[str, Any], stack: str, origin: str | None = None) -> StackConfig:
     """Validate project-namespace config values (keys without the `<project>:` prefix).
 
-    Structured values may arrive as JSON strings, as the engine passes them to programs.
+    Structured values may arrive as JSON strings, as the engine passes them to programs. Every problem is reported
+    at once, one line each, as `Pulumi.<stack>.yaml: dataplatform:<key.path>: <what is allowed> (got <value>)`.
     """
-    origin = origin or f"Pulumi.{stack}.yaml"
+    origin = origin or stack_origin(stack)
+    prefix = f"{PROJECT}:"
     decoded = {key: _decode(value) for key, value in values.items()}
     stage = decoded.get("stage")
     if stage not in STAGE_DEFAULTS:
-        allowed = ", ".join(STAGE_DEFAULTS)
-        got = "missing" if stage is None else f"got {stage!r}"
-        raise ConfigError(f"{origin}: {PROJECT}:stage: must be one of {allowed} ({got})")
+        value = stage if stage is not None else MISSING
+        raise config_error(origin, [Problem("stage", f"must be one of {', '.join(STAGE_DEFAULTS)}", value)], prefix)
     if "stack" in decoded:
-        raise ConfigError(f"{origin}: {PROJECT}:stack: unknown key; the stack name comes from the engine")
+        raise config_error(origin, [Problem("stack", "unknown key; the stack name comes from the engine")], prefix)
+    if not re.match(r"^[a-z0-9][a-z0-9-]*$", stack):
+        raise ConfigError(f"{origin}: the stack name '{stack}' is part of every physical name; use lowercase "
+                          "letters, digits and hyphens")
     document = _deep_merge(STAGE_DEFAULTS[stage], decoded)
     document["stack"] = stack
     try:
         return StackConfig.model_validate(document)
     except ValidationError as error:
-        raise ConfigError(format_validation_error(error, origin, key_prefix=f"{PROJECT}:")) from None
+        raise config_error(origin, validation_problems(error, document), prefix) from None
 
 
 def _decode(value: Any) -> Any:

@@ -25,11 +25,11 @@ from collections import Counter, defaultdict
 from pathlib import Path
 from typing import Any
 
-from infra.catalog import load_catalog
-from infra.config import PROJECT, parse_stack_config, project_values
+from infra.config import PROJECT, project_values
 from infra.errors import ConfigError
 from infra.gate import GateError, GateReport, StreamingGate
 from infra.harness import UNKNOWN, Recording, is_secret, run_program
+from infra.inputs import validate_inputs
 from infra.stackfiles import REPO_ROOT, load_stack
 
 EXIT_CLEAN, EXIT_MANDATORY, EXIT_CONFIG, EXIT_GATE = 0, 1, 2, 3
@@ -144,8 +144,7 @@ def run(stack: str, out: Path, preview: bool, quiet: bool = False, root: Path = 
     started = time.perf_counter()
     try:
         settings = load_stack(stack, root)
-        parse_stack_config(project_values(settings.config, PROJECT), stack)
-        load_catalog()
+        validate_inputs(project_values(settings.config, PROJECT), stack)
     except ConfigError as error:
         print(f"plan {stack}: configuration error\n{error}", file=sys.stderr)
         return EXIT_CONFIG

@@ -16,7 +16,7 @@ from typing import Any
 import yaml
 
 from infra import yamlio
-from infra.errors import ConfigError
+from infra.errors import ConfigError, shown
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SCHEMA_TYPES = {"string": str, "integer": int, "boolean": bool, "array": list}
@@ -56,6 +56,10 @@ def load_project(root: Path = REPO_ROOT) -> dict[str, Any]:
         project = yamlio.load(path.read_text())
     except FileNotFoundError:
         raise ConfigError(f"{path}: missing; run from the project root") from None
+    except yamlio.DuplicateKeyError as error:
+        raise ConfigError(error.describe(path.name)) from None
+    except yaml.YAMLError as error:
+        raise ConfigError(f"{path}: not valid YAML: {error}") from None
     if not isinstance(project, dict) or "name" not in project:
         raise ConfigError(f"{path}: not a Pulumi project file (no `name`)")
     return project
@@ -73,8 +77,12 @@ def load_stack(stack: str, root: Path = REPO_ROOT) -> StackSettings:
         raise ConfigError(
             f"{path.name}: no such stack file; choose one of: {', '.join(stacks)} (make plan STACK=<name>)"
         ) from None
+    except yamlio.DuplicateKeyError as error:
+        raise ConfigError(error.describe(path.name, skip=1)) from None
     except yaml.YAMLError as error:
         raise ConfigError(f"{path.name}: not valid YAML: {error}") from None
+    if not isinstance(document, dict):
+        raise ConfigError(f"{path.name}: a stack file is a mapping with a `config` key (got {shown(document)})")
     raw = document.get("config") or {}
     if not isinstance(raw, dict):
         raise ConfigError(f"{path.name}: `config` must be a mapping of `<namespace>:<key>` to values")
@@ -84,11 +92,12 @@ def load_stack(stack: str, root: Path = REPO_ROOT) -> StackSettings:
     for key, value in raw.items():
         if ":" not in str(key):
             raise ConfigError(f"{path.name}: {key}: config keys need a namespace, e.g. {name}:{key}")
-        if isinstance(value, dict) and set(value) == {"secure"}:
-            values[key] = OFFLINE_SECRET_PLACEHOLDER
+        # `pulumi config set --secret` stores `{secure: <ciphertext>}`, at the top or, with `--path`, inside a
+        # structured value; the whole key is then secret, as the engine marks it.
+        plain, secret = _without_ciphertext(value)
+        values[key] = engine_string(plain)
+        if secret:
             secret_keys.append(key)
-        else:
-            values[key] = engine_string(value)
 
     for short, spec in (project.get("config") or {}).items():
         key = short if ":" in short else f"{name}:{short}"
@@ -107,6 +116,23 @@ def load_stack(stack: str, root: Path = REPO_ROOT) -> StackSettings:
                 f"{path.name}: {key}: Pulumi.yaml declares type {declared} (got {raw[key]!r})"
             )
     return StackSettings(name, stack, values, tuple(sorted(secret_keys)))
+
+
+def _without_ciphertext(value: Any) -> tuple[Any, bool]:
+    """The value with every `{secure: ...}` replaced by the offline placeholder, and whether there was one."""
+    if isinstance(value, dict):
+        if set(value) == {"secure"}:
+            return OFFLINE_SECRET_PLACEHOLDER, True
+        found = False
+        plain = {}
+        for key, item in value.items():
+            plain[key], secret = _without_ciphertext(item)
+            found = found or secret
+        return plain, found
+    if isinstance(value, list):
+        items = [_without_ciphertext(item) for item in value]
+        return [item for item, _ in items], any(secret for _, secret in items)
+    return value, False
 
 
 def _has_type(value: Any, declared: str) -> bool:

@@ -49,20 +49,30 @@ def test_adding_a_flow_adds_its_policies():
 
 
 def test_removing_a_flow_removes_its_policies():
-    def dbt_stops_using_dremio(document):
-        next(s for s in document["services"] if s["name"] == "dbt")["uses"].remove("dremio")
+    def superset_stops_using_redis(document):
+        next(s for s in document["services"] if s["name"] == "superset")["uses"].remove("redis")
 
     before = names(network_policies(load_catalog()))
-    after = names(network_policies(catalog_with(dbt_stops_using_dremio)))
-    assert before - after == {("dp-lakehouse", "egress-dbt-to-dremio"), ("dp-lakehouse", "ingress-dbt-to-dremio")}
+    after = names(network_policies(catalog_with(superset_stops_using_redis)))
+    assert before - after == {("dp-presentation", "egress-superset-to-redis"),
+                              ("dp-presentation", "ingress-superset-to-redis")}
 
 
 def test_a_role_losing_storage_loses_the_lake():
-    def ingestion_without_storage(document):
-        next(r for r in document["roles"] if r["name"] == "ingestion")["storage"] = False
+    # The products' own roles must keep their keys (infra/catalog.py STORAGE_ROLES); a role of the catalog's own may
+    # lose them.
+    def with_exporter(storage: bool):
+        def change(document):
+            document["roles"].append({"name": "exporter", "description": "Exports gold.", "reads": ["gold"],
+                                      "writes": [], "storage": storage})
+            document["services"].append({"name": "exporter", "description": "Exports gold.", "layer": "presentation",
+                                         "role": "exporter"})
+        return change
 
-    after = names(network_policies(catalog_with(ingestion_without_storage)))
-    assert ("dp-ingestion", "egress-airbyte-to-object-store") not in after
+    assert ("dp-presentation", "egress-exporter-to-object-store") in names(
+        network_policies(catalog_with(with_exporter(True))))
+    after = names(network_policies(catalog_with(with_exporter(False))))
+    assert ("dp-presentation", "egress-exporter-to-object-store") not in after
 
 
 def test_prod_reaches_s3_and_rds_outside_the_cluster_by_port():

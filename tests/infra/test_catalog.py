@@ -1,4 +1,5 @@
-"""The catalog parses into typed models, derives bronze datasets, and rejects broken declarations by key path."""
+"""The catalog parses into typed models, derives bronze datasets, and rejects broken declarations by key path, naming
+list items by their names."""
 
 from __future__ import annotations
 
@@ -7,7 +8,14 @@ import copy
 import pytest
 import yaml
 
-from infra.catalog import CATALOG_PATH, load_catalog, parse_catalog
+from infra.catalog import (
+    CATALOG_PATH,
+    PLATFORM_ROLES,
+    PLATFORM_SERVICES,
+    STORAGE_ROLES,
+    load_catalog,
+    parse_catalog,
+)
 from infra.errors import ConfigError
 
 
@@ -62,31 +70,31 @@ def broken(document: dict, mutate) -> dict:
     [
         pytest.param(
             lambda d: d["sources"][0]["streams"][0].update(destination_sync_mode="append_dedup"),
-            "catalog: sources.0.streams.0: stream 'customers': the lake's S3 destination cannot deduplicate; use "
-            "`append` (staging in dbt keeps the latest version of each row)",
+            "catalog: sources[postgres].streams[customers].destination_sync_mode: the lake's S3 destination cannot "
+            "deduplicate; use `append` (staging in dbt keeps the latest version of each row) (got 'append_dedup')",
             id="dedup-into-the-lake",
         ),
         pytest.param(
             lambda d: d["sources"][0]["streams"][1].pop("cursor_field"),
-            "catalog: sources.0.streams.1: stream 'orders': incremental sync needs `cursor_field`",
+            "catalog: sources[postgres].streams[orders].cursor_field: required with `sync_mode: incremental`",
             id="incremental-without-cursor",
         ),
         pytest.param(
             lambda d: d["sources"].append(copy.deepcopy(d["sources"][0])),
-            "catalog: source names must be unique; repeated: postgres",
+            "catalog: sources: names `postgres` twice; names must be unique",
             id="duplicate-source",
         ),
         pytest.param(
             lambda d: d["roles"].append(
                 {"name": "reverse", "description": "x", "reads": ["gold"], "writes": ["bronze"], "storage": False}
             ),
-            "catalog: roles.6: role 'reverse' reads gold and writes bronze: writing upstream of a layer it reads "
-            "breaks the one-way flow",
+            "catalog: roles[reverse].writes: role 'reverse' reads gold and writes bronze: writing upstream of a layer "
+            "it reads breaks the one-way flow (got [\"bronze\"])",
             id="role-writes-upstream",
         ),
         pytest.param(
             lambda d: d["sources"][3].update(schedule={"every": "7m"}),
-            "catalog: sources.3.schedule.every: '7m': minutes must divide 60 (5m, 10m, 15m, 20m, 30m) (got '7m')",
+            "catalog: sources[api].schedule.every: '7m': minutes must divide 60 (5m, 10m, 15m, 20m, 30m) (got '7m')",
             id="bad-schedule",
         ),
         pytest.param(
@@ -101,12 +109,13 @@ def broken(document: dict, mutate) -> dict:
         ),
         pytest.param(
             lambda d: d["sources"][3].update(replication="cdc"),
-            "catalog: sources.3: source 'api': CDC is only available for postgres, mysql and mongodb",
+            "catalog: sources[api].replication: cdc is only available for postgres, mysql and mongodb sources, not "
+            "rest_api; use `standard` (got 'cdc')",
             id="cdc-on-an-api",
         ),
         pytest.param(
             lambda d: d["marts"][0].update(owner="finance"),
-            "catalog: marts.0.owner: unknown key; remove it or check its spelling",
+            "catalog: marts[fct_customer_lifetime_value].owner: unknown key; remove it or check its spelling",
             id="unknown-key",
         ),
     ],
@@ -121,3 +130,59 @@ def test_missing_catalog_file_says_what_to_do(tmp_path):
     with pytest.raises(ConfigError) as raised:
         load_catalog(tmp_path / "dataflow.yaml")
     assert str(raised.value).endswith("dataflow.yaml: the data-flow catalog is missing; restore infra/dataflow.yaml")
+
+
+@pytest.mark.parametrize(
+    ("mutate", "lines"),
+    [
+        pytest.param(
+            lambda d: d["roles"].pop(4),
+            ["catalog: roles: must declare `analyst`: Superset's analyst role is it"],
+            id="no-analyst",
+        ),
+        pytest.param(
+            lambda d: d["roles"][2].update(storage=False),
+            ["catalog: roles[query_engine].storage: must be true: Dremio reads the lake as it with object-store keys "
+             "of its own (got false)"],
+            id="query-engine-without-keys",
+        ),
+        pytest.param(
+            lambda d: d["roles"][4].update(reads=["silver"]),
+            ["catalog: roles[analyst].reads: must include gold: Superset's analyst role reads the marts (got "
+             '["silver"])'],
+            id="analyst-without-gold",
+        ),
+        pytest.param(
+            lambda d: [service.pop("role") for service in d["services"] if service["name"] == "dbt"],
+            ["catalog: services[dbt].role: must be `transformation`: dbt builds silver and gold as it"],
+            id="dbt-acting-as-nobody",
+        ),
+        pytest.param(
+            lambda d: [service.update(uses=["superset"]) for service in d["services"] if service["name"] == "dbt"],
+            ["catalog: services[dbt].uses: must include `dremio`: dbt works through it (got [\"superset\"])"],
+            id="dbt-not-calling-dremio",
+        ),
+    ],
+)
+def test_what_the_products_are_wired_to_must_stay(document, mutate, lines):
+    with pytest.raises(ConfigError) as raised:
+        parse_catalog(broken(document, mutate))
+    assert str(raised.value).splitlines() == lines
+
+
+def test_the_platform_contract_is_what_the_products_use():
+    from components.metadata_access import PLATFORM_TABLE_READERS, PLATFORM_TABLE_WRITERS, SERVICE_LOGINS
+    from components.presentation_spec import ANALYST_ROLE
+
+    assert {service: role for service, (role, _) in PLATFORM_SERVICES.items()} == SERVICE_LOGINS
+    assert {*SERVICE_LOGINS.values(), *PLATFORM_TABLE_WRITERS.values(), *PLATFORM_TABLE_READERS, ANALYST_ROLE} == set(
+        PLATFORM_ROLES)
+    assert set(STORAGE_ROLES) <= set(PLATFORM_ROLES)
+
+
+def test_a_repeated_key_in_the_catalog_file(tmp_path):
+    path = tmp_path / "dataflow.yaml"
+    path.write_text(CATALOG_PATH.read_text().replace("version: 1\n", "version: 1\nversion: 1\n", 1))
+    with pytest.raises(ConfigError) as raised:
+        load_catalog(path)
+    assert str(raised.value).startswith(f"{path}: version: duplicate key (lines ")

@@ -88,7 +88,7 @@ def test_values_arrive_as_engine_strings():
         pytest.param(
             with_changes(PROD, retention={"auditDays": 30}),
             "prod",
-            "Pulumi.prod.yaml: retention.auditDays is 30; prod requires at least 90",
+            "Pulumi.prod.yaml: dataplatform:retention.auditDays: prod requires at least 90 (got 30)",
             id="too-short-audit-retention-in-prod",
         ),
         pytest.param(
@@ -108,22 +108,22 @@ def test_values_arrive_as_engine_strings():
         pytest.param(
             with_changes(DEV, namePrefix="a" * 31),
             "a-very-long-stack-name-for-testing",
-            "Pulumi.a-very-long-stack-name-for-testing.yaml: namePrefix "
-            f"'{'a' * 31}' with stack 'a-very-long-stack-name-for-testing' makes bucket names like "
-            f"'{'a' * 31}-a-very-long-stack-name-for-testing-dremio-store' (79 characters); bucket names allow at "
-            "most 63, so shorten namePrefix",
+            "Pulumi.a-very-long-stack-name-for-testing.yaml: dataplatform:namePrefix: too long for stack "
+            "'a-very-long-stack-name-for-testing': it makes bucket names like "
+            f"'{'a' * 31}-a-very-long-stack-name-for-testing-dremio-store' (79 characters) and bucket names allow at "
+            f"most 63; shorten namePrefix (got '{'a' * 31}')",
             id="bucket-name-too-long",
         ),
         pytest.param(
             with_changes(PROD, storage__encryption=False),
             "prod",
-            "Pulumi.prod.yaml: storage.encryption is false; prod requires true",
+            "Pulumi.prod.yaml: dataplatform:storage.encryption: prod requires true (got false)",
             id="prod-encryption-off",
         ),
         pytest.param(
             with_changes(PROD, protect=False),
             "prod",
-            "Pulumi.prod.yaml: protect is false; prod requires true",
+            "Pulumi.prod.yaml: dataplatform:protect: prod requires true (got false)",
             id="prod-unprotected",
         ),
         pytest.param(
@@ -142,40 +142,42 @@ def test_values_arrive_as_engine_strings():
         pytest.param(
             {k: v for k, v in PROD.items() if k != "aws"},
             "prod",
-            "Pulumi.prod.yaml: storage backend `s3` needs an `aws` block with `region`",
+            "Pulumi.prod.yaml: dataplatform:aws.region: required when `storage.backend` is s3 and `metadata.backend` "
+            "is rds",
             id="s3-without-region",
         ),
         pytest.param(
             with_changes(DEV, storage={"backend": "minio"}),
             "dev",
-            "Pulumi.dev.yaml: dataplatform:storage: backend `minio` needs a `minio` block (server)",
+            "Pulumi.dev.yaml: dataplatform:storage.minio: required when `storage.backend` is minio (at least "
+            "`server`, MinIO's host:port)",
             id="minio-without-settings",
         ),
         pytest.param(
             with_changes(DEV, storage__versioning=False, storage__objectLockDays=30),
             "dev",
-            "Pulumi.dev.yaml: dataplatform:storage: `objectLockDays` needs `versioning: true` (object lock "
-            "requires versioned buckets)",
+            "Pulumi.dev.yaml: dataplatform:storage.versioning: must be true while `storage.objectLockDays` is set "
+            "(object lock requires versioned buckets) (got false)",
             id="lock-without-versioning",
         ),
         pytest.param(
             {**PROD, "kubernetes": {}},
             "prod",
-            "Pulumi.prod.yaml: kubernetes.ca.certificate is null; prod requires the organisation's CA (PEM text or "
-            "file) with `kubernetes.ca.issuer`",
+            "Pulumi.prod.yaml: dataplatform:kubernetes.ca.certificate: prod requires the organisation's CA (PEM text "
+            "or file) with `kubernetes.ca.issuer`",
             id="prod-without-organisation-ca",
         ),
         pytest.param(
             with_changes(PROD, kubernetes={"ca": {"certificate": ORG_CA}}),
             "prod",
-            "Pulumi.prod.yaml: dataplatform:kubernetes.ca: `certificate` and `issuer` go together: set both "
-            "(organisation CA) or neither (generated)",
+            "Pulumi.prod.yaml: dataplatform:kubernetes.ca.issuer: `kubernetes.ca.certificate` and "
+            "`kubernetes.ca.issuer` go together: set both (organisation CA) or neither (generated)",
             id="ca-without-issuer",
         ),
         pytest.param(
             with_changes(PROD, kubernetes={"ca": {"certificate": "/nonexistent/org-ca.pem", "issuer": "org"}}),
             "prod",
-            "Pulumi.prod.yaml: dataplatform:kubernetes.ca: `certificate` is neither PEM text nor a readable file: "
+            "Pulumi.prod.yaml: dataplatform:kubernetes.ca.certificate: neither PEM text nor a readable file: "
             "/nonexistent/org-ca.pem (No such file or directory)",
             id="ca-file-missing",
         ),
@@ -221,7 +223,10 @@ def test_rds_needs_network_placement():
     values = {**PROD, "metadata": {}}
     with pytest.raises(ConfigError) as raised:
         parse_stack_config(values, "prod")
-    assert "metadata backend `rds` needs `metadata.network` (subnetIds, securityGroupIds)" in str(raised.value)
+    assert str(raised.value) == (
+        "Pulumi.prod.yaml: dataplatform:metadata.network: required when `metadata.backend` is rds (subnetIds, "
+        "securityGroupIds), so the instance lands in the cluster's VPC"
+    )
 
 
 def test_rds_subnets_must_differ():
@@ -229,6 +234,6 @@ def test_rds_subnets_must_differ():
     with pytest.raises(ConfigError) as raised:
         parse_stack_config({**PROD, "metadata": {"network": network}}, "prod")
     assert str(raised.value) == (
-        "Pulumi.prod.yaml: dataplatform:metadata.network: `subnetIds` lists a subnet twice; give at least two "
-        "different subnets"
+        "Pulumi.prod.yaml: dataplatform:metadata.network.subnetIds: lists subnet-0a1b2c3d twice; give at least two "
+        "different ones"
     )

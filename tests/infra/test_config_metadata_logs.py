@@ -24,26 +24,30 @@ def test_stage_defaults():
 
 
 @pytest.mark.parametrize(("metadata", "message"), [
-    ({"backend": "cloudnative-pg"}, 'metadata.backend is "cloudnative-pg"; prod requires "rds"'),
-    ({"multiAz": False}, "metadata.multiAz is false; prod requires true"),
-    ({"backupRetentionDays": 3}, "metadata.backupRetentionDays is 3; prod requires at least 7"),
-    ({"deletionProtection": False}, "metadata.deletionProtection is false; prod requires true"),
+    ({"backend": "cloudnative-pg"}, 'dataplatform:metadata.backend: prod requires "rds" (got \'cloudnative-pg\')'),
+    ({"multiAz": False}, "dataplatform:metadata.multiAz: prod requires true (got false)"),
+    ({"backupRetentionDays": 3}, "dataplatform:metadata.backupRetentionDays: prod requires at least 7 (got 3)"),
+    ({"deletionProtection": False}, "dataplatform:metadata.deletionProtection: prod requires true (got false)"),
 ])
 def test_prod_rules_name_the_key(metadata, message):
-    with pytest.raises(ConfigError, match=message):
+    with pytest.raises(ConfigError) as raised:
         parse_stack_config({**PROD, "metadata": {**PROD["metadata"], **metadata}}, "prod")
+    assert str(raised.value) == f"Pulumi.prod.yaml: {message}"
 
 
 def test_rds_needs_aws_and_a_ca_bundle():
-    with pytest.raises(ConfigError, match="metadata backend `rds` needs an `aws` block"):
+    with pytest.raises(ConfigError, match=r"dataplatform:aws.region: required when `metadata.backend` is rds"):
         parse_stack_config({**DEV, "metadata": {"backend": "rds"}}, "dev")
-    with pytest.raises(ConfigError, match=r"needs `metadata.caBundleFile`"):
+    with pytest.raises(ConfigError, match=r"dataplatform:metadata.caBundleFile: required when `metadata.backend` is "
+                                          r"rds \(the RDS CA bundle on the deployer\)"):
         parse_stack_config({**DEV, "aws": {"region": "eu-west-1"}, "metadata": {"backend": "rds", "network": NETWORK}},
                            "dev")
 
 
 def test_the_cluster_major_must_match_the_installed_client():
-    with pytest.raises(ConfigError, match=r"`version` 8.19.0 is a different major from the installed elasticsearch"):
+    with pytest.raises(ConfigError, match=r"dataplatform:logs.version: a different major from the installed "
+                                          r"elasticsearch client 9\.[0-9.]+; pin both to the same major .* \(got "
+                                          r"'8.19.0'\)"):
         parse_stack_config({**DEV, "logs": {"version": "8.19.0"}}, "dev")
 
 

@@ -71,7 +71,8 @@ def test_broken_config_exits_2_with_the_message(project, tmp_path):
     result = run_plan("--stack", "prod", "--root", str(project), "--out", str(tmp_path))
     assert result.returncode == 2
     assert result.stderr == (
-        "plan prod: configuration error\nPulumi.prod.yaml: storage.encryption is false; prod requires true\n"
+        "plan prod: configuration error\n"
+        "Pulumi.prod.yaml: dataplatform:storage.encryption: prod requires true (got false)\n"
     )
     assert "Traceback" not in result.stdout + result.stderr
     assert not (tmp_path / "prod.json").exists()
@@ -90,8 +91,9 @@ def test_broken_catalog_exits_2(tmp_path, monkeypatch, capsys):
     broken.write_text(yaml.safe_dump(document))
     monkeypatch.setattr(infra.catalog, "CATALOG_PATH", broken)
     assert plan.run("dev", tmp_path / "out", preview=False) == 2
-    assert "sources.0.streams.0: stream 'customers': the lake's S3 destination cannot deduplicate" in (
-        capsys.readouterr().err
+    assert (
+        "sources[postgres].streams[customers].destination_sync_mode: the lake's S3 destination cannot deduplicate"
+        in capsys.readouterr().err
     )
 
 

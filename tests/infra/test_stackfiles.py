@@ -1,4 +1,5 @@
-"""Stack files are read as the Pulumi CLI reads them: schema defaults, required keys, declared types, secrets."""
+"""Stack files are read as the Pulumi CLI reads them: schema defaults, required keys, declared types, secrets, and no
+key given twice."""
 
 from __future__ import annotations
 
@@ -67,3 +68,40 @@ def test_key_without_namespace(project):
     with pytest.raises(ConfigError) as raised:
         load_stack("qa", project)
     assert str(raised.value) == "Pulumi.qa.yaml: stage: config keys need a namespace, e.g. dataplatform:stage"
+
+
+def test_a_repeated_key_is_an_error_naming_its_path_and_lines(project):
+    write_stack(project, "qa", "config:\n  dataplatform:stage: dev\n  dataplatform:ingestion:\n    jobSize: small\n"
+                               "    sources:\n      pg: {host: a}\n      pg: {host: b}\n")
+    with pytest.raises(ConfigError) as raised:
+        load_stack("qa", project)
+    assert str(raised.value) == (
+        "Pulumi.qa.yaml: dataplatform:ingestion.sources.pg: duplicate key (lines 6 and 7); YAML keeps only the last, "
+        "so the first would be silently lost: merge them into one"
+    )
+
+
+def test_a_yaml_merge_key_is_not_a_repetition(project):
+    write_stack(project, "qa", "x-small: &small {jobSize: small}\nconfig:\n  dataplatform:stage: dev\n"
+                               "  dataplatform:ingestion:\n    <<: *small\n    jobSize: medium\n")
+    assert load_stack("qa", project).config["dataplatform:ingestion"] == '{"jobSize": "medium"}'
+
+
+def test_a_secret_set_with_a_path_marks_its_key_secret(project):
+    """`pulumi config set --secret --path 'dataplatform:ingestion.sources.pg.password'` nests the ciphertext."""
+    write_stack(project, "qa", "config:\n  dataplatform:stage: dev\n  dataplatform:ingestion:\n    sources:\n"
+                               "      pg:\n        host: db\n        password:\n          secure: v1:abc\n")
+    settings = load_stack("qa", project)
+    assert settings.secret_keys == ("dataplatform:ingestion",)
+    assert settings.config["dataplatform:ingestion"] == (
+        '{"sources": {"pg": {"host": "db", "password": "' + OFFLINE_SECRET_PLACEHOLDER + '"}}}'
+    )
+
+
+def test_a_stack_file_that_is_not_a_mapping(project):
+    write_stack(project, "qa", "- dataplatform:stage: dev\n")
+    with pytest.raises(ConfigError) as raised:
+        load_stack("qa", project)
+    assert str(raised.value) == (
+        "Pulumi.qa.yaml: a stack file is a mapping with a `config` key (got [{\"dataplatform:stage\": \"dev\"}])"
+    )
