@@ -105,6 +105,10 @@ class ClusterContext:
     """Endpoints of shared services by name (e.g. `redis`, `log-shipper`, `minio`)."""
     images: Mapping[str, str] = field(default_factory=dict)
     """The platform's own images by name (`superset`, `dbt-runner`), pinned from images/digests.lock.json."""
+    replicas: int = 1
+    """Replicas of each shared service and of the products' web tiers (`kubernetes.replicas`)."""
+    storage_class: str | None = None
+    """StorageClass of the layers' volumes (`kubernetes.storageClass`); None: the cluster's default."""
 
     def options(self, parent: pulumi.Resource, **extra: Any) -> pulumi.ResourceOptions:
         """Options for a layer's in-cluster child: parented to the layer, on the stack's Kubernetes provider."""

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
 
-LOCK_FILE = Path(__file__).resolve().parent.parent / "images" / "digests.lock.json"
+from infra.config import IMAGE_LOCK, MetadataSettings
+
+LOCK_FILE = IMAGE_LOCK
 # Where images/migrations/Dockerfile puts the RDS CA bundle. Every in-cluster client of an RDS metadata server
 # (the migrations Job, and the `rds-ca` init containers of Dremio, Airbyte and Superset) takes it from that image
 # at this path; `metadata.caBundleFile` is the bundle's path on the deployer, for the PostgreSQL provider only.
@@ -35,9 +36,9 @@ def platform_image(name: str, references: dict[str, str] | None = None) -> str:
         f"ghcr.io/dataplatform/{name}:0.1.0")
 
 
-def rds_ca_source(config: Any) -> tuple[str | None, str | None]:
+def rds_ca_source(metadata: MetadataSettings) -> tuple[str | None, str | None]:
     """(path, image) an in-cluster client copies the RDS CA bundle from; (None, None) unless the metadata server is
     RDS. The image is the metadata layer's migrations image, which ships the bundle at `RDS_CA_BUNDLE`."""
-    if config.metadata.backend != "rds":
+    if metadata.backend != "rds":
         return None, None
-    return RDS_CA_BUNDLE, platform_image(config.metadata.migrations_image)
+    return RDS_CA_BUNDLE, platform_image(metadata.migrations_image)

@@ -3,7 +3,7 @@
 Example (inside a Pulumi program)::
 
     ingestion = Ingestion(
-        "ingestion", IngestionConfig.from_stack(config, catalog), catalog, cluster,
+        "ingestion", config.ingestion, catalog, cluster, config.identity, config.object_store,
         lake=LakeAccess.from_lake(lake),
         database=MetadataConnection.from_metadata(metadata),
     )
@@ -30,98 +30,46 @@ What it declares (components/ingestion_spec.py renders the chart values and aler
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any
 
 import pulumi
 import pulumi_kubernetes as k8s
 import pulumi_random as random
-from pydantic import BaseModel, ConfigDict, Field
 
 from components import ingestion_spec as spec
 from components.base import child_options, type_token
 from components.cluster import ClusterContext
 from components.hardening import LARGE, MEDIUM, SMALL, Resources, container_security, pod_security
-from components.images import rds_ca_source
 from components.metadata import MetadataConnection
-from components.monitoring import Monitoring, MonitoringConfig
+from components.monitoring import Monitoring
 from components.providers import airbyte
 from components.release import Hardening, ProductRelease, declare_release
 from components.storage import LakeAccess
 from infra.catalog import Catalog, Source
-from infra.config import SourceEndpointSettings
+from infra.config import IngestionSettings, ObjectStore, SourceEndpointSettings, StackIdentity
+from infra.lake import bucket_name
 from infra.schedules import quartz_cron
 
 JOB_SIZES: dict[str, Resources] = {"small": SMALL, "medium": MEDIUM, "large": LARGE}
 ADMIN_EMAIL_DOMAIN = "platform.invalid"  # the instance administrator's e-mail: Airbyte requires one
-# What each source kind needs from `ingestion.sources.<name>` besides its secret.
-REQUIRED_ENDPOINT: dict[str, tuple[str, ...]] = {
-    "postgres": ("host", "database", "username"),
-    "mysql": ("host", "database", "username"),
-    "mongodb": ("host", "database", "username"),
-    "rest_api": ("url",),
-    "csv_files": ("bucket", "region", "username"),
-}
 
 
-class IngestionConfig(BaseModel):
-    """Everything `Ingestion` needs, resolved from the stack config (`dataplatform:ingestion`) and the catalog."""
+def airbyte_shape(config: IngestionSettings, stack: StackIdentity, store: ObjectStore,
+                  database: MetadataConnection) -> spec.AirbyteShape:
+    """What sizes and wires Airbyte's release: the `airbyte` bucket, the object store, the jobs' size and how the
+    metadata database's certificate is verified."""
+    return spec.AirbyteShape(
+        state_bucket=bucket_name(stack.name_prefix, stack.stack, "airbyte"),
+        store_endpoint=store.url, region=store.region, database="airbyte",
+        job_resources=JOB_SIZES[config.job_size], rds_ca_image=database.rds_ca_image, rds_ca_file=database.rds_ca_file)
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
-    name_prefix: str = Field(description="Prefix of physical names.")
-    stack: str = Field(description="Stack name.")
-    workspace: str = Field(default="platform", description="Airbyte workspace of the catalog's objects.")
-    failure_webhook: str | None = Field(default=None, description="https webhook notified on failed syncs.")
-    job_size: Literal["small", "medium", "large"] = Field(default="small", description="Sync jobs' resources.")
-    state_bucket: str = Field(description="The lake's `airbyte` bucket (state, job logs, workload output).")
-    store_endpoint: str | None = Field(default=None, description="MinIO's https URL (dev); None for AWS S3.")
-    region: str = Field(default="us-east-1", description="Region the object store reports.")
-    issuer: str = Field(default="platform-ca", description="ClusterIssuer that signs the API's certificate.")
-    sources: dict[str, SourceEndpointSettings] = Field(description="Endpoint of every catalog source.")
-    rds_ca_file: str | None = Field(
-        default=None, description="RDS metadata server: the RDS CA bundle's path in `rds_ca_image`, which Airbyte's "
-                                  "database connection verifies the server against.")
-    rds_ca_image: str | None = Field(default=None, description="Image that ships the RDS CA bundle.")
-
-    @classmethod
-    def from_stack(cls, config: Any, catalog: Catalog) -> IngestionConfig:
-        settings = config.ingestion
-        missing = [source.name for source in catalog.sources if source.name not in settings.sources]
-        if missing:
-            raise ValueError(f"`ingestion.sources` has no endpoint for catalog source(s) {', '.join(missing)}; "
-                             "add them to the stack config")
-        unknown = sorted(set(settings.sources) - {source.name for source in catalog.sources})
-        if unknown:
-            raise ValueError(f"`ingestion.sources` names {', '.join(unknown)}, which the catalog does not declare")
-        for source in catalog.sources:
-            endpoint = settings.sources[source.name]
-            absent = [key for key in REQUIRED_ENDPOINT[source.kind] if getattr(endpoint, key) in (None, "")]
-            if absent:
-                raise ValueError(f"`ingestion.sources.{source.name}` ({source.kind}) needs {', '.join(absent)}")
-        minio = config.storage.minio
-        rds_ca_file, rds_ca_image = rds_ca_source(config)
-        return cls(
-            name_prefix=config.name_prefix, stack=config.stack, workspace=settings.workspace,
-            failure_webhook=settings.failure_webhook, job_size=settings.job_size,
-            state_bucket=f"{config.name_prefix}-{config.stack}-airbyte",
-            store_endpoint=f"https://{minio.server}" if minio is not None else None,
-            region=minio.region if minio is not None else (config.aws.region if config.aws else "us-east-1"),
-            issuer=config.kubernetes.ca.issuer or f"{config.name_prefix}-{config.stack}-ca",
-            sources=settings.sources,
-            rds_ca_file=rds_ca_file, rds_ca_image=rds_ca_image,
-        )
-
-    def shape(self) -> spec.AirbyteShape:
-        return spec.AirbyteShape(state_bucket=self.state_bucket, store_endpoint=self.store_endpoint,
-                                 region=self.region, database="airbyte", job_resources=JOB_SIZES[self.job_size],
-                                 rds_ca_image=self.rds_ca_image, rds_ca_file=self.rds_ca_file)
-
-    def notifications(self) -> dict[str, Any]:
-        """The workspace's notification settings: failed syncs by e-mail, and to the webhook when one is set."""
-        failure: dict[str, Any] = {"email": {"enabled": True}}
-        if self.failure_webhook:
-            failure["webhook"] = {"enabled": True, "url": self.failure_webhook}
-        return {"failure": failure}
+def notifications(config: IngestionSettings) -> dict[str, Any]:
+    """The workspace's notification settings: failed syncs by e-mail, and to the webhook when one is set."""
+    failure: dict[str, Any] = {"email": {"enabled": True}}
+    if config.failure_webhook:
+        failure["webhook"] = {"enabled": True, "url": config.failure_webhook}
+    return {"failure": failure}
 
 
 def _source_secret(source: Source, endpoint: SourceEndpointSettings) -> pulumi.Output[dict]:
@@ -144,19 +92,21 @@ class Ingestion(pulumi.ComponentResource):
     def __init__(
         self,
         name: str,
-        config: IngestionConfig,
+        config: IngestionSettings,
         catalog: Catalog,
         cluster: ClusterContext,
+        stack: StackIdentity,
+        store: ObjectStore,
         lake: LakeAccess,
         database: MetadataConnection,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__(type_token("ingestion", "Ingestion"), name, None, opts)
-        self._name, self._config, self._cluster = name, config, cluster
+        self._name, self._config, self._cluster, self._store = name, config, cluster, store
         self._namespace = cluster.namespaces[spec.LAYER]
         auth = self._auth_secret()
         storage = self._config_secret(lake, database)
-        front = self._tls_front(config.issuer)
+        front = self._tls_front(cluster.issuer)
         trusted = k8s.core.v1.ConfigMap(
             f"{name}-platform-ca",
             metadata=k8s.meta.v1.ObjectMetaArgs(name=spec.CA_CONFIG_MAP, namespace=self._namespace),
@@ -166,7 +116,8 @@ class Ingestion(pulumi.ComponentResource):
         release = declare_release(
             f"{name}-airbyte",
             ProductRelease(
-                name=spec.RELEASE, chart="airbyte", layer=spec.LAYER, values=spec.values(config.shape()),
+                name=spec.RELEASE, chart="airbyte", layer=spec.LAYER,
+                values=spec.values(airbyte_shape(config, stack, store, database)),
                 hardening=Hardening(pod=pod_security(run_as_user=spec.AIRBYTE_UID, fs_group=spec.AIRBYTE_UID),
                                     container=container_security(), resources=MEDIUM),
                 deploy_time={"global.database.host": database.host},
@@ -178,10 +129,10 @@ class Ingestion(pulumi.ComponentResource):
         connection = pulumi.Output.secret(pulumi.Output.all(self._client_id, self._client_secret, cluster.ca_pem).apply(
             lambda values: {"url": self.api_url, "client_id": values[0], "client_secret": values[1],
                             "ca_pem": values[2]}))
-        workspace = airbyte.Workspace(f"{name}-workspace", connection, config.workspace, config.notifications(),
+        workspace = airbyte.Workspace(f"{name}-workspace", connection, config.workspace, notifications(config),
                                       opts=child_options(self, depends_on=[release]))
         self.connections = self._flows(catalog, connection, workspace, lake)
-        Monitoring(f"{name}-monitoring", MonitoringConfig(), cluster, targets=[], rules=spec.alert_rules(),
+        Monitoring(f"{name}-monitoring", cluster, targets=[], rules=spec.alert_rules(),
                    opts=child_options(self))
         self.register_outputs({"apiUrl": self.api_url, "workspace": config.workspace,
                                "connections": sorted(self.connections)})
@@ -247,7 +198,7 @@ class Ingestion(pulumi.ComponentResource):
 
     def _flows(self, catalog: Catalog, connection: pulumi.Output[dict], workspace: airbyte.Workspace,
                lake: LakeAccess) -> dict[str, airbyte.AirbyteConnection]:
-        config, name = self._config, self._name
+        config, name, store = self._config, self._name, self._store
         after_workspace = child_options(self, depends_on=[workspace])
         bronze = pulumi.Output.all(pulumi.Output.from_input(lake.bucket_names),
                                    pulumi.Output.unsecret(pulumi.Output.from_input(lake.credentials)))
@@ -266,7 +217,7 @@ class Ingestion(pulumi.ComponentResource):
             destination = airbyte.AirbyteDestination(
                 f"{name}-destination-{source.name}", connection, config.workspace, destination_name,
                 bronze.apply(lambda values, source=source: airbyte.s3_destination(
-                    source.name, values[0]["bronze"], config.region, config.store_endpoint,
+                    source.name, values[0]["bronze"], store.region, store.url,
                     values[1]["ingestion"]["access_key_id"])),
                 bronze_secret, opts=after_workspace)
             connections[source.name] = airbyte.AirbyteConnection(

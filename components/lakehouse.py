@@ -3,7 +3,7 @@
 Example (inside a Pulumi program)::
 
     lakehouse = Lakehouse(
-        "lakehouse", LakehouseConfig.from_stack(config), catalog, cluster,
+        "lakehouse", config.lakehouse, catalog, cluster, config.identity, config.object_store,
         lake=LakeAccess.from_lake(lake),
         metadata=DatabaseAccess(host=metadata.host, port=metadata.port, database="platform",
                                 credentials=metadata.credentials["dremio"]),   # optional
@@ -14,7 +14,7 @@ Example (inside a Pulumi program)::
 What it declares (components/lakehouse_spec.py renders the bodies; decision 0011 says why there is no chart):
 1. Dremio's workloads: generated administrator, keystore and service passwords; a cert-manager certificate with
    a PKCS#12 keystore for web and Flight TLS; the distributed store's core-site.xml in a Secret; the coordinator
-   and executor StatefulSets sized by `LakehouseConfig`; ClusterIP services only.
+   and executor StatefulSets sized by the `lakehouse` section of the stack config; ClusterIP services only.
 2. Dremio's configuration through the dynamic providers (components/providers/dremio.py): the first
    administrator, service users for dbt and Superset, the lake twice (read-only over every layer; write-enabled
    over silver and gold for dbt), PostgreSQL and Elasticsearch sources with full TLS verification, a space per
@@ -27,22 +27,22 @@ What it declares (components/lakehouse_spec.py renders the bodies; decision 0011
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Annotated, Any, Literal
 
 import pulumi
 import pulumi_kubernetes as k8s
 import pulumi_random as random
-from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from components import lakehouse_spec as spec
 from components.base import child_options, type_token
 from components.cluster import ClusterContext, service_host
 from components.hardening import LARGE, SMALL, Resources
-from components.images import platform_image, rds_ca_source
-from components.monitoring import Monitoring, MonitoringConfig
+from components.images import platform_image
+from components.monitoring import Monitoring
 from components.providers import dremio
 from components.storage import LakeAccess
 from infra.catalog import FLOW_LAYERS, Catalog
+from infra.config import LakehouseSettings, ObjectStore, StackIdentity
+from infra.lake import bucket_name
 from infra.schedules import kubernetes_cron
 
 SIZES: dict[str, tuple[Resources, Resources]] = {
@@ -54,64 +54,17 @@ SOURCE_WRITE = ("ALTER", "CREATE_TABLE", "DELETE", "DROP", "INSERT", "SELECT", "
 SERVICE_DOMAIN = "platform.invalid"  # service users' e-mail domain: Dremio requires one, nobody reads it
 
 
-class LakehouseConfig(BaseModel):
-    """Everything `Lakehouse` needs, resolved from the stack config (`dataplatform:lakehouse`)."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    name_prefix: str = Field(description="Prefix of physical names.")
-    stack: str = Field(description="Stack name.")
-    edition: Literal["community", "enterprise"] = Field(
-        default="community", description="Dremio edition; grants, roles and audit.json need `enterprise`."
-    )
-    version: str = Field(default="26.0.0", description="Dremio image tag, pinned.")
-    size: Literal["small", "medium", "large"] = Field(default="small", description="Coordinator/executor sizing.")
-    executors: Annotated[int, Field(ge=1, le=50)] = Field(default=1, description="Executor replicas.")
-    volume_gib: Annotated[int, Field(ge=10, le=10000)] = Field(default=20, description="Volume per node, GiB.")
-    storage_class: str | None = Field(default=None, description="StorageClass of the nodes' volumes.")
-    slow_query_seconds: int = Field(default=30, description="Queries slower than this raise DremioSlowQueries.")
-    admin_user: str = Field(default="platform-admin", description="Name of the first administrator.")
-    issuer: str = Field(description="ClusterIssuer that signs Dremio's certificate.")
-    store_bucket: str = Field(description="The `dremio-store` bucket.")
-    store_endpoint: str | None = Field(default=None, description="MinIO `host:port` (dev); None for AWS S3.")
-    region: str = Field(default="us-east-1", description="Region the object store reports.")
-    rds_ca_file: str | None = Field(
-        default=None, description="RDS metadata server: the RDS CA bundle's path in `rds_ca_image`, imported into "
-        "Dremio's truststore; None where the metadata server is in-cluster (its certificate chains to the stack's CA).")
-    rds_ca_image: str | None = Field(default=None, description="Image that ships the RDS CA bundle.")
-
-    @model_validator(mode="after")
-    def _rules(self) -> LakehouseConfig:
-        if self.slow_query_seconds not in spec.QUERY_BUCKETS:
-            allowed = ", ".join(str(bucket) for bucket in spec.QUERY_BUCKETS)
-            raise ValueError(f"`slowQuerySeconds` {self.slow_query_seconds} is not a bucket of the query-duration "
-                             f"histogram; use one of {allowed}")
-        return self
-
-    @classmethod
-    def from_stack(cls, config: Any) -> LakehouseConfig:
-        settings = config.lakehouse
-        minio = config.storage.minio
-        rds_ca_file, rds_ca_image = rds_ca_source(config)
-        return cls(
-            name_prefix=config.name_prefix, stack=config.stack, edition=settings.edition, version=settings.version,
-            size=settings.size, executors=settings.executors, volume_gib=settings.volume_gib,
-            storage_class=config.kubernetes.storage_class, slow_query_seconds=settings.slow_query_seconds,
-            admin_user=settings.admin_user,
-            issuer=config.kubernetes.ca.issuer or f"{config.name_prefix}-{config.stack}-ca",
-            store_bucket=f"{config.name_prefix}-{config.stack}-dremio-store",
-            store_endpoint=minio.server if minio is not None else None,
-            region=minio.region if minio is not None else (config.aws.region if config.aws else "us-east-1"),
-            rds_ca_file=rds_ca_file, rds_ca_image=rds_ca_image,
-        )
-
-    def shape(self) -> spec.DremioShape:
-        coordinator, executor = SIZES[self.size]
-        return spec.DremioShape(edition=self.edition, version=self.version, coordinator=coordinator,
-                                executor=executor, executors=self.executors, volume_gib=self.volume_gib,
-                                storage_class=self.storage_class, store_bucket=self.store_bucket,
-                                store_endpoint=self.store_endpoint, store_region=self.region,
-                                rds_ca_image=self.rds_ca_image, rds_ca_file=self.rds_ca_file)
+def dremio_shape(config: LakehouseSettings, stack: StackIdentity, store: ObjectStore, storage_class: str | None,
+                 rds_ca_file: str | None = None, rds_ca_image: str | None = None) -> spec.DremioShape:
+    """What sizes and names Dremio's workloads: edition, sizes, the `dremio-store` bucket on the object store, and
+    the RDS CA bundle where the metadata server is RDS."""
+    coordinator, executor = SIZES[config.size]
+    return spec.DremioShape(edition=config.edition, version=config.version, coordinator=coordinator,
+                            executor=executor, executors=config.executors, volume_gib=config.volume_gib,
+                            storage_class=storage_class,
+                            store_bucket=bucket_name(stack.name_prefix, stack.stack, "dremio-store"),
+                            store_endpoint=store.server, store_region=store.region,
+                            rds_ca_image=rds_ca_image, rds_ca_file=rds_ca_file)
 
 
 @dataclass(frozen=True)
@@ -123,6 +76,11 @@ class DatabaseAccess:
     database: str
     credentials: pulumi.Input[dict[str, str]]
     """{username, password}."""
+    rds_ca_file: str | None = None
+    """RDS: the CA bundle's path inside `rds_ca_image`, imported into Dremio's truststore; None where the server's
+    certificate chains to the stack's CA."""
+    rds_ca_image: str | None = None
+    """RDS: the platform image that ships the bundle."""
 
 
 @dataclass(frozen=True)
@@ -144,18 +102,21 @@ class Lakehouse(pulumi.ComponentResource):
     def __init__(
         self,
         name: str,
-        config: LakehouseConfig,
+        config: LakehouseSettings,
         catalog: Catalog,
         cluster: ClusterContext,
+        stack: StackIdentity,
+        store: ObjectStore,
         lake: LakeAccess,
         metadata: DatabaseAccess | None = None,
         search: SearchAccess | None = None,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__(type_token("lakehouse", "Lakehouse"), name, None, opts)
-        self._name, self._config, self._cluster = name, config, cluster
+        self._name, self._config, self._cluster, self._store = name, config, cluster, store
         self._namespace = cluster.namespaces[spec.LAYER]
-        shape = config.shape()
+        rds_ca = (metadata.rds_ca_file, metadata.rds_ca_image) if metadata is not None else (None, None)
+        shape = dremio_shape(config, stack, store, cluster.storage_class, *rds_ca)
         passwords = {role: self._password(role) for role in ("admin", "keystore", "dbt", "superset")}
         workloads = self._workloads(shape, lake, passwords["keystore"])
         connection = pulumi.Output.secret(pulumi.Output.all(passwords["admin"], cluster.ca_pem).apply(
@@ -179,7 +140,7 @@ class Lakehouse(pulumi.ComponentResource):
         self._runner(catalog, users["dbt"], passwords["dbt"])
         runner_minutes = catalog.transformations.schedule.minutes or 1
         Monitoring(
-            f"{name}-monitoring", MonitoringConfig(), cluster,
+            f"{name}-monitoring", cluster,
             # The query-duration histogram is the log shipper's: the runtime scrapes its exporter
             # (components/monitoring.py base_targets).
             targets=[],
@@ -221,7 +182,7 @@ class Lakehouse(pulumi.ComponentResource):
             api_version="cert-manager.io/v1",
             kind="Certificate",
             metadata={"name": spec.TLS_SECRET, "namespace": self._namespace},
-            spec=spec.certificate(self._config.issuer),
+            spec=spec.certificate(self._cluster.issuer),
             opts=self._k8s(depends_on=[keystore, *self._cluster.after("cert-manager")]),
         )
         store_keys = pulumi.Output.from_input(lake.credentials).apply(lambda found: found["dremio"])
@@ -252,8 +213,8 @@ class Lakehouse(pulumi.ComponentResource):
 
     def _sources(self, connection: pulumi.Output[dict], lake: LakeAccess, metadata: DatabaseAccess | None,
                  search: SearchAccess | None, opts: pulumi.ResourceOptions) -> dict[str, dremio.Source]:
-        config = self._config
-        endpoint, region = config.store_endpoint, config.region if config.store_endpoint else None
+        store = self._store
+        endpoint, region = store.server, store.region if store.server else None
         lake_inputs = pulumi.Output.all(pulumi.Output.from_input(lake.bucket_names),
                                         pulumi.Output.unsecret(pulumi.Output.from_input(lake.credentials)))
 

@@ -2,7 +2,7 @@
 
 Example (inside a Pulumi program; `cluster` is the runtime's ClusterContext)::
 
-    logs = LogIndices("logs", LogsConfig.from_stack(config), cluster)
+    logs = LogIndices("logs", config.logs, cluster, config.identity, config.retention)
     fluent_bit_config = logs.shipping          # the fluent-bit chart's `config` sections
 
 - Cluster: an ECK `Elasticsearch` named `logs` in `dp-logs`, HTTP TLS with a cert-manager certificate from the
@@ -21,48 +21,21 @@ Example (inside a Pulumi program; `cluster` is the runtime's ClusterContext)::
 
 from __future__ import annotations
 
-from typing import Annotated
-
 import pulumi
 import pulumi_kubernetes as k8s
 import pulumi_random as random
-from pydantic import BaseModel, ConfigDict, Field
 
 from components import logs_spec, logshipping
 from components.base import child_options, type_token
 from components.cluster import LOG_SHIPPER_SECRET, ClusterContext, server_certificate, service_dns_names, service_host
 from components.providers.elasticsearch import IlmPolicy, IndexTemplate, Role, User
-from infra.config import NodeSetSettings, StackConfig
+from infra.config import LogsSettings, NodeSetSettings, RetentionConfig, StackIdentity
 
 LAYER = "logs"
 CLUSTER_NAME = "logs"
 ADMIN_USER = "dataplatform-admin"
 HTTP_PORT = 9200
 ES_IMAGE_UID = 1000
-
-
-class LogsConfig(BaseModel):
-    """Everything `LogIndices` needs, resolved from the stack config."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    version: str = Field(description="Elasticsearch version ECK runs.")
-    node_sets: list[NodeSetSettings] = Field(description="ECK node sets.")
-    job_log_days: Annotated[int, Field(ge=1)] = Field(description="Days job-log indices are kept.")
-    audit_days: Annotated[int, Field(ge=1)] = Field(description="Days audit indices are kept.")
-    security_audit: bool = Field(default=False, description="Elasticsearch's own audit log (paid licence).")
-    protect: bool = Field(default=False, description="Protect the cluster from deletion.")
-
-    @classmethod
-    def from_stack(cls, config: StackConfig) -> LogsConfig:
-        return cls(version=config.logs.version, node_sets=config.logs.node_sets,
-                   job_log_days=config.logs.job_log_days, audit_days=config.retention.audit_days,
-                   security_audit=config.logs.security_audit, protect=config.protect)
-
-    @property
-    def replicas(self) -> int:
-        data_nodes = sum(node_set.count for node_set in self.node_sets if "data" in node_set.roles)
-        return 1 if data_nodes > 1 else 0
 
 
 def node_set(settings: NodeSetSettings, security_audit: bool) -> dict:
@@ -103,8 +76,8 @@ class LogIndices(pulumi.ComponentResource):
     """{username, password} of Dremio's read-only user (secret)."""
     shipping: dict[str, str]
 
-    def __init__(self, name: str, config: LogsConfig, cluster: ClusterContext,
-                 opts: pulumi.ResourceOptions | None = None) -> None:
+    def __init__(self, name: str, config: LogsSettings, cluster: ClusterContext, stack: StackIdentity,
+                 retention: RetentionConfig, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__(type_token("logs", "LogIndices"), name, None, opts)
         self._name = name
         self._cluster = cluster
@@ -139,7 +112,7 @@ class LogIndices(pulumi.ComponentResource):
                 "auth": {"fileRealm": [{"secretName": admin.metadata.name}]},
                 "nodeSets": [node_set(settings, config.security_audit) for settings in config.node_sets],
             },
-            opts=self._k8s(protect=config.protect, depends_on=[certificate, *cluster.after("eck")]),
+            opts=self._k8s(protect=stack.protect, depends_on=[certificate, *cluster.after("eck")]),
         )
         # The URL derives from the cluster resource, so every object below waits for it.
         self.host = self.elasticsearch.metadata["name"].apply(
@@ -149,7 +122,7 @@ class LogIndices(pulumi.ComponentResource):
         connection = pulumi.Output.secret(pulumi.Output.all(
             url=self.endpoint, username=ADMIN_USER, password=admin_password.result, ca_pem=cluster.ca_pem,
         ).apply(lambda parts: {**parts, "timeout": 30}))
-        families = logs_spec.families(config.job_log_days, config.audit_days)
+        families = logs_spec.families(config.job_log_days, retention.audit_days)
         for family in families:
             policy = IlmPolicy(f"{name}-ilm-{family.name}", connection, family.name, logs_spec.ilm_policy(family),
                                opts=child_options(self))

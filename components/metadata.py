@@ -2,7 +2,7 @@
 
 Example (inside a Pulumi program; `cluster` is the runtime's ClusterContext, `lake` the DataLake)::
 
-    metadata = MetadataDatabase("metadata", MetadataConfig.from_stack(config), catalog, cluster,
+    metadata = MetadataDatabase("metadata", config.metadata, catalog, cluster, config.identity, config.retention,
                                 backups=BackupTarget.from_lake(lake))
     pulumi.export("metadataHost", metadata.host)
 
@@ -25,21 +25,19 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from typing import Annotated, Literal
 
 import pulumi
 import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 import pulumi_postgresql as postgresql
 import pulumi_random as random
-from pydantic import BaseModel, ConfigDict, Field
 
 from components.base import child_options, type_token
 from components.cluster import ClusterContext, server_certificate, service_dns_names, service_host
-from components.images import RDS_CA_BUNDLE, platform_image
+from components.images import RDS_CA_BUNDLE, platform_image, rds_ca_source
 from components.metadata_access import MIGRATOR, PLATFORM_DATABASE, AccessModel, access_model
 from infra.catalog import Catalog
-from infra.config import StackConfig
+from infra.config import MetadataSettings, RetentionConfig, StackIdentity
 from infra.migrations import MIGRATIONS_DIR, discover
 
 LAYER = "metadata"
@@ -55,66 +53,24 @@ CLOUDWATCH_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400
                              2557, 2922, 3288, 3653)
 
 
-class MetadataConfig(BaseModel):
-    """Everything `MetadataDatabase` needs, resolved from the stack config."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    name_prefix: str = Field(description="Prefix of physical names.")
-    stack: str = Field(description="Stack name, part of physical names.")
-    backend: Literal["cloudnative-pg", "rds"] = Field(description="Where the server runs.")
-    protect: bool = Field(description="Protect the server (and its key) from deletion.")
-    postgres_version: str = Field(default="15", description="PostgreSQL major version.")
-    instances: Annotated[int, Field(ge=1)] = Field(default=1, description="CloudNativePG instances.")
-    storage_gib: Annotated[int, Field(ge=1)] = Field(default=10, description="Volume size, GiB.")
-    backup_retention_days: Annotated[int, Field(ge=1)] = Field(default=7, description="Days backups are kept.")
-    instance_class: str = Field(default="db.t4g.medium", description="RDS instance class.")
-    multi_az: bool = Field(default=True, description="RDS multi-AZ.")
-    deletion_protection: bool = Field(default=True, description="RDS deletion protection.")
-    ca_bundle_file: str | None = Field(default=None, description="RDS CA bundle path on the deployer.")
-    audit_days: Annotated[int, Field(ge=1)] = Field(default=90, description="Days the server's audit log is kept.")
-    migrations_image: str = Field(default="migrations", description="Platform image that runs the migrations.")
-    subnet_ids: tuple[str, ...] = Field(default=(), description="RDS subnet group's subnets.")
-    security_group_ids: tuple[str, ...] = Field(default=(), description="RDS instance's security groups.")
-
-    @classmethod
-    def from_stack(cls, config: StackConfig) -> MetadataConfig:
-        settings = config.metadata
-        return cls(
-            name_prefix=config.name_prefix,
-            stack=config.stack,
-            backend=settings.backend,
-            protect=config.protect,
-            postgres_version=settings.postgres_version,
-            instances=settings.instances,
-            storage_gib=settings.storage_gib,
-            backup_retention_days=settings.backup_retention_days,
-            instance_class=settings.instance_class,
-            multi_az=settings.multi_az,
-            deletion_protection=settings.deletion_protection,
-            ca_bundle_file=settings.ca_bundle_file,
-            audit_days=config.retention.audit_days,
-            migrations_image=settings.migrations_image,
-            subnet_ids=tuple(settings.network.subnet_ids) if settings.network else (),
-            security_group_ids=tuple(settings.network.security_group_ids) if settings.network else (),
-        )
-
-    @property
-    def identifier(self) -> str:
-        return f"{self.name_prefix}-{self.stack}-metadata"
-
-
 @dataclass(frozen=True)
 class MetadataConnection:
-    """What a service layer takes from `MetadataDatabase`: the server and the logins (secret) by service."""
+    """What a service layer takes from `MetadataDatabase`: the server, the logins (secret) by service, and where an
+    RDS server's CA bundle is for pods that verify it."""
 
     host: pulumi.Input[str]
     port: int
     credentials: pulumi.Input[dict[str, dict[str, str]]]
+    rds_ca_file: str | None = None
+    """RDS: the CA bundle's path inside `rds_ca_image`; None where the server's certificate is the stack CA's."""
+    rds_ca_image: str | None = None
+    """RDS: the platform image that ships the bundle (components/images.py `rds_ca_source`)."""
 
     @classmethod
     def from_metadata(cls, metadata: MetadataDatabase) -> MetadataConnection:
-        return cls(host=metadata.host, port=metadata.port, credentials=metadata.credentials)
+        rds_ca_file, rds_ca_image = metadata.rds_ca
+        return cls(host=metadata.host, port=metadata.port, credentials=metadata.credentials,
+                   rds_ca_file=rds_ca_file, rds_ca_image=rds_ca_image)
 
 
 @dataclass(frozen=True)
@@ -160,16 +116,22 @@ class MetadataDatabase(pulumi.ComponentResource):
     def __init__(
         self,
         name: str,
-        config: MetadataConfig,
+        config: MetadataSettings,
         catalog: Catalog,
         cluster: ClusterContext,
+        stack: StackIdentity,
+        retention: RetentionConfig,
         backups: BackupTarget | None = None,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__(type_token("metadata", "MetadataDatabase"), name, None, opts)
         self._name = name
         self._config = config
+        self._stack = stack
+        self._retention = retention
+        self._identifier = f"{stack.name_prefix}-{stack.stack}-metadata"
         self._cluster = cluster
+        self.rds_ca = rds_ca_source(config)
         self._namespace = cluster.namespaces[LAYER]
         self.model = access_model(catalog)
         admin_password = random.RandomPassword(f"{name}-admin-password", length=40, special=False,
@@ -296,7 +258,8 @@ class MetadataDatabase(pulumi.ComponentResource):
                 "resources": {"requests": {"cpu": "250m", "memory": "512Mi"},
                               "limits": {"cpu": "1", "memory": "1Gi"}},
             },
-            opts=self._k8s(protect=config.protect, depends_on=[certificate, *self._cluster.after("cloudnative-pg")]),
+            opts=self._k8s(protect=self._stack.protect,
+                           depends_on=[certificate, *self._cluster.after("cloudnative-pg")]),
         )
         k8s.apiextensions.CustomResource(
             f"{self._name}-scheduled-backup",
@@ -313,14 +276,15 @@ class MetadataDatabase(pulumi.ComponentResource):
     # ---- server: RDS --------------------------------------------------------------------------------
 
     def _rds(self, admin_password: pulumi.Output[str]):
-        config = self._config
-        identifier = config.identifier
+        config, identifier, protect = self._config, self._identifier, self._stack.protect
+        network = config.network
+        assert network is not None, "the model requires `metadata.network` with backend rds"
         key = aws.kms.Key(
             f"{self._name}-key",
             description=f"Encrypts the {identifier} RDS instance, its snapshots and backups.",
             enable_key_rotation=True,
             deletion_window_in_days=30,
-            opts=self._child(protect=config.protect),
+            opts=self._child(protect=protect),
         )
         parameters = aws.rds.ParameterGroup(
             f"{self._name}-parameters",
@@ -341,14 +305,14 @@ class MetadataDatabase(pulumi.ComponentResource):
         aws.cloudwatch.LogGroup(
             f"{self._name}-log-group",
             name=f"/aws/rds/instance/{identifier}/postgresql",
-            retention_in_days=cloudwatch_retention(config.audit_days),
-            opts=self._child(protect=config.protect),
+            retention_in_days=cloudwatch_retention(self._retention.audit_days),
+            opts=self._child(protect=protect),
         )
         subnets = aws.rds.SubnetGroup(
             f"{self._name}-subnets",
             name=f"{identifier}-subnets",
             description=f"Private subnets of the {identifier} instance.",
-            subnet_ids=list(config.subnet_ids),
+            subnet_ids=list(network.subnet_ids),
             opts=self._child(),
         )
         instance = aws.rds.Instance(
@@ -373,13 +337,13 @@ class MetadataDatabase(pulumi.ComponentResource):
             copy_tags_to_snapshot=True,
             parameter_group_name=parameters.name,
             db_subnet_group_name=subnets.name,
-            vpc_security_group_ids=list(config.security_group_ids),
+            vpc_security_group_ids=list(network.security_group_ids),
             ca_cert_identifier="rds-ca-rsa2048-g1",
             auto_minor_version_upgrade=True,
             username="dpadmin",
             password=admin_password,
             tags={"dataplatform:role": "metadata"},
-            opts=self._child(protect=config.protect),
+            opts=self._child(protect=protect),
         )
         return instance.address, "dpadmin", config.ca_bundle_file
 
@@ -429,7 +393,7 @@ class MetadataDatabase(pulumi.ComponentResource):
                 owner=self.logins[owner].name,
                 encoding="UTF8",
                 template="template0",
-                opts=self._pg(protect=self._config.protect),
+                opts=self._pg(protect=self._stack.protect),
             )
             postgresql.Extension(
                 f"{self._name}-pgaudit-{database}", name="pgaudit", database=databases[database].name,

@@ -2,9 +2,10 @@
 
 Example (inside a Pulumi program)::
 
-    monitoring = Monitoring("monitoring", MonitoringConfig.from_stack(config), cluster)
+    monitoring = Monitoring("monitoring", cluster, base_targets(config.kubernetes, config.storage), base_rules(),
+                            group=BASE_GROUP)
     # a product adds its own through the same mechanism:
-    Monitoring("dremio-monitoring", config, cluster, targets=[ScrapeTarget(...)], rules=[AlertRule(...)])
+    Monitoring("dremio-monitoring", cluster, targets=[ScrapeTarget(...)], rules=[AlertRule(...)])
 
 Scrape targets become ServiceMonitors or PodMonitors in the target's namespace (TLS endpoints are scraped
 over TLS, verified against the certificate's CA); alert rules become one PrometheusRule in `dp-monitoring`,
@@ -15,41 +16,21 @@ certificate expiry and the base services' health; product alerts land with their
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Annotated, Literal
+from typing import Literal
 
 import pulumi
 import pulumi_kubernetes as k8s
-from pydantic import BaseModel, ConfigDict, Field
 
 from components import logshipping
 from components.base import child_options, type_token
 from components.cluster import ClusterContext, namespace_name, service_host
-from infra.config import StackConfig
+from infra.config import KubernetesConfig, StorageConfig
 
 RUNBOOKS = "docs/runtime.md"  # the runbooks section of the repository's runtime docs
 PLATFORM_NAMESPACES = 'namespace=~"dp-.*"'
-
-
-class MonitoringConfig(BaseModel):
-    """Thresholds of the base alerts."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    volume_free_percent: Annotated[int, Field(ge=1, le=50)] = Field(
-        default=15, description="Alert when a platform volume has less free space than this, percent."
-    )
-    certificate_days: Annotated[int, Field(ge=1, le=60)] = Field(
-        default=14, description="Alert when a certificate expires within this many days."
-    )
-    install_minio: bool = Field(default=True, description="Whether the runtime runs MinIO (dev).")
-    install_cloudnative_pg: bool = Field(default=True, description="Whether the CloudNativePG operator runs.")
-
-    @classmethod
-    def from_stack(cls, config: StackConfig) -> MonitoringConfig:
-        return cls(
-            install_minio=config.storage.backend == "minio",
-            install_cloudnative_pg=config.kubernetes.install_cloudnative_pg,
-        )
+BASE_GROUP = "dataplatform-base"
+VOLUME_FREE_PERCENT = 15  # the base alert fires when a platform volume has less free space than this
+CERTIFICATE_DAYS = 14  # ... and when a certificate expires within this many days
 
 
 @dataclass(frozen=True)
@@ -115,7 +96,8 @@ class RecordingRule:
         return {"record": self.record, "expr": self.expr}
 
 
-def base_targets(config: MonitoringConfig) -> list[ScrapeTarget]:
+def base_targets(kubernetes: KubernetesConfig, storage: StorageConfig) -> list[ScrapeTarget]:
+    """The shared services' metrics endpoints (MinIO and CloudNativePG only where the runtime runs them)."""
     targets = [
         ScrapeTarget("cert-manager", "system", {"app.kubernetes.io/name": "cert-manager"},
                      "tcp-prometheus-servicemonitor"),
@@ -126,26 +108,26 @@ def base_targets(config: MonitoringConfig) -> list[ScrapeTarget]:
         ScrapeTarget("fluent-bit-log-metrics", "logs", {"app.kubernetes.io/name": "fluent-bit"}, "log-metrics",
                      path=logshipping.LOG_METRICS_PATH),
     ]
-    if config.install_cloudnative_pg:
+    if kubernetes.install_cloudnative_pg:
         targets.append(ScrapeTarget("cloudnative-pg", "system", {"app.kubernetes.io/name": "cloudnative-pg"},
                                     "metrics", kind="PodMonitor"))
-    if config.install_minio:
+    if storage.backend == "minio":
         targets.append(ScrapeTarget("minio", "storage", {"app": "minio"}, "https",
                                     path="/minio/v2/metrics/cluster", tls_secret="minio-tls",
                                     server_name=service_host("minio", "storage")))
     return targets
 
 
-def base_rules(config: MonitoringConfig) -> list[AlertRule]:
-    free = config.volume_free_percent / 100
-    days = config.certificate_days
+def base_rules() -> list[AlertRule]:
+    free = VOLUME_FREE_PERCENT / 100
+    days = CERTIFICATE_DAYS
     return [
         AlertRule(
             "DataPlatformVolumeNearlyFull",
             f"kubelet_volume_stats_available_bytes{{{PLATFORM_NAMESPACES}}} "
             f"/ kubelet_volume_stats_capacity_bytes{{{PLATFORM_NAMESPACES}}} < {free}",
             f"Volume {{{{ $labels.persistentvolumeclaim }}}} in {{{{ $labels.namespace }}}} has less than "
-            f"{config.volume_free_percent}% free space.",
+            f"{VOLUME_FREE_PERCENT}% free space.",
             severity="critical",
         ),
         AlertRule(
@@ -193,16 +175,14 @@ class Monitoring(pulumi.ComponentResource):
     def __init__(
         self,
         name: str,
-        config: MonitoringConfig,
         cluster: ClusterContext,
-        targets: list[ScrapeTarget] | None = None,
-        rules: list[AlertRule | RecordingRule] | None = None,
+        targets: list[ScrapeTarget],
+        rules: list[AlertRule | RecordingRule],
+        group: str | None = None,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__(type_token("monitoring", "Monitoring"), name, None, opts)
-        base = targets is None and rules is None
-        targets = base_targets(config) if targets is None else targets
-        rules = base_rules(config) if rules is None else rules
+        group = group or name
         extra = {"depends_on": cluster.after("prometheus")}
         if cluster.kubernetes is not None:
             extra["provider"] = cluster.kubernetes
@@ -222,7 +202,6 @@ class Monitoring(pulumi.ComponentResource):
             )
         self.rules = None
         if rules:
-            group = "dataplatform-base" if base else name
             self.rules = k8s.apiextensions.CustomResource(
                 f"{name}-rules",
                 api_version="monitoring.coreos.com/v1",

@@ -1,4 +1,8 @@
-"""`DataPlatform`: wires the layers in data-flow order, passing outputs from one to the next."""
+"""`DataPlatform`: wires the layers in data-flow order, passing outputs from one to the next.
+
+Each layer takes its own section of the validated stack config (infra/config.py), the stack's identity and the
+catalog; nothing here re-reads or re-validates a setting.
+"""
 
 from __future__ import annotations
 
@@ -7,15 +11,15 @@ import pulumi_aws as aws
 
 from components.base import child_options, type_token
 from components.cluster import ClusterContext
-from components.ingestion import Ingestion, IngestionConfig
-from components.lakehouse import DatabaseAccess, Lakehouse, LakehouseConfig, SearchAccess
-from components.logs import LogIndices, LogsConfig
-from components.metadata import BackupTarget, MetadataConfig, MetadataConnection, MetadataDatabase
+from components.ingestion import Ingestion
+from components.lakehouse import DatabaseAccess, Lakehouse, SearchAccess
+from components.logs import LogIndices
+from components.metadata import BackupTarget, MetadataConnection, MetadataDatabase
 from components.metadata_access import PLATFORM_DATABASE
-from components.monitoring import Monitoring, MonitoringConfig
-from components.presentation import DremioAccess, Presentation, PresentationConfig
-from components.runtime import KubernetesRuntime, RuntimeConfig
-from components.storage import DataLake, LakeAccess, LakeConfig
+from components.monitoring import BASE_GROUP, Monitoring, base_rules, base_targets
+from components.presentation import DremioAccess, Presentation
+from components.runtime import KubernetesRuntime
+from components.storage import DataLake, LakeAccess
 from infra.catalog import Catalog
 from infra.config import StackConfig
 
@@ -25,9 +29,10 @@ class DataPlatform(pulumi.ComponentResource):
 
     def __init__(self, name: str, config: StackConfig, catalog: Catalog, opts: pulumi.ResourceOptions | None = None):
         super().__init__(type_token("platform", "DataPlatform"), name, None, opts)
+        stack = config.identity
         # The runtime comes first: every in-cluster layer takes its ClusterContext (namespaces, CA, provider).
         self.runtime = KubernetesRuntime(
-            f"{name}-runtime", RuntimeConfig.from_stack(config), catalog, opts=child_options(self)
+            f"{name}-runtime", config.kubernetes, catalog, stack, config.storage, opts=child_options(self)
         )
         self.cluster: ClusterContext = self.runtime.context
         providers = {}
@@ -42,8 +47,9 @@ class DataPlatform(pulumi.ComponentResource):
             )
         self.lake = DataLake(
             f"{name}-lake",
-            LakeConfig.from_stack(config, catalog),
+            config.storage,
             catalog,
+            stack,
             # dev: the runtime's MinIO (root credentials as Outputs of its release) and the CA bundle file.
             minio_credentials=self.runtime.minio_root,
             opts=child_options(self, providers=providers),
@@ -53,37 +59,48 @@ class DataPlatform(pulumi.ComponentResource):
         in_cluster_postgres = config.metadata.backend == "cloudnative-pg"
         self.metadata = MetadataDatabase(
             f"{name}-metadata",
-            MetadataConfig.from_stack(config),
+            config.metadata,
             catalog,
             self.cluster,
+            stack,
+            config.retention,
             backups=BackupTarget.from_lake(self.lake) if in_cluster_postgres else None,
             opts=child_options(self, providers=providers),
         )
-        self.logs = LogIndices(f"{name}-logs", LogsConfig.from_stack(config), self.cluster, opts=child_options(self))
+        self.logs = LogIndices(
+            f"{name}-logs", config.logs, self.cluster, stack, config.retention, opts=child_options(self)
+        )
         # Airbyte lands bronze with the `ingestion` identity; its own state and database come from the lake and
         # the metadata layer.
         self.ingestion = Ingestion(
             f"{name}-ingestion",
-            IngestionConfig.from_stack(config, catalog),
+            config.ingestion,
             catalog,
             self.cluster,
+            stack,
+            config.object_store,
             lake=LakeAccess.from_lake(self.lake),
             database=MetadataConnection.from_metadata(self.metadata),
             opts=child_options(self),
         )
         # Dremio reads every layer through the lake's identities, the metadata database as its `dremio` login and
         # the job-log indices as the logs layer's read-only `dremio-reader`.
+        rds_ca_file, rds_ca_image = self.metadata.rds_ca
         self.lakehouse = Lakehouse(
             f"{name}-lakehouse",
-            LakehouseConfig.from_stack(config),
+            config.lakehouse,
             catalog,
             self.cluster,
+            stack,
+            config.object_store,
             lake=LakeAccess.from_lake(self.lake),
             metadata=DatabaseAccess(
                 host=self.metadata.host,
                 port=self.metadata.port,
                 database=PLATFORM_DATABASE,
                 credentials=self.metadata.credentials.apply(lambda logins: logins["dremio"]),
+                rds_ca_file=rds_ca_file,
+                rds_ca_image=rds_ca_image,
             ),
             search=SearchAccess(host=self.logs.host, port=self.logs.port, credentials=self.logs.dremio_reader),
             opts=child_options(self),
@@ -91,7 +108,7 @@ class DataPlatform(pulumi.ComponentResource):
         # Superset reads gold through Dremio's Flight endpoint as the lakehouse's `superset` user.
         self.presentation = Presentation(
             f"{name}-presentation",
-            PresentationConfig.from_stack(config),
+            config.presentation,
             catalog,
             self.cluster,
             database=MetadataConnection.from_metadata(self.metadata),
@@ -99,6 +116,11 @@ class DataPlatform(pulumi.ComponentResource):
             opts=child_options(self),
         )
         self.monitoring = Monitoring(
-            f"{name}-monitoring", MonitoringConfig.from_stack(config), self.cluster, opts=child_options(self)
+            f"{name}-monitoring",
+            self.cluster,
+            targets=base_targets(config.kubernetes, config.storage),
+            rules=base_rules(),
+            group=BASE_GROUP,
+            opts=child_options(self),
         )
         self.register_outputs({"buckets": self.lake.bucket_names})

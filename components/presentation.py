@@ -3,7 +3,7 @@
 Example (inside a Pulumi program)::
 
     presentation = Presentation(
-        "presentation", PresentationConfig.from_stack(config), catalog, cluster,
+        "presentation", config.presentation, catalog, cluster,
         database=MetadataConnection.from_metadata(metadata),
         lakehouse=DremioAccess.from_lakehouse(lakehouse),
     )
@@ -32,49 +32,31 @@ from __future__ import annotations
 
 import base64
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import TYPE_CHECKING
 
 import pulumi
 import pulumi_kubernetes as k8s
 import pulumi_random as random
-from pydantic import BaseModel, ConfigDict, Field
 
 from components import presentation_spec as spec
 from components.base import child_options, type_token
 from components.cluster import ClusterContext
 from components.hardening import LARGE, MEDIUM, SMALL, Resources, container_security, pod_security
-from components.images import platform_image, rds_ca_source
+from components.images import platform_image
 from components.metadata import MetadataConnection
-from components.monitoring import Monitoring, MonitoringConfig
+from components.monitoring import Monitoring
 from components.providers import superset
 from components.release import Hardening, ProductRelease, declare_release
 from infra.catalog import Catalog
+from infra.config import PresentationSettings
+
+if TYPE_CHECKING:
+    from components.lakehouse import Lakehouse
 
 SIZES: dict[str, Resources] = {"small": SMALL, "medium": MEDIUM, "large": LARGE}
 METADATA_DATABASE = "superset"
 SERVICE_USER = "superset"
 RUNNER_LAYER = "lakehouse"  # the dbt runner, which imports the asset bundle, runs in the lakehouse's namespace
-
-
-class PresentationConfig(BaseModel):
-    """Everything `Presentation` needs, resolved from the stack config."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    replicas: int = Field(default=1, ge=1, le=10, description="Web and worker replicas.")
-    size: Literal["small", "medium", "large"] = Field(default="small", description="Resources of each pod.")
-    rds_ca_file: str | None = Field(
-        default=None, description="RDS metadata server: the RDS CA bundle's path in `rds_ca_image`, which Superset's "
-                                  "metadata database connection verifies the server against.")
-    rds_ca_image: str | None = Field(default=None, description="Image that ships the RDS CA bundle.")
-
-    @classmethod
-    def from_stack(cls, config: Any) -> PresentationConfig:
-        rds_ca_file, rds_ca_image = rds_ca_source(config)
-        return cls(
-            replicas=config.kubernetes.replicas, size=config.presentation.size,
-            rds_ca_file=rds_ca_file, rds_ca_image=rds_ca_image,
-        )
 
 
 @dataclass(frozen=True)
@@ -88,7 +70,7 @@ class DremioAccess:
     password: pulumi.Input[str]
 
     @classmethod
-    def from_lakehouse(cls, lakehouse: Any) -> DremioAccess:
+    def from_lakehouse(cls, lakehouse: Lakehouse) -> DremioAccess:
         """The Flight endpoint (`grpc+tls://host:port`) and the `superset` service user of `Lakehouse`."""
         host, _, port = lakehouse.endpoints["flight"].removeprefix("grpc+tls://").rpartition(":")
         login = lakehouse.service_users[SERVICE_USER]
@@ -104,7 +86,7 @@ class Presentation(pulumi.ComponentResource):
     def __init__(
         self,
         name: str,
-        config: PresentationConfig,
+        config: PresentationSettings,
         catalog: Catalog,
         cluster: ClusterContext,
         database: MetadataConnection,
@@ -115,9 +97,9 @@ class Presentation(pulumi.ComponentResource):
         self._name, self._cluster = name, cluster
         namespace = cluster.namespaces[spec.LAYER]
         redis_host, _, redis_port = str(cluster.services.get("redis", "redis:6379")).rpartition(":")
-        shape = spec.SupersetShape(image=platform_image("superset", cluster.images), replicas=config.replicas,
+        shape = spec.SupersetShape(image=platform_image("superset", cluster.images), replicas=cluster.replicas,
                                    resources=SIZES[config.size], redis_host=redis_host, redis_port=redis_port,
-                                   rds_ca_image=config.rds_ca_image, rds_ca_file=config.rds_ca_file)
+                                   rds_ca_image=database.rds_ca_image, rds_ca_file=database.rds_ca_file)
         admin_password = self._random("admin-password", 32)
         environment = self._environment(namespace, database, admin_password)
         certificate = k8s.apiextensions.CustomResource(
@@ -151,7 +133,7 @@ class Presentation(pulumi.ComponentResource):
         superset.Role(f"{name}-role-analyst", connection, spec.ANALYST_ROLE, spec.analyst_permissions(catalog),
                       opts=after_release)
         self._bundle_import(connection, lakehouse, after_release)
-        Monitoring(f"{name}-monitoring", MonitoringConfig(), cluster, targets=[], rules=spec.alert_rules(),
+        Monitoring(f"{name}-monitoring", cluster, targets=[], rules=spec.alert_rules(),
                    opts=child_options(self))
         self.register_outputs({"apiUrl": self.api_url})
 

@@ -2,7 +2,7 @@
 
 Example (inside a Pulumi program)::
 
-    runtime = KubernetesRuntime("runtime", RuntimeConfig.from_stack(config), catalog)
+    runtime = KubernetesRuntime("runtime", config.kubernetes, catalog, config.identity, config.storage)
     lake = DataLake(..., minio_credentials=runtime.minio_root, ca_file=runtime.context.ca_file)
 
 What it declares, in the first-deploy order of docs/decisions/0001-deployment-topology.md:
@@ -19,13 +19,10 @@ What it declares, in the first-deploy order of docs/decisions/0001-deployment-to
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
-
 import pulumi
 import pulumi_kubernetes as k8s
 import pulumi_random as random
 import pulumi_tls as tls
-from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from components import runtime_values as values
 from components.base import child_options, type_token
@@ -35,7 +32,7 @@ from components.network import network_policies
 from components.providers.trust_bundle import TrustBundleFile, default_path
 from components.release import ProductRelease, declare_release
 from infra.catalog import Catalog
-from infra.config import StackConfig, minio_kms_key_id
+from infra.config import KubernetesConfig, StackIdentity, StorageConfig
 
 # Layers whose namespace cannot enforce `restricted`, the level they enforce instead, and why.
 POD_SECURITY_EXCEPTIONS: dict[str, tuple[str, str]] = {
@@ -48,78 +45,27 @@ POD_SECURITY_EXCEPTIONS: dict[str, tuple[str, str]] = {
 CA_VALIDITY_HOURS = 24 * 365 * 5
 
 
-class RuntimeConfig(BaseModel):
-    """Everything `KubernetesRuntime` needs, resolved from the stack config."""
+def external_services(storage: StorageConfig, config: KubernetesConfig) -> frozenset[str]:
+    """Catalog services that live outside the cluster in this stack (S3 and RDS in prod)."""
+    outside = set()
+    if storage.backend != "minio":
+        outside.add("object-store")
+    if not config.install_cloudnative_pg:
+        outside.add("postgresql")
+    return frozenset(outside)
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
-    name_prefix: str = Field(description="Prefix of physical names.")
-    stack: str = Field(description="Stack name.")
-    context: str | None = Field(default=None, description="kubeconfig context; None: in-cluster or current.")
-    ca_pem: str | None = Field(default=None, description="Organisation CA PEM; None generates the stack's CA.")
-    existing_issuer: str | None = Field(default=None, description="Existing ClusterIssuer of that CA.")
-    install_cert_manager: bool = Field(default=True, description="Install cert-manager.")
-    install_cloudnative_pg: bool = Field(default=True, description="Install the CloudNativePG operator.")
-    install_minio: bool = Field(default=True, description="Run MinIO in the cluster (the dev lake).")
-    minio_kms_key_id: str = Field(description="Name of the KMS key MinIO is started with.")
-    minio_volume_gib: Annotated[int, Field(ge=1)] = Field(default=20, description="MinIO volume size, GiB.")
-    alertmanager: Literal["install", "existing"] = Field(default="install", description="Alertmanager source.")
-    replicas: Annotated[int, Field(ge=1)] = Field(default=1, description="Replicas of each shared service.")
-    storage_class: str | None = Field(default=None, description="StorageClass of volumes.")
-    prometheus_retention_days: Annotated[int, Field(ge=1)] = Field(default=7, description="Metrics retention.")
-
-    @model_validator(mode="after")
-    def _ca(self) -> RuntimeConfig:
-        if (self.ca_pem is None) != (self.existing_issuer is None):
-            raise ValueError("`ca_pem` and `existing_issuer` go together")
-        if self.ca_pem is None and not self.install_cert_manager:
-            raise ValueError("a generated CA needs cert-manager installed (set kubernetes.installCertManager)")
-        return self
-
-    @classmethod
-    def from_stack(cls, config: StackConfig) -> RuntimeConfig:
-        kubernetes = config.kubernetes
-        return cls(
-            name_prefix=config.name_prefix,
-            stack=config.stack,
-            context=kubernetes.context,
-            ca_pem=kubernetes.ca.pem,
-            existing_issuer=kubernetes.ca.issuer,
-            install_cert_manager=kubernetes.install_cert_manager,
-            install_cloudnative_pg=kubernetes.install_cloudnative_pg,
-            install_minio=config.storage.backend == "minio",
-            minio_kms_key_id=minio_kms_key_id(config),
-            minio_volume_gib=kubernetes.minio_volume_gib,
-            alertmanager=kubernetes.alertmanager,
-            replicas=kubernetes.replicas,
-            storage_class=kubernetes.storage_class,
-            prometheus_retention_days=kubernetes.prometheus_retention_days,
-        )
-
-    @property
-    def issuer(self) -> str:
-        return self.existing_issuer or f"{self.name_prefix}-{self.stack}-ca"
-
-    @property
-    def external_services(self) -> frozenset[str]:
-        """Catalog services that live outside the cluster in this stack (S3 and RDS in prod)."""
-        outside = set()
-        if not self.install_minio:
-            outside.add("object-store")
-        if not self.install_cloudnative_pg:
-            outside.add("postgresql")
-        return frozenset(outside)
-
-    def releases(self) -> list[ProductRelease]:
-        """The shared services' releases of this stack, in install order."""
-        specs = [values.cert_manager(self)] if self.install_cert_manager else []
-        if self.install_cloudnative_pg:
-            specs.append(values.cloudnative_pg(self))
-        specs.append(values.eck_operator(self))
-        if self.install_minio:
-            specs.append(values.minio(self))
-        specs += [values.redis(self), values.kube_prometheus_stack(self), values.fluent_bit(self)]
-        return specs
+def releases(config: KubernetesConfig, stack: StackIdentity, storage: StorageConfig) -> list[ProductRelease]:
+    """The shared services' releases of this stack, in install order."""
+    specs = [values.cert_manager(config)] if config.install_cert_manager else []
+    if config.install_cloudnative_pg:
+        specs.append(values.cloudnative_pg(config))
+    specs.append(values.eck_operator(config))
+    if storage.backend == "minio":
+        specs.append(values.minio(config))
+    specs += [values.redis(config), values.kube_prometheus_stack(config, config.issuer(stack)),
+              values.fluent_bit(config)]
+    return specs
 
 
 class KubernetesRuntime(pulumi.ComponentResource):
@@ -130,44 +76,57 @@ class KubernetesRuntime(pulumi.ComponentResource):
     minio_root: tuple[pulumi.Output[str], pulumi.Output[str]] | None
 
     def __init__(
-        self, name: str, config: RuntimeConfig, catalog: Catalog, opts: pulumi.ResourceOptions | None = None
+        self,
+        name: str,
+        config: KubernetesConfig,
+        catalog: Catalog,
+        stack: StackIdentity,
+        storage: StorageConfig,
+        opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__(type_token("runtime", "KubernetesRuntime"), name, None, opts)
         self._name = name
         self._config = config
+        self._stack = stack
+        self._issuer = config.issuer(stack)
+        self._install_minio = storage.backend == "minio"
+        self._minio_kms_key = storage.minio_kms_key(stack)
         self.provider = k8s.Provider(f"{name}-kubernetes", context=config.context, opts=child_options(self))
         self.namespaces = {layer: self._namespace(layer) for layer in LAYER_NAMESPACES}
         names = {layer: namespace.metadata.name for layer, namespace in self.namespaces.items()}
         self.network_policies = [
-            self._network_policy(manifest) for manifest in network_policies(catalog, config.external_services)
+            self._network_policy(manifest)
+            for manifest in network_policies(catalog, external_services(storage, config))
         ]
         self.releases: dict[str, k8s.helm.v3.Release] = {}
-        specs = {spec.name: spec for spec in config.releases()}
+        specs = {spec.name: spec for spec in releases(config, stack, storage)}
         if "cert-manager" in specs:
             self._release(specs.pop("cert-manager"))
         ca_pem, issuer_ready = self._certificate_authority()
-        ca_file = TrustBundleFile(f"{name}-ca-file", pem=ca_pem, path=default_path(config.stack), opts=self._child())
+        ca_file = TrustBundleFile(f"{name}-ca-file", pem=ca_pem, path=default_path(stack.stack), opts=self._child())
         certificates = self._certificates(issuer_ready)
         secrets = self._secrets(ca_pem)
         for spec in specs.values():
             needs = certificates.get(spec.name, []) + secrets.get(spec.name, [])
             self._release(spec, depends_on=needs)
-        self.minio_kms_key_id = config.minio_kms_key_id if config.install_minio else None
-        self.minio_root = self._credentials_after("minio") if config.install_minio else None
+        self.minio_kms_key_id = self._minio_kms_key if self._install_minio else None
+        self.minio_root = self._credentials_after("minio") if self._install_minio else None
         self.context = ClusterContext(
             namespaces=names,
             ca_pem=ca_pem,
             ca_file=ca_file.path,
-            issuer=config.issuer,
+            issuer=self._issuer,
             kubernetes=self.provider,
             operators=dict(self.releases),
             services=self._endpoints(),
             images=image_references(),
+            replicas=config.replicas,
+            storage_class=config.storage_class,
         )
         self.register_outputs(
             {
                 "namespaces": names,
-                "issuer": config.issuer,
+                "issuer": self._issuer,
                 "caFile": ca_file.path,
                 "services": self.context.services,
                 "releases": sorted(self.releases),
@@ -230,9 +189,9 @@ class KubernetesRuntime(pulumi.ComponentResource):
 
     def _certificate_authority(self) -> tuple[pulumi.Output[str], list[pulumi.Resource]]:
         """The CA PEM, and what leaf certificates must wait for (the issuer, when this stack creates it)."""
-        config = self._config
-        if config.ca_pem is not None:
-            return pulumi.Output.from_input(config.ca_pem), []
+        pem, stack = self._config.ca.pem, self._stack
+        if pem is not None:
+            return pulumi.Output.from_input(pem), []
         key = tls.PrivateKey(f"{self._name}-ca-key", algorithm="ECDSA", ecdsa_curve="P256", opts=child_options(self))
         certificate = tls.SelfSignedCert(
             f"{self._name}-ca",
@@ -242,7 +201,7 @@ class KubernetesRuntime(pulumi.ComponentResource):
             early_renewal_hours=24 * 30,
             allowed_uses=["cert_signing", "crl_signing"],
             subject=tls.SelfSignedCertSubjectArgs(
-                common_name=f"{config.name_prefix}-{config.stack} platform CA", organization=config.name_prefix
+                common_name=f"{stack.name_prefix}-{stack.stack} platform CA", organization=stack.name_prefix
             ),
             opts=child_options(self),
         )
@@ -257,7 +216,7 @@ class KubernetesRuntime(pulumi.ComponentResource):
             f"{self._name}-issuer",
             api_version="cert-manager.io/v1",
             kind="ClusterIssuer",
-            metadata={"name": config.issuer},
+            metadata={"name": self._issuer},
             spec={"ca": {"secretName": secret.metadata.name}},
             opts=self._child(depends_on=self._after_cert_manager()),
         )
@@ -269,7 +228,7 @@ class KubernetesRuntime(pulumi.ComponentResource):
                       "log-shipper": "fluent-bit"}
         found: dict[str, list[pulumi.Resource]] = {}
         for service, (layer, secret_name, dns_names) in values.TLS_SECRETS.items():
-            if service == "minio" and not self._config.install_minio:
+            if service == "minio" and not self._install_minio:
                 continue
             if service == "alertmanager" and self._config.alertmanager != "install":
                 continue
@@ -278,7 +237,7 @@ class KubernetesRuntime(pulumi.ComponentResource):
                 api_version="cert-manager.io/v1",
                 kind="Certificate",
                 metadata={"name": secret_name, "namespace": self._namespace_of(layer)},
-                spec=server_certificate(secret_name, dns_names, self._config.issuer),
+                spec=server_certificate(secret_name, dns_names, self._issuer),
                 opts=self._child(depends_on=self._after_cert_manager() + issuer_ready),
             )
             found.setdefault(by_release[service], []).append(certificate)
@@ -297,7 +256,7 @@ class KubernetesRuntime(pulumi.ComponentResource):
 
     def _secrets(self, ca_pem: pulumi.Input[str]) -> dict[str, list[pulumi.Resource]]:
         """Generated credentials in Kubernetes Secrets, keyed by the release that reads them."""
-        name, config = self._name, self._config
+        name, stack, kms_key_name = self._name, self._stack, self._minio_kms_key
         redis_password = random.RandomPassword(f"{name}-redis-password", length=40, special=False,
                                                opts=child_options(self))
         found: dict[str, list[pulumi.Resource]] = {
@@ -306,13 +265,13 @@ class KubernetesRuntime(pulumi.ComponentResource):
                              {values.REDIS_PASSWORD_KEY: pulumi.Output.secret(redis_password.result)})
             ]
         }
-        if config.install_minio:
-            root_user = f"{config.name_prefix}-{config.stack}-root"
+        if self._install_minio:
+            root_user = f"{stack.name_prefix}-{stack.stack}-root"
             root_password = random.RandomPassword(f"{name}-minio-root-password", length=40, special=False,
                                                   opts=child_options(self))
             kms_key = random.RandomBytes(f"{name}-minio-kms-key", length=32, opts=child_options(self))
             kms_env = pulumi.Output.secret(kms_key.base64).apply(
-                lambda encoded: f"export MINIO_KMS_SECRET_KEY={config.minio_kms_key_id}:{encoded}\n"
+                lambda encoded: f"export MINIO_KMS_SECRET_KEY={kms_key_name}:{encoded}\n"
             )
             found["minio"] = [
                 self._secret("minio-root", "storage", values.MINIO_ROOT_SECRET,
@@ -340,6 +299,6 @@ class KubernetesRuntime(pulumi.ComponentResource):
         }
         if self._config.alertmanager == "install":
             endpoints["alertmanager"] = f"https://{service_host('prometheus-alertmanager', 'monitoring')}:9093"
-        if self._config.install_minio:
+        if self._install_minio:
             endpoints["minio"] = f"{service_host('minio', 'storage')}:9000"
         return endpoints

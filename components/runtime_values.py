@@ -8,15 +8,13 @@ certificate; every Service stays ClusterIP. tests/components/golden/ keeps the r
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from components import logshipping
 from components.cluster import LOG_SHIPPER_SECRET, namespace_name, service_host
 from components.hardening import LARGE, MEDIUM, SMALL, container_security, pod_security
 from components.release import Hardening, ProductRelease
-
-if TYPE_CHECKING:
-    from components.runtime import RuntimeConfig
+from infra.config import KubernetesConfig
 
 # Kubernetes Secret names the runtime creates and the releases reference.
 MINIO_ROOT_SECRET = "minio-root"
@@ -47,7 +45,7 @@ LOG_SHIPPER_LOG_METRICS_PORT = logshipping.LOG_METRICS_PORT
 AUDIT_TAG = logshipping.MINIO_AUDIT_TAG
 
 
-def cert_manager(config: RuntimeConfig) -> ProductRelease:
+def cert_manager(config: KubernetesConfig) -> ProductRelease:
     return ProductRelease(
         name="cert-manager",
         chart="cert-manager",
@@ -64,7 +62,7 @@ def cert_manager(config: RuntimeConfig) -> ProductRelease:
     )
 
 
-def cloudnative_pg(config: RuntimeConfig) -> ProductRelease:
+def cloudnative_pg(config: KubernetesConfig) -> ProductRelease:
     return ProductRelease(
         name="cloudnative-pg",
         chart="cloudnative-pg",
@@ -79,7 +77,7 @@ def cloudnative_pg(config: RuntimeConfig) -> ProductRelease:
     )
 
 
-def eck_operator(config: RuntimeConfig) -> ProductRelease:
+def eck_operator(config: KubernetesConfig) -> ProductRelease:
     return ProductRelease(
         name="elastic-operator",
         chart="eck-operator",
@@ -95,7 +93,7 @@ def eck_operator(config: RuntimeConfig) -> ProductRelease:
     )
 
 
-def minio(config: RuntimeConfig) -> ProductRelease:
+def minio(config: KubernetesConfig) -> ProductRelease:
     _, tls_secret, _ = TLS_SECRETS["minio"]
     audit = f"https://{service_host('fluent-bit', 'logs')}:{LOG_SHIPPER_AUDIT_PORT}/{AUDIT_TAG}"
     persistence: dict[str, Any] = {"enabled": True, "size": f"{config.minio_volume_gib}Gi"}
@@ -132,7 +130,7 @@ def minio(config: RuntimeConfig) -> ProductRelease:
     )
 
 
-def redis(config: RuntimeConfig) -> ProductRelease:
+def redis(config: KubernetesConfig) -> ProductRelease:
     """Superset's cache, results store and Celery broker: Valkey from the Valkey project's chart, TLS only.
 
     Standalone, one pod (a Deployment, recreated on change since its volume is ReadWriteOnce); with more replicas,
@@ -195,7 +193,7 @@ def redis(config: RuntimeConfig) -> ProductRelease:
     )
 
 
-def kube_prometheus_stack(config: RuntimeConfig) -> ProductRelease:
+def kube_prometheus_stack(config: KubernetesConfig, issuer: str) -> ProductRelease:
     _, prometheus_tls, _ = TLS_SECRETS["prometheus"]
     _, alertmanager_tls, _ = TLS_SECRETS["alertmanager"]
 
@@ -233,7 +231,7 @@ def kube_prometheus_stack(config: RuntimeConfig) -> ProductRelease:
             "prometheusOperator": {
                 "tls": {"enabled": True},
                 "admissionWebhooks": {
-                    "certManager": {"enabled": True, "issuerRef": {"name": config.issuer, "kind": "ClusterIssuer"}},
+                    "certManager": {"enabled": True, "issuerRef": {"name": issuer, "kind": "ClusterIssuer"}},
                 },
                 "serviceMonitor": {"selfMonitor": True},
             },
@@ -257,7 +255,7 @@ def kube_prometheus_stack(config: RuntimeConfig) -> ProductRelease:
     )
 
 
-def fluent_bit(config: RuntimeConfig) -> ProductRelease:
+def fluent_bit(config: KubernetesConfig) -> ProductRelease:
     """The log shipper; its pipeline (inputs, parsers, routes to indices) is components/logshipping.py's."""
     _, tls_secret, _ = TLS_SECRETS["log-shipper"]
 

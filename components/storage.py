@@ -2,8 +2,11 @@
 
 Example (inside a Pulumi program)::
 
-    lake = DataLake("lake", LakeConfig.from_stack(config, catalog))
+    lake = DataLake("lake", config.storage, catalog, config.identity)   # config: infra.config.StackConfig
     pulumi.export("buckets", lake.bucket_names)
+
+Inputs: the stack config's `storage` section, the catalog (layer retention, identities) and the stack's identity
+(physical names, protection).
 
 Every bucket is versioned, encrypted (SSE-KMS; SSE-S3 on S3's access-logs bucket, which S3 cannot deliver
 into otherwise), and expires noncurrent versions; lake layers follow the catalog's retention. On `s3` every
@@ -16,13 +19,11 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Annotated, Literal
 
 import pulumi
 import pulumi_aws as aws
 import pulumi_minio as minio
 import pulumi_random as random
-from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from components.base import child_options, type_token
 from components.storage_access import (
@@ -38,86 +39,25 @@ from components.storage_access import (
     tls_only_statement,
 )
 from infra.catalog import Catalog
-from infra.config import StackConfig, minio_kms_key_id
+from infra.config import MinioSettings, StackIdentity, StorageConfig
 from infra.lake import bucket_name
 
 ABORT_MULTIPART_DAYS = 7
 
 
-class LakeConfig(BaseModel):
-    """Everything `DataLake` needs, resolved from the stack config and the catalog."""
+def bucket_names(stack: StackIdentity) -> dict[str, str]:
+    """Every bucket of the stack by role: `<namePrefix>-<stack>-<role>`."""
+    return {role: bucket_name(stack.name_prefix, stack.stack, role) for role in BUCKET_ROLES}
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
-    name_prefix: str = Field(description="Prefix of physical names.")
-    stack: str = Field(description="Stack name, part of physical names.")
-    backend: Literal["minio", "s3"] = Field(description="Object store backend.")
-    encryption: bool = Field(default=True, description="Server-side encryption on every bucket.")
-    versioning: bool = Field(default=True, description="Versioning on every bucket.")
-    object_lock_days: Annotated[int, Field(ge=0)] = Field(default=0, description="COMPLIANCE lock on logs, days.")
-    layer_retention_days: dict[str, Annotated[int, Field(ge=0)]] = Field(
-        description="Current-object expiry per lake layer (0: never)."
-    )
-    noncurrent_version_days: Annotated[int, Field(ge=1)] = Field(description="Noncurrent version expiry, days.")
-    access_log_retention_days: Annotated[int, Field(ge=90)] = Field(default=90, description="Access-log expiry.")
-    force_destroy: bool = Field(default=False, description="Allow deleting non-empty buckets.")
-    protect: bool = Field(default=False, description="Protect buckets and keys from deletion.")
-    minio_server: str | None = Field(default=None, description="MinIO host:port (minio backend).")
-    minio_region: str = Field(default="us-east-1", description="Region MinIO reports.")
-    minio_kms_key_id: str | None = Field(default=None, description="MinIO KMS key id for SSE (minio backend).")
-    minio_ca_cert_file: str | None = Field(default=None, description="CA bundle for MinIO's TLS certificate.")
-    kms_key_arn: str | None = Field(default=None, description="Existing KMS key (s3); None creates one.")
-    kms_deletion_window_days: Annotated[int, Field(ge=7, le=30)] = Field(default=30, description="KMS deletion wait.")
-
-    @model_validator(mode="after")
-    def _rules(self) -> LakeConfig:
-        missing = [layer for layer in LAKE_BUCKETS if layer not in self.layer_retention_days]
-        if missing:
-            raise ValueError(f"layer_retention_days lacks {', '.join(missing)}")
-        if self.backend == "minio" and not (self.minio_server and self.minio_kms_key_id):
-            raise ValueError("backend `minio` needs `minio_server` and `minio_kms_key_id`")
-        logs_days = self.layer_retention_days["logs"]
-        if self.object_lock_days and logs_days and logs_days < self.object_lock_days:
-            raise ValueError(
-                f"the logs layer expires after {logs_days} days but is locked for {self.object_lock_days}; "
-                "raise lake.layers.logs.retention_days in the catalog or lower storage.objectLockDays"
-            )
-        if self.object_lock_days and not self.versioning:
-            raise ValueError("object lock needs versioning")
-        return self
-
-    @classmethod
-    def from_stack(cls, config: StackConfig, catalog: Catalog) -> LakeConfig:
-        storage = config.storage
-        minio_settings = storage.minio
-        s3_settings = storage.s3
-        return cls(
-            name_prefix=config.name_prefix,
-            stack=config.stack,
-            backend=storage.backend,
-            encryption=storage.encryption,
-            versioning=storage.versioning,
-            object_lock_days=storage.object_lock_days,
-            layer_retention_days={layer: catalog.lake.layer(layer).retention_days for layer in LAKE_BUCKETS},
-            noncurrent_version_days=catalog.lake.noncurrent_version_days,
-            access_log_retention_days=storage.access_log_retention_days,
-            force_destroy=storage.force_destroy,
-            protect=config.protect,
-            minio_server=minio_settings.server if minio_settings else None,
-            minio_region=minio_settings.region if minio_settings else "us-east-1",
-            minio_kms_key_id=minio_kms_key_id(config) if minio_settings else None,
-            minio_ca_cert_file=minio_settings.ca_cert_file if minio_settings else None,
-            kms_key_arn=s3_settings.kms_key_arn if s3_settings else None,
-            kms_deletion_window_days=s3_settings.kms_deletion_window_days if s3_settings else 30,
-        )
-
-    def bucket_names(self) -> dict[str, str]:
-        return {role: bucket_name(self.name_prefix, self.stack, role) for role in BUCKET_ROLES}
-
-    def retention_days(self, role: str) -> int:
-        if role == "access-logs":
-            return self.access_log_retention_days
-        return self.layer_retention_days.get(role, 0)
+def retention_days(role: str, config: StorageConfig, catalog: Catalog) -> int:
+    """Days after which a bucket's current objects expire (0: never): the catalog's per layer, the config's for
+    access logs, never for the platform's own buckets."""
+    if role == "access-logs":
+        return config.access_log_retention_days
+    if role in LAKE_BUCKETS:
+        return catalog.lake.layer(role).retention_days
+    return 0
 
 
 @dataclass(frozen=True)
@@ -144,8 +84,9 @@ class DataLake(pulumi.ComponentResource):
     def __init__(
         self,
         name: str,
-        config: LakeConfig,
+        config: StorageConfig,
         catalog: Catalog,
+        stack: StackIdentity,
         minio_credentials: tuple[pulumi.Input[str], pulumi.Input[str]] | None = None,
         opts: pulumi.ResourceOptions | None = None,
         ca_file: pulumi.Input[str] | None = None,
@@ -153,16 +94,18 @@ class DataLake(pulumi.ComponentResource):
         super().__init__(type_token("storage", "DataLake"), name, None, opts)
         self._name = name
         self._config = config
-        # The runtime's CA bundle file (decision 0001) wins over a CA file named in the stack config.
-        self._ca_file = ca_file if ca_file is not None else config.minio_ca_cert_file
-        names = config.bucket_names()
+        self._catalog = catalog
+        self._stack = stack
+        names = bucket_names(stack)
         self._identities = identities(catalog)
-        if config.backend == "s3":
+        if config.minio is None:  # backend `s3` (the model gives backend `minio` its block)
             buckets, credentials = self._declare_s3(names)
             endpoint: pulumi.Input[str] = "https://s3.amazonaws.com"
         else:
-            buckets, credentials = self._declare_minio(names, minio_credentials)
-            endpoint = f"https://{config.minio_server}"
+            # The runtime's CA bundle file (decision 0001) wins over a CA file named in the stack config.
+            minio_ca_file = ca_file if ca_file is not None else config.minio.ca_cert_file
+            buckets, credentials = self._declare_minio(config.minio, names, minio_credentials, minio_ca_file)
+            endpoint = f"https://{config.minio.server}"
         self.buckets = buckets
         self.bucket_names = pulumi.Output.from_input(names)
         self.bucket_arns = pulumi.Output.from_input({role: bucket_arn(bucket) for role, bucket in names.items()})
@@ -181,28 +124,29 @@ class DataLake(pulumi.ComponentResource):
         return child_options(self, **extra)
 
     def _data_bearing(self, **extra) -> pulumi.ResourceOptions:
-        return self._child(protect=self._config.protect, **extra)
+        return self._child(protect=self._stack.protect, **extra)
 
     # ---- S3 -------------------------------------------------------------------------------------
 
     def _declare_s3(self, names: dict[str, str]) -> tuple[dict[str, aws.s3.Bucket], dict]:
-        config, name = self._config, self._name
+        config, name, stack = self._config, self._name, self._stack
+        settings = config.s3_settings
         key: aws.kms.Key | None = None
         key_arn: pulumi.Input[str]
-        if config.kms_key_arn:
-            key_arn = config.kms_key_arn
+        if settings.kms_key_arn:
+            key_arn = settings.kms_key_arn
         else:
             key = aws.kms.Key(
                 f"{name}-kms",
-                description=f"SSE-KMS key of the {config.stack} data lake",
+                description=f"SSE-KMS key of the {stack.stack} data lake",
                 enable_key_rotation=True,
-                deletion_window_in_days=config.kms_deletion_window_days,
+                deletion_window_in_days=settings.kms_deletion_window_days,
                 tags={"dataplatform:role": "lake-key"},
                 opts=self._data_bearing(),
             )
             aws.kms.Alias(
                 f"{name}-kms-alias",
-                name=f"alias/{config.name_prefix}-{config.stack}-lake",
+                name=f"alias/{stack.name_prefix}-{stack.stack}-lake",
                 target_key_id=key.key_id,
                 opts=self._child(),
             )
@@ -338,7 +282,7 @@ class DataLake(pulumi.ComponentResource):
                 status="Enabled",
                 filter=whole_bucket,
                 noncurrent_version_expiration=aws.s3.BucketLifecycleConfigurationRuleNoncurrentVersionExpirationArgs(
-                    noncurrent_days=self._config.noncurrent_version_days
+                    noncurrent_days=self._catalog.lake.noncurrent_version_days
                 ),
             ),
             aws.s3.BucketLifecycleConfigurationRuleArgs(
@@ -350,7 +294,7 @@ class DataLake(pulumi.ComponentResource):
                 ),
             ),
         ]
-        days = self._config.retention_days(role)
+        days = retention_days(role, self._config, self._catalog)
         if days:
             rules.append(
                 aws.s3.BucketLifecycleConfigurationRuleArgs(
@@ -374,7 +318,7 @@ class DataLake(pulumi.ComponentResource):
         )
 
     def _physical(self, identity_name: str) -> str:
-        return f"{self._config.name_prefix}-{self._config.stack}-{identity_name}"
+        return f"{self._stack.name_prefix}-{self._stack.stack}-{identity_name}"
 
     def _iam_user(
         self, identity: Identity, names: dict[str, str], byo_key_arn: str | None, kms_roles: set[str]
@@ -401,16 +345,20 @@ class DataLake(pulumi.ComponentResource):
     # ---- MinIO ----------------------------------------------------------------------------------
 
     def _declare_minio(
-        self, names: dict[str, str], minio_credentials: tuple[pulumi.Input[str], pulumi.Input[str]] | None
+        self,
+        settings: MinioSettings,
+        names: dict[str, str],
+        minio_credentials: tuple[pulumi.Input[str], pulumi.Input[str]] | None,
+        ca_file: pulumi.Input[str] | None,
     ) -> tuple[dict[str, minio.S3Bucket], dict]:
-        config, name = self._config, self._name
+        name = self._name
         user, password = minio_credentials if minio_credentials else (None, None)
         provider = minio.Provider(
             f"{name}-minio",
-            minio_server=config.minio_server,
-            minio_region=config.minio_region,
+            minio_server=settings.server,
+            minio_region=settings.region,
             minio_ssl=True,
-            minio_cacert_file=self._ca_file,
+            minio_cacert_file=ca_file,
             minio_user=user,
             minio_password=pulumi.Output.secret(password) if password is not None else None,
             opts=self._child(),
@@ -444,17 +392,17 @@ class DataLake(pulumi.ComponentResource):
                 f"{name}-encryption",
                 bucket=bucket.bucket,
                 encryption_type="aws:kms",
-                kms_key_id=config.minio_kms_key_id,
+                kms_key_id=config.minio_kms_key(self._stack),
                 opts=self._child(**with_provider),
             )
         rules = [
             minio.IlmPolicyRuleArgs(
                 id="expire-noncurrent-versions",
                 status="Enabled",
-                noncurrent_version_expiration_days=config.noncurrent_version_days,
+                noncurrent_version_expiration_days=self._catalog.lake.noncurrent_version_days,
             )
         ]
-        days = config.retention_days(role)
+        days = retention_days(role, config, self._catalog)
         if days:
             rules.append(minio.IlmPolicyRuleArgs(id="expire-current-objects", status="Enabled", expiration=f"{days}d"))
         minio.IlmPolicy(f"{name}-lifecycle", bucket=bucket.bucket, rules=rules, opts=self._child(**with_provider))
@@ -463,9 +411,9 @@ class DataLake(pulumi.ComponentResource):
     def _minio_user(
         self, identity: Identity, names: dict[str, str], with_provider: dict
     ) -> dict[str, pulumi.Output[str]]:
-        config, name = self._config, f"{self._name}-{identity.name}"
+        name = f"{self._name}-{identity.name}"
         secret = random.RandomPassword(f"{name}-secret", length=40, special=False, opts=self._child())
-        user_name = f"{config.name_prefix}-{config.stack}-{identity.name}"
+        user_name = self._physical(identity.name)
         user = minio.IamUser(
             name,
             name=user_name,

@@ -15,13 +15,12 @@ import pytest
 from components import lakehouse_spec as spec
 from components import logs_spec
 from components.images import image_references
-from components.lakehouse import LakehouseConfig
 from components.providers.base import Retry
 from components.providers.dremio import VERIFY_FULL
 from components.providers.elasticsearch import RoleProvider, UserProvider
 from infra.harness import SECRET_SENTINEL_PREFIX, is_secret, unwrap_secret
 from tests.support.elasticsearch_server import ADMIN, FakeElasticsearch
-from tests.support.lakehouse import stack_config
+from tests.support.lakehouse import shape
 from tests.support.recordings import record_logs
 from tests.support.tls import make_pki
 
@@ -109,9 +108,8 @@ def test_the_platform_gives_dremio_the_logs_source_as_dremio_reader_over_verifie
 
 
 def init_containers(stack: str) -> dict[str, list[dict]]:
-    shape = LakehouseConfig.from_stack(stack_config(stack)).shape()
     return {manifest["metadata"]["name"]: manifest["spec"]["template"]["spec"]["initContainers"]
-            for manifest in spec.workloads(shape) if manifest["kind"] == "StatefulSet"}
+            for manifest in spec.workloads(shape(stack)) if manifest["kind"] == "StatefulSet"}
 
 
 def test_prod_nodes_split_the_rds_bundle_from_the_migrations_image_and_dev_nodes_do_not():

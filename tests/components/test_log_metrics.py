@@ -17,9 +17,9 @@ import lupa.luajit21 as lupa
 import pytest
 
 from components import lakehouse_spec, logshipping, presentation_spec, runtime_values
-from components.monitoring import MonitoringConfig, base_targets
+from components.monitoring import base_targets
 from components.network import network_policies
-from components.runtime import RuntimeConfig
+from components.runtime import releases
 from infra.catalog import load_catalog
 from infra.config import parse_stack_config, project_values
 from infra.stackfiles import load_stack
@@ -189,8 +189,9 @@ def test_the_access_parser_reads_gunicorns_default_format():
 
 @pytest.mark.parametrize("stack", ["dev", "prod"])
 def test_the_chart_mounts_the_script_and_serves_the_exporter_port(stack):
-    config = RuntimeConfig.from_stack(parse_stack_config(project_values(load_stack(stack).config), stack))
-    (release,) = [spec for spec in config.releases() if spec.name == "fluent-bit"]
+    config = parse_stack_config(project_values(load_stack(stack).config), stack)
+    (release,) = [spec for spec in releases(config.kubernetes, config.identity, config.storage)
+                  if spec.name == "fluent-bit"]
     values = release.rendered_values()
     filters = parse_sections(values["config"]["filters"])
     (lua,) = [section for section in filters if section.get("Name") == "lua"]
@@ -205,7 +206,9 @@ def test_the_chart_mounts_the_script_and_serves_the_exporter_port(stack):
 
 
 def test_prometheus_scrapes_the_exporter_and_the_network_lets_it():
-    (target,) = [target for target in base_targets(MonitoringConfig()) if target.name == "fluent-bit-log-metrics"]
+    dev = parse_stack_config(project_values(load_stack("dev").config), "dev")
+    (target,) = [target for target in base_targets(dev.kubernetes, dev.storage)
+                 if target.name == "fluent-bit-log-metrics"]
     manifest = target.manifest()
     assert (manifest["kind"], manifest["metadata"]["namespace"]) == ("ServiceMonitor", "dp-logs")
     assert manifest["spec"]["endpoints"] == [{"port": "log-metrics", "path": "/metrics", "interval": "30s"}]

@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from components.runtime import RuntimeConfig
+from components.release import ProductRelease
+from components.runtime import releases
 from infra.config import parse_stack_config, project_values
 from infra.stackfiles import load_stack
 
@@ -20,17 +21,17 @@ GOLDEN = Path(__file__).with_name("golden")
 UPDATE = os.environ.get("UPDATE_GOLDEN") == "1"
 
 
-def runtime_config(stack: str) -> RuntimeConfig:
-    settings = load_stack(stack)
-    return RuntimeConfig.from_stack(parse_stack_config(project_values(settings.config), stack))
+def runtime_releases(stack: str) -> list[ProductRelease]:
+    config = parse_stack_config(project_values(load_stack(stack).config), stack)
+    return releases(config.kubernetes, config.identity, config.storage)
 
 
-CASES = [(stack, spec.name) for stack in ("dev", "prod") for spec in runtime_config(stack).releases()]
+CASES = [(stack, spec.name) for stack in ("dev", "prod") for spec in runtime_releases(stack)]
 
 
 @pytest.mark.parametrize(("stack", "release"), CASES, ids=[f"{s}-{r}" for s, r in CASES])
 def test_values_match_golden(stack: str, release: str) -> None:
-    (spec,) = [spec for spec in runtime_config(stack).releases() if spec.name == release]
+    (spec,) = [spec for spec in runtime_releases(stack) if spec.name == release]
     rendered = yaml.safe_dump({"chart": spec.chart, "values": spec.rendered_values()}, sort_keys=True, width=120)
     path = GOLDEN / stack / f"{release}.yaml"
     if UPDATE:

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import copy
 
-from components.runtime import RuntimeConfig
 from components.runtime_values import redis
+from infra.config import parse_stack_config
 from infra.harness import RecordedResource, Recording
 
 PROJECT = "dataplatform"
@@ -65,7 +65,8 @@ def pinned(values: dict) -> dict:
 
 
 def baseline() -> Recording:
-    config = RuntimeConfig(name_prefix="dataplatform", stack="dev", minio_kms_key_id="k", replicas=1)
+    stack = {"stage": "dev", "namePrefix": PROJECT, "storage": {"backend": "minio", "minio": {"server": "minio:9000"}}}
+    config = parse_stack_config(stack, "dev").kubernetes
     resources = [
         resource(
             "kubernetes:core/v1:Namespace",

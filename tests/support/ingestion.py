@@ -5,38 +5,40 @@ from __future__ import annotations
 import pulumi
 
 from components.cluster import LAYER_NAMESPACES, ClusterContext
-from components.ingestion import Ingestion, IngestionConfig
+from components.images import rds_ca_source
+from components.ingestion import Ingestion
 from components.metadata import MetadataConnection
 from components.storage import LakeAccess
 from components.storage_access import BUCKET_ROLES
 from infra.catalog import load_catalog
-from infra.config import parse_stack_config, project_values
+from infra.config import StackConfig, parse_stack_config, project_values
 from infra.harness import SECRET_SENTINEL_PREFIX
 from infra.stackfiles import load_stack
 
 CA = "-----BEGIN CERTIFICATE-----\nMOCK\n-----END CERTIFICATE-----\n"
 
 
-def stack_config(stack: str, **overrides):
+def stack_config(stack: str, **overrides) -> StackConfig:
     values = {**project_values(load_stack(stack).config), **overrides}
     return parse_stack_config(values, stack)
 
 
-def ingestion_program(stack: str, config: IngestionConfig | None = None):
+def ingestion_program(stack: str, config: StackConfig | None = None):
     def program() -> None:
         catalog = load_catalog()
-        settings = config or IngestionConfig.from_stack(stack_config(stack), catalog)
+        settings = config or stack_config(stack)
         cluster = ClusterContext(namespaces={layer: f"dp-{layer}" for layer in LAYER_NAMESPACES}, ca_pem=CA,
-                                 ca_file="/tmp/ca.pem", issuer="platform-ca")
+                                 ca_file="/tmp/ca.pem", issuer=settings.kubernetes.issuer(settings.identity))
         names = {role: f"dataplatform-{stack}-{role}" for role in BUCKET_ROLES}
         credentials = {identity: {"access_key_id": f"{identity}-key",
                                   "secret_access_key": f"{SECRET_SENTINEL_PREFIX}{identity}"}
                        for identity in ("airbyte", "ingestion")}
         logins = {"airbyte": {"username": "airbyte", "password": f"{SECRET_SENTINEL_PREFIX}pg"}}
         secret = pulumi.Output.secret
-        Ingestion("ingestion", settings, catalog, cluster,
+        rds_ca_file, rds_ca_image = rds_ca_source(settings.metadata)
+        Ingestion("ingestion", settings.ingestion, catalog, cluster, settings.identity, settings.object_store,
                   LakeAccess(bucket_names=names, credentials=secret(credentials)),
                   MetadataConnection(host="metadata-rw.dp-metadata.svc.cluster.local", port=5432,
-                                  credentials=secret(logins)))
+                                     credentials=secret(logins), rds_ca_file=rds_ca_file, rds_ca_image=rds_ca_image))
 
     return program

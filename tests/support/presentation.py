@@ -5,9 +5,9 @@ from __future__ import annotations
 import pulumi
 
 from components.cluster import LAYER_NAMESPACES, ClusterContext
-from components.images import image_references
+from components.images import image_references, rds_ca_source
 from components.metadata import MetadataConnection
-from components.presentation import DremioAccess, Presentation, PresentationConfig
+from components.presentation import DremioAccess, Presentation
 from infra.catalog import load_catalog
 from infra.config import parse_stack_config, project_values
 from infra.harness import SECRET_SENTINEL_PREFIX
@@ -22,12 +22,15 @@ def presentation_program(stack: str):
         config = parse_stack_config(project_values(load_stack(stack).config), stack)
         cluster = ClusterContext(namespaces={layer: f"dp-{layer}" for layer in LAYER_NAMESPACES}, ca_pem=CA,
                                  ca_file="/tmp/ca.pem", issuer="platform-ca", images=image_references(),
-                                 services={"redis": "redis.dp-presentation.svc.cluster.local:6379"})
+                                 services={"redis": "redis.dp-presentation.svc.cluster.local:6379"},
+                                 replicas=config.kubernetes.replicas)
         secret = pulumi.Output.secret
         logins = {"superset": {"username": "superset", "password": f"{SECRET_SENTINEL_PREFIX}pg"}}
-        Presentation("presentation", PresentationConfig.from_stack(config), load_catalog(), cluster,
+        rds_ca_file, rds_ca_image = rds_ca_source(config.metadata)
+        Presentation("presentation", config.presentation, load_catalog(), cluster,
                      MetadataConnection(host="metadata-rw.dp-metadata.svc.cluster.local", port=5432,
-                                      credentials=secret(logins)),
+                                        credentials=secret(logins), rds_ca_file=rds_ca_file,
+                                        rds_ca_image=rds_ca_image),
                      DremioAccess(host=FLIGHT_HOST, port=32010, username="superset",
                                   password=secret(f"{SECRET_SENTINEL_PREFIX}dremio")))
 

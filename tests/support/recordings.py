@@ -23,7 +23,7 @@ def cluster_context() -> ClusterContext:
 
 
 def record_metadata(stack: str, preview: bool = False) -> Recording:
-    from components.metadata import BackupTarget, MetadataConfig, MetadataDatabase
+    from components.metadata import BackupTarget, MetadataDatabase
 
     settings = load_stack(stack)
     config = parse_stack_config(project_values(settings.config), stack)
@@ -31,16 +31,17 @@ def record_metadata(stack: str, preview: bool = False) -> Recording:
     def program() -> None:
         backups = BackupTarget("dataplatform-dev-backups", "https://minio.dp-storage.svc.cluster.local:9000",
                                "backups-key", "backups-secret")
-        MetadataDatabase("metadata", MetadataConfig.from_stack(config), load_catalog(), cluster_context(),
-                         backups=backups if config.metadata.backend == "cloudnative-pg" else None)
+        MetadataDatabase("metadata", config.metadata, load_catalog(), cluster_context(), config.identity,
+                         config.retention, backups=backups if config.metadata.backend == "cloudnative-pg" else None)
 
     return run_program(program, settings, preview=preview)
 
 
 def record_logs(stack: str, preview: bool = False) -> Recording:
-    from components.logs import LogIndices, LogsConfig
+    from components.logs import LogIndices
 
     settings = load_stack(stack)
     config = parse_stack_config(project_values(settings.config), stack)
-    return run_program(lambda: LogIndices("logs", LogsConfig.from_stack(config), cluster_context()), settings,
-                       preview=preview)
+    return run_program(
+        lambda: LogIndices("logs", config.logs, cluster_context(), config.identity, config.retention), settings,
+        preview=preview)
