@@ -12,11 +12,12 @@ STACK ?= dev
 STAMP := $(VENV)/.installed
 
 
-.PHONY: help setup plan plan-bench test test-slow test-fast lint format lock clean
+.PHONY: help setup plan plan-bench config-mutants test test-slow test-fast lint format lock clean
 
 help:
 	@echo "make plan STACK=<dev|prod>  offline plan and policy gate -> build/plan/<stack>.json"
 	@echo "make plan-bench STACK=prod  the plan's wall time and memory over 5 fresh runs (target 3 s)"
+	@echo "make config-mutants         break every key of the stack files and the catalog; plan each accepted one"
 	@echo "make test                   every test but the real-Superset suite (sets up on first use)"
 	@echo "make test-slow              the real-Superset suite (builds .venv-superset on first use)"
 	@echo "make lint                   ruff, workflow schema and security lint"
@@ -40,6 +41,9 @@ plan: $(STAMP) policy-venv
 
 plan-bench: $(STAMP) policy-venv
 	@$(PY) -m infra.plan_bench --stack $(STACK)
+
+config-mutants: $(STAMP) policy-venv
+	@$(PY) -m infra.mutants
 
 test: setup
 	@$(PY) -m pytest -q -n 2 -m "not slow"
