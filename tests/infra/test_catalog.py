@@ -59,6 +59,10 @@ def test_schedules_in_minutes():
     }
 
 
+def named(items: list[dict], name: str) -> dict:
+    return next(item for item in items if item["name"] == name)
+
+
 def broken(document: dict, mutate) -> dict:
     changed = copy.deepcopy(document)
     mutate(changed)
@@ -136,29 +140,29 @@ def test_missing_catalog_file_says_what_to_do(tmp_path):
     ("mutate", "lines"),
     [
         pytest.param(
-            lambda d: d["roles"].pop(4),
+            lambda d: d["roles"].remove(named(d["roles"], "analyst")),
             ["catalog: roles: must declare `analyst`: Superset's analyst role is it"],
             id="no-analyst",
         ),
         pytest.param(
-            lambda d: d["roles"][2].update(storage=False),
+            lambda d: named(d["roles"], "query_engine").update(storage=False),
             ["catalog: roles[query_engine].storage: must be true: Dremio reads the lake as it with object-store keys "
              "of its own (got false)"],
             id="query-engine-without-keys",
         ),
         pytest.param(
-            lambda d: d["roles"][4].update(reads=["silver"]),
+            lambda d: named(d["roles"], "analyst").update(reads=["silver"]),
             ["catalog: roles[analyst].reads: must include gold: Superset's analyst role reads the marts (got "
              '["silver"])'],
             id="analyst-without-gold",
         ),
         pytest.param(
-            lambda d: [service.pop("role") for service in d["services"] if service["name"] == "dbt"],
+            lambda d: named(d["services"], "dbt").pop("role"),
             ["catalog: services[dbt].role: must be `transformation`: dbt builds silver and gold as it"],
             id="dbt-acting-as-nobody",
         ),
         pytest.param(
-            lambda d: [service.update(uses=["superset"]) for service in d["services"] if service["name"] == "dbt"],
+            lambda d: named(d["services"], "dbt").update(uses=["superset"]),
             ["catalog: services[dbt].uses: must include `dremio`: dbt works through it (got [\"superset\"])"],
             id="dbt-not-calling-dremio",
         ),

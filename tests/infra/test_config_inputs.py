@@ -48,6 +48,11 @@ def refusal(tmp_path: Path, stack: str, document: dict | str | None = None, cata
     return str(raised.value)
 
 
+def source_of(kind: str) -> str:
+    """The catalog's first source of `kind` (tests name sources through the catalog, not by hand)."""
+    return next(source.name for source in infra.catalog.load_catalog().sources if source.kind == kind)
+
+
 def with_source(stack: str, name: str, **endpoint) -> dict:
     """The stack file with `ingestion.sources.<name>` changed (a None value removes that key)."""
     document = stack_document(stack)
@@ -56,43 +61,46 @@ def with_source(stack: str, name: str, **endpoint) -> dict:
     return document
 
 
-@pytest.mark.parametrize(("stack", "source", "change", "line"), [
+@pytest.mark.parametrize(("stack", "kind", "change", "line"), [
     pytest.param("dev", "postgres", {"username": ""},
-                 "Pulumi.dev.yaml: dataplatform:ingestion.sources.postgres.username: String should have at least 1 "
+                 "Pulumi.dev.yaml: dataplatform:ingestion.sources.{name}.username: String should have at least 1 "
                  "character (got '')", id="empty-username"),
     pytest.param("dev", "postgres", {"username": None},
-                 "Pulumi.dev.yaml: dataplatform:ingestion.sources.postgres.username: required for a postgres source",
+                 "Pulumi.dev.yaml: dataplatform:ingestion.sources.{name}.username: required for a postgres source",
                  id="missing-username"),
     pytest.param("prod", "mysql", {"host": None},
-                 "Pulumi.prod.yaml: dataplatform:ingestion.sources.mysql.host: required for a mysql source",
+                 "Pulumi.prod.yaml: dataplatform:ingestion.sources.{name}.host: required for a mysql source",
                  id="missing-host"),
     pytest.param("dev", "mongodb", {"database": ""},
-                 "Pulumi.dev.yaml: dataplatform:ingestion.sources.mongodb.database: String should have at least 1 "
+                 "Pulumi.dev.yaml: dataplatform:ingestion.sources.{name}.database: String should have at least 1 "
                  "character (got '')", id="empty-database"),
-    pytest.param("prod", "api", {"url": None},
-                 "Pulumi.prod.yaml: dataplatform:ingestion.sources.api.url: required for a rest_api source",
+    pytest.param("prod", "rest_api", {"url": None},
+                 "Pulumi.prod.yaml: dataplatform:ingestion.sources.{name}.url: required for a rest_api source",
                  id="missing-url"),
-    pytest.param("dev", "api", {"url": "http://rates.example.com/v1"},
-                 "Pulumi.dev.yaml: dataplatform:ingestion.sources.api.url: String should match pattern "
+    pytest.param("dev", "rest_api", {"url": "http://rates.example.com/v1"},
+                 "Pulumi.dev.yaml: dataplatform:ingestion.sources.{name}.url: String should match pattern "
                  "'^https://[^\\s/?#]+[^\\s]*$' (got 'http://rates.example.com/v1')", id="plain-http-url"),
     pytest.param("dev", "postgres", {"url": "https://orders.example.com"},
-                 "Pulumi.dev.yaml: dataplatform:ingestion.sources.postgres.url: not used by a postgres source (it "
+                 "Pulumi.dev.yaml: dataplatform:ingestion.sources.{name}.url: not used by a postgres source (it "
                  "takes host, database, username, port, schema, password); remove it (got 'https://orders.example.com')",
                  id="key-of-another-kind"),
 ])
-def test_source_endpoints_are_judged_by_their_kind_in_the_catalog(tmp_path, stack, source, change, line):
-    assert refusal(tmp_path, stack, with_source(stack, source, **change)) == line
+def test_source_endpoints_are_judged_by_their_kind_in_the_catalog(tmp_path, stack, kind, change, line):
+    name = source_of(kind)
+    assert refusal(tmp_path, stack, with_source(stack, name, **change)) == line.format(name=name)
 
 
 def test_a_catalog_source_without_an_endpoint_and_an_endpoint_without_a_source(tmp_path):
     document = stack_document("dev")
     sources = document["config"][f"{PROJECT}:ingestion"]["sources"]
-    sources["warehouse"] = sources.pop("files")
+    files = source_of("csv_files")
+    sources["warehouse"] = sources.pop(files)
+    declared = ", ".join(source.name for source in infra.catalog.load_catalog().sources)
     assert refusal(tmp_path, "dev", document).splitlines() == [
-        "Pulumi.dev.yaml: dataplatform:ingestion.sources.files: required: infra/dataflow.yaml declares source "
-        "`sources[files]` (csv_files); give where it lives in this stack (bucket, region, username)",
-        "Pulumi.dev.yaml: dataplatform:ingestion.sources.warehouse: not a source of infra/dataflow.yaml (sources: "
-        "postgres, mysql, mongodb, api, files); remove it or declare the source there",
+        f"Pulumi.dev.yaml: dataplatform:ingestion.sources.{files}: required: infra/dataflow.yaml declares source "
+        f"`sources[{files}]` (csv_files); give where it lives in this stack (bucket, region, username)",
+        f"Pulumi.dev.yaml: dataplatform:ingestion.sources.warehouse: not a source of infra/dataflow.yaml (sources: "
+        f"{declared}); remove it or declare the source there",
     ]
 
 
@@ -137,24 +145,27 @@ def test_settings_refused_late_before_are_refused_by_the_model(tmp_path, stack, 
 
 
 def test_every_problem_of_every_file_is_a_line_of_one_error(tmp_path):
-    document = with_source("prod", "postgres", host="", port=70000)
+    database = source_of("postgres")
+    document = with_source("prod", database, host="", port=70000)
     document["config"][f"{PROJECT}:lakehouse"]["executors"] = 0
     catalog = catalog_document()
-    catalog["sources"][1]["streams"][0]["sync_mode"] = "sometimes"
+    source = catalog["sources"][-1]
+    source["streams"][0]["sync_mode"] = "sometimes"
     assert refusal(tmp_path, "prod", document, catalog).splitlines() == [
         "Pulumi.prod.yaml: dataplatform:lakehouse.executors: Input should be greater than or equal to 1 (got 0)",
-        "Pulumi.prod.yaml: dataplatform:ingestion.sources.postgres.host: String should have at least 1 character "
+        f"Pulumi.prod.yaml: dataplatform:ingestion.sources.{database}.host: String should have at least 1 character "
         "(got '')",
-        "Pulumi.prod.yaml: dataplatform:ingestion.sources.postgres.port: Input should be less than or equal to 65535 "
-        "(got 70000)",
-        f"{tmp_path}/dataflow.yaml: sources[mysql].streams[products].sync_mode: Input should be 'full_refresh' or "
-        "'incremental' (got 'sometimes')",
+        f"Pulumi.prod.yaml: dataplatform:ingestion.sources.{database}.port: Input should be less than or equal to "
+        "65535 (got 70000)",
+        f"{tmp_path}/dataflow.yaml: sources[{source['name']}].streams[{source['streams'][0]['name']}].sync_mode: "
+        "Input should be 'full_refresh' or 'incremental' (got 'sometimes')",
     ]
 
 
 def test_a_secret_is_named_but_never_shown(tmp_path):
-    message = refusal(tmp_path, "dev", with_source("dev", "postgres", password=["hunter2-secret"]))
-    assert message == ("Pulumi.dev.yaml: dataplatform:ingestion.sources.postgres.password: Input should be a valid "
+    name = source_of("postgres")
+    message = refusal(tmp_path, "dev", with_source("dev", name, password=["hunter2-secret"]))
+    assert message == (f"Pulumi.dev.yaml: dataplatform:ingestion.sources.{name}.password: Input should be a valid "
                        "string (got [secret])")
 
 
@@ -166,18 +177,20 @@ def test_a_repeated_block_in_a_stack_file_is_an_error_not_a_silent_replacement(t
 
 
 def test_a_repeated_key_in_the_catalog_is_named_by_its_path(tmp_path):
-    text = infra.catalog.CATALOG_PATH.read_text().replace(
-        "    schedule: {every: 15m}\n", "    schedule: {every: 15m}\n    schedule: {every: 1h}\n")
-    message = refusal(tmp_path, "dev", catalog=text)
-    assert message.startswith(f"{tmp_path}/dataflow.yaml: sources[api].schedule: duplicate key (lines ")
+    name = infra.catalog.load_catalog().sources[0].name
+    item = f"  - name: {name}\n"
+    text = infra.catalog.CATALOG_PATH.read_text().replace(item, item + "    kind: postgres\n", 1)
+    assert refusal(tmp_path, "dev", catalog=text).startswith(
+        f"{tmp_path}/dataflow.yaml: sources[{name}].kind: duplicate key (lines ")
 
 
 def test_the_plan_exits_2_with_one_line_per_problem_and_writes_nothing(tmp_path, capsys):
-    root = project(tmp_path, "dev", with_source("dev", "files", bucket=None, region="Ireland"))
+    files = source_of("csv_files")
+    root = project(tmp_path, "dev", with_source("dev", files, bucket=None, region="Ireland"))
     assert plan.run("dev", tmp_path / "out", preview=False, quiet=True, root=root) == 2
     assert capsys.readouterr().err == (
         "plan dev: configuration error\n"
-        "Pulumi.dev.yaml: dataplatform:ingestion.sources.files.region: String should match pattern "
+        f"Pulumi.dev.yaml: dataplatform:ingestion.sources.{files}.region: String should match pattern "
         "'^[a-z]{2}(-gov)?-[a-z]+-[0-9]$' (got 'Ireland')\n"
     )
     assert not (tmp_path / "out").exists()

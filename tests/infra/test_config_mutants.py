@@ -66,25 +66,32 @@ def test_every_mutant_is_accepted_or_refused_with_its_key_named(group, tmp_path)
     assert outcomes["refused"] > 0 and outcomes["accepted"] > 0, outcomes
 
 
-@pytest.mark.parametrize(("label", "line"), [
-    ("Pulumi.dev.yaml: dataplatform:ingestion.sources.postgres.username: empty = ''",
-     "Pulumi.dev.yaml: dataplatform:ingestion.sources.postgres.username: String should have at least 1 character "
+def source_of(kind: str) -> str:
+    return next(source.name for source in mutants.catalog_module.load_catalog().sources if source.kind == kind)
+
+
+@pytest.mark.parametrize(("kinds", "label", "line"), [
+    (("postgres",), "Pulumi.dev.yaml: dataplatform:ingestion.sources.{0}.username: empty = ''",
+     "Pulumi.dev.yaml: dataplatform:ingestion.sources.{0}.username: String should have at least 1 character "
      "(got '')"),
-    ("Pulumi.prod.yaml: dataplatform:ingestion.sources.api.url: deleted",
-     "Pulumi.prod.yaml: dataplatform:ingestion.sources.api.url: required for a rest_api source"),
-    ("Pulumi.dev.yaml: dataplatform:storage.minio.server: empty = ''",
+    (("rest_api",), "Pulumi.prod.yaml: dataplatform:ingestion.sources.{0}.url: deleted",
+     "Pulumi.prod.yaml: dataplatform:ingestion.sources.{0}.url: required for a rest_api source"),
+    ((), "Pulumi.dev.yaml: dataplatform:storage.minio.server: empty = ''",
      "Pulumi.dev.yaml: dataplatform:storage.minio.server: String should have at least 1 character (got '')"),
-    ("infra/dataflow.yaml: sources[files]: deleted (judged with Pulumi.prod.yaml)",
-     "Pulumi.prod.yaml: dataplatform:ingestion.sources.files: not a source of "),
+    (("csv_files",), "infra/dataflow.yaml: sources[{0}]: deleted (judged with Pulumi.prod.yaml)",
+     "Pulumi.prod.yaml: dataplatform:ingestion.sources.{0}: not a source of "),
     # An item is named as written, even by a name the model refuses.
-    ("infra/dataflow.yaml: sources[no-such-value].name: unknown-word = 'no-such-value' (judged with Pulumi.dev.yaml)",
-     "sources[no-such-value].name: String should match pattern '^[a-z][a-z0-9_]{0,62}$' (got 'no-such-value')"),
-    ("infra/dataflow.yaml: roles[analyst]: deleted (judged with Pulumi.dev.yaml)",
+    ((), "infra/dataflow.yaml: sources[no-such-value].name: unknown-word = 'no-such-value' (judged with "
+         "Pulumi.dev.yaml)",
+     "sources[no-such-value].name: String should match pattern '^[a-z][a-z0-9_]{{0,62}}$' (got 'no-such-value')"),
+    ((), "infra/dataflow.yaml: roles[analyst]: deleted (judged with Pulumi.dev.yaml)",
      "dataflow.yaml: roles: must declare `analyst`: Superset's analyst role is it"),
-    ("infra/dataflow.yaml: services[dbt].uses[0]: deleted (judged with Pulumi.prod.yaml)",
+    ((), "infra/dataflow.yaml: services[dbt].uses[0]: deleted (judged with Pulumi.prod.yaml)",
      "dataflow.yaml: services[dbt].uses: must include `dremio`: dbt works through it (got [\"superset\"])"),
 ])
-def test_the_crashes_found_by_mutation_are_refusals_now(label, line, tmp_path):
+def test_the_crashes_found_by_mutation_are_refusals_now(kinds, label, line, tmp_path):
+    names = [source_of(kind) for kind in kinds]
+    label, line = label.format(*names), line.format(*names)
     mutant = next(mutant for mutant in every_mutant() if mutant.label == label)
     verdict = mutants.judge(mutant, mutants.Workspace(tmp_path))
     assert verdict.outcome == "refused"
