@@ -12,11 +12,13 @@ STACK ?= dev
 STAMP := $(VENV)/.installed
 
 
-.PHONY: help setup plan plan-bench test test-slow test-fast lint format lock clean
+.PHONY: help setup plan plan-bench plan-compare test test-slow test-fast lint format lock clean
 
 help:
 	@echo "make plan STACK=<dev|prod>  offline plan and policy gate -> build/plan/<stack>.json"
 	@echo "make plan-bench STACK=prod  the plan's wall time and memory over 5 fresh runs (target 3 s)"
+	@echo "make plan-compare BASE=<git ref> STACK=<stack>   plan a ref and the working tree, list what differs"
+	@echo "make plan-compare BEFORE=<plan.json> AFTER=<plan.json>   compare two plan files"
 	@echo "make test                   every test but the real-Superset suite (sets up on first use)"
 	@echo "make test-slow              the real-Superset suite (builds .venv-superset on first use)"
 	@echo "make lint                   ruff, workflow schema and security lint"
@@ -40,6 +42,10 @@ plan: $(STAMP) policy-venv
 
 plan-bench: $(STAMP) policy-venv
 	@$(PY) -m infra.plan_bench --stack $(STACK)
+
+plan-compare: $(STAMP) policy-venv
+	@if [ -n "$(BASE)" ]; then $(PY) -m infra.plan_compare --base "$(BASE)" --stack $(STACK); \
+	else $(PY) -m infra.plan_compare "$(BEFORE)" "$(AFTER)"; fi
 
 test: setup
 	@$(PY) -m pytest -q -n 2 -m "not slow"
