@@ -42,11 +42,31 @@ class LayerName(StrEnum):
 FlowLayer = Literal["bronze", "silver", "gold"]
 
 
+# The Parquet codecs of Airbyte's S3 destination (its connection spec's `compression_codec` enum), lower-cased.
+Codec = Literal["uncompressed", "snappy", "gzip", "lzo", "brotli", "lz4", "zstd"]
+# Codecs of JSON and CSV files (the S3 destination's `compression_type`: no compression or GZIP).
+TEXT_CODECS = ("uncompressed", "gzip")
+# What dbt's local target (DuckDB's Parquet writer) can write; it has no LZO.
+DBT_CODECS = ("uncompressed", "snappy", "gzip", "brotli", "lz4", "zstd")
+PartitionKey = Literal["date", "business_key", "period", "service"]
+# Which partition keys each layer's writer can produce: Airbyte lands bronze by load date; dbt partitions silver
+# by business key and gold by period; the log shipper writes logs by service and date.
+LAYER_PARTITIONS: dict[str, tuple[str, ...]] = {
+    "bronze": ("date",),
+    "silver": ("business_key",),
+    "gold": ("period",),
+    "logs": ("service", "date"),
+}
+
+
 class Layer(_Strict):
     description: str = Field(description="What the layer holds.")
     format: Literal["parquet", "json", "csv"] = Field(description="File format objects are written in.")
-    codec: Literal["snappy", "zstd", "gzip", "none"] = Field(description="Compression codec of the files.")
-    partitioning: list[str] = Field(description="Partition keys, outermost first.")
+    codec: Codec = Field(
+        description="Compression codec of the files: for Parquet one of Airbyte's S3 destination codecs "
+        "(uncompressed, snappy, gzip, lzo, brotli, lz4, zstd); for json and csv `gzip` or `uncompressed`."
+    )
+    partitioning: list[PartitionKey] = Field(description="Partition keys, outermost first.")
     retention_days: Annotated[int, Field(ge=0)] = Field(
         description="Days after which current objects expire; 0 keeps them forever."
     )
@@ -64,6 +84,25 @@ class Lake(_Strict):
         missing = [name for name in LAKE_LAYERS if LayerName(name) not in layers]
         if missing:
             raise ValueError(f"every lake layer must be declared; missing: {', '.join(missing)}")
+        for name, layer in layers.items():
+            if layer.format != "parquet" and layer.codec not in TEXT_CODECS:
+                raise ValueError(
+                    f"layer '{name.value}': {layer.format} files take codec {' or '.join(TEXT_CODECS)}, "
+                    f"not '{layer.codec}'"
+                )
+            allowed = LAYER_PARTITIONS[name.value]
+            wrong = [key for key in layer.partitioning if key not in allowed]
+            if wrong or len(set(layer.partitioning)) != len(layer.partitioning):
+                raise ValueError(
+                    f"layer '{name.value}': partitioning {layer.partitioning} is not one its writer makes; "
+                    f"use keys from {list(allowed)}, each once"
+                )
+        bronze = layers[LayerName.bronze]
+        if bronze.format != "parquet" or bronze.partitioning != ["date"]:
+            raise ValueError(
+                "layer 'bronze' is written by Airbyte's S3 destination as Parquet under `date=` folders: "
+                "set `format: parquet` and `partitioning: [date]`"
+            )
         return layers
 
     def layer(self, name: str) -> Layer:
@@ -250,6 +289,13 @@ class Catalog(_Strict):
 
     @model_validator(mode="after")
     def _consistent(self) -> Catalog:
+        for written in self.transformations.writes:
+            layer = self.lake.layer(written)
+            if layer.format != "parquet" or layer.codec not in DBT_CODECS:
+                raise ValueError(
+                    f"layer '{written}' is written by dbt as Parquet: set `format: parquet` and a codec of "
+                    f"{', '.join(DBT_CODECS)} (got {layer.format}, {layer.codec})"
+                )
         _require_unique([source.name for source in self.sources], "source names")
         _require_unique([mart.name for mart in self.marts], "mart names")
         _require_unique([role.name for role in self.roles], "role names")

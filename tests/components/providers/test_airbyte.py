@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 import json
+import typing
 from pathlib import Path
 
 import airbyte_api.models as models
@@ -22,14 +23,16 @@ from components.providers.airbyte import (
     stream_configurations,
 )
 from components.providers.base import ProviderError, Retry
-from infra.catalog import load_catalog
+from infra.catalog import Codec, load_catalog
 from infra.schedules import quartz_cron
 from tests.support.airbyte_server import CLIENT, FakeAirbyte
 from tests.support.tls import make_pki
+from tests.support.vendor_specs import vendor_spec
 
 GOLDEN = Path(__file__).with_name("golden") / "airbyte_payloads.json"
 CATALOG = load_catalog()
 SOURCES = {source.name: source for source in CATALOG.sources}
+BRONZE_CODEC = CATALOG.lake.layer("bronze").codec
 ENDPOINTS = {
     "postgres": {"host": "orders-db.example.internal", "database": "shop", "username": "airbyte"},
     "mysql": {"host": "shop-mysql.example.internal", "database": "shop", "username": "airbyte"},
@@ -65,7 +68,7 @@ def rendered_payloads() -> dict:
     sources = {name: source_configuration(source, ENDPOINTS[name], CA) for name, source in SOURCES.items()
                if source.kind != "rest_api"}
     destinations = {name: s3_destination(name, "dp-dev-bronze", "us-east-1", "https://minio.dp-storage.svc:9000",
-                                         "ingestion") for name in SOURCES}
+                                         "ingestion", BRONZE_CODEC) for name in SOURCES}
     connections = {name: {"cron": quartz_cron(source.schedule), "configurations": stream_configurations(source)}
                    for name, source in SOURCES.items()}
     return {"sources": sources, "destinations": destinations, "connections": connections}
@@ -82,7 +85,7 @@ def test_payloads_match_the_golden_file_and_the_official_client_models():
                                                                         "password": "x"}})
     for configuration in payloads["destinations"].values():
         parsed = models.DestinationS3.model_validate(configuration)
-        assert parsed.format_.compression_codec.value == "SNAPPY"
+        assert parsed.format_.compression_codec.value == BRONZE_CODEC.upper()
     for settings in payloads["connections"].values():
         models.StreamConfigurations.model_validate(settings["configurations"])
 
@@ -95,14 +98,27 @@ def test_tls_verifies_certificates_in_every_source():
     with pytest.raises(ValueError, match="not https"):
         source_configuration(SOURCES["api"], {"url": "http://rates.example.com"}, CA)
     with pytest.raises(ValueError, match="not https"):
-        s3_destination("postgres", "b", "us-east-1", "http://minio:9000", "k")
+        s3_destination("postgres", "b", "us-east-1", "http://minio:9000", "k", BRONZE_CODEC)
 
 
 def test_destination_paths_follow_the_lake_layout():
     for dataset in CATALOG.bronze_datasets():
-        configuration = s3_destination(dataset.source, "b", "us-east-1", None, "k")
+        configuration = s3_destination(dataset.source, "b", "us-east-1", None, "k", BRONZE_CODEC)
         assert destination_path(configuration, dataset.stream) == dataset.prefix
         assert configuration["s3_path_format"] == BRONZE_PATH_FORMAT
+
+
+def test_every_catalog_parquet_codec_is_one_the_s3_destination_defines():
+    spec = vendor_spec("airbyte/connectors/destination-s3-1.9.1.spec.json")
+    parquet = next(option for option in spec["connectionSpecification"]["properties"]["format"]["oneOf"]
+                   if option["properties"]["format_type"]["enum"] == ["Parquet"])
+    defined = parquet["properties"]["compression_codec"]["enum"]
+    allowed = typing.get_args(Codec)
+    assert sorted(codec.upper() for codec in allowed) == sorted(defined)
+    for codec in allowed:
+        configuration = s3_destination("postgres", "b", "us-east-1", None, "k", codec)
+        assert configuration["format"]["compression_codec"] in defined
+        models.DestinationS3.model_validate(configuration)
 
 
 def workspace_props(server, pki, email=True) -> dict:
@@ -118,7 +134,7 @@ def source_props(server, pki, password="pw-1", name="postgres") -> dict:
 
 def destination_props(server, pki) -> dict:
     return {"connection": connection(server, pki), "workspace": "platform", "name": "bronze-postgres",
-            "configuration": s3_destination("postgres", "dp-dev-bronze", "us-east-1", None, "ingestion"),
+            "configuration": s3_destination("postgres", "dp-dev-bronze", "us-east-1", None, "ingestion", BRONZE_CODEC),
             "secret_configuration": {"secret_access_key": "s3-secret"}}
 
 
