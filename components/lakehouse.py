@@ -42,6 +42,7 @@ from components.images import platform_image, rds_ca_source
 from components.monitoring import Monitoring, MonitoringConfig
 from components.providers import dremio
 from components.storage import LakeAccess
+from infra import naming
 from infra.catalog import FLOW_LAYERS, Catalog
 from infra.schedules import kubernetes_cron
 
@@ -172,8 +173,8 @@ class Lakehouse(pulumi.ComponentResource):
         sources = self._sources(connection, lake, metadata, search, after_admin)
         spaces = {layer: dremio.Space(f"{name}-space-{layer}", connection, layer, opts=after_admin)
                   for layer in FLOW_LAYERS}
-        dremio.Folder(f"{name}-folder-gold-marts", connection, ["gold", *spec.SPACE_FOLDERS],
-                      opts=child_options(self, depends_on=[spaces["gold"]]))
+        dremio.Folder(f"{name}-folder-gold-marts", connection, [naming.DREMIO_MARTS_SPACE, *spec.SPACE_FOLDERS],
+                      opts=child_options(self, depends_on=[spaces[naming.DREMIO_MARTS_SPACE]]))
         if config.edition == "enterprise":
             self._grants(catalog, connection, users, spaces, sources, after_admin)
         self._runner(catalog, users["dbt"], passwords["dbt"])
@@ -316,7 +317,8 @@ class Lakehouse(pulumi.ComponentResource):
         secret = self._secret("runner", spec.RUNNER_SECRET, {"password": password, "ca.crt": self._cluster.ca_pem})
         image = platform_image(spec.RUNNER, self._cluster.images)
         schedule = catalog.transformations.schedule
-        pod = spec.runner_pod(image, "dbt", SMALL if self._config.size == "small" else LARGE)
+        pod = spec.runner_pod(image, "dbt", SMALL if self._config.size == "small" else LARGE,
+                              self._config.name_prefix, self._config.stack)
         k8s.batch.v1.CronJob(
             f"{self._name}-{spec.RUNNER}",
             metadata=k8s.meta.v1.ObjectMetaArgs(name=spec.RUNNER, namespace=self._namespace,
