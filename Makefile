@@ -12,7 +12,7 @@ STACK ?= dev
 STAMP := $(VENV)/.installed
 
 
-.PHONY: help setup plan plan-bench test test-slow test-fast lint format lock clean
+.PHONY: help setup plan plan-bench policy-config test test-slow test-fast lint format lock clean
 
 help:
 	@echo "make plan STACK=<dev|prod>  offline plan and policy gate -> build/plan/<stack>.json"
@@ -23,6 +23,7 @@ help:
 	@echo "make pipeline [ORDERS=N]    generate bronze data and run dbt on the embedded default (DuckDB)"
 	@echo "make dbt-bench / dbt-docs   dbt benchmark at 1M and 10M orders / dbt docs generate"
 	@echo "make policy-docs            regenerate docs/policies.md from the pack"
+	@echo "make policy-config          write the program's chart facts into policies/config/<stack>.json"
 	@echo "make setup                  create the virtualenvs"
 
 $(STAMP): requirements.txt constraints.txt pyproject.toml
@@ -40,6 +41,11 @@ plan: $(STAMP) policy-venv
 
 plan-bench: $(STAMP) policy-venv
 	@$(PY) -m infra.plan_bench --stack $(STACK)
+
+# The pack imports nothing of the program: what it must know of it (each pinned chart's hardening paths) is
+# written into its per-stack config from infra/charts.py; tests/policies/test_policy_config.py fails on drift.
+policy-config: $(STAMP)
+	@$(PY) -m infra.policy_config
 
 test: setup
 	@$(PY) -m pytest -q -n 2 -m "not slow"
