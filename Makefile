@@ -12,7 +12,7 @@ STACK ?= dev
 STAMP := $(VENV)/.installed
 
 
-.PHONY: help setup plan plan-bench policy-config test test-slow test-fast lint format lock clean
+.PHONY: help setup plan plan-bench test test-slow test-fast lint format lock clean
 
 help:
 	@echo "make plan STACK=<dev|prod>  offline plan and policy gate -> build/plan/<stack>.json"
@@ -42,11 +42,6 @@ plan: $(STAMP) policy-venv
 plan-bench: $(STAMP) policy-venv
 	@$(PY) -m infra.plan_bench --stack $(STACK)
 
-# The pack imports nothing of the program: what it must know of it (each pinned chart's hardening paths) is
-# written into its per-stack config from infra/charts.py; tests/policies/test_policy_config.py fails on drift.
-policy-config: $(STAMP)
-	@$(PY) -m infra.policy_config
-
 test: setup
 	@$(PY) -m pytest -q -n 2 -m "not slow"
 
@@ -71,6 +66,12 @@ lock: $(STAMP)
 
 clean:
 	rm -rf build .pytest_cache dbt/target dbt/logs
+
+# The pack imports nothing of the program: what it must know of it (each pinned chart's hardening paths) is
+# written into its per-stack config from infra/charts.py; tests/policies/test_policy_config.py fails on drift.
+.PHONY: policy-config
+policy-config: $(STAMP)
+	@$(PY) -m infra.policy_config
 
 include policies/pack.mk
 include dbt/pipeline.mk
