@@ -25,6 +25,7 @@ help:
 	@echo "make pipeline [ORDERS=N]    generate bronze data and run dbt on the embedded default (DuckDB)"
 	@echo "make dbt-bench / dbt-docs   dbt benchmark at 1M and 10M orders / dbt docs generate"
 	@echo "make policy-docs            regenerate docs/policies.md from the pack"
+	@echo "make policy-config          write the program's chart facts into policies/config/<stack>.json"
 	@echo "make setup                  create the virtualenvs"
 
 $(STAMP): requirements.txt constraints.txt pyproject.toml
@@ -71,6 +72,12 @@ lock: $(STAMP)
 
 clean:
 	rm -rf build .pytest_cache dbt/target dbt/logs
+
+# The pack imports nothing of the program: what it must know of it (each pinned chart's hardening paths) is
+# written into its per-stack config from infra/charts.py; tests/policies/test_policy_config.py fails on drift.
+.PHONY: policy-config
+policy-config: $(STAMP)
+	@$(PY) -m infra.policy_config
 
 include policies/pack.mk
 include dbt/pipeline.mk
