@@ -1,7 +1,7 @@
 # The single entry point. Every target sets up what it needs on first use.
 #   make plan STACK=dev     offline plan + policy gate (no CLI, no credentials)
 #   make test               the test suite (make test-slow: the real-Superset suite)
-#   make setup              virtualenvs only
+#   make setup              the system packages the tests need (apt-get, as root) and the virtualenvs
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
@@ -12,7 +12,7 @@ STACK ?= dev
 STAMP := $(VENV)/.installed
 
 
-.PHONY: help setup plan plan-bench plan-compare test test-slow test-fast lint format lock clean
+.PHONY: help setup system-packages plan plan-bench plan-compare test test-slow test-fast lint format lock clean
 
 help:
 	@echo "make plan STACK=<dev|prod>  offline plan and policy gate -> build/plan/<stack>.json"
@@ -26,7 +26,8 @@ help:
 	@echo "make dbt-bench / dbt-docs   dbt benchmark at 1M and 10M orders / dbt docs generate"
 	@echo "make policy-docs            regenerate docs/policies.md from the pack"
 	@echo "make policy-config          write the program's chart facts into policies/config/<stack>.json"
-	@echo "make setup                  create the virtualenvs"
+	@echo "make setup                  system packages the tests need (as root, with apt-get) and the virtualenvs"
+	@echo "make system-packages        only the system packages (PostgreSQL 15 with pgaudit, openssl, a JRE)"
 
 $(STAMP): requirements.txt constraints.txt pyproject.toml
 	@echo "setup: creating $(VENV) (pulumi SDKs, pydantic, test tools)"
@@ -36,7 +37,12 @@ $(STAMP): requirements.txt constraints.txt pyproject.toml
 		|| { cat $(VENV)/editable-install.log; exit 1; }
 	@touch $@
 
-setup: $(STAMP) policy-venv dbt-setup
+setup: system-packages $(STAMP) policy-venv dbt-setup
+
+# Installs what tests/support/system.py lists as missing when it runs as root with apt-get; otherwise it prints
+# the command, and the tests that need a missing package skip naming it (with CI=true they fail instead).
+system-packages:
+	@$(PYTHON) -m tests.support.system install
 
 plan: $(STAMP) policy-venv
 	@$(PY) -m infra.plan --stack $(STACK)
