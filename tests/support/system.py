@@ -21,6 +21,7 @@ import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TextIO
 
 POSTGRES_MAJOR = "15"
 """The PostgreSQL major the platform runs (metadata.postgresVersion) and Debian bookworm's `postgresql` installs."""
@@ -152,12 +153,13 @@ def _can_install() -> bool:
     return os.geteuid() == 0 and shutil.which("apt-get") is not None
 
 
-def install(out=sys.stdout) -> int:
+def install(out: TextIO | None = None) -> int:
     """Install every missing requirement with apt-get when running as root; otherwise say what to run.
 
     Returns 0 unless CI=true and something is still missing: a developer's setup goes on (the tests that need
     the package skip and say so), CI stops early with the reason.
     """
+    out = out or sys.stdout
     wanted = missing()
     if not wanted:
         print("system packages: all present (" + ", ".join(r.name for r in REQUIREMENTS) + ")", file=out)
@@ -187,7 +189,8 @@ def install(out=sys.stdout) -> int:
     return 0
 
 
-def status(out=sys.stdout) -> int:
+def status(out: TextIO | None = None) -> int:
+    out = out or sys.stdout
     for requirement in REQUIREMENTS:
         state = "present" if requirement.present() else f"MISSING: {requirement.install_command()}"
         print(f"{requirement.name:<11} {state}    # {requirement.purpose}", file=out)
