@@ -4,6 +4,7 @@ bronze destination and connection per catalog source with the catalog's schedule
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 
@@ -143,29 +144,33 @@ def test_alerts_carry_runbooks_in_the_ingestion_docs(recording):
 
 
 def test_missing_source_endpoint_is_a_clear_error():
-    config = stack_config("dev", ingestion={"sources": {"postgres": {"host": "db", "database": "shop",
-                                                                      "username": "airbyte"}}})
-    with pytest.raises(ValueError, match=r"`ingestion.sources` has no endpoint for catalog source\(s\) mysql, "
-                                         r"mongodb, api, files; add them to the stack config"):
+    first, *others = [source.name for source in CATALOG.sources]
+    endpoint = stack_config("dev").ingestion.sources[first].model_dump(by_alias=True, exclude_none=True)
+    config = stack_config("dev", ingestion={"sources": {first: json.loads(json.dumps(endpoint, default=str))}})
+    with pytest.raises(ValueError, match=re.escape(f"`ingestion.sources` has no endpoint for catalog source(s) "
+                                                   f"{', '.join(others)}; add them to the stack config")):
         IngestionConfig.from_stack(config, CATALOG)
 
 
 def test_incomplete_source_endpoint_names_the_key():
     sources = json.loads(json.dumps({name: value.model_dump(by_alias=True, exclude_none=True)
                                      for name, value in stack_config("dev").ingestion.sources.items()}))
-    sources["mysql"].pop("host")
-    with pytest.raises(ValueError, match=r"`ingestion.sources.mysql` \(mysql\) needs host"):
+    database = next(source for source in CATALOG.sources if source.kind in ("postgres", "mysql", "mongodb"))
+    sources[database.name].pop("host")
+    expected = f"`ingestion.sources.{database.name}` ({database.kind}) needs host"
+    with pytest.raises(ValueError, match=re.escape(expected)):
         IngestionConfig.from_stack(stack_config("dev", ingestion={"sources": sources}), CATALOG)
 
 
 def test_a_source_password_stays_secret():
     sources = {name: value.model_dump(by_alias=True, exclude_none=True)
                for name, value in stack_config("prod").ingestion.sources.items()}
-    sources["postgres"]["password"] = "pg-secret-value"
+    database = next(source for source in CATALOG.sources if source.kind == "postgres")
+    sources[database.name]["password"] = "pg-secret-value"
     config = IngestionConfig.from_stack(stack_config("prod", ingestion={"sources": sources}), CATALOG)
     assert "pg-secret-value" not in repr(config)
     recording = run_program(ingestion_program("prod", config), load_stack("prod"))
-    source = named(recording, "Source")["ingestion-source-postgres"]
+    source = named(recording, "Source")[f"ingestion-source-{database.name}"]
     assert is_secret(source.inputs["secret_configuration"])
     assert unwrap_secret(source.inputs["secret_configuration"]) == {"password": "pg-secret-value"}
     assert "pg-secret-value" not in json.dumps(source.inputs["configuration"])
@@ -176,8 +181,9 @@ def test_stack_config_errors_name_the_key():
 
     with pytest.raises(ConfigError, match=r"dataplatform:ingestion\.failureWebhook"):
         stack_config("dev", ingestion={"failureWebhook": "http://hooks.example.com/airbyte"})
-    with pytest.raises(ConfigError, match=r"dataplatform:ingestion\.sources\.postgres\.hots"):
-        stack_config("dev", ingestion={"sources": {"postgres": {"hots": "db"}}})
+    first = CATALOG.sources[0].name
+    with pytest.raises(ConfigError, match=rf"dataplatform:ingestion\.sources\.{first}\.hots"):
+        stack_config("dev", ingestion={"sources": {first: {"hots": "db"}}})
     with pytest.raises(ValueError, match=r"`ingestion.sources` names warehouse, which the catalog does not declare"):
         sources = {name: value.model_dump(by_alias=True, exclude_none=True)
                    for name, value in stack_config("dev").ingestion.sources.items()}
