@@ -12,7 +12,8 @@ STACK ?= dev
 STAMP := $(VENV)/.installed
 
 
-.PHONY: help setup system-packages plan plan-bench plan-compare test test-slow test-fast lint format lock clean
+.PHONY: help setup system-packages plan plan-bench plan-compare test test-slow test-fast lint format lock clean \
+	config-docs
 
 help:
 	@echo "make plan STACK=<dev|prod>  offline plan and policy gate -> build/plan/<stack>.json"
@@ -26,6 +27,7 @@ help:
 	@echo "make dbt-bench / dbt-docs   dbt benchmark at 1M and 10M orders / dbt docs generate"
 	@echo "make policy-docs            regenerate docs/policies.md from the pack"
 	@echo "make policy-config          write the program's chart facts into policies/config/<stack>.json"
+	@echo "make config-docs            regenerate the README's configuration table from the stack config model"
 	@echo "make setup                  system packages the tests need (as root, with apt-get) and the virtualenvs"
 	@echo "make system-packages        only the system packages (PostgreSQL 15 with pgaudit, openssl, a JRE)"
 
@@ -71,6 +73,10 @@ lint: $(STAMP)
 format: $(STAMP)
 	@$(VENV)/bin/ruff check --fix .
 	@$(VENV)/bin/ruff format .
+
+# Rewrites the table between the config-table markers in README.md; tests/test_docs.py fails when it drifts.
+config-docs: $(STAMP)
+	@$(PY) -m infra.config_docs README.md
 
 lock: $(STAMP)
 	@echo "# Every transitive dependency of requirements.txt, pinned (regenerate with \`make lock\`)." > constraints.txt
