@@ -47,14 +47,18 @@ class Row:
         return "| " + " | ".join(cell.replace("|", "\\|") for cell in cells) + " |"
 
 
-def rows(model: type[BaseModel] = StackConfig, project_root: Path = REPO_ROOT) -> list[Row]:
+def rows(
+    model: type[BaseModel] = StackConfig,
+    stage_defaults: Mapping[str, Mapping[str, Any]] = STAGE_DEFAULTS,
+    project_root: Path = REPO_ROOT,
+) -> list[Row]:
     """One row per key of the model, in the model's field order."""
     declared = load_project(project_root).get("config") or {}
     project_defaults = {
         key: spec["default"] for key, spec in declared.items() if isinstance(spec, dict) and "default" in spec
     }
-    stage_defaults = {stage: {**STAGE_DEFAULTS[stage], **project_defaults} for stage in STAGES}
-    return list(_rows(model, "", stage_defaults))
+    merged = {stage: {**stage_defaults.get(stage, {}), **project_defaults} for stage in STAGES}
+    return list(_rows(model, "", merged))
 
 
 def _rows(model: type[BaseModel], prefix: str, stage_defaults: Mapping[str, Any] | None) -> Iterator[Row]:
@@ -214,9 +218,13 @@ def _bounded(name: str, constraints: list[Any]) -> str:
     return name
 
 
-def table(model: type[BaseModel] = StackConfig, project_root: Path = REPO_ROOT) -> str:
+def table(
+    model: type[BaseModel] = StackConfig,
+    stage_defaults: Mapping[str, Mapping[str, Any]] = STAGE_DEFAULTS,
+    project_root: Path = REPO_ROOT,
+) -> str:
     lines = ["| " + " | ".join(HEADER) + " |", "|" + "---|" * len(HEADER)]
-    lines += [row.markdown() for row in rows(model, project_root)]
+    lines += [row.markdown() for row in rows(model, stage_defaults, project_root)]
     return "\n".join(lines) + "\n"
 
 
