@@ -1,6 +1,6 @@
 """The CrossGuard pack: builds the `PolicyPack` from the pack's `registry` module and nothing else.
 
-Constructing the pack starts the analyzer's gRPC server, prints its port and blocks (REFERENCE.md). The CLI runs
+Constructing the pack starts the analyzer's gRPC server, prints its port and blocks. The CLI runs
 this file with the pack's own virtualenv from the pack's folder, whatever that folder is called (`pulumi policy
 publish` ships its contents, not its name). The pack's modules import each other relatively, so this file first
 loads its own folder as the package `PACKAGE`, under that fixed name; nothing outside the folder is imported
