@@ -1,7 +1,7 @@
 # The single entry point. Every target sets up what it needs on first use.
 #   make plan STACK=dev     offline plan + policy gate (no CLI, no credentials)
 #   make test               the test suite (make test-slow: the real-Superset suite)
-#   make setup              virtualenvs only
+#   make setup              the system packages the tests need (apt-get, as root) and the virtualenvs
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
@@ -12,11 +12,14 @@ STACK ?= dev
 STAMP := $(VENV)/.installed
 
 
-.PHONY: help setup plan plan-bench config-mutants test test-slow test-fast lint format lock clean
+.PHONY: help setup system-packages plan plan-bench plan-compare config-mutants test test-slow test-fast lint format \
+	lock clean config-docs
 
 help:
 	@echo "make plan STACK=<dev|prod>  offline plan and policy gate -> build/plan/<stack>.json"
 	@echo "make plan-bench STACK=prod  the plan's wall time and memory over 5 fresh runs (target 3 s)"
+	@echo "make plan-compare BASE=<git ref> STACK=<stack>   plan a ref and the working tree, list what differs"
+	@echo "make plan-compare BEFORE=<plan.json> AFTER=<plan.json>   compare two plan files"
 	@echo "make config-mutants         break every key of the stack files and the catalog; plan each accepted one"
 	@echo "make test                   every test but the real-Superset suite (sets up on first use)"
 	@echo "make test-slow              the real-Superset suite (builds .venv-superset on first use)"
@@ -24,7 +27,10 @@ help:
 	@echo "make pipeline [ORDERS=N]    generate bronze data and run dbt on the embedded default (DuckDB)"
 	@echo "make dbt-bench / dbt-docs   dbt benchmark at 1M and 10M orders / dbt docs generate"
 	@echo "make policy-docs            regenerate docs/policies.md from the pack"
-	@echo "make setup                  create the virtualenvs"
+	@echo "make policy-config          write the program's chart facts into policies/config/<stack>.json"
+	@echo "make config-docs            regenerate the README's configuration table from the stack config model"
+	@echo "make setup                  system packages the tests need (as root, with apt-get) and the virtualenvs"
+	@echo "make system-packages        only the system packages (PostgreSQL 15 with pgaudit, openssl, a JRE)"
 
 $(STAMP): requirements.txt constraints.txt pyproject.toml
 	@echo "setup: creating $(VENV) (pulumi SDKs, pydantic, test tools)"
@@ -34,13 +40,22 @@ $(STAMP): requirements.txt constraints.txt pyproject.toml
 		|| { cat $(VENV)/editable-install.log; exit 1; }
 	@touch $@
 
-setup: $(STAMP) policy-venv dbt-setup
+setup: system-packages $(STAMP) policy-venv dbt-setup
+
+# Installs what tests/support/system.py lists as missing when it runs as root with apt-get; otherwise it prints
+# the command, and the tests that need a missing package skip naming it (with CI=true they fail instead).
+system-packages:
+	@$(PYTHON) -m tests.support.system install
 
 plan: $(STAMP) policy-venv
 	@$(PY) -m infra.plan --stack $(STACK)
 
 plan-bench: $(STAMP) policy-venv
 	@$(PY) -m infra.plan_bench --stack $(STACK)
+
+plan-compare: $(STAMP) policy-venv
+	@if [ -n "$(BASE)" ]; then $(PY) -m infra.plan_compare --base "$(BASE)" --stack $(STACK); \
+	else $(PY) -m infra.plan_compare "$(BEFORE)" "$(AFTER)"; fi
 
 config-mutants: $(STAMP) policy-venv
 	@$(PY) -m infra.mutants
@@ -63,12 +78,22 @@ format: $(STAMP)
 	@$(VENV)/bin/ruff check --fix .
 	@$(VENV)/bin/ruff format .
 
+# Rewrites the table between the config-table markers in README.md; tests/test_docs.py fails when it drifts.
+config-docs: $(STAMP)
+	@$(PY) -m infra.config_docs README.md
+
 lock: $(STAMP)
 	@echo "# Every transitive dependency of requirements.txt, pinned (regenerate with \`make lock\`)." > constraints.txt
 	@$(PY) -m pip freeze --exclude-editable >> constraints.txt
 
 clean:
 	rm -rf build .pytest_cache dbt/target dbt/logs
+
+# The pack imports nothing of the program: what it must know of it (each pinned chart's hardening paths) is
+# written into its per-stack config from infra/charts.py; tests/policies/test_policy_config.py fails on drift.
+.PHONY: policy-config
+policy-config: $(STAMP)
+	@$(PY) -m infra.policy_config
 
 include policies/pack.mk
 include dbt/pipeline.mk

@@ -22,9 +22,9 @@ What it declares (components/ingestion_spec.py renders the chart values and aler
    components/logshipping.py).
 2. Airbyte's configuration through the dynamic providers (components/providers/airbyte.py): a workspace with
    failure notifications, one source per catalog source (endpoints from `ingestion.sources` in the stack
-   config, certificate-verifying TLS), one bronze S3 destination per source (Parquet, Snappy, `<source>/
-   <stream>/date=YYYY-MM-DD/`) written with the `ingestion` identity, and one connection per source with the
-   catalog's per-stream sync modes and its schedule as Quartz cron (infra/schedules.py).
+   config, certificate-verifying TLS), one bronze S3 destination per source (Parquet with the bronze layer's
+   codec, `<source>/<stream>/date=YYYY-MM-DD/`) written with the `ingestion` identity, and one connection per
+   source with the catalog's per-stream sync modes and its schedule as Quartz cron (infra/schedules.py).
 3. The seed's sync-failure alert and the server's health, with runbooks in docs/ingestion.md.
 """
 
@@ -218,7 +218,7 @@ class Ingestion(pulumi.ComponentResource):
                 f"{name}-destination-{source.name}", connection, config.workspace, destination_name,
                 bronze.apply(lambda values, source=source: airbyte.s3_destination(
                     source.name, values[0]["bronze"], store.region, store.url,
-                    values[1]["ingestion"]["access_key_id"])),
+                    values[1]["ingestion"]["access_key_id"], catalog.lake.layer("bronze").codec)),
                 bronze_secret, opts=after_workspace)
             connections[source.name] = airbyte.AirbyteConnection(
                 f"{name}-connection-{source.name}", connection, config.workspace, f"{source.name}-to-bronze",

@@ -40,6 +40,7 @@ from components.images import platform_image
 from components.monitoring import Monitoring
 from components.providers import dremio
 from components.storage import LakeAccess
+from infra import naming
 from infra.catalog import FLOW_LAYERS, Catalog
 from infra.config import LakehouseSettings, ObjectStore, StackIdentity
 from infra.lake import bucket_name
@@ -113,7 +114,7 @@ class Lakehouse(pulumi.ComponentResource):
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__(type_token("lakehouse", "Lakehouse"), name, None, opts)
-        self._name, self._config, self._cluster, self._store = name, config, cluster, store
+        self._name, self._config, self._cluster, self._stack, self._store = name, config, cluster, stack, store
         self._namespace = cluster.namespaces[spec.LAYER]
         rds_ca = (metadata.rds_ca_file, metadata.rds_ca_image) if metadata is not None else (None, None)
         shape = dremio_shape(config, stack, store, cluster.storage_class, *rds_ca)
@@ -133,8 +134,8 @@ class Lakehouse(pulumi.ComponentResource):
         sources = self._sources(connection, lake, metadata, search, after_admin)
         spaces = {layer: dremio.Space(f"{name}-space-{layer}", connection, layer, opts=after_admin)
                   for layer in FLOW_LAYERS}
-        dremio.Folder(f"{name}-folder-gold-marts", connection, ["gold", *spec.SPACE_FOLDERS],
-                      opts=child_options(self, depends_on=[spaces["gold"]]))
+        dremio.Folder(f"{name}-folder-gold-marts", connection, [naming.DREMIO_MARTS_SPACE, *spec.SPACE_FOLDERS],
+                      opts=child_options(self, depends_on=[spaces[naming.DREMIO_MARTS_SPACE]]))
         if config.edition == "enterprise":
             self._grants(catalog, connection, users, spaces, sources, after_admin)
         self._runner(catalog, users["dbt"], passwords["dbt"])
@@ -277,7 +278,8 @@ class Lakehouse(pulumi.ComponentResource):
         secret = self._secret("runner", spec.RUNNER_SECRET, {"password": password, "ca.crt": self._cluster.ca_pem})
         image = platform_image(spec.RUNNER, self._cluster.images)
         schedule = catalog.transformations.schedule
-        pod = spec.runner_pod(image, "dbt", SMALL if self._config.size == "small" else LARGE)
+        pod = spec.runner_pod(image, "dbt", SMALL if self._config.size == "small" else LARGE,
+                              self._stack.name_prefix, self._stack.stack)
         k8s.batch.v1.CronJob(
             f"{self._name}-{spec.RUNNER}",
             metadata=k8s.meta.v1.ObjectMetaArgs(name=spec.RUNNER, namespace=self._namespace,

@@ -1,6 +1,6 @@
 """What the lakehouse layer renders, as plain data: Dremio's configuration files and workloads, the catalog's
 grants, the dbt runner, the alerts and the query-log shipping. Pure functions, no resources:
-`components/lakehouse.py` declares them, the golden tests pin them (tests/components/golden/<stack>/dremio.yaml).
+`components/lakehouse.py` declares them, the golden tests pin them (tests/components/golden_lakehouse/<stack>.yaml).
 
 Dremio runs from manifests rendered here rather than from a chart (docs/decisions/0011-dremio-workloads.md):
 a master coordinator with embedded ZooKeeper and a StatefulSet of executors, restricted pod security, TLS on
@@ -20,6 +20,7 @@ from components.cluster import namespace_name, server_certificate, service_dns_n
 from components.hardening import SMALL, Resources, container_security, pod_security
 from components.logshipping import DREMIO_QUERY_SECONDS
 from components.monitoring import AlertRule
+from infra import naming
 from infra.catalog import FLOW_LAYERS, Catalog, Role
 
 LAYER = "lakehouse"
@@ -44,10 +45,10 @@ RUNNER_CA_DIR = "/etc/dataplatform/ca"
 # ConfigMap the presentation layer writes into this namespace, with the script the runner image ships.
 BUNDLE_DIR = "/etc/dataplatform/superset-bundle"
 IMPORT_SCRIPT = "/opt/superset-import/import_bundle.py"
-SPACE_FOLDERS = ("marts",)
-# Source names in Dremio; dbt's profile names the write-enabled one (DBT_DREMIO_LAKE_SOURCE).
-LAKE_SOURCE = "lake"
-LAKE_WRITE_SOURCE = "lake_write"
+SPACE_FOLDERS = (naming.DREMIO_MARTS_FOLDER,)
+# Source names in Dremio; dbt reads bronze through the first and writes its tables through the second.
+LAKE_SOURCE = naming.DREMIO_LAKE_SOURCE
+LAKE_WRITE_SOURCE = naming.DREMIO_LAKE_WRITE_SOURCE
 METADATA_SOURCE = "metadata"
 LOGS_SOURCE = "logs"
 # Privileges on a space (Dremio's SPACE grant type), by access.
@@ -376,11 +377,12 @@ def grants_by_layer(grants: list[SpaceGrant]) -> dict[str, list[dict[str, Any]]]
 # ---- the dbt runner ---------------------------------------------------------------------------------------
 
 
-def dbt_environment(user: str, host: str = service_host(CLIENT_SERVICE, LAYER)) -> dict[str, str]:
-    """The variables dbt/profiles.yml's `dremio` target reads (the password comes from the runner's Secret)."""
+def dbt_environment(user: str, prefix: str, stack: str,
+                    host: str = service_host(CLIENT_SERVICE, LAYER)) -> dict[str, str]:
+    """The variables dbt/profiles.yml's `dremio` target and the bronze sources read, for one stack (the
+    password comes from the runner's Secret); the lake's names are infra/naming.py's."""
     return {"DBT_TARGET": "dremio", "DBT_DREMIO_HOST": host, "DBT_DREMIO_PORT": str(WEB_PORT),
-            "DBT_DREMIO_USER": user, "DBT_DREMIO_LAKE_SOURCE": LAKE_WRITE_SOURCE, "DBT_DREMIO_LAKE_PATH": "dbt",
-            "DBT_DREMIO_SPACE": "gold", "DBT_DREMIO_SPACE_FOLDER": "marts",
+            "DBT_DREMIO_USER": user, **naming.dbt_dremio_environment(prefix, stack),
             "SSL_CERT_FILE": "/etc/dataplatform/ca/ca.crt", "REQUESTS_CA_BUNDLE": "/etc/dataplatform/ca/ca.crt"}
 
 
@@ -400,11 +402,12 @@ def import_environment() -> list[dict[str, Any]]:
             secret("BUNDLE_DATABASE_PASSWORD", "database-password")]
 
 
-def runner_pod(image: str, user: str, resources: Resources) -> dict[str, Any]:
+def runner_pod(image: str, user: str, resources: Resources, prefix: str, stack: str) -> dict[str, Any]:
     """The runner's pod: `dbt build` against Dremio as an init container, then the import of Superset's asset
     bundle, which runs only once the build succeeded (a failed build fails the pod and the Job). Credentials
     from Secrets, restricted security."""
-    environment = [{"name": key, "value": value} for key, value in sorted(dbt_environment(user).items())]
+    environment = [{"name": key, "value": value}
+                   for key, value in sorted(dbt_environment(user, prefix, stack).items())]
     environment.append({"name": "DBT_DREMIO_PASSWORD",
                         "valueFrom": {"secretKeyRef": {"name": RUNNER_SECRET, "key": "password"}}})
     ca_mount = {"name": "ca", "mountPath": RUNNER_CA_DIR, "readOnly": True}

@@ -2,7 +2,7 @@
 role's permissions, the gold datasets of the asset bundle, and the alerts.
 
 Pure functions, no resources: `components/presentation.py` declares them, the tests pin them. Chart paths are those
-of the pinned chart (superset 0.15.1, recorded in policies/chart_paths.py).
+of the pinned chart (superset 0.15.1, recorded in infra/charts.py).
 """
 
 from __future__ import annotations
@@ -18,9 +18,9 @@ from components.hardening import Resources, container_security
 from components.logshipping import SUPERSET_RESPONSES
 from components.monitoring import AlertRule
 from components.runtime_values import REDIS_AUTH_SECRET, REDIS_PASSWORD_KEY
-from infra import yamlio
+from infra import naming, yamlio
 from infra.catalog import Catalog
-from policies.chart_paths import SUPERSET_PARTS
+from infra.charts import SUPERSET_PARTS
 
 LAYER = "presentation"
 RELEASE = "superset"
@@ -31,7 +31,7 @@ SUPERSET_UID = 1000  # the `superset` user of Superset's image
 ENV_SECRET = "superset-env"
 ADMIN_USER = "platform-admin"
 DATABASE_NAME = "dremio"
-GOLD_SCHEMA = "gold.marts"  # the lakehouse's gold space and its `marts` folder, as Superset names the schema
+GOLD_SCHEMA = naming.DREMIO_MARTS_SCHEMA  # the lakehouse's marts space and folder, as Superset names the schema
 ANALYST_ROLE = "analyst"
 # The dbt runner imports the asset bundle as this service user after a successful build. Its role may import
 # assets and write what a bundle holds, nothing else: no SQL Lab, no users or roles, no menus.

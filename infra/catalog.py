@@ -63,11 +63,31 @@ class LayerName(StrEnum):
 FlowLayer = Literal["bronze", "silver", "gold"]
 
 
+# The Parquet codecs of Airbyte's S3 destination (its connection spec's `compression_codec` enum), lower-cased.
+Codec = Literal["uncompressed", "snappy", "gzip", "lzo", "brotli", "lz4", "zstd"]
+# Codecs of JSON and CSV files (the S3 destination's `compression_type`: no compression or GZIP).
+TEXT_CODECS = ("uncompressed", "gzip")
+# What dbt's local target (DuckDB's Parquet writer) can write; it has no LZO.
+DBT_CODECS = ("uncompressed", "snappy", "gzip", "brotli", "lz4", "zstd")
+PartitionKey = Literal["date", "business_key", "period", "service"]
+# Which partition keys each layer's writer can produce: Airbyte lands bronze by load date; dbt partitions silver
+# by business key and gold by period; the log shipper writes logs by service and date.
+LAYER_PARTITIONS: dict[str, tuple[str, ...]] = {
+    "bronze": ("date",),
+    "silver": ("business_key",),
+    "gold": ("period",),
+    "logs": ("service", "date"),
+}
+
+
 class Layer(_Strict):
     description: str = Field(description="What the layer holds.")
     format: Literal["parquet", "json", "csv"] = Field(description="File format objects are written in.")
-    codec: Literal["snappy", "zstd", "gzip", "none"] = Field(description="Compression codec of the files.")
-    partitioning: list[str] = Field(description="Partition keys, outermost first.")
+    codec: Codec = Field(
+        description="Compression codec of the files: for Parquet one of Airbyte's S3 destination codecs "
+        "(uncompressed, snappy, gzip, lzo, brotli, lz4, zstd); for json and csv `gzip` or `uncompressed`."
+    )
+    partitioning: list[PartitionKey] = Field(description="Partition keys, outermost first.")
     retention_days: Annotated[int, Field(ge=0)] = Field(
         description="Days after which current objects expire; 0 keeps them forever."
     )
@@ -85,6 +105,25 @@ class Lake(_Strict):
         missing = [name for name in LAKE_LAYERS if LayerName(name) not in layers]
         if missing:
             raise ValueError(f"every lake layer must be declared; missing: {', '.join(missing)}")
+        problems = []
+        for name, layer in layers.items():
+            if layer.format != "parquet" and layer.codec not in TEXT_CODECS:
+                problems.append(Problem(f"{name.value}.codec", f"{layer.format} files take codec "
+                                                               f"{' or '.join(TEXT_CODECS)}", layer.codec))
+            allowed = LAYER_PARTITIONS[name.value]
+            wrong = [key for key in layer.partitioning if key not in allowed]
+            if wrong or len(set(layer.partitioning)) != len(layer.partitioning):
+                problems.append(Problem(f"{name.value}.partitioning", "not one the layer's writer makes; use keys "
+                                        f"from {list(allowed)}, each once", layer.partitioning))
+        bronze = layers[LayerName.bronze]
+        if bronze.format != "parquet":
+            problems.append(Problem("bronze.format", "Airbyte's S3 destination writes bronze as Parquet: set "
+                                                     "`parquet`", bronze.format))
+        if bronze.partitioning != ["date"] and not any(p.path == "bronze.partitioning" for p in problems):
+            problems.append(Problem("bronze.partitioning", "Airbyte's S3 destination writes bronze under `date=` "
+                                                           "folders: set `[date]`", bronze.partitioning))
+        if problems:
+            raise InputError(*problems)
         return layers
 
     def layer(self, name: str) -> Layer:
@@ -292,6 +331,14 @@ class Catalog(_Strict):
                                ("services", [service.name for service in self.services]))
             for name in _repeated(names)
         ]
+        for written in self.transformations.writes:
+            layer = self.lake.layer(written)
+            if layer.format != "parquet":
+                problems.append(Problem(f"lake.layers.{written}.format", "dbt writes this layer as Parquet: set "
+                                                                         "`parquet`", layer.format))
+            elif layer.codec not in DBT_CODECS:
+                problems.append(Problem(f"lake.layers.{written}.codec", "dbt writes this layer: use a codec it can "
+                                        f"write, one of {', '.join(DBT_CODECS)}", layer.codec))
         names = {service.name for service in self.services}
         roles = {role.name for role in self.roles}
         problems += _platform_problems(self)

@@ -4,16 +4,20 @@
 `PulumiPolicy.yaml` declares; `make policy-venv` creates it), in the pack directory, with the environment the
 CLI's `pulumi-analyzer-policy-python` shim sets (PULUMI_CONFIG, PULUMI_PROJECT, PULUMI_STACK, PULUMI_DRY_RUN,
 PULUMI_ORGANIZATION). It reads the port the pack prints, then calls the Analyzer service as the engine does:
-GetAnalyzerInfo, ConfigureStack, Configure (the stack's `policies/config/<stack>.json`, reconciled with the
-pack's defaults as the CLI reconciles it), Analyze for every recorded resource and AnalyzeStack once over all
-of them (parent, dependencies, property dependencies, options, provider). The process is always terminated.
+GetAnalyzerInfo, ConfigureStack, Configure (the stack's `policies/config/<stack>.json`, the same file users pass
+as `--policy-pack-config`: levels, settings and the program's facts that `make policy-config` writes there,
+reconciled with the pack's defaults as the CLI reconciles it), Analyze for every recorded resource and
+AnalyzeStack once over all of them (parent, dependencies, property dependencies, options, provider). The process
+is always terminated.
 `StreamingGate` does the same while the program runs (the offline plan uses it): like the engine, it sends each
 resource's Analyze call as the resource registers, so only AnalyzeStack is left when the program ends.
 
 Stricter than the CLI, on purpose:
 - a policy the pack could not run because it touched a value unknown at preview counts as a finding at the
   policy's configured level (the CLI only prints an advisory note), so an unevaluated mandatory policy fails;
-- a config file key that names no policy of the pack is an error (the CLI ignores it silently).
+- a config file key that names no policy of the pack is an error (the CLI ignores it silently);
+- the pack gets no PYTHONPATH, so it runs with nothing but its own folder and virtualenv, as `pulumi policy
+  publish` ships it, even when the program's environment points into the repository.
 
 What the gate cannot see: provider defaults and anything a provider computes (it judges the inputs the program
 declares, plus the mocks' outputs when the recording is not a preview); live state and drift; default providers
@@ -238,7 +242,7 @@ class PolicyPackProcess:
         if not self.python.exists():
             raise GateError(f"{self.python}: the pack's virtualenv is missing; run `make policy-venv`")
         venv = self.python.parent.parent
-        env = {key: value for key, value in os.environ.items() if key != "PYTHONHOME"}
+        env = {key: value for key, value in os.environ.items() if key not in ("PYTHONHOME", "PYTHONPATH")}
         env.update(
             PATH=f"{venv / 'bin'}{os.pathsep}{env.get('PATH', '')}",
             PULUMI_PROJECT=self.project,

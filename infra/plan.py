@@ -28,7 +28,7 @@ from typing import Any
 from infra.config import PROJECT, project_values
 from infra.errors import ConfigError
 from infra.gate import GateError, GateReport, StreamingGate
-from infra.harness import UNKNOWN, Recording, is_secret, run_program
+from infra.harness import UNKNOWN, RecordedResource, Recording, is_secret, run_program
 from infra.inputs import validate_inputs
 from infra.stackfiles import REPO_ROOT, load_stack
 
@@ -48,23 +48,15 @@ def redact(value: Any) -> Any:
 
 
 def plan_document(recording: Recording, gate: GateReport) -> dict[str, Any]:
+    """The plan as data: the same inputs give the same bytes, whatever order the SDK's threads registered in.
+
+    Resources are sorted by URN; dependencies and every list whose order the engine ignores are sorted.
+    """
     return {
         "stack": recording.stack,
         "project": recording.project,
         "preview": recording.preview,
-        "resources": [
-            {
-                "urn": resource.urn,
-                "type": resource.type,
-                "name": resource.name,
-                "custom": resource.custom,
-                "parent": resource.parent,
-                "dependencies": resource.dependencies,
-                "protect": resource.protect,
-                "inputs": redact(resource.inputs),
-            }
-            for resource in recording.resources
-        ],
+        "resources": [resource_entry(resource) for resource in sorted(recording.resources, key=_by_urn)],
         "outputs": redact(recording.stack_outputs),
         "counts": dict(sorted(Counter(resource.type for resource in recording.resources).items())),
         "policies": {
@@ -77,10 +69,39 @@ def plan_document(recording: Recording, gate: GateReport) -> dict[str, Any]:
     }
 
 
+def resource_entry(resource: RecordedResource) -> dict[str, Any]:
+    """One resource of the plan: what it is, where it sits, what it depends on, its options and its inputs."""
+    return {
+        "urn": resource.urn,
+        "type": resource.type,
+        "name": resource.name,
+        "custom": resource.custom,
+        "parent": resource.parent,
+        "provider": resource.provider,
+        "dependencies": sorted(set(resource.dependencies)),
+        "propertyDependencies": {
+            key: sorted(set(urns)) for key, urns in sorted(resource.property_dependencies.items()) if urns
+        },
+        "protect": resource.protect,
+        "options": {
+            "ignoreChanges": sorted(resource.ignore_changes),
+            "aliases": sorted(resource.aliases),
+            "additionalSecretOutputs": sorted(resource.additional_secret_outputs),
+            "deleteBeforeReplace": resource.delete_before_replace,
+            "retainOnDelete": resource.retain_on_delete,
+        },
+        "inputs": redact(resource.inputs),
+    }
+
+
+def _by_urn(resource: RecordedResource) -> str:
+    return resource.urn
+
+
 def render_tree(recording: Recording) -> list[str]:
     """Components as a tree; the custom resources under each grouped by type with counts."""
     children: dict[str, list] = defaultdict(list)
-    for resource in recording.resources:
+    for resource in sorted(recording.resources, key=_by_urn):
         children[resource.parent].append(resource)
     lines: list[str] = []
 
@@ -95,7 +116,7 @@ def render_tree(recording: Recording) -> list[str]:
             protected = sum(resource.protect for resource in resources)
             mark = f"  [{protected} protected]" if protected else ""
             lines.append(f"{indent}{len(resources):>3} x {type_}{mark}")
-        for resource in members:
+        for resource in sorted(members, key=lambda member: member.name):
             if not resource.custom:
                 total = _count_descendants(resource.urn, children)
                 lines.append(f"{indent}{resource.name}  ({resource.type}, {total} resources)")
@@ -120,7 +141,8 @@ def render_violations(gate: GateReport) -> list[str]:
     return lines
 
 
-def render_markdown(document: dict[str, Any], gate: GateReport, tree: list[str], seconds: float) -> str:
+def render_markdown(document: dict[str, Any], gate: GateReport, tree: list[str]) -> str:
+    """The CI job summary; no timing, so the same plan gives the same file."""
     resources = document["resources"]
     rows = "\n".join(f"| `{type_}` | {count} |" for type_, count in document["counts"].items())
     violations = "\n".join(
@@ -129,7 +151,7 @@ def render_markdown(document: dict[str, Any], gate: GateReport, tree: list[str],
     return (
         f"## Offline plan: `{document['stack']}`\n\n"
         f"{len(resources)} resources, {sum(r['protect'] for r in resources)} protected, "
-        f"{len(gate.violations)} policy violations ({len(gate.mandatory)} mandatory), {seconds:.1f} s.\n\n"
+        f"{len(gate.violations)} policy violations ({len(gate.mandatory)} mandatory).\n\n"
         f"| type | count |\n|---|---|\n{rows}\n\n"
         f"### Policies ({gate.pack})\n\n| level | policy | code | message |\n|---|---|---|---|\n{violations}\n\n"
         "<details><summary>Resource tree</summary>\n\n```\n" + "\n".join(tree) + "\n```\n</details>\n"
@@ -142,6 +164,11 @@ def count_unknown_inputs(recording: Recording) -> int:
 
 def run(stack: str, out: Path, preview: bool, quiet: bool = False, root: Path = REPO_ROOT) -> int:
     started = time.perf_counter()
+    base = out / (f"{stack}-preview" if preview else stack)
+    # A plan that fails must not leave the previous run's files to be read as its result.
+    for stale in (base.with_suffix(".json"), base.with_suffix(".md")):
+        stale.unlink(missing_ok=True)
+
     try:
         settings = load_stack(stack, root)
         validate_inputs(project_values(settings.config, PROJECT), stack)
@@ -169,9 +196,8 @@ def run(stack: str, out: Path, preview: bool, quiet: bool = False, root: Path = 
     document = plan_document(recording, gate)
     tree = render_tree(recording)
     out.mkdir(parents=True, exist_ok=True)
-    base = out / (f"{stack}-preview" if preview else stack)
     base.with_suffix(".json").write_text(json.dumps(document, indent=2, sort_keys=False) + "\n")
-    base.with_suffix(".md").write_text(render_markdown(document, gate, tree, seconds))
+    base.with_suffix(".md").write_text(render_markdown(document, gate, tree))
     if not quiet:
         print("\n".join(tree))
         print("\n".join(render_violations(gate)))

@@ -9,8 +9,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from policies.common import EXEMPTION_REASON_TAG, EXEMPTIONS_TAG, REGISTRY
-from policies.registry import PACK_NAME, POLICIES
+from .common import EXEMPTION_REASON_TAG, EXEMPTIONS_TAG, REGISTRY
+from .registry import PACK_NAME, POLICIES
 
 CONFIG_DIR = Path(__file__).resolve().parent / "config"
 
@@ -20,7 +20,11 @@ Generated from `policies/` by `python -m policies.catalogue`; do not edit by han
 
 The pack runs under the CLI as `pulumi preview --policy-pack policies/ --policy-pack-config
 policies/config/<stack>.json`, and offline through the gate (`infra/gate.py`, part of `make plan`). The config
-files set enforcement per stack: `dev` is advisory, `prod` is mandatory.
+files set enforcement per stack: `dev` is advisory, `prod` is mandatory. They also carry, as data, what the pack
+must know about the program: the `charts` setting of the Kubernetes policies (where each pinned chart keeps its
+hardening settings in its values), written from `infra/charts.py` by `make policy-config`; a test fails when they
+drift. The pack imports nothing of the program and runs from its own folder under any name, as `pulumi policy
+publish` ships it.
 
 Resource policies judge one resource's inputs; stack policies join every bucket to its companion resources
 (by the property dependency of the companion's `bucket` input on the bucket's URN, since the bucket's id is
@@ -86,10 +90,10 @@ def render() -> str:
         ]
         if policy.config_schema:
             settings = "; ".join(
-                f"`{key}` (default `{json.dumps(spec.get('default'))}`): {spec.get('description', '')}"
+                f"`{key}` (default `{json.dumps(spec.get('default'))}`): {spec.get('description', '').rstrip('.')}"
                 for key, spec in policy.config_schema.properties.items()
             )
-            lines.append(f"- **Settings:** {settings}")
+            lines.append(f"- **Settings:** {settings}.")
         sections.append("\n".join(lines))
     return f"{INTRO}\n## Policies\n\n" + "\n".join(rows) + "\n\n" + "\n\n".join(sections) + "\n"
 

@@ -15,7 +15,7 @@ from typing import Any
 
 from pulumi_policy import Severity
 
-from policies.common import UNKNOWN, items, known, resource_policy
+from .common import UNKNOWN, items, known, resource_policy
 
 AIRBYTE_PREFIX = "pulumi-python:dynamic/airbyte:"
 SOURCE = f"{AIRBYTE_PREFIX}Source"

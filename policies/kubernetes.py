@@ -2,22 +2,23 @@
 
 Workloads are matched by resource kind whatever their parent, so pods that `helm.v4.Chart` renders are judged
 at a real preview. A `helm.v3.Release` is one opaque resource (its pods exist only inside the chart), so the
-same settings are checked in its `values` at the paths recorded per pinned chart in `policies/chart_paths.py`
-(docs/decisions/0006-chart-api.md). Exemptions: a workload or namespace lists policy ids in its
+same settings are checked in its `values` at the paths recorded for its chart in each policy's `charts` setting
+(`policies/charts.py`; docs/decisions/0006-chart-api.md). Exemptions: a workload or namespace lists policy ids in its
 `dataplatform/policy-exemptions` annotation with a `dataplatform/exemption-reason`; a release is exempted by
 name in the policy's `exemptions` config (name -> reason), whose defaults are reviewed in docs/policies.md.
 """
 
 from __future__ import annotations
 
+import json
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 from pulumi_policy import Severity
 
-from policies.chart_paths import CHARTS, ChartPaths
-from policies.common import REGISTRY, UNKNOWN, has_key, items, known, of_type, resource_policy, setting, stack_policy
+from .charts import chart_facts, charts_setting
+from .common import REGISTRY, UNKNOWN, has_key, items, known, of_type, resource_policy, setting, stack_policy
 
 RELEASE = "kubernetes:helm.sh/v3:Release"
 NAMESPACE = "kubernetes:core/v1:Namespace"
@@ -89,13 +90,6 @@ def _containers(pod_spec: Any) -> Iterator[Any]:
                 yield container
 
 
-def _chart(args: Any) -> ChartPaths | None:
-    chart = known(args.props, "chart")
-    if not isinstance(chart, str):
-        return None
-    return CHARTS.get(chart.rstrip("/").rsplit("/", 1)[-1])
-
-
 def _release_label(args: Any) -> str:
     name = known(args.props, "name")
     chart = known(args.props, "chart")
@@ -162,20 +156,20 @@ def _validate_restricted(args, report_violation) -> None:
                 " set the restricted security contexts on its pod and containers."
             )
     elif args.resource_type == RELEASE:
-        chart = _chart(args)
+        chart = chart_facts(args)
         if chart is None:
             report_violation(
-                f"{_release_label(args)} uses a chart without recorded hardening paths; add it to "
-                "policies/chart_paths.py so its values can be checked."
+                f"{_release_label(args)} uses a chart without recorded hardening paths; record it in this policy's "
+                "`charts` setting (the stack's policy config, `make policy-config`) so its values can be checked."
             )
             return
         if _release_exempt(args, RESTRICTED):
             return
         values = known(args.props, "values")
         problems = []
-        for path in chart.pod_security:
+        for path in chart["podSecurity"]:
             problems += [f"{path}: {problem}" for problem in _pod_context_problems(_at(values, path))]
-        for path in chart.container_security:
+        for path in chart["containerSecurity"]:
             problems += [f"{path}: {problem}" for problem in _container_context_problems(_at(values, path))]
         if problems:
             report_violation(
@@ -191,13 +185,15 @@ require_restricted = resource_policy(
     "Every workload (Pod, Deployment, StatefulSet, DaemonSet, ReplicaSet, Job, CronJob, whatever its parent) has "
     "`runAsNonRoot`, a RuntimeDefault seccomp profile, no host namespaces, and containers with no privilege "
     "escalation, every capability dropped and a read-only root filesystem; every `helm.v3.Release` has the same "
-    "settings at its chart's recorded security-context paths, and its chart is recorded.",
+    "settings at the security-context paths recorded for its chart (the `charts` setting), and its chart is "
+    "recorded.",
     Severity.HIGH,
     ["kubernetes", "access"],
     "Set the restricted pod and container security contexts, or record the exemption with its reason.",
     _validate_restricted,
     exemptable=True,
-    config={"exemptions": {**RELEASE_EXEMPTIONS_SCHEMA, "default": ROOT_LOG_READER}},
+    config={"exemptions": {**RELEASE_EXEMPTIONS_SCHEMA, "default": ROOT_LOG_READER},
+            **charts_setting("podSecurity", "containerSecurity")},
 )
 
 
@@ -227,11 +223,11 @@ def _validate_limits(args, report_violation) -> None:
                 problems.append(f"container {known(container, 'name')} lacks {', '.join(missing)}")
         if problems:
             report_violation(f"{_workload_label(args)}: {'; '.join(problems)}; set requests and limits.")
-    elif args.resource_type == RELEASE and (chart := _chart(args)) is not None:
+    elif args.resource_type == RELEASE and (chart := chart_facts(args)) is not None:
         values = known(args.props, "values")
         problems = [
             f"{path} lacks {', '.join(missing)}"
-            for path in chart.resources
+            for path in chart["resources"]
             if (missing := _resource_problems(_at(values, path)))
         ]
         if problems:
@@ -248,6 +244,7 @@ require_limits = resource_policy(
     ["kubernetes"],
     "Set CPU and memory requests and limits on every container.",
     _validate_limits,
+    config=charts_setting("resources"),
 )
 
 
@@ -259,11 +256,11 @@ def _workload_images(args: Any) -> list[str]:
     return [image for c in _containers(pod_spec) if isinstance(image := known(c, "image"), str)]
 
 
-def _release_images(args: Any, chart: ChartPaths) -> list[str]:
+def _release_images(args: Any, chart: Mapping[str, Any]) -> list[str]:
     """Images a release's values override, as `repository:tag@digest`; chart defaults are pinned by its version."""
     values = known(args.props, "values")
     found = []
-    for path in chart.images:
+    for path in chart["images"]:
         image = _at(values, path)
         if image is None or image is UNKNOWN:
             continue
@@ -282,7 +279,7 @@ def _release_images(args: Any, chart: ChartPaths) -> list[str]:
 def _images(args: Any) -> list[str]:
     if args.resource_type in POD_SPEC_PATHS:
         return _workload_images(args)
-    if args.resource_type == RELEASE and (chart := _chart(args)) is not None:
+    if args.resource_type == RELEASE and (chart := chart_facts(args)) is not None:
         return _release_images(args, chart)
     return []
 
@@ -312,6 +309,7 @@ disallow_latest = resource_policy(
     ["kubernetes"],
     "Pin every image to a version tag and, once built, its digest.",
     _validate_latest,
+    config=charts_setting("images"),
 )
 
 
@@ -335,6 +333,7 @@ require_digest = resource_policy(
     ["kubernetes"],
     "Build the image in CI and pin it by the digest recorded in images/digests.lock.json.",
     _validate_digest,
+    config=charts_setting("images"),
 )
 
 
@@ -438,9 +437,9 @@ def _validate_plaintext(args, report_violation) -> None:
         keys = list(iter(data)) if data is not None and data is not UNKNOWN else []
         found = [f"key {key}" for key in keys if SECRET_NAME.search(key)]
         label = f"ConfigMap '{known(args.props, 'metadata', 'name') or args.name}'"
-    elif args.resource_type == RELEASE and (chart := _chart(args)) is not None:
+    elif args.resource_type == RELEASE and (chart := chart_facts(args)) is not None:
         values = known(args.props, "values")
-        found = [path for path in chart.plaintext_secrets if _at(values, path) not in (None, "")]
+        found = [path for path in chart["plaintextSecrets"] if _at(values, path) not in (None, "")]
         label = _release_label(args)
     else:
         return
@@ -460,6 +459,7 @@ disallow_plaintext = resource_policy(
     ["kubernetes", "access"],
     "Move the value into a Kubernetes Secret and reference it with secretKeyRef or the chart's existing-Secret key.",
     _validate_plaintext,
+    config=charts_setting("plaintextSecrets"),
 )
 
 
@@ -477,9 +477,9 @@ def _validate_load_balancer(args, report_violation) -> None:
             f"Service '{known(args.props, 'metadata', 'name') or args.name}' is a public LoadBalancer; use "
             "ClusterIP (the deployer reaches services in-cluster)."
         )
-    elif args.resource_type == RELEASE and (chart := _chart(args)) is not None:
+    elif args.resource_type == RELEASE and (chart := chart_facts(args)) is not None:
         values = known(args.props, "values")
-        public = [path for path in chart.service_types if _at(values, path) == "LoadBalancer"]
+        public = [path for path in chart["serviceTypes"] if _at(values, path) == "LoadBalancer"]
         if public:
             report_violation(
                 f"{_release_label(args)} exposes a LoadBalancer at {', '.join(public)}; set ClusterIP."
@@ -496,32 +496,34 @@ disallow_public_lb = resource_policy(
     ["kubernetes", "access"],
     "Use a ClusterIP Service and reach it from inside the cluster.",
     _validate_load_balancer,
+    config=charts_setting("serviceTypes"),
 )
 
 
 # ---- TLS on endpoints ------------------------------------------------------------------------------
 
 
-def _tls_problem(values: Any, path: str, required: object) -> str | None:
+def _tls_problem(values: Any, switch: Mapping[str, Any]) -> str | None:
+    path = switch["path"]
     value = _at(values, path)
     if value is UNKNOWN:
         return None
-    if required is ...:
-        present = value not in (None, "") and not (hasattr(value, "__iter__") and not isinstance(value, str)
-                                                    and not list(iter(value)))
-        return None if present else f"{path} is not set"
-    if isinstance(required, str):
-        # Fluent Bit's classic config aligns values with spaces: compare with whitespace collapsed.
+    if "equals" in switch:
+        return None if value == switch["equals"] else f"{path} is not {json.dumps(switch['equals'])}"
+    if "contains" in switch:
+        # A chart's raw config (Fluent Bit's classic format) aligns values with spaces: compare them collapsed.
         collapsed = " ".join(value.split()) if isinstance(value, str) else ""
-        return None if required in collapsed else f"{path} lacks '{required}'"
-    return None if value == required else f"{path} is not {str(required).lower()}"
+        return None if switch["contains"] in collapsed else f"{path} lacks '{switch['contains']}'"
+    present = value not in (None, "") and not (hasattr(value, "__iter__") and not isinstance(value, str)
+                                                and not list(iter(value)))
+    return None if present else f"{path} is not set"
 
 
 def _validate_tls(args, report_violation) -> None:
-    if args.resource_type != RELEASE or (chart := _chart(args)) is None:
+    if args.resource_type != RELEASE or (chart := chart_facts(args)) is None:
         return
     values = known(args.props, "values")
-    problems = [problem for path, required in chart.tls if (problem := _tls_problem(values, path, required))]
+    problems = [problem for switch in chart["tls"] if (problem := _tls_problem(values, switch))]
     if problems:
         report_violation(f"{_release_label(args)} serves without TLS ({'; '.join(problems)}); turn TLS on.")
 
@@ -530,13 +532,14 @@ require_tls = resource_policy(
     "kubernetes-endpoint-require-tls",
     "DP-K8S-009",
     "Every release serves TLS",
-    "Every `helm.v3.Release` sets its chart's recorded TLS switches: MinIO `tls.enabled` with a certificate "
-    "Secret, Redis TLS and auth, the Prometheus Operator's TLS and Prometheus' web TLS, ECK's secure metrics, "
-    "Fluent Bit's TLS inputs and outputs.",
+    "Every `helm.v3.Release` sets the TLS switches recorded for its chart (the `charts` setting): MinIO `tls.enabled` "
+    "with a certificate Secret, Valkey TLS and auth, the Prometheus Operator's TLS and Prometheus' web TLS, ECK's "
+    "secure metrics, Fluent Bit's TLS inputs and outputs, Superset's gunicorn certificate.",
     Severity.HIGH,
     ["kubernetes", "transport"],
     "Turn TLS on at the chart's recorded paths with a cert-manager certificate.",
     _validate_tls,
+    config=charts_setting("tls"),
 )
 
 

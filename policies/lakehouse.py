@@ -13,7 +13,7 @@ from typing import Any
 
 from pulumi_policy import Severity
 
-from policies.common import UNKNOWN, items, known, of_type, resource_policy, setting, stack_policy
+from .common import UNKNOWN, items, known, of_type, resource_policy, setting, stack_policy
 
 SOURCE = "pulumi-python:dynamic/dremio:Source"
 GRANTS = "pulumi-python:dynamic/dremio:Grants"

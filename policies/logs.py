@@ -6,7 +6,7 @@ import re
 
 from pulumi_policy import Severity
 
-from policies.common import UNKNOWN, items, known, resource_policy, setting
+from .common import UNKNOWN, items, known, resource_policy, setting
 
 ELASTICSEARCH = "kubernetes:elasticsearch.k8s.elastic.co/v1:Elasticsearch"
 ILM_POLICY = "pulumi-python:dynamic/elasticsearch:IlmPolicy"

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pulumi_policy import Severity
 
-from policies.common import UNKNOWN, items, known, number, resource_policy, setting, truthy
+from .common import UNKNOWN, items, known, number, resource_policy, setting, truthy
 
 RDS_INSTANCE = "aws:rds/instance:Instance"
 RDS_PARAMETER_GROUP = "aws:rds/parameterGroup:ParameterGroup"

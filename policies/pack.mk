@@ -15,6 +15,6 @@ $(POLICY_STAMP): $(POLICY_DIR)/requirements.txt
 	$(POLICY_PYTHON) -m pip install --quiet --disable-pip-version-check -r $(POLICY_DIR)/requirements.txt
 	touch $@
 
-# Regenerate the policy catalogue; tests/policies/test_catalogue.py fails when it drifts.
+# Regenerate the policy catalogue; tests/policies/test_policy_metadata.py fails when it drifts.
 policy-docs:
 	.venv/bin/python -m policies.catalogue > docs/policies.md

@@ -15,7 +15,7 @@ from typing import Any
 
 from pulumi_policy import Severity
 
-from policies.common import UNKNOWN, known, resource_policy
+from .common import UNKNOWN, known, resource_policy
 
 RELEASE = "kubernetes:helm.sh/v3:Release"
 DATABASE = "pulumi-python:dynamic/superset:Database"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from policies import ingestion, kubernetes, lakehouse, logs, metadata, presentation, storage_aws, storage_minio
+from . import ingestion, kubernetes, lakehouse, logs, metadata, presentation, storage_aws, storage_minio
 
 PACK_NAME = "dataplatform-policies"
 POLICIES = [*storage_aws.POLICIES, *storage_minio.POLICIES, *kubernetes.POLICIES, *metadata.POLICIES, *logs.POLICIES,

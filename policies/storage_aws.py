@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from pulumi_policy import Severity
 
-from policies.common import (
+from .common import (
     AWS_BUCKET,
     UNKNOWN,
     as_list,

@@ -11,7 +11,7 @@ import re
 
 from pulumi_policy import Severity
 
-from policies.common import (
+from .common import (
     MINIO_BUCKET,
     bucket_role,
     companions,

@@ -74,9 +74,10 @@ def destination_path(destination_configuration: dict[str, Any], stream: str) -> 
     return f"{destination_configuration['s3_bucket_path']}/{rendered.split('date=')[0]}"
 
 
-def s3_destination(source: str, bucket: str, region: str, endpoint: str | None, access_key_id: str
-                   ) -> dict[str, Any]:
-    """The bronze destination of one source: Parquet with Snappy, date partitions under `<source>/<stream>/`.
+def s3_destination(source: str, bucket: str, region: str, endpoint: str | None, access_key_id: str,
+                   codec: str) -> dict[str, Any]:
+    """The bronze destination of one source: Parquet with the bronze layer's codec (the catalog's, lower-case),
+    date partitions under `<source>/<stream>/`.
 
     Airbyte prefixes every key with `s3_bucket_path`, so each source gets its own destination whose bucket
     path is the source's folder; `endpoint` is MinIO's https URL in dev and None on AWS.
@@ -90,7 +91,7 @@ def s3_destination(source: str, bucket: str, region: str, endpoint: str | None, 
         "s3_bucket_region": region,
         "s3_endpoint": endpoint or "",
         "s3_path_format": BRONZE_PATH_FORMAT,
-        "format": {"format_type": "Parquet", "compression_codec": "SNAPPY"},
+        "format": {"format_type": "Parquet", "compression_codec": codec.upper()},
         "access_key_id": access_key_id,
     }
 

@@ -1,6 +1,6 @@
 """Dremio objects as Pulumi resources, over Dremio Software's REST API (v3, plus the v2 login and bootstrap).
 
-Dremio has no official Python client, so the calls are written here by hand (DESIGN.md section 5) on the
+Dremio has no official Python client, so the calls are written here by hand on the
 shared base (components/providers/base.py): the first administrator, service users, catalog objects (sources,
 spaces, folders) addressed by path, and, on the Enterprise edition, roles and grants.
 

@@ -5,7 +5,9 @@
 One source per catalog source, one table per stream. The same table resolves per target:
 - local (DuckDB): the Parquet files of its bronze prefix in the lake mirror (path from infra/lake.py);
 - postgres: table `bronze.<source>__<stream>`, filled by tooling.load_postgres;
-- dremio: `<bronze source>.<source>.<stream>`, the promoted folder of its bronze prefix.
+- dremio: `<lake source>."<bronze bucket>".<source>.<stream>`, the promoted folder of its bronze prefix, read
+  through the lakehouse's read-only lake source (names from infra/naming.py, set by the runner; the defaults
+  are the `dev` stack's).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from pathlib import Path
 
 import yaml
 
+from infra import naming
 from infra.catalog import Catalog, load_catalog
 from infra.lake import bronze_local_glob
 from tooling import layout
@@ -23,6 +26,7 @@ from tooling.errors import UsageError, cli
 SOURCES_FILE = layout.DBT_DIR / "models" / "staging" / "_bronze_sources.yml"
 LAKE_ROOT_EXPRESSION = "{{ env_var('DBT_LAKE_ROOT', 'build/lake') }}"
 LAKE_ROOT = Path(LAKE_ROOT_EXPRESSION)
+DREMIO_DEFAULTS = naming.dbt_dremio_environment(naming.DEFAULT_PREFIX, naming.DEFAULT_STACK)
 HEADER = ("# Generated from infra/dataflow.yaml by `PYTHONPATH=dbt .venv-dbt/bin/python -m tooling.bronze_sources`.\n"
           "# Do not edit: change the catalog and regenerate (a test fails when this file is stale).\n")
 
@@ -45,10 +49,11 @@ def render(catalog: Catalog) -> str:
         sources.append({
             "name": source.name,
             "description": f"Bronze landing of source `{source.name}`: {source.description}",
-            # On Dremio: the bronze source the lakehouse layer declares (its name comes from the environment).
-            "database": ("{{ env_var('DBT_DREMIO_BRONZE_SOURCE', 'lake_bronze') if target.type == 'dremio' "
-                         "else target.database }}"),
-            "schema": f"{{{{ '{source.name}' if target.type == 'dremio' else 'bronze' }}}}",
+            # On Dremio: the lakehouse's read-only lake source, whose paths start with the bronze bucket.
+            "database": (f"{{{{ env_var('DBT_DREMIO_BRONZE_SOURCE', '{DREMIO_DEFAULTS['DBT_DREMIO_BRONZE_SOURCE']}') "
+                         "if target.type == 'dremio' else target.database }}"),
+            "schema": (f"{{{{ env_var('DBT_DREMIO_BRONZE_BUCKET', '{DREMIO_DEFAULTS['DBT_DREMIO_BRONZE_BUCKET']}') "
+                       f"~ '.{source.name}' if target.type == 'dremio' else 'bronze' }}}}"),
             "tables": tables,
         })
     body = yaml.safe_dump({"version": 2, "sources": sources}, sort_keys=False, width=120, allow_unicode=True)

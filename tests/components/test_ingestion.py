@@ -145,11 +145,12 @@ def test_alerts_carry_runbooks_in_the_ingestion_docs(recording):
 def test_a_source_password_stays_secret():
     sources = {name: value.model_dump(by_alias=True, exclude_none=True)
                for name, value in stack_config("prod").ingestion.sources.items()}
-    sources["postgres"]["password"] = "pg-secret-value"
+    database = next(source for source in CATALOG.sources if source.kind == "postgres")
+    sources[database.name]["password"] = "pg-secret-value"
     config = stack_config("prod", ingestion={"sources": sources})
     assert "pg-secret-value" not in repr(config)
     recording = run_program(ingestion_program("prod", config), load_stack("prod"))
-    source = named(recording, "Source")["ingestion-source-postgres"]
+    source = named(recording, "Source")[f"ingestion-source-{database.name}"]
     assert is_secret(source.inputs["secret_configuration"])
     assert unwrap_secret(source.inputs["secret_configuration"]) == {"password": "pg-secret-value"}
     assert "pg-secret-value" not in json.dumps(source.inputs["configuration"])
@@ -160,8 +161,9 @@ def test_stack_config_errors_name_the_key():
 
     with pytest.raises(ConfigError, match=r"dataplatform:ingestion\.failureWebhook"):
         stack_config("dev", ingestion={"failureWebhook": "http://hooks.example.com/airbyte"})
-    with pytest.raises(ConfigError, match=r"dataplatform:ingestion\.sources\.postgres\.hots"):
-        stack_config("dev", ingestion={"sources": {"postgres": {"hots": "db"}}})
+    first = CATALOG.sources[0].name
+    with pytest.raises(ConfigError, match=rf"dataplatform:ingestion\.sources\.{first}\.hots"):
+        stack_config("dev", ingestion={"sources": {first: {"hots": "db"}}})
 
 
 def test_the_api_is_reached_only_through_the_tls_front(recording):

@@ -22,6 +22,7 @@ from infra.harness import SECRET_SENTINEL_PREFIX, is_secret, unwrap_secret
 from tests.support.elasticsearch_server import ADMIN, FakeElasticsearch
 from tests.support.lakehouse import shape
 from tests.support.recordings import record_logs
+from tests.support.system import require
 from tests.support.tls import make_pki
 
 ES_ROLE = "pulumi-python:dynamic/elasticsearch:Role"
@@ -126,12 +127,10 @@ def test_prod_nodes_split_the_rds_bundle_from_the_migrations_image_and_dev_nodes
         assert "rds-ca" not in containers[0]["command"][2]
 
 
-TOOLS = ("csplit", "keytool", "openssl", "java")
-
-
 @pytest.fixture()
 def sandbox(tmp_path: Path) -> Path:
     """A JAVA_HOME whose cacerts is the local JDK's, and the pod's truststore and tls directories."""
+    require("java")
     java_home = tmp_path / "java"
     real = Path(shutil.which("java")).resolve().parent.parent / "lib" / "security" / "cacerts"
     (java_home / "lib" / "security").mkdir(parents=True)
@@ -160,7 +159,6 @@ def aliases(store: Path) -> set[str]:
     return {line.split(",")[0] for line in listing.splitlines() if "trustedCertEntry" in line}
 
 
-@pytest.mark.skipif(any(shutil.which(tool) is None for tool in TOOLS), reason="needs csplit, keytool and openssl")
 def test_every_certificate_of_the_bundle_lands_in_the_truststore_under_its_own_alias(sandbox):
     regions = [make_pki(sandbox / f"region-{index}", f"rds-region-{index}").ca_pem for index in range(3)]
     bundle = sandbox / "global-bundle.pem"
@@ -175,7 +173,6 @@ def test_every_certificate_of_the_bundle_lands_in_the_truststore_under_its_own_a
     assert sorted(path.name for path in store.iterdir()) == ["cacerts"], "the split files are removed"
 
 
-@pytest.mark.skipif(any(shutil.which(tool) is None for tool in TOOLS), reason="needs csplit, keytool and openssl")
 @pytest.mark.parametrize("content", ["", "not a certificate\n"], ids=["empty", "no-certificate"])
 def test_a_bundle_without_certificates_fails_the_pod(sandbox, content):
     bundle = sandbox / "bundle.pem"

@@ -183,7 +183,7 @@ def test_outputs_verify_tls_and_write_daily_indices(fluent_bit):
         assert (output.get("tls"), output.get("tls.verify"), output.get("Logstash_Format")) == ("On", "On", "On")
         assert output.get("Logstash_DateFormat") == "%Y.%m.%d"
     assert {output.get("Logstash_Prefix") for output in indices} == set(MAPPINGS)
-    # The only other output serves the metrics derived from logs, and only those (tests/.../test_log_metrics.py).
+    # The only other output serves the metrics derived from logs, and only those (tests/components/test_log_metrics.py).
     (exporter,) = [output for output in fluent_bit.outputs if output.get("Name") != "es"]
     assert (exporter.get("Name"), exporter.get("Match"), exporter.get("Port")) == (
         "prometheus_exporter", "logmetrics.*", str(logshipping.LOG_METRICS_PORT))

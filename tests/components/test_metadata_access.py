@@ -13,7 +13,7 @@ from components.metadata_access import MIGRATOR
 from infra.catalog import load_catalog
 from infra.migrations import apply as apply_migrations
 from tests.support.pg_translate import apply_recording
-from tests.support.postgres import PostgresServer, PostgresUnavailableError
+from tests.support.postgres import PostgresServer
 from tests.support.recordings import record_metadata
 
 pytestmark = pytest.mark.integration
@@ -24,11 +24,8 @@ PGAUDIT = {"shared_preload_libraries": "pgaudit", "pgaudit.log": "ddl,role,write
 
 @pytest.fixture(scope="module")
 def server() -> Iterator[PostgresServer]:
-    try:
-        with PostgresServer.start(settings=PGAUDIT) as started:
-            yield started
-    except PostgresUnavailableError as error:
-        pytest.skip(str(error))
+    with PostgresServer.start(settings=PGAUDIT) as started:
+        yield started
 
 
 @pytest.fixture(scope="module")

@@ -45,7 +45,9 @@ def test_sources_resolve_per_target(manifests):
     assert "bronze/postgres/orders/date=*/*.parquet" in local["orders"]["config"]["external_location"]
     dremio = {s["name"]: s for s in manifests["dremio"]["sources"].values() if s["source_name"] == "postgres"}
     orders = dremio["orders"]
-    assert (orders["database"], orders["schema"], orders["identifier"]) == ("lake_bronze", "postgres", "orders")
+    # The defaults, for a laptop against the dev stack: the read-only lake source, then the bronze bucket.
+    assert (orders["database"], orders["schema"], orders["identifier"]) == (
+        "lake", "dataplatform-dev-bronze.postgres", "orders")
 
 
 def test_every_model_and_column_is_described(manifests):

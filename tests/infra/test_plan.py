@@ -50,7 +50,9 @@ def test_prod_plan_is_clean_and_documented(tmp_path):
     assert {(v["policy"], v["level"]) for v in document["policies"]["violations"]} == {
         ("kubernetes-image-require-digest", "advisory")}
     for resource in document["resources"]:
-        assert set(resource) == {"urn", "type", "name", "custom", "parent", "dependencies", "protect", "inputs"}
+        assert set(resource) == {
+            "urn", "type", "name", "custom", "parent", "provider", "dependencies", "propertyDependencies", "protect",
+            "options", "inputs"}
     text = (tmp_path / "prod.json").read_text() + (tmp_path / "prod.md").read_text()
     assert SECRET_SENTINEL_PREFIX not in text
     assert document["outputs"]["lakeCredentials"] == "[secret]"
@@ -68,6 +70,9 @@ def test_broken_config_exits_2_with_the_message(project, tmp_path):
     stack = yaml.safe_load((project / "Pulumi.prod.yaml").read_text())
     stack["config"]["dataplatform:storage"]["encryption"] = False
     (project / "Pulumi.prod.yaml").write_text(yaml.safe_dump(stack))
+    # A previous run's files must not survive to be read as this run's result.
+    (tmp_path / "prod.json").write_text("{}")
+    (tmp_path / "prod.md").write_text("stale")
     result = run_plan("--stack", "prod", "--root", str(project), "--out", str(tmp_path))
     assert result.returncode == 2
     assert result.stderr == (
@@ -75,7 +80,7 @@ def test_broken_config_exits_2_with_the_message(project, tmp_path):
         "Pulumi.prod.yaml: dataplatform:storage.encryption: prod requires true (got false)\n"
     )
     assert "Traceback" not in result.stdout + result.stderr
-    assert not (tmp_path / "prod.json").exists()
+    assert not (tmp_path / "prod.json").exists() and not (tmp_path / "prod.md").exists()
 
 
 def test_unknown_stack_exits_2(tmp_path):
@@ -115,6 +120,7 @@ def test_gate_failure_exits_3_with_the_reason(tmp_path, monkeypatch, capsys):
         raise plan.GateError("policies/venv/bin/python: the pack's virtualenv is missing; run `make policy-venv`")
 
     monkeypatch.setattr(plan.StreamingGate, "launch", no_pack)
+    (tmp_path / "dev.json").write_text("{}")
     assert plan.run("dev", tmp_path, preview=False) == 3
     assert capsys.readouterr().err == (
         "plan dev: the policy gate could not run\n"

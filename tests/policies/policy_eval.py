@@ -1,12 +1,15 @@
 """Run the pack's policies in-process over a recording, the way the analyzer server hands them resources.
 
 Properties go through the SDK's own deserialisation and unknown-checking proxy, so a policy that touches a value
-unknown at preview is reported as `SKIPPED` here, exactly where the server would skip it.
+unknown at preview is reported as `SKIPPED` here, exactly where the server would skip it. Each policy's settings
+are its schema defaults, then the recording's stack config (`policies/config/<stack>.json`, which carries the
+program's facts such as the charts' hardening paths), then the test's overrides.
 """
 
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 from pulumi_policy import (
@@ -24,6 +27,7 @@ from infra.harness import RecordedResource, Recording
 from policies.registry import POLICIES
 
 SKIPPED = "SKIPPED"
+CONFIG_DIR = Path(__file__).resolve().parents[2] / "policies" / "config"
 
 
 def _props(inputs: dict[str, Any]) -> Any:
@@ -37,20 +41,32 @@ def _opts(resource: RecordedResource) -> PolicyResourceOptions:
     )
 
 
-def policy_config(policy: Any, overrides: dict[str, Any] | None = None) -> dict[str, Any]:
+def stack_settings(stack: str) -> dict[str, dict[str, Any]]:
+    """Policy id -> the settings `policies/config/<stack>.json` gives it (enforcement levels left out)."""
+    document = json.loads((CONFIG_DIR / f"{stack}.json").read_text())
+    return {
+        name: {key: value for key, value in entry.items() if key != "enforcementLevel"}
+        for name, entry in document.items()
+        if isinstance(entry, dict)
+    }
+
+
+def policy_config(policy: Any, *layers: dict[str, Any] | None) -> dict[str, Any]:
     schema = policy.config_schema.properties if policy.config_schema else {}
     config = {key: spec["default"] for key, spec in schema.items() if "default" in spec}
-    config.update(overrides or {})
+    for layer in layers:
+        config.update(layer or {})
     return config
 
 
 def violations(recording: Recording, config: dict[str, dict[str, Any]] | None = None) -> set[tuple[str, str, str]]:
     """Every (policy id, resource name, message) the pack reports; a skipped policy gives message SKIPPED."""
     config = config or {}
+    stack = stack_settings(recording.stack)
     names = {resource.urn: resource.name for resource in recording.resources}
     found: set[tuple[str, str, str]] = set()
     for policy in POLICIES:
-        settings = policy_config(policy, config.get(policy.name))
+        settings = policy_config(policy, stack.get(policy.name), config.get(policy.name))
         if isinstance(policy, ResourceValidationPolicy):
             for resource in recording.resources:
                 args = ResourceValidationArgs(

@@ -76,8 +76,9 @@ CASES: dict[str, tuple[Callable[[Recording], Recording], set[tuple[str, str, str
         lambda r: changed(r, "redis", lambda i: i.update(chart="somewhere/unknown")),
         {(
             "kubernetes-pod-require-restricted-security", "redis",
-            "Release 'redis' (chart somewhere/unknown) uses a chart without recorded hardening paths; add it to "
-            "policies/chart_paths.py so its values can be checked.",
+            "Release 'redis' (chart somewhere/unknown) uses a chart without recorded hardening paths; record it in "
+            "this policy's `charts` setting (the stack's policy config, `make policy-config`) so its values can be "
+            "checked.",
         )},
     ),
     "fail_no_limits": (

@@ -6,6 +6,8 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
+from tests.support.system import require
+
 
 @dataclass(frozen=True)
 class TestPki:
@@ -20,6 +22,7 @@ def _openssl(*args: str, cwd: Path) -> None:
 
 def make_pki(folder: Path, common_name: str = "test-ca") -> TestPki:
     """A CA (EC P-256, one day) and a leaf it signs with SANs 127.0.0.1 and localhost."""
+    require("openssl")
     folder.mkdir(parents=True, exist_ok=True)
     _openssl("ecparam", "-name", "prime256v1", "-genkey", "-noout", "-out", "ca.key", cwd=folder)
     _openssl("req", "-x509", "-new", "-key", "ca.key", "-subj", f"/CN={common_name}", "-days", "1",

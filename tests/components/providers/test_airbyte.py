@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 import json
+import typing
 from pathlib import Path
 
 import airbyte_api.models as models
@@ -22,20 +23,34 @@ from components.providers.airbyte import (
     stream_configurations,
 )
 from components.providers.base import ProviderError, Retry
-from infra.catalog import load_catalog
+from infra.catalog import Codec, Source, load_catalog
 from infra.schedules import quartz_cron
 from tests.support.airbyte_server import CLIENT, FakeAirbyte
 from tests.support.tls import make_pki
+from tests.support.vendor_specs import vendor_spec
 
 GOLDEN = Path(__file__).with_name("golden") / "airbyte_payloads.json"
 CATALOG = load_catalog()
 SOURCES = {source.name: source for source in CATALOG.sources}
-ENDPOINTS = {
+BRONZE_CODEC = CATALOG.lake.layer("bronze").codec
+
+
+def first_of_each_kind() -> dict[str, Source]:
+    """The catalog's first source of each connector kind: the golden file pins one rendering per kind."""
+    chosen: dict[str, Source] = {}
+    for source in CATALOG.sources:
+        chosen.setdefault(source.kind, source)
+    return {source.name: source for source in chosen.values()}
+
+
+FIRST_OF_KIND = first_of_each_kind()
+POSTGRES = next(source for source in CATALOG.sources if source.kind == "postgres")
+ENDPOINTS = {  # where a source of each kind lives in these tests
     "postgres": {"host": "orders-db.example.internal", "database": "shop", "username": "airbyte"},
     "mysql": {"host": "shop-mysql.example.internal", "database": "shop", "username": "airbyte"},
     "mongodb": {"host": "reviews.example.internal", "database": "reviews", "username": "airbyte"},
-    "api": {"url": "https://rates.example.com/v1"},
-    "files": {"bucket": "marketing-drops", "region": "eu-west-1", "username": "AKIAEXAMPLE"},
+    "rest_api": {"url": "https://rates.example.com/v1"},
+    "csv_files": {"bucket": "marketing-drops", "region": "eu-west-1", "username": "AKIAEXAMPLE"},
 }
 CA = "-----BEGIN CERTIFICATE-----\nTEST\n-----END CERTIFICATE-----\n"
 
@@ -61,19 +76,20 @@ def connection(server, pki) -> dict:
             "timeout": 5}
 
 
-def rendered_payloads() -> dict:
-    sources = {name: source_configuration(source, ENDPOINTS[name], CA) for name, source in SOURCES.items()
-               if source.kind != "rest_api"}
+def rendered_payloads(sources: dict = SOURCES) -> dict:
+    configurations = {name: source_configuration(source, ENDPOINTS[source.kind], CA)
+                      for name, source in sources.items() if source.kind != "rest_api"}
     destinations = {name: s3_destination(name, "dp-dev-bronze", "us-east-1", "https://minio.dp-storage.svc:9000",
-                                         "ingestion") for name in SOURCES}
+                                         "ingestion", BRONZE_CODEC) for name in sources}
     connections = {name: {"cron": quartz_cron(source.schedule), "configurations": stream_configurations(source)}
-                   for name, source in SOURCES.items()}
-    return {"sources": sources, "destinations": destinations, "connections": connections}
+                   for name, source in sources.items()}
+    return {"sources": configurations, "destinations": destinations, "connections": connections}
 
 
 def test_payloads_match_the_golden_file_and_the_official_client_models():
+    assert rendered_payloads(FIRST_OF_KIND) == json.loads(GOLDEN.read_text()), \
+        "regenerate the golden file only for an intended change"
     payloads = rendered_payloads()
-    assert payloads == json.loads(GOLDEN.read_text()), "regenerate the golden file only for an intended change"
     for configuration in payloads["sources"].values():
         kind = {"postgres": models.SourcePostgres, "mysql": models.SourceMysql, "mongodb-v2": models.SourceMongodbV2,
                 "s3": models.SourceS3}[configuration["sourceType"]]
@@ -82,27 +98,50 @@ def test_payloads_match_the_golden_file_and_the_official_client_models():
                                                                         "password": "x"}})
     for configuration in payloads["destinations"].values():
         parsed = models.DestinationS3.model_validate(configuration)
-        assert parsed.format_.compression_codec.value == "SNAPPY"
+        assert parsed.format_.compression_codec.value == BRONZE_CODEC.upper()
     for settings in payloads["connections"].values():
         models.StreamConfigurations.model_validate(settings["configurations"])
 
 
 def test_tls_verifies_certificates_in_every_source():
     payloads = rendered_payloads()["sources"]
-    assert payloads["postgres"]["ssl_mode"]["mode"] == "verify-full"
-    assert payloads["mysql"]["ssl_mode"]["mode"] == "verify_identity"
-    assert "tls=true" in payloads["mongodb"]["database_config"]["connection_string"]
+    for name, source in SOURCES.items():
+        payload = payloads.get(name)
+        if source.kind == "postgres":
+            assert payload["ssl_mode"] == {"mode": "verify-full", "ca_certificate": CA}, name
+        elif source.kind == "mysql":
+            assert payload["ssl_mode"] == {"mode": "verify_identity", "ca_certificate": CA}, name
+        elif source.kind == "mongodb":
+            assert payload["database_config"]["connection_string"].endswith("/?tls=true"), name
+        elif source.kind == "csv_files":
+            assert payload["endpoint"] in ("", None) or payload["endpoint"].startswith("https://"), name
+    for kind in ("rest_api", "csv_files"):
+        source = next(iter(FIRST_OF_KIND.values()))
+        plain = source.model_copy(update={"kind": kind})
+        with pytest.raises(ValueError, match="not https"):
+            source_configuration(plain, {**ENDPOINTS[kind], "url": "http://rates.example.com"}, CA)
     with pytest.raises(ValueError, match="not https"):
-        source_configuration(SOURCES["api"], {"url": "http://rates.example.com"}, CA)
-    with pytest.raises(ValueError, match="not https"):
-        s3_destination("postgres", "b", "us-east-1", "http://minio:9000", "k")
+        s3_destination(next(iter(SOURCES)), "b", "us-east-1", "http://minio:9000", "k", BRONZE_CODEC)
 
 
 def test_destination_paths_follow_the_lake_layout():
     for dataset in CATALOG.bronze_datasets():
-        configuration = s3_destination(dataset.source, "b", "us-east-1", None, "k")
+        configuration = s3_destination(dataset.source, "b", "us-east-1", None, "k", BRONZE_CODEC)
         assert destination_path(configuration, dataset.stream) == dataset.prefix
         assert configuration["s3_path_format"] == BRONZE_PATH_FORMAT
+
+
+def test_every_catalog_parquet_codec_is_one_the_s3_destination_defines():
+    spec = vendor_spec("airbyte/connectors/destination-s3-1.9.1.spec.json")
+    parquet = next(option for option in spec["connectionSpecification"]["properties"]["format"]["oneOf"]
+                   if option["properties"]["format_type"]["enum"] == ["Parquet"])
+    defined = parquet["properties"]["compression_codec"]["enum"]
+    allowed = typing.get_args(Codec)
+    assert sorted(codec.upper() for codec in allowed) == sorted(defined)
+    for codec in allowed:
+        configuration = s3_destination("postgres", "b", "us-east-1", None, "k", codec)
+        assert configuration["format"]["compression_codec"] in defined
+        models.DestinationS3.model_validate(configuration)
 
 
 def workspace_props(server, pki, email=True) -> dict:
@@ -112,18 +151,18 @@ def workspace_props(server, pki, email=True) -> dict:
 
 def source_props(server, pki, password="pw-1", name="postgres") -> dict:
     return {"connection": connection(server, pki), "workspace": "platform", "name": name,
-            "configuration": source_configuration(SOURCES["postgres"], ENDPOINTS["postgres"], pki.ca_pem),
+            "configuration": source_configuration(POSTGRES, ENDPOINTS["postgres"], pki.ca_pem),
             "secret_configuration": {"password": password}}
 
 
 def destination_props(server, pki) -> dict:
     return {"connection": connection(server, pki), "workspace": "platform", "name": "bronze-postgres",
-            "configuration": s3_destination("postgres", "dp-dev-bronze", "us-east-1", None, "ingestion"),
+            "configuration": s3_destination("postgres", "dp-dev-bronze", "us-east-1", None, "ingestion", BRONZE_CODEC),
             "secret_configuration": {"secret_access_key": "s3-secret"}}
 
 
 def connection_props(server, pki, cron=None) -> dict:
-    source = SOURCES["postgres"]
+    source = POSTGRES
     return {"connection": connection(server, pki), "workspace": "platform", "name": "postgres-to-bronze",
             "source": "postgres", "destination": "bronze-postgres", "cron": cron or quartz_cron(source.schedule),
             "configurations": stream_configurations(source)}

@@ -1,14 +1,35 @@
-"""Where each pinned chart keeps its hardening settings in its values (docs/decisions/0006-chart-api.md).
+"""The charts the program releases: repository, pinned version, and where each keeps its hardening settings.
 
-Pods rendered from a chart are invisible until the real provider renders them, so the pack checks a release's
-`values` at these paths instead; `components/release.py` fills the same paths. Stdlib only: the pack's own
-virtualenv imports it. Paths are dotted keys into the chart's values.yaml of the pinned version; a chart that
-is not listed cannot be judged, and the pack says so.
+`components/release.py` pins every release to its entry here and sets the hardening at the recorded paths. The
+policy pack cannot see pods a chart renders until the real provider renders them, so it checks a release's
+`values` at the same paths; it reads them as data from its per-stack config (`policies/config/<stack>.json`),
+which `make policy-config` generates from this table (`infra/policy_config.py`), and a test fails when the
+committed config drifts from it (docs/decisions/0015-self-contained-pack.md). Paths are dotted keys into the
+chart's values.yaml of the pinned version (docs/decisions/0006-chart-api.md); a chart that is not listed can be
+neither released nor judged.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class TlsSwitch:
+    """A values path that turns TLS on, and what it must hold: `equals` a value, or `contains` a text (spaces
+    collapsed, for a chart's raw config), or, with neither, anything present and not empty."""
+
+    path: str
+    equals: bool | None = None
+    contains: str | None = None
+
+    def to_config(self) -> dict[str, Any]:
+        if self.equals is not None:
+            return {"path": self.path, "equals": self.equals}
+        if self.contains is not None:
+            return {"path": self.path, "contains": self.contains}
+        return {"path": self.path, "set": True}
 
 
 @dataclass(frozen=True)
@@ -24,14 +45,24 @@ class ChartPaths:
     """Resource requirement objects (requests and limits)."""
     service_types: tuple[str, ...] = ()
     """Service `type` values (no LoadBalancer)."""
-    tls: tuple[tuple[str, object], ...] = ()
-    """(path, required value) pairs that turn TLS on; a value of `...` means "present and not empty"."""
+    tls: tuple[TlsSwitch, ...] = ()
+    """The switches that turn TLS on."""
     plaintext_secrets: tuple[str, ...] = ()
     """Values that would hold a secret in plain text; they must stay empty (use the existing-Secret path)."""
     images: tuple[str, ...] = ()
     """Image objects ({repository, tag, digest}) the values may override."""
-    probes: tuple[str, ...] = field(default=())
-    """Probe switches or objects; `enabled: false` at one of them is a violation."""
+
+    def hardening_facts(self) -> dict[str, list[Any]]:
+        """Every recorded path, under the names the pack's `charts` settings use."""
+        return {
+            "podSecurity": list(self.pod_security),
+            "containerSecurity": list(self.container_security),
+            "resources": list(self.resources),
+            "serviceTypes": list(self.service_types),
+            "tls": [switch.to_config() for switch in self.tls],
+            "plaintextSecrets": list(self.plaintext_secrets),
+            "images": list(self.images),
+        }
 
 
 # The Airbyte chart's components that run pods (the bundled PostgreSQL and MinIO are switched off).
@@ -54,7 +85,6 @@ CHARTS: dict[str, ChartPaths] = {
                                 "cainjector.containerSecurityContext", "startupapicheck.containerSecurityContext"),
             resources=("resources", "webhook.resources", "cainjector.resources", "startupapicheck.resources"),
             images=("image", "webhook.image", "cainjector.image", "startupapicheck.image"),
-            probes=("livenessProbe",),
         ),
         ChartPaths(
             chart="cloudnative-pg",
@@ -73,7 +103,7 @@ CHARTS: dict[str, ChartPaths] = {
             pod_security=("podSecurityContext",),
             container_security=("securityContext",),
             resources=("resources",),
-            tls=(("config.metrics.secureMode.enabled", True),),
+            tls=(TlsSwitch("config.metrics.secureMode.enabled", equals=True),),
             images=("image",),
         ),
         ChartPaths(
@@ -84,7 +114,7 @@ CHARTS: dict[str, ChartPaths] = {
             container_security=("containerSecurityContext",),
             resources=("resources",),
             service_types=("service.type", "consoleService.type"),
-            tls=(("tls.enabled", True), ("tls.certSecret", ...)),
+            tls=(TlsSwitch("tls.enabled", equals=True), TlsSwitch("tls.certSecret")),
             plaintext_secrets=("rootUser", "rootPassword"),
             images=("image", "mcImage"),
         ),
@@ -101,10 +131,10 @@ CHARTS: dict[str, ChartPaths] = {
             container_security=("securityContext", "metrics.exporter.securityContext"),
             resources=("resources", "initResources", "metrics.exporter.resources"),
             service_types=("service.type", "replica.service.type", "metrics.service.type"),
-            tls=(("tls.enabled", True), ("tls.existingSecret", ...), ("auth.enabled", True)),
+            tls=(TlsSwitch("tls.enabled", equals=True), TlsSwitch("tls.existingSecret"),
+                 TlsSwitch("auth.enabled", equals=True)),
             plaintext_secrets=("auth.aclUsers.default.password", "auth.aclConfig"),
             images=("image", "metrics.exporter.image"),
-            probes=("startupProbe.enabled", "livenessProbe.enabled", "readinessProbe.enabled"),
         ),
         ChartPaths(
             chart="kube-prometheus-stack",
@@ -117,10 +147,10 @@ CHARTS: dict[str, ChartPaths] = {
             resources=("prometheusOperator.resources", "prometheus.prometheusSpec.resources",
                        "alertmanager.alertmanagerSpec.resources", "kube-state-metrics.resources"),
             service_types=("prometheus.service.type", "alertmanager.service.type", "prometheusOperator.service.type"),
-            tls=(("prometheusOperator.tls.enabled", True), ("prometheus.prometheusSpec.web.tlsConfig", ...)),
+            tls=(TlsSwitch("prometheusOperator.tls.enabled", equals=True),
+                 TlsSwitch("prometheus.prometheusSpec.web.tlsConfig")),
             plaintext_secrets=("grafana.adminPassword",),
             images=("prometheusOperator.image", "prometheus.prometheusSpec.image"),
-            probes=("prometheusOperator.livenessProbe.enabled", "prometheusOperator.readinessProbe.enabled"),
         ),
         ChartPaths(
             chart="fluent-bit",
@@ -130,7 +160,8 @@ CHARTS: dict[str, ChartPaths] = {
             container_security=("securityContext",),
             resources=("resources",),
             service_types=("service.type",),
-            tls=(("config.outputs", "tls On"), ("config.inputs", "tls On")),
+            # The classic config aligns values with spaces; the pack compares with whitespace collapsed.
+            tls=(TlsSwitch("config.outputs", contains="tls On"), TlsSwitch("config.inputs", contains="tls On")),
             images=("image",),
         ),
         # airbytehq/helm-charts airbyte-1.8.5 (app 1.8.5). Security contexts and resources live per component;
@@ -162,7 +193,7 @@ CHARTS: dict[str, ChartPaths] = {
             resources=tuple(f"{part}.resources" for part in SUPERSET_PARTS),
             service_types=("service.type", "supersetCeleryFlower.service.type", "supersetWebsockets.service.type"),
             # gunicorn takes its certificate from GUNICORN_CMD_ARGS (--certfile/--keyfile).
-            tls=(("extraEnv.GUNICORN_CMD_ARGS", ...),),
+            tls=(TlsSwitch("extraEnv.GUNICORN_CMD_ARGS"),),
             plaintext_secrets=("supersetNode.connections.db_pass", "supersetNode.connections.redis_password",
                                "init.adminUser.password", "extraSecretEnv.SUPERSET_SECRET_KEY",
                                "postgresql.auth.password", "redis.auth.password"),
@@ -171,12 +202,3 @@ CHARTS: dict[str, ChartPaths] = {
     )
 }
 
-
-def lookup(values: object, path: str) -> object:
-    """The value at a dotted path (None when any step is missing)."""
-    current = values
-    for part in path.split("."):
-        if not isinstance(current, dict) or part not in current:
-            return None
-        current = current[part]
-    return current

@@ -1,0 +1,154 @@
+"""Proves the per-stack policy config carries the program's chart facts exactly as `make policy-config` writes them."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import jsonschema
+import pytest
+
+from infra import policy_config
+from infra.charts import CHARTS, ChartPaths, TlsSwitch
+from policies.registry import POLICIES
+
+CONFIG_DIR = Path(__file__).resolve().parents[2] / "policies" / "config"
+STACK_FILES = sorted(CONFIG_DIR.glob("*.json"))
+BY_NAME = {policy.name: policy for policy in POLICIES}
+
+
+def schema_of(name: str) -> dict:
+    policy = BY_NAME[name]
+    return {"type": "object", "properties": policy.config_schema.properties if policy.config_schema else {}}
+
+
+def test_both_stacks_have_a_config_file() -> None:
+    assert [path.stem for path in STACK_FILES] == ["dev", "prod"]
+
+
+@pytest.mark.parametrize("path", STACK_FILES, ids=lambda path: path.stem)
+def test_committed_config_is_what_the_generator_writes(path: Path) -> None:
+    assert path.read_text() == policy_config.expected(path), f"{path} is stale; run `make policy-config`"
+
+
+def test_check_mode_reports_a_stale_file_and_changes_nothing(tmp_path: Path, capsys) -> None:
+    stale = tmp_path / "prod.json"
+    stale.write_text('{"all": "mandatory"}\n')
+    current = tmp_path / "dev.json"
+    current.write_text(policy_config.expected(CONFIG_DIR / "dev.json"))
+    assert policy_config.main(["--check", "--config-dir", str(tmp_path)]) == 1
+    assert stale.read_text() == '{"all": "mandatory"}\n'
+    assert capsys.readouterr().out == f"{stale}: differs from the program's facts\n"
+    assert policy_config.main(["--config-dir", str(tmp_path)]) == 0
+    assert policy_config.main(["--check", "--config-dir", str(tmp_path)]) == 0
+
+
+def test_generator_keeps_levels_and_settings_and_owns_only_charts() -> None:
+    given = {
+        "all": "mandatory",
+        "kubernetes-image-require-digest": "advisory",
+        "kubernetes-endpoint-require-tls": {"enforcementLevel": "disabled", "charts": {"stale": {"tls": []}}},
+        "aws-rds-instance-configure-backup-retention": {"minDays": 7},
+    }
+    generated = policy_config.generate(given)
+    settings = policy_config.charts_settings()
+    assert generated["all"] == "mandatory"
+    assert generated["aws-rds-instance-configure-backup-retention"] == {"minDays": 7}
+    assert generated["kubernetes-image-require-digest"] == {
+        "enforcementLevel": "advisory", "charts": settings["kubernetes-image-require-digest"]}
+    assert generated["kubernetes-endpoint-require-tls"] == {
+        "enforcementLevel": "disabled", "charts": settings["kubernetes-endpoint-require-tls"]}
+    assert list(generated)[:4] == list(given)
+    assert set(generated) == set(given) | set(policy_config.CHART_FACTS)
+
+
+@pytest.mark.parametrize("path", STACK_FILES, ids=lambda path: path.stem)
+def test_committed_levels_are_unchanged_by_the_facts(path: Path) -> None:
+    """Without its `charts` settings, each file is the hand-kept list of levels and settings it was."""
+    document = json.loads(path.read_text())
+    kept = {}
+    for name, value in document.items():
+        if isinstance(value, dict):
+            value = {key: item for key, item in value.items() if key != "charts"}
+            if not value:
+                continue
+        kept[name] = value
+    levels = {
+        "dev": {
+            "all": "advisory",
+            "minio-s3-bucket-require-deletion-protection": "disabled",
+            "aws-storage-require-deletion-protection": "disabled",
+            "elasticsearch-ilm-configure-audit-retention": {"minDays": 30, "auditPolicies": ["platform-audit"]},
+        },
+        "prod": {
+            "all": "mandatory",
+            "aws-s3-bucket-configure-log-retention": {"minDays": 90, "auditRoles": ["logs", "access-logs"]},
+            "aws-s3-bucket-enable-object-lock": {"minDays": 90, "auditRoles": ["logs", "access-logs"]},
+            "minio-s3-bucket-configure-log-retention": {"minDays": 90, "auditRoles": ["logs", "access-logs"]},
+            "kubernetes-image-require-digest": {"enforcementLevel": "advisory"},
+            "aws-rds-instance-configure-backup-retention": {"minDays": 7},
+            "elasticsearch-ilm-configure-audit-retention": {"minDays": 90, "auditPolicies": ["platform-audit"]},
+        },
+    }
+    assert kept == levels[path.stem]
+
+
+def test_every_policy_that_takes_chart_facts_gets_exactly_the_facts_it_declares() -> None:
+    takes_charts = {
+        policy.name: tuple(policy.config_schema.properties["charts"]["additionalProperties"]["required"])
+        for policy in POLICIES
+        if policy.config_schema and "charts" in policy.config_schema.properties
+    }
+    assert takes_charts == policy_config.CHART_FACTS
+
+
+@pytest.mark.parametrize("path", STACK_FILES, ids=lambda path: path.stem)
+def test_committed_settings_are_valid_for_the_pack(path: Path) -> None:
+    for name, value in json.loads(path.read_text()).items():
+        if isinstance(value, dict):
+            settings = {key: item for key, item in value.items() if key != "enforcementLevel"}
+            jsonschema.validate(settings, schema_of(name))
+
+
+@pytest.mark.parametrize("path", STACK_FILES, ids=lambda path: path.stem)
+def test_every_pinned_chart_is_in_every_charts_setting(path: Path) -> None:
+    document = json.loads(path.read_text())
+    for name in policy_config.CHART_FACTS:
+        assert sorted(document[name]["charts"]) == sorted(CHARTS), name
+
+
+def test_a_chart_reaches_the_config_with_every_kind_of_tls_switch() -> None:
+    chart = ChartPaths(
+        chart="example", version="1.0.0", repository="https://charts.example.org",
+        pod_security=("podSecurityContext",), container_security=("securityContext",), resources=("resources",),
+        service_types=("service.type",), plaintext_secrets=("auth.password",), images=("image",),
+        tls=(TlsSwitch("tls.enabled", equals=True), TlsSwitch("tls.secretName"),
+             TlsSwitch("config", contains="tls On")),
+    )
+    settings = policy_config.charts_settings({"example": chart})
+    assert settings["kubernetes-pod-require-restricted-security"] == {
+        "example": {"podSecurity": ["podSecurityContext"], "containerSecurity": ["securityContext"]}}
+    assert settings["kubernetes-endpoint-require-tls"] == {"example": {"tls": [
+        {"path": "tls.enabled", "equals": True}, {"path": "tls.secretName", "set": True},
+        {"path": "config", "contains": "tls On"}]}}
+    assert settings["kubernetes-secret-disallow-plaintext"] == {"example": {"plaintextSecrets": ["auth.password"]}}
+    jsonschema.validate({"charts": settings["kubernetes-endpoint-require-tls"]},
+                        schema_of("kubernetes-endpoint-require-tls"))
+
+
+@pytest.mark.parametrize("switch", [
+    {"path": "tls.enabled"},
+    {"path": "tls.enabled", "equals": True, "set": True},
+    {"path": "tls.enabled", "set": False},
+    {"path": "", "set": True},
+    {"path": "tls.enabled", "contains": ""},
+])
+def test_the_pack_refuses_a_malformed_tls_switch(switch: dict) -> None:
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate({"charts": {"minio": {"tls": [switch]}}}, schema_of("kubernetes-endpoint-require-tls"))
+
+
+def test_the_pack_refuses_a_chart_entry_that_lacks_a_fact() -> None:
+    with pytest.raises(jsonschema.ValidationError, match="'containerSecurity' is a required property"):
+        jsonschema.validate({"charts": {"minio": {"podSecurity": ["securityContext"]}}},
+                            schema_of("kubernetes-pod-require-restricted-security"))
