@@ -28,11 +28,6 @@ PATH = re.compile(
 LINK = re.compile(r"\[[^\]]*\]\(([^)\s]+)\)")
 MARKDOWN_NAME = re.compile(r"(?<![\w/.-])([\w-]+\.md)\b")
 COMMENTED = ("Makefile", ".mk", ".yml", ".yaml", ".sh")
-# Dead citations in files that are being rewritten elsewhere (the stack config model, the components' layout,
-# the pack's entry point): fixed there, not here. An entry that no longer occurs is simply unused.
-PENDING = {
-    "docs/decisions/0002-deployment-topology.md": "infra/config.py (MinioSettings.server) means decision 0001",
-}
 # Paths that no longer exist but that decision records rightly name as they were (records are history).
 RETIRED = {
     "policies/chart_paths.py": "became infra/charts.py (decision 0015)",
@@ -112,7 +107,7 @@ def test_every_repository_path_named_in_docs_and_code_exists():
         where = f"{path.relative_to(ROOT)}:{number}"
         historical = path.parent == ROOT / "docs" / "decisions"
         dead += [f"{where}: {named}" for named in named_paths(text)
-                 if named not in PENDING and not (historical and named in RETIRED) and not exists(named)
+                 if not (historical and named in RETIRED) and not exists(named)
                  and not (path.suffix == ".md" and exists(named, path.parent))]
         if path.suffix == ".md":
             for target in LINK.findall(text):
@@ -130,7 +125,7 @@ def test_every_markdown_document_named_is_in_the_repository():
     cited = []
     for path, number, text in prose():
         cited += [f"{path.relative_to(ROOT)}:{number}: {name}" for name in MARKDOWN_NAME.findall(text)
-                  if name not in documents and name not in PENDING]
+                  if name not in documents]
     assert not cited, "documents that are not in the repository:\n" + "\n".join(cited)
 
 
