@@ -48,17 +48,17 @@ system-packages:
 	@$(PYTHON) -m tests.support.system install
 
 plan: $(STAMP) policy-venv
-	@$(PY) -m infra.plan --stack $(STACK)
+	@$(PY) -m infra.offline.plan --stack $(STACK)
 
 plan-bench: $(STAMP) policy-venv
-	@$(PY) -m infra.plan_bench --stack $(STACK)
+	@$(PY) -m infra.offline.plan_bench --stack $(STACK)
 
 plan-compare: $(STAMP) policy-venv
-	@if [ -n "$(BASE)" ]; then $(PY) -m infra.plan_compare --base "$(BASE)" --stack $(STACK); \
-	else $(PY) -m infra.plan_compare "$(BEFORE)" "$(AFTER)"; fi
+	@if [ -n "$(BASE)" ]; then $(PY) -m infra.offline.plan_compare --base "$(BASE)" --stack $(STACK); \
+	else $(PY) -m infra.offline.plan_compare "$(BEFORE)" "$(AFTER)"; fi
 
 config-mutants: $(STAMP) policy-venv
-	@$(PY) -m infra.mutants
+	@$(PY) -m infra.offline.mutants
 
 test: setup
 	@$(PY) -m pytest -q -n 2 -m "not slow"
@@ -80,7 +80,7 @@ format: $(STAMP)
 
 # Rewrites the table between the config-table markers in README.md; tests/test_docs.py fails when it drifts.
 config-docs: $(STAMP)
-	@$(PY) -m infra.config_docs README.md
+	@$(PY) -m infra.offline.config_docs README.md
 
 lock: $(STAMP)
 	@echo "# Every transitive dependency of requirements.txt, pinned (regenerate with \`make lock\`)." > constraints.txt
@@ -90,10 +90,10 @@ clean:
 	rm -rf build .pytest_cache dbt/target dbt/logs
 
 # The pack imports nothing of the program: what it must know of it (each pinned chart's hardening paths) is
-# written into its per-stack config from infra/charts.py; tests/policies/test_policy_config.py fails on drift.
+# written into its per-stack config from infra/model/charts.py; tests/policies/test_policy_config.py fails on drift.
 .PHONY: policy-config
 policy-config: $(STAMP)
-	@$(PY) -m infra.policy_config
+	@$(PY) -m infra.offline.policy_config
 
 include policies/pack.mk
 include dbt/pipeline.mk

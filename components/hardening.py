@@ -2,7 +2,7 @@
 
 Pure: no resources. Each function returns the dict the Kubernetes API (or a chart's values) expects, so a
 chart's values are assembled from these instead of copied blobs, and the same settings land at the paths
-that `infra/charts.py` records for each pinned chart.
+that `infra/model/charts.py` records for each pinned chart.
 """
 
 from __future__ import annotations

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from infra.config import IMAGE_LOCK, MetadataSettings
+from infra.model.config import IMAGE_LOCK, MetadataSettings
 
 LOCK_FILE = IMAGE_LOCK
 # Where images/migrations/Dockerfile puts the RDS CA bundle. Every in-cluster client of an RDS metadata server

@@ -24,7 +24,7 @@ What it declares (components/ingestion_spec.py renders the chart values and aler
    failure notifications, one source per catalog source (endpoints from `ingestion.sources` in the stack
    config, certificate-verifying TLS), one bronze S3 destination per source (Parquet with the bronze layer's
    codec, `<source>/<stream>/date=YYYY-MM-DD/`) written with the `ingestion` identity, and one connection per
-   source with the catalog's per-stream sync modes and its schedule as Quartz cron (infra/schedules.py).
+   source with the catalog's per-stream sync modes and its schedule as Quartz cron (infra/model/schedules.py).
 3. The seed's sync-failure alert and the server's health, with runbooks in docs/ingestion.md.
 """
 
@@ -45,10 +45,10 @@ from components.monitoring import Monitoring
 from components.providers import airbyte
 from components.release import Hardening, ProductRelease, declare_release
 from components.storage import LakeAccess
-from infra.catalog import Catalog, Source
-from infra.config import IngestionSettings, ObjectStore, SourceEndpointSettings, StackIdentity
-from infra.lake import bucket_name
-from infra.schedules import quartz_cron
+from infra.model.catalog import Catalog, Source
+from infra.model.config import IngestionSettings, ObjectStore, SourceEndpointSettings, StackIdentity
+from infra.model.lake import bucket_name
+from infra.model.schedules import quartz_cron
 
 JOB_SIZES: dict[str, Resources] = {"small": SMALL, "medium": MEDIUM, "large": LARGE}
 ADMIN_EMAIL_DOMAIN = "platform.invalid"  # the instance administrator's e-mail: Airbyte requires one

@@ -1,7 +1,7 @@
 """What the ingestion layer renders, as plain data: Airbyte's chart values, its secrets' keys and its alerts.
 
 Pure functions, no resources: `components/ingestion.py` declares them, the tests pin them. Paths are those of
-the pinned chart (airbyte 1.8.5, recorded in infra/charts.py).
+the pinned chart (airbyte 1.8.5, recorded in infra/model/charts.py).
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from typing import Any
 from components.cluster import namespace_name, server_certificate, service_dns_names, service_host
 from components.hardening import Resources, container_security
 from components.monitoring import AlertRule, RecordingRule
-from infra.charts import AIRBYTE_COMPONENTS
+from infra.model.charts import AIRBYTE_COMPONENTS
 
 LAYER = "ingestion"
 RELEASE = "airbyte"

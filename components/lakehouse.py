@@ -40,11 +40,11 @@ from components.images import platform_image
 from components.monitoring import Monitoring
 from components.providers import dremio
 from components.storage import LakeAccess
-from infra import naming
-from infra.catalog import FLOW_LAYERS, Catalog
-from infra.config import LakehouseSettings, ObjectStore, StackIdentity
-from infra.lake import bucket_name
-from infra.schedules import kubernetes_cron
+from infra.model import naming
+from infra.model.catalog import FLOW_LAYERS, Catalog
+from infra.model.config import LakehouseSettings, ObjectStore, StackIdentity
+from infra.model.lake import bucket_name
+from infra.model.schedules import kubernetes_cron
 
 SIZES: dict[str, tuple[Resources, Resources]] = {
     "small": (Resources(cpu="1", memory="4Gi", cpu_limit="2"), Resources(cpu="1", memory="4Gi", cpu_limit="2")),

@@ -20,8 +20,8 @@ from components.cluster import namespace_name, server_certificate, service_dns_n
 from components.hardening import SMALL, Resources, container_security, pod_security
 from components.logshipping import DREMIO_QUERY_SECONDS
 from components.monitoring import AlertRule
-from infra import naming
-from infra.catalog import FLOW_LAYERS, Catalog, Role
+from infra.model import naming
+from infra.model.catalog import FLOW_LAYERS, Catalog, Role
 
 LAYER = "lakehouse"
 COORDINATOR = "dremio-coordinator"
@@ -380,7 +380,7 @@ def grants_by_layer(grants: list[SpaceGrant]) -> dict[str, list[dict[str, Any]]]
 def dbt_environment(user: str, prefix: str, stack: str,
                     host: str = service_host(CLIENT_SERVICE, LAYER)) -> dict[str, str]:
     """The variables dbt/profiles.yml's `dremio` target and the bronze sources read, for one stack (the
-    password comes from the runner's Secret); the lake's names are infra/naming.py's."""
+    password comes from the runner's Secret); the lake's names are infra/model/naming.py's."""
     return {"DBT_TARGET": "dremio", "DBT_DREMIO_HOST": host, "DBT_DREMIO_PORT": str(WEB_PORT),
             "DBT_DREMIO_USER": user, **naming.dbt_dremio_environment(prefix, stack),
             "SSL_CERT_FILE": "/etc/dataplatform/ca/ca.crt", "REQUESTS_CA_BUNDLE": "/etc/dataplatform/ca/ca.crt"}

@@ -29,7 +29,7 @@ from components import logs_spec, logshipping
 from components.base import child_options, type_token
 from components.cluster import LOG_SHIPPER_SECRET, ClusterContext, server_certificate, service_dns_names, service_host
 from components.providers.elasticsearch import IlmPolicy, IndexTemplate, Role, User
-from infra.config import LogsSettings, NodeSetSettings, RetentionConfig, StackIdentity
+from infra.model.config import LogsSettings, NodeSetSettings, RetentionConfig, StackIdentity
 
 LAYER = "logs"
 CLUSTER_NAME = "logs"

@@ -36,9 +36,9 @@ from components.base import child_options, type_token
 from components.cluster import ClusterContext, server_certificate, service_dns_names, service_host
 from components.images import RDS_CA_BUNDLE, platform_image, rds_ca_source
 from components.metadata_access import MIGRATOR, PLATFORM_DATABASE, AccessModel, access_model
-from infra.catalog import Catalog
-from infra.config import MetadataSettings, RetentionConfig, StackIdentity
 from infra.migrations import MIGRATIONS_DIR, discover
+from infra.model.catalog import Catalog
+from infra.model.config import MetadataSettings, RetentionConfig, StackIdentity
 
 LAYER = "metadata"
 CLUSTER_NAME = "metadata"

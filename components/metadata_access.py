@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from infra.catalog import FLOW_LAYERS, Catalog
+from infra.model.catalog import FLOW_LAYERS, Catalog
 
 MIGRATOR = "migrator"
 PLATFORM_DATABASE = "platform"

@@ -24,7 +24,7 @@ import pulumi_kubernetes as k8s
 from components import logshipping
 from components.base import child_options, type_token
 from components.cluster import ClusterContext, namespace_name, service_host
-from infra.config import KubernetesConfig, StorageConfig
+from infra.model.config import KubernetesConfig, StorageConfig
 
 RUNBOOKS = "docs/runtime.md"  # the runbooks section of the repository's runtime docs
 PLATFORM_NAMESPACES = 'namespace=~"dp-.*"'

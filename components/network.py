@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from components.cluster import LAYER_NAMESPACES, namespace_name
-from infra.catalog import Catalog, Service
+from infra.model.catalog import Catalog, Service
 
 OBJECT_STORE = "object-store"
 ANYWHERE = "0.0.0.0/0"

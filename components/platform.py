@@ -1,6 +1,6 @@
 """`DataPlatform`: wires the layers in data-flow order, passing outputs from one to the next.
 
-Each layer takes its own section of the validated stack config (infra/config.py), the stack's identity and the
+Each layer takes its own section of the validated stack config (infra/model/config.py), the stack's identity and the
 catalog; nothing here re-reads or re-validates a setting.
 """
 
@@ -20,8 +20,8 @@ from components.monitoring import BASE_GROUP, Monitoring, base_rules, base_targe
 from components.presentation import DremioAccess, Presentation
 from components.runtime import KubernetesRuntime
 from components.storage import DataLake, LakeAccess
-from infra.catalog import Catalog
-from infra.config import StackConfig
+from infra.model.catalog import Catalog
+from infra.model.config import StackConfig
 
 
 class DataPlatform(pulumi.ComponentResource):

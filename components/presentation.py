@@ -47,8 +47,8 @@ from components.metadata import MetadataConnection
 from components.monitoring import Monitoring
 from components.providers import superset
 from components.release import Hardening, ProductRelease, declare_release
-from infra.catalog import Catalog
-from infra.config import PresentationSettings
+from infra.model.catalog import Catalog
+from infra.model.config import PresentationSettings
 
 if TYPE_CHECKING:
     from components.lakehouse import Lakehouse

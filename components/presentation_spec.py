@@ -2,7 +2,7 @@
 role's permissions, the gold datasets of the asset bundle, and the alerts.
 
 Pure functions, no resources: `components/presentation.py` declares them, the tests pin them. Chart paths are those
-of the pinned chart (superset 0.15.1, recorded in infra/charts.py).
+of the pinned chart (superset 0.15.1, recorded in infra/model/charts.py).
 """
 
 from __future__ import annotations
@@ -18,9 +18,9 @@ from components.hardening import Resources, container_security
 from components.logshipping import SUPERSET_RESPONSES
 from components.monitoring import AlertRule
 from components.runtime_values import REDIS_AUTH_SECRET, REDIS_PASSWORD_KEY
-from infra import naming, yamlio
-from infra.catalog import Catalog
-from infra.charts import SUPERSET_PARTS
+from infra.model import naming, yamlio
+from infra.model.catalog import Catalog
+from infra.model.charts import SUPERSET_PARTS
 
 LAYER = "presentation"
 RELEASE = "superset"

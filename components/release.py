@@ -9,7 +9,7 @@ Example (the Superset layer)::
     )
     release = declare_release("platform-superset", spec, cluster.namespaces["presentation"], opts)
 
-The chart's repository and version come from `infra/charts.py`, the table the policy pack's config is generated
+The chart's repository and version come from `infra/model/charts.py`, the table the policy pack's config is generated
 from, so a chart cannot be released without its hardening paths being recorded. The hardening goes to every path
 the table lists for the chart; the product's fragment is merged over it, so any deviation (a product that
 must run as root) is explicit in the fragment and visible to the pack in the release's `values`.
@@ -26,7 +26,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from components.hardening import MEDIUM, Resources, container_security, merge, pod_security, set_path
-from infra.charts import CHARTS
+from infra.model.charts import CHARTS
 
 RELEASE_TIMEOUT_SECONDS = 900
 
@@ -47,7 +47,7 @@ class ProductRelease:
     name: str
     """Helm release name; charts that allow it also get it as `fullnameOverride` so service names are stable."""
     chart: str
-    """A chart of `infra/charts.py`; pins repository and version."""
+    """A chart of `infra/model/charts.py`; pins repository and version."""
     layer: str
     """Layer whose namespace the release goes to."""
     values: dict[str, Any]
@@ -83,7 +83,7 @@ def declare_release(
 ) -> k8s.helm.v3.Release:
     """One `helm.v3.Release` of a pinned chart that waits for readiness and rolls back on failure."""
     if spec.chart not in CHARTS:
-        raise ValueError(f"chart '{spec.chart}' has no recorded hardening paths; add it to infra/charts.py")
+        raise ValueError(f"chart '{spec.chart}' has no recorded hardening paths; add it to infra/model/charts.py")
     pinned = CHARTS[spec.chart]
     oci = pinned.repository.startswith("oci://")
     return k8s.helm.v3.Release(

@@ -31,8 +31,8 @@ from components.images import image_references
 from components.network import network_policies
 from components.providers.trust_bundle import TrustBundleFile, default_path
 from components.release import ProductRelease, declare_release
-from infra.catalog import Catalog
-from infra.config import KubernetesConfig, StackIdentity, StorageConfig
+from infra.model.catalog import Catalog
+from infra.model.config import KubernetesConfig, StackIdentity, StorageConfig
 
 # Layers whose namespace cannot enforce `restricted`, the level they enforce instead, and why.
 POD_SECURITY_EXCEPTIONS: dict[str, tuple[str, str]] = {

@@ -14,7 +14,7 @@ from components import logshipping
 from components.cluster import LOG_SHIPPER_SECRET, namespace_name, service_host
 from components.hardening import LARGE, MEDIUM, SMALL, container_security, pod_security
 from components.release import Hardening, ProductRelease
-from infra.config import KubernetesConfig
+from infra.model.config import KubernetesConfig
 
 # Kubernetes Secret names the runtime creates and the releases reference.
 MINIO_ROOT_SECRET = "minio-root"

@@ -2,7 +2,7 @@
 
 Example (inside a Pulumi program)::
 
-    lake = DataLake("lake", config.storage, catalog, config.identity)   # config: infra.config.StackConfig
+    lake = DataLake("lake", config.storage, catalog, config.identity)   # config: infra.model.config.StackConfig
     pulumi.export("buckets", lake.bucket_names)
 
 Inputs: the stack config's `storage` section, the catalog (layer retention, identities) and the stack's identity
@@ -38,9 +38,9 @@ from components.storage_access import (
     kms_policy_document,
     tls_only_statement,
 )
-from infra.catalog import Catalog
-from infra.config import MinioSettings, StackIdentity, StorageConfig
-from infra.lake import bucket_name
+from infra.model.catalog import Catalog
+from infra.model.config import MinioSettings, StackIdentity, StorageConfig
+from infra.model.lake import bucket_name
 
 ABORT_MULTIPART_DAYS = 7
 

@@ -11,7 +11,7 @@ import json
 from dataclasses import dataclass
 from typing import Literal
 
-from infra.catalog import FLOW_LAYERS, Catalog
+from infra.model.catalog import FLOW_LAYERS, Catalog
 
 Access = Literal["read", "write"]
 

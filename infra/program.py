@@ -1,12 +1,12 @@
-"""The Pulumi program: validate every input once (infra/inputs.py), then declare the platform."""
+"""The Pulumi program: validate every input once (infra/model/inputs.py), then declare the platform."""
 
 from __future__ import annotations
 
 import pulumi
 
 from components.platform import DataPlatform
-from infra.errors import ConfigError
-from infra.inputs import load_inputs
+from infra.model.errors import ConfigError
+from infra.model.inputs import load_inputs
 
 
 def main() -> None:

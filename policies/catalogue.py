@@ -19,10 +19,10 @@ INTRO = f"""# Policy catalogue: `{PACK_NAME}`
 Generated from `policies/` by `python -m policies.catalogue`; do not edit by hand.
 
 The pack runs under the CLI as `pulumi preview --policy-pack policies/ --policy-pack-config
-policies/config/<stack>.json`, and offline through the gate (`infra/gate.py`, part of `make plan`). The config
+policies/config/<stack>.json`, and offline through the gate (`infra/offline/gate.py`, part of `make plan`). The config
 files set enforcement per stack: `dev` is advisory, `prod` is mandatory. They also carry, as data, what the pack
 must know about the program: the `charts` setting of the Kubernetes policies (where each pinned chart keeps its
-hardening settings in its values), written from `infra/charts.py` by `make policy-config`; a test fails when they
+hardening settings in its values), written from `infra/model/charts.py` by `make policy-config`; a test fails when they
 drift. The pack imports nothing of the program and runs from its own folder under any name, as `pulumi policy
 publish` ships it.
 

@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from infra.harness import Recording, run_program
-from infra.stackfiles import load_stack
+from infra.model.stackfiles import load_stack
+from infra.offline.harness import Recording, run_program
 
 _CACHE: dict[tuple[str, bool], Recording] = {}
 

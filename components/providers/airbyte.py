@@ -28,7 +28,7 @@ import httpx
 import pulumi
 
 from components.providers.base import NotFound, ProviderResource, RestProvider
-from infra.catalog import Source, Stream
+from infra.model.catalog import Source, Stream
 
 API_PATH = "/api/public/v1"
 MASK = "**********"
@@ -36,7 +36,7 @@ TRANSIENT_STATUSES = {429, 500, 502, 503, 504}
 DEFAULT_TIMEOUT_SECONDS = 30.0
 PAGE = 100
 # Where the S3 destination writes inside its bucket path (the source's folder): the bronze layout of
-# infra/lake.py, `<source>/<stream>/date=YYYY-MM-DD/`. Airbyte expands the ${...} variables per file.
+# infra/model/lake.py, `<source>/<stream>/date=YYYY-MM-DD/`. Airbyte expands the ${...} variables per file.
 BRONZE_PATH_FORMAT = "${STREAM_NAME}/date=${YEAR}-${MONTH}-${DAY}/"
 
 

@@ -1,4 +1,4 @@
-{#- The local lake mirror, on the `local` (DuckDB) target only. Keys follow infra/lake.py: each model of a
+{#- The local lake mirror, on the `local` (DuckDB) target only. Keys follow infra/model/lake.py: each model of a
     layer in `<lake_root>/<layer>/<model name>/`; tests/dbt/test_dbt_local_build.py holds the two together. -#}
 
 {#- Root of the local lake mirror; tooling/bronze_sources.py writes the same expression into the sources. -#}

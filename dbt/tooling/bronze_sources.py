@@ -3,10 +3,10 @@
     PYTHONPATH=dbt .venv-dbt/bin/python -m tooling.bronze_sources [--check]
 
 One source per catalog source, one table per stream. The same table resolves per target:
-- local (DuckDB): the Parquet files of its bronze prefix in the lake mirror (path from infra/lake.py);
+- local (DuckDB): the Parquet files of its bronze prefix in the lake mirror (path from infra/model/lake.py);
 - postgres: table `bronze.<source>__<stream>`, filled by tooling.load_postgres;
 - dremio: `<lake source>."<bronze bucket>".<source>.<stream>`, the promoted folder of its bronze prefix, read
-  through the lakehouse's read-only lake source (names from infra/naming.py, set by the runner; the defaults
+  through the lakehouse's read-only lake source (names from infra/model/naming.py, set by the runner; the defaults
   are the `dev` stack's).
 """
 
@@ -17,9 +17,9 @@ from pathlib import Path
 
 import yaml
 
-from infra import naming
-from infra.catalog import Catalog, load_catalog
-from infra.lake import bronze_local_glob
+from infra.model import naming
+from infra.model.catalog import Catalog, load_catalog
+from infra.model.lake import bronze_local_glob
 from tooling import layout
 from tooling.errors import UsageError, cli
 

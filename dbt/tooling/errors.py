@@ -13,7 +13,7 @@ class UsageError(Exception):
 
 def cli(main: Callable[..., int]) -> Callable[..., int]:
     """Wrap a command's main(): UsageError (and the catalog's ConfigError) become one line on stderr."""
-    from infra.errors import ConfigError
+    from infra.model.errors import ConfigError
 
     @wraps(main)
     def run(*args, **kwargs) -> int:

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 
-from infra.catalog import load_catalog
-from infra.lake import local_path
+from infra.model.catalog import load_catalog
+from infra.model.lake import local_path
 from tooling import layout, sample_data
 from tooling.errors import UsageError, cli
 

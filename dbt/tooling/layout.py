@@ -1,6 +1,6 @@
 """Where things live: the repository, the dbt project, the local lake mirror and the bronze datasets dbt reads.
 
-Lake paths come from infra/lake.py (the one mapping between buckets and local folders); this module only
+Lake paths come from infra/model/lake.py (the one mapping between buckets and local folders); this module only
 adds the dbt-side names of the same datasets.
 """
 
@@ -9,8 +9,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from infra.catalog import BronzeDataset, Catalog, load_catalog
-from infra.lake import DEFAULT_LOCAL_ROOT
+from infra.model.catalog import BronzeDataset, Catalog, load_catalog
+from infra.model.lake import DEFAULT_LOCAL_ROOT
 from tooling.errors import UsageError
 
 REPO_ROOT = Path(__file__).resolve().parents[2]

@@ -16,8 +16,8 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.dataset as ds
 
-from infra.catalog import load_catalog
-from infra.lake import local_path
+from infra.model.catalog import load_catalog
+from infra.model.lake import local_path
 from tooling import layout, pg
 from tooling.errors import UsageError, cli
 

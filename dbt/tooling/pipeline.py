@@ -15,8 +15,8 @@ import sys
 import time
 from datetime import UTC, datetime
 
-from infra.catalog import load_catalog
-from infra.lake import local_path
+from infra.model.catalog import load_catalog
+from infra.model.lake import local_path
 from tooling import dbt_invoke, layout, run_history, sample_data, summary
 from tooling.errors import UsageError, cli
 from tooling.generate import _positive_int, write_bronze

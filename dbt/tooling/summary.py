@@ -10,7 +10,7 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from infra.lake import local_path
+from infra.model.lake import local_path
 from tooling import layout
 from tooling.dbt_invoke import TARGET_PATH
 

@@ -9,9 +9,9 @@ import re
 import pytest
 
 from components.providers.airbyte import destination_path
-from infra.catalog import load_catalog
-from infra.harness import run_program
-from infra.stackfiles import load_stack
+from infra.model.catalog import load_catalog
+from infra.model.stackfiles import load_stack
+from infra.offline.harness import run_program
 from tests.support.dbt_workspace import DBT_PYTHON, Workspace
 from tests.support.ingestion import ingestion_program
 

@@ -10,10 +10,10 @@ import pytest
 
 from components import ingestion_spec as spec
 from components.providers.airbyte import destination_path
-from infra.catalog import load_catalog
-from infra.harness import SECRET_SENTINEL_PREFIX, is_secret, run_program, unwrap_secret
-from infra.schedules import quartz_cron
-from infra.stackfiles import load_stack
+from infra.model.catalog import load_catalog
+from infra.model.schedules import quartz_cron
+from infra.model.stackfiles import load_stack
+from infra.offline.harness import SECRET_SENTINEL_PREFIX, is_secret, run_program, unwrap_secret
 from tests.support.ingestion import ingestion_program, stack_config
 
 CATALOG = load_catalog()
@@ -157,7 +157,7 @@ def test_a_source_password_stays_secret():
 
 
 def test_stack_config_errors_name_the_key():
-    from infra.errors import ConfigError
+    from infra.model.errors import ConfigError
 
     with pytest.raises(ConfigError, match=r"dataplatform:ingestion\.failureWebhook"):
         stack_config("dev", ingestion={"failureWebhook": "http://hooks.example.com/airbyte"})

@@ -8,7 +8,7 @@ from __future__ import annotations
 import kubernetes_validate
 import pytest
 
-from infra.harness import unwrap_secret
+from infra.offline.harness import unwrap_secret
 
 KUBERNETES_VERSION = "1.33"
 # Custom resources: the operators' CRDs are not in kubernetes-validate's schemas.

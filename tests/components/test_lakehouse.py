@@ -13,8 +13,8 @@ import yaml
 from components import lakehouse_spec as spec
 from components import presentation_spec
 from components.images import image_references
-from infra.harness import SECRET_SENTINEL_PREFIX, is_secret, run_program, unwrap_secret
-from infra.stackfiles import load_stack
+from infra.model.stackfiles import load_stack
+from infra.offline.harness import SECRET_SENTINEL_PREFIX, is_secret, run_program, unwrap_secret
 from tests.support.lakehouse import lakehouse_program, shape
 
 GOLDEN = Path(__file__).with_name("golden_lakehouse")

@@ -18,7 +18,7 @@ from components.images import image_references
 from components.providers.base import Retry
 from components.providers.dremio import VERIFY_FULL
 from components.providers.elasticsearch import RoleProvider, UserProvider
-from infra.harness import SECRET_SENTINEL_PREFIX, is_secret, unwrap_secret
+from infra.offline.harness import SECRET_SENTINEL_PREFIX, is_secret, unwrap_secret
 from tests.support.elasticsearch_server import ADMIN, FakeElasticsearch
 from tests.support.lakehouse import shape
 from tests.support.recordings import record_logs

@@ -20,9 +20,9 @@ from components import lakehouse_spec, logshipping, presentation_spec, runtime_v
 from components.monitoring import base_targets
 from components.network import network_policies
 from components.runtime import releases
-from infra.catalog import load_catalog
-from infra.config import parse_stack_config, project_values
-from infra.stackfiles import load_stack
+from infra.model.catalog import load_catalog
+from infra.model.config import parse_stack_config, project_values
+from infra.model.stackfiles import load_stack
 from tests.support.fluentbit import FluentBit, metric_series, parse_sections
 
 TIME = datetime(2026, 11, 20, 10, 15, 2, 345000, tzinfo=UTC)

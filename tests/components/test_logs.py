@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from components import logs_spec, logshipping
-from infra.harness import SECRET_SENTINEL_PREFIX, is_secret
+from infra.offline.harness import SECRET_SENTINEL_PREFIX, is_secret
 from tests.support.recordings import record_logs
 
 GOLDEN = Path(__file__).parent / "golden" / "logs"

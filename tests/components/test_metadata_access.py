@@ -10,8 +10,8 @@ import pytest
 from psycopg import errors
 
 from components.metadata_access import MIGRATOR
-from infra.catalog import load_catalog
 from infra.migrations import apply as apply_migrations
+from infra.model.catalog import load_catalog
 from tests.support.pg_translate import apply_recording
 from tests.support.postgres import PostgresServer
 from tests.support.recordings import record_metadata

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from components.cluster import LAYER_NAMESPACES
 from components.network import flows, network_policies
-from infra.catalog import load_catalog, parse_catalog
+from infra.model.catalog import load_catalog, parse_catalog
 
 PROD_EXTERNAL = frozenset({"object-store", "postgresql"})
 
@@ -59,8 +59,8 @@ def test_removing_a_flow_removes_its_policies():
 
 
 def test_a_role_losing_storage_loses_the_lake():
-    # The products' own roles must keep their keys (infra/catalog.py STORAGE_ROLES); a role of the catalog's own may
-    # lose them.
+    # The products' own roles must keep their keys (infra/model/catalog.py STORAGE_ROLES); a role of the
+    # catalog's own may lose them.
     def with_exporter(storage: bool):
         def change(document):
             document["roles"].append({"name": "exporter", "description": "Exports gold.", "reads": ["gold"],

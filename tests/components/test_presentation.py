@@ -16,9 +16,9 @@ import yaml
 from components import presentation_spec as spec
 from components.images import image_references
 from components.providers.superset import MASKED_PASSWORD, dremio_uri
-from infra.catalog import load_catalog
-from infra.harness import SECRET_SENTINEL_PREFIX, is_secret, run_program, unwrap_secret
-from infra.stackfiles import load_stack
+from infra.model.catalog import load_catalog
+from infra.model.stackfiles import load_stack
+from infra.offline.harness import SECRET_SENTINEL_PREFIX, is_secret, run_program, unwrap_secret
 from tests.support.presentation import FLIGHT_HOST, presentation_program
 
 CATALOG = load_catalog()

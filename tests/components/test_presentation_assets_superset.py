@@ -12,7 +12,7 @@ import pytest
 from components import presentation_spec as spec
 from components.providers.base import Retry
 from components.providers.superset import DatabaseProvider, SupersetClient
-from infra.catalog import load_catalog
+from infra.model.catalog import load_catalog
 from tests.support.postgres import PostgresServer
 from tests.support.superset import SupersetServer
 

@@ -14,8 +14,8 @@ import yaml
 
 from components.release import ProductRelease
 from components.runtime import releases
-from infra.config import parse_stack_config, project_values
-from infra.stackfiles import load_stack
+from infra.model.config import parse_stack_config, project_values
+from infra.model.stackfiles import load_stack
 
 GOLDEN = Path(__file__).with_name("golden")
 UPDATE = os.environ.get("UPDATE_GOLDEN") == "1"

@@ -7,7 +7,7 @@ import json
 from components.cluster import LAYER_NAMESPACES
 from components.images import image_references
 from components.providers.trust_bundle import TrustBundleProvider, default_path
-from infra.harness import SECRET_SENTINEL_PREFIX, is_secret, unwrap_secret
+from infra.offline.harness import SECRET_SENTINEL_PREFIX, is_secret, unwrap_secret
 
 RELEASE = "kubernetes:helm.sh/v3:Release"
 # The runtime's releases plus the products' own (Airbyte from the ingestion layer, Superset from presentation).

@@ -7,8 +7,8 @@ import json
 import pytest
 
 from components.storage_access import identities
-from infra.catalog import load_catalog
-from infra.harness import SECRET_SENTINEL_PREFIX, UNKNOWN, is_secret
+from infra.model.catalog import load_catalog
+from infra.offline.harness import SECRET_SENTINEL_PREFIX, UNKNOWN, is_secret
 
 BUCKETS_DEV = [
     "dataplatform-dev-bronze", "dataplatform-dev-silver", "dataplatform-dev-gold", "dataplatform-dev-logs",

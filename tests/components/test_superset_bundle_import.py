@@ -23,7 +23,7 @@ from components.providers.superset import (
     SupersetClient,
     UserProvider,
 )
-from infra.catalog import load_catalog
+from infra.model.catalog import load_catalog
 from tests.support.postgres import PostgresServer
 from tests.support.superset import SupersetServer
 from tests.support.tls import make_pki

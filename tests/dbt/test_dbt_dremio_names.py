@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 from support.dbt_workspace import REPO_ROOT, Workspace
 
-from infra import naming
-from infra.catalog import load_catalog
+from infra.model import naming
+from infra.model.catalog import load_catalog
 
 pytestmark = pytest.mark.integration
 DBT_DIR = REPO_ROOT / "dbt"
@@ -41,7 +41,7 @@ def dremio_variables() -> dict[str, set[str]]:
 @pytest.fixture(scope="module", params=["dev", "prod"])
 def stack_plan(request, tmp_path_factory) -> dict:
     out = tmp_path_factory.mktemp(f"plan-{request.param}")
-    result = subprocess.run([sys.executable, "-m", "infra.plan", "--stack", request.param, "--out", str(out),
+    result = subprocess.run([sys.executable, "-m", "infra.offline.plan", "--stack", request.param, "--out", str(out),
                              "--quiet"], cwd=REPO_ROOT, capture_output=True, text=True, timeout=300, check=False)
     assert result.returncode == 0, result.stderr
     return json.loads((out / f"{request.param}.json").read_text())

@@ -7,7 +7,7 @@ from collections import defaultdict
 import pytest
 from support.dbt_expectations import expected_from_bronze
 
-from infra.lake import mart_key
+from infra.model.lake import mart_key
 
 pytestmark = pytest.mark.integration
 

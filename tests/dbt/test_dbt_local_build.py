@@ -9,7 +9,7 @@ import pytest
 from support.dbt_expectations import expected_from_bronze
 from support.dbt_workspace import Workspace
 
-from infra.lake import local_path, mart_key
+from infra.model.lake import local_path, mart_key
 
 pytestmark = pytest.mark.integration
 
@@ -90,7 +90,7 @@ def test_staging_cleans_names_emails_and_statuses(built):
 
 def test_layers_are_written_where_the_lake_mapping_says_with_the_catalog_codecs(built):
     workspace, _, _ = built
-    from infra.catalog import load_catalog
+    from infra.model.catalog import load_catalog
 
     catalog = load_catalog()
     codec = {layer: catalog.lake.layer(layer).codec.upper() for layer in ("silver", "gold")}

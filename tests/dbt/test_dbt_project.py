@@ -8,7 +8,7 @@ import pytest
 import yaml
 from support.dbt_workspace import REPO_ROOT
 
-from infra.catalog import load_catalog
+from infra.model.catalog import load_catalog
 
 pytestmark = pytest.mark.integration
 

@@ -6,8 +6,8 @@ from collections import defaultdict
 
 import pytest
 
-from infra.catalog import load_catalog
-from infra.lake import local_path
+from infra.model.catalog import load_catalog
+from infra.model.lake import local_path
 
 pytestmark = pytest.mark.integration
 

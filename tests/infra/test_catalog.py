@@ -8,7 +8,7 @@ import copy
 import pytest
 import yaml
 
-from infra.catalog import (
+from infra.model.catalog import (
     CATALOG_PATH,
     PLATFORM_ROLES,
     PLATFORM_SERVICES,
@@ -17,7 +17,7 @@ from infra.catalog import (
     load_catalog,
     parse_catalog,
 )
-from infra.errors import ConfigError
+from infra.model.errors import ConfigError
 
 
 @pytest.fixture()

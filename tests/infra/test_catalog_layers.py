@@ -7,8 +7,8 @@ import copy
 import pytest
 import yaml
 
-from infra.catalog import CATALOG_PATH, LAYER_PARTITIONS, parse_catalog
-from infra.errors import ConfigError
+from infra.model.catalog import CATALOG_PATH, LAYER_PARTITIONS, parse_catalog
+from infra.model.errors import ConfigError
 
 
 @pytest.fixture()

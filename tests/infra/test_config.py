@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from infra.config import StackConfig, minio_kms_key_id, parse_stack_config
-from infra.errors import ConfigError
+from infra.model.config import StackConfig, minio_kms_key_id, parse_stack_config
+from infra.model.errors import ConfigError
 
 DEV = {
     "stage": "dev",

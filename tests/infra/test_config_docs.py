@@ -10,7 +10,7 @@ import pytest
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 from pydantic.alias_generators import to_camel
 
-from infra import config_docs
+from infra.offline import config_docs
 
 
 class Section(BaseModel):

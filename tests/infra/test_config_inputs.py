@@ -10,13 +10,14 @@ from pathlib import Path
 import pulumi
 import pytest
 
-import infra.catalog
-from infra import plan, yamlio
-from infra.config import PROJECT, project_values
-from infra.errors import ConfigError
-from infra.harness import run_program
-from infra.inputs import validate_inputs
-from infra.stackfiles import REPO_ROOT, load_stack
+import infra.model.catalog
+from infra.model import yamlio
+from infra.model.config import PROJECT, project_values
+from infra.model.errors import ConfigError
+from infra.model.inputs import validate_inputs
+from infra.model.stackfiles import REPO_ROOT, load_stack
+from infra.offline import plan
+from infra.offline.harness import run_program
 
 
 def stack_document(stack: str) -> dict:
@@ -24,7 +25,7 @@ def stack_document(stack: str) -> dict:
 
 
 def catalog_document() -> dict:
-    return yamlio.load(infra.catalog.CATALOG_PATH.read_text())
+    return yamlio.load(infra.model.catalog.CATALOG_PATH.read_text())
 
 
 def project(tmp_path: Path, stack: str, document: dict | str) -> Path:
@@ -50,7 +51,7 @@ def refusal(tmp_path: Path, stack: str, document: dict | str | None = None, cata
 
 def source_of(kind: str) -> str:
     """The catalog's first source of `kind` (tests name sources through the catalog, not by hand)."""
-    return next(source.name for source in infra.catalog.load_catalog().sources if source.kind == kind)
+    return next(source.name for source in infra.model.catalog.load_catalog().sources if source.kind == kind)
 
 
 def with_source(stack: str, name: str, **endpoint) -> dict:
@@ -95,7 +96,7 @@ def test_a_catalog_source_without_an_endpoint_and_an_endpoint_without_a_source(t
     sources = document["config"][f"{PROJECT}:ingestion"]["sources"]
     files = source_of("csv_files")
     sources["warehouse"] = sources.pop(files)
-    declared = ", ".join(source.name for source in infra.catalog.load_catalog().sources)
+    declared = ", ".join(source.name for source in infra.model.catalog.load_catalog().sources)
     assert refusal(tmp_path, "dev", document).splitlines() == [
         f"Pulumi.dev.yaml: dataplatform:ingestion.sources.{files}: required: infra/dataflow.yaml declares source "
         f"`sources[{files}]` (csv_files); give where it lives in this stack (bucket, region, username)",
@@ -177,9 +178,9 @@ def test_a_repeated_block_in_a_stack_file_is_an_error_not_a_silent_replacement(t
 
 
 def test_a_repeated_key_in_the_catalog_is_named_by_its_path(tmp_path):
-    name = infra.catalog.load_catalog().sources[0].name
+    name = infra.model.catalog.load_catalog().sources[0].name
     item = f"  - name: {name}\n"
-    text = infra.catalog.CATALOG_PATH.read_text().replace(item, item + "    kind: postgres\n", 1)
+    text = infra.model.catalog.CATALOG_PATH.read_text().replace(item, item + "    kind: postgres\n", 1)
     assert refusal(tmp_path, "dev", catalog=text).startswith(
         f"{tmp_path}/dataflow.yaml: sources[{name}].kind: duplicate key (lines ")
 

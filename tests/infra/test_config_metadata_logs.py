@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from infra.config import parse_stack_config
-from infra.errors import ConfigError
+from infra.model.config import parse_stack_config
+from infra.model.errors import ConfigError
 
 ORG_CA = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"
 DEV = {"stage": "dev", "namePrefix": "dataplatform",

@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from infra import mutants
-from infra.config import PROJECT
+from infra.model.config import PROJECT
+from infra.offline import mutants
 
 pytestmark = pytest.mark.integration
 

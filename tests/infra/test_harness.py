@@ -7,8 +7,8 @@ import json
 import pulumi
 import pulumi_random as random
 
-from infra.harness import SECRET_SENTINEL_PREFIX, UNKNOWN, is_secret, run_program, unwrap_secret
-from infra.stackfiles import load_stack
+from infra.model.stackfiles import load_stack
+from infra.offline.harness import SECRET_SENTINEL_PREFIX, UNKNOWN, is_secret, run_program, unwrap_secret
 from tests.conftest import run_stack
 
 

@@ -12,17 +12,17 @@ from pathlib import Path
 import pytest
 import yaml
 
-import infra.catalog
-from infra import plan
-from infra.harness import SECRET_SENTINEL_PREFIX
-from infra.stackfiles import REPO_ROOT
+import infra.model.catalog
+from infra.model.stackfiles import REPO_ROOT
+from infra.offline import plan
+from infra.offline.harness import SECRET_SENTINEL_PREFIX
 
 pytestmark = pytest.mark.integration
 
 
 def run_plan(*args: str, cwd: Path = REPO_ROOT) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "infra.plan", *args], cwd=cwd, capture_output=True, text=True, timeout=120
+        [sys.executable, "-m", "infra.offline.plan", *args], cwd=cwd, capture_output=True, text=True, timeout=120
     )
 
 
@@ -90,11 +90,11 @@ def test_unknown_stack_exits_2(tmp_path):
 
 
 def test_broken_catalog_exits_2(tmp_path, monkeypatch, capsys):
-    document = yaml.safe_load(infra.catalog.CATALOG_PATH.read_text())
+    document = yaml.safe_load(infra.model.catalog.CATALOG_PATH.read_text())
     document["sources"][0]["streams"][0]["destination_sync_mode"] = "append_dedup"
     broken = tmp_path / "dataflow.yaml"
     broken.write_text(yaml.safe_dump(document))
-    monkeypatch.setattr(infra.catalog, "CATALOG_PATH", broken)
+    monkeypatch.setattr(infra.model.catalog, "CATALOG_PATH", broken)
     assert plan.run("dev", tmp_path / "out", preview=False) == 2
     assert (
         "sources[postgres].streams[customers].destination_sync_mode: the lake's S3 destination cannot deduplicate"
@@ -130,8 +130,7 @@ def test_gate_failure_exits_3_with_the_reason(tmp_path, monkeypatch, capsys):
 
 
 def test_plan_bench_reports_wall_time_and_memory_against_its_target(tmp_path):
-    from infra import plan_bench
-
+    from infra.offline import plan_bench
     assert plan_bench.main(["--stack", "dev", "--runs", "1", "--target", "0.001", "--out", str(tmp_path)]) == 1
     summary = json.loads((tmp_path / "plan-dev.json").read_text())
     assert summary["passed"] is False and summary["target_seconds"] == 0.001

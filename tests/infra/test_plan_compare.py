@@ -10,10 +10,10 @@ import sys
 
 import pytest
 
-from infra import plan, plan_compare
-from infra.gate import GateReport
-from infra.harness import RecordedResource, Recording
-from infra.stackfiles import REPO_ROOT
+from infra.model.stackfiles import REPO_ROOT
+from infra.offline import plan, plan_compare
+from infra.offline.gate import GateReport
+from infra.offline.harness import RecordedResource, Recording
 
 
 def resource(name: str, deps: list[str], **inputs: object) -> RecordedResource:
@@ -134,7 +134,7 @@ def test_two_runs_of_the_prod_plan_write_the_same_bytes(tmp_path):
     for run in ("one", "two"):
         out = tmp_path / run
         result = subprocess.run(
-            [sys.executable, "-m", "infra.plan", "--stack", "prod", "--out", str(out), "--quiet"],
+            [sys.executable, "-m", "infra.offline.plan", "--stack", "prod", "--out", str(out), "--quiet"],
             cwd=REPO_ROOT, capture_output=True, text=True, timeout=300, check=False,
         )
         assert result.returncode == 0, result.stderr

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from infra.catalog import Schedule, load_catalog
-from infra.schedules import MOST_FREQUENT_QUARTZ, kubernetes_cron, quartz_cron
+from infra.model.catalog import Schedule, load_catalog
+from infra.model.schedules import MOST_FREQUENT_QUARTZ, kubernetes_cron, quartz_cron
 
 
 @pytest.mark.parametrize(("every", "at", "quartz", "kubernetes"), [

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from infra.errors import ConfigError
-from infra.stackfiles import OFFLINE_SECRET_PLACEHOLDER, REPO_ROOT, load_stack
+from infra.model.errors import ConfigError
+from infra.model.stackfiles import OFFLINE_SECRET_PLACEHOLDER, REPO_ROOT, load_stack
 
 
 @pytest.fixture()

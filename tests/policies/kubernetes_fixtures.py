@@ -8,8 +8,8 @@ from __future__ import annotations
 import copy
 
 from components.runtime_values import redis
-from infra.config import parse_stack_config
-from infra.harness import RecordedResource, Recording
+from infra.model.config import parse_stack_config
+from infra.offline.harness import RecordedResource, Recording
 
 PROJECT = "dataplatform"
 DIGEST = "sha256:" + "0" * 64

@@ -23,7 +23,7 @@ from pulumi_policy import (
 from pulumi_policy.deserialize import deserialize_properties
 from pulumi_policy.proxy import UnknownValueError, unknown_checking_proxy
 
-from infra.harness import RecordedResource, Recording
+from infra.offline.harness import RecordedResource, Recording
 from policies.registry import POLICIES
 
 SKIPPED = "SKIPPED"

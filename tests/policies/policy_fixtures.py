@@ -12,7 +12,7 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from infra.harness import UNKNOWN, RecordedResource, Recording
+from infra.offline.harness import UNKNOWN, RecordedResource, Recording
 
 PROJECT = "dataplatform"
 PREFIX = "dataplatform"

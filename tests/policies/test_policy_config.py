@@ -8,8 +8,8 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from infra import policy_config
-from infra.charts import CHARTS, ChartPaths, TlsSwitch
+from infra.model.charts import CHARTS, ChartPaths, TlsSwitch
+from infra.offline import policy_config
 from policies.registry import POLICIES
 
 CONFIG_DIR = Path(__file__).resolve().parents[2] / "policies" / "config"

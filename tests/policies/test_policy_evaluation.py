@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from infra.gate import PolicyPackProcess, load_config_file, reconcile
-from infra.harness import Recording
+from infra.offline.gate import PolicyPackProcess, load_config_file, reconcile
+from infra.offline.harness import Recording
 
 pytestmark = pytest.mark.integration
 

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 from policy_fixtures import minio_stack, mutated, s3_stack, without
 
-from infra import gate as gate_module
-from infra.gate import GateError, PolicyPackProcess, StreamingGate, load_config_file, reconcile, run_gate
-from infra.harness import UNKNOWN
+from infra.offline import gate as gate_module
+from infra.offline.gate import GateError, PolicyPackProcess, StreamingGate, load_config_file, reconcile, run_gate
+from infra.offline.harness import UNKNOWN
 
 pytestmark = pytest.mark.integration
 

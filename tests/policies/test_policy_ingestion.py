@@ -8,8 +8,8 @@ from collections.abc import Callable
 import pytest
 from policy_eval import SKIPPED, violations
 
-from infra.harness import Recording, run_program
-from infra.stackfiles import load_stack
+from infra.model.stackfiles import load_stack
+from infra.offline.harness import Recording, run_program
 from policies import ingestion
 from tests.support.ingestion import ingestion_program
 

@@ -8,7 +8,7 @@ import pytest
 from kubernetes_fixtures import baseline, changed
 from policy_eval import violations
 
-from infra.harness import Recording
+from infra.offline.harness import Recording
 
 CRON = "CronJob 'dbt-runner'"
 REDIS = "Release 'redis' (chart valkey)"

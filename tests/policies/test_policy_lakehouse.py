@@ -7,8 +7,8 @@ from collections.abc import Callable
 
 import pytest
 
-from infra.harness import Recording, run_program
-from infra.stackfiles import load_stack
+from infra.model.stackfiles import load_stack
+from infra.offline.harness import Recording, run_program
 from policies import lakehouse
 from tests.policies import policy_eval
 from tests.policies.policy_fixtures import set_input

@@ -8,7 +8,7 @@ from collections.abc import Callable
 import pytest
 from policy_eval import SKIPPED, violations
 
-from infra.harness import Recording
+from infra.offline.harness import Recording
 from policies import logs, metadata
 from tests.support.recordings import record_logs, record_metadata
 

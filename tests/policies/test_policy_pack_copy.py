@@ -18,8 +18,8 @@ from google.protobuf import empty_pb2
 from kubernetes_fixtures import baseline, changed
 from pulumi.runtime.proto import analyzer_pb2_grpc
 
-from infra.gate import ENGINE_ADDRESS, PolicyPackProcess, load_config_file, reconcile
-from infra.harness import Recording
+from infra.offline.gate import ENGINE_ADDRESS, PolicyPackProcess, load_config_file, reconcile
+from infra.offline.harness import Recording
 from policies.registry import PACK_NAME, POLICIES
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -8,8 +8,8 @@ from collections.abc import Callable
 import pytest
 from policy_eval import SKIPPED, violations
 
-from infra.harness import Recording, run_program
-from infra.stackfiles import load_stack
+from infra.model.stackfiles import load_stack
+from infra.offline.harness import Recording, run_program
 from policies import presentation
 from tests.support.presentation import presentation_program
 

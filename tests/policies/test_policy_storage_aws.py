@@ -9,7 +9,7 @@ import pytest
 from policy_eval import SKIPPED, violations
 from policy_fixtures import mutated, s3_stack, set_input, unprotect, without
 
-from infra.harness import UNKNOWN, Recording
+from infra.offline.harness import UNKNOWN, Recording
 
 
 def b(role: str) -> str:

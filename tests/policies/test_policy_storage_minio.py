@@ -9,7 +9,7 @@ import pytest
 from policy_eval import violations
 from policy_fixtures import minio_stack, mutated, set_input, unprotect, without
 
-from infra.harness import Recording
+from infra.offline.harness import Recording
 
 
 def b(role: str) -> str:

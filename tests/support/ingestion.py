@@ -10,10 +10,10 @@ from components.ingestion import Ingestion
 from components.metadata import MetadataConnection
 from components.storage import LakeAccess
 from components.storage_access import BUCKET_ROLES
-from infra.catalog import load_catalog
-from infra.config import StackConfig, parse_stack_config, project_values
-from infra.harness import SECRET_SENTINEL_PREFIX
-from infra.stackfiles import load_stack
+from infra.model.catalog import load_catalog
+from infra.model.config import StackConfig, parse_stack_config, project_values
+from infra.model.stackfiles import load_stack
+from infra.offline.harness import SECRET_SENTINEL_PREFIX
 
 CA = "-----BEGIN CERTIFICATE-----\nMOCK\n-----END CERTIFICATE-----\n"
 

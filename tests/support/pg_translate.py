@@ -20,7 +20,7 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
-from infra.harness import RecordedResource, Recording
+from infra.offline.harness import RecordedResource, Recording
 from tests.support.postgres import PostgresServer
 
 ROLE = "postgresql:index/role:Role"

@@ -8,10 +8,10 @@ from components.cluster import LAYER_NAMESPACES, ClusterContext
 from components.images import image_references, rds_ca_source
 from components.metadata import MetadataConnection
 from components.presentation import DremioAccess, Presentation
-from infra.catalog import load_catalog
-from infra.config import parse_stack_config, project_values
-from infra.harness import SECRET_SENTINEL_PREFIX
-from infra.stackfiles import load_stack
+from infra.model.catalog import load_catalog
+from infra.model.config import parse_stack_config, project_values
+from infra.model.stackfiles import load_stack
+from infra.offline.harness import SECRET_SENTINEL_PREFIX
 
 CA = "-----BEGIN CERTIFICATE-----\nMOCK\n-----END CERTIFICATE-----\n"
 FLIGHT_HOST = "dremio-client.dp-lakehouse.svc.cluster.local"

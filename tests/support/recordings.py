@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from components.cluster import LAYER_NAMESPACES, ClusterContext, namespace_name
-from infra.catalog import load_catalog
-from infra.config import parse_stack_config, project_values
-from infra.harness import Recording, run_program
-from infra.stackfiles import load_stack
+from infra.model.catalog import load_catalog
+from infra.model.config import parse_stack_config, project_values
+from infra.model.stackfiles import load_stack
+from infra.offline.harness import Recording, run_program
 
 TEST_CA_PEM = "-----BEGIN CERTIFICATE-----\nTEST\n-----END CERTIFICATE-----\n"
 TEST_CA_FILE = "/home/deployer/.dataplatform/dev/ca.pem"

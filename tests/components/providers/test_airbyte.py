@@ -23,8 +23,8 @@ from components.providers.airbyte import (
     stream_configurations,
 )
 from components.providers.base import ProviderError, Retry
-from infra.catalog import Codec, Source, load_catalog
-from infra.schedules import quartz_cron
+from infra.model.catalog import Codec, Source, load_catalog
+from infra.model.schedules import quartz_cron
 from tests.support.airbyte_server import CLIENT, FakeAirbyte
 from tests.support.tls import make_pki
 from tests.support.vendor_specs import vendor_spec

@@ -67,8 +67,8 @@ def _sorting_wrappers() -> int:
 def test_dynamic_resources_do_not_stack_the_sdks_pickler_wrappers() -> None:
     """The SDK wraps the pickler once per dynamic resource and never unwraps: 1000 resources overflowed the stack."""
     from components.providers.trust_bundle import TrustBundleFile
-    from infra.harness import run_program
-    from infra.stackfiles import load_stack
+    from infra.model.stackfiles import load_stack
+    from infra.offline.harness import run_program
 
     def program() -> None:
         for index in range(40):

@@ -13,10 +13,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from infra import catalog as catalog_module
-from infra.catalog import Catalog, catalog_origin, load_catalog
-from infra.config import ENDPOINT_KEYS, PROJECT, StackConfig, parse_stack_config, stack_origin
-from infra.errors import ConfigError, Problem, problem_line
+from infra.model import catalog as catalog_module
+from infra.model.catalog import Catalog, catalog_origin, load_catalog
+from infra.model.config import ENDPOINT_KEYS, PROJECT, StackConfig, parse_stack_config, stack_origin
+from infra.model.errors import ConfigError, Problem, problem_line
 
 
 @dataclass(frozen=True)
@@ -98,7 +98,7 @@ def load_inputs() -> Inputs:
     import pulumi
     from pulumi.runtime import config as runtime_config
 
-    from infra.config import project_values
+    from infra.model.config import project_values
 
     engine_config = {**runtime_config.get_config_env(), **runtime_config.CONFIG.get()}
     return validate_inputs(project_values(engine_config, PROJECT), pulumi.get_stack())

@@ -1,6 +1,6 @@
-"""Benchmark of the offline plan: wall time and peak memory of `python -m infra.plan`, each run a fresh process.
+"""Benchmark of the offline plan: wall time and peak memory of `python -m infra.offline.plan`, each run a fresh process.
 
-    python -m infra.plan_bench --stack prod [--runs 5] [--target 3.0]     (make plan-bench STACK=prod)
+    python -m infra.offline.plan_bench --stack prod [--runs 5] [--target 3.0]     (make plan-bench STACK=prod)
 
 Prints one line per run and a summary (median, fastest, slowest, peak resident memory of the largest process:
 the plan's own, not the pack's), writes `build/bench/plan-<stack>.json` with the machine's load average, and exits
@@ -19,14 +19,15 @@ import sys
 import time
 from pathlib import Path
 
-from infra.stackfiles import REPO_ROOT
+from infra.model.stackfiles import REPO_ROOT
 
 
 def one_run(stack: str, out: Path) -> tuple[float, int]:
-    """(wall seconds, peak resident KiB) of one `python -m infra.plan` in a fresh interpreter, as `make plan` does."""
+    """(wall seconds, peak resident KiB) of one `python -m infra.offline.plan` in a fresh interpreter, as `make plan`
+    does."""
     started = time.perf_counter()
     process = subprocess.Popen(
-        [sys.executable, "-m", "infra.plan", "--stack", stack, "--out", str(out), "--quiet"],
+        [sys.executable, "-m", "infra.offline.plan", "--stack", stack, "--out", str(out), "--quiet"],
         cwd=REPO_ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
     )
     assert process.stderr is not None

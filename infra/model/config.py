@@ -6,7 +6,7 @@ bad value and what is allowed, before a single resource is declared.
 
 Each section is the one typed form of its settings: components take their section (and `StackIdentity`, what
 every layer shares) as it is, with no second model of their own. Rules that span sections or stages live here
-too; rules that need the catalog as well are in infra/inputs.py.
+too; rules that need the catalog as well are in infra/model/inputs.py.
 """
 
 from __future__ import annotations
@@ -23,10 +23,10 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic.alias_generators import to_camel
 
-from infra.errors import MISSING, ConfigError, InputError, Problem, config_error, validation_problems
+from infra.model.errors import MISSING, ConfigError, InputError, Problem, config_error, validation_problems
 
 PROJECT = "dataplatform"
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
 MIN_AUDIT_DAYS_PROD = 90
 MIN_ACCESS_LOG_DAYS = 90
 MIN_BACKUP_DAYS_PROD = 7
@@ -35,7 +35,7 @@ LONGEST_BUCKET_ROLE = "dremio-store"
 # Bounds (seconds) of the query-duration histogram the log shipper derives from Dremio's query log
 # (components/logshipping.py); the slow-query alert compares against one of them, so its threshold must be one.
 QUERY_SECONDS_BUCKETS: tuple[int, ...] = (1, 5, 10, 30, 60, 120, 300, 600)
-IMAGE_LOCK = Path(__file__).resolve().parent.parent / "images" / "digests.lock.json"
+IMAGE_LOCK = Path(__file__).resolve().parents[2] / "images" / "digests.lock.json"
 
 HOST = r"^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$"
 HOST_PORT = HOST.removesuffix("$") + r":[0-9]{1,5}$"
@@ -449,7 +449,7 @@ class IngestionSettings(_Section):
     sources: dict[str, SourceEndpointSettings] = Field(
         default_factory=dict,
         description="Where each catalog source lives in this stack, by source name: one entry per source of the "
-        "catalog, with the keys its kind needs (infra/inputs.py checks them against the catalog).",
+        "catalog, with the keys its kind needs (infra/model/inputs.py checks them against the catalog).",
     )
 
 

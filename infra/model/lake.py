@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from infra.catalog import LAKE_LAYERS, BronzeDataset
+from infra.model.catalog import LAKE_LAYERS, BronzeDataset
 
 DEFAULT_LOCAL_ROOT = Path("build/lake")
 

@@ -3,7 +3,7 @@
 `components/release.py` pins every release to its entry here and sets the hardening at the recorded paths. The
 policy pack cannot see pods a chart renders until the real provider renders them, so it checks a release's
 `values` at the same paths; it reads them as data from its per-stack config (`policies/config/<stack>.json`),
-which `make policy-config` generates from this table (`infra/policy_config.py`), and a test fails when the
+which `make policy-config` generates from this table (`infra/offline/policy_config.py`), and a test fails when the
 committed config drifts from it (docs/decisions/0015-self-contained-pack.md). Paths are dotted keys into the
 chart's values.yaml of the pinned version (docs/decisions/0006-chart-api.md); a chart that is not listed can be
 neither released nor judged.

@@ -15,10 +15,10 @@ from typing import Any
 
 import yaml
 
-from infra import yamlio
-from infra.errors import ConfigError, shown
+from infra.model import yamlio
+from infra.model.errors import ConfigError, shown
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+REPO_ROOT = Path(__file__).resolve().parents[2]
 SCHEMA_TYPES = {"string": str, "integer": int, "boolean": bool, "array": list}
 # What the offline tiers put where a `secure:` value sits: the ciphertext cannot be read without the
 # stack's secrets provider, and the program only needs to know it is a secret.

@@ -9,7 +9,7 @@ tests/dbt/test_dbt_dremio_names.py holds them to.
 
 from __future__ import annotations
 
-from infra.lake import bucket_name
+from infra.model.lake import bucket_name
 
 # Dremio sources over the lake (components/lakehouse.py declares them): `lake` reads every flow layer's bucket,
 # `lake_write` may write silver and gold. Both have the object store's root as their root path, so a path in

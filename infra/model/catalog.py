@@ -15,10 +15,10 @@ from typing import Annotated, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from infra import yamlio
-from infra.errors import MISSING, ConfigError, InputError, Problem, config_error, validation_problems
+from infra.model import yamlio
+from infra.model.errors import MISSING, ConfigError, InputError, Problem, config_error, validation_problems
 
-CATALOG_PATH = Path(__file__).with_name("dataflow.yaml")
+CATALOG_PATH = Path(__file__).resolve().parents[1] / "dataflow.yaml"
 PROJECT_ROOT = CATALOG_PATH.parent.parent
 
 # The direction of the flow. The `logs` layer sits beside it: the platform's own log shipper writes it.

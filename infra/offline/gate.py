@@ -43,10 +43,10 @@ import grpc
 from google.protobuf import empty_pb2, json_format, struct_pb2
 from pulumi.runtime.proto import analyzer_pb2, analyzer_pb2_grpc
 
-from infra import yamlio
-from infra.harness import RecordedResource, Recording
+from infra.model import yamlio
+from infra.offline.harness import RecordedResource, Recording
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+REPO_ROOT = Path(__file__).resolve().parents[2]
 PACK_DIR = REPO_ROOT / "policies"
 START_TIMEOUT_SECONDS = 30.0
 # The pack never calls the engine; the CLI passes its own address here, the gate a placeholder.

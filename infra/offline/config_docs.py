@@ -1,7 +1,7 @@
 """The README's configuration table, generated from the stack config model.
 
-    python -m infra.config_docs README.md            # rewrite the table between the markers (`make config-docs`)
-    python -m infra.config_docs --check README.md    # exit 1, naming the command, when the README has drifted
+    python -m infra.offline.config_docs README.md     # rewrite the table between the markers (`make config-docs`)
+    python -m infra.offline.config_docs --check README.md    # exit 1, naming the command, when the README has drifted
 
 Every key a stack file can set is read from `StackConfig` and its nested sections at run time: the key path as
 written in YAML (camelCase; `<name>` for a map's entries, `[]` for a list's items), the type with its bounds,
@@ -24,8 +24,8 @@ from pydantic import BaseModel, SecretStr
 from pydantic.fields import FieldInfo
 from pydantic_core import PydanticUndefined
 
-from infra.config import STAGE_DEFAULTS, StackConfig
-from infra.stackfiles import REPO_ROOT, load_project
+from infra.model.config import STAGE_DEFAULTS, StackConfig
+from infra.model.stackfiles import REPO_ROOT, load_project
 
 BEGIN = "<!-- config-table:begin (generated from the stack config model by `make config-docs`; do not edit) -->"
 END = "<!-- config-table:end -->"
@@ -239,7 +239,7 @@ def render(document: str, generated: str) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m infra.config_docs", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m infra.offline.config_docs", description=__doc__.split("\n\n")[0])
     parser.add_argument("document", type=Path, help="the Markdown file holding the markers (README.md)")
     parser.add_argument("--check", action="store_true", help="only compare; exit 1 when it differs")
     args = parser.parse_args(argv)

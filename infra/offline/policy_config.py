@@ -1,9 +1,10 @@
-"""Writes the program's facts into the pack's per-stack config: `python -m infra.policy_config` (`make policy-config`).
+"""Writes the program's facts into the pack's per-stack config (`make policy-config`, or
+`python -m infra.offline.policy_config`).
 
 The pack imports nothing of the program, so what it must know about the program reaches it as data in
 `policies/config/<stack>.json`, the file users pass as `--policy-pack-config` and the offline gate sends as the
 CLI does (docs/decisions/0015-self-contained-pack.md). Today that is the hardening paths of every chart the
-program pins (`infra/charts.py`): each chart-aware Kubernetes policy gets a `charts` setting with the paths it
+program pins (`infra/model/charts.py`): each chart-aware Kubernetes policy gets a `charts` setting with the paths it
 checks. Everything else in the files (enforcement levels, the security team's settings) is kept as it is; only
 the `charts` settings are this command's. `--check` changes nothing and exits 1 when a file differs from what
 this would write; tests/policies/test_policy_config.py fails the same way.
@@ -18,9 +19,9 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from infra.charts import CHARTS, ChartPaths
+from infra.model.charts import CHARTS, ChartPaths
 
-CONFIG_DIR = Path(__file__).resolve().parent.parent / "policies" / "config"
+CONFIG_DIR = Path(__file__).resolve().parents[2] / "policies" / "config"
 
 # Policy id -> the facts of `ChartPaths.hardening_facts()` its `charts` setting carries (policies/charts.py).
 CHART_FACTS: dict[str, tuple[str, ...]] = {
@@ -77,7 +78,7 @@ def expected(path: Path) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m infra.policy_config", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m infra.offline.policy_config", description=__doc__.split("\n\n")[0])
     parser.add_argument("--check", action="store_true", help="change nothing; exit 1 when a file would change")
     parser.add_argument("--config-dir", type=Path, default=CONFIG_DIR)
     args = parser.parse_args(argv)

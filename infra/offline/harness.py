@@ -20,7 +20,7 @@ import pulumi
 from google.protobuf import json_format
 from pulumi.runtime import mocks as pulumi_mocks
 
-from infra.stackfiles import StackSettings
+from infra.model.stackfiles import StackSettings
 
 SECRET_SIG = "4dabf18193072939515e22adb298388d"
 SECRET_SIG_VALUE = "1b47061264138c4ac30d75fd1eb44270"

@@ -1,6 +1,6 @@
 """The offline plan: the program's desired state for one stack, with no Pulumi CLI and no credentials.
 
-    python -m infra.plan --stack prod [--preview] [--out build/plan]
+    python -m infra.offline.plan --stack prod [--preview] [--out build/plan]
 
 Runs the same program `pulumi up` runs, under mocks, with the stack's config (Pulumi.yaml's config schema
 applied as the CLI applies it), then runs the policy pack over the recorded resources through the gate.
@@ -25,12 +25,12 @@ from collections import Counter, defaultdict
 from pathlib import Path
 from typing import Any
 
-from infra.config import PROJECT, project_values
-from infra.errors import ConfigError
-from infra.gate import GateError, GateReport, StreamingGate
-from infra.harness import UNKNOWN, RecordedResource, Recording, is_secret, run_program
-from infra.inputs import validate_inputs
-from infra.stackfiles import REPO_ROOT, load_stack
+from infra.model.config import PROJECT, project_values
+from infra.model.errors import ConfigError
+from infra.model.inputs import validate_inputs
+from infra.model.stackfiles import REPO_ROOT, load_stack
+from infra.offline.gate import GateError, GateReport, StreamingGate
+from infra.offline.harness import UNKNOWN, RecordedResource, Recording, is_secret, run_program
 
 EXIT_CLEAN, EXIT_MANDATORY, EXIT_CONFIG, EXIT_GATE = 0, 1, 2, 3
 SECRET_MARK = "[secret]"

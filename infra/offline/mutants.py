@@ -1,17 +1,17 @@
 """Config mutants: every leaf of the stack files and of the catalog, broken the ways users break them.
 
-    python -m infra.mutants                     every mutant validated, every accepted one planned (make config-mutants)
-    python -m infra.mutants --plan 10 --seed 7  plan a seeded sample of the accepted ones instead
-    python -m infra.mutants --match 'sources.api'  only the mutants whose description matches
+    python -m infra.offline.mutants             every mutant validated, every accepted one planned (make config-mutants)
+    python -m infra.offline.mutants --plan 10 --seed 7  plan a seeded sample of the accepted ones instead
+    python -m infra.offline.mutants --match 'sources.api'  only the mutants whose description matches
 
 A stack mutant changes one setting of `Pulumi.<stack>.yaml`: each key the file holds, and each key the stage
 defaults or the model's defaults fill in (written into the file, as a user would). A catalog mutant changes one key
 of `infra/dataflow.yaml` (or drops one named item) and is judged with each stack. The ways: a value of the wrong
 type, an empty one, a negative number, an unknown word, the key deleted.
 
-Each mutant goes through the one validator (infra/inputs.py) as the plan reads it: the model must either accept it
+Each mutant goes through the one validator (infra/model/inputs.py) as the plan reads it: the model must either accept it
 or refuse it with a ConfigError that names the mutated key; any other exception is a crash. An accepted mutant must
-plan: `infra.plan.run` exits 0 (clean) or 1 (a mandatory policy says no), never 2 and never with a traceback.
+plan: `infra.offline.plan.run` exits 0 (clean) or 1 (a mandatory policy says no), never 2 and never with a traceback.
 """
 
 from __future__ import annotations
@@ -34,12 +34,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from infra import catalog as catalog_module
-from infra import yamlio
-from infra.config import PROJECT, parse_stack_config, project_values
-from infra.errors import ConfigError, key_path, shown
-from infra.inputs import validate_inputs
-from infra.stackfiles import REPO_ROOT, load_stack
+from infra.model import catalog as catalog_module
+from infra.model import yamlio
+from infra.model.config import PROJECT, parse_stack_config, project_values
+from infra.model.errors import ConfigError, key_path, shown
+from infra.model.inputs import validate_inputs
+from infra.model.stackfiles import REPO_ROOT, load_stack
 
 STACKS = ("dev", "prod")
 CATALOG_FILE = "infra/dataflow.yaml"
@@ -309,8 +309,7 @@ def catalog_at(path: Path) -> Iterator[None]:
 
 def plan(mutant: Mutant, workspace: Workspace) -> tuple[int | None, str]:
     """Run the whole plan (program and policy gate) on an accepted mutant: (exit code or None on a crash, output)."""
-    from infra import plan as offline_plan
-
+    from infra.offline import plan as offline_plan
     catalog = workspace.write(mutant)
     output = io.StringIO()
     try:
@@ -350,7 +349,7 @@ def _plan_chunk(chunk: list[Mutant]) -> list[tuple[Mutant, int | None, str]]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m infra.mutants", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m infra.offline.mutants", description=__doc__.split("\n\n")[0])
     parser.add_argument("--plan", type=int, default=None, help="plan a seeded sample of this many accepted mutants "
                                                                 "(default: all of them)")
     parser.add_argument("--seed", type=int, default=None, help=f"sample seed (default: ${SEED_VARIABLE} or random)")
@@ -387,6 +386,6 @@ def main(argv: list[str] | None = None) -> int:
 
 if __name__ == "__main__":
     # Through the importable module, so the objects handed to the planning processes are the same ones there.
-    from infra.mutants import main as run
+    from infra.offline.mutants import main as run
 
     sys.exit(run())

@@ -1,7 +1,7 @@
 """Compare two offline plans resource by resource: what a change to the program, the config or the catalog does.
 
-    python -m infra.plan_compare BEFORE.json AFTER.json [--json OUT]
-    python -m infra.plan_compare --base <git ref> --stack <stack> [--preview]     (make plan-compare BASE=main)
+    python -m infra.offline.plan_compare BEFORE.json AFTER.json [--json OUT]
+    python -m infra.offline.plan_compare --base <git ref> --stack <stack> [--preview]     (make plan-compare BASE=main)
 
 Resources are matched by URN. For each resource present in both plans it compares the type, the parent, the
 provider, `protect`, the options the engine acts on (ignoreChanges, aliases, additionalSecretOutputs,
@@ -238,7 +238,7 @@ def _show(value: Any, width: int = 100) -> str:
     return text if len(text) <= width else text[: width - 3] + "..."
 
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+REPO_ROOT = Path(__file__).resolve().parents[2]
 # Links a base worktree needs to plan as this checkout does: the pack's virtualenv is looked up beside the pack.
 SHARED_VENVS = ("policies/venv",)
 
@@ -246,7 +246,9 @@ SHARED_VENVS = ("policies/venv",)
 def plan_tree(tree: Path, stack: str, out: Path, preview: bool) -> Path:
     """Plan `stack` from the checkout at `tree` into `out`; the plan file's path (exit 0 or 1 are both plans)."""
     env = {**os.environ, "PYTHONPATH": str(tree)}
-    command = [sys.executable, "-m", "infra.plan", "--stack", stack, "--out", str(out), "--quiet"]
+    # A base from before the offline tooling had its own package plans with the module it had then.
+    module = "infra.offline.plan" if (tree / "infra" / "offline" / "plan.py").exists() else "infra.plan"
+    command = [sys.executable, "-m", module, "--stack", stack, "--out", str(out), "--quiet"]
     if preview:
         command.append("--preview")
     result = subprocess.run(command, cwd=tree, env=env, capture_output=True, text=True, check=False)

@@ -12,7 +12,7 @@ connection syncs back to back. Kubernetes has no `continuous`: a CronJob for it 
 
 from __future__ import annotations
 
-from infra.catalog import Schedule
+from infra.model.catalog import Schedule
 
 MOST_FREQUENT_QUARTZ = "0 * * * * ?"
 MOST_FREQUENT_KUBERNETES = "* * * * *"
