@@ -9,17 +9,17 @@ from __future__ import annotations
 import pulumi
 import pulumi_aws as aws
 
-from components.base import child_options, type_token
-from components.cluster import ClusterContext
-from components.ingestion import Ingestion
-from components.lakehouse import DatabaseAccess, Lakehouse, SearchAccess
-from components.logs import LogIndices
-from components.metadata import BackupTarget, MetadataConnection, MetadataDatabase
-from components.metadata_access import PLATFORM_DATABASE
-from components.monitoring import BASE_GROUP, Monitoring, base_rules, base_targets
-from components.presentation import DremioAccess, Presentation
-from components.runtime import KubernetesRuntime
-from components.storage import DataLake, LakeAccess
+from components.ingestion.component import Ingestion
+from components.kit.base import child_options, type_token
+from components.kit.cluster import ClusterContext
+from components.lakehouse.component import DatabaseAccess, Lakehouse, SearchAccess
+from components.logs.component import LogIndices
+from components.metadata.access import PLATFORM_DATABASE
+from components.metadata.component import BackupTarget, MetadataConnection, MetadataDatabase
+from components.monitoring.component import BASE_GROUP, Monitoring, base_rules, base_targets
+from components.presentation.component import DremioAccess, Presentation
+from components.runtime.component import KubernetesRuntime
+from components.storage.component import DataLake, LakeAccess
 from infra.model.catalog import Catalog
 from infra.model.config import StackConfig
 

@@ -1,7 +1,7 @@
 """Airbyte: TLS with certificate verification on every source, destination, API and database connection, no
 plaintext credential in a payload, a cursor for every incremental stream, and auth on the release.
 
-The Airbyte resources are the dynamic ones of components/providers/airbyte.py: a `Source` or `Destination` carries
+The Airbyte resources are the dynamic ones of components/ingestion/provider.py: a `Source` or `Destination` carries
 its connector configuration as `configuration` (secrets travel apart, in `secret_configuration`), a `Connection`
 carries `configurations.streams` (`[{name, syncMode, cursorField, primaryKey}]`), and every one of them carries the
 API `connection` (`url`, `ca_pem`). The release is the `airbyte` chart's `helm.v3.Release`.

@@ -174,7 +174,7 @@ def _validate_restricted(args, report_violation) -> None:
         if problems:
             report_violation(
                 f"{_release_label(args)} values do not set restricted security contexts ({'; '.join(problems)}); "
-                "build its values with components/release.py."
+                "build its values with components/kit/release.py."
             )
 
 

@@ -1,7 +1,7 @@
 """Dremio: TLS with verification on every source and on web and Flight, no plaintext credential in a payload,
 least-privilege grants that follow the flow, and the Community edition's missing access control.
 
-The Dremio resources are the dynamic ones of components/providers/dremio.py: a `Source` carries its request body as
+The Dremio resources are the dynamic ones of components/lakehouse/provider.py: a `Source` carries its request body as
 `entity` (secrets travel apart, in `secret_config`), a `Grants` carries `path` and `grants`
 (`[{granteeType, name, privileges}]`). Dremio's own TLS settings sit in its `dremio.conf`, in the ConfigMap labelled
 `app.kubernetes.io/name: dremio`.
@@ -79,7 +79,7 @@ require_source_tls = resource_policy(
     "TLS settings is a violation.",
     Severity.HIGH,
     ["transport"],
-    "Build the source with components/providers/dremio.py's builders, which turn TLS and full validation on.",
+    "Build the source with components/lakehouse/provider.py's builders, which turn TLS and full validation on.",
     _validate_source_tls,
 )
 
@@ -116,7 +116,7 @@ require_server_tls = resource_policy(
     "`services.coordinator.web.ssl.enabled: true` and `services.flight.ssl.enabled: true`.",
     Severity.HIGH,
     ["transport"],
-    "Render dremio.conf with components/lakehouse_spec.py, which serves both from the cert-manager keystore.",
+    "Render dremio.conf with components/lakehouse/spec.py, which serves both from the cert-manager keystore.",
     _validate_server_tls,
 )
 
@@ -215,7 +215,7 @@ require_least_privilege = stack_policy(
     "upstream of a layer it only reads.",
     Severity.HIGH,
     ["access"],
-    "Derive grants from the catalog's roles with components/lakehouse_spec.py's space_grants.",
+    "Derive grants from the catalog's roles with components/lakehouse/spec.py's space_grants.",
     _validate_least_privilege,
     config={"consumers": CONSUMERS_SCHEMA},
 )

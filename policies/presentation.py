@@ -3,7 +3,7 @@ self-registration as Admin, and database connections that cannot write or skip c
 
 The release is the `superset` chart's `helm.v3.Release`: its `superset_config.py` additions are the
 `configOverrides` values (Python text, read here line by line, the last assignment of a name winning as in
-Python). The database connections are the dynamic `Database` resources of components/providers/superset.py, whose
+Python). The database connections are the dynamic `Database` resources of components/presentation/provider.py, whose
 inputs carry `allow_dml`, `allow_ctas`, `allow_cvas`, `allow_file_upload` and the SQLAlchemy `uri`.
 """
 

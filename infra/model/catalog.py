@@ -37,7 +37,7 @@ PLATFORM_ROLES: dict[str, str] = {
     "analyst": "Superset's analyst role is it",
     "data_engineer": "it reads the platform's run history in PostgreSQL",
 }
-# Roles whose products reach the object store with keys of their own (components/storage_access.py identities).
+# Roles whose products reach the object store with keys of their own (components/storage/access.py identities).
 STORAGE_ROLES: tuple[str, ...] = ("ingestion", "transformation", "query_engine")
 # The services that act as those roles, and the services each must call.
 PLATFORM_SERVICES: dict[str, tuple[str, tuple[str, ...]]] = {
@@ -281,7 +281,7 @@ class Role(_Strict):
         return tuple(layer for layer in FLOW_LAYERS if layer in self.reads or layer in self.writes)
 
 
-# Namespaced layers a service can run in (one namespace per layer, see components/cluster.py).
+# Namespaced layers a service can run in (one namespace per layer, see components/kit/cluster.py).
 ServiceLayer = Literal["system", "storage", "metadata", "logs", "lakehouse", "ingestion", "presentation", "monitoring",
                        "deploy"]
 

@@ -1,6 +1,6 @@
 """The charts the program releases: repository, pinned version, and where each keeps its hardening settings.
 
-`components/release.py` pins every release to its entry here and sets the hardening at the recorded paths. The
+`components/kit/release.py` pins every release to its entry here and sets the hardening at the recorded paths. The
 policy pack cannot see pods a chart renders until the real provider renders them, so it checks a release's
 `values` at the same paths; it reads them as data from its per-stack config (`policies/config/<stack>.json`),
 which `make policy-config` generates from this table (`infra/offline/policy_config.py`), and a test fails when the

@@ -30,10 +30,10 @@ PROJECT_ROOT = Path(__file__).resolve().parents[2]
 MIN_AUDIT_DAYS_PROD = 90
 MIN_ACCESS_LOG_DAYS = 90
 MIN_BACKUP_DAYS_PROD = 7
-# The longest role suffix a bucket name gets (see components.storage); names must stay within 63.
+# The longest role suffix a bucket name gets (see components.storage.component); names must stay within 63.
 LONGEST_BUCKET_ROLE = "dremio-store"
 # Bounds (seconds) of the query-duration histogram the log shipper derives from Dremio's query log
-# (components/logshipping.py); the slow-query alert compares against one of them, so its threshold must be one.
+# (components/logs/shipping.py); the slow-query alert compares against one of them, so its threshold must be one.
 QUERY_SECONDS_BUCKETS: tuple[int, ...] = (1, 5, 10, 30, 60, 120, 300, 600)
 IMAGE_LOCK = Path(__file__).resolve().parents[2] / "images" / "digests.lock.json"
 
@@ -276,7 +276,7 @@ class MetadataSettings(_Section):
         default=None,
         description="`rds`: absolute path, on the deployer, of the RDS CA bundle the PostgreSQL provider verifies the "
         "server with (sslmode verify-full). Pods take the bundle from the migrations image instead "
-        "(components.images.RDS_CA_BUNDLE). `cloudnative-pg` uses the stack's CA file from the runtime.",
+        "(components.kit.images.RDS_CA_BUNDLE). `cloudnative-pg` uses the stack's CA file from the runtime.",
     )
     migrations_image: str = Field(
         default="migrations",
@@ -322,7 +322,7 @@ class LakehouseSettings(_Section):
         default="26.0.0", description="Dremio image tag (pinned; the same for coordinator and executors)."
     )
     size: Literal["small", "medium", "large"] = Field(
-        description="Coordinator and executor sizing (components/lakehouse.py `SIZES`)."
+        description="Coordinator and executor sizing (components/lakehouse/component.py `SIZES`)."
     )
     executors: Annotated[int, Field(ge=1, le=50)] = Field(description="Executor replicas.")
     volume_gib: Annotated[int, Field(ge=10, le=10000)] = Field(description="Volume of each Dremio node, GiB.")

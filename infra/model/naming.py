@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from infra.model.lake import bucket_name
 
-# Dremio sources over the lake (components/lakehouse.py declares them): `lake` reads every flow layer's bucket,
-# `lake_write` may write silver and gold. Both have the object store's root as their root path, so a path in
+# Dremio sources over the lake (components/lakehouse/component.py declares them): `lake` reads every flow layer's
+# bucket, `lake_write` may write silver and gold. Both have the object store's root as their root path, so a path in
 # them starts with the bucket: `lake."<prefix>-<stack>-bronze".<source>.<stream>`.
 DREMIO_LAKE_SOURCE = "lake"
 DREMIO_LAKE_WRITE_SOURCE = "lake_write"
@@ -27,7 +27,7 @@ DEFAULT_STACK = "dev"
 
 def dbt_dremio_environment(prefix: str, stack: str) -> dict[str, str]:
     """Every name dbt's `dremio` target reads from the environment, for one stack (host, login and password are
-    the lakehouse layer's; see components/lakehouse_spec.py `dbt_environment`)."""
+    the lakehouse layer's; see components/lakehouse/spec.py `dbt_environment`)."""
     return {
         "DBT_DREMIO_BRONZE_SOURCE": DREMIO_LAKE_SOURCE,
         "DBT_DREMIO_BRONZE_BUCKET": bucket_name(prefix, stack, "bronze"),

@@ -8,7 +8,7 @@ import re
 
 import pytest
 
-from components.providers.airbyte import destination_path
+from components.ingestion.provider import destination_path
 from infra.model.catalog import load_catalog
 from infra.model.stackfiles import load_stack
 from infra.offline.harness import run_program

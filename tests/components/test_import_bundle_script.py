@@ -78,6 +78,6 @@ def test_a_redirect_is_refused_and_nothing_follows_it(importer, tmp_path, capsys
 
 
 def importer_bundle() -> bytes:
-    from components.presentation_spec import bundle_zip
+    from components.presentation.spec import bundle_zip
 
     return bundle_zip()

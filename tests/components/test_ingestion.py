@@ -8,8 +8,8 @@ import json
 
 import pytest
 
-from components import ingestion_spec as spec
-from components.providers.airbyte import destination_path
+from components.ingestion import spec
+from components.ingestion.provider import destination_path
 from infra.model.catalog import load_catalog
 from infra.model.schedules import quartz_cron
 from infra.model.stackfiles import load_stack

@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from components import lakehouse_spec as spec
-from components import presentation_spec
-from components.images import image_references
+from components.kit.images import image_references
+from components.lakehouse import spec
+from components.presentation import spec as presentation_spec
 from infra.model.stackfiles import load_stack
 from infra.offline.harness import SECRET_SENTINEL_PREFIX, is_secret, run_program, unwrap_secret
 from tests.support.lakehouse import lakehouse_program, shape

@@ -12,12 +12,12 @@ from pathlib import Path
 
 import pytest
 
-from components import lakehouse_spec as spec
-from components import logs_spec
-from components.images import image_references
-from components.providers.base import Retry
-from components.providers.dremio import VERIFY_FULL
-from components.providers.elasticsearch import RoleProvider, UserProvider
+from components.kit.images import image_references
+from components.kit.rest import Retry
+from components.lakehouse import spec
+from components.lakehouse.provider import VERIFY_FULL
+from components.logs import spec as logs_spec
+from components.logs.provider import RoleProvider, UserProvider
 from infra.offline.harness import SECRET_SENTINEL_PREFIX, is_secret, unwrap_secret
 from tests.support.elasticsearch_server import ADMIN, FakeElasticsearch
 from tests.support.lakehouse import shape

@@ -16,10 +16,13 @@ from datetime import UTC, datetime
 import lupa.luajit21 as lupa
 import pytest
 
-from components import lakehouse_spec, logshipping, presentation_spec, runtime_values
-from components.monitoring import base_targets
-from components.network import network_policies
-from components.runtime import releases
+from components.lakehouse import spec as lakehouse_spec
+from components.logs import shipping as logshipping
+from components.monitoring.component import base_targets
+from components.presentation import spec as presentation_spec
+from components.runtime import values as runtime_values
+from components.runtime.component import releases
+from components.runtime.network import network_policies
 from infra.model.catalog import load_catalog
 from infra.model.config import parse_stack_config, project_values
 from infra.model.stackfiles import load_stack

@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from components import logs_spec, logshipping
+from components.logs import shipping as logshipping
+from components.logs import spec as logs_spec
 from infra.offline.harness import SECRET_SENTINEL_PREFIX, is_secret
 from tests.support.recordings import record_logs
 

@@ -10,7 +10,8 @@ from datetime import UTC, datetime
 import pytest
 import regex
 
-from components import logs_spec, logshipping
+from components.logs import shipping as logshipping
+from components.logs import spec as logs_spec
 from tests.support.fluentbit import FluentBit
 
 CRI_TIME = datetime(2026, 11, 20, 10, 15, 2, 345000, tzinfo=UTC)

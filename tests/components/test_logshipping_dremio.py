@@ -6,7 +6,8 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 
-from components import logs_spec, logshipping
+from components.logs import shipping as logshipping
+from components.logs import spec as logs_spec
 from tests.support.fluentbit import FluentBit
 
 READ_AT = datetime(2026, 11, 20, 10, 15, 2, 345000, tzinfo=UTC)

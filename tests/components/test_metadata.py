@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from components.metadata import cloudwatch_retention, migrations_hash
+from components.metadata.component import cloudwatch_retention, migrations_hash
 from infra.offline.harness import is_secret
 from tests.support.recordings import TEST_CA_FILE, record_metadata
 

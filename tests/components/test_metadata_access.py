@@ -9,7 +9,7 @@ import psycopg
 import pytest
 from psycopg import errors
 
-from components.metadata_access import MIGRATOR
+from components.metadata.access import MIGRATOR
 from infra.migrations import apply as apply_migrations
 from infra.model.catalog import load_catalog
 from tests.support.pg_translate import apply_recording

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from components.cluster import LAYER_NAMESPACES
-from components.network import flows, network_policies
+from components.kit.cluster import LAYER_NAMESPACES
+from components.runtime.network import flows, network_policies
 from infra.model.catalog import load_catalog, parse_catalog
 
 PROD_EXTERNAL = frozenset({"object-store", "postgresql"})

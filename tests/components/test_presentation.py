@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from components import presentation_spec as spec
-from components.images import image_references
-from components.providers.superset import MASKED_PASSWORD, dremio_uri
+from components.kit.images import image_references
+from components.presentation import spec
+from components.presentation.provider import MASKED_PASSWORD, dremio_uri
 from infra.model.catalog import load_catalog
 from infra.model.stackfiles import load_stack
 from infra.offline.harness import SECRET_SENTINEL_PREFIX, is_secret, run_program, unwrap_secret

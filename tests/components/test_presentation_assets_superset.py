@@ -9,9 +9,9 @@ import json
 import httpx
 import pytest
 
-from components import presentation_spec as spec
-from components.providers.base import Retry
-from components.providers.superset import DatabaseProvider, SupersetClient
+from components.kit.rest import Retry
+from components.presentation import spec
+from components.presentation.provider import DatabaseProvider, SupersetClient
 from infra.model.catalog import load_catalog
 from tests.support.postgres import PostgresServer
 from tests.support.superset import SupersetServer

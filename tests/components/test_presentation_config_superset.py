@@ -12,8 +12,8 @@ import subprocess
 
 import pytest
 
-from components import presentation_spec as spec
-from components.hardening import SMALL
+from components.kit.hardening import SMALL
+from components.presentation import spec
 from tests.support.superset import ensure_venv
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]

@@ -14,7 +14,7 @@ IMAGE_BUNDLE = "/etc/dataplatform/rds-global-bundle.pem"
 
 
 def test_the_migrations_image_ships_the_bundle_where_the_pods_copy_it_from() -> None:
-    from components.images import RDS_CA_BUNDLE
+    from components.kit.images import RDS_CA_BUNDLE
 
     dockerfile = (REPO / "images" / "migrations" / "Dockerfile").read_text()
     assert RDS_CA_BUNDLE == IMAGE_BUNDLE

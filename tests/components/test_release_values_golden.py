@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from components.release import ProductRelease
-from components.runtime import releases
+from components.kit.release import ProductRelease
+from components.runtime.component import releases
 from infra.model.config import parse_stack_config, project_values
 from infra.model.stackfiles import load_stack
 

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from components.storage_access import identities
+from components.storage.access import identities
 from infra.model.catalog import load_catalog
 from infra.offline.harness import SECRET_SENTINEL_PREFIX, UNKNOWN, is_secret
 

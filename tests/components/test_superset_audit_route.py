@@ -8,8 +8,9 @@ from datetime import UTC, datetime
 
 import pytest
 
-from components import logs_spec, logshipping
-from components.presentation_spec import CONFIG_OVERRIDES
+from components.logs import shipping as logshipping
+from components.logs import spec as logs_spec
+from components.presentation.spec import CONFIG_OVERRIDES
 from tests.support.fluentbit import FluentBit
 
 TIME = datetime(2026, 11, 20, 10, 15, 2, 345000, tzinfo=UTC)

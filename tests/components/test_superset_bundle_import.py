@@ -13,10 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from components import lakehouse_spec
-from components import presentation_spec as spec
-from components.providers.base import Retry
-from components.providers.superset import (
+from components.kit.rest import Retry
+from components.lakehouse import spec as lakehouse_spec
+from components.presentation import spec
+from components.presentation.provider import (
     MASKED_PASSWORD,
     DatabaseProvider,
     RoleProvider,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from components.base import TYPE_TOKEN, type_token
+from components.kit.base import TYPE_TOKEN, type_token
 
 
 def test_type_token_rejects_other_grammars():

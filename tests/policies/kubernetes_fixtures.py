@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import copy
 
-from components.runtime_values import redis
+from components.runtime.values import redis
 from infra.model.config import parse_stack_config
 from infra.offline.harness import RecordedResource, Recording
 

@@ -59,7 +59,7 @@ CASES: dict[str, tuple[Callable[[Recording], Recording], set[tuple[str, str, str
         {(
             "kubernetes-pod-require-restricted-security", "redis",
             f"{REDIS} values do not set restricted security contexts (podSecurityContext: runAsNonRoot is not true); "
-            "build its values with components/release.py.",
+            "build its values with components/kit/release.py.",
         )},
     ),
     "pass_fluent_bit_exempt_by_config_default": (

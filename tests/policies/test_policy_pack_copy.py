@@ -195,7 +195,7 @@ def test_the_copy_flags_a_release_at_the_paths_its_config_records(copy_pack: Pol
     assert findings(copy_pack, root, prod_config(copy_pack)) == {(
         RESTRICTED, "mandatory", "redis",
         f"{REDIS} values do not set restricted security contexts (podSecurityContext: runAsNonRoot is not true); "
-        "build its values with components/release.py.",
+        "build its values with components/kit/release.py.",
     )}
     # The same release judged with the valkey chart's pod path moved elsewhere in the config: the pack reads
     # the values where the config says, so the root pod context is no longer seen and a missing one is.
@@ -205,7 +205,7 @@ def test_the_copy_flags_a_release_at_the_paths_its_config_records(copy_pack: Pol
         RESTRICTED, "mandatory", "redis",
         f"{REDIS} values do not set restricted security contexts (server.podSecurityContext: runAsNonRoot is not "
         "true; server.podSecurityContext: seccompProfile is not RuntimeDefault); build its values with "
-        "components/release.py.",
+        "components/kit/release.py.",
     )}
 
 

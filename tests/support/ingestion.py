@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import pulumi
 
-from components.cluster import LAYER_NAMESPACES, ClusterContext
-from components.images import rds_ca_source
-from components.ingestion import Ingestion
-from components.metadata import MetadataConnection
-from components.storage import LakeAccess
-from components.storage_access import BUCKET_ROLES
+from components.ingestion.component import Ingestion
+from components.kit.cluster import LAYER_NAMESPACES, ClusterContext
+from components.kit.images import rds_ca_source
+from components.metadata.component import MetadataConnection
+from components.storage.access import BUCKET_ROLES
+from components.storage.component import LakeAccess
 from infra.model.catalog import load_catalog
 from infra.model.config import StackConfig, parse_stack_config, project_values
 from infra.model.stackfiles import load_stack

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import pulumi
 
-from components.cluster import LAYER_NAMESPACES, ClusterContext
-from components.images import image_references, rds_ca_source
-from components.lakehouse import DatabaseAccess, Lakehouse, SearchAccess, dremio_shape
-from components.lakehouse_spec import DremioShape
-from components.storage import LakeAccess
-from components.storage_access import BUCKET_ROLES
+from components.kit.cluster import LAYER_NAMESPACES, ClusterContext
+from components.kit.images import image_references, rds_ca_source
+from components.lakehouse.component import DatabaseAccess, Lakehouse, SearchAccess, dremio_shape
+from components.lakehouse.spec import DremioShape
+from components.storage.access import BUCKET_ROLES
+from components.storage.component import LakeAccess
 from infra.model.catalog import load_catalog
 from infra.model.config import StackConfig, parse_stack_config, project_values
 from infra.model.stackfiles import load_stack

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pulumi
 
-from components.cluster import LAYER_NAMESPACES, ClusterContext
-from components.images import image_references, rds_ca_source
-from components.metadata import MetadataConnection
-from components.presentation import DremioAccess, Presentation
+from components.kit.cluster import LAYER_NAMESPACES, ClusterContext
+from components.kit.images import image_references, rds_ca_source
+from components.metadata.component import MetadataConnection
+from components.presentation.component import DremioAccess, Presentation
 from infra.model.catalog import load_catalog
 from infra.model.config import parse_stack_config, project_values
 from infra.model.stackfiles import load_stack

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from components.cluster import LAYER_NAMESPACES, ClusterContext, namespace_name
+from components.kit.cluster import LAYER_NAMESPACES, ClusterContext, namespace_name
 from infra.model.catalog import load_catalog
 from infra.model.config import parse_stack_config, project_values
 from infra.model.stackfiles import load_stack
@@ -23,7 +23,7 @@ def cluster_context() -> ClusterContext:
 
 
 def record_metadata(stack: str, preview: bool = False) -> Recording:
-    from components.metadata import BackupTarget, MetadataDatabase
+    from components.metadata.component import BackupTarget, MetadataDatabase
 
     settings = load_stack(stack)
     config = parse_stack_config(project_values(settings.config), stack)
@@ -38,7 +38,7 @@ def record_metadata(stack: str, preview: bool = False) -> Recording:
 
 
 def record_logs(stack: str, preview: bool = False) -> Recording:
-    from components.logs import LogIndices
+    from components.logs.component import LogIndices
 
     settings = load_stack(stack)
     config = parse_stack_config(project_values(settings.config), stack)

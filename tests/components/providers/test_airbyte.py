@@ -11,7 +11,7 @@ from pathlib import Path
 import airbyte_api.models as models
 import pytest
 
-from components.providers.airbyte import (
+from components.ingestion.provider import (
     BRONZE_PATH_FORMAT,
     ConnectionProvider,
     DestinationProvider,
@@ -22,7 +22,7 @@ from components.providers.airbyte import (
     source_configuration,
     stream_configurations,
 )
-from components.providers.base import ProviderError, Retry
+from components.kit.rest import ProviderError, Retry
 from infra.model.catalog import Codec, Source, load_catalog
 from infra.model.schedules import quartz_cron
 from tests.support.airbyte_server import CLIENT, FakeAirbyte

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from components.providers.base import UNKNOWN_INPUT, ProviderError, RestProvider, Retry
+from components.kit.rest import UNKNOWN_INPUT, ProviderError, RestProvider, Retry
 
 
 class FlakyError(Exception):
@@ -66,7 +66,7 @@ def _sorting_wrappers() -> int:
 
 def test_dynamic_resources_do_not_stack_the_sdks_pickler_wrappers() -> None:
     """The SDK wraps the pickler once per dynamic resource and never unwraps: 1000 resources overflowed the stack."""
-    from components.providers.trust_bundle import TrustBundleFile
+    from components.runtime.trust_bundle import TrustBundleFile
     from infra.model.stackfiles import load_stack
     from infra.offline.harness import run_program
 

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from components.providers import dremio
-from components.providers.base import ProviderError, Retry
+from components.kit.rest import ProviderError, Retry
+from components.lakehouse import provider as dremio
 from tests.support.dremio_server import EXISTING, FakeDremio
 from tests.support.tls import make_pki
 

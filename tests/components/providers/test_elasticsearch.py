@@ -8,9 +8,9 @@ import json
 
 import pytest
 
-from components import logs_spec
-from components.providers.base import ProviderError, Retry
-from components.providers.elasticsearch import (
+from components.kit.rest import ProviderError, Retry
+from components.logs import spec as logs_spec
+from components.logs.provider import (
     IlmPolicyProvider,
     IndexTemplateProvider,
     RoleProvider,

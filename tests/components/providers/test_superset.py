@@ -8,8 +8,8 @@ import json
 
 import pytest
 
-from components.providers.base import ProviderError, Retry
-from components.providers.superset import DatabaseProvider, RoleProvider, SupersetClient, dremio_uri
+from components.kit.rest import ProviderError, Retry
+from components.presentation.provider import DatabaseProvider, RoleProvider, SupersetClient, dremio_uri
 from tests.support.postgres import PostgresServer
 from tests.support.superset import SupersetServer
 

@@ -11,7 +11,7 @@ What it declares, in the first-deploy order of docs/decisions/0001-deployment-to
 2. cert-manager (unless the cluster runs it) and the stack's CA: dev generates one (pulumi-tls) and a CA
    ClusterIssuer; prod takes the organisation's PEM and existing issuer from config. The PEM goes to a
    `TrustBundleFile` on the deployer for providers that read files;
-3. the shared services from pinned charts (components/runtime_values.py): CloudNativePG and ECK operators,
+3. the shared services from pinned charts (components/runtime/values.py): CloudNativePG and ECK operators,
    MinIO in dev (with its KMS key and audit webhook), Valkey (Superset's Redis), the Prometheus Operator stack
    and Fluent Bit, with their secrets generated into Kubernetes Secrets and their TLS certificates from
    cert-manager.
@@ -24,13 +24,13 @@ import pulumi_kubernetes as k8s
 import pulumi_random as random
 import pulumi_tls as tls
 
-from components import runtime_values as values
-from components.base import child_options, type_token
-from components.cluster import LAYER_NAMESPACES, ClusterContext, namespace_name, server_certificate, service_host
-from components.images import image_references
-from components.network import network_policies
-from components.providers.trust_bundle import TrustBundleFile, default_path
-from components.release import ProductRelease, declare_release
+from components.kit.base import child_options, type_token
+from components.kit.cluster import LAYER_NAMESPACES, ClusterContext, namespace_name, server_certificate, service_host
+from components.kit.images import image_references
+from components.kit.release import ProductRelease, declare_release
+from components.runtime import values
+from components.runtime.network import network_policies
+from components.runtime.trust_bundle import TrustBundleFile, default_path
 from infra.model.catalog import Catalog
 from infra.model.config import KubernetesConfig, StackIdentity, StorageConfig
 
@@ -292,7 +292,7 @@ class KubernetesRuntime(pulumi.ComponentResource):
 
     def _endpoints(self) -> dict[str, str]:
         endpoints = {
-            # Valkey's primary (components/runtime_values.py redis()); the clients speak the Redis protocol.
+            # Valkey's primary (components/runtime/values.py redis()); the clients speak the Redis protocol.
             "redis": f"{service_host('redis', 'presentation')}:6379",
             "log-shipper": f"{service_host('fluent-bit', 'logs')}:{values.LOG_SHIPPER_AUDIT_PORT}",
             "prometheus": f"https://{service_host('prometheus-prometheus', 'monitoring')}:9090",

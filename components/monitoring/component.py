@@ -21,9 +21,9 @@ from typing import Literal
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components import logshipping
-from components.base import child_options, type_token
-from components.cluster import ClusterContext, namespace_name, service_host
+from components.kit.base import child_options, type_token
+from components.kit.cluster import ClusterContext, namespace_name, service_host
+from components.logs import shipping as logshipping
 from infra.model.config import KubernetesConfig, StorageConfig
 
 RUNBOOKS = "docs/runtime.md"  # the runbooks section of the repository's runtime docs
@@ -103,7 +103,7 @@ def base_targets(kubernetes: KubernetesConfig, storage: StorageConfig) -> list[S
                      "tcp-prometheus-servicemonitor"),
         ScrapeTarget("fluent-bit", "logs", {"app.kubernetes.io/name": "fluent-bit"}, "http",
                      path="/api/v2/metrics/prometheus"),
-        # What the shipper derives from logs (components/logshipping.py LOG_METRICS): Dremio's query-duration
+        # What the shipper derives from logs (components/logs/shipping.py LOG_METRICS): Dremio's query-duration
         # histogram and Superset's responses by status class, which the lakehouse's and presentation's alerts read.
         ScrapeTarget("fluent-bit-log-metrics", "logs", {"app.kubernetes.io/name": "fluent-bit"}, "log-metrics",
                      path=logshipping.LOG_METRICS_PATH),

@@ -1,13 +1,14 @@
 """What the lakehouse layer renders, as plain data: Dremio's configuration files and workloads, the catalog's
 grants, the dbt runner, the alerts and the query-log shipping. Pure functions, no resources:
-`components/lakehouse.py` declares them, the golden tests pin them (tests/components/golden_lakehouse/<stack>.yaml).
+`components/lakehouse/component.py` declares them, the golden tests pin them
+(tests/components/golden_lakehouse/<stack>.yaml).
 
 Dremio runs from manifests rendered here rather than from a chart (docs/decisions/0011-dremio-workloads.md):
 a master coordinator with embedded ZooKeeper and a StatefulSet of executors, restricted pod security, TLS on
 web (9047) and Arrow Flight (32010) from a cert-manager keystore, ClusterIP services only, the distributed store
 in the `dremio-store` bucket with the `dremio` identity's keys in a Secret, and `queries.json` (plus `audit.json`
 on Enterprise) written to the `dremio-log` volume that Fluent Bit tails into the audit index
-(components/logshipping.py).
+(components/logs/shipping.py).
 """
 
 from __future__ import annotations
@@ -15,11 +16,11 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Any, Literal
 
-from components import presentation_spec as presentation
-from components.cluster import namespace_name, server_certificate, service_dns_names, service_host
-from components.hardening import SMALL, Resources, container_security, pod_security
-from components.logshipping import DREMIO_QUERY_SECONDS
-from components.monitoring import AlertRule
+from components.kit.cluster import namespace_name, server_certificate, service_dns_names, service_host
+from components.kit.hardening import SMALL, Resources, container_security, pod_security
+from components.logs.shipping import DREMIO_QUERY_SECONDS
+from components.monitoring.component import AlertRule
+from components.presentation import spec as presentation
 from infra.model import naming
 from infra.model.catalog import FLOW_LAYERS, Catalog, Role
 
@@ -41,7 +42,7 @@ IMAGES: dict[str, str] = {"community": "dremio/dremio-oss", "enterprise": "quay.
 RUNNER = "dbt-runner"
 RUNNER_SECRET = "dbt-runner-profile"
 RUNNER_CA_DIR = "/etc/dataplatform/ca"
-# The runner's last step imports Superset's asset bundle (components/presentation_assets/), mounted from the
+# The runner's last step imports Superset's asset bundle (components/presentation/assets/), mounted from the
 # ConfigMap the presentation layer writes into this namespace, with the script the runner image ships.
 BUNDLE_DIR = "/etc/dataplatform/superset-bundle"
 IMPORT_SCRIPT = "/opt/superset-import/import_bundle.py"
@@ -55,7 +56,7 @@ LOGS_SOURCE = "logs"
 SPACE_READ = ("SELECT", "VIEW_REFLECTION")
 SPACE_WRITE = ("ALTER", "ALTER_REFLECTION", "MODIFY", "SELECT", "VIEW_REFLECTION")
 # Buckets (seconds) of the query-duration histogram the log shipper derives from queries.json
-# (components/logshipping.py); the slow-query threshold is one of them.
+# (components/logs/shipping.py); the slow-query threshold is one of them.
 QUERY_BUCKETS = DREMIO_QUERY_SECONDS.buckets
 
 

@@ -1,8 +1,8 @@
 """What the presentation layer renders, as plain data: Superset's chart values and configuration, the analyst
 role's permissions, the gold datasets of the asset bundle, and the alerts.
 
-Pure functions, no resources: `components/presentation.py` declares them, the tests pin them. Chart paths are those
-of the pinned chart (superset 0.15.1, recorded in infra/model/charts.py).
+Pure functions, no resources: `components/presentation/component.py` declares them, the tests pin them. Chart
+paths are those of the pinned chart (superset 0.15.1, recorded in infra/model/charts.py).
 """
 
 from __future__ import annotations
@@ -13,11 +13,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from components.cluster import namespace_name, server_certificate, service_dns_names, service_host
-from components.hardening import Resources, container_security
-from components.logshipping import SUPERSET_RESPONSES
-from components.monitoring import AlertRule
-from components.runtime_values import REDIS_AUTH_SECRET, REDIS_PASSWORD_KEY
+from components.kit.cluster import namespace_name, server_certificate, service_dns_names, service_host
+from components.kit.hardening import Resources, container_security
+from components.logs.shipping import SUPERSET_RESPONSES
+from components.monitoring.component import AlertRule
+from components.runtime.values import REDIS_AUTH_SECRET, REDIS_PASSWORD_KEY
 from infra.model import naming, yamlio
 from infra.model.catalog import Catalog
 from infra.model.charts import SUPERSET_PARTS
@@ -41,7 +41,7 @@ IMPORTER_ROLE = "bundle-importer"
 BUNDLE_CONFIGMAP = "superset-asset-bundle"
 BUNDLE_FILE = "gold_marts.zip"
 IMPORT_SECRET = "superset-bundle-import"
-ASSETS = Path(__file__).resolve().parent / "presentation_assets"
+ASSETS = Path(__file__).resolve().parent / "assets"
 BUNDLE_FOLDER = "gold_marts"
 # The key of the Dremio password in the import's `passwords` (the database file's path inside the bundle).
 BUNDLE_DATABASE_FILE = f"databases/{DATABASE_NAME}.yaml"
@@ -74,7 +74,7 @@ def metadata_database_override(ca_file: str) -> str:
 
 # superset_config.py additions the same in every stack: the secret key and every credential come from the
 # environment (the Secret above), the web app is hardened, Redis is verified TLS, and events go to stdout where
-# Fluent Bit picks them up for the audit index (components/logshipping.py routes lines starting with
+# Fluent Bit picks them up for the audit index (components/logs/shipping.py routes lines starting with
 # {"superset_event"). `config_overrides` adds the metadata database, whose CA depends on the stack.
 CONFIG_OVERRIDES = {
     "secret": """import os
@@ -343,7 +343,7 @@ def alert_rules() -> list[AlertRule]:
 
     Superset exports no Prometheus metrics; its web pods' availability is what kube-state-metrics sees. Responses
     are counted from gunicorn's access log by the log shipper (`log_metric_counter_superset_http_responses_total`,
-    label `status_class`, the status code's first digit; components/logshipping.py), see the docs.
+    label `status_class`, the status code's first digit; components/logs/shipping.py), see the docs.
     """
     namespace = f'namespace="{namespace_name(LAYER)}"'
     responses = SUPERSET_RESPONSES.series

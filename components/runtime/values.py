@@ -1,7 +1,7 @@
 """The runtime's Helm releases as typed specs: one function per shared service, pure (no resources).
 
 Each returns a `ProductRelease` whose fragment holds only what the product needs beyond the hardening that
-`components/release.py` applies at the chart's recorded paths. Secrets are referenced by the names of
+`components/kit/release.py` applies at the chart's recorded paths. Secrets are referenced by the names of
 Kubernetes Secrets the runtime creates (never values); every endpoint serves TLS from a cert-manager
 certificate; every Service stays ClusterIP. tests/components/golden/ keeps the rendered values per stack.
 """
@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from components import logshipping
-from components.cluster import LOG_SHIPPER_SECRET, namespace_name, service_host
-from components.hardening import LARGE, MEDIUM, SMALL, container_security, pod_security
-from components.release import Hardening, ProductRelease
+from components.kit.cluster import LOG_SHIPPER_SECRET, namespace_name, service_host
+from components.kit.hardening import LARGE, MEDIUM, SMALL, container_security, pod_security
+from components.kit.release import Hardening, ProductRelease
+from components.logs import shipping as logshipping
 from infra.model.config import KubernetesConfig
 
 # Kubernetes Secret names the runtime creates and the releases reference.
@@ -256,7 +256,7 @@ def kube_prometheus_stack(config: KubernetesConfig, issuer: str) -> ProductRelea
 
 
 def fluent_bit(config: KubernetesConfig) -> ProductRelease:
-    """The log shipper; its pipeline (inputs, parsers, routes to indices) is components/logshipping.py's."""
+    """The log shipper; its pipeline (inputs, parsers, routes to indices) is components/logs/shipping.py's."""
     _, tls_secret, _ = TLS_SECRETS["log-shipper"]
 
     def secret_env(name: str, key: str) -> dict[str, Any]:

@@ -9,7 +9,7 @@ Example (inside a Pulumi program)::
     )
     ingestion.api_url   # "https://airbyte-api.dp-ingestion.svc.cluster.local:8443"
 
-What it declares (components/ingestion_spec.py renders the chart values and alerts):
+What it declares (components/ingestion/spec.py renders the chart values and alerts):
 1. Airbyte's release through the runtime's release mechanism (chart airbyte 1.8.5): auth on with a generated
    instance administrator, application client and JWT signing secret; its database (`airbyte`) on the metadata
    layer's PostgreSQL with the metadata layer's `airbyte` login; state, job logs and workload output in the
@@ -19,8 +19,8 @@ What it declares (components/ingestion_spec.py renders the chart values and aler
    is served over TLS by an nginx sidecar in the server pod (a cert-manager certificate, Service
    `airbyte-api`), the only way the providers reach it. Job logs reach `airbyte-logs-*`
    through the runtime's Fluent Bit (every container of `dp-ingestion` is routed there,
-   components/logshipping.py).
-2. Airbyte's configuration through the dynamic providers (components/providers/airbyte.py): a workspace with
+   components/logs/shipping.py).
+2. Airbyte's configuration through the dynamic providers (components/ingestion/provider.py): a workspace with
    failure notifications, one source per catalog source (endpoints from `ingestion.sources` in the stack
    config, certificate-verifying TLS), one bronze S3 destination per source (Parquet with the bronze layer's
    codec, `<source>/<stream>/date=YYYY-MM-DD/`) written with the `ingestion` identity, and one connection per
@@ -36,15 +36,15 @@ import pulumi
 import pulumi_kubernetes as k8s
 import pulumi_random as random
 
-from components import ingestion_spec as spec
-from components.base import child_options, type_token
-from components.cluster import ClusterContext
-from components.hardening import LARGE, MEDIUM, SMALL, Resources, container_security, pod_security
-from components.metadata import MetadataConnection
-from components.monitoring import Monitoring
-from components.providers import airbyte
-from components.release import Hardening, ProductRelease, declare_release
-from components.storage import LakeAccess
+from components.ingestion import provider as airbyte
+from components.ingestion import spec
+from components.kit.base import child_options, type_token
+from components.kit.cluster import ClusterContext
+from components.kit.hardening import LARGE, MEDIUM, SMALL, Resources, container_security, pod_security
+from components.kit.release import Hardening, ProductRelease, declare_release
+from components.metadata.component import MetadataConnection
+from components.monitoring.component import Monitoring
+from components.storage.component import LakeAccess
 from infra.model.catalog import Catalog, Source
 from infra.model.config import IngestionSettings, ObjectStore, SourceEndpointSettings, StackIdentity
 from infra.model.lake import bucket_name

@@ -1,6 +1,6 @@
 """What the ingestion layer renders, as plain data: Airbyte's chart values, its secrets' keys and its alerts.
 
-Pure functions, no resources: `components/ingestion.py` declares them, the tests pin them. Paths are those of
+Pure functions, no resources: `components/ingestion/component.py` declares them, the tests pin them. Paths are those of
 the pinned chart (airbyte 1.8.5, recorded in infra/model/charts.py).
 """
 
@@ -9,9 +9,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from components.cluster import namespace_name, server_certificate, service_dns_names, service_host
-from components.hardening import Resources, container_security
-from components.monitoring import AlertRule, RecordingRule
+from components.kit.cluster import namespace_name, server_certificate, service_dns_names, service_host
+from components.kit.hardening import Resources, container_security
+from components.monitoring.component import AlertRule, RecordingRule
 from infra.model.charts import AIRBYTE_COMPONENTS
 
 LAYER = "ingestion"

@@ -25,7 +25,7 @@ from typing import Any
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components.hardening import MEDIUM, Resources, container_security, merge, pod_security, set_path
+from components.kit.hardening import MEDIUM, Resources, container_security, merge, pod_security, set_path
 from infra.model.charts import CHARTS
 
 RELEASE_TIMEOUT_SECONDS = 900

@@ -33,8 +33,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from components.cluster import namespace_name, service_host
-from components.logs_spec import AIRBYTE_LOGS_FIELDS, AUDIT_FIELDS, DBT_RUNS_FIELDS
+from components.kit.cluster import namespace_name, service_host
+from components.logs.spec import AIRBYTE_LOGS_FIELDS, AUDIT_FIELDS, DBT_RUNS_FIELDS
 from infra.model.config import QUERY_SECONDS_BUCKETS
 
 ELASTICSEARCH_HOST = service_host("logs-es-http", "logs")
@@ -42,7 +42,7 @@ ELASTICSEARCH_PORT = 9200
 AUDIT_PORT = 8443
 MINIO_AUDIT_TAG = "minio.audit"
 DREMIO_QUERY_TAG = "dremio.query"
-# Superset's event logger (components/presentation_spec.py) prints one JSON line per event, starting with this key.
+# Superset's event logger (components/presentation/spec.py) prints one JSON line per event, starting with this key.
 SUPERSET_EVENT_TAG = "superset.event"
 SUPERSET_EVENT_KEY = "superset_event"
 # Dremio writes queries.json (and audit.json on Enterprise) to its `dremio-log` emptyDir; the kubelet keeps it here.

@@ -17,7 +17,7 @@ Server, per backend:
 
 Inside, through pulumi-postgresql with `sslmode=verify-full` (CA file from the runtime, or the RDS bundle):
 databases, schemas, group roles from the catalog, a login role per service, grants and default privileges
-(components/metadata_access.py), PUBLIC revoked, the pgaudit extension. Tables come from `migrations/`, run by a
+(components/metadata/access.py), PUBLIC revoked, the pgaudit extension. Tables come from `migrations/`, run by a
 Job whose name carries the migrations' hash, so a new or changed migration runs it again.
 """
 
@@ -32,10 +32,10 @@ import pulumi_kubernetes as k8s
 import pulumi_postgresql as postgresql
 import pulumi_random as random
 
-from components.base import child_options, type_token
-from components.cluster import ClusterContext, server_certificate, service_dns_names, service_host
-from components.images import RDS_CA_BUNDLE, platform_image, rds_ca_source
-from components.metadata_access import MIGRATOR, PLATFORM_DATABASE, AccessModel, access_model
+from components.kit.base import child_options, type_token
+from components.kit.cluster import ClusterContext, server_certificate, service_dns_names, service_host
+from components.kit.images import RDS_CA_BUNDLE, platform_image, rds_ca_source
+from components.metadata.access import MIGRATOR, PLATFORM_DATABASE, AccessModel, access_model
 from infra.migrations import MIGRATIONS_DIR, discover
 from infra.model.catalog import Catalog
 from infra.model.config import MetadataSettings, RetentionConfig, StackIdentity
@@ -64,7 +64,7 @@ class MetadataConnection:
     rds_ca_file: str | None = None
     """RDS: the CA bundle's path inside `rds_ca_image`; None where the server's certificate is the stack CA's."""
     rds_ca_image: str | None = None
-    """RDS: the platform image that ships the bundle (components/images.py `rds_ca_source`)."""
+    """RDS: the platform image that ships the bundle (components/kit/images.py `rds_ca_source`)."""
 
     @classmethod
     def from_metadata(cls, metadata: MetadataDatabase) -> MetadataConnection:

@@ -15,7 +15,7 @@ from typing import Any
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components.base import child_options
+from components.kit.base import child_options
 
 # One namespace per layer; `system` holds the operators and shared services, `deploy` the in-cluster deployer.
 LAYER_NAMESPACES: tuple[str, ...] = (

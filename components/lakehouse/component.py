@@ -11,11 +11,11 @@ Example (inside a Pulumi program)::
     )
     lakehouse.endpoints   # {"rest": "https://dremio-client...:9047", "flight": "grpc+tls://...:32010"}
 
-What it declares (components/lakehouse_spec.py renders the bodies; decision 0011 says why there is no chart):
+What it declares (components/lakehouse/spec.py renders the bodies; decision 0011 says why there is no chart):
 1. Dremio's workloads: generated administrator, keystore and service passwords; a cert-manager certificate with
    a PKCS#12 keystore for web and Flight TLS; the distributed store's core-site.xml in a Secret; the coordinator
    and executor StatefulSets sized by the `lakehouse` section of the stack config; ClusterIP services only.
-2. Dremio's configuration through the dynamic providers (components/providers/dremio.py): the first
+2. Dremio's configuration through the dynamic providers (components/lakehouse/provider.py): the first
    administrator, service users for dbt and Superset, the lake twice (read-only over every layer; write-enabled
    over silver and gold for dbt), PostgreSQL and Elasticsearch sources with full TLS verification, a space per
    flow layer, and, on Enterprise, the catalog's roles and least-privilege grants. A Community stack declares no
@@ -32,14 +32,14 @@ import pulumi
 import pulumi_kubernetes as k8s
 import pulumi_random as random
 
-from components import lakehouse_spec as spec
-from components.base import child_options, type_token
-from components.cluster import ClusterContext, service_host
-from components.hardening import LARGE, SMALL, Resources
-from components.images import platform_image
-from components.monitoring import Monitoring
-from components.providers import dremio
-from components.storage import LakeAccess
+from components.kit.base import child_options, type_token
+from components.kit.cluster import ClusterContext, service_host
+from components.kit.hardening import LARGE, SMALL, Resources
+from components.kit.images import platform_image
+from components.lakehouse import provider as dremio
+from components.lakehouse import spec
+from components.monitoring.component import Monitoring
+from components.storage.component import LakeAccess
 from infra.model import naming
 from infra.model.catalog import FLOW_LAYERS, Catalog
 from infra.model.config import LakehouseSettings, ObjectStore, StackIdentity
@@ -143,7 +143,7 @@ class Lakehouse(pulumi.ComponentResource):
         Monitoring(
             f"{name}-monitoring", cluster,
             # The query-duration histogram is the log shipper's: the runtime scrapes its exporter
-            # (components/monitoring.py base_targets).
+            # (components/monitoring/component.py base_targets).
             targets=[],
             rules=spec.alert_rules(config.slow_query_seconds, runner_minutes),
             opts=child_options(self),

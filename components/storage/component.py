@@ -12,7 +12,7 @@ Every bucket is versioned, encrypted (SSE-KMS; SSE-S3 on S3's access-logs bucket
 into otherwise), and expires noncurrent versions; lake layers follow the catalog's retention. On `s3` every
 bucket also gets a public access block, bucket-owner-enforced ownership, a TLS-only policy, abort of
 incomplete multipart uploads and server access logging; the logs bucket carries a COMPLIANCE object lock.
-Identities are least privilege, derived from the catalog (see components/storage_access.py).
+Identities are least privilege, derived from the catalog (see components/storage/access.py).
 """
 
 from __future__ import annotations
@@ -25,8 +25,8 @@ import pulumi_aws as aws
 import pulumi_minio as minio
 import pulumi_random as random
 
-from components.base import child_options, type_token
-from components.storage_access import (
+from components.kit.base import child_options, type_token
+from components.storage.access import (
     BUCKET_ROLES,
     LAKE_BUCKETS,
     Identity,

@@ -25,10 +25,17 @@ import pulumi
 import pulumi_kubernetes as k8s
 import pulumi_random as random
 
-from components import logs_spec, logshipping
-from components.base import child_options, type_token
-from components.cluster import LOG_SHIPPER_SECRET, ClusterContext, server_certificate, service_dns_names, service_host
-from components.providers.elasticsearch import IlmPolicy, IndexTemplate, Role, User
+from components.kit.base import child_options, type_token
+from components.kit.cluster import (
+    LOG_SHIPPER_SECRET,
+    ClusterContext,
+    server_certificate,
+    service_dns_names,
+    service_host,
+)
+from components.logs import shipping as logshipping
+from components.logs import spec as logs_spec
+from components.logs.provider import IlmPolicy, IndexTemplate, Role, User
 from infra.model.config import LogsSettings, NodeSetSettings, RetentionConfig, StackIdentity
 
 LAYER = "logs"

@@ -8,7 +8,7 @@ Example (inside a Pulumi program)::
         lakehouse=DremioAccess.from_lakehouse(lakehouse),
     )
 
-What it declares (components/presentation_spec.py renders the values, configuration and permissions):
+What it declares (components/presentation/spec.py renders the values, configuration and permissions):
 1. Superset's release through the runtime's release mechanism (chart superset 0.15.1), serving https with a
    cert-manager certificate, with the platform's own image (Superset plus the Dremio Flight dialect, pinned from
    images/digests.lock.json): metadata in the metadata layer's `superset` database over verified TLS (against the
@@ -17,13 +17,13 @@ What it declares (components/presentation_spec.py renders the values, configurat
    generated secret key and administrator password in the `superset-env` Secret (never in values), Talisman on,
    secure HTTP-only cookies, CSRF on, no self-registration, debug off, and the event log on stdout, where the
    runtime's log shipper collects it for the audit index.
-2. Through the dynamic providers (components/providers/superset.py): the Dremio connection over Arrow Flight
+2. Through the dynamic providers (components/presentation/provider.py): the Dremio connection over Arrow Flight
    with encryption and certificate verification on (DML, CTAS/CVAS and file upload off) as the lakehouse's
    `superset` service user, the `analyst` role, read-only on the gold schema, and the `bundle-importer` service
    user, whose role may only import assets.
 3. Alerts for API errors and availability, with runbooks in docs/presentation.md.
 
-Datasets, charts and a dashboard for the gold marts are the asset bundle in components/presentation_assets/,
+Datasets, charts and a dashboard for the gold marts are the asset bundle in components/presentation/assets/,
 imported by the dbt runner after it builds the marts: the layer writes the zipped bundle (ConfigMap
 `superset-asset-bundle`) and the importer's login (Secret `superset-bundle-import`) into the runner's namespace.
 """
@@ -38,20 +38,20 @@ import pulumi
 import pulumi_kubernetes as k8s
 import pulumi_random as random
 
-from components import presentation_spec as spec
-from components.base import child_options, type_token
-from components.cluster import ClusterContext
-from components.hardening import LARGE, MEDIUM, SMALL, Resources, container_security, pod_security
-from components.images import platform_image
-from components.metadata import MetadataConnection
-from components.monitoring import Monitoring
-from components.providers import superset
-from components.release import Hardening, ProductRelease, declare_release
+from components.kit.base import child_options, type_token
+from components.kit.cluster import ClusterContext
+from components.kit.hardening import LARGE, MEDIUM, SMALL, Resources, container_security, pod_security
+from components.kit.images import platform_image
+from components.kit.release import Hardening, ProductRelease, declare_release
+from components.metadata.component import MetadataConnection
+from components.monitoring.component import Monitoring
+from components.presentation import provider as superset
+from components.presentation import spec
 from infra.model.catalog import Catalog
 from infra.model.config import PresentationSettings
 
 if TYPE_CHECKING:
-    from components.lakehouse import Lakehouse
+    from components.lakehouse.component import Lakehouse
 
 SIZES: dict[str, Resources] = {"small": SMALL, "medium": MEDIUM, "large": LARGE}
 METADATA_DATABASE = "superset"

@@ -1,6 +1,6 @@
 """What the log layer writes into Elasticsearch, as plain request bodies: index templates, ILM policies, roles.
 
-Pure functions, no resources: `components/logs.py` declares them and the golden tests pin them.
+Pure functions, no resources: `components/logs/component.py` declares them and the golden tests pin them.
 
 Indices are daily (`<family>-YYYY.MM.DD`, what Fluent Bit's `Logstash_Format` writes) and never roll over, so
 each ILM policy counts its delete phase from the date in the index name (`index.lifecycle.parse_origination_date`)
@@ -17,7 +17,7 @@ TEMPLATE_PRIORITY = 200  # above the built-in `logs-*-*` templates (100); our pa
 WRITER_ROLE = "log-writer"
 READER_ROLE = "log-reader"
 SHIPPER_USER = "log-shipper"
-# Dremio's `logs` source: a role and a user of the same name (components/lakehouse.py queries as it).
+# Dremio's `logs` source: a role and a user of the same name (components/lakehouse/component.py queries as it).
 DREMIO_READER = "dremio-reader"
 # The writer creates daily indices and appends documents; it never reads, updates or deletes.
 WRITER_PRIVILEGES = ["create_doc", "create_index"]

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from components.cluster import LAYER_NAMESPACES, namespace_name
+from components.kit.cluster import LAYER_NAMESPACES, namespace_name
 from infra.model.catalog import Catalog, Service
 
 OBJECT_STORE = "object-store"

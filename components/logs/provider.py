@@ -1,0 +1,198 @@
+"""Elasticsearch objects as Pulumi resources, on the official `elasticsearch` client: index templates, ILM
+policies, roles and native users.
+
+The client's major version is pinned to the cluster's (decision 0009): a 9.x client sends
+`compatible-with=9` media types that an 8.x server refuses. The connection is https only, verified against the
+CA given as PEM; the client's own retries are off so that the base's bounded backoff is the only one.
+
+    connection = {"url": "https://logs-es-http.dp-logs.svc:9200", "username": ..., "password": ..., "ca_pem": ...}
+    IlmPolicy("logs-ilm-audit", connection, "platform-audit", {"phases": {...}})
+"""
+
+from __future__ import annotations
+
+import ssl
+from typing import TYPE_CHECKING, Any
+
+import pulumi
+
+from components.kit.rest import NotFound, ProviderResource, RestProvider
+
+if TYPE_CHECKING:
+    from elasticsearch import Elasticsearch
+
+TRANSIENT_STATUSES = {409, 429, 500, 502, 503, 504}
+
+
+def _client_modules() -> tuple[Any, Any]:
+    """The client library, imported when a provider runs: declaring resources never needs it."""
+    import elastic_transport
+    import elasticsearch
+
+    return elasticsearch, elastic_transport
+DEFAULT_TIMEOUT_SECONDS = 30.0
+
+
+def client(connection: dict[str, Any]) -> Elasticsearch:
+    url = connection["url"]
+    if not url.startswith("https://"):
+        raise ValueError(f"Elasticsearch connection {url!r} is not https; TLS is required")
+    context = ssl.create_default_context(cadata=connection["ca_pem"])
+    elasticsearch, _ = _client_modules()
+    return elasticsearch.Elasticsearch(
+        url,
+        basic_auth=(connection["username"], connection["password"]),
+        ssl_context=context,
+        request_timeout=float(connection.get("timeout") or DEFAULT_TIMEOUT_SECONDS),
+        max_retries=0,
+        retry_on_timeout=False,
+    )
+
+
+class _ElasticsearchProvider(RestProvider):
+    def connect(self, props: dict[str, Any]) -> Elasticsearch:
+        return client(props["connection"])
+
+    def key(self, props: dict[str, Any]) -> str:
+        return props["name"]
+
+    def is_transient(self, error: Exception) -> bool:
+        elasticsearch, elastic_transport = _client_modules()
+        if isinstance(error, elastic_transport.TlsError):
+            return False  # a certificate problem does not heal by waiting
+        if isinstance(error, (elastic_transport.ConnectionError, elastic_transport.ConnectionTimeout)):
+            return True
+        return isinstance(error, elasticsearch.ApiError) and error.meta.status in TRANSIENT_STATUSES
+
+    def _get(self, call) -> Any:
+        try:
+            return call()
+        except _client_modules()[0].NotFoundError:
+            return None
+
+    def _delete(self, call) -> None:
+        try:
+            call()
+        except _client_modules()[0].NotFoundError:
+            raise NotFound() from None
+
+
+class IndexTemplateProvider(_ElasticsearchProvider):
+    kind = "elasticsearch index template"
+
+    def spec(self, props: dict[str, Any]) -> dict[str, Any]:
+        return props["body"]
+
+    def fetch(self, es: Elasticsearch, key: str) -> dict[str, Any] | None:
+        found = self._get(lambda: es.indices.get_index_template(name=key))
+        if found is None:
+            return None
+        return dict(found.body["index_templates"][0]["index_template"])
+
+    def put(self, es: Elasticsearch, key: str, body: dict[str, Any]) -> None:
+        es.indices.put_index_template(name=key, body=body)
+
+    def remove(self, es: Elasticsearch, key: str) -> None:
+        self._delete(lambda: es.indices.delete_index_template(name=key))
+
+
+class IlmPolicyProvider(_ElasticsearchProvider):
+    kind = "elasticsearch ILM policy"
+
+    def spec(self, props: dict[str, Any]) -> dict[str, Any]:
+        return {"policy": props["policy"]}
+
+    def fetch(self, es: Elasticsearch, key: str) -> dict[str, Any] | None:
+        found = self._get(lambda: es.ilm.get_lifecycle(name=key))
+        return None if found is None else {"policy": found.body[key]["policy"]}
+
+    def put(self, es: Elasticsearch, key: str, body: dict[str, Any]) -> None:
+        es.ilm.put_lifecycle(name=key, body=body)
+
+    def remove(self, es: Elasticsearch, key: str) -> None:
+        self._delete(lambda: es.ilm.delete_lifecycle(name=key))
+
+
+class RoleProvider(_ElasticsearchProvider):
+    kind = "elasticsearch role"
+
+    def spec(self, props: dict[str, Any]) -> dict[str, Any]:
+        return props["role"]
+
+    def fetch(self, es: Elasticsearch, key: str) -> dict[str, Any] | None:
+        found = self._get(lambda: es.security.get_role(name=key))
+        if not found or key not in found.body:
+            return None
+        return {k: v for k, v in found.body[key].items() if k != "transient_metadata"}
+
+    def put(self, es: Elasticsearch, key: str, body: dict[str, Any]) -> None:
+        es.security.put_role(name=key, body=body)
+
+    def remove(self, es: Elasticsearch, key: str) -> None:
+        self._delete(lambda: es.security.delete_role(name=key))
+
+
+class UserProvider(_ElasticsearchProvider):
+    """A native-realm user. Its password is written, never read back or stored: only hashed into state."""
+
+    kind = "elasticsearch user"
+
+    def spec(self, props: dict[str, Any]) -> dict[str, Any]:
+        return {"roles": list(props["roles"]), "full_name": props.get("full_name"), "email": None,
+                "metadata": props.get("metadata") or {}, "enabled": True}
+
+    def secrets(self, props: dict[str, Any]) -> dict[str, Any]:
+        return {"password": props["password"]}
+
+    def fetch(self, es: Elasticsearch, key: str) -> dict[str, Any] | None:
+        found = self._get(lambda: es.security.get_user(username=key))
+        if not found or key not in found.body:
+            return None
+        return {k: v for k, v in found.body[key].items() if k != "username"}
+
+    def put(self, es: Elasticsearch, key: str, body: dict[str, Any]) -> None:
+        es.security.put_user(username=key, body=body)
+
+    def remove(self, es: Elasticsearch, key: str) -> None:
+        self._delete(lambda: es.security.delete_user(username=key))
+
+
+class IndexTemplate(ProviderResource, module="elasticsearch", name="IndexTemplate"):
+    """A composable index template (`PUT _index_template/<name>`)."""
+
+    def __init__(self, resource_name: str, connection: pulumi.Input[dict], name: str, body: dict[str, Any],
+                 opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__(IndexTemplateProvider(), resource_name,
+                         {"connection": connection, "name": name, "body": body}, opts)
+
+
+class IlmPolicy(ProviderResource, module="elasticsearch", name="IlmPolicy"):
+    """An index lifecycle policy (`PUT _ilm/policy/<name>`)."""
+
+    def __init__(self, resource_name: str, connection: pulumi.Input[dict], name: str, policy: dict[str, Any],
+                 opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__(IlmPolicyProvider(), resource_name,
+                         {"connection": connection, "name": name, "policy": policy}, opts)
+
+
+class Role(ProviderResource, module="elasticsearch", name="Role"):
+    """A security role (`PUT _security/role/<name>`)."""
+
+    def __init__(self, resource_name: str, connection: pulumi.Input[dict], name: str, role: dict[str, Any],
+                 opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__(RoleProvider(), resource_name, {"connection": connection, "name": name, "role": role}, opts)
+
+
+class User(ProviderResource, module="elasticsearch", name="User"):
+    """A native-realm user (`PUT _security/user/<name>`) holding the given roles."""
+
+    def __init__(self, resource_name: str, connection: pulumi.Input[dict], name: str, roles: list[str],
+                 password: pulumi.Input[str], full_name: str | None = None,
+                 opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__(
+            UserProvider(),
+            resource_name,
+            {"connection": connection, "name": name, "roles": roles, "full_name": full_name,
+             "password": pulumi.Output.secret(password)},
+            opts,
+        )
