@@ -38,6 +38,7 @@ import pulumi_random as random
 
 from components.ingestion import provider as airbyte
 from components.ingestion import spec
+from components.ingestion.config import IngestionSettings, SourceEndpointSettings
 from components.kit.base import child_options, type_token
 from components.kit.cluster import ClusterContext
 from components.kit.hardening import LARGE, MEDIUM, SMALL, Resources, container_security, pod_security
@@ -46,9 +47,10 @@ from components.metadata.component import MetadataConnection
 from components.monitoring.component import Monitoring
 from components.storage.component import LakeAccess
 from infra.model.catalog import Catalog, Source
-from infra.model.config import IngestionSettings, ObjectStore, SourceEndpointSettings, StackIdentity
+from infra.model.config import ObjectStore
 from infra.model.lake import bucket_name
 from infra.model.schedules import quartz_cron
+from infra.model.sections import StackIdentity
 
 JOB_SIZES: dict[str, Resources] = {"small": SMALL, "medium": MEDIUM, "large": LARGE}
 ADMIN_EMAIL_DOMAIN = "platform.invalid"  # the instance administrator's e-mail: Airbyte requires one

@@ -9,7 +9,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from infra.model.config import IMAGE_LOCK, MetadataSettings
+from components.metadata.config import MetadataSettings
+from infra.model.sections import IMAGE_LOCK
 
 LOCK_FILE = IMAGE_LOCK
 # Where images/migrations/Dockerfile puts the RDS CA bundle. Every in-cluster client of an RDS metadata server

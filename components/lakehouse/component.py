@@ -38,13 +38,15 @@ from components.kit.hardening import LARGE, SMALL, Resources
 from components.kit.images import platform_image
 from components.lakehouse import provider as dremio
 from components.lakehouse import spec
+from components.lakehouse.config import LakehouseSettings
 from components.monitoring.component import Monitoring
 from components.storage.component import LakeAccess
 from infra.model import naming
 from infra.model.catalog import FLOW_LAYERS, Catalog
-from infra.model.config import LakehouseSettings, ObjectStore, StackIdentity
+from infra.model.config import ObjectStore
 from infra.model.lake import bucket_name
 from infra.model.schedules import kubernetes_cron
+from infra.model.sections import StackIdentity
 
 SIZES: dict[str, tuple[Resources, Resources]] = {
     "small": (Resources(cpu="1", memory="4Gi", cpu_limit="2"), Resources(cpu="1", memory="4Gi", cpu_limit="2")),

@@ -35,8 +35,10 @@ from components.kit.cluster import (
 )
 from components.logs import shipping as logshipping
 from components.logs import spec as logs_spec
+from components.logs.config import LogsSettings, NodeSetSettings
 from components.logs.provider import IlmPolicy, IndexTemplate, Role, User
-from infra.model.config import LogsSettings, NodeSetSettings, RetentionConfig, StackIdentity
+from infra.model.config import RetentionConfig
+from infra.model.sections import StackIdentity
 
 LAYER = "logs"
 CLUSTER_NAME = "logs"

@@ -35,7 +35,7 @@ from dataclasses import dataclass
 
 from components.kit.cluster import namespace_name, service_host
 from components.logs.spec import AIRBYTE_LOGS_FIELDS, AUDIT_FIELDS, DBT_RUNS_FIELDS
-from infra.model.config import QUERY_SECONDS_BUCKETS
+from infra.model.sections import QUERY_SECONDS_BUCKETS
 
 ELASTICSEARCH_HOST = service_host("logs-es-http", "logs")
 ELASTICSEARCH_PORT = 9200

@@ -36,9 +36,11 @@ from components.kit.base import child_options, type_token
 from components.kit.cluster import ClusterContext, server_certificate, service_dns_names, service_host
 from components.kit.images import RDS_CA_BUNDLE, platform_image, rds_ca_source
 from components.metadata.access import MIGRATOR, PLATFORM_DATABASE, AccessModel, access_model
+from components.metadata.config import MetadataSettings
 from infra.migrations import MIGRATIONS_DIR, discover
 from infra.model.catalog import Catalog
-from infra.model.config import MetadataSettings, RetentionConfig, StackIdentity
+from infra.model.config import RetentionConfig
+from infra.model.sections import StackIdentity
 
 LAYER = "metadata"
 CLUSTER_NAME = "metadata"

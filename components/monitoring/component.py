@@ -24,7 +24,8 @@ import pulumi_kubernetes as k8s
 from components.kit.base import child_options, type_token
 from components.kit.cluster import ClusterContext, namespace_name, service_host
 from components.logs import shipping as logshipping
-from infra.model.config import KubernetesConfig, StorageConfig
+from components.runtime.config import KubernetesConfig
+from components.storage.config import StorageConfig
 
 RUNBOOKS = "docs/runtime.md"  # the runbooks section of the repository's runtime docs
 PLATFORM_NAMESPACES = 'namespace=~"dp-.*"'

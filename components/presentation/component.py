@@ -47,8 +47,8 @@ from components.metadata.component import MetadataConnection
 from components.monitoring.component import Monitoring
 from components.presentation import provider as superset
 from components.presentation import spec
+from components.presentation.config import PresentationSettings
 from infra.model.catalog import Catalog
-from infra.model.config import PresentationSettings
 
 if TYPE_CHECKING:
     from components.lakehouse.component import Lakehouse

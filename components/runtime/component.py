@@ -29,10 +29,12 @@ from components.kit.cluster import LAYER_NAMESPACES, ClusterContext, namespace_n
 from components.kit.images import image_references
 from components.kit.release import ProductRelease, declare_release
 from components.runtime import values
+from components.runtime.config import KubernetesConfig
 from components.runtime.network import network_policies
 from components.runtime.trust_bundle import TrustBundleFile, default_path
+from components.storage.config import StorageConfig
 from infra.model.catalog import Catalog
-from infra.model.config import KubernetesConfig, StackIdentity, StorageConfig
+from infra.model.sections import StackIdentity
 
 # Layers whose namespace cannot enforce `restricted`, the level they enforce instead, and why.
 POD_SECURITY_EXCEPTIONS: dict[str, tuple[str, str]] = {

@@ -14,7 +14,7 @@ from components.kit.cluster import LOG_SHIPPER_SECRET, namespace_name, service_h
 from components.kit.hardening import LARGE, MEDIUM, SMALL, container_security, pod_security
 from components.kit.release import Hardening, ProductRelease
 from components.logs import shipping as logshipping
-from infra.model.config import KubernetesConfig
+from components.runtime.config import KubernetesConfig
 
 # Kubernetes Secret names the runtime creates and the releases reference.
 MINIO_ROOT_SECRET = "minio-root"

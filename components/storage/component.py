@@ -38,9 +38,10 @@ from components.storage.access import (
     kms_policy_document,
     tls_only_statement,
 )
+from components.storage.config import MinioSettings, StorageConfig
 from infra.model.catalog import Catalog
-from infra.model.config import MinioSettings, StackIdentity, StorageConfig
 from infra.model.lake import bucket_name
+from infra.model.sections import StackIdentity
 
 ABORT_MULTIPART_DAYS = 7
 

@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from infra.model import yamlio
 from infra.model.errors import MISSING, ConfigError, InputError, Problem, config_error, validation_problems
+from infra.model.sections import repeated_names
 
 CATALOG_PATH = Path(__file__).resolve().parents[1] / "dataflow.yaml"
 PROJECT_ROOT = CATALOG_PATH.parent.parent
@@ -211,7 +212,7 @@ class Source(_Strict):
     @model_validator(mode="after")
     def _unique_streams(self) -> Source:
         problems = [Problem("streams", f"name `{name}` twice; stream names must be unique")
-                    for name in _repeated([stream.name for stream in self.streams])]
+                    for name in repeated_names([stream.name for stream in self.streams])]
         if self.replication == "cdc" and self.kind not in ("postgres", "mysql", "mongodb"):
             problems.append(Problem("replication", f"cdc is only available for postgres, mysql and mongodb sources, "
                                                    f"not {self.kind}; use `standard`", self.replication))
@@ -329,7 +330,7 @@ class Catalog(_Strict):
                                ("marts", [mart.name for mart in self.marts]),
                                ("roles", [role.name for role in self.roles]),
                                ("services", [service.name for service in self.services]))
-            for name in _repeated(names)
+            for name in repeated_names(names)
         ]
         for written in self.transformations.writes:
             layer = self.lake.layer(written)
@@ -421,11 +422,6 @@ def _platform_problems(catalog: Catalog) -> list[Problem]:
                 problems.append(Problem(f"services[{name}].uses", f"must include `{called}`: {name} works through it",
                                         service.uses))
     return problems
-
-
-def _repeated(names: list[str]) -> list[str]:
-    seen: set[str] = set()
-    return sorted({name for name in names if name in seen or seen.add(name)})
 
 
 def catalog_origin(path: Path) -> str:

@@ -13,9 +13,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from components.ingestion.config import ENDPOINT_KEYS
 from infra.model import catalog as catalog_module
 from infra.model.catalog import Catalog, catalog_origin, load_catalog
-from infra.model.config import ENDPOINT_KEYS, PROJECT, StackConfig, parse_stack_config, stack_origin
+from infra.model.config import PROJECT, StackConfig, parse_stack_config, stack_origin
 from infra.model.errors import ConfigError, Problem, problem_line
 
 

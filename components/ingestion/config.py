@@ -1,0 +1,78 @@
+"""The ingestion layer's section of the stack config (`dataplatform:ingestion`): Airbyte, and where the catalog's
+sources live.
+
+A pure pydantic model: the stack config (infra/model/config.py) is composed of the sections, and the
+component takes this one as it is."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import Field, SecretStr
+
+from infra.model.sections import (
+    AWS_REGION,
+    HOST,
+    HTTPS_URL,
+    S3_BUCKET,
+    Section,
+)
+
+
+class SourceEndpointSettings(Section):
+    """Where one catalog source lives; which keys apply depends on its `kind` in the catalog (`ENDPOINT_KEYS`)."""
+
+    host: Annotated[str, Field(min_length=1, max_length=253, pattern=HOST)] | None = Field(
+        default=None, description="Database host (postgres, mysql, mongodb)."
+    )
+    port: Annotated[int, Field(ge=1, le=65535)] | None = Field(
+        default=None, description="Database port; None: the engine's default (5432, 3306, 27017)."
+    )
+    database: Annotated[str, Field(min_length=1, pattern=r"^[^\s/\\.\"$]{1,63}$")] | None = Field(
+        default=None, description="Database to read (postgres, mysql, mongodb)."
+    )
+    schema_name: Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_$]{0,62}$")] | None = Field(
+        default=None, alias="schema", description="PostgreSQL schema; None: `public`."
+    )
+    username: Annotated[str, Field(min_length=1, pattern=r"^[^\s:]{1,128}$")] | None = Field(
+        default=None, description="Login of the database, or the access key id of the CSV files' bucket."
+    )
+    url: Annotated[str, Field(min_length=1, pattern=HTTPS_URL)] | None = Field(
+        default=None, description="https URL of the REST API, or of the CSV files' S3 endpoint (None: AWS S3)."
+    )
+    bucket: Annotated[str, Field(min_length=1, pattern=S3_BUCKET)] | None = Field(
+        default=None, description="Bucket the CSV files are dropped in (csv_files)."
+    )
+    region: Annotated[str, Field(min_length=1, pattern=AWS_REGION)] | None = Field(
+        default=None, description="Region of the CSV files' bucket (csv_files)."
+    )
+    password: Annotated[SecretStr, Field(min_length=1)] | None = Field(
+        default=None,
+        description="The source's one secret (password, API key or secret access key). Set it as a secret: "
+        "`pulumi config set --secret --path 'dataplatform:ingestion.sources.<name>.password'`.",
+    )
+
+
+# Per catalog source kind: the keys of `ingestion.sources.<name>` it needs, and those it may have besides.
+ENDPOINT_KEYS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    "postgres": (("host", "database", "username"), ("port", "schema", "password")),
+    "mysql": (("host", "database", "username"), ("port", "password")),
+    "mongodb": (("host", "database", "username"), ("port", "password")),
+    "rest_api": (("url",), ("password",)),
+    "csv_files": (("bucket", "region", "username"), ("url", "password")),
+}
+
+
+class IngestionSettings(Section):
+    workspace: Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]{0,62}$")] = Field(
+        default="platform", description="Airbyte workspace that holds the catalog's sources and connections."
+    )
+    failure_webhook: Annotated[str, Field(pattern=HTTPS_URL)] | None = Field(
+        default=None, description="https webhook (e.g. Slack) Airbyte notifies on failed syncs; None: no webhook."
+    )
+    job_size: Literal["small", "medium", "large"] = Field(description="Resources of each sync job's pods.")
+    sources: dict[str, SourceEndpointSettings] = Field(
+        default_factory=dict,
+        description="Where each catalog source lives in this stack, by source name: one entry per source of the "
+        "catalog, with the keys its kind needs (infra/model/inputs.py checks them against the catalog).",
+    )
