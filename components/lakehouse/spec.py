@@ -1,7 +1,7 @@
 """What the lakehouse layer renders, as plain data: Dremio's configuration files and workloads, the catalog's
 grants, the dbt runner, the alerts and the query-log shipping. Pure functions, no resources:
 `components/lakehouse/component.py` declares them, the golden tests pin them
-(tests/components/golden_lakehouse/<stack>.yaml).
+(tests/golden/lakehouse/<stack>.yaml).
 
 Dremio runs from manifests rendered here rather than from a chart (docs/decisions/0011-dremio-workloads.md):
 a master coordinator with embedded ZooKeeper and a StatefulSet of executors, restricted pod security, TLS on

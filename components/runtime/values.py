@@ -3,7 +3,7 @@
 Each returns a `ProductRelease` whose fragment holds only what the product needs beyond the hardening that
 `components/kit/release.py` applies at the chart's recorded paths. Secrets are referenced by the names of
 Kubernetes Secrets the runtime creates (never values); every endpoint serves TLS from a cert-manager
-certificate; every Service stays ClusterIP. tests/components/golden/ keeps the rendered values per stack.
+certificate; every Service stays ClusterIP. tests/golden/releases/ keeps the rendered values per stack.
 """
 
 from __future__ import annotations

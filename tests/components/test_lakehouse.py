@@ -4,8 +4,6 @@ secrets only in secret inputs, grants only where the edition has them, and workl
 from __future__ import annotations
 
 import json
-import os
-from pathlib import Path
 
 import pytest
 import yaml
@@ -15,10 +13,9 @@ from components.lakehouse import spec
 from components.presentation import spec as presentation_spec
 from infra.model.stackfiles import load_stack
 from infra.offline.harness import SECRET_SENTINEL_PREFIX, is_secret, run_program, unwrap_secret
+from tests.support.golden import check_golden
 from tests.support.lakehouse import lakehouse_program, shape
 
-GOLDEN = Path(__file__).with_name("golden_lakehouse")
-UPDATE = os.environ.get("UPDATE_GOLDEN") == "1"
 DYNAMIC = "pulumi-python:dynamic/dremio:"
 
 
@@ -40,11 +37,7 @@ def names(recording, kind: str) -> list[str]:
 def test_workloads_match_golden(stack: str) -> None:
     rendered = yaml.safe_dump({"dremio.conf": spec.dremio_conf(shape(stack)), "workloads": spec.workloads(shape(stack)),
                                "certificate": spec.certificate("ISSUER")}, sort_keys=True, width=120)
-    path = GOLDEN / f"{stack}.yaml"
-    if UPDATE:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(rendered)
-    assert rendered == path.read_text(), f"{path} differs; run with UPDATE_GOLDEN=1 and review it"
+    check_golden(f"lakehouse/{stack}.yaml", rendered)
 
 
 def test_configuration_inventory_per_edition(dev, prod):

@@ -4,17 +4,15 @@ bodies match the golden files; the shipper's credentials reach the runtime only 
 from __future__ import annotations
 
 import json
-import os
-from pathlib import Path
 
 import pytest
 
 from components.logs import shipping as logshipping
 from components.logs import spec as logs_spec
 from infra.offline.harness import SECRET_SENTINEL_PREFIX, is_secret
+from tests.support.golden import check_golden
 from tests.support.recordings import record_logs
 
-GOLDEN = Path(__file__).parent / "golden" / "logs"
 DYNAMIC = "pulumi-python:dynamic/elasticsearch:"
 
 
@@ -30,21 +28,14 @@ def rendered_objects(stack: str) -> dict[str, object]:
     return objects
 
 
-def check_golden(name: str, text: str) -> None:
-    path = GOLDEN / name
-    if os.environ.get("UPDATE_GOLDEN"):
-        path.write_text(text)
-    assert path.read_text() == text, f"{path} differs; rerun with UPDATE_GOLDEN=1 after checking the change"
-
-
 @pytest.mark.parametrize("stack", ["dev", "prod"])
 def test_object_payloads_match_the_golden_files(stack):
-    check_golden(f"{stack}-objects.json", json.dumps(rendered_objects(stack), indent=2, sort_keys=True) + "\n")
+    check_golden(f"logs/{stack}-objects.json", json.dumps(rendered_objects(stack), indent=2, sort_keys=True) + "\n")
 
 
 def test_fluent_bit_config_matches_the_golden_files():
     for section, text in logshipping.render().items():
-        check_golden(f"fluent-bit-{section}.conf", text)
+        check_golden(f"logs/fluent-bit-{section}.conf", text)
 
 
 def test_the_seed_mapping_is_exact():

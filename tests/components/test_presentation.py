@@ -6,9 +6,7 @@ from __future__ import annotations
 import base64
 import io
 import json
-import os
 import zipfile
-from pathlib import Path
 
 import pytest
 import yaml
@@ -19,11 +17,10 @@ from components.presentation.provider import MASKED_PASSWORD, dremio_uri
 from infra.model.catalog import load_catalog
 from infra.model.stackfiles import load_stack
 from infra.offline.harness import SECRET_SENTINEL_PREFIX, is_secret, run_program, unwrap_secret
+from tests.support.golden import check_golden
 from tests.support.presentation import FLIGHT_HOST, presentation_program
 
 CATALOG = load_catalog()
-GOLDEN = Path(__file__).with_name("golden_presentation")
-UPDATE = os.environ.get("UPDATE_GOLDEN") == "1"
 
 
 @pytest.fixture(scope="module", params=["dev", "prod"])
@@ -65,11 +62,7 @@ def test_release_values_match_golden(recording):
     release = one(recording, "kubernetes:helm.sh/v3:Release").inputs
     rendered = yaml.safe_dump(integral({key: release[key] for key in ("chart", "version", "values")}),
                               sort_keys=True, width=120)
-    path = GOLDEN / f"{recording.stack}.yaml"
-    if UPDATE:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(rendered)
-    assert rendered == path.read_text(), f"{path} differs; run with UPDATE_GOLDEN=1 and review it"
+    check_golden(f"presentation/{recording.stack}.yaml", rendered)
 
 
 def test_superset_serves_https_with_a_cert_manager_certificate(recording):

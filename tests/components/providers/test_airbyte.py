@@ -6,7 +6,6 @@ from __future__ import annotations
 import copy
 import json
 import typing
-from pathlib import Path
 
 import airbyte_api.models as models
 import pytest
@@ -26,10 +25,10 @@ from components.kit.rest import ProviderError, Retry
 from infra.model.catalog import Codec, Source, load_catalog
 from infra.model.schedules import quartz_cron
 from tests.support.airbyte_server import CLIENT, FakeAirbyte
+from tests.support.golden import check_golden
 from tests.support.tls import make_pki
 from tests.support.vendor_specs import vendor_spec
 
-GOLDEN = Path(__file__).with_name("golden") / "airbyte_payloads.json"
 CATALOG = load_catalog()
 SOURCES = {source.name: source for source in CATALOG.sources}
 BRONZE_CODEC = CATALOG.lake.layer("bronze").codec
@@ -87,8 +86,8 @@ def rendered_payloads(sources: dict = SOURCES) -> dict:
 
 
 def test_payloads_match_the_golden_file_and_the_official_client_models():
-    assert rendered_payloads(FIRST_OF_KIND) == json.loads(GOLDEN.read_text()), \
-        "regenerate the golden file only for an intended change"
+    check_golden("providers/airbyte_payloads.json",
+                 json.dumps(rendered_payloads(FIRST_OF_KIND), indent=2, sort_keys=True) + "\n")
     payloads = rendered_payloads()
     for configuration in payloads["sources"].values():
         kind = {"postgres": models.SourcePostgres, "mysql": models.SourceMysql, "mongodb-v2": models.SourceMongodbV2,

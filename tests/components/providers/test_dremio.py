@@ -5,18 +5,16 @@ from __future__ import annotations
 
 import copy
 import json
-import os
 import re
-from pathlib import Path
 
 import pytest
 
 from components.kit.rest import ProviderError, Retry
 from components.lakehouse import provider as dremio
 from tests.support.dremio_server import EXISTING, FakeDremio
+from tests.support.golden import check_golden
 from tests.support.tls import make_pki
 
-GOLDEN = Path(__file__).parent / "golden" / "dremio_bootstrap_payloads.json"
 ADMIN_PASSWORD = "admin-Passw0rd-for-tests"
 LAKE_SECRET = "lake-secret-key-0123"
 UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
@@ -108,10 +106,7 @@ def normalised_writes(server) -> list[dict]:
 def test_bootstrap_from_empty_matches_the_golden_payloads(server, pki, slept):
     bootstrap(server, pki, slept)
     writes = normalised_writes(server)
-    if os.environ.get("UPDATE_GOLDEN"):
-        GOLDEN.parent.mkdir(parents=True, exist_ok=True)
-        GOLDEN.write_text(json.dumps(writes, indent=2, sort_keys=True) + "\n")
-    assert writes == json.loads(GOLDEN.read_text())
+    check_golden("providers/dremio_bootstrap_payloads.json", json.dumps(writes, indent=2, sort_keys=True) + "\n")
     lake = server.entity("lake")
     assert lake["config"]["secure"] is True and lake["config"]["compatibilityMode"] is True
     assert lake["metadataPolicy"]["autoPromoteDatasets"] is True
