@@ -48,7 +48,7 @@ from components.monitoring.component import Monitoring
 from components.storage.component import LakeAccess
 from infra.model.catalog import Catalog, Source
 from infra.model.config import ObjectStore
-from infra.model.lake import bucket_name
+from infra.model.naming import bucket_name
 from infra.model.schedules import quartz_cron
 from infra.model.sections import StackIdentity
 

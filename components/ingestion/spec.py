@@ -9,10 +9,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from components.kit.cluster import namespace_name, server_certificate, service_dns_names, service_host
+from components.kit.cluster import server_certificate, service_dns_names
 from components.kit.hardening import Resources, container_security
 from components.monitoring.component import AlertRule, RecordingRule
+from infra.model import naming
 from infra.model.charts import AIRBYTE_COMPONENTS
+from infra.model.naming import namespace_name, service_host
 
 LAYER = "ingestion"
 RELEASE = "airbyte"
@@ -65,7 +67,7 @@ JAVA_TOOL_OPTIONS = (f"-Djavax.net.ssl.trustStore={TRUST_DIR}/cacerts "
 # name alone, DATABASE_DB, is used by nothing but the disabled Keycloak). The server's certificate is checked
 # against DB_CA_FILE: the stack's CA where the metadata server runs in the cluster, the RDS bundle (copied by an
 # init container from the image that ships it) where it is RDS.
-DB_CA_DIR = "/etc/dataplatform/db-ca"
+DB_CA_DIR = naming.POD_DB_CA_DIR
 INIT_RESOURCES = Resources(cpu="50m", memory="256Mi", cpu_limit="500m")  # keytool is a JVM
 # Replication pods Airbyte's workload launcher starts: `replication-job-<job>-attempt-<n>`.
 REPLICATION_POD = "replication-job-.*"
@@ -93,7 +95,7 @@ class AirbyteShape:
 
     def database_ca_file(self) -> str:
         """The file the JDBC connection verifies the metadata server against."""
-        return f"{DB_CA_DIR}/rds-ca.pem" if self.rds_ca_file else f"{CA_DIR}/ca.crt"
+        return naming.POD_RDS_CA_FILE if self.rds_ca_file else f"{CA_DIR}/ca.crt"
 
 
 def database_name(shape: AirbyteShape) -> str:

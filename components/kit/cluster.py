@@ -16,35 +16,11 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from components.kit.base import child_options
-
-# One namespace per layer; `system` holds the operators and shared services, `deploy` the in-cluster deployer.
-LAYER_NAMESPACES: tuple[str, ...] = (
-    "system",
-    "storage",
-    "metadata",
-    "logs",
-    "lakehouse",
-    "ingestion",
-    "presentation",
-    "monitoring",
-    "deploy",
-)
+from infra.model.naming import namespace_name, service_host
 
 # Secret (keys `username`, `password`) in `dp-logs` that the logs layer creates for the log shipper's
 # Elasticsearch identity; the runtime's Fluent Bit reads it through secretKeyRef.
 LOG_SHIPPER_SECRET = "log-shipper-credentials"
-
-
-def namespace_name(layer: str) -> str:
-    """Physical namespace of a layer: `dp-<layer>`."""
-    if layer not in LAYER_NAMESPACES:
-        raise ValueError(f"'{layer}' is not a platform layer; use one of {', '.join(LAYER_NAMESPACES)}")
-    return f"dp-{layer}"
-
-
-def service_host(service: str, layer: str) -> str:
-    """Cluster DNS name of a service in a layer's namespace (what providers and TLS certificates use)."""
-    return f"{service}.{namespace_name(layer)}.svc.cluster.local"
 
 
 # Leaf certificates the platform's issuer signs: 90 days, renewed 15 days before they expire.

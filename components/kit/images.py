@@ -10,13 +10,13 @@ import json
 from pathlib import Path
 
 from components.metadata.config import MetadataSettings
+from infra.model.naming import RDS_CA_BUNDLE
 from infra.model.sections import IMAGE_LOCK
 
 LOCK_FILE = IMAGE_LOCK
 # Where images/migrations/Dockerfile puts the RDS CA bundle. Every in-cluster client of an RDS metadata server
 # (the migrations Job, and the `rds-ca` init containers of Dremio, Airbyte and Superset) takes it from that image
 # at this path; `metadata.caBundleFile` is the bundle's path on the deployer, for the PostgreSQL provider only.
-RDS_CA_BUNDLE = "/etc/dataplatform/rds-global-bundle.pem"
 
 
 def image_references(path: Path = LOCK_FILE) -> dict[str, str]:

@@ -33,7 +33,7 @@ import pulumi_kubernetes as k8s
 import pulumi_random as random
 
 from components.kit.base import child_options, type_token
-from components.kit.cluster import ClusterContext, service_host
+from components.kit.cluster import ClusterContext
 from components.kit.hardening import LARGE, SMALL, Resources
 from components.kit.images import platform_image
 from components.lakehouse import provider as dremio
@@ -44,7 +44,7 @@ from components.storage.component import LakeAccess
 from infra.model import naming
 from infra.model.catalog import FLOW_LAYERS, Catalog
 from infra.model.config import ObjectStore
-from infra.model.lake import bucket_name
+from infra.model.naming import bucket_name, service_host
 from infra.model.schedules import kubernetes_cron
 from infra.model.sections import StackIdentity
 

@@ -16,13 +16,13 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Any, Literal
 
-from components.kit.cluster import namespace_name, server_certificate, service_dns_names, service_host
+from components.kit.cluster import server_certificate, service_dns_names
 from components.kit.hardening import SMALL, Resources, container_security, pod_security
 from components.logs.shipping import DREMIO_QUERY_SECONDS
 from components.monitoring.component import AlertRule
-from components.presentation import spec as presentation
 from infra.model import naming
 from infra.model.catalog import FLOW_LAYERS, Catalog, Role
+from infra.model.naming import namespace_name, service_host
 
 LAYER = "lakehouse"
 COORDINATOR = "dremio-coordinator"
@@ -393,11 +393,11 @@ def import_environment() -> list[dict[str, Any]]:
     def secret(name: str, key: str) -> dict[str, Any]:
         # Optional, as the bundle: until the presentation layer exists the import reports itself skipped.
         return {"name": name,
-                "valueFrom": {"secretKeyRef": {"name": presentation.IMPORT_SECRET, "key": key, "optional": True}}}
+                "valueFrom": {"secretKeyRef": {"name": naming.SUPERSET_IMPORT_SECRET, "key": key, "optional": True}}}
 
-    plain = {"SUPERSET_URL": presentation.server_url(), "SUPERSET_CA_FILE": f"{RUNNER_CA_DIR}/ca.crt",
-             "BUNDLE_FILE": f"{BUNDLE_DIR}/{presentation.BUNDLE_FILE}",
-             "BUNDLE_DATABASE_FILE": presentation.BUNDLE_DATABASE_FILE}
+    plain = {"SUPERSET_URL": naming.superset_url(), "SUPERSET_CA_FILE": f"{RUNNER_CA_DIR}/ca.crt",
+             "BUNDLE_FILE": f"{BUNDLE_DIR}/{naming.SUPERSET_BUNDLE_FILE}",
+             "BUNDLE_DATABASE_FILE": naming.SUPERSET_BUNDLE_DATABASE_FILE}
     return [*({"name": key, "value": value} for key, value in sorted(plain.items())),
             secret("SUPERSET_USERNAME", "username"), secret("SUPERSET_PASSWORD", "password"),
             secret("BUNDLE_DATABASE_PASSWORD", "database-password")]
@@ -430,7 +430,7 @@ def runner_pod(image: str, user: str, resources: Resources, prefix: str, stack: 
         "volumes": [{"name": "ca", "secret": {"secretName": RUNNER_SECRET, "items": [{"key": "ca.crt",
                                                                                     "path": "ca.crt"}]}},
                     {"name": "work", "emptyDir": {}},
-                    {"name": "bundle", "configMap": {"name": presentation.BUNDLE_CONFIGMAP, "optional": True}}],
+                    {"name": "bundle", "configMap": {"name": naming.SUPERSET_BUNDLE_CONFIGMAP, "optional": True}}],
     }
 
 

@@ -26,18 +26,13 @@ import pulumi_kubernetes as k8s
 import pulumi_random as random
 
 from components.kit.base import child_options, type_token
-from components.kit.cluster import (
-    LOG_SHIPPER_SECRET,
-    ClusterContext,
-    server_certificate,
-    service_dns_names,
-    service_host,
-)
+from components.kit.cluster import LOG_SHIPPER_SECRET, ClusterContext, server_certificate, service_dns_names
 from components.logs import shipping as logshipping
 from components.logs import spec as logs_spec
 from components.logs.config import LogsSettings, NodeSetSettings
 from components.logs.provider import IlmPolicy, IndexTemplate, Role, User
 from infra.model.config import RetentionConfig
+from infra.model.naming import service_host
 from infra.model.sections import StackIdentity
 
 LAYER = "logs"

@@ -33,8 +33,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from components.kit.cluster import namespace_name, service_host
 from components.logs.spec import AIRBYTE_LOGS_FIELDS, AUDIT_FIELDS, DBT_RUNS_FIELDS
+from infra.model.naming import namespace_name, service_host
 from infra.model.sections import QUERY_SECONDS_BUCKETS
 
 ELASTICSEARCH_HOST = service_host("logs-es-http", "logs")

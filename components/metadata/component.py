@@ -33,13 +33,15 @@ import pulumi_postgresql as postgresql
 import pulumi_random as random
 
 from components.kit.base import child_options, type_token
-from components.kit.cluster import ClusterContext, server_certificate, service_dns_names, service_host
+from components.kit.cluster import ClusterContext, server_certificate, service_dns_names
 from components.kit.images import RDS_CA_BUNDLE, platform_image, rds_ca_source
 from components.metadata.access import MIGRATOR, PLATFORM_DATABASE, AccessModel, access_model
 from components.metadata.config import MetadataSettings
 from infra.migrations import MIGRATIONS_DIR, discover
+from infra.model import naming
 from infra.model.catalog import Catalog
 from infra.model.config import RetentionConfig
+from infra.model.naming import service_host
 from infra.model.sections import StackIdentity
 
 LAYER = "metadata"
@@ -131,7 +133,7 @@ class MetadataDatabase(pulumi.ComponentResource):
         self._config = config
         self._stack = stack
         self._retention = retention
-        self._identifier = f"{stack.name_prefix}-{stack.stack}-metadata"
+        self._identifier = naming.physical_name(stack.name_prefix, stack.stack, "metadata")
         self._cluster = cluster
         self.rds_ca = rds_ca_source(config)
         self._namespace = cluster.namespaces[LAYER]

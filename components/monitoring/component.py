@@ -22,10 +22,11 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from components.kit.base import child_options, type_token
-from components.kit.cluster import ClusterContext, namespace_name, service_host
+from components.kit.cluster import ClusterContext
 from components.logs import shipping as logshipping
 from components.runtime.config import KubernetesConfig
 from components.storage.config import StorageConfig
+from infra.model.naming import namespace_name, service_host
 
 RUNBOOKS = "docs/runtime.md"  # the runbooks section of the repository's runtime docs
 PLATFORM_NAMESPACES = 'namespace=~"dp-.*"'

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from components.kit.cluster import namespace_name, server_certificate, service_dns_names, service_host
+from components.kit.cluster import server_certificate, service_dns_names
 from components.kit.hardening import Resources, container_security
 from components.logs.shipping import SUPERSET_RESPONSES
 from components.monitoring.component import AlertRule
@@ -21,16 +21,17 @@ from components.runtime.values import REDIS_AUTH_SECRET, REDIS_PASSWORD_KEY
 from infra.model import naming, yamlio
 from infra.model.catalog import Catalog
 from infra.model.charts import SUPERSET_PARTS
+from infra.model.naming import namespace_name
 
 LAYER = "presentation"
-RELEASE = "superset"
-HTTP_PORT = 8088
+RELEASE = naming.SUPERSET_SERVICE
+HTTP_PORT = naming.SUPERSET_PORT
 SUPERSET_UID = 1000  # the `superset` user of Superset's image
 # The chart reads every pod's environment from this Secret (`envFromSecret`); the layer writes it, the chart's
 # own (which would carry the database password from values) is switched off.
 ENV_SECRET = "superset-env"
 ADMIN_USER = "platform-admin"
-DATABASE_NAME = "dremio"
+DATABASE_NAME = naming.SUPERSET_DREMIO_DATABASE
 GOLD_SCHEMA = naming.DREMIO_MARTS_SCHEMA  # the lakehouse's marts space and folder, as Superset names the schema
 ANALYST_ROLE = "analyst"
 # The dbt runner imports the asset bundle as this service user after a successful build. Its role may import
@@ -38,21 +39,21 @@ ANALYST_ROLE = "analyst"
 IMPORTER_USER = "bundle-importer"
 IMPORTER_ROLE = "bundle-importer"
 # What the presentation layer writes into the runner's namespace: the zipped bundle and the import's logins.
-BUNDLE_CONFIGMAP = "superset-asset-bundle"
-BUNDLE_FILE = "gold_marts.zip"
-IMPORT_SECRET = "superset-bundle-import"
+BUNDLE_CONFIGMAP = naming.SUPERSET_BUNDLE_CONFIGMAP
+BUNDLE_FILE = naming.SUPERSET_BUNDLE_FILE
+IMPORT_SECRET = naming.SUPERSET_IMPORT_SECRET
 ASSETS = Path(__file__).resolve().parent / "assets"
 BUNDLE_FOLDER = "gold_marts"
 # The key of the Dremio password in the import's `passwords` (the database file's path inside the bundle).
-BUNDLE_DATABASE_FILE = f"databases/{DATABASE_NAME}.yaml"
+BUNDLE_DATABASE_FILE = naming.SUPERSET_BUNDLE_DATABASE_FILE
 CA_KEY = "ca_bundle"  # the chart mounts `extraSecrets` files in configMountPath (/app/pythonpath)
 CA_FILE = f"/app/pythonpath/{CA_KEY}"
 # Where the metadata server is RDS (prod) its certificate chains to the RDS CAs, not to the stack's: an `rds-ca`
 # init container copies the RDS bundle out of the image that ships it (the metadata layer's `migrations` image)
 # into the `db-ca` emptyDir, which every Superset container that opens the database mounts read-only here.
 DB_CA_VOLUME = "db-ca"
-DB_CA_DIR = "/etc/dataplatform/db-ca"
-RDS_CA_FILE = f"{DB_CA_DIR}/rds-ca.pem"
+DB_CA_DIR = naming.POD_DB_CA_DIR
+RDS_CA_FILE = naming.POD_RDS_CA_FILE
 INIT_RESOURCES = Resources(cpu="10m", memory="32Mi", cpu_limit="100m")  # one `cp`
 WRITABLE = (("tmp", "/tmp"), ("superset-home", "/app/superset_home"))
 # Superset serves its UI and API over TLS itself: gunicorn reads extra arguments from GUNICORN_CMD_ARGS, and the
@@ -170,7 +171,7 @@ def config_overrides(database_ca_file: str) -> dict[str, str]:
 
 def server_url() -> str:
     """Superset's API as the providers reach it inside the cluster."""
-    return f"https://{service_host(RELEASE, LAYER)}:{HTTP_PORT}"
+    return naming.superset_url()
 
 
 def certificate(issuer: str) -> dict[str, Any]:

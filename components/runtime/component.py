@@ -25,7 +25,7 @@ import pulumi_random as random
 import pulumi_tls as tls
 
 from components.kit.base import child_options, type_token
-from components.kit.cluster import LAYER_NAMESPACES, ClusterContext, namespace_name, server_certificate, service_host
+from components.kit.cluster import ClusterContext, server_certificate
 from components.kit.images import image_references
 from components.kit.release import ProductRelease, declare_release
 from components.runtime import values
@@ -33,7 +33,9 @@ from components.runtime.config import KubernetesConfig
 from components.runtime.network import network_policies
 from components.runtime.trust_bundle import TrustBundleFile, default_path
 from components.storage.config import StorageConfig
+from infra.model import naming
 from infra.model.catalog import Catalog
+from infra.model.naming import LAYER_NAMESPACES, namespace_name, service_host
 from infra.model.sections import StackIdentity
 
 # Layers whose namespace cannot enforce `restricted`, the level they enforce instead, and why.
@@ -268,7 +270,7 @@ class KubernetesRuntime(pulumi.ComponentResource):
             ]
         }
         if self._install_minio:
-            root_user = f"{stack.name_prefix}-{stack.stack}-root"
+            root_user = naming.physical_name(stack.name_prefix, stack.stack, "root")
             root_password = random.RandomPassword(f"{name}-minio-root-password", length=40, special=False,
                                                   opts=child_options(self))
             kms_key = random.RandomBytes(f"{name}-minio-kms-key", length=32, opts=child_options(self))

@@ -9,6 +9,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field, model_validator
 
+from infra.model import naming
 from infra.model.errors import InputError, Problem
 from infra.model.sections import (
     KUBERNETES_NAME,
@@ -80,4 +81,4 @@ class KubernetesConfig(Section):
 
     def issuer(self, stack: StackIdentity) -> str:
         """The ClusterIssuer that signs the platform's certificates: the organisation's, else the stack's own."""
-        return self.ca.issuer or f"{stack.name_prefix}-{stack.stack}-ca"
+        return self.ca.issuer or naming.stack_issuer(stack.name_prefix, stack.stack)

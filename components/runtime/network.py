@@ -13,8 +13,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from components.kit.cluster import LAYER_NAMESPACES, namespace_name
 from infra.model.catalog import Catalog, Service
+from infra.model.naming import LAYER_NAMESPACES, namespace_name
 
 OBJECT_STORE = "object-store"
 ANYWHERE = "0.0.0.0/0"

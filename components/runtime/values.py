@@ -10,11 +10,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from components.kit.cluster import LOG_SHIPPER_SECRET, namespace_name, service_host
+from components.kit.cluster import LOG_SHIPPER_SECRET
 from components.kit.hardening import LARGE, MEDIUM, SMALL, container_security, pod_security
 from components.kit.release import Hardening, ProductRelease
 from components.logs import shipping as logshipping
 from components.runtime.config import KubernetesConfig
+from infra.model.naming import namespace_name, service_host
 
 # Kubernetes Secret names the runtime creates and the releases reference.
 MINIO_ROOT_SECRET = "minio-root"

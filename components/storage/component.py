@@ -39,8 +39,9 @@ from components.storage.access import (
     tls_only_statement,
 )
 from components.storage.config import MinioSettings, StorageConfig
+from infra.model import naming
 from infra.model.catalog import Catalog
-from infra.model.lake import bucket_name
+from infra.model.naming import bucket_name
 from infra.model.sections import StackIdentity
 
 ABORT_MULTIPART_DAYS = 7
@@ -319,7 +320,7 @@ class DataLake(pulumi.ComponentResource):
         )
 
     def _physical(self, identity_name: str) -> str:
-        return f"{self._stack.name_prefix}-{self._stack.stack}-{identity_name}"
+        return naming.physical_name(self._stack.name_prefix, self._stack.stack, identity_name)
 
     def _iam_user(
         self, identity: Identity, names: dict[str, str], byo_key_arn: str | None, kms_roles: set[str]

@@ -9,6 +9,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field, field_validator, model_validator
 
+from infra.model import naming
 from infra.model.errors import InputError, Problem
 from infra.model.sections import (
     HOST_PORT,
@@ -100,4 +101,4 @@ class StorageConfig(Section):
         """The MinIO KMS key every bucket's SSE uses: the configured id, else `<namePrefix>-<stack>-sse`."""
         if self.minio is not None and self.minio.kms_key_id:
             return self.minio.kms_key_id
-        return f"{stack.name_prefix}-{stack.stack}-sse"
+        return naming.physical_name(stack.name_prefix, stack.stack, "sse")

@@ -26,6 +26,7 @@ from components.metadata.config import MetadataSettings
 from components.presentation.config import PresentationSettings
 from components.runtime.config import KubernetesConfig
 from components.storage.config import StorageConfig
+from infra.model import naming
 from infra.model.errors import MISSING, ConfigError, InputError, Problem, config_error, validation_problems
 from infra.model.sections import (
     AWS_REGION,
@@ -72,7 +73,7 @@ class StackConfig(Section):
     @model_validator(mode="after")
     def _cross_field_rules(self) -> StackConfig:
         problems = []
-        longest = f"{self.name_prefix}-{self.stack}-{LONGEST_BUCKET_ROLE}"
+        longest = naming.bucket_name(self.name_prefix, self.stack, LONGEST_BUCKET_ROLE)
         if len(longest) > 63:
             problems.append(Problem(
                 "namePrefix", f"too long for stack '{self.stack}': it makes bucket names like '{longest}' "

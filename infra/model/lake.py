@@ -14,11 +14,6 @@ from infra.model.catalog import LAKE_LAYERS, BronzeDataset
 DEFAULT_LOCAL_ROOT = Path("build/lake")
 
 
-def bucket_name(prefix: str, stack: str, role: str) -> str:
-    """Bucket name for a layer or platform bucket: `<prefix>-<stack>-<role>`."""
-    return f"{prefix}-{stack}-{role}"
-
-
 def object_uri(bucket: str, key: str) -> str:
     return f"s3://{bucket}/{key}"
 

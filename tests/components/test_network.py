@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from components.kit.cluster import LAYER_NAMESPACES
 from components.runtime.network import flows, network_policies
 from infra.model.catalog import load_catalog, parse_catalog
+from infra.model.naming import LAYER_NAMESPACES
 
 PROD_EXTERNAL = frozenset({"object-store", "postgresql"})
 

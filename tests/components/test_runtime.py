@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import json
 
-from components.kit.cluster import LAYER_NAMESPACES
 from components.kit.images import image_references
 from components.runtime.trust_bundle import TrustBundleProvider, default_path
+from infra.model.naming import LAYER_NAMESPACES
 from infra.offline.harness import SECRET_SENTINEL_PREFIX, is_secret, unwrap_secret
 
 RELEASE = "kubernetes:helm.sh/v3:Release"

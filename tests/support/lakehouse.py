@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pulumi
 
-from components.kit.cluster import LAYER_NAMESPACES, ClusterContext
+from components.kit.cluster import ClusterContext
 from components.kit.images import image_references, rds_ca_source
 from components.lakehouse.component import DatabaseAccess, Lakehouse, SearchAccess, dremio_shape
 from components.lakehouse.spec import DremioShape
@@ -12,6 +12,7 @@ from components.storage.access import BUCKET_ROLES
 from components.storage.component import LakeAccess
 from infra.model.catalog import load_catalog
 from infra.model.config import StackConfig, parse_stack_config, project_values
+from infra.model.naming import LAYER_NAMESPACES
 from infra.model.stackfiles import load_stack
 from infra.offline.harness import SECRET_SENTINEL_PREFIX
 

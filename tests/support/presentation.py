@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import pulumi
 
-from components.kit.cluster import LAYER_NAMESPACES, ClusterContext
+from components.kit.cluster import ClusterContext
 from components.kit.images import image_references, rds_ca_source
 from components.metadata.component import MetadataConnection
 from components.presentation.component import DremioAccess, Presentation
 from infra.model.catalog import load_catalog
 from infra.model.config import parse_stack_config, project_values
+from infra.model.naming import LAYER_NAMESPACES
 from infra.model.stackfiles import load_stack
 from infra.offline.harness import SECRET_SENTINEL_PREFIX
 

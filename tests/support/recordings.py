@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from components.kit.cluster import LAYER_NAMESPACES, ClusterContext, namespace_name
+from components.kit.cluster import ClusterContext
 from infra.model.catalog import load_catalog
 from infra.model.config import parse_stack_config, project_values
+from infra.model.naming import LAYER_NAMESPACES, namespace_name
 from infra.model.stackfiles import load_stack
 from infra.offline.harness import Recording, run_program
 
