@@ -200,8 +200,8 @@ STAGE_DEFAULTS: dict[str, dict[str, Any]] = {
     },
     "prod": {
         "protect": True,
-        "storage": {"backend": "s3", "objectLockDays": 90},
-        "retention": {"auditDays": 90},
+        "storage": {"backend": "s3", "objectLockDays": MIN_AUDIT_DAYS_PROD},
+        "retention": {"auditDays": MIN_AUDIT_DAYS_PROD},
         "kubernetes": {
             "installCertManager": False,
             "installCloudnativePg": False,
