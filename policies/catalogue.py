@@ -19,7 +19,7 @@ INTRO = f"""# Policy catalogue: `{PACK_NAME}`
 Generated from `policies/` by `python -m policies.catalogue`; do not edit by hand.
 
 The pack runs under the CLI as `pulumi preview --policy-pack policies/ --policy-pack-config
-policies/config/<stack>.json`, and offline through the gate (`infra/offline/gate.py`, part of `make plan`). The config
+policies/config/<stack>.json`, and offline through the gate (`infra/offline/gate/`, part of `make plan`). The config
 files set enforcement per stack: `dev` is advisory, `prod` is mandatory. They also carry, as data, what the pack
 must know about the program: the `charts` setting of the Kubernetes policies (where each pinned chart keeps its
 hardening settings in its values), written from `infra/model/charts.py` by `make policy-config`; a test fails when they

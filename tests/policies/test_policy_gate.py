@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from policy_fixtures import minio_stack, mutated, s3_stack, without
 
-from infra.offline import gate as gate_module
 from infra.offline.gate import GateError, PolicyPackProcess, StreamingGate, load_config_file, reconcile, run_gate
+from infra.offline.gate import process as gate_process
 from infra.offline.harness import UNKNOWN
 
 pytestmark = pytest.mark.integration
@@ -133,7 +133,7 @@ def test_run_gate_starts_the_pack_and_stops_it(monkeypatch) -> None:
         started.append(popen(*args, **kwargs))
         return started[-1]
 
-    monkeypatch.setattr(gate_module.subprocess, "Popen", recorded)
+    monkeypatch.setattr(gate_process.subprocess, "Popen", recorded)
     recording = s3_stack(preview=True)
     report = run_gate(recording, "prod")
     assert report.pack == "dataplatform-policies" and report.resources == len(recording.resources) >= 90

@@ -1,0 +1,90 @@
+"""The gate's findings and the pack's policies as the gate reports them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from pulumi.runtime.proto import analyzer_pb2
+
+LEVELS = {
+    "advisory": analyzer_pb2.ADVISORY,
+    "mandatory": analyzer_pb2.MANDATORY,
+    "remediate": analyzer_pb2.REMEDIATE,
+    "disabled": analyzer_pb2.DISABLED,
+}
+
+
+LEVEL_NAMES = {value: name for name, value in LEVELS.items()}
+
+
+SEVERITIES = {
+    analyzer_pb2.POLICY_SEVERITY_UNSPECIFIED: "",
+    analyzer_pb2.POLICY_SEVERITY_LOW: "low",
+    analyzer_pb2.POLICY_SEVERITY_MEDIUM: "medium",
+    analyzer_pb2.POLICY_SEVERITY_HIGH: "high",
+    analyzer_pb2.POLICY_SEVERITY_CRITICAL: "critical",
+}
+
+
+SKIPPED_PREFIX = "can't run policy '"
+
+
+class GateError(Exception):
+    """The pack could not be started, configured or run; the message says what to fix."""
+
+
+@dataclass(frozen=True)
+class PolicyInfo:
+    name: str
+    code: str
+    severity: str
+    level: str
+    description: str
+    config_schema: dict[str, Any]
+    required: tuple[str, ...]
+
+
+@dataclass
+class GateReport:
+    pack: str
+    version: str
+    stack: str
+    preview: bool
+    violations: list[dict[str, str]] = field(default_factory=list)
+    skipped: list[dict[str, str]] = field(default_factory=list)
+    resources: int = 0
+    seconds: float = 0.0
+
+    @property
+    def mandatory(self) -> list[dict[str, str]]:
+        return [violation for violation in self.violations if violation["level"] == "mandatory"]
+
+    @property
+    def passed(self) -> bool:
+        return not self.mandatory
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "pack": self.pack,
+            "version": self.version,
+            "stack": self.stack,
+            "preview": self.preview,
+            "resources": self.resources,
+            "passed": self.passed,
+            "violations": self.violations,
+            "skipped": self.skipped,
+        }
+
+    def to_text(self) -> str:
+        lines = [
+            f"policy gate: {self.pack}@{self.version} on stack {self.stack} "
+            f"({'preview' if self.preview else 'update'} semantics, {self.resources} resources): "
+            f"{len(self.mandatory)} mandatory, {len(self.violations) - len(self.mandatory)} other violations"
+        ]
+        for violation in self.violations:
+            lines.append(
+                f"  [{violation['level']}] {violation['code']} {violation['policy']} ({violation['severity']}): "
+                f"{violation['message']}"
+            )
+        return "\n".join(lines)
