@@ -33,6 +33,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from infra.model.stackfiles import REPO_ROOT
+
 EXIT_SAME, EXIT_DIFFERENT, EXIT_UNREADABLE = 0, 1, 2
 # Compared as sets: the engine does not care about their order.
 SET_FIELDS = ("dependencies",)
@@ -238,7 +240,6 @@ def _show(value: Any, width: int = 100) -> str:
     return text if len(text) <= width else text[: width - 3] + "..."
 
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
 # Links a base worktree needs to plan as this checkout does: the pack's virtualenv is looked up beside the pack.
 SHARED_VENVS = ("policies/venv",)
 

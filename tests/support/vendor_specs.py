@@ -7,11 +7,12 @@ A test that needs one skips, naming the missing file, when run outside a checkou
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Any
 
 import pytest
+
+from tests.support.system import in_ci
 
 VENDOR_SPECS = Path(__file__).resolve().parents[2].parent / "shared" / "vendor-specs"
 
@@ -21,7 +22,7 @@ def vendor_spec(relative: str) -> dict[str, Any]:
     path = VENDOR_SPECS / relative
     if not path.is_file():
         message = f"vendor definition {path} is missing (expected beside the project in shared/vendor-specs/)"
-        if os.environ.get("CI", "").lower() == "true":
+        if in_ci():
             pytest.fail(message)
         pytest.skip(message)
     return json.loads(path.read_text())
