@@ -1,7 +1,9 @@
 """`DataPlatform`: wires the layers in data-flow order, passing outputs from one to the next.
 
 Each layer takes its own section of the validated stack config (infra/model/config.py), the stack's identity and the
-catalog; nothing here re-reads or re-validates a setting.
+catalog; nothing here re-reads or re-validates a setting. What products contribute to the shared layers is listed
+here and handed to the layer that serves it: their log sources to the runtime's log shipper, the services they have
+the runtime run for them, their logins to the metadata database.
 """
 
 from __future__ import annotations
@@ -9,19 +11,59 @@ from __future__ import annotations
 import pulumi
 import pulumi_aws as aws
 
+from components.ingestion import log_routes as ingestion_logs
+from components.ingestion import spec as ingestion_spec
 from components.ingestion.component import Ingestion
 from components.kit.base import child_options, type_token
 from components.kit.cluster import ClusterContext
+from components.kit.release import HostedService, ProductRelease
+from components.lakehouse import log_routes as lakehouse_logs
+from components.lakehouse import spec as lakehouse_spec
 from components.lakehouse.component import DatabaseAccess, Lakehouse, SearchAccess
 from components.logs.component import LogIndices
-from components.metadata.access import PLATFORM_DATABASE
+from components.logs.shipping import LogSource
+from components.metadata import log_routes as metadata_logs
+from components.metadata.access import PLATFORM_DATABASE, DatabaseLogin
 from components.metadata.component import BackupTarget, MetadataConnection, MetadataDatabase
 from components.monitoring.component import BASE_GROUP, Monitoring, base_rules, base_targets
+from components.presentation import cache as presentation_cache
+from components.presentation import log_routes as presentation_logs
+from components.presentation import spec as presentation_spec
 from components.presentation.component import DremioAccess, Presentation
-from components.runtime.component import KubernetesRuntime
+from components.runtime.component import KubernetesRuntime, releases
+from components.runtime.config import KubernetesConfig
+from components.storage import log_routes as storage_logs
 from components.storage.component import DataLake, LakeAccess
 from infra.model.catalog import Catalog
 from infra.model.config import StackConfig
+
+# What the log shipper ships, in this order (the first claim on a container's logs wins).
+LOG_SOURCES: tuple[LogSource, ...] = (
+    ingestion_logs.LOG_SOURCE,
+    lakehouse_logs.DBT_LOG_SOURCE,
+    metadata_logs.LOG_SOURCE,
+    storage_logs.LOG_SOURCE,
+    lakehouse_logs.DREMIO_LOG_SOURCE,
+    presentation_logs.LOG_SOURCE,
+)
+
+# Who logs in to the metadata database.
+DATABASE_LOGINS: tuple[DatabaseLogin, ...] = (
+    ingestion_spec.DATABASE_LOGIN,
+    lakehouse_spec.DBT_LOGIN,
+    lakehouse_spec.DREMIO_LOGIN,
+    presentation_spec.DATABASE_LOGIN,
+)
+
+
+def hosted_services(config: KubernetesConfig) -> tuple[HostedService, ...]:
+    """The services products have the runtime run for them."""
+    return (presentation_cache.hosted_service(config.replicas, config.storage_class),)
+
+
+def runtime_releases(config: StackConfig) -> list[ProductRelease]:
+    """The releases the runtime declares for this stack config, as `DataPlatform` wires it."""
+    return releases(config.kubernetes, config.identity, config.storage, LOG_SOURCES, hosted_services(config.kubernetes))
 
 
 class DataPlatform(pulumi.ComponentResource):
@@ -32,7 +74,8 @@ class DataPlatform(pulumi.ComponentResource):
         stack = config.identity
         # The runtime comes first: every in-cluster layer takes its ClusterContext (namespaces, CA, provider).
         self.runtime = KubernetesRuntime(
-            f"{name}-runtime", config.kubernetes, catalog, stack, config.storage, opts=child_options(self)
+            f"{name}-runtime", config.kubernetes, catalog, stack, config.storage, log_sources=LOG_SOURCES,
+            hosted=hosted_services(config.kubernetes), opts=child_options(self)
         )
         self.cluster: ClusterContext = self.runtime.context
         providers = {}
@@ -64,6 +107,7 @@ class DataPlatform(pulumi.ComponentResource):
             self.cluster,
             stack,
             config.retention,
+            logins=DATABASE_LOGINS,
             backups=BackupTarget.from_lake(self.lake) if in_cluster_postgres else None,
             opts=child_options(self, providers=providers),
         )
@@ -98,7 +142,7 @@ class DataPlatform(pulumi.ComponentResource):
                 host=self.metadata.host,
                 port=self.metadata.port,
                 database=PLATFORM_DATABASE,
-                credentials=self.metadata.credentials.apply(lambda logins: logins["dremio"]),
+                credentials=self.metadata.credentials.apply(lambda logins: logins[lakehouse_spec.DREMIO_LOGIN.service]),
                 rds_ca_file=rds_ca_file,
                 rds_ca_image=rds_ca_image,
             ),

@@ -187,7 +187,7 @@ class Ingestion(pulumi.ComponentResource):
         return [self._secret("auth", spec.AUTH_SECRET, keys)]
 
     def _config_secret(self, lake: LakeAccess, database: MetadataConnection) -> k8s.core.v1.Secret:
-        login = pulumi.Output.from_input(database.credentials).apply(lambda found: found["airbyte"])
+        login = pulumi.Output.from_input(database.credentials).apply(lambda found: found[spec.DATABASE_LOGIN.service])
         keys = pulumi.Output.from_input(lake.credentials).apply(lambda found: found["airbyte"])
         return self._secret("config", spec.CONFIG_SECRET, {
             spec.DATABASE_USER_KEY: login.apply(lambda found: found["username"]),

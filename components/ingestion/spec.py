@@ -11,6 +11,7 @@ from typing import Any
 
 from components.kit.cluster import server_certificate, service_dns_names
 from components.kit.hardening import Resources, container_security
+from components.metadata.access import DatabaseLogin
 from components.monitoring.component import AlertRule, RecordingRule
 from infra.model import naming
 from infra.model.charts import AIRBYTE_COMPONENTS
@@ -18,6 +19,8 @@ from infra.model.naming import namespace_name, service_host
 
 LAYER = "ingestion"
 RELEASE = "airbyte"
+# Airbyte keeps its state in a database of its own in the metadata PostgreSQL, as the catalog service `airbyte`.
+DATABASE_LOGIN = DatabaseLogin(RELEASE, own_database=True)
 API_PORT = 8001
 SERVER_SERVICE = f"{RELEASE}-airbyte-server-svc"  # the chart names it `<release>-airbyte-server-svc`
 SERVER_DEPLOYMENT = f"{RELEASE}-server"

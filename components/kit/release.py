@@ -78,6 +78,31 @@ class ProductRelease:
         return merged
 
 
+@dataclass(frozen=True)
+class ServerCertificate:
+    """A cert-manager Certificate from the stack's CA: cert-manager writes tls.crt, tls.key and ca.crt into the
+    Secret `secret` in `layer`'s namespace."""
+
+    layer: str
+    secret: str
+    dns_names: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class HostedService:
+    """A service a product has the runtime run for it, beside the shared services: its release, the server
+    certificate it mounts, a generated password (in the Secret `password_secret` of the release's namespace,
+    under `password_key`), and the endpoint its clients use. The runtime declares them all alike (its CA, its
+    ordering after cert-manager), so the runtime knows no product's service."""
+
+    name: str
+    release: ProductRelease
+    certificate: ServerCertificate
+    password_secret: str
+    password_key: str
+    endpoint: str
+
+
 def declare_release(
     resource_name: str, spec: ProductRelease, namespace: pulumi.Input[str], opts: pulumi.ResourceOptions
 ) -> k8s.helm.v3.Release:

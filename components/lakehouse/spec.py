@@ -18,7 +18,8 @@ from typing import Any, Literal
 
 from components.kit.cluster import server_certificate, service_dns_names
 from components.kit.hardening import SMALL, Resources, container_security, pod_security
-from components.logs.shipping import DREMIO_QUERY_SECONDS
+from components.lakehouse.log_routes import DBT_CONTAINER, QUERY_SECONDS
+from components.metadata.access import DatabaseLogin
 from components.monitoring.component import AlertRule
 from infra.model import naming
 from infra.model.catalog import FLOW_LAYERS, Catalog, Role
@@ -40,6 +41,10 @@ LOG_VOLUME = "dremio-log"  # Fluent Bit finds the query log by this volume name 
 DREMIO_HOME = "/opt/dremio"
 IMAGES: dict[str, str] = {"community": "dremio/dremio-oss", "enterprise": "quay.io/dremio/dremio-enterprise"}
 RUNNER = "dbt-runner"
+# Logins to the metadata PostgreSQL, as the catalog services `dremio` (its `metadata` source) and `dbt` (its run
+# history).
+DREMIO_LOGIN = DatabaseLogin("dremio")
+DBT_LOGIN = DatabaseLogin("dbt")
 RUNNER_SECRET = "dbt-runner-profile"
 RUNNER_CA_DIR = "/etc/dataplatform/ca"
 # The runner's last step imports Superset's asset bundle (components/presentation/assets/), mounted from the
@@ -57,7 +62,7 @@ SPACE_READ = ("SELECT", "VIEW_REFLECTION")
 SPACE_WRITE = ("ALTER", "ALTER_REFLECTION", "MODIFY", "SELECT", "VIEW_REFLECTION")
 # Buckets (seconds) of the query-duration histogram the log shipper derives from queries.json
 # (components/logs/shipping.py); the slow-query threshold is one of them.
-QUERY_BUCKETS = DREMIO_QUERY_SECONDS.buckets
+QUERY_BUCKETS = QUERY_SECONDS.buckets
 
 
 @dataclass(frozen=True)
@@ -418,7 +423,7 @@ def runner_pod(image: str, user: str, resources: Resources, prefix: str, stack: 
         "automountServiceAccountToken": False,
         "securityContext": pod_security(),
         "initContainers": [{
-            "name": "dbt", "image": image, "args": ["build", "--target", "dremio"],
+            "name": DBT_CONTAINER, "image": image, "args": ["build", "--target", "dremio"],
             "env": environment, "resources": resources.values(), "securityContext": container_security(),
             "volumeMounts": [ca_mount, work_mount],
         }],
@@ -445,7 +450,7 @@ def alert_rules(slow_query_seconds: int, runner_interval_minutes: int) -> list[A
     late = max(2 * runner_interval_minutes, 30)
     # Fluent Bit prints bucket bounds as floats (`le="30.0"`), and Prometheus 3 stores a classic histogram's `le`
     # that way whatever the exporter printed.
-    histogram, bound = DREMIO_QUERY_SECONDS.series, f"{float(slow_query_seconds):.1f}"
+    histogram, bound = QUERY_SECONDS.series, f"{float(slow_query_seconds):.1f}"
     rules = [
         AlertRule(
             "DremioSlowQueries",

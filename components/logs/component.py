@@ -3,7 +3,6 @@
 Example (inside a Pulumi program; `cluster` is the runtime's ClusterContext)::
 
     logs = LogIndices("logs", config.logs, cluster, config.identity, config.retention)
-    fluent_bit_config = logs.shipping          # the fluent-bit chart's `config` sections
 
 - Cluster: an ECK `Elasticsearch` named `logs` in `dp-logs`, HTTP TLS with a cert-manager certificate from the
   stack's CA, node sets per stage, `node.store.allow_mmap: false` (no privileged sysctl init container),
@@ -27,7 +26,6 @@ import pulumi_random as random
 
 from components.kit.base import child_options, type_token
 from components.kit.cluster import LOG_SHIPPER_SECRET, ClusterContext, server_certificate, service_dns_names
-from components.logs import shipping as logshipping
 from components.logs import spec as logs_spec
 from components.logs.config import LogsSettings, NodeSetSettings
 from components.logs.provider import IlmPolicy, IndexTemplate, Role, User
@@ -78,7 +76,6 @@ class LogIndices(pulumi.ComponentResource):
     port: int
     dremio_reader: pulumi.Output[dict[str, str]]
     """{username, password} of Dremio's read-only user (secret)."""
-    shipping: dict[str, str]
 
     def __init__(self, name: str, config: LogsSettings, cluster: ClusterContext, stack: StackIdentity,
                  retention: RetentionConfig, opts: pulumi.ResourceOptions | None = None) -> None:
@@ -150,7 +147,6 @@ class LogIndices(pulumi.ComponentResource):
             opts=self._k8s(additional_secret_outputs=["stringData", "data"]),
         )
         self.dremio_reader = self._dremio_reader(name, connection, families)
-        self.shipping = logshipping.render()
         self.register_outputs({"endpoint": self.endpoint, "indices": [family.pattern for family in families],
                                "dremioReader": self.dremio_reader})
 

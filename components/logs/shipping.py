@@ -1,58 +1,43 @@
-"""Fluent Bit configuration for the runtime's DaemonSet: which logs reach which Elasticsearch index, parsed how.
+"""Fluent Bit configuration for the runtime's DaemonSet, collected from what each product ships.
 
-Pure text, rendered once per stack; the runtime's `fluent-bit` release takes `render()`'s sections as its chart's
-`config.inputs`, `config.filters`, `config.outputs` and `config.customParsers` (the chart's service section
-already loads `custom_parsers.conf`).
+Pure text, rendered once per stack; the runtime's `fluent-bit` release takes `render(sources)`'s sections as its
+chart's `config.inputs`, `config.filters`, `config.outputs` and `config.customParsers` (the chart's service section
+already loads `custom_parsers.conf`), and `lua_scripts(sources)` as its `luaScripts`.
 
-Routes (the tag decides; `rewrite_tag` re-tags container logs by where they come from):
-- Airbyte (every container in `dp-ingestion`) -> `airbyte-logs-YYYY.MM.DD`: time, level and message from the
-  line; `records_synced` and `bytes_synced` from sync summaries; `job_id` and `connection_id` from the labels
-  Airbyte puts on job pods;
-- dbt (container `dbt`, JSON log format) -> `airbyte-logs-*` with `service: dbt` (job_id is the invocation id),
-  and each node result (`LogModelResult`) also -> `dbt-runs-*`;
-- PostgreSQL (CloudNativePG's `postgres` container of the `metadata` cluster, JSON lines; only the `pgaudit`
-  logger) -> `platform-audit-*`;
-- MinIO's audit webhook (the http input, path `/minio.audit`) -> `platform-audit-*`.
-- Superset (every container in `dp-presentation`; only lines its event logger prints, `{"superset_event": ...}`)
-  -> `platform-audit-*`.
-Every route ends with an allowlist of its index's mapped fields, so nothing unmapped is sent. Other container logs
-are not shipped (they stay with the kubelet). Later layers (Dremio, Superset) add their audit routes here.
+This module owns the shipper itself and knows no product: the inputs every stack has (container logs from the
+kubelet's files, tagged `kube.*`, and an https webhook on AUDIT_PORT whose URL path is the tag), the outputs (one
+Elasticsearch output per index family, a `prometheus_exporter` for series derived from logs), and the building
+blocks below. Each product describes its own logs as a `LogSource` in its folder (`components/<product>/
+log_routes.py`): which container logs it claims (a `rewrite_tag` rule on the kubelet's metadata), any input of
+its own, its parsers, its filters, and its routes. `DataPlatform` (components/platform.py) lists the sources.
 
-Metrics from logs (`log_to_metrics`, exposed by a `prometheus_exporter` output on LOG_METRICS_PORT, `/metrics`):
-- Dremio: each queries.json record's duration, `finish - start` (epoch milliseconds) computed by a Lua filter
-  (LUA_SCRIPTS, mounted by the chart from its `luaScripts` ConfigMap), observed into the histogram
-  DREMIO_QUERY_SECONDS;
-- Superset: each gunicorn access-log line of the web pods (re-tagged `superset.access`, never shipped to an
-  index) counted into SUPERSET_RESPONSES by the status code's first digit; kubelet probes of `/health` are not
-  counted.
-Fluent Bit names a series `<namespace>_<subsystem>_<name>`; the namespace defaults to `log_metric` and the
-subsystem to the metric's mode, so `LogMetric.series` is what Prometheus stores and what the alerts read.
+Rules every source keeps, and `render` checks:
+- a route's tag belongs to one source, and its filters end with the allowlist of its index's mapped fields
+  (`allow(route)`), so nothing unmapped is sent; container logs no source claims are not shipped (they stay with
+  the kubelet);
+- parsers and Lua scripts are named once (a name two sources define differently is an error).
+
+Metrics from logs (`log_to_metrics`, exposed by the `prometheus_exporter` output on LOG_METRICS_PORT,
+`/metrics`): a source puts a `LogMetric`'s section among its filters. Fluent Bit names a series
+`<namespace>_<subsystem>_<name>`; the namespace defaults to `log_metric` and the subsystem to the metric's mode,
+so `LogMetric.series` is what Prometheus stores and what the alerts read.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 
-from components.logs.spec import AIRBYTE_LOGS_FIELDS, AUDIT_FIELDS, DBT_RUNS_FIELDS
-from infra.model.naming import namespace_name, service_host
-from infra.model.sections import QUERY_SECONDS_BUCKETS
+from components.logs.spec import AUDIT_FIELDS, AUDIT_TRAIL
+from infra.model.naming import service_host
 
 ELASTICSEARCH_HOST = service_host("logs-es-http", "logs")
 ELASTICSEARCH_PORT = 9200
 AUDIT_PORT = 8443
-MINIO_AUDIT_TAG = "minio.audit"
-DREMIO_QUERY_TAG = "dremio.query"
-# Superset's event logger (components/presentation/spec.py) prints one JSON line per event, starting with this key.
-SUPERSET_EVENT_TAG = "superset.event"
-SUPERSET_EVENT_KEY = "superset_event"
-# Dremio writes queries.json (and audit.json on Enterprise) to its `dremio-log` emptyDir; the kubelet keeps it here.
+KUBE_TAG = "kube.*"
 KUBELET_PODS = "/var/lib/kubelet/pods"
-DREMIO_LOG_GLOB = f"{KUBELET_PODS}/*/volumes/kubernetes.io~empty-dir/dremio-log"
 TLS_DIR = "/fluent-bit/tls"
 STATE_DIR = "/var/fluent-bit/state"
-CNPG_CLUSTER = "metadata"
-# Gunicorn's access-log lines in Superset's namespace (stdout of its web pods) leave the audit route for this tag.
-SUPERSET_ACCESS_TAG = "superset.access"
 # Where the chart mounts its `luaScripts` ConfigMap in the shipper's container.
 LUA_DIR = "/fluent-bit/scripts"
 # The `prometheus_exporter` output's port; the built-in HTTP server (2020) serves only Fluent Bit's own metrics.
@@ -60,43 +45,47 @@ LOG_METRICS_PORT = 2021
 LOG_METRICS_PATH = "/metrics"
 LOG_METRICS_TAG_PREFIX = "logmetrics"
 
-# Onigmo regular expressions (Fluent Bit's engine); named groups become record keys.
-PARSERS: dict[str, dict[str, str]] = {
-    "airbyte_line": {
-        "Format": "regex",
-        "Regex": r"^(?<time>\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2})(?:[.,]\d+)?\s+(?<level>[A-Z]+)\s+(?<message>.*)$",
-        "Time_Key": "time",
-        "Time_Format": "%Y-%m-%d %H:%M:%S",
-    },
-    "airbyte_sync_counts": {
-        "Format": "regex",
-        "Regex": r"\"?(?:recordsSynced|records_synced)\"?\s*[:=]\s*(?<records_synced>\d+)"
-        r".*?\"?(?:bytesSynced|bytes_synced)\"?\s*[:=]\s*(?<bytes_synced>\d+)",
-        "Types": "records_synced:integer bytes_synced:integer",
-    },
-    "json_line": {"Format": "json"},
-    "postgres_log_time": {
-        "Format": "regex",
-        "Regex": r"^(?<time>\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}\.\d+) UTC$",
-        "Time_Key": "time",
-        "Time_Format": "%Y-%m-%d %H:%M:%S.%L",
-    },
-    "iso8601_time": {
-        "Format": "regex",
-        "Regex": r"^(?<time>\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:Z|[+-]\d{2}:?\d{2}))$",
-        "Time_Key": "time",
-        "Time_Format": "%Y-%m-%dT%H:%M:%S.%L%z",
-    },
-    # Gunicorn's default access-log format (`%(h)s %(l)s %(u)s %(t)s "%(r)s" %(s)s %(b)s "%(f)s" "%(a)s"`), which
-    # Superset's run-server.sh writes to stdout: the path without its query string, and the status code's class.
-    "gunicorn_access": {
-        "Format": "regex",
-        "Regex": r'^\S+ \S+ .*?\[[^\]]+\] "(?<method>[A-Z]+) (?<path>[^ "?]*)[^"]*" (?<status_class>[1-5])\d\d\b',
-    },
-}
-# What routes a line of Superset's namespace to SUPERSET_ACCESS_TAG: host, ident, user, [time], "METHOD (no spaces:
-# rewrite_tag splits its rule on them).
-GUNICORN_ACCESS_LINE = r'^\S+\s\S+\s\S+\s\[[^\]]+\]\s"[A-Z]+\s'
+
+def section(kind: str, entries: Sequence[tuple[str, str]]) -> str:
+    """One `[KIND]` section of Fluent Bit's classic configuration, keys aligned."""
+    width = max(len(key) for key, _ in entries) + 2
+    return f"[{kind}]\n" + "".join(f"    {key.ljust(width)}{value}\n" for key, value in entries)
+
+
+@dataclass(frozen=True)
+class Parser:
+    """A `[PARSER]` of custom_parsers.conf; regular expressions are Onigmo's (Fluent Bit's engine), named groups
+    become record keys."""
+
+    name: str
+    entries: Mapping[str, str]
+
+    def section(self) -> str:
+        return section("PARSER", [("Name", self.name), *self.entries.items()])
+
+
+# Parsers more than one source uses.
+JSON_LINE = Parser("json_line", {"Format": "json"})
+ISO8601_TIME = Parser("iso8601_time", {
+    "Format": "regex",
+    "Regex": r"^(?<time>\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:Z|[+-]\d{2}:?\d{2}))$",
+    "Time_Key": "time",
+    "Time_Format": "%Y-%m-%dT%H:%M:%S.%L%z",
+})
+
+
+@dataclass(frozen=True)
+class Route:
+    """Records tagged `tag` go to the daily indices `<index_prefix>-YYYY.MM.DD`, keeping only `fields`."""
+
+    tag: str
+    index_prefix: str
+    fields: tuple[str, ...]
+
+
+def audit_route(tag: str) -> Route:
+    """A route into the platform's audit trail."""
+    return Route(tag, AUDIT_TRAIL, tuple(AUDIT_FIELDS))
 
 
 @dataclass(frozen=True)
@@ -133,208 +122,134 @@ class LogMetric:
         # Emit every 10 s rather than once per record (the docs' advice under load); Prometheus scrapes every 30 s.
         entries += [("Flush_Interval_Sec", "10"), ("Emitter_Name", f"{self.name}_emitter"),
                     ("Discard_Logs", "On" if self.discard_logs else "Off")]
-        return _section("FILTER", entries)
-
-
-# Seconds; the lakehouse's slow-query threshold must be one of them (its alert reads that bucket), which the stack
-# config's model checks against the same tuple.
-DREMIO_QUERY_SECONDS = LogMetric(
-    name="dremio_query_duration_seconds", mode="histogram", match=DREMIO_QUERY_TAG,
-    description="Duration of Dremio queries (finish - start in queries.json), seconds.",
-    value_field="duration_seconds", buckets=QUERY_SECONDS_BUCKETS,
-    # Only records the Lua filter gave a duration (audit.json's have no start and finish).
-    rules=(("Regex", "duration_seconds", r"^[0-9]+(\.[0-9]+)?$"),),
-)
-SUPERSET_RESPONSES = LogMetric(
-    name="superset_http_responses_total", mode="counter", match=SUPERSET_ACCESS_TAG,
-    description="Responses of Superset's web server by status class (first digit), from gunicorn's access log.",
-    labels=("status_class",),
-    # Exclude before Regex: a matching Regex rule counts the record at once.
-    rules=(("Exclude", "path", r"^/health$"), ("Regex", "status_class", r"^[1-5]$")),
-    discard_logs=True,
-)
-LOG_METRICS = (DREMIO_QUERY_SECONDS, SUPERSET_RESPONSES)
-
-# The Dremio duration: record accessors and log_to_metrics cannot subtract, so a Lua filter does (LuaJIT in
-# Fluent Bit). The value is a string so that the histogram's Regex rule, which only matches strings, can select it.
-DREMIO_QUERY_LUA = "dremio_query.lua"
-DREMIO_QUERY_LUA_CALL = "dremio_query_seconds"
-LUA_SCRIPTS: dict[str, str] = {
-    DREMIO_QUERY_LUA: """-- Dremio's queries.json: `start` and `finish` are epoch milliseconds.
-function dremio_query_seconds(tag, timestamp, record)
-  local start, finish = tonumber(record["start"]), tonumber(record["finish"])
-  if start == nil or finish == nil or finish < start then
-    return 0, timestamp, record
-  end
-  record["duration_seconds"] = string.format("%.3f", (finish - start) / 1000)
-  return 2, timestamp, record
-end
-""",
-}
+        return section("FILTER", entries)
 
 
 @dataclass(frozen=True)
-class Route:
-    tag: str
-    index_prefix: str
-    fields: tuple[str, ...]
+class LogSource:
+    """What one product ships, and how."""
+
+    name: str
+    routes: tuple[Route, ...]
+    filters: tuple[str, ...]
+    """FILTER sections, in order; each route's ends with `allow(route)`."""
+    claims: tuple[str, ...] = ()
+    """`rewrite_tag` rules (`claim(...)`) that take container logs out of `kube.*` under this source's tags."""
+    inputs: tuple[str, ...] = ()
+    parsers: tuple[Parser, ...] = ()
+    metrics: tuple[LogMetric, ...] = ()
+    lua_scripts: Mapping[str, str] = field(default_factory=dict)
 
 
-ROUTES = (
-    Route("airbyte.job", "airbyte-logs", tuple(AIRBYTE_LOGS_FIELDS)),
-    Route("dbt.log", "airbyte-logs", tuple(AIRBYTE_LOGS_FIELDS)),
-    Route("dbt.run", "dbt-runs", tuple(DBT_RUNS_FIELDS)),
-    Route("postgres.audit", "platform-audit", tuple(AUDIT_FIELDS)),
-    Route(MINIO_AUDIT_TAG, "platform-audit", tuple(AUDIT_FIELDS)),
-    Route(DREMIO_QUERY_TAG, "platform-audit", tuple(AUDIT_FIELDS)),
-    Route(SUPERSET_EVENT_TAG, "platform-audit", tuple(AUDIT_FIELDS)),
-)
+def claim(key: str, pattern: str, tag: str) -> str:
+    """A rule of the `kube.*` rewrite_tag filter: records whose kubelet metadata `key` matches `pattern` leave
+    `kube.*` as `tag` (`false`: the original is dropped). `pattern` holds no spaces (rewrite_tag splits on them)."""
+    return f"{key} {pattern} {tag} false"
 
 
-def _section(kind: str, entries: list[tuple[str, str]]) -> str:
-    width = max(len(key) for key, _ in entries) + 2
-    return f"[{kind}]\n" + "".join(f"    {key.ljust(width)}{value}\n" for key, value in entries)
+def container_of(namespace: str | None = None, container: str | None = None, label: tuple[str, str] | None = None,
+                 ) -> tuple[str, str]:
+    """The kubelet metadata key and anchored pattern of one claim: a namespace, a container name or a pod label."""
+    if namespace is not None:
+        return "$kubernetes['namespace_name']", f"^{namespace}$"
+    if container is not None:
+        return "$kubernetes['container_name']", f"^{container}$"
+    if label is not None:
+        return f"$kubernetes['labels']['{label[0]}']", f"^{label[1]}$"
+    raise ValueError("a claim names a namespace, a container or a label")
 
 
-def render_parsers() -> str:
-    return "\n".join(_section("PARSER", [("Name", name), *parser.items()]) for name, parser in PARSERS.items())
+def parse(match: str, key: str, parser: Parser, preserve: bool = False) -> str:
+    return section("FILTER", [("Name", "parser"), ("Match", match), ("Key_Name", key), ("Parser", parser.name),
+                              ("Reserve_Data", "On"), ("Preserve_Key", "On" if preserve else "Off")])
 
 
-def render_inputs() -> str:
-    return "\n".join([
-        _section("INPUT", [
-            ("Name", "tail"), ("Tag", "kube.*"), ("Path", "/var/log/containers/*.log"),
-            ("multiline.parser", "cri, docker"), ("DB", f"{STATE_DIR}/tail.db"), ("Mem_Buf_Limit", "32MB"),
-            ("Skip_Long_Lines", "On"),
-        ]),
-        # MinIO posts audit events to https://<fluent-bit>:8443/minio.audit; the URL path is the tag.
-        _section("INPUT", [
-            ("Name", "http"), ("Listen", "0.0.0.0"), ("Port", str(AUDIT_PORT)), ("tls", "On"),
-            ("tls.verify", "Off"), ("tls.crt_file", f"{TLS_DIR}/tls.crt"), ("tls.key_file", f"{TLS_DIR}/tls.key"),
-        ]),
-        # Dremio's query log (every node) and, on Enterprise, its audit log: one JSON object per line.
-        _section("INPUT", [
-            ("Name", "tail"), ("Tag", DREMIO_QUERY_TAG),
-            ("Path", f"{DREMIO_LOG_GLOB}/queries.json,{DREMIO_LOG_GLOB}/audit.json"),
-            ("DB", f"{STATE_DIR}/dremio.db"), ("Mem_Buf_Limit", "16MB"), ("Skip_Long_Lines", "On"),
-        ]),
-    ])
+def lift(match: str, nested: str, prefix: str) -> str:
+    return section("FILTER", [("Name", "nest"), ("Match", match), ("Operation", "lift"), ("Nested_under", nested),
+                              ("Add_prefix", prefix)])
 
 
-def _parse(match: str, key: str, parser: str, preserve: bool = False) -> str:
-    return _section("FILTER", [("Name", "parser"), ("Match", match), ("Key_Name", key), ("Parser", parser),
-                               ("Reserve_Data", "On"), ("Preserve_Key", "On" if preserve else "Off")])
-
-
-def _lift(match: str, nested: str, prefix: str) -> str:
-    return _section("FILTER", [("Name", "nest"), ("Match", match), ("Operation", "lift"), ("Nested_under", nested),
-                               ("Add_prefix", prefix)])
-
-
-def _modify(match: str, renames: dict[str, str], adds: dict[str, str]) -> str:
+def modify(match: str, renames: Mapping[str, str], adds: Mapping[str, str]) -> str:
     entries = [("Name", "modify"), ("Match", match)]
     entries += [("Rename", f"{old} {new}") for old, new in renames.items()]
     entries += [("Add", f"{key} {value}") for key, value in adds.items()]
-    return _section("FILTER", entries)
+    return section("FILTER", entries)
 
 
-def _allow(route: Route) -> str:
-    kept = [field for field in route.fields if field != "timestamp"]  # the es output adds the timestamp
-    return _section("FILTER", [("Name", "record_modifier"), ("Match", route.tag),
-                               *(("Allowlist_key", field) for field in kept)])
+def retag(match: str, rule: str, emitter: str) -> str:
+    """A rewrite_tag filter with one rule (`$key pattern new_tag keep`)."""
+    return section("FILTER", [("Name", "rewrite_tag"), ("Match", match), ("Rule", rule), ("Emitter_Name", emitter)])
 
 
-def render_filters() -> str:
-    routes = {route.tag: route for route in ROUTES}
-    ingestion, lakehouse_dbt = namespace_name("ingestion"), "dbt"
+def allow(route: Route) -> str:
+    """The allowlist that ends a route: only the index's mapped fields leave (the es output adds the timestamp)."""
+    kept = [name for name in route.fields if name != "timestamp"]
+    return section("FILTER", [("Name", "record_modifier"), ("Match", route.tag),
+                              *(("Allowlist_key", name) for name in kept)])
+
+
+def check(sources: Sequence[LogSource]) -> None:
+    """The rules of the module docstring; a broken source is a programming error, caught by every render."""
+    owners: dict[str, str] = {}
+    for source in sources:
+        for route in source.routes:
+            if route.tag in owners:
+                raise ValueError(f"log route {route.tag!r} belongs to both {owners[route.tag]} and {source.name}")
+            owners[route.tag] = source.name
+            if allow(route) not in source.filters:
+                raise ValueError(f"{source.name}: route {route.tag!r} has no allowlist; end its filters with "
+                                 "shipping.allow(route)")
+        for metric in source.metrics:
+            if metric.section() not in source.filters:
+                raise ValueError(f"{source.name}: metric {metric.name!r} is not among its filters")
+    _named("parser", [(parser.name, parser.entries) for source in sources for parser in source.parsers])
+    _named("Lua script", [item for source in sources for item in source.lua_scripts.items()])
+
+
+def _named(kind: str, items: Iterable[tuple[str, object]]) -> dict[str, object]:
+    found: dict[str, object] = {}
+    for name, value in items:
+        if found.setdefault(name, value) != value:
+            raise ValueError(f"two log sources define the {kind} {name!r} differently; give one another name")
+    return found
+
+
+def render_inputs(sources: Sequence[LogSource]) -> str:
     return "\n".join([
-        _section("FILTER", [("Name", "kubernetes"), ("Match", "kube.*"), ("Merge_Log", "Off"),
-                            ("Keep_Log", "On"), ("Labels", "On"), ("Annotations", "Off")]),
-        # First matching rule wins; `false`: the kube.* original is dropped, only the re-tagged copy goes on.
-        _section("FILTER", [
-            ("Name", "rewrite_tag"), ("Match", "kube.*"),
-            ("Rule", f"$kubernetes['namespace_name'] ^{ingestion}$ airbyte.job false"),
-            ("Rule", f"$kubernetes['container_name'] ^{lakehouse_dbt}$ dbt.log false"),
-            ("Rule", f"$kubernetes['labels']['cnpg.io/cluster'] ^{CNPG_CLUSTER}$ postgres.log false"),
-            ("Rule", f"$kubernetes['namespace_name'] ^{namespace_name('presentation')}$ {SUPERSET_EVENT_TAG} false"),
-            ("Emitter_Name", "route_emitter"),
+        section("INPUT", [
+            ("Name", "tail"), ("Tag", KUBE_TAG), ("Path", "/var/log/containers/*.log"),
+            ("multiline.parser", "cri, docker"), ("DB", f"{STATE_DIR}/tail.db"), ("Mem_Buf_Limit", "32MB"),
+            ("Skip_Long_Lines", "On"),
         ]),
-        # Airbyte: the line, then the counts inside sync summaries, then the job pod's labels.
-        _parse("airbyte.job", "log", "airbyte_line"),
-        _parse("airbyte.job", "message", "airbyte_sync_counts", preserve=True),
-        _lift("airbyte.job", "kubernetes", "k8s_"),
-        _lift("airbyte.job", "k8s_labels", "label_"),
-        _modify("airbyte.job", {"label_job_id": "job_id", "label_connection_id": "connection_id"},
-                {"service": "airbyte"}),
-        _allow(routes["airbyte.job"]),
-        # dbt: JSON events; node results are copied to dbt.run before the log fields are renamed.
-        _parse("dbt.log", "log", "json_line"),
-        _lift("dbt.log", "info", "info_"),
-        _section("FILTER", [("Name", "rewrite_tag"), ("Match", "dbt.log"),
-                            ("Rule", "$info_name ^LogModelResult$ dbt.run true"), ("Emitter_Name", "dbt_emitter")]),
-        _modify("dbt.log", {"info_level": "level", "info_msg": "message", "info_invocation_id": "job_id"},
-                {"service": "dbt"}),
-        _allow(routes["dbt.log"]),
-        _lift("dbt.run", "data", "data_"),
-        _lift("dbt.run", "data_node_info", "node_"),
-        _modify("dbt.run", {"info_invocation_id": "invocation_id", "node_unique_id": "node_id",
-                            "node_node_name": "node_name", "node_node_status": "status",
-                            "data_status": "adapter_response", "data_execution_time": "execution_time",
-                            "info_msg": "message"}, {}),
-        _allow(routes["dbt.run"]),
-        # PostgreSQL: CloudNativePG's JSON lines; only pgaudit records, already split into fields by the operator.
-        _parse("postgres.log", "log", "json_line"),
-        _section("FILTER", [("Name", "rewrite_tag"), ("Match", "postgres.log"),
-                            ("Rule", "$logger ^pgaudit$ postgres.audit false"), ("Emitter_Name", "pg_emitter")]),
-        _lift("postgres.audit", "record", "pg_"),
-        _lift("postgres.audit", "pg_audit", "audit_"),
-        _parse("postgres.audit", "pg_log_time", "postgres_log_time"),
-        _modify("postgres.audit", {"pg_user_name": "actor", "pg_database_name": "database",
-                                   "audit_class": "class", "audit_command": "action",
-                                   "audit_object_name": "object", "audit_statement": "statement",
-                                   "pg_connection_from": "remote_address"}, {"source": "postgresql"}),
-        _allow(routes["postgres.audit"]),
-        # MinIO: one audit event per S3 call.
-        _parse(MINIO_AUDIT_TAG, "time", "iso8601_time"),
-        _lift(MINIO_AUDIT_TAG, "api", "api_"),
-        _modify(MINIO_AUDIT_TAG, {"accessKey": "actor", "api_name": "action", "api_bucket": "bucket",
-                                  "api_object": "object", "api_statusCode": "status_code",
-                                  "remotehost": "remote_address"}, {"source": "minio", "class": "S3"}),
-        _allow(routes[MINIO_AUDIT_TAG]),
-        # Dremio: one record per query (queries.json) or audited action (audit.json); a query's duration feeds the
-        # histogram, then the allowlist drops it.
-        _parse(DREMIO_QUERY_TAG, "log", "json_line"),
-        _section("FILTER", [("Name", "lua"), ("Match", DREMIO_QUERY_TAG),
-                            ("script", f"{LUA_DIR}/{DREMIO_QUERY_LUA}"), ("call", DREMIO_QUERY_LUA_CALL)]),
-        DREMIO_QUERY_SECONDS.section(),
-        _modify(DREMIO_QUERY_TAG, {"username": "actor", "queryId": "object", "queryText": "statement",
-                                   "outcome": "action", "queryType": "class", "context": "database"},
-                {"source": "dremio"}),
-        _allow(routes[DREMIO_QUERY_TAG]),
-        # Superset: gunicorn's access lines are counted (and not shipped); then only its event lines (the rest of
-        # the namespace's output is not shipped), already in the audit index's field names.
-        _section("FILTER", [("Name", "rewrite_tag"), ("Match", SUPERSET_EVENT_TAG),
-                            ("Rule", f"$log {GUNICORN_ACCESS_LINE} {SUPERSET_ACCESS_TAG} false"),
-                            ("Emitter_Name", "superset_access_emitter")]),
-        _parse(SUPERSET_ACCESS_TAG, "log", "gunicorn_access"),
-        SUPERSET_RESPONSES.section(),
-        _section("FILTER", [("Name", "grep"), ("Match", SUPERSET_EVENT_TAG),
-                            ("Regex", f'log ^\\{{"{SUPERSET_EVENT_KEY}"')]),
-        _parse(SUPERSET_EVENT_TAG, "log", "json_line"),
-        _modify(SUPERSET_EVENT_TAG, {SUPERSET_EVENT_KEY: "action"}, {"source": "superset", "class": "event"}),
-        _allow(routes[SUPERSET_EVENT_TAG]),
+        # Webhooks (MinIO's audit) post to https://<fluent-bit>:8443/<tag>; the URL path is the tag.
+        section("INPUT", [
+            ("Name", "http"), ("Listen", "0.0.0.0"), ("Port", str(AUDIT_PORT)), ("tls", "On"),
+            ("tls.verify", "Off"), ("tls.crt_file", f"{TLS_DIR}/tls.crt"), ("tls.key_file", f"{TLS_DIR}/tls.key"),
+        ]),
+        *(text for source in sources for text in source.inputs),
     ])
 
 
-def render_outputs() -> str:
+def render_filters(sources: Sequence[LogSource]) -> str:
+    claims = [("Rule", rule) for source in sources for rule in source.claims]
+    shared = [section("FILTER", [("Name", "kubernetes"), ("Match", KUBE_TAG), ("Merge_Log", "Off"),
+                                 ("Keep_Log", "On"), ("Labels", "On"), ("Annotations", "Off")])]
+    if claims:
+        # First matching rule wins, in the order of the sources.
+        shared.append(section("FILTER", [("Name", "rewrite_tag"), ("Match", KUBE_TAG), *claims,
+                                         ("Emitter_Name", "route_emitter")]))
+    return "\n".join([*shared, *(text for source in sources for text in source.filters)])
+
+
+def render_outputs(sources: Sequence[LogSource]) -> str:
     by_index: dict[str, list[str]] = {}
-    for route in ROUTES:
+    for route in (route for source in sources for route in source.routes):
         by_index.setdefault(route.index_prefix, []).append(route.tag)
     sections = []
     for prefix, tags in by_index.items():
         match = ("Match", tags[0]) if len(tags) == 1 else (
             "Match_Regex", "^(" + "|".join(tag.replace(".", r"\.") for tag in tags) + ")$")
-        sections.append(_section("OUTPUT", [
+        sections.append(section("OUTPUT", [
             ("Name", "es"), match, ("Host", ELASTICSEARCH_HOST), ("Port", str(ELASTICSEARCH_PORT)),
             ("HTTP_User", "${ES_USER}"), ("HTTP_Passwd", "${ES_PASSWORD}"), ("Logstash_Format", "On"),
             ("Logstash_Prefix", prefix), ("Logstash_DateFormat", "%Y.%m.%d"), ("Time_Key", "timestamp"),
@@ -342,14 +257,31 @@ def render_outputs() -> str:
             ("tls.ca_file", f"{TLS_DIR}/ca.crt"),
         ]))
     # The log_to_metrics series, for Prometheus (plain HTTP inside the cluster, like the built-in server on 2020).
-    sections.append(_section("OUTPUT", [
+    sections.append(section("OUTPUT", [
         ("Name", "prometheus_exporter"), ("Match", f"{LOG_METRICS_TAG_PREFIX}.*"), ("Host", "0.0.0.0"),
         ("Port", str(LOG_METRICS_PORT)),
     ]))
     return "\n".join(sections)
 
 
-def render() -> dict[str, str]:
-    """The fluent-bit chart's `config` sections."""
-    return {"inputs": render_inputs(), "filters": render_filters(), "outputs": render_outputs(),
-            "customParsers": render_parsers()}
+def render_parsers(sources: Sequence[LogSource]) -> str:
+    parsers = _named("parser", [(parser.name, parser) for source in sources for parser in source.parsers])
+    return "\n".join(parser.section() for parser in parsers.values())  # type: ignore[attr-defined]
+
+
+def render(sources: Sequence[LogSource]) -> dict[str, str]:
+    """The fluent-bit chart's `config` sections for these sources, in their order."""
+    check(sources)
+    return {"inputs": render_inputs(sources), "filters": render_filters(sources),
+            "outputs": render_outputs(sources), "customParsers": render_parsers(sources)}
+
+
+def lua_scripts(sources: Sequence[LogSource]) -> dict[str, str]:
+    """The chart's `luaScripts`: file name -> script, mounted at LUA_DIR."""
+    return {name: str(script) for name, script in
+            _named("Lua script", [item for source in sources for item in source.lua_scripts.items()]).items()}
+
+
+def log_metrics(sources: Sequence[LogSource]) -> tuple[LogMetric, ...]:
+    """Every series the shipper derives from logs."""
+    return tuple(metric for source in sources for metric in source.metrics)

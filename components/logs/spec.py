@@ -27,6 +27,10 @@ READER_PRIVILEGES = ["read", "view_index_metadata"]
 # (cluster:monitor/nodes/info, /health, /state). It sees cluster-wide metadata (index names, mappings, settings),
 # never documents: documents stay limited to the index patterns below.
 DREMIO_READER_CLUSTER_PRIVILEGES = ["monitor"]
+# The index families (daily indices `<family>-YYYY.MM.DD`) products ship to.
+JOB_LOGS = "airbyte-logs"
+DBT_RUNS = "dbt-runs"
+AUDIT_TRAIL = "platform-audit"
 
 # The seed's `airbyte-logs-*` mapping, field for field.
 AIRBYTE_LOGS_FIELDS: dict[str, dict[str, str]] = {
@@ -83,10 +87,10 @@ class IndexFamily:
 
 def families(job_log_days: int, audit_days: int) -> list[IndexFamily]:
     return [
-        IndexFamily("airbyte-logs", "Airbyte and dbt job logs (the seed's index).", AIRBYTE_LOGS_FIELDS,
+        IndexFamily(JOB_LOGS, "Airbyte and dbt job logs (the seed's index).", AIRBYTE_LOGS_FIELDS,
                     job_log_days),
-        IndexFamily("dbt-runs", "One document per dbt node result.", DBT_RUNS_FIELDS, job_log_days),
-        IndexFamily("platform-audit", "The platform's audit trail: who did what, from every source.", AUDIT_FIELDS,
+        IndexFamily(DBT_RUNS, "One document per dbt node result.", DBT_RUNS_FIELDS, job_log_days),
+        IndexFamily(AUDIT_TRAIL, "The platform's audit trail: who did what, from every source.", AUDIT_FIELDS,
                     audit_days, audit=True),
     ]
 

@@ -2,10 +2,12 @@
 
 - One NOLOGIN group role per catalog role (ingestion, transformation, query_engine, bi, analyst, data_engineer);
   people and services get rights only through them.
-- One LOGIN role per service, member of its group: `airbyte` (ingestion), `dbt` (transformation), `dremio`
-  (query_engine), `superset` (bi), plus `migrator`, which owns the platform database's schemas and runs the
-  migrations. None is a superuser, none may create roles or databases.
-- Databases: `airbyte` and `superset` (owned by their service), `platform` (the platform's own metadata).
+- One LOGIN role per service a product declares (`DatabaseLogin`, collected by components/platform.py), named
+  after the catalog service and member of that service's catalog role (today `airbyte` as ingestion, `dbt` as
+  transformation, `dremio` as query_engine, `superset` as bi), plus `migrator`, which owns the platform database's
+  schemas and runs the migrations. None is a superuser, none may create roles or databases.
+- Databases: one per service that keeps its own (named and owned by it: `airbyte`, `superset`), and `platform`
+  (the platform's own metadata).
 - In `platform`, one schema per flow layer (bronze, silver, gold) and `platform` (the migrations' tables).
   A role that reads a layer gets USAGE and SELECT; a role that writes it also CREATE and INSERT, UPDATE,
   DELETE, TRUNCATE. Default privileges give the same to tables created later by the schema's owner
@@ -17,6 +19,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from infra.model.catalog import FLOW_LAYERS, Catalog
@@ -24,14 +27,20 @@ from infra.model.catalog import FLOW_LAYERS, Catalog
 MIGRATOR = "migrator"
 PLATFORM_DATABASE = "platform"
 PLATFORM_SCHEMA = "platform"
-SERVICE_LOGINS: dict[str, str] = {"airbyte": "ingestion", "dbt": "transformation", "dremio": "query_engine",
-                                  "superset": "bi"}
-SERVICE_DATABASES: dict[str, str] = {"airbyte": "airbyte", "superset": "superset"}
 READ_TABLE = ("SELECT",)
 WRITE_TABLE = ("SELECT", "INSERT", "UPDATE", "DELETE", "TRUNCATE")
 PLATFORM_TABLE_WRITERS: dict[str, str] = {"airbyte_state": "ingestion", "dbt_run_history": "transformation"}
 PLATFORM_TABLE_READERS: tuple[str, ...] = ("data_engineer",)
 PLATFORM_TABLE_WRITE = ("SELECT", "INSERT", "UPDATE")
+
+
+@dataclass(frozen=True)
+class DatabaseLogin:
+    """A product's login to the metadata database: the catalog service it is (its login role's name, whose group is
+    the service's catalog role), and whether it keeps a database of its own, named after it and owned by it."""
+
+    service: str
+    own_database: bool = False
 
 
 @dataclass(frozen=True)
@@ -69,12 +78,20 @@ class AccessModel:
     table_access: tuple[TableAccess, ...]
 
 
-def access_model(catalog: Catalog) -> AccessModel:
+def service_roles(catalog: Catalog, logins: Sequence[DatabaseLogin]) -> dict[str, str]:
+    """Login -> the catalog role its service acts as; a login whose service the catalog lacks, or gives no role, is
+    a programming error (infra/model/catalog.py's PLATFORM_SERVICES makes the catalog declare them)."""
+    roles = {service.name: service.role for service in catalog.services}
+    unknown = sorted(login.service for login in logins if roles.get(login.service) is None)
+    if unknown:
+        raise ValueError(f"database logins for services the catalog does not give a role: {', '.join(unknown)}")
+    return {login.service: str(roles[login.service]) for login in logins}
+
+
+def access_model(catalog: Catalog, logins: Sequence[DatabaseLogin]) -> AccessModel:
     groups = tuple(role.name for role in catalog.roles)
-    missing = sorted(set(SERVICE_LOGINS.values()) - set(groups))
-    if missing:
-        raise ValueError(f"the catalog lacks roles the metadata database grants to: {', '.join(missing)}")
-    logins = {MIGRATOR: (), **{login: (group,) for login, group in SERVICE_LOGINS.items()}}
+    logins_by_role = service_roles(catalog, logins)
+    logins_of = {MIGRATOR: (), **{login: (group,) for login, group in logins_by_role.items()}}
     schema_access: list[SchemaAccess] = []
     default_access: list[DefaultAccess] = []
     for layer in FLOW_LAYERS:
@@ -99,8 +116,8 @@ def access_model(catalog: Catalog) -> AccessModel:
     ]
     return AccessModel(
         groups=groups,
-        logins=logins,
-        databases={**{database: login for login, database in SERVICE_DATABASES.items()},
+        logins=logins_of,
+        databases={**{login.service: login.service for login in logins if login.own_database},
                    PLATFORM_DATABASE: MIGRATOR},
         schemas=(*FLOW_LAYERS, PLATFORM_SCHEMA),
         schema_access=tuple(schema_access),

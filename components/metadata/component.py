@@ -3,7 +3,7 @@
 Example (inside a Pulumi program; `cluster` is the runtime's ClusterContext, `lake` the DataLake)::
 
     metadata = MetadataDatabase("metadata", config.metadata, catalog, cluster, config.identity, config.retention,
-                                backups=BackupTarget.from_lake(lake))
+                                logins=DATABASE_LOGINS, backups=BackupTarget.from_lake(lake))
     pulumi.export("metadataHost", metadata.host)
 
 Server, per backend:
@@ -24,6 +24,7 @@ Job whose name carries the migrations' hash, so a new or changed migration runs 
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import pulumi
@@ -35,8 +36,9 @@ import pulumi_random as random
 from components.kit.base import child_options, type_token
 from components.kit.cluster import ClusterContext, server_certificate, service_dns_names
 from components.kit.images import RDS_CA_BUNDLE, platform_image, rds_ca_source
-from components.metadata.access import MIGRATOR, PLATFORM_DATABASE, AccessModel, access_model
+from components.metadata.access import MIGRATOR, PLATFORM_DATABASE, AccessModel, DatabaseLogin, access_model
 from components.metadata.config import MetadataSettings
+from components.metadata.log_routes import CLUSTER_NAME
 from infra.migrations import MIGRATIONS_DIR, discover
 from infra.model import naming
 from infra.model.catalog import Catalog
@@ -45,7 +47,6 @@ from infra.model.naming import service_host
 from infra.model.sections import StackIdentity
 
 LAYER = "metadata"
-CLUSTER_NAME = "metadata"
 PORT = 5432
 PGAUDIT_LOG = "ddl,role,write"
 CNPG_IMAGE = "ghcr.io/cloudnative-pg/postgresql:15.14-bookworm"
@@ -125,6 +126,7 @@ class MetadataDatabase(pulumi.ComponentResource):
         cluster: ClusterContext,
         stack: StackIdentity,
         retention: RetentionConfig,
+        logins: Sequence[DatabaseLogin],
         backups: BackupTarget | None = None,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
@@ -137,7 +139,7 @@ class MetadataDatabase(pulumi.ComponentResource):
         self._cluster = cluster
         self.rds_ca = rds_ca_source(config)
         self._namespace = cluster.namespaces[LAYER]
-        self.model = access_model(catalog)
+        self.model = access_model(catalog, logins)
         admin_password = random.RandomPassword(f"{name}-admin-password", length=40, special=False,
                                                opts=self._child())
         if config.backend == "rds":

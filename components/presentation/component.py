@@ -45,8 +45,8 @@ from components.kit.images import platform_image
 from components.kit.release import Hardening, ProductRelease, declare_release
 from components.metadata.component import MetadataConnection
 from components.monitoring.component import Monitoring
+from components.presentation import cache, spec
 from components.presentation import provider as superset
-from components.presentation import spec
 from components.presentation.config import PresentationSettings
 from infra.model.catalog import Catalog
 
@@ -54,7 +54,7 @@ if TYPE_CHECKING:
     from components.lakehouse.component import Lakehouse
 
 SIZES: dict[str, Resources] = {"small": SMALL, "medium": MEDIUM, "large": LARGE}
-METADATA_DATABASE = "superset"
+METADATA_DATABASE = spec.DATABASE_LOGIN.service
 SERVICE_USER = "superset"
 RUNNER_LAYER = "lakehouse"  # the dbt runner, which imports the asset bundle, runs in the lakehouse's namespace
 
@@ -96,9 +96,9 @@ class Presentation(pulumi.ComponentResource):
         super().__init__(type_token("presentation", "Presentation"), name, None, opts)
         self._name, self._cluster = name, cluster
         namespace = cluster.namespaces[spec.LAYER]
-        redis_host, _, redis_port = str(cluster.services.get("redis", "redis:6379")).rpartition(":")
+        # Its Valkey, which the runtime runs for it (components/presentation/cache.py).
         shape = spec.SupersetShape(image=platform_image("superset", cluster.images), replicas=cluster.replicas,
-                                   resources=SIZES[config.size], redis_host=redis_host, redis_port=redis_port,
+                                   resources=SIZES[config.size], redis_host=cache.HOST, redis_port=str(cache.PORT),
                                    rds_ca_image=database.rds_ca_image, rds_ca_file=database.rds_ca_file)
         admin_password = self._random("admin-password", 32)
         environment = self._environment(namespace, database, admin_password)

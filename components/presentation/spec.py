@@ -15,9 +15,10 @@ from typing import Any
 
 from components.kit.cluster import server_certificate, service_dns_names
 from components.kit.hardening import Resources, container_security
-from components.logs.shipping import SUPERSET_RESPONSES
+from components.metadata.access import DatabaseLogin
 from components.monitoring.component import AlertRule
-from components.runtime.values import REDIS_AUTH_SECRET, REDIS_PASSWORD_KEY
+from components.presentation import cache
+from components.presentation.log_routes import RESPONSES
 from infra.model import naming, yamlio
 from infra.model.catalog import Catalog
 from infra.model.charts import SUPERSET_PARTS
@@ -25,6 +26,8 @@ from infra.model.naming import namespace_name
 
 LAYER = "presentation"
 RELEASE = naming.SUPERSET_SERVICE
+# Superset keeps its metadata in a database of its own in the metadata PostgreSQL.
+DATABASE_LOGIN = DatabaseLogin(naming.SUPERSET_SERVICE, own_database=True)
 HTTP_PORT = naming.SUPERSET_PORT
 SUPERSET_UID = 1000  # the `superset` user of Superset's image
 # The chart reads every pod's environment from this Secret (`envFromSecret`); the layer writes it, the chart's
@@ -75,8 +78,8 @@ def metadata_database_override(ca_file: str) -> str:
 
 # superset_config.py additions the same in every stack: the secret key and every credential come from the
 # environment (the Secret above), the web app is hardened, Redis is verified TLS, and events go to stdout where
-# Fluent Bit picks them up for the audit index (components/logs/shipping.py routes lines starting with
-# {"superset_event"). `config_overrides` adds the metadata database, whose CA depends on the stack.
+# Fluent Bit picks them up for the audit index (components/presentation/log_routes.py routes lines starting with
+# {EVENT_KEY}). `config_overrides` adds the metadata database, whose CA depends on the stack.
 CONFIG_OVERRIDES = {
     "secret": """import os
 SECRET_KEY = os.environ["SUPERSET_SECRET_KEY"]
@@ -231,9 +234,9 @@ def values(shape: SupersetShape) -> dict[str, Any]:
                      "REDIS_PROTO": "rediss", "REDIS_DB": "1", "REDIS_CELERY_DB": "0",
                      "REDIS_SSL_CERT_REQS": "required"},
         "configOverrides": config_overrides(shape.database_ca_file()),
-        # The runtime's Redis password, from the Secret the runtime writes in this namespace.
+        # Valkey's password, from the Secret the runtime writes in this namespace (cache.py).
         "extraEnvRaw": [{"name": "REDIS_PASSWORD",
-                         "valueFrom": {"secretKeyRef": {"name": REDIS_AUTH_SECRET, "key": REDIS_PASSWORD_KEY}}}],
+                         "valueFrom": {"secretKeyRef": {"name": cache.AUTH_SECRET, "key": cache.PASSWORD_KEY}}}],
         "extraVolumes": volumes,
         "extraVolumeMounts": mounts,
         "postgresql": {"enabled": False},
@@ -344,10 +347,10 @@ def alert_rules() -> list[AlertRule]:
 
     Superset exports no Prometheus metrics; its web pods' availability is what kube-state-metrics sees. Responses
     are counted from gunicorn's access log by the log shipper (`log_metric_counter_superset_http_responses_total`,
-    label `status_class`, the status code's first digit; components/logs/shipping.py), see the docs.
+    label `status_class`, the status code's first digit; components/presentation/log_routes.py), see the docs.
     """
     namespace = f'namespace="{namespace_name(LAYER)}"'
-    responses = SUPERSET_RESPONSES.series
+    responses = RESPONSES.series
     return [
         AlertRule(
             "SupersetApiErrors",

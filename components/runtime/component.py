@@ -2,7 +2,8 @@
 
 Example (inside a Pulumi program)::
 
-    runtime = KubernetesRuntime("runtime", config.kubernetes, catalog, config.identity, config.storage)
+    runtime = KubernetesRuntime("runtime", config.kubernetes, catalog, config.identity, config.storage,
+                                log_sources=LOG_SOURCES, hosted=[cache.hosted_service(...)])
     lake = DataLake(..., minio_credentials=runtime.minio_root, ca_file=runtime.context.ca_file)
 
 What it declares, in the first-deploy order of docs/decisions/0001-deployment-topology.md:
@@ -12,12 +13,16 @@ What it declares, in the first-deploy order of docs/decisions/0001-deployment-to
    ClusterIssuer; prod takes the organisation's PEM and existing issuer from config. The PEM goes to a
    `TrustBundleFile` on the deployer for providers that read files;
 3. the shared services from pinned charts (components/runtime/values.py): CloudNativePG and ECK operators,
-   MinIO in dev (with its KMS key and audit webhook), Valkey (Superset's Redis), the Prometheus Operator stack
-   and Fluent Bit, with their secrets generated into Kubernetes Secrets and their TLS certificates from
-   cert-manager.
+   MinIO in dev (with its KMS key and audit webhook), the Prometheus Operator stack and Fluent Bit (shipping the
+   products' `LogSource`s), with their secrets generated into Kubernetes Secrets and their TLS certificates from
+   cert-manager;
+4. the services products have it run for them (`HostedService`: Superset's Valkey), each with its release, its
+   server certificate and its generated password, declared like the shared services.
 """
 
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 import pulumi
 import pulumi_kubernetes as k8s
@@ -27,7 +32,8 @@ import pulumi_tls as tls
 from components.kit.base import child_options, type_token
 from components.kit.cluster import ClusterContext, server_certificate
 from components.kit.images import image_references
-from components.kit.release import ProductRelease, declare_release
+from components.kit.release import HostedService, ProductRelease, ServerCertificate, declare_release
+from components.logs.shipping import LogSource
 from components.runtime import values
 from components.runtime.config import KubernetesConfig
 from components.runtime.network import network_policies
@@ -59,16 +65,17 @@ def external_services(storage: StorageConfig, config: KubernetesConfig) -> froze
     return frozenset(outside)
 
 
-def releases(config: KubernetesConfig, stack: StackIdentity, storage: StorageConfig) -> list[ProductRelease]:
-    """The shared services' releases of this stack, in install order."""
+def releases(config: KubernetesConfig, stack: StackIdentity, storage: StorageConfig,
+             log_sources: Sequence[LogSource], hosted: Sequence[HostedService]) -> list[ProductRelease]:
+    """The shared and hosted services' releases of this stack, in install order."""
     specs = [values.cert_manager(config)] if config.install_cert_manager else []
     if config.install_cloudnative_pg:
         specs.append(values.cloudnative_pg(config))
     specs.append(values.eck_operator(config))
     if storage.backend == "minio":
         specs.append(values.minio(config))
-    specs += [values.redis(config), values.kube_prometheus_stack(config, config.issuer(stack)),
-              values.fluent_bit(config)]
+    specs += [service.release for service in hosted]
+    specs += [values.kube_prometheus_stack(config, config.issuer(stack)), values.fluent_bit(config, log_sources)]
     return specs
 
 
@@ -86,6 +93,8 @@ class KubernetesRuntime(pulumi.ComponentResource):
         catalog: Catalog,
         stack: StackIdentity,
         storage: StorageConfig,
+        log_sources: Sequence[LogSource],
+        hosted: Sequence[HostedService],
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__(type_token("runtime", "KubernetesRuntime"), name, None, opts)
@@ -95,6 +104,7 @@ class KubernetesRuntime(pulumi.ComponentResource):
         self._issuer = config.issuer(stack)
         self._install_minio = storage.backend == "minio"
         self._minio_kms_key = storage.minio_kms_key(stack)
+        self._hosted = tuple(hosted)
         self.provider = k8s.Provider(f"{name}-kubernetes", context=config.context, opts=child_options(self))
         self.namespaces = {layer: self._namespace(layer) for layer in LAYER_NAMESPACES}
         names = {layer: namespace.metadata.name for layer, namespace in self.namespaces.items()}
@@ -103,7 +113,7 @@ class KubernetesRuntime(pulumi.ComponentResource):
             for manifest in network_policies(catalog, external_services(storage, config))
         ]
         self.releases: dict[str, k8s.helm.v3.Release] = {}
-        specs = {spec.name: spec for spec in releases(config, stack, storage)}
+        specs = {spec.name: spec for spec in releases(config, stack, storage, log_sources, hosted)}
         if "cert-manager" in specs:
             self._release(specs.pop("cert-manager"))
         ca_pem, issuer_ready = self._certificate_authority()
@@ -228,23 +238,25 @@ class KubernetesRuntime(pulumi.ComponentResource):
 
     def _certificates(self, issuer_ready: list[pulumi.Resource]) -> dict[str, list[pulumi.Resource]]:
         """cert-manager Certificates of the shared services, keyed by the release that mounts them."""
-        by_release = {"minio": "minio", "redis": "redis", "prometheus": "prometheus", "alertmanager": "prometheus",
+        by_release = {"minio": "minio", "prometheus": "prometheus", "alertmanager": "prometheus",
                       "log-shipper": "fluent-bit"}
+        wanted: list[tuple[str, str, ServerCertificate]] = [
+            (service, by_release[service], certificate) for service, certificate in values.TLS_SECRETS.items()
+            if (service != "minio" or self._install_minio)
+            and (service != "alertmanager" or self._config.alertmanager == "install")
+        ]
+        wanted += [(service.name, service.release.name, service.certificate) for service in self._hosted]
         found: dict[str, list[pulumi.Resource]] = {}
-        for service, (layer, secret_name, dns_names) in values.TLS_SECRETS.items():
-            if service == "minio" and not self._install_minio:
-                continue
-            if service == "alertmanager" and self._config.alertmanager != "install":
-                continue
+        for service, release, wanted_certificate in wanted:
             certificate = k8s.apiextensions.CustomResource(
                 f"{self._name}-{service}-certificate",
                 api_version="cert-manager.io/v1",
                 kind="Certificate",
-                metadata={"name": secret_name, "namespace": self._namespace_of(layer)},
-                spec=server_certificate(secret_name, dns_names, self._issuer),
+                metadata={"name": wanted_certificate.secret, "namespace": self._namespace_of(wanted_certificate.layer)},
+                spec=server_certificate(wanted_certificate.secret, list(wanted_certificate.dns_names), self._issuer),
                 opts=self._child(depends_on=self._after_cert_manager() + issuer_ready),
             )
-            found.setdefault(by_release[service], []).append(certificate)
+            found.setdefault(release, []).append(certificate)
         return found
 
     # ---- secrets ------------------------------------------------------------------------------------
@@ -261,14 +273,14 @@ class KubernetesRuntime(pulumi.ComponentResource):
     def _secrets(self, ca_pem: pulumi.Input[str]) -> dict[str, list[pulumi.Resource]]:
         """Generated credentials in Kubernetes Secrets, keyed by the release that reads them."""
         name, stack, kms_key_name = self._name, self._stack, self._minio_kms_key
-        redis_password = random.RandomPassword(f"{name}-redis-password", length=40, special=False,
-                                               opts=child_options(self))
-        found: dict[str, list[pulumi.Resource]] = {
-            "redis": [
-                self._secret("redis-auth", "presentation", values.REDIS_AUTH_SECRET,
-                             {values.REDIS_PASSWORD_KEY: pulumi.Output.secret(redis_password.result)})
+        found: dict[str, list[pulumi.Resource]] = {}
+        for service in self._hosted:
+            password = random.RandomPassword(f"{name}-{service.name}-password", length=40, special=False,
+                                             opts=child_options(self))
+            found[service.release.name] = [
+                self._secret(f"{service.name}-auth", service.release.layer, service.password_secret,
+                             {service.password_key: pulumi.Output.secret(password.result)})
             ]
-        }
         if self._install_minio:
             root_user = naming.physical_name(stack.name_prefix, stack.stack, "root")
             root_password = random.RandomPassword(f"{name}-minio-root-password", length=40, special=False,
@@ -296,8 +308,7 @@ class KubernetesRuntime(pulumi.ComponentResource):
 
     def _endpoints(self) -> dict[str, str]:
         endpoints = {
-            # Valkey's primary (components/runtime/values.py redis()); the clients speak the Redis protocol.
-            "redis": f"{service_host('redis', 'presentation')}:6379",
+            **{service.name: service.endpoint for service in self._hosted},
             "log-shipper": f"{service_host('fluent-bit', 'logs')}:{values.LOG_SHIPPER_AUDIT_PORT}",
             "prometheus": f"https://{service_host('prometheus-prometheus', 'monitoring')}:9090",
         }

@@ -8,42 +8,34 @@ certificate; every Service stays ClusterIP. tests/golden/releases/ keeps the ren
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from components.kit.cluster import LOG_SHIPPER_SECRET
 from components.kit.hardening import LARGE, MEDIUM, SMALL, container_security, pod_security
-from components.kit.release import Hardening, ProductRelease
+from components.kit.release import Hardening, ProductRelease, ServerCertificate
 from components.logs import shipping as logshipping
 from components.runtime.config import KubernetesConfig
-from infra.model.naming import namespace_name, service_host
+from infra.model.naming import MINIO_AUDIT_TAG, namespace_name, service_host
 
 # Kubernetes Secret names the runtime creates and the releases reference.
 MINIO_ROOT_SECRET = "minio-root"
 MINIO_KMS_SECRET = "minio-kms"
 MINIO_CA_SECRET = "platform-ca-bundle"
-REDIS_AUTH_SECRET = "redis-auth"
-REDIS_PASSWORD_KEY = "redis-password"
-# The Redis-protocol server Superset uses (docs/decisions/0014-valkey.md): the Valkey project's image, newer than
-# the chart's default (9.1.1) by the 9.1.2 to 9.1.4 security fixes; pinned by tag, as the vendors' images are.
-VALKEY_IMAGE = {"registry": "docker.io", "repository": "valkey/valkey", "tag": "9.1.4"}
-# Leaf certificates (cert-manager writes tls.crt, tls.key and ca.crt into these Secrets).
+# The shared services' server certificates, by service.
 TLS_SECRETS = {
-    "minio": ("storage", "minio-tls", ["minio", service_host("minio", "storage")]),
-    # The primary's Service, and with replicas each pod by its headless name (replicas follow
-    # redis-0.redis-headless over TLS).
-    "redis": ("presentation", "redis-tls", ["redis", service_host("redis", "presentation"),
-                                              f"*.{service_host('redis-headless', 'presentation')}"]),
-    "prometheus": ("monitoring", "prometheus-tls",
-                   ["prometheus-prometheus", service_host("prometheus-prometheus", "monitoring")]),
-    "alertmanager": ("monitoring", "alertmanager-tls",
-                     ["prometheus-alertmanager", service_host("prometheus-alertmanager", "monitoring")]),
-    "log-shipper": ("logs", "log-shipper-tls", ["fluent-bit", service_host("fluent-bit", "logs")]),
+    "minio": ServerCertificate("storage", "minio-tls", ("minio", service_host("minio", "storage"))),
+    "prometheus": ServerCertificate("monitoring", "prometheus-tls",
+                                    ("prometheus-prometheus", service_host("prometheus-prometheus", "monitoring"))),
+    "alertmanager": ServerCertificate("monitoring", "alertmanager-tls",
+                                      ("prometheus-alertmanager",
+                                       service_host("prometheus-alertmanager", "monitoring"))),
+    "log-shipper": ServerCertificate("logs", "log-shipper-tls", ("fluent-bit", service_host("fluent-bit", "logs"))),
 }
 ELASTICSEARCH_HOST = logshipping.ELASTICSEARCH_HOST
 LOG_SHIPPER_AUDIT_PORT = logshipping.AUDIT_PORT
 LOG_SHIPPER_METRICS_PORT = 2020
 LOG_SHIPPER_LOG_METRICS_PORT = logshipping.LOG_METRICS_PORT
-AUDIT_TAG = logshipping.MINIO_AUDIT_TAG
 
 
 def cert_manager(config: KubernetesConfig) -> ProductRelease:
@@ -95,8 +87,8 @@ def eck_operator(config: KubernetesConfig) -> ProductRelease:
 
 
 def minio(config: KubernetesConfig) -> ProductRelease:
-    _, tls_secret, _ = TLS_SECRETS["minio"]
-    audit = f"https://{service_host('fluent-bit', 'logs')}:{LOG_SHIPPER_AUDIT_PORT}/{AUDIT_TAG}"
+    tls_secret = TLS_SECRETS["minio"].secret
+    audit = f"https://{service_host('fluent-bit', 'logs')}:{LOG_SHIPPER_AUDIT_PORT}/{MINIO_AUDIT_TAG}"
     persistence: dict[str, Any] = {"enabled": True, "size": f"{config.minio_volume_gib}Gi"}
     if config.storage_class:
         persistence["storageClass"] = config.storage_class
@@ -131,72 +123,9 @@ def minio(config: KubernetesConfig) -> ProductRelease:
     )
 
 
-def redis(config: KubernetesConfig) -> ProductRelease:
-    """Superset's cache, results store and Celery broker: Valkey from the Valkey project's chart, TLS only.
-
-    Standalone, one pod (a Deployment, recreated on change since its volume is ReadWriteOnce); with more replicas,
-    a StatefulSet whose pod 0 is the primary behind the `redis` Service and whose other pods replicate it over
-    TLS (no automatic failover, as before). The `default` user's password is the runtime's `redis-auth` Secret.
-    """
-    _, tls_secret, _ = TLS_SECRETS["redis"]
-    replicated = config.replicas > 1
-    values: dict[str, Any] = {
-        "fullnameOverride": "redis",
-        "image": dict(VALKEY_IMAGE),
-        "serviceAccount": {"create": True, "automount": False},
-        "auth": {
-            "enabled": True,
-            "usersExistingSecret": REDIS_AUTH_SECRET,
-            "aclUsers": {"default": {"permissions": "~* &* +@all", "passwordKey": REDIS_PASSWORD_KEY}},
-        },
-        # The chart writes `port 0` and `tls-port 6379`: no plaintext listener.
-        "tls": {
-            "enabled": True,
-            "existingSecret": tls_secret,
-            "serverPublicKey": "tls.crt",
-            "serverKey": "tls.key",
-            "caPublicKey": "ca.crt",
-            "requireClientCertificate": False,
-        },
-        "startupProbe": {"enabled": True},
-        "livenessProbe": {"enabled": True},
-        "readinessProbe": {"enabled": True},
-        "metrics": {"enabled": False},
-    }
-    if replicated:
-        persistence: dict[str, Any] = {"size": "2Gi"}
-        if config.storage_class:
-            persistence["storageClass"] = config.storage_class
-        values["replica"] = {
-            "enabled": True,
-            "replicas": config.replicas - 1,
-            "replicationUser": "default",
-            "persistence": persistence,
-            "service": {"enabled": False},
-        }
-    else:
-        storage: dict[str, Any] = {"enabled": True, "requestedSize": "2Gi"}
-        if config.storage_class:
-            storage["className"] = config.storage_class
-        values["replica"] = {"enabled": False}
-        values["dataStorage"] = storage
-        values["deploymentStrategy"] = "Recreate"
-    return ProductRelease(
-        name="redis",
-        chart="valkey",
-        layer="presentation",
-        values=values,
-        hardening=Hardening(
-            pod=pod_security(run_as_user=1000, fs_group=1000),
-            container=container_security(run_as_user=1000),
-            resources=MEDIUM,
-        ),
-    )
-
-
 def kube_prometheus_stack(config: KubernetesConfig, issuer: str) -> ProductRelease:
-    _, prometheus_tls, _ = TLS_SECRETS["prometheus"]
-    _, alertmanager_tls, _ = TLS_SECRETS["alertmanager"]
+    prometheus_tls = TLS_SECRETS["prometheus"].secret
+    alertmanager_tls = TLS_SECRETS["alertmanager"].secret
 
     def web_tls(secret: str) -> dict[str, Any]:
         return {
@@ -256,9 +185,10 @@ def kube_prometheus_stack(config: KubernetesConfig, issuer: str) -> ProductRelea
     )
 
 
-def fluent_bit(config: KubernetesConfig) -> ProductRelease:
-    """The log shipper; its pipeline (inputs, parsers, routes to indices) is components/logs/shipping.py's."""
-    _, tls_secret, _ = TLS_SECRETS["log-shipper"]
+def fluent_bit(config: KubernetesConfig, sources: Sequence[logshipping.LogSource]) -> ProductRelease:
+    """The log shipper; its pipeline (inputs, parsers, routes to indices) is components/logs/shipping.py's,
+    rendered for the products' log sources."""
+    tls_secret = TLS_SECRETS["log-shipper"].secret
 
     def secret_env(name: str, key: str) -> dict[str, Any]:
         return {"name": name, "valueFrom": {"secretKeyRef": {"name": LOG_SHIPPER_SECRET, "key": key}}}
@@ -276,8 +206,8 @@ def fluent_bit(config: KubernetesConfig) -> ProductRelease:
             "extraPorts": [
                 {"name": "audit", "port": LOG_SHIPPER_AUDIT_PORT, "containerPort": LOG_SHIPPER_AUDIT_PORT,
                  "protocol": "TCP"},
-                # The prometheus_exporter output: series derived from logs (Dremio query durations, Superset
-                # responses); the Service carries it too, for the runtime's ServiceMonitor.
+                # The prometheus_exporter output: series derived from logs (the log sources' metrics); the Service
+                # carries it too, for the runtime's ServiceMonitor.
                 {"name": "log-metrics", "port": LOG_SHIPPER_LOG_METRICS_PORT,
                  "containerPort": LOG_SHIPPER_LOG_METRICS_PORT, "protocol": "TCP"},
             ],
@@ -292,10 +222,10 @@ def fluent_bit(config: KubernetesConfig) -> ProductRelease:
                 {"name": "state", "mountPath": logshipping.STATE_DIR},
                 {"name": "kubelet-pods", "mountPath": logshipping.KUBELET_PODS, "readOnly": True},
             ],
-            "config": logshipping.render(),
+            "config": logshipping.render(sources),
             # Mounted by the chart at /fluent-bit/scripts (logshipping.LUA_DIR); the chart passes each through `tpl`,
             # so the scripts hold no `{{`.
-            "luaScripts": dict(logshipping.LUA_SCRIPTS),
+            "luaScripts": logshipping.lua_scripts(sources),
         },
         # Node log files are root-owned (0640): the shipper reads them as uid 0, with every capability
         # dropped and a read-only root filesystem. A documented exception (docs/runtime.md).

@@ -28,6 +28,9 @@ LAYER_NAMESPACES: tuple[str, ...] = (
 RDS_CA_BUNDLE = "/etc/dataplatform/rds-global-bundle.pem"
 POD_DB_CA_DIR = "/etc/dataplatform/db-ca"
 POD_RDS_CA_FILE = f"{POD_DB_CA_DIR}/rds-ca.pem"
+# The log shipper's webhook input takes its tag from the URL path: MinIO (run by the runtime in dev) posts its
+# audit events to it under this tag, and the storage layer's log source routes them (components/storage/log_routes.py).
+MINIO_AUDIT_TAG = "minio.audit"
 # What the presentation layer writes into the dbt runner's namespace: the zipped asset bundle (a ConfigMap) and
 # the import's logins (a Secret); the runner imports the bundle after a successful build.
 SUPERSET_SERVICE = "superset"

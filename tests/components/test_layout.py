@@ -12,10 +12,14 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 PRODUCTS = sorted(path.parent.name for path in (ROOT / "components").glob("*/component.py"))
-# What every product may use besides its own folder: the kit, the shared layers it contributes to (alerts to
-# monitoring, log-derived metrics to the log shipper, the runtime's shared values), and the input model.
-SHARED = ("components.kit.", "components.monitoring.component", "components.logs.shipping",
-          "components.runtime.values", "infra.model.")
+# What every product's pure modules may use besides its own folder: the kit, the types of the shared layers it
+# contributes to (alerts to monitoring, log sources to the log shipper and the index families they ship to,
+# database logins to the metadata layer), and the input model.
+SHARED = ("components.kit.", "components.monitoring.component", "components.logs.shipping", "components.logs.spec",
+          "components.metadata.access", "infra.model.")
+# The shared layers collect what products contribute (components/platform.py lists it); they name no product.
+COLLECTORS = ("components/logs/shipping.py", "components/metadata/access.py", "components/runtime/values.py",
+              "components/runtime/component.py", "components/runtime/network.py", "components/monitoring/component.py")
 
 
 def imported_modules(path: Path) -> set[str]:
@@ -33,14 +37,33 @@ def test_every_layer_is_a_product_folder():
                         "storage"]
 
 
-@pytest.mark.parametrize("product", [p for p in PRODUCTS if (ROOT / "components" / p / "spec.py").exists()])
-def test_renderers_use_no_other_products_code(product):
+PURE_MODULES = sorted(
+    path.relative_to(ROOT) for product in PRODUCTS for path in (ROOT / "components" / product).glob("*.py")
+    if path.name not in ("component.py", "provider.py", "__init__.py")
+)
+
+
+@pytest.mark.parametrize("path", PURE_MODULES, ids=str)
+def test_renderers_use_no_other_products_code(path):
+    product = path.parts[1]
     foreign = sorted(
-        module for module in imported_modules(ROOT / "components" / product / "spec.py")
+        module for module in imported_modules(ROOT / path)
         if module.startswith("components.") and not module.startswith(f"components.{product}.")
         and module != f"components.{product}" and not module.startswith(SHARED)
+        and not any(shared.startswith(f"{module}.") for shared in SHARED)  # `from components.logs import shipping`
     )
-    assert not foreign, f"components/{product}/spec.py reaches into {foreign}; name it in infra/model/naming.py"
+    assert not foreign, f"{path} reaches into {foreign}; name it in infra/model/naming.py"
+
+
+@pytest.mark.parametrize("path", COLLECTORS)
+def test_shared_layers_name_no_product(path):
+    own = f"components.{Path(path).parts[1]}."
+    products = [p for p in PRODUCTS if p not in ("kit", "monitoring", "logs", "runtime")]
+    # Config sections are the input model's (infra/model/config.py composes them); code is not.
+    foreign = sorted(module for module in imported_modules(ROOT / path)
+                     if module.startswith(tuple(f"components.{p}." for p in products)) and not module.startswith(own)
+                     and not module.startswith(tuple(f"components.{p}.config" for p in products)))
+    assert not foreign, f"{path} imports {foreign}: a shared layer takes products' contributions as arguments"
 
 
 def test_config_sections_load_without_pulumi():

@@ -16,17 +16,19 @@ from datetime import UTC, datetime
 import lupa.luajit21 as lupa
 import pytest
 
+from components.lakehouse import log_routes as lakehouse_logs
 from components.lakehouse import spec as lakehouse_spec
 from components.logs import shipping as logshipping
 from components.monitoring.component import base_targets
+from components.platform import LOG_SOURCES, runtime_releases
+from components.presentation import log_routes as presentation_logs
 from components.presentation import spec as presentation_spec
 from components.runtime import values as runtime_values
-from components.runtime.component import releases
 from components.runtime.network import network_policies
 from infra.model.catalog import load_catalog
 from infra.model.config import parse_stack_config, project_values
 from infra.model.stackfiles import load_stack
-from tests.support.fluentbit import FluentBit, metric_series, parse_sections
+from tests.support.fluentbit import FluentBit, metric_series, parse_sections, platform_config, platform_shipper
 
 TIME = datetime(2026, 11, 20, 10, 15, 2, 345000, tzinfo=UTC)
 SUPERSET_POD = {"namespace_name": "dp-presentation", "pod_name": "superset-7d9f-abcde", "container_name": "superset",
@@ -38,8 +40,7 @@ SUPERSET_SERIES = "log_metric_counter_superset_http_responses_total"
 
 
 def fluent_bit() -> FluentBit:
-    rendered = logshipping.render()
-    return FluentBit(rendered["filters"], rendered["outputs"], rendered["customParsers"], logshipping.LUA_SCRIPTS)
+    return platform_shipper()
 
 
 def query_line(start: int, finish: int, **extra) -> str:
@@ -56,7 +57,7 @@ def access_line(request: str, status: int) -> str:
 
 def rendered_metrics() -> dict[str, dict[str, str]]:
     """Series name -> the log_to_metrics section that produces it, from the rendered filters."""
-    sections = parse_sections(logshipping.render()["filters"])
+    sections = parse_sections(platform_config()["filters"])
     return {metric_series(section): {key: value for key, value in section.entries}
             for section in sections if section.get("Name") == "log_to_metrics"}
 
@@ -67,13 +68,13 @@ def rendered_metrics() -> dict[str, dict[str, str]]:
 def test_the_rendered_filters_produce_the_two_series():
     metrics = rendered_metrics()
     assert set(metrics) == {DREMIO_SERIES, SUPERSET_SERIES}
-    assert [metric.series for metric in logshipping.LOG_METRICS] == [DREMIO_SERIES, SUPERSET_SERIES]
+    assert [metric.series for metric in logshipping.log_metrics(LOG_SOURCES)] == [DREMIO_SERIES, SUPERSET_SERIES]
     assert metrics[DREMIO_SERIES]["Metric_Mode"] == "histogram"
     assert metrics[DREMIO_SERIES]["Value_Field"] == "duration_seconds"
     assert metrics[SUPERSET_SERIES]["Metric_Mode"] == "counter"
     assert metrics[SUPERSET_SERIES]["Label_Field"] == "status_class"
     # Every metrics tag reaches the exporter; no index output takes them.
-    outputs = parse_sections(logshipping.render()["outputs"])
+    outputs = parse_sections(platform_config()["outputs"])
     for section in metrics.values():
         assert [output.get("Name") for output in outputs if output.matches(section["Tag"])] == ["prometheus_exporter"]
 
@@ -86,11 +87,11 @@ def test_the_dremio_alert_reads_the_rendered_histogram_at_a_bucket_it_has():
     assert {DREMIO_SERIES} <= set(rendered_metrics())
     # Every allowed threshold is a bound the exporter prints, in the form the alert writes it.
     histogram = rendered_metrics()[DREMIO_SERIES]
-    (section,) = [section for section in parse_sections(logshipping.render()["filters"])
+    (section,) = [section for section in parse_sections(platform_config()["filters"])
                   if section.get("Metric_Name") == histogram["Metric_Name"]]
     assert [float(bound) for bound in section.all("Bucket")] == [float(b) for b in lakehouse_spec.QUERY_BUCKETS]
     shipper = fluent_bit()
-    shipper.run(logshipping.DREMIO_QUERY_TAG, TIME, {"log": query_line(0, 1)})
+    shipper.run(lakehouse_logs.QUERY_TAG, TIME, {"log": query_line(0, 1)})
     exposition = shipper.exposition()
     for seconds in lakehouse_spec.QUERY_BUCKETS:
         (slow,) = [rule for rule in lakehouse_spec.alert_rules(seconds, 60) if rule.alert == "DremioSlowQueries"]
@@ -110,8 +111,8 @@ def test_the_superset_alert_reads_the_rendered_counter_by_status_class():
 
 def test_the_lua_script_computes_seconds_from_epoch_millis():
     runtime = lupa.LuaRuntime(unpack_returned_tuples=True)
-    runtime.execute(logshipping.LUA_SCRIPTS[logshipping.DREMIO_QUERY_LUA])
-    compute = runtime.globals()[logshipping.DREMIO_QUERY_LUA_CALL]
+    runtime.execute(lakehouse_logs.QUERY_LUA_SCRIPT)
+    compute = runtime.globals()[lakehouse_logs.QUERY_LUA_CALL]
 
     def call(record: dict) -> tuple[int, dict]:
         code, _, result = compute("dremio.query", 1763633702.345, runtime.table_from(record))
@@ -127,14 +128,14 @@ def test_the_lua_script_computes_seconds_from_epoch_millis():
 
 def test_query_durations_fill_the_histogram_and_the_audit_document_keeps_its_fields():
     shipper = fluent_bit()
-    (document,) = shipper.run(logshipping.DREMIO_QUERY_TAG, TIME,
+    (document,) = shipper.run(lakehouse_logs.QUERY_TAG, TIME,
                               {"log": query_line(1763633700000, 1763633702345)})
     assert document.index == "platform-audit-2026.11.20"
     assert "duration_seconds" not in document.body and document.body["object"].startswith("1a2b3c4d")
-    shipper.run(logshipping.DREMIO_QUERY_TAG, TIME, {"log": query_line(1763633700000, 1763633745000)})
+    shipper.run(lakehouse_logs.QUERY_TAG, TIME, {"log": query_line(1763633700000, 1763633745000)})
     # An audit.json record (Enterprise) has no start and finish: shipped, not observed.
     audit = json.dumps({"eventType": "LOGIN", "username": "platform-admin", "outcome": "SUCCESS"})
-    assert len(shipper.run(logshipping.DREMIO_QUERY_TAG, TIME, {"log": audit})) == 1
+    assert len(shipper.run(lakehouse_logs.QUERY_TAG, TIME, {"log": audit})) == 1
     assert shipper.exposition().splitlines() == [
         f'{DREMIO_SERIES}_bucket{{le="1.0"}} 0',
         f'{DREMIO_SERIES}_bucket{{le="5.0"}} 1',
@@ -183,8 +184,8 @@ def test_the_access_parser_reads_gunicorns_default_format():
     pattern = fluent_bit().regex_of("gunicorn_access")
     found = pattern.search(access_line("DELETE /api/v1/chart/9?x=1 HTTP/1.1", 404))
     assert found.groupdict() == {"method": "DELETE", "path": "/api/v1/chart/9", "status_class": "4"}
-    assert re.search(logshipping.GUNICORN_ACCESS_LINE, access_line("GET / HTTP/1.1", 200))
-    assert " " not in logshipping.GUNICORN_ACCESS_LINE  # rewrite_tag splits its rule on spaces
+    assert re.search(presentation_logs.GUNICORN_ACCESS_LINE, access_line("GET / HTTP/1.1", 200))
+    assert " " not in presentation_logs.GUNICORN_ACCESS_LINE  # rewrite_tag splits its rule on spaces
 
 
 # ---- how the series reach Prometheus ---------------------------------------------------------------------------
@@ -193,14 +194,14 @@ def test_the_access_parser_reads_gunicorns_default_format():
 @pytest.mark.parametrize("stack", ["dev", "prod"])
 def test_the_chart_mounts_the_script_and_serves_the_exporter_port(stack):
     config = parse_stack_config(project_values(load_stack(stack).config), stack)
-    (release,) = [spec for spec in releases(config.kubernetes, config.identity, config.storage)
+    (release,) = [spec for spec in runtime_releases(config)
                   if spec.name == "fluent-bit"]
     values = release.rendered_values()
     filters = parse_sections(values["config"]["filters"])
     (lua,) = [section for section in filters if section.get("Name") == "lua"]
     directory, _, script = lua.get("script").rpartition("/")
     assert directory == logshipping.LUA_DIR == "/fluent-bit/scripts"  # where the chart mounts `luaScripts`
-    assert values["luaScripts"] == logshipping.LUA_SCRIPTS and script in values["luaScripts"]
+    assert values["luaScripts"] == logshipping.lua_scripts(LOG_SOURCES) and script in values["luaScripts"]
     assert all("{{" not in text for text in values["luaScripts"].values())  # the chart runs them through `tpl`
     ports = {port["name"]: port for port in values["extraPorts"]}
     assert ports["log-metrics"] == {"name": "log-metrics", "port": 2021, "containerPort": 2021, "protocol": "TCP"}

@@ -7,9 +7,9 @@ import json
 
 import pytest
 
-from components.logs import shipping as logshipping
 from components.logs import spec as logs_spec
 from infra.offline.harness import SECRET_SENTINEL_PREFIX, is_secret
+from tests.support.fluentbit import platform_config
 from tests.support.golden import check_golden
 from tests.support.recordings import record_logs
 
@@ -34,7 +34,7 @@ def test_object_payloads_match_the_golden_files(stack):
 
 
 def test_fluent_bit_config_matches_the_golden_files():
-    for section, text in logshipping.render().items():
+    for section, text in platform_config().items():
         check_golden(f"logs/fluent-bit-{section}.conf", text)
 
 

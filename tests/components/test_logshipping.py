@@ -12,7 +12,9 @@ import regex
 
 from components.logs import shipping as logshipping
 from components.logs import spec as logs_spec
-from tests.support.fluentbit import FluentBit
+from components.platform import LOG_SOURCES
+from infra.model.naming import MINIO_AUDIT_TAG
+from tests.support.fluentbit import FluentBit, platform_shipper
 
 CRI_TIME = datetime(2026, 11, 20, 10, 15, 2, 345000, tzinfo=UTC)
 CONNECTION = "8c1f3f0e-5a4b-4c2d-9e6f-0a1b2c3d4e5f"
@@ -28,8 +30,7 @@ MAPPINGS = {family.name: family.fields for family in logs_spec.families(7, 90)}
 
 @pytest.fixture(scope="module")
 def fluent_bit() -> FluentBit:
-    rendered = logshipping.render()
-    return FluentBit(rendered["filters"], rendered["outputs"], rendered["customParsers"], logshipping.LUA_SCRIPTS)
+    return platform_shipper()
 
 
 def check_against_mapping(document: dict, fields: dict[str, dict[str, str]]) -> None:
@@ -61,7 +62,8 @@ def ship(fluent_bit: FluentBit, tag: str, record: dict) -> list[tuple[str, dict]
 
 
 def test_parsers_use_onigmo_named_groups_that_only_the_regex_module_reads(fluent_bit):
-    for name, parser in logshipping.PARSERS.items():
+    parsers = {parser.name: parser.entries for source in LOG_SOURCES for parser in source.parsers}
+    for name, parser in parsers.items():
         if parser["Format"] == "regex":
             assert "(?<" in parser["Regex"], name
             assert fluent_bit.regex_of(name).pattern == parser["Regex"]
@@ -162,7 +164,7 @@ def test_a_minio_audit_event_becomes_an_audit_document(fluent_bit):
                                             "object": "shop/orders/date=2026-11-20/part-0.parquet",
                                             "status": "OK", "statusCode": 200, "timeToResponse": "8ms"},
              "remotehost": "10.42.1.9", "requestID": "187A", "userAgent": "airbyte", "accessKey": "ingestion"}
-    assert ship(fluent_bit, logshipping.MINIO_AUDIT_TAG, event) == [
+    assert ship(fluent_bit, MINIO_AUDIT_TAG, event) == [
         ("platform-audit-2026.11.20", {
             "timestamp": "2026-11-20T10:15:02.123Z", "source": "minio", "class": "S3", "actor": "ingestion",
             "action": "PutObject", "bucket": "dataplatform-dev-bronze",

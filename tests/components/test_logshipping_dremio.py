@@ -6,9 +6,9 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 
-from components.logs import shipping as logshipping
+from components.lakehouse import log_routes as lakehouse_logs
 from components.logs import spec as logs_spec
-from tests.support.fluentbit import FluentBit
+from tests.support.fluentbit import platform_config, platform_shipper
 
 READ_AT = datetime(2026, 11, 20, 10, 15, 2, 345000, tzinfo=UTC)
 QUERY_LINE = json.dumps({
@@ -22,10 +22,8 @@ QUERY_LINE = json.dumps({
 
 
 def test_a_queries_json_line_becomes_an_audit_document():
-    rendered = logshipping.render()
-    fluent_bit = FluentBit(rendered["filters"], rendered["outputs"], rendered["customParsers"],
-                           logshipping.LUA_SCRIPTS)
-    (document,) = fluent_bit.run(logshipping.DREMIO_QUERY_TAG, READ_AT, {"log": QUERY_LINE})
+    fluent_bit = platform_shipper()
+    (document,) = fluent_bit.run(lakehouse_logs.QUERY_TAG, READ_AT, {"log": QUERY_LINE})
     assert document.index == "platform-audit-2026.11.20"
     assert document.body == {
         "timestamp": "2026-11-20T10:15:02.345Z", "source": "dremio", "actor": "superset", "action": "COMPLETED",
@@ -37,6 +35,6 @@ def test_a_queries_json_line_becomes_an_audit_document():
 
 
 def test_the_shipper_tails_dremio_log_volume_on_every_node():
-    inputs = logshipping.render()["inputs"]
+    inputs = platform_config()["inputs"]
     assert "kubernetes.io~empty-dir/dremio-log/queries.json" in inputs
     assert "kubernetes.io~empty-dir/dremio-log/audit.json" in inputs

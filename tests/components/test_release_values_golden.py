@@ -9,8 +9,8 @@ from __future__ import annotations
 import pytest
 import yaml
 
+from components import platform
 from components.kit.release import ProductRelease
-from components.runtime.component import releases
 from infra.model.config import parse_stack_config, project_values
 from infra.model.stackfiles import load_stack
 from tests.support.golden import GOLDEN_ROOT, check_golden
@@ -20,7 +20,7 @@ RELEASES = GOLDEN_ROOT / "releases"
 
 def runtime_releases(stack: str) -> list[ProductRelease]:
     config = parse_stack_config(project_values(load_stack(stack).config), stack)
-    return releases(config.kubernetes, config.identity, config.storage)
+    return platform.runtime_releases(config)
 
 
 CASES = [(stack, spec.name) for stack in ("dev", "prod") for spec in runtime_releases(stack)]

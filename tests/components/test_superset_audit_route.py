@@ -8,10 +8,9 @@ from datetime import UTC, datetime
 
 import pytest
 
-from components.logs import shipping as logshipping
 from components.logs import spec as logs_spec
 from components.presentation.spec import CONFIG_OVERRIDES
-from tests.support.fluentbit import FluentBit
+from tests.support.fluentbit import FluentBit, platform_shipper
 
 TIME = datetime(2026, 11, 20, 10, 15, 2, 345000, tzinfo=UTC)
 SUPERSET_POD = {"namespace_name": "dp-presentation", "pod_name": "superset-7d9f-abcde", "container_name": "superset",
@@ -21,8 +20,7 @@ AUDIT = logs_spec.AUDIT_FIELDS
 
 @pytest.fixture(scope="module")
 def fluent_bit() -> FluentBit:
-    rendered = logshipping.render()
-    return FluentBit(rendered["filters"], rendered["outputs"], rendered["customParsers"], logshipping.LUA_SCRIPTS)
+    return platform_shipper()
 
 
 def printed_events(**call) -> list[str]:

@@ -174,11 +174,13 @@ def test_what_the_products_are_wired_to_must_stay(document, mutate, lines):
 
 
 def test_the_platform_contract_is_what_the_products_use():
-    from components.metadata.access import PLATFORM_TABLE_READERS, PLATFORM_TABLE_WRITERS, SERVICE_LOGINS
+    from components.metadata.access import PLATFORM_TABLE_READERS, PLATFORM_TABLE_WRITERS, service_roles
+    from components.platform import DATABASE_LOGINS
     from components.presentation.spec import ANALYST_ROLE
 
-    assert {service: role for service, (role, _) in PLATFORM_SERVICES.items()} == SERVICE_LOGINS
-    assert {*SERVICE_LOGINS.values(), *PLATFORM_TABLE_WRITERS.values(), *PLATFORM_TABLE_READERS, ANALYST_ROLE} == set(
+    logins = service_roles(load_catalog(), DATABASE_LOGINS)
+    assert {service: role for service, (role, _) in PLATFORM_SERVICES.items()} == logins
+    assert {*logins.values(), *PLATFORM_TABLE_WRITERS.values(), *PLATFORM_TABLE_READERS, ANALYST_ROLE} == set(
         PLATFORM_ROLES)
     assert set(STORAGE_ROLES) <= set(PLATFORM_ROLES)
 

@@ -322,3 +322,21 @@ class FluentBit:
         index = f"{output.get('Logstash_Prefix')}-{event.time.strftime(date_format)}"
         stamp = event.time.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{event.time.microsecond // 1000:03d}Z"
         return Document(index, {output.get("Time_Key", "@timestamp"): stamp, **event.record})
+
+
+def platform_config() -> dict[str, str]:
+    """The `config` sections the platform's log shipper gets: every product's log source, in the platform's order."""
+    from components.logs import shipping
+    from components.platform import LOG_SOURCES
+
+    return shipping.render(LOG_SOURCES)
+
+
+def platform_shipper() -> FluentBit:
+    """The platform's log shipper as configured: its rendered sections and its Lua scripts."""
+    from components.logs import shipping
+    from components.platform import LOG_SOURCES
+
+    rendered = platform_config()
+    return FluentBit(rendered["filters"], rendered["outputs"], rendered["customParsers"],
+                     shipping.lua_scripts(LOG_SOURCES))

@@ -25,6 +25,7 @@ def cluster_context() -> ClusterContext:
 
 def record_metadata(stack: str, preview: bool = False) -> Recording:
     from components.metadata.component import BackupTarget, MetadataDatabase
+    from components.platform import DATABASE_LOGINS
 
     settings = load_stack(stack)
     config = parse_stack_config(project_values(settings.config), stack)
@@ -32,8 +33,9 @@ def record_metadata(stack: str, preview: bool = False) -> Recording:
     def program() -> None:
         backups = BackupTarget("dataplatform-dev-backups", "https://minio.dp-storage.svc.cluster.local:9000",
                                "backups-key", "backups-secret")
+        in_cluster = config.metadata.backend == "cloudnative-pg"
         MetadataDatabase("metadata", config.metadata, load_catalog(), cluster_context(), config.identity,
-                         config.retention, backups=backups if config.metadata.backend == "cloudnative-pg" else None)
+                         config.retention, logins=DATABASE_LOGINS, backups=backups if in_cluster else None)
 
     return run_program(program, settings, preview=preview)
 
