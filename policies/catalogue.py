@@ -21,9 +21,11 @@ Generated from `policies/` by `python -m policies.catalogue`; do not edit by han
 The pack runs under the CLI as `pulumi preview --policy-pack policies/ --policy-pack-config
 policies/config/<stack>.json`, and offline through the gate (`infra/offline/gate/`, part of `make plan`). The config
 files set enforcement per stack: `dev` is advisory, `prod` is mandatory. They also carry, as data, what the pack
-must know about the program: the `charts` setting of the Kubernetes policies (where each pinned chart keeps its
-hardening settings in its values), written from `infra/model/charts.py` by `make policy-config`; a test fails when they
-drift. The pack imports nothing of the program and runs from its own folder under any name, as `pulumi policy
+must know about the program, written by `make policy-config` (a test fails when they drift): the `charts` setting
+of the Kubernetes policies (where each pinned chart keeps its hardening settings in its values, from
+`infra/model/charts.py`); the audit policies' `auditRoles` and `auditPolicies` (which buckets and indices hold audit
+trails) and, in a prod-stage stack, their `minDays`: the audit minimum the stack config's model enforces, so a
+config the program refuses early (exit 2) and the gate agree. The pack imports nothing of the program and runs from its own folder under any name, as `pulumi policy
 publish` ships it.
 
 Resource policies judge one resource's inputs; stack policies join every bucket to its companion resources

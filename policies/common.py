@@ -33,6 +33,10 @@ EXEMPTION_REASON_TAG = "dataplatform:exemption-reason"
 
 AWS_BUCKET = "aws:s3/bucket:Bucket"
 MINIO_BUCKET = "minio:index/s3Bucket:S3Bucket"
+# The pack's own audit defaults, for a stack config that names none (the program writes its stacks' facts into
+# policies/config/<stack>.json): the fewest days an audit trail is kept, and the bucket roles that hold one.
+MIN_AUDIT_DAYS = 90
+AUDIT_BUCKET_ROLES = ["logs", "access-logs"]
 
 
 class _Unknown:

@@ -6,12 +6,11 @@ import re
 
 from pulumi_policy import Severity
 
-from .common import UNKNOWN, items, known, resource_policy, setting
+from .common import MIN_AUDIT_DAYS, UNKNOWN, items, known, resource_policy, setting
 
 ELASTICSEARCH = "kubernetes:elasticsearch.k8s.elastic.co/v1:Elasticsearch"
 ILM_POLICY = "pulumi-python:dynamic/elasticsearch:IlmPolicy"
 ES_ROLE = "pulumi-python:dynamic/elasticsearch:Role"
-MIN_AUDIT_DAYS = 90
 AUDIT_POLICIES = ["platform-audit"]
 # Cluster privileges that amount to administering the cluster or its security.
 BROAD_CLUSTER_PRIVILEGES = {"all", "manage", "manage_security", "manage_api_key", "manage_own_api_key",

@@ -11,7 +11,9 @@ from __future__ import annotations
 from pulumi_policy import Severity
 
 from .common import (
+    AUDIT_BUCKET_ROLES,
     AWS_BUCKET,
+    MIN_AUDIT_DAYS,
     UNKNOWN,
     as_list,
     bucket_role,
@@ -52,14 +54,12 @@ PUBLIC_ACCESS_FLAGS = ("blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls
 PUBLIC_ACLS = ("public-read", "public-read-write", "authenticated-read")
 KMS_ALGORITHMS = ("aws:kms", "aws:kms:dsse")
 SSE_ALGORITHMS = (*KMS_ALGORITHMS, "AES256")
-AUDIT_ROLES = ["logs", "access-logs"]
-MIN_AUDIT_DAYS = 90
 
 AUDIT_CONFIG = {
     "auditRoles": {
         "type": "array",
         "items": {"type": "string"},
-        "default": AUDIT_ROLES,
+        "default": AUDIT_BUCKET_ROLES,
         "description": "Bucket roles (the `dataplatform:role` tag) that hold audit trails.",
     },
     "minDays": {
@@ -349,7 +349,7 @@ configure_noncurrent_expiry = stack_policy(
 
 
 def _audit_buckets(args):
-    roles = setting(args, "auditRoles", AUDIT_ROLES)
+    roles = setting(args, "auditRoles", AUDIT_BUCKET_ROLES)
     return [bucket for bucket in _buckets(args) if bucket_role(bucket.props, roles) in roles]
 
 

@@ -12,6 +12,8 @@ import re
 from pulumi_policy import Severity
 
 from .common import (
+    AUDIT_BUCKET_ROLES,
+    MIN_AUDIT_DAYS,
     MINIO_BUCKET,
     bucket_role,
     companions,
@@ -36,8 +38,6 @@ ILM = "minio:index/ilmPolicy:IlmPolicy"
 BUCKET_POLICY = "minio:index/s3BucketPolicy:S3BucketPolicy"
 IAM_POLICY = "minio:index/iamPolicy:IamPolicy"
 PROVIDER = "pulumi:providers:minio"
-AUDIT_ROLES = ["logs", "access-logs"]
-MIN_AUDIT_DAYS = 90
 
 
 def _buckets(args):
@@ -128,7 +128,7 @@ def _expiry_days(expiration) -> float | None:
 
 
 def _validate_log_retention(args, report_violation) -> None:
-    roles = setting(args, "auditRoles", AUDIT_ROLES)
+    roles = setting(args, "auditRoles", AUDIT_BUCKET_ROLES)
     min_days = int(setting(args, "minDays", MIN_AUDIT_DAYS))
     for bucket in _buckets(args):
         if bucket_role(bucket.props, roles) not in roles:
@@ -161,7 +161,7 @@ configure_log_retention = stack_policy(
         "auditRoles": {
             "type": "array",
             "items": {"type": "string"},
-            "default": AUDIT_ROLES,
+            "default": AUDIT_BUCKET_ROLES,
             "description": "Bucket roles that hold audit trails (matched against the bucket name's suffix).",
         },
         "minDays": {

@@ -24,6 +24,9 @@ PLATFORM_BUCKETS: dict[str, str] = {
 }
 LAKE_BUCKETS: tuple[str, ...] = (*FLOW_LAYERS, "logs")
 BUCKET_ROLES: tuple[str, ...] = (*LAKE_BUCKETS, *PLATFORM_BUCKETS)
+# Buckets that hold audit trails (job logs, S3's server access logs): kept at least the audit minimum in prod, the
+# `logs` bucket under object lock. The pack's audit policies read this list from their config (make policy-config).
+AUDIT_BUCKETS: tuple[str, ...] = ("logs", "access-logs")
 
 READ_OBJECT_ACTIONS = ("s3:GetObject", "s3:GetObjectVersion")
 LIST_BUCKET_ACTIONS = ("s3:ListBucket", "s3:GetBucketLocation")

@@ -5,9 +5,13 @@ The pack imports nothing of the program, so what it must know about the program 
 `policies/config/<stack>.json`, the file users pass as `--policy-pack-config` and the offline gate sends as the
 CLI does (docs/decisions/0015-self-contained-pack.md). Today that is the hardening paths of every chart the
 program pins (`infra/model/charts.py`): each chart-aware Kubernetes policy gets a `charts` setting with the paths it
-checks. Everything else in the files (enforcement levels, the security team's settings) is kept as it is; only
-the `charts` settings are this command's. `--check` changes nothing and exits 1 when a file differs from what
-this would write; tests/policies/test_policy_config.py fails the same way.
+checks; and what holds audit data, for the audit-retention policies: the buckets (`auditRoles`, from
+components/storage/access.py) and the Elasticsearch audit indices (`auditPolicies`, from components/logs/spec.py),
+plus, for a stack of stage prod, the audit minimum the stack config's model enforces (`minDays`,
+MIN_AUDIT_DAYS_PROD), so the program's early refusal (exit 2) and the gate judge the same number. Everything else in
+the files (enforcement levels, the security team's settings, a non-prod stack's `minDays`) is kept as it is.
+`--check` changes nothing and exits 1 when a file differs from what this would write;
+tests/policies/test_policy_config.py fails the same way.
 """
 
 from __future__ import annotations
@@ -19,7 +23,12 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from components.logs.spec import families
+from components.storage.access import AUDIT_BUCKETS
 from infra.model.charts import CHARTS, ChartPaths
+from infra.model.config import parse_stack_config, project_values
+from infra.model.sections import MIN_AUDIT_DAYS_PROD
+from infra.model.stackfiles import load_stack
 
 CONFIG_DIR = Path(__file__).resolve().parents[2] / "policies" / "config"
 
@@ -44,19 +53,39 @@ def charts_settings(charts: Mapping[str, ChartPaths] = CHARTS) -> dict[str, dict
     }
 
 
-def generate(document: Mapping[str, Any], charts: Mapping[str, ChartPaths] = CHARTS) -> dict[str, Any]:
-    """`document` with every chart-aware policy's `charts` setting replaced by the program's; the rest kept."""
+def audit_settings(stage: str) -> dict[str, dict[str, Any]]:
+    """Policy id -> the audit facts its settings carry; `minDays` only where the stage has a minimum."""
+    minimum = {"minDays": MIN_AUDIT_DAYS_PROD} if stage == "prod" else {}
+    buckets = {**minimum, "auditRoles": list(AUDIT_BUCKETS)}
+    indices = {**minimum, "auditPolicies": [family.name for family in families(1, 1) if family.audit]}
+    return {
+        "aws-s3-bucket-configure-log-retention": buckets,
+        "aws-s3-bucket-enable-object-lock": buckets,
+        "minio-s3-bucket-configure-log-retention": buckets,
+        "elasticsearch-ilm-configure-audit-retention": indices,
+    }
+
+
+def stack_stage(stack: str) -> str:
+    """The stage `Pulumi.<stack>.yaml` declares (the stack config's model reads it)."""
+    return parse_stack_config(project_values(load_stack(stack).config), stack).stage
+
+
+def generate(document: Mapping[str, Any], charts: Mapping[str, ChartPaths] = CHARTS,
+             stage: str = "prod") -> dict[str, Any]:
+    """`document` with the program's facts written into the settings they own; the rest kept."""
     result: dict[str, Any] = {}
-    settings = charts_settings(charts)
+    settings: dict[str, dict[str, Any]] = {name: {"charts": value} for name, value in charts_settings(charts).items()}
+    for name, facts in audit_settings(stage).items():
+        settings.setdefault(name, {}).update(facts)
     for name, value in document.items():
         if name in settings:
             entry = {"enforcementLevel": value} if isinstance(value, str) else dict(value)
-            entry["charts"] = settings.pop(name)
+            entry.update(settings.pop(name))
             result[name] = entry
         else:
             result[name] = value
-    for name, charts_setting in settings.items():
-        result[name] = {"charts": charts_setting}
+    result.update(settings)
     return result
 
 
@@ -73,8 +102,8 @@ def render(document: Mapping[str, Any]) -> str:
 
 
 def expected(path: Path) -> str:
-    """What `path` should contain: the file as it is, with the program's facts written in."""
-    return render(generate(json.loads(path.read_text())))
+    """What `path` (`<stack>.json`) should contain: the file as it is, with the program's facts written in."""
+    return render(generate(json.loads(path.read_text()), stage=stack_stage(path.stem)))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import copy
 
-from components.runtime.values import redis
+from components.presentation import cache
 from infra.model.config import parse_stack_config
 from infra.offline.harness import RecordedResource, Recording
 
@@ -94,7 +94,7 @@ def baseline() -> Recording:
             "kubernetes:helm.sh/v3:Release",
             "redis",
             {"name": "redis", "chart": "valkey", "version": "0.11.0",
-             "values": pinned(redis(config).rendered_values())},
+             "values": pinned(cache.release(config.replicas, config.storage_class).rendered_values())},
         ),
         resource(
             "kubernetes:core/v1:Service",

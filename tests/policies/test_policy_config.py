@@ -59,12 +59,12 @@ def test_generator_keeps_levels_and_settings_and_owns_only_charts() -> None:
     assert generated["kubernetes-endpoint-require-tls"] == {
         "enforcementLevel": "disabled", "charts": settings["kubernetes-endpoint-require-tls"]}
     assert list(generated)[:4] == list(given)
-    assert set(generated) == set(given) | set(policy_config.CHART_FACTS)
+    assert set(generated) == set(given) | set(policy_config.CHART_FACTS) | set(policy_config.audit_settings("prod"))
 
 
 @pytest.mark.parametrize("path", STACK_FILES, ids=lambda path: path.stem)
 def test_committed_levels_are_unchanged_by_the_facts(path: Path) -> None:
-    """Without its `charts` settings, each file is the hand-kept list of levels and settings it was."""
+    """Without its `charts` settings, each file is the list of levels and settings it was, plus the audit facts."""
     document = json.loads(path.read_text())
     kept = {}
     for name, value in document.items():
@@ -79,6 +79,9 @@ def test_committed_levels_are_unchanged_by_the_facts(path: Path) -> None:
             "minio-s3-bucket-require-deletion-protection": "disabled",
             "aws-storage-require-deletion-protection": "disabled",
             "elasticsearch-ilm-configure-audit-retention": {"minDays": 30, "auditPolicies": ["platform-audit"]},
+            "aws-s3-bucket-configure-log-retention": {"auditRoles": ["logs", "access-logs"]},
+            "aws-s3-bucket-enable-object-lock": {"auditRoles": ["logs", "access-logs"]},
+            "minio-s3-bucket-configure-log-retention": {"auditRoles": ["logs", "access-logs"]},
         },
         "prod": {
             "all": "mandatory",
@@ -152,3 +155,15 @@ def test_the_pack_refuses_a_chart_entry_that_lacks_a_fact() -> None:
     with pytest.raises(jsonschema.ValidationError, match="'containerSecurity' is a required property"):
         jsonschema.validate({"charts": {"minio": {"podSecurity": ["securityContext"]}}},
                             schema_of("kubernetes-pod-require-restricted-security"))
+
+
+def test_prod_stacks_get_the_models_audit_minimum_and_other_stages_keep_theirs(monkeypatch) -> None:
+    document = {"elasticsearch-ilm-configure-audit-retention": {"minDays": 30, "auditPolicies": ["old"]}}
+    dev = policy_config.generate(document, stage="dev")
+    assert dev["elasticsearch-ilm-configure-audit-retention"] == {"minDays": 30, "auditPolicies": ["platform-audit"]}
+    assert dev["aws-s3-bucket-enable-object-lock"] == {"auditRoles": ["logs", "access-logs"]}
+    monkeypatch.setattr(policy_config, "MIN_AUDIT_DAYS_PROD", 120)
+    prod = policy_config.generate(document, stage="prod")
+    for name in ("aws-s3-bucket-configure-log-retention", "aws-s3-bucket-enable-object-lock",
+                 "minio-s3-bucket-configure-log-retention", "elasticsearch-ilm-configure-audit-retention"):
+        assert prod[name]["minDays"] == 120, name
