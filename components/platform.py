@@ -24,6 +24,7 @@ from components.logs.component import LogIndices
 from components.logs.shipping import LogSource
 from components.metadata import log_routes as metadata_logs
 from components.metadata.access import PLATFORM_DATABASE, DatabaseLogin
+from components.metadata.backups import BACKUP_BUCKET
 from components.metadata.component import BackupTarget, MetadataConnection, MetadataDatabase
 from components.monitoring.component import BASE_GROUP, Monitoring, base_rules, base_targets
 from components.presentation import cache as presentation_cache
@@ -33,6 +34,7 @@ from components.presentation.component import DremioAccess, Presentation
 from components.runtime.component import KubernetesRuntime, releases
 from components.runtime.config import KubernetesConfig
 from components.storage import log_routes as storage_logs
+from components.storage.access import ACCESS_LOGS, ServiceBucket
 from components.storage.component import DataLake, LakeAccess
 from infra.model.catalog import Catalog
 from infra.model.config import StackConfig
@@ -47,6 +49,13 @@ LOG_SOURCES: tuple[LogSource, ...] = (
     presentation_logs.LOG_SOURCE,
 )
 
+# The buckets products keep for themselves, beside the lake's (the storage layer's access logs first).
+SERVICE_BUCKETS: tuple[ServiceBucket, ...] = (
+    ACCESS_LOGS,
+    ingestion_spec.STATE_BUCKET,
+    lakehouse_spec.STORE_BUCKET,
+    BACKUP_BUCKET,
+)
 # Who logs in to the metadata database.
 DATABASE_LOGINS: tuple[DatabaseLogin, ...] = (
     ingestion_spec.DATABASE_LOGIN,
@@ -93,6 +102,7 @@ class DataPlatform(pulumi.ComponentResource):
             config.storage,
             catalog,
             stack,
+            service_buckets=SERVICE_BUCKETS,
             # dev: the runtime's MinIO (root credentials as Outputs of its release) and the CA bundle file.
             minio_credentials=self.runtime.minio_root,
             opts=child_options(self, providers=providers),

@@ -25,8 +25,8 @@ must know about the program, written by `make policy-config` (a test fails when 
 of the Kubernetes policies (where each pinned chart keeps its hardening settings in its values, from
 `infra/model/charts.py`); the audit policies' `auditRoles` and `auditPolicies` (which buckets and indices hold audit
 trails) and, in a prod-stage stack, their `minDays`: the audit minimum the stack config's model enforces, so a
-config the program refuses early (exit 2) and the gate agree. The pack imports nothing of the program and runs from its own folder under any name, as `pulumi policy
-publish` ships it.
+config the program refuses early (exit 2) and the gate agree. The pack imports nothing of the program and runs
+from its own folder under any name, as `pulumi policy publish` ships it.
 
 Resource policies judge one resource's inputs; stack policies join every bucket to its companion resources
 (by the property dependency of the companion's `bucket` input on the bucket's URN, since the bucket's id is

@@ -61,7 +61,7 @@ def airbyte_shape(config: IngestionSettings, stack: StackIdentity, store: Object
     """What sizes and wires Airbyte's release: the `airbyte` bucket, the object store, the jobs' size and how the
     metadata database's certificate is verified."""
     return spec.AirbyteShape(
-        state_bucket=bucket_name(stack.name_prefix, stack.stack, "airbyte"),
+        state_bucket=bucket_name(stack.name_prefix, stack.stack, spec.STATE_BUCKET.role),
         store_endpoint=store.url, region=store.region, database="airbyte",
         job_resources=JOB_SIZES[config.job_size], rds_ca_image=database.rds_ca_image, rds_ca_file=database.rds_ca_file)
 
@@ -188,7 +188,7 @@ class Ingestion(pulumi.ComponentResource):
 
     def _config_secret(self, lake: LakeAccess, database: MetadataConnection) -> k8s.core.v1.Secret:
         login = pulumi.Output.from_input(database.credentials).apply(lambda found: found[spec.DATABASE_LOGIN.service])
-        keys = pulumi.Output.from_input(lake.credentials).apply(lambda found: found["airbyte"])
+        keys = pulumi.Output.from_input(lake.credentials).apply(lambda found: found[spec.STATE_BUCKET.writer])
         return self._secret("config", spec.CONFIG_SECRET, {
             spec.DATABASE_USER_KEY: login.apply(lambda found: found["username"]),
             spec.DATABASE_PASSWORD_KEY: pulumi.Output.secret(login.apply(lambda found: found["password"])),

@@ -13,6 +13,7 @@ from components.kit.cluster import server_certificate, service_dns_names
 from components.kit.hardening import Resources, container_security
 from components.metadata.access import DatabaseLogin
 from components.monitoring.component import AlertRule, RecordingRule
+from components.storage.access import ServiceBucket
 from infra.model import naming
 from infra.model.charts import AIRBYTE_COMPONENTS
 from infra.model.naming import namespace_name, service_host
@@ -21,6 +22,8 @@ LAYER = "ingestion"
 RELEASE = "airbyte"
 # Airbyte keeps its state in a database of its own in the metadata PostgreSQL, as the catalog service `airbyte`.
 DATABASE_LOGIN = DatabaseLogin(RELEASE, own_database=True)
+# Airbyte's state and job logs, in a bucket of its own that only its `airbyte` identity writes.
+STATE_BUCKET = ServiceBucket("airbyte", "airbyte", "Airbyte's state and job logs.")
 API_PORT = 8001
 SERVER_SERVICE = f"{RELEASE}-airbyte-server-svc"  # the chart names it `<release>-airbyte-server-svc`
 SERVER_DEPLOYMENT = f"{RELEASE}-server"

@@ -65,7 +65,7 @@ def dremio_shape(config: LakehouseSettings, stack: StackIdentity, store: ObjectS
     return spec.DremioShape(edition=config.edition, version=config.version, coordinator=coordinator,
                             executor=executor, executors=config.executors, volume_gib=config.volume_gib,
                             storage_class=storage_class,
-                            store_bucket=bucket_name(stack.name_prefix, stack.stack, "dremio-store"),
+                            store_bucket=bucket_name(stack.name_prefix, stack.stack, spec.STORE_BUCKET.role),
                             store_endpoint=store.server, store_region=store.region,
                             rds_ca_image=rds_ca_image, rds_ca_file=rds_ca_file)
 
@@ -188,7 +188,7 @@ class Lakehouse(pulumi.ComponentResource):
             spec=spec.certificate(self._cluster.issuer),
             opts=self._k8s(depends_on=[keystore, *self._cluster.after("cert-manager")]),
         )
-        store_keys = pulumi.Output.from_input(lake.credentials).apply(lambda found: found["dremio"])
+        store_keys = pulumi.Output.from_input(lake.credentials).apply(lambda found: found[spec.STORE_BUCKET.writer])
         core_site = pulumi.Output.secret(store_keys.apply(
             lambda keys: spec.core_site(shape, keys["access_key_id"], keys["secret_access_key"])))
         store = self._secret("store", spec.STORE_SECRET, {"core-site.xml": core_site})

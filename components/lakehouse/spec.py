@@ -21,6 +21,7 @@ from components.kit.hardening import SMALL, Resources, container_security, pod_s
 from components.lakehouse.log_routes import DBT_CONTAINER, QUERY_SECONDS
 from components.metadata.access import DatabaseLogin
 from components.monitoring.component import AlertRule
+from components.storage.access import ServiceBucket
 from infra.model import naming
 from infra.model.catalog import FLOW_LAYERS, Catalog, Role
 from infra.model.naming import namespace_name, service_host
@@ -45,6 +46,9 @@ RUNNER = "dbt-runner"
 # history).
 DREMIO_LOGIN = DatabaseLogin("dremio")
 DBT_LOGIN = DatabaseLogin("dbt")
+# Dremio's distributed store, written only by its `dremio` identity.
+STORE_BUCKET = ServiceBucket("dremio-store", "dremio",
+                             "Dremio's distributed store (reflections, uploads, job results).")
 RUNNER_SECRET = "dbt-runner-profile"
 RUNNER_CA_DIR = "/etc/dataplatform/ca"
 # The runner's last step imports Superset's asset bundle (components/presentation/assets/), mounted from the

@@ -37,6 +37,7 @@ from components.kit.base import child_options, type_token
 from components.kit.cluster import ClusterContext, server_certificate, service_dns_names
 from components.kit.images import RDS_CA_BUNDLE, platform_image, rds_ca_source
 from components.metadata.access import MIGRATOR, PLATFORM_DATABASE, AccessModel, DatabaseLogin, access_model
+from components.metadata.backups import BACKUP_BUCKET
 from components.metadata.config import MetadataSettings
 from components.metadata.log_routes import CLUSTER_NAME
 from infra.migrations import MIGRATIONS_DIR, discover
@@ -91,10 +92,10 @@ class BackupTarget:
     def from_lake(cls, lake) -> BackupTarget:
         credentials = lake.credentials
         return cls(
-            bucket=lake.bucket_names.apply(lambda names: names["backups"]),
+            bucket=lake.bucket_names.apply(lambda names: names[BACKUP_BUCKET.role]),
             endpoint=lake.endpoint,
-            access_key_id=credentials.apply(lambda found: found["backups"]["access_key_id"]),
-            secret_access_key=credentials.apply(lambda found: found["backups"]["secret_access_key"]),
+            access_key_id=credentials.apply(lambda found: found[BACKUP_BUCKET.writer]["access_key_id"]),
+            secret_access_key=credentials.apply(lambda found: found[BACKUP_BUCKET.writer]["secret_access_key"]),
         )
 
 

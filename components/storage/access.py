@@ -1,13 +1,16 @@
 """Pure helpers of the storage layer: the bucket inventory, the access matrix and the policy documents.
 
-Nothing here creates resources. The access matrix is derived from the catalog's roles (those with
-`storage: true`) plus one writer identity per platform bucket; policy documents are rendered from it with
+Nothing here creates resources. The buckets are the lake's (one per flow layer, and `logs`), the layer's own
+`access-logs`, and the buckets products keep for themselves (`ServiceBucket`, each declared in its product's folder
+and listed in components/platform.py). The access matrix is derived from the catalog's roles (those with
+`storage: true`) plus each service bucket's one writer identity; policy documents are rendered from it with
 literal ARNs, so they are known at preview and the policy pack can judge them.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -15,18 +18,31 @@ from infra.model.catalog import FLOW_LAYERS, Catalog
 
 Access = Literal["read", "write"]
 
-# The platform's own buckets, each with exactly one writer identity.
-PLATFORM_BUCKETS: dict[str, str] = {
-    "access-logs": "log-shipper",
-    "airbyte": "airbyte",
-    "dremio-store": "dremio",
-    "backups": "backups",
-}
 LAKE_BUCKETS: tuple[str, ...] = (*FLOW_LAYERS, "logs")
-BUCKET_ROLES: tuple[str, ...] = (*LAKE_BUCKETS, *PLATFORM_BUCKETS)
+
+
+@dataclass(frozen=True)
+class ServiceBucket:
+    """A bucket kept for one service rather than for the flow: its role (the name's `-<role>` suffix), the one
+    identity that writes it (and may read it), and what that identity is for."""
+
+    role: str
+    writer: str
+    description: str
+
+
+# The layer's own: S3's server access logs of every other bucket (MinIO's audit goes to the log shipper instead).
+LOG_SHIPPER = "log-shipper"
+ACCESS_LOGS = ServiceBucket("access-logs", LOG_SHIPPER,
+                            "Ships job logs into the logs layer and audit events into access-logs.")
+
+
+def bucket_roles(service_buckets: Sequence[ServiceBucket]) -> tuple[str, ...]:
+    """Every bucket role of a stack: the lake's, then the service buckets'."""
+    return (*LAKE_BUCKETS, *(bucket.role for bucket in service_buckets))
 # Buckets that hold audit trails (job logs, S3's server access logs): kept at least the audit minimum in prod, the
 # `logs` bucket under object lock. The pack's audit policies read this list from their config (make policy-config).
-AUDIT_BUCKETS: tuple[str, ...] = ("logs", "access-logs")
+AUDIT_BUCKETS: tuple[str, ...] = ("logs", ACCESS_LOGS.role)
 
 READ_OBJECT_ACTIONS = ("s3:GetObject", "s3:GetObjectVersion")
 LIST_BUCKET_ACTIONS = ("s3:ListBucket", "s3:GetBucketLocation")
@@ -50,8 +66,9 @@ def identity_name(role: str) -> str:
     return role.replace("_", "-")
 
 
-def identities(catalog: Catalog) -> list[Identity]:
-    """Catalog roles with object-store credentials, then one writer per platform bucket and the logs layer."""
+def identities(catalog: Catalog, service_buckets: Sequence[ServiceBucket]) -> list[Identity]:
+    """Catalog roles with object-store credentials, then one writer per service bucket (the log shipper also
+    writes the lake's `logs`)."""
     derived = []
     for role in catalog.roles:
         if not role.storage:
@@ -59,17 +76,14 @@ def identities(catalog: Catalog) -> list[Identity]:
         grants = tuple((layer, "write" if layer in role.writes else "read") for layer in role.readable)
         derived.append(Identity(identity_name(role.name), role.description, grants))
     writers: dict[str, list[str]] = {}
-    for bucket_role, writer in PLATFORM_BUCKETS.items():
-        writers.setdefault(writer, []).append(bucket_role)
-    writers["log-shipper"].insert(0, "logs")
-    descriptions = {
-        "log-shipper": "Ships job logs into the logs layer and audit events into access-logs.",
-        "airbyte": "Airbyte's state and job logs.",
-        "dremio": "Dremio's distributed store (reflections, uploads, job results).",
-        "backups": "Database backups (PostgreSQL base backups and WAL).",
-    }
-    for writer, bucket_roles in writers.items():
-        derived.append(Identity(writer, descriptions[writer], tuple((role, "write") for role in bucket_roles)))
+    descriptions: dict[str, str] = {}
+    for bucket in service_buckets:
+        writers.setdefault(bucket.writer, []).append(bucket.role)
+        descriptions.setdefault(bucket.writer, bucket.description)
+    if LOG_SHIPPER in writers:
+        writers[LOG_SHIPPER].insert(0, "logs")
+    for writer, roles in writers.items():
+        derived.append(Identity(writer, descriptions[writer], tuple((role, "write") for role in roles)))
     return derived
 
 

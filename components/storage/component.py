@@ -2,7 +2,8 @@
 
 Example (inside a Pulumi program)::
 
-    lake = DataLake("lake", config.storage, catalog, config.identity)   # config: infra.model.config.StackConfig
+    # config: infra.model.config.StackConfig; SERVICE_BUCKETS: components/platform.py
+    lake = DataLake("lake", config.storage, catalog, config.identity, service_buckets=SERVICE_BUCKETS)
     pulumi.export("buckets", lake.bucket_names)
 
 Inputs: the stack config's `storage` section, the catalog (layer retention, identities) and the stack's identity
@@ -18,6 +19,7 @@ Identities are least privilege, derived from the catalog (see components/storage
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import pulumi
@@ -27,12 +29,14 @@ import pulumi_random as random
 
 from components.kit.base import child_options, type_token
 from components.storage.access import (
-    BUCKET_ROLES,
+    ACCESS_LOGS,
     LAKE_BUCKETS,
     Identity,
+    ServiceBucket,
     access_log_delivery_statement,
     bucket_arn,
     bucket_policy_document,
+    bucket_roles,
     identities,
     key_policy_document,
     kms_policy_document,
@@ -47,15 +51,15 @@ from infra.model.sections import StackIdentity
 ABORT_MULTIPART_DAYS = 7
 
 
-def bucket_names(stack: StackIdentity) -> dict[str, str]:
+def bucket_names(stack: StackIdentity, service_buckets: Sequence[ServiceBucket]) -> dict[str, str]:
     """Every bucket of the stack by role: `<namePrefix>-<stack>-<role>`."""
-    return {role: bucket_name(stack.name_prefix, stack.stack, role) for role in BUCKET_ROLES}
+    return {role: bucket_name(stack.name_prefix, stack.stack, role) for role in bucket_roles(service_buckets)}
 
 
 def retention_days(role: str, config: StorageConfig, catalog: Catalog) -> int:
     """Days after which a bucket's current objects expire (0: never): the catalog's per layer, the config's for
     access logs, never for the platform's own buckets."""
-    if role == "access-logs":
+    if role == ACCESS_LOGS.role:
         return config.access_log_retention_days
     if role in LAKE_BUCKETS:
         return catalog.lake.layer(role).retention_days
@@ -89,6 +93,7 @@ class DataLake(pulumi.ComponentResource):
         config: StorageConfig,
         catalog: Catalog,
         stack: StackIdentity,
+        service_buckets: Sequence[ServiceBucket],
         minio_credentials: tuple[pulumi.Input[str], pulumi.Input[str]] | None = None,
         opts: pulumi.ResourceOptions | None = None,
         ca_file: pulumi.Input[str] | None = None,
@@ -98,8 +103,8 @@ class DataLake(pulumi.ComponentResource):
         self._config = config
         self._catalog = catalog
         self._stack = stack
-        names = bucket_names(stack)
-        self._identities = identities(catalog)
+        names = bucket_names(stack, service_buckets)
+        self._identities = identities(catalog, service_buckets)
         if config.minio is None:  # backend `s3` (the model gives backend `minio` its block)
             buckets, credentials = self._declare_s3(names)
             endpoint: pulumi.Input[str] = "https://s3.amazonaws.com"
@@ -154,18 +159,18 @@ class DataLake(pulumi.ComponentResource):
             )
             key_arn = key.arn
         buckets = {role: self._s3_bucket(role, bucket, key_arn) for role, bucket in names.items()}
-        logged = [bucket for role, bucket in names.items() if role != "access-logs"]
+        logged = [bucket for role, bucket in names.items() if role != ACCESS_LOGS.role]
         for role, bucket in buckets.items():
             self._s3_policy(role, bucket, names, logged)
-            if role != "access-logs":
+            if role != ACCESS_LOGS.role:
                 aws.s3.BucketLogging(
                     f"{name}-{role}-logging",
                     bucket=bucket.id,
-                    target_bucket=buckets["access-logs"].id,
+                    target_bucket=buckets[ACCESS_LOGS.role].id,
                     target_prefix=f"{role}/",
                     opts=self._child(),
                 )
-        kms_roles = {role for role in names if role != "access-logs"} if config.encryption else set()
+        kms_roles = {role for role in names if role != ACCESS_LOGS.role} if config.encryption else set()
         users: dict[str, aws.iam.User] = {}
         credentials = {}
         for identity in self._identities:
@@ -198,7 +203,7 @@ class DataLake(pulumi.ComponentResource):
         tags = {"dataplatform:role": role}
         if role in LAKE_BUCKETS:
             tags["dataplatform:layer"] = role
-        if role == "access-logs":
+        if role == ACCESS_LOGS.role:
             tags["dataplatform:policy-exemptions"] = (
                 "aws-s3-bucket-require-kms-encryption aws-s3-bucket-enable-object-lock"
             )
@@ -240,7 +245,7 @@ class DataLake(pulumi.ComponentResource):
                 aws.s3.BucketServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefaultArgs(
                     sse_algorithm="AES256"
                 )
-                if role == "access-logs"
+                if role == ACCESS_LOGS.role
                 else aws.s3.BucketServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefaultArgs(
                     sse_algorithm="aws:kms", kms_master_key_id=key_arn
                 )
@@ -251,7 +256,7 @@ class DataLake(pulumi.ComponentResource):
                 rules=[
                     aws.s3.BucketServerSideEncryptionConfigurationRuleArgs(
                         apply_server_side_encryption_by_default=by_default,
-                        bucket_key_enabled=role != "access-logs",
+                        bucket_key_enabled=role != ACCESS_LOGS.role,
                     )
                 ],
                 opts=self._child(),
@@ -310,7 +315,7 @@ class DataLake(pulumi.ComponentResource):
 
     def _s3_policy(self, role: str, bucket: aws.s3.Bucket, names: dict[str, str], logged: list[str]) -> None:
         statements = [tls_only_statement(names[role])]
-        if role == "access-logs":
+        if role == ACCESS_LOGS.role:
             statements.append(access_log_delivery_statement(names[role], logged))
         aws.s3.BucketPolicy(
             f"{self._name}-{role}-policy",

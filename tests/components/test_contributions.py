@@ -47,7 +47,8 @@ def test_hosted_services_are_catalog_services_on_their_ports(stack, services):
 
 def test_every_route_ends_with_its_allowlist():
     source = LOG_SOURCES[0]
-    broken = dataclasses.replace(source, filters=tuple(f for f in source.filters if f != shipping.allow(source.routes[0])))
+    allowlist = shipping.allow(source.routes[0])
+    broken = dataclasses.replace(source, filters=tuple(text for text in source.filters if text != allowlist))
     with pytest.raises(ValueError, match="no allowlist"):
         shipping.render([broken, *LOG_SOURCES[1:]])
 
@@ -70,3 +71,19 @@ def test_claimed_tags_are_routed_or_retagged():
         for rule in source.claims:
             tag = rule.split()[-2]
             assert any(f" Match {tag} " in " ".join(text.split()) for text in source.filters), (source.name, tag)
+
+
+def test_the_longest_bucket_role_is_the_one_the_name_length_rule_checks():
+    from components.platform import SERVICE_BUCKETS
+    from components.storage.access import bucket_roles
+    from infra.model.config import LONGEST_BUCKET_ROLE
+
+    assert max(bucket_roles(SERVICE_BUCKETS), key=len) == LONGEST_BUCKET_ROLE
+
+
+def test_each_service_bucket_has_one_writer_and_a_distinct_role():
+    from components.platform import SERVICE_BUCKETS
+    from components.storage.access import LAKE_BUCKETS
+
+    roles = [bucket.role for bucket in SERVICE_BUCKETS]
+    assert len(set(roles)) == len(roles) and not set(roles) & set(LAKE_BUCKETS)

@@ -14,11 +14,12 @@ ROOT = Path(__file__).resolve().parents[2]
 PRODUCTS = sorted(path.parent.name for path in (ROOT / "components").glob("*/component.py"))
 # What every product's pure modules may use besides its own folder: the kit, the types of the shared layers it
 # contributes to (alerts to monitoring, log sources to the log shipper and the index families they ship to,
-# database logins to the metadata layer), and the input model.
+# database logins to the metadata layer, service buckets to the storage layer), and the input model.
 SHARED = ("components.kit.", "components.monitoring.component", "components.logs.shipping", "components.logs.spec",
-          "components.metadata.access", "infra.model.")
+          "components.metadata.access", "components.storage.access", "infra.model.")
 # The shared layers collect what products contribute (components/platform.py lists it); they name no product.
-COLLECTORS = ("components/logs/shipping.py", "components/metadata/access.py", "components/runtime/values.py",
+COLLECTORS = ("components/logs/shipping.py", "components/metadata/access.py", "components/storage/access.py",
+              "components/storage/component.py", "components/runtime/values.py",
               "components/runtime/component.py", "components/runtime/network.py", "components/monitoring/component.py")
 
 

@@ -6,6 +6,7 @@ import json
 
 import pytest
 
+from components.platform import SERVICE_BUCKETS
 from components.storage.access import identities
 from infra.model.catalog import load_catalog
 from infra.offline.harness import SECRET_SENTINEL_PREFIX, UNKNOWN, is_secret
@@ -54,7 +55,7 @@ def allowed_actions(document: str, bucket: str) -> set[str]:
 
 
 def test_matrix_is_derived_from_the_catalog():
-    derived = {identity.name: dict(identity.grants) for identity in identities(load_catalog())}
+    derived = {identity.name: dict(identity.grants) for identity in identities(load_catalog(), SERVICE_BUCKETS)}
     assert derived == ACCESS_MATRIX
 
 

@@ -8,7 +8,8 @@ from components.ingestion.component import Ingestion
 from components.kit.cluster import ClusterContext
 from components.kit.images import rds_ca_source
 from components.metadata.component import MetadataConnection
-from components.storage.access import BUCKET_ROLES
+from components.platform import SERVICE_BUCKETS
+from components.storage.access import bucket_roles
 from components.storage.component import LakeAccess
 from infra.model.catalog import load_catalog
 from infra.model.config import StackConfig, parse_stack_config, project_values
@@ -30,7 +31,7 @@ def ingestion_program(stack: str, config: StackConfig | None = None):
         settings = config or stack_config(stack)
         cluster = ClusterContext(namespaces={layer: f"dp-{layer}" for layer in LAYER_NAMESPACES}, ca_pem=CA,
                                  ca_file="/tmp/ca.pem", issuer=settings.kubernetes.issuer(settings.identity))
-        names = {role: f"dataplatform-{stack}-{role}" for role in BUCKET_ROLES}
+        names = {role: f"dataplatform-{stack}-{role}" for role in bucket_roles(SERVICE_BUCKETS)}
         credentials = {identity: {"access_key_id": f"{identity}-key",
                                   "secret_access_key": f"{SECRET_SENTINEL_PREFIX}{identity}"}
                        for identity in ("airbyte", "ingestion")}

@@ -8,7 +8,8 @@ from components.kit.cluster import ClusterContext
 from components.kit.images import image_references, rds_ca_source
 from components.lakehouse.component import DatabaseAccess, Lakehouse, SearchAccess, dremio_shape
 from components.lakehouse.spec import DremioShape
-from components.storage.access import BUCKET_ROLES
+from components.platform import SERVICE_BUCKETS
+from components.storage.access import bucket_roles
 from components.storage.component import LakeAccess
 from infra.model.catalog import load_catalog
 from infra.model.config import StackConfig, parse_stack_config, project_values
@@ -37,7 +38,7 @@ def lakehouse_program(stack: str, config: StackConfig | None = None):
                                  ca_file="/tmp/ca.pem", issuer=settings.kubernetes.issuer(settings.identity),
                                  images=image_references(), storage_class=settings.kubernetes.storage_class)
         rds_ca_file, rds_ca_image = rds_ca_source(settings.metadata)
-        names = {role: f"dataplatform-{stack}-{role}" for role in BUCKET_ROLES}
+        names = {role: f"dataplatform-{stack}-{role}" for role in bucket_roles(SERVICE_BUCKETS)}
         credentials = {identity: {"access_key_id": f"{identity}-key",
                                   "secret_access_key": f"{SECRET_SENTINEL_PREFIX}{identity}"}
                        for identity in ("query-engine", "transformation", "dremio")}
