@@ -13,7 +13,7 @@ STAMP := $(VENV)/.installed
 
 
 .PHONY: help setup system-packages plan plan-bench plan-compare config-mutants test test-slow test-fast lint format \
-	lock clean config-docs
+	lock clean config-docs mart-assets
 
 help:
 	@echo "make plan STACK=<dev|prod>  offline plan and policy gate -> build/plan/<stack>.json"
@@ -29,6 +29,7 @@ help:
 	@echo "make policy-docs            regenerate docs/policies.md from the pack"
 	@echo "make policy-config          write the program's chart facts into policies/config/<stack>.json"
 	@echo "make config-docs            regenerate the README's configuration table from the stack config model"
+	@echo "make mart-assets            write dbt's reflection models and Superset's datasets from the catalog's marts"
 	@echo "make setup                  system packages the tests need (as root, with apt-get) and the virtualenvs"
 	@echo "make system-packages        only the system packages (PostgreSQL 15 with pgaudit, openssl, a JRE)"
 
@@ -81,6 +82,11 @@ format: $(STAMP)
 # Rewrites the table between the config-table markers in README.md; tests/test_docs.py fails when it drifts.
 config-docs: $(STAMP)
 	@$(PY) -m infra.offline.config_docs README.md
+
+# Writes each mart's reflection model (dbt/models/reflections/) and Superset dataset
+# (components/presentation/assets/datasets/) from infra/dataflow.yaml; tests/infra/test_mart_assets.py fails on drift.
+mart-assets: $(STAMP)
+	@$(PY) -m infra.offline.mart_assets
 
 lock: $(STAMP)
 	@echo "# Every transitive dependency of requirements.txt, pinned (regenerate with \`make lock\`)." > constraints.txt

@@ -1,5 +1,6 @@
 """What the presentation layer renders, as plain data: Superset's chart values and configuration, the analyst
-role's permissions, the gold datasets of the asset bundle, and the alerts.
+role's permissions, the asset bundle as checked in (its gold datasets are generated from the catalog's marts by
+`make mart-assets`, see components/presentation/datasets.py), and the alerts.
 
 Pure functions, no resources: `components/presentation/component.py` declares them, the tests pin them. Chart
 paths are those of the pinned chart (superset 0.15.1, recorded in infra/model/charts.py).
@@ -293,7 +294,7 @@ def importer_permissions() -> list[list[str]]:
 
 
 def bundle_datasets(root: Path = ASSETS) -> dict[str, dict[str, Any]]:
-    """The asset bundle's datasets by table name, as checked in."""
+    """The asset bundle's datasets by table name, as checked in (one per mart, written by `make mart-assets`)."""
     return {document["table_name"]: document for document in
             (yamlio.load(path.read_text()) for path in sorted((root / "datasets").glob("*.yaml")))}
 

@@ -11,6 +11,7 @@ import re
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Literal
+from uuid import UUID
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -254,6 +255,11 @@ class Mart(_Strict):
     description: str = Field(description="What the mart answers.")
     grain: list[str] = Field(min_length=1, description="Columns that identify a row of the mart.")
     reflection: Reflection | None = Field(default=None, description="Dremio reflection dbt declares on it.")
+    dataset_uuid: UUID | None = Field(
+        default=None,
+        description="Uuid of the mart's Superset dataset, by which its charts and Superset's importer know it. Unset, "
+        "it is derived from the mart's name; set, it keeps the identity of a dataset Superset already holds.",
+    )
 
 
 class Role(_Strict):
@@ -332,6 +338,9 @@ class Catalog(_Strict):
                                ("services", [service.name for service in self.services]))
             for name in repeated_names(names)
         ]
+        pinned = [str(mart.dataset_uuid) for mart in self.marts if mart.dataset_uuid is not None]
+        problems += [Problem("marts", f"gives dataset uuid `{given}` to more than one mart; each mart's Superset "
+                                      "dataset needs its own") for given in repeated_names(pinned)]
         for written in self.transformations.writes:
             layer = self.lake.layer(written)
             if layer.format != "parquet":

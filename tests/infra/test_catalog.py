@@ -121,6 +121,12 @@ def broken(document: dict, mutate) -> dict:
             "catalog: marts[fct_customer_lifetime_value].owner: unknown key; remove it or check its spelling",
             id="unknown-key",
         ),
+        pytest.param(
+            lambda d: [mart.update(dataset_uuid="0c7ffa9b-7d5c-5a3c-9a43-4e1d8c2b6f10") for mart in d["marts"]],
+            "catalog: marts: gives dataset uuid `0c7ffa9b-7d5c-5a3c-9a43-4e1d8c2b6f10` to more than one mart; each "
+            "mart's Superset dataset needs its own",
+            id="shared-dataset-uuid",
+        ),
     ],
 )
 def test_broken_catalog_is_rejected_with_the_key_path(document, mutate, message):

@@ -1,5 +1,5 @@
--- Dremio raw reflection on the customer metrics view (the seed's raw_customers), `dremio` target only.
--- Columns as declared for this mart in infra/dataflow.yaml (tests/dbt/test_dbt_project.py keeps them equal).
+-- Generated from infra/dataflow.yaml by `make mart-assets`; do not edit (a test fails when this file is stale).
+-- Dremio raw reflection on the mart `fct_customer_lifetime_value`, as the catalog declares it; `dremio` target only.
 {{ config(
     materialized='reflection',
     reflection_type='raw',

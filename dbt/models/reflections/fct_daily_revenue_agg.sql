@@ -1,5 +1,5 @@
--- Dremio aggregation reflection on daily revenue (the seed's agg_daily_revenue), `dremio` target only.
--- Dimensions and measures as declared for this mart in infra/dataflow.yaml.
+-- Generated from infra/dataflow.yaml by `make mart-assets`; do not edit (a test fails when this file is stale).
+-- Dremio aggregation reflection on the mart `fct_daily_revenue`, as the catalog declares it; `dremio` target only.
 {{ config(
     materialized='reflection',
     reflection_type='aggregate',
