@@ -13,7 +13,7 @@ STAMP := $(VENV)/.installed
 
 
 .PHONY: help setup system-packages plan plan-bench plan-compare config-mutants test test-slow test-fast lint format \
-	lock clean config-docs mart-assets
+	lock clean config-docs mart-assets chart-lock
 
 help:
 	@echo "make plan STACK=<dev|prod>  offline plan and policy gate -> build/plan/<stack>.json"
@@ -30,6 +30,7 @@ help:
 	@echo "make policy-config          write the program's chart facts into policies/config/<stack>.json"
 	@echo "make config-docs            regenerate the README's configuration table from the stack config model"
 	@echo "make mart-assets            write dbt's reflection models and Superset's datasets from the catalog's marts"
+	@echo "make chart-lock [ARGS=...]  each pinned chart's digest from its repository's index -> infra/model/charts.lock.json"
 	@echo "make setup                  system packages the tests need (as root, with apt-get) and the virtualenvs"
 	@echo "make system-packages        only the system packages (PostgreSQL 15 with pgaudit, openssl, a JRE)"
 
@@ -87,6 +88,11 @@ config-docs: $(STAMP)
 # (components/presentation/assets/datasets/) from infra/dataflow.yaml; tests/infra/test_mart_assets.py fails on drift.
 mart-assets: $(STAMP)
 	@$(PY) -m infra.offline.mart_assets
+
+# Reads each pinned chart's digest from its repository's index.yaml (HTTPS), or from the sources ARGS names
+# (--index CHART=FILE|CLONE, --package CHART=CLONE@REF:PATH); docs/locks.md. `--check` runs in the tests.
+chart-lock: $(STAMP)
+	@$(PY) -m infra.offline.chart_lock $(ARGS)
 
 lock: $(STAMP)
 	@echo "# Every transitive dependency of requirements.txt, pinned (regenerate with \`make lock\`)." > constraints.txt

@@ -7,12 +7,18 @@ which `make policy-config` generates from this table (`infra/offline/policy_conf
 committed config drifts from it (docs/decisions/0015-self-contained-pack.md). Paths are dotted keys into the
 chart's values.yaml of the pinned version (docs/decisions/0006-chart-api.md); a chart that is not listed can be
 neither released nor judged.
+
+Each pinned chart's package digest is recorded in `charts.lock.json` beside this file, which `make chart-lock`
+(infra/offline/chart_lock.py) writes and tests/infra/test_chart_lock.py holds to these pins (docs/locks.md).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
+
+LOCK_FILE = Path(__file__).with_name("charts.lock.json")
 
 
 @dataclass(frozen=True)
@@ -37,6 +43,10 @@ class ChartPaths:
     chart: str
     version: str
     repository: str
+    pages: str = ""
+    """`owner/name@branch`: the public git repository and branch whose tree the chart repository serves as web
+    pages (index.yaml at its root), so that `make chart-lock` can read the index from a clone where the repository
+    is unreachable; empty where the repository is served otherwise."""
     pod_security: tuple[str, ...] = ()
     """Pod securityContext objects (runAsNonRoot, seccompProfile)."""
     container_security: tuple[str, ...] = ()
@@ -90,6 +100,7 @@ CHARTS: dict[str, ChartPaths] = {
             chart="cloudnative-pg",
             version="0.29.0",
             repository="https://cloudnative-pg.github.io/charts",
+            pages="cloudnative-pg/charts@gh-pages",
             pod_security=("podSecurityContext",),
             container_security=("containerSecurityContext",),
             resources=("resources",),
@@ -110,6 +121,7 @@ CHARTS: dict[str, ChartPaths] = {
             chart="minio",
             version="5.4.0",
             repository="https://charts.min.io/",
+            pages="minio/minio@master",
             pod_security=("securityContext",),
             container_security=("containerSecurityContext",),
             resources=("resources",),
@@ -127,6 +139,7 @@ CHARTS: dict[str, ChartPaths] = {
             chart="valkey",
             version="0.11.0",
             repository="https://valkey.io/valkey-helm/",
+            pages="valkey-io/valkey-helm@gh-pages",
             pod_security=("podSecurityContext",),
             container_security=("securityContext", "metrics.exporter.securityContext"),
             resources=("resources", "initResources", "metrics.exporter.resources"),
@@ -140,6 +153,7 @@ CHARTS: dict[str, ChartPaths] = {
             chart="kube-prometheus-stack",
             version="88.5.3",
             repository="https://prometheus-community.github.io/helm-charts",
+            pages="prometheus-community/helm-charts@gh-pages",
             pod_security=("prometheusOperator.securityContext", "prometheus.prometheusSpec.securityContext",
                           "alertmanager.alertmanagerSpec.securityContext", "kube-state-metrics.securityContext"),
             container_security=("prometheusOperator.containerSecurityContext",
@@ -156,6 +170,7 @@ CHARTS: dict[str, ChartPaths] = {
             chart="fluent-bit",
             version="0.58.1",
             repository="https://fluent.github.io/helm-charts",
+            pages="fluent/helm-charts@gh-pages",
             pod_security=("podSecurityContext",),
             container_security=("securityContext",),
             resources=("resources",),
@@ -171,6 +186,7 @@ CHARTS: dict[str, ChartPaths] = {
             chart="airbyte",
             version="1.8.5",
             repository="https://airbytehq.github.io/helm-charts",
+            pages="airbytehq/helm-charts@main",
             pod_security=tuple(f"{component}.podSecurityContext" for component in AIRBYTE_COMPONENTS),
             container_security=tuple(f"{component}.containerSecurityContext" for component in AIRBYTE_COMPONENTS),
             resources=tuple(f"{component}.resources" for component in AIRBYTE_COMPONENTS),
@@ -188,6 +204,7 @@ CHARTS: dict[str, ChartPaths] = {
             chart="superset",
             version="0.15.1",
             repository="https://apache.github.io/superset",
+            pages="apache/superset@gh-pages",
             pod_security=tuple(f"{part}.podSecurityContext" for part in SUPERSET_PARTS),
             container_security=tuple(f"{part}.containerSecurityContext" for part in SUPERSET_PARTS),
             resources=tuple(f"{part}.resources" for part in SUPERSET_PARTS),
