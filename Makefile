@@ -13,7 +13,7 @@ STAMP := $(VENV)/.installed
 
 
 .PHONY: help setup system-packages plan plan-bench plan-compare config-mutants test test-slow test-fast lint format \
-	lock clean config-docs mart-assets chart-lock
+	lock clean config-docs mart-assets chart-lock image-lock require-digests
 
 help:
 	@echo "make plan STACK=<dev|prod>  offline plan and policy gate -> build/plan/<stack>.json"
@@ -31,6 +31,8 @@ help:
 	@echo "make config-docs            regenerate the README's configuration table from the stack config model"
 	@echo "make mart-assets            write dbt's reflection models and Superset's datasets from the catalog's marts"
 	@echo "make chart-lock [ARGS=...]  each pinned chart's digest from its repository's index -> infra/model/charts.lock.json"
+	@echo "make image-lock             the vendor images every stack deploys -> images/vendor.lock.json (CI adds digests)"
+	@echo "make require-digests STACK=prod   plan, then fail when an image has no digest (what the prod deploy runs)"
 	@echo "make setup                  system packages the tests need (as root, with apt-get) and the virtualenvs"
 	@echo "make system-packages        only the system packages (PostgreSQL 15 with pgaudit, openssl, a JRE)"
 
@@ -93,6 +95,15 @@ mart-assets: $(STAMP)
 # (--index CHART=FILE|CLONE, --package CHART=CLONE@REF:PATH); docs/locks.md. `--check` runs in the tests.
 chart-lock: $(STAMP)
 	@$(PY) -m infra.offline.chart_lock $(ARGS)
+
+# Lists every vendor image the stacks deploy in images/vendor.lock.json, keeping recorded digests; the image-lock
+# workflow fills in the digests from the registries. tests/infra/test_image_lock.py fails when the file drifts.
+image-lock: $(STAMP)
+	@$(PY) -m infra.offline.image_lock
+
+# The prod deploy's refusal (.github/workflows/deploy.yml), for a `pulumi up` run by hand.
+require-digests: plan
+	@$(PY) -m infra.offline.image_lock require-digests build/plan/$(STACK).json
 
 lock: $(STAMP)
 	@echo "# Every transitive dependency of requirements.txt, pinned (regenerate with \`make lock\`)." > constraints.txt

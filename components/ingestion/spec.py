@@ -11,6 +11,7 @@ from typing import Any
 
 from components.kit.cluster import server_certificate, service_dns_names
 from components.kit.hardening import Resources, container_security
+from components.kit.images import pinned
 from components.metadata.access import DatabaseLogin
 from components.monitoring.component import AlertRule, RecordingRule
 from components.storage.access import ServiceBucket
@@ -120,7 +121,7 @@ def _trust(shape: AirbyteShape, component: str) -> dict[str, Any]:
     """A JVM component's init containers, volumes, mounts and environment for the CA (see JAVA_COMPONENTS)."""
     security = container_security(run_as_user=AIRBYTE_UID)
     init = [{
-        "name": "truststore", "image": f"{JAVA_COMPONENTS[component]}:{AIRBYTE_APP_VERSION}",
+        "name": "truststore", "image": pinned(f"{JAVA_COMPONENTS[component]}:{AIRBYTE_APP_VERSION}"),
         "command": ["sh", "-c", truststore_script()], "securityContext": security,
         "resources": INIT_RESOURCES.values(),
         "volumeMounts": [{"name": "platform-ca", "mountPath": CA_DIR, "readOnly": True},
@@ -183,7 +184,7 @@ def api_service() -> dict[str, Any]:
 def _tls_proxy(resources: Resources) -> dict[str, Any]:
     return {
         "name": "tls-proxy",
-        "image": PROXY_IMAGE,
+        "image": pinned(PROXY_IMAGE),
         "ports": [{"name": "api-tls", "containerPort": API_TLS_PORT, "protocol": "TCP"}],
         "securityContext": container_security(run_as_user=PROXY_UID),
         "resources": resources.values(),

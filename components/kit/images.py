@@ -1,7 +1,10 @@
-"""The platform's own images, pinned from `images/digests.lock.json` (written by .github/workflows/images.yml).
+"""Every image the program deploys, pinned by digest from the image locks (infra/model/images.py, docs/locks.md).
 
-Until CI has built an image its digest is empty and the reference carries the tag only; the pack's
-`kubernetes-image-require-digest` reports it (advisory) wherever a workload uses it.
+The platform's own images come from `images/digests.lock.json` (written by .github/workflows/images.yml); a vendor
+image is named in code or config by its tag and `pinned` adds the digest `images/vendor.lock.json` records for it
+(written by .github/workflows/image-lock.yml). Until CI has recorded a digest the reference carries the tag only:
+the pack's `kubernetes-image-require-digest` reports it (advisory), the offline plan lists it and the prod deploy
+refuses it.
 """
 
 from __future__ import annotations
@@ -10,6 +13,7 @@ import json
 from pathlib import Path
 
 from components.metadata.config import MetadataSettings
+from infra.model.images import parse_reference, vendor_digests
 from infra.model.naming import RDS_CA_BUNDLE
 from infra.model.sections import IMAGE_LOCK
 
@@ -35,6 +39,24 @@ def platform_image(name: str, references: dict[str, str] | None = None) -> str:
     """A platform image by name: pinned from the lock file, else `ghcr.io/dataplatform/<name>:0.1.0` (not built yet)."""
     return (references if references is not None else image_references()).get(name) or (
         f"ghcr.io/dataplatform/{name}:0.1.0")
+
+
+def vendor_digest(reference: str) -> str:
+    """The digest images/vendor.lock.json records for a vendor image's `repository:tag`, or "" (unresolved)."""
+    return vendor_digests().get(parse_reference(reference).key, "")
+
+
+def pinned(reference: str) -> str:
+    """A vendor image `repository:tag` as deployed: `repository:tag@sha256:...` once its digest is recorded."""
+    digest = vendor_digest(reference)
+    return f"{reference}@{digest}" if digest else reference
+
+
+def pinned_tag(repository: str, tag: str) -> str:
+    """The `tag` of a chart's image values object, as deployed: `tag@sha256:...` once the digest is recorded (the
+    charts that take such objects join repository and tag with `:`)."""
+    digest = vendor_digest(f"{repository}:{tag}")
+    return f"{tag}@{digest}" if digest else tag
 
 
 def rds_ca_source(metadata: MetadataSettings) -> tuple[str | None, str | None]:

@@ -18,6 +18,7 @@ from typing import Any, Literal
 
 from components.kit.cluster import server_certificate, service_dns_names
 from components.kit.hardening import SMALL, Resources, container_security, pod_security
+from components.kit.images import pinned
 from components.lakehouse.log_routes import DBT_CONTAINER, QUERY_SECONDS
 from components.metadata.access import DatabaseLogin
 from components.monitoring.component import AlertRule
@@ -91,7 +92,7 @@ class DremioShape:
 
     @property
     def image(self) -> str:
-        return f"{IMAGES[self.edition]}:{self.version}"
+        return pinned(f"{IMAGES[self.edition]}:{self.version}")
 
 
 # ---- configuration files ----------------------------------------------------------------------------------

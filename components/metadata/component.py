@@ -35,7 +35,7 @@ import pulumi_random as random
 
 from components.kit.base import child_options, type_token
 from components.kit.cluster import ClusterContext, server_certificate, service_dns_names
-from components.kit.images import RDS_CA_BUNDLE, platform_image, rds_ca_source
+from components.kit.images import RDS_CA_BUNDLE, pinned, platform_image, rds_ca_source
 from components.metadata.access import MIGRATOR, PLATFORM_DATABASE, AccessModel, DatabaseLogin, access_model
 from components.metadata.backups import BACKUP_BUCKET
 from components.metadata.config import MetadataSettings
@@ -231,7 +231,7 @@ class MetadataDatabase(pulumi.ComponentResource):
             metadata={"name": CLUSTER_NAME, "namespace": self._namespace},
             spec={
                 "instances": config.instances,
-                "imageName": CNPG_IMAGE,
+                "imageName": pinned(CNPG_IMAGE),
                 "enableSuperuserAccess": True,
                 "superuserSecret": {"name": superuser.metadata.name},
                 "storage": {"size": f"{config.storage_gib}Gi"},

@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from components.kit.hardening import MEDIUM, container_security, pod_security
+from components.kit.images import pinned_tag
 from components.kit.release import Hardening, HostedService, ProductRelease, ServerCertificate
 from infra.model.naming import service_host
 
@@ -33,7 +34,8 @@ def release(replicas: int, storage_class: str | None) -> ProductRelease:
     """The Valkey chart's release: `port 0` and `tls-port 6379` (no plaintext listener), auth from AUTH_SECRET."""
     values: dict[str, Any] = {
         "fullnameOverride": NAME,
-        "image": dict(VALKEY_IMAGE),
+        "image": {**VALKEY_IMAGE, "tag": pinned_tag(f"{VALKEY_IMAGE['registry']}/{VALKEY_IMAGE['repository']}",
+                                                     VALKEY_IMAGE["tag"])},
         "serviceAccount": {"create": True, "automount": False},
         "auth": {
             "enabled": True,
