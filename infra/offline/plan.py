@@ -8,6 +8,9 @@ Prints a resource tree grouped by component with counts, and writes `<out>/<stac
 secrets replaced by "[secret]") and `<out>/<stack>.md` (for CI job summaries); with `--preview`, the same
 as `<stack>-preview.json` and `.md`.
 
+Before the summary it prints one advisory line naming every image the stack deploys without a digest (unresolved
+in the image locks; the prod deploy refuses them: docs/locks.md).
+
 It cannot see provider defaults (only what the program sets), nor live state: there is no diff, every
 resource shows as desired. Exit codes: 0 clean, 1 mandatory policy violations, 2 config or catalog error,
 3 the policy gate could not run (for example `policies/venv` is missing: `make policy-venv`).
@@ -27,6 +30,7 @@ from typing import Any
 
 from infra.model.config import PROJECT, project_values
 from infra.model.errors import ConfigError
+from infra.model.images import images_in, undigested
 from infra.model.inputs import validate_inputs
 from infra.model.stackfiles import REPO_ROOT, load_stack
 from infra.offline.gate import GateError, GateReport, StreamingGate
@@ -141,7 +145,18 @@ def render_violations(gate: GateReport) -> list[str]:
     return lines
 
 
-def render_markdown(document: dict[str, Any], gate: GateReport, tree: list[str]) -> str:
+def digest_advisory(recording: Recording) -> str | None:
+    """One line naming the images deployed without a digest, or None when every image has one."""
+    images = [image for resource in recording.resources for image in images_in(resource.inputs)]
+    missing = undigested(images)
+    if not missing:
+        return None
+    total = len({image.key for image in images})
+    return (f"images: {len(missing)} of {total} without a digest (advisory; the prod deploy refuses them, "
+            f"docs/locks.md): {', '.join(missing)}")
+
+
+def render_markdown(document: dict[str, Any], gate: GateReport, tree: list[str], advisory: str | None = None) -> str:
     """The CI job summary; no timing, so the same plan gives the same file."""
     resources = document["resources"]
     rows = "\n".join(f"| `{type_}` | {count} |" for type_, count in document["counts"].items())
@@ -152,7 +167,8 @@ def render_markdown(document: dict[str, Any], gate: GateReport, tree: list[str])
         f"## Offline plan: `{document['stack']}`\n\n"
         f"{len(resources)} resources, {sum(r['protect'] for r in resources)} protected, "
         f"{len(gate.violations)} policy violations ({len(gate.mandatory)} mandatory).\n\n"
-        f"| type | count |\n|---|---|\n{rows}\n\n"
+        + (f"{advisory}\n\n" if advisory else "")
+        + f"| type | count |\n|---|---|\n{rows}\n\n"
         f"### Policies ({gate.pack})\n\n| level | policy | code | message |\n|---|---|---|---|\n{violations}\n\n"
         "<details><summary>Resource tree</summary>\n\n```\n" + "\n".join(tree) + "\n```\n</details>\n"
     )
@@ -195,12 +211,15 @@ def run(stack: str, out: Path, preview: bool, quiet: bool = False, root: Path = 
     seconds = time.perf_counter() - started
     document = plan_document(recording, gate)
     tree = render_tree(recording)
+    advisory = digest_advisory(recording)
     out.mkdir(parents=True, exist_ok=True)
     base.with_suffix(".json").write_text(json.dumps(document, indent=2, sort_keys=False) + "\n")
-    base.with_suffix(".md").write_text(render_markdown(document, gate, tree))
+    base.with_suffix(".md").write_text(render_markdown(document, gate, tree, advisory))
     if not quiet:
         print("\n".join(tree))
         print("\n".join(render_violations(gate)))
+    if advisory:
+        print(f"plan {stack}: {advisory}")
     protected = sum(resource.protect for resource in recording.resources)
     mode = "preview semantics" if preview else "update semantics"
     print(

@@ -1,5 +1,5 @@
 """Proves the image locks cover every image the stacks deploy, the program deploys a recorded digest, CI fills the
-digests only from what a registry serves, and a plan with an image without a digest can be refused."""
+digests only from what a registry serves, and an image without a digest is reported offline and refused for prod."""
 
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ from infra.model.images import (
     render_lock,
     undigested,
 )
-from infra.offline import image_lock
+from infra.offline import image_lock, plan
 from infra.offline.harness import Recording
 from tests.conftest import run_stack
 
@@ -108,6 +108,7 @@ def test_with_every_digest_recorded_every_image_deployed_is_pinned(every_digest_
     recording = run_stack(stack)
     images = deployed(recording)
     assert images and undigested(images) == []
+    assert plan.digest_advisory(recording) is None
 
 
 def test_a_vendor_image_carries_the_digest_its_tag_is_locked_to(monkeypatch) -> None:
@@ -211,6 +212,16 @@ def test_prod_deploy_refuses_a_plan_with_an_image_without_digest(tmp_path: Path,
     assert image_lock.main(["require-digests", str(tmp_path / "absent.json")]) == 2
 
 
+def test_the_committed_prod_plan_would_be_refused_until_ci_records_the_digests(stack_recording) -> None:
+    advisory = plan.digest_advisory(stack_recording("prod"))
+    locked = [image for path in (PLATFORM_LOCK, VENDOR_LOCK) for image in read_lock(path).values()]
+    if not undigested(locked):
+        pytest.skip("every digest is recorded")
+    assert advisory is not None and advisory.startswith("images: ")
+    assert "without a digest (advisory; the prod deploy refuses them, docs/locks.md): " in advisory
+    assert "\n" not in advisory
+
+
 def workflow(name: str) -> dict:
     return yaml.safe_load((ROOT / ".github" / "workflows" / name).read_text())
 
@@ -219,6 +230,15 @@ def step_index(steps: list[dict], needle: str) -> int:
     matches = [index for index, step in enumerate(steps) if needle in step.get("run", "") + step.get("uses", "")]
     assert len(matches) == 1, needle
     return matches[0]
+
+
+def test_the_prod_deploy_refuses_images_without_digest_between_the_plan_and_the_update() -> None:
+    jobs = workflow("deploy.yml")["jobs"]
+    steps = jobs["prod"]["steps"]
+    refusal = step_index(steps, "infra.offline.image_lock require-digests")
+    assert step_index(steps, "make plan") < refusal < step_index(steps, "pulumi/actions@")
+    assert 'build/plan/$STACK.json' in steps[refusal]["run"] and jobs["prod"]["env"]["STACK"] == "prod"
+    assert not [step for step in jobs["dev"]["steps"] if "require-digests" in step.get("run", "")]
 
 
 def test_the_lock_workflow_resolves_in_the_registries_and_commits_the_vendor_lock() -> None:

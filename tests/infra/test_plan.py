@@ -13,6 +13,7 @@ import pytest
 import yaml
 
 import infra.model.catalog
+from infra.model.images import PLATFORM_LOCK, VENDOR_LOCK, read_lock, undigested
 from infra.model.stackfiles import REPO_ROOT
 from infra.offline import plan
 from infra.offline.harness import SECRET_SENTINEL_PREFIX
@@ -36,7 +37,14 @@ def project(tmp_path: Path) -> Path:
 def test_prod_plan_is_clean_and_documented(tmp_path):
     result = run_plan("--stack", "prod", "--out", str(tmp_path))
     assert result.returncode == 0, result.stdout + result.stderr
-    summary = result.stdout.strip().splitlines()[-1]
+    lines = result.stdout.strip().splitlines()
+    summary = lines[-1]
+    # One advisory line, before the summary, while any image the stack deploys has no digest in the locks.
+    locked = [image for path in (PLATFORM_LOCK, VENDOR_LOCK) for image in read_lock(path).values()]
+    advisories = [line for line in lines if line.startswith("plan prod: images: ")]
+    assert advisories == ([lines[-2]] if undigested(locked) else []), advisories
+    assert not advisories or re.match(r"plan prod: images: \d+ of \d+ without a digest \(advisory; the prod deploy "
+                                      r"refuses them, docs/locks.md\): \S+:\S+(, \S+:\S+)*$", advisories[0])
     # Digest advisories only (never mandatory): the migrations and dbt-runner images await their first CI build,
     # and the vendors' Dremio and Valkey images are pinned by tag.
     # Inventories are asserted per layer in tests/components; here only the summary's form and the verdict.
