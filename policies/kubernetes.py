@@ -318,8 +318,8 @@ def _validate_digest(args, report_violation) -> None:
     if undigested:
         label = _workload_label(args) if args.resource_type in POD_SPEC_PATHS else _release_label(args)
         report_violation(
-            f"{label} uses images without a digest ({', '.join(undigested)}); build them in CI and pin the digest "
-            "from images/digests.lock.json."
+            f"{label} uses images without a digest ({', '.join(undigested)}); pin each by the digest CI records in "
+            "the image locks (images/digests.lock.json, images/vendor.lock.json)."
         )
 
 
@@ -328,10 +328,12 @@ require_digest = resource_policy(
     "DP-K8S-004",
     "Images are pinned by digest",
     "Every workload container image, and every image a release's values set, carries an `@sha256:` digest. "
-    "Advisory in every stack until CI has built the platform's own images (images/digests.lock.json).",
+    "Advisory in every stack: CI records the digests in the image locks (images/digests.lock.json for the "
+    "platform's own images, images/vendor.lock.json for the vendors'), and the prod deploy refuses an image "
+    "without one (docs/locks.md).",
     Severity.MEDIUM,
     ["kubernetes"],
-    "Build the image in CI and pin it by the digest recorded in images/digests.lock.json.",
+    "Pin the image by the digest its image lock records (images/digests.lock.json, images/vendor.lock.json).",
     _validate_digest,
     config=charts_setting("images"),
 )

@@ -102,15 +102,15 @@ CASES: dict[str, tuple[Callable[[Recording], Recording], set[tuple[str, str, str
             ("kubernetes-image-disallow-latest-tag", "dbt-runner",
              f"{CRON} uses floating images (ghcr.io/example/dbt-runner:latest); pin a version tag or a digest."),
             ("kubernetes-image-require-digest", "dbt-runner",
-             f"{CRON} uses images without a digest (ghcr.io/example/dbt-runner:latest); build them in CI and pin the "
-             "digest from images/digests.lock.json."),
+             f"{CRON} uses images without a digest (ghcr.io/example/dbt-runner:latest); pin each by the digest CI "
+             "records in the image locks (images/digests.lock.json, images/vendor.lock.json)."),
         },
     ),
     "advisory_undigested_image": (
         lambda r: changed(r, "dbt-runner", set_image("ghcr.io/example/dbt-runner:1.11")),
         {("kubernetes-image-require-digest", "dbt-runner",
-          f"{CRON} uses images without a digest (ghcr.io/example/dbt-runner:1.11); build them in CI and pin the "
-          "digest from images/digests.lock.json.")},
+          f"{CRON} uses images without a digest (ghcr.io/example/dbt-runner:1.11); pin each by the digest CI "
+          "records in the image locks (images/digests.lock.json, images/vendor.lock.json).")},
     ),
     "fail_namespace_without_deny_all": (
         remove("deny-lakehouse"),
@@ -168,8 +168,8 @@ CASES: dict[str, tuple[Callable[[Recording], Recording], set[tuple[str, str, str
     "advisory_release_image_by_tag": (
         lambda r: changed(r, "redis", lambda i: i["values"]["image"].update(tag="9.1.4")),
         {("kubernetes-image-require-digest", "redis",
-          f"{REDIS} uses images without a digest (valkey/valkey:9.1.4); build them in CI and pin the digest from "
-          "images/digests.lock.json.")},
+          f"{REDIS} uses images without a digest (valkey/valkey:9.1.4); pin each by the digest CI records in the "
+          "image locks (images/digests.lock.json, images/vendor.lock.json).")},
     ),
     "fail_release_acl_config_inline": (
         lambda r: changed(r, "redis", lambda i: i["values"]["auth"].update(aclConfig="user default on >hunter2 ~*")),
