@@ -1,0 +1,1 @@
+"""The render stage: every Helm release of the plan rendered from the chart cache and checked (docs/render.md)."""
