@@ -64,12 +64,16 @@ class Verdict:
     findings: list[Finding]
     deprecation: str | None = None
     """The CRD's warning when the version is deprecated (a note, not a problem: the API server still serves it)."""
+    unchecked: str | None = None
+    """Why the object could not be judged (its CRD may be in a chart the cache lacks)."""
 
 
 class CrdIndex:
     """The CRDs of the pinned charts, by group and kind; a CRD installed by a release of the stack comes first."""
 
-    def __init__(self, crds: list[ShippedCrd]) -> None:
+    def __init__(self, crds: list[ShippedCrd], uncached: tuple[str, ...] = ()) -> None:
+        self.uncached = uncached
+        """Pinned charts the cache lacks: a kind no cached chart defines may be theirs."""
         self._by_kind: dict[tuple[str, str], ShippedCrd] = {}
         for crd in sorted(crds, key=lambda crd: (crd.release is None, crd.chart)):
             self._by_kind.setdefault((crd.group, crd.kind), crd)
@@ -82,6 +86,9 @@ class CrdIndex:
         """The CRD that defines the object's kind, and what its schema finds wrong with the object."""
         api_version, kind = str(document.get("apiVersion", "")), str(document.get("kind", ""))
         crd = self.find(api_version, kind)
+        if crd is None and self.uncached:
+            return Verdict(None, [], unchecked=f"no cached chart ships a CRD for {api_version} {kind}, and "
+                                               f"{', '.join(self.uncached)} could not be read")
         if crd is None:
             return Verdict(None, [Finding("", f"no pinned chart ships a CRD for {api_version} {kind}")])
         served = api_version.rpartition("/")[2]

@@ -7,6 +7,7 @@ They are loaded once per version; each object gets every error, not only the fir
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from dataclasses import dataclass
@@ -18,8 +19,8 @@ import jsonschema
 from referencing import Registry, Resource
 
 SUPPORTED_KUBERNETES = ("1.34", "1.35", "1.36", "1.37")
-"""The Kubernetes minor versions the platform supports (docs/render.md): the upstream releases still maintained in
-December 2026 and the oldest one still in EKS standard support. Every rendered object is checked against each."""
+"""The Kubernetes minor versions the platform supports (docs/render.md): the newest kubernetes-validate has schemas
+for, and the three before it. Every rendered object is checked against each."""
 
 # Cluster-scoped built-in kinds: an object of these has no namespace, whatever the release's namespace is.
 CLUSTER_SCOPED = frozenset({
@@ -47,14 +48,19 @@ def validate(document: dict[str, Any]) -> dict[str, list[Finding]]:
     """Kubernetes version -> the object's findings there; versions where it is valid are left out."""
     api_version, kind = str(document.get("apiVersion", "")), str(document.get("kind", ""))
     findings: dict[str, list[Finding]] = {}
+    # Versions whose schema for the kind is the same give the same findings: judge the object once per schema.
+    judged: dict[str, list[Finding]] = {}
     for version in SUPPORTED_KUBERNETES:
         validator = _validator(version, api_version, kind)
         if validator is None:
             findings[version] = [Finding("", f"{api_version} {kind} is not served by Kubernetes {version}")]
             continue
-        errors = sorted(validator.iter_errors(document), key=lambda error: list(map(str, error.absolute_path)))
-        if errors:
-            findings[version] = [Finding(_dotted(error.absolute_path), _message(error)) for error in errors]
+        fingerprint = _fingerprint(version, api_version, kind)
+        if fingerprint not in judged:
+            errors = sorted(validator.iter_errors(document), key=lambda error: list(map(str, error.absolute_path)))
+            judged[fingerprint] = [Finding(_dotted(error.absolute_path), _message(error)) for error in errors]
+        if judged[fingerprint]:
+            findings[version] = judged[fingerprint]
     return findings
 
 
@@ -91,9 +97,38 @@ def _schema_file(version: str, api_version: str, kind: str) -> dict[str, Any] | 
 
 
 @cache
+def _definitions(version: str) -> dict[str, Any]:
+    definitions: dict[str, Any] = json.loads((_schema_dir(version) / "_definitions.json").read_text())
+    return definitions
+
+
+@cache
 def _registry(version: str) -> Registry:
-    definitions = json.loads((_schema_dir(version) / "_definitions.json").read_text())
+    definitions = _definitions(version)
     return Registry().with_resource(definitions["$id"], Resource.from_contents(definitions))
+
+
+@cache
+def _fingerprint(version: str, api_version: str, kind: str) -> str:
+    """A digest of the kind's schema and every definition it reaches in this version."""
+    schema = _schema_file(version, api_version, kind)
+    definitions = _definitions(version)["$defs"]
+    reached: dict[str, Any] = {}
+    pending = [schema]
+    while pending:
+        node = pending.pop()
+        if isinstance(node, dict):
+            reference = node.get("$ref")
+            if isinstance(reference, str) and "#/$defs/" in reference:
+                name = reference.rsplit("/", 1)[1]
+                if name not in reached:
+                    reached[name] = definitions[name]
+                    pending.append(definitions[name])
+            pending.extend(value for key, value in node.items() if key != "$ref")
+        elif isinstance(node, list):
+            pending.extend(node)
+    text = json.dumps([schema, sorted(reached.items())], sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 @cache

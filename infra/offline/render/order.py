@@ -28,6 +28,7 @@ def install_order(plan: Plan, installed: dict[str, list[RenderedObject]],
     releases = {release.name: release for release in plan.releases}
     problems: list[Problem] = []
     notes: set[str] = set()
+    unknown: set[str] = set()
     for name, objects in sorted(installed.items()):
         release = releases[name]
         kinds = sorted({(item.api_version, item.kind) for item in objects
@@ -35,7 +36,8 @@ def install_order(plan: Plan, installed: dict[str, list[RenderedObject]],
         for api_version, kind in kinds:
             crd = index.find(api_version, kind)
             if crd is None:
-                continue  # the CRD check reports a kind no pinned chart defines
+                unknown.add(kind)  # the CRD check reports a kind no pinned chart defines
+                continue
             group = api_version.rpartition("/")[0]
             if crd.release is None:
                 notes.add(f"release {name} renders {kind} ({group}), whose CRD no release of this stack installs: "
@@ -56,6 +58,7 @@ def install_order(plan: Plan, installed: dict[str, list[RenderedObject]],
             continue
         crd = index.find(declared.api_version, declared.kind)
         if crd is None:
+            unknown.add(declared.kind)
             continue
         if crd.release is None:
             notes.add(f"{declared.kind} ({declared.group}) is declared by the program, and no release of this stack "
@@ -65,4 +68,6 @@ def install_order(plan: Plan, installed: dict[str, list[RenderedObject]],
                 "install-order", declared.resource, f"{declared.resource}:{crd.release}",
                 f"{declared.kind} {declared.resource} does not wait for release {crd.release}, which installs its "
                 f"CRD and runs its operator: a first `pulumi up` may create it before either exists"))
+    if unknown:
+        notes.add(f"not checked for {', '.join(sorted(unknown))}: no cached chart defines their CRDs")
     return problems, sorted(notes)

@@ -71,6 +71,7 @@ def summary(render: StackRender) -> dict[str, Any]:
             "notes": render.order_notes,
         },
         "crdsOfChartsNotReleased": render.crd_sources,
+        "chartsNotCached": list(render.uncached),
         "totals": {
             "releases": len(render.releases),
             "rendered": len(rendered),
@@ -134,9 +135,16 @@ def console(render: StackRender, seconds: float, folder: Path) -> list[str]:
     for result in render.releases:
         lines += _release_lines(result)
     declared_problems = [problem for result in render.declared for problem in result.problems]
-    lines.append(f"  custom resources the program declares: {len(render.declared)} judged against their CRDs, "
-                 f"{len(declared_problems)} problems")
+    unchecked = [result for result in render.declared if result.crd is None and not result.problems]
+    judged = len(render.declared) - len(unchecked)
+    lines.append(f"  custom resources the program declares: {judged} of {len(render.declared)} judged against their "
+                 f"CRDs, {len(declared_problems)} problems")
     lines += [f"      - {problem.message}" for problem in declared_problems]
+    if unchecked:
+        kinds = Counter(f"{result.declared.api_version} {result.declared.kind}" for result in unchecked)
+        lines.append(f"      not checked, no cached chart defines their kind (not cached: "
+                     f"{', '.join(render.uncached)}): " + ", ".join(f"{kind} x{count}" for kind, count in
+                                                                   sorted(kinds.items())))
     lines.append(f"  install order: {len(render.order_problems)} problems")
     lines += [f"      - {problem.message}" for problem in render.order_problems]
     lines += [f"      note: {note}" for note in render.order_notes]

@@ -67,6 +67,8 @@ class StackRender:
     order_notes: list[str]
     crd_sources: list[str]
     """Charts whose CRDs were read without being released by this stack, with how."""
+    uncached: tuple[str, ...]
+    """Pinned charts the cache lacks."""
 
     @property
     def stack(self) -> str:
@@ -82,7 +84,8 @@ class StackRender:
 def render_stack(plan: Plan, cache: Path) -> StackRender:
     results = [_render_release(release, cache) for release in plan.releases]
     crds, crd_sources = _shipped_crds(results, cache)
-    index = CrdIndex(crds)
+    uncached = tuple(sorted(pin.chart for pin in CHARTS.values() if lookup(cache, pin.chart, pin.version) is None))
+    index = CrdIndex(crds, uncached)
     for result in results:
         _judge_objects(result, index)
     declared = [_judge_declared(item, index) for item in plan.declared_objects
@@ -90,7 +93,7 @@ def render_stack(plan: Plan, cache: Path) -> StackRender:
     _find_ownership_conflicts(plan, results, index)
     installed = {result.release.name: result.installed for result in results if result.status == "rendered"}
     order_problems, order_notes = install_order(plan, installed, index)
-    return StackRender(plan, cache, results, declared, order_problems, order_notes, crd_sources)
+    return StackRender(plan, cache, results, declared, order_problems, order_notes, crd_sources, uncached)
 
 
 def _render_release(release: Release, cache: Path) -> ReleaseResult:
@@ -158,6 +161,10 @@ def _shipped_crds(results: list[ReleaseResult], cache: Path) -> tuple[list[Shipp
         for path, value in pin.source.crd_values if pin.source else ():
             _set(values, path, value)
         rendered = render_chart(cached.path, values, pin.chart, "default")
+        if rendered.render_error is not None:
+            sources.append(f"{pin.chart} {pin.version}: its CRDs unknown, it does not render with its defaults: "
+                           f"{rendered.render_error.splitlines()[0]}")
+            continue
         found = [item for item in [*rendered.crds, *rendered.objects] if item.kind == CRD_KIND]
         crds += [ShippedCrd(pin.chart, pin.version, None, item.document) for item in found]
         shown = ", ".join(f"{path}={value}" for path, value in pin.source.crd_values) if pin.source else ""
@@ -174,9 +181,9 @@ def _set(values: dict[str, Any], path: str, value: Any) -> None:
 
 def _judge_objects(result: ReleaseResult, index: CrdIndex) -> None:
     subject = result.release.name
-    identities: dict[tuple[str, str, str], int] = defaultdict(int)
+    identities: dict[tuple[str, str, str, str], int] = defaultdict(int)
     for item in result.installed:
-        identities[(item.api_version.rpartition("/")[0], item.kind, item.name)] += 1
+        identities[_identity(item.api_version, item.kind, _namespace(item, result), item.name, index)] += 1
         if kubernetes.is_built_in(item.api_version, item.kind):
             result.problems += _kubernetes_problems(subject, item)
         else:
@@ -188,10 +195,13 @@ def _judge_objects(result: ReleaseResult, index: CrdIndex) -> None:
                 for finding in verdict.findings]
             if verdict.deprecation:
                 result.notes.append(f"{item.label()}: deprecated: {verdict.deprecation}")
-    for (group, kind, name), count in sorted(identities.items()):
+            if verdict.unchecked:
+                result.notes.append(f"{item.label()}: not checked: {verdict.unchecked}")
+    for (group, kind, namespace, name), count in sorted(identities.items()):
         if count > 1:
-            result.problems.append(Problem("manifest", subject, f"{subject}:{kind}/{name}",
-                                           f"{kind}/{name} ({group or 'core'}) is rendered {count} times"))
+            where = f"{namespace}/" if namespace else ""
+            result.problems.append(Problem("manifest", subject, f"{subject}:{kind}/{where}{name}",
+                                           f"{kind} {where}{name} ({group or 'core'}) is rendered {count} times"))
 
 
 def _kubernetes_problems(subject: str, item: RenderedObject) -> list[Problem]:
@@ -226,6 +236,7 @@ def _judge_declared(declared: DeclaredObject, index: CrdIndex) -> DeclaredResult
         for finding in verdict.findings
     ]
     notes = [f"deprecated: {verdict.deprecation}"] if verdict.deprecation else []
+    notes += [f"not checked: {verdict.unchecked}"] if verdict.unchecked else []
     return DeclaredResult(declared, verdict.crd, stand_ins, problems, notes)
 
 
@@ -235,8 +246,7 @@ def _find_ownership_conflicts(plan: Plan, results: list[ReleaseResult], index: C
     owners: dict[tuple[str, str, str, str], set[str]] = defaultdict(set)
     for result in results:
         for item in result.installed:
-            namespace = str((item.document.get("metadata") or {}).get("namespace") or result.release.namespace)
-            owners[_identity(item.api_version, item.kind, namespace, item.name, index)].add(
+            owners[_identity(item.api_version, item.kind, _namespace(item, result), item.name, index)].add(
                 f"release {result.release.name}")
     for declared in plan.declared_objects:
         metadata = declared.body.get("metadata") or {}
@@ -252,6 +262,11 @@ def _find_ownership_conflicts(plan: Plan, results: list[ReleaseResult], index: C
         by_release[releases[0]].problems.append(Problem(
             "ownership", releases[0], f"{releases[0]}:{kind}/{where}{name}",
             f"{kind} {where}{name} ({group or 'core'}) is created by {' and '.join(sorted(holders))}"))
+
+
+def _namespace(item: RenderedObject, result: ReleaseResult) -> str:
+    """Where Helm creates the object: its own namespace, else the release's."""
+    return str((item.document.get("metadata") or {}).get("namespace") or result.release.namespace)
 
 
 def _identity(api_version: str, kind: str, namespace: str, name: str,
