@@ -71,7 +71,7 @@ class ChartRender:
     kube_version: str | None
     """The chart's `kubeVersion` constraint, if any."""
     schema: str = "none"
-    """`valid`, `invalid` or `none` (the chart ships no values.schema.json)."""
+    """`valid`, `invalid` or `none` (neither the chart nor its subcharts ship a values.schema.json)."""
     schema_errors: list[str] = field(default_factory=list)
     render_error: str | None = None
     absent_dependencies: list[str] = field(default_factory=list)
@@ -93,7 +93,8 @@ def render_chart(directory: Path, values: dict[str, Any], name: str, namespace: 
         enabled = enabled_dependencies(metadata, merged)
         loaded = {dependency["name"] for dependency in chart.dependencies}
         result.absent_dependencies = sorted(name for name, on in enabled.items() if on and name not in loaded)
-        if chart.schema is not None:
+        # Helm validates each subchart's values against its own schema too; a chart may ship none at the top.
+        if chart.schema is not None or any((directory / "charts").rglob("values.schema.json")):
             try:
                 chart.validate_schema(values)
                 result.schema = "valid"
