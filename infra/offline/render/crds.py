@@ -18,7 +18,7 @@ from typing import Any
 
 import jsonschema
 
-from infra.offline.render.kubernetes import Finding, _dotted, _message
+from infra.offline.render.kubernetes import Finding, describe_error, dotted_path
 
 EMBEDDED_FIELDS = {"apiVersion": {"type": "string"}, "kind": {"type": "string"}, "metadata": {"type": "object"}}
 
@@ -102,7 +102,7 @@ class CrdIndex:
         findings = []
         if validator is not None:
             errors = sorted(validator.iter_errors(document), key=lambda error: list(map(str, error.absolute_path)))
-            findings = [Finding(_dotted(error.absolute_path), _message(error)) for error in errors]
+            findings = [Finding(dotted_path(error.absolute_path), describe_error(error)) for error in errors]
         return Verdict(crd, findings, deprecation)
 
     def _validator(self, crd: ShippedCrd, version: dict[str, Any]) -> jsonschema.Draft4Validator | None:

@@ -58,17 +58,17 @@ def validate(document: dict[str, Any]) -> dict[str, list[Finding]]:
         fingerprint = _fingerprint(version, api_version, kind)
         if fingerprint not in judged:
             errors = sorted(validator.iter_errors(document), key=lambda error: list(map(str, error.absolute_path)))
-            judged[fingerprint] = [Finding(_dotted(error.absolute_path), _message(error)) for error in errors]
+            judged[fingerprint] = [Finding(dotted_path(error.absolute_path), describe_error(error)) for error in errors]
         if judged[fingerprint]:
             findings[version] = judged[fingerprint]
     return findings
 
 
-def _dotted(path: Any) -> str:
+def dotted_path(path: Any) -> str:
     return ".".join(str(part) for part in path)
 
 
-def _message(error: jsonschema.ValidationError) -> str:
+def describe_error(error: jsonschema.ValidationError) -> str:
     if error.validator == "additionalProperties" and error.validator_value is False:
         unknown = sorted(set(error.instance) - set(error.schema.get("properties", {})))
         return f"unknown field{'s' if len(unknown) > 1 else ''} {', '.join(repr(name) for name in unknown)}"
