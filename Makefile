@@ -1,5 +1,6 @@
 # The single entry point. Every target sets up what it needs on first use.
 #   make plan STACK=dev     offline plan + policy gate (no CLI, no credentials)
+#   make render STACK=dev   every Helm release of the plan rendered from the chart cache and checked
 #   make test               the test suite (make test-slow: the real-Superset suite)
 #   make setup              the system packages the tests need (apt-get, as root) and the virtualenvs
 SHELL := /bin/bash
@@ -13,7 +14,7 @@ STAMP := $(VENV)/.installed
 
 
 .PHONY: help setup system-packages plan plan-bench plan-compare config-mutants test test-slow test-fast lint format \
-	lock clean config-docs mart-assets chart-lock image-lock require-digests
+	lock clean config-docs mart-assets chart-lock image-lock require-digests chart-cache render
 
 help:
 	@echo "make plan STACK=<dev|prod>  offline plan and policy gate -> build/plan/<stack>.json"
@@ -21,6 +22,10 @@ help:
 	@echo "make plan-compare BASE=<git ref> STACK=<stack>   plan a ref and the working tree, list what differs"
 	@echo "make plan-compare BEFORE=<plan.json> AFTER=<plan.json>   compare two plan files"
 	@echo "make config-mutants         break every key of the stack files and the catalog; plan each accepted one"
+	@echo "make chart-cache [SOURCES=<dir>]  fill the chart cache (~/.cache/dataplatform/charts) from the chart"
+	@echo "                            repositories, else from source checkouts in <dir> (<owner>+<name>/repo)"
+	@echo "make render STACK=<stack>   render every release of the plan from the chart cache and check it"
+	@echo "                            -> build/render/<stack>/ (docs/render.md)"
 	@echo "make test                   every test but the real-Superset suite (sets up on first use)"
 	@echo "make test-slow              the real-Superset suite (builds .venv-superset on first use)"
 	@echo "make lint                   ruff, workflow schema and security lint"
@@ -63,6 +68,14 @@ plan-compare: $(STAMP) policy-venv
 
 config-mutants: $(STAMP) policy-venv
 	@$(PY) -m infra.offline.mutants
+
+# The cache lives outside the repository (DATAPLATFORM_CHART_CACHE overrides where); a chart is never committed.
+chart-cache: $(STAMP)
+	@$(PY) -m infra.offline.render.cache $(if $(SOURCES),--sources "$(SOURCES)")
+
+# Plans the stack first when build/plan/<stack>.json is missing. Exit codes in docs/render.md.
+render: $(STAMP) policy-venv
+	@$(PY) -m infra.offline.render --stack $(STACK)
 
 test: setup
 	@$(PY) -m pytest -q -n 2 -m "not slow"

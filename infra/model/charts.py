@@ -10,6 +10,10 @@ neither released nor judged.
 
 Each pinned chart's package digest is recorded in `charts.lock.json` beside this file, which `make chart-lock`
 (infra/offline/chart_lock.py) writes and tests/infra/test_chart_lock.py holds to these pins (docs/locks.md).
+
+Each pin also says where the chart's public source lies (`ChartSource`), or why it has none here: the render stage's
+chart cache (`infra/offline/render/cache.py`, docs/render.md) is built from these when no chart repository is
+reachable. A chart built from its source is a stand-in for the published package, never hashed into a lock.
 """
 
 from __future__ import annotations
@@ -39,6 +43,30 @@ class TlsSwitch:
 
 
 @dataclass(frozen=True)
+class SourcePath:
+    """A chart in a public git repository: `path` at `ref` is a chart directory or a packaged `.tgz`."""
+
+    repo: str
+    """GitHub `owner/name`."""
+    ref: str
+    """Tag or commit holding the pinned version."""
+    path: str
+
+
+@dataclass(frozen=True)
+class ChartSource:
+    """Where the pinned chart's source lies, and what a source checkout lacks that the published package has."""
+
+    chart: SourcePath
+    subcharts: tuple[SourcePath, ...] = ()
+    """Dependencies that are not in the chart's own tree, copied to `charts/<directory name>`."""
+    chart_yaml: tuple[tuple[str, str], ...] = ()
+    """Top-level Chart.yaml fields the release process sets (cert-manager templates its version at release)."""
+    crd_values: tuple[tuple[str, Any], ...] = ()
+    """Values that make the chart render the CRDs it ships, for a stack that uses them without releasing it."""
+
+
+@dataclass(frozen=True)
 class ChartPaths:
     chart: str
     version: str
@@ -61,6 +89,10 @@ class ChartPaths:
     """Values that would hold a secret in plain text; they must stay empty (use the existing-Secret path)."""
     images: tuple[str, ...] = ()
     """Image objects ({repository, tag, digest}) the values may override."""
+    source: ChartSource | None = None
+    """The chart's public source, for the render stage's cache when the repository is unreachable."""
+    no_source: str = ""
+    """Why no source is recorded (exactly one of `source` and `no_source` is set)."""
 
     def hardening_facts(self) -> dict[str, list[Any]]:
         """Every recorded path, under the names the pack's `charts` settings use."""
@@ -95,6 +127,11 @@ CHARTS: dict[str, ChartPaths] = {
                                 "cainjector.containerSecurityContext", "startupapicheck.containerSecurityContext"),
             resources=("resources", "webhook.resources", "cainjector.resources", "startupapicheck.resources"),
             images=("image", "webhook.image", "cainjector.image", "startupapicheck.image"),
+            source=ChartSource(
+                SourcePath("cert-manager/cert-manager", "v1.21.1", "deploy/charts/cert-manager"),
+                chart_yaml=(("version", "v1.21.1"), ("appVersion", "v1.21.1")),
+                crd_values=(("crds.enabled", True),),
+            ),
         ),
         ChartPaths(
             chart="cloudnative-pg",
@@ -106,6 +143,11 @@ CHARTS: dict[str, ChartPaths] = {
             resources=("resources",),
             service_types=("service.type",),
             images=("image",),
+            # The Grafana dashboard subchart (alias `monitoring`) lives in cloudnative-pg/grafana-dashboards.
+            source=ChartSource(
+                SourcePath("cloudnative-pg/charts", "cloudnative-pg-v0.29.0", "charts/cloudnative-pg"),
+                subcharts=(SourcePath("cloudnative-pg/grafana-dashboards", "cluster-v0.0.5", "charts/cluster"),),
+            ),
         ),
         ChartPaths(
             chart="eck-operator",
@@ -116,6 +158,8 @@ CHARTS: dict[str, ChartPaths] = {
             resources=("resources",),
             tls=(TlsSwitch("config.metrics.secureMode.enabled", equals=True),),
             images=("image",),
+            # Its CRDs come as the in-tree subchart eck-operator-crds (templates, condition `installCRDs`).
+            source=ChartSource(SourcePath("elastic/cloud-on-k8s", "v3.5.0", "deploy/eck-operator")),
         ),
         ChartPaths(
             chart="minio",
@@ -129,6 +173,10 @@ CHARTS: dict[str, ChartPaths] = {
             tls=(TlsSwitch("tls.enabled", equals=True), TlsSwitch("tls.certSecret")),
             plaintext_secrets=("rootUser", "rootPassword"),
             images=("image", "mcImage"),
+            # The commit "update helm release v5.4.0"; the repository was archived in 2026.
+            source=ChartSource(
+                SourcePath("minio/minio", "43a74029685512ce9b1b76c053d48b43fc8d64fc", "helm/minio"),
+            ),
         ),
         # valkey-io/valkey-helm, chart valkey 0.11.0 (tag valkey-0.11.0); paths as in that tag's valkey/values.yaml.
         # One pod template for both modes (a Deployment standalone, a StatefulSet with replicas); its container
@@ -148,6 +196,7 @@ CHARTS: dict[str, ChartPaths] = {
                  TlsSwitch("auth.enabled", equals=True)),
             plaintext_secrets=("auth.aclUsers.default.password", "auth.aclConfig"),
             images=("image", "metrics.exporter.image"),
+            source=ChartSource(SourcePath("valkey-io/valkey-helm", "valkey-0.11.0", "valkey")),
         ),
         ChartPaths(
             chart="kube-prometheus-stack",
@@ -165,6 +214,20 @@ CHARTS: dict[str, ChartPaths] = {
                  TlsSwitch("prometheus.prometheusSpec.web.tlsConfig")),
             plaintext_secrets=("grafana.adminPassword",),
             images=("prometheusOperator.image", "prometheus.prometheusSpec.image"),
+            # The CRDs are the in-tree subchart `crds`; the other dependencies are charts of the same repository at
+            # their own tags. grafana (grafana-community/helm-charts) and prometheus-windows-exporter (a version
+            # range) are not copied: every stack's values switch them off, and the render stage reports a release
+            # whose values enable a dependency the cache lacks.
+            source=ChartSource(
+                SourcePath("prometheus-community/helm-charts", "kube-prometheus-stack-88.5.3",
+                           "charts/kube-prometheus-stack"),
+                subcharts=(
+                    SourcePath("prometheus-community/helm-charts", "kube-state-metrics-8.4.0",
+                               "charts/kube-state-metrics"),
+                    SourcePath("prometheus-community/helm-charts", "prometheus-node-exporter-4.56.1",
+                               "charts/prometheus-node-exporter"),
+                ),
+            ),
         ),
         ChartPaths(
             chart="fluent-bit",
@@ -178,6 +241,7 @@ CHARTS: dict[str, ChartPaths] = {
             # The classic config aligns values with spaces; the pack compares with whitespace collapsed.
             tls=(TlsSwitch("config.outputs", contains="tls On"), TlsSwitch("config.inputs", contains="tls On")),
             images=("image",),
+            source=ChartSource(SourcePath("fluent/helm-charts", "fluent-bit-0.58.1", "charts/fluent-bit")),
         ),
         # airbytehq/helm-charts airbyte-1.8.5 (app 1.8.5). Security contexts and resources live per component;
         # `server.service` is defined in the server subchart's values. Airbyte auth is judged by the ingestion
@@ -195,6 +259,10 @@ CHARTS: dict[str, ChartPaths] = {
                                "global.storage.minio.secretAccessKey", "global.auth.jwtSignatureSecret",
                                "keycloak.auth.adminPassword"),
             images=tuple(f"{component}.image" for component in AIRBYTE_COMPONENTS),
+            # The packaged chart, subcharts included, as the commit "chore: release airbyte/airbyte 1.8.5" added it.
+            source=ChartSource(
+                SourcePath("airbytehq/helm-charts", "0f929a3754aefb9e867e5be746d5b632b223f418", "airbyte-1.8.5.tgz"),
+            ),
         ),
         # apache/superset helm/superset, chart 0.15.1; paths as in that line's helm/superset/values.yaml. The
         # bundled PostgreSQL and Redis are switched off and the default init containers (an unhardened `dockerize`
@@ -215,6 +283,9 @@ CHARTS: dict[str, ChartPaths] = {
                                "init.adminUser.password", "extraSecretEnv.SUPERSET_SECRET_KEY",
                                "postgresql.auth.password", "redis.auth.password"),
             images=("image", "initImage"),
+            no_source=("apache/superset (helm/superset) is about 1.6 GB, too large to bring here whole, and no tag "
+                       "is known to hold exactly chart 0.15.1 (reported released but not published, apache/superset "
+                       "#35461)"),
         ),
     )
 }

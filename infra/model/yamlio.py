@@ -38,8 +38,8 @@ class DuplicateKeyError(yaml.MarkedYAMLError):
                 "the last, so the first would be silently lost: merge them into one")
 
 
-def load(text: str) -> Any:
-    loader = SafeLoader(text)
+def load(text: str, loader_class: type | None = None) -> Any:
+    loader = (loader_class or SafeLoader)(text)
     try:
         node = loader.get_single_node()
         if node is None:
