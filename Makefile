@@ -25,7 +25,7 @@ help:
 	@echo "make chart-cache [SOURCES=<dir>]  fill the chart cache (~/.cache/dataplatform/charts) from the chart"
 	@echo "                            repositories, else from source checkouts in <dir> (<owner>+<name>/repo)"
 	@echo "make render STACK=<stack>   render every release of the plan from the chart cache and check it"
-	@echo "                            -> build/render/<stack>/ (docs/render.md)"
+	@echo "                            -> build/render/<stack>/ (docs/render.md); GATE=1: the pack judges it too"
 	@echo "make test                   every test but the real-Superset suite (sets up on first use)"
 	@echo "make test-slow              the real-Superset suite (builds .venv-superset on first use)"
 	@echo "make lint                   ruff, workflow schema and security lint"
@@ -73,9 +73,10 @@ config-mutants: $(STAMP) policy-venv
 chart-cache: $(STAMP)
 	@$(PY) -m infra.offline.render.cache $(if $(SOURCES),--sources "$(SOURCES)")
 
-# Plans the stack first when build/plan/<stack>.json is missing. Exit codes in docs/render.md.
+# Plans the stack first when build/plan/<stack>.json is missing; GATE=1 also runs the policy pack over every
+# rendered object (as the deploy workflow does). Exit codes in docs/render.md.
 render: $(STAMP) policy-venv
-	@$(PY) -m infra.offline.render --stack $(STACK)
+	@$(PY) -m infra.offline.render --stack $(STACK) $(if $(GATE),--gate)
 
 test: setup
 	@$(PY) -m pytest -q -n 2 -m "not slow"

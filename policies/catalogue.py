@@ -47,6 +47,15 @@ in the program, so every exemption is reviewed with the code that needs it. The 
 because S3 cannot deliver server access logs into a bucket with SSE-KMS default encryption or object lock; it
 keeps SSE-S3 (still required by `aws-s3-bucket-enable-encryption`), versioning and at least 90 days of retention.
 
+## Checks only the gate makes
+
+Under `pulumi preview --policy-pack` a `helm.v3.Release` is one resource: the Kubernetes policies judge its
+`values` at the paths recorded for its chart, never the objects the chart renders. The offline gate over a render
+(`make render STACK=<stack> GATE=1`, infra/offline/render/gate.py; the deploy workflow runs it before `pulumi up`)
+renders every release with the plan's values and gives each rendered object to the pack as a resource of its
+kind, marked as Helm marks what it installs. The policies below marked **Rendered charts** judge those objects
+there, and only there.
+
 ## What the policies cannot see
 
 Provider defaults and computed values, live state and drift, default providers, and resources outside this
@@ -90,6 +99,9 @@ def render() -> str:
             f"- **Enforcement:** {_levels(policy.name)}",
             f"- **Exemptions:** {'exemptable through the tags above' if meta.exemptable else 'none'}",
         ]
+        if meta.kind == "resource" and "kubernetes" in (policy.tags or []):
+            lines.append("- **Rendered charts:** also judges every object a chart renders, in the offline gate over "
+                         "a render only (`make render GATE=1`, the deploy workflow), not under the CLI")
         if policy.config_schema:
             settings = "; ".join(
                 f"`{key}` (default `{json.dumps(spec.get('default'))}`): {spec.get('description', '').rstrip('.')}"

@@ -5,7 +5,9 @@ at a real preview. A `helm.v3.Release` is one opaque resource (its pods exist on
 same settings are checked in its `values` at the paths recorded for its chart in each policy's `charts` setting
 (`policies/charts.py`; docs/decisions/0006-chart-api.md). Exemptions: a workload or namespace lists policy ids in its
 `dataplatform/policy-exemptions` annotation with a `dataplatform/exemption-reason`; a release is exempted by
-name in the policy's `exemptions` config (name -> reason), whose defaults are reviewed in docs/policies.md.
+name in the policy's `exemptions` config (name -> reason), whose defaults are reviewed in docs/policies.md, and
+so are the workloads Helm installs for it (their `meta.helm.sh/release-name` annotation), as the offline gate
+judges them over a render.
 """
 
 from __future__ import annotations
@@ -36,8 +38,17 @@ POD_SPEC_PATHS: dict[str, tuple[str, ...]] = {
     "kubernetes:batch/v1:CronJob": ("spec", "jobTemplate", "spec", "template", "spec"),
 }
 EXEMPTIONS_ANNOTATION = "dataplatform/policy-exemptions"
+# Helm marks every object it installs with its release's name.
+HELM_RELEASE_ANNOTATION = "meta.helm.sh/release-name"
 REASON_ANNOTATION = "dataplatform/exemption-reason"
 SECRET_NAME = re.compile(r"(PASSWORD|PASSWD|SECRET|TOKEN|PRIVATE_KEY|API_KEY|CREDENTIAL)", re.IGNORECASE)
+# Names that say the value is where a secret is, or a switch about one, not the secret itself: a Secret's name, an
+# endpoint, a file, a flag, a storage mode.
+REFERENCE_NAME = re.compile(r"(_NAME|_ENDPOINT|_URL|_PATH|_FILE|_ENABLED|_PERSISTENCE)$", re.IGNORECASE)
+# `..._SECRET_KEY` and the like name the key inside a Secret when the value is such a key: one case throughout
+# (`jwt-signature-secret`, `WORKLOAD_API_BEARER_TOKEN`), as generated secrets seldom are.
+SECRET_KEY_NAME = re.compile(r"(SECRET|PASSWORD|TOKEN|CLIENT_ID)_KEY$", re.IGNORECASE)
+DATA_KEY = re.compile(r"^([a-z0-9][a-z0-9.-]*|[A-Z0-9][A-Z0-9_]*)$")
 DIGEST = re.compile(r"@sha256:[0-9a-f]{64}$")
 INTERNAL_LB_ANNOTATIONS = (
     "service.beta.kubernetes.io/aws-load-balancer-internal",
@@ -77,6 +88,14 @@ def _release_exempt(args: Any, policy_id: str) -> bool:
     exemptions = setting(args, "exemptions", {}) or {}
     name = known(args.props, "name")
     return isinstance(name, str) and bool(str(exemptions.get(name, "")).strip())
+
+
+def _installed_by_exempt_release(args: Any) -> bool:
+    """A workload Helm installed (its `meta.helm.sh/release-name` annotation) for a release this policy exempts:
+    the release's exemption covers what its chart renders."""
+    exemptions = setting(args, "exemptions", {}) or {}
+    release = known(args.props, "metadata", "annotations", HELM_RELEASE_ANNOTATION)
+    return isinstance(release, str) and bool(str(exemptions.get(release, "")).strip())
 
 
 def _pod_spec(args: Any) -> Any:
@@ -133,7 +152,7 @@ RESTRICTED = "kubernetes-pod-require-restricted-security"
 
 def _validate_restricted(args, report_violation) -> None:
     if args.resource_type in POD_SPEC_PATHS:
-        if _annotation_exempt(args.props, RESTRICTED):
+        if _annotation_exempt(args.props, RESTRICTED) or _installed_by_exempt_release(args):
             return
         pod_spec = _pod_spec(args)
         if pod_spec is UNKNOWN:
@@ -186,7 +205,7 @@ require_restricted = resource_policy(
     "`runAsNonRoot`, a RuntimeDefault seccomp profile, no host namespaces, and containers with no privilege "
     "escalation, every capability dropped and a read-only root filesystem; every `helm.v3.Release` has the same "
     "settings at the security-context paths recorded for its chart (the `charts` setting), and its chart is "
-    "recorded.",
+    "recorded. A release exempted by name exempts the workloads Helm installs for it.",
     Severity.HIGH,
     ["kubernetes", "access"],
     "Set the restricted pod and container security contexts, or record the exemption with its reason.",
@@ -425,19 +444,35 @@ require_namespace_level = resource_policy(
 # ---- plaintext secrets -----------------------------------------------------------------------------
 
 
+def _plaintext_secret(name: Any, value: Any) -> bool:
+    """Whether a literal named `name` holds a secret: named like one, and a value that could be one. Nothing
+    (null, empty), a boolean, an absolute file path, a URL without credentials, or a Secret's key under a name
+    saying so is not; a value unknown at preview may be anything, so it counts."""
+    if not isinstance(name, str) or not SECRET_NAME.search(name) or REFERENCE_NAME.search(name):
+        return False
+    if value is UNKNOWN:
+        return True
+    if not isinstance(value, str) or not value.strip() or value.strip().lower() in ("true", "false"):
+        return False
+    text = value.strip()
+    if text.startswith("/") or (re.match(r"^[a-z][a-z0-9+.-]*://", text) and "@" not in text):
+        return False
+    return not (SECRET_KEY_NAME.search(name) and DATA_KEY.match(text))
+
+
 def _validate_plaintext(args, report_violation) -> None:
     found = []
     if args.resource_type in POD_SPEC_PATHS:
         for container in _containers(_pod_spec(args)):
             for variable in items(known(container, "env")):
                 name = known(variable, "name")
-                if isinstance(name, str) and SECRET_NAME.search(name) and has_key(variable, "value"):
+                if has_key(variable, "value") and _plaintext_secret(name, known(variable, "value")):
                     found.append(f"env {name} of container {known(container, 'name')}")
         label = _workload_label(args)
     elif args.resource_type == CONFIG_MAP:
         data = known(args.props, "data")
         keys = list(iter(data)) if data is not None and data is not UNKNOWN else []
-        found = [f"key {key}" for key in keys if SECRET_NAME.search(key)]
+        found = [f"key {key}" for key in keys if _plaintext_secret(key, known(data, key))]
         label = f"ConfigMap '{known(args.props, 'metadata', 'name') or args.name}'"
     elif args.resource_type == RELEASE and (chart := chart_facts(args)) is not None:
         values = known(args.props, "values")
@@ -456,7 +491,10 @@ disallow_plaintext = resource_policy(
     "DP-K8S-007",
     "No plaintext secret in env, ConfigMaps or release values",
     "No container env variable named like a secret (password, secret, token, key, credential) has a literal "
-    "`value`; no ConfigMap key is named like one; every recorded secret path of a release's values is empty.",
+    "`value` that could be one, nor has a ConfigMap key so named; every recorded secret path of a release's values "
+    "is empty. Not secrets: no value, a boolean, a file path, a URL without credentials, a name saying it holds a "
+    "Secret's name, endpoint, path or switch (`_NAME`, `_ENDPOINT`, `_URL`, `_PATH`, `_FILE`, `_ENABLED`, "
+    "`_PERSISTENCE`), and a Secret's key (one case throughout) under a `..._SECRET_KEY`-like name.",
     Severity.CRITICAL,
     ["kubernetes", "access"],
     "Move the value into a Kubernetes Secret and reference it with secretKeyRef or the chart's existing-Secret key.",

@@ -54,6 +54,22 @@ CASES: dict[str, tuple[Callable[[Recording], Recording], set[tuple[str, str, str
                 "dataplatform/exemption-reason": "dbt writes its target directory"}))),
         set(),
     ),
+    "pass_workload_helm_installed_for_an_exempt_release": (
+        lambda r: changed(r, "dbt-runner", lambda i: (
+            container(i)["securityContext"].update(readOnlyRootFilesystem=False),
+            i["metadata"].update(annotations={"meta.helm.sh/release-name": "fluent-bit"}))),
+        set(),
+    ),
+    "fail_workload_helm_installed_for_a_release_not_exempt": (
+        lambda r: changed(r, "dbt-runner", lambda i: (
+            container(i)["securityContext"].update(readOnlyRootFilesystem=False),
+            i["metadata"].update(annotations={"meta.helm.sh/release-name": "airbyte"}))),
+        {(
+            "kubernetes-pod-require-restricted-security", "dbt-runner",
+            f"{CRON} does not meet the restricted pod security standard (container runner: readOnlyRootFilesystem "
+            "is not true); set the restricted security contexts on its pod and containers.",
+        )},
+    ),
     "fail_release_runs_as_root": (
         lambda r: changed(r, "redis", lambda i: i["values"]["podSecurityContext"].update(runAsNonRoot=False)),
         {(
@@ -148,6 +164,26 @@ CASES: dict[str, tuple[Callable[[Recording], Recording], set[tuple[str, str, str
         {("kubernetes-secret-disallow-plaintext", "dbt-runner",
           f"{CRON} holds secrets in plain text (env DREMIO_PASSWORD of container runner); reference a Kubernetes "
           "Secret instead.")},
+    ),
+    "pass_env_that_names_where_a_secret_is": (
+        lambda r: changed(r, "dbt-runner", lambda i: container(i)["env"].extend([
+            {"name": "AB_KUBERNETES_SECRET_NAME", "value": "airbyte-auth-secrets"},
+            {"name": "AB_JWT_SIGNATURE_SECRET_KEY", "value": "jwt-signature-secret"},
+            {"name": "AB_AUTH_SECRET_CREATION_ENABLED", "value": "true"},
+            {"name": "AB_INSTANCE_ADMIN_PASSWORD", "value": None},
+            {"name": "GOOGLE_APPLICATION_CREDENTIALS", "value": "/secrets/gcs-log-creds/gcp.json"},
+            {"name": "CONTROL_PLANE_TOKEN_ENDPOINT", "value": "http://airbyte-server:8001/api/v1/token"},
+        ])),
+        set(),
+    ),
+    "fail_env_secrets_that_look_like_references": (
+        lambda r: changed(r, "dbt-runner", lambda i: container(i)["env"].extend([
+            {"name": "AWS_SECRET_KEY", "value": "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"},
+            {"name": "DATABASE_CREDENTIALS", "value": "postgresql://dbt:hunter2@db:5432/platform"},
+        ])),
+        {("kubernetes-secret-disallow-plaintext", "dbt-runner",
+          f"{CRON} holds secrets in plain text (env AWS_SECRET_KEY of container runner, env DATABASE_CREDENTIALS of "
+          "container runner); reference a Kubernetes Secret instead.")},
     ),
     "fail_release_password": (
         lambda r: changed(r, "redis", lambda i: i["values"]["auth"]["aclUsers"]["default"].update(password="hunter2")),

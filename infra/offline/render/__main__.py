@@ -1,16 +1,19 @@
 """`make render STACK=<stack>`: every Helm release of the offline plan rendered from the chart cache and judged.
 
-    python -m infra.offline.render --stack prod [--plan FILE] [--cache DIR] [--out build/render]
+    python -m infra.offline.render --stack prod [--plan FILE] [--cache DIR] [--out build/render] [--gate]
 
 Reads `build/plan/<stack>.json` (planning the stack first when the file is missing) and, for every
 `helm.sh/v3:Release`, renders the cached chart with exactly the plan's values, release name and namespace through
 Helm's Go SDK. Checks: the values against the chart's values.schema.json, the chart's kubeVersion, every rendered
 object against the Kubernetes schemas of the supported versions, every custom resource (rendered, or declared by
 the program) against the CRD the pinned chart ships, objects two owners would create, and the install order
-(docs/render.md). Writes `<out>/<stack>/<release>.yaml` and `<out>/<stack>/summary.json`.
+(docs/render.md). Writes `<out>/<stack>/<release>.yaml` and `<out>/<stack>/summary.json`. With `--gate`, the policy
+pack then judges every rendered object too (infra/offline/render/gate.py), as the deploy workflow does before
+`pulumi up`, and writes `<out>/<stack>/gate.json`.
 
 Exit codes: 0 every check that ran passed (charts missing from the cache are skipped and named), 1 a check failed,
-2 bad input (an unknown stack, or no plan and planning failed).
+2 bad input (an unknown stack, or no plan and planning failed), 3 (with `--gate`) a mandatory policy fails on a
+rendered object, or the gate could not run.
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ from pathlib import Path
 from infra.model.stackfiles import REPO_ROOT
 from infra.offline.render.cache import CACHE_ENV, default_cache
 
-EXIT_VALID, EXIT_PROBLEMS, EXIT_INPUT = 0, 1, 2
+EXIT_VALID, EXIT_PROBLEMS, EXIT_INPUT, EXIT_GATE = 0, 1, 2, 3
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -35,6 +38,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cache", type=Path, default=None,
                         help=f"chart cache (default: ${CACHE_ENV}, else ~/.cache/dataplatform/charts)")
     parser.add_argument("--out", type=Path, default=REPO_ROOT / "build" / "render", help="output folder")
+    parser.add_argument("--gate", action="store_true", help="also run the policy pack over every rendered object")
     args = parser.parse_args(argv)
     started = time.perf_counter()
     if not (REPO_ROOT / f"Pulumi.{args.stack}.yaml").is_file():
@@ -65,7 +69,24 @@ def main(argv: list[str] | None = None) -> int:
     render = render_stack(plan, (args.cache or default_cache()).expanduser())
     folder = write(render, args.out)
     print("\n".join(console(render, time.perf_counter() - started, folder)))
-    return EXIT_PROBLEMS if render.problems else EXIT_VALID
+    code = EXIT_PROBLEMS if render.problems else EXIT_VALID
+    if not args.gate:
+        return code
+    import json
+
+    from infra.offline.gate import GateError
+    from infra.offline.render.gate import describe, judge
+
+    try:
+        gate = judge(render)
+    except GateError as error:
+        print(f"render {args.stack}: the policy gate could not run\n{error}", file=sys.stderr)
+        return EXIT_GATE
+    (folder / "gate.json").write_text(json.dumps(
+        {"stack": args.stack, "rendered": len(gate.rendered), "violations": sorted(
+            gate.findings, key=lambda found: (found["urn"], found["policy"]))}, indent=2) + "\n")
+    print("\n".join(describe(gate)))
+    return EXIT_GATE if gate.mandatory else code
 
 
 if __name__ == "__main__":
