@@ -70,6 +70,7 @@ def summary(render: StackRender) -> dict[str, Any]:
             "problems": [_problem(problem) for problem in render.order_problems],
             "notes": render.order_notes,
         },
+        "scrapes": {"problems": [_problem(problem) for problem in render.scrape_problems]},
         "crdsOfChartsNotReleased": render.crd_sources,
         "chartsNotCached": list(render.uncached),
         "totals": {
@@ -148,6 +149,8 @@ def console(render: StackRender, seconds: float, folder: Path) -> list[str]:
     lines.append(f"  install order: {len(render.order_problems)} problems")
     lines += [f"      - {problem.message}" for problem in render.order_problems]
     lines += [f"      note: {note}" for note in render.order_notes]
+    lines.append(f"  scrapes: {len(render.scrape_problems)} problems")
+    lines += [f"      - {problem.message}" for problem in render.scrape_problems]
     rendered = [result for result in render.releases if result.status == "rendered"]
     skipped = [result.release.name for result in render.releases if result.status == "skipped"]
     failed = [result.release.name for result in render.releases if result.status == "failed"]

@@ -15,6 +15,7 @@ from infra.offline.render import kubernetes
 from infra.offline.render.cache import CachedChart, lookup
 from infra.offline.render.crds import CrdIndex, ShippedCrd
 from infra.offline.render.helm import ChartRender, RenderedObject, kube_version_allows, render_chart
+from infra.offline.render.monitors import StackObject, scrape_problems
 from infra.offline.render.order import install_order
 from infra.offline.render.planfile import DeclaredObject, Plan, Release
 from infra.offline.render.problems import Problem
@@ -69,6 +70,8 @@ class StackRender:
     """Charts whose CRDs were read without being released by this stack, with how."""
     uncached: tuple[str, ...]
     """Pinned charts the cache lacks."""
+    scrape_problems: list[Problem] = field(default_factory=list)
+    """Monitors that scrape nothing (infra/offline/render/monitors.py)."""
 
     @property
     def stack(self) -> str:
@@ -78,7 +81,7 @@ class StackRender:
     def problems(self) -> list[Problem]:
         found = [problem for result in self.releases for problem in result.problems]
         found += [problem for result in self.declared for problem in result.problems]
-        return found + self.order_problems
+        return found + self.order_problems + self.scrape_problems
 
 
 def render_stack(plan: Plan, cache: Path) -> StackRender:
@@ -93,7 +96,25 @@ def render_stack(plan: Plan, cache: Path) -> StackRender:
     _find_ownership_conflicts(plan, results, index)
     installed = {result.release.name: result.installed for result in results if result.status == "rendered"}
     order_problems, order_notes = install_order(plan, installed, index)
-    return StackRender(plan, cache, results, declared, order_problems, order_notes, crd_sources, uncached)
+    scrapes = scrape_problems(*_stack_objects(plan, results))
+    return StackRender(plan, cache, results, declared, order_problems, order_notes, crd_sources, uncached, scrapes)
+
+
+def _stack_objects(plan: Plan, results: list[ReleaseResult]) -> tuple[list[StackObject], dict[str, dict[str, str]]]:
+    """What the stack creates, as far as the render sees it: every rendered object (in its release's namespace
+    unless it names one) and every object the program declares; and the labels of the stack's namespaces."""
+    objects = []
+    for result in results:
+        for item in result.installed:
+            metadata = dict(item.document.get("metadata") or {})
+            metadata.setdefault("namespace", result.release.namespace)
+            objects.append(StackObject(result.release.name, {**item.document, "metadata": metadata}))
+    objects += [StackObject(declared.resource, declared.body) for declared in plan.declared_objects]
+    namespaces = {}
+    for item in objects:
+        if item.kind == "Namespace" and item.group == "" and item.name:
+            namespaces[item.name] = {**item.labels, "kubernetes.io/metadata.name": item.name}
+    return objects, namespaces
 
 
 def _render_release(release: Release, cache: Path) -> ReleaseResult:

@@ -57,8 +57,22 @@ ELASTICSEARCH_BEFORE_OPERATOR = Defect(
     "the Elasticsearch resource does not depend on the elastic-operator release, which installs its CRD and runs "
     "its operator",
 )
-DEFECTS = {"dev": (ECK_SERVICEMONITOR, ELASTICSEARCH_BEFORE_OPERATOR),
-           "prod": (ECK_SERVICEMONITOR, ELASTICSEARCH_BEFORE_OPERATOR)}
+CERT_MANAGER_MONITOR_PORT = Defect(
+    "cert-manager-servicemonitor-names-a-port-its-service-lacks",
+    "scrape/dp-system/ServiceMonitor/cert-manager:port:tcp-prometheus-servicemonitor",
+    ("cert-manager",),
+    "the runtime's cert-manager ServiceMonitor scrapes port `tcp-prometheus-servicemonitor`; the chart's Service "
+    "names its port `http-metrics`, so cert-manager is never scraped",
+)
+CERT_MANAGER_MONITOR_NOTHING = Defect(
+    "cert-manager-servicemonitor-selects-nothing",
+    "scrape/dp-system/ServiceMonitor/cert-manager:selects-nothing",
+    (),
+    "in prod the cluster runs cert-manager (the stack installs none), yet the runtime still declares a "
+    "ServiceMonitor in dp-system for it, which selects no Service",
+)
+DEFECTS = {"dev": (ECK_SERVICEMONITOR, ELASTICSEARCH_BEFORE_OPERATOR, CERT_MANAGER_MONITOR_PORT),
+           "prod": (ECK_SERVICEMONITOR, ELASTICSEARCH_BEFORE_OPERATOR, CERT_MANAGER_MONITOR_NOTHING)}
 
 
 def known(stack: str) -> set[str]:
@@ -115,6 +129,15 @@ def test_every_custom_kind_waits_for_the_release_that_installs_its_crd(render: S
     unchecked = [note for note in render.order_notes if note.startswith("not checked")]
     if unchecked:
         pytest.skip(f"{stack}: {'; '.join(unchecked)}")
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_every_monitor_scrapes_something_a_prometheus_picks_up(render: StackRender, stack: str) -> None:
+    """Each ServiceMonitor and PodMonitor selects a Service or pod of the stack (or one the cluster provides) with the
+    port it names, and the stack's Prometheus selects it."""
+    require_charts(("kube-prometheus-stack",))
+    unexpected = [problem for problem in render.scrape_problems if problem.id not in known(stack)]
+    assert not unexpected, "\n".join(problem.message for problem in unexpected)
 
 
 @pytest.mark.parametrize(
