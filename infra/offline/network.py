@@ -284,35 +284,41 @@ def _covers(peer: nca.Peer, wanted: nca.Pod | Network) -> bool:
 # ---- the check -----------------------------------------------------------------------------------------------
 
 
-def findings(tables: tuple[FlowTable, ...], catalog: Catalog, config: StackConfig, recording: Recording,
-             answers: nca.Answers, resolver: Resolver) -> tuple[list[Finding], dict[str, list[Need]]]:
-    found: list[Finding] = []
-    needs_by_flow: dict[str, list[Need]] = {}
+def resolve(tables: tuple[FlowTable, ...], resolver: Resolver) -> dict[str, tuple[Flow, list[Need]]]:
+    """Every table flow by its id, with the connections it needs; a duplicate row or a flow that reaches no pod in
+    this stack is an error of the tables, raised as ValueError."""
+    resolved: dict[str, tuple[Flow, list[Need]]] = {}
     for table in tables:
         for flow in table.flows:
             identity = flow_id(flow)
-            if identity in needs_by_flow:
+            if identity in resolved:
                 raise ValueError(f"two rows describe flow {identity}")
             needs = resolver.needs(flow)
             if not needs:
-                raise ValueError(f"flow {identity} ({table.product}) resolves to no pod in this stack")
-            needs_by_flow[identity] = needs
-            blocked = [need for need in needs if not _allowed_between(answers.connectivity, need)]
-            if blocked:
-                found.append(Finding("blocked", identity, (
-                    f"{flow.why} ({flow.source})",
-                    *sorted({f"not allowed: {n.source} -> {n.destination} {n.protocol} {n.port}" for n in blocked}))))
-    found += _catalog_findings(catalog, config, answers, resolver)
+                raise ValueError(f"flow {identity} ({table.product}) reaches no pod in this stack")
+            resolved[identity] = (flow, needs)
+    return resolved
+
+
+def findings(prepared: Prepared, answers: nca.Answers) -> list[Finding]:
+    found: list[Finding] = []
+    for identity, (flow, needs) in prepared.flows.items():
+        blocked = [need for need in needs if not _allowed_between(answers.connectivity, need)]
+        if blocked:
+            found.append(Finding("blocked", identity, (
+                f"{flow.why} ({flow.source})",
+                *sorted({f"not allowed: {n.source} -> {n.destination} {n.protocol} {n.port}" for n in blocked}))))
+    found += _catalog_findings(prepared, answers)
     found += _emptiness_findings(answers.emptiness)
-    every_need = [need for needs in needs_by_flow.values() for need in needs]
-    found += _open_findings(answers.connectivity, every_need, resolver)
-    return found, needs_by_flow
+    every_need = [need for _, needs in prepared.flows.values() for need in needs]
+    found += _open_findings(answers.connectivity, every_need, prepared.resolver)
+    return found
 
 
-def _catalog_findings(catalog: Catalog, config: StackConfig, answers: nca.Answers, resolver: Resolver) -> list:
+def _catalog_findings(prepared: Prepared, answers: nca.Answers) -> list[Finding]:
     found = []
-    external = external_services(config.storage, config.kubernetes)
-    for call in catalog_flows(catalog, external):
+    config, resolver = prepared.config, prepared.resolver
+    for call in catalog_flows(prepared.catalog, external_services(config.storage, config.kubernetes)):
         clients = [pod for stand_in in resolver.workloads_of(call.client) for pod in stand_in.pods]
         if not clients:
             continue  # the catalog declares a service this stack does not run
@@ -418,8 +424,23 @@ def _minus(networks: list[Network], removed: list[Network]) -> list[Network]:
 # ---- running it ----------------------------------------------------------------------------------------------
 
 
-def check(stack: str, recording: Recording | None = None, out: Path | None = None) -> NetworkReport:
-    """Run the check for `stack` (recording the program under mocks unless given a recording)."""
+@dataclass(frozen=True)
+class Prepared:
+    """Everything the check gives the analyzer and judges its answers by, for one stack."""
+
+    stack: str
+    config: StackConfig
+    catalog: Catalog
+    tables: tuple[FlowTable, ...]
+    resolver: Resolver
+    flows: dict[str, tuple[Flow, list[Need]]]
+    namespaces: list[dict[str, Any]]
+    pods: list[dict[str, Any]]
+    policies: list[dict[str, Any]]
+
+
+def prepare(stack: str, recording: Recording | None = None) -> Prepared:
+    """The stack's flow tables resolved against stand-ins of its pods, and the program's recorded policies."""
     from components.platform import flow_tables
     from infra.program import main
 
@@ -427,17 +448,28 @@ def check(stack: str, recording: Recording | None = None, out: Path | None = Non
     inputs = validate_inputs(project_values(settings.config), stack)
     recording = recording or run_program(main, settings)
     tables = flow_tables(inputs.config, inputs.catalog)
-    found_stand_ins = stand_ins(tables, recording)
+    found = stand_ins(tables, recording)
     endpoints = {endpoint.service: endpoint for table in tables for endpoint in table.endpoints}
-    resolver = Resolver(found_stand_ins, endpoints, outside_addresses(tables))
-    pods = [manifest for stand_in in found_stand_ins.values() for manifest in stand_in.manifests()]
-    policies = network_policies(recording)
-    extra = {stand_in.workload.namespace_name for stand_in in found_stand_ins.values()}
+    resolver = Resolver(found, endpoints, outside_addresses(tables))
+    extra = {stand_in.workload.namespace_name for stand_in in found.values()}
+    return Prepared(
+        stack, inputs.config, inputs.catalog, tables, resolver, resolve(tables, resolver),
+        namespaces(recording, extra),
+        [manifest for stand_in in found.values() for manifest in stand_in.manifests()],
+        network_policies(recording),
+    )
+
+
+def check(stack: str, recording: Recording | None = None, out: Path | None = None) -> NetworkReport:
+    """Run the check for `stack` (recording the program under mocks unless given a recording)."""
+    prepared = prepare(stack, recording)
     directory = (out or REPO_ROOT / "build" / "network") / stack
-    answers = nca.analyse(directory, namespaces(recording, extra), pods, policies)
-    found, needs = findings(tables, inputs.catalog, inputs.config, recording, answers, resolver)
-    report = NetworkReport(stack, found, needs, sorted(found_stand_ins),
-                           sorted(f"{p['metadata']['namespace']}/{p['metadata']['name']}" for p in policies))
+    answers = nca.analyse(directory, prepared.namespaces, prepared.pods, prepared.policies)
+    report = NetworkReport(
+        stack, findings(prepared, answers), {identity: needs for identity, (_, needs) in prepared.flows.items()},
+        sorted(prepared.resolver.stand_ins),
+        sorted(f"{p['metadata']['namespace']}/{p['metadata']['name']}" for p in prepared.policies),
+    )
     (directory / "findings.txt").write_text(report.text())
     return report
 
