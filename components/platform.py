@@ -85,7 +85,7 @@ def flow_tables(config: StackConfig, catalog: Catalog) -> tuple[FlowTable, ...]:
     DNS for every pod: what infra/offline/network.py judges the generated NetworkPolicies against."""
     kubernetes = config.kubernetes
     tables = (
-        runtime_flows.flow_table(kubernetes),
+        runtime_flows.flow_table(kubernetes, on_aws=config.aws is not None),
         storage_flows.flow_table(config.storage),
         metadata_flows.flow_table(config.metadata),
         logs_flows.flow_table(config.logs),

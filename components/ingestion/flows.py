@@ -54,6 +54,8 @@ JOBS = Workload(
                         "airbyte-commons-worker/src/main/kotlin/io/airbyte/workers/pod/PodLabeler.kt"),
     service="airbyte",
 )
+# Airbyte's public connector registry and source stubs (connectors.airbyte.com), which the server reads.
+REGISTRY = Outside("airbyte-registry", "connectors.airbyte.com, Airbyte's connector registry")
 WORKLOADS = (SERVER, WORKER, WORKLOAD_LAUNCHER, WORKLOAD_API_SERVER, CRON, CONNECTOR_BUILDER, BOOTLOADER, TEMPORAL,
              JOBS)
 
@@ -87,6 +89,7 @@ def _internal_flows() -> list[Flow]:
              _chart("charts/workload-launcher/templates/deployment.yaml")),
         Flow(JOBS, WORKLOAD_API_SERVER, WORKLOAD_API_PORT, "the sidecar and orchestrator report the workload", jobs),
         Flow(JOBS, Service("object-store"), None, "writes bronze and the job's state and logs", jobs),
+        Flow(SERVER, REGISTRY, 443, "reads connector definitions and source stubs from the registry", env),
     ]
     return flows
 

@@ -12,6 +12,7 @@ from components.kit.flows import (
     Endpoint,
     Flow,
     FlowTable,
+    Outside,
     Port,
     Service,
     Workload,
@@ -85,6 +86,8 @@ ECK_OPERATOR = Workload(
     # 8080: the metrics port the runtime sets (`config.metrics.port`); 9443: the validating webhook.
     (Port(8080), Port(9443)), source=_eck("templates/statefulset.yaml"), service=OPERATORS,
 )
+STATE_BACKEND = Outside("state-backend", "the stacks' Pulumi state backend (Pulumi Cloud or an object store)")
+AWS_APIS = Outside("aws-apis", "the AWS service endpoints the AWS provider calls (S3, KMS, RDS, IAM)")
 DEPLOYER = Workload(
     "deployer", "deploy", {"app.kubernetes.io/name": "deployer"},
     source="docs/decisions/0001-deployment-topology.md", service="deployer",
@@ -95,8 +98,8 @@ def _api(client: Workload, why: str, source: str) -> Flow:
     return Flow(client, Service(KUBERNETES_API.name), None, why, source)
 
 
-def flow_table(config: KubernetesConfig) -> FlowTable:
-    """The runtime's pods and flows in a stack with this config."""
+def flow_table(config: KubernetesConfig, on_aws: bool) -> FlowTable:
+    """The runtime's pods and flows in a stack with this config; `on_aws`: the stack declares AWS resources."""
     workloads: list[Workload] = [COREDNS, ECK_OPERATOR, DEPLOYER]
     flows: list[Flow] = [
         _api(ECK_OPERATOR, "reconciles Elasticsearch resources", _eck("templates/operator-network-policy.yaml")),
@@ -107,6 +110,8 @@ def flow_table(config: KubernetesConfig) -> FlowTable:
         Flow(Service("prometheus"), ECK_OPERATOR, 8080, "the chart's ServiceMonitor scrapes the operator's metrics",
              _eck("templates/service-monitor.yaml")),
         _api(DEPLOYER, "`pulumi up` declares every Kubernetes object", "docs/decisions/0001-deployment-topology.md"),
+        Flow(DEPLOYER, STATE_BACKEND, 443, "`pulumi up` reads and writes the stack's state",
+             "https://www.pulumi.com/docs/iac/concepts/state-and-backends/"),
         Flow(DEPLOYER, Service("object-store"), None, "the MinIO provider creates buckets, users and policies",
              "docs/decisions/0001-deployment-topology.md"),
         Flow(DEPLOYER, Service("postgresql"), None, "the PostgreSQL provider creates roles, databases and grants",
@@ -120,6 +125,9 @@ def flow_table(config: KubernetesConfig) -> FlowTable:
         Flow(DEPLOYER, Service("superset"), 8088, "the Superset provider declares databases, roles and datasets",
              "docs/decisions/0001-deployment-topology.md"),
     ]
+    if on_aws:
+        flows.append(Flow(DEPLOYER, AWS_APIS, 443, "the AWS provider declares the stack's AWS resources",
+                          "https://docs.aws.amazon.com/general/latest/gr/rande.html"))
     if config.install_cert_manager:
         workloads += [CERT_MANAGER, CERT_MANAGER_WEBHOOK, CERT_MANAGER_CAINJECTOR, CERT_MANAGER_STARTUPAPICHECK]
         egress = _cert_manager("values.yaml")  # `networkPolicy.egress`: the API server on 443 or 6443
