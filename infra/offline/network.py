@@ -236,6 +236,11 @@ class Resolver:
     endpoints: dict[str, Any]
     addresses: dict[str, Network]
 
+    def show(self, end: nca.Pod | Network) -> str:
+        """A need's end as people read it: the pod, or the outside endpoint's name and its stand-in address."""
+        names = {network: name for name, network in self.addresses.items()}
+        return f"{names[end]} ({end.network_address})" if end in names else str(end)
+
     def workloads_of(self, service: str) -> list[StandIn]:
         return [stand_in for stand_in in self.stand_ins.values() if stand_in.workload.service == service]
 
@@ -302,12 +307,14 @@ def resolve(tables: tuple[FlowTable, ...], resolver: Resolver) -> dict[str, tupl
 
 def findings(prepared: Prepared, answers: nca.Answers) -> list[Finding]:
     found: list[Finding] = []
+    show = prepared.resolver.show
     for identity, (flow, needs) in prepared.flows.items():
         blocked = [need for need in needs if not _allowed_between(answers.connectivity, need)]
         if blocked:
             found.append(Finding("blocked", identity, (
                 f"{flow.why} ({flow.source})",
-                *sorted({f"not allowed: {n.source} -> {n.destination} {n.protocol} {n.port}" for n in blocked}))))
+                *sorted({f"not allowed: {show(n.source)} -> {show(n.destination)} {n.protocol} {n.port}"
+                         for n in blocked}))))
     found += _catalog_findings(prepared, answers)
     found += _emptiness_findings(answers.emptiness)
     every_need = [need for _, needs in prepared.flows.values() for need in needs]
@@ -383,15 +390,15 @@ def _open_findings(allowed: list[nca.Allowed], needs: list[Need], resolver: Reso
                 if extra:
                     unneeded[subject].append(f"{source} -> {destination} {extra}")
             else:
-                unneeded[subject] += _beyond(source, destination, served, needed_from, reverse=True)
+                unneeded[subject] += _beyond(source, destination, served, needed_from, resolver, reverse=True)
         elif platform(source):
-            unneeded[owner[source].workload.name] += _beyond(destination, source, connections, needed_from)
+            unneeded[owner[source].workload.name] += _beyond(destination, source, connections, needed_from, resolver)
     return ([Finding("unserved", name, tuple(sorted(lines))) for name, lines in sorted(unserved.items())]
             + [Finding("unneeded", name, tuple(sorted(lines))) for name, lines in sorted(unneeded.items()) if lines])
 
 
 def _beyond(addresses: nca.AddressRange, pod: nca.Pod, connections: nca.Connections,
-            needed_from: dict[tuple, list[Network]], reverse: bool = False) -> list[str]:
+            needed_from: dict[tuple, list[Network]], resolver: Resolver, reverse: bool = False) -> list[str]:
     """What `connections` between `pod` and `addresses` allow beyond the networks a flow needs, port by port."""
     ports = connections.single_ports()
     if ports is None:
@@ -402,7 +409,7 @@ def _beyond(addresses: nca.AddressRange, pod: nca.Pod, connections: nca.Connecti
         wanted = needed_from.get((pod, protocol, port), [])
         rest = _minus(addresses.networks(), wanted)
         if rest:
-            where = f"{addresses}" + (f" except {', '.join(map(str, wanted))}" if wanted else "")
+            where = f"{addresses}" + (f" except {', '.join(sorted(map(resolver.show, wanted)))}" if wanted else "")
             arrow = f"{where} -> {pod}" if reverse else f"{pod} -> {where}"
             lines.append(f"{arrow} {protocol} {port}")
     return lines
