@@ -8,15 +8,19 @@ network-config-analyzer and reports what is blocked, what is open that no row ne
 
 Example (a product's `flows.py`)::
 
-    SERVER = Workload("airbyte-server", "ingestion", labels(name="server", instance="airbyte"),
-                      (Port(8001),), source=CHART + "charts/server/templates/deployment.yaml")
+    SERVER = Workload("airbyte-server", "ingestion",
+                      {"app.kubernetes.io/name": "server", "app.kubernetes.io/instance": "airbyte"},
+                      (Port(8001),), source=chart_source("airbytehq/helm-charts", "0f929a3754ae", "..."),
+                      service="airbyte")
 
     def flow_table(settings: IngestionSettings) -> FlowTable:
-        return FlowTable(
-            workloads=(SERVER,),
-            flows=(Flow(SERVER, Service("postgresql"), None, "keeps its configuration and jobs", source=...),),
-        )
+        return FlowTable("ingestion", workloads=(SERVER,), flows=(
+            Flow(SERVER, Service("postgresql"), None, "keeps its configuration and jobs",
+                 "https://docs.airbyte.com/platform/deploying-airbyte/integrations/database"),
+        ))
 
+Another product's pods are named by catalog service (`Service("postgresql")`), never imported; the product that
+runs a service says where it is reached in a stack (`Endpoint`: its pods, or an `Outside` address such as S3).
 Pure data: no resources, no Pulumi.
 """
 
