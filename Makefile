@@ -14,7 +14,7 @@ STAMP := $(VENV)/.installed
 
 
 .PHONY: help setup system-packages plan plan-bench plan-compare config-mutants test test-slow test-fast lint format \
-	lock clean config-docs mart-assets chart-lock image-lock require-digests chart-cache render
+	lock clean config-docs mart-assets chart-lock image-lock require-digests chart-cache render nca-setup network
 
 help:
 	@echo "make plan STACK=<dev|prod>  offline plan and policy gate -> build/plan/<stack>.json"
@@ -26,6 +26,7 @@ help:
 	@echo "                            repositories, else from source checkouts in <dir> (<owner>+<name>/repo)"
 	@echo "make render STACK=<stack>   render every release of the plan from the chart cache and check it"
 	@echo "                            -> build/render/<stack>/ (docs/render.md); GATE=1: the pack judges it too"
+	@echo "make network STACK=<stack>  the NetworkPolicies against the vendors' flows, by network-config-analyzer"
 	@echo "make test                   every test but the real-Superset suite (sets up on first use)"
 	@echo "make test-slow              the real-Superset suite (builds .venv-superset on first use)"
 	@echo "make lint                   ruff, workflow schema and security lint"
@@ -49,7 +50,7 @@ $(STAMP): requirements.txt constraints.txt pyproject.toml
 		|| { cat $(VENV)/editable-install.log; exit 1; }
 	@touch $@
 
-setup: system-packages $(STAMP) policy-venv dbt-setup
+setup: system-packages $(STAMP) policy-venv dbt-setup nca-setup
 
 # Installs what tests/support/system.py lists as missing when it runs as root with apt-get; otherwise it prints
 # the command, and the tests that need a missing package skip naming it (with CI=true they fail instead).
@@ -77,6 +78,23 @@ chart-cache: $(STAMP)
 # rendered object (as the deploy workflow does). Exit codes in docs/render.md.
 render: $(STAMP) policy-venv
 	@$(PY) -m infra.offline.render --stack $(STACK) $(if $(GATE),--gate)
+
+# network-config-analyzer pins exact versions of PyYAML and networkx that .venv cannot share: its own virtualenv.
+NCA_VENV := .venv-nca
+NCA_REQUIREMENTS := infra/offline/nca-requirements.txt
+NCA_STAMP := $(NCA_VENV)/.installed
+
+$(NCA_STAMP): $(NCA_REQUIREMENTS)
+	@echo "setup: creating $(NCA_VENV) (network-config-analyzer)"
+	@test -x $(NCA_VENV)/bin/python || $(PYTHON) -m venv $(NCA_VENV)
+	@$(NCA_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r $(NCA_REQUIREMENTS)
+	@touch $@
+
+nca-setup: $(NCA_STAMP)
+
+# The program's NetworkPolicies against the products' vendor-documented flows -> build/network/<stack>/findings.txt
+network: $(STAMP) nca-setup
+	@$(PY) -m infra.offline.network --stack $(STACK)
 
 test: setup
 	@$(PY) -m pytest -q -n 2 -m "not slow"

@@ -3,7 +3,8 @@
 Each layer takes its own section of the validated stack config (infra/model/config.py), the stack's identity and the
 catalog; nothing here re-reads or re-validates a setting. What products contribute to the shared layers is listed
 here and handed to the layer that serves it: their log sources to the runtime's log shipper, the services they have
-the runtime run for them, their logins to the metadata database.
+the runtime run for them, their logins to the metadata database; their vendor-documented flows (`flow_tables`) go
+to the network check (infra/offline/network.py).
 """
 
 from __future__ import annotations
@@ -11,28 +12,37 @@ from __future__ import annotations
 import pulumi
 import pulumi_aws as aws
 
+from components.ingestion import flows as ingestion_flows
 from components.ingestion import log_routes as ingestion_logs
 from components.ingestion import spec as ingestion_spec
 from components.ingestion.component import Ingestion
 from components.kit.base import child_options, type_token
 from components.kit.cluster import ClusterContext
+from components.kit.flows import FlowTable
 from components.kit.release import HostedService, ProductRelease
+from components.lakehouse import flows as lakehouse_flows
 from components.lakehouse import log_routes as lakehouse_logs
 from components.lakehouse import spec as lakehouse_spec
 from components.lakehouse.component import DatabaseAccess, Lakehouse, SearchAccess
+from components.logs import flows as logs_flows
 from components.logs.component import LogIndices
 from components.logs.shipping import LogSource
+from components.metadata import flows as metadata_flows
 from components.metadata import log_routes as metadata_logs
 from components.metadata.access import PLATFORM_DATABASE, DatabaseLogin
 from components.metadata.backups import BACKUP_BUCKET
 from components.metadata.component import BackupTarget, MetadataConnection, MetadataDatabase
+from components.monitoring import flows as monitoring_flows
 from components.monitoring.component import BASE_GROUP, Monitoring, base_rules, base_targets
 from components.presentation import cache as presentation_cache
+from components.presentation import flows as presentation_flows
 from components.presentation import log_routes as presentation_logs
 from components.presentation import spec as presentation_spec
 from components.presentation.component import DremioAccess, Presentation
+from components.runtime import flows as runtime_flows
 from components.runtime.component import KubernetesRuntime, releases
 from components.runtime.config import KubernetesConfig
+from components.storage import flows as storage_flows
 from components.storage import log_routes as storage_logs
 from components.storage.access import ACCESS_LOGS, ServiceBucket
 from components.storage.component import DataLake, LakeAccess
@@ -68,6 +78,24 @@ DATABASE_LOGINS: tuple[DatabaseLogin, ...] = (
 def hosted_services(config: KubernetesConfig) -> tuple[HostedService, ...]:
     """The services products have the runtime run for them."""
     return (presentation_cache.hosted_service(config.replicas, config.storage_class),)
+
+
+def flow_tables(config: StackConfig, catalog: Catalog) -> tuple[FlowTable, ...]:
+    """The pods each product runs in this stack and the flows its vendor documents (components/kit/flows.py), plus
+    DNS for every pod: what infra/offline/network.py judges the generated NetworkPolicies against."""
+    kubernetes = config.kubernetes
+    tables = (
+        runtime_flows.flow_table(kubernetes, on_aws=config.aws is not None),
+        storage_flows.flow_table(config.storage),
+        metadata_flows.flow_table(config.metadata),
+        logs_flows.flow_table(config.logs),
+        ingestion_flows.flow_table(catalog, config.ingestion),
+        lakehouse_flows.flow_table(config.lakehouse),
+        presentation_flows.flow_table(kubernetes.replicas),
+        monitoring_flows.flow_table(kubernetes.alertmanager == "install", kubernetes.replicas),
+    )
+    workloads = tuple(workload for table in tables for workload in table.workloads)
+    return (*tables, FlowTable("dns", flows=runtime_flows.dns_flows(workloads)))
 
 
 def runtime_releases(config: StackConfig) -> list[ProductRelease]:

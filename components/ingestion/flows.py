@@ -1,0 +1,116 @@
+"""The ingestion layer's vendor-documented flows: Airbyte's services talking to each other, to the API server,
+the metadata database and the object store, and its job pods to the sources and the lake.
+
+Pure data (components/kit/flows.py); components/platform.py lists it. The chart rows cite the pinned chart as
+its repository packages it: `airbyte-1.8.5.tgz/<path inside the package>`.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import urlparse
+
+from components.ingestion.config import IngestionSettings
+from components.ingestion.spec import API_PORT, API_TLS_PORT, RELEASE
+from components.kit.flows import KUBERNETES_API, Flow, FlowTable, Outside, Port, Service, Workload, chart_source
+from infra.model.catalog import Catalog
+
+CHART_COMMIT = "0f929a3754ae"  # airbytehq/helm-charts: "chore: release airbyte/airbyte 1.8.5"
+TEMPORAL_PORT = 7233
+WORKLOAD_API_PORT = 8007
+CONNECTOR_BUILDER_PORT = 8080
+SOURCE_DOCS = "https://docs.airbyte.com/integrations/sources/"
+# Each kind's connector and the port it connects to when the stack config names none.
+SOURCE_PORTS = {"postgres": ("postgres", 5432), "mysql": ("mysql", 3306), "mongodb": ("mongodb-v2", 27017),
+                "rest_api": ("declarative-manifest", 443), "csv_files": ("s3", 443)}
+
+
+def _chart(path: str) -> str:
+    return chart_source("airbytehq/helm-charts", CHART_COMMIT, f"airbyte-1.8.5.tgz/airbyte/{path}")
+
+
+def _component(name: str, ports: tuple[Port, ...] = (), template: str = "deployment.yaml") -> Workload:
+    """A pod of the chart's subchart `name`, labelled `app.kubernetes.io/name: <subchart>` and the release."""
+    return Workload(
+        f"airbyte-{name}" if not name.startswith("airbyte-") else name, "ingestion",
+        {"app.kubernetes.io/name": name, "app.kubernetes.io/instance": RELEASE},
+        ports, source=_chart(f"charts/{name}/templates/{template}"), service="airbyte",
+    )
+
+
+SERVER = _component("server", (Port(API_PORT), Port(API_TLS_PORT)))  # 8443: the program's TLS sidecar
+# 9000 the heartbeat server, 9001-9030 the Temporal activity port pool the chart declares.
+WORKER = _component("worker", tuple(Port(port) for port in range(9000, 9031)))
+WORKLOAD_LAUNCHER = _component("workload-launcher", (Port(8016),))
+WORKLOAD_API_SERVER = _component("workload-api-server", (Port(WORKLOAD_API_PORT),))
+CRON = _component("cron")
+CONNECTOR_BUILDER = _component("connector-builder-server", (Port(CONNECTOR_BUILDER_PORT),))
+BOOTLOADER = _component("airbyte-bootloader", template="pod.yaml")
+TEMPORAL = _component("temporal", (Port(TEMPORAL_PORT),))
+# The pods the workload launcher creates for every check, discover and sync (one pod holds the source, the
+# destination and the orchestrator); Airbyte's pod sweeper finds them by this label.
+JOBS = Workload(
+    "airbyte-jobs", "ingestion", {"airbyte": "job-pod"},
+    source=chart_source("airbytehq/airbyte-platform", "1e3d2843fc4e",
+                        "airbyte-commons-worker/src/main/kotlin/io/airbyte/workers/pod/PodLabeler.kt"),
+    service="airbyte",
+)
+# Airbyte's public connector registry and source stubs (connectors.airbyte.com), which the server reads.
+REGISTRY = Outside("airbyte-registry", "connectors.airbyte.com, Airbyte's connector registry")
+WORKLOADS = (SERVER, WORKER, WORKLOAD_LAUNCHER, WORKLOAD_API_SERVER, CRON, CONNECTOR_BUILDER, BOOTLOADER, TEMPORAL,
+             JOBS)
+
+
+def _internal_flows() -> list[Flow]:
+    env = _chart("templates/env-configmap.yaml")  # TEMPORAL_HOST, INTERNAL_API_HOST, WORKLOAD_API_HOST, ...
+    database = "https://docs.airbyte.com/platform/deploying-airbyte/integrations/database"
+    storage = "https://docs.airbyte.com/platform/deploying-airbyte/integrations/storage"
+    jobs = "https://docs.airbyte.com/platform/understanding-airbyte/jobs"
+    api = Service(KUBERNETES_API.name)
+    flows = [
+        Flow(client, Service("postgresql"), None, "keeps its configuration and job history in the database", database)
+        for client in (SERVER, WORKER, WORKLOAD_LAUNCHER, WORKLOAD_API_SERVER, CRON, BOOTLOADER)
+    ]
+    flows += [Flow(client, TEMPORAL, TEMPORAL_PORT, "schedules and runs workflows through Temporal", env)
+              for client in (SERVER, WORKER, WORKLOAD_LAUNCHER, WORKLOAD_API_SERVER, CRON)]
+    flows += [Flow(client, SERVER, API_PORT, "calls the internal configuration API", env)
+              for client in (WORKER, WORKLOAD_LAUNCHER, WORKLOAD_API_SERVER, JOBS)]
+    flows += [Flow(client, WORKLOAD_API_SERVER, WORKLOAD_API_PORT, "claims and reports workloads", env)
+              for client in (WORKER, WORKLOAD_LAUNCHER, CRON)]
+    flows += [Flow(client, Service("object-store"), None, "reads and writes state, logs and workload output", storage)
+              for client in (SERVER, WORKER, WORKLOAD_LAUNCHER)]
+    flows += [
+        Flow(TEMPORAL, Service("postgresql"), None, "Temporal keeps its workflows in the database",
+             _chart("charts/temporal/templates/deployment.yaml")),
+        Flow(SERVER, CONNECTOR_BUILDER, CONNECTOR_BUILDER_PORT, "forwards connector builder requests",
+             _chart("charts/server/templates/deployment.yaml")),
+        Flow(BOOTLOADER, api, None, "creates the instance's auth Secret before the release goes on",
+             _chart("charts/airbyte-bootloader/templates/pod.yaml")),
+        Flow(WORKLOAD_LAUNCHER, api, None, "creates, watches and deletes the job pods",
+             _chart("charts/workload-launcher/templates/deployment.yaml")),
+        Flow(JOBS, WORKLOAD_API_SERVER, WORKLOAD_API_PORT, "the sidecar and orchestrator report the workload", jobs),
+        Flow(JOBS, Service("object-store"), None, "writes bronze and the job's state and logs", jobs),
+        Flow(SERVER, REGISTRY, 443, "reads connector definitions and source stubs from the registry", env),
+    ]
+    return flows
+
+
+def source_flows(catalog: Catalog, settings: IngestionSettings) -> list[Flow]:
+    """The job pods' connections to each catalog source, where the stack config says it lives."""
+    flows = []
+    for source in catalog.sources:
+        connector, default_port = SOURCE_PORTS[source.kind]
+        endpoint = settings.sources.get(source.name)
+        host, port = (endpoint.host, endpoint.port) if endpoint is not None else (None, None)
+        if endpoint is not None and endpoint.url:
+            parsed = urlparse(endpoint.url)
+            host, port = parsed.hostname, parsed.port
+        where = host or ("Amazon S3" if source.kind == "csv_files" else "its host")
+        outside = Outside(f"source-{source.name}", f"the {source.kind} source `{source.name}` ({where})")
+        flows.append(Flow(JOBS, outside, port or default_port, f"reads source `{source.name}`",
+                          SOURCE_DOCS + connector))
+    return flows
+
+
+def flow_table(catalog: Catalog, settings: IngestionSettings) -> FlowTable:
+    """Airbyte's pods and flows in a stack with these settings."""
+    return FlowTable("ingestion", WORKLOADS, (*_internal_flows(), *source_flows(catalog, settings)))

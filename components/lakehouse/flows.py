@@ -1,0 +1,58 @@
+"""The lakehouse's vendor-documented flows: Dremio's coordinator and executors (ZooKeeper, fabric, the lake, the
+sources they read) and the dbt runner. Both are the program's own workloads (components/lakehouse/spec.py): their
+labels and ports come from the recorded objects.
+
+Pure data (components/kit/flows.py); components/platform.py lists it.
+"""
+
+from __future__ import annotations
+
+from components.kit.flows import Flow, FlowTable, Service, Workload
+from components.lakehouse.config import LakehouseSettings
+from components.lakehouse.spec import FABRIC_PORT, RUNNER, WEB_PORT, ZOOKEEPER_PORT
+from infra.model.naming import SUPERSET_PORT
+
+DREMIO_DOCS = "https://docs.dremio.com/current/"
+ZOOKEEPER_DOC = "https://docs.dremio.com/25.x/get-started/cluster-deployments/architecture/zookeeper"
+# dremio.conf's reference: `services.fabric.port` 45678, every node's port for the others.
+FABRIC_DOC = "https://docs.dremio.com/24.3.x/admin/configuration-files/"
+SPEC = "components/lakehouse/spec.py"
+
+COORDINATOR = Workload("dremio-coordinator", "lakehouse",
+                       {"app.kubernetes.io/name": "dremio", "app.kubernetes.io/component": "coordinator"},
+                       source=SPEC, service="dremio", declared=True)
+RUNNER_WORKLOAD = Workload("dbt-runner", "lakehouse", {"app.kubernetes.io/name": RUNNER},
+                           source="components/lakehouse/component.py", service="dbt", declared=True)
+
+
+def executors(settings: LakehouseSettings) -> Workload:
+    """The executor StatefulSet's pods (two stand-ins where executors talk to each other)."""
+    return Workload("dremio-executor", "lakehouse",
+                    {"app.kubernetes.io/name": "dremio", "app.kubernetes.io/component": "executor"},
+                    source=SPEC, service="dremio", declared=True, replicas=min(settings.executors, 2))
+
+
+def flow_table(settings: LakehouseSettings) -> FlowTable:
+    """Dremio's and the dbt runner's pods and flows in a stack with these settings."""
+    executor = executors(settings)
+    flows = [
+        Flow(executor, COORDINATOR, ZOOKEEPER_PORT, "registers with the coordinator's embedded ZooKeeper",
+             ZOOKEEPER_DOC),
+        Flow(executor, COORDINATOR, FABRIC_PORT, "returns query fragments' results over the fabric", FABRIC_DOC),
+        Flow(COORDINATOR, executor, FABRIC_PORT, "sends query fragments over the fabric", FABRIC_DOC),
+        Flow(RUNNER_WORKLOAD, COORDINATOR, WEB_PORT, "dbt-dremio runs the models through the REST API", SPEC),
+        Flow(RUNNER_WORKLOAD, Service("superset"), SUPERSET_PORT, "imports the marts' asset bundle into Superset",
+             SPEC),
+    ]
+    if settings.executors > 1:
+        flows.append(Flow(executor, executor, FABRIC_PORT, "executors exchange data between fragments", FABRIC_DOC))
+    for node in (COORDINATOR, executor):
+        flows += [
+            Flow(node, Service("object-store"), None, "reads and writes the lake's layers",
+                 DREMIO_DOCS + "sonar/data-sources/object/s3/"),
+            Flow(node, Service("postgresql"), None, "reads the metadata database source",
+                 DREMIO_DOCS + "sonar/data-sources/databases/postgres/"),
+            Flow(node, Service("elasticsearch"), 9200, "reads the job-log indices source",
+                 DREMIO_DOCS + "sonar/data-sources/databases/elasticsearch/"),
+        ]
+    return FlowTable("lakehouse", (COORDINATOR, executor, RUNNER_WORKLOAD), tuple(flows))
