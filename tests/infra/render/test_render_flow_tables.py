@@ -1,0 +1,100 @@
+"""The flow tables' chart workloads (components/<product>/flows.py) against what the charts really render: each
+workload's documented labels select pods a chart renders in its namespace, and each port the table says those pods
+listen on is a container port of what it selects, or a port the vendor's process opens without declaring it,
+named here with its citation. A table row the render contradicts would make the network check judge pods that do
+not exist.
+
+Needs the chart cache (`make chart-cache`); a workload whose chart is not cached is not checked, and said so.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import pytest
+
+from components.kit.flows import Workload
+from components.platform import flow_tables
+from infra.model.catalog import load_catalog
+from infra.model.config import parse_stack_config, project_values
+from infra.model.stackfiles import load_stack
+from infra.offline.render.monitors import StackObject, _pod_templates
+from infra.offline.render.stage import StackRender
+from tests.support.render import rendered
+
+STACKS = ("dev", "prod")
+# Ports a vendor's process listens on without a `containerPort` in its chart, each with where that is documented.
+UNDECLARED: dict[tuple[str, int], str] = {}
+# Pods no chart renders: an operator or a launcher creates them at run time, so only their vendor's source (each
+# row's citation) says how they are labelled.
+RUN_TIME_PODS = {
+    "elasticsearch-*": "ECK creates the node StatefulSets from the Elasticsearch resource",
+    "deployer": "the in-cluster deploy runner is set up outside the stack (docs/decisions/0001-deployment-topology.md)",
+    "metadata-postgresql": "CloudNativePG creates the instance pods from the Cluster resource",
+    "airbyte-jobs": "Airbyte's workload launcher creates a pod per sync or check",
+    "prometheus": "the Prometheus Operator creates its StatefulSet from the Prometheus resource",
+    "alertmanager": "the Prometheus Operator creates its StatefulSet from the Alertmanager resource",
+}
+
+
+def chart_workloads(stack: str) -> list[Workload]:
+    config = parse_stack_config(project_values(load_stack(stack).config), stack)
+    return [workload for table in flow_tables(config, load_catalog()) for workload in table.workloads
+            if not workload.declared and workload.namespace is None and not made_at_run_time(workload.name)]
+
+
+def made_at_run_time(name: str) -> bool:
+    return any(name == pattern or (pattern.endswith("*") and name.startswith(pattern[:-1]))
+               for pattern in RUN_TIME_PODS)
+
+
+def rendered_templates(render: StackRender) -> list[tuple[str, str, Mapping[str, Any]]]:
+    """(release, namespace, pod template) of every workload the rendered releases install."""
+    objects = []
+    for result in render.releases:
+        for item in result.installed:
+            metadata = dict(item.document.get("metadata") or {})
+            metadata.setdefault("namespace", result.release.namespace)
+            objects.append(StackObject(result.release.name, {**item.document, "metadata": metadata}))
+    return [(workload.owner, workload.namespace, template) for workload, template in _pod_templates(objects)]
+
+
+def container_ports(template: Mapping[str, Any]) -> set[tuple[str, int]]:
+    spec = template.get("spec") or {}
+    return {(str(port.get("protocol", "TCP")), int(port["containerPort"]))
+            for container in (spec.get("containers") or []) + (spec.get("initContainers") or [])
+            for port in (container.get("ports") or []) if str(port.get("containerPort", "")).isdigit()}
+
+
+@pytest.fixture()
+def render(request, stack_recording) -> StackRender:
+    return rendered(stack_recording(request.node.callspec.params["stack"]))
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_chart_workloads_of_the_flow_tables_are_pods_the_charts_render(render: StackRender, stack: str) -> None:
+    templates = rendered_templates(render)
+    releases = {result.release.namespace: [] for result in render.releases}
+    for result in render.releases:
+        releases[result.release.namespace].append(result)
+    problems, unchecked = [], []
+    for workload in chart_workloads(stack):
+        selected = [template for _, namespace, template in templates if namespace == workload.namespace_name
+                    and all(((template.get("metadata") or {}).get("labels") or {}).get(key) == value
+                            for key, value in workload.labels.items())]
+        if not selected and any(result.status != "rendered" for result in releases.get(workload.namespace_name, [])):
+            unchecked.append(workload.name)
+            continue
+        if not selected:
+            problems.append(f"{workload.name}: no pod rendered in {workload.namespace_name} carries "
+                            f"{dict(workload.labels)} ({workload.source})")
+            continue
+        listening = set().union(*(container_ports(template) for template in selected))
+        for port in workload.ports:
+            if (port.protocol, port.number) not in listening and (workload.name, port.number) not in UNDECLARED:
+                problems.append(f"{workload.name}: port {port.number}/{port.protocol} is no container port of the "
+                                f"pods it selects ({sorted(number for _, number in listening)}; {workload.source})")
+    assert not problems, "\n".join(problems)
+    if unchecked:
+        pytest.skip(f"{stack}: not rendered here, not checked: {', '.join(sorted(unchecked))}")
