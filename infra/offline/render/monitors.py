@@ -206,3 +206,28 @@ def scrape_problems(objects: list[StackObject], namespace_labels: Mapping[str, M
                                     f"{label} is not selected by the Prometheus of the stack (its monitor and "
                                     "namespace selectors): nothing scrapes it"))
     return problems
+
+
+def alerting_problems(objects: list[StackObject]) -> list[Problem]:
+    """Each Prometheus's Alertmanager endpoints against the Alertmanagers they reach: an Alertmanager whose web
+    server has a `tlsConfig` serves HTTPS only, so the endpoint's `scheme` must be `https` (the operator's default is
+    `http`; prometheus-operator's API reference, `AlertmanagerEndpoints` and `AlertmanagerWebSpec`)."""
+    problems = []
+    services = {(item.namespace, item.name): item for item in objects if item.kind == "Service" and item.group == ""}
+    alertmanagers = [item for item in objects if item.kind == "Alertmanager" and item.group == MONITORING_GROUP]
+    for prometheus in (item for item in objects if item.kind == "Prometheus" and item.group == MONITORING_GROUP):
+        for endpoint in (prometheus.spec.get("alerting") or {}).get("alertmanagers") or []:
+            namespace = endpoint.get("namespace") or prometheus.namespace
+            service = services.get((namespace, str(endpoint.get("name"))))
+            selector = (service.spec.get("selector") or {}) if service else {}
+            reached = [manager for manager in alertmanagers if manager.namespace == namespace and (
+                manager.name == endpoint.get("name") or selector.get("alertmanager") == manager.name)]
+            for manager in reached:
+                if (manager.spec.get("web") or {}).get("tlsConfig") and endpoint.get("scheme", "http") != "https":
+                    problems.append(Problem(
+                        "alerting", prometheus.owner, f"{prometheus.namespace}/{prometheus.name}:{namespace}/"
+                        f"{endpoint.get('name')}:scheme",
+                        f"Prometheus {prometheus.namespace}/{prometheus.name} sends alerts to {namespace}/"
+                        f"{endpoint.get('name')} over {endpoint.get('scheme', 'http')}, but Alertmanager "
+                        f"{manager.name} serves HTTPS only (web.tlsConfig): no alert is delivered"))
+    return problems

@@ -15,7 +15,7 @@ from infra.offline.render import kubernetes
 from infra.offline.render.cache import CachedChart, lookup
 from infra.offline.render.crds import CrdIndex, ShippedCrd
 from infra.offline.render.helm import ChartRender, RenderedObject, kube_version_allows, render_chart
-from infra.offline.render.monitors import StackObject, scrape_problems
+from infra.offline.render.monitors import StackObject, alerting_problems, scrape_problems
 from infra.offline.render.order import install_order
 from infra.offline.render.planfile import DeclaredObject, Plan, Release
 from infra.offline.render.problems import Problem
@@ -71,7 +71,7 @@ class StackRender:
     uncached: tuple[str, ...]
     """Pinned charts the cache lacks."""
     scrape_problems: list[Problem] = field(default_factory=list)
-    """Monitors that scrape nothing (infra/offline/render/monitors.py)."""
+    """Monitors that scrape nothing, alerts that reach no Alertmanager (infra/offline/render/monitors.py)."""
 
     @property
     def stack(self) -> str:
@@ -96,7 +96,8 @@ def render_stack(plan: Plan, cache: Path) -> StackRender:
     _find_ownership_conflicts(plan, results, index)
     installed = {result.release.name: result.installed for result in results if result.status == "rendered"}
     order_problems, order_notes = install_order(plan, installed, index)
-    scrapes = scrape_problems(*_stack_objects(plan, results))
+    objects, namespaces = _stack_objects(plan, results)
+    scrapes = scrape_problems(objects, namespaces) + alerting_problems(objects)
     return StackRender(plan, cache, results, declared, order_problems, order_notes, crd_sources, uncached, scrapes)
 
 

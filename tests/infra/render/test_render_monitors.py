@@ -87,3 +87,20 @@ def test_the_api_server_and_the_operators_kubelet_service_count_as_the_clusters(
                         namespace_selector={"matchNames": ["default"]})
     assert ids([operator, kubelet, apiserver]) == []
     assert ids([kubelet]) == ["mon/ServiceMonitor/kubelet:selects-nothing"]
+
+
+def test_alerts_to_an_https_only_alertmanager_need_the_https_scheme():
+    from infra.offline.render.monitors import alerting_problems
+
+    manager = StackObject("chart", {"apiVersion": "monitoring.coreos.com/v1", "kind": "Alertmanager",
+                                    "metadata": {"name": "am", "namespace": "mon"},
+                                    "spec": {"web": {"tlsConfig": {"cert": {}}}}})
+
+    def prometheus_sending(scheme: str | None) -> StackObject:
+        endpoint = {"namespace": "mon", "name": "am", "port": "web", **({"scheme": scheme} if scheme else {})}
+        return StackObject("chart", {"apiVersion": "monitoring.coreos.com/v1", "kind": "Prometheus",
+                                     "metadata": {"name": "p", "namespace": "mon"},
+                                     "spec": {"alerting": {"alertmanagers": [endpoint]}}})
+
+    assert [p.key for p in alerting_problems([manager, prometheus_sending(None)])] == ["mon/p:mon/am:scheme"]
+    assert alerting_problems([manager, prometheus_sending("https")]) == []

@@ -71,8 +71,15 @@ CERT_MANAGER_MONITOR_NOTHING = Defect(
     "in prod the cluster runs cert-manager (the stack installs none), yet the runtime still declares a "
     "ServiceMonitor in dp-system for it, which selects no Service",
 )
-DEFECTS = {"dev": (ECK_SERVICEMONITOR, ELASTICSEARCH_BEFORE_OPERATOR, CERT_MANAGER_MONITOR_PORT),
-           "prod": (ECK_SERVICEMONITOR, ELASTICSEARCH_BEFORE_OPERATOR, CERT_MANAGER_MONITOR_NOTHING)}
+ALERTS_OVER_HTTP = Defect(
+    "prometheus-alerts-alertmanager-over-http",
+    "alerting/dp-monitoring/prometheus-prometheus:dp-monitoring/prometheus-alertmanager:scheme",
+    ("kube-prometheus-stack",),
+    "Prometheus sends alerts to Alertmanager over http (the chart's default scheme) while Alertmanager serves "
+    "HTTPS only: no alert is delivered",
+)
+DEFECTS = {"dev": (ECK_SERVICEMONITOR, ELASTICSEARCH_BEFORE_OPERATOR, CERT_MANAGER_MONITOR_PORT, ALERTS_OVER_HTTP),
+           "prod": (ECK_SERVICEMONITOR, ELASTICSEARCH_BEFORE_OPERATOR, CERT_MANAGER_MONITOR_NOTHING, ALERTS_OVER_HTTP)}
 
 
 def known(stack: str) -> set[str]:
@@ -134,7 +141,8 @@ def test_every_custom_kind_waits_for_the_release_that_installs_its_crd(render: S
 @pytest.mark.parametrize("stack", STACKS)
 def test_every_monitor_scrapes_something_a_prometheus_picks_up(render: StackRender, stack: str) -> None:
     """Each ServiceMonitor and PodMonitor selects a Service or pod of the stack (or one the cluster provides) with the
-    port it names, and the stack's Prometheus selects it."""
+    port it names, and the stack's Prometheus selects it; Prometheus reaches its Alertmanager on the scheme it
+    serves."""
     require_charts(("kube-prometheus-stack",))
     unexpected = [problem for problem in render.scrape_problems if problem.id not in known(stack)]
     assert not unexpected, "\n".join(problem.message for problem in unexpected)
