@@ -583,6 +583,100 @@ require_tls = resource_policy(
 )
 
 
+# ---- shared privileged service accounts ------------------------------------------------------------
+
+SHARED_ACCOUNT = "kubernetes-serviceaccount-disallow-shared-privileged"
+ROLE_KINDS = ("kubernetes:rbac.authorization.k8s.io/v1:Role", "kubernetes:rbac.authorization.k8s.io/v1:ClusterRole")
+BINDING_KINDS = ("kubernetes:rbac.authorization.k8s.io/v1:RoleBinding",
+                 "kubernetes:rbac.authorization.k8s.io/v1:ClusterRoleBinding")
+SERVICE_ACCOUNT = "kubernetes:core/v1:ServiceAccount"
+
+
+def _powers(rules: Any) -> list[str]:
+    """What a role's rules allow that lets a pod act as others: exec into pods, read every Secret, anything."""
+    found = []
+    for rule in items(rules):
+        resources = {str(resource) for resource in items(known(rule, "resources"))}
+        verbs = {str(verb) for verb in items(known(rule, "verbs"))}
+        names = items(known(rule, "resourceNames"))
+        if "*" in resources and verbs & {"*", "get", "list", "create"}:
+            found.append("anything")
+        if "pods/exec" in resources and verbs & {"*", "create", "get"}:
+            found.append("exec into pods")
+        if "secrets" in resources and verbs & {"*", "get", "list", "watch"} and not names:
+            found.append("read every Secret")
+    return sorted(set(found))
+
+
+def _validate_shared_accounts(args, report_violation) -> None:
+    roles: dict[tuple[str, str, str], list[str]] = {}
+    for role in (r for r in args.resources if r.resource_type in ROLE_KINDS):
+        kind = role.resource_type.rsplit(":", 1)[-1]
+        namespace = known(role.props, "metadata", "namespace") if kind == "Role" else ""
+        roles[(kind, str(namespace or ""), str(known(role.props, "metadata", "name")))] = _powers(
+            known(role.props, "rules"))
+    powers: dict[tuple[str, str], set[str]] = {}
+    for binding in (r for r in args.resources if r.resource_type in BINDING_KINDS):
+        namespace = str(known(binding.props, "metadata", "namespace") or "")
+        reference = known(binding.props, "roleRef")
+        kind, name = str(known(reference, "kind")), str(known(reference, "name"))
+        granted = roles.get((kind, namespace if kind == "Role" else "", name), [])
+        for subject in items(known(binding.props, "subjects")):
+            if known(subject, "kind") == "ServiceAccount" and granted:
+                account = (str(known(subject, "namespace") or namespace), str(known(subject, "name")))
+                powers.setdefault(account, set()).update(granted)
+    accounts = {(str(known(a.props, "metadata", "namespace") or ""), str(known(a.props, "metadata", "name"))): a
+                for a in of_type(args.resources, SERVICE_ACCOUNT)}
+    users: dict[tuple[str, str], list[Any]] = {}
+    for workload in (r for r in args.resources if r.resource_type in POD_SPEC_PATHS):
+        spec = known(workload.props, *POD_SPEC_PATHS[workload.resource_type])
+        if spec is UNKNOWN or spec is None:
+            continue
+        account = (str(known(workload.props, "metadata", "namespace") or ""),
+                   str(known(spec, "serviceAccountName") or "default"))
+        owner = accounts.get(account)
+        mounted = known(spec, "automountServiceAccountToken")
+        if mounted is False or (mounted is None and owner is not None
+                                and known(owner.props, "automountServiceAccountToken") is False):
+            continue
+        if account in powers and not _annotation_exempt(workload.props, SHARED_ACCOUNT):
+            users.setdefault(account, []).append(workload)
+    for account, workloads in sorted(users.items()):
+        if len(workloads) < 2:
+            continue
+        names = ", ".join(sorted(_workload_label(_Args(w)) for w in workloads))
+        owner = accounts.get(account)
+        report_violation(
+            f"ServiceAccount '{account[0]}/{account[1]}' may {' and '.join(sorted(powers[account]))} and is shared by "
+            f"{len(workloads)} workloads that mount its token ({names}); give each workload an account of its own "
+            "with only what it needs, and mount a token only where it is used.",
+            owner.urn if owner is not None else workloads[0].urn,
+        )
+
+
+class _Args:
+    """A stack resource seen as a resource policy's `args`, for the shared labels."""
+
+    def __init__(self, resource: Any) -> None:
+        self.props, self.resource_type, self.name = resource.props, resource.resource_type, resource.name
+
+
+disallow_shared_account = stack_policy(
+    SHARED_ACCOUNT,
+    "DP-K8S-010",
+    "Privileged service accounts are not shared",
+    "A ServiceAccount whose Roles or ClusterRoles (through its bindings) may exec into pods, read every Secret or do "
+    "anything is used, with its token mounted, by at most one workload; workloads exempt by annotation are not "
+    "counted.",
+    Severity.HIGH,
+    ["kubernetes", "access"],
+    "Give each workload a ServiceAccount of its own with only the rules it needs; set automountServiceAccountToken "
+    "to false where the token is not used.",
+    _validate_shared_accounts,
+    exemptable=True,
+)
+
+
 POLICIES = [
     require_restricted,
     require_limits,
@@ -593,4 +687,5 @@ POLICIES = [
     disallow_plaintext,
     disallow_public_lb,
     require_tls,
+    disallow_shared_account,
 ]

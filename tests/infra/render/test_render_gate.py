@@ -55,9 +55,16 @@ ECK_WEBHOOK_SECRET_NAME = GateDefect(
     ("StatefulSet/elastic-operator",),
     "the pack takes ECK's WEBHOOK_SECRET (the name of the webhook certificate's Secret) for a plaintext secret",
 )
+AIRBYTE_SHARED_ADMIN = GateDefect(
+    "airbyte-pods-share-airbyte-admin", "kubernetes-serviceaccount-disallow-shared-privileged", "airbyte",
+    ("ServiceAccount/airbyte-admin",),
+    "every Airbyte pod runs as the chart's `airbyte-admin` account, which may exec into pods and read every Secret "
+    "of the namespace, with its token mounted",
+)
 DEFECTS = {
-    "dev": (UNPINNED_IMAGES, AIRBYTE_BUNDLED_MINIO, AIRBYTE_BUCKET_POD_LIMITS, ECK_WEBHOOK_SECRET_NAME),
-    "prod": (UNPINNED_IMAGES, ECK_WEBHOOK_SECRET_NAME),
+    "dev": (UNPINNED_IMAGES, AIRBYTE_BUNDLED_MINIO, AIRBYTE_BUCKET_POD_LIMITS, ECK_WEBHOOK_SECRET_NAME,
+            AIRBYTE_SHARED_ADMIN),
+    "prod": (UNPINNED_IMAGES, ECK_WEBHOOK_SECRET_NAME, AIRBYTE_SHARED_ADMIN),
 }
 _GATES: dict[str, RenderGate] = {}
 
