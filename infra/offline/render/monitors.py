@@ -180,10 +180,12 @@ def scrape_problems(objects: list[StackObject], namespace_labels: Mapping[str, M
         where = _monitor_namespaces(monitor)
         selector = monitor.spec.get("selector") or {}
         if monitor.kind == "ServiceMonitor":
+            chosen = [service for service in services
+                      if (where is None or service.namespace in where) and matches(selector, service.labels)]
             selected = [(service.name, {str(port.get("name")) for port in (service.spec.get("ports") or [])})
-                        for service in services
-                        if (where is None or service.namespace in where) and matches(selector, service.labels)]
+                        for service in chosen]
             endpoints, what = monitor.spec.get("endpoints") or [], "Service"
+            problems += _same_pods_twice(monitor, label, key, chosen, endpoints)
         else:
             selected = [(workload.name, _container_ports(template)) for workload, template in pods
                         if (where is None or workload.namespace in where)
@@ -205,6 +207,28 @@ def scrape_problems(objects: list[StackObject], namespace_labels: Mapping[str, M
             problems.append(Problem("scrape", monitor.owner, f"{key}:not-picked-up",
                                     f"{label} is not selected by the Prometheus of the stack (its monitor and "
                                     "namespace selectors): nothing scrapes it"))
+    return problems
+
+
+def _same_pods_twice(monitor: StackObject, label: str, key: str, chosen: list[StackObject],
+                     endpoints: list[Any]) -> list[Problem]:
+    """Services that select the same pods and name the endpoint's port differently make the monitor scrape those
+    pods on each of their target ports: a broad selector that also catches, say, a console Service."""
+    problems = []
+    for endpoint in endpoints:
+        port = endpoint.get("port")
+        by_pods: dict[tuple, dict[str, str]] = {}
+        for service in chosen:
+            for entry in service.spec.get("ports") or []:
+                if entry.get("name") == port:
+                    pods = (service.namespace, tuple(sorted((service.spec.get("selector") or {}).items())))
+                    by_pods.setdefault(pods, {})[service.name] = str(entry.get("targetPort", entry.get("port")))
+        for targets in by_pods.values():
+            if len(set(targets.values())) > 1:
+                shown = ", ".join(f"{name} -> {target}" for name, target in sorted(targets.items()))
+                problems.append(Problem("scrape", monitor.owner, f"{key}:port:{port}:twice",
+                                        f"{label} scrapes the same pods on several ports named {port!r} ({shown}): "
+                                        "its selector also catches a Service that is not the metrics one"))
     return problems
 
 

@@ -104,3 +104,16 @@ def test_alerts_to_an_https_only_alertmanager_need_the_https_scheme():
 
     assert [p.key for p in alerting_problems([manager, prometheus_sending(None)])] == ["mon/p:mon/am:scheme"]
     assert alerting_problems([manager, prometheus_sending("https")]) == []
+
+
+def test_two_services_of_the_same_pods_on_one_port_name_are_found():
+    pods = {"app": "minio"}
+    metrics = StackObject("chart", {"apiVersion": "v1", "kind": "Service",
+                                    "metadata": {"name": "minio", "namespace": "s", "labels": {"app": "minio"}},
+                                    "spec": {"selector": pods, "ports": [{"name": "https", "port": 9000}]}})
+    console = StackObject("chart", {"apiVersion": "v1", "kind": "Service",
+                                    "metadata": {"name": "console", "namespace": "s", "labels": {"app": "minio"}},
+                                    "spec": {"selector": pods, "ports": [{"name": "https", "port": 9001}]}})
+    broad = monitor("minio", "s", {"matchLabels": {"app": "minio"}}, "https")
+    assert ids([metrics, console, broad]) == ["s/ServiceMonitor/minio:port:https:twice"]
+    assert ids([metrics, broad]) == []
