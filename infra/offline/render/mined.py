@@ -15,7 +15,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from infra.offline.render.monitors import StackObject, _pod_templates, matches
+from infra.offline.render.monitors import StackObject, matches, pod_templates
 
 CLUSTER_DOMAIN = "svc.cluster.local"
 DEFAULT_PORTS = {"http": 80, "https": 443}
@@ -105,7 +105,7 @@ def mine(objects: Iterable[StackObject]) -> tuple[list[MinedFlow], set[str]]:
     services = {(item.namespace, item.name): item for item in objects if item.kind == "Service" and item.group == ""}
     config_maps = {(item.namespace, item.name): item.document.get("data") or {} for item in objects
                    if item.kind == "ConfigMap" and item.group == ""}
-    templates = _pod_templates(objects)
+    templates = pod_templates(objects)
     found: dict[tuple, MinedFlow] = {}
     unresolved: set[str] = set()
     for workload, template in templates:

@@ -82,7 +82,7 @@ KUBELET_SERVICE_FLAG = "--kubelet-service="
 def cluster_provided(objects: Iterable[StackObject]) -> list[StackObject]:
     """The Services the cluster and the stack's operators create, which monitors may select."""
     provided = [StackObject("kubernetes", API_SERVER_SERVICE)]
-    for workload, template in _pod_templates(objects):
+    for workload, template in pod_templates(objects):
         for container in (template.get("spec") or {}).get("containers") or []:
             for argument in container.get("args") or []:
                 if isinstance(argument, str) and argument.startswith(KUBELET_SERVICE_FLAG):
@@ -129,7 +129,7 @@ def _monitor_namespaces(monitor: StackObject) -> set[str] | None:
     return set(selector.get("matchNames") or []) or {monitor.namespace}
 
 
-def _pod_templates(objects: Iterable[StackObject]) -> list[tuple[StackObject, Mapping[str, Any]]]:
+def pod_templates(objects: Iterable[StackObject]) -> list[tuple[StackObject, Mapping[str, Any]]]:
     found = []
     for item in objects:
         path = WORKLOAD_TEMPLATES.get(item.kind)
@@ -170,7 +170,7 @@ def scrape_problems(objects: list[StackObject], namespace_labels: Mapping[str, M
     problems = []
     objects = [*objects, *cluster_provided(objects)]
     services = [item for item in objects if item.kind == "Service" and item.group == ""]
-    pods = _pod_templates(objects)
+    pods = pod_templates(objects)
     prometheuses = [item for item in objects if item.kind == "Prometheus" and item.group == MONITORING_GROUP]
     monitors = [item for item in objects if item.kind in ("ServiceMonitor", "PodMonitor")
                 and item.group == MONITORING_GROUP]

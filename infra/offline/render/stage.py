@@ -96,12 +96,12 @@ def render_stack(plan: Plan, cache: Path) -> StackRender:
     _find_ownership_conflicts(plan, results, index)
     installed = {result.release.name: result.installed for result in results if result.status == "rendered"}
     order_problems, order_notes = install_order(plan, installed, index)
-    objects, namespaces = _stack_objects(plan, results)
+    objects, namespaces = stack_objects(plan, results)
     scrapes = scrape_problems(objects, namespaces) + alerting_problems(objects)
     return StackRender(plan, cache, results, declared, order_problems, order_notes, crd_sources, uncached, scrapes)
 
 
-def _stack_objects(plan: Plan, results: list[ReleaseResult]) -> tuple[list[StackObject], dict[str, dict[str, str]]]:
+def stack_objects(plan: Plan, results: list[ReleaseResult]) -> tuple[list[StackObject], dict[str, dict[str, str]]]:
     """What the stack creates, as far as the render sees it: every rendered object (in its release's namespace
     unless it names one) and every object the program declares; and the labels of the stack's namespaces."""
     objects = []

@@ -19,8 +19,8 @@ from components.platform import flow_tables
 from infra.model.catalog import load_catalog
 from infra.model.config import parse_stack_config, project_values
 from infra.model.stackfiles import load_stack
-from infra.offline.render.monitors import StackObject, _pod_templates
-from infra.offline.render.stage import StackRender
+from infra.offline.render.monitors import pod_templates
+from infra.offline.render.stage import StackRender, stack_objects
 from tests.support.render import rendered
 
 STACKS = ("dev", "prod")
@@ -51,13 +51,9 @@ def made_at_run_time(name: str) -> bool:
 
 def rendered_templates(render: StackRender) -> list[tuple[str, str, Mapping[str, Any]]]:
     """(release, namespace, pod template) of every workload the rendered releases install."""
-    objects = []
-    for result in render.releases:
-        for item in result.installed:
-            metadata = dict(item.document.get("metadata") or {})
-            metadata.setdefault("namespace", result.release.namespace)
-            objects.append(StackObject(result.release.name, {**item.document, "metadata": metadata}))
-    return [(workload.owner, workload.namespace, template) for workload, template in _pod_templates(objects)]
+    rendered_objects = [item for item in stack_objects(render.plan, render.releases)[0]
+                        if item.owner in {result.release.name for result in render.releases}]
+    return [(workload.owner, workload.namespace, template) for workload, template in pod_templates(rendered_objects)]
 
 
 def container_ports(template: Mapping[str, Any]) -> set[tuple[str, int]]:

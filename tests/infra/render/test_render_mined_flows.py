@@ -12,7 +12,7 @@ import pytest
 
 from infra.offline import network
 from infra.offline.render.mined import MinedFlow, mine
-from infra.offline.render.stage import StackRender, _stack_objects
+from infra.offline.render.stage import StackRender, stack_objects
 from tests.support.render import rendered
 
 STACKS = ("dev", "prod")
@@ -53,7 +53,7 @@ def unlisted(stack: str, stack_recording) -> dict[tuple[str, str], str]:
     if stack not in _MINED:
         recording = stack_recording(stack)
         render: StackRender = rendered(recording)
-        flows, _ = mine(_stack_objects(render.plan, render.releases)[0])
+        flows, _ = mine(stack_objects(render.plan, render.releases)[0])
         if not flows:
             pytest.skip(f"{stack}: nothing rendered, nothing mined (make chart-cache)")
         prepared = network.prepare(stack, recording)
