@@ -71,6 +71,12 @@ def summary(render: StackRender) -> dict[str, Any]:
             "notes": render.order_notes,
         },
         "scrapes": {"problems": [_problem(problem) for problem in render.scrape_problems]},
+        "capacity": {"pods": render.capacity.pods, "cpuCores": round(render.capacity.cpu, 3),
+                     "memoryGiB": round(render.capacity.memory / 2**30, 2),
+                     "storageGiB": round(render.capacity.storage / 2**30, 1),
+                     "containersWithoutRequests": render.capacity.unset,
+                     "notRendered": sorted(result.release.name for result in render.releases
+                                           if result.status != "rendered")},
         "crdsOfChartsNotReleased": render.crd_sources,
         "chartsNotCached": list(render.uncached),
         "totals": {
@@ -149,6 +155,9 @@ def console(render: StackRender, seconds: float, folder: Path) -> list[str]:
     lines.append(f"  install order: {len(render.order_problems)} problems")
     lines += [f"      - {problem.message}" for problem in render.order_problems]
     lines += [f"      note: {note}" for note in render.order_notes]
+    skipped = sorted(result.release.name for result in render.releases if result.status != "rendered")
+    lines.append(f"  capacity: {render.capacity.line()}"
+                 + (f" (not counted, not rendered: {', '.join(skipped)})" if skipped else ""))
     lines.append(f"  scrapes: {len(render.scrape_problems)} problems")
     lines += [f"      - {problem.message}" for problem in render.scrape_problems]
     rendered = [result for result in render.releases if result.status == "rendered"]

@@ -13,6 +13,7 @@ from typing import Any
 from infra.model.charts import CHARTS
 from infra.offline.render import kubernetes
 from infra.offline.render.cache import CachedChart, lookup
+from infra.offline.render.capacity import Capacity, capacity
 from infra.offline.render.crds import CrdIndex, ShippedCrd
 from infra.offline.render.helm import ChartRender, RenderedObject, kube_version_allows, render_chart
 from infra.offline.render.monitors import StackObject, alerting_problems, scrape_problems
@@ -71,6 +72,8 @@ class StackRender:
     uncached: tuple[str, ...]
     """Pinned charts the cache lacks."""
     scrape_problems: list[Problem] = field(default_factory=list)
+    capacity: Capacity = field(default_factory=Capacity)
+    """What the stack's long-running pods request (infra/offline/render/capacity.py)."""
     """Monitors that scrape nothing, alerts that reach no Alertmanager (infra/offline/render/monitors.py)."""
 
     @property
@@ -98,7 +101,8 @@ def render_stack(plan: Plan, cache: Path) -> StackRender:
     order_problems, order_notes = install_order(plan, installed, index)
     objects, namespaces = stack_objects(plan, results)
     scrapes = scrape_problems(objects, namespaces) + alerting_problems(objects)
-    return StackRender(plan, cache, results, declared, order_problems, order_notes, crd_sources, uncached, scrapes)
+    return StackRender(plan, cache, results, declared, order_problems, order_notes, crd_sources, uncached, scrapes,
+                       capacity(objects))
 
 
 def stack_objects(plan: Plan, results: list[ReleaseResult]) -> tuple[list[StackObject], dict[str, dict[str, str]]]:
