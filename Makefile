@@ -108,6 +108,7 @@ test-fast: $(STAMP) policy-venv
 lint: $(STAMP)
 	@$(VENV)/bin/ruff check .
 	@$(VENV)/bin/check-jsonschema --builtin-schema vendor.github-workflows .github/workflows/*.yml
+	@$(VENV)/bin/check-jsonschema --builtin-schema vendor.dependabot .github/dependabot.yml
 	@$(VENV)/bin/zizmor --offline --quiet .github/workflows/
 
 format: $(STAMP)
