@@ -15,39 +15,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from infra.model.stackfiles import REPO_ROOT, load_stack
 from infra.offline.gate import GateReport, run_gate
 from infra.offline.harness import RecordedResource, run_program
-from infra.offline.render.helm import RenderedObject
+from infra.offline.render.helm import as_installed
+from infra.offline.render.planfile import resource_type
 from infra.offline.render.stage import StackRender
-
-RELEASE_NAME_ANNOTATION = "meta.helm.sh/release-name"
-RELEASE_NAMESPACE_ANNOTATION = "meta.helm.sh/release-namespace"
-MANAGED_BY_LABEL = "app.kubernetes.io/managed-by"
-CLUSTER_SCOPED = frozenset({"CustomResourceDefinition", "ClusterRole", "ClusterRoleBinding", "Namespace",
-                            "MutatingWebhookConfiguration", "ValidatingWebhookConfiguration", "PriorityClass",
-                            "StorageClass", "IngressClass", "APIService", "ClusterIssuer"})
-
-
-def resource_type(api_version: str, kind: str) -> str:
-    """The Kubernetes provider's type token: `v1` objects are `core/v1`."""
-    group_version = api_version if "/" in api_version else f"core/{api_version}"
-    return f"kubernetes:{group_version}:{kind}"
-
-
-def as_installed(item: RenderedObject, release: str, namespace: str) -> dict[str, Any]:
-    """The object as Helm creates it: in the release's namespace unless cluster-scoped or set, with Helm's marks."""
-    document = dict(item.document)
-    metadata = dict(document.get("metadata") or {})
-    if item.kind not in CLUSTER_SCOPED and not metadata.get("namespace"):
-        metadata["namespace"] = namespace
-    metadata["annotations"] = {**(metadata.get("annotations") or {}), RELEASE_NAME_ANNOTATION: release,
-                               RELEASE_NAMESPACE_ANNOTATION: namespace}
-    metadata["labels"] = {**(metadata.get("labels") or {}), MANAGED_BY_LABEL: "Helm"}
-    document["metadata"] = metadata
-    return document
 
 
 @dataclass(frozen=True)

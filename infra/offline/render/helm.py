@@ -29,6 +29,14 @@ class ManifestLoader(yamlio.SafeLoader):  # type: ignore[misc, valid-type]
 
 ManifestLoader.add_constructor("tag:yaml.org,2002:value", lambda loader, node: loader.construct_scalar(node))
 
+# What Helm adds to every object it installs.
+RELEASE_NAME_ANNOTATION = "meta.helm.sh/release-name"
+RELEASE_NAMESPACE_ANNOTATION = "meta.helm.sh/release-namespace"
+MANAGED_BY_LABEL = "app.kubernetes.io/managed-by"
+CLUSTER_SCOPED = frozenset({"CustomResourceDefinition", "ClusterRole", "ClusterRoleBinding", "Namespace",
+                            "MutatingWebhookConfiguration", "ValidatingWebhookConfiguration", "PriorityClass",
+                            "StorageClass", "IngressClass", "APIService", "ClusterIssuer"})
+
 
 @dataclass(frozen=True)
 class RenderedObject:
@@ -190,3 +198,16 @@ def _compare(left: tuple[int, ...], operator: str, right: tuple[int, ...]) -> bo
         ">=": left >= right, "=>": left >= right, ">": left > right, "<=": left <= right, "=<": left <= right,
         "<": left < right, "=": left == right, "!=": left != right,
     }[operator]
+
+
+def as_installed(item: RenderedObject, release: str, namespace: str) -> dict[str, Any]:
+    """The object as Helm creates it: in the release's namespace unless cluster-scoped or set, with Helm's marks."""
+    document = dict(item.document)
+    metadata = dict(document.get("metadata") or {})
+    if item.kind not in CLUSTER_SCOPED and not metadata.get("namespace"):
+        metadata["namespace"] = namespace
+    metadata["annotations"] = {**(metadata.get("annotations") or {}), RELEASE_NAME_ANNOTATION: release,
+                               RELEASE_NAMESPACE_ANNOTATION: namespace}
+    metadata["labels"] = {**(metadata.get("labels") or {}), MANAGED_BY_LABEL: "Helm"}
+    document["metadata"] = metadata
+    return document

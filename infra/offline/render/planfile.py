@@ -15,6 +15,12 @@ RELEASE_TYPE = "kubernetes:helm.sh/v3:Release"
 KUBERNETES_TYPE = re.compile(r"^kubernetes:(?P<group>[^/:]+)/(?P<version>[^:]+):(?P<kind>[A-Za-z0-9]+)$")
 
 
+def resource_type(api_version: str, kind: str) -> str:
+    """The Kubernetes provider's type token: `v1` objects are `core/v1`."""
+    group_version = api_version if "/" in api_version else f"core/{api_version}"
+    return f"kubernetes:{group_version}:{kind}"
+
+
 @dataclass(frozen=True)
 class Release:
     urn: str

@@ -15,7 +15,7 @@ from infra.offline.render import kubernetes
 from infra.offline.render.cache import CachedChart, lookup
 from infra.offline.render.capacity import Capacity, capacity
 from infra.offline.render.crds import CrdIndex, ShippedCrd
-from infra.offline.render.helm import ChartRender, RenderedObject, kube_version_allows, render_chart
+from infra.offline.render.helm import ChartRender, RenderedObject, as_installed, kube_version_allows, render_chart
 from infra.offline.render.monitors import StackObject, alerting_problems, scrape_problems
 from infra.offline.render.order import install_order
 from infra.offline.render.planfile import DeclaredObject, Plan, Release
@@ -106,14 +106,13 @@ def render_stack(plan: Plan, cache: Path) -> StackRender:
 
 
 def stack_objects(plan: Plan, results: list[ReleaseResult]) -> tuple[list[StackObject], dict[str, dict[str, str]]]:
-    """What the stack creates, as far as the render sees it: every rendered object (in its release's namespace
-    unless it names one) and every object the program declares; and the labels of the stack's namespaces."""
+    """What the stack creates, as far as the render sees it: every rendered object as Helm installs it (in its
+    release's namespace unless it names one, with Helm's marks) and every object the program declares; and the
+    labels of the stack's namespaces."""
     objects = []
     for result in results:
-        for item in result.installed:
-            metadata = dict(item.document.get("metadata") or {})
-            metadata.setdefault("namespace", result.release.namespace)
-            objects.append(StackObject(result.release.name, {**item.document, "metadata": metadata}))
+        objects += [StackObject(result.release.name, as_installed(item, result.release.name, result.release.namespace))
+                    for item in result.installed]
     objects += [StackObject(declared.resource, declared.body) for declared in plan.declared_objects]
     namespaces = {}
     for item in objects:
