@@ -644,7 +644,7 @@ def _validate_shared_accounts(args, report_violation) -> None:
     for account, workloads in sorted(users.items()):
         if len(workloads) < 2:
             continue
-        names = ", ".join(sorted(_workload_label(_Args(w)) for w in workloads))
+        names = ", ".join(sorted(_workload_label(workload) for workload in workloads))
         owner = accounts.get(account)
         report_violation(
             f"ServiceAccount '{account[0]}/{account[1]}' may {' and '.join(sorted(powers[account]))} and is shared by "
@@ -652,13 +652,6 @@ def _validate_shared_accounts(args, report_violation) -> None:
             "with only what it needs, and mount a token only where it is used.",
             owner.urn if owner is not None else workloads[0].urn,
         )
-
-
-class _Args:
-    """A stack resource seen as a resource policy's `args`, for the shared labels."""
-
-    def __init__(self, resource: Any) -> None:
-        self.props, self.resource_type, self.name = resource.props, resource.resource_type, resource.name
 
 
 disallow_shared_account = stack_policy(
