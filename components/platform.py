@@ -3,8 +3,8 @@
 Each layer takes its own section of the validated stack config (infra/model/config.py), the stack's identity and the
 catalog; nothing here re-reads or re-validates a setting. What products contribute to the shared layers is listed
 here and handed to the layer that serves it: their log sources to the runtime's log shipper, the services they have
-the runtime run for them, their logins to the metadata database; their vendor-documented flows (`flow_tables`) go
-to the network check (infra/offline/network.py).
+the runtime run for them, their logins to the metadata database; their vendor-documented flows (`flow_tables`)
+become the runtime's NetworkPolicies and are what the network check (infra/offline/network.py) judges them by.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from components.ingestion import spec as ingestion_spec
 from components.ingestion.component import Ingestion
 from components.kit.base import child_options, type_token
 from components.kit.cluster import ClusterContext
-from components.kit.flows import FlowTable
+from components.kit.flows import ENDPOINTS_KEY, KUBERNETES_API, NODES, FlowTable, Outside
 from components.kit.release import HostedService, ProductRelease
 from components.lakehouse import flows as lakehouse_flows
 from components.lakehouse import log_routes as lakehouse_logs
@@ -48,6 +48,7 @@ from components.storage.access import ACCESS_LOGS, ServiceBucket
 from components.storage.component import DataLake, LakeAccess
 from infra.model.catalog import Catalog
 from infra.model.config import StackConfig
+from infra.model.errors import Problem
 
 # What the log shipper ships, in this order (the first claim on a container's logs wins).
 LOG_SOURCES: tuple[LogSource, ...] = (
@@ -98,6 +99,60 @@ def flow_tables(config: StackConfig, catalog: Catalog) -> tuple[FlowTable, ...]:
     return (*tables, FlowTable("dns", flows=runtime_flows.dns_flows(workloads)))
 
 
+def outside_networks(config: StackConfig) -> dict[str, tuple[str, ...]]:
+    """The CIDRs the stack config gives each endpoint outside the pod network, by the config key that sets them
+    (`Outside.key`): the API server, the nodes, the named endpoints and each source."""
+    network = config.kubernetes.network
+    found = {KUBERNETES_API.key: network.api_server, NODES.key: network.nodes}
+    found |= {f"{ENDPOINTS_KEY}.{name}": cidrs for name, cidrs in network.endpoints.items()}
+    found |= {f"ingestion.sources.{name}.cidrs": source.cidrs for name, source in config.ingestion.sources.items()}
+    return {key: tuple(cidrs) for key, cidrs in sorted(found.items()) if cidrs}
+
+
+def outside_ends(tables: tuple[FlowTable, ...]) -> dict[Outside, dict[str, set[int]]]:
+    """Every endpoint outside the pod network that the flows of these tables reach (`to`) or come from (`from`),
+    with the ports of each direction."""
+    endpoints = {endpoint.service: endpoint for table in tables for endpoint in table.endpoints}
+    found: dict[Outside, dict[str, set[int]]] = {}
+
+    def add(outside: Outside, direction: str, ports: set[int]) -> None:
+        found.setdefault(outside, {"to": set(), "from": set()})[direction].update(ports)
+
+    for table in tables:
+        for flow in table.flows:
+            endpoint = endpoints.get(flow.server.name)
+            ports = {flow.port} if flow.port is not None else set(endpoint.ports if endpoint else ())
+            if isinstance(flow.client, Outside):
+                add(flow.client, "from", ports)
+            if isinstance(flow.server, Outside):
+                add(flow.server, "to", ports)
+            elif endpoint is not None and endpoint.outside is not None:
+                add(endpoint.outside, "to", ports)
+    return found
+
+
+def network_problems(config: StackConfig, catalog: Catalog) -> list[Problem]:
+    """What the stack config lacks, or has in vain, for the NetworkPolicies: each endpoint outside the pod network a
+    workload of this stack needs must have CIDRs under its key; a named endpoint that nothing needs is a mistake."""
+    needed = outside_ends(flow_tables(config, catalog))
+    given = outside_networks(config)
+    problems = []
+    for outside, directions in sorted(needed.items(), key=lambda item: item[0].key):
+        if outside.key not in given:
+            allowed = [f"{', '.join(map(str, sorted(ports)))} {direction} it"
+                       for direction, ports in directions.items() if ports]
+            problems.append(Problem(outside.key, f"required: the CIDRs of {outside.description}; the "
+                                    f"NetworkPolicies allow {' and '.join(allowed)}, nowhere else (`[0.0.0.0/0]` "
+                                    "allows any address)"))
+    wanted = {outside.key for outside in needed}
+    named = sorted(key.removeprefix(f"{ENDPOINTS_KEY}.") for key in wanted if key.startswith(f"{ENDPOINTS_KEY}."))
+    for name in config.kubernetes.network.endpoints:
+        if f"{ENDPOINTS_KEY}.{name}" not in wanted:
+            problems.append(Problem(f"{ENDPOINTS_KEY}.{name}", "no workload of this stack reaches an endpoint of that "
+                                    f"name (it needs: {', '.join(named) or 'none'}); remove it"))
+    return problems
+
+
 def runtime_releases(config: StackConfig) -> list[ProductRelease]:
     """The releases the runtime declares for this stack config, as `DataPlatform` wires it."""
     return releases(config.kubernetes, config.identity, config.storage, LOG_SOURCES, hosted_services(config.kubernetes))
@@ -111,8 +166,9 @@ class DataPlatform(pulumi.ComponentResource):
         stack = config.identity
         # The runtime comes first: every in-cluster layer takes its ClusterContext (namespaces, CA, provider).
         self.runtime = KubernetesRuntime(
-            f"{name}-runtime", config.kubernetes, catalog, stack, config.storage, log_sources=LOG_SOURCES,
-            hosted=hosted_services(config.kubernetes), opts=child_options(self)
+            f"{name}-runtime", config.kubernetes, stack, config.storage, log_sources=LOG_SOURCES,
+            hosted=hosted_services(config.kubernetes), flows=flow_tables(config, catalog),
+            networks=outside_networks(config), opts=child_options(self)
         )
         self.cluster: ClusterContext = self.runtime.context
         providers = {}

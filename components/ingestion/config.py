@@ -15,6 +15,7 @@ from infra.model.sections import (
     HOST,
     HTTPS_URL,
     S3_BUCKET,
+    Cidrs,
     Section,
 )
 
@@ -46,6 +47,11 @@ class SourceEndpointSettings(Section):
     region: Annotated[str, Field(min_length=1, pattern=AWS_REGION)] | None = Field(
         default=None, description="Region of the CSV files' bucket (csv_files)."
     )
+    cidrs: Cidrs | None = Field(
+        default=None,
+        description="Where the source's address lies, as CIDRs: Airbyte's job pods may open its port there and "
+        "nowhere else. Required (validation names it); `[0.0.0.0/0]` allows any address (an internet API).",
+    )
     password: Annotated[SecretStr, Field(min_length=1)] | None = Field(
         default=None,
         description="The source's one secret (password, API key or secret access key). Set it as a secret: "
@@ -55,11 +61,11 @@ class SourceEndpointSettings(Section):
 
 # Per catalog source kind: the keys of `ingestion.sources.<name>` it needs, and those it may have besides.
 ENDPOINT_KEYS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
-    "postgres": (("host", "database", "username"), ("port", "schema", "password")),
-    "mysql": (("host", "database", "username"), ("port", "password")),
-    "mongodb": (("host", "database", "username"), ("port", "password")),
-    "rest_api": (("url",), ("password",)),
-    "csv_files": (("bucket", "region", "username"), ("url", "password")),
+    "postgres": (("host", "database", "username"), ("port", "schema", "password", "cidrs")),
+    "mysql": (("host", "database", "username"), ("port", "password", "cidrs")),
+    "mongodb": (("host", "database", "username"), ("port", "password", "cidrs")),
+    "rest_api": (("url",), ("password", "cidrs")),
+    "csv_files": (("bucket", "region", "username"), ("url", "password", "cidrs")),
 }
 
 

@@ -105,7 +105,8 @@ def source_flows(catalog: Catalog, settings: IngestionSettings) -> list[Flow]:
             parsed = urlparse(endpoint.url)
             host, port = parsed.hostname, parsed.port
         where = host or ("Amazon S3" if source.kind == "csv_files" else "its host")
-        outside = Outside(f"source-{source.name}", f"the {source.kind} source `{source.name}` ({where})")
+        outside = Outside(f"source-{source.name}", f"the {source.kind} source `{source.name}` ({where})",
+                          f"ingestion.sources.{source.name}.cidrs")
         flows.append(Flow(JOBS, outside, port or default_port, f"reads source `{source.name}`",
                           SOURCE_DOCS + connector))
     return flows

@@ -99,14 +99,25 @@ class Service:
 
 @dataclass(frozen=True)
 class Outside:
-    """An endpoint outside the pod network: the Kubernetes API server, the nodes' kubelets, a source, S3, RDS."""
+    """An endpoint outside the pod network: the Kubernetes API server, the nodes' kubelets, a source, S3, RDS.
+
+    `key`: the stack-config path (under `dataplatform:`) whose CIDRs say where it is; the NetworkPolicies allow
+    exactly those, and a stack that needs the endpoint without setting them fails validation under that key.
+    Unset: `kubernetes.network.endpoints.<name>`."""
 
     name: str
     description: str
+    key: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.key:
+            object.__setattr__(self, "key", f"{ENDPOINTS_KEY}.{self.name}")
 
 
-KUBERNETES_API = Outside("kubernetes-api", "the Kubernetes API server (its endpoints, behind `kubernetes.default`)")
-NODES = Outside("nodes", "the nodes' kubelets, at the node addresses")
+ENDPOINTS_KEY = "kubernetes.network.endpoints"
+KUBERNETES_API = Outside("kubernetes-api", "the Kubernetes API server (its endpoints, behind `kubernetes.default`)",
+                         "kubernetes.network.apiServer")
+NODES = Outside("nodes", "the nodes' kubelets, at the node addresses", "kubernetes.network.nodes")
 
 Peer = Workload | Service | Outside
 

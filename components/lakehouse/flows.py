@@ -1,15 +1,15 @@
 """The lakehouse's vendor-documented flows: Dremio's coordinator and executors (ZooKeeper, fabric, the lake, the
-sources they read) and the dbt runner. Both are the program's own workloads (components/lakehouse/spec.py): their
-labels and ports come from the recorded objects.
+sources they read) and the dbt runner. Both are the program's own workloads (components/lakehouse/spec.py): the
+ports stated here are the spec's, and the network check holds them to the recorded objects' container ports.
 
 Pure data (components/kit/flows.py); components/platform.py lists it.
 """
 
 from __future__ import annotations
 
-from components.kit.flows import Flow, FlowTable, Service, Workload
+from components.kit.flows import Flow, FlowTable, Port, Service, Workload
 from components.lakehouse.config import LakehouseSettings
-from components.lakehouse.spec import FABRIC_PORT, RUNNER, WEB_PORT, ZOOKEEPER_PORT
+from components.lakehouse.spec import FABRIC_PORT, FLIGHT_PORT, JDBC_PORT, RUNNER, WEB_PORT, ZOOKEEPER_PORT
 from infra.model.naming import SUPERSET_PORT
 
 DREMIO_DOCS = "https://docs.dremio.com/current/"
@@ -20,6 +20,7 @@ SPEC = "components/lakehouse/spec.py"
 
 COORDINATOR = Workload("dremio-coordinator", "lakehouse",
                        {"app.kubernetes.io/name": "dremio", "app.kubernetes.io/component": "coordinator"},
+                       tuple(Port(port) for port in (FABRIC_PORT, WEB_PORT, FLIGHT_PORT, JDBC_PORT, ZOOKEEPER_PORT)),
                        source=SPEC, service="dremio", declared=True)
 RUNNER_WORKLOAD = Workload("dbt-runner", "lakehouse", {"app.kubernetes.io/name": RUNNER},
                            source="components/lakehouse/component.py", service="dbt", declared=True)
@@ -29,7 +30,8 @@ def executors(settings: LakehouseSettings) -> Workload:
     """The executor StatefulSet's pods (two stand-ins where executors talk to each other)."""
     return Workload("dremio-executor", "lakehouse",
                     {"app.kubernetes.io/name": "dremio", "app.kubernetes.io/component": "executor"},
-                    source=SPEC, service="dremio", declared=True, replicas=min(settings.executors, 2))
+                    (Port(FABRIC_PORT),), source=SPEC, service="dremio", declared=True,
+                    replicas=min(settings.executors, 2))
 
 
 def flow_table(settings: LakehouseSettings) -> FlowTable:

@@ -31,6 +31,7 @@ OPERATOR_SOURCE = "https://github.com/prometheus-operator/prometheus-operator/bl
 OPERATOR = Workload(
     "prometheus-operator", "monitoring", {"app": "kube-prometheus-stack-operator", "release": RELEASE},
     (Port(OPERATOR_PORT),), source=_chart("templates/prometheus-operator/deployment.yaml"),
+    service="prometheus-operator",
 )
 KUBE_STATE_METRICS = Workload(
     "kube-state-metrics", "monitoring",
@@ -55,7 +56,7 @@ def alertmanager(replicas: int) -> Workload:
         "alertmanager", "monitoring",
         {"app.kubernetes.io/name": "alertmanager", "alertmanager": f"{RELEASE}-alertmanager"},
         (Port(ALERTMANAGER_PORT), Port(ALERTMANAGER_CLUSTER_PORT), Port(ALERTMANAGER_CLUSTER_PORT, "UDP"), Port(8080)),
-        source=_chart("templates/alertmanager/networkpolicy.yaml"), replicas=min(replicas, 2),
+        source=_chart("templates/alertmanager/networkpolicy.yaml"), service="alertmanager", replicas=min(replicas, 2),
     )
 
 

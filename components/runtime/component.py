@@ -2,13 +2,15 @@
 
 Example (inside a Pulumi program)::
 
-    runtime = KubernetesRuntime("runtime", config.kubernetes, catalog, config.identity, config.storage,
-                                log_sources=LOG_SOURCES, hosted=[cache.hosted_service(...)])
+    runtime = KubernetesRuntime("runtime", config.kubernetes, config.identity, config.storage,
+                                log_sources=LOG_SOURCES, hosted=[cache.hosted_service(...)],
+                                flows=flow_tables(config, catalog), networks=outside_networks(config))
     lake = DataLake(..., minio_credentials=runtime.minio_root, ca_file=runtime.context.ca_file)
 
 What it declares, in the first-deploy order of docs/decisions/0001-deployment-topology.md:
 1. one namespace per layer labelled for the restricted pod security standard (the documented exception:
-   `dp-logs`, see `POD_SECURITY_EXCEPTIONS`), and the NetworkPolicies derived from the catalog;
+   `dp-logs`, see `POD_SECURITY_EXCEPTIONS`), and the NetworkPolicies generated from the products' flow tables
+   (components/runtime/network.py);
 2. cert-manager (unless the cluster runs it) and the stack's CA: dev generates one (pulumi-tls) and a CA
    ClusterIssuer; prod takes the organisation's PEM and existing issuer from config. The PEM goes to a
    `TrustBundleFile` on the deployer for providers that read files;
@@ -22,7 +24,7 @@ What it declares, in the first-deploy order of docs/decisions/0001-deployment-to
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import pulumi
 import pulumi_kubernetes as k8s
@@ -31,6 +33,7 @@ import pulumi_tls as tls
 
 from components.kit.base import child_options, type_token
 from components.kit.cluster import ClusterContext, server_certificate
+from components.kit.flows import FlowTable
 from components.kit.images import image_references
 from components.kit.release import HostedService, ProductRelease, ServerCertificate, declare_release
 from components.logs.shipping import LogSource
@@ -40,7 +43,6 @@ from components.runtime.network import network_policies
 from components.runtime.trust_bundle import TrustBundleFile, default_path
 from components.storage.config import StorageConfig
 from infra.model import naming
-from infra.model.catalog import Catalog
 from infra.model.naming import LAYER_NAMESPACES, namespace_name, service_host
 from infra.model.sections import StackIdentity
 
@@ -53,16 +55,6 @@ POD_SECURITY_EXCEPTIONS: dict[str, tuple[str, str]] = {
     ),
 }
 CA_VALIDITY_HOURS = 24 * 365 * 5
-
-
-def external_services(storage: StorageConfig, config: KubernetesConfig) -> frozenset[str]:
-    """Catalog services that live outside the cluster in this stack (S3 and RDS in prod)."""
-    outside = set()
-    if storage.backend != "minio":
-        outside.add("object-store")
-    if not config.install_cloudnative_pg:
-        outside.add("postgresql")
-    return frozenset(outside)
 
 
 def releases(config: KubernetesConfig, stack: StackIdentity, storage: StorageConfig,
@@ -90,11 +82,12 @@ class KubernetesRuntime(pulumi.ComponentResource):
         self,
         name: str,
         config: KubernetesConfig,
-        catalog: Catalog,
         stack: StackIdentity,
         storage: StorageConfig,
         log_sources: Sequence[LogSource],
         hosted: Sequence[HostedService],
+        flows: Sequence[FlowTable],
+        networks: Mapping[str, tuple[str, ...]],
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__(type_token("runtime", "KubernetesRuntime"), name, None, opts)
@@ -108,10 +101,7 @@ class KubernetesRuntime(pulumi.ComponentResource):
         self.provider = k8s.Provider(f"{name}-kubernetes", context=config.context, opts=child_options(self))
         self.namespaces = {layer: self._namespace(layer) for layer in LAYER_NAMESPACES}
         names = {layer: namespace.metadata.name for layer, namespace in self.namespaces.items()}
-        self.network_policies = [
-            self._network_policy(manifest)
-            for manifest in network_policies(catalog, external_services(storage, config))
-        ]
+        self.network_policies = [self._network_policy(manifest) for manifest in network_policies(flows, networks)]
         self.releases: dict[str, k8s.helm.v3.Release] = {}
         specs = {spec.name: spec for spec in releases(config, stack, storage, log_sources, hosted)}
         if "cert-manager" in specs:

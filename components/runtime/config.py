@@ -14,6 +14,7 @@ from infra.model.errors import InputError, Problem
 from infra.model.sections import (
     KUBERNETES_NAME,
     NO_SPACE,
+    Cidrs,
     Section,
     StackIdentity,
     certificate_text,
@@ -54,6 +55,26 @@ class CaSettings(Section):
         return read_pem(self.certificate)
 
 
+class NetworkSettings(Section):
+    """Where the addresses outside the pod network are, as CIDRs: the NetworkPolicies open a port there and nowhere
+    else. Each is required once a workload of the stack needs it; `[0.0.0.0/0]` allows any address."""
+
+    api_server: Cidrs | None = Field(
+        default=None,
+        description="The Kubernetes API server's endpoint addresses, which operators and controllers call and "
+        "which calls their webhooks (`kubectl get endpointslices -l kubernetes.io/service-name=kubernetes`).",
+    )
+    nodes: Cidrs | None = Field(
+        default=None, description="The nodes' addresses, where Prometheus scrapes each kubelet (10250)."
+    )
+    endpoints: dict[Annotated[str, Field(pattern=r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")], Cidrs] = Field(
+        default_factory=dict,
+        description="Other endpoints outside the cluster, by name: `s3` (the lake in prod), `rds`, `aws-apis` (the "
+        "AWS provider's endpoints), `state-backend` (the Pulumi state), `airbyte-registry` (Airbyte's connector "
+        "registry). A stack is told which of them it needs.",
+    )
+
+
 class KubernetesConfig(Section):
     context: Annotated[str, Field(min_length=1, pattern=NO_SPACE)] | None = Field(
         default=None,
@@ -77,6 +98,9 @@ class KubernetesConfig(Section):
     )
     prometheus_retention_days: Annotated[int, Field(ge=1, le=365)] = Field(
         description="Days Prometheus keeps metrics."
+    )
+    network: NetworkSettings = Field(
+        default_factory=NetworkSettings, description="Addresses outside the pod network, for the NetworkPolicies."
     )
 
     def issuer(self, stack: StackIdentity) -> str:

@@ -83,6 +83,10 @@ def cross_check(config: StackConfig, catalog: Catalog, catalog_name: str = "infr
                 allowed = ", ".join((*required, *optional))
                 problems.append(Problem(f"ingestion.sources.{name}.{key}", f"not used by a {source.kind} source "
                                         f"(it takes {allowed}); remove it", given[key]))
+    if not problems:
+        from components.platform import network_problems  # the products' flow tables, with the program's imports
+
+        problems += network_problems(config, catalog)
     lines = [problem_line(stack_file, prefix, problem) for problem in problems]
     lock_days = config.storage.object_lock_days
     logs_days = catalog.lake.layer("logs").retention_days

@@ -5,13 +5,14 @@ value patterns, the platform's minimums and small helpers. Product sections live
 from __future__ import annotations
 
 import importlib.metadata
+import ipaddress
 import json
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -30,6 +31,20 @@ KUBERNETES_NAME = r"^[a-z0-9]([a-z0-9.-]{0,251}[a-z0-9])?$"
 ABSOLUTE_PATH = r"^/\S*$"
 NO_SPACE = r"^\S+$"
 KMS_KEY_ARN = r"^arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:key/[A-Za-z0-9-]+$"
+
+
+def _cidr(value: str) -> str:
+    try:
+        network = ipaddress.ip_network(value, strict=True)
+    except ValueError:
+        raise ValueError("must be a CIDR such as 10.0.0.0/16 or 192.0.2.10/32, with no host bits set past the "
+                         "prefix (0.0.0.0/0 allows every address)") from None
+    return str(network)
+
+
+# An address range in CIDR notation (IPv4 or IPv6), as a NetworkPolicy's ipBlock takes it.
+Cidr = Annotated[str, AfterValidator(_cidr)]
+Cidrs = Annotated[tuple[Cidr, ...], Field(min_length=1)]
 
 
 class Section(BaseModel):

@@ -4,16 +4,19 @@ each product's vendor documents.
     python -m infra.offline.network --stack dev [--out build/network]        # `make network STACK=dev`
 
 The policies are the program's own, as recorded under mocks (components/runtime/network.py generates them from
-the catalog). The pods are stand-ins: the program's own workloads (Dremio, the dbt runner, the migrations Job)
-with the labels and container ports of their recorded pod templates, and every pod a chart or an operator runs
-with the labels and ports its vendor documents (each product's `flows.py`, components/kit/flows.py). Addresses
-outside the pod network (the API server, the nodes, S3, RDS, the sources) get one stand-in address each from
-198.18.0.0/15. NCA computes which pod may open which port to which pod or address; this module compares that with
-what is needed and reports:
+the products' flow tables). The pods are stand-ins: the program's own workloads (Dremio, the dbt runner, the
+migrations Job) with the labels and container ports of their recorded pod templates (which must equal the ports
+their table states), and every pod a chart or an operator runs with the labels and ports its vendor documents
+(each product's `flows.py`, components/kit/flows.py; tests/infra/render/ holds those to what the charts render).
+Addresses outside the pod network (the API server, the nodes, S3, RDS, the sources) are the CIDRs the stack config
+gives them. NCA, which reads NetworkPolicies as Kubernetes defines them and shares no code with the generator,
+computes which pod may open which port to which pod or address; this module compares that with what is needed and
+reports:
 
 - `blocked`: a flow of a product's table that is not allowed (one finding per flow);
 - `catalog`: a call the catalog declares (`infra/dataflow.yaml`) that no pod serves, or that nothing allows;
-- `selects-nothing`: a policy that selects no pod, or a rule whose peers select none (NCA's emptiness query);
+- `selects-nothing`: a policy that selects no pod (a namespace's default deny excepted), or a rule whose peers
+  select none (NCA's emptiness query);
 - `unserved`: a port allowed to a pod that its containers neither declare nor are documented to listen on;
 - `unneeded`: anything else that is allowed: a connection no row of the tables needs (by the workload it reaches,
   or, for what leaves the pod network, by the workload it leaves).
@@ -36,8 +39,6 @@ from pathlib import Path
 from typing import Any
 
 from components.kit.flows import Flow, FlowTable, Outside, Service, Workload
-from components.runtime.component import external_services
-from components.runtime.network import flows as catalog_flows
 from infra.model.catalog import Catalog
 from infra.model.config import StackConfig, project_values
 from infra.model.inputs import validate_inputs
@@ -46,13 +47,12 @@ from infra.model.stackfiles import REPO_ROOT, load_stack
 from infra.offline import nca
 from infra.offline.harness import RecordedResource, Recording, run_program
 
-OUTSIDE_NETWORK = ipaddress.IPv4Network("198.18.0.0/15")  # RFC 2544: never a real peer
 PLATFORM_NAMESPACES = frozenset(namespace_name(layer) for layer in LAYER_NAMESPACES)
 NETWORK_POLICY = "kubernetes:networking.k8s.io/v1:NetworkPolicy"
 NAMESPACE = "kubernetes:core/v1:Namespace"
 WORKLOAD_KINDS = ("StatefulSet", "Deployment", "DaemonSet", "Job", "CronJob")
 KINDS = ("blocked", "catalog", "selects-nothing", "unserved", "unneeded")
-Network = ipaddress.IPv4Network
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
 @dataclass(frozen=True)
@@ -132,15 +132,20 @@ def flow_id(flow: Flow) -> str:
     return f"{peer_name(flow.client)}-to-{peer_name(flow.server)}{port}{protocol}"
 
 
-def outside_addresses(tables: Iterable[FlowTable]) -> dict[str, Network]:
-    """One stand-in /32 per outside endpoint, in name order (stable across runs)."""
-    names = set()
+def outside_addresses(tables: Iterable[FlowTable],
+                      networks: dict[str, tuple[str, ...]]) -> dict[str, tuple[Network, ...]]:
+    """Each outside endpoint's CIDRs as the stack config gives them (`Outside.key`), by endpoint name."""
+    outsides = {}
     for table in tables:
-        names |= {endpoint.outside.name for endpoint in table.endpoints if endpoint.outside}
+        outsides |= {endpoint.outside.name: endpoint.outside for endpoint in table.endpoints if endpoint.outside}
         for flow in table.flows:
-            names |= {peer.name for peer in (flow.client, flow.server) if isinstance(peer, Outside)}
-    hosts = OUTSIDE_NETWORK.hosts()
-    return {name: Network(f"{next(hosts)}/32") for name in sorted(names)}
+            outsides |= {peer.name: peer for peer in (flow.client, flow.server) if isinstance(peer, Outside)}
+    found = {}
+    for name, outside in sorted(outsides.items()):
+        if outside.key not in networks:
+            raise ValueError(f"{outside.key}: no CIDRs for {outside.description} (validation requires them)")
+        found[name] = tuple(ipaddress.ip_network(cidr) for cidr in networks[outside.key])
+    return found
 
 
 # ---- stand-ins -----------------------------------------------------------------------------------------------
@@ -183,6 +188,10 @@ def _declared(workload: Workload, recording: Recording) -> tuple[dict[str, str],
     ports = frozenset((port.get("protocol", "TCP"), port["containerPort"])
                       for container in template.get("spec", {}).get("containers", [])
                       for port in container.get("ports") or [])
+    stated = frozenset((port.protocol, port.number) for port in workload.ports)
+    if stated != ports:
+        raise ValueError(f"workload {workload.name}: its table states ports {sorted(stated)}, its recorded pod "
+                         f"template declares {sorted(ports)}; the NetworkPolicies are generated from the table")
     return labels, ports
 
 
@@ -234,12 +243,12 @@ def network_policies(recording: Recording) -> list[dict[str, Any]]:
 class Resolver:
     stand_ins: dict[str, StandIn]
     endpoints: dict[str, Any]
-    addresses: dict[str, Network]
+    addresses: dict[str, tuple[Network, ...]]
 
     def show(self, end: nca.Pod | Network) -> str:
         """A need's end as people read it: the pod, or the outside endpoint's name and its stand-in address."""
-        names = {network: name for name, network in self.addresses.items()}
-        return f"{names[end]} ({end.network_address})" if end in names else str(end)
+        names = sorted(name for name, networks in self.addresses.items() if end in networks)
+        return f"{end} ({', '.join(names)})" if names else str(end)
 
     def workloads_of(self, service: str) -> list[StandIn]:
         return [stand_in for stand_in in self.stand_ins.values() if stand_in.workload.service == service]
@@ -251,12 +260,12 @@ class Resolver:
 
     def ends(self, peer: Workload | Service | Outside, protocol: str, port: int, serving: bool) -> list:
         if isinstance(peer, Outside):
-            return [self.addresses[peer.name]]
+            return list(self.addresses[peer.name])
         if isinstance(peer, Workload):
             return list(self.stand_ins[peer.name].pods)
         endpoint = self.endpoints.get(peer.name)
         if endpoint is not None and endpoint.outside is not None:
-            return [self.addresses[endpoint.outside.name]]
+            return list(self.addresses[endpoint.outside.name])
         return [pod for stand_in in self.workloads_of(peer.name)
                 if not serving or (protocol, port) in stand_in.ports for pod in stand_in.pods]
 
@@ -271,12 +280,30 @@ class Resolver:
 
 
 def _allowed_between(allowed: list[nca.Allowed], need: Need) -> bool:
+    """Whether the analyzer allows the need; an address range may be allowed in pieces (NCA splits the address
+    space where other rules of the same pod differ), so those pieces are joined before they are compared."""
+    ranges = []
     for entry in allowed:
         if not entry.connections.allows(need.protocol, need.port):
             continue
         if _covers(entry.source, need.source) and _covers(entry.destination, need.destination):
             return True
-    return False
+        if isinstance(need.destination, nca.Pod) is isinstance(need.source, nca.Pod):
+            continue
+        pod_end, far_end = ((entry.source, entry.destination) if isinstance(need.source, nca.Pod)
+                            else (entry.destination, entry.source))
+        if pod_end == (need.source if isinstance(need.source, nca.Pod) else need.destination) and \
+                isinstance(far_end, nca.AddressRange):
+            ranges.append((int(far_end.first), int(far_end.last)))
+    wanted = need.destination if isinstance(need.source, nca.Pod) else need.source
+    if not ranges or isinstance(wanted, nca.Pod):
+        return False
+    reached = int(wanted.network_address) - 1
+    for first, last in sorted(ranges):
+        if first > reached + 1:
+            break
+        reached = max(reached, last)
+    return reached >= int(wanted.broadcast_address)
 
 
 def _covers(peer: nca.Peer, wanted: nca.Pod | Network) -> bool:
@@ -316,38 +343,92 @@ def findings(prepared: Prepared, answers: nca.Answers) -> list[Finding]:
                 *sorted({f"not allowed: {show(n.source)} -> {show(n.destination)} {n.protocol} {n.port}"
                          for n in blocked}))))
     found += _catalog_findings(prepared, answers)
-    found += _emptiness_findings(answers.emptiness)
+    found += _emptiness_findings(answers.emptiness, _guards(prepared.policies))
     every_need = [need for _, needs in prepared.flows.values() for need in needs]
     found += _open_findings(answers.connectivity, every_need, prepared.resolver)
     return found
 
 
+@dataclass(frozen=True)
+class CatalogCall:
+    """A call the catalog declares (`infra/dataflow.yaml`): `client` reaches `server` on one of `ports` (it `uses`
+    it, or `deploys` through its admin ports), or on each of them (it `scrapes` every metrics port)."""
+
+    client: str
+    server: str
+    ports: tuple[int, ...]
+    why: str
+
+    @property
+    def every_port(self) -> bool:
+        return self.why == "scrapes"
+
+
+def catalog_calls(catalog: Catalog) -> list[CatalogCall]:
+    """Every call the catalog declares, by client, server and reason. The catalog does not say which of a server's
+    ports a client uses, so a `uses` or `deploys` call holds when one of them is allowed."""
+    services = {service.name: service for service in catalog.services}
+    calls = []
+    for client in catalog.services:
+        targets = [(services[name], ("serve", "admin"), "uses") for name in client.uses]
+        targets += [(server, ("metrics",), "scrapes") for server in catalog.services if client.scrapes]
+        targets += [(server, ("admin",), "deploys") for server in catalog.services if client.deploys]
+        for server, purposes, why in targets:
+            ports = tuple(sorted(port.port for port in server.ports if port.purpose in purposes))
+            if server.name != client.name and ports:
+                calls.append(CatalogCall(client.name, server.name, ports, why))
+    return sorted(calls, key=lambda call: (call.client, call.server, call.why))
+
+
 def _catalog_findings(prepared: Prepared, answers: nca.Answers) -> list[Finding]:
     found = []
-    config, resolver = prepared.config, prepared.resolver
-    for call in catalog_flows(prepared.catalog, external_services(config.storage, config.kubernetes)):
+    resolver = prepared.resolver
+    for call in catalog_calls(prepared.catalog):
         clients = [pod for stand_in in resolver.workloads_of(call.client) for pod in stand_in.pods]
         if not clients:
             continue  # the catalog declares a service this stack does not run
-        for port in call.ports:
-            subject = f"{call.name}-{port}"
-            servers = resolver.ends(Service(call.server), "TCP", port, serving=True)
-            if not servers:
+        endpoint = resolver.endpoints.get(call.server)
+        outside = endpoint is not None and endpoint.outside is not None
+        if outside and call.why == "scrapes":
+            continue  # a managed service outside the cluster (S3, RDS) is not scraped
+        # Outside the cluster, a service is reached at its address and port in this stack (S3 on 443).
+        ports = tuple(endpoint.ports) if outside else call.ports
+        served = {port: resolver.ends(Service(call.server), "TCP", port, serving=True) for port in ports}
+        served = {port: servers for port, servers in served.items() if servers}
+        subject = f"{call.client}-{call.why}-{call.server}"
+        if not served:
+            if call.why != "scrapes":
                 found.append(Finding("catalog", subject, (
-                    f"the catalog has {call.client} call {call.server} on {port}: no pod of {call.server} "
-                    f"listens on it",)))
-                continue
-            needs = [Need(c, s, "TCP", port) for c in clients for s in servers if c != s]
-            if not any(_allowed_between(answers.connectivity, need) for need in needs):
-                found.append(Finding("catalog", subject, (
-                    f"the catalog has {call.client} call {call.server} on {port}: nothing allows it",)))
+                    f"the catalog has {call.client} {call.why} {call.server} on {_listed(ports)}: no pod of "
+                    f"{call.server} listens on it in this stack",)))
+            continue
+        allowed = {port for port, servers in served.items()
+                   if any(_allowed_between(answers.connectivity, Need(c, s, "TCP", port))
+                          for c in clients for s in servers if c != s)}
+        missing = sorted(set(served) - allowed) if call.every_port else ([] if allowed else sorted(served))
+        if missing:
+            found.append(Finding("catalog", subject, (
+                f"the catalog has {call.client} {call.why} {call.server} on {_listed(ports)}: nothing allows "
+                f"{_listed(missing)}",)))
     return found
 
 
-def _emptiness_findings(emptiness: nca.Emptiness) -> list[Finding]:
+def _listed(ports) -> str:
+    return ", ".join(str(port) for port in ports)
+
+
+def _guards(policies: list[dict[str, Any]]) -> set[str]:
+    """Default denies: they select every pod their namespace will have, so one in a namespace that has none yet
+    (prod's `dp-storage`, S3 being outside) guards it and is no mistake."""
+    return {f"{p['metadata']['namespace']}/{p['metadata']['name']}" for p in policies
+            if not p["spec"].get("podSelector") and not p["spec"].get("ingress") and not p["spec"].get("egress")}
+
+
+def _emptiness_findings(emptiness: nca.Emptiness, guards: set[str]) -> list[Finding]:
     details: dict[str, list[str]] = defaultdict(list)
     for policy in emptiness.policies:
-        details[policy].append("selects no pod")
+        if policy not in guards:
+            details[policy].append("selects no pod")
     for policy, direction, index in emptiness.rules:
         details[policy].append(f"its {direction} rule {index} admits no pod")
     return [Finding("selects-nothing", policy, tuple(lines)) for policy, lines in sorted(details.items())]
@@ -448,7 +529,7 @@ class Prepared:
 
 def prepare(stack: str, recording: Recording | None = None) -> Prepared:
     """The stack's flow tables resolved against stand-ins of its pods, and the program's recorded policies."""
-    from components.platform import flow_tables
+    from components.platform import flow_tables, outside_networks
     from infra.program import main
 
     settings = load_stack(stack)
@@ -457,7 +538,7 @@ def prepare(stack: str, recording: Recording | None = None) -> Prepared:
     tables = flow_tables(inputs.config, inputs.catalog)
     found = stand_ins(tables, recording)
     endpoints = {endpoint.service: endpoint for table in tables for endpoint in table.endpoints}
-    resolver = Resolver(found, endpoints, outside_addresses(tables))
+    resolver = Resolver(found, endpoints, outside_addresses(tables, outside_networks(inputs.config)))
     extra = {stand_in.workload.namespace_name for stand_in in found.values()}
     return Prepared(
         stack, inputs.config, inputs.catalog, tables, resolver, resolve(tables, resolver),

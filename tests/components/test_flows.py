@@ -82,3 +82,17 @@ def test_every_catalog_service_that_needs_the_api_server_has_a_flow_to_it(prepar
             api_clients.add(client.service if isinstance(client, Workload) else client.name)
     wanted = {service.name for service in prepared[stack].catalog.services if service.kubernetes_api}
     assert wanted <= api_clients, f"no table gives {sorted(wanted - api_clients)} the API server"
+
+
+def test_every_port_the_catalog_lists_is_one_a_pod_listens_on_in_some_stack(prepared):
+    # The network check skips a metrics port no pod of the stack listens on (prod runs no cert-manager of its own);
+    # a port that no stack serves is a false statement of the catalog, not a stack's choice.
+    listened: dict[str, set[int]] = {}
+    for stack in STACKS:
+        for stand_in in prepared[stack].resolver.stand_ins.values():
+            listened.setdefault(stand_in.workload.service, set()).update(port for _, port in stand_in.ports)
+        for endpoint in prepared[stack].resolver.endpoints.values():
+            listened.setdefault(endpoint.service, set()).update(endpoint.ports)
+    unserved = [f"{service.name}:{port.port}" for service in prepared["dev"].catalog.services
+                for port in service.ports if port.port not in listened.get(service.name, set())]
+    assert not unserved, f"the catalog lists ports that no pod listens on in any stack: {unserved}"

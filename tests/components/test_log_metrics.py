@@ -20,7 +20,7 @@ from components.lakehouse import log_routes as lakehouse_logs
 from components.lakehouse import spec as lakehouse_spec
 from components.logs import shipping as logshipping
 from components.monitoring.component import base_targets
-from components.platform import LOG_SOURCES, runtime_releases
+from components.platform import LOG_SOURCES, flow_tables, outside_networks, runtime_releases
 from components.presentation import log_routes as presentation_logs
 from components.presentation import spec as presentation_spec
 from components.runtime import values as runtime_values
@@ -219,11 +219,14 @@ def test_prometheus_scrapes_the_exporter_and_the_network_lets_it():
     catalog = load_catalog()
     (shipper,) = [service for service in catalog.services if service.name == "log-shipper"]
     assert {(port.name, port.port, port.purpose) for port in shipper.ports} >= {("log-metrics", 2021, "metrics")}
-    policies = {manifest["metadata"]["name"]: manifest for manifest in network_policies(catalog)}
-    ingress = policies["ingress-prometheus-to-log-shipper"]
-    assert ingress["metadata"]["namespace"] == "dp-logs"
-    (rule,) = ingress["spec"]["ingress"]
-    assert {"protocol": "TCP", "port": 2021} in rule["ports"]
-    assert rule["from"] == [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "dp-monitoring"}}}]
-    (egress,) = policies["egress-prometheus-to-log-shipper"]["spec"]["egress"]
-    assert {"protocol": "TCP", "port": 2021} in egress["ports"]
+    policies = {(m["metadata"]["namespace"], m["metadata"]["name"]): m
+                for m in network_policies(flow_tables(dev, catalog), outside_networks(dev))}
+    ingress = policies[("dp-logs", "fluent-bit-ingress")]["spec"]["ingress"]
+    from_prometheus = [rule for rule in ingress if rule["from"][0]["namespaceSelector"]["matchLabels"]
+                       == {"kubernetes.io/metadata.name": "dp-monitoring"}]
+    assert from_prometheus[0]["ports"] == [{"protocol": "TCP", "port": 2020}, {"protocol": "TCP", "port": 2021}]
+    egress = policies[("dp-monitoring", "prometheus-egress")]["spec"]["egress"]
+    to_shipper = [rule for rule in egress if rule["to"][0].get("namespaceSelector", {}).get("matchLabels")
+                  == {"kubernetes.io/metadata.name": "dp-logs"}
+                  and rule["to"][0]["podSelector"]["matchLabels"].get("app.kubernetes.io/name") == "fluent-bit"]
+    assert {"protocol": "TCP", "port": 2021} in to_shipper[0]["ports"]

@@ -83,7 +83,7 @@ def with_source(stack: str, name: str, **endpoint) -> dict:
                  "'^https://[^\\s/?#]+[^\\s]*$' (got 'http://rates.example.com/v1')", id="plain-http-url"),
     pytest.param("dev", "postgres", {"url": "https://orders.example.com"},
                  "Pulumi.dev.yaml: dataplatform:ingestion.sources.{name}.url: not used by a postgres source (it "
-                 "takes host, database, username, port, schema, password); remove it (got 'https://orders.example.com')",
+                 "takes host, database, username, port, schema, password, cidrs); remove it (got 'https://orders.example.com')",
                  id="key-of-another-kind"),
 ])
 def test_source_endpoints_are_judged_by_their_kind_in_the_catalog(tmp_path, stack, kind, change, line):
@@ -224,3 +224,42 @@ def test_the_checked_in_inputs_are_valid():
         assert inputs.config.stack == stack
         assert {source.name for source in inputs.catalog.sources} == set(inputs.config.ingestion.sources)
 
+
+
+def network_changed(stack: str, change) -> dict:
+    document = stack_document(stack)
+    change(document["config"][f"{PROJECT}:kubernetes"]["network"])
+    return document
+
+
+def test_every_address_outside_the_pod_network_a_stack_needs_is_asked_for_by_its_key(tmp_path):
+    document = stack_document("prod")
+    del document["config"][f"{PROJECT}:kubernetes"]["network"]
+    del document["config"][f"{PROJECT}:ingestion"]["sources"][source_of("mysql")]["cidrs"]
+    lines = refusal(tmp_path, "prod", document).splitlines()
+    keys = [line.split(": ")[1] for line in lines]
+    assert keys == [f"{PROJECT}:ingestion.sources.{source_of('mysql')}.cidrs",
+                    f"{PROJECT}:kubernetes.network.apiServer",
+                    *(f"{PROJECT}:kubernetes.network.endpoints.{name}"
+                      for name in ("airbyte-registry", "aws-apis", "rds", "s3", "state-backend")),
+                    f"{PROJECT}:kubernetes.network.nodes"]
+    api_server = lines[1]
+    assert ("required: the CIDRs of the Kubernetes API server (its endpoints, behind `kubernetes.default`); the "
+            "NetworkPolicies allow 443, 6443 to it and 9443, 10250 from it, nowhere else") in api_server
+    assert "`[0.0.0.0/0]` allows any address" in api_server
+
+
+@pytest.mark.parametrize(("cidr", "shown"), [("10.0.0.1/16", "'10.0.0.1/16'"), ("kind-network", "'kind-network'"),
+                                             ("10.0.0.0/33", "'10.0.0.0/33'")])
+def test_an_address_range_that_is_no_cidr_is_refused(tmp_path, cidr, shown):
+    document = network_changed("dev", lambda network: network.update(apiServer=[cidr]))
+    message = refusal(tmp_path, "dev", document)
+    assert f"{PROJECT}:kubernetes.network.apiServer[0]: " in message
+    assert "must be a CIDR such as 10.0.0.0/16" in message and shown in message
+
+
+def test_an_endpoint_no_workload_reaches_is_named_as_a_mistake(tmp_path):
+    document = network_changed("dev", lambda network: network["endpoints"].update({"s3": ["0.0.0.0/0"]}))
+    assert refusal(tmp_path, "dev", document) == (
+        f"Pulumi.dev.yaml: {PROJECT}:kubernetes.network.endpoints.s3: no workload of this stack reaches an endpoint of "
+        "that name (it needs: airbyte-registry, state-backend); remove it")

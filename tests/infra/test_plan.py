@@ -115,6 +115,7 @@ def test_mandatory_violation_exits_1(project, tmp_path):
     stack = yaml.safe_load((project / "Pulumi.prod.yaml").read_text())
     stack["config"]["dataplatform:stage"] = "dev"
     stack["config"]["dataplatform:storage"]["objectLockDays"] = 0
+    del stack["config"]["dataplatform:kubernetes"]["network"]["endpoints"]["rds"]  # dev runs PostgreSQL in-cluster
     (project / "Pulumi.prod.yaml").write_text(yaml.safe_dump(stack))
     result = run_plan("--stack", "prod", "--root", str(project), "--out", str(tmp_path), "--quiet")
     assert result.returncode == 1, result.stdout + result.stderr

@@ -16,6 +16,7 @@ import pytest
 
 from components.kit.flows import Workload
 from components.platform import flow_tables
+from components.runtime.network import selectors
 from infra.model.catalog import load_catalog
 from infra.model.config import parse_stack_config, project_values
 from infra.model.stackfiles import load_stack
@@ -38,9 +39,13 @@ RUN_TIME_PODS = {
 }
 
 
-def chart_workloads(stack: str) -> list[Workload]:
+def table_workloads(stack: str) -> list[Workload]:
     config = parse_stack_config(project_values(load_stack(stack).config), stack)
-    return [workload for table in flow_tables(config, load_catalog()) for workload in table.workloads
+    return [workload for table in flow_tables(config, load_catalog()) for workload in table.workloads]
+
+
+def chart_workloads(stack: str) -> list[Workload]:
+    return [workload for workload in table_workloads(stack)
             if not workload.declared and workload.namespace is None and not made_at_run_time(workload.name)]
 
 
@@ -75,10 +80,10 @@ def test_chart_workloads_of_the_flow_tables_are_pods_the_charts_render(render: S
     for result in render.releases:
         releases[result.release.namespace].append(result)
     problems, unchecked = [], []
+    pods = selectors(table_workloads(stack))
     for workload in chart_workloads(stack):
         selected = [template for _, namespace, template in templates if namespace == workload.namespace_name
-                    and all(((template.get("metadata") or {}).get("labels") or {}).get(key) == value
-                            for key, value in workload.labels.items())]
+                    and pods[workload.name].matches((template.get("metadata") or {}).get("labels") or {})]
         if not selected and any(result.status != "rendered" for result in releases.get(workload.namespace_name, [])):
             unchecked.append(workload.name)
             continue
@@ -94,3 +99,28 @@ def test_chart_workloads_of_the_flow_tables_are_pods_the_charts_render(render: S
     assert not problems, "\n".join(problems)
     if unchecked:
         pytest.skip(f"{stack}: not rendered here, not checked: {', '.join(sorted(unchecked))}")
+
+
+# Rendered pods that no table workload selects, by stack: strict expected failures until they are gone.
+UNLISTED_PODS = {
+    "dev": "Airbyte's chart V1 installs a bundled MinIO (`airbyte-minio`) and its bucket hook Pod, which the platform "
+           "neither needs nor lists: they should not exist",
+}
+
+
+@pytest.mark.parametrize("stack", [pytest.param(stack, marks=pytest.mark.xfail(
+    strict=True, raises=AssertionError, reason=UNLISTED_PODS[stack])) if stack in UNLISTED_PODS else stack
+    for stack in STACKS])
+def test_every_pod_a_chart_renders_is_one_workload_of_the_tables(render: StackRender, stack: str) -> None:
+    # The NetworkPolicies are generated per table workload: a rendered pod no workload selects gets only its
+    # namespace's default deny, and one that two select gets both workloads' allowances.
+    pods = selectors(table_workloads(stack))
+    problems = []
+    for release, namespace, template in rendered_templates(render):
+        labels = (template.get("metadata") or {}).get("labels") or {}
+        owners = sorted(name for name, selected in pods.items()
+                        if selected.namespace == namespace and selected.matches(labels))
+        if len(owners) != 1:
+            problems.append(f"{release}: a pod in {namespace} labelled {labels} is selected by "
+                            f"{owners or 'no workload of the flow tables'}")
+    assert not problems, "\n".join(problems)
