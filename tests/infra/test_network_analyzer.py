@@ -115,7 +115,7 @@ def test_without_prometheus_egress_its_flows_are_blocked_and_a_policy_restores_o
         "podSelector": {"matchLabels": prometheus}, "policyTypes": ["Egress"],
         "egress": [{"to": [pods(alertmanager)], "ports": [{"protocol": "TCP", "port": 9093}]}]})
     after = {finding.case for finding in check("dev", restored, out=tmp_path / "restored").findings} - before
-    assert blocked - after == {"blocked:prometheus-to-alertmanager-9093"}
+    assert blocked - after == {"blocked:prometheus-to-alertmanager-9093", "catalog:prometheus-uses-alertmanager"}
 
 
 def test_a_policy_opening_a_namespace_to_everything_is_found(network, stack_recording, tmp_path):
