@@ -20,9 +20,9 @@ import yaml
 
 from infra.e2e import smoke
 from tests.infra.e2e_fakes import FLIGHT_SERVER, KUBECTL, FakeAirbyteJobs, FakeSuperset
+from tests.support import tls
 from tests.support.airbyte_server import CLIENT
 from tests.support.postgres import PostgresServer
-from tests.support import tls
 from tests.support.tls import make_pki
 
 ROOT = Path(__file__).resolve().parents[2]
