@@ -143,6 +143,12 @@ image-lock: $(STAMP)
 image-pin: $(STAMP)
 	@$(PY) -m infra.offline.image_pin "$(IMAGE)" "$(FROM)" "$(TO)"
 
+# The smoke test through a running dev platform (infra/e2e/smoke.py; settings in SMOKE_* variables, README "Run it
+# end to end"); pyarrow, for its Arrow Flight query, comes from infra/e2e/requirements.txt.
+e2e-smoke: $(STAMP)
+	@$(PY) -m pip install --quiet --disable-pip-version-check -r infra/e2e/requirements.txt
+	@$(PY) -m infra.e2e.smoke --summary build/e2e/smoke.json
+
 # The prod deploy's refusal (.github/workflows/deploy.yml), for a `pulumi up` run by hand.
 require-digests: plan
 	@$(PY) -m infra.offline.image_lock require-digests build/plan/$(STACK).json

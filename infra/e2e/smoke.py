@@ -18,9 +18,9 @@ At the end it prints one JSON document (and writes it to `--summary`): every ste
 error, and `failed`, the first step that failed. It exits 0 when every step passed, 1 when one failed (naming it),
 2 for missing settings. A failed step stops the run: the next ones would only fail after it.
 
-Settings come from the environment (infra/e2e/reach.sh sets them: it port-forwards each service, names it by its
-cluster DNS name in /etc/hosts, so that every certificate is verified against the name it was issued for, and reads
-the generated credentials from their Secrets):
+Settings come from the environment (the e2e workflow sets them from the Secrets the program created);
+infra/e2e/reach.py port-forwards each service and names it by its cluster DNS name in /etc/hosts, so that every
+certificate is verified against the name it was issued for:
 
     SMOKE_SOURCE_DSN           the source database, a libpq connection string
     SMOKE_CA_FILE              the platform CA (PEM) every TLS endpoint is verified against

@@ -241,3 +241,36 @@ def test_names_are_the_platforms() -> None:
         columns = set(re.findall(r"^\s+(?:cast\()?([A-Za-z_]\w*)", read.group(1), re.MULTILINE))
         defined = {line.split()[0] for line in created[stream.name].split(",") if line.strip()}
         assert columns and columns <= defined, (stream.name, columns - defined)
+
+
+def test_reach_forwards_every_platform_service_by_its_own_address() -> None:
+    """infra/e2e/reach.py: each ClusterIP Service of a dp-* namespace gets its own loopback address and a hosts
+    line with its cluster DNS name; headless Services, other namespaces and UDP-only ports are left out."""
+    from infra.e2e import reach
+
+    def service(namespace: str, name: str, ports: list[tuple[int, str]], cluster_ip: str = "10.96.0.10") -> dict:
+        return {"metadata": {"namespace": namespace, "name": name},
+                "spec": {"clusterIP": cluster_ip, "ports": [{"port": port, "protocol": protocol}
+                                                            for port, protocol in ports]}}
+
+    listed = {"items": [
+        service("dp-ingestion", "airbyte-api", [(8443, "TCP")]),
+        service("dp-lakehouse", "dremio-client", [(9047, "TCP"), (32010, "TCP"), (31010, "TCP")]),
+        service("dp-lakehouse", "dremio-cluster-pod", [(45678, "TCP")], cluster_ip="None"),
+        service("kube-system", "kube-dns", [(53, "TCP")]),
+        service("dp-logs", "syslog", [(514, "UDP")]),
+    ]}
+    found = reach.forwards(listed)
+    assert [(item.host, item.ports) for item in found] == [
+        ("airbyte-api.dp-ingestion.svc.cluster.local", (8443,)),
+        ("dremio-client.dp-lakehouse.svc.cluster.local", (9047, 31010, 32010))]
+    assert len({item.address for item in found}) == 2
+    assert all(item.address.startswith("127.42.") for item in found)
+    assert found[0].command() == ["kubectl", "port-forward", "--namespace", "dp-ingestion", "--address",
+                                  found[0].address, "svc/airbyte-api", "8443"]
+    hosts = reach.hosts_text("127.0.0.1 localhost\n", found)
+    assert hosts.splitlines() == ["127.0.0.1 localhost",
+                                  f"{found[0].address} airbyte-api.dp-ingestion.svc.cluster.local {reach.MARK}",
+                                  f"{found[1].address} dremio-client.dp-lakehouse.svc.cluster.local {reach.MARK}"]
+    assert reach.hosts_text(hosts, found[1:]).count(reach.MARK) == 1
+    assert reach.hosts_text(hosts, []) == "127.0.0.1 localhost\n"
