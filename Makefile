@@ -14,7 +14,8 @@ STAMP := $(VENV)/.installed
 
 
 .PHONY: help setup system-packages plan plan-bench plan-compare config-mutants test test-slow test-fast lint format \
-	lock clean config-docs mart-assets chart-lock image-lock require-digests chart-cache render nca-setup network
+	lock clean config-docs mart-assets chart-lock image-lock require-digests chart-cache render nca-setup network \
+	image-pin e2e-smoke
 
 help:
 	@echo "make plan STACK=<dev|prod>  offline plan and policy gate -> build/plan/<stack>.json"
@@ -38,6 +39,8 @@ help:
 	@echo "make mart-assets            write dbt's reflection models and Superset's datasets from the catalog's marts"
 	@echo "make chart-lock [ARGS=...]  each pinned chart's digest from its repository's index -> infra/model/charts.lock.json"
 	@echo "make image-lock             the vendor images every stack deploys -> images/vendor.lock.json (CI adds digests)"
+	@echo "make image-pin IMAGE=<repository> FROM=<tag> TO=<tag>   move a vendor image's tag where the program pins it"
+	@echo "make e2e-smoke              the smoke test through a running dev platform (docs/ci.md, end to end)"
 	@echo "make require-digests STACK=prod   plan, then fail when an image has no digest (what the prod deploy runs)"
 	@echo "make setup                  system packages the tests need (as root, with apt-get) and the virtualenvs"
 	@echo "make system-packages        only the system packages (PostgreSQL 15 with pgaudit, openssl, a JRE)"
@@ -109,6 +112,7 @@ lint: $(STAMP)
 	@$(VENV)/bin/ruff check .
 	@$(VENV)/bin/check-jsonschema --builtin-schema vendor.github-workflows .github/workflows/*.yml
 	@$(VENV)/bin/check-jsonschema --builtin-schema vendor.dependabot .github/dependabot.yml
+	@$(VENV)/bin/check-jsonschema --builtin-schema vendor.renovate .github/renovate.json
 	@$(VENV)/bin/zizmor --offline --quiet .github/workflows/
 
 format: $(STAMP)
@@ -133,6 +137,17 @@ chart-lock: $(STAMP)
 # workflow fills in the digests from the registries. tests/infra/test_image_lock.py fails when the file drifts.
 image-lock: $(STAMP)
 	@$(PY) -m infra.offline.image_lock
+
+# What Renovate runs after it proposes a new tag for a vendor lock entry (.github/renovate.json): the tag moves where
+# the program pins it, proved by planning the stacks under mocks; `make image-lock` then rewrites the lock.
+image-pin: $(STAMP)
+	@$(PY) -m infra.offline.image_pin "$(IMAGE)" "$(FROM)" "$(TO)"
+
+# The smoke test through a running dev platform (infra/e2e/smoke.py; settings in SMOKE_* variables, README "Run it
+# end to end"); pyarrow, for its Arrow Flight query, comes from infra/e2e/requirements.txt.
+e2e-smoke: $(STAMP)
+	@$(PY) -m pip install --quiet --disable-pip-version-check -r infra/e2e/requirements.txt
+	@$(PY) -m infra.e2e.smoke --summary build/e2e/smoke.json
 
 # The prod deploy's refusal (.github/workflows/deploy.yml), for a `pulumi up` run by hand.
 require-digests: plan
