@@ -88,7 +88,9 @@ def flow_tables(config: StackConfig, catalog: Catalog) -> tuple[FlowTable, ...]:
     tables = (
         runtime_flows.flow_table(kubernetes, on_aws=config.aws is not None),
         storage_flows.flow_table(config.storage),
-        metadata_flows.flow_table(config.metadata),
+        # The backup plugin runs beside the operator, so it comes with the operator the runtime installs.
+        metadata_flows.flow_table(
+            config.metadata, runtime_flows.CLOUDNATIVE_PG if kubernetes.install_cloudnative_pg else None),
         logs_flows.flow_table(config.logs),
         ingestion_flows.flow_table(catalog, config.ingestion),
         lakehouse_flows.flow_table(config.lakehouse),

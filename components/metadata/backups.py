@@ -1,8 +1,109 @@
-"""Where the metadata database's backups go: a bucket of the lake kept for them, written only by the `backups`
-identity (CloudNativePG's base backups and WAL archives in dev; RDS keeps its own snapshots in prod)."""
+"""Where the metadata database's backups go, and how they get there (dev; RDS keeps its own snapshots in prod).
+
+CloudNativePG's base backups and WAL archive go to a bucket of the lake kept for them, written only by the
+`backups` identity, through the Barman Cloud plugin (CNPG-I) rather than the operator's in-tree
+`spec.backup.barmanObjectStore` (deprecated since CloudNativePG 1.26, removed in 1.32;
+docs/decisions/0023-cloudnative-pg-backup-plugin.md):
+
+- the plugin's release (chart `plugin-barman-cloud`) runs beside the operator, in its namespace, as the plugin
+  requires (https://cloudnative-pg.io/plugin-barman-cloud/docs/installation/); the operator finds it by its
+  Service and calls it over gRPC with mutual TLS from the chart's own cert-manager certificates;
+- an `ObjectStore` (barmancloud.cnpg.io/v1) in the cluster's namespace says where and how: bucket path, endpoint
+  and the CA that verifies it, credentials, compression, and the retention policy (the plugin keeps it there,
+  not on the `Cluster`);
+- the `Cluster` names the plugin as its WAL archiver with that ObjectStore; the plugin adds a sidecar to each
+  instance pod, which archives WAL and takes base backups;
+- the daily `ScheduledBackup` asks for `method: plugin`.
+
+The archive keeps its place: the plugin's server name defaults to the cluster's name as the in-tree one did, so
+the ObjectStore's `destinationPath` equal to the old `barmanObjectStore.destinationPath` continues the same WAL
+archive and reads the base backups already there (docs/upgrading.md).
+
+Pure data: components/metadata/component.py declares the resources.
+"""
 
 from __future__ import annotations
 
+from typing import Any
+
+from components.kit.hardening import MEDIUM, SMALL
+from components.kit.images import pinned_tag
+from components.kit.release import Hardening, ProductRelease
+from components.metadata.log_routes import CLUSTER_NAME
 from components.storage.access import ServiceBucket
 
 BACKUP_BUCKET = ServiceBucket("backups", "backups", "Database backups (PostgreSQL base backups and WAL).")
+
+# The plugin's name as CloudNativePG knows it (the `cnpg.io/pluginName` label of the chart's Service).
+PLUGIN = "barman-cloud.cloudnative-pg.io"
+PLUGIN_RELEASE = "plugin-barman-cloud"
+PLUGIN_CHART = "plugin-barman-cloud"
+# The chart's appVersion: the tag of both images, which the chart would otherwise default to.
+PLUGIN_VERSION = "v0.13.0"
+PLUGIN_REGISTRY = "ghcr.io"
+PLUGIN_REPOSITORY = "cloudnative-pg/plugin-barman-cloud"
+SIDECAR_REPOSITORY = "cloudnative-pg/plugin-barman-cloud-sidecar"
+# The gRPC port the plugin serves the operator on (the chart's `service.port` and container port).
+PLUGIN_PORT = 9090
+# The plugin's layer: the operator's namespace, where the operator looks for plugins.
+PLUGIN_LAYER = "system"
+
+OBJECT_STORE = f"{CLUSTER_NAME}-backups"
+CREDENTIALS_SECRET = f"{CLUSTER_NAME}-backups"
+ACCESS_KEY_ID, SECRET_ACCESS_KEY = "ACCESS_KEY_ID", "ACCESS_SECRET_KEY"
+# The stack CA in a Secret of the cluster's namespace: `endpointCA` selects a Secret key, read by the sidecar.
+CA_SECRET = "platform-ca-bundle"
+CA_KEY = "ca.crt"
+COMPRESSION = "gzip"
+
+
+def plugin_release(replicas: int) -> ProductRelease:
+    """The plugin's release: its CRD (ObjectStore), Deployment, Service and mTLS certificates, in the operator's
+    namespace. Both images pinned to the chart's appVersion (and their locked digests)."""
+    return ProductRelease(
+        name=PLUGIN_RELEASE,
+        chart=PLUGIN_CHART,
+        layer=PLUGIN_LAYER,
+        values={
+            "fullnameOverride": PLUGIN_RELEASE,
+            # Leader election picks one active replica; the Deployment's strategy is Recreate.
+            "replicaCount": replicas,
+            "crds": {"create": True},
+            "image": {"registry": PLUGIN_REGISTRY, "repository": PLUGIN_REPOSITORY,
+                      "tag": pinned_tag(f"{PLUGIN_REGISTRY}/{PLUGIN_REPOSITORY}", PLUGIN_VERSION)},
+            "sidecarImage": {"registry": PLUGIN_REGISTRY, "repository": SIDECAR_REPOSITORY,
+                             "tag": pinned_tag(f"{PLUGIN_REGISTRY}/{SIDECAR_REPOSITORY}", PLUGIN_VERSION)},
+        },
+        hardening=Hardening(resources=SMALL),
+    )
+
+
+def object_store_spec(destination: Any, endpoint: Any, retention_days: int) -> dict[str, Any]:
+    """The ObjectStore's spec: the bucket path, the endpoint verified with the stack CA, the `backups` identity's
+    keys, gzip for WAL and base backups (the bucket's default encryption applies), and the retention policy."""
+    return {
+        "retentionPolicy": f"{retention_days}d",
+        "configuration": {
+            "destinationPath": destination,
+            "endpointURL": endpoint,
+            "endpointCA": {"name": CA_SECRET, "key": CA_KEY},
+            "s3Credentials": {
+                "accessKeyId": {"name": CREDENTIALS_SECRET, "key": ACCESS_KEY_ID},
+                "secretAccessKey": {"name": CREDENTIALS_SECRET, "key": SECRET_ACCESS_KEY},
+            },
+            "wal": {"compression": COMPRESSION},
+            "data": {"compression": COMPRESSION},
+        },
+        # The sidecar runs barman-cloud in each instance pod: sized like the other platform sidecars.
+        "instanceSidecarConfiguration": {"resources": MEDIUM.values()},
+    }
+
+
+def cluster_plugins(object_store: Any) -> list[dict[str, Any]]:
+    """The Cluster's `plugins`: this plugin archives WAL, to the ObjectStore `object_store`."""
+    return [{"name": PLUGIN, "isWALArchiver": True, "parameters": {"barmanObjectName": object_store}}]
+
+
+def scheduled_backup_method() -> dict[str, Any]:
+    """What a ScheduledBackup adds to take its base backups through the plugin."""
+    return {"method": "plugin", "pluginConfiguration": {"name": PLUGIN}}

@@ -9,7 +9,9 @@ Example (inside a Pulumi program; `cluster` is the runtime's ClusterContext, `la
 Server, per backend:
 - `cloudnative-pg` (dev): a CloudNativePG `Cluster` in `dp-metadata` serving a cert-manager certificate from the
   stack's CA (non-TLS connections rejected in pg_hba), pgaudit parameters (`pgaudit.log = ddl,role,write`),
-  base backups and WAL to the lake's `backups` bucket with the `backups` identity, and a daily ScheduledBackup.
+  base backups and WAL to the lake's `backups` bucket with the `backups` identity through the Barman Cloud plugin
+  (an `ObjectStore`, the plugin's release beside the operator where the stack installs it, and a daily
+  ScheduledBackup with `method: plugin`; components/metadata/backups.py).
 - `rds` (prod): `aws.rds.Instance` encrypted with its own KMS key, not public, IAM authentication on, log exports
   to CloudWatch (kept `retention.auditDays`), deletion protection, multi-AZ, backups kept
   `backupRetentionDays` (>= 7 in prod), a final snapshot, and a parameter group that preloads pgaudit and
@@ -36,8 +38,21 @@ import pulumi_random as random
 from components.kit.base import child_options, type_token
 from components.kit.cluster import ClusterContext, server_certificate, service_dns_names
 from components.kit.images import RDS_CA_BUNDLE, pinned, platform_image, rds_ca_source
+from components.kit.release import declare_release
 from components.metadata.access import MIGRATOR, PLATFORM_DATABASE, AccessModel, DatabaseLogin, access_model
-from components.metadata.backups import BACKUP_BUCKET
+from components.metadata.backups import (
+    ACCESS_KEY_ID,
+    BACKUP_BUCKET,
+    CA_KEY,
+    CA_SECRET,
+    CREDENTIALS_SECRET,
+    OBJECT_STORE,
+    SECRET_ACCESS_KEY,
+    cluster_plugins,
+    object_store_spec,
+    plugin_release,
+    scheduled_backup_method,
+)
 from components.metadata.config import MetadataSettings
 from components.metadata.log_routes import CLUSTER_NAME
 from infra.migrations import MIGRATIONS_DIR, discover
@@ -81,7 +96,7 @@ class MetadataConnection:
 
 @dataclass(frozen=True)
 class BackupTarget:
-    """Where CloudNativePG writes base backups and WAL: the lake's `backups` bucket and identity."""
+    """Where CloudNativePG's backup plugin writes base backups and WAL: the lake's `backups` bucket and identity."""
 
     bucket: pulumi.Input[str]
     endpoint: pulumi.Input[str]
@@ -199,15 +214,17 @@ class MetadataDatabase(pulumi.ComponentResource):
         superuser = self._secret("superuser", f"{CLUSTER_NAME}-superuser",
                                  {"username": "postgres", "password": admin_password}, "kubernetes.io/basic-auth")
         backup_credentials = self._secret(
-            "backup-credentials", f"{CLUSTER_NAME}-backups",
-            {"ACCESS_KEY_ID": backups.access_key_id, "ACCESS_SECRET_KEY": backups.secret_access_key},
+            "backup-credentials", CREDENTIALS_SECRET,
+            {ACCESS_KEY_ID: backups.access_key_id, SECRET_ACCESS_KEY: backups.secret_access_key},
         )
-        ca = k8s.core.v1.ConfigMap(
+        # Files for pods (the migrations Job mounts it); the backup sidecar reads the same CA from a Secret.
+        k8s.core.v1.ConfigMap(
             f"{self._name}-ca",
             metadata=k8s.meta.v1.ObjectMetaArgs(name="platform-ca", namespace=self._namespace),
             data={"ca.crt": self._cluster.ca_pem},
             opts=self._k8s(),
         )
+        backup_ca = self._secret("backup-ca", CA_SECRET, {CA_KEY: self._cluster.ca_pem})
         services = [f"{CLUSTER_NAME}-{kind}" for kind in ("rw", "r", "ro")]
         tls_secret = f"{CLUSTER_NAME}-server-tls"
         certificate = k8s.apiextensions.CustomResource(
@@ -223,7 +240,19 @@ class MetadataDatabase(pulumi.ComponentResource):
             ),
             opts=self._k8s(depends_on=self._cluster.after("cert-manager")),
         )
-        endpoint = pulumi.Output.from_input(backups.endpoint)
+        plugin = self._backup_plugin()
+        store = k8s.apiextensions.CustomResource(
+            f"{self._name}-object-store",
+            api_version="barmancloud.cnpg.io/v1",
+            kind="ObjectStore",
+            metadata={"name": OBJECT_STORE, "namespace": self._namespace},
+            spec=object_store_spec(
+                destination=pulumi.Output.concat("s3://", backups.bucket, "/", CLUSTER_NAME),
+                endpoint=pulumi.Output.from_input(backups.endpoint),
+                retention_days=config.backup_retention_days,
+            ),
+            opts=self._k8s(depends_on=[backup_credentials, backup_ca, *plugin]),
+        )
         cluster = k8s.apiextensions.CustomResource(
             f"{self._name}-cluster",
             api_version="postgresql.cnpg.io/v1",
@@ -247,26 +276,13 @@ class MetadataDatabase(pulumi.ComponentResource):
                     # Refuse every connection that is not TLS, before CloudNativePG's own rules.
                     "pg_hba": ["hostnossl all all all reject"],
                 },
-                "backup": {
-                    "retentionPolicy": f"{config.backup_retention_days}d",
-                    "barmanObjectStore": {
-                        "destinationPath": pulumi.Output.concat("s3://", backups.bucket, "/", CLUSTER_NAME),
-                        "endpointURL": endpoint,
-                        "endpointCA": {"name": ca.metadata.name, "key": "ca.crt"},
-                        "s3Credentials": {
-                            "accessKeyId": {"name": backup_credentials.metadata.name, "key": "ACCESS_KEY_ID"},
-                            "secretAccessKey": {"name": backup_credentials.metadata.name,
-                                                "key": "ACCESS_SECRET_KEY"},
-                        },
-                        "wal": {"compression": "gzip"},
-                        "data": {"compression": "gzip"},
-                    },
-                },
+                # WAL archive and base backups through the Barman Cloud plugin (components/metadata/backups.py).
+                "plugins": cluster_plugins(store.metadata["name"]),
                 "resources": {"requests": {"cpu": "250m", "memory": "512Mi"},
                               "limits": {"cpu": "1", "memory": "1Gi"}},
             },
             opts=self._k8s(protect=self._stack.protect,
-                           depends_on=[certificate, *self._cluster.after("cloudnative-pg")]),
+                           depends_on=[certificate, store, *plugin, *self._cluster.after("cloudnative-pg")]),
         )
         k8s.apiextensions.CustomResource(
             f"{self._name}-scheduled-backup",
@@ -274,11 +290,22 @@ class MetadataDatabase(pulumi.ComponentResource):
             kind="ScheduledBackup",
             metadata={"name": f"{CLUSTER_NAME}-daily", "namespace": self._namespace},
             spec={"schedule": "0 0 2 * * *", "backupOwnerReference": "self",
-                  "cluster": {"name": cluster.metadata["name"]}},
+                  "cluster": {"name": cluster.metadata["name"]}, **scheduled_backup_method()},
             opts=self._k8s(),
         )
         host = cluster.metadata["name"].apply(lambda cluster_name: service_host(f"{cluster_name}-rw", LAYER))
         return host, "postgres", self._cluster.ca_file
+
+    def _backup_plugin(self) -> list[pulumi.Resource]:
+        """The Barman Cloud plugin's release, beside the operator, where this stack installs the operator; a cluster
+        that brings its own operator brings the plugin with it (docs/metadata-and-logs.md)."""
+        if "cloudnative-pg" not in self._cluster.operators:
+            return []
+        spec = plugin_release(self._cluster.replicas)
+        return [declare_release(
+            f"{self._name}-backup-plugin", spec, self._cluster.namespaces[spec.layer],
+            self._k8s(depends_on=self._cluster.after("cert-manager", "cloudnative-pg")),
+        )]
 
     # ---- server: RDS --------------------------------------------------------------------------------
 

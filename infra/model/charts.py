@@ -149,6 +149,23 @@ CHARTS: dict[str, ChartPaths] = {
                 subcharts=(SourcePath("cloudnative-pg/grafana-dashboards", "cluster-v0.0.5", "charts/cluster"),),
             ),
         ),
+        # cloudnative-pg/charts, chart plugin-barman-cloud 0.7.0 (the Barman Cloud plugin v0.13.0, tag
+        # plugin-barman-cloud-v0.7.0); paths as in that tag's values.yaml. One Deployment and a ClusterIP Service
+        # without a `type` value; the ObjectStore CRD is a template (`crds.create`). `image` and `sidecarImage` are
+        # {registry, repository, tag}: the sidecar is the container the plugin adds to every PostgreSQL instance pod.
+        ChartPaths(
+            chart="plugin-barman-cloud",
+            version="0.7.0",
+            repository="https://cloudnative-pg.github.io/charts",
+            pages="cloudnative-pg/charts@gh-pages",
+            pod_security=("podSecurityContext",),
+            container_security=("containerSecurityContext",),
+            resources=("resources",),
+            images=("image", "sidecarImage"),
+            source=ChartSource(
+                SourcePath("cloudnative-pg/charts", "plugin-barman-cloud-v0.7.0", "charts/plugin-barman-cloud"),
+            ),
+        ),
         ChartPaths(
             chart="eck-operator",
             version="3.5.0",

@@ -84,12 +84,13 @@ IMAGE_KEYS = ("image", "imageName")
 
 def images_in(value: Any) -> Iterator[ImageRef]:
     """Every image in wire-form inputs: container `image` and CloudNativePG's `imageName` strings, and the
-    `image` objects of chart values."""
+    `image` objects of chart values, also under a key that names whose image it is (`sidecarImage`)."""
     if isinstance(value, dict):
         for key, item in value.items():
             if key in IMAGE_KEYS and isinstance(item, str) and item:
                 yield parse_reference(item)
-            elif key == "image" and isinstance(item, dict) and (found := image_object(item)) is not None:
+            elif (key == "image" or key.endswith("Image")) and isinstance(item, dict) and (
+                    found := image_object(item)) is not None:
                 yield found
             else:
                 yield from images_in(item)

@@ -60,12 +60,13 @@ def test_images_are_found_in_containers_clusters_and_chart_values() -> None:
                  "imageName": "ghcr.io/cloudnative-pg/postgresql:15.14-bookworm"},
         "values": {"image": {"registry": "docker.io", "repository": "valkey/valkey", "tag": f"9.1.4@{B}"},
                    "exporter": {"image": {"repository": "ghcr.io/x/exporter", "tag": "1.0", "digest": A}},
-                   "chartDefault": {"image": {"pullPolicy": "IfNotPresent"}}},
+                   "chartDefault": {"image": {"pullPolicy": "IfNotPresent"}},
+                   "sidecarImage": {"registry": "ghcr.io", "repository": "cnpg/sidecar", "tag": "v1"}},
     }
     assert sorted(images_in(inputs)) == sorted([
         ImageRef("docker.io/library/nginx", "1.27"), ImageRef("docker.io/library/busybox", "1.36", A),
         ImageRef("ghcr.io/cloudnative-pg/postgresql", "15.14-bookworm"), ImageRef(VALKEY.repository, "9.1.4", B),
-        ImageRef("ghcr.io/x/exporter", "1.0", A)])
+        ImageRef("ghcr.io/x/exporter", "1.0", A), ImageRef("ghcr.io/cnpg/sidecar", "v1")])
     assert image_object({"repository": "x"}) is None
 
 

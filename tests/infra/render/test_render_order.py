@@ -4,13 +4,19 @@ resource waits for its operator's release."""
 
 from __future__ import annotations
 
+import copy
 from pathlib import Path
 from typing import Any
 
+import pytest
+
+from infra.model.charts import CHARTS
+from infra.offline.render.cache import default_cache, lookup
 from infra.offline.render.crds import CrdIndex, ShippedCrd
 from infra.offline.render.helm import RenderedObject
 from infra.offline.render.order import install_order
 from infra.offline.render.planfile import RELEASE_TYPE, Plan
+from tests.support.render import rendered
 
 STACK = "urn:pulumi:dev::demo::"
 
@@ -100,3 +106,23 @@ def test_kinds_whose_crd_is_unknown_are_said_to_be_unchecked() -> None:
                                     {"app": [obj("other.io/v1", "Gadget")]}, CrdIndex([], ("superset",)))
     assert problems == []
     assert notes == ["not checked for Gadget, Widget: no cached chart defines their CRDs"]
+
+
+def test_the_metadata_object_store_is_judged_by_the_plugin_chart_and_waits_for_its_release(stack_recording) -> None:
+    """In dev the ObjectStore's CRD comes from the backup plugin's chart, which the stack releases: the declared
+    ObjectStore waits for that release, and without the dependency the check says so."""
+    if lookup(default_cache(), "plugin-barman-cloud", CHARTS["plugin-barman-cloud"].version) is None:
+        pytest.skip(f"not in the chart cache {default_cache()}: plugin-barman-cloud (make chart-cache)")
+    render = rendered(stack_recording("dev"))
+    (store,) = [result for result in render.declared if result.declared.kind == "ObjectStore"]
+    assert store.crd is not None and (store.crd.chart, store.crd.release) == ("plugin-barman-cloud",
+                                                                              "plugin-barman-cloud")
+    assert store.problems == []
+    resource = store.declared.resource
+    assert not [problem for problem in render.order_problems if problem.id.startswith(f"install-order/{resource}")]
+    document = copy.deepcopy(render.plan.document)
+    (entry,) = [item for item in document["resources"] if item["urn"] == store.declared.urn]
+    plugin = next(release.urn for release in render.plan.releases if release.name == "plugin-barman-cloud")
+    entry["dependencies"] = [urn for urn in entry["dependencies"] if urn != plugin]
+    problems, _ = install_order(Plan(document, Path("plan.json")), {}, CrdIndex([store.crd]))
+    assert [problem.id for problem in problems] == [f"install-order/{resource}:plugin-barman-cloud"]

@@ -22,8 +22,8 @@ from tests.support.render import plan_of, release, rendered
 
 STACKS = ("dev", "prod")
 RELEASES = {
-    "dev": ("airbyte", "cert-manager", "cloudnative-pg", "elastic-operator", "fluent-bit", "minio", "prometheus",
-            "redis", "superset"),
+    "dev": ("airbyte", "cert-manager", "cloudnative-pg", "elastic-operator", "fluent-bit", "minio",
+            "plugin-barman-cloud", "prometheus", "redis", "superset"),
     "prod": ("airbyte", "elastic-operator", "fluent-bit", "prometheus", "redis", "superset"),
 }
 # Values the plan cannot know, rendered with stand-ins: release -> paths.
@@ -206,7 +206,7 @@ def test_the_command_writes_the_same_bytes_twice_and_exits_by_its_findings(
     assert sorted(outputs[0]) == ["redis.yaml", "summary.json"]
     printed = capsys.readouterr().out
     assert "superset: superset 0.15.1: SKIPPED, not checked: not in the chart cache" in printed
-    assert "render dev: 1 of 9 releases rendered" in printed
+    assert "render dev: 1 of 10 releases rendered" in printed
 
 
 def test_the_command_refuses_an_unknown_stack_and_a_missing_plan(tmp_path: Path) -> None:
