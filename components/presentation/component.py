@@ -9,7 +9,7 @@ Example (inside a Pulumi program)::
     )
 
 What it declares (components/presentation/spec.py renders the values, configuration and permissions):
-1. Superset's release through the runtime's release mechanism (chart superset 0.15.1), serving https with a
+1. Superset's release through the runtime's release mechanism (chart superset 0.15.2), serving https with a
    cert-manager certificate, with the platform's own image (Superset plus the Dremio Flight dialect, pinned from
    images/digests.lock.json): metadata in the metadata layer's `superset` database over verified TLS (against the
    stack's CA, or in prod the RDS CA bundle an `rds-ca` init container copies from the `migrations` image), cache and

@@ -3,7 +3,7 @@ role's permissions, the asset bundle as checked in (its gold datasets are genera
 `make mart-assets`, see components/presentation/datasets.py), and the alerts.
 
 Pure functions, no resources: `components/presentation/component.py` declares them, the tests pin them. Chart
-paths are those of the pinned chart (superset 0.15.1, recorded in infra/model/charts.py).
+paths are those of the pinned chart (superset 0.15.2, recorded in infra/model/charts.py).
 """
 
 from __future__ import annotations

@@ -281,13 +281,15 @@ CHARTS: dict[str, ChartPaths] = {
                 SourcePath("airbytehq/helm-charts", "0f929a3754aefb9e867e5be746d5b632b223f418", "airbyte-1.8.5.tgz"),
             ),
         ),
-        # apache/superset helm/superset, chart 0.15.1; paths as in that line's helm/superset/values.yaml. The
+        # apache/superset helm/superset, chart 0.15.2 (app 5.0.0): the newest release of the 0.15 line that the
+        # published index lists with a digest here (0.15.1 was tagged but never added to it, apache/superset #35461;
+        # docs/decisions/0024-superset-chart-pin.md). Paths as in that release's helm/superset/values.yaml. The
         # bundled PostgreSQL and Redis are switched off and the default init containers (an unhardened `dockerize`
         # image) are replaced by the presentation layer's fragment: none in dev, in prod an `rds-ca` copy that
         # carries its own restricted securityContext and resources (the pack cannot index into those lists).
         ChartPaths(
             chart="superset",
-            version="0.15.1",
+            version="0.15.2",
             repository="https://apache.github.io/superset",
             pages="apache/superset@gh-pages",
             pod_security=tuple(f"{part}.podSecurityContext" for part in SUPERSET_PARTS),
@@ -300,9 +302,11 @@ CHARTS: dict[str, ChartPaths] = {
                                "init.adminUser.password", "extraSecretEnv.SUPERSET_SECRET_KEY",
                                "postgresql.auth.password", "redis.auth.password"),
             images=("image", "initImage"),
-            no_source=("apache/superset (helm/superset) is about 1.6 GB, too large to bring here whole, and no tag "
-                       "is known to hold exactly chart 0.15.1 (reported released but not published, apache/superset "
-                       "#35461)"),
+            # The tag chart-releaser made for the release. apache/superset is about 1.6 GB: rather than a clone, the
+            # chart's files can be copied one by one from this tag and path into a folder the cache takes with
+            # `--chart-dir superset=<folder>` (docs/render.md). Its Bitnami dependencies are not copied: every
+            # stack's values switch them off.
+            source=ChartSource(SourcePath("apache/superset", "superset-helm-chart-0.15.2", "helm/superset")),
         ),
     )
 }

@@ -1,6 +1,7 @@
 """The local chart cache the render stage reads: every pinned chart unpacked, outside the repository.
 
-    python -m infra.offline.render.cache [--cache DIR] [--sources DIR] [--chart NAME ...] [--refresh]
+    python -m infra.offline.render.cache [--cache DIR] [--sources DIR] [--chart-dir CHART=DIR ...]
+                                         [--chart NAME ...] [--refresh]
 
 The cache lives in `$DATAPLATFORM_CHART_CACHE`, else `$XDG_CACHE_HOME/dataplatform/charts`, else
 `~/.cache/dataplatform/charts`; `--cache` wins over both. Each pinned chart of `infra/model/charts.py` becomes
@@ -12,12 +13,18 @@ record of where it came from:
 - `source`: built from a source checkout (repository, ref and resolved commit, path, subcharts, Chart.yaml fields
   set as the release process sets them) because the repository could not be reached. A stand-in for the
   published package, close but not byte-identical: never hash it into a lock.
+- `directory`: copied from a plain folder the user names (`--chart-dir CHART=DIR`), for a chart whose repository
+  is too large to bring whole: its files copied one by one from the pin's recorded source (repository, tag or
+  commit, path). The record names that source, the number of files and the sha256 of their listing (as
+  `sha256sum` prints it, sorted by path); nothing proves the files are the tag's, so it is a stand-in built from
+  files: never lockable.
 
 `--sources DIR` names a directory of git directories laid out as `DIR/<owner>+<name>/repo` (a bare repository or a
-clone); without it only the repositories are tried. Charts already cached are kept unless `--refresh`.
+clone); without it only the repositories are tried. A `--chart-dir` folder is tried after the repository and before
+the source checkouts. Charts already cached are kept unless `--refresh`.
 Reports one line per chart: cached, already cached, or could not obtain (and why).
 Exit codes: 0 every chart is cached, 1 some could not be obtained (the render stage skips them and says so),
-2 bad input (a `--sources` directory that does not exist, an unknown `--chart`).
+2 bad input (a `--sources` directory or `--chart-dir` folder that does not exist, an unknown `--chart`).
 """
 
 from __future__ import annotations
@@ -33,7 +40,7 @@ import subprocess
 import sys
 import tarfile
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -42,8 +49,10 @@ from infra.model.charts import CHARTS, ChartPaths, SourcePath
 
 CACHE_ENV = "DATAPLATFORM_CHART_CACHE"
 ORIGIN_FILE = ".origin.json"
-FROM_REPOSITORY, FROM_SOURCE = "repository", "source"
+FROM_REPOSITORY, FROM_SOURCE, FROM_DIRECTORY = "repository", "source", "directory"
 NOT_LOCKABLE = "built from a source checkout, not the published package: never hash it into a chart lock"
+NOT_LOCKABLE_FILES = ("a stand-in built from files copied one by one from the recorded source, not the published "
+                      "package: never hash it into a chart lock")
 EXIT_CACHED, EXIT_INCOMPLETE, EXIT_INPUT = 0, 1, 2
 
 
@@ -76,7 +85,8 @@ class CachedChart:
         if self.kind == FROM_REPOSITORY:
             return f"repository {self.origin['repository']}"
         source = self.origin["source"]
-        return f"source {source['repo']}@{source['ref']}:{source['path']}"
+        where = f"{source['repo']}@{source['ref']}:{source['path']}"
+        return f"files from {where}" if self.kind == FROM_DIRECTORY else f"source {where}"
 
 
 def entry_dir(cache: Path, chart: str, version: str) -> Path:
@@ -108,21 +118,28 @@ class ChartUnavailableError(Exception):
     """The chart could not be obtained from one place; the message says why."""
 
 
-def fill(cache: Path, pins: Iterable[ChartPaths], sources: Path | None, refresh: bool = False) -> list[Outcome]:
-    """Cache every pin: from its repository when reachable, else from `sources`; one outcome per pin."""
+def fill(cache: Path, pins: Iterable[ChartPaths], sources: Path | None, refresh: bool = False,
+         directories: Mapping[str, Path] | None = None) -> list[Outcome]:
+    """Cache every pin: from its repository when reachable, else from the folder `directories` names for it, else
+    from `sources`; one outcome per pin."""
     cache.mkdir(parents=True, exist_ok=True)
-    return [_fill_one(cache, pin, sources, refresh) for pin in pins]
+    return [_fill_one(cache, pin, sources, refresh, (directories or {}).get(pin.chart)) for pin in pins]
 
 
-def _fill_one(cache: Path, pin: ChartPaths, sources: Path | None, refresh: bool) -> Outcome:
+def _fill_one(cache: Path, pin: ChartPaths, sources: Path | None, refresh: bool, directory: Path | None) -> Outcome:
     present = lookup(cache, pin.chart, pin.version)
     if present is not None and not refresh:
         return Outcome(pin.chart, pin.version, "already cached", present.describe())
     reasons: list[str] = []
-    for build in (_from_repository, _from_source):
+    builds: list[Callable[[ChartPaths, Path], dict[str, Any]]] = [
+        lambda pin, staging: _from_repository(pin, staging, sources)]
+    if directory is not None:
+        builds.append(lambda pin, staging: _from_directory(pin, staging, directory))
+    builds.append(lambda pin, staging: _from_source(pin, staging, sources))
+    for build in builds:
         staging = Path(tempfile.mkdtemp(prefix=f".{pin.chart}-", dir=cache))
         try:
-            origin = build(pin, staging, sources)
+            origin = build(pin, staging)
             _check_chart(pin, staging / "chart", origin)
             (staging / "chart" / ORIGIN_FILE).write_text(json.dumps(origin, indent=2, sort_keys=True) + "\n")
             target = entry_dir(cache, pin.chart, pin.version)
@@ -189,6 +206,41 @@ def _from_source(pin: ChartPaths, staging: Path, sources: Path | None) -> dict[s
         "lockable": False,
         "note": NOT_LOCKABLE,
     }
+
+
+def _from_directory(pin: ChartPaths, staging: Path, directory: Path) -> dict[str, Any]:
+    """The chart folder a user assembled from the pin's recorded source, copied as it is."""
+    if pin.source is None:
+        raise ChartUnavailableError(f"folder {directory}: no source recorded for it to stand in for: {pin.no_source}")
+    if not (directory / "Chart.yaml").is_file():
+        raise ChartUnavailableError(f"folder {directory} holds no Chart.yaml")
+    chart = staging / "chart"
+    for path in sorted(directory.rglob("*")):
+        relative = path.relative_to(directory).as_posix()
+        if path.is_symlink():
+            raise ChartUnavailableError(f"folder {directory}: {relative} is a symbolic link; copy the file itself")
+        if path.is_file() and path.name != ORIGIN_FILE:
+            target = chart / relative
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(path, target)
+    listing = directory_listing(chart)
+    where = pin.source.chart
+    return {
+        "chart": pin.chart,
+        "version": pin.version,
+        "origin": FROM_DIRECTORY,
+        "source": {"repo": where.repo, "ref": where.ref, "path": where.path},
+        "files": {"count": listing.count("\n"), "listingSha256": hashlib.sha256(listing.encode()).hexdigest()},
+        "lockable": False,
+        "note": NOT_LOCKABLE_FILES,
+    }
+
+
+def directory_listing(directory: Path) -> str:
+    """The listing whose sha256 a `directory` record holds: `sha256sum` lines for every file, sorted by path."""
+    lines = sorted(f"./{path.relative_to(directory).as_posix()}" for path in directory.rglob("*")
+                   if path.is_file() and path.name != ORIGIN_FILE)
+    return "".join(f"{hashlib.sha256((directory / line[2:]).read_bytes()).hexdigest()}  {line}\n" for line in lines)
 
 
 def _copy_source(sources: Path, where: SourcePath, destination: Path) -> dict[str, str]:
@@ -288,6 +340,8 @@ def main(argv: list[str] | None = None) -> int:
                         "else ~/.cache/dataplatform/charts)")
     parser.add_argument("--sources", type=Path, default=None,
                         help="folder of git directories laid out as <owner>+<name>/repo")
+    parser.add_argument("--chart-dir", action="append", default=[], metavar="CHART=DIR",
+                        help="a folder holding the chart's files copied from its recorded source (repeatable)")
     parser.add_argument("--chart", action="append", default=[], help="only this chart (repeatable)")
     parser.add_argument("--refresh", action="store_true", help="obtain again charts already cached")
     args = parser.parse_args(argv)
@@ -299,9 +353,19 @@ def main(argv: list[str] | None = None) -> int:
     if args.sources is not None and not args.sources.is_dir():
         print(f"chart-cache: the source folder {args.sources} does not exist", file=sys.stderr)
         return EXIT_INPUT
+    directories: dict[str, Path] = {}
+    for assignment in args.chart_dir:
+        name, _, folder = assignment.partition("=")
+        if name not in CHARTS or not folder:
+            print(f"chart-cache: --chart-dir {assignment}: expected CHART=DIR for a pinned chart", file=sys.stderr)
+            return EXIT_INPUT
+        if not Path(folder).expanduser().is_dir():
+            print(f"chart-cache: the chart folder {folder} does not exist", file=sys.stderr)
+            return EXIT_INPUT
+        directories[name] = Path(folder).expanduser()
     cache = (args.cache or default_cache()).expanduser()
     pins = [CHARTS[name] for name in sorted(args.chart or CHARTS)]
-    outcomes = fill(cache, pins, args.sources, args.refresh)
+    outcomes = fill(cache, pins, args.sources, args.refresh, directories)
     for outcome in outcomes:
         print(outcome.line())
     missing = [outcome.chart for outcome in outcomes if outcome.status == "could not obtain"]

@@ -178,3 +178,76 @@ def test_the_command_reports_each_chart_and_exits_1_when_one_is_missing(
     assert lines[1].startswith("other 1.0.0: could not obtain (repository http://127.0.0.1:9/charts: ")
     assert lines[2] == f"chart-cache {tmp_path / 'cache'}: 1 of 2 charts cached; could not obtain other"
     assert json.loads((tmp_path / "cache" / "demo-v1.2.3" / ".origin.json").read_text())["origin"] == "source"
+
+
+def files_folder(tmp_path: Path, version: str = "v1.2.3") -> Path:
+    """A chart folder as a user assembles it file by file from the pin's source (no git, no package)."""
+    folder = tmp_path / "copied" / "demo"
+    write_chart(folder, "demo", version)
+    (folder / "values.yaml").write_text("replicas: 1\n")
+    return folder
+
+
+def test_a_named_folder_stands_in_when_the_repository_is_unreachable(tmp_path: Path) -> None:
+    folder = files_folder(tmp_path)
+    cache = tmp_path / "cache"
+    [outcome] = chart_cache.fill(cache, [demo_pin()], None, directories={"demo": folder})
+    assert (outcome.status, outcome.detail) == ("cached", "files from acme/charts@v1.2.3:deploy/demo")
+    cached = chart_cache.lookup(cache, "demo", "v1.2.3")
+    assert cached is not None and not cached.lockable and cached.kind == chart_cache.FROM_DIRECTORY
+    assert cached.origin["source"] == {"repo": "acme/charts", "ref": "v1.2.3", "path": "deploy/demo"}
+    assert cached.origin["note"] == chart_cache.NOT_LOCKABLE_FILES and "digest" not in cached.origin
+    # The record holds the sha256 of the files' `sha256sum` listing, so anyone can compare a copy with it.
+    listing = subprocess.run("find . -type f ! -name .origin.json | sort | xargs sha256sum", shell=True,
+                             cwd=folder, capture_output=True, text=True, check=True).stdout
+    assert listing == chart_cache.directory_listing(folder)
+    assert cached.origin["files"] == {"count": 3, "listingSha256": hashlib.sha256(listing.encode()).hexdigest()}
+    assert (cached.path / "values.yaml").read_text() == "replicas: 1\n"
+    with helm_python.Chart.load(cached.path) as chart:
+        assert chart.metadata["version"] == "v1.2.3"
+
+
+def test_a_reachable_repository_wins_over_a_named_folder(repository: tuple[str, Path], tmp_path: Path) -> None:
+    url, _ = repository
+    [outcome] = chart_cache.fill(tmp_path / "cache", [demo_pin(url)], None,
+                                 directories={"demo": files_folder(tmp_path)})
+    assert (outcome.status, outcome.detail) == ("cached", f"repository {url}")
+
+
+def test_a_named_folder_must_hold_the_pinned_chart_of_a_recorded_source(tmp_path: Path) -> None:
+    cache = tmp_path / "cache"
+    [wrong] = chart_cache.fill(cache, [demo_pin()], None, directories={"demo": files_folder(tmp_path, "v9.9.9")})
+    assert wrong.status == "could not obtain" and "built chart is demo v9.9.9, not demo v1.2.3" in wrong.detail
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    [nothing] = chart_cache.fill(cache, [demo_pin()], None, directories={"demo": empty})
+    assert f"folder {empty} holds no Chart.yaml" in nothing.detail
+    linked = files_folder(tmp_path / "linked")
+    (linked / "link.yaml").symlink_to(linked / "values.yaml")
+    [refused] = chart_cache.fill(cache, [demo_pin()], None, directories={"demo": linked})
+    assert "link.yaml is a symbolic link" in refused.detail
+    unsourced = ChartPaths(chart="demo", version="v1.2.3", repository=UNREACHABLE, no_source="too large here")
+    [without] = chart_cache.fill(cache, [unsourced], None, directories={"demo": files_folder(tmp_path / "u")})
+    assert "no source recorded for it to stand in for: too large here" in without.detail
+    assert list(cache.iterdir()) == []
+
+
+def test_the_command_takes_a_chart_folder(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(chart_cache, "CHARTS", {"demo": demo_pin()})
+    folder = files_folder(tmp_path)
+    assert chart_cache.main(["--cache", str(tmp_path / "cache"), "--chart-dir", f"demo={folder}"]) == \
+        chart_cache.EXIT_CACHED
+    assert capsys.readouterr().out.splitlines()[0] == "demo v1.2.3: cached (files from acme/charts@v1.2.3:deploy/demo)"
+    assert chart_cache.main(["--cache", str(tmp_path), "--chart-dir", f"other={folder}"]) == chart_cache.EXIT_INPUT
+    assert chart_cache.main(["--cache", str(tmp_path), "--chart-dir", f"demo={tmp_path / 'absent'}"]) == \
+        chart_cache.EXIT_INPUT
+    assert "does not exist" in capsys.readouterr().err
+
+
+def test_the_superset_pin_records_the_tag_its_files_are_copied_from() -> None:
+    pin = CHARTS["superset"]
+    assert pin.source is not None and not pin.source.subcharts
+    assert (pin.source.chart.repo, pin.source.chart.path) == ("apache/superset", "helm/superset")
+    # chart-releaser names the tag, and the release the index's package URL points at, after the chart's version.
+    assert pin.source.chart.ref == f"superset-helm-chart-{pin.version}"
