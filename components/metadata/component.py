@@ -54,7 +54,9 @@ from components.metadata.backups import (
     scheduled_backup_method,
 )
 from components.metadata.config import MetadataSettings
+from components.metadata.flows import INSTANCE_LABELS, INSTANCE_MONITOR
 from components.metadata.log_routes import CLUSTER_NAME
+from components.monitoring.component import Monitoring, ScrapeTarget
 from infra.migrations import MIGRATIONS_DIR, discover
 from infra.model import naming
 from infra.model.catalog import Catalog
@@ -293,6 +295,11 @@ class MetadataDatabase(pulumi.ComponentResource):
                   "cluster": {"name": cluster.metadata["name"]}, **scheduled_backup_method()},
             opts=self._k8s(),
         )
+        # Each instance's exporter (connections, replication, WAL archiving), which the operator serves on the pod's
+        # `metrics` port over plain HTTP unless `monitoring.tls` is set.
+        Monitoring(f"{self._name}-monitoring", self._cluster,
+                   targets=[ScrapeTarget(INSTANCE_MONITOR, LAYER, dict(INSTANCE_LABELS), "metrics", kind="PodMonitor")],
+                   rules=[], opts=child_options(self, depends_on=[cluster]))
         host = cluster.metadata["name"].apply(lambda cluster_name: service_host(f"{cluster_name}-rw", LAYER))
         return host, "postgres", self._cluster.ca_file
 

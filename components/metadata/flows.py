@@ -35,10 +35,14 @@ def _plugin_source(path: str) -> str:
 RDS = Outside("rds", "the RDS PostgreSQL instance, in the cluster's VPC")
 POSTGRES_PORT = 5432
 
+METRICS_PORT = 9187
+INSTANCE_LABELS = {"cnpg.io/cluster": CLUSTER_NAME, "cnpg.io/podRole": "instance"}
+# The PodMonitor the metadata layer declares for the instances' exporters (components/metadata/component.py).
+INSTANCE_MONITOR = "metadata-postgresql"
 INSTANCES = Workload(
-    "metadata-postgresql", "metadata", {"cnpg.io/cluster": CLUSTER_NAME, "cnpg.io/podRole": "instance"},
+    "metadata-postgresql", "metadata", INSTANCE_LABELS,
     # 5432 PostgreSQL, 8000 the instance manager's status endpoint, 9187 its metrics exporter.
-    (Port(POSTGRES_PORT), Port(8000), Port(9187)), source=CNPG_DOCS + "labels_annotations/",
+    (Port(POSTGRES_PORT), Port(8000), Port(METRICS_PORT)), source=CNPG_DOCS + "labels_annotations/",
     service="postgresql",
 )
 # The Barman Cloud plugin's Deployment, in the operator's namespace (components/metadata/backups.py).
@@ -73,6 +77,9 @@ def flow_table(settings: MetadataSettings, operator: Workload | None = None) -> 
         Flow(instances, Service("object-store"), None,
              "the Barman Cloud sidecar archives WAL and uploads base backups with barman-cloud",
              _plugin_source("internal/cnpgi/common/wal.go")),
+        Flow(Service("prometheus"), instances, METRICS_PORT,
+             f"the metadata layer's PodMonitor `{INSTANCE_MONITOR}` scrapes each instance's exporter",
+             CNPG_DOCS + "monitoring/"),
     ]
     if settings.instances > 1:
         flows.append(Flow(instances, instances, POSTGRES_PORT, "replicas stream WAL from the primary",

@@ -78,7 +78,8 @@ def test_dev_lake_uses_the_runtime_minio(dev):
 def test_monitoring_scrapes_base_services_and_alerts_with_runbooks(dev, prod):
     monitors = {r.inputs["metadata"]["name"] for r in dev.resources
                 if r.inputs.get("kind") in ("ServiceMonitor", "PodMonitor")}
-    assert monitors == {"cert-manager", "cloudnative-pg", "fluent-bit", "fluent-bit-log-metrics", "minio"}
+    assert monitors == {"cert-manager", "cloudnative-pg", "fluent-bit", "fluent-bit-log-metrics", "metadata-postgresql",
+                        "minio"}
     (rules,) = [r for r in prod.resources if r.inputs.get("kind") == "PrometheusRule"
                 and r.inputs["metadata"]["name"] == "dataplatform-base"]
     alerts = rules.inputs["spec"]["groups"][0]["rules"]

@@ -77,11 +77,26 @@ API_SERVER_SERVICE = {
     "spec": {"ports": [{"name": "https", "port": 443}]},
 }
 KUBELET_SERVICE_FLAG = "--kubelet-service="
+# The instance pods CloudNativePG creates for a `Cluster` (postgresql.cnpg.io): labelled `cnpg.io/cluster: <name>` and
+# `cnpg.io/podRole: instance` (its docs, "Labels and annotations"), the exporter on the port named `metrics`, 9187
+# (its docs, "Monitoring"), PostgreSQL on `postgresql` 5432 and the instance manager's status on `status` 8000.
+CNPG_CLUSTER = ("postgresql.cnpg.io", "Cluster")
+CNPG_INSTANCE_PORTS = ({"name": "postgresql", "containerPort": 5432}, {"name": "metrics", "containerPort": 9187},
+                       {"name": "status", "containerPort": 8000})
 
 
 def cluster_provided(objects: Iterable[StackObject]) -> list[StackObject]:
-    """The Services the cluster and the stack's operators create, which monitors may select."""
+    """The Services and pods the cluster and the stack's operators create, which monitors may select."""
+    objects = list(objects)
     provided = [StackObject("kubernetes", API_SERVER_SERVICE)]
+    for item in objects:
+        if (item.group, item.kind) == CNPG_CLUSTER:
+            provided.append(StackObject(item.owner, {
+                "apiVersion": "v1", "kind": "Pod",
+                "metadata": {"name": f"{item.name}-1", "namespace": item.namespace,
+                             "labels": {"cnpg.io/cluster": item.name, "cnpg.io/podRole": "instance"}},
+                "spec": {"containers": [{"name": "postgres", "ports": [dict(port) for port in CNPG_INSTANCE_PORTS]}]},
+            }))
     for workload, template in pod_templates(objects):
         for container in (template.get("spec") or {}).get("containers") or []:
             for argument in container.get("args") or []:

@@ -117,3 +117,22 @@ def test_two_services_of_the_same_pods_on_one_port_name_are_found():
     broad = monitor("minio", "s", {"matchLabels": {"app": "minio"}}, "https")
     assert ids([metrics, console, broad]) == ["s/ServiceMonitor/minio:port:https:twice"]
     assert ids([metrics, broad]) == []
+
+
+def pod_monitor(name: str, namespace: str, selector: dict, port: str) -> StackObject:
+    return StackObject("program", {"apiVersion": "monitoring.coreos.com/v1", "kind": "PodMonitor",
+                                   "metadata": {"name": name, "namespace": namespace},
+                                   "spec": {"selector": selector, "podMetricsEndpoints": [{"port": port}]}})
+
+
+def test_the_instances_cloudnative_pg_creates_for_a_cluster_can_be_scraped():
+    cluster = StackObject("program", {"apiVersion": "postgresql.cnpg.io/v1", "kind": "Cluster",
+                                      "metadata": {"name": "metadata", "namespace": "app"}, "spec": {"instances": 1}})
+    selector = {"matchLabels": {"cnpg.io/cluster": "metadata", "cnpg.io/podRole": "instance"}}
+    everything = {"podMonitorSelector": {}, "podMonitorNamespaceSelector": {}}
+    scraper = StackObject("chart", {"apiVersion": "monitoring.coreos.com/v1", "kind": "Prometheus",
+                                    "metadata": {"name": "p", "namespace": "mon"}, "spec": everything})
+    assert ids([cluster, pod_monitor("pg", "app", selector, "metrics"), scraper]) == []
+    wrong_port = ids([cluster, pod_monitor("pg", "app", selector, "exporter"), scraper])
+    assert wrong_port == ["app/PodMonitor/pg:port:exporter"]
+    assert ids([pod_monitor("pg", "app", selector, "metrics"), scraper]) == ["app/PodMonitor/pg:selects-nothing"]
