@@ -6,8 +6,10 @@ each product's vendor documents.
 The policies are the program's own, as recorded under mocks (components/runtime/network.py generates them from
 the products' flow tables). The pods are stand-ins: the program's own workloads (Dremio, the dbt runner, the
 migrations Job) with the labels and container ports of their recorded pod templates (which must equal the ports
-their table states), and every pod a chart or an operator runs with the labels and ports its vendor documents
-(each product's `flows.py`, components/kit/flows.py; tests/infra/render/ holds those to what the charts render).
+their table states); a chart's pods as the render stage renders them from the chart cache (full labels, container
+ports); the pods operators create at run time, and a chart's that is not cached, with the labels and ports its
+vendor documents (each product's `flows.py`, components/kit/flows.py; tests/infra/render/ holds those to what the
+charts render).
 Addresses outside the pod network (the API server, the nodes, S3, RDS, the sources) are the CIDRs the stack config
 gives them. NCA, which reads NetworkPolicies as Kubernetes defines them and shares no code with the generator,
 computes which pod may open which port to which pod or address; this module compares that with what is needed and
@@ -63,6 +65,8 @@ class StandIn:
     pods: tuple[nca.Pod, ...]
     labels: dict[str, str] = field(hash=False, compare=False)
     ports: frozenset[tuple[str, int]]
+    rendered: bool = False
+    """The labels and ports are those of a pod a chart renders (else the recorded object's or the table's)."""
 
     def manifests(self) -> list[dict[str, Any]]:
         container_ports = [{"containerPort": port, "protocol": protocol} for protocol, port in sorted(self.ports)]
@@ -104,6 +108,11 @@ class NetworkReport:
     """Every table flow's id and what it resolved to (the subjects `blocked` can have)."""
     workloads: list[str]
     policies: list[str]
+    rendered: list[str] = field(default_factory=list)
+    """Workloads whose stand-ins are pods a chart rendered."""
+    documented: list[str] = field(default_factory=list)
+    """Chart or operator workloads whose stand-ins carry only their table's labels (not rendered here, or made by
+    an operator at run time)."""
 
     def of(self, kind: str, subject: str) -> Finding | None:
         return next((f for f in self.findings if f.kind == kind and f.subject == subject), None)
@@ -112,7 +121,9 @@ class NetworkReport:
         counts = {kind: sum(1 for f in self.findings if f.kind == kind) for kind in KINDS}
         lines = [f"network check, stack {self.stack}: {len(self.findings)} findings "
                  f"({', '.join(f'{count} {kind}' for kind, count in counts.items())}); "
-                 f"{len(self.flows)} flows, {len(self.workloads)} workloads, {len(self.policies)} policies"]
+                 f"{len(self.flows)} flows, {len(self.workloads)} workloads, {len(self.policies)} policies",
+                 f"stand-ins: {len(self.rendered)} workloads as their charts render them, {len(self.documented)} as "
+                 f"their tables document them ({', '.join(self.documented) or 'none'}), the rest the program's own"]
         for finding in sorted(self.findings, key=lambda f: (KINDS.index(f.kind), f.subject)):
             lines.append(f"{finding.case}")
             lines += [f"    {detail}" for detail in finding.details]
@@ -195,21 +206,62 @@ def _declared(workload: Workload, recording: Recording) -> tuple[dict[str, str],
     return labels, ports
 
 
-def stand_ins(tables: Iterable[FlowTable], recording: Recording) -> dict[str, StandIn]:
+@dataclass(frozen=True)
+class RenderedPod:
+    """A pod template a chart renders: its namespace, labels and container ports."""
+
+    release: str
+    namespace: str
+    labels: dict[str, str] = field(hash=False, compare=False)
+    ports: frozenset[tuple[str, int]]
+
+
+def rendered_pods(render: Any) -> list[RenderedPod]:
+    """Every pod template of the releases the render stage rendered (a `StackRender`), in a stable order."""
+    from infra.offline.render.monitors import pod_templates
+    from infra.offline.render.stage import stack_objects
+
+    names = {result.release.name for result in render.releases if result.status == "rendered"}
+    objects = [item for item in stack_objects(render.plan, render.releases)[0] if item.owner in names]
+    found = []
+    for workload, template in pod_templates(objects):
+        spec = template.get("spec") or {}
+        ports = frozenset((str(port.get("protocol", "TCP")), int(port["containerPort"]))
+                          for container in (spec.get("containers") or []) + (spec.get("initContainers") or [])
+                          for port in (container.get("ports") or []) if str(port.get("containerPort", "")).isdigit())
+        labels = {str(key): str(value) for key, value in ((template.get("metadata") or {}).get("labels") or {}).items()}
+        found.append(RenderedPod(workload.owner, workload.namespace, labels, ports))
+    return sorted(found, key=lambda pod: (pod.namespace, sorted(pod.labels.items())))
+
+
+def stand_ins(tables: Iterable[FlowTable], recording: Recording,
+              rendered: Iterable[RenderedPod] = ()) -> dict[str, StandIn]:
+    """Each workload's stand-in pods: the program's own from its recorded objects; a chart's from the pod the chart
+    renders that the workload's selector picks (its full labels and container ports), where the chart was rendered;
+    else, and for pods operators create at run time, the labels and ports its table documents."""
+    from components.runtime.network import selectors
+
+    tables = tuple(tables)
+    rendered = list(rendered)
+    chosen = selectors(workload for table in tables for workload in table.workloads)
     found: dict[str, StandIn] = {}
     for table in tables:
         for workload in table.workloads:
             if workload.name in found:
                 raise ValueError(f"workload {workload.name} is declared twice")
+            documented = frozenset((port.protocol, port.number) for port in workload.ports)
+            picked = [pod for pod in rendered if pod.namespace == workload.namespace_name
+                      and chosen[workload.name].matches(pod.labels)]
             if workload.declared:
                 labels, ports = _declared(workload, recording)
+            elif picked:
+                labels, ports = dict(picked[0].labels), documented | picked[0].ports
             else:
-                labels = dict(workload.labels)
-                ports = frozenset((port.protocol, port.number) for port in workload.ports)
+                labels, ports = dict(workload.labels), documented
             names = [workload.name] if workload.replicas == 1 else [
                 f"{workload.name}-{index}" for index in range(workload.replicas)]
             pods = tuple(nca.Pod(workload.namespace_name, name) for name in names)
-            found[workload.name] = StandIn(workload, pods, labels, ports)
+            found[workload.name] = StandIn(workload, pods, labels, ports, bool(picked) and not workload.declared)
     return found
 
 
@@ -527,8 +579,21 @@ class Prepared:
     policies: list[dict[str, Any]]
 
 
-def prepare(stack: str, recording: Recording | None = None) -> Prepared:
-    """The stack's flow tables resolved against stand-ins of its pods, and the program's recorded policies."""
+def render_of(recording: Recording) -> Any:
+    """The render stage's result for the recorded stack, from the chart cache (releases it lacks are skipped)."""
+    from infra.offline.plan import resource_entry
+    from infra.offline.render.cache import default_cache
+    from infra.offline.render.planfile import Plan
+    from infra.offline.render.stage import render_stack
+
+    resources = [resource_entry(resource) for resource in sorted(recording.resources, key=lambda r: r.urn)]
+    document = {"stack": recording.stack, "project": recording.project, "resources": resources}
+    return render_stack(Plan(document, REPO_ROOT / "build" / "plan" / f"{recording.stack}.json"), default_cache())
+
+
+def prepare(stack: str, recording: Recording | None = None, render: Any = None) -> Prepared:
+    """The stack's flow tables resolved against stand-ins of its pods (a chart's pods as rendered, given the
+    render stage's result), and the program's recorded policies."""
     from components.platform import flow_tables, outside_networks
     from infra.program import main
 
@@ -536,7 +601,7 @@ def prepare(stack: str, recording: Recording | None = None) -> Prepared:
     inputs = validate_inputs(project_values(settings.config), stack)
     recording = recording or run_program(main, settings)
     tables = flow_tables(inputs.config, inputs.catalog)
-    found = stand_ins(tables, recording)
+    found = stand_ins(tables, recording, rendered_pods(render) if render is not None else ())
     endpoints = {endpoint.service: endpoint for table in tables for endpoint in table.endpoints}
     resolver = Resolver(found, endpoints, outside_addresses(tables, outside_networks(inputs.config)))
     extra = {stand_in.workload.namespace_name for stand_in in found.values()}
@@ -548,15 +613,20 @@ def prepare(stack: str, recording: Recording | None = None) -> Prepared:
     )
 
 
-def check(stack: str, recording: Recording | None = None, out: Path | None = None) -> NetworkReport:
-    """Run the check for `stack` (recording the program under mocks unless given a recording)."""
-    prepared = prepare(stack, recording)
+def check(stack: str, recording: Recording | None = None, out: Path | None = None,
+          render: Any = None) -> NetworkReport:
+    """Run the check for `stack` (recording the program under mocks unless given a recording; a chart's pods as the
+    render stage renders them when given its result)."""
+    prepared = prepare(stack, recording, render)
     directory = (out or REPO_ROOT / "build" / "network") / stack
     answers = nca.analyse(directory, prepared.namespaces, prepared.pods, prepared.policies)
     report = NetworkReport(
         stack, findings(prepared, answers), {identity: needs for identity, (_, needs) in prepared.flows.items()},
         sorted(prepared.resolver.stand_ins),
         sorted(f"{p['metadata']['namespace']}/{p['metadata']['name']}" for p in prepared.policies),
+        sorted(name for name, stand_in in prepared.resolver.stand_ins.items() if stand_in.rendered),
+        sorted(name for name, stand_in in prepared.resolver.stand_ins.items()
+               if not stand_in.rendered and not stand_in.workload.declared),
     )
     (directory / "findings.txt").write_text(report.text())
     return report
@@ -566,9 +636,15 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m infra.offline.network", description=__doc__.split("\n\n")[0])
     parser.add_argument("--stack", required=True)
     parser.add_argument("--out", type=Path, default=REPO_ROOT / "build" / "network")
+    parser.add_argument("--no-render", action="store_true",
+                        help="judge every chart's pods by their tables' labels, without rendering the charts")
     args = parser.parse_args(argv)
+    from infra.program import main as program
+
     try:
-        report = check(args.stack, out=args.out)
+        recording = run_program(program, load_stack(args.stack))
+        render = None if args.no_render else render_of(recording)
+        report = check(args.stack, recording, out=args.out, render=render)
     except nca.AnalyzerMissingError as error:
         print(f"network check: {error}", file=sys.stderr)
         return 3

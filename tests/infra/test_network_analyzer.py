@@ -13,6 +13,7 @@ import yaml
 from infra.offline import nca
 from infra.offline.harness import RecordedResource, Recording
 from infra.offline.network import KINDS, NETWORK_POLICY, NetworkReport, check
+from tests.support.render import rendered
 from tests.support.system import in_ci
 
 pytestmark = pytest.mark.integration
@@ -37,7 +38,8 @@ def network(stack_recording, tmp_path_factory) -> Callable[[str], NetworkReport]
     def get(stack: str) -> NetworkReport:
         require_analyzer()
         if stack not in reports:
-            reports[stack] = check(stack, stack_recording(stack), out=tmp_path_factory.mktemp("network"))
+            recording = stack_recording(stack)
+            reports[stack] = check(stack, recording, out=tmp_path_factory.mktemp("network"), render=rendered(recording))
         return reports[stack]
 
     return get
@@ -125,3 +127,15 @@ def test_a_policy_opening_a_namespace_to_everything_is_found(network, stack_reco
     valkey = report.of("unneeded", "valkey")
     assert valkey is not None and any(line.startswith("0.0.0.0/") for line in valkey.details)
     assert report.of("unserved", "valkey") is not None  # every other port of the pod is open too
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_a_charts_pods_are_judged_as_the_chart_renders_them(network, stack):
+    report = network(stack)
+    if not report.rendered:
+        pytest.skip(f"{stack}: no chart is in the chart cache (`make chart-cache`): every chart's pods are judged by "
+                    "their tables' labels")
+    # What only operators create at run time, and what the deployer is, cannot come from a chart.
+    assert {"airbyte-jobs", "coredns", "deployer", "prometheus", "alertmanager"} <= set(report.documented)
+    assert not set(report.rendered) & {"airbyte-jobs", "coredns", "deployer"}
+    assert "stand-ins: " in report.text()
