@@ -250,10 +250,11 @@ def _validate_database_tls(args, report_violation) -> None:
     if args.resource_type != RELEASE or not _is_airbyte(args.props):
         return
     database = known(args.props, "values", "global", "database")
-    kind, name = known(database, "type"), known(database, "database")
+    kind, name = known(database, "type"), known(database, "name")
     if UNKNOWN in (database, kind, name) or kind != "external":
         return
-    # The chart joins `jdbc:postgresql://<host>:<port>/<global.database.database>`, so the parameters sit there.
+    # Chart V2 joins `jdbc:postgresql://<host>:<port>/<global.database.name>` (`templates/config/_database.tpl`), so
+    # the parameters sit there.
     _, _, query = name.partition("?") if isinstance(name, str) else ("", "", "")
     parameters = dict(part.partition("=")[::2] for part in query.split("&") if part)
     problems = []
@@ -265,7 +266,7 @@ def _validate_database_tls(args, report_violation) -> None:
         release = known(args.props, "name")
         report_violation(f"Release '{release if isinstance(release, str) else args.name}' connects Airbyte to its "
                          f"database without verifying the server ({'; '.join(problems)}); append "
-                         "`?sslmode=verify-full&sslrootcert=<CA file>` to global.database.database.")
+                         "`?sslmode=verify-full&sslrootcert=<CA file>` to global.database.name.")
 
 
 require_database_tls = resource_policy(
@@ -273,11 +274,11 @@ require_database_tls = resource_policy(
     "DP-AB-006",
     "Airbyte's own database connection verifies the server's certificate and name",
     "The `airbyte` chart's release with an external database carries `sslmode=verify-full` and an `sslrootcert` "
-    "in the JDBC parameters the chart appends to the database name (`global.database.database`), so Airbyte's "
+    "in the JDBC parameters the chart appends to the database name (`global.database.name`), so Airbyte's "
     "connection to PostgreSQL is encrypted and checked against the CA and the server's name.",
     Severity.HIGH,
     ["transport"],
-    "Set global.database.database to `<name>?sslmode=verify-full&sslrootcert=<CA file mounted in the pods>`.",
+    "Set global.database.name to `<name>?sslmode=verify-full&sslrootcert=<CA file mounted in the pods>`.",
     _validate_database_tls,
 )
 

@@ -10,12 +10,16 @@ Example (inside a Pulumi program)::
     ingestion.api_url   # "https://airbyte-api.dp-ingestion.svc.cluster.local:8443"
 
 What it declares (components/ingestion/spec.py renders the chart values and alerts):
-1. Airbyte's release through the runtime's release mechanism (chart airbyte 1.8.5): auth on with a generated
-   instance administrator, application client and JWT signing secret; its database (`airbyte`) on the metadata
-   layer's PostgreSQL with the metadata layer's `airbyte` login; state, job logs and workload output in the
-   lake's `airbyte` bucket with the `airbyte` identity's keys. Every credential is in a Kubernetes Secret the
-   chart references by name. Airbyte's JVMs trust the stack's CA (a truststore built by an init container) and
-   its database connection is `sslmode=verify-full` against the stack's CA, or RDS's bundle in prod. The API
+1. Airbyte's release through the runtime's release mechanism (chart V2 airbyte 2.1.1): auth on with a generated
+   instance administrator, application client and JWT signing secret; its database (`airbyte`) and Temporal's
+   (`temporal`, `temporal_visibility`) on the metadata layer's PostgreSQL with the metadata layer's `airbyte`
+   login; state, job logs and workload output in the lake's `airbyte` bucket with the `airbyte` identity's keys.
+   Every credential is in a Kubernetes Secret the chart references by name. Airbyte's JVMs trust the stack's CA
+   (the Java base image's update-ca-trust over the CA among its anchors), the job pods' orchestrator through a
+   trust store Secret where the object store is the platform's; the database connections (JDBC and Temporal)
+   verify the server against the stack's CA, or RDS's bundle in prod. Each workload that calls the Kubernetes API
+   has a service account of its own with only what it calls (the launcher: pods; the bootloader: the auth
+   Secret); the others run as `airbyte`, which mounts no token. The API
    is served over TLS by an nginx sidecar in the server pod (a cert-manager certificate, Service
    `airbyte-api`), the only way the providers reach it. Job logs reach `airbyte-logs-*`
    through the runtime's Fluent Bit (every container of `dp-ingestion` is routed there,
@@ -30,6 +34,7 @@ What it declares (components/ingestion/spec.py renders the chart values and aler
 
 from __future__ import annotations
 
+import base64
 from typing import Any
 
 import pulumi
@@ -39,6 +44,7 @@ import pulumi_random as random
 from components.ingestion import provider as airbyte
 from components.ingestion import spec
 from components.ingestion.config import IngestionSettings, SourceEndpointSettings
+from components.ingestion.truststore import jks
 from components.kit.base import child_options, type_token
 from components.kit.cluster import ClusterContext
 from components.kit.hardening import LARGE, MEDIUM, SMALL, Resources, container_security, pod_security
@@ -115,17 +121,20 @@ class Ingestion(pulumi.ComponentResource):
             data={"ca.crt": cluster.ca_pem},
             opts=self._k8s(),
         )
+        shape = airbyte_shape(config, stack, store, database)
+        accounts = self._service_accounts()
+        job_trust = [self._job_truststore(cluster.ca_pem)] if spec.job_trust(shape) else []
         release = declare_release(
             f"{name}-airbyte",
             ProductRelease(
                 name=spec.RELEASE, chart="airbyte", layer=spec.LAYER,
-                values=spec.values(airbyte_shape(config, stack, store, database)),
+                values=spec.values(shape),
                 hardening=Hardening(pod=pod_security(run_as_user=spec.AIRBYTE_UID, fs_group=spec.AIRBYTE_UID),
                                     container=container_security(), resources=MEDIUM),
                 deploy_time={"global.database.host": database.host},
             ),
             self._namespace,
-            self._k8s(depends_on=[*auth, storage, *front, trusted]),
+            self._k8s(depends_on=[*auth, storage, *front, trusted, *accounts, *job_trust]),
         )
         self.api_url = spec.server_url()
         connection = pulumi.Output.secret(pulumi.Output.all(self._client_id, self._client_secret, cluster.ca_pem).apply(
@@ -170,6 +179,47 @@ class Ingestion(pulumi.ComponentResource):
             opts=self._k8s(),
         )
         return [certificate, conf, service]
+
+    def _service_accounts(self) -> list[pulumi.Resource]:
+        """`airbyte` for every pod that calls no Kubernetes API (no token mounted), and one account per workload that
+        does, bound to a Role with only what it calls (spec.DEFAULT_ACCOUNT and its neighbours say who calls what)."""
+        created: list[pulumi.Resource] = [self._account("account", spec.DEFAULT_ACCOUNT, automount=False)]
+        for role, account, rules in (
+            ("launcher", spec.LAUNCHER_ACCOUNT, [{"apiGroups": [""], "resources": ["pods"],
+                                                 "verbs": ["get", "list", "watch", "create", "update", "patch",
+                                                           "delete"]}]),
+            ("bootloader", spec.BOOTLOADER_ACCOUNT, [{"apiGroups": [""], "resources": ["secrets"],
+                                                     "resourceNames": [spec.AUTH_SECRET],
+                                                     "verbs": ["get", "update"]}]),
+        ):
+            account_resource = self._account(f"{role}-account", account, automount=True)
+            role_resource = k8s.rbac.v1.Role(
+                f"{self._name}-{role}-role",
+                metadata=k8s.meta.v1.ObjectMetaArgs(name=account, namespace=self._namespace),
+                rules=rules, opts=self._k8s())
+            binding = k8s.rbac.v1.RoleBinding(
+                f"{self._name}-{role}-binding",
+                metadata=k8s.meta.v1.ObjectMetaArgs(name=account, namespace=self._namespace),
+                role_ref={"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": account},
+                subjects=[{"kind": "ServiceAccount", "name": account, "namespace": self._namespace}],
+                opts=self._k8s(depends_on=[role_resource, account_resource]))
+            created += [account_resource, role_resource, binding]
+        return created
+
+    def _account(self, role: str, account: str, automount: bool) -> k8s.core.v1.ServiceAccount:
+        return k8s.core.v1.ServiceAccount(
+            f"{self._name}-{role}",
+            metadata=k8s.meta.v1.ObjectMetaArgs(name=account, namespace=self._namespace),
+            automount_service_account_token=automount, opts=self._k8s())
+
+    def _job_truststore(self, ca_pem: pulumi.Input[str]) -> k8s.core.v1.Secret:
+        """The job pods' orchestrator's trust store: the stack's CA as a JKS (public certificates only)."""
+        return k8s.core.v1.Secret(
+            f"{self._name}-job-truststore",
+            metadata=k8s.meta.v1.ObjectMetaArgs(name=spec.JOB_TRUST_SECRET, namespace=self._namespace),
+            data={spec.JOB_TRUSTSTORE_KEY: pulumi.Output.from_input(ca_pem).apply(
+                lambda pem: base64.b64encode(jks(pem)).decode())},
+            opts=self._k8s())
 
     def _random(self, role: str, length: int = 40) -> pulumi.Output[str]:
         generated = random.RandomPassword(f"{self._name}-{role}", length=length, special=False,

@@ -1,8 +1,9 @@
 """The ingestion layer's vendor-documented flows: Airbyte's services talking to each other, to the API server,
 the metadata database and the object store, and its job pods to the sources and the lake.
 
-Pure data (components/kit/flows.py); components/platform.py lists it. The chart rows cite the pinned chart as
-its repository packages it: `airbyte-1.8.5.tgz/<path inside the package>`.
+Pure data (components/kit/flows.py); components/platform.py lists it. The chart rows cite the pinned chart V2 as
+airbytehq/charts packages it: `airbyte-2.1.1.tgz/airbyte/<path inside the package>`; the job pods' rows cite the
+workload launcher's source in airbyte-platform's release/2.1.0.
 """
 
 from __future__ import annotations
@@ -14,10 +15,10 @@ from components.ingestion.spec import API_PORT, API_TLS_PORT, RELEASE
 from components.kit.flows import KUBERNETES_API, Flow, FlowTable, Outside, Port, Service, Workload, chart_source
 from infra.model.catalog import Catalog
 
-CHART_COMMIT = "0f929a3754ae"  # airbytehq/helm-charts: "chore: release airbyte/airbyte 1.8.5"
+CHART_COMMIT = "2f78bfbb9b09"  # airbytehq/charts: "chore: release airbyte/airbyte 2.1.1"
+PLATFORM_COMMIT = "061b8f3c77"  # airbytehq/airbyte-platform release/2.1.0
 TEMPORAL_PORT = 7233
 WORKLOAD_API_PORT = 8007
-CONNECTOR_BUILDER_PORT = 8080
 SOURCE_DOCS = "https://docs.airbyte.com/integrations/sources/"
 # Each kind's connector and the port it connects to when the stack config names none.
 SOURCE_PORTS = {"postgres": ("postgres", 5432), "mysql": ("mysql", 3306), "mongodb": ("mongodb-v2", 27017),
@@ -25,71 +26,77 @@ SOURCE_PORTS = {"postgres": ("postgres", 5432), "mysql": ("mysql", 3306), "mongo
 
 
 def _chart(path: str) -> str:
-    return chart_source("airbytehq/helm-charts", CHART_COMMIT, f"airbyte-1.8.5.tgz/airbyte/{path}")
+    return chart_source("airbytehq/charts", CHART_COMMIT, f"airbyte-2.1.1.tgz/airbyte/{path}")
 
 
-def _component(name: str, ports: tuple[Port, ...] = (), template: str = "deployment.yaml") -> Workload:
-    """A pod of the chart's subchart `name`, labelled `app.kubernetes.io/name: <subchart>` and the release."""
+def _component(folder: str, ports: tuple[Port, ...] = (), template: str = "deployment.yaml") -> Workload:
+    """The pods of the chart's template folder `airbyte-<name>`: V2 labels them `app.kubernetes.io/name: <name>`
+    and the release (`templates/_helpers.tpl`, `airbyte.selectorLabels`)."""
+    name = folder.removeprefix("airbyte-")
     return Workload(
-        f"airbyte-{name}" if not name.startswith("airbyte-") else name, "ingestion",
-        {"app.kubernetes.io/name": name, "app.kubernetes.io/instance": RELEASE},
-        ports, source=_chart(f"charts/{name}/templates/{template}"), service="airbyte",
+        folder, "ingestion", {"app.kubernetes.io/name": name, "app.kubernetes.io/instance": RELEASE},
+        ports, source=_chart(f"templates/{folder}/{template}"), service="airbyte",
     )
 
 
-SERVER = _component("server", (Port(API_PORT), Port(API_TLS_PORT)))  # 8443: the program's TLS sidecar
+SERVER = _component("airbyte-server", (Port(API_PORT), Port(API_TLS_PORT)))  # 8443: the program's TLS sidecar
 # 9000 the heartbeat server, 9001-9030 the Temporal activity port pool the chart declares.
-WORKER = _component("worker", tuple(Port(port) for port in range(9000, 9031)))
-WORKLOAD_LAUNCHER = _component("workload-launcher", (Port(8016),))
-WORKLOAD_API_SERVER = _component("workload-api-server", (Port(WORKLOAD_API_PORT),))
-CRON = _component("cron")
-CONNECTOR_BUILDER = _component("connector-builder-server", (Port(CONNECTOR_BUILDER_PORT),))
+WORKER = _component("airbyte-worker", tuple(Port(port) for port in range(9000, 9031)))
+WORKLOAD_LAUNCHER = _component("airbyte-workload-launcher", (Port(8016),))
+WORKLOAD_API_SERVER = _component("airbyte-workload-api-server", (Port(WORKLOAD_API_PORT),))
+CRON = _component("airbyte-cron")
 BOOTLOADER = _component("airbyte-bootloader", template="pod.yaml")
-TEMPORAL = _component("temporal", (Port(TEMPORAL_PORT),))
+TEMPORAL = _component("airbyte-temporal", (Port(TEMPORAL_PORT),))
 # The pods the workload launcher creates for every check, discover and sync (one pod holds the source, the
-# destination and the orchestrator); Airbyte's pod sweeper finds them by this label.
+# destination and the orchestrator); its pod sweeper finds them by this label.
 JOBS = Workload(
     "airbyte-jobs", "ingestion", {"airbyte": "job-pod"},
-    source=chart_source("airbytehq/airbyte-platform", "1e3d2843fc4e",
-                        "airbyte-commons-worker/src/main/kotlin/io/airbyte/workers/pod/PodLabeler.kt"),
+    source=chart_source("airbytehq/airbyte-platform", PLATFORM_COMMIT,
+                        "airbyte-workload-launcher/src/main/kotlin/pods/PodLabeler.kt"),
     service="airbyte",
 )
-# Airbyte's public connector registry and source stubs (connectors.airbyte.com), which the server reads.
+# Airbyte's public connector registry and source stubs (connectors.airbyte.com), which the server and cron read.
 REGISTRY = Outside("airbyte-registry", "connectors.airbyte.com, Airbyte's connector registry")
-WORKLOADS = (SERVER, WORKER, WORKLOAD_LAUNCHER, WORKLOAD_API_SERVER, CRON, CONNECTOR_BUILDER, BOOTLOADER, TEMPORAL,
-             JOBS)
+WORKLOADS = (SERVER, WORKER, WORKLOAD_LAUNCHER, WORKLOAD_API_SERVER, CRON, BOOTLOADER, TEMPORAL, JOBS)
 
 
 def _internal_flows() -> list[Flow]:
-    env = _chart("templates/env-configmap.yaml")  # TEMPORAL_HOST, INTERNAL_API_HOST, WORKLOAD_API_HOST, ...
     database = "https://docs.airbyte.com/platform/deploying-airbyte/integrations/database"
     storage = "https://docs.airbyte.com/platform/deploying-airbyte/integrations/storage"
     jobs = "https://docs.airbyte.com/platform/understanding-airbyte/jobs"
     api = Service(KUBERNETES_API.name)
+    # Each platform pod's environment, in its template: `airbyte.database.envs` (DATABASE_URL),
+    # `airbyte.temporal.envs` (TEMPORAL_HOST), `airbyte.common.envs` (INTERNAL_API_HOST, the server's Service),
+    # `airbyte.workloadApiServer.envs` (WORKLOAD_API_HOST), `airbyte.storage.envs` (the object store).
     flows = [
         Flow(client, Service("postgresql"), None, "keeps its configuration and job history in the database", database)
         for client in (SERVER, WORKER, WORKLOAD_LAUNCHER, WORKLOAD_API_SERVER, CRON, BOOTLOADER)
     ]
-    flows += [Flow(client, TEMPORAL, TEMPORAL_PORT, "schedules and runs workflows through Temporal", env)
+    flows += [Flow(client, TEMPORAL, TEMPORAL_PORT, "schedules and runs workflows through Temporal", client.source)
               for client in (SERVER, WORKER, WORKLOAD_LAUNCHER, WORKLOAD_API_SERVER, CRON)]
-    flows += [Flow(client, SERVER, API_PORT, "calls the internal configuration API", env)
-              for client in (WORKER, WORKLOAD_LAUNCHER, WORKLOAD_API_SERVER, JOBS)]
-    flows += [Flow(client, WORKLOAD_API_SERVER, WORKLOAD_API_PORT, "claims and reports workloads", env)
+    flows += [Flow(client, SERVER, API_PORT, "calls the internal configuration API", client.source)
+              for client in (WORKER, WORKLOAD_LAUNCHER, WORKLOAD_API_SERVER, CRON)]
+    flows += [Flow(client, WORKLOAD_API_SERVER, WORKLOAD_API_PORT, "claims and reports workloads", client.source)
               for client in (WORKER, WORKLOAD_LAUNCHER, CRON)]
     flows += [Flow(client, Service("object-store"), None, "reads and writes state, logs and workload output", storage)
               for client in (SERVER, WORKER, WORKLOAD_LAUNCHER)]
     flows += [
-        Flow(TEMPORAL, Service("postgresql"), None, "Temporal keeps its workflows in the database",
-             _chart("charts/temporal/templates/deployment.yaml")),
-        Flow(SERVER, CONNECTOR_BUILDER, CONNECTOR_BUILDER_PORT, "forwards connector builder requests",
-             _chart("charts/server/templates/deployment.yaml")),
-        Flow(BOOTLOADER, api, None, "creates the instance's auth Secret before the release goes on",
-             _chart("charts/airbyte-bootloader/templates/pod.yaml")),
+        Flow(TEMPORAL, Service("postgresql"), None,
+             "Temporal keeps its workflows in its databases; its init container sets up their schema",
+             TEMPORAL.source),
+        Flow(BOOTLOADER, api, None, "adds the data plane's credentials to the auth Secret before the release goes on",
+             chart_source("airbytehq/airbyte-platform", PLATFORM_COMMIT,
+                          "airbyte-bootloader/src/main/kotlin/io/airbyte/bootloader/DataplaneInitializer.kt")),
         Flow(WORKLOAD_LAUNCHER, api, None, "creates, watches and deletes the job pods",
-             _chart("charts/workload-launcher/templates/deployment.yaml")),
+             chart_source("airbytehq/airbyte-platform", PLATFORM_COMMIT,
+                          "airbyte-workload-launcher/src/main/kotlin/pods/KubePodLauncher.kt")),
+        Flow(JOBS, SERVER, API_PORT, "the orchestrator calls the internal configuration API", jobs),
         Flow(JOBS, WORKLOAD_API_SERVER, WORKLOAD_API_PORT, "the sidecar and orchestrator report the workload", jobs),
         Flow(JOBS, Service("object-store"), None, "writes bronze and the job's state and logs", jobs),
-        Flow(SERVER, REGISTRY, 443, "reads connector definitions and source stubs from the registry", env),
+        Flow(SERVER, REGISTRY, 443, "reads connector definitions and source stubs from the registry",
+             _chart("templates/config/_connector.tpl")),
+        Flow(CRON, REGISTRY, 443, "updates connector definitions from the registry (`cron.jobs.updateDefinitions`)",
+             _chart("values.yaml")),
     ]
     return flows
 

@@ -6,8 +6,9 @@
   after the catalog service and member of that service's catalog role (today `airbyte` as ingestion, `dbt` as
   transformation, `dremio` as query_engine, `superset` as bi), plus `migrator`, which owns the platform database's
   schemas and runs the migrations. None is a superuser, none may create roles or databases.
-- Databases: one per service that keeps its own (named and owned by it: `airbyte`, `superset`), and `platform`
-  (the platform's own metadata).
+- Databases: one per service that keeps its own (named and owned by it: `airbyte`, `superset`), the further ones a
+  service's parts keep apart (owned by the same login: Airbyte's Temporal keeps `temporal` and
+  `temporal_visibility`), and `platform` (the platform's own metadata).
 - In `platform`, one schema per flow layer (bronze, silver, gold) and `platform` (the migrations' tables).
   A role that reads a layer gets USAGE and SELECT; a role that writes it also CREATE and INSERT, UPDATE,
   DELETE, TRUNCATE. Default privileges give the same to tables created later by the schema's owner
@@ -37,10 +38,12 @@ PLATFORM_TABLE_WRITE = ("SELECT", "INSERT", "UPDATE")
 @dataclass(frozen=True)
 class DatabaseLogin:
     """A product's login to the metadata database: the catalog service it is (its login role's name, whose group is
-    the service's catalog role), and whether it keeps a database of its own, named after it and owned by it."""
+    the service's catalog role), whether it keeps a database of its own, named after it and owned by it, and the
+    further databases it owns (created here, so the login never needs CREATEDB)."""
 
     service: str
     own_database: bool = False
+    databases: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -118,6 +121,7 @@ def access_model(catalog: Catalog, logins: Sequence[DatabaseLogin]) -> AccessMod
         groups=groups,
         logins=logins_of,
         databases={**{login.service: login.service for login in logins if login.own_database},
+                   **{database: login.service for login in logins for database in login.databases},
                    PLATFORM_DATABASE: MIGRATOR},
         schemas=(*FLOW_LAYERS, PLATFORM_SCHEMA),
         schema_access=tuple(schema_access),

@@ -107,9 +107,10 @@ class ChartPaths:
         }
 
 
-# The Airbyte chart's components that run pods (the bundled PostgreSQL and MinIO are switched off).
-AIRBYTE_COMPONENTS = ("server", "worker", "workload-launcher", "workload-api-server", "cron",
-                      "connector-builder-server", "airbyte-bootloader", "temporal")
+# The Airbyte chart V2's components that run pods, by their values key (webapp, manifest server, metrics, Keycloak,
+# Temporal UI and the bundled PostgreSQL and MinIO are switched off by the ingestion layer).
+AIRBYTE_COMPONENTS = ("server", "worker", "workloadLauncher", "workloadApiServer", "cron", "airbyteBootloader",
+                      "temporal")
 
 # The Superset chart's pods: web node, Celery worker, Celery beat, and the init Job.
 SUPERSET_PARTS = ("supersetNode", "supersetWorker", "supersetCeleryBeat", "init")
@@ -260,25 +261,27 @@ CHARTS: dict[str, ChartPaths] = {
             images=("image",),
             source=ChartSource(SourcePath("fluent/helm-charts", "fluent-bit-0.58.1", "charts/fluent-bit")),
         ),
-        # airbytehq/helm-charts airbyte-1.8.5 (app 1.8.5). Security contexts and resources live per component;
-        # `server.service` is defined in the server subchart's values. Airbyte auth is judged by the ingestion
-        # policies (policies/ingestion.py), not here: it is not a TLS switch.
+        # Chart V2 as airbytehq/charts publishes it, airbyte-2.1.1 (app 2.1.1; sources in airbyte-platform's
+        # charts/v2). Every path below is in that package's values.yaml: security contexts, resources and images per
+        # component; Services of the server, the workload API server, Temporal and the (disabled) webapp. Airbyte
+        # auth is judged by the ingestion policies (policies/ingestion.py), not here: it is not a TLS switch.
         ChartPaths(
             chart="airbyte",
-            version="1.8.5",
-            repository="https://airbytehq.github.io/helm-charts",
-            pages="airbytehq/helm-charts@main",
+            version="2.1.1",
+            repository="https://airbytehq.github.io/charts",
+            pages="airbytehq/charts@main",
             pod_security=tuple(f"{component}.podSecurityContext" for component in AIRBYTE_COMPONENTS),
             container_security=tuple(f"{component}.containerSecurityContext" for component in AIRBYTE_COMPONENTS),
             resources=tuple(f"{component}.resources" for component in AIRBYTE_COMPONENTS),
-            service_types=("server.service.type", "webapp.service.type", "temporal.service.type"),
-            plaintext_secrets=("global.database.password", "global.storage.s3.secretAccessKey",
-                               "global.storage.minio.secretAccessKey", "global.auth.jwtSignatureSecret",
-                               "keycloak.auth.adminPassword"),
+            service_types=("server.service.type", "workloadApiServer.service.type", "temporal.service.type",
+                           "webapp.service.type"),
+            plaintext_secrets=("global.database.password", "global.storage.minio.secretAccessKey",
+                               "global.aws.assumeRole.secretAccessKey", "temporal.database.password",
+                               "global.temporal.cloud.clientKey", "keycloak.auth.adminPassword"),
             images=tuple(f"{component}.image" for component in AIRBYTE_COMPONENTS),
-            # The packaged chart, subcharts included, as the commit "chore: release airbyte/airbyte 1.8.5" added it.
+            # The packaged chart as the commit "chore: release airbyte/airbyte 2.1.1" added it.
             source=ChartSource(
-                SourcePath("airbytehq/helm-charts", "0f929a3754aefb9e867e5be746d5b632b223f418", "airbyte-1.8.5.tgz"),
+                SourcePath("airbytehq/charts", "2f78bfbb9b0989d43f81fcb10dba88021fdb9b7d", "airbyte-2.1.1.tgz"),
             ),
         ),
         # apache/superset helm/superset, chart 0.15.2 (app 5.0.0): the newest release of the 0.15 line that the

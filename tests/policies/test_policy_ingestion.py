@@ -96,17 +96,17 @@ CASES = {
     "fail_database_without_verification": (
         "dev",
         changed("ingestion-airbyte", lambda i: i["values"]["global"]["database"].update(
-            database="airbyte?sslmode=require")),
+            name="airbyte?sslmode=require")),
         {("airbyte-database-require-verify-full", "ingestion-airbyte",
           "Release 'airbyte' connects Airbyte to its database without verifying the server (sslmode is 'require'; "
-          "no sslrootcert); append `?sslmode=verify-full&sslrootcert=<CA file>` to global.database.database.")},
+          "no sslrootcert); append `?sslmode=verify-full&sslrootcert=<CA file>` to global.database.name.")},
     ),
     "fail_database_plain_name": (
         "prod",
-        changed("ingestion-airbyte", lambda i: i["values"]["global"]["database"].update(database="airbyte")),
+        changed("ingestion-airbyte", lambda i: i["values"]["global"]["database"].update(name="airbyte")),
         {("airbyte-database-require-verify-full", "ingestion-airbyte",
           "Release 'airbyte' connects Airbyte to its database without verifying the server (sslmode is 'unset'; "
-          "no sslrootcert); append `?sslmode=verify-full&sslrootcert=<CA file>` to global.database.database.")},
+          "no sslrootcert); append `?sslmode=verify-full&sslrootcert=<CA file>` to global.database.name.")},
     ),
     "fail_auth_off": (
         "dev",

@@ -39,32 +39,14 @@ UNPINNED_IMAGES = GateDefect(
     "the images the charts run by default are pinned by tag only: the vendor image lock covers the images the "
     "values set, not those a chart picks itself",
 )
-AIRBYTE_BUNDLED_MINIO = GateDefect(
-    "airbyte-bundled-minio-not-restricted", "kubernetes-pod-require-restricted-security", "airbyte",
-    ("StatefulSet/airbyte-minio", "Pod/airbyte-minio-create-bucket"),
-    "Airbyte's chart V1 installs its own MinIO with `global.storage.type: minio` (a hook StatefulSet and bucket "
-    "Pod) without the restricted security contexts",
-)
-AIRBYTE_BUCKET_POD_LIMITS = GateDefect(
-    "airbyte-bundled-minio-bucket-pod-without-limits", "kubernetes-container-require-resource-limits", "airbyte",
-    ("Pod/airbyte-minio-create-bucket",),
-    "the bundled MinIO's bucket hook Pod sets no requests or limits",
-)
 ECK_WEBHOOK_SECRET_NAME = GateDefect(
     "pack-reads-eck-webhook-secret-name-as-a-secret", "kubernetes-secret-disallow-plaintext", "elastic-operator",
     ("StatefulSet/elastic-operator",),
     "the pack takes ECK's WEBHOOK_SECRET (the name of the webhook certificate's Secret) for a plaintext secret",
 )
-AIRBYTE_SHARED_ADMIN = GateDefect(
-    "airbyte-pods-share-airbyte-admin", "kubernetes-serviceaccount-disallow-shared-privileged", "airbyte",
-    ("ServiceAccount/airbyte-admin",),
-    "every Airbyte pod runs as the chart's `airbyte-admin` account, which may exec into pods and read every Secret "
-    "of the namespace, with its token mounted",
-)
 DEFECTS = {
-    "dev": (UNPINNED_IMAGES, AIRBYTE_BUNDLED_MINIO, AIRBYTE_BUCKET_POD_LIMITS, ECK_WEBHOOK_SECRET_NAME,
-            AIRBYTE_SHARED_ADMIN),
-    "prod": (UNPINNED_IMAGES, ECK_WEBHOOK_SECRET_NAME, AIRBYTE_SHARED_ADMIN),
+    "dev": (UNPINNED_IMAGES, ECK_WEBHOOK_SECRET_NAME),
+    "prod": (UNPINNED_IMAGES, ECK_WEBHOOK_SECRET_NAME),
 }
 _GATES: dict[str, RenderGate] = {}
 

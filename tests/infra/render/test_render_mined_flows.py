@@ -19,9 +19,7 @@ STACKS = ("dev", "prod")
 # Connections the charts configure that the tables leave out on purpose, each a defect of the platform until it is
 # fixed (then its case below passes, which fails the suite until the entry goes): stack -> {(client, service): why}.
 KNOWN = {
-    "dev": {("airbyte:Pod/airbyte-minio-create-bucket", "dp-storage/minio"):
-            "dev Airbyte's chart V1 also installs a bundled MinIO with a bucket hook Pod that calls the platform's "
-            "MinIO without the platform CA (and would make buckets public): the pod should not exist"},
+    "dev": {},
     "prod": {},
 }
 _MINED: dict[str, list[str]] = {}

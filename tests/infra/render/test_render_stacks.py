@@ -85,9 +85,19 @@ MINIO_MONITOR_CONSOLE = Defect(
     "the runtime's MinIO ServiceMonitor selects `app: minio`, which also matches the chart's `minio-console` "
     "Service, whose port is also named `https`: MinIO's pod is scraped on the disabled console port 9001 too",
 )
+AIRBYTE_ENV_DUPLICATE_KEY = Defect(
+    "airbyte-env-configmap-repeats-a-key",
+    "manifest/airbyte:airbyte/templates/env-configmap.yaml",
+    ("airbyte",),
+    "Airbyte's chart V2 (every 2.x release in airbytehq/charts' index) writes DATAPLANE_CLIENT_ID_SECRET_KEY twice "
+    "into its env ConfigMap (`airbyte.auth.bootstrap.configVars` and `airbyte.workloadLauncher.dataPlane.configVars`); "
+    "Helm's non-strict YAML keeps the last, and both resolve to the same key unless "
+    "`workloadLauncher.dataPlane.clientIdSecretKey` is set, which the platform does not; a strict parser refuses it",
+)
 DEFECTS = {"dev": (ECK_SERVICEMONITOR, ELASTICSEARCH_BEFORE_OPERATOR, CERT_MANAGER_MONITOR_PORT, ALERTS_OVER_HTTP,
-                   MINIO_MONITOR_CONSOLE),
-           "prod": (ECK_SERVICEMONITOR, ELASTICSEARCH_BEFORE_OPERATOR, CERT_MANAGER_MONITOR_NOTHING, ALERTS_OVER_HTTP)}
+                   MINIO_MONITOR_CONSOLE, AIRBYTE_ENV_DUPLICATE_KEY),
+           "prod": (ECK_SERVICEMONITOR, ELASTICSEARCH_BEFORE_OPERATOR, CERT_MANAGER_MONITOR_NOTHING, ALERTS_OVER_HTTP,
+                    AIRBYTE_ENV_DUPLICATE_KEY)}
 
 
 def known(stack: str) -> set[str]:
