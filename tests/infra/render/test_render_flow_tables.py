@@ -101,16 +101,7 @@ def test_chart_workloads_of_the_flow_tables_are_pods_the_charts_render(render: S
         pytest.skip(f"{stack}: not rendered here, not checked: {', '.join(sorted(unchecked))}")
 
 
-# Rendered pods that no table workload selects, by stack: strict expected failures until they are gone.
-UNLISTED_PODS = {
-    "dev": "Airbyte's chart V1 installs a bundled MinIO (`airbyte-minio`) and its bucket hook Pod, which the platform "
-           "neither needs nor lists: they should not exist",
-}
-
-
-@pytest.mark.parametrize("stack", [pytest.param(stack, marks=pytest.mark.xfail(
-    strict=True, raises=AssertionError, reason=UNLISTED_PODS[stack])) if stack in UNLISTED_PODS else stack
-    for stack in STACKS])
+@pytest.mark.parametrize("stack", STACKS)
 def test_every_pod_a_chart_renders_is_one_workload_of_the_tables(render: StackRender, stack: str) -> None:
     # The NetworkPolicies are generated per table workload: a rendered pod no workload selects gets only its
     # namespace's default deny, and one that two select gets both workloads' allowances.
