@@ -25,6 +25,7 @@ from components.kit.base import child_options, type_token
 from components.kit.cluster import ClusterContext
 from components.logs import shipping as logshipping
 from components.runtime.config import KubernetesConfig
+from components.storage import server as object_store
 from components.storage.config import StorageConfig
 from infra.model.naming import namespace_name, service_host
 
@@ -114,7 +115,8 @@ def base_targets(kubernetes: KubernetesConfig, storage: StorageConfig) -> list[S
         targets.append(ScrapeTarget("cloudnative-pg", "system", {"app.kubernetes.io/name": "cloudnative-pg"},
                                     "metrics", kind="PodMonitor"))
     if storage.backend == "minio":
-        targets.append(ScrapeTarget("minio", "storage", {"app": "minio"}, "https",
+        # The API Service alone: the chart's console Service shares `app: minio` and names its port `https` too.
+        targets.append(ScrapeTarget("minio", "storage", object_store.API_SERVICE_LABELS, "https",
                                     path="/minio/v2/metrics/cluster", tls_secret="minio-tls",
                                     server_name=service_host("minio", "storage")))
     return targets

@@ -16,6 +16,7 @@ from components.kit.hardening import LARGE, MEDIUM, SMALL, container_security, p
 from components.kit.release import Hardening, ProductRelease, ServerCertificate
 from components.logs import shipping as logshipping
 from components.runtime.config import KubernetesConfig
+from components.storage import server as object_store
 from infra.model.naming import MINIO_AUDIT_TAG, namespace_name, service_host
 
 # Kubernetes Secret names the runtime creates and the releases reference.
@@ -98,13 +99,21 @@ def minio(config: KubernetesConfig) -> ProductRelease:
         layer="storage",
         values={
             "fullnameOverride": "minio",
+            # The maintained server build for the chart's server and client jobs (decision 0022).
+            "image": object_store.image(),
+            "mcImage": object_store.image(),
             "mode": "standalone",
             "replicas": 1,
+            # One pod on a ReadWriteOnce volume: the old pod stops before the new one opens the data.
+            "deploymentUpdate": {"type": "Recreate"},
             "existingSecret": MINIO_ROOT_SECRET,
             "extraSecret": MINIO_KMS_SECRET,
             "tls": {"enabled": True, "certSecret": tls_secret, "publicCrt": "tls.crt", "privateKey": "tls.key"},
             "trustedCertsSecret": MINIO_CA_SECRET,
             "persistence": persistence,
+            # The image's HOME is /tmp; the root filesystem is read-only.
+            "extraVolumes": [{"name": "tmp", "emptyDir": {"sizeLimit": "64Mi"}}],
+            "extraVolumeMounts": [{"name": "tmp", "mountPath": "/tmp"}],
             "environment": {
                 "MINIO_BROWSER": "off",
                 "MINIO_AUDIT_WEBHOOK_ENABLE_shipper": "on",

@@ -78,15 +78,7 @@ ALERTS_OVER_HTTP = Defect(
     "Prometheus sends alerts to Alertmanager over http (the chart's default scheme) while Alertmanager serves "
     "HTTPS only: no alert is delivered",
 )
-MINIO_MONITOR_CONSOLE = Defect(
-    "minio-servicemonitor-also-scrapes-the-console",
-    "scrape/dp-storage/ServiceMonitor/minio:port:https:twice",
-    ("minio",),
-    "the runtime's MinIO ServiceMonitor selects `app: minio`, which also matches the chart's `minio-console` "
-    "Service, whose port is also named `https`: MinIO's pod is scraped on the disabled console port 9001 too",
-)
-DEFECTS = {"dev": (ECK_SERVICEMONITOR, ELASTICSEARCH_BEFORE_OPERATOR, CERT_MANAGER_MONITOR_PORT, ALERTS_OVER_HTTP,
-                   MINIO_MONITOR_CONSOLE),
+DEFECTS = {"dev": (ECK_SERVICEMONITOR, ELASTICSEARCH_BEFORE_OPERATOR, CERT_MANAGER_MONITOR_PORT, ALERTS_OVER_HTTP),
            "prod": (ECK_SERVICEMONITOR, ELASTICSEARCH_BEFORE_OPERATOR, CERT_MANAGER_MONITOR_NOTHING, ALERTS_OVER_HTTP)}
 
 
