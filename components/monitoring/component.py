@@ -25,7 +25,6 @@ from components.kit.base import child_options, type_token
 from components.kit.cluster import ClusterContext
 from components.logs import shipping as logshipping
 from components.runtime.config import KubernetesConfig
-from components.storage import server as object_store
 from components.storage.config import StorageConfig
 from infra.model.naming import namespace_name, service_host
 
@@ -115,8 +114,11 @@ def base_targets(kubernetes: KubernetesConfig, storage: StorageConfig) -> list[S
         targets.append(ScrapeTarget("cloudnative-pg", "system", {"app.kubernetes.io/name": "cloudnative-pg"},
                                     "metrics", kind="PodMonitor"))
     if storage.backend == "minio":
-        # The API Service alone: the chart's console Service shares `app: minio` and names its port `https` too.
-        targets.append(ScrapeTarget("minio", "storage", object_store.API_SERVICE_LABELS, "https",
+        # The API Service alone, by the label the chart's own ServiceMonitor selects (helm/minio/templates/service.yaml
+        # and servicemonitor.yaml at minio/minio 43a740296855): the console Service shares `app` and `release` and
+        # names its port `https` too, but lacks `monitoring`.
+        targets.append(ScrapeTarget("minio", "storage", {"app": "minio", "release": "minio", "monitoring": "true"},
+                                    "https",
                                     path="/minio/v2/metrics/cluster", tls_secret="minio-tls",
                                     server_name=service_host("minio", "storage")))
     return targets
