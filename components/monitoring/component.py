@@ -114,7 +114,11 @@ def base_targets(kubernetes: KubernetesConfig, storage: StorageConfig) -> list[S
         targets.append(ScrapeTarget("cloudnative-pg", "system", {"app.kubernetes.io/name": "cloudnative-pg"},
                                     "metrics", kind="PodMonitor"))
     if storage.backend == "minio":
-        targets.append(ScrapeTarget("minio", "storage", {"app": "minio"}, "https",
+        # The API Service alone, by the label the chart's own ServiceMonitor selects (helm/minio/templates/service.yaml
+        # and servicemonitor.yaml at minio/minio 43a740296855): the console Service shares `app` and `release` and
+        # names its port `https` too, but lacks `monitoring`.
+        targets.append(ScrapeTarget("minio", "storage", {"app": "minio", "release": "minio", "monitoring": "true"},
+                                    "https",
                                     path="/minio/v2/metrics/cluster", tls_secret="minio-tls",
                                     server_name=service_host("minio", "storage")))
     return targets

@@ -13,6 +13,7 @@ from typing import Any
 
 from components.kit.cluster import LOG_SHIPPER_SECRET
 from components.kit.hardening import LARGE, MEDIUM, SMALL, container_security, pod_security
+from components.kit.images import pinned_tag
 from components.kit.release import Hardening, ProductRelease, ServerCertificate
 from components.logs import shipping as logshipping
 from components.runtime.config import KubernetesConfig
@@ -22,6 +23,13 @@ from infra.model.naming import MINIO_AUDIT_TAG, namespace_name, service_host
 MINIO_ROOT_SECRET = "minio-root"
 MINIO_KMS_SECRET = "minio-kms"
 MINIO_CA_SECRET = "platform-ca-bundle"
+# The dev object store's server: SILO, the maintained fork of the MinIO server (decision 0022). Its classic image
+# keeps the shell the chart's command needs (`/bin/sh -ce "docker-entrypoint.sh minio server ..."`; the entrypoint
+# runs `silo` for `minio`) and bundles the `mc` client; the `-distroless` tags have neither. Published 2026-09-16
+# (silo.pgsty.com/blog/release/silo-20260916/); the release before it, RELEASE.2026-09-03T13-18-01Z, is the
+# fallback.
+MINIO_IMAGE_REPOSITORY = "docker.io/pgsty/silo"
+MINIO_IMAGE_TAG = "RELEASE.2026-09-16T00-00-00Z"
 # The shared services' server certificates, by service.
 TLS_SECRETS = {
     "minio": ServerCertificate("storage", "minio-tls", ("minio", service_host("minio", "storage"))),
@@ -92,19 +100,28 @@ def minio(config: KubernetesConfig) -> ProductRelease:
     persistence: dict[str, Any] = {"enabled": True, "size": f"{config.minio_volume_gib}Gi"}
     if config.storage_class:
         persistence["storageClass"] = config.storage_class
+    minio_image = {"repository": MINIO_IMAGE_REPOSITORY, "tag": pinned_tag(MINIO_IMAGE_REPOSITORY, MINIO_IMAGE_TAG)}
     return ProductRelease(
         name="minio",
         chart="minio",
         layer="storage",
         values={
             "fullnameOverride": "minio",
+            # The maintained server build, for the chart's server and its client jobs alike.
+            "image": minio_image,
+            "mcImage": minio_image,
             "mode": "standalone",
             "replicas": 1,
+            # One pod on a ReadWriteOnce volume: the old pod stops before the new one opens the data.
+            "deploymentUpdate": {"type": "Recreate"},
             "existingSecret": MINIO_ROOT_SECRET,
             "extraSecret": MINIO_KMS_SECRET,
             "tls": {"enabled": True, "certSecret": tls_secret, "publicCrt": "tls.crt", "privateKey": "tls.key"},
             "trustedCertsSecret": MINIO_CA_SECRET,
             "persistence": persistence,
+            # The image's HOME is /tmp; the root filesystem is read-only.
+            "extraVolumes": [{"name": "tmp", "emptyDir": {"sizeLimit": "64Mi"}}],
+            "extraVolumeMounts": [{"name": "tmp", "mountPath": "/tmp"}],
             "environment": {
                 "MINIO_BROWSER": "off",
                 "MINIO_AUDIT_WEBHOOK_ENABLE_shipper": "on",

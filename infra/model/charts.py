@@ -191,7 +191,9 @@ CHARTS: dict[str, ChartPaths] = {
             tls=(TlsSwitch("tls.enabled", equals=True), TlsSwitch("tls.certSecret")),
             plaintext_secrets=("rootUser", "rootPassword"),
             images=("image", "mcImage"),
-            # The commit "update helm release v5.4.0"; the repository was archived in 2026.
+            # The commit "update helm release v5.4.0"; the repository was archived in 2026. The values run SILO's
+            # image (docs/decisions/0022-dev-object-store-build.md); the same package (the locked digest) is also in
+            # the index of SILO's former repository pgsty/minio, the way back if charts.min.io goes.
             source=ChartSource(
                 SourcePath("minio/minio", "43a74029685512ce9b1b76c053d48b43fc8d64fc", "helm/minio"),
             ),

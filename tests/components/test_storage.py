@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 
 from components.platform import SERVICE_BUCKETS
-from components.storage.access import identities
+from components.storage.access import LIST_BUCKET_ACTIONS, WRITE_BUCKET_ACTIONS, identities
 from infra.model.catalog import load_catalog
+from infra.model.images import VENDOR_LOCK, parse_reference
 from infra.offline.harness import SECRET_SENTINEL_PREFIX, UNKNOWN, is_secret
 
 BUCKETS_DEV = [
@@ -28,6 +30,11 @@ ACCESS_MATRIX = {
     "dremio": {"dremio-store": "write"},
     "backups": {"backups": "write"},
 }
+# MinIO's own images, which no longer get fixes: the community repository is archived, Docker Hub dropped
+# minio/minio, quay.io's tags are frozen, Bitnami's moved to bitnamilegacy (decision 0022).
+UNMAINTAINED_IMAGES = {"docker.io/minio/minio", "quay.io/minio/minio", "docker.io/minio/mc", "quay.io/minio/mc",
+                       "docker.io/bitnami/minio", "docker.io/bitnamilegacy/minio"}
+RELEASE_TAG = re.compile(r"RELEASE\.\d{4}-\d{2}-\d{2}T\d{2}-\d{2}-\d{2}Z")
 ROLES = ["bronze", "silver", "gold", "logs", "access-logs", "airbyte", "dremio-store", "backups"]
 READ = {"s3:GetObject", "s3:GetObjectVersion", "s3:ListBucket", "s3:GetBucketLocation"}
 WRITE = {"s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload", "s3:ListMultipartUploadParts",
@@ -72,6 +79,55 @@ def test_minio_provider_uses_tls(dev):
     (provider,) = dev.of_type("pulumi:providers:minio")
     assert provider.inputs["minioSsl"] == "true"
     assert provider.inputs["minioServer"] == "minio.dp-storage.svc.cluster.local:9000"
+
+
+def minio_release(recording):
+    (release,) = [r for r in recording.of_type("kubernetes:helm.sh/v3:Release") if r.inputs["name"] == "minio"]
+    return release
+
+
+def test_dev_object_store_runs_a_maintained_server_build(dev):
+    values = minio_release(dev).inputs["values"]
+    locked = json.loads(VENDOR_LOCK.read_text())
+    for key in ("image", "mcImage"):  # the server, and the client the chart's jobs would run
+        image = parse_reference(f"{values[key]['repository']}:{values[key]['tag']}")
+        assert image.repository not in UNMAINTAINED_IMAGES, key
+        # An immutable release tag of the classic image: the chart starts the server through /bin/sh, which the
+        # `-distroless` variants lack.
+        assert RELEASE_TAG.fullmatch(image.tag), key
+        # In the vendor lock, so the image-lock workflow proves the registry serves it.
+        assert image.key in locked, key
+
+
+def test_dev_object_store_keeps_its_data_volume(dev):
+    release = minio_release(dev)
+    values = release.inputs["values"]
+    # Same release, chart and full name: the new pod mounts the PersistentVolumeClaim `minio` the chart made.
+    assert (release.inputs["chart"], release.inputs["version"], release.inputs["namespace"]) == (
+        "minio", "5.4.0", "dp-storage")
+    assert values["fullnameOverride"] == "minio"
+    assert values["persistence"]["enabled"] and "existingClaim" not in values["persistence"]
+    # The old pod lets go of the ReadWriteOnce volume before the new server opens it.
+    assert values["deploymentUpdate"] == {"type": "Recreate"}
+
+
+def test_dev_identity_policies_fit_the_servers_iam_rules(dev):
+    """The server grants bucket-level actions only on the bare bucket ARN and rejects bare ARN prefixes and
+    NotResource next to Resource: every identity's policy names whole buckets for those, objects for the rest."""
+    bucket_actions = {*LIST_BUCKET_ACTIONS, *WRITE_BUCKET_ACTIONS}
+    bucket_arns = {f"arn:aws:s3:::{bucket}" for bucket in BUCKETS_DEV}
+    object_arns = {f"{arn}/*" for arn in bucket_arns}
+    policies = dev.of_type("minio:index/iamPolicy:IamPolicy")
+    assert len(policies) == len(ACCESS_MATRIX)
+    for policy in policies:
+        for statement in json.loads(policy.inputs["policy"])["Statement"]:
+            where = (policy.inputs["name"], statement["Sid"])
+            actions, resources = set(statement["Action"]), set(statement["Resource"])
+            assert "NotResource" not in statement, where
+            if actions & bucket_actions:
+                assert actions <= bucket_actions and resources <= bucket_arns, where
+            else:
+                assert resources <= object_arns, where
 
 
 def test_dev_every_bucket_encrypted_versioned_with_lifecycle(dev):

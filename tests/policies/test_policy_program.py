@@ -64,10 +64,11 @@ def known_dev_gap(violation: dict) -> bool:
 
 
 def vendor_image_by_tag(message: str) -> bool:
-    """Vendor images pinned by tag only: Dremio's, Valkey's (docs/decisions/0014-valkey.md) and the Barman Cloud
-    plugin's (docs/decisions/0023-cloudnative-pg-backup-plugin.md), until CI records their digests."""
+    """Vendor images pinned by tag only: Dremio's, Valkey's (docs/decisions/0014-valkey.md), the Barman Cloud
+    plugin's (docs/decisions/0023-cloudnative-pg-backup-plugin.md) and the dev object store's
+    (docs/decisions/0022-dev-object-store-build.md), until CI records their digests."""
     return any(image in message for image in ("dremio/dremio-oss:", "valkey/valkey:",
-                                               "cloudnative-pg/plugin-barman-cloud:"))
+                                               "cloudnative-pg/plugin-barman-cloud:", "pgsty/silo:"))
 
 
 def awaiting_first_build(violation: dict) -> bool:

@@ -78,13 +78,6 @@ ALERTS_OVER_HTTP = Defect(
     "Prometheus sends alerts to Alertmanager over http (the chart's default scheme) while Alertmanager serves "
     "HTTPS only: no alert is delivered",
 )
-MINIO_MONITOR_CONSOLE = Defect(
-    "minio-servicemonitor-also-scrapes-the-console",
-    "scrape/dp-storage/ServiceMonitor/minio:port:https:twice",
-    ("minio",),
-    "the runtime's MinIO ServiceMonitor selects `app: minio`, which also matches the chart's `minio-console` "
-    "Service, whose port is also named `https`: MinIO's pod is scraped on the disabled console port 9001 too",
-)
 AIRBYTE_ENV_DUPLICATE_KEY = Defect(
     "airbyte-env-configmap-repeats-a-key",
     "manifest/airbyte:airbyte/templates/env-configmap.yaml",
@@ -95,7 +88,7 @@ AIRBYTE_ENV_DUPLICATE_KEY = Defect(
     "`workloadLauncher.dataPlane.clientIdSecretKey` is set, which the platform does not; a strict parser refuses it",
 )
 DEFECTS = {"dev": (ECK_SERVICEMONITOR, ELASTICSEARCH_BEFORE_OPERATOR, CERT_MANAGER_MONITOR_PORT, ALERTS_OVER_HTTP,
-                   MINIO_MONITOR_CONSOLE, AIRBYTE_ENV_DUPLICATE_KEY),
+                   AIRBYTE_ENV_DUPLICATE_KEY),
            "prod": (ECK_SERVICEMONITOR, ELASTICSEARCH_BEFORE_OPERATOR, CERT_MANAGER_MONITOR_NOTHING, ALERTS_OVER_HTTP,
                     AIRBYTE_ENV_DUPLICATE_KEY)}
 
