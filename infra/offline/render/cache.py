@@ -1,7 +1,7 @@
 """The local chart cache the render stage reads: every pinned chart unpacked, outside the repository.
 
     python -m infra.offline.render.cache [--cache DIR] [--sources DIR] [--chart-dir CHART=DIR ...]
-                                         [--chart NAME ...] [--refresh]
+                                         [--provenance CHART=FILE ...] [--chart NAME ...] [--refresh]
 
 The cache lives in `$DATAPLATFORM_CHART_CACHE`, else `$XDG_CACHE_HOME/dataplatform/charts`, else
 `~/.cache/dataplatform/charts`; `--cache` wins over both. Each pinned chart of `infra/model/charts.py` becomes
@@ -17,14 +17,19 @@ record of where it came from:
   is too large to bring whole: its files copied one by one from the pin's recorded source (repository, tag or
   commit, path). The record names that source, the number of files and the sha256 of their listing (as
   `sha256sum` prints it, sorted by path); nothing proves the files are the tag's, so it is a stand-in built from
-  files: never lockable.
+  files: never lockable. `--provenance CHART=FILE` adds what the folder's builder declares (a JSON object): where
+  the files were really copied from (`copiedFrom`, `<owner>/<name>@<commit>:<path>`), which of them were compared
+  with upstream and found equal (`verifiedAgainstUpstream`, each with how) and which were not (`notVerified`).
+  The cache checks that the two lists name every file of the folder exactly once and records the declaration as
+  such; it verifies none of it.
 
 `--sources DIR` names a directory of git directories laid out as `DIR/<owner>+<name>/repo` (a bare repository or a
 clone); without it only the repositories are tried. A `--chart-dir` folder is tried after the repository and before
 the source checkouts. Charts already cached are kept unless `--refresh`.
 Reports one line per chart: cached, already cached, or could not obtain (and why).
 Exit codes: 0 every chart is cached, 1 some could not be obtained (the render stage skips them and says so),
-2 bad input (a `--sources` directory or `--chart-dir` folder that does not exist, an unknown `--chart`).
+2 bad input (a `--sources` directory or `--chart-dir` folder that does not exist, an unknown `--chart`, a
+`--provenance` file that cannot be read or is not for a `--chart-dir` chart).
 """
 
 from __future__ import annotations
@@ -86,7 +91,15 @@ class CachedChart:
             return f"repository {self.origin['repository']}"
         source = self.origin["source"]
         where = f"{source['repo']}@{source['ref']}:{source['path']}"
-        return f"files from {where}" if self.kind == FROM_DIRECTORY else f"source {where}"
+        if self.kind != FROM_DIRECTORY:
+            return f"source {where}"
+        provenance = self.origin.get("provenance")
+        if not provenance:
+            return f"files from {where}"
+        copied = provenance["copiedFrom"]
+        verified = len(provenance["verifiedAgainstUpstream"])
+        return (f"files from {where}, copied from {copied['repo']}@{copied['commit']}:{copied['path']}, "
+                f"declared verified against upstream: {verified} of {verified + len(provenance['notVerified'])}")
 
 
 def entry_dir(cache: Path, chart: str, version: str) -> Path:
@@ -119,14 +132,17 @@ class ChartUnavailableError(Exception):
 
 
 def fill(cache: Path, pins: Iterable[ChartPaths], sources: Path | None, refresh: bool = False,
-         directories: Mapping[str, Path] | None = None) -> list[Outcome]:
-    """Cache every pin: from its repository when reachable, else from the folder `directories` names for it, else
-    from `sources`; one outcome per pin."""
+         directories: Mapping[str, Path] | None = None,
+         provenance: Mapping[str, Mapping[str, Any]] | None = None) -> list[Outcome]:
+    """Cache every pin: from its repository when reachable, else from the folder `directories` names for it (with
+    the builder's declaration `provenance` holds for it, if any), else from `sources`; one outcome per pin."""
     cache.mkdir(parents=True, exist_ok=True)
-    return [_fill_one(cache, pin, sources, refresh, (directories or {}).get(pin.chart)) for pin in pins]
+    return [_fill_one(cache, pin, sources, refresh, (directories or {}).get(pin.chart),
+                      (provenance or {}).get(pin.chart)) for pin in pins]
 
 
-def _fill_one(cache: Path, pin: ChartPaths, sources: Path | None, refresh: bool, directory: Path | None) -> Outcome:
+def _fill_one(cache: Path, pin: ChartPaths, sources: Path | None, refresh: bool, directory: Path | None,
+              provenance: Mapping[str, Any] | None = None) -> Outcome:
     present = lookup(cache, pin.chart, pin.version)
     if present is not None and not refresh:
         return Outcome(pin.chart, pin.version, "already cached", present.describe())
@@ -134,7 +150,7 @@ def _fill_one(cache: Path, pin: ChartPaths, sources: Path | None, refresh: bool,
     builds: list[Callable[[ChartPaths, Path], dict[str, Any]]] = [
         lambda pin, staging: _from_repository(pin, staging, sources)]
     if directory is not None:
-        builds.append(lambda pin, staging: _from_directory(pin, staging, directory))
+        builds.append(lambda pin, staging: _from_directory(pin, staging, directory, provenance))
     builds.append(lambda pin, staging: _from_source(pin, staging, sources))
     for build in builds:
         staging = Path(tempfile.mkdtemp(prefix=f".{pin.chart}-", dir=cache))
@@ -208,8 +224,10 @@ def _from_source(pin: ChartPaths, staging: Path, sources: Path | None) -> dict[s
     }
 
 
-def _from_directory(pin: ChartPaths, staging: Path, directory: Path) -> dict[str, Any]:
-    """The chart folder a user assembled from the pin's recorded source, copied as it is."""
+def _from_directory(pin: ChartPaths, staging: Path, directory: Path,
+                    provenance: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """The chart folder a user assembled from the pin's recorded source, copied as it is, with what its builder
+    declares of where the files came from."""
     if pin.source is None:
         raise ChartUnavailableError(f"folder {directory}: no source recorded for it to stand in for: {pin.no_source}")
     if not (directory / "Chart.yaml").is_file():
@@ -225,7 +243,7 @@ def _from_directory(pin: ChartPaths, staging: Path, directory: Path) -> dict[str
             shutil.copyfile(path, target)
     listing = directory_listing(chart)
     where = pin.source.chart
-    return {
+    origin = {
         "chart": pin.chart,
         "version": pin.version,
         "origin": FROM_DIRECTORY,
@@ -233,6 +251,47 @@ def _from_directory(pin: ChartPaths, staging: Path, directory: Path) -> dict[str
         "files": {"count": listing.count("\n"), "listingSha256": hashlib.sha256(listing.encode()).hexdigest()},
         "lockable": False,
         "note": NOT_LOCKABLE_FILES,
+    }
+    if provenance is not None:
+        files = [line.split("  ./", 1)[1] for line in listing.splitlines()]
+        origin["provenance"] = declared_provenance(provenance, files)
+    return origin
+
+
+COPIED_FROM = re.compile(r"(?P<repo>[A-Za-z0-9][\w.-]*/[\w.-]+)@(?P<commit>[0-9a-f]{40}):(?P<path>[^\s]+)")
+DECLARED = ("declared by whoever built the folder: the cache checked only that the files it names are the folder's, "
+            "each once")
+
+
+def declared_provenance(declaration: Mapping[str, Any], files: Iterable[str]) -> dict[str, Any]:
+    """The builder's declaration of a chart folder, checked for form: `copiedFrom` an `<owner>/<name>@<commit>:<path>`
+    with a full commit, `verifiedAgainstUpstream` a map of file to how it was compared, `notVerified` a list of
+    files, the two naming every file of the folder exactly once."""
+    unknown = sorted(set(declaration) - {"copiedFrom", "verifiedAgainstUpstream", "notVerified"})
+    if unknown:
+        raise ChartUnavailableError(f"provenance: unknown keys {', '.join(unknown)}")
+    copied = COPIED_FROM.fullmatch(str(declaration.get("copiedFrom", "")))
+    if copied is None:
+        raise ChartUnavailableError("provenance: copiedFrom must read <owner>/<name>@<40-hex commit>:<path>")
+    verified = declaration.get("verifiedAgainstUpstream", {})
+    not_verified = declaration.get("notVerified", [])
+    if not isinstance(verified, Mapping) or not all(isinstance(how, str) and how for how in verified.values()):
+        raise ChartUnavailableError("provenance: verifiedAgainstUpstream must map each file to how it was compared")
+    if not isinstance(not_verified, list):
+        raise ChartUnavailableError("provenance: notVerified must be a list of files")
+    named = [*verified, *not_verified]
+    present = set(files)
+    twice = sorted({name for name in named if named.count(name) > 1})
+    strangers = sorted(set(named) - present)
+    silent = sorted(present - set(named))
+    for problem, names in (("named twice", twice), ("not in the folder", strangers), ("not accounted for", silent)):
+        if names:
+            raise ChartUnavailableError(f"provenance: files {problem}: {', '.join(names)}")
+    return {
+        "copiedFrom": copied.groupdict(),
+        "verifiedAgainstUpstream": dict(sorted(verified.items())),
+        "notVerified": sorted(not_verified),
+        "note": DECLARED,
     }
 
 
@@ -342,6 +401,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="folder of git directories laid out as <owner>+<name>/repo")
     parser.add_argument("--chart-dir", action="append", default=[], metavar="CHART=DIR",
                         help="a folder holding the chart's files copied from its recorded source (repeatable)")
+    parser.add_argument("--provenance", action="append", default=[], metavar="CHART=FILE",
+                        help="JSON declaring where a --chart-dir folder's files were copied from and which were "
+                        "verified against upstream (repeatable)")
     parser.add_argument("--chart", action="append", default=[], help="only this chart (repeatable)")
     parser.add_argument("--refresh", action="store_true", help="obtain again charts already cached")
     args = parser.parse_args(argv)
@@ -363,9 +425,24 @@ def main(argv: list[str] | None = None) -> int:
             print(f"chart-cache: the chart folder {folder} does not exist", file=sys.stderr)
             return EXIT_INPUT
         directories[name] = Path(folder).expanduser()
+    provenance: dict[str, Any] = {}
+    for assignment in args.provenance:
+        name, _, file = assignment.partition("=")
+        if name not in directories or not file:
+            print(f"chart-cache: --provenance {assignment}: expected CHART=FILE for a chart given --chart-dir",
+                  file=sys.stderr)
+            return EXIT_INPUT
+        try:
+            provenance[name] = json.loads(Path(file).expanduser().read_text())
+        except (OSError, ValueError) as error:
+            print(f"chart-cache: --provenance {assignment}: {_first_line(error)}", file=sys.stderr)
+            return EXIT_INPUT
+        if not isinstance(provenance[name], dict):
+            print(f"chart-cache: --provenance {assignment}: expected a JSON object", file=sys.stderr)
+            return EXIT_INPUT
     cache = (args.cache or default_cache()).expanduser()
     pins = [CHARTS[name] for name in sorted(args.chart or CHARTS)]
-    outcomes = fill(cache, pins, args.sources, args.refresh, directories)
+    outcomes = fill(cache, pins, args.sources, args.refresh, directories, provenance)
     for outcome in outcomes:
         print(outcome.line())
     missing = [outcome.chart for outcome in outcomes if outcome.status == "could not obtain"]

@@ -245,6 +245,68 @@ def test_the_command_takes_a_chart_folder(tmp_path: Path, capsys: pytest.Capture
     assert "does not exist" in capsys.readouterr().err
 
 
+COMMIT = "0123456789abcdef0123456789abcdef01234567"
+
+
+def test_a_named_folder_records_what_its_builder_declares_of_its_files(tmp_path: Path) -> None:
+    folder = files_folder(tmp_path)
+    declaration = {"copiedFrom": f"someone/vendor@{COMMIT}:charts/demo",
+                   "verifiedAgainstUpstream": {"values.yaml": "equal to acme/charts@v1.2.3:deploy/demo/values.yaml",
+                                               "Chart.yaml": "equal to upstream's at the release commit"},
+                   "notVerified": ["templates/configmap.yaml"]}
+    cache = tmp_path / "cache"
+    [outcome] = chart_cache.fill(cache, [demo_pin()], None, directories={"demo": folder},
+                                 provenance={"demo": declaration})
+    assert (outcome.status, outcome.detail) == (
+        "cached", f"files from acme/charts@v1.2.3:deploy/demo, copied from someone/vendor@{COMMIT}:charts/demo, "
+                  "declared verified against upstream: 2 of 3")
+    cached = chart_cache.lookup(cache, "demo", "v1.2.3")
+    assert cached is not None and not cached.lockable
+    assert cached.origin["provenance"] == {
+        "copiedFrom": {"repo": "someone/vendor", "commit": COMMIT, "path": "charts/demo"},
+        "verifiedAgainstUpstream": dict(sorted(declaration["verifiedAgainstUpstream"].items())),
+        "notVerified": ["templates/configmap.yaml"],
+        "note": chart_cache.DECLARED,
+    }
+
+
+@pytest.mark.parametrize(("change", "reason"), [
+    ({"copiedFrom": "someone/vendor@main:charts/demo"}, "copiedFrom must read"),
+    ({"notVerified": []}, "files not accounted for: templates/configmap.yaml"),
+    ({"notVerified": ["templates/configmap.yaml", "values.yaml"]}, "files named twice: values.yaml"),
+    ({"notVerified": ["templates/configmap.yaml", "README.md"]}, "files not in the folder: README.md"),
+    ({"verifiedAgainstUpstream": {"Chart.yaml": "", "values.yaml": "equal"}}, "how it was compared"),
+    ({"checkedBy": "me"}, "unknown keys checkedBy"),
+])
+def test_a_declaration_that_does_not_account_for_the_folder_is_refused(tmp_path: Path, change: dict[str, object],
+                                                                       reason: str) -> None:
+    declaration = {"copiedFrom": f"someone/vendor@{COMMIT}:charts/demo",
+                   "verifiedAgainstUpstream": {"Chart.yaml": "equal", "values.yaml": "equal"},
+                   "notVerified": ["templates/configmap.yaml"], **change}
+    cache = tmp_path / "cache"
+    [outcome] = chart_cache.fill(cache, [demo_pin()], None, directories={"demo": files_folder(tmp_path)},
+                                 provenance={"demo": declaration})
+    assert outcome.status == "could not obtain" and reason in outcome.detail
+    assert list(cache.iterdir()) == []
+
+
+def test_the_command_takes_a_declaration_only_for_a_chart_folder(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(chart_cache, "CHARTS", {"demo": demo_pin()})
+    folder = files_folder(tmp_path)
+    declaration = tmp_path / "provenance.json"
+    declaration.write_text(json.dumps({"copiedFrom": f"someone/vendor@{COMMIT}:charts/demo",
+                                       "notVerified": ["Chart.yaml", "templates/configmap.yaml", "values.yaml"]}))
+    assert chart_cache.main(["--cache", str(tmp_path / "cache"), "--provenance", f"demo={declaration}"]) == \
+        chart_cache.EXIT_INPUT
+    assert "for a chart given --chart-dir" in capsys.readouterr().err
+    assert chart_cache.main(["--cache", str(tmp_path / "cache"), "--chart-dir", f"demo={folder}",
+                             "--provenance", f"demo={tmp_path / 'absent.json'}"]) == chart_cache.EXIT_INPUT
+    assert chart_cache.main(["--cache", str(tmp_path / "cache"), "--chart-dir", f"demo={folder}",
+                             "--provenance", f"demo={declaration}"]) == chart_cache.EXIT_CACHED
+    assert capsys.readouterr().out.splitlines()[0].endswith("declared verified against upstream: 0 of 3)")
+
+
 def test_the_superset_pin_records_the_tag_its_files_are_copied_from() -> None:
     pin = CHARTS["superset"]
     assert pin.source is not None and not pin.source.subcharts
