@@ -29,6 +29,7 @@ from components.kit.cluster import LOG_SHIPPER_SECRET, ClusterContext, server_ce
 from components.logs import spec as logs_spec
 from components.logs.config import LogsSettings, NodeSetSettings
 from components.logs.provider import IlmPolicy, IndexTemplate, Role, User
+from components.runtime.values import ECK_RELEASE
 from infra.model.config import RetentionConfig
 from infra.model.naming import service_host
 from infra.model.sections import StackIdentity
@@ -113,7 +114,7 @@ class LogIndices(pulumi.ComponentResource):
                 "auth": {"fileRealm": [{"secretName": admin.metadata.name}]},
                 "nodeSets": [node_set(settings, config.security_audit) for settings in config.node_sets],
             },
-            opts=self._k8s(protect=stack.protect, depends_on=[certificate, *cluster.after("eck")]),
+            opts=self._k8s(protect=stack.protect, depends_on=[certificate, *cluster.after(ECK_RELEASE)]),
         )
         # The URL derives from the cluster resource, so every object below waits for it.
         self.host = self.elasticsearch.metadata["name"].apply(

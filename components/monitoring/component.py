@@ -25,6 +25,7 @@ from components.kit.base import child_options, type_token
 from components.kit.cluster import ClusterContext
 from components.logs import shipping as logshipping
 from components.runtime.config import KubernetesConfig
+from components.runtime.values import PROMETHEUS_RELEASE
 from components.storage.config import StorageConfig
 from infra.model.naming import namespace_name, service_host
 
@@ -99,10 +100,10 @@ class RecordingRule:
 
 
 def base_targets(kubernetes: KubernetesConfig, storage: StorageConfig) -> list[ScrapeTarget]:
-    """The shared services' metrics endpoints (MinIO and CloudNativePG only where the runtime runs them)."""
+    """The shared services' metrics endpoints (cert-manager, MinIO and CloudNativePG only where the runtime runs
+    them: a cluster that runs its own cert-manager scrapes it its own way, and this stack's Prometheus picks up a
+    ServiceMonitor in any namespace)."""
     targets = [
-        ScrapeTarget("cert-manager", "system", {"app.kubernetes.io/name": "cert-manager"},
-                     "tcp-prometheus-servicemonitor"),
         ScrapeTarget("fluent-bit", "logs", {"app.kubernetes.io/name": "fluent-bit"}, "http",
                      path="/api/v2/metrics/prometheus"),
         # What the shipper derives from logs (components/logs/shipping.py LOG_METRICS): Dremio's query-duration
@@ -110,6 +111,10 @@ def base_targets(kubernetes: KubernetesConfig, storage: StorageConfig) -> list[S
         ScrapeTarget("fluent-bit-log-metrics", "logs", {"app.kubernetes.io/name": "fluent-bit"}, "log-metrics",
                      path=logshipping.LOG_METRICS_PATH),
     ]
+    if kubernetes.install_cert_manager:
+        # The controller's Service (cert-manager chart, templates/service.yaml) names its port `http-metrics` (9402).
+        targets.append(ScrapeTarget("cert-manager", "system", {"app.kubernetes.io/name": "cert-manager"},
+                                    "http-metrics"))
     if kubernetes.install_cloudnative_pg:
         targets.append(ScrapeTarget("cloudnative-pg", "system", {"app.kubernetes.io/name": "cloudnative-pg"},
                                     "metrics", kind="PodMonitor"))
@@ -189,7 +194,7 @@ class Monitoring(pulumi.ComponentResource):
     ) -> None:
         super().__init__(type_token("monitoring", "Monitoring"), name, None, opts)
         group = group or name
-        extra = {"depends_on": cluster.after("prometheus")}
+        extra = {"depends_on": cluster.after(PROMETHEUS_RELEASE)}
         if cluster.kubernetes is not None:
             extra["provider"] = cluster.kubernetes
         self.monitors = []

@@ -63,11 +63,12 @@ def releases(config: KubernetesConfig, stack: StackIdentity, storage: StorageCon
     specs = [values.cert_manager(config)] if config.install_cert_manager else []
     if config.install_cloudnative_pg:
         specs.append(values.cloudnative_pg(config))
-    specs.append(values.eck_operator(config))
     if storage.backend == "minio":
         specs.append(values.minio(config))
     specs += [service.release for service in hosted]
-    specs += [values.kube_prometheus_stack(config, config.issuer(stack)), values.fluent_bit(config, log_sources)]
+    # The Prometheus Operator's CRDs before the releases that render its kinds (values.WAITS_FOR).
+    specs += [values.kube_prometheus_stack(config, config.issuer(stack)), values.eck_operator(config),
+              values.fluent_bit(config, log_sources)]
     return specs
 
 
@@ -110,8 +111,11 @@ class KubernetesRuntime(pulumi.ComponentResource):
         ca_file = TrustBundleFile(f"{name}-ca-file", pem=ca_pem, path=default_path(stack.stack), opts=self._child())
         certificates = self._certificates(issuer_ready)
         secrets = self._secrets(ca_pem)
+        if config.alertmanager == "install":
+            secrets.setdefault(values.PROMETHEUS_RELEASE, []).append(self._monitoring_ca(ca_pem))
         for spec in specs.values():
             needs = certificates.get(spec.name, []) + secrets.get(spec.name, [])
+            needs += [self.releases[release] for release in values.WAITS_FOR.get(spec.name, ())]
             self._release(spec, depends_on=needs)
         self.minio_kms_key_id = self._minio_kms_key if self._install_minio else None
         self.minio_root = self._credentials_after("minio") if self._install_minio else None
@@ -288,6 +292,16 @@ class KubernetesRuntime(pulumi.ComponentResource):
             self._minio_root_password = root_password.result
             self._minio_root_user = root_user
         return found
+
+    def _monitoring_ca(self, ca_pem: pulumi.Input[str]) -> k8s.core.v1.ConfigMap:
+        """The stack's CA in `dp-monitoring`, for Prometheus to verify its Alertmanager with."""
+        return k8s.core.v1.ConfigMap(
+            f"{self._name}-monitoring-ca",
+            metadata=k8s.meta.v1.ObjectMetaArgs(name=values.MONITORING_CA_CONFIG_MAP,
+                                                namespace=self._namespace_of("monitoring")),
+            data={values.MONITORING_CA_KEY: ca_pem},
+            opts=self._child(),
+        )
 
     def _credentials_after(self, release: str) -> tuple[pulumi.Output[str], pulumi.Output[str]]:
         """MinIO's root credentials as Outputs of its release: whoever configures MinIO waits for it to run."""

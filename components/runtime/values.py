@@ -30,6 +30,9 @@ MINIO_CA_SECRET = "platform-ca-bundle"
 # fallback.
 MINIO_IMAGE_REPOSITORY = "docker.io/pgsty/silo"
 MINIO_IMAGE_TAG = "RELEASE.2026-09-16T00-00-00Z"
+# ConfigMap (key `ca.crt`) in `dp-monitoring` holding the stack's CA, which Prometheus verifies Alertmanager with.
+MONITORING_CA_CONFIG_MAP = "platform-ca"
+MONITORING_CA_KEY = "ca.crt"
 # The shared services' server certificates, by service.
 TLS_SECRETS = {
     "minio": ServerCertificate("storage", "minio-tls", ("minio", service_host("minio", "storage"))),
@@ -44,6 +47,13 @@ ELASTICSEARCH_HOST = logshipping.ELASTICSEARCH_HOST
 LOG_SHIPPER_AUDIT_PORT = logshipping.AUDIT_PORT
 LOG_SHIPPER_METRICS_PORT = 2020
 LOG_SHIPPER_LOG_METRICS_PORT = logshipping.LOG_METRICS_PORT
+# Release names other layers wait for: the logs layer's Elasticsearch needs the ECK operator's CRD and operator, and
+# the monitors need the Prometheus Operator's CRDs.
+ECK_RELEASE = "elastic-operator"
+PROMETHEUS_RELEASE = "prometheus"
+# Releases that render custom resources of another release's CRDs, and so wait for it: eck-operator renders a
+# ServiceMonitor for its secure metrics (`config.metrics.secureMode`), whose CRD kube-prometheus-stack installs.
+WAITS_FOR: dict[str, tuple[str, ...]] = {ECK_RELEASE: (PROMETHEUS_RELEASE,)}
 
 
 def cert_manager(config: KubernetesConfig) -> ProductRelease:
@@ -80,7 +90,7 @@ def cloudnative_pg(config: KubernetesConfig) -> ProductRelease:
 
 def eck_operator(config: KubernetesConfig) -> ProductRelease:
     return ProductRelease(
-        name="elastic-operator",
+        name=ECK_RELEASE,
         chart="eck-operator",
         layer="system",
         values={
@@ -162,7 +172,7 @@ def kube_prometheus_stack(config: KubernetesConfig, issuer: str) -> ProductRelea
         "ruleSelectorNilUsesHelmValues": False,
     }
     return ProductRelease(
-        name="prometheus",
+        name=PROMETHEUS_RELEASE,
         chart="kube-prometheus-stack",
         layer="monitoring",
         values={
@@ -195,7 +205,17 @@ def kube_prometheus_stack(config: KubernetesConfig, issuer: str) -> ProductRelea
             "alertmanager": {
                 "enabled": config.alertmanager == "install",
                 "serviceMonitor": {"selfMonitor": False},
-                "alertmanagerSpec": {"replicas": config.replicas, "web": web_tls(alertmanager_tls)},
+                "alertmanagerSpec": {
+                    "replicas": config.replicas,
+                    "web": web_tls(alertmanager_tls),
+                    # How Prometheus reaches it (the chart's alerting endpoint, templates/prometheus/prometheus.yaml):
+                    # its web server serves HTTPS only, with a certificate for its Service's names.
+                    "scheme": "https",
+                    "tlsConfig": {
+                        "ca": {"configMap": {"name": MONITORING_CA_CONFIG_MAP, "key": MONITORING_CA_KEY}},
+                        "serverName": service_host("prometheus-alertmanager", "monitoring"),
+                    },
+                },
             },
         },
         hardening=Hardening(pod=pod_security(run_as_user=1000, fs_group=2000), resources=LARGE),

@@ -41,6 +41,33 @@ def test_every_release_waits_for_its_namespace(dev):
         assert set(release.property_dependencies["namespace"]) & namespaces, release.name
 
 
+def test_the_eck_operator_and_its_elasticsearch_wait_for_the_crds_they_use(dev, prod):
+    """eck-operator renders a ServiceMonitor (kube-prometheus-stack's CRD); the Elasticsearch resource needs ECK's
+    CRD and operator. The render stage proves the same with the charts (tests/infra/render)."""
+    for recording in (dev, prod):
+        by_name = releases(recording)
+        assert by_name["prometheus"].urn in by_name["elastic-operator"].dependencies
+        (elasticsearch,) = [r for r in recording.resources if r.inputs.get("kind") == "Elasticsearch"]
+        assert by_name["elastic-operator"].urn in elasticsearch.dependencies
+
+
+def test_prometheus_sends_alerts_over_https_verified_with_the_stack_ca(dev, prod):
+    for recording in (dev, prod):
+        prometheus = releases(recording)["prometheus"]
+        spec = prometheus.inputs["values"]["alertmanager"]["alertmanagerSpec"]
+        assert spec["scheme"] == "https"
+        assert spec["tlsConfig"]["serverName"] == "prometheus-alertmanager.dp-monitoring.svc.cluster.local"
+        (ca,) = [r for r in recording.of_type("kubernetes:core/v1:ConfigMap")
+                 if r.inputs["metadata"] == {"name": "platform-ca", "namespace": "dp-monitoring"}]
+        assert spec["tlsConfig"]["ca"]["configMap"] == {"name": "platform-ca", "key": "ca.crt"}
+        assert ca.inputs["data"]["ca.crt"].startswith("-----BEGIN CERTIFICATE-----")
+        assert ca.urn in prometheus.dependencies
+    (bundle,) = prod.of_type("pulumi-python:dynamic/runtime:TrustBundleFile")
+    (ca,) = [r for r in prod.of_type("kubernetes:core/v1:ConfigMap") if r.inputs["metadata"]["name"] == "platform-ca"
+             and r.inputs["metadata"]["namespace"] == "dp-monitoring"]
+    assert ca.inputs["data"]["ca.crt"] == bundle.inputs["pem"]
+
+
 def test_dev_generates_its_ca_and_prod_takes_the_organisation_issuer(dev, prod):
     issuers = [r for r in dev.resources if r.inputs.get("kind") == "ClusterIssuer"]
     assert [i.inputs["metadata"]["name"] for i in issuers] == ["dataplatform-dev-ca"]
@@ -80,6 +107,12 @@ def test_monitoring_scrapes_base_services_and_alerts_with_runbooks(dev, prod):
                 if r.inputs.get("kind") in ("ServiceMonitor", "PodMonitor")}
     assert monitors == {"cert-manager", "cloudnative-pg", "fluent-bit", "fluent-bit-log-metrics", "metadata-postgresql",
                         "minio"}
+    (cert_manager,) = [r for r in dev.resources if r.inputs.get("kind") == "ServiceMonitor"
+                       and r.inputs["metadata"]["name"] == "cert-manager"]
+    assert cert_manager.inputs["spec"]["endpoints"][0]["port"] == "http-metrics"
+    # prod's cluster runs cert-manager: the stack declares no monitor for a Service it does not install.
+    assert {r.inputs["metadata"]["name"] for r in prod.resources
+            if r.inputs.get("kind") in ("ServiceMonitor", "PodMonitor")} == {"fluent-bit", "fluent-bit-log-metrics"}
     (rules,) = [r for r in prod.resources if r.inputs.get("kind") == "PrometheusRule"
                 and r.inputs["metadata"]["name"] == "dataplatform-base"]
     alerts = rules.inputs["spec"]["groups"][0]["rules"]

@@ -43,41 +43,6 @@ class Defect:
     reason: str
 
 
-ECK_SERVICEMONITOR = Defect(
-    "eck-operator-servicemonitor-before-its-crd",
-    "install-order/elastic-operator:monitoring.coreos.com/ServiceMonitor",
-    ("eck-operator", "kube-prometheus-stack"),
-    "eck-operator 3.5.0 renders a ServiceMonitor, but the elastic-operator release does not depend on the "
-    "prometheus release that installs its CRD: a first `pulumi up` fails with \"no matches for kind ServiceMonitor\"",
-)
-ELASTICSEARCH_BEFORE_OPERATOR = Defect(
-    "elasticsearch-before-eck-operator",
-    "install-order/platform-logs-elasticsearch:elastic-operator",
-    ("eck-operator",),
-    "the Elasticsearch resource does not depend on the elastic-operator release, which installs its CRD and runs "
-    "its operator",
-)
-CERT_MANAGER_MONITOR_PORT = Defect(
-    "cert-manager-servicemonitor-names-a-port-its-service-lacks",
-    "scrape/dp-system/ServiceMonitor/cert-manager:port:tcp-prometheus-servicemonitor",
-    ("cert-manager",),
-    "the runtime's cert-manager ServiceMonitor scrapes port `tcp-prometheus-servicemonitor`; the chart's Service "
-    "names its port `http-metrics`, so cert-manager is never scraped",
-)
-CERT_MANAGER_MONITOR_NOTHING = Defect(
-    "cert-manager-servicemonitor-selects-nothing",
-    "scrape/dp-system/ServiceMonitor/cert-manager:selects-nothing",
-    (),
-    "in prod the cluster runs cert-manager (the stack installs none), yet the runtime still declares a "
-    "ServiceMonitor in dp-system for it, which selects no Service",
-)
-ALERTS_OVER_HTTP = Defect(
-    "prometheus-alerts-alertmanager-over-http",
-    "alerting/dp-monitoring/prometheus-prometheus:dp-monitoring/prometheus-alertmanager:scheme",
-    ("kube-prometheus-stack",),
-    "Prometheus sends alerts to Alertmanager over http (the chart's default scheme) while Alertmanager serves "
-    "HTTPS only: no alert is delivered",
-)
 AIRBYTE_ENV_DUPLICATE_KEY = Defect(
     "airbyte-env-configmap-repeats-a-key",
     "manifest/airbyte:airbyte/templates/env-configmap.yaml",
@@ -87,10 +52,7 @@ AIRBYTE_ENV_DUPLICATE_KEY = Defect(
     "Helm's non-strict YAML keeps the last, and both resolve to the same key unless "
     "`workloadLauncher.dataPlane.clientIdSecretKey` is set, which the platform does not; a strict parser refuses it",
 )
-DEFECTS = {"dev": (ECK_SERVICEMONITOR, ELASTICSEARCH_BEFORE_OPERATOR, CERT_MANAGER_MONITOR_PORT, ALERTS_OVER_HTTP,
-                   AIRBYTE_ENV_DUPLICATE_KEY),
-           "prod": (ECK_SERVICEMONITOR, ELASTICSEARCH_BEFORE_OPERATOR, CERT_MANAGER_MONITOR_NOTHING, ALERTS_OVER_HTTP,
-                    AIRBYTE_ENV_DUPLICATE_KEY)}
+DEFECTS: dict[str, tuple[Defect, ...]] = {"dev": (AIRBYTE_ENV_DUPLICATE_KEY,), "prod": (AIRBYTE_ENV_DUPLICATE_KEY,)}
 
 
 def known(stack: str) -> set[str]:
