@@ -460,13 +460,31 @@ def _plaintext_secret(name: Any, value: Any) -> bool:
     return not (SECRET_KEY_NAME.search(name) and DATA_KEY.match(text))
 
 
+def _referenced_secrets(pod_spec: Any) -> set[str]:
+    """The names of the Secrets a pod reads by reference: its volumes (secret, projected), its containers'
+    `envFrom` and `secretKeyRef`s, and its image pull secrets."""
+    names = [known(secret, "name") for secret in items(known(pod_spec, "imagePullSecrets"))]
+    for volume in items(known(pod_spec, "volumes")):
+        names.append(known(volume, "secret", "secretName"))
+        names += [known(source, "secret", "name") for source in items(known(volume, "projected", "sources"))]
+    for container in _containers(pod_spec):
+        names += [known(source, "secretRef", "name") for source in items(known(container, "envFrom"))]
+        names += [known(variable, "valueFrom", "secretKeyRef", "name") for variable in items(known(container, "env"))]
+    return {name for name in names if isinstance(name, str) and name}
+
+
 def _validate_plaintext(args, report_violation) -> None:
     found = []
     if args.resource_type in POD_SPEC_PATHS:
-        for container in _containers(_pod_spec(args)):
+        pod_spec = _pod_spec(args)
+        # A value that is the name of a Secret the pod itself mounts or reads is that Secret's name (ECK's
+        # `WEBHOOK_SECRET`, the Secret its webhook certificate volume comes from), not a secret.
+        referenced = _referenced_secrets(pod_spec)
+        for container in _containers(pod_spec):
             for variable in items(known(container, "env")):
-                name = known(variable, "name")
-                if has_key(variable, "value") and _plaintext_secret(name, known(variable, "value")):
+                name, value = known(variable, "name"), known(variable, "value")
+                if has_key(variable, "value") and not (isinstance(value, str) and value in referenced) \
+                        and _plaintext_secret(name, value):
                     found.append(f"env {name} of container {known(container, 'name')}")
         label = _workload_label(args)
     elif args.resource_type == CONFIG_MAP:
@@ -494,7 +512,8 @@ disallow_plaintext = resource_policy(
     "`value` that could be one, nor has a ConfigMap key so named; every recorded secret path of a release's values "
     "is empty. Not secrets: no value, a boolean, a file path, a URL without credentials, a name saying it holds a "
     "Secret's name, endpoint, path or switch (`_NAME`, `_ENDPOINT`, `_URL`, `_PATH`, `_FILE`, `_ENABLED`, "
-    "`_PERSISTENCE`), and a Secret's key (one case throughout) under a `..._SECRET_KEY`-like name.",
+    "`_PERSISTENCE`), a Secret's key (one case throughout) under a `..._SECRET_KEY`-like name, and the name of a "
+    "Secret the same pod mounts or reads by reference (a volume, `envFrom`, `secretKeyRef`, an image pull secret).",
     Severity.CRITICAL,
     ["kubernetes", "access"],
     "Move the value into a Kubernetes Secret and reference it with secretKeyRef or the chart's existing-Secret key.",

@@ -185,6 +185,34 @@ CASES: dict[str, tuple[Callable[[Recording], Recording], set[tuple[str, str, str
           f"{CRON} holds secrets in plain text (env AWS_SECRET_KEY of container runner, env DATABASE_CREDENTIALS of "
           "container runner); reference a Kubernetes Secret instead.")},
     ),
+    "pass_env_naming_a_secret_the_pod_mounts": (
+        lambda r: changed(r, "dbt-runner", lambda i: (
+            container(i)["env"].append({"name": "WEBHOOK_SECRET", "value": "runner-webhook-cert"}),
+            i["spec"]["jobTemplate"]["spec"]["template"]["spec"].setdefault("volumes", []).append(
+                {"name": "cert", "secret": {"secretName": "runner-webhook-cert"}}))),
+        set(),
+    ),
+    "pass_env_naming_a_secret_the_pod_reads_by_key": (
+        lambda r: changed(r, "dbt-runner", lambda i: container(i)["env"].append(
+            {"name": "DBT_CREDENTIALS_SECRET", "value": "dbt"})),
+        set(),
+    ),
+    "fail_env_secret_beside_a_mounted_secret": (
+        lambda r: changed(r, "dbt-runner", lambda i: (
+            container(i)["env"].append({"name": "WEBHOOK_SECRET", "value": "c2VjcmV0LXZhbHVlLW5vdC1hLW5hbWU"}),
+            i["spec"]["jobTemplate"]["spec"]["template"]["spec"].setdefault("volumes", []).append(
+                {"name": "cert", "secret": {"secretName": "runner-webhook-cert"}}))),
+        {("kubernetes-secret-disallow-plaintext", "dbt-runner",
+          f"{CRON} holds secrets in plain text (env WEBHOOK_SECRET of container runner); reference a Kubernetes "
+          "Secret instead.")},
+    ),
+    "fail_env_secret_named_like_a_secret_no_pod_reads": (
+        lambda r: changed(r, "dbt-runner", lambda i: container(i)["env"].append(
+            {"name": "WEBHOOK_SECRET", "value": "runner-webhook-cert"})),
+        {("kubernetes-secret-disallow-plaintext", "dbt-runner",
+          f"{CRON} holds secrets in plain text (env WEBHOOK_SECRET of container runner); reference a Kubernetes "
+          "Secret instead.")},
+    ),
     "fail_release_password": (
         lambda r: changed(r, "redis", lambda i: i["values"]["auth"]["aclUsers"]["default"].update(password="hunter2")),
         {("kubernetes-secret-disallow-plaintext", "redis",
