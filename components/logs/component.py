@@ -26,6 +26,7 @@ import pulumi_random as random
 
 from components.kit.base import child_options, type_token
 from components.kit.cluster import LOG_SHIPPER_SECRET, ClusterContext, server_certificate, service_dns_names
+from components.kit.images import pinned
 from components.logs import spec as logs_spec
 from components.logs.config import LogsSettings, NodeSetSettings
 from components.logs.provider import IlmPolicy, IndexTemplate, Role, User
@@ -39,6 +40,9 @@ CLUSTER_NAME = "logs"
 ADMIN_USER = "dataplatform-admin"
 HTTP_PORT = 9200
 ES_IMAGE_UID = 1000
+# ECK's default for an Elasticsearch of a given version: `<container-registry>/elasticsearch/elasticsearch:<version>`
+# with the chart's `config.containerRegistry` (docker.elastic.co).
+ELASTICSEARCH_IMAGE = "docker.elastic.co/elasticsearch/elasticsearch"
 
 
 def node_set(settings: NodeSetSettings, security_audit: bool) -> dict:
@@ -110,6 +114,8 @@ class LogIndices(pulumi.ComponentResource):
             metadata={"name": CLUSTER_NAME, "namespace": namespace},
             spec={
                 "version": config.version,
+                # The image ECK would pick for the version, named so that the vendor image lock pins it.
+                "image": pinned(f"{ELASTICSEARCH_IMAGE}:{config.version}"),
                 "http": {"tls": {"certificate": {"secretName": tls_secret}}},
                 "auth": {"fileRealm": [{"secretName": admin.metadata.name}]},
                 "nodeSets": [node_set(settings, config.security_audit) for settings in config.node_sets],

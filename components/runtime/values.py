@@ -56,6 +56,36 @@ PROMETHEUS_RELEASE = "prometheus"
 WAITS_FOR: dict[str, tuple[str, ...]] = {ECK_RELEASE: (PROMETHEUS_RELEASE,)}
 
 
+def chart_image(repository: str, tag: str, registry: str = "") -> dict[str, str]:
+    """A chart's `image` values object naming the image the chart runs by default at its pinned version, so that the
+    vendor image lock lists it and, once the lock has its digest, the chart renders `repository:tag@sha256:...`
+    (every chart here joins repository and tag with `:`). tests/infra/render/test_render_images.py renders each chart
+    without these objects and requires the same images: a moved chart pin fails until they move with it."""
+    image = {"repository": repository, "tag": pinned_tag(f"{registry}/{repository}" if registry else repository, tag)}
+    return {"registry": registry, **image} if registry else image
+
+
+# The images each runtime chart runs by default at its pinned version (infra/model/charts.py): (registry, repository,
+# tag), the registry apart where the chart's image values keep it apart. Pinned from the lock when a release is built.
+CERT_MANAGER_TAG = "v1.21.1"
+ECK_OPERATOR = ("", "docker.elastic.co/eck/eck-operator", "3.5.0")
+PROMETHEUS_OPERATOR = ("quay.io", "prometheus-operator/prometheus-operator", "v0.93.1")
+CONFIG_RELOADER = ("quay.io", "prometheus-operator/prometheus-config-reloader", "v0.93.1")
+PROMETHEUS = ("quay.io", "prometheus/prometheus", "v3.14.0-distroless")
+ALERTMANAGER = ("quay.io", "prometheus/alertmanager", "v0.34.0")
+KUBE_STATE_METRICS = ("registry.k8s.io", "kube-state-metrics/kube-state-metrics", "v2.20.0")
+FLUENT_BIT = ("", "cr.fluentbit.io/fluent/fluent-bit", "5.1.1")
+
+
+def default_image(image: tuple[str, str, str]) -> dict[str, str]:
+    registry, repository, tag = image
+    return chart_image(repository, tag, registry)
+
+
+def cert_manager_image(component: str) -> dict[str, str]:
+    return chart_image(f"quay.io/jetstack/cert-manager-{component}", CERT_MANAGER_TAG)
+
+
 def cert_manager(config: KubernetesConfig) -> ProductRelease:
     return ProductRelease(
         name="cert-manager",
@@ -65,8 +95,10 @@ def cert_manager(config: KubernetesConfig) -> ProductRelease:
             "fullnameOverride": "cert-manager",
             "crds": {"enabled": True, "keep": True},
             "replicaCount": config.replicas,
-            "webhook": {"replicaCount": config.replicas},
-            "cainjector": {"replicaCount": 1},
+            "image": cert_manager_image("controller"),
+            "webhook": {"replicaCount": config.replicas, "image": cert_manager_image("webhook")},
+            "cainjector": {"replicaCount": 1, "image": cert_manager_image("cainjector")},
+            "startupapicheck": {"image": cert_manager_image("startupapicheck")},
             "prometheus": {"enabled": True, "servicemonitor": {"enabled": False}},
         },
         hardening=Hardening(resources=SMALL),
@@ -95,6 +127,7 @@ def eck_operator(config: KubernetesConfig) -> ProductRelease:
         layer="system",
         values={
             "replicaCount": 1,
+            "image": default_image(ECK_OPERATOR),
             "installCRDs": True,
             "managedNamespaces": [namespace_name("logs")],
             "config": {"metrics": {"port": "8080", "secureMode": {"enabled": True}}},
@@ -180,12 +213,16 @@ def kube_prometheus_stack(config: KubernetesConfig, issuer: str) -> ProductRelea
             "crds": {"enabled": True},
             "defaultRules": {"create": False},
             "grafana": {"enabled": False},
+            "kube-state-metrics": {"image": default_image(KUBE_STATE_METRICS)},
             "nodeExporter": {"enabled": False},
             "kubeControllerManager": {"enabled": False},
             "kubeScheduler": {"enabled": False},
             "kubeEtcd": {"enabled": False},
             "kubeProxy": {"enabled": False},
             "prometheusOperator": {
+                "image": default_image(PROMETHEUS_OPERATOR),
+                # The operator adds this reloader to every Prometheus and Alertmanager pod.
+                "prometheusConfigReloader": {"image": default_image(CONFIG_RELOADER)},
                 "tls": {"enabled": True},
                 "admissionWebhooks": {
                     "certManager": {"enabled": True, "issuerRef": {"name": issuer, "kind": "ClusterIssuer"}},
@@ -195,6 +232,10 @@ def kube_prometheus_stack(config: KubernetesConfig, issuer: str) -> ProductRelea
             "prometheus": {
                 "serviceMonitor": {"selfMonitor": False},
                 "prometheusSpec": {
+                    # The chart takes the version the operator configures for from the tag unless it is set; the
+                    # tag carries the digest once the lock has it.
+                    "image": default_image(PROMETHEUS),
+                    "version": PROMETHEUS[2],
                     "replicas": config.replicas,
                     "retention": f"{config.prometheus_retention_days}d",
                     "web": web_tls(prometheus_tls),
@@ -206,6 +247,8 @@ def kube_prometheus_stack(config: KubernetesConfig, issuer: str) -> ProductRelea
                 "enabled": config.alertmanager == "install",
                 "serviceMonitor": {"selfMonitor": False},
                 "alertmanagerSpec": {
+                    "image": default_image(ALERTMANAGER),
+                    "version": ALERTMANAGER[2],
                     "replicas": config.replicas,
                     "web": web_tls(alertmanager_tls),
                     # How Prometheus reaches it (the chart's alerting endpoint, templates/prometheus/prometheus.yaml):
@@ -237,6 +280,7 @@ def fluent_bit(config: KubernetesConfig, sources: Sequence[logshipping.LogSource
         values={
             "fullnameOverride": "fluent-bit",
             "kind": "DaemonSet",
+            "image": default_image(FLUENT_BIT),
             "testFramework": {"enabled": False},
             "metricsPort": LOG_SHIPPER_METRICS_PORT,
             "env": [secret_env("ES_USER", "username"), secret_env("ES_PASSWORD", "password")],

@@ -233,7 +233,9 @@ CHARTS: dict[str, ChartPaths] = {
             tls=(TlsSwitch("prometheusOperator.tls.enabled", equals=True),
                  TlsSwitch("prometheus.prometheusSpec.web.tlsConfig")),
             plaintext_secrets=("grafana.adminPassword",),
-            images=("prometheusOperator.image", "prometheus.prometheusSpec.image"),
+            images=("prometheusOperator.image", "prometheusOperator.prometheusConfigReloader.image",
+                    "prometheus.prometheusSpec.image", "alertmanager.alertmanagerSpec.image",
+                    "kube-state-metrics.image"),
             # The CRDs are the in-tree subchart `crds`; the other dependencies are charts of the same repository at
             # their own tags. grafana (grafana-community/helm-charts) and prometheus-windows-exporter (a version
             # range) are not copied: every stack's values switch them off, and the render stage reports a release

@@ -36,8 +36,10 @@ class GateDefect:
 
 UNPINNED_IMAGES = GateDefect(
     "chart-images-not-pinned-by-digest", "kubernetes-image-require-digest", "*", (),
-    "the images the charts run by default are pinned by tag only: the vendor image lock covers the images the "
-    "values set, not those a chart picks itself",
+    "images/vendor.lock.json has no digest yet: the image-lock workflow (.github/workflows/image-lock.yml) fills "
+    "them from the registries, which only it can reach; until then every rendered image is pinned by tag only "
+    "(tests/infra/render/test_render_images.py proves that a lock with every digest pins every image, except the "
+    "chart defaults it lists as known gaps)",
 )
 DEFECTS = {
     "dev": (UNPINNED_IMAGES,),
