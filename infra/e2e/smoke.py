@@ -151,9 +151,13 @@ def _context(settings: Settings, url: str) -> ssl.SSLContext:
 def source_rows(settings: Settings) -> dict[str, Any]:
     import psycopg
 
-    base = int(time.time()) * 1000 % 10**12
     with psycopg.connect(settings.get("SMOKE_SOURCE_DSN"), connect_timeout=30) as connection:
         connection.execute(SOURCE_TABLES)
+        # New ids past every existing one (the source may hold earlier runs' rows): a run never collides with another.
+        connection.execute("lock table customers, orders in share row exclusive mode")
+        row = connection.execute("select greatest((select coalesce(max(customer_id), 0) from customers), "
+                                 "(select coalesce(max(order_id), 0) from orders)) + 1").fetchone()
+        base = int(row[0]) if row else 1
         for offset in range(SAMPLE_CUSTOMERS):
             customer = base + offset
             connection.execute(
