@@ -69,6 +69,7 @@ def chart_image(repository: str, tag: str, registry: str = "") -> dict[str, str]
 # tag), the registry apart where the chart's image values keep it apart. Pinned from the lock when a release is built.
 CERT_MANAGER_TAG = "v1.21.1"
 ECK_OPERATOR = ("", "docker.elastic.co/eck/eck-operator", "3.5.0")
+CNPG_OPERATOR = ("", "ghcr.io/cloudnative-pg/cloudnative-pg", "1.30.0")  # chart 0.29.0's appVersion
 PROMETHEUS_OPERATOR = ("quay.io", "prometheus-operator/prometheus-operator", "v0.93.1")
 CONFIG_RELOADER = ("quay.io", "prometheus-operator/prometheus-config-reloader", "v0.93.1")
 PROMETHEUS = ("quay.io", "prometheus/prometheus", "v3.14.0-distroless")
@@ -113,6 +114,7 @@ def cloudnative_pg(config: KubernetesConfig) -> ProductRelease:
         values={
             "fullnameOverride": "cloudnative-pg",
             "replicaCount": config.replicas,
+            "image": default_image(CNPG_OPERATOR),
             "crds": {"create": True},
             "monitoring": {"podMonitorEnabled": False},
         },
