@@ -161,6 +161,11 @@ def _objects(source: str, text: str, errors: list[str]) -> list[RenderedObject]:
             continue
         try:
             document = yamlio.load(manifest, ManifestLoader)
+        except yamlio.DuplicateKeyError as error:
+            # A problem of the chart, reported; the object is still judged as the cluster gets it: Helm's
+            # non-strict YAML keeps a repeated key's last value.
+            errors.append(f"{source}: {' '.join(str(error).split())}")
+            document = yaml.load(manifest, ManifestLoader)
         except yaml.YAMLError as error:
             errors.append(f"{source}: {' '.join(str(error).split())}")
             continue

@@ -133,6 +133,10 @@ def mine(objects: Iterable[StackObject]) -> tuple[list[MinedFlow], set[str]]:
                     if server.namespace != service.namespace or not selector or \
                             not matches({"matchLabels": selector}, server_labels):
                         continue
+                    if server is workload:
+                        # A pod's own Service in a ConfigMap every pod of the chart reads (Airbyte's env): not a
+                        # connection to another pod, and not one a NetworkPolicy between pods can judge.
+                        continue
                     target = _target_port(service, number, server_template)
                     if target is None:
                         continue

@@ -81,6 +81,9 @@ def test_a_key_written_twice_is_a_manifest_error(chart: Path) -> None:
     result = render_chart(chart, {}, "rel", "ns")
     assert len(result.parse_errors) == 1 and "demo/templates/twice.yaml" in result.parse_errors[0]
     assert "duplicate key `name`" in result.parse_errors[0]
+    # Reported, and still judged as the cluster gets it: Helm's YAML keeps the last value.
+    (twice,) = [item for item in result.objects if item.source.endswith("twice.yaml")]
+    assert twice.document["metadata"]["name"] == "b"
 
 
 def test_conditions_are_read_as_helm_reads_them() -> None:

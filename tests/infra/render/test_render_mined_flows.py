@@ -99,3 +99,16 @@ def test_addresses_are_read_as_a_pod_would_resolve_them() -> None:
         assert [(flow.client, flow.port) for flow in flows] == [("chart:Deployment/web", 8080)], value
     flows, unresolved = mine([service, server, client("api:80")])  # `api` in the client's own namespace: none
     assert flows == [] and unresolved == {"api:80"}
+
+
+def test_a_pod_configured_with_its_own_service_is_no_flow() -> None:
+    from infra.offline.render.monitors import StackObject
+
+    service = StackObject("chart", {"apiVersion": "v1", "kind": "Service",
+                                    "metadata": {"name": "api", "namespace": "b"},
+                                    "spec": {"selector": {"app": "api"}, "ports": [{"port": 80, "targetPort": 8080}]}})
+    server = StackObject("chart", {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "api",
+                                   "namespace": "b"}, "spec": {"template": {"metadata": {"labels": {"app": "api"}},
+                                   "spec": {"containers": [{"name": "c", "env": [{"name": "SELF", "value": "api:80"}],
+                                                            "ports": [{"containerPort": 8080}]}]}}}})
+    assert mine([service, server]) == ([], set())

@@ -50,7 +50,7 @@ AIRBYTE_ENV_DUPLICATE_KEY = Defect(
     "Airbyte's chart V2 (every 2.x release in airbytehq/charts' index) writes DATAPLANE_CLIENT_ID_SECRET_KEY twice "
     "into its env ConfigMap (`airbyte.auth.bootstrap.configVars` and `airbyte.workloadLauncher.dataPlane.configVars`); "
     "Helm's non-strict YAML keeps the last, and both resolve to the same key unless "
-    "`workloadLauncher.dataPlane.clientIdSecretKey` is set, which the platform does not; a strict parser refuses it",
+    "`workloadLauncher.dataPlane.clientIdSecretKey` is set, which the platform does not; YAML forbids the repeat",
 )
 DEFECTS: dict[str, tuple[Defect, ...]] = {"dev": (AIRBYTE_ENV_DUPLICATE_KEY,), "prod": (AIRBYTE_ENV_DUPLICATE_KEY,)}
 
