@@ -581,14 +581,11 @@ class Prepared:
 
 def render_of(recording: Recording) -> Any:
     """The render stage's result for the recorded stack, from the chart cache (releases it lacks are skipped)."""
-    from infra.offline.plan import resource_entry
     from infra.offline.render.cache import default_cache
     from infra.offline.render.planfile import Plan
     from infra.offline.render.stage import render_stack
 
-    resources = [resource_entry(resource) for resource in sorted(recording.resources, key=lambda r: r.urn)]
-    document = {"stack": recording.stack, "project": recording.project, "resources": resources}
-    return render_stack(Plan(document, REPO_ROOT / "build" / "plan" / f"{recording.stack}.json"), default_cache())
+    return render_stack(Plan.of_recording(recording), default_cache())
 
 
 def prepare(stack: str, recording: Recording | None = None, render: Any = None) -> Prepared:

@@ -4,10 +4,7 @@ else ~/.cache/dataplatform/charts; `make chart-cache` fills it)."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from infra.offline.harness import Recording
-from infra.offline.plan import resource_entry
 from infra.offline.render.cache import default_cache
 from infra.offline.render.planfile import Plan
 from infra.offline.render.stage import ReleaseResult, StackRender, render_stack
@@ -17,12 +14,7 @@ _RENDERS: dict[str, StackRender] = {}
 
 def plan_of(recording: Recording) -> Plan:
     """The plan `make plan` would write for the recording, as the render stage reads it."""
-    document = {
-        "stack": recording.stack,
-        "project": recording.project,
-        "resources": [resource_entry(resource) for resource in sorted(recording.resources, key=lambda r: r.urn)],
-    }
-    return Plan(document, Path("build") / "plan" / f"{recording.stack}.json")
+    return Plan.of_recording(recording)
 
 
 def rendered(recording: Recording) -> StackRender:

@@ -63,6 +63,16 @@ class Plan:
     def load(cls, path: Path) -> Plan:
         return cls(json.loads(path.read_text()), path)
 
+    @classmethod
+    def of_recording(cls, recording: Any) -> Plan:
+        """The plan `make plan` would write for a recording of the program (without the policy gate's results)."""
+        from infra.model.stackfiles import REPO_ROOT
+        from infra.offline.plan import resource_entry
+
+        resources = [resource_entry(resource) for resource in sorted(recording.resources, key=lambda r: r.urn)]
+        document = {"stack": recording.stack, "project": recording.project, "resources": resources}
+        return cls(document, REPO_ROOT / "build" / "plan" / f"{recording.stack}.json")
+
     @cached_property
     def releases(self) -> list[Release]:
         releases = []

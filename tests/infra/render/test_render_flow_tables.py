@@ -9,9 +9,6 @@ Needs the chart cache (`make chart-cache`); a workload whose chart is not cached
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
-
 import pytest
 
 from components.kit.flows import Workload
@@ -20,8 +17,8 @@ from components.runtime.network import selectors
 from infra.model.catalog import load_catalog
 from infra.model.config import parse_stack_config, project_values
 from infra.model.stackfiles import load_stack
-from infra.offline.render.monitors import pod_templates
-from infra.offline.render.stage import StackRender, stack_objects
+from infra.offline.network import rendered_pods
+from infra.offline.render.stage import StackRender
 from tests.support.render import rendered
 
 STACKS = ("dev", "prod")
@@ -54,20 +51,6 @@ def made_at_run_time(name: str) -> bool:
                for pattern in RUN_TIME_PODS)
 
 
-def rendered_templates(render: StackRender) -> list[tuple[str, str, Mapping[str, Any]]]:
-    """(release, namespace, pod template) of every workload the rendered releases install."""
-    rendered_objects = [item for item in stack_objects(render.plan, render.releases)[0]
-                        if item.owner in {result.release.name for result in render.releases}]
-    return [(workload.owner, workload.namespace, template) for workload, template in pod_templates(rendered_objects)]
-
-
-def container_ports(template: Mapping[str, Any]) -> set[tuple[str, int]]:
-    spec = template.get("spec") or {}
-    return {(str(port.get("protocol", "TCP")), int(port["containerPort"]))
-            for container in (spec.get("containers") or []) + (spec.get("initContainers") or [])
-            for port in (container.get("ports") or []) if str(port.get("containerPort", "")).isdigit()}
-
-
 @pytest.fixture()
 def render(request, stack_recording) -> StackRender:
     return rendered(stack_recording(request.node.callspec.params["stack"]))
@@ -75,15 +58,15 @@ def render(request, stack_recording) -> StackRender:
 
 @pytest.mark.parametrize("stack", STACKS)
 def test_chart_workloads_of_the_flow_tables_are_pods_the_charts_render(render: StackRender, stack: str) -> None:
-    templates = rendered_templates(render)
+    templates = rendered_pods(render)
     releases = {result.release.namespace: [] for result in render.releases}
     for result in render.releases:
         releases[result.release.namespace].append(result)
     problems, unchecked = [], []
     pods = selectors(table_workloads(stack))
     for workload in chart_workloads(stack):
-        selected = [template for _, namespace, template in templates if namespace == workload.namespace_name
-                    and pods[workload.name].matches((template.get("metadata") or {}).get("labels") or {})]
+        selected = [pod for pod in templates if pod.namespace == workload.namespace_name
+                    and pods[workload.name].matches(pod.labels)]
         if not selected and any(result.status != "rendered" for result in releases.get(workload.namespace_name, [])):
             unchecked.append(workload.name)
             continue
@@ -91,7 +74,7 @@ def test_chart_workloads_of_the_flow_tables_are_pods_the_charts_render(render: S
             problems.append(f"{workload.name}: no pod rendered in {workload.namespace_name} carries "
                             f"{dict(workload.labels)} ({workload.source})")
             continue
-        listening = set().union(*(container_ports(template) for template in selected))
+        listening = set().union(*(pod.ports for pod in selected))
         for port in workload.ports:
             if (port.protocol, port.number) not in listening and (workload.name, port.number) not in UNDECLARED:
                 problems.append(f"{workload.name}: port {port.number}/{port.protocol} is no container port of the "
@@ -107,11 +90,10 @@ def test_every_pod_a_chart_renders_is_one_workload_of_the_tables(render: StackRe
     # namespace's default deny, and one that two select gets both workloads' allowances.
     pods = selectors(table_workloads(stack))
     problems = []
-    for release, namespace, template in rendered_templates(render):
-        labels = (template.get("metadata") or {}).get("labels") or {}
+    for pod in rendered_pods(render):
         owners = sorted(name for name, selected in pods.items()
-                        if selected.namespace == namespace and selected.matches(labels))
+                        if selected.namespace == pod.namespace and selected.matches(pod.labels))
         if len(owners) != 1:
-            problems.append(f"{release}: a pod in {namespace} labelled {labels} is selected by "
+            problems.append(f"{pod.release}: a pod in {pod.namespace} labelled {pod.labels} is selected by "
                             f"{owners or 'no workload of the flow tables'}")
     assert not problems, "\n".join(problems)
