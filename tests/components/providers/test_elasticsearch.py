@@ -238,7 +238,7 @@ def planned_objects(stack: str) -> list[tuple[str, dict]]:
         if resource.type.startswith(DYNAMIC):
             kind = resource.type.removeprefix(DYNAMIC)
             objects.append((kind, {key: resource.input(key) for key in INPUTS[kind]}))
-    return objects
+    return sorted(objects, key=lambda item: (item[0], item[1]["name"]))  # registration order varies between runs
 
 
 PLANNED = {stack: planned_objects(stack) for stack in ("dev", "prod")}
