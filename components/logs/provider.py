@@ -7,6 +7,18 @@ CA given as PEM; the client's own retries are off so that the base's bounded bac
 
     connection = {"url": "https://logs-es-http.dp-logs.svc:9200", "username": ..., "password": ..., "ca_pem": ...}
     IlmPolicy("logs-ilm-audit", connection, "platform-audit", {"phases": {...}})
+
+Every call is an endpoint of the Elasticsearch 9.x specification (elastic/elasticsearch-specification), with the
+request body its request type defines; the tests hold each call against the compiled 9.5 specification.
+
+Refresh compares like with like: `fetch` keeps, of the server's answer, exactly the fields the object's create
+request takes (`WRITABLE`, the properties of the request body types `indices.put_index_template.Request`,
+`security.put_role.Request`, `security.put_user.Request`; `ilm.put_lifecycle.Request` has only `policy`), so what
+the server adds on its own (index templates' `created_date_millis`/`modified_date_millis` since 9.2, a policy's
+`version`, `modified_date` and `in_use_by`, a role's `transient_metadata`, a user's `username` and `profile_uid`)
+never reads as drift, while a change to anything the platform writes does. A user's password is never returned by
+the server: it is compared by its hash in state only (components/kit/rest.py), so a password changed by hand on the
+cluster is not seen by a refresh; the next apply of a new password rewrites it.
 """
 
 from __future__ import annotations
@@ -30,7 +42,26 @@ def _client_modules() -> tuple[Any, Any]:
     import elasticsearch
 
     return elasticsearch, elastic_transport
+
+
 DEFAULT_TIMEOUT_SECONDS = 30.0
+# The body properties each create request takes (the 9.x specification's request types); `fetch` keeps these.
+WRITABLE = {
+    "index_template": frozenset({"index_patterns", "composed_of", "template", "data_stream", "priority", "version",
+                                 "_meta", "allow_auto_create", "ignore_missing_component_templates", "deprecated"}),
+    # indices.put_index_template.IndexTemplateMapping
+    "index_template.template": frozenset({"aliases", "mappings", "settings", "lifecycle", "data_stream_options"}),
+    # `transient_metadata` is in the request type but the server owns it (it says whether the role is enabled).
+    "role": frozenset({"applications", "cluster", "global", "indices", "remote_indices", "remote_cluster",
+                       "metadata", "run_as", "description"}),
+    # `username` repeats the path; `password` and `password_hash` are never returned.
+    "user": frozenset({"email", "full_name", "metadata", "roles", "enabled"}),
+}
+
+
+def writable(kind: str, answer: dict[str, Any]) -> dict[str, Any]:
+    """The part of a server's answer that the object's create request sets."""
+    return {key: value for key, value in answer.items() if key in WRITABLE[kind]}
 
 
 def client(connection: dict[str, Any]) -> Elasticsearch:
@@ -87,7 +118,13 @@ class IndexTemplateProvider(_ElasticsearchProvider):
         found = self._get(lambda: es.indices.get_index_template(name=key))
         if found is None:
             return None
-        return dict(found.body["index_templates"][0]["index_template"])
+        matches = [item["index_template"] for item in found.body["index_templates"] if item["name"] == key]
+        if not matches:
+            return None
+        live = writable("index_template", matches[0])
+        if "template" in live:
+            live["template"] = writable("index_template.template", live["template"])
+        return live
 
     def put(self, es: Elasticsearch, key: str, body: dict[str, Any]) -> None:
         es.indices.put_index_template(name=key, body=body)
@@ -104,7 +141,9 @@ class IlmPolicyProvider(_ElasticsearchProvider):
 
     def fetch(self, es: Elasticsearch, key: str) -> dict[str, Any] | None:
         found = self._get(lambda: es.ilm.get_lifecycle(name=key))
-        return None if found is None else {"policy": found.body[key]["policy"]}
+        if found is None or key not in found.body:
+            return None
+        return {"policy": found.body[key]["policy"]}
 
     def put(self, es: Elasticsearch, key: str, body: dict[str, Any]) -> None:
         es.ilm.put_lifecycle(name=key, body=body)
@@ -123,7 +162,7 @@ class RoleProvider(_ElasticsearchProvider):
         found = self._get(lambda: es.security.get_role(name=key))
         if not found or key not in found.body:
             return None
-        return {k: v for k, v in found.body[key].items() if k != "transient_metadata"}
+        return writable("role", found.body[key])
 
     def put(self, es: Elasticsearch, key: str, body: dict[str, Any]) -> None:
         es.security.put_role(name=key, body=body)
@@ -148,7 +187,7 @@ class UserProvider(_ElasticsearchProvider):
         found = self._get(lambda: es.security.get_user(username=key))
         if not found or key not in found.body:
             return None
-        return {k: v for k, v in found.body[key].items() if k != "username"}
+        return writable("user", found.body[key])
 
     def put(self, es: Elasticsearch, key: str, body: dict[str, Any]) -> None:
         es.security.put_user(username=key, body=body)

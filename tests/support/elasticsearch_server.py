@@ -1,19 +1,31 @@
-"""An in-process HTTPS server that answers like Elasticsearch for the endpoints the platform's providers use.
+"""An in-process HTTPS server that answers like an Elasticsearch 9.x server, derived from the vendor's specification.
 
     with FakeElasticsearch.start(pki, version="9.5.0") as server:
         server.url                               # https://127.0.0.1:PORT
         server.fail("status", status=503)        # the next matching request gets a 503
         server.fail("timeout"); server.fail("drop")
+        server.violations                        # [] when every request and answer was within the specification
 
-Endpoints, following the documented REST API: `/_index_template/{name}`, `/_ilm/policy/{name}`,
-`/_security/role/{name}` and `/_security/user/{name}` (PUT, GET, DELETE), and `GET /`. Like the real server it
-requires basic authentication, answers with the `X-Elastic-Product` header the official client checks, enforces
-REST API compatibility (`application/vnd.elasticsearch+json; compatible-with=N` is accepted for N = major and
-major - 1, must be the same on Accept and Content-Type, and anything else is a 400 `media_type_header_exception`,
-which is what an 8.x server answers a 9.x client), rejects unknown fields, unknown mapping types and parameters,
-unknown settings, ILM actions outside their phase, bad time values, unknown privileges and short passwords, and
-returns stored objects in the normalised form the real server returns (settings nested with string values,
-ILM defaults filled in, role defaults added, no passwords). Every request is recorded for assertions.
+Every request is routed through the compiled Elasticsearch specification (`tests/support/es_spec.py`, the 9.5
+model in `vendor-specs`): a method and path no endpoint declares gets the server's 400 ("no handler found") or
+405, and is recorded in `violations`; an endpoint's query parameters and body are checked against its request type
+(required fields, unknown fields where the type is closed, value kinds), and a body the type refuses gets a 400
+`x_content_parse_exception` naming the field (recorded in `refused`). The endpoints the platform uses are
+modelled (`HANDLERS`: info, index templates, ILM policies, roles, users); a declared endpoint the fake does not
+model answers 500 and is a violation. Every answer, errors included, is checked against the endpoint's response
+type before it is sent; one outside the specification answers 500 and is a violation, so a test sees it.
+
+Beyond the specification, it behaves as the server does where the platform relies on it: basic authentication,
+the `X-Elastic-Product` header the official client checks, REST API compatibility
+(`application/vnd.elasticsearch+json; compatible-with=N` accepted for N = major and major - 1, the same on Accept and
+Content-Type, else a 400 `media_type_header_exception`, which is what an 8.x server answers a 9.x client), unknown
+mapping types, unknown settings, ILM actions outside their phase, privileges outside the specification's lists
+(or action patterns), overlapping templates of one priority, short passwords. It answers in the server's
+normalised form: settings nested with string values; ILM defaults filled in, a `version` counted up on every
+write, `modified_date` and `in_use_by`; role defaults (`allow_restricted_indices`, `transient_metadata`); index
+templates with the 9.2+ `created_date_millis` and `modified_date_millis` (and `created_date`/`modified_date` only
+with `?human=true`); users without their password (only a `profile_uid` when asked `with_profile_uid`, and
+these users have no profile). Times come from a counter, so answers are deterministic. Every request is recorded.
 
 It is a model of the API, not Elasticsearch: no documents, no indices, no cluster state beyond these objects.
 """
@@ -26,24 +38,23 @@ import json
 import re
 import ssl
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlsplit
 
+from tests.support.es_spec import Endpoint, SpecModel
 from tests.support.fake_https import FaultQueue, serve_https
 from tests.support.tls import TestPki
 
 ADMIN = ("elastic-admin", "admin-password-for-tests")
 COMPAT = re.compile(r"^application/vnd\.elasticsearch\+json\s*;\s*compatible-with\s*=\s*(\d+)$")
-
-TEMPLATE_FIELDS = {"index_patterns", "template", "composed_of", "priority", "version", "_meta", "data_stream",
-                   "allow_auto_create", "ignore_missing_component_templates", "deprecated"}
-TEMPLATE_BODY_FIELDS = {"settings", "mappings", "aliases", "lifecycle", "data_stream_options"}
-MAPPINGS_FIELDS = {"dynamic", "properties", "_source", "date_detection", "numeric_detection", "dynamic_templates",
-                   "_meta", "_routing", "runtime"}
+EPOCH_MILLIS = 1_767_225_600_000  # 2026-01-01T00:00:00Z: the fake's clock starts here and ticks a second a write
+# What the server checks beyond the specification (its `IndexSettings` is open, its `Property` union
+# non-exhaustive, its privilege enums open): the mapping types and parameters, settings and ILM actions the server
+# knows, among those the platform could plausibly write.
 COMMON_PARAMS = {"type", "meta", "store", "index", "doc_values", "fields", "copy_to"}
 TYPE_PARAMS = {
     "keyword": {"ignore_above", "normalizer", "null_value", "eager_global_ordinals", "similarity", "norms",
@@ -77,26 +88,8 @@ ILM_ACTIONS = {
     "delete": {"wait_for_snapshot", "delete"},
 }
 TIME_VALUE = re.compile(r"^\d+(nanos|micros|ms|s|m|h|d)$")
-CLUSTER_PRIVILEGES = {
-    "all", "cancel_task", "create_snapshot", "grant_api_key", "manage", "manage_api_key", "manage_ccr",
-    "manage_enrich", "manage_ilm", "manage_index_templates", "manage_inference", "manage_ingest_pipelines",
-    "manage_logstash_pipelines", "manage_ml", "manage_oidc", "manage_own_api_key", "manage_pipeline",
-    "manage_rollup", "manage_saml", "manage_search_application", "manage_security", "manage_service_account",
-    "manage_slm", "manage_token", "manage_transform", "manage_watcher", "monitor", "monitor_enrich",
-    "monitor_inference", "monitor_ml", "monitor_rollup", "monitor_snapshot", "monitor_stats", "monitor_text_structure",
-    "monitor_transform", "monitor_watcher", "read_ccr", "read_ilm", "read_pipeline", "read_security", "read_slm",
-    "transport_client", "manage_user_profile", "manage_data_stream_global_retention",
-}
-INDEX_PRIVILEGES = {
-    "all", "auto_configure", "create", "create_doc", "create_index", "cross_cluster_replication",
-    "cross_cluster_replication_internal", "delete", "delete_index", "index", "maintenance", "manage",
-    "manage_data_stream_lifecycle", "manage_follow_index", "manage_ilm", "manage_leader_index", "monitor", "read",
-    "read_cross_cluster", "view_index_metadata", "write",
-}
-ROLE_FIELDS = {"cluster", "indices", "applications", "run_as", "metadata", "global", "remote_indices",
-               "remote_cluster", "description"}
-ROLE_INDEX_FIELDS = {"names", "privileges", "field_security", "query", "allow_restricted_indices"}
-USER_FIELDS = {"password", "password_hash", "roles", "full_name", "email", "metadata", "enabled"}
+# A privilege outside the named ones must be an action pattern (`cluster:monitor/*`, `indices:data/read/*`).
+ACTION_PATTERN = re.compile(r"^(cluster|indices|internal):[a-z_/*]+")
 
 
 class ApiFailureError(Exception):
@@ -119,6 +112,8 @@ class Request:
     path: str
     headers: dict[str, str]
     body: Any
+    query: dict[str, list[str]] = field(default_factory=dict)
+    endpoint: str | None = None
 
 
 @dataclass
@@ -130,6 +125,12 @@ class FakeElasticsearch(FaultQueue):
     roles: dict[str, dict] = field(default_factory=dict)
     users: dict[str, dict] = field(default_factory=dict)
     requests: list[Request] = field(default_factory=list)
+    violations: list[str] = field(default_factory=list)
+    """Requests to no declared endpoint, endpoints the fake does not model, answers outside the specification."""
+    refused: list[str] = field(default_factory=list)
+    """Requests refused because the endpoint's request type does not admit them (what the server's parser refuses)."""
+    ticks: int = 0
+    spec: SpecModel = field(default_factory=SpecModel.load)
 
     @property
     def major(self) -> int:
@@ -137,6 +138,10 @@ class FakeElasticsearch(FaultQueue):
 
     def writes(self) -> list[Request]:
         return [request for request in self.requests if request.method in ("PUT", "POST", "DELETE")]
+
+    def now_millis(self) -> int:
+        self.ticks += 1
+        return EPOCH_MILLIS + 1000 * self.ticks
 
     @classmethod
     @contextmanager
@@ -147,49 +152,70 @@ class FakeElasticsearch(FaultQueue):
 
     # ---- the API ------------------------------------------------------------------------------------
 
-    def handle(self, method: str, path: str, headers: dict[str, str], raw: bytes) -> tuple[int, Any]:
+    def handle(self, method: str, target: str, headers: dict[str, str],
+               raw: bytes) -> tuple[Endpoint | None, int, Any]:
+        """Answer one request: (the endpoint it called, status, body). Failures raise ApiFailureError."""
+        parts = urlsplit(target)
+        path, query = parts.path, parse_qs(parts.query, keep_blank_values=True)
         self._check_auth(headers)
         self._check_media_types(headers, bool(raw))
         body = self._parse(raw) if raw else None
+        routed = self.spec.route(method, path)
         with self.lock:
-            self.requests.append(Request(method, path, headers, body))
-        parts = [part for part in path.split("/") if part]
-        if parts == [] and method in ("GET", "HEAD"):
-            return 200, {"name": "fake", "cluster_name": "fake", "version": {"number": self.version},
-                         "tagline": "You Know, for Search"}
-        routes = {
-            ("_index_template",): (self.templates, self._put_template, self._get_template),
-            ("_ilm", "policy"): (self.policies, self._put_policy, self._get_policy),
-            ("_security", "role"): (self.roles, self._put_role, self._get_role),
-            ("_security", "user"): (self.users, self._put_user, self._get_user),
-        }
-        for prefix, (store, put, get) in routes.items():
-            if tuple(parts[: len(prefix)]) == prefix and len(parts) == len(prefix) + 1:
-                name = parts[-1]
-                if method in ("PUT", "POST"):
-                    if body is None:
-                        raise bad_request("parse_exception", "request body is required")
-                    with self.lock:
-                        return 200, put(name, body)
-                if method == "GET":
-                    with self.lock:
-                        if name not in store:
-                            return self._missing(prefix, name)
-                        return 200, get(name)
-                if method == "DELETE":
-                    with self.lock:
-                        if name not in store:
-                            return self._missing(prefix, name, deleting=True)
-                        del store[name]
-                    return 200, {"found": True} if prefix[0] == "_security" else {"acknowledged": True}
-        raise bad_request("illegal_argument_exception", f"no handler found for uri [{path}] and method [{method}]")
+            self.requests.append(Request(method, path, headers, body, query, routed[0].name if routed else None))
+        if routed is None:
+            allowed = sorted(self.spec.methods_for(path))
+            self.violations.append(f"{method} {path}: no endpoint of the specification")
+            if allowed:
+                raise ApiFailureError(405, "method_not_allowed", f"Incorrect HTTP method for uri [{path}] and "
+                                      f"method [{method}], allowed: {allowed}")
+            raise bad_request("illegal_argument_exception", f"no handler found for uri [{path}] and method [{method}]")
+        endpoint, params = routed
+        try:
+            return (endpoint, *self._call(endpoint, params, query, body, bool(raw), f"{method} {path}"))
+        except ApiFailureError as failure:
+            return endpoint, failure.status, failure.body()
 
-    def _missing(self, prefix: tuple[str, ...], name: str, deleting: bool = False) -> tuple[int, Any]:
-        if prefix[0] == "_security":
-            return 404, {"found": False} if deleting else {}
-        if prefix == ("_ilm", "policy"):
-            raise ApiFailureError(404, "resource_not_found_exception", f"Lifecycle policy not found: {name}")
-        raise ApiFailureError(404, "resource_not_found_exception", f"index template matching [{name}] not found")
+    def _call(self, endpoint: Endpoint, params: dict[str, str], query: dict[str, list[str]], body: Any,
+              has_body: bool, what: str) -> tuple[int, Any]:
+        problems = self.spec.request_problems(endpoint, params, query, body, has_body=has_body)
+        if problems:
+            with self.lock:
+                self.refused.append(f"{what}: {'; '.join(problems)}")
+            raise bad_request("x_content_parse_exception", f"[{endpoint.name}] {'; '.join(problems)}")
+        handler = HANDLERS.get(endpoint.name)
+        if handler is None:
+            with self.lock:
+                self.violations.append(f"{what}: {endpoint.name} is not modelled by the fake")
+            raise ApiFailureError(500, "fake_unsupported_endpoint", f"{endpoint.name} is not modelled")
+        with self.lock:
+            return handler(self, params, query, body)
+
+    def answer(self, method: str, target: str, headers: dict[str, str], raw: bytes,
+               fault_status: int | None = None) -> tuple[int, Any]:
+        """The status and body sent for a request, checked against the endpoint's response type first: an answer
+        outside it is recorded in `violations` and replaced by a 500."""
+        path = urlsplit(target).path
+        routed = self.spec.route(method, path)
+        endpoint = routed[0] if routed else None
+        try:
+            if fault_status is not None:
+                raise ApiFailureError(fault_status, "unavailable_shards_exception" if fault_status >= 500
+                                      else "version_conflict_engine_exception", f"injected fault {fault_status}")
+            _endpoint, status, body = self.handle(method, target, headers, raw)
+        except ApiFailureError as failure:
+            status, body = failure.status, failure.body()
+        if method == "HEAD":
+            body = None
+        if endpoint is not None:
+            problems = self.spec.response_problems(endpoint, status, body)
+            if problems:
+                with self.lock:
+                    self.violations.append(f"{method} {path} answered {status} outside {endpoint.name}'s response "
+                                           f"type: {'; '.join(problems)}")
+                failure = ApiFailureError(500, "fake_answer_outside_specification", "; ".join(problems))
+                return failure.status, failure.body()
+        return status, body
 
     def _check_auth(self, headers: dict[str, str]) -> None:
         expected = "Basic " + base64.b64encode(f"{ADMIN[0]}:{ADMIN[1]}".encode()).decode()
@@ -226,10 +252,26 @@ class FakeElasticsearch(FaultQueue):
         except json.JSONDecodeError as error:
             raise bad_request("x_content_parse_exception", f"Failed to parse request body: {error}") from None
 
+    # ---- the cluster --------------------------------------------------------------------------------
+
+    def _info(self, _params: dict, _query: dict, _body: Any) -> tuple[int, Any]:
+        return 200, {"name": "fake-0", "cluster_name": "logs", "cluster_uuid": "fake-cluster-uuid",
+                     "version": {"number": self.version, "build_flavor": "default", "build_type": "docker",
+                                 "build_hash": "0" * 40, "build_date": "2026-01-01T00:00:00.000Z",
+                                 "build_snapshot": False, "lucene_version": "10.3.0",
+                                 "minimum_wire_compatibility_version": f"{self.major - 1}.19.0",
+                                 "minimum_index_compatibility_version": f"{self.major - 1}.0.0"},
+                     "tagline": "You Know, for Search"}
+
+    def _ping(self, _params: dict, _query: dict, _body: Any) -> tuple[int, Any]:
+        return 200, None
+
     # ---- index templates ----------------------------------------------------------------------------
 
-    def _put_template(self, name: str, body: dict) -> dict:
-        _only(body, TEMPLATE_FIELDS, "index_template")
+    def _put_template(self, params: dict, query: dict, body: dict) -> tuple[int, Any]:
+        name = params["name"]
+        if _flag(query, "create") and name in self.templates:
+            raise bad_request("illegal_argument_exception", f"index template [{name}] already exists")
         patterns = body.get("index_patterns")
         if isinstance(patterns, str):
             patterns = [patterns]
@@ -237,7 +279,6 @@ class FakeElasticsearch(FaultQueue):
             raise bad_request("action_request_validation_exception",
                               "Validation Failed: 1: index patterns are missing;")
         template = body.get("template", {})
-        _only(template, TEMPLATE_BODY_FIELDS, "template")
         settings = _flat_settings(template.get("settings", {}))
         for key in settings:
             if key.removeprefix("index.") not in INDEX_SETTINGS:
@@ -245,9 +286,9 @@ class FakeElasticsearch(FaultQueue):
                                   "required plugins are installed, or check the breaking changes documentation "
                                   "for removed settings")
         if "mappings" in template:
-            _check_mappings(template["mappings"])
+            _check_properties(template["mappings"].get("properties", {}))
         priority = body.get("priority", 0)
-        if not isinstance(priority, int) or priority < 0:
+        if priority < 0:
             raise bad_request("illegal_argument_exception", "priority must be a non-negative integer")
         for other, existing in self.templates.items():
             if other == name or existing.get("priority", 0) != priority:
@@ -260,29 +301,44 @@ class FakeElasticsearch(FaultQueue):
                     f"same priority [{priority}], multiple index templates may not match during index creation, "
                     "please use a different priority",
                 )
-        stored = {"index_patterns": patterns, "composed_of": body.get("composed_of", []), **{
-            key: value for key, value in body.items() if key not in ("index_patterns", "composed_of", "template")}}
+        stored = {"index_patterns": patterns, **{
+            key: value for key, value in body.items() if key not in ("index_patterns", "template")}}
         if template:
             stored["template"] = dict(template)
-            if settings:
+            if "settings" in template:
                 stored["template"]["settings"] = _nested_settings(settings)
+        now = self.now_millis()
+        previous = self.templates.get(name)
+        stored["created_date_millis"] = previous["created_date_millis"] if previous else now
+        stored["modified_date_millis"] = now
         self.templates[name] = stored
-        return {"acknowledged": True}
+        return 200, {"acknowledged": True}
 
-    def _get_template(self, name: str) -> dict:
-        return {"index_templates": [{"name": name, "index_template": self.templates[name]}]}
+    def _get_template(self, params: dict, query: dict, _body: Any) -> tuple[int, Any]:
+        names = _select(self.templates, params.get("name"))
+        if names is None:
+            raise ApiFailureError(404, "resource_not_found_exception",
+                                  f"index template matching [{params['name']}] not found")
+        human = _flag(query, "human")
+        return 200, {"index_templates": [{"name": name, "index_template": _with_dates(self.templates[name], human)}
+                                         for name in names]}
+
+    def _delete_template(self, params: dict, _query: dict, _body: Any) -> tuple[int, Any]:
+        missing = [name for name in params["name"].split(",") if name not in self.templates]
+        if missing:
+            raise ApiFailureError(404, "resource_not_found_exception",
+                                  f"index_template [{','.join(missing)}] missing")
+        for name in params["name"].split(","):
+            del self.templates[name]
+        return 200, {"acknowledged": True}
 
     # ---- ILM ----------------------------------------------------------------------------------------
 
-    def _put_policy(self, name: str, body: dict) -> dict:
-        _only(body, {"policy"}, "put_lifecycle_request")
+    def _put_policy(self, params: dict, _query: dict, body: dict) -> tuple[int, Any]:
+        name = params["policy"]
         policy = body["policy"]
-        _only(policy, {"phases", "_meta"}, "policy")
         normalised: dict[str, Any] = {}
-        for phase, definition in policy.get("phases", {}).items():
-            if phase not in ILM_ACTIONS:
-                raise bad_request("illegal_argument_exception", f"Lifecycle does not support phase [{phase}]")
-            _only(definition, {"min_age", "actions"}, "phase")
+        for phase, definition in policy["phases"].items():
             min_age = definition.get("min_age", "0ms")
             if not isinstance(min_age, str) or not TIME_VALUE.match(min_age):
                 raise bad_request("illegal_argument_exception", f"failed to parse setting [min_age] with value "
@@ -293,60 +349,80 @@ class FakeElasticsearch(FaultQueue):
                     raise bad_request("illegal_argument_exception",
                                       f"invalid action [{action}] defined in phase [{phase}]")
                 if action == "delete":
-                    _only(options, {"delete_searchable_snapshot"}, "delete")
                     options = {"delete_searchable_snapshot": True, **options}
                 actions[action] = options
             normalised[phase] = {"min_age": min_age, "actions": actions}
         previous = self.policies.get(name)
         stored = {"phases": normalised, **({"_meta": policy["_meta"]} if "_meta" in policy else {})}
         self.policies[name] = {"version": previous["version"] + 1 if previous else 1,
-                               "modified_date": time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime()),
-                               "policy": stored}
-        return {"acknowledged": True}
+                               "modified_date": _iso(self.now_millis()), "policy": stored}
+        return 200, {"acknowledged": True}
 
-    def _get_policy(self, name: str) -> dict:
-        return {name: {**self.policies[name], "in_use_by": {"indices": [], "data_streams": [],
-                                                            "composable_templates": []}}}
+    def _get_policy(self, params: dict, _query: dict, _body: Any) -> tuple[int, Any]:
+        names = _select(self.policies, params.get("policy"))
+        if names is None:
+            raise ApiFailureError(404, "resource_not_found_exception",
+                                  f"Lifecycle policy not found: {params['policy']}")
+        return 200, {name: {**self.policies[name], "in_use_by": self._policy_users(name)} for name in names}
+
+    def _policy_users(self, name: str) -> dict[str, list[str]]:
+        templates = sorted(other for other, template in self.templates.items() if template.get("template", {}).get(
+            "settings", {}).get("index", {}).get("lifecycle", {}).get("name") == name)
+        return {"indices": [], "data_streams": [], "composable_templates": templates}
+
+    def _delete_policy(self, params: dict, _query: dict, _body: Any) -> tuple[int, Any]:
+        name = params["policy"]
+        if name not in self.policies:
+            raise ApiFailureError(404, "resource_not_found_exception", f"Lifecycle policy not found: {name}")
+        del self.policies[name]
+        return 200, {"acknowledged": True}
 
     # ---- security -----------------------------------------------------------------------------------
 
-    def _put_role(self, name: str, body: dict) -> dict:
-        unknown = sorted(set(body) - ROLE_FIELDS)
-        if unknown:
-            raise bad_request("parse_exception", f"failed to parse role [{name}]. unexpected field [{unknown[0]}]")
+    def _put_role(self, params: dict, _query: dict, body: dict) -> tuple[int, Any]:
+        name = params["name"]
+        cluster_names = self.spec_members(("security._types", "ClusterPrivilege"))
+        index_names = self.spec_members(("security._types", "IndexPrivilege"))
         for privilege in body.get("cluster", []):
-            if privilege not in CLUSTER_PRIVILEGES and not privilege.startswith("cluster:"):
+            if privilege not in cluster_names and not ACTION_PATTERN.match(privilege):
                 raise bad_request("illegal_argument_exception", f"unknown cluster privilege [{privilege}]. a "
                                   "privilege must be either one of the predefined cluster privilege names or a "
                                   "pattern over one of the available cluster actions")
         indices = []
         for entry in body.get("indices", []):
-            unknown = sorted(set(entry) - ROLE_INDEX_FIELDS)
-            if unknown:
-                raise bad_request("parse_exception", f"failed to parse indices privileges for role [{name}]. "
-                                  f"unexpected field [{unknown[0]}]")
-            if not entry.get("names") or not entry.get("privileges"):
-                raise bad_request("parse_exception", f"failed to parse indices privileges for role [{name}]. "
-                                  "missing required [names] or [privileges] field")
             for privilege in entry["privileges"]:
-                if privilege not in INDEX_PRIVILEGES:
+                if privilege not in index_names and not ACTION_PATTERN.match(privilege):
                     raise bad_request("illegal_argument_exception", f"unknown index privilege [{privilege}]")
-            indices.append({**entry, "allow_restricted_indices": entry.get("allow_restricted_indices", False)})
+            names = entry["names"] if isinstance(entry["names"], list) else [entry["names"]]
+            indices.append({**entry, "names": names,
+                            "allow_restricted_indices": entry.get("allow_restricted_indices", False)})
         created = name not in self.roles
         self.roles[name] = {"cluster": body.get("cluster", []), "indices": indices,
                             "applications": body.get("applications", []), "run_as": body.get("run_as", []),
                             "metadata": body.get("metadata", {}), "transient_metadata": {"enabled": True},
-                            **({"description": body["description"]} if "description" in body else {})}
-        return {"role": {"created": created}}
+                            **{key: body[key] for key in ("description", "global", "remote_indices",
+                                                          "remote_cluster") if body.get(key)}}
+        return 200, {"role": {"created": created}}
 
-    def _get_role(self, name: str) -> dict:
-        return {name: self.roles[name]}
+    def spec_members(self, enum: tuple[str, str]) -> set[str]:
+        return {member["name"] for member in self.spec.types[enum]["members"]}
 
-    def _put_user(self, name: str, body: dict) -> dict:
-        unknown = sorted(set(body) - USER_FIELDS)
-        if unknown:
-            raise bad_request("parse_exception", f"failed to parse add user request. unexpected field "
-                              f"[{unknown[0]}]")
+    def _get_role(self, params: dict, _query: dict, _body: Any) -> tuple[int, Any]:
+        names = _select(self.roles, params.get("name"))
+        if names is None:
+            return 404, {}
+        return 200, {name: self.roles[name] for name in names}
+
+    def _delete_role(self, params: dict, _query: dict, _body: Any) -> tuple[int, Any]:
+        if self.roles.pop(params["name"], None) is None:
+            return 404, {"found": False}
+        return 200, {"found": True}
+
+    def _put_user(self, params: dict, _query: dict, body: dict) -> tuple[int, Any]:
+        name = params["username"]
+        if "username" in body and body["username"] != name:
+            raise bad_request("illegal_argument_exception", f"username in the body [{body['username']}] does not "
+                              f"match the username in the path [{name}]")
         created = name not in self.users
         password = body.get("password")
         if created and password is None and "password_hash" not in body:
@@ -355,25 +431,76 @@ class FakeElasticsearch(FaultQueue):
         if password is not None and len(password) < 6:
             raise bad_request("action_request_validation_exception",
                               "Validation Failed: 1: passwords must be at least [6] characters long;")
-        if not isinstance(body.get("roles"), list):
+        if "roles" not in body:
             raise bad_request("action_request_validation_exception", "Validation Failed: 1: roles are missing;")
         previous = self.users.get(name, {})
         self.users[name] = {"username": name, "roles": body["roles"], "full_name": body.get("full_name"),
                             "email": body.get("email"), "metadata": body.get("metadata", {}),
                             "enabled": body.get("enabled", True),
                             "_password": password if password is not None else previous.get("_password")}
-        return {"created": created}
+        return 200, {"created": created}
 
-    def _get_user(self, name: str) -> dict:
-        return {name: {key: value for key, value in self.users[name].items() if not key.startswith("_")}}
+    def _get_user(self, params: dict, _query: dict, _body: Any) -> tuple[int, Any]:
+        names = _select(self.users, params.get("username"))
+        if names is None:
+            return 404, {}
+        return 200, {name: {key: value for key, value in self.users[name].items() if not key.startswith("_")}
+                     for name in names}
+
+    def _delete_user(self, params: dict, _query: dict, _body: Any) -> tuple[int, Any]:
+        if self.users.pop(params["username"], None) is None:
+            return 404, {"found": False}
+        return 200, {"found": True}
 
 
-def _only(body: Any, allowed: set[str], what: str) -> None:
-    if not isinstance(body, dict):
-        raise bad_request("x_content_parse_exception", f"[{what}] expected an object")
-    unknown = sorted(set(body) - allowed)
-    if unknown:
-        raise bad_request("x_content_parse_exception", f"[1:2] [{what}] unknown field [{unknown[0]}]")
+Handler = Callable[[FakeElasticsearch, dict, dict, Any], tuple[int, Any]]
+# The endpoints the fake models, by the specification's endpoint name.
+HANDLERS: dict[str, Handler] = {
+    "info": FakeElasticsearch._info,
+    "ping": FakeElasticsearch._ping,
+    "indices.put_index_template": FakeElasticsearch._put_template,
+    "indices.get_index_template": FakeElasticsearch._get_template,
+    "indices.delete_index_template": FakeElasticsearch._delete_template,
+    "ilm.put_lifecycle": FakeElasticsearch._put_policy,
+    "ilm.get_lifecycle": FakeElasticsearch._get_policy,
+    "ilm.delete_lifecycle": FakeElasticsearch._delete_policy,
+    "security.put_role": FakeElasticsearch._put_role,
+    "security.get_role": FakeElasticsearch._get_role,
+    "security.delete_role": FakeElasticsearch._delete_role,
+    "security.put_user": FakeElasticsearch._put_user,
+    "security.get_user": FakeElasticsearch._get_user,
+    "security.delete_user": FakeElasticsearch._delete_user,
+}
+
+
+def _flag(query: dict[str, list[str]], name: str) -> bool:
+    return any(value in ("", "true") for value in query.get(name, []))
+
+
+def _select(store: dict[str, Any], names: str | None) -> list[str] | None:
+    """The stored names a (comma-separated, wildcard) name selects, sorted; None when a plain name is missing."""
+    if names is None:
+        return sorted(store)
+    selected: list[str] = []
+    for name in names.split(","):
+        if "*" in name:
+            selected += [stored for stored in sorted(store) if fnmatch.fnmatchcase(stored, name)]
+        elif name in store:
+            selected.append(name)
+        else:
+            return None
+    return selected
+
+
+def _iso(millis: int) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(millis // 1000)) + f".{millis % 1000:03d}Z"
+
+
+def _with_dates(template: dict, human: bool) -> dict:
+    if not human:
+        return template
+    return {**template, "created_date": _iso(template["created_date_millis"]),
+            "modified_date": _iso(template["modified_date_millis"])}
 
 
 def _flat_settings(settings: dict, prefix: str = "") -> dict[str, str]:
@@ -397,15 +524,6 @@ def _nested_settings(flat: dict[str, str]) -> dict:
             node = node.setdefault(part, {})
         node[leaf] = value
     return nested
-
-
-def _check_mappings(mappings: Any) -> None:
-    _only(mappings, MAPPINGS_FIELDS, "mappings")
-    dynamic = mappings.get("dynamic", True)
-    if dynamic not in (True, False, "true", "false", "strict", "runtime"):
-        raise bad_request("mapper_parsing_exception", "Failed to parse mapping: Could not convert [dynamic.dynamic]"
-                          " to boolean")
-    _check_properties(mappings.get("properties", {}))
 
 
 def _check_properties(properties: dict, parent: str = "") -> None:
@@ -467,14 +585,9 @@ def _handler_for(fake: FakeElasticsearch) -> type[BaseHTTPRequestHandler]:
             if fault and fault.kind == "timeout":
                 time.sleep(fault.delay)
             headers = {key.lower(): value for key, value in self.headers.items()}
-            try:
-                if fault and fault.kind == "status":
-                    raise ApiFailureError(fault.status, "unavailable_shards_exception" if fault.status >= 500
-                                     else "version_conflict_engine_exception", f"injected fault {fault.status}")
-                status, body = fake.handle(self.command, path, headers, raw)
-            except ApiFailureError as failure:
-                status, body = failure.status, failure.body()
-            payload = b"" if self.command == "HEAD" else json.dumps(body).encode()
+            status, body = fake.answer(self.command, self.path, headers, raw,
+                                       fault.status if fault and fault.kind == "status" else None)
+            payload = b"" if body is None else json.dumps(body).encode()
             try:
                 self.send_response(status)
                 self.send_header("X-Elastic-Product", "Elasticsearch")
@@ -487,6 +600,6 @@ def _handler_for(fake: FakeElasticsearch) -> type[BaseHTTPRequestHandler]:
             except (BrokenPipeError, ConnectionResetError, ssl.SSLError):
                 self.close_connection = True
 
-        do_GET = do_PUT = do_POST = do_DELETE = do_HEAD = _serve  # noqa: N815 (http.server's names)
+        do_GET = do_PUT = do_POST = do_DELETE = do_HEAD = do_PATCH = _serve  # noqa: N815 (http.server's names)
 
     return Handler

@@ -1,5 +1,6 @@
-"""The Elasticsearch providers against a server that follows the documented API: idempotent CRUD, drift, retries,
-TLS verification, version-pinned compatibility headers, the server's rejections, and no secret in state."""
+"""The Elasticsearch providers against a server that answers as a 9.x server, derived from the vendor's specification:
+idempotent CRUD, drift, retries, TLS verification, version-pinned compatibility headers, the server's rejections,
+and no secret in state. Every test ends with no request or answer outside the specification (the fixture checks)."""
 
 from __future__ import annotations
 
@@ -32,6 +33,7 @@ def pki(tmp_path_factory):
 def server(pki):
     with FakeElasticsearch.start(pki) as fake:
         yield fake
+    assert fake.violations == []
 
 
 @pytest.fixture()
@@ -121,14 +123,16 @@ def test_retries_are_bounded(server, pki, slept):
 
 
 BAD_TEMPLATES = {
-    "unknown top-level field": (lambda body: body.update(index_pattern=["x-*"]), "unknown field [index_pattern]"),
+    "unknown top-level field": (lambda body: body.update(index_pattern=["x-*"]), "body: unknown field [index_pattern]"),
+    "a value of the wrong kind": (lambda body: body.update(priority="high"), "body.priority: expected number"),
+    "a server-managed field": (lambda body: body.update(created_date_millis=1), "unknown field [created_date_millis]"),
     "unknown mapping type": (
         lambda body: body["template"]["mappings"]["properties"].update(level={"type": "string"}),
         "No handler for type [string] declared on field [level]",
     ),
     "unknown mapping parameter": (
         lambda body: body["template"]["mappings"]["properties"].update(level={"type": "keyword", "format": "x"}),
-        "unknown parameter [format] on mapper [level] of type [keyword]",
+        "body.template.mappings.properties.level: unknown field [format]",
     ),
     "unknown setting": (
         lambda body: body["template"]["settings"]["index"].update(lifecyle={"name": "x"}),
@@ -207,3 +211,158 @@ def test_state_keeps_no_object_secret_and_a_new_password_is_an_update(server, pk
     assert provider.diff(created.id, created.outs, rotated).changes is True
     provider.update(created.id, created.outs, rotated)
     assert server.users["log-shipper"]["_password"] == "second-password-0123456789"
+
+
+# ---- the 9.x server's answers and the refresh contract ---------------------------------------------------------
+
+DYNAMIC = "pulumi-python:dynamic/elasticsearch:"
+PROVIDERS = {"IndexTemplate": IndexTemplateProvider, "IlmPolicy": IlmPolicyProvider, "Role": RoleProvider,
+             "User": UserProvider}
+INPUTS = {"IndexTemplate": ("name", "body"), "IlmPolicy": ("name", "policy"), "Role": ("name", "role"),
+          "User": ("name", "roles", "full_name", "password")}
+# A field of each kind changed by hand on the server (what a refresh must show as drift).
+DRIFT = {
+    "IndexTemplate": lambda server, name: server.templates[name].update(priority=999),
+    "IlmPolicy": lambda server, name: server.policies[name]["policy"]["phases"]["delete"].update(min_age="1d"),
+    "Role": lambda server, name: server.roles[name]["indices"][0]["privileges"].append("write"),
+    "User": lambda server, name: server.users[name].update(roles=[*server.users[name]["roles"], "superuser"]),
+}
+
+
+def planned_objects(stack: str) -> list[tuple[str, dict]]:
+    """Every Elasticsearch dynamic resource of the stack's plan: (kind, the provider's inputs without connection)."""
+    from tests.support.recordings import record_logs
+
+    objects = []
+    for resource in record_logs(stack):
+        if resource.type.startswith(DYNAMIC):
+            kind = resource.type.removeprefix(DYNAMIC)
+            objects.append((kind, {key: resource.input(key) for key in INPUTS[kind]}))
+    return sorted(objects, key=lambda item: (item[0], item[1]["name"]))  # registration order varies between runs
+
+
+PLANNED = {stack: planned_objects(stack) for stack in ("dev", "prod")}
+CASES = [(stack, kind, props) for stack, objects in PLANNED.items() for kind, props in objects]
+
+
+def test_the_plans_declare_these_kinds_only():
+    assert {kind for _stack, kind, _props in CASES} == set(PROVIDERS)
+    # per family a policy and a template (3), the writer, reader and Dremio roles, the shipper and Dremio users
+    assert len(PLANNED["dev"]) == len(PLANNED["prod"]) == 11
+
+
+def apply_plan(server, pki, objects) -> list[tuple[str, dict, object]]:
+    """Create every object in plan order (policies and roles before the templates and users naming them)."""
+    created = []
+    order = ["IlmPolicy", "Role", "IndexTemplate", "User"]
+    for kind, props in sorted(objects, key=lambda item: order.index(item[0])):
+        provider = PROVIDERS[kind](Retry(sleep=lambda _: None))
+        full = {"connection": connection(server, pki), **copy.deepcopy(props)}
+        created.append((kind, full, provider.create(full)))
+    return created
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_every_call_of_a_plan_is_an_endpoint_of_the_specification(server, pki, stack):
+    created = apply_plan(server, pki, PLANNED[stack])
+    for kind, props, result in created:  # second apply, refresh, then delete
+        provider = PROVIDERS[kind](Retry(sleep=lambda _: None))
+        provider.update(result.id, result.outs, props)
+        provider.read(result.id, result.outs)
+    for kind, _props, result in reversed(created):
+        PROVIDERS[kind](Retry(sleep=lambda _: None)).delete(result.id, result.outs)
+    assert (server.templates, server.policies, server.roles, server.users) == ({}, {}, {}, {})
+    assert server.refused == [] and server.violations == []
+    assert all(request.endpoint for request in server.requests)
+    assert {request.endpoint for request in server.requests} == {
+        f"{api}.{verb}_{what}" for api, what in (("indices", "index_template"), ("ilm", "lifecycle"),
+                                                 ("security", "role"), ("security", "user"))
+        for verb in ("put", "get", "delete")}
+
+
+@pytest.mark.parametrize(("stack", "kind", "props"), CASES,
+                         ids=[f"{stack}-{kind}-{props['name']}" for stack, kind, props in CASES])
+def test_refresh_shows_no_change_after_create_and_drift_after_a_change_on_the_server(server, pki, stack, kind,
+                                                                                     props):
+    del stack
+    for other_kind, other_props in ([("Role", {"name": name, "role": logs_spec.reader_role(FAMILIES)})
+                                     for name in props.get("roles") or []]):
+        PROVIDERS[other_kind](Retry(sleep=lambda _: None)).create({"connection": connection(server, pki),
+                                                                   **other_props})
+    provider = PROVIDERS[kind](Retry(sleep=lambda _: None))
+    desired = {"connection": connection(server, pki), **copy.deepcopy(props)}
+    created = provider.create(desired)
+    refreshed = provider.read(created.id, created.outs)
+    assert refreshed.id == created.id
+    assert refreshed.outs["spec_hash"] == created.outs["spec_hash"], "the live object must read back as applied"
+    assert provider.diff(created.id, refreshed.outs, copy.deepcopy(desired)).changes is False
+    DRIFT[kind](server, props["name"])
+    drifted = provider.read(created.id, refreshed.outs)
+    assert drifted.outs["spec_hash"] != created.outs["spec_hash"]
+    assert provider.diff(created.id, drifted.outs, copy.deepcopy(desired)).changes is True
+    provider.update(created.id, drifted.outs, desired)  # the next apply puts it back
+    assert provider.read(created.id, created.outs).outs["spec_hash"] == created.outs["spec_hash"]
+
+
+def raw(server, pki, method: str, path: str, **options):
+    from components.logs.provider import client
+
+    return client(connection(server, pki)).perform_request(method, path, headers={"accept": (
+        "application/vnd.elasticsearch+json; compatible-with=9")}, **options)
+
+
+def test_index_templates_carry_the_dates_a_9_2_server_adds_and_refresh_ignores_them(server, pki):
+    provider = IndexTemplateProvider(Retry(sleep=lambda _: None))
+    props = template_props(server, pki)
+    created = provider.create(props)
+    first = raw(server, pki, "GET", "/_index_template/airbyte-logs").body["index_templates"][0]["index_template"]
+    assert isinstance(first["created_date_millis"], int) and first["created_date_millis"] == first[
+        "modified_date_millis"]
+    assert "created_date" not in first, "the readable dates come only with ?human=true"
+    provider.update(created.id, created.outs, props)
+    human = raw(server, pki, "GET", "/_index_template/airbyte-logs", params={"human": "true"}).body
+    second = human["index_templates"][0]["index_template"]
+    assert second["created_date_millis"] == first["created_date_millis"] < second["modified_date_millis"]
+    assert second["created_date"].endswith("Z") and second["modified_date"] != second["created_date"]
+    assert second["template"]["settings"]["index"]["lifecycle"] == {"name": "airbyte-logs",
+                                                                    "parse_origination_date": "true"}
+    assert provider.read(created.id, created.outs).outs["spec_hash"] == created.outs["spec_hash"]
+
+
+def test_ilm_answers_carry_version_modified_date_and_users(server, pki):
+    IlmPolicyProvider(Retry(sleep=lambda _: None)).create(
+        {"connection": connection(server, pki), "name": "airbyte-logs", "policy": logs_spec.ilm_policy(AIRBYTE)})
+    IndexTemplateProvider(Retry(sleep=lambda _: None)).create(template_props(server, pki))
+    IlmPolicyProvider(Retry(sleep=lambda _: None)).create(
+        {"connection": connection(server, pki), "name": "airbyte-logs", "policy": logs_spec.ilm_policy(AIRBYTE)})
+    answer = raw(server, pki, "GET", "/_ilm/policy/airbyte-logs").body["airbyte-logs"]
+    assert answer["version"] == 2 and answer["modified_date"].endswith("Z")
+    assert answer["in_use_by"] == {"indices": [], "data_streams": [], "composable_templates": ["airbyte-logs"]}
+
+
+def test_a_password_is_never_answered_and_an_answer_that_leaked_one_would_be_caught(server, pki):
+    props = {"connection": connection(server, pki), "name": "log-shipper", "roles": [], "full_name": None,
+             "password": "a-password-0123456789"}
+    UserProvider(Retry(sleep=lambda _: None)).create(props)
+    answer = raw(server, pki, "GET", "/_security/user/log-shipper").body["log-shipper"]
+    assert "a-password" not in json.dumps(answer)
+    assert set(answer) == {"username", "roles", "full_name", "email", "metadata", "enabled"}
+    server.users["log-shipper"]["password"] = "a-password-0123456789"  # a fake that forgot to mask it
+    with pytest.raises(Exception, match="fake_answer_outside_specification"):
+        raw(server, pki, "GET", "/_security/user/log-shipper")
+    assert server.violations == ["GET /_security/user/log-shipper answered 200 outside security.get_user's response "
+                                 "type: body.log-shipper: unknown field [password]"]
+    server.violations.clear()
+
+
+def test_calls_outside_the_specification_are_refused_as_the_server_refuses_them(server, pki):
+    with pytest.raises(Exception, match="no handler found for uri"):
+        raw(server, pki, "GET", "/_security/rolez/x")
+    with pytest.raises(Exception, match=r"unknown parameter \[verbose\]"):
+        raw(server, pki, "GET", "/_security/role/x", params={"verbose": "true"})
+    with pytest.raises(Exception, match="Incorrect HTTP method"):
+        raw(server, pki, "PATCH", "/_index_template/x")
+    assert server.violations == ["GET /_security/rolez/x: no endpoint of the specification",
+                                 "PATCH /_index_template/x: no endpoint of the specification"]
+    assert server.refused == ["GET /_security/role/x: query: unknown parameter [verbose] for security.get_role"]
+    server.violations.clear()
