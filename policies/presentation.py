@@ -1,23 +1,25 @@
 """Superset: a secret key that is set and not a known default, Talisman, secure HTTP-only cookies with CSRF, no
 self-registration as Admin, and database connections that cannot write or skip certificate checks.
 
-The release is the `superset` chart's `helm.v3.Release`: its `superset_config.py` additions are the
-`configOverrides` values (Python text, read here line by line, the last assignment of a name winning as in
-Python). The database connections are the dynamic `Database` resources of components/presentation/provider.py, whose
-inputs carry `allow_dml`, `allow_ctas`, `allow_cvas`, `allow_file_upload` and the SQLAlchemy `uri`.
+Superset reads its settings from `superset_config.py`. The pack judges every ConfigMap whose `data`, and every
+Secret whose `stringData`, carries a file of that name, wherever it is mounted: its top-level assignments, read line
+by line, the last assignment of a name winning as in Python. The database connections are the dynamic `Database`
+resources of components/presentation/provider.py, whose inputs carry `allow_dml`, `allow_ctas`, `allow_cvas`,
+`allow_file_upload` and the SQLAlchemy `uri`.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
 from typing import Any
 
 from pulumi_policy import Severity
 
 from .common import UNKNOWN, known, resource_policy
 
-RELEASE = "kubernetes:helm.sh/v3:Release"
+CONFIG_FILE = "superset_config.py"
+CARRIERS = {"kubernetes:core/v1:ConfigMap": ("data", "ConfigMap"),
+            "kubernetes:core/v1:Secret": ("stringData", "Secret")}
 DATABASE = "pulumi-python:dynamic/superset:Database"
 # Placeholders Superset and its chart ship or document; a key equal to one of them is as good as none.
 KNOWN_DEFAULT_KEYS = {
@@ -31,44 +33,39 @@ ASSIGNMENT = re.compile(r"^(?P<name>[A-Z_][A-Z0-9_]*)\s*=\s*(?P<value>.+?)\s*$")
 WRITES = ("allow_dml", "allow_ctas", "allow_cvas", "allow_file_upload")
 
 
-def _is_superset(props: Any) -> bool:
-    chart = known(props, "chart")
-    return isinstance(chart, str) and chart.rstrip("/").rsplit("/", 1)[-1] == "superset"
-
-
-def _settings(props: Any) -> dict[str, str] | None:
-    """Top-level assignments of the release's configOverrides, in override order (None when unknown)."""
-    overrides = known(props, "values", "configOverrides")
-    if overrides is UNKNOWN:
+def _config_text(args: Any) -> tuple[str, str] | None:
+    """(`superset_config.py`'s text, what carries it) where the resource carries that file, else None (also
+    when the file is unknown at preview)."""
+    carrier = CARRIERS.get(args.resource_type)
+    if carrier is None:
         return None
+    field, kind = carrier
+    text = known(args.props, field, CONFIG_FILE)
+    if not isinstance(text, str):
+        return None
+    name = known(args.props, "metadata", "name")
+    return text, f"{kind} '{name if isinstance(name, str) else args.name}'"
+
+
+def _settings(text: str) -> dict[str, str]:
+    """The file's top-level assignments (a later one wins)."""
     settings: dict[str, str] = {}
-    if isinstance(overrides, Mapping):
-        for key in list(iter(overrides)):
-            text = known(overrides, key)
-            if not isinstance(text, str):
-                continue
-            for line in text.splitlines():
-                match = ASSIGNMENT.match(line)
-                if match:
-                    settings[match["name"]] = match["value"]
+    for line in text.splitlines():
+        match = ASSIGNMENT.match(line)
+        if match:
+            settings[match["name"]] = match["value"]
     return settings
 
 
-def _release_label(args: Any) -> str:
-    name = known(args.props, "name")
-    return f"Release '{name if isinstance(name, str) else args.name}'"
-
-
-def _release_policy(check):
+def _config_policy(check):
     def validate(args, report_violation) -> None:
-        if args.resource_type != RELEASE or not _is_superset(args.props):
+        found = _config_text(args)
+        if found is None:
             return
-        settings = _settings(args.props)
-        if settings is None:
-            return
-        problem = check(settings)
+        text, label = found
+        problem = check(_settings(text))
         if problem:
-            report_violation(f"{_release_label(args)} {problem}")
+            report_violation(f"{label} ({CONFIG_FILE}) {problem}")
 
     return validate
 
@@ -79,25 +76,26 @@ def _release_policy(check):
 def _secret_key_problem(settings: dict[str, str]) -> str | None:
     value = settings.get("SECRET_KEY")
     if value is None:
-        return "sets no SECRET_KEY; read it from a generated Secret (os.environ) in configOverrides."
+        return "sets no SECRET_KEY; read it from a generated Secret (os.environ)."
     literal = re.fullmatch(r"""(['"])(?P<text>.*)\1""", value)
     if literal is None:
-        return None  # read at run time (the environment), not a literal in values
+        return None  # read at run time (the environment), not a literal
     if literal["text"] in KNOWN_DEFAULT_KEYS:
         return "uses a known default SECRET_KEY; read a generated key from a Secret (os.environ) instead."
-    return "writes SECRET_KEY as a literal into its values; read a generated key from a Secret (os.environ) instead."
+    return "writes SECRET_KEY as a literal; read a generated key from a Secret (os.environ) instead."
 
 
 configure_secret_key = resource_policy(
-    "superset-release-configure-secret-key",
+    "superset-config-configure-secret-key",
     "DP-SS-001",
-    "Superset's secret key is set, generated and kept out of values",
-    "The `superset` release's configOverrides assign `SECRET_KEY` from the environment (a Secret), not as a "
-    "literal; a literal equal to one of Superset's documented placeholders is reported as a known default.",
+    "Superset's secret key is set, generated and kept out of the configuration",
+    "Superset's `superset_config.py` assigns `SECRET_KEY` from the environment (a Secret), not as a literal;"
+    " a literal equal to one of Superset's documented placeholders is reported as a known default.",
     Severity.CRITICAL,
     ["encryption", "access"],
-    "Assign SECRET_KEY from os.environ and fill it from a pulumi-random value in a Kubernetes Secret.",
-    _release_policy(_secret_key_problem),
+    "Assign SECRET_KEY from os.environ in superset_config.py and fill it from a pulumi-random value in a "
+    "Kubernetes Secret.",
+    _config_policy(_secret_key_problem),
 )
 
 
@@ -113,27 +111,27 @@ def _switches_problem(required: tuple[str, ...], what: str):
 
 
 enable_talisman = resource_policy(
-    "superset-release-enable-talisman",
+    "superset-config-enable-talisman",
     "DP-SS-002",
     "Superset sends security headers (Talisman)",
-    "The `superset` release's configOverrides set `TALISMAN_ENABLED = True` (off by default since Superset 4.0).",
+    "Superset's `superset_config.py` sets `TALISMAN_ENABLED = True` (off by default since Superset 4.0).",
     Severity.HIGH,
     ["transport"],
-    "Set TALISMAN_ENABLED = True in the release's configOverrides.",
-    _release_policy(_switches_problem(("TALISMAN_ENABLED",), "set it to True in configOverrides")),
+    "Set TALISMAN_ENABLED = True in superset_config.py.",
+    _config_policy(_switches_problem(("TALISMAN_ENABLED",), "set it to True")),
 )
 
 require_secure_cookies = resource_policy(
-    "superset-release-require-secure-cookies",
+    "superset-config-require-secure-cookies",
     "DP-SS-003",
     "Superset's session cookie is secure and HTTP-only, and CSRF protection is on",
-    "The `superset` release's configOverrides set `SESSION_COOKIE_SECURE`, `SESSION_COOKIE_HTTPONLY` and "
+    "Superset's `superset_config.py` sets `SESSION_COOKIE_SECURE`, `SESSION_COOKIE_HTTPONLY` and "
     "`WTF_CSRF_ENABLED` to True.",
     Severity.HIGH,
     ["transport", "access"],
-    "Set SESSION_COOKIE_SECURE, SESSION_COOKIE_HTTPONLY and WTF_CSRF_ENABLED to True in configOverrides.",
-    _release_policy(_switches_problem(("SESSION_COOKIE_SECURE", "SESSION_COOKIE_HTTPONLY", "WTF_CSRF_ENABLED"),
-                                      "set them to True in configOverrides")),
+    "Set SESSION_COOKIE_SECURE, SESSION_COOKIE_HTTPONLY and WTF_CSRF_ENABLED to True in superset_config.py.",
+    _config_policy(_switches_problem(("SESSION_COOKIE_SECURE", "SESSION_COOKIE_HTTPONLY", "WTF_CSRF_ENABLED"),
+                                      "set them to True")),
 )
 
 
@@ -150,15 +148,15 @@ def _registration_problem(settings: dict[str, str]) -> str | None:
 
 
 disallow_admin_registration = resource_policy(
-    "superset-release-disallow-admin-self-registration",
+    "superset-config-disallow-admin-self-registration",
     "DP-SS-004",
     "Nobody can register themselves as a Superset Admin",
-    "The `superset` release does not combine `AUTH_USER_REGISTRATION = True` with "
+    "Superset's `superset_config.py` does not combine `AUTH_USER_REGISTRATION = True` with "
     "`AUTH_USER_REGISTRATION_ROLE = \"Admin\"`.",
     Severity.CRITICAL,
     ["access"],
     "Turn AUTH_USER_REGISTRATION off or set AUTH_USER_REGISTRATION_ROLE to a read-only role.",
-    _release_policy(_registration_problem),
+    _config_policy(_registration_problem),
 )
 
 

@@ -1,4 +1,4 @@
-"""Presentation layer: `Presentation`, Superset released and configured for the gold marts.
+"""Presentation layer: `Presentation`, Superset deployed and configured for the gold marts.
 
 Example (inside a Pulumi program)::
 
@@ -8,15 +8,16 @@ Example (inside a Pulumi program)::
         lakehouse=DremioAccess.from_lakehouse(lakehouse),
     )
 
-What it declares (components/presentation/spec.py renders the values, configuration and permissions):
-1. Superset's release through the runtime's release mechanism (chart superset 0.15.2), serving https with a
-   cert-manager certificate, with the platform's own image (Superset plus the Dremio Flight dialect, pinned from
-   images/digests.lock.json): metadata in the metadata layer's `superset` database over verified TLS (against the
-   stack's CA, or in prod the RDS CA bundle an `rds-ca` init container copies from the `migrations` image), cache and
-   Celery broker on the runtime's Redis over TLS, a
-   generated secret key and administrator password in the `superset-env` Secret (never in values), Talisman on,
-   secure HTTP-only cookies, CSRF on, no self-registration, debug off, and the event log on stdout, where the
-   runtime's log shipper collects it for the audit index.
+What it declares (components/presentation/spec.py renders the workloads, configuration and permissions):
+1. Superset's workloads, declared by the platform (no chart: docs/decisions/0033-superset-without-a-chart.md):
+   the setup Job (`superset db upgrade`, `superset init`, the administrator), the web Deployment and Service
+   serving https with a cert-manager certificate, and the Celery worker Deployment, all on the platform's own
+   image (Superset plus the Dremio Flight dialect, pinned from images/digests.lock.json); `superset_config.py` in
+   a ConfigMap: metadata in the metadata layer's `superset` database over verified TLS (against the stack's CA,
+   or in prod the RDS CA bundle an `rds-ca` init container copies from the `migrations` image), cache and Celery
+   broker on the runtime's Redis over TLS, Talisman on, secure HTTP-only cookies, CSRF on, no self-registration,
+   debug off, and the event log on stdout, where the runtime's log shipper collects it for the audit index. The
+   generated secret key and administrator password and the metadata login are in the `superset-env` Secret.
 2. Through the dynamic providers (components/presentation/provider.py): the Dremio connection over Arrow Flight
    with encryption and certificate verification on (DML, CTAS/CVAS and file upload off) as the lakehouse's
    `superset` service user, the `analyst` role, read-only on the gold schema, and the `bundle-importer` service
@@ -40,9 +41,8 @@ import pulumi_random as random
 
 from components.kit.base import child_options, type_token
 from components.kit.cluster import ClusterContext
-from components.kit.hardening import LARGE, MEDIUM, SMALL, Resources, container_security, pod_security
+from components.kit.hardening import Resources
 from components.kit.images import platform_image
-from components.kit.release import Hardening, ProductRelease, declare_release
 from components.metadata.component import MetadataConnection
 from components.monitoring.component import Monitoring
 from components.presentation import cache, spec
@@ -53,7 +53,16 @@ from infra.model.catalog import Catalog
 if TYPE_CHECKING:
     from components.lakehouse.component import Lakehouse
 
-SIZES: dict[str, Resources] = {"small": SMALL, "medium": MEDIUM, "large": LARGE}
+# Each Superset pod's requests and limits by `presentation.size`. One Superset 6.1 application process holds about
+# 270 MiB once started (measured: `create_app()` in the Superset the tests install); the web pod adds gunicorn's
+# master and its threads' query results, the worker two Celery children (spec.CELERY_CONCURRENCY), the setup Job
+# the migrations. 1 GiB is the least that leaves room for results; the kit's generic sizes (128 to 1024 MiB) would
+# have the kernel kill the web pod before it answers its first probe.
+SIZES: dict[str, Resources] = {
+    "small": Resources(cpu="250m", memory="1Gi", cpu_limit="1"),
+    "medium": Resources(cpu="500m", memory="2Gi", cpu_limit="2"),
+    "large": Resources(cpu="1", memory="4Gi", cpu_limit="4"),
+}
 METADATA_DATABASE = spec.DATABASE_LOGIN.service
 SERVICE_USER = "superset"
 RUNNER_LAYER = "lakehouse"  # the dbt runner, which imports the asset bundle, runs in the lakehouse's namespace
@@ -79,7 +88,7 @@ class DremioAccess:
 
 
 class Presentation(pulumi.ComponentResource):
-    """Superset's release, its Dremio connection, the analyst role, and its alerts."""
+    """Superset's workloads, its Dremio connection, the analyst role, and its alerts."""
 
     api_url: str
 
@@ -110,40 +119,30 @@ class Presentation(pulumi.ComponentResource):
             spec=spec.certificate(cluster.issuer),
             opts=self._k8s(depends_on=cluster.after("cert-manager")),
         )
-        release = declare_release(
-            f"{name}-superset",
-            ProductRelease(
-                name=spec.RELEASE, chart="superset", layer=spec.LAYER, values=spec.values(shape),
-                hardening=Hardening(pod=pod_security(run_as_user=spec.SUPERSET_UID, fs_group=spec.SUPERSET_UID),
-                                    container=container_security(), resources=shape.resources),
-                deploy_time={f"extraSecrets.{spec.CA_KEY}": cluster.ca_pem},
-            ),
-            namespace,
-            self._k8s(depends_on=[environment, certificate]),
-        )
+        workloads = self._workloads(shape, namespace, [environment, certificate])
         self.api_url = spec.server_url()
         connection = pulumi.Output.secret(pulumi.Output.all(admin_password, cluster.ca_pem).apply(
             lambda values: {"url": self.api_url, "username": spec.ADMIN_USER, "password": values[0],
                             "ca_pem": values[1]}))
-        after_release = child_options(self, depends_on=[release])
+        after_workloads = child_options(self, depends_on=workloads)
         superset.Database(
             f"{name}-database-dremio", connection, spec.DATABASE_NAME,
             superset.dremio_uri(lakehouse.host, lakehouse.port, lakehouse.username),
-            pulumi.Output.secret(lakehouse.password), uuid=spec.bundle_database()["uuid"], opts=after_release)
+            pulumi.Output.secret(lakehouse.password), uuid=spec.bundle_database()["uuid"], opts=after_workloads)
         superset.Role(f"{name}-role-analyst", connection, spec.ANALYST_ROLE, spec.analyst_permissions(catalog),
-                      opts=after_release)
-        self._bundle_import(connection, lakehouse, after_release)
+                      opts=after_workloads)
+        self._bundle_import(connection, lakehouse, after_workloads)
         Monitoring(f"{name}-monitoring", cluster, targets=[], rules=spec.alert_rules(),
                    opts=child_options(self))
         self.register_outputs({"apiUrl": self.api_url})
 
     def _bundle_import(self, connection: pulumi.Output[dict], lakehouse: DremioAccess,
-                       after_release: pulumi.ResourceOptions) -> None:
+                       after_workloads: pulumi.ResourceOptions) -> None:
         """What the dbt runner needs to import the asset bundle after a build, written into its namespace: the
         zipped bundle (ConfigMap) and the logins (Secret) of a service user whose role may import assets and write
         what a bundle holds, and nothing else, plus the Dremio password the bundle's database entry needs."""
         role = superset.Role(f"{self._name}-role-importer", connection, spec.IMPORTER_ROLE,
-                             spec.importer_permissions(), opts=after_release)
+                             spec.importer_permissions(), opts=after_workloads)
         password = self._random("importer-password", 32)
         superset.User(
             f"{self._name}-user-importer", connection, spec.IMPORTER_USER, password, roles=[spec.IMPORTER_ROLE],
@@ -159,6 +158,34 @@ class Presentation(pulumi.ComponentResource):
         self._cluster.secret(self, f"{self._name}-import-secret", spec.IMPORT_SECRET, runner_namespace, {
             "username": spec.IMPORTER_USER, "password": password,
             "database-password": pulumi.Output.secret(lakehouse.password)})
+
+    def _workloads(self, shape: spec.SupersetShape, namespace: pulumi.Input[str],
+                   needs: list[pulumi.Resource]) -> list[pulumi.Resource]:
+        """superset_config.py and the stack's CA (ConfigMap), the setup Job, then the web and worker Deployments
+        and the web Service: the pods start only once the Job has brought the database to their image's schema."""
+        config = k8s.core.v1.ConfigMap(
+            f"{self._name}-{spec.CONFIG_MAP}",
+            metadata=k8s.meta.v1.ObjectMetaArgs(name=spec.CONFIG_MAP, namespace=namespace,
+                                                labels={"app.kubernetes.io/name": spec.RELEASE}),
+            data={"superset_config.py": spec.superset_config(shape.database_ca_file()),
+                  spec.CA_KEY: self._cluster.ca_pem},
+            opts=self._k8s(),
+        )
+        job = spec.setup_job(shape)
+        setup = k8s.batch.v1.Job(
+            f"{self._name}-{spec.SETUP_JOB}", metadata={**job["metadata"], "namespace": namespace}, spec=job["spec"],
+            opts=self._k8s(depends_on=[*needs, config]))
+        declared: list[pulumi.Resource] = []
+        for manifest in spec.workloads(shape):
+            metadata = {**manifest["metadata"], "namespace": namespace}
+            name = manifest["metadata"]["name"]
+            if manifest["kind"] == "Deployment":
+                declared.append(k8s.apps.v1.Deployment(f"{self._name}-{name}", metadata=metadata,
+                                                       spec=manifest["spec"], opts=self._k8s(depends_on=[setup])))
+            else:
+                declared.append(k8s.core.v1.Service(f"{self._name}-{name}-service", metadata=metadata,
+                                                    spec=manifest["spec"], opts=self._k8s()))
+        return declared
 
     def _k8s(self, **extra) -> pulumi.ResourceOptions:
         return self._cluster.options(self, **extra)

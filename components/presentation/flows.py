@@ -1,5 +1,6 @@
-"""The presentation layer's vendor-documented flows: Superset's web, worker and init pods, and the Valkey the
-runtime runs for it (components/presentation/cache.py).
+"""The presentation layer's vendor-documented flows: Superset's web, worker and setup pods (the program's own
+workloads, components/presentation/spec.py: their labels and ports are read from the recorded objects), and the
+Valkey the runtime runs for it (components/presentation/cache.py).
 
 Pure data (components/kit/flows.py); components/platform.py lists it.
 """
@@ -8,25 +9,17 @@ from __future__ import annotations
 
 from components.kit.flows import Flow, FlowTable, Port, Service, Workload, chart_source
 from components.presentation import cache
-from components.presentation.spec import LAYER, RELEASE
-from infra.model.naming import SUPERSET_PORT
+from components.presentation.spec import HTTP_PORT, LAYER, SETUP_JOB, WEB, WORKER, labels
 
 FLIGHT_PORT = 32010  # Dremio's Arrow Flight endpoint, Superset's `dremio+flight` database
-SUPERSET_CHART = "apache/superset"
+SPEC = "components/presentation/spec.py"
 SUPERSET_DOCS = "https://superset.apache.org/docs/"
 VALKEY_DOCS = "https://valkey.io/topics/replication/"
 
 
-def _superset(commit: str, template: str) -> str:
-    return chart_source(SUPERSET_CHART, commit, f"helm/superset/templates/{template}")
-
-
-WEB = Workload("superset", LAYER, {"app": RELEASE, "release": RELEASE}, (Port(SUPERSET_PORT),),
-               source=_superset("392583800dc4", "deployment.yaml"), service="superset")
-WORKER = Workload("superset-worker", LAYER, {"app": f"{RELEASE}-worker", "release": RELEASE},
-                  source=_superset("00b37d750b8e", "deployment-worker.yaml"), service="superset")
-INIT = Workload("superset-init", LAYER, {"app": RELEASE, "release": RELEASE, "job": f"{RELEASE}-init-db"},
-                source=_superset("0397710bc44e", "init-job.yaml"), service="superset")
+WEB_PODS = Workload(WEB, LAYER, labels("web"), (Port(HTTP_PORT),), source=SPEC, service="superset", declared=True)
+WORKER_PODS = Workload(WORKER, LAYER, labels("worker"), source=SPEC, service="superset", declared=True)
+SETUP = Workload(SETUP_JOB, LAYER, labels("setup"), source=SPEC, service="superset", declared=True)
 
 
 def valkey(replicas: int) -> Workload:
@@ -43,9 +36,9 @@ def flow_table(replicas: int) -> FlowTable:
     cache_pods = valkey(replicas)
     metadata = SUPERSET_DOCS + "configuration/configuring-superset#setting-up-a-production-metadata-database"
     flows = [
-        Flow(INIT, Service("postgresql"), None, "`superset db upgrade` and `superset init`", metadata),
+        Flow(SETUP, Service("postgresql"), None, "`superset db upgrade` and `superset init`", metadata),
     ]
-    for pod in (WEB, WORKER):
+    for pod in (WEB_PODS, WORKER_PODS):
         flows += [
             Flow(pod, Service("postgresql"), None, "keeps dashboards, users and query state", metadata),
             Flow(pod, cache_pods, cache.PORT, "caches results and passes Celery tasks",
@@ -55,4 +48,4 @@ def flow_table(replicas: int) -> FlowTable:
         ]
     if replicas > 1:
         flows.append(Flow(cache_pods, cache_pods, cache.PORT, "replicas follow the primary", VALKEY_DOCS))
-    return FlowTable("presentation", (WEB, WORKER, INIT, cache_pods), tuple(flows))
+    return FlowTable("presentation", (WEB_PODS, WORKER_PODS, SETUP, cache_pods), tuple(flows))

@@ -1,9 +1,9 @@
-"""What the presentation layer renders, as plain data: Superset's chart values and configuration, the analyst
+"""What the presentation layer renders, as plain data: Superset's workloads and configuration, the analyst
 role's permissions, the asset bundle as checked in (its gold datasets are generated from the catalog's marts by
 `make mart-assets`, see components/presentation/datasets.py), and the alerts.
 
-Pure functions, no resources: `components/presentation/component.py` declares them, the tests pin them. Chart
-paths are those of the pinned chart (superset 0.15.2, recorded in infra/model/charts.py).
+Pure functions, no resources: `components/presentation/component.py` declares them, the tests pin them. Superset
+runs from the platform's own manifests, not a chart (docs/decisions/0033-superset-without-a-chart.md).
 """
 
 from __future__ import annotations
@@ -15,24 +15,33 @@ from pathlib import Path
 from typing import Any
 
 from components.kit.cluster import server_certificate, service_dns_names
-from components.kit.hardening import Resources, container_security
+from components.kit.hardening import Resources, container_security, pod_security
 from components.metadata.access import DatabaseLogin
 from components.monitoring.component import AlertRule
 from components.presentation import cache
 from components.presentation.log_routes import RESPONSES
 from infra.model import naming, yamlio
 from infra.model.catalog import Catalog
-from infra.model.charts import SUPERSET_PARTS
 from infra.model.naming import namespace_name
 
 LAYER = "presentation"
-RELEASE = naming.SUPERSET_SERVICE
+RELEASE = naming.SUPERSET_SERVICE  # the product's name: labels, its database and login
+WEB = naming.SUPERSET_WEB  # the web Deployment and the Service the providers and the dbt runner call
+WORKER = "superset-celery-worker"
+SETUP_JOB = "superset-setup"
+CONFIG_MAP = "superset-pythonpath"  # superset_config.py and the stack's CA, mounted read-only at CONFIG_DIR
+CONFIG_DIR = "/app/pythonpath"
+CONFIG_FILE = f"{CONFIG_DIR}/superset_config.py"
+SUPERSET_HOME = "/app/superset_home"
+# Celery's prefork children per worker pod. Its default is one per CPU of the node, each a whole Superset process,
+# which on a large node outgrows any fixed memory limit; more throughput is more worker replicas.
+CELERY_CONCURRENCY = 2
 # Superset keeps its metadata in a database of its own in the metadata PostgreSQL.
 DATABASE_LOGIN = DatabaseLogin(naming.SUPERSET_SERVICE, own_database=True)
 HTTP_PORT = naming.SUPERSET_PORT
 SUPERSET_UID = 1000  # the `superset` user of Superset's image
-# The chart reads every pod's environment from this Secret (`envFromSecret`); the layer writes it, the chart's
-# own (which would carry the database password from values) is switched off.
+# Every pod's environment comes from this Secret (`envFrom`), which the layer writes: secret key, administrator
+# password, metadata login.
 ENV_SECRET = "superset-env"
 ADMIN_USER = "platform-admin"
 DATABASE_NAME = naming.SUPERSET_DREMIO_DATABASE
@@ -50,8 +59,8 @@ ASSETS = Path(__file__).resolve().parent / "assets"
 BUNDLE_FOLDER = "gold_marts"
 # The key of the Dremio password in the import's `passwords` (the database file's path inside the bundle).
 BUNDLE_DATABASE_FILE = naming.SUPERSET_BUNDLE_DATABASE_FILE
-CA_KEY = "ca_bundle"  # the chart mounts `extraSecrets` files in configMountPath (/app/pythonpath)
-CA_FILE = f"/app/pythonpath/{CA_KEY}"
+CA_KEY = "ca_bundle"  # the stack's CA, beside superset_config.py in CONFIG_MAP
+CA_FILE = f"{CONFIG_DIR}/{CA_KEY}"
 # Where the metadata server is RDS (prod) its certificate chains to the RDS CAs, not to the stack's: an `rds-ca`
 # init container copies the RDS bundle out of the image that ships it (the metadata layer's `migrations` image)
 # into the `db-ca` emptyDir, which every Superset container that opens the database mounts read-only here.
@@ -59,7 +68,7 @@ DB_CA_VOLUME = "db-ca"
 DB_CA_DIR = naming.POD_DB_CA_DIR
 RDS_CA_FILE = naming.POD_RDS_CA_FILE
 INIT_RESOURCES = Resources(cpu="10m", memory="32Mi", cpu_limit="100m")  # one `cp`
-WRITABLE = (("tmp", "/tmp"), ("superset-home", "/app/superset_home"))
+WRITABLE = (("tmp", "/tmp"), ("superset-home", SUPERSET_HOME))
 # Superset serves its UI and API over TLS itself: gunicorn reads extra arguments from GUNICORN_CMD_ARGS, and the
 # certificate is cert-manager's, mounted from its Secret.
 TLS_SECRET = "superset-tls"
@@ -70,14 +79,16 @@ GUNICORN_TLS = f"--certfile={TLS_DIR}/tls.crt --keyfile={TLS_DIR}/tls.key"
 def metadata_database_override(ca_file: str) -> str:
     """The `metadata_database` override: the metadata database over TLS with the server verified against
     `ca_file` (`SupersetShape.database_ca_file`), host name included."""
-    return f"""SQLALCHEMY_DATABASE_URI = (
+    return f"""import os
+
+SQLALCHEMY_DATABASE_URI = (
     f"postgresql+psycopg2://{{os.environ['DB_USER']}}:{{os.environ['DB_PASS']}}@{{os.environ['DB_HOST']}}:"
     f"{{os.environ['DB_PORT']}}/{{os.environ['DB_NAME']}}?sslmode=verify-full&sslrootcert={ca_file}"
 )
 """
 
 
-# superset_config.py additions the same in every stack: the secret key and every credential come from the
+# superset_config.py's parts the same in every stack: the secret key and every credential come from the
 # environment (the Secret above), the web app is hardened, Redis is verified TLS, and events go to stdout where
 # Fluent Bit picks them up for the audit index (components/presentation/log_routes.py routes lines starting with
 # {EVENT_KEY}). `config_overrides` adds the metadata database, whose CA depends on the stack.
@@ -96,10 +107,9 @@ AUTH_USER_REGISTRATION = False
 AUTH_USER_REGISTRATION_ROLE = "Public"
 PREVENT_UNSAFE_DB_CONNECTIONS = True
 """,
-    # The chart's own Redis URLs take a password only from the values (`supersetNode.connections.redis_password`,
-    # which would be plaintext) and their host, port and TLS mode from its env Secret, which is off here: this
-    # rebuilds every Redis client from the environment (extraEnv, and REDIS_PASSWORD from the runtime's Secret),
-    # over TLS verified against the stack's CA, host name included. `tpl` renders each override, so no `{{`.
+    # Every Redis client (cache, Celery broker and results, SQL Lab's results backend) from the environment
+    # (`environment()`, and REDIS_PASSWORD from the runtime's Secret), over TLS verified against the stack's CA,
+    # host name included.
     "redis": f"""import os
 from urllib.parse import quote
 
@@ -150,7 +160,7 @@ EVENT_LOGGER = AuditEventLogger()
 
 @dataclass(frozen=True)
 class SupersetShape:
-    """Everything that sizes and wires Superset's release in one stack."""
+    """Everything that sizes and wires Superset's workloads in one stack."""
 
     image: str
     """`repository:tag[@sha256:...]` from images/digests.lock.json."""
@@ -168,9 +178,14 @@ class SupersetShape:
         return RDS_CA_FILE if self.rds_ca_file else CA_FILE
 
 
+# The order the parts are written in: each part imports what it uses, and a later assignment wins.
+CONFIG_ORDER = ("secret", "hardening", "metadata_database", "redis", "event_log")
+
+
 def config_overrides(database_ca_file: str) -> dict[str, str]:
-    """Every `configOverrides` entry, the metadata database verified against `database_ca_file`."""
-    return {**CONFIG_OVERRIDES, "metadata_database": metadata_database_override(database_ca_file)}
+    """Every part of superset_config.py by name, the metadata database verified against `database_ca_file`."""
+    parts = {**CONFIG_OVERRIDES, "metadata_database": metadata_database_override(database_ca_file)}
+    return {key: parts[key] for key in CONFIG_ORDER}
 
 
 def server_url() -> str:
@@ -180,7 +195,7 @@ def server_url() -> str:
 
 def certificate(issuer: str) -> dict[str, Any]:
     """The web app's certificate (cert-manager writes tls.crt, tls.key and ca.crt into TLS_SECRET)."""
-    return server_certificate(TLS_SECRET, service_dns_names(RELEASE, LAYER), issuer)
+    return server_certificate(TLS_SECRET, service_dns_names(WEB, LAYER), issuer)
 
 
 def _https_probe(failure_threshold: int) -> dict[str, Any]:
@@ -188,17 +203,22 @@ def _https_probe(failure_threshold: int) -> dict[str, Any]:
             "timeoutSeconds": 1, "failureThreshold": failure_threshold, "periodSeconds": 15, "successThreshold": 1}
 
 
-def image_values(reference: str) -> dict[str, str]:
-    """The chart's `image` object for a `repository:tag[@digest]` reference (the chart joins them with `:`)."""
-    name, at, digest = reference.partition("@")
-    repository, _, tag = name.rpartition(":")
-    return {"repository": repository, "tag": f"{tag}{at}{digest}", "pullPolicy": "IfNotPresent"}
+def superset_config(database_ca_file: str) -> str:
+    """`superset_config.py` as the pods load it (SUPERSET_CONFIG_PATH): every part in CONFIG_ORDER, the metadata
+    database verified against `database_ca_file`. No credential in it: each comes from the environment, so the
+    file is a ConfigMap the pack and a reviewer can read."""
+    parts = config_overrides(database_ca_file)
+    return "\n".join(f"# ---- {key}\n{text.rstrip()}\n" for key, text in parts.items())
+
+
+def labels(component: str) -> dict[str, str]:
+    """The labels of one of Superset's workloads (`web`, `worker`, `setup`), its selector too."""
+    return {"app.kubernetes.io/name": RELEASE, "app.kubernetes.io/component": component}
 
 
 def init_containers(shape: SupersetShape) -> list[dict[str, Any]]:
-    """The init containers of every pod that opens the metadata database (the chart's `dockerize` waits are
-    replaced, see docs/presentation.md): none in-cluster, `rds-ca` where the server is RDS. A new list each call,
-    so no two pods' values share an object."""
+    """The init containers of every pod that opens the metadata database: none in-cluster, `rds-ca` where the
+    server is RDS. A new list each call, so no two pods share an object."""
     if not shape.rds_ca_file:
         return []
     if not shape.rds_ca_image:
@@ -211,65 +231,94 @@ def init_containers(shape: SupersetShape) -> list[dict[str, Any]]:
     }]
 
 
-def values(shape: SupersetShape) -> dict[str, Any]:
-    """The chart's values fragment (hardening is added by the release mechanism); no credential in it. The CA
-    bundle (`extraSecrets.ca_bundle`) is set at deploy time, from the runtime's CA Output. `extraVolumes` and
-    `extraVolumeMounts` reach the web, worker, beat and init pods alike (and Flower's, which is off)."""
-    volumes = [*({"name": name, "emptyDir": {}} for name, _ in WRITABLE),
-               {"name": "tls", "secret": {"secretName": TLS_SECRET}}]
+def environment(shape: SupersetShape) -> list[dict[str, Any]]:
+    """Every Superset container's environment besides `superset-env` (envFrom): where its configuration is,
+    the Redis endpoint its `redis` part reads, and Valkey's password from the Secret the runtime writes here."""
+    plain = {"SUPERSET_CONFIG_PATH": CONFIG_FILE, "SUPERSET_HOME": SUPERSET_HOME, "SUPERSET_PORT": str(HTTP_PORT),
+             "REDIS_HOST": shape.redis_host, "REDIS_PORT": shape.redis_port, "REDIS_DB": "1",
+             "REDIS_CELERY_DB": "0"}
+    return [*({"name": name, "value": value} for name, value in plain.items()),
+            {"name": "REDIS_PASSWORD",
+             "valueFrom": {"secretKeyRef": {"name": cache.AUTH_SECRET, "key": cache.PASSWORD_KEY}}}]
+
+
+def _pod(shape: SupersetShape, container: dict[str, Any], *, serves: bool) -> dict[str, Any]:
+    """A restricted pod of Superset's image: uid 1000, read-only root with emptyDirs where it writes, the
+    configuration and the stack's CA from the ConfigMap, the TLS Secret where it serves https."""
     mounts = [*({"name": name, "mountPath": path} for name, path in WRITABLE),
-              {"name": "tls", "mountPath": TLS_DIR, "readOnly": True}]
+              {"name": "pythonpath", "mountPath": CONFIG_DIR, "readOnly": True}]
+    volumes: list[dict[str, Any]] = [*({"name": name, "emptyDir": {}} for name, _ in WRITABLE),
+                                     {"name": "pythonpath", "configMap": {"name": CONFIG_MAP}}]
+    if serves:
+        mounts.append({"name": "tls", "mountPath": TLS_DIR, "readOnly": True})
+        volumes.append({"name": "tls", "secret": {"secretName": TLS_SECRET}})
     if shape.rds_ca_file:
-        volumes.append({"name": DB_CA_VOLUME, "emptyDir": {}})
         mounts.append({"name": DB_CA_VOLUME, "mountPath": DB_CA_DIR, "readOnly": True})
-    redis_tls = {"enabled": True, "ssl_cert_reqs": "CERT_REQUIRED"}
-    fragment: dict[str, Any] = {
-        "fullnameOverride": RELEASE,
-        "runAsUser": SUPERSET_UID,
-        "image": image_values(shape.image),
-        "secretEnv": {"create": False},
-        "envFromSecret": ENV_SECRET,
-        # GUNICORN_CMD_ARGS, and the Redis endpoint the chart's env Secret would carry (its `redis` override reads
-        # them; REDIS_DB and REDIS_CELERY_DB as the chart's defaults).
-        "extraEnv": {"GUNICORN_CMD_ARGS": GUNICORN_TLS, "REDIS_HOST": shape.redis_host, "REDIS_PORT": shape.redis_port,
-                     "REDIS_PROTO": "rediss", "REDIS_DB": "1", "REDIS_CELERY_DB": "0",
-                     "REDIS_SSL_CERT_REQS": "required"},
-        "configOverrides": config_overrides(shape.database_ca_file()),
-        # Valkey's password, from the Secret the runtime writes in this namespace (cache.py).
-        "extraEnvRaw": [{"name": "REDIS_PASSWORD",
-                         "valueFrom": {"secretKeyRef": {"name": cache.AUTH_SECRET, "key": cache.PASSWORD_KEY}}}],
-        "extraVolumes": volumes,
-        "extraVolumeMounts": mounts,
-        "postgresql": {"enabled": False},
-        "redis": {"enabled": False},
-        "supersetNode": {
-            "replicas": {"enabled": True, "replicaCount": shape.replicas},
-            "connections": {"redis_host": shape.redis_host, "redis_port": shape.redis_port, "redis_ssl": redis_tls},
-            "initContainers": init_containers(shape),
-            "startupProbe": _https_probe(60),
-            "livenessProbe": _https_probe(3),
-            "readinessProbe": _https_probe(3),
-        },
-        "supersetWorker": {"replicas": {"enabled": True, "replicaCount": shape.replicas},
-                           "initContainers": init_containers(shape)},
-        "supersetCeleryBeat": {"enabled": False, "initContainers": init_containers(shape)},
-        "supersetCeleryFlower": {"enabled": False},
-        "supersetWebsockets": {"enabled": False},
-        "init": {
-            "createAdmin": False,
-            "loadExamples": False,
-            "initContainers": init_containers(shape),
-            # The administrator the providers log in with, its password from the environment (the Secret).
-            "initscript": "\n".join([
-                "#!/bin/sh", "set -eu", "superset db upgrade", "superset init",
-                f'superset fab create-admin --username {ADMIN_USER} --firstname Platform --lastname Administrator '
-                f'--email {ADMIN_USER}@platform.invalid --password "$SUPERSET_ADMIN_PASSWORD" || true',
-            ]),
-        },
+        volumes.append({"name": DB_CA_VOLUME, "emptyDir": {}})
+    return {
+        "automountServiceAccountToken": False,
+        "securityContext": pod_security(run_as_user=SUPERSET_UID, fs_group=SUPERSET_UID),
+        "initContainers": init_containers(shape),
+        "containers": [{
+            "image": shape.image, "imagePullPolicy": "IfNotPresent",
+            "env": environment(shape), "envFrom": [{"secretRef": {"name": ENV_SECRET}}],
+            "resources": shape.resources.values(), "securityContext": container_security(),
+            "volumeMounts": mounts, **container,
+        }],
+        "volumes": volumes,
     }
-    for part in SUPERSET_PARTS:
-        fragment.setdefault(part, {})
-    return fragment
+
+
+def _deployment(name: str, component: str, pod: dict[str, Any], replicas: int) -> dict[str, Any]:
+    return {
+        "apiVersion": "apps/v1", "kind": "Deployment",
+        "metadata": {"name": name, "namespace": namespace_name(LAYER), "labels": labels(component)},
+        "spec": {"replicas": replicas, "selector": {"matchLabels": labels(component)},
+                 "template": {"metadata": {"labels": labels(component)}, "spec": pod}},
+    }
+
+
+def setup_job(shape: SupersetShape) -> dict[str, Any]:
+    """The Job that brings the metadata database to this image's schema and creates the administrator the
+    providers log in with (its password from the environment). Its template names the image, so a new image is a
+    new Job (a Job's template cannot change), run before the web and worker pods roll to it."""
+    script = "\n".join([
+        "set -eu", "superset db upgrade", "superset init",
+        f'superset fab create-admin --username {ADMIN_USER} --firstname Platform --lastname Administrator '
+        f'--email {ADMIN_USER}@platform.invalid --password "$SUPERSET_ADMIN_PASSWORD" || true',
+    ])
+    pod = _pod(shape, {"name": "setup", "command": ["/bin/sh", "-c", script]}, serves=False)
+    return {
+        "apiVersion": "batch/v1", "kind": "Job",
+        "metadata": {"name": SETUP_JOB, "namespace": namespace_name(LAYER), "labels": labels("setup")},
+        "spec": {"backoffLimit": 3, "activeDeadlineSeconds": 1800,
+                 "template": {"metadata": {"labels": labels("setup")}, "spec": {**pod, "restartPolicy": "Never"}}},
+    }
+
+
+def workloads(shape: SupersetShape) -> list[dict[str, Any]]:
+    """The web and Celery worker Deployments and the web Service (the setup Job is `setup_job`).
+
+    The web pods run the image's `run-server.sh` (gunicorn, access log on stdout) over https: gunicorn takes the
+    certificate from GUNICORN_CMD_ARGS. The workers run Celery for SQL Lab's asynchronous queries."""
+    web = _pod(shape, {
+        "name": "web", "command": ["/usr/bin/run-server.sh"],
+        "env": [*environment(shape), {"name": "GUNICORN_CMD_ARGS", "value": GUNICORN_TLS}],
+        "ports": [{"name": "http", "containerPort": HTTP_PORT}],
+        "startupProbe": _https_probe(60), "livenessProbe": _https_probe(3), "readinessProbe": _https_probe(3),
+    }, serves=True)
+    worker = _pod(shape, {
+        "name": "worker", "command": ["celery", "--app=superset.tasks.celery_app:app", "worker",
+                                      f"--concurrency={CELERY_CONCURRENCY}"],
+    }, serves=False)
+    return [
+        _deployment(WEB, "web", web, shape.replicas),
+        _deployment(WORKER, "worker", worker, shape.replicas),
+        {"apiVersion": "v1", "kind": "Service",
+         "metadata": {"name": WEB, "namespace": namespace_name(LAYER), "labels": labels("web")},
+         "spec": {"type": "ClusterIP", "selector": labels("web"),
+                  "ports": [{"name": "https", "port": HTTP_PORT, "targetPort": "http"}]}},
+    ]
 
 
 def analyst_permissions(catalog: Catalog) -> list[list[str]]:
@@ -362,7 +411,7 @@ def alert_rules() -> list[AlertRule]:
         ),
         AlertRule(
             "SupersetDown",
-            f'kube_deployment_status_replicas_available{{{namespace},deployment="{RELEASE}"}} < 1',
+            f'kube_deployment_status_replicas_available{{{namespace},deployment="{WEB}"}} < 1',
             "Superset's web app has no available replica: dashboards and the API are down.",
             duration="5m", severity="critical", runbooks="docs/presentation.md",
         ),

@@ -112,9 +112,6 @@ class ChartPaths:
 AIRBYTE_COMPONENTS = ("server", "worker", "workloadLauncher", "workloadApiServer", "cron", "airbyteBootloader",
                       "temporal")
 
-# The Superset chart's pods: web node, Celery worker, Celery beat, and the init Job.
-SUPERSET_PARTS = ("supersetNode", "supersetWorker", "supersetCeleryBeat", "init")
-
 CHARTS: dict[str, ChartPaths] = {
     paths.chart: paths
     for paths in (
@@ -287,33 +284,6 @@ CHARTS: dict[str, ChartPaths] = {
             source=ChartSource(
                 SourcePath("airbytehq/charts", "2f78bfbb9b0989d43f81fcb10dba88021fdb9b7d", "airbyte-2.1.1.tgz"),
             ),
-        ),
-        # apache/superset helm/superset, chart 0.15.2 (app 5.0.0): the newest release of the 0.15 line that the
-        # published index lists with a digest here (0.15.1 was tagged but never added to it, apache/superset #35461;
-        # docs/decisions/0024-superset-chart-pin.md). Paths as in that release's helm/superset/values.yaml. The
-        # bundled PostgreSQL and Redis are switched off and the default init containers (an unhardened `dockerize`
-        # image) are replaced by the presentation layer's fragment: none in dev, in prod an `rds-ca` copy that
-        # carries its own restricted securityContext and resources (the pack cannot index into those lists).
-        ChartPaths(
-            chart="superset",
-            version="0.15.2",
-            repository="https://apache.github.io/superset",
-            pages="apache/superset@gh-pages",
-            pod_security=tuple(f"{part}.podSecurityContext" for part in SUPERSET_PARTS),
-            container_security=tuple(f"{part}.containerSecurityContext" for part in SUPERSET_PARTS),
-            resources=tuple(f"{part}.resources" for part in SUPERSET_PARTS),
-            service_types=("service.type", "supersetCeleryFlower.service.type", "supersetWebsockets.service.type"),
-            # gunicorn takes its certificate from GUNICORN_CMD_ARGS (--certfile/--keyfile).
-            tls=(TlsSwitch("extraEnv.GUNICORN_CMD_ARGS"),),
-            plaintext_secrets=("supersetNode.connections.db_pass", "supersetNode.connections.redis_password",
-                               "init.adminUser.password", "extraSecretEnv.SUPERSET_SECRET_KEY",
-                               "postgresql.auth.password", "redis.auth.password"),
-            images=("image", "initImage"),
-            # The tag chart-releaser made for the release. apache/superset is about 1.6 GB: rather than a clone, the
-            # chart's files can be copied one by one from this tag and path into a folder the cache takes with
-            # `--chart-dir superset=<folder>` (docs/render.md). Its Bitnami dependencies are not copied: every
-            # stack's values switch them off.
-            source=ChartSource(SourcePath("apache/superset", "superset-helm-chart-0.15.2", "helm/superset")),
         ),
     )
 }

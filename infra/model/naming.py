@@ -34,6 +34,7 @@ MINIO_AUDIT_TAG = "minio.audit"
 # What the presentation layer writes into the dbt runner's namespace: the zipped asset bundle (a ConfigMap) and
 # the import's logins (a Secret); the runner imports the bundle after a successful build.
 SUPERSET_SERVICE = "superset"
+SUPERSET_WEB = "superset-web"  # Superset's web Deployment and Service (its API)
 SUPERSET_PORT = 8088
 SUPERSET_BUNDLE_CONFIGMAP = "superset-asset-bundle"
 SUPERSET_BUNDLE_FILE = "gold_marts.zip"
@@ -72,7 +73,7 @@ def service_host(service: str, layer: str) -> str:
 
 def superset_url() -> str:
     """Superset's API as the providers and the dbt runner reach it inside the cluster."""
-    return f"https://{service_host(SUPERSET_SERVICE, 'presentation')}:{SUPERSET_PORT}"
+    return f"https://{service_host(SUPERSET_WEB, 'presentation')}:{SUPERSET_PORT}"
 
 # Dremio sources over the lake (components/lakehouse/component.py declares them): `lake` reads every flow layer's
 # bucket, `lake_write` may write silver and gold. Both have the object store's root as their root path, so a path in

@@ -138,7 +138,7 @@ def test_the_runner_imports_the_superset_bundle_only_after_dbt_built(dev):
     assert importer["command"] == ["python", spec.IMPORT_SCRIPT]
     assert importer["securityContext"]["allowPrivilegeEscalation"] is False
     environment = {item["name"]: item for item in importer["env"]}
-    assert environment["SUPERSET_URL"]["value"] == "https://superset.dp-presentation.svc.cluster.local:8088"
+    assert environment["SUPERSET_URL"]["value"] == "https://superset-web.dp-presentation.svc.cluster.local:8088"
     assert environment["SUPERSET_CA_FILE"]["value"] == "/etc/dataplatform/ca/ca.crt"
     # Optional: before the presentation layer exists the pod still starts, dbt builds and the import says skipped.
     for name in ("SUPERSET_USERNAME", "SUPERSET_PASSWORD", "BUNDLE_DATABASE_PASSWORD"):

@@ -33,20 +33,62 @@ def one(recording, type_: str):
     return resource
 
 
-def test_release_runs_the_platform_image_hardened_without_credentials(recording):
-    values = one(recording, "kubernetes:helm.sh/v3:Release").inputs["values"]
-    image = values["image"]
-    assert f"{image['repository']}:{image['tag']}" == image_references()["superset"]
-    assert values["secretEnv"] == {"create": False} and values["envFromSecret"] == spec.ENV_SECRET
-    assert values["postgresql"] == {"enabled": False} and values["redis"] == {"enabled": False}
-    assert values["supersetNode"]["connections"]["redis_ssl"] == {"enabled": True, "ssl_cert_reqs": "CERT_REQUIRED"}
-    assert values["init"]["createAdmin"] is False and "$SUPERSET_ADMIN_PASSWORD" in values["init"]["initscript"]
-    for part in ("supersetNode", "supersetWorker", "init"):
-        assert "dockerize" not in json.dumps(values[part]["initContainers"])
-        assert values[part]["containerSecurityContext"]["readOnlyRootFilesystem"] is True
-        assert values[part]["podSecurityContext"]["runAsNonRoot"] is True
-    assert values["extraSecrets"][spec.CA_KEY].startswith("-----BEGIN CERTIFICATE-----")
-    assert SECRET_SENTINEL_PREFIX not in json.dumps(values)
+def by_name(recording, type_: str, name: str):
+    (resource,) = [r for r in recording.of_type(type_)
+                   if (r.inputs.get("metadata") or {}).get("name", r.inputs.get("name")) == name]
+    return resource
+
+
+PODS = {spec.WEB: "kubernetes:apps/v1:Deployment", spec.WORKER: "kubernetes:apps/v1:Deployment",
+        spec.SETUP_JOB: "kubernetes:batch/v1:Job"}
+
+
+def pod_specs(recording) -> dict[str, dict]:
+    """Every Superset pod template's spec by workload name."""
+    return {name: integral(by_name(recording, type_, name).inputs["spec"]["template"]["spec"])
+            for name, type_ in PODS.items()}
+
+
+def config_text(recording) -> str:
+    return by_name(recording, "kubernetes:core/v1:ConfigMap", spec.CONFIG_MAP).inputs["data"]["superset_config.py"]
+
+
+def test_no_chart_and_no_release(recording):
+    assert not recording.of_type("kubernetes:helm.sh/v3:Release")
+
+
+def test_workloads_run_the_platform_image_hardened_without_credentials(recording):
+    for name, pod in pod_specs(recording).items():
+        (container,) = pod["containers"]
+        assert container["image"] == image_references()["superset"], name
+        assert container["envFrom"] == [{"secretRef": {"name": spec.ENV_SECRET}}]
+        assert pod["automountServiceAccountToken"] is False
+        assert pod["securityContext"]["runAsNonRoot"] is True and pod["securityContext"]["runAsUser"] == 1000
+        context = container["securityContext"]
+        assert (context["readOnlyRootFilesystem"], context["allowPrivilegeEscalation"], context["capabilities"]) == (
+            True, False, {"drop": ["ALL"]})
+        assert all(container["resources"][section][kind] for section in ("requests", "limits")
+                   for kind in ("cpu", "memory"))
+        assert {"name": "pythonpath", "mountPath": "/app/pythonpath", "readOnly": True} in container["volumeMounts"]
+        environment = {item["name"]: item.get("value") for item in container["env"]}
+        assert environment["SUPERSET_CONFIG_PATH"] == "/app/pythonpath/superset_config.py"
+    setup = pod_specs(recording)[spec.SETUP_JOB]
+    assert setup["restartPolicy"] == "Never" and "$SUPERSET_ADMIN_PASSWORD" in setup["containers"][0]["command"][2]
+    for resource in recording.resources:
+        if resource.type in PODS.values() or resource.type == "kubernetes:core/v1:ConfigMap":
+            assert SECRET_SENTINEL_PREFIX not in json.dumps(resource.inputs)
+    config = by_name(recording, "kubernetes:core/v1:ConfigMap", spec.CONFIG_MAP).inputs["data"]
+    assert config[spec.CA_KEY].startswith("-----BEGIN CERTIFICATE-----")
+
+
+def test_web_and_worker_start_after_the_setup_job(recording):
+    """The Job brings the database to the image's schema before pods of that image start."""
+    job = by_name(recording, "kubernetes:batch/v1:Job", spec.SETUP_JOB)
+    for name in (spec.WEB, spec.WORKER):
+        assert job.urn in by_name(recording, "kubernetes:apps/v1:Deployment", name).dependencies
+    environment = by_name(recording, "kubernetes:core/v1:Secret", spec.ENV_SECRET)
+    config = by_name(recording, "kubernetes:core/v1:ConfigMap", spec.CONFIG_MAP)
+    assert {environment.urn, config.urn} <= set(job.dependencies)
 
 
 def integral(value):
@@ -58,28 +100,35 @@ def integral(value):
     return int(value) if isinstance(value, float) and value.is_integer() else value
 
 
-def test_release_values_match_golden(recording):
-    release = one(recording, "kubernetes:helm.sh/v3:Release").inputs
-    rendered = yaml.safe_dump(integral({key: release[key] for key in ("chart", "version", "values")}),
-                              sort_keys=True, width=120)
-    check_golden(f"presentation/{recording.stack}.yaml", rendered)
+def test_workloads_match_golden(recording):
+    """The Deployments, the Job, the Service and superset_config.py as declared (the CA is the test's)."""
+    declared = {}
+    for name, type_ in {**PODS, spec.WEB + "/service": "kubernetes:core/v1:Service"}.items():
+        resource = by_name(recording, type_, name.removesuffix("/service"))
+        declared[f"{type_.rsplit(':', 1)[-1]}/{name.removesuffix('/service')}"] = integral(
+            {key: resource.inputs[key] for key in ("metadata", "spec")})
+    declared["superset_config.py"] = config_text(recording)
+    check_golden(f"presentation/{recording.stack}.yaml", yaml.safe_dump(declared, sort_keys=True, width=120))
 
 
 def test_superset_serves_https_with_a_cert_manager_certificate(recording):
-    values = one(recording, "kubernetes:helm.sh/v3:Release").inputs["values"]
-    assert values["extraEnv"]["GUNICORN_CMD_ARGS"] == "--certfile=/app/tls/tls.crt --keyfile=/app/tls/tls.key"
-    assert {"name": "tls", "secret": {"secretName": spec.TLS_SECRET}} in values["extraVolumes"]
+    (web,) = pod_specs(recording)[spec.WEB]["containers"]
+    environment = {item["name"]: item.get("value") for item in web["env"]}
+    assert environment["GUNICORN_CMD_ARGS"] == "--certfile=/app/tls/tls.crt --keyfile=/app/tls/tls.key"
+    assert {"name": "tls", "secret": {"secretName": spec.TLS_SECRET}} in pod_specs(recording)[spec.WEB]["volumes"]
     for probe in ("startupProbe", "livenessProbe", "readinessProbe"):
-        assert values["supersetNode"][probe]["httpGet"]["scheme"] == "HTTPS"
+        assert web[probe]["httpGet"]["scheme"] == "HTTPS"
+    assert web["ports"] == [{"name": "http", "containerPort": 8088}]
+    service = by_name(recording, "kubernetes:core/v1:Service", spec.WEB).inputs["spec"]
+    assert service["type"] == "ClusterIP" and service["selector"] == spec.labels("web")
     certificate = one(recording, "kubernetes:cert-manager.io/v1:Certificate")
     assert certificate.inputs["spec"]["secretName"] == spec.TLS_SECRET
-    assert "superset.dp-presentation.svc.cluster.local" in certificate.inputs["spec"]["dnsNames"]
-    assert spec.server_url() == "https://superset.dp-presentation.svc.cluster.local:8088"
+    assert "superset-web.dp-presentation.svc.cluster.local" in certificate.inputs["spec"]["dnsNames"]
+    assert spec.server_url() == "https://superset-web.dp-presentation.svc.cluster.local:8088"
 
 
 def test_configuration_is_hardened(recording):
-    overrides = one(recording, "kubernetes:helm.sh/v3:Release").inputs["values"]["configOverrides"]
-    text = "\n".join(overrides.values())
+    text = config_text(recording)
     for line in ('SECRET_KEY = os.environ["SUPERSET_SECRET_KEY"]', "TALISMAN_ENABLED = True",
                  "SESSION_COOKIE_SECURE = True", "SESSION_COOKIE_HTTPONLY = True", "WTF_CSRF_ENABLED = True",
                  "AUTH_USER_REGISTRATION = False", "DEBUG = False", "EVENT_LOGGER = AuditEventLogger()",
@@ -87,35 +136,32 @@ def test_configuration_is_hardened(recording):
         assert line in text
 
 
-def database_uri(values) -> str:
-    """The metadata database URI the `metadata_database` override builds, with the environment's names kept."""
-    text = values["configOverrides"]["metadata_database"]
-    return "".join(part.split('"')[1] for part in text.splitlines() if part.strip().startswith('f"'))
+def database_uri(text: str) -> str:
+    """The metadata database URI superset_config.py builds, with the environment's names kept."""
+    part = text.split("SQLALCHEMY_DATABASE_URI = (", 1)[1].split(")", 1)[0]
+    return "".join(line.split('"')[1] for line in part.splitlines() if line.strip().startswith('f"'))
 
 
 def test_metadata_database_is_verified_against_the_servers_ca(recording):
-    values = one(recording, "kubernetes:helm.sh/v3:Release").inputs["values"]
-    _, _, parameters = database_uri(values).partition("?")
+    _, _, parameters = database_uri(config_text(recording)).partition("?")
     rds = recording.stack == "prod"  # prod's metadata server is RDS, dev's runs in the cluster
     assert parameters == f"sslmode=verify-full&sslrootcert={spec.RDS_CA_FILE if rds else spec.CA_FILE}"
     assert (spec.RDS_CA_FILE, spec.CA_FILE) == ("/etc/dataplatform/db-ca/rds-ca.pem", "/app/pythonpath/ca_bundle")
     # Redis runs in the cluster in every stack: its clients keep the stack's CA.
-    assert f"ssl_ca_certs={spec.CA_FILE}" in values["configOverrides"]["redis"]
+    assert f"ssl_ca_certs={spec.CA_FILE}" in config_text(recording).split("# ---- redis", 1)[1]
 
 
 def test_every_pod_that_opens_the_database_gets_the_rds_bundle_in_prod(recording):
-    values = one(recording, "kubernetes:helm.sh/v3:Release").inputs["values"]
     volume = {"name": spec.DB_CA_VOLUME, "emptyDir": {}}
     mount = {"name": spec.DB_CA_VOLUME, "mountPath": spec.DB_CA_DIR, "readOnly": True}
-    parts = ("supersetNode", "supersetWorker", "supersetCeleryBeat", "init")
-    if recording.stack == "dev":
-        assert volume not in values["extraVolumes"] and mount not in values["extraVolumeMounts"]
-        assert all(values[part]["initContainers"] == [] for part in parts)
-        return
-    # The chart renders extraVolumes and extraVolumeMounts into the web, worker, beat and init pods alike.
-    assert volume in values["extraVolumes"] and mount in values["extraVolumeMounts"]
-    for part in parts:
-        (copy,) = values[part]["initContainers"]
+    for name, pod in pod_specs(recording).items():
+        (container,) = pod["containers"]
+        if recording.stack == "dev":
+            assert volume not in pod["volumes"] and mount not in container["volumeMounts"]
+            assert pod["initContainers"] == [], name
+            continue
+        assert volume in pod["volumes"] and mount in container["volumeMounts"], name
+        (copy,) = pod["initContainers"]
         assert copy["name"] == "rds-ca" and copy["image"] == image_references()["migrations"]
         assert copy["command"] == ["cp", "/etc/dataplatform/rds-global-bundle.pem", spec.RDS_CA_FILE]
         assert copy["volumeMounts"] == [{"name": spec.DB_CA_VOLUME, "mountPath": spec.DB_CA_DIR}]
@@ -130,26 +176,19 @@ def test_an_rds_bundle_needs_the_image_that_ships_it():
     shape = spec.SupersetShape(image="superset:6.1.0", replicas=1, resources=spec.INIT_RESOURCES, redis_host="r",
                                redis_port="6379", rds_ca_file="/etc/dataplatform/rds-global-bundle.pem")
     with pytest.raises(ValueError, match="rds_ca_image"):
-        spec.values(shape)
+        spec.workloads(shape)
 
 
 def test_redis_endpoint_and_password_reach_superset_without_a_plaintext_value(recording):
-    values = one(recording, "kubernetes:helm.sh/v3:Release").inputs["values"]
-    environment = values["extraEnv"]
-    assert (environment["REDIS_HOST"], environment["REDIS_PORT"], environment["REDIS_PROTO"]) == (
-        "redis.dp-presentation.svc.cluster.local", "6379", "rediss")
-    assert "redis_password" not in values["supersetNode"]["connections"]
-    assert {"name": "REDIS_PASSWORD", "valueFrom": {"secretKeyRef": {"name": "redis-auth", "key": "redis-password"}}} \
-        in values["extraEnvRaw"]
-    redis = values["configOverrides"]["redis"]
+    for pod in pod_specs(recording).values():
+        environment = {item["name"]: item for item in pod["containers"][0]["env"]}
+        assert (environment["REDIS_HOST"]["value"], environment["REDIS_PORT"]["value"]) == (
+            "redis.dp-presentation.svc.cluster.local", "6379")
+        assert environment["REDIS_PASSWORD"] == {
+            "name": "REDIS_PASSWORD", "valueFrom": {"secretKeyRef": {"name": "redis-auth", "key": "redis-password"}}}
+    redis = config_text(recording).split("# ---- redis", 1)[1].split("# ---- ", 1)[0]
     assert "os.environ['REDIS_PASSWORD']" in redis and f"ssl_ca_certs={spec.CA_FILE}" in redis
     assert "ssl_check_hostname=true" in redis and "ssl_cert_reqs=required" in redis
-
-
-def by_name(recording, type_: str, name: str):
-    (resource,) = [r for r in recording.of_type(type_)
-                   if (r.inputs.get("metadata") or {}).get("name", r.inputs.get("name")) == name]
-    return resource
 
 
 def test_secret_key_and_logins_only_in_the_secret(recording):

@@ -1,9 +1,9 @@
-"""Superset's configuration overrides, executed in the real Superset virtualenv the slow suite builds (Superset 6.1
-with its redis-py, Celery, kombu and Flask-Caching), in the order the chart renders them (its `range` over the
-`configOverrides` map is by key): every Redis client gets the runtime's password and TLS verified against the
-stack's CA with the host name checked, and the metadata database is `verify-full` against the stack's CA, or the RDS
-bundle where the metadata server is RDS. Nothing connects: the clients' parsed connection settings are what is
-checked."""
+"""superset_config.py as the pods load it, loaded by the real Superset 6.1 the slow suite installs (with its redis-py,
+Celery, kombu and Flask-Caching) through SUPERSET_CONFIG_PATH, as the pods' environment sets it: Superset's own
+`superset.config` takes it in, and what it ends with is checked. Every Redis client gets the runtime's password and
+TLS verified against the stack's CA with the host name checked, the metadata database is `verify-full` against the
+stack's CA, or the RDS bundle where the metadata server is RDS, and the hardening switches are on. Nothing
+connects: the clients' parsed connection settings are what is checked."""
 
 from __future__ import annotations
 
@@ -20,11 +20,8 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 PROBE = """
 import enum, json, os, sys
-namespace = {}
-# The chart's superset_config.py starts with these imports, then appends the overrides.
-exec("import os; from flask_caching.backends.rediscache import RedisCache", namespace)
-for key, text in sorted(json.loads(sys.stdin.read()).items()):
-    exec(compile(text, f"configOverrides.{key}", "exec"), namespace)
+from superset import config
+namespace = vars(config)
 import redis
 from celery import Celery
 from kombu import Connection
@@ -46,6 +43,9 @@ print(json.dumps({
     "results": {"class": results.connection_class.__name__, **described(results.connection_kwargs)},
     "database": namespace["SQLALCHEMY_DATABASE_URI"],
     "secret_key": namespace["SECRET_KEY"],
+    "switches": {name: namespace[name] for name in ("TALISMAN_ENABLED", "SESSION_COOKIE_SECURE",
+                 "SESSION_COOKIE_HTTPONLY", "WTF_CSRF_ENABLED", "AUTH_USER_REGISTRATION", "DEBUG")},
+    "event_logger": type(namespace["EVENT_LOGGER"]).__name__,
 }))
 """
 
@@ -55,18 +55,23 @@ RDS = {"rds_ca_image": "ghcr.io/dataplatform/migrations:0.1.0",
 
 
 @pytest.fixture(scope="module", params=["in-cluster", "rds"])
-def settings(request):
+def settings(request, tmp_path_factory):
     python = ensure_venv().with_name("python")
     shape = spec.SupersetShape(image="superset:6.1.0", replicas=1, resources=SMALL,
                                redis_host="redis.dp-presentation.svc.cluster.local", redis_port="6379",
                                **(RDS if request.param == "rds" else {}))
-    values = spec.values(shape)
-    environment = {key: str(value) for key, value in values["extraEnv"].items()}
-    environment.update({"REDIS_PASSWORD": "p@ss/word", "SUPERSET_SECRET_KEY": "k" * 64, "DB_USER": "superset",
+    config_file = tmp_path_factory.mktemp("pythonpath") / "superset_config.py"
+    config_file.write_text(spec.superset_config(shape.database_ca_file()))
+    (web,) = next(manifest for manifest in spec.workloads(shape)
+                  if manifest["metadata"]["name"] == spec.WEB)["spec"]["template"]["spec"]["containers"]
+    environment = {item["name"]: item["value"] for item in web["env"] if "value" in item}
+    assert environment["SUPERSET_CONFIG_PATH"] == spec.CONFIG_FILE
+    environment.update({"SUPERSET_CONFIG_PATH": str(config_file), "SUPERSET_HOME": str(config_file.parent),
+                        "REDIS_PASSWORD": "p@ss/word", "SUPERSET_SECRET_KEY": "k" * 64, "DB_USER": "superset",
                         "DB_PASS": "pw", "DB_HOST": "metadata-rw", "DB_PORT": "5432", "DB_NAME": "superset",
                         "PATH": "/usr/bin:/bin"})
-    result = subprocess.run([str(python), "-c", PROBE], input=json.dumps(values["configOverrides"]), env=environment,
-                            capture_output=True, text=True, timeout=120)
+    result = subprocess.run([str(python), "-c", PROBE], env=environment, capture_output=True, text=True,
+                            timeout=120)
     assert result.returncode == 0, result.stderr[-3000:]
     return {**json.loads(result.stdout.strip().splitlines()[-1]), "rds": request.param == "rds"}
 
@@ -96,8 +101,8 @@ def test_metadata_database_is_verify_full_and_the_key_comes_from_the_environment
     assert settings["secret_key"] == "k" * 64
 
 
-def test_overrides_survive_the_charts_tpl():
-    # The chart passes every override through `tpl`, which would read `{{` as a template action.
-    for ca_file in (spec.CA_FILE, spec.RDS_CA_FILE):
-        for key, text in spec.config_overrides(ca_file).items():
-            assert "{{" not in text and "}}" not in text, key
+def test_hardening_switches_and_the_audit_logger_take_effect(settings):
+    assert settings["switches"] == {"TALISMAN_ENABLED": True, "SESSION_COOKIE_SECURE": True,
+                                    "SESSION_COOKIE_HTTPONLY": True, "WTF_CSRF_ENABLED": True,
+                                    "AUTH_USER_REGISTRATION": False, "DEBUG": False}
+    assert settings["event_logger"] == "AuditEventLogger"

@@ -12,8 +12,8 @@ from infra.offline.harness import SECRET_SENTINEL_PREFIX, is_secret, unwrap_secr
 RELEASE = "kubernetes:helm.sh/v3:Release"
 # The runtime's releases plus the products' own (Airbyte from the ingestion layer, Superset from presentation).
 DEV_RELEASES = ["airbyte", "cert-manager", "cloudnative-pg", "elastic-operator", "fluent-bit", "minio",
-                "plugin-barman-cloud", "prometheus", "redis", "superset"]
-PROD_RELEASES = ["airbyte", "elastic-operator", "fluent-bit", "prometheus", "redis", "superset"]
+                "plugin-barman-cloud", "prometheus", "redis"]
+PROD_RELEASES = ["airbyte", "elastic-operator", "fluent-bit", "prometheus", "redis"]
 
 
 def releases(recording) -> dict:

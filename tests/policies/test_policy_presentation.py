@@ -14,7 +14,8 @@ from policies import presentation
 from tests.support.presentation import presentation_program
 
 OURS = {policy.name for policy in presentation.POLICIES}
-RELEASE = "presentation-superset"
+CONFIG = "presentation-superset-pythonpath"  # the ConfigMap that carries superset_config.py
+LABEL = "ConfigMap 'superset-pythonpath' (superset_config.py)"
 
 
 @pytest.fixture(scope="module")
@@ -32,8 +33,33 @@ def changed(name: str, mutate: Callable[[dict], None]) -> Callable[[Recording], 
     return apply
 
 
-def override(key: str, text: str) -> Callable[[Recording], Recording]:
-    return changed(RELEASE, lambda inputs: inputs["values"]["configOverrides"].update({key: text}))
+def appended(text: str) -> Callable[[Recording], Recording]:
+    """superset_config.py with `text` appended (a later assignment wins, as in Python)."""
+    def edit(inputs: dict) -> None:
+        inputs["data"]["superset_config.py"] += f"\n{text}\n"
+
+    return changed(CONFIG, edit)
+
+
+def without_line(prefix: str) -> Callable[[Recording], Recording]:
+    def edit(inputs: dict) -> None:
+        lines = inputs["data"]["superset_config.py"].splitlines()
+        inputs["data"]["superset_config.py"] = "\n".join(line for line in lines if not line.startswith(prefix))
+
+    return changed(CONFIG, edit)
+
+
+def moved_to_a_secret(text: str) -> Callable[[Recording], Recording]:
+    """The file carried by a Secret's stringData instead, with `text` appended: judged the same."""
+    def edit(recording: Recording) -> Recording:
+        resources = copy.deepcopy(recording.resources)
+        (config,) = [resource for resource in resources if resource.name == CONFIG]
+        config.type = "kubernetes:core/v1:Secret"
+        config.inputs["stringData"] = {"superset_config.py": config.inputs.pop("data")["superset_config.py"] +
+                                       f"\n{text}\n"}
+        return Recording(recording.project, recording.stack, recording.preview, resources)
+
+    return edit
 
 
 def same(recording: Recording) -> Recording:
@@ -44,41 +70,45 @@ CASES = {
     "pass_dev": ("dev", same, set()),
     "pass_prod": ("prod", same, set()),
     "fail_known_default_secret_key": (
-        "prod", override("zz_secret", "SECRET_KEY = 'CHANGE_ME_TO_A_COMPLEX_RANDOM_SECRET'"),
-        {("superset-release-configure-secret-key", RELEASE,
-          "Release 'superset' uses a known default SECRET_KEY; read a generated key from a Secret (os.environ) "
+        "prod", appended("SECRET_KEY = 'CHANGE_ME_TO_A_COMPLEX_RANDOM_SECRET'"),
+        {("superset-config-configure-secret-key", CONFIG,
+          f"{LABEL} uses a known default SECRET_KEY; read a generated key from a Secret (os.environ) "
           "instead.")},
     ),
     "fail_literal_secret_key": (
-        "prod", override("zz_secret", 'SECRET_KEY = "a-long-key-pasted-into-values"'),
-        {("superset-release-configure-secret-key", RELEASE,
-          "Release 'superset' writes SECRET_KEY as a literal into its values; read a generated key from a Secret "
+        "prod", appended('SECRET_KEY = "a-long-key-pasted-into-values"'),
+        {("superset-config-configure-secret-key", CONFIG,
+          f"{LABEL} writes SECRET_KEY as a literal; read a generated key from a Secret "
           "(os.environ) instead.")},
     ),
     "fail_no_secret_key": (
-        "dev", changed(RELEASE, lambda inputs: inputs["values"]["configOverrides"].pop("secret")),
-        {("superset-release-configure-secret-key", RELEASE,
-          "Release 'superset' sets no SECRET_KEY; read it from a generated Secret (os.environ) in configOverrides.")},
+        "dev", without_line("SECRET_KEY"),
+        {("superset-config-configure-secret-key", CONFIG,
+          f"{LABEL} sets no SECRET_KEY; read it from a generated Secret (os.environ).")},
     ),
     "fail_talisman_off": (
-        "prod", override("zz_talisman", "TALISMAN_ENABLED = False"),
-        {("superset-release-enable-talisman", RELEASE,
-          "Release 'superset' leaves TALISMAN_ENABLED off; set it to True in configOverrides.")},
+        "prod", appended("TALISMAN_ENABLED = False"),
+        {("superset-config-enable-talisman", CONFIG,
+          f"{LABEL} leaves TALISMAN_ENABLED off; set it to True.")},
     ),
     "fail_cookie_and_csrf_off": (
-        "prod", override("zz_cookies", "SESSION_COOKIE_SECURE = False\nWTF_CSRF_ENABLED = False"),
-        {("superset-release-require-secure-cookies", RELEASE,
-          "Release 'superset' leaves SESSION_COOKIE_SECURE, WTF_CSRF_ENABLED off; set them to True in "
-          "configOverrides.")},
+        "prod", appended("SESSION_COOKIE_SECURE = False\nWTF_CSRF_ENABLED = False"),
+        {("superset-config-require-secure-cookies", CONFIG,
+          f"{LABEL} leaves SESSION_COOKIE_SECURE, WTF_CSRF_ENABLED off; set them to True.")},
     ),
     "fail_admin_self_registration": (
-        "prod", override("zz_registration", 'AUTH_USER_REGISTRATION = True\nAUTH_USER_REGISTRATION_ROLE = "Admin"'),
-        {("superset-release-disallow-admin-self-registration", RELEASE,
-          "Release 'superset' lets anyone register as Admin; turn AUTH_USER_REGISTRATION off or give "
+        "prod", appended('AUTH_USER_REGISTRATION = True\nAUTH_USER_REGISTRATION_ROLE = "Admin"'),
+        {("superset-config-disallow-admin-self-registration", CONFIG,
+          f"{LABEL} lets anyone register as Admin; turn AUTH_USER_REGISTRATION off or give "
           "AUTH_USER_REGISTRATION_ROLE a read-only role.")},
     ),
+    "fail_talisman_off_in_a_secret": (
+        "prod", moved_to_a_secret("TALISMAN_ENABLED = False"),
+        {("superset-config-enable-talisman", CONFIG,
+          "Secret 'superset-pythonpath' (superset_config.py) leaves TALISMAN_ENABLED off; set it to True.")},
+    ),
     "pass_self_registration_as_public": (
-        "prod", override("zz_registration", 'AUTH_USER_REGISTRATION = True\nAUTH_USER_REGISTRATION_ROLE = "Public"'),
+        "prod", appended('AUTH_USER_REGISTRATION = True\nAUTH_USER_REGISTRATION_ROLE = "Public"'),
         set(),
     ),
     "fail_dml_on": (

@@ -305,11 +305,3 @@ def test_the_command_takes_a_declaration_only_for_a_chart_folder(tmp_path: Path,
     assert chart_cache.main(["--cache", str(tmp_path / "cache"), "--chart-dir", f"demo={folder}",
                              "--provenance", f"demo={declaration}"]) == chart_cache.EXIT_CACHED
     assert capsys.readouterr().out.splitlines()[0].endswith("declared verified against upstream: 0 of 3)")
-
-
-def test_the_superset_pin_records_the_tag_its_files_are_copied_from() -> None:
-    pin = CHARTS["superset"]
-    assert pin.source is not None and not pin.source.subcharts
-    assert (pin.source.chart.repo, pin.source.chart.path) == ("apache/superset", "helm/superset")
-    # chart-releaser names the tag, and the release the index's package URL points at, after the chart's version.
-    assert pin.source.chart.ref == f"superset-helm-chart-{pin.version}"

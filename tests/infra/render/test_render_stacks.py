@@ -23,8 +23,8 @@ from tests.support.render import plan_of, release, rendered
 STACKS = ("dev", "prod")
 RELEASES = {
     "dev": ("airbyte", "cert-manager", "cloudnative-pg", "elastic-operator", "fluent-bit", "minio",
-            "plugin-barman-cloud", "prometheus", "redis", "superset"),
-    "prod": ("airbyte", "elastic-operator", "fluent-bit", "prometheus", "redis", "superset"),
+            "plugin-barman-cloud", "prometheus", "redis"),
+    "prod": ("airbyte", "elastic-operator", "fluent-bit", "prometheus", "redis"),
 }
 # Values the plan cannot know, rendered with stand-ins: release -> paths.
 STAND_INS = {"dev": {}, "prod": {"airbyte": ["global.database.host"]}}
@@ -170,8 +170,8 @@ def test_the_command_writes_the_same_bytes_twice_and_exits_by_its_findings(
     assert outputs[0] == outputs[1]
     assert sorted(outputs[0]) == ["redis.yaml", "summary.json"]
     printed = capsys.readouterr().out
-    assert f"superset: superset {CHARTS['superset'].version}: SKIPPED, not checked: not in the chart cache" in printed
-    assert "render dev: 1 of 10 releases rendered" in printed
+    assert f"airbyte: airbyte {CHARTS['airbyte'].version}: SKIPPED, not checked: not in the chart cache" in printed
+    assert "render dev: 1 of 9 releases rendered" in printed
 
 
 def test_the_command_refuses_an_unknown_stack_and_a_missing_plan(tmp_path: Path) -> None:
