@@ -1,6 +1,7 @@
 """The Airbyte providers against a server that answers as Airbyte 2.1's public API does
-(tests/support/airbyte_server.py, derived from Airbyte's definitions): payloads valid against the OpenAPI document and the connectors' specs, CRUD,
-refresh that converges for every resource type and shows drift, secrets compared by hash, faults and TLS."""
+(tests/support/airbyte_server.py, derived from Airbyte's definitions): payloads valid against the OpenAPI document
+and the connectors' specs, CRUD, refresh that converges for every resource type and shows drift, secrets compared
+by hash, faults and TLS."""
 
 from __future__ import annotations
 
