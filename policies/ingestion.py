@@ -26,6 +26,11 @@ RELEASE = "kubernetes:helm.sh/v3:Release"
 VERIFYING_MODES = {"postgres": {"verify-ca", "verify-full"}, "mysql": {"verify_ca", "verify_identity"}}
 INSECURE_MONGO_OPTIONS = ("tlsinsecure=true", "tlsallowinvalidcertificates=true", "tlsallowinvalidhostnames=true",
                           "ssl=false", "tls=false")
+# Airbyte's definition ids of the connectors above (the public API creates sources and destinations by id, and
+# Airbyte strips a configuration's `sourceType`/`destinationType`); any other connector is judged by its URLs.
+CONNECTOR_TYPES = {"decd338e-5647-4c0b-adf4-da0e75f5a750": "postgres", "435bb9a5-7887-4809-aa58-28c27df0d7ad": "mysql",
+                   "b2e713cd-cc36-4c0a-b5bd-b47cb8a0561e": "mongodb-v2", "69589781-7828-43c5-9f63-8925b1c1ccc2": "s3",
+                   "4816b78f-1489-44c1-9060-4b19d5fa9362": "s3"}
 SECRET_FIELD = re.compile(r"(password|secret|api_key|apikey|token|private_key|credentials_json)", re.IGNORECASE)
 
 
@@ -79,7 +84,9 @@ def _validate_connector_tls(args, report_violation) -> None:
     if configuration is UNKNOWN:
         return
     type_field = "sourceType" if args.resource_type == SOURCE else "destinationType"
-    problems = _connector_tls_problems(known(configuration, type_field), configuration)
+    definition = known(args.props, "definition_id")
+    kind = UNKNOWN if definition is UNKNOWN else CONNECTOR_TYPES.get(str(definition)) if definition else None
+    problems = _connector_tls_problems(known(configuration, type_field) if kind is None else kind, configuration)
     if problems:
         report_violation(f"{_label(args)} does not verify TLS ({'; '.join(problems)}); connect over TLS with "
                          "certificate verification.")
@@ -184,9 +191,12 @@ def _validate_cursor(args, report_violation) -> None:
     if args.resource_type != CONNECTION:
         return
     missing = []
+    # A CDC source defines its streams' cursor (its log position) and Airbyte refuses another one.
+    source_defined = known(args.props, "source_defined_cursors")
+    defined = [] if source_defined is UNKNOWN else [str(known(name)) for name in items(source_defined)]
     for stream in items(known(args.props, "configurations", "streams")):
         mode, cursor = known(stream, "syncMode"), known(stream, "cursorField")
-        if UNKNOWN in (stream, mode, cursor):
+        if UNKNOWN in (stream, mode, cursor) or str(known(stream, "name")) in defined:
             continue
         if isinstance(mode, str) and mode.startswith("incremental") and not items(cursor):
             missing.append(str(known(stream, "name")))
@@ -199,7 +209,8 @@ require_cursor = resource_policy(
     CURSOR,
     "DP-AB-004",
     "Incremental Airbyte streams name their cursor field",
-    "Every stream of an Airbyte connection whose `syncMode` is incremental has a non-empty `cursorField`.",
+    "Every stream of an Airbyte connection whose `syncMode` is incremental has a non-empty `cursorField`, unless "
+    "its source defines the cursor (CDC: the connection's `source_defined_cursors`).",
     Severity.MEDIUM,
     ["audit"],
     "Set the stream's cursor_field in infra/dataflow.yaml.",

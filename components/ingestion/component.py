@@ -44,6 +44,7 @@ import pulumi_random as random
 from components.ingestion import provider as airbyte
 from components.ingestion import spec
 from components.ingestion.config import IngestionSettings, SourceEndpointSettings
+from components.ingestion.connectors import definition_id
 from components.ingestion.truststore import jks
 from components.kit.base import child_options, type_token
 from components.kit.cluster import ClusterContext
@@ -80,13 +81,17 @@ def notifications(config: IngestionSettings) -> dict[str, Any]:
     return {"failure": failure}
 
 
-def _source_secret(source: Source, endpoint: SourceEndpointSettings) -> pulumi.Output[dict]:
+def _source_secret(source: Source, endpoint: SourceEndpointSettings, ca_pem: pulumi.Input[str]) -> pulumi.Output[dict]:
     secret = endpoint.password.get_secret_value() if endpoint.password is not None else None
-    return pulumi.Output.secret(airbyte.source_secrets(source, secret))
+    given = {"username": endpoint.username,
+             "secrets": {path: value.get_secret_value() for path, value in (endpoint.secrets or {}).items()}}
+    return pulumi.Output.secret(pulumi.Output.from_input(ca_pem).apply(
+        lambda ca: airbyte.source_secrets(source, given, secret, ca)))
 
 
 def _endpoint(endpoint: SourceEndpointSettings) -> dict[str, Any]:
-    found = endpoint.model_dump(exclude={"password"})
+    """Where a source lives, without anything Airbyte answers masked (its secrets and login)."""
+    found = endpoint.model_dump(exclude={"password", "secrets", "username"})
     found["schema"] = found.pop("schema_name")
     return found
 
@@ -252,28 +257,28 @@ class Ingestion(pulumi.ComponentResource):
                lake: LakeAccess) -> dict[str, airbyte.AirbyteConnection]:
         config, name, store = self._config, self._name, self._store
         after_workspace = child_options(self, depends_on=[workspace])
-        bronze = pulumi.Output.all(pulumi.Output.from_input(lake.bucket_names),
-                                   pulumi.Output.unsecret(pulumi.Output.from_input(lake.credentials)))
+        bronze_names = pulumi.Output.from_input(lake.bucket_names)
         bronze_secret = pulumi.Output.secret(pulumi.Output.from_input(lake.credentials).apply(
-            lambda found: {"secret_access_key": found["ingestion"]["secret_access_key"]}))
+            lambda found: airbyte.s3_destination_secrets(found["ingestion"]["access_key_id"],
+                                                         found["ingestion"]["secret_access_key"])))
         connections = {}
         for source in catalog.sources:
             endpoint = config.sources[source.name]
-            configuration = pulumi.Output.from_input(self._cluster.ca_pem).apply(
-                lambda ca, source=source, endpoint=endpoint: airbyte.source_configuration(
-                    source, _endpoint(endpoint), ca))
             created_source = airbyte.AirbyteSource(
-                f"{name}-source-{source.name}", connection, config.workspace, source.name, configuration,
-                _source_secret(source, endpoint), opts=after_workspace)
+                f"{name}-source-{source.name}", connection, config.workspace, source.name,
+                airbyte.source_configuration(source, _endpoint(endpoint)),
+                _source_secret(source, endpoint, self._cluster.ca_pem),
+                definition_id=str(definition_id(source.kind, source.connector)), opts=after_workspace)
             destination_name = f"bronze-{source.name}"
             destination = airbyte.AirbyteDestination(
                 f"{name}-destination-{source.name}", connection, config.workspace, destination_name,
-                bronze.apply(lambda values, source=source: airbyte.s3_destination(
-                    source.name, values[0]["bronze"], store.region, store.url,
-                    values[1]["ingestion"]["access_key_id"], catalog.lake.layer("bronze").codec)),
+                bronze_names.apply(lambda buckets, source=source: airbyte.s3_destination(
+                    source.name, buckets["bronze"], store.region, store.url, catalog.lake.layer("bronze").codec)),
                 bronze_secret, opts=after_workspace)
+            cursors = [stream.name for stream in source.streams if airbyte.source_defined_cursor(source)]
             connections[source.name] = airbyte.AirbyteConnection(
                 f"{name}-connection-{source.name}", connection, config.workspace, f"{source.name}-to-bronze",
                 source.name, destination_name, quartz_cron(source.schedule), airbyte.stream_configurations(source),
+                source_defined_cursors=cursors,
                 opts=child_options(self, depends_on=[created_source, destination]))
         return connections

@@ -6,7 +6,7 @@ component takes this one as it is."""
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, SecretStr
 
@@ -54,8 +54,19 @@ class SourceEndpointSettings(Section):
     )
     password: Annotated[SecretStr, Field(min_length=1)] | None = Field(
         default=None,
-        description="The source's one secret (password, API key or secret access key). Set it as a secret: "
+        description="The source's one secret (password or secret access key). Set it as a secret: "
         "`pulumi config set --secret --path 'dataplatform:ingestion.sources.<name>.password'`.",
+    )
+    configuration: dict[str, Any] | None = Field(
+        default=None,
+        description="The configuration of a source named by connector (catalog kind `rest_api`), as its connector's "
+        "spec defines it, without the fields the spec marks secret (they go under `secrets`).",
+    )
+    secrets: dict[str, Annotated[SecretStr, Field(min_length=1)]] | None = Field(
+        default=None,
+        description="The secret fields of a source named by connector, by dotted path in its configuration "
+        "(`credentials.api_key`). Set each as a secret: "
+        "`pulumi config set --secret --path 'dataplatform:ingestion.sources.<name>.secrets.<field>'`.",
     )
 
 
@@ -64,7 +75,7 @@ ENDPOINT_KEYS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "postgres": (("host", "database", "username"), ("port", "schema", "password", "cidrs")),
     "mysql": (("host", "database", "username"), ("port", "password", "cidrs")),
     "mongodb": (("host", "database", "username"), ("port", "password", "cidrs")),
-    "rest_api": (("url",), ("password", "cidrs")),
+    "rest_api": (("url",), ("configuration", "secrets", "cidrs")),
     "csv_files": (("bucket", "region", "username"), ("url", "password", "cidrs")),
 }
 
@@ -77,6 +88,12 @@ class IngestionSettings(Section):
         default=None, description="https webhook (e.g. Slack) Airbyte notifies on failed syncs; None: no webhook."
     )
     job_size: Literal["small", "medium", "large"] = Field(description="Resources of each sync job's pods.")
+    connector_registry: Annotated[str, Field(min_length=1)] | None = Field(
+        default=None,
+        description="Airbyte's connector registry file (JSON, as Airbyte publishes it: each connector's definition id "
+        "and spec), relative to the project or absolute. When set, every source's configuration is checked against "
+        "its connector's spec before anything is deployed; a source named by connector needs it.",
+    )
     sources: dict[str, SourceEndpointSettings] = Field(
         default_factory=dict,
         description="Where each catalog source lives in this stack, by source name: one entry per source of the "

@@ -1,19 +1,24 @@
-"""Airbyte objects as Pulumi resources, over Airbyte's public API (`/api/public/v1`): the workspace, sources,
+"""Airbyte objects as Pulumi resources, over Airbyte 2.1's public API (`/api/public/v1`): the workspace, sources,
 destinations and connections.
 
 Objects are addressed by name (`<workspace>/<name>`); Airbyte's ids are looked up on every call, so a source
 that is recreated under the same name is found again and a connection follows it. Payloads are built by the
-pure functions below from the catalog and are shaped like the official `airbyte-api` client's models (the tests
-validate every payload against them). The transport is hand-written because the client's typed source
-configuration is a closed union: it cannot carry a connector outside it (the REST API source is a declarative
-connector), and a dict that happens to fit an unrelated member is silently re-shaped.
+pure functions below from the catalog; the tests judge each against Airbyte's OpenAPI document and the connector's
+spec. Every source and destination is created with its connector's `definitionId` (components/ingestion/
+connectors.py), never a type name: Airbyte strips the type name before storing, and a connector outside the
+typed list has none.
 
-Authentication is Airbyte's application flow (`POST /applications/token` with a client id and secret, then a
-bearer token), over https verified against the CA given as PEM. Secret parts of a configuration (passwords,
-keys) travel in `secret_configuration`, are merged into the body on write, never stored, and Airbyte returns
-them masked (`**********`), which `fetch` drops so refresh compares like with like.
+Authentication is Airbyte's application flow (`POST /applications/token` with a JSON body: OSS refuses a form
+with 401), then a bearer token, over https verified against the CA given as PEM.
 
-    connection = {"url": "https://airbyte.dp-ingestion.svc.cluster.local:8001", "client_id": ...,
+Refresh compares what Airbyte answers with what was applied, so each kind splits its body the way Airbyte answers
+it: everything Airbyte answers masked (`**********`: what the connector's spec marks `airbyte_secret`, and names it
+masks by name such as `username` or `aws_access_key_id`) travels in `secret_configuration`, merged into the body on
+write, never stored, and compared by hash; the rest is compared as answered. Airbyte's additions are normalised
+back: the workspace's notification types it fills in, the zone it appends to a cron (" UTC"), the cursor a CDC
+source defines for its streams (which the request must not name).
+
+    connection = {"url": "https://airbyte-api.dp-ingestion.svc.cluster.local:8443", "client_id": ...,
                   "client_secret": ..., "ca_pem": ...}
     Workspace("ingestion-workspace", connection, "platform", notifications={...})
 """
@@ -27,6 +32,7 @@ from typing import Any
 import httpx
 import pulumi
 
+from components.ingestion.connectors import S3_DESTINATION, merge, nest
 from components.kit.rest import NotFound, ProviderResource, RestProvider
 from infra.model.catalog import Source, Stream
 
@@ -56,13 +62,21 @@ def sync_mode(stream: Stream) -> str:
     return f"{stream.sync_mode}_{stream.destination_sync_mode}"
 
 
+def source_defined_cursor(source: Source) -> bool:
+    """Whether the source defines its streams' cursor: log-based CDC reads changes in log order (PostgreSQL's LSN,
+    MySQL's binlog position, MongoDB's resume token), and Airbyte refuses a `cursorField` for such a stream
+    ("Cursor Field ... is already defined by source")."""
+    return source.replication == "cdc"
+
+
 def stream_configurations(source: Source) -> dict[str, Any]:
-    """The connection's `configurations`: every catalog stream with its sync mode, cursor and primary key."""
+    """The connection's `configurations`: every catalog stream with its sync mode, primary key and, where the
+    source does not define it, its cursor."""
     streams = []
     for stream in source.streams:
         entry: dict[str, Any] = {"name": stream.name, "syncMode": sync_mode(stream),
                                  "primaryKey": [[column] for column in stream.primary_key]}
-        if stream.cursor_field:
+        if stream.cursor_field and not source_defined_cursor(source):
             entry["cursorField"] = [stream.cursor_field]
         streams.append(entry)
     return {"streams": streams}
@@ -74,10 +88,9 @@ def destination_path(destination_configuration: dict[str, Any], stream: str) -> 
     return f"{destination_configuration['s3_bucket_path']}/{rendered.split('date=')[0]}"
 
 
-def s3_destination(source: str, bucket: str, region: str, endpoint: str | None, access_key_id: str,
-                   codec: str) -> dict[str, Any]:
-    """The bronze destination of one source: Parquet with the bronze layer's codec (the catalog's, lower-case),
-    date partitions under `<source>/<stream>/`.
+def s3_destination(source: str, bucket: str, region: str, endpoint: str | None, codec: str) -> dict[str, Any]:
+    """The bronze destination of one source (without its keys, `s3_destination_secrets`): Parquet with the bronze
+    layer's codec (the catalog's, upper-case as the connector names it), date partitions under `<source>/<stream>/`.
 
     Airbyte prefixes every key with `s3_bucket_path`, so each source gets its own destination whose bucket
     path is the source's folder; `endpoint` is MinIO's https URL in dev and None on AWS.
@@ -85,60 +98,68 @@ def s3_destination(source: str, bucket: str, region: str, endpoint: str | None, 
     if endpoint is not None and not endpoint.startswith("https://"):
         raise ValueError(f"S3 endpoint {endpoint!r} is not https; the destination must use TLS")
     return {
-        "destinationType": "s3",
         "s3_bucket_name": bucket,
         "s3_bucket_path": source,
         "s3_bucket_region": region,
         "s3_endpoint": endpoint or "",
         "s3_path_format": BRONZE_PATH_FORMAT,
         "format": {"format_type": "Parquet", "compression_codec": codec.upper()},
-        "access_key_id": access_key_id,
     }
 
 
-def source_configuration(source: Source, endpoint: dict[str, Any], ca_pem: str) -> dict[str, Any]:
-    """The connector configuration of a catalog source, with certificate-verifying TLS (no secrets)."""
-    host, port, database, username = (endpoint.get(key) for key in ("host", "port", "database", "username"))
+def s3_destination_secrets(access_key_id: Any, secret_access_key: Any) -> dict[str, Any]:
+    """The destination's keys: both are answered masked by Airbyte (the connector marks them `airbyte_secret`)."""
+    return {"access_key_id": access_key_id, "secret_access_key": secret_access_key}
+
+
+def source_configuration(source: Source, endpoint: dict[str, Any]) -> dict[str, Any]:
+    """The connector configuration of a catalog source without the fields Airbyte answers masked
+    (`source_secrets`): certificate-verifying TLS, CDC where the catalog says so.
+
+    For a connector named by definition id it is the stack config's `configuration` as given."""
+    host, port, database = (endpoint.get(key) for key in ("host", "port", "database"))
     if source.kind == "postgres":
-        return {"sourceType": "postgres", "host": host, "port": port or 5432, "database": database,
-                "username": username, "schemas": [endpoint.get("schema") or "public"],
-                "ssl_mode": {"mode": "verify-full", "ca_certificate": ca_pem},
+        return {"host": host, "port": port or 5432, "database": database,
+                "schemas": [endpoint.get("schema") or "public"], "ssl_mode": {"mode": "verify-full"},
                 "replication_method": {"method": "CDC", "replication_slot": f"airbyte_{source.name}",
                                        "publication": f"airbyte_{source.name}"}}
     if source.kind == "mysql":
-        return {"sourceType": "mysql", "host": host, "port": port or 3306, "database": database,
-                "username": username, "ssl_mode": {"mode": "verify_identity", "ca_certificate": ca_pem},
+        return {"host": host, "port": port or 3306, "database": database, "ssl_mode": {"mode": "verify_identity"},
                 "replication_method": {"method": "CDC"}}
     if source.kind == "mongodb":
         # The connector has no CA field: it verifies against the JVM trust store, and `tls=true` with none of
         # tlsInsecure / tlsAllowInvalidCertificates keeps verification on.
-        return {"sourceType": "mongodb-v2",
-                "database_config": {"cluster_type": "SELF_MANAGED_REPLICA_SET",
+        return {"database_config": {"cluster_type": "SELF_MANAGED_REPLICA_SET",
                                     "connection_string": f"mongodb://{host}:{port or 27017}/?tls=true",
-                                    "databases": [database], "username": username, "auth_source": "admin"}}
+                                    "databases": [database], "auth_source": "admin"}}
     if source.kind == "csv_files":
         url = endpoint.get("url") or ""
         if url and not url.startswith("https://"):
             raise ValueError(f"source '{source.name}': S3 endpoint {url!r} is not https")
-        return {"sourceType": "s3", "bucket": endpoint["bucket"], "region_name": endpoint.get("region"),
-                "endpoint": url, "aws_access_key_id": username,
+        return {"bucket": endpoint["bucket"], "region_name": endpoint.get("region"), "endpoint": url,
                 "streams": [{"name": stream.name, "globs": [f"{stream.name}/*.csv"],
                              "format": {"filetype": "csv"}} for stream in source.streams]}
-    url = endpoint["url"]
+    url = endpoint.get("url") or ""
     if not url.startswith("https://"):
         raise ValueError(f"source '{source.name}': API URL {url!r} is not https")
-    return {"api_url": url}
+    return copy.deepcopy(endpoint.get("configuration") or {})
 
 
-def source_secrets(source: Source, secret: Any) -> dict[str, Any]:
-    """Where a source's one secret goes in its configuration."""
+def source_secrets(source: Source, endpoint: dict[str, Any], secret: Any, ca_pem: str | None = None) -> dict[str, Any]:
+    """The parts of a source's configuration Airbyte answers masked: what the connector marks `airbyte_secret`
+    (passwords, keys, the CA certificate) and the names Airbyte masks by name (`username`, `aws_access_key_id`).
+    They are merged into the configuration on write and compared by hash only.
+
+    `secret` is the stack's one secret of a built-in kind; a connector named by definition id takes its secrets
+    by dotted path (`endpoint["secrets"]`)."""
+    username = endpoint.get("username")
+    if source.kind == "postgres" or source.kind == "mysql":
+        return {"username": username, "password": secret, "ssl_mode": {"ca_certificate": ca_pem}}
     if source.kind == "mongodb":
-        return {"database_config": {"password": secret}}
+        return {"database_config": {"username": username, "password": secret}}
     if source.kind == "csv_files":
-        return {"aws_secret_access_key": secret}
-    if source.kind == "rest_api":
-        return {"api_key": secret}
-    return {"password": secret}
+        return {"aws_access_key_id": username, "aws_secret_access_key": secret}
+    return nest(endpoint.get("secrets") or {})
 
 
 # ---- transport -------------------------------------------------------------------------------------
@@ -160,7 +181,8 @@ class AirbyteClient:
     def _login(self) -> str:
         if self.token is None:
             client_id, client_secret = self.credentials
-            answer = self.http.post(f"{self.base}/applications/token", data={
+            # JSON, not a form: Airbyte OSS answers a form-encoded token request 401 (docs/ingestion.md).
+            answer = self.http.post(f"{self.base}/applications/token", json={
                 "grant_type": "client_credentials", "client_id": client_id, "client_secret": client_secret})
             if answer.status_code != 200:
                 raise AirbyteError(answer.status_code, f"token request refused: {answer.text[:200]}")
@@ -221,14 +243,6 @@ def _empty_secrets(secrets: dict[str, Any], prefix: str = "") -> list[str]:
     return empty
 
 
-def _deep_merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
-    merged = copy.deepcopy(base)
-    for key, value in extra.items():
-        merged[key] = _deep_merge(merged[key], value) if isinstance(value, dict) and isinstance(
-            merged.get(key), dict) else value
-    return merged
-
-
 class _AirbyteProvider(RestProvider):
     def connect(self, props: dict[str, Any]) -> AirbyteClient:
         return AirbyteClient(props["connection"])
@@ -241,6 +255,34 @@ class _AirbyteProvider(RestProvider):
         return isinstance(error, AirbyteError) and error.status in TRANSIENT_STATUSES
 
 
+# Every notification type a workspace has (the public API's `NotificationsConfig`); Airbyte answers each of them,
+# with the channels not set off, so the provider sends and compares all of them.
+NOTIFICATION_TYPES = ("failure", "success", "connectionUpdate", "connectionUpdateActionRequired", "syncDisabled",
+                      "syncDisabledWarning")
+CRON_ZONE = "UTC"
+
+
+def notification_settings(given: dict[str, Any]) -> dict[str, Any]:
+    """Every notification type with both channels: what is given, the rest off (as Airbyte answers it)."""
+    settings = {}
+    for kind in NOTIFICATION_TYPES:
+        channels = given.get(kind) or {}
+        email = {"enabled": bool((channels.get("email") or {}).get("enabled"))}
+        webhook = dict(channels.get("webhook") or {})
+        webhook["enabled"] = bool(webhook.get("enabled"))
+        if not webhook.get("url"):
+            webhook.pop("url", None)
+        settings[kind] = {"email": email, "webhook": webhook}
+    return settings
+
+
+def without_zone(expression: str | None) -> str | None:
+    """A cron as sent: Airbyte answers it with its time zone appended (`0 0 * * * ? UTC`); the platform's are UTC."""
+    if expression and expression.endswith(f" {CRON_ZONE}"):
+        return expression[: -len(CRON_ZONE) - 1]
+    return expression
+
+
 class WorkspaceProvider(_AirbyteProvider):
     kind = "airbyte workspace"
 
@@ -248,14 +290,14 @@ class WorkspaceProvider(_AirbyteProvider):
         return props["name"]
 
     def spec(self, props: dict[str, Any]) -> dict[str, Any]:
-        return {"name": props["name"], "notifications": props["notifications"]}
+        return {"name": props["name"], "notifications": notification_settings(props["notifications"])}
 
     def fetch(self, client: AirbyteClient, key: str) -> dict[str, Any] | None:
         workspace_id = client.workspace_id(key)
         if workspace_id is None:
             return None
         live = client.call("GET", f"/workspaces/{workspace_id}")
-        return {"name": live["name"], "notifications": live.get("notifications") or {}}
+        return {"name": live["name"], "notifications": notification_settings(live.get("notifications") or {})}
 
     def put(self, client: AirbyteClient, key: str, body: dict[str, Any]) -> None:
         workspace_id = client.workspace_id(key)
@@ -272,7 +314,8 @@ class WorkspaceProvider(_AirbyteProvider):
 
 
 class _ActorProvider(_AirbyteProvider):
-    """Sources and destinations: `configuration` plus `secret_configuration` merged in on write."""
+    """Sources and destinations: a connector by definition id, `configuration` plus `secret_configuration` (the
+    fields Airbyte answers masked) merged in on write; the secrets are compared by hash, never by the answer."""
 
     collection: str
     id_field: str
@@ -281,10 +324,10 @@ class _ActorProvider(_AirbyteProvider):
         return f"{props['workspace']}/{props['name']}"
 
     def spec(self, props: dict[str, Any]) -> dict[str, Any]:
-        spec = {"name": props["name"], "configuration": props["configuration"]}
-        if props.get("definition_id"):
-            spec["definitionId"] = props["definition_id"]
-        return spec
+        if not props.get("definition_id"):
+            raise ValueError(f"{self.kind} '{props['name']}' names no connector definition id")
+        return {"name": props["name"], "definitionId": props["definition_id"],
+                "configuration": props["configuration"]}
 
     def secrets(self, props: dict[str, Any]) -> dict[str, Any]:
         return {"secret_configuration": props.get("secret_configuration") or {}}
@@ -295,12 +338,8 @@ class _ActorProvider(_AirbyteProvider):
         if found is None:
             return None
         live = client.call("GET", f"/{self.collection}/{found[self.id_field]}")
-        spec = {"name": live["name"], "configuration": _unmasked(live["configuration"])}
-        if live.get("definitionId") and live["configuration"].get(self.type_field) is None:
-            spec["definitionId"] = live["definitionId"]
-        return spec
-
-    type_field = "sourceType"
+        return {"name": live["name"], "definitionId": live["definitionId"],
+                "configuration": _unmasked(live["configuration"])}
 
     def put(self, client: AirbyteClient, key: str, body: dict[str, Any]) -> None:
         workspace, name = _split(key)
@@ -308,16 +347,19 @@ class _ActorProvider(_AirbyteProvider):
         if missing:
             raise ValueError(f"{self.kind} '{name}' has no value for {', '.join(missing)}; set it in the stack's "
                              "config as a secret")
-        configuration = _deep_merge(body["configuration"], body.get("secret_configuration") or {})
+        configuration = merge(body["configuration"], body.get("secret_configuration") or {})
         found = client.find(self.collection, workspace, name)
         if found is None:
             workspace_id = client.workspace_id(workspace)
             if workspace_id is None:
                 raise AirbyteError(404, f"workspace '{workspace}' does not exist")
-            request = {"name": name, "workspaceId": workspace_id, "configuration": configuration}
-            if body.get("definitionId"):
-                request["definitionId"] = body["definitionId"]
-            client.call("POST", f"/{self.collection}", request)
+            client.call("POST", f"/{self.collection}", {"name": name, "workspaceId": workspace_id,
+                                                        "definitionId": body["definitionId"],
+                                                        "configuration": configuration})
+        elif found["definitionId"] != body["definitionId"]:
+            # A source's connector cannot be changed in place: Airbyte keeps the definition it was created with.
+            raise AirbyteError(409, f"{self.kind} '{name}' uses connector {found['definitionId']}, not "
+                                    f"{body['definitionId']}; delete it (or rename the catalog source) to change it")
         else:
             client.call("PUT", f"/{self.collection}/{found[self.id_field]}",
                         {"name": name, "configuration": configuration})
@@ -332,21 +374,27 @@ class _ActorProvider(_AirbyteProvider):
 
 class SourceProvider(_ActorProvider):
     kind = "airbyte source"
-    collection, id_field, type_field = "sources", "sourceId", "sourceType"
+    collection, id_field = "sources", "sourceId"
 
 
 class DestinationProvider(_ActorProvider):
     kind = "airbyte destination"
-    collection, id_field, type_field = "destinations", "destinationId", "destinationType"
+    collection, id_field = "destinations", "destinationId"
 
 
 class ConnectionProvider(_AirbyteProvider):
-    """A connection between a source and a destination named in the same workspace."""
+    """A connection between a source and a destination named in the same workspace.
+
+    Streams whose cursor the source defines (`source_defined_cursors`, kept in state) are sent no `cursorField`;
+    Airbyte answers them with the source's cursor, which refresh leaves out like the request did."""
 
     kind = "airbyte connection"
 
     def key(self, props: dict[str, Any]) -> str:
         return f"{props['workspace']}/{props['name']}"
+
+    def identifiers(self, props: dict[str, Any]) -> dict[str, Any]:
+        return {"source_defined_cursors": sorted(props.get("source_defined_cursors") or [])}
 
     def spec(self, props: dict[str, Any]) -> dict[str, Any]:
         return {"name": props["name"], "source": props["source"], "destination": props["destination"],
@@ -358,6 +406,10 @@ class ConnectionProvider(_AirbyteProvider):
         workspace_id = client.workspace_id(workspace)
         return {item[id_field]: item["name"] for item in client.list(kind, {"workspaceIds": workspace_id})}
 
+    def read(self, id_: str, props: dict[str, Any]) -> Any:
+        self._source_defined = set(props.get("source_defined_cursors") or [])
+        return super().read(id_, props)
+
     def fetch(self, client: AirbyteClient, key: str) -> dict[str, Any] | None:
         workspace, name = _split(key)
         found = client.find("connections", workspace, name)
@@ -367,13 +419,17 @@ class ConnectionProvider(_AirbyteProvider):
         sources = self._names(client, workspace, "sources", "sourceId")
         destinations = self._names(client, workspace, "destinations", "destinationId")
         schedule = live["schedule"]
+        source_defined = getattr(self, "_source_defined", set())
+        streams = []
+        for stream in live["configurations"].get("streams") or []:
+            kept = ("name", "syncMode", "primaryKey") if stream["name"] in source_defined else (
+                "name", "syncMode", "cursorField", "primaryKey")
+            streams.append({k: v for k, v in stream.items() if k in kept})
         return {"name": live["name"], "source": sources.get(live["sourceId"]),
                 "destination": destinations.get(live["destinationId"]),
                 "schedule": {"scheduleType": schedule["scheduleType"],
-                             "cronExpression": schedule.get("cronExpression")},
-                "configurations": {"streams": [{k: v for k, v in stream.items() if k in
-                                                ("name", "syncMode", "cursorField", "primaryKey")}
-                                               for stream in live["configurations"]["streams"]]},
+                             "cronExpression": without_zone(schedule.get("cronExpression"))},
+                "configurations": {"streams": streams},
                 "namespaceDefinition": live.get("namespaceDefinition"),
                 "nonBreakingSchemaUpdatesBehavior": live.get("nonBreakingSchemaUpdatesBehavior"),
                 "status": live["status"]}
@@ -419,11 +475,12 @@ class Workspace(ProviderResource, module="airbyte", name="Workspace"):
 
 
 class AirbyteSource(ProviderResource, module="airbyte", name="Source"):
-    """A source; `secret_configuration` is merged into `configuration` on write and never stored."""
+    """A source of the connector `definition_id`; `secret_configuration` is merged into `configuration` on write and
+    never stored."""
 
     def __init__(self, resource_name: str, connection: pulumi.Input[dict], workspace: pulumi.Input[str],
-                 name: str, configuration: dict[str, Any], secret_configuration: pulumi.Input[dict],
-                 definition_id: str | None = None, opts: pulumi.ResourceOptions | None = None) -> None:
+                 name: str, configuration: pulumi.Input[dict], secret_configuration: pulumi.Input[dict],
+                 definition_id: str, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__(SourceProvider(), resource_name,
                          {"connection": connection, "workspace": workspace, "name": name,
                           "configuration": configuration, "definition_id": definition_id,
@@ -431,14 +488,15 @@ class AirbyteSource(ProviderResource, module="airbyte", name="Source"):
 
 
 class AirbyteDestination(ProviderResource, module="airbyte", name="Destination"):
-    """A destination; `secret_configuration` is merged into `configuration` on write and never stored."""
+    """A destination (by default the S3 connector); `secret_configuration` is merged into `configuration` on write
+    and never stored."""
 
     def __init__(self, resource_name: str, connection: pulumi.Input[dict], workspace: pulumi.Input[str],
                  name: str, configuration: pulumi.Input[dict], secret_configuration: pulumi.Input[dict],
-                 opts: pulumi.ResourceOptions | None = None) -> None:
+                 definition_id: str = S3_DESTINATION, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__(DestinationProvider(), resource_name,
                          {"connection": connection, "workspace": workspace, "name": name,
-                          "configuration": configuration,
+                          "configuration": configuration, "definition_id": definition_id,
                           "secret_configuration": pulumi.Output.secret(secret_configuration)}, opts)
 
 
@@ -447,7 +505,9 @@ class AirbyteConnection(ProviderResource, module="airbyte", name="Connection"):
 
     def __init__(self, resource_name: str, connection: pulumi.Input[dict], workspace: pulumi.Input[str],
                  name: str, source: pulumi.Input[str], destination: pulumi.Input[str], cron: str,
-                 configurations: dict[str, Any], opts: pulumi.ResourceOptions | None = None) -> None:
+                 configurations: dict[str, Any], source_defined_cursors: list[str] | None = None,
+                 opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__(ConnectionProvider(), resource_name,
                          {"connection": connection, "workspace": workspace, "name": name, "source": source,
-                          "destination": destination, "cron": cron, "configurations": configurations}, opts)
+                          "destination": destination, "cron": cron, "configurations": configurations,
+                          "source_defined_cursors": sorted(source_defined_cursors or [])}, opts)

@@ -176,7 +176,8 @@ def source_rows(settings: Settings) -> dict[str, Any]:
 
 def sync(settings: Settings) -> dict[str, Any]:
     base = settings.get("SMOKE_AIRBYTE_URL").rstrip("/") + "/api/public/v1"
-    token = call(settings, "POST", f"{base}/applications/token", form={
+    # JSON: Airbyte OSS answers a form-encoded token request 401 (docs/decisions/0027-airbyte-api-by-definition.md).
+    token = call(settings, "POST", f"{base}/applications/token", body={
         "grant_type": "client_credentials", "client_id": settings.get("SMOKE_AIRBYTE_CLIENT_ID"),
         "client_secret": settings.get("SMOKE_AIRBYTE_CLIENT_SECRET")})["access_token"]
     connections = call(settings, "GET", f"{base}/connections?limit=100", token=token)["data"]

@@ -185,14 +185,16 @@ class Stream(_Strict):
     destination_sync_mode: Literal["append", "overwrite", "append_dedup"] = Field(
         description="How the destination writes it. The lake's S3 destination accepts append and overwrite."
     )
-    cursor_field: str | None = Field(default=None, description="Column that orders changes (incremental).")
+    cursor_field: str | None = Field(
+        default=None,
+        description="Column that orders changes (incremental). Required for an incremental stream of a `standard` "
+        "source; a `cdc` source defines the cursor itself (the log position) and takes none.",
+    )
     primary_key: list[str] = Field(min_length=1, description="Columns that identify a row.")
 
     @model_validator(mode="after")
     def _modes(self) -> Stream:
         problems = []
-        if self.sync_mode == "incremental" and not self.cursor_field:
-            problems.append(Problem("cursor_field", "required with `sync_mode: incremental`"))
         if self.destination_sync_mode == "append_dedup":
             problems.append(Problem(
                 "destination_sync_mode", "the lake's S3 destination cannot deduplicate; use `append` (staging in dbt "
@@ -205,7 +207,15 @@ class Stream(_Strict):
 class Source(_Strict):
     name: Annotated[str, Field(pattern=IDENTIFIER)] = Field(description="Source name; the bronze folder.")
     description: str = Field(description="What the source is.")
-    kind: Literal["postgres", "mysql", "mongodb", "rest_api", "csv_files"] = Field(description="Connector kind.")
+    kind: Literal["postgres", "mysql", "mongodb", "rest_api", "csv_files"] = Field(
+        description="Connector kind: a database, CSV files on S3, or `rest_api`: any Airbyte connector, named by "
+        "`connector` and configured from the stack config (`ingestion.sources.<name>.configuration`)."
+    )
+    connector: UUID | None = Field(
+        default=None,
+        description="Airbyte connector definition id (the registry's `sourceDefinitionId`); required with kind "
+        "`rest_api`. The other kinds use their own connector (source-postgres, -mysql, -mongodb-v2, -s3).",
+    )
     replication: Literal["cdc", "standard"] = Field(description="Log-based CDC or cursor/full reads.")
     schedule: Schedule = Field(description="How often the connection syncs.")
     streams: list[Stream] = Field(min_length=1, description="Streams synced from this source.")
@@ -217,6 +227,20 @@ class Source(_Strict):
         if self.replication == "cdc" and self.kind not in ("postgres", "mysql", "mongodb"):
             problems.append(Problem("replication", f"cdc is only available for postgres, mysql and mongodb sources, "
                                                    f"not {self.kind}; use `standard`", self.replication))
+        if self.kind == "rest_api" and self.connector is None:
+            problems.append(Problem("connector", "required with kind `rest_api`: the definition id of the Airbyte "
+                                                 "connector that reads it"))
+        if self.kind != "rest_api" and self.connector is not None:
+            problems.append(Problem("connector", f"only with kind `rest_api`; a {self.kind} source uses Airbyte's "
+                                                 f"{self.kind} connector", str(self.connector)))
+        for stream in self.streams:
+            where = f"streams[{stream.name}].cursor_field"
+            if self.replication == "cdc" and stream.cursor_field:
+                problems.append(Problem(where, "a cdc source defines the cursor itself (its log position) and "
+                                               "Airbyte refuses another; remove it", stream.cursor_field))
+            elif self.replication != "cdc" and stream.sync_mode == "incremental" and not stream.cursor_field:
+                problems.append(Problem(where, "required with `sync_mode: incremental` (a `standard` source has no "
+                                               "cursor of its own)"))
         if problems:
             raise InputError(*problems)
         return self

@@ -84,6 +84,11 @@ def cross_check(config: StackConfig, catalog: Catalog, catalog_name: str = "infr
                 problems.append(Problem(f"ingestion.sources.{name}.{key}", f"not used by a {source.kind} source "
                                         f"(it takes {allowed}); remove it", given[key]))
     if not problems:
+        from components.ingestion.connectors import configuration_problems
+
+        problems += configuration_problems(endpoints, catalog.sources, config.ingestion.connector_registry,
+                                           catalog_module.PROJECT_ROOT)
+    if not problems:
         from components.platform import network_problems  # the products' flow tables, with the program's imports
 
         problems += network_problems(config, catalog)

@@ -43,7 +43,8 @@ class FakeAirbyteJobs(FakeAirbyte):
                 raise Reject(404, f"connection {body.get('connectionId')} not found")
             job_id = len(self.jobs) + 1
             self.jobs[job_id] = {"jobId": job_id, "status": "pending", "jobType": body["jobType"],
-                                 "connectionId": body["connectionId"], "polls": 0}
+                                 "startTime": "2026-01-01T00:00:00Z", "connectionId": body["connectionId"],
+                                 "polls": 0}
             return 200, _job(self.jobs[job_id])
         if len(parts) == 2 and method == "GET" and parts[1].isdigit() and int(parts[1]) in self.jobs:
             job = self.jobs[int(parts[1])]

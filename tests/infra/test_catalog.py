@@ -78,9 +78,22 @@ def broken(document: dict, mutate) -> dict:
             id="dedup-into-the-lake",
         ),
         pytest.param(
-            lambda d: d["sources"][0]["streams"][1].pop("cursor_field"),
-            "catalog: sources[postgres].streams[orders].cursor_field: required with `sync_mode: incremental`",
+            lambda d: d["sources"][4]["streams"][0].update(sync_mode="incremental", destination_sync_mode="append"),
+            "catalog: sources[files].streams[campaigns].cursor_field: required with `sync_mode: incremental` (a "
+            "`standard` source has no cursor of its own)",
             id="incremental-without-cursor",
+        ),
+        pytest.param(
+            lambda d: d["sources"][0]["streams"][1].update(cursor_field="updated_at"),
+            "catalog: sources[postgres].streams[orders].cursor_field: a cdc source defines the cursor itself (its log "
+            "position) and Airbyte refuses another; remove it (got 'updated_at')",
+            id="cdc-with-cursor",
+        ),
+        pytest.param(
+            lambda d: d["sources"][3].pop("connector"),
+            "catalog: sources[api].connector: required with kind `rest_api`: the definition id of the Airbyte "
+            "connector that reads it",
+            id="rest-api-without-connector",
         ),
         pytest.param(
             lambda d: d["sources"].append(copy.deepcopy(d["sources"][0])),

@@ -67,10 +67,12 @@ def platform(pki: tls.TestPki, source_server: PostgresServer, tmp_path: Path) ->
     kubectl = tmp_path / "kubectl.py"
     kubectl.write_text(KUBECTL)
     with FakeAirbyteJobs.start(pki) as airbyte, FakeSuperset.start(pki, {"Gold marts": 2, "Other": 1}) as superset:
-        airbyte.state.connections["c-postgres"] = {"connectionId": "c-postgres", "name": smoke.CONNECTION,
-                                                   "workspaceId": "w1"}
-        airbyte.state.connections["c-mysql"] = {"connectionId": "c-mysql", "name": "mysql-to-bronze",
-                                                "workspaceId": "w1"}
+        for key, name in (("c-postgres", smoke.CONNECTION), ("c-mysql", "mysql-to-bronze")):
+            # A connection as Airbyte answers it (the fake checks its answers against Airbyte's API definition).
+            airbyte.state.connections[key] = {
+                "connectionId": key, "name": name, "workspaceId": "w1", "sourceId": "s1", "destinationId": "d1",
+                "status": "active", "schedule": {"scheduleType": "manual"}, "configurations": {"streams": []},
+                "createdAt": 1, "tags": []}
         env = {
             "SMOKE_SOURCE_DSN": source_server.dsn("shop"),
             "SMOKE_CA_FILE": str(ca),

@@ -87,8 +87,15 @@ CASES = {
     ),
     "fail_incremental_without_cursor": (
         "prod",
-        changed("ingestion-connection-postgres",
-                lambda i: i["configurations"]["streams"][1].update(cursorField=[])),
+        changed("ingestion-connection-files",
+                lambda i: i["configurations"]["streams"][0].update(syncMode="incremental_append")),
+        {("airbyte-stream-require-cursor", "ingestion-connection-files",
+          "Airbyte connection 'files-to-bronze' reads campaigns incrementally without a cursor field; give each "
+          "incremental stream a `cursor_field` in the catalog.")},
+    ),
+    "fail_cdc_stream_not_declared_source_defined": (
+        "prod",
+        changed("ingestion-connection-postgres", lambda i: i.update(source_defined_cursors=["customers"])),
         {("airbyte-stream-require-cursor", "ingestion-connection-postgres",
           "Airbyte connection 'postgres-to-bronze' reads orders incrementally without a cursor field; give each "
           "incremental stream a `cursor_field` in the catalog.")},

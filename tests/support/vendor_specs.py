@@ -17,12 +17,17 @@ from tests.support.system import in_ci
 VENDOR_SPECS = Path(__file__).resolve().parents[2].parent / "shared" / "vendor-specs"
 
 
-def vendor_spec(relative: str) -> dict[str, Any]:
-    """The JSON definition at `vendor-specs/<relative>`."""
+def vendor_spec_path(relative: str) -> Path:
+    """The file `vendor-specs/<relative>`: skips the test when it is missing, fails it under CI."""
     path = VENDOR_SPECS / relative
     if not path.is_file():
         message = f"vendor definition {path} is missing (expected beside the project in shared/vendor-specs/)"
         if in_ci():
             pytest.fail(message)
         pytest.skip(message)
-    return json.loads(path.read_text())
+    return path
+
+
+def vendor_spec(relative: str) -> dict[str, Any]:
+    """The JSON definition at `vendor-specs/<relative>`."""
+    return json.loads(vendor_spec_path(relative).read_text())
