@@ -1,7 +1,7 @@
 # The single entry point. Every target sets up what it needs on first use.
 #   make plan STACK=dev     offline plan + policy gate (no CLI, no credentials)
 #   make render STACK=dev   every Helm release of the plan rendered from the chart cache and checked
-#   make test               the test suite (make test-slow: the real-Superset suite)
+#   make test               the test suite (make test-slow: the real-Superset suite and the restore drill)
 #   make setup              the system packages the tests need (apt-get, as root) and the virtualenvs
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
@@ -29,7 +29,7 @@ help:
 	@echo "                            -> build/render/<stack>/ (docs/render.md); GATE=1: the pack judges it too"
 	@echo "make network STACK=<stack>  the NetworkPolicies against the vendors' flows, by network-config-analyzer"
 	@echo "make test                   every test but the real-Superset suite (sets up on first use)"
-	@echo "make test-slow              the real-Superset suite (builds .venv-superset on first use)"
+	@echo "make test-slow              the real-Superset suite and the PostgreSQL restore drill"
 	@echo "make lint                   ruff, workflow schema and security lint"
 	@echo "make pipeline [ORDERS=N]    generate bronze data and run dbt on the embedded default (DuckDB)"
 	@echo "make dbt-bench / dbt-docs   dbt benchmark at 1M and 10M orders / dbt docs generate"
@@ -53,7 +53,7 @@ $(STAMP): requirements.txt constraints.txt pyproject.toml
 		|| { cat $(VENV)/editable-install.log; exit 1; }
 	@touch $@
 
-setup: system-packages $(STAMP) policy-venv dbt-setup nca-setup
+setup: system-packages $(STAMP) policy-venv dbt-setup nca-setup barman-setup
 
 # Installs what tests/support/system.py lists as missing when it runs as root with apt-get; otherwise it prints
 # the command, and the tests that need a missing package skip naming it (with CI=true they fail instead).
@@ -169,3 +169,4 @@ policy-config: $(STAMP)
 include policies/pack.mk
 include dbt/pipeline.mk
 include tests/support/superset.mk
+include tests/support/barman.mk
