@@ -15,7 +15,7 @@ STAMP := $(VENV)/.installed
 
 .PHONY: help setup system-packages plan plan-bench plan-compare config-mutants test test-slow test-fast lint format \
 	lock clean config-docs mart-assets chart-lock image-lock require-digests chart-cache render nca-setup network \
-	image-pin e2e-smoke
+	image-pin e2e-smoke restore-objects
 
 help:
 	@echo "make plan STACK=<dev|prod>  offline plan and policy gate -> build/plan/<stack>.json"
@@ -41,6 +41,7 @@ help:
 	@echo "make image-lock             the vendor images every stack deploys -> images/vendor.lock.json (CI adds digests)"
 	@echo "make image-pin IMAGE=<repository> FROM=<tag> TO=<tag>   move a vendor image's tag where the program pins it"
 	@echo "make e2e-smoke              the smoke test through a running dev platform (docs/ci.md, end to end)"
+	@echo "make restore-objects ARGS=\"--bucket B --prefix P --at TIME [--dry-run]\"   lake objects back to TIME"
 	@echo "make require-digests STACK=prod   plan, then fail when an image has no digest (what the prod deploy runs)"
 	@echo "make setup                  system packages the tests need (as root, with apt-get) and the virtualenvs"
 	@echo "make system-packages        only the system packages (PostgreSQL 15 with pgaudit, openssl, a JRE)"
@@ -148,6 +149,10 @@ image-pin: $(STAMP)
 e2e-smoke: $(STAMP)
 	@$(PY) -m pip install --quiet --disable-pip-version-check -r infra/e2e/requirements.txt
 	@$(PY) -m infra.e2e.smoke --summary build/e2e/smoke.json
+
+# Lake objects (one key or a prefix) back to a point in time from their S3 versions; docs/backup-and-restore.md.
+restore-objects: $(STAMP)
+	@$(PY) -m infra.ops.restore_objects $(ARGS)
 
 # The prod deploy's refusal (.github/workflows/deploy.yml), for a `pulumi up` run by hand.
 require-digests: plan
