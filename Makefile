@@ -1,7 +1,7 @@
 # The single entry point. Every target sets up what it needs on first use.
 #   make plan STACK=dev     offline plan + policy gate (no CLI, no credentials)
 #   make render STACK=dev   every Helm release of the plan rendered from the chart cache and checked
-#   make test               the test suite (make test-slow: the real-Superset suite)
+#   make test               the test suite (make test-slow: the real-Superset suite and the restore drill)
 #   make setup              the system packages the tests need (apt-get, as root) and the virtualenvs
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
@@ -15,7 +15,7 @@ STAMP := $(VENV)/.installed
 
 .PHONY: help setup system-packages plan plan-bench plan-compare config-mutants test test-slow test-fast lint format \
 	lock clean config-docs mart-assets chart-lock image-lock require-digests chart-cache render nca-setup network \
-	image-pin e2e-smoke
+	image-pin e2e-smoke restore-objects postgres-restore
 
 help:
 	@echo "make plan STACK=<dev|prod>  offline plan and policy gate -> build/plan/<stack>.json"
@@ -29,7 +29,7 @@ help:
 	@echo "                            -> build/render/<stack>/ (docs/render.md); GATE=1: the pack judges it too"
 	@echo "make network STACK=<stack>  the NetworkPolicies against the vendors' flows, by network-config-analyzer"
 	@echo "make test                   every test but the real-Superset suite (sets up on first use)"
-	@echo "make test-slow              the real-Superset suite (builds .venv-superset on first use)"
+	@echo "make test-slow              the real-Superset suite and the PostgreSQL restore drill"
 	@echo "make lint                   ruff, workflow schema and security lint"
 	@echo "make pipeline [ORDERS=N]    generate bronze data and run dbt on the embedded default (DuckDB)"
 	@echo "make dbt-bench / dbt-docs   dbt benchmark at 1M and 10M orders / dbt docs generate"
@@ -41,6 +41,8 @@ help:
 	@echo "make image-lock             the vendor images every stack deploys -> images/vendor.lock.json (CI adds digests)"
 	@echo "make image-pin IMAGE=<repository> FROM=<tag> TO=<tag>   move a vendor image's tag where the program pins it"
 	@echo "make e2e-smoke              the smoke test through a running dev platform (docs/ci.md, end to end)"
+	@echo "make restore-objects ARGS=\"--bucket B --prefix P --at TIME [--dry-run]\"   lake objects back to TIME"
+	@echo "make postgres-restore STACK=<stack> [ARGS=\"--at TIME\"]   the metadata database's restore, from the plan"
 	@echo "make require-digests STACK=prod   plan, then fail when an image has no digest (what the prod deploy runs)"
 	@echo "make setup                  system packages the tests need (as root, with apt-get) and the virtualenvs"
 	@echo "make system-packages        only the system packages (PostgreSQL 15 with pgaudit, openssl, a JRE)"
@@ -53,7 +55,7 @@ $(STAMP): requirements.txt constraints.txt pyproject.toml
 		|| { cat $(VENV)/editable-install.log; exit 1; }
 	@touch $@
 
-setup: system-packages $(STAMP) policy-venv dbt-setup nca-setup
+setup: system-packages $(STAMP) policy-venv dbt-setup nca-setup barman-setup
 
 # Installs what tests/support/system.py lists as missing when it runs as root with apt-get; otherwise it prints
 # the command, and the tests that need a missing package skip naming it (with CI=true they fail instead).
@@ -149,6 +151,15 @@ e2e-smoke: $(STAMP)
 	@$(PY) -m pip install --quiet --disable-pip-version-check -r infra/e2e/requirements.txt
 	@$(PY) -m infra.e2e.smoke --summary build/e2e/smoke.json
 
+# Lake objects (one key or a prefix) back to a point in time from their S3 versions; docs/backup-and-restore.md.
+restore-objects: $(STAMP)
+	@$(PY) -m infra.ops.restore_objects $(ARGS)
+
+# The metadata database's restore from the stack's plan: a CloudNativePG recovery Cluster (dev) or the RDS
+# point-in-time restore's commands (prod); docs/backup-and-restore.md.
+postgres-restore: plan
+	@$(PY) -m infra.ops.postgres_restore --stack $(STACK) $(ARGS)
+
 # The prod deploy's refusal (.github/workflows/deploy.yml), for a `pulumi up` run by hand.
 require-digests: plan
 	@$(PY) -m infra.offline.image_lock require-digests build/plan/$(STACK).json
@@ -169,3 +180,4 @@ policy-config: $(STAMP)
 include policies/pack.mk
 include dbt/pipeline.mk
 include tests/support/superset.mk
+include tests/support/barman.mk

@@ -107,3 +107,39 @@ def cluster_plugins(object_store: Any) -> list[dict[str, Any]]:
 def scheduled_backup_method() -> dict[str, Any]:
     """What a ScheduledBackup adds to take its base backups through the plugin."""
     return {"method": "plugin", "pluginConfiguration": {"name": PLUGIN}}
+
+
+RECOVERY_SOURCE = "origin"
+
+
+def recovery_cluster(source: dict[str, Any], name: str, object_store: str, server_name: str = CLUSTER_NAME,
+                     target_time: str | None = None) -> dict[str, Any]:
+    """A new `Cluster` bootstrapped from the object store through the plugin: the latest base backup of
+    `server_name` (the source cluster's name, the plugin's default server name) in the ObjectStore `object_store`,
+    then its WAL archive replayed to the end, or to `target_time` (RFC 3339) when given.
+
+    `source` is the source Cluster's manifest (apiVersion, kind, metadata, spec as the plan declares it): the new
+    cluster runs the same image, parameters, storage and resources, in the same namespace, with one instance. It
+    archives its own WAL through the same ObjectStore under its own server name (`name`), so it never writes into
+    the archive it recovers from. docs/backup-and-restore.md, "PostgreSQL in dev: recover a cluster"."""
+    spec = source["spec"]
+    recovery: dict[str, Any] = {"source": RECOVERY_SOURCE}
+    if target_time is not None:
+        recovery["recoveryTarget"] = {"targetTime": target_time}
+    kept = {key: spec[key] for key in ("imageName", "postgresql", "storage", "resources") if key in spec}
+    return {
+        "apiVersion": source["apiVersion"],
+        "kind": source["kind"],
+        "metadata": {"name": name, "namespace": source["metadata"]["namespace"]},
+        "spec": {
+            "instances": 1,
+            **kept,
+            "bootstrap": {"recovery": recovery},
+            "externalClusters": [{
+                "name": RECOVERY_SOURCE,
+                "plugin": {"name": PLUGIN, "parameters": {"barmanObjectName": object_store, "serverName": server_name}},
+            }],
+            "plugins": [{"name": PLUGIN, "isWALArchiver": True,
+                         "parameters": {"barmanObjectName": object_store, "serverName": name}}],
+        },
+    }

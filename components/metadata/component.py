@@ -291,7 +291,9 @@ class MetadataDatabase(pulumi.ComponentResource):
             api_version="postgresql.cnpg.io/v1",
             kind="ScheduledBackup",
             metadata={"name": f"{CLUSTER_NAME}-daily", "namespace": self._namespace},
-            spec={"schedule": "0 0 2 * * *", "backupOwnerReference": "self",
+            # `immediate`: a first base backup as soon as the schedule exists; until one exists the WAL archive
+            # alone restores nothing.
+            spec={"schedule": "0 0 2 * * *", "immediate": True, "backupOwnerReference": "self",
                   "cluster": {"name": cluster.metadata["name"]}, **scheduled_backup_method()},
             opts=self._k8s(),
         )
@@ -375,6 +377,9 @@ class MetadataDatabase(pulumi.ComponentResource):
             backup_retention_period=config.backup_retention_days,
             skip_final_snapshot=False,
             final_snapshot_identifier=f"{identifier}-final",
+            # Automated backups outlive an instance deleted by mistake, for their retention: its point-in-time
+            # restore stays possible (AWS would delete them with the instance otherwise).
+            delete_automated_backups=False,
             copy_tags_to_snapshot=True,
             parameter_group_name=parameters.name,
             db_subnet_group_name=subnets.name,

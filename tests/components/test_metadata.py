@@ -58,6 +58,8 @@ def test_dev_runs_cloudnative_pg_with_tls_pgaudit_and_backups_to_the_lake(dev):
     assert scheduled.input("spec.cluster.name") == "metadata"
     assert (scheduled.input("spec.method"), scheduled.input("spec.pluginConfiguration")) == (
         "plugin", {"name": "barman-cloud.cloudnative-pg.io"})
+    # The first base backup is taken when the schedule is created, not at the next 02:00.
+    assert scheduled.input("spec.immediate") is True
 
 
 def secret_references(value, path=()):
@@ -155,6 +157,7 @@ def test_prod_rds_is_hardened_and_protected(prod):
     expected = {"storageEncrypted": True, "publiclyAccessible": False, "iamDatabaseAuthenticationEnabled": True,
                 "deletionProtection": True, "multiAz": True, "backupRetentionPeriod": 14.0,
                 "skipFinalSnapshot": False, "finalSnapshotIdentifier": "dataplatform-prod-metadata-final",
+                "deleteAutomatedBackups": False, "copyTagsToSnapshot": True,
                 "enabledCloudwatchLogsExports": ["postgresql", "upgrade"]}
     assert {key: instance.input(key) for key in expected} == expected
     assert instance.input("kmsKeyId") == prod.named("metadata-key").outputs["arn"]

@@ -87,15 +87,34 @@ class PostgresServer:
         try:
             _as_owner([str(bin_dir / "initdb"), "-D", str(data_dir), "--auth=trust", f"--username={SUPERUSER}",
                        "--encoding=UTF8", "--locale=C.UTF-8"])
-            options = {"port": str(port), "listen_addresses": "127.0.0.1", "unix_socket_directories": str(data_dir),
-                       "fsync": "off", "synchronous_commit": "off", "full_page_writes": "off", **(settings or {})}
-            rendered = " ".join(f"-c {key}={_quote(value)}" for key, value in options.items())
-            _as_owner([str(bin_dir / "pg_ctl"), "-D", str(data_dir), "-l", str(data_dir / "server.log"),
-                       "-o", rendered, "-w", "-t", "60", "start"])
+            server._pg_start(settings)
             yield server
         finally:
             server.stop()
             shutil.rmtree(root, ignore_errors=True)
+
+    @classmethod
+    @contextmanager
+    def serve(cls, data_dir: Path, settings: dict[str, str] | None = None):
+        """Start a server on a data folder that exists already (a restored backup), on a free port; stop it when
+        the block ends. The folder stays: it is the caller's. `data_dir` is handed to the server's user."""
+        server = cls(data_dir=data_dir, port=free_port(), bin_dir=find_bin_dir())
+        data_dir.chmod(0o700)
+        if _running_as_root():
+            subprocess.run(["chown", "-R", f"{SUPERUSER}:{SUPERUSER}", str(data_dir)], check=True)
+        try:
+            server._pg_start(settings)
+            yield server
+        finally:
+            server.stop()
+
+    def _pg_start(self, settings: dict[str, str] | None) -> None:
+        options = {"port": str(self.port), "listen_addresses": "127.0.0.1",
+                   "unix_socket_directories": str(self.data_dir), "fsync": "off", "synchronous_commit": "off",
+                   "full_page_writes": "off", **(settings or {})}
+        rendered = " ".join(f"-c {key}={_quote(value)}" for key, value in options.items())
+        _as_owner([str(self.bin_dir / "pg_ctl"), "-D", str(self.data_dir), "-l", str(self.data_dir / "server.log"),
+                   "-o", rendered, "-w", "-t", "60", "start"])
 
 
 def _quote(value: str) -> str:
