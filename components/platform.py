@@ -23,7 +23,7 @@ from components.kit.release import HostedService, ProductRelease
 from components.lakehouse import flows as lakehouse_flows
 from components.lakehouse import log_routes as lakehouse_logs
 from components.lakehouse import spec as lakehouse_spec
-from components.lakehouse.component import DatabaseAccess, Lakehouse, SearchAccess
+from components.lakehouse.component import DatabaseAccess, Lakehouse
 from components.logs import flows as logs_flows
 from components.logs.component import LogIndices
 from components.logs.shipping import LogSource
@@ -242,7 +242,6 @@ class DataPlatform(pulumi.ComponentResource):
                 rds_ca_file=rds_ca_file,
                 rds_ca_image=rds_ca_image,
             ),
-            search=SearchAccess(host=self.logs.host, port=self.logs.port, credentials=self.logs.dremio_reader),
             opts=child_options(self),
         )
         # Superset reads gold through Dremio's Flight endpoint as the lakehouse's `superset` user.

@@ -7,7 +7,6 @@ Example (inside a Pulumi program)::
         lake=LakeAccess.from_lake(lake),
         metadata=DatabaseAccess(host=metadata.host, port=metadata.port, database="platform",
                                 credentials=metadata.credentials["dremio"]),   # optional
-        search=SearchAccess(host=..., port=9200, credentials=...),               # optional
     )
     lakehouse.endpoints   # {"rest": "https://dremio-client...:9047", "flight": "grpc+tls://...:32010"}
 
@@ -17,9 +16,10 @@ What it declares (components/lakehouse/spec.py renders the bodies; decision 0011
    and executor StatefulSets sized by the `lakehouse` section of the stack config; ClusterIP services only.
 2. Dremio's configuration through the dynamic providers (components/lakehouse/provider.py): the first
    administrator, service users for dbt and Superset, the lake twice (read-only over every layer; write-enabled
-   over silver and gold for dbt), PostgreSQL and Elasticsearch sources with full TLS verification, a space per
-   flow layer, and, on Enterprise, the catalog's roles and least-privilege grants. A Community stack declares no
-   grants, and the policy pack reports the gap.
+   over silver and gold for dbt), the PostgreSQL source with full TLS verification, a space per flow layer, and,
+   on Enterprise, the catalog's roles and least-privilege grants. A Community stack declares no grants, and the
+   policy pack reports the gap. No Elasticsearch source: Dremio's connector cannot talk to the 9.x logs cluster
+   (docs/decisions/0028-dremio-editions-and-the-logs-source.md).
 3. The dbt runner CronJob on the catalog's transformation schedule, and the alerts: slow queries (from the query
    log Fluent Bit ships), Dremio's health and the runner's failures, each with a runbook in docs/lakehouse.md.
 """
@@ -86,16 +86,6 @@ class DatabaseAccess:
     """RDS: the platform image that ships the bundle."""
 
 
-@dataclass(frozen=True)
-class SearchAccess:
-    """Dremio's read-only Elasticsearch user."""
-
-    host: pulumi.Input[str]
-    port: int
-    credentials: pulumi.Input[dict[str, str]]
-    """{username, password}."""
-
-
 class Lakehouse(pulumi.ComponentResource):
     """Dremio (workloads and configuration), the dbt runner, consumer endpoints and alerts."""
 
@@ -112,7 +102,6 @@ class Lakehouse(pulumi.ComponentResource):
         store: ObjectStore,
         lake: LakeAccess,
         metadata: DatabaseAccess | None = None,
-        search: SearchAccess | None = None,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__(type_token("lakehouse", "Lakehouse"), name, None, opts)
@@ -130,10 +119,11 @@ class Lakehouse(pulumi.ComponentResource):
         after_admin = child_options(self, depends_on=[admin])
         users = {
             service: dremio.User(f"{name}-user-{service}", connection, service, passwords[service],
-                                 email=f"{service}@{SERVICE_DOMAIN}", first_name=service, opts=after_admin)
+                                 email=f"{service}@{SERVICE_DOMAIN}", first_name=service, edition=config.edition,
+                                 opts=after_admin)
             for service in ("dbt", "superset")
         }
-        sources = self._sources(connection, lake, metadata, search, after_admin)
+        sources = self._sources(connection, lake, metadata, after_admin)
         spaces = {layer: dremio.Space(f"{name}-space-{layer}", connection, layer, opts=after_admin)
                   for layer in FLOW_LAYERS}
         dremio.Folder(f"{name}-folder-gold-marts", connection, [naming.DREMIO_MARTS_SPACE, *spec.SPACE_FOLDERS],
@@ -215,7 +205,7 @@ class Lakehouse(pulumi.ComponentResource):
     # ---- configuration ------------------------------------------------------------------------------
 
     def _sources(self, connection: pulumi.Output[dict], lake: LakeAccess, metadata: DatabaseAccess | None,
-                 search: SearchAccess | None, opts: pulumi.ResourceOptions) -> dict[str, dremio.Source]:
+                 opts: pulumi.ResourceOptions) -> dict[str, dremio.Source]:
         store = self._store
         endpoint, region = store.server, store.region if store.server else None
         lake_inputs = pulumi.Output.all(pulumi.Output.from_input(lake.bucket_names),
@@ -246,13 +236,6 @@ class Lakehouse(pulumi.ComponentResource):
                                                       metadata.database, values[1]["username"]))
             sources[spec.METADATA_SOURCE] = dremio.Source(
                 f"{self._name}-source-metadata", connection, entity,
-                pulumi.Output.secret(login.apply(lambda found: {"password": found["password"]})), opts=opts)
-        if search is not None:
-            login = pulumi.Output.from_input(search.credentials)
-            entity = pulumi.Output.all(search.host, pulumi.Output.unsecret(login)).apply(
-                lambda values: dremio.elastic_source(spec.LOGS_SOURCE, values[0], search.port, values[1]["username"]))
-            sources[spec.LOGS_SOURCE] = dremio.Source(
-                f"{self._name}-source-logs", connection, entity,
                 pulumi.Output.secret(login.apply(lambda found: {"password": found["password"]})), opts=opts)
         return sources
 

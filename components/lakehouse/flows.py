@@ -54,7 +54,5 @@ def flow_table(settings: LakehouseSettings) -> FlowTable:
                  DREMIO_DOCS + "sonar/data-sources/object/s3/"),
             Flow(node, Service("postgresql"), None, "reads the metadata database source",
                  DREMIO_DOCS + "sonar/data-sources/databases/postgres/"),
-            Flow(node, Service("elasticsearch"), 9200, "reads the job-log indices source",
-                 DREMIO_DOCS + "sonar/data-sources/databases/elasticsearch/"),
         ]
     return FlowTable("lakehouse", (COORDINATOR, executor, RUNNER_WORKLOAD), tuple(flows))

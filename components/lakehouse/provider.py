@@ -1,8 +1,9 @@
-"""Dremio objects as Pulumi resources, over Dremio Software's REST API (v3, plus the v2 login and bootstrap).
+"""Dremio objects as Pulumi resources, over Dremio Software's REST API (v3, plus the v2 login, bootstrap and,
+on the Community edition, user deletion).
 
-Dremio has no official Python client, so the calls are written here by hand on the
-shared base (components/kit/rest.py): the first administrator, service users, catalog objects (sources,
-spaces, folders) addressed by path, and, on the Enterprise edition, roles and grants.
+Dremio has no official Python client, so the calls are written here by hand on the shared base
+(components/kit/rest.py): the first administrator, service users, catalog objects (sources, spaces, folders)
+addressed by path, and, on the Enterprise edition, roles and grants.
 
     connection = {"url": "https://dremio-client.dp-lakehouse.svc.cluster.local:9047",
                   "username": "platform-admin", "password": ..., "ca_pem": ...}
@@ -10,20 +11,28 @@ spaces, folders) addressed by path, and, on the Enterprise edition, roles and gr
     Source("lakehouse-source-lake", connection, s3_source("lake", ...), secret_config={"accessSecret": ...},
            opts=ResourceOptions(depends_on=[admin]))
 
-API facts this module relies on (docs.dremio.com, "REST API" for Dremio Software):
-- `POST /apiv2/login` `{userName, password}` answers `{token}`; later calls send `Authorization: _dremio<token>`.
-- `PUT /apiv2/bootstrap/firstuser` creates the first administrator of an empty server (`Authorization:
-  _dremionull`), and is refused once any user exists.
-- `/api/v3/catalog` creates (POST) sources, spaces and folders; `/api/v3/catalog/by-path/<a>/<b>` finds them;
-  `PUT /api/v3/catalog/{id}` replaces one and must carry the current `tag` (a stale tag is a 409: optimistic
-  concurrency), `DELETE /api/v3/catalog/{id}?tag=` removes it. Secret config fields read back as
-  `$DREMIO_EXISTING_VALUE$`.
-- `/api/v3/user` (POST, `by-name/{name}`, PUT/DELETE by id with its tag as `version`) manages local users.
-- Enterprise only: `/api/v3/role` and `GET/PUT /api/v3/catalog/{id}/grants` with `{grants: [{granteeType, id,
-  privileges}]}`.
+Every call follows Dremio's OSS source at `SOURCE_COMMIT` (dremio/dremio-oss "Release 25.2.0", the newest
+source Dremio has published; 26.x is released as images only) or, for what only Enterprise has, the vendor's
+documentation (docs/decisions/0028-dremio-editions-and-the-logs-source.md lists each endpoint with its class):
+- `POST /apiv2/login` `{userName, password}` answers `{token, ...}`; later calls send `Authorization:
+  _dremio<token>` (dac/backend/.../resource/LogInLogOutResource.java).
+- `PUT /apiv2/bootstrap/firstuser` creates the first administrator of an empty server, and is refused (400) once
+  any user exists (resource/BootstrapResource.java `createUser`).
+- `/api/v3/catalog` (api/CatalogResource.java): POST creates sources, spaces and folders; `GET by-path/<a>/<b>`
+  finds them; `PUT /{id}` replaces one and must carry the current `tag` (a stale tag is a 409); `DELETE
+  /{id}?tag=` removes it. Secret config fields read back as `$DREMIO_EXISTING_VALUE$` (ConnectionConf
+  `clearSecrets`), and null fields are left out of every answer (JSONUtil: `Include.NON_NULL`).
+- `/api/v3/user` (api/UserResource.java): POST, `GET by-name/{name}`, `PUT /{id}` with the tag. The OSS class has
+  no DELETE: Community deletes through `DELETE /apiv2/user/{name}?version=<tag>` (resource/UserResource.java
+  `deleteUser`); Enterprise documents `DELETE /api/v3/user/{id}` (docs.dremio.com/current/reference/api/user/).
+  Which one applies is the stack's `lakehouse.edition`, recorded in each user's state.
+- Enterprise only, documented, absent from the OSS source: `/api/v3/role` (docs.dremio.com/current/reference/api/
+  roles/) and `GET/PUT /api/v3/catalog/{id}/grants` with `{grants: [{granteeType, id, privileges}]}`
+  (docs.dremio.com/current/reference/api/catalog/grants/).
 
 Secrets never enter `spec` (what state hashes and drift compares): source credentials travel in
-`secret_config`, merged into the body only on the wire.
+`secret_config`, merged into the body only on the wire, and `fetch` leaves the masked answer out, so a refresh
+compares what the server keeps in the clear and the secrets by the hash of what was last applied.
 """
 
 from __future__ import annotations
@@ -39,6 +48,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import pulumi
+import pulumi.dynamic as dynamic
 
 from components.kit.rest import NotFound, ProviderError, ProviderResource, RestProvider
 
@@ -48,21 +58,33 @@ SECRET_CONFIG = "secret_config"
 EXISTING_VALUE = "$DREMIO_EXISTING_VALUE$"
 VERIFY_FULL = "CERTIFICATE_AND_HOSTNAME_VALIDATION"
 
-# The non-secret config fields this module sets per source type (and projects live objects onto), and the
-# fields that hold secrets. Names as in Dremio's source configuration reference (S3, POSTGRES, ELASTIC).
+# The Dremio OSS source the calls follow (github.com/dremio/dremio-oss, "Release 25.2.0").
+SOURCE_COMMIT = "c7fee0bcd44c928c0ff57481dd6a484c4caeae33"
+EDITIONS = ("community", "enterprise")
+
+# The non-secret config fields this module sets per source type, exactly the keys of `s3_source` and
+# `postgres_source` (fetch projects live objects onto them), and the fields that hold secrets. S3: the fields of
+# plugins/s3/.../AbstractS3PluginConfig.java and S3PluginConfig.java at SOURCE_COMMIT. POSTGRES: Dremio's
+# source configuration reference (the connector's source is not published).
 SOURCE_FIELDS: dict[str, tuple[str, ...]] = {
     "S3": ("credentialType", "accessKey", "secure", "compatibilityMode", "rootPath", "whitelistedBuckets",
            "propertyList", "defaultCtasFormat", "isPartitionInferenceEnabled", "enableAsync", "requesterPays"),
     "POSTGRES": ("hostname", "port", "databaseName", "username", "authenticationType", "useSsl",
-                 "encryptionValidationMode", "fetchSize", "enableExternalQuery"),
-    "ELASTIC": ("hostList", "username", "authenticationType", "sslEnabled", "encryptionValidationMode",
-                "useWhitelist", "scriptsEnabled", "showHiddenIndices", "usePainless", "scrollSize"),
+                 "encryptionValidationMode", "fetchSize"),
 }
-SECRET_FIELDS: dict[str, tuple[str, ...]] = {"S3": ("accessSecret",), "POSTGRES": ("password",),
-                                             "ELASTIC": ("password",)}
+SECRET_FIELDS: dict[str, tuple[str, ...]] = {"S3": ("accessSecret",), "POSTGRES": ("password",)}
 METADATA_POLICY_FIELDS = ("authTTLMs", "namesRefreshMs", "datasetRefreshAfterMs", "datasetExpireAfterMs",
                           "datasetUpdateMode", "deleteUnavailableDatasets", "autoPromoteDatasets")
 USER_FIELDS = ("name", "firstName", "lastName", "email")
+EDITION = "edition"
+
+
+def edition_of(props: dict[str, Any]) -> str:
+    """The Dremio edition a resource's inputs name (`community` or `enterprise`)."""
+    edition = props.get(EDITION)
+    if edition not in EDITIONS:
+        raise ValueError(f"Dremio edition {edition!r} is not one of {', '.join(EDITIONS)}")
+    return edition
 
 
 # ---- request bodies (pure) ------------------------------------------------------------------------------
@@ -99,31 +121,14 @@ def s3_source(name: str, access_key: str, buckets: list[str], endpoint: str | No
 
 
 def postgres_source(name: str, host: str, port: int, database: str, username: str) -> dict[str, Any]:
-    """A PostgreSQL source with SSL and full certificate validation (verify-full)."""
+    """A PostgreSQL source with SSL and full certificate validation (verify-full). External queries stay at the
+    connector's default (off): the field is not sent, so a refresh never depends on whether the server echoes it."""
     return {
         "entityType": "source", "type": "POSTGRES", "name": name,
         "config": {
             "hostname": host, "port": str(port), "databaseName": database, "username": username,
             "authenticationType": "MASTER", "useSsl": True, "encryptionValidationMode": VERIFY_FULL,
-            "fetchSize": 200, "enableExternalQuery": False,
-        },
-        "metadataPolicy": metadata_policy(auto_promote=False),
-    }
-
-
-def elastic_source(name: str, host: str, port: int, username: str) -> dict[str, Any]:
-    """An Elasticsearch source over TLS with certificate and hostname validation, scripts off.
-
-    `useWhitelist` ("Managed Elasticsearch service") keeps Dremio on the given host. Without it the plugin asks
-    `_nodes` for every node's publish address and connects to those pod IPs, which the service certificate does not
-    name, so hostname validation would refuse them. The certificate chains to the stack's CA, which the
-    coordinator's and executors' JVM truststore holds (components/lakehouse/spec.py)."""
-    return {
-        "entityType": "source", "type": "ELASTIC", "name": name,
-        "config": {
-            "hostList": [{"hostname": host, "port": port}], "username": username, "authenticationType": "MASTER",
-            "sslEnabled": True, "encryptionValidationMode": VERIFY_FULL, "useWhitelist": True, "scriptsEnabled": False,
-            "showHiddenIndices": False, "usePainless": True, "scrollSize": 4000,
+            "fetchSize": 200,
         },
         "metadataPolicy": metadata_policy(auto_promote=False),
     }
@@ -280,7 +285,7 @@ class FirstAdminProvider(_DremioProvider):
     def fetch(self, client: DremioClient, key: str) -> dict[str, Any] | None:
         if not self._logs_in(client):
             return None
-        user = client.get(f"/api/v3/user/by-name/{urllib.parse.quote(key)}") or {}
+        user = client.get(f"/api/v3/user/by-name/{urllib.parse.quote(key, safe='')}") or {}
         return {"userName": key, "firstName": user.get("firstName"), "lastName": user.get("lastName"),
                 "email": user.get("email")}
 
@@ -302,7 +307,12 @@ class FirstAdminProvider(_DremioProvider):
 
 
 class UserProvider(_DremioProvider):
-    """A local (service) user; its password is written, never read back or stored, only hashed into state."""
+    """A local (service) user; its password is written, never read back or stored, only hashed into state.
+
+    Created and updated through `/api/v3/user` on both editions. Deleted by the edition's own endpoint: the OSS
+    `UserResource` (api/) has no DELETE, so Community deletes by name through apiv2 with the user's tag as
+    `version`; Enterprise deletes by id through v3 (docs only). The edition comes from the stack config
+    (`lakehouse.edition`) and is kept in the outputs, the only thing the engine hands `delete`."""
 
     kind = "dremio user"
 
@@ -316,8 +326,23 @@ class UserProvider(_DremioProvider):
     def secrets(self, props: dict[str, Any]) -> dict[str, Any]:
         return {"password": props["password"]}
 
+    def identifiers(self, props: dict[str, Any]) -> dict[str, Any]:
+        return {EDITION: edition_of(props)}
+
+    def _apply(self, props: dict[str, Any]) -> dict[str, Any]:
+        edition_of(props)  # refuse before any call, not after the user exists
+        return super()._apply(props)
+
+    def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> dynamic.DiffResult:
+        result = super().diff(_id, olds, news)
+        if result.changes is False and olds.get(EDITION) != news.get(EDITION):
+            # State written before the edition was recorded (or the stack changed edition): an update records it,
+            # so that a later delete takes the edition's endpoint.
+            return dynamic.DiffResult(changes=True, replaces=[], delete_before_replace=False)
+        return result
+
     def _find(self, client: DremioClient, key: str) -> dict[str, Any] | None:
-        return client.get(f"/api/v3/user/by-name/{urllib.parse.quote(key)}")
+        return client.get(f"/api/v3/user/by-name/{urllib.parse.quote(key, safe='')}")
 
     def fetch(self, client: DremioClient, key: str) -> dict[str, Any] | None:
         live = self._find(client, key)
@@ -330,11 +355,28 @@ class UserProvider(_DremioProvider):
         else:
             client.call("PUT", f"/api/v3/user/{live['id']}", {**body, "id": live["id"], "tag": live["tag"]})
 
-    def remove(self, client: DremioClient, key: str) -> None:
+    def delete(self, id_: str, props: dict[str, Any]) -> None:
+        edition = props.get(EDITION)
+        if edition not in EDITIONS:
+            raise ProviderError(
+                f"{self.kind} '{id_}': the state does not record the Dremio edition, so the delete endpoint is "
+                "unknown (Community and Enterprise differ); run `pulumi up` once with this version first")
+        client = self.connect(props)
+        try:
+            self._call(f"'{id_}' delete", lambda: self.remove_from(client, id_, edition))
+        except NotFound:
+            pulumi.log.debug(f"{self.kind} '{id_}' was already gone")
+
+    def remove_from(self, client: DremioClient, key: str, edition: str) -> None:
+        """Delete the user through `edition`'s endpoint, with its live tag as `version`."""
         live = self._find(client, key)
         if live is None:
             raise NotFound()
-        client.call("DELETE", f"/api/v3/user/{live['id']}?version={urllib.parse.quote(live['tag'])}")
+        version = urllib.parse.quote(live["tag"], safe="")
+        if edition == "enterprise":
+            client.call("DELETE", f"/api/v3/user/{urllib.parse.quote(live['id'], safe='')}?version={version}")
+        else:
+            client.call("DELETE", f"/apiv2/user/{urllib.parse.quote(key, safe='')}?version={version}")
 
 
 class CatalogProvider(_DremioProvider):
@@ -398,18 +440,18 @@ class RoleProvider(_DremioProvider):
         return {"name": props["name"], "description": props.get("description") or ""}
 
     def fetch(self, client: DremioClient, key: str) -> dict[str, Any] | None:
-        live = client.get(f"/api/v3/role/by-name/{urllib.parse.quote(key)}")
+        live = client.get(f"/api/v3/role/by-name/{urllib.parse.quote(key, safe='')}")
         return None if live is None else {"name": live["name"], "description": live.get("description") or ""}
 
     def put(self, client: DremioClient, key: str, body: dict[str, Any]) -> None:
-        live = client.get(f"/api/v3/role/by-name/{urllib.parse.quote(key)}")
+        live = client.get(f"/api/v3/role/by-name/{urllib.parse.quote(key, safe='')}")
         if live is None:
             client.call("POST", "/api/v3/role", {**body, "roles": []})
         else:
             client.call("PUT", f"/api/v3/role/{live['id']}", {**body, "roles": live.get("roles", [])})
 
     def remove(self, client: DremioClient, key: str) -> None:
-        live = client.get(f"/api/v3/role/by-name/{urllib.parse.quote(key)}")
+        live = client.get(f"/api/v3/role/by-name/{urllib.parse.quote(key, safe='')}")
         if live is None:
             raise NotFound()
         client.call("DELETE", f"/api/v3/role/{live['id']}")
@@ -479,14 +521,16 @@ class FirstAdmin(ProviderResource, module="dremio", name="FirstAdmin"):
 
 
 class User(ProviderResource, module="dremio", name="User"):
-    """A local user (`/api/v3/user`) with a generated password."""
+    """A local user (`/api/v3/user`) with a generated password; `edition` picks the delete endpoint."""
 
     def __init__(self, resource_name: str, connection: pulumi.Input[dict], name: str, password: pulumi.Input[str],
-                 email: str, first_name: str, last_name: str = "Service",
+                 email: str, first_name: str, edition: str, last_name: str = "Service",
                  opts: pulumi.ResourceOptions | None = None) -> None:
+        edition_of({EDITION: edition})
         super().__init__(UserProvider(), resource_name,
                          {"connection": connection, "name": name, "password": pulumi.Output.secret(password),
-                          "email": email, "first_name": first_name, "last_name": last_name}, opts)
+                          "email": email, "first_name": first_name, "last_name": last_name, EDITION: edition},
+                         opts)
 
 
 class Source(ProviderResource, module="dremio", name="Source"):

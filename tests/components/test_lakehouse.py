@@ -44,8 +44,11 @@ def test_configuration_inventory_per_edition(dev, prod):
     for recording in (dev, prod):
         assert names(recording, "FirstAdmin") == ["lakehouse-admin"]
         assert names(recording, "User") == ["lakehouse-user-dbt", "lakehouse-user-superset"]
+        edition = "enterprise" if recording is prod else "community"
+        assert {user.inputs["edition"] for user in recording.of_type(DYNAMIC + "User")} == {edition}, \
+            "each user deletes through its edition's endpoint"
         assert names(recording, "Source") == ["lakehouse-source-lake", "lakehouse-source-lake-write",
-                                              "lakehouse-source-logs", "lakehouse-source-metadata"]
+                                              "lakehouse-source-metadata"]
         assert names(recording, "Space") == ["lakehouse-space-bronze", "lakehouse-space-gold",
                                              "lakehouse-space-silver"]
     assert names(dev, "Grants") == [] and names(dev, "Role") == [], "Community has no grants"
@@ -77,7 +80,6 @@ def test_sources_verify_tls_and_the_lakes_split_read_and_write(dev, prod):
         assert sources["lake"]["metadataPolicy"]["autoPromoteDatasets"] is True
         assert sources["metadata"]["config"]["useSsl"] is True
         assert sources["metadata"]["config"]["encryptionValidationMode"] == "CERTIFICATE_AND_HOSTNAME_VALIDATION"
-        assert sources["logs"]["config"]["sslEnabled"] is True
 
 
 def test_secrets_only_travel_in_secret_inputs(dev, prod):

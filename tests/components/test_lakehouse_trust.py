@@ -1,6 +1,7 @@
-"""What Dremio trusts and reads with: the logs layer's read-only `dremio-reader` wired into Dremio's Elasticsearch
-source over verified TLS, and a prod truststore that holds every certificate of the RDS CA bundle, proved by
-running the rendered init-container commands with the real csplit and keytool."""
+"""What Dremio trusts and reads with: the logs layer's read-only `dremio-reader`, no Elasticsearch source in Dremio
+(its connector cannot talk to the 9.x logs cluster, decision 0028), and a prod truststore that holds every
+certificate of the RDS CA bundle, proved by running the rendered init-container commands with the real csplit and
+keytool."""
 
 from __future__ import annotations
 
@@ -15,7 +16,6 @@ import pytest
 from components.kit.images import image_references
 from components.kit.rest import Retry
 from components.lakehouse import spec
-from components.lakehouse.provider import VERIFY_FULL
 from components.logs import spec as logs_spec
 from components.logs.provider import RoleProvider, UserProvider
 from infra.offline.harness import SECRET_SENTINEL_PREFIX, is_secret, unwrap_secret
@@ -26,8 +26,6 @@ from tests.support.system import require
 from tests.support.tls import make_pki
 
 ES_ROLE = "pulumi-python:dynamic/elasticsearch:Role"
-ES_USER = "pulumi-python:dynamic/elasticsearch:User"
-ES_HOST = "logs-es-http.dp-logs.svc.cluster.local"
 
 
 # ---- the logs layer's identity for Dremio ----------------------------------------------------------------
@@ -86,23 +84,13 @@ def test_the_role_and_user_apply_to_elasticsearch_and_read_back_without_drift(tm
 
 
 @pytest.mark.parametrize("stack", ["dev", "prod"])
-def test_the_platform_gives_dremio_the_logs_source_as_dremio_reader_over_verified_tls(stack_recording, stack):
+def test_the_platform_declares_no_elasticsearch_source_in_dremio(stack_recording, stack):
     recording = stack_recording(stack)
-    (source,) = [r for r in recording.of_type("pulumi-python:dynamic/dremio:Source")
-                 if r.inputs["entity"]["name"] == spec.LOGS_SOURCE]
-    config = source.inputs["entity"]["config"]
-    assert config["hostList"] == [{"hostname": ES_HOST, "port": 9200}]
-    assert (config["username"], config["authenticationType"]) == ("dremio-reader", "MASTER")
-    assert (config["sslEnabled"], config["encryptionValidationMode"]) == (True, VERIFY_FULL)
-    assert config["useWhitelist"] is True, "Dremio must stay on the host its certificate names"
-    assert is_secret(source.inputs["secret_config"])
-    (user,) = [r for r in recording.of_type(ES_USER) if r.inputs["name"] == "dremio-reader"]
-    assert unwrap_secret(source.inputs["secret_config"]) == {"password": unwrap_secret(user.inputs["password"])}
-    # Elasticsearch's certificate and Dremio's truststore come from the same ClusterIssuer.
-    certificates = {r.inputs["metadata"]["name"]: r.inputs["spec"] for r in recording.resources
-                    if r.inputs.get("kind") == "Certificate"}
-    assert ES_HOST in certificates["logs-es-http-tls"]["dnsNames"]
-    assert certificates["logs-es-http-tls"]["issuerRef"] == certificates[spec.TLS_SECRET]["issuerRef"]
+    sources = {r.inputs["entity"]["name"]: r.inputs["entity"]["type"]
+               for r in recording.of_type("pulumi-python:dynamic/dremio:Source")}
+    assert "ELASTIC" not in sources.values(), "Dremio's Elasticsearch connector refuses a 9.x cluster"
+    assert sources[spec.METADATA_SOURCE] == "POSTGRES"
+    assert {sources[spec.LAKE_SOURCE], sources[spec.LAKE_WRITE_SOURCE]} == {"S3"}
 
 
 # ---- the truststore ----------------------------------------------------------------------------------------

@@ -74,11 +74,12 @@ CASES = {
           "'CERTIFICATE_ONLY_VALIDATION', not CERTIFICATE_AND_HOSTNAME_VALIDATION); connect over TLS with "
           "certificate and hostname validation.")},
     ),
+    # The plans declare no Elasticsearch source (decision 0028); one declared without `sslEnabled` still fails.
     "fail_elastic_source_without_ssl": (
-        set_input("lakehouse-source-logs", "entity.config.sslEnabled", False),
-        {(lakehouse.SOURCE_TLS, "lakehouse-source-logs",
-          "Dremio source 'logs' does not verify TLS (`sslEnabled` is not true); connect over TLS with certificate "
-          "and hostname validation.")},
+        set_input("lakehouse-source-metadata", "entity.type", "ELASTIC"),
+        {(lakehouse.SOURCE_TLS, "lakehouse-source-metadata",
+          "Dremio source 'metadata' does not verify TLS (`sslEnabled` is not true); connect over TLS with "
+          "certificate and hostname validation.")},
     ),
     "fail_flight_without_tls": (
         lambda recording: set_input("lakehouse-config", "data", {"dremio.conf": recording.named(

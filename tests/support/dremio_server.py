@@ -1,25 +1,36 @@
-"""An in-process HTTPS server that answers like Dremio Software for the endpoints the platform's provider uses.
+"""An in-process HTTPS server that answers like Dremio Software, per edition, for the endpoints the platform's
+provider uses.
 
     with FakeDremio.start(pki, edition="enterprise") as server:
         server.url                               # https://127.0.0.1:PORT
         server.fail("status", status=503)        # the next matching request gets a 503
         server.fail("timeout"); server.fail("drop")
 
-Endpoints, following Dremio's documented REST API: `PUT /apiv2/bootstrap/firstuser` (only on an empty server),
-`POST /apiv2/login` (a token for `Authorization: _dremio<token>`), `/api/v3/user` (POST, by-name, PUT/DELETE by id
-with the tag), `/api/v3/catalog` (POST; by-path; GET/PUT/DELETE by id, the `tag` checked on every update, a new tag
-after each change), and, on the Enterprise edition only, `/api/v3/role` and `/api/v3/catalog/{id}/grants`.
-Like the server, it rejects unknown fields (a source `config` field its type does not have answers 400), a stale
-`tag` (409), a name already taken (409), a folder whose parent does not exist (404) and weak passwords; it fills
-the defaults the server fills and answers secret config fields as `$DREMIO_EXISTING_VALUE$` (and keeps the stored
-secret when a PUT sends that value back). Every request is recorded for assertions.
+What it follows. `ROUTES` lists every endpoint it serves, each with where its behaviour comes from:
+- the Dremio OSS source at `OSS_COMMIT` (github.com/dremio/dremio-oss "Release 25.2.0", the newest source Dremio
+  has published): the file under `OSS_ROOT`, the class and the method. Both editions serve these;
+- for what only the Enterprise edition has, the vendor's documentation page; those routes are docs-only (no
+  source to read) and the Community edition answers them as the OSS server does: no resource, 404.
+A path the edition serves with another method answers 405 (Jersey's answer for a matched resource without that
+method): the OSS `api/UserResource` has no DELETE, so `DELETE /api/v3/user/{id}` is a 405 on Community, and
+users are deleted through `DELETE /apiv2/user/{name}?version=<tag>`.
+
+Answers are shaped as the server shapes them: Jackson with `Include.NON_NULL` (dac/.../util/JSONUtil.java), so
+null fields are left out; unknown request fields are a 400 (Jackson's default), fields the class marks
+`@JsonIgnore` are accepted and dropped (S3's `allowCreateDrop`); secret config fields answer
+`$DREMIO_EXISTING_VALUE$` (ConnectionConf.clearSecrets) and a PUT that sends it back keeps the stored secret;
+tags are opaque strings that change on every write; errors are `{errorMessage, moreInfo}` with the status
+GenericExceptionMapper gives the exception (IllegalArgumentException 400, ConcurrentModificationException 409,
+UserNotFoundException 404). Every request is recorded for assertions.
 
 It is a model of the API, not Dremio: no queries, no datasets, no metadata refresh.
 """
 
 from __future__ import annotations
 
+import base64
 import copy
+import hashlib
 import itertools
 import json
 import re
@@ -36,38 +47,146 @@ from urllib.parse import parse_qs, unquote, urlsplit
 from tests.support.fake_https import FaultQueue, serve_https
 from tests.support.tls import TestPki
 
+OSS_COMMIT = "c7fee0bcd44c928c0ff57481dd6a484c4caeae33"
+OSS_ROOT = "dac/backend/src/main/java/com/dremio/dac/"
+DOCS = "https://docs.dremio.com/current/reference/api/"
 EXISTING = "$DREMIO_EXISTING_VALUE$"
-FIRST_USER_FIELDS = {"userName", "firstName", "lastName", "email", "password", "createdAt", "extra"}
-USER_FIELDS = {"name", "firstName", "lastName", "email", "password", "id", "tag", "@type", "roles", "source",
-               "active"}
-ROLE_FIELDS = {"name", "description", "roles", "id", "type"}
-SOURCE_FIELDS = {"entityType", "type", "name", "config", "metadataPolicy", "id", "tag", "description",
-                 "accelerationGracePeriodMs", "accelerationRefreshPeriodMs", "accelerationNeverExpire",
-                 "accelerationNeverRefresh", "allowCrossSourceSelection", "disableMetadataValidityCheck"}
+COMMUNITY, ENTERPRISE = "community", "enterprise"
+BOTH = frozenset({COMMUNITY, ENTERPRISE})
+ONLY_ENTERPRISE = frozenset({ENTERPRISE})
+
+
+@dataclass(frozen=True)
+class Route:
+    """One endpoint: method, path pattern (`{name}` one segment, `{path*}` the rest), the editions that serve
+    it, what it follows (`oss:<file> <Class.method>` under OSS_ROOT at OSS_COMMIT, or `docs-only:<url>`), and the
+    FakeDremio method that answers it."""
+
+    method: str
+    pattern: str
+    editions: frozenset[str]
+    follows: str
+    handler: str
+
+    def match(self, parts: list[str]) -> dict[str, Any] | None:
+        expected = [part for part in self.pattern.split("/") if part]
+        found: dict[str, Any] = {}
+        for index, segment in enumerate(expected):
+            if segment.endswith("*}"):
+                rest = parts[index:]
+                if not rest:
+                    return None
+                found[segment[1:-2]] = rest
+                return found
+            if index >= len(parts):
+                return None
+            if segment.startswith("{"):
+                found[segment[1:-1]] = parts[index]
+            elif segment != parts[index]:
+                return None
+        return found if len(parts) == len(expected) else None
+
+
+ROUTES: tuple[Route, ...] = (
+    Route("POST", "/apiv2/login", BOTH,
+          "oss:resource/LogInLogOutResource.java LogInLogOutResource.login", "_login"),
+    Route("PUT", "/apiv2/bootstrap/firstuser", BOTH,
+          "oss:resource/BootstrapResource.java BootstrapResource.createUser", "_first_user"),
+    Route("DELETE", "/apiv2/user/{name}", frozenset({COMMUNITY}),
+          "oss:resource/UserResource.java UserResource.deleteUser", "_delete_user_by_name"),
+    Route("GET", "/api/v3/user/by-name/{name}", BOTH,
+          "oss:api/UserResource.java UserResource.getUserByName", "_get_user_by_name"),
+    Route("GET", "/api/v3/user/{id}", BOTH, "oss:api/UserResource.java UserResource.getUser", "_get_user"),
+    Route("POST", "/api/v3/user", BOTH, "oss:api/UserResource.java UserResource.createUser", "_create_user"),
+    Route("PUT", "/api/v3/user/{id}", BOTH, "oss:api/UserResource.java UserResource.updateUser", "_update_user"),
+    Route("DELETE", "/api/v3/user/{id}", ONLY_ENTERPRISE, f"docs-only:{DOCS}user/", "_delete_user_by_id"),
+    Route("GET", "/api/v3/catalog/by-path/{path*}", BOTH,
+          "oss:api/CatalogResource.java CatalogResource.getCatalogItemByPath", "_get_by_path"),
+    Route("POST", "/api/v3/catalog", BOTH,
+          "oss:api/CatalogResource.java CatalogResource.createCatalogItem", "_create_entity"),
+    Route("GET", "/api/v3/catalog/{id}", BOTH,
+          "oss:api/CatalogResource.java CatalogResource.getCatalogItem", "_get_entity"),
+    Route("PUT", "/api/v3/catalog/{id}", BOTH,
+          "oss:api/CatalogResource.java CatalogResource.updateCatalogItem", "_update_entity"),
+    Route("DELETE", "/api/v3/catalog/{id}", BOTH,
+          "oss:api/CatalogResource.java CatalogResource.deleteCatalogItem", "_delete_entity"),
+    Route("GET", "/api/v3/catalog/{id}/grants", ONLY_ENTERPRISE, f"docs-only:{DOCS}catalog/grants/", "_get_grants"),
+    Route("PUT", "/api/v3/catalog/{id}/grants", ONLY_ENTERPRISE, f"docs-only:{DOCS}catalog/grants/", "_put_grants"),
+    Route("GET", "/api/v3/role/by-name/{name}", ONLY_ENTERPRISE, f"docs-only:{DOCS}roles/", "_get_role_by_name"),
+    Route("POST", "/api/v3/role", ONLY_ENTERPRISE, f"docs-only:{DOCS}roles/", "_create_role"),
+    Route("PUT", "/api/v3/role/{id}", ONLY_ENTERPRISE, f"docs-only:{DOCS}roles/", "_update_role"),
+    Route("DELETE", "/api/v3/role/{id}", ONLY_ENTERPRISE, f"docs-only:{DOCS}roles/", "_delete_role"),
+)
+UNAUTHENTICATED = {"/apiv2/login", "/apiv2/bootstrap/firstuser"}
+
+# Request fields per class. The OSS User (api/User.java @JsonCreator); UserForm (model/usergroup/UserForm.java:
+# `password` and the unwrapped user config); Enterprise's user and role objects as documented.
+FIRST_USER_FIELDS = {"userName", "firstName", "lastName", "email", "password", "createdAt", "extra", "active"}
+OSS_USER_FIELDS = {"id", "name", "firstName", "lastName", "email", "tag", "password", "extra", "active"}
+ENTERPRISE_USER_FIELDS = OSS_USER_FIELDS | {"@type", "roles", "source", "identityType"}
+ROLE_FIELDS = {"id", "name", "type", "roles", "description", "memberCount"}
+# api/Source.java: the properties Jackson binds (setters), plus `entityType` (CatalogEntity's type property) and
+# the read-only ones an answer carries and a PUT may echo back.
+SOURCE_FIELDS = {"entityType", "id", "tag", "type", "name", "description", "createdAt", "config", "metadataPolicy",
+                 "accelerationGracePeriodMs", "accelerationRefreshPeriodMs", "accelerationRefreshSchedule",
+                 "accelerationActivePolicyType", "accelerationNeverExpire", "accelerationNeverRefresh",
+                 "allowCrossSourceSelection", "disableMetadataValidityCheck", "children", "state", "nextPageToken"}
 METADATA_POLICY_FIELDS = {"authTTLMs", "namesRefreshMs", "datasetRefreshAfterMs", "datasetExpireAfterMs",
                           "datasetUpdateMode", "deleteUnavailableDatasets", "autoPromoteDatasets"}
-# Source config fields per type (Dremio's source configuration reference), their defaults, and secrets.
-CONFIG_DEFAULTS: dict[str, dict[str, Any]] = {
-    "S3": {"accessKey": None, "accessSecret": None, "secure": False, "externalBucketList": [],
-           "credentialType": "ACCESS_KEY", "propertyList": [], "whitelistedBuckets": [], "rootPath": "/",
-           "enableAsync": True, "compatibilityMode": False, "isCachingEnabled": True, "maxCacheSpacePct": 100,
-           "requesterPays": False, "enableFileStatusCheck": True, "defaultCtasFormat": "ICEBERG",
-           "isPartitionInferenceEnabled": False, "assumedRoleARN": None},
-    "POSTGRES": {"hostname": None, "port": "5432", "databaseName": None, "username": None, "password": None,
-                 "authenticationType": "MASTER", "fetchSize": 200, "useLegacyDialect": False, "useSsl": False,
-                 "encryptionValidationMode": "CERTIFICATE_AND_HOSTNAME_VALIDATION", "secretResourceUrl": None,
-                 "enableExternalQuery": False},
-    "ELASTIC": {"hostList": [], "username": None, "password": None, "authenticationType": "ANONYMOUS",
-                "scriptsEnabled": True, "showHiddenIndices": False, "sslEnabled": False, "showIdColumn": False,
-                "readTimeoutMillis": 60000, "scrollTimeoutMillis": 300000, "usePainless": True,
-                "useWhitelist": False, "scrollSize": 4000, "allowPushdownOnNormalizedOrAnalyzedFields": False,
-                "warnOnRowCountMismatch": False, "encryptionValidationMode": "CERTIFICATE_AND_HOSTNAME_VALIDATION"},
+METADATA_POLICY_MINIMUM_MS = 60_000  # api/MetadataPolicy.java: @Min(ONE_MINUTE_IN_MS) on the four durations
+DEFAULT_METADATA_POLICY = {"authTTLMs": 86_400_000, "namesRefreshMs": 3_600_000,
+                           "datasetRefreshAfterMs": 3_600_000, "datasetExpireAfterMs": 10_800_000,
+                           "datasetUpdateMode": "PREFETCH_QUERIED", "deleteUnavailableDatasets": True,
+                           "autoPromoteDatasets": False}
+
+
+@dataclass(frozen=True)
+class SourceType:
+    """A source type's config: each field's default (None: unset, left out of answers), the secret fields, the
+    `@JsonIgnore` fields (accepted, dropped), and what the model follows."""
+
+    defaults: dict[str, Any]
+    secrets: frozenset[str]
+    ignored: frozenset[str]
+    not_echoed: frozenset[str]
+    follows: str
+
+
+SOURCE_TYPES: dict[str, SourceType] = {
+    # plugins/s3/src/main/java/com/dremio/plugins/s3/store/AbstractS3PluginConfig.java and S3PluginConfig.java.
+    "S3": SourceType(
+        defaults={"accessKey": "", "accessSecret": None, "secure": True, "externalBucketList": None,
+                  "propertyList": None, "rootPath": "/", "enableAsync": True, "compatibilityMode": False,
+                  "isCachingEnabled": True, "maxCacheSpacePct": 100, "whitelistedBuckets": None,
+                  "assumedRoleARN": None, "kmsKeyARN": None, "requesterPays": False, "enableFileStatusCheck": True,
+                  "defaultCtasFormat": "ICEBERG", "isPartitionInferenceEnabled": False,
+                  "credentialType": "ACCESS_KEY", "awsProfile": None},
+        secrets=frozenset({"accessSecret"}), ignored=frozenset({"allowCreateDrop"}), not_echoed=frozenset(),
+        follows=f"oss:plugins/s3/src/main/java/com/dremio/plugins/s3/store/AbstractS3PluginConfig.java@{OSS_COMMIT}"),
+    # The PostgreSQL connector's source is not published: docs only. `enableExternalQuery` is accepted and left
+    # out of the answer, as the measurement on the deployed version suggested; the provider neither sends nor
+    # compares it, so it converges whichever way the server answers.
+    "POSTGRES": SourceType(
+        defaults={"hostname": None, "port": "5432", "databaseName": None, "username": None, "password": None,
+                  "authenticationType": "MASTER", "fetchSize": 200, "useLegacyDialect": False, "useSsl": False,
+                  "encryptionValidationMode": "CERTIFICATE_AND_HOSTNAME_VALIDATION", "secretResourceUrl": None,
+                  "maxIdleConns": 8, "idleTimeSec": 60, "queryTimeoutSec": 0, "propertyList": None,
+                  "enableExternalQuery": False},
+        secrets=frozenset({"password", "secretResourceUrl"}), ignored=frozenset(),
+        not_echoed=frozenset({"enableExternalQuery"}),
+        follows=f"docs-only:{DOCS}catalog/container-source-config/"),
 }
-SECRET_CONFIG = {"S3": {"accessSecret"}, "POSTGRES": {"password"}, "ELASTIC": {"password"}}
-VALIDATION_MODES = {"CERTIFICATE_AND_HOSTNAME_VALIDATION", "CERTIFICATE_ONLY_VALIDATION", "NO_VALIDATION"}
+ENUMS = {"encryptionValidationMode": {"CERTIFICATE_AND_HOSTNAME_VALIDATION", "CERTIFICATE_ONLY_VALIDATION",
+                                      "NO_VALIDATION"},
+         "defaultCtasFormat": {"ICEBERG", "PARQUET"},
+         "credentialType": {"ACCESS_KEY", "AWS_PROFILE", "EC2_METADATA", "NONE"},
+         "authenticationType": {"ANONYMOUS", "MASTER", "SECRET"}}
 SPACE_PRIVILEGES = {"ALTER", "ALTER_REFLECTION", "MANAGE_GRANTS", "MODIFY", "SELECT", "VIEW_REFLECTION"}
 SOURCE_PRIVILEGES = SPACE_PRIVILEGES | {"CREATE_TABLE", "DELETE", "DROP", "INSERT", "TRUNCATE", "UPDATE"}
-NAME = re.compile(r"^[^/:\[\]]{1,255}$")
+# Space names: model/spaces/SpaceName.java refuses `/ : [ ]` and a leading/trailing period among others;
+# source names: api/Source.java `@Pattern("^[^.\"@]+$")`.
+SPACE_NAME = re.compile(r"^[^/:\[\]]{1,255}$")
+SOURCE_NAME = re.compile(r"^[^.\"@]+$")
 
 
 class ApiFailureError(Exception):
@@ -81,18 +200,22 @@ class Request:
     method: str
     path: str
     body: Any
+    query: dict[str, str] = field(default_factory=dict)
+    route: Route | None = None
 
 
 @dataclass
 class FakeDremio(FaultQueue):
-    edition: str = "community"
+    edition: str = COMMUNITY
     url: str = ""
+    ca_pem: str = ""  # the CA that signs the server's certificate, for clients
     users: dict[str, dict] = field(default_factory=dict)  # by id
     tokens: dict[str, str] = field(default_factory=dict)  # token -> user name
     catalog: dict[str, dict] = field(default_factory=dict)  # by id
     roles: dict[str, dict] = field(default_factory=dict)  # by id
     grants: dict[str, list[dict]] = field(default_factory=dict)  # catalog id -> grants
     requests: list[Request] = field(default_factory=list)
+    caller: str | None = None  # the user name of the request being answered
     _tags: Iterator[int] = field(default_factory=lambda: itertools.count(1))
 
     def writes(self) -> list[Request]:
@@ -102,27 +225,52 @@ class FakeDremio(FaultQueue):
     def entity(self, *path: str) -> dict | None:
         return next((item for item in self.catalog.values() if _path_of(item) == list(path)), None)
 
+    def user(self, name: str) -> dict | None:
+        return next((user for user in self.users.values() if user["name"] == name), None)
+
     def bump(self, *path: str) -> None:
         """Change an object's tag behind the provider's back (another writer updated it)."""
         with self.lock:
             self.entity(*path)["tag"] = self._tag()
 
+    def edit(self, *path: str, **config: Any) -> None:
+        """Change a source's config fields behind the provider's back (someone edited it in the UI)."""
+        with self.lock:
+            found = self.entity(*path)
+            found["config"].update(config)
+            found["tag"] = self._tag()
+
     @classmethod
     @contextmanager
-    def start(cls, pki: TestPki, edition: str = "community") -> Iterator[FakeDremio]:
-        fake = cls(edition=edition)
+    def start(cls, pki: TestPki, edition: str = COMMUNITY) -> Iterator[FakeDremio]:
+        if edition not in BOTH:
+            raise ValueError(f"edition {edition!r}")
+        fake = cls(edition=edition, ca_pem=pki.ca_pem)
         with serve_https(_handler_for(fake), pki) as fake.url:
             yield fake
 
     # ---- plumbing -------------------------------------------------------------------------------------
 
     def _tag(self) -> str:
-        return f"tag-{next(self._tags)}"
+        """An opaque version string (the server's are base64, with `+`, `/` and `=` in them)."""
+        return base64.b64encode(hashlib.sha256(str(next(self._tags)).encode()).digest()[:8]).decode()
+
+    def route(self, method: str, path: str) -> tuple[Route, dict[str, Any]]:
+        """The route serving `method path` on this edition; 404 if no resource matches the path, 405 if one does
+        but not with this method."""
+        parts = [unquote(part) for part in path.split("/") if part]
+        matched = [(route, found) for route in ROUTES if self.edition in route.editions
+                   for found in [route.match(parts)] if found is not None]
+        for route, found in matched:
+            if route.method == method:
+                return route, found
+        if matched:
+            raise ApiFailureError(405, "HTTP 405 Method Not Allowed")
+        raise ApiFailureError(404, "HTTP 404 Not Found")
 
     def handle(self, method: str, target: str, headers: dict[str, str], raw: bytes) -> tuple[int, Any]:
         split = urlsplit(target)
         query = {key: values[0] for key, values in parse_qs(split.query).items()}
-        parts = [unquote(part) for part in split.path.split("/") if part]
         body = None
         if raw:
             try:
@@ -130,263 +278,345 @@ class FakeDremio(FaultQueue):
             except ValueError:
                 raise ApiFailureError(400, "Malformed JSON") from None
         with self.lock:
-            self.requests.append(Request(method, split.path, body))
-            if parts == ["apiv2", "bootstrap", "firstuser"] and method == "PUT":
-                return 200, self._first_user(body)
-            if parts == ["apiv2", "login"] and method == "POST":
-                return 200, self._login(body)
-            if parts[:2] != ["api", "v3"]:
-                raise ApiFailureError(404, f"HTTP 404 Not Found: {split.path}")
-            self._authenticated(headers)
-            rest = parts[2:]
-            if rest[:1] == ["user"]:
-                return self._user(method, rest[1:], body, query)
-            if rest[:1] == ["role"]:
-                self._enterprise("Roles")
-                return self._role(method, rest[1:], body)
-            if rest[:1] == ["catalog"]:
-                return self._catalog(method, rest[1:], body, query)
-        raise ApiFailureError(404, f"HTTP 404 Not Found: {split.path}")
+            request = Request(method, split.path, body, query)
+            self.requests.append(request)
+            route, found = self.route(method, split.path)
+            request.route = route
+            if route.pattern not in UNAUTHENTICATED:
+                self._authenticated(headers)
+            return getattr(self, route.handler)(body=body, query=query, **found)
 
     def _authenticated(self, headers: dict[str, str]) -> None:
         value = headers.get("authorization", "")
         if not value.startswith("_dremio") or value[len("_dremio"):] not in self.tokens:
             raise ApiFailureError(401, "Unauthorized")
+        self.caller = self.tokens[value[len("_dremio"):]]
 
-    def _enterprise(self, what: str) -> None:
-        if self.edition != "enterprise":
-            raise ApiFailureError(404, f"{what} are available in Dremio Enterprise Edition only")
-
-    # ---- users ----------------------------------------------------------------------------------------
+    # ---- login and the first user (apiv2) ---------------------------------------------------------------
 
     @staticmethod
     def _check_password(password: Any) -> None:
+        # services/users/.../SimpleUserService.java validatePassword
         if not isinstance(password, str) or len(password) < 8 or not re.search(r"[A-Za-z]", password) \
                 or not re.search(r"[0-9]", password):
-            raise ApiFailureError(400, "Password must be at least 8 letters long, must contain at least one "
-                                       "number and one letter")
+            raise ApiFailureError(400, "Invalid password: must be at least 8 letters long, must contain at least "
+                                       "one number and one letter")
 
-    def _by_name(self, name: str) -> dict | None:
-        return next((user for user in self.users.values() if user["name"] == name), None)
-
-    def _first_user(self, body: Any) -> dict:
-        _only(body, FIRST_USER_FIELDS, "user")
+    def _first_user(self, body: Any, query: dict) -> tuple[int, Any]:
+        _only(body, FIRST_USER_FIELDS, "UserForm")
         if self.users:
             raise ApiFailureError(400, "First user can only be created when no user is already registered")
         if not body.get("userName"):
             raise ApiFailureError(400, "userName is required")
         self._check_password(body.get("password"))
-        user = self._store_user({"name": body["userName"], **{k: body.get(k) for k in ("firstName", "lastName",
-                                                                                      "email", "password")}})
-        return _public_user(user)
+        user = self._store_user({"name": body["userName"],
+                                 **{key: body.get(key) for key in ("firstName", "lastName", "email", "password")}})
+        return 200, {"resourcePath": f"/user/{user['name']}", "userName": user["name"],
+                     "userConfig": _drop_nulls({"uid": {"id": user["id"]}, "userName": user["name"],
+                                                "firstName": user["firstName"], "lastName": user["lastName"],
+                                                "email": user["email"], "version": user["tag"],
+                                                "active": True})}
 
     def _store_user(self, fields: dict) -> dict:
-        user = {"id": str(uuid.uuid4()), "tag": self._tag(), "@type": "User", "source": "local", "active": True,
+        user = {"id": str(uuid.uuid4()), "tag": self._tag(), "active": True, "createdAt": int(time.time() * 1000),
                 **fields}
         self.users[user["id"]] = user
         return user
 
-    def _login(self, body: Any) -> dict:
-        _only(body, {"userName", "password"}, "login")
-        user = self._by_name(body.get("userName", ""))
+    def _login(self, body: Any, query: dict) -> tuple[int, Any]:
+        _only(body, {"userName", "password"}, "UserLogin")
+        user = self.user(body.get("userName", ""))
         if user is None or user["password"] != body.get("password"):
             raise ApiFailureError(401, "Login failed: Invalid username or password")
         token = uuid.uuid4().hex
         self.tokens[token] = user["name"]
-        return {"token": token, "userName": user["name"], "expires": int(time.time() * 1000) + 30 * 3600_000}
+        return 200, {"token": token, "userName": user["name"], "firstName": user.get("firstName"),
+                     "lastName": user.get("lastName"), "expires": int(time.time() * 1000) + 30 * 3600_000,
+                     "email": user.get("email"), "userId": user["id"], "admin": True,
+                     "clusterId": "00000000-0000-0000-0000-000000000000", "clusterCreatedAt": 0,
+                     "version": "26.0.0", "permissions": {}, "userCreatedAt": user["createdAt"]}
 
-    def _user(self, method: str, rest: list[str], body: Any, query: dict) -> tuple[int, Any]:
-        if rest[:1] == ["by-name"] and method == "GET":
-            user = self._by_name(rest[1])
-            if user is None:
-                raise ApiFailureError(404, f"User {rest[1]} not found")
-            return 200, _public_user(user)
-        if not rest and method == "POST":
-            _only(body, USER_FIELDS, "user")
-            if self._by_name(body.get("name", "")):
-                raise ApiFailureError(409, f"User {body['name']} already exists")
-            self._check_password(body.get("password"))
-            fields = {key: body.get(key) for key in ("name", "firstName", "lastName", "email", "password")}
-            return 200, _public_user(self._store_user(fields))
-        user = self.users.get(rest[0]) if rest else None
+    # ---- users ----------------------------------------------------------------------------------------
+
+    def _public_user(self, user: dict) -> dict:
+        """api/User.java `fromUser` (no password; `extra` null and so left out); Enterprise's documented object
+        adds `@type`, `roles` and `source`."""
+        public = {"id": user["id"], "name": user["name"], "firstName": user.get("firstName"),
+                  "lastName": user.get("lastName"), "email": user.get("email"), "tag": user["tag"],
+                  "active": user["active"]}
+        if self.edition == ENTERPRISE:
+            public = {"@type": "EnterpriseUser", **public, "source": "local",
+                      "roles": [{"id": "8ac1bbca-479c-4c47-87e9-7f946f665c13", "name": "PUBLIC", "type": "SYSTEM"}]}
+        return _drop_nulls(public)
+
+    def _user_fields(self) -> set[str]:
+        return ENTERPRISE_USER_FIELDS if self.edition == ENTERPRISE else OSS_USER_FIELDS
+
+    def _get_user_by_name(self, body: Any, query: dict, name: str) -> tuple[int, Any]:
+        user = self.user(name)
         if user is None:
-            raise ApiFailureError(404, "User not found")
-        if method == "GET":
-            return 200, _public_user(user)
-        if method == "PUT":
-            _only(body, USER_FIELDS, "user")
-            if body.get("tag") != user["tag"]:
-                raise ApiFailureError(409, f"User {user['name']} was modified concurrently (stale tag)")
-            if body.get("password") is not None:
-                self._check_password(body["password"])
-            for key in ("firstName", "lastName", "email", "password"):
-                if body.get(key) is not None:
-                    user[key] = body[key]
-            user["tag"] = self._tag()
-            return 200, _public_user(user)
-        if method == "DELETE":
-            if query.get("version") != user["tag"]:
-                raise ApiFailureError(409, "stale version")
-            del self.users[user["id"]]
-            return 204, None
-        raise ApiFailureError(405, "Method Not Allowed")
+            raise ApiFailureError(404, f"User {name} not found")
+        return 200, self._public_user(user)
 
-    def _role(self, method: str, rest: list[str], body: Any) -> tuple[int, Any]:
-        if rest[:1] == ["by-name"] and method == "GET":
-            role = next((role for role in self.roles.values() if role["name"] == rest[1]), None)
-            if role is None:
-                raise ApiFailureError(404, f"Role {rest[1]} not found")
-            return 200, role
-        if not rest and method == "POST":
-            _only(body, ROLE_FIELDS, "role")
-            if any(role["name"] == body.get("name") for role in self.roles.values()):
-                raise ApiFailureError(409, f"Role {body['name']} already exists")
-            role = {"id": str(uuid.uuid4()), "name": body["name"], "type": "INTERNAL",
-                    "description": body.get("description", ""), "roles": body.get("roles", []), "memberCount": 0}
-            self.roles[role["id"]] = role
-            return 200, role
-        role = self.roles.get(rest[0]) if rest else None
+    def _existing_user(self, user_id: str) -> dict:
+        user = self.users.get(user_id)
+        if user is None:
+            raise ApiFailureError(404, f"User {user_id} not found")
+        return user
+
+    def _get_user(self, body: Any, query: dict, id: str) -> tuple[int, Any]:
+        return 200, self._public_user(self._existing_user(id))
+
+    def _create_user(self, body: Any, query: dict) -> tuple[int, Any]:
+        _only(body, self._user_fields(), "User")
+        if self.user(body.get("name") or ""):
+            raise ApiFailureError(409, f"User {body['name']} already exists")
+        self._check_password(body.get("password"))
+        fields = {key: body.get(key) for key in ("name", "firstName", "lastName", "email", "password")}
+        return 200, self._public_user(self._store_user(fields))
+
+    def _update_user(self, body: Any, query: dict, id: str) -> tuple[int, Any]:
+        _only(body, self._user_fields(), "User")
+        user = self._existing_user(id)
+        if body.get("name") != user["name"]:
+            raise ApiFailureError(415, "Changing of user name is not supported")  # NotSupportedException
+        if body.get("tag") != user["tag"]:
+            raise ApiFailureError(409, f"User {user['name']} was modified: the tag is stale")
+        if body.get("password") is not None:
+            self._check_password(body["password"])
+            user["password"] = body["password"]
+        for key in ("firstName", "lastName", "email"):
+            user[key] = body.get(key)
+        user["tag"] = self._tag()
+        return 200, self._public_user(user)
+
+    def _delete_user(self, user: dict, version: str | None) -> None:
+        if version is None:
+            raise ApiFailureError(400, "missing version parameter")
+        if user["name"] == self.caller:
+            raise ApiFailureError(403, "Deletion of the user account of currently logged in user is not allowed.")
+        if version != user["tag"]:
+            raise ApiFailureError(409, f"Cannot delete user \"{user['name']}\", version provided \"{version}\" is "
+                                       f"different from version found \"{user['tag']}\"")
+        del self.users[user["id"]]
+
+    def _delete_user_by_name(self, body: Any, query: dict, name: str) -> tuple[int, Any]:
+        user = self.user(name)
+        if user is None:
+            raise ApiFailureError(404, f"User {name} not found")
+        self._delete_user(user, query.get("version"))
+        return 200, None  # Response.ok().build(): no entity
+
+    def _delete_user_by_id(self, body: Any, query: dict, id: str) -> tuple[int, Any]:
+        self._delete_user(self._existing_user(id), query.get("version"))
+        return 204, None
+
+    # ---- roles (Enterprise, docs only) ------------------------------------------------------------------
+
+    def _role_named(self, name: str) -> dict | None:
+        return next((role for role in self.roles.values() if role["name"] == name), None)
+
+    def _get_role_by_name(self, body: Any, query: dict, name: str) -> tuple[int, Any]:
+        role = self._role_named(name)
         if role is None:
-            raise ApiFailureError(404, "Role not found")
-        if method == "PUT":
-            _only(body, ROLE_FIELDS, "role")
-            role.update(description=body.get("description", ""), roles=body.get("roles", []))
-            return 200, role
-        if method == "DELETE":
-            del self.roles[role["id"]]
-            return 204, None
-        raise ApiFailureError(405, "Method Not Allowed")
+            raise ApiFailureError(404, f"Role {name} not found")
+        return 200, role
+
+    def _create_role(self, body: Any, query: dict) -> tuple[int, Any]:
+        _only(body, ROLE_FIELDS, "role")
+        if self._role_named(body.get("name")):
+            raise ApiFailureError(409, f"Role {body['name']} already exists")
+        role = {"id": str(uuid.uuid4()), "name": body["name"], "type": "INTERNAL", "roles": body.get("roles", []),
+                "memberCount": 0, "description": body.get("description", "")}
+        self.roles[role["id"]] = role
+        return 200, role
+
+    def _existing_role(self, role_id: str) -> dict:
+        role = self.roles.get(role_id)
+        if role is None:
+            raise ApiFailureError(404, f"Role {role_id} not found")
+        return role
+
+    def _update_role(self, body: Any, query: dict, id: str) -> tuple[int, Any]:
+        _only(body, ROLE_FIELDS, "role")
+        role = self._existing_role(id)
+        role.update(description=body.get("description", ""), roles=body.get("roles", []))
+        return 200, role
+
+    def _delete_role(self, body: Any, query: dict, id: str) -> tuple[int, Any]:
+        del self.roles[self._existing_role(id)["id"]]
+        return 204, None
 
     # ---- catalog --------------------------------------------------------------------------------------
 
-    def _catalog(self, method: str, rest: list[str], body: Any, query: dict) -> tuple[int, Any]:
-        if rest[:1] == ["by-path"] and method == "GET":
-            found = self.entity(*rest[1:])
-            if found is None:
-                raise ApiFailureError(404, f"Could not find entity with path [{', '.join(rest[1:])}]")
-            return 200, _public_entity(found)
-        if not rest and method == "POST":
-            return 200, _public_entity(self._create(body))
-        found = self.catalog.get(rest[0]) if rest else None
+    def _get_by_path(self, body: Any, query: dict, path: list[str]) -> tuple[int, Any]:
+        found = self.entity(*path)
         if found is None:
-            raise ApiFailureError(404, f"Could not find entity with id [{rest[0] if rest else ''}]")
-        if rest[1:] == ["grants"]:
-            self._enterprise("Grants")
-            return self._grants(method, found, body)
-        if method == "GET":
-            return 200, _public_entity(found)
-        if method == "PUT":
-            return 200, _public_entity(self._update(found, body))
-        if method == "DELETE":
-            if "tag" in query and query["tag"] != found["tag"]:
-                raise ApiFailureError(409, "Cannot delete: the entity was modified (stale tag)")
-            doomed = [key for key, item in self.catalog.items()
-                      if _path_of(item)[: len(_path_of(found))] == _path_of(found)]
-            for key in doomed:
-                del self.catalog[key]
-                self.grants.pop(key, None)
-            return 204, None
-        raise ApiFailureError(405, "Method Not Allowed")
+            raise ApiFailureError(404, f"Could not find entity with path [{path}]")
+        return 200, self._public_entity(found)
 
-    def _create(self, body: Any) -> dict:
+    def _existing_entity(self, entity_id: str) -> dict:
+        found = self.catalog.get(entity_id)
+        if found is None:
+            raise ApiFailureError(404, f"Could not find entity with id [{entity_id}]")
+        return found
+
+    def _get_entity(self, body: Any, query: dict, id: str) -> tuple[int, Any]:
+        return 200, self._public_entity(self._existing_entity(id))
+
+    def _create_entity(self, body: Any, query: dict) -> tuple[int, Any]:
         if not isinstance(body, dict):
             raise ApiFailureError(400, "Request body must be an object")
         kind = body.get("entityType")
         if kind == "source":
             entity = self._source(body)
+            if self.entity(entity["name"]) is not None:
+                raise ApiFailureError(409, f"Source [{entity['name']}] already exists.")
         elif kind == "space":
-            _only(body, {"entityType", "name"}, "space")
-            entity = {"entityType": "space", "name": _name(body.get("name"))}
+            _only(body, {"entityType", "id", "name", "tag", "createdAt", "children", "nextPageToken"}, "Space")
+            if body.get("id") is not None:
+                raise ApiFailureError(400, "Space id is immutable.")
+            name = body.get("name")
+            if not isinstance(name, str) or not SPACE_NAME.match(name):
+                raise ApiFailureError(400, f"Invalid space name [{name}]")
+            if self.entity(name) is not None:
+                raise ApiFailureError(409, f"A space with the name [{name}] already exists.")
+            entity = {"entityType": "space", "name": name, "createdAt": int(time.time() * 1000)}
         elif kind == "folder":
-            _only(body, {"entityType", "path"}, "folder")
+            _only(body, {"entityType", "id", "path", "tag", "children", "nextPageToken"}, "Folder")
             path = body.get("path")
             if not isinstance(path, list) or len(path) < 2:
-                raise ApiFailureError(400, "A folder needs a path of at least two elements")
-            if self.entity(*path[:-1]) is None:
-                raise ApiFailureError(404, f"Could not find entity with path [{', '.join(path[:-1])}]")
-            entity = {"entityType": "folder", "path": [_name(part) for part in path]}
+                raise ApiFailureError(400, "Folder path is required.")
+            parent = self.entity(*path[:-1])
+            if parent is None:
+                raise ApiFailureError(400, f"Could not find entity with path [{path}].")
+            if parent["entityType"] not in ("space", "folder"):
+                raise ApiFailureError(400, f"Can not create a folder inside a [{parent['entityType'].upper()}].")
+            if self.entity(*path) is not None:
+                raise ApiFailureError(409, f"The folder [{'.'.join(path)}] already exists.")
+            entity = {"entityType": "folder", "path": list(path)}
         else:
-            raise ApiFailureError(400, f"Unsupported entityType [{kind}]")
-        if self.entity(*_path_of(entity)) is not None:
-            raise ApiFailureError(409, f"The name [{'.'.join(_path_of(entity))}] is already in use")
+            raise ApiFailureError(400, f"Could not resolve type id '{kind}' as a subtype of CatalogEntity")
         entity.update(id=str(uuid.uuid4()), tag=self._tag())
         self.catalog[entity["id"]] = entity
-        return entity
+        return 200, self._public_entity(entity)
 
     def _source(self, body: dict, previous: dict | None = None) -> dict:
-        _only(body, SOURCE_FIELDS, "source")
+        _only(body, SOURCE_FIELDS, "Source")
         kind = body.get("type")
-        if kind not in CONFIG_DEFAULTS:
-            raise ApiFailureError(400, f"Unknown source type [{kind}]")
+        if kind not in SOURCE_TYPES:
+            raise ApiFailureError(400, f"Could not resolve type id '{kind}' as a subtype of ConnectionConf")
+        source_type = SOURCE_TYPES[kind]
+        name = body.get("name")
+        if not isinstance(name, str) or not SOURCE_NAME.match(name):
+            raise ApiFailureError(400, "Source name can not contain periods, double quotes or @.")
         config = body.get("config")
         if not isinstance(config, dict):
             raise ApiFailureError(400, "config is required")
-        unknown = sorted(set(config) - set(CONFIG_DEFAULTS[kind]))
-        if unknown:
-            raise ApiFailureError(400, f"Unrecognized field \"{unknown[0]}\" in config of source type {kind}")
+        config = {key: value for key, value in config.items() if key not in source_type.ignored}
+        _only(config, set(source_type.defaults), f"{kind} config")
+        for key, allowed in ENUMS.items():
+            if key in config and config[key] not in allowed:
+                raise ApiFailureError(400, f"Cannot deserialize value of type `{key}` from String \"{config[key]}\"")
         policy = body.get("metadataPolicy") or {}
-        unknown = sorted(set(policy) - METADATA_POLICY_FIELDS)
-        if unknown:
-            raise ApiFailureError(400, f"Unrecognized field \"{unknown[0]}\" in metadataPolicy")
-        stored = {**copy.deepcopy(CONFIG_DEFAULTS[kind]), **copy.deepcopy(config)}
-        for secret in SECRET_CONFIG[kind]:
+        _only(policy, METADATA_POLICY_FIELDS, "MetadataPolicy")
+        for key in ("authTTLMs", "namesRefreshMs", "datasetRefreshAfterMs", "datasetExpireAfterMs"):
+            if key in policy and policy[key] < METADATA_POLICY_MINIMUM_MS:
+                raise ApiFailureError(400, f"{key} must be greater than or equal to {METADATA_POLICY_MINIMUM_MS}")
+        stored = {**copy.deepcopy(source_type.defaults), **copy.deepcopy(config)}
+        for secret in source_type.secrets:
             if stored.get(secret) == EXISTING:
                 stored[secret] = (previous or {}).get("config", {}).get(secret)
-        mode = stored.get("encryptionValidationMode")
-        if mode is not None and mode not in VALIDATION_MODES:
-            raise ApiFailureError(400, f"Invalid encryptionValidationMode [{mode}]")
-        if kind == "S3" and stored["compatibilityMode"] and not any(
-                item.get("name") == "fs.s3a.endpoint" for item in stored["propertyList"]):
-            raise ApiFailureError(400, "compatibilityMode needs the fs.s3a.endpoint property")
-        defaults = {"authTTLMs": 86400000, "namesRefreshMs": 3600000, "datasetRefreshAfterMs": 3600000,
-                    "datasetExpireAfterMs": 10800000, "datasetUpdateMode": "PREFETCH_QUERIED",
-                    "deleteUnavailableDatasets": True, "autoPromoteDatasets": False}
-        return {"entityType": "source", "type": kind, "name": _name(body.get("name")), "config": stored,
-                "metadataPolicy": {**defaults, **policy}, "accelerationGracePeriodMs": 10800000,
-                "accelerationRefreshPeriodMs": 3600000, "accelerationNeverExpire": False,
-                "accelerationNeverRefresh": False, "createdAt": "2026-11-25T00:00:00.000Z"}
+        return {"entityType": "source", "type": kind, "name": name, "config": stored,
+                "description": body.get("description"),
+                "metadataPolicy": {**DEFAULT_METADATA_POLICY, **policy},
+                "accelerationGracePeriodMs": body.get("accelerationGracePeriodMs") or 10_800_000,
+                "accelerationRefreshPeriodMs": body.get("accelerationRefreshPeriodMs") or 3_600_000,
+                "accelerationActivePolicyType": "PERIOD",
+                "accelerationNeverExpire": bool(body.get("accelerationNeverExpire")),
+                "accelerationNeverRefresh": bool(body.get("accelerationNeverRefresh")),
+                "allowCrossSourceSelection": bool(body.get("allowCrossSourceSelection")),
+                "disableMetadataValidityCheck": bool(body.get("disableMetadataValidityCheck")),
+                "createdAt": (previous or {}).get("createdAt") or "2026-11-25T00:00:00.000Z"}
 
-    def _update(self, found: dict, body: Any) -> dict:
+    def _update_entity(self, body: Any, query: dict, id: str) -> tuple[int, Any]:
         if not isinstance(body, dict):
             raise ApiFailureError(400, "Request body must be an object")
+        if body.get("id") is None:
+            raise ApiFailureError(404, "Entity id is required.")
+        if body.get("id") != id:
+            raise ApiFailureError(404, "Ids must match.")
+        found = self._existing_entity(id)
         if body.get("tag") != found["tag"]:
-            raise ApiFailureError(409, f"The entity [{'.'.join(_path_of(found))}] was modified by another user "
-                                       "(tag mismatch)")
-        if body.get("entityType") != found["entityType"] or body.get("id") != found["id"]:
-            raise ApiFailureError(400, "id and entityType cannot change")
+            raise ApiFailureError(409, f"The entity [{'.'.join(_path_of(found))}] was modified by another user: "
+                                       f"expected tag {found['tag']} but found {body.get('tag')}")
         if found["entityType"] != "source":
-            raise ApiFailureError(400, f"{found['entityType']} cannot be updated")
-        if body.get("name") != found["name"] or body.get("type") != found["type"]:
-            raise ApiFailureError(400, "a source's name and type cannot change")
-        updated = self._source({key: value for key, value in body.items() if key not in ("id", "tag")}, found)
+            # The provider never updates a space or folder (they are nothing but their path).
+            raise ApiFailureError(400, f"{found['entityType']} updates are outside this model")
+        updated = self._source(body, found)
         updated.update(id=found["id"], tag=self._tag())
         self.catalog[found["id"]] = updated
-        return updated
+        return 200, self._public_entity(updated)
 
-    def _grants(self, method: str, found: dict, body: Any) -> tuple[int, Any]:
-        available = SPACE_PRIVILEGES if found["entityType"] in ("space", "folder") else SOURCE_PRIVILEGES
-        if method == "GET":
-            grants = []
-            for grant in self.grants.get(found["id"], []):
-                store = self.roles if grant["granteeType"] == "ROLE" else self.users
-                grants.append({**grant, "name": store[grant["id"]]["name"]})
-            return 200, {"id": found["id"], "availablePrivileges": sorted(available), "grants": grants}
-        if method == "PUT":
-            _only(body, {"grants"}, "grants")
-            stored = []
-            for grant in body["grants"]:
-                _only(grant, {"granteeType", "id", "privileges"}, "grant")
-                store = self.roles if grant.get("granteeType") == "ROLE" else self.users
-                if grant.get("granteeType") not in ("ROLE", "USER") or grant.get("id") not in store:
-                    raise ApiFailureError(400, f"Unknown grantee [{grant.get('id')}]")
-                bad = sorted(set(grant.get("privileges", [])) - available)
-                if bad:
-                    raise ApiFailureError(400, f"Privilege [{bad[0]}] is not available on this object")
-                stored.append({"granteeType": grant["granteeType"], "id": grant["id"],
-                               "privileges": list(grant["privileges"])})
-            self.grants[found["id"]] = stored
-            return 204, None
-        raise ApiFailureError(405, "Method Not Allowed")
+    def _delete_entity(self, body: Any, query: dict, id: str) -> tuple[int, Any]:
+        found = self._existing_entity(id)
+        if "tag" in query and query["tag"] != found["tag"]:
+            raise ApiFailureError(409, f"Cannot delete, expected tag {query['tag']} but found tag {found['tag']}")
+        doomed = [key for key, item in self.catalog.items()
+                  if _path_of(item)[: len(_path_of(found))] == _path_of(found)]
+        for key in doomed:
+            del self.catalog[key]
+            self.grants.pop(key, None)
+        return 204, None
+
+    def _public_entity(self, entity: dict) -> dict:
+        public = copy.deepcopy(entity)
+        if public["entityType"] == "source":
+            source_type = SOURCE_TYPES[public["type"]]
+            for secret in source_type.secrets:
+                if public["config"].get(secret):
+                    public["config"][secret] = EXISTING
+            for hidden in source_type.not_echoed:
+                public["config"].pop(hidden, None)
+            public["state"] = {"status": "good", "suggestedUserAction": "", "messages": []}
+            public["children"] = []
+        else:
+            public["children"] = []
+        return _drop_nulls(public)
+
+    # ---- grants (Enterprise, docs only) -----------------------------------------------------------------
+
+    def _available(self, found: dict) -> set[str]:
+        return SPACE_PRIVILEGES if found["entityType"] in ("space", "folder") else SOURCE_PRIVILEGES
+
+    def _get_grants(self, body: Any, query: dict, id: str) -> tuple[int, Any]:
+        found = self._existing_entity(id)
+        grants = []
+        for grant in self.grants.get(found["id"], []):
+            if grant["granteeType"] == "ROLE":
+                grants.append({**grant, "name": self.roles[grant["id"]]["name"]})
+            else:
+                user = self.users[grant["id"]]
+                grants.append(_drop_nulls({**grant, "name": user["name"], "firstName": user.get("firstName"),
+                                           "lastName": user.get("lastName"), "email": user.get("email")}))
+        return 200, {"id": found["id"], "availablePrivileges": sorted(self._available(found)), "grants": grants}
+
+    def _put_grants(self, body: Any, query: dict, id: str) -> tuple[int, Any]:
+        found = self._existing_entity(id)
+        _only(body, {"grants"}, "grants")
+        stored = []
+        for grant in body["grants"]:
+            _only(grant, {"granteeType", "id", "privileges", "name", "firstName", "lastName", "email"}, "grant")
+            store = self.roles if grant.get("granteeType") == "ROLE" else self.users
+            if grant.get("granteeType") not in ("ROLE", "USER") or grant.get("id") not in store:
+                raise ApiFailureError(400, f"Unknown grantee [{grant.get('id')}]")
+            bad = sorted(set(grant.get("privileges", [])) - self._available(found))
+            if bad:
+                raise ApiFailureError(400, f"Privilege [{bad[0]}] is not available on this object")
+            stored.append({"granteeType": grant["granteeType"], "id": grant["id"],
+                           "privileges": list(grant["privileges"])})
+        self.grants[found["id"]] = stored
+        return 200, None
 
 
 def _only(body: Any, allowed: set[str], what: str) -> None:
@@ -394,33 +624,20 @@ def _only(body: Any, allowed: set[str], what: str) -> None:
         raise ApiFailureError(400, f"{what} must be an object")
     unknown = sorted(set(body) - allowed)
     if unknown:
-        raise ApiFailureError(400, f"Unrecognized field \"{unknown[0]}\" in {what}")
+        raise ApiFailureError(400, f"Unrecognized field \"{unknown[0]}\" (class {what}), not marked as ignorable")
 
 
-def _name(value: Any) -> str:
-    if not isinstance(value, str) or not NAME.match(value):
-        raise ApiFailureError(400, f"Invalid name [{value}]")
+def _drop_nulls(value: Any) -> Any:
+    """Jackson's `Include.NON_NULL`: null properties are left out (at every level)."""
+    if isinstance(value, dict):
+        return {key: _drop_nulls(item) for key, item in value.items() if item is not None}
+    if isinstance(value, list):
+        return [_drop_nulls(item) for item in value]
     return value
 
 
 def _path_of(entity: dict) -> list[str]:
     return list(entity["path"]) if "path" in entity else [entity["name"]]
-
-
-def _public_user(user: dict) -> dict:
-    return {key: value for key, value in user.items() if key != "password"}
-
-
-def _public_entity(entity: dict) -> dict:
-    public = copy.deepcopy(entity)
-    if public["entityType"] == "source":
-        for secret in SECRET_CONFIG[public["type"]]:
-            if public["config"].get(secret) is not None:
-                public["config"][secret] = EXISTING
-    else:
-        public.setdefault("path", _path_of(public))
-        public["children"] = []
-    return public
 
 
 def _handler_for(fake: FakeDremio) -> type[BaseHTTPRequestHandler]:

@@ -6,7 +6,7 @@ import pulumi
 
 from components.kit.cluster import ClusterContext
 from components.kit.images import image_references, rds_ca_source
-from components.lakehouse.component import DatabaseAccess, Lakehouse, SearchAccess, dremio_shape
+from components.lakehouse.component import DatabaseAccess, Lakehouse, dremio_shape
 from components.lakehouse.spec import DremioShape
 from components.platform import SERVICE_BUCKETS
 from components.storage.access import bucket_roles
@@ -49,8 +49,6 @@ def lakehouse_program(stack: str, config: StackConfig | None = None):
             metadata=DatabaseAccess("metadata-rw.dp-metadata.svc.cluster.local", 5432, "platform",
                                     secret({"username": "dremio", "password": f"{SECRET_SENTINEL_PREFIX}pg"}),
                                     rds_ca_file=rds_ca_file, rds_ca_image=rds_ca_image),
-            search=SearchAccess("logs-es-http.dp-logs.svc.cluster.local", 9200,
-                                secret({"username": "dremio-reader", "password": f"{SECRET_SENTINEL_PREFIX}es"})),
         )
 
     return program

@@ -42,7 +42,7 @@ def test_a_stored_dremio_provider_reads_and_deletes(tmp_path):
         dremio.FirstAdminProvider().create({"connection": connection, "first_name": "Platform",
                                             "last_name": "Administrator", "email": "admin@platform.invalid"})
         props = {"connection": connection, "name": "dbt", "password": "dbt-Passw0rd-0001",
-                 "email": "dbt@platform.invalid", "first_name": "dbt", "last_name": "Service"}
+                 "email": "dbt@platform.invalid", "first_name": "dbt", "last_name": "Service", "edition": "community"}
         created = dremio.UserProvider().create(props)
         stored = load("components.providers.dremio.UserProvider")
         assert stored.read(created.id, created.outs).outs["spec_hash"] == created.outs["spec_hash"]
