@@ -223,8 +223,7 @@ class DataPlatform(pulumi.ComponentResource):
             database=MetadataConnection.from_metadata(self.metadata),
             opts=child_options(self),
         )
-        # Dremio reads every layer through the lake's identities, the metadata database as its `dremio` login and
-        # the job-log indices as the logs layer's read-only `dremio-reader`.
+        # Dremio reads every layer through the lake's identities and the metadata database as its `dremio` login.
         rds_ca_file, rds_ca_image = self.metadata.rds_ca
         self.lakehouse = Lakehouse(
             f"{name}-lakehouse",

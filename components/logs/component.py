@@ -13,9 +13,8 @@ Example (inside a Pulumi program; `cluster` is the runtime's ClusterContext)::
   template (the seed's `airbyte-logs-*` mapping, dbt runs, the audit trail); a writer role limited to creating
   and appending to those indices, a read-only reader role, and the log shipper's user, whose credentials go to
   the `log-shipper-credentials` Secret the runtime's Fluent Bit reads.
-- Dremio's identity: the `dremio-reader` role (read and view_index_metadata on the job-log families, never the
-  audit trail; cluster `monitor` for the metadata Dremio's plugin reads) and its user, whose generated
-  credentials are the secret output `dremio_reader` that `DataPlatform` hands to the lakehouse.
+- No identity for Dremio: its Elasticsearch connector cannot speak to a 9.x cluster, so Dremio has no logs source
+  (docs/decisions/0028-dremio-editions-and-the-logs-source.md) and no user here.
 """
 
 from __future__ import annotations
@@ -79,7 +78,6 @@ class LogIndices(pulumi.ComponentResource):
     endpoint: pulumi.Output[str]
     host: pulumi.Output[str]
     port: int
-    dremio_reader: pulumi.Output[dict[str, str]]
     """{username, password} of Dremio's read-only user (secret)."""
 
     def __init__(self, name: str, config: LogsSettings, cluster: ClusterContext, stack: StackIdentity,
@@ -153,23 +151,7 @@ class LogIndices(pulumi.ComponentResource):
             string_data={"username": shipper.key, "password": shipper_password.result},
             opts=self._k8s(additional_secret_outputs=["stringData", "data"]),
         )
-        self.dremio_reader = self._dremio_reader(name, connection, families)
-        self.register_outputs({"endpoint": self.endpoint, "indices": [family.pattern for family in families],
-                               "dremioReader": self.dremio_reader})
-
-    def _dremio_reader(self, name: str, connection: pulumi.Output[dict],
-                       families: list[logs_spec.IndexFamily]) -> pulumi.Output[dict[str, str]]:
-        """Dremio's read-only role and user; the credentials leave this layer only as a secret Output."""
-        role = Role(f"{name}-role-dremio-reader", connection, logs_spec.DREMIO_READER,
-                    logs_spec.dremio_reader_role(families), opts=child_options(self))
-        password = random.RandomPassword(f"{name}-dremio-reader-password", length=40, special=False,
-                                         opts=child_options(self))
-        user = User(f"{name}-user-dremio-reader", connection, logs_spec.DREMIO_READER, [logs_spec.DREMIO_READER],
-                    password.result, full_name="Dremio logs source (read-only)",
-                    opts=child_options(self, depends_on=[role]))
-        # The user's URN (known even at preview) makes every consumer of these credentials wait for the user.
-        return pulumi.Output.secret(pulumi.Output.all(user.urn, password.result).apply(
-            lambda values: {"username": logs_spec.DREMIO_READER, "password": values[1]}))
+        self.register_outputs({"endpoint": self.endpoint, "indices": [family.pattern for family in families]})
 
     def _k8s(self, **extra) -> pulumi.ResourceOptions:
         return self._cluster.options(self, **extra)

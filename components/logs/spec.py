@@ -17,16 +17,9 @@ TEMPLATE_PRIORITY = 200  # above the built-in `logs-*-*` templates (100); our pa
 WRITER_ROLE = "log-writer"
 READER_ROLE = "log-reader"
 SHIPPER_USER = "log-shipper"
-# Dremio's `logs` source: a role and a user of the same name (components/lakehouse/component.py queries as it).
-DREMIO_READER = "dremio-reader"
 # The writer creates daily indices and appends documents; it never reads, updates or deletes.
 WRITER_PRIVILEGES = ["create_doc", "create_index"]
 READER_PRIVILEGES = ["read", "view_index_metadata"]
-# Dremio's Elasticsearch plugin reads `_nodes`, `_cluster/health` and `_cluster/state/metadata` to discover
-# nodes, versions, indices and mappings; `monitor` is the read-only built-in that covers those three
-# (cluster:monitor/nodes/info, /health, /state). It sees cluster-wide metadata (index names, mappings, settings),
-# never documents: documents stay limited to the index patterns below.
-DREMIO_READER_CLUSTER_PRIVILEGES = ["monitor"]
 # The index families (daily indices `<family>-YYYY.MM.DD`) products ship to.
 JOB_LOGS = "airbyte-logs"
 DBT_RUNS = "dbt-runs"
@@ -156,14 +149,3 @@ def reader_role(all_families: list[IndexFamily]) -> dict[str, Any]:
                  [family.pattern for family in all_families], READER_PRIVILEGES, access="read")
 
 
-def dremio_families(all_families: list[IndexFamily]) -> list[IndexFamily]:
-    """The families Dremio's `logs` source may query: job logs and dbt runs, never the audit trail. Every Dremio
-    user who can see the source could read what it reads (Community has no grants at all), and the audit trail
-    records Dremio's own queries: it stays readable only through `log-reader` and the cluster's administrators."""
-    return [family for family in all_families if not family.audit]
-
-
-def dremio_reader_role(all_families: list[IndexFamily]) -> dict[str, Any]:
-    return _role("Dremio's logs source: reads job logs and dbt runs, and the cluster metadata its plugin plans with.",
-                 [family.pattern for family in dremio_families(all_families)], READER_PRIVILEGES,
-                 cluster=DREMIO_READER_CLUSTER_PRIVILEGES, access="read")

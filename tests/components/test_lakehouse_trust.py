@@ -1,11 +1,10 @@
-"""What Dremio trusts and reads with: the logs layer's read-only `dremio-reader`, no Elasticsearch source in Dremio
+"""What Dremio trusts and reads with: no Elasticsearch source in Dremio and no identity for it in the logs layer
 (its connector cannot talk to the 9.x logs cluster, decision 0028), and a prod truststore that holds every
 certificate of the RDS CA bundle, proved by running the rendered init-container commands with the real csplit and
 keytool."""
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import subprocess
@@ -14,12 +13,7 @@ from pathlib import Path
 import pytest
 
 from components.kit.images import image_references
-from components.kit.rest import Retry
 from components.lakehouse import spec
-from components.logs import spec as logs_spec
-from components.logs.provider import RoleProvider, UserProvider
-from infra.offline.harness import SECRET_SENTINEL_PREFIX, is_secret, unwrap_secret
-from tests.support.elasticsearch_server import ADMIN, FakeElasticsearch
 from tests.support.lakehouse import shape
 from tests.support.recordings import record_logs
 from tests.support.system import require
@@ -28,59 +22,16 @@ from tests.support.tls import make_pki
 ES_ROLE = "pulumi-python:dynamic/elasticsearch:Role"
 
 
-# ---- the logs layer's identity for Dremio ----------------------------------------------------------------
+# ---- no Elasticsearch identity or source for Dremio -----------------------------------------------------------
 
 
-def test_dremio_reader_reads_job_logs_only_and_holds_no_write_or_admin_privilege():
+def test_the_logs_layer_gives_dremio_no_identity():
+    """Dremio reads nothing from Elasticsearch, so the logs layer creates no role or user for it: an unused
+    credential with read on the job logs would be one more secret to keep and nothing to show for it."""
     recording = record_logs("prod")
-    role = recording.named("logs-role-dremio-reader")
-    assert role.input("name") == "dremio-reader"
-    assert role.input("role") == {
-        "cluster": ["monitor"],
-        "indices": [{"names": ["airbyte-logs-*", "dbt-runs-*"], "privileges": ["read", "view_index_metadata"],
-                     "allow_restricted_indices": False}],
-        "applications": [],
-        "run_as": [],
-        "metadata": {"managed_by": "dataplatform", "access": "read"},
-        "description": role.input("role.description"),
-    }
-    audit = [family.pattern for family in logs_spec.families(30, 90) if family.audit]
-    assert audit == ["platform-audit-*"] and not set(audit) & set(role.input("role.indices")[0]["names"])
-    user = recording.named("logs-user-dremio-reader")
-    assert user.input("name") == "dremio-reader" and user.input("roles") == ["dremio-reader"]
-    assert "logs-role-dremio-reader" in {recording.by_urn()[urn].name for urn in user.dependencies}
-
-
-def test_dremio_readers_password_is_generated_and_stays_secret():
-    recording = record_logs("prod")
-    user = recording.named("logs-user-dremio-reader")
-    assert is_secret(user.inputs["password"])
-    password = unwrap_secret(user.inputs["password"])
-    assert password.startswith(SECRET_SENTINEL_PREFIX)
-    assert recording.named("logs-dremio-reader-password").input("length") == 40
-    for resource in recording:
-        plain = {key: value for key, value in resource.inputs.items() if not is_secret(value)}
-        assert password not in json.dumps(plain), resource.name
-
-
-def test_the_role_and_user_apply_to_elasticsearch_and_read_back_without_drift(tmp_path):
-    pki = make_pki(tmp_path / "pki")
-    families = logs_spec.families(job_log_days=14, audit_days=90)
-    with FakeElasticsearch.start(pki) as server:
-        connection = {"url": server.url, "username": ADMIN[0], "password": ADMIN[1], "ca_pem": pki.ca_pem,
-                      "timeout": 5.0}
-        retry = Retry(sleep=lambda _: None)
-        role_props = {"connection": connection, "name": logs_spec.DREMIO_READER,
-                      "role": logs_spec.dremio_reader_role(families)}
-        role = RoleProvider(retry).create(role_props)
-        assert server.roles["dremio-reader"]["cluster"] == ["monitor"]
-        assert RoleProvider(retry).read(role.id, role.outs).outs["spec_hash"] == role.outs["spec_hash"]
-        user_props = {"connection": connection, "name": logs_spec.DREMIO_READER, "roles": ["dremio-reader"],
-                      "full_name": "Dremio logs source (read-only)", "password": "a-generated-password-0001"}
-        user = UserProvider(retry).create(user_props)
-        assert UserProvider(retry).read(user.id, user.outs).outs["spec_hash"] == user.outs["spec_hash"]
-        assert "a-generated-password-0001" not in json.dumps({k: v for k, v in user.outs.items()
-                                                              if k != "connection"})
+    names = {resource.inputs.get("name") for resource in recording
+             if resource.type in (ES_ROLE, "pulumi-python:dynamic/elasticsearch:User")}
+    assert names == {"log-writer", "log-reader", "log-shipper"}
 
 
 @pytest.mark.parametrize("stack", ["dev", "prod"])

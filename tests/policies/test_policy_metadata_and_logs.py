@@ -153,12 +153,12 @@ CASES = {
           "Elasticsearch role 'log-writer' grants all, indices *; give application roles only the cluster "
           "privileges and index patterns they use.")},
     ),
-    "fail_dremio_reader_that_writes": (
+    "fail_reader_that_writes": (
         "prod-logs",
-        lambda r: changed(r, "logs-role-dremio-reader",
+        lambda r: changed(r, "logs-role-reader",
                           lambda i: i["role"]["indices"][0]["privileges"].extend(["write", "delete_index"])),
-        {("elasticsearch-role-require-read-only-readers", "logs-role-dremio-reader",
-          "Elasticsearch role 'dremio-reader' is a reader but grants index delete_index, index write; a reader holds "
+        {("elasticsearch-role-require-read-only-readers", "logs-role-reader",
+          "Elasticsearch role 'log-reader' is a reader but grants index delete_index, index write; a reader holds "
           "only read, view_index_metadata (indices) and monitor (cluster).")},
     ),
     "fail_reader_with_a_managing_cluster_privilege_and_run_as": (

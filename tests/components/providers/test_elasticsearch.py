@@ -247,8 +247,8 @@ CASES = [(stack, kind, props) for stack, objects in PLANNED.items() for kind, pr
 
 def test_the_plans_declare_these_kinds_only():
     assert {kind for _stack, kind, _props in CASES} == set(PROVIDERS)
-    # per family a policy and a template (3), the writer, reader and Dremio roles, the shipper and Dremio users
-    assert len(PLANNED["dev"]) == len(PLANNED["prod"]) == 11
+    # per family a policy and a template (3), the writer and reader roles, the shipper user
+    assert len(PLANNED["dev"]) == len(PLANNED["prod"]) == 9
 
 
 def apply_plan(server, pki, objects) -> list[tuple[str, dict, object]]:

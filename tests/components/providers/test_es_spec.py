@@ -64,8 +64,7 @@ def test_the_platforms_bodies_fit_their_request_types(model):
     for family in FAMILIES:
         assert put(model, f"/_index_template/{family.name}", logs_spec.index_template(family, 1)) == []
         assert put(model, f"/_ilm/policy/{family.name}", {"policy": logs_spec.ilm_policy(family)}) == []
-    for role in (logs_spec.writer_role(FAMILIES), logs_spec.reader_role(FAMILIES),
-                 logs_spec.dremio_reader_role(FAMILIES)):
+    for role in (logs_spec.writer_role(FAMILIES), logs_spec.reader_role(FAMILIES)):
         assert put(model, "/_security/role/r", role) == []
 
 
