@@ -56,11 +56,6 @@ def definition(source: Source) -> str:
     return str(source.connector) if source.connector else KIND_DEFINITIONS[source.kind]
 
 
-@pytest.fixture(scope="module")
-def pki(tmp_path_factory):
-    return make_pki(tmp_path_factory.mktemp("pki"))
-
-
 @pytest.fixture()
 def server(pki):
     with FakeAirbyte.start(pki) as fake:

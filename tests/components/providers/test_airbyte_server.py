@@ -11,15 +11,9 @@ import pytest
 
 from components.ingestion.connectors import KIND_DEFINITIONS, S3_DESTINATION
 from tests.support.airbyte_server import CLIENT, MASK, FakeAirbyte, masked, masked_names
-from tests.support.tls import make_pki
 
 WORKSPACE = "platform"
 API = "/api/public/v1"
-
-
-@pytest.fixture(scope="module")
-def pki(tmp_path_factory):
-    return make_pki(tmp_path_factory.mktemp("pki"))
 
 
 @pytest.fixture()

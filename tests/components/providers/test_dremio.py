@@ -21,11 +21,6 @@ LAKE_SECRET = "lake-secret-key-0123"
 UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
 
-@pytest.fixture(scope="module")
-def pki(tmp_path_factory):
-    return make_pki(tmp_path_factory.mktemp("pki"))
-
-
 @pytest.fixture()
 def server(pki):
     with FakeDremio.start(pki) as fake:

@@ -19,16 +19,10 @@ import pytest
 from components.kit.rest import ProviderError, Retry, digest, integral
 from components.lakehouse import provider as dremio
 from tests.support.dremio_server import EXISTING, OSS_ROOT, ROUTES, FakeDremio
-from tests.support.tls import make_pki
 
 ADMIN_PASSWORD = "admin-Passw0rd-for-tests"
 EDITIONS = ("community", "enterprise")
 NO_WAIT = Retry(sleep=lambda _: None)
-
-
-@pytest.fixture(scope="module")
-def pki(tmp_path_factory):
-    return make_pki(tmp_path_factory.mktemp("pki"))
 
 
 @pytest.fixture(params=EDITIONS)

@@ -24,11 +24,6 @@ FAMILIES = logs_spec.families(job_log_days=14, audit_days=90)
 AIRBYTE, _DBT, AUDIT = FAMILIES
 
 
-@pytest.fixture(scope="module")
-def pki(tmp_path_factory):
-    return make_pki(tmp_path_factory.mktemp("pki"))
-
-
 @pytest.fixture()
 def server(pki):
     with FakeElasticsearch.start(pki) as fake:
