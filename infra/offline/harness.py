@@ -4,7 +4,8 @@ Used by the tests and by the offline plan. Each run gets a fresh context (so the
 settings, root stack and config start empty) and a fresh event loop. The recorder keeps, per resource,
 its type, name, URN, inputs in the engine's wire form (camelCase keys, numbers as floats, secrets and
 unknowns as the wire's signature objects), parent, dependencies and options. With `preview=True` the mocks
-return inputs only, so every computed output is unknown, as in `pulumi preview`.
+return inputs only, so every computed output is unknown, as in `pulumi preview`. Registrations carry no source
+positions: the SDK's stack walk for them is left out of the run, as nothing reads them under the mocks.
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ from typing import Any
 import pulumi
 from google.protobuf import json_format
 from pulumi.runtime import mocks as pulumi_mocks
+from pulumi.runtime import resource as sdk_resource
+from pulumi.runtime.proto import source_pb2
 
 from infra.model.stackfiles import StackSettings
 
@@ -181,10 +184,14 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
         if request.type == "pulumi:pulumi:Stack":
             return response
         # The engine marks `additionalSecretOutputs` secret in what it returns; the stock mock does not.
-        returned = json_format.MessageToDict(response.object)
+        outputs = json_format.MessageToDict(response.object)
+        marked = False
         for key in request.additionalSecretOutputs:
-            if key in returned and not is_secret(returned[key]):
-                response.object[key] = {SECRET_SIG: SECRET_SIG_VALUE, "value": returned[key]}
+            if key in outputs and not is_secret(outputs[key]):
+                response.object[key] = {SECRET_SIG: SECRET_SIG_VALUE, "value": outputs[key]}
+                marked = True
+        if marked:
+            outputs = json_format.MessageToDict(response.object)
         recorded = RecordedResource(
             urn=response.urn,
             type=request.type,
@@ -202,7 +209,7 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
             delete_before_replace=bool(request.deleteBeforeReplace),
             retain_on_delete=bool(request.retainOnDelete),
             id=response.id,
-            outputs=json_format.MessageToDict(response.object),
+            outputs=outputs,
         )
         self.recording.resources.append(recorded)
         if self.recording.listener is not None:
@@ -242,6 +249,11 @@ def _run_and_collect_exports(program: Callable[[], Any], recording: Recording) -
     return pulumi.Output.from_input(collect())
 
 
+def _no_stack_trace() -> source_pb2.StackTrace:
+    """What the SDK sends when it finds no program frame: no stack trace, no source position."""
+    return source_pb2.StackTrace()
+
+
 def _run_fresh(
     program: Callable[[], Any],
     settings: StackSettings,
@@ -251,6 +263,12 @@ def _run_fresh(
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
     recording = Recording(project=settings.project, stack=settings.stack, preview=preview, listener=listener)
+    # For the engine's diagnostics the SDK walks the Python stack and reads the source line of every frame at each
+    # registration. Nothing reads these source positions under the mocks, and the walk cost the prod plan about
+    # 0.25 s of CPU, 6% of its process (docs/decisions/0031-offline-plan-cost.md).
+    capture_stack_trace = getattr(sdk_resource, "_get_stack_trace", None)
+    if capture_stack_trace is not None:
+        sdk_resource._get_stack_trace = _no_stack_trace
     try:
         pulumi.runtime.set_all_config(dict(settings.config), list(settings.secret_keys))
         mocks = PlatformMocks(preview)
@@ -260,6 +278,8 @@ def _run_fresh(
         )
         pulumi.runtime.test(lambda: _run_and_collect_exports(program, recording))()
     finally:
+        if capture_stack_trace is not None:
+            sdk_resource._get_stack_trace = capture_stack_trace
         loop.run_until_complete(loop.shutdown_asyncgens())
         loop.close()
         asyncio.set_event_loop(None)

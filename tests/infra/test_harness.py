@@ -69,3 +69,24 @@ def test_whole_program_leaks_no_secret_into_plain_inputs_or_outputs():
             assert SECRET_SENTINEL_PREFIX not in json.dumps(plain), resource.urn
         plain_outputs = {k: v for k, v in recording.stack_outputs.items() if not is_secret(v)}
         assert SECRET_SENTINEL_PREFIX not in json.dumps(plain_outputs)
+
+
+def test_registrations_carry_no_source_positions_and_the_sdk_is_left_as_found(monkeypatch):
+    """Nothing reads source positions under the mocks: the run leaves out the SDK's stack walk, and only the run."""
+    import pulumi.runtime.resource as sdk_resource
+
+    from infra.offline import harness
+
+    seen = []
+    register = harness.RecordingMonitor.RegisterResource
+
+    def spy(self, request):
+        seen.append((request.name, len(request.stackTrace.frames), request.HasField("sourcePosition")))
+        return register(self, request)
+
+    monkeypatch.setattr(harness.RecordingMonitor, "RegisterResource", spy)
+    capture = sdk_resource._get_stack_trace
+    run_program(program, load_stack("dev"))
+    assert {name for name, _, _ in seen} >= {"holder", "holder-password", "holder-copy"}
+    assert all(frames == 0 and not positioned for _, frames, positioned in seen), seen
+    assert sdk_resource._get_stack_trace is capture

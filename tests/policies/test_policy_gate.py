@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import subprocess
+import threading
 import time
 from pathlib import Path
 
@@ -153,15 +154,51 @@ def test_streaming_gate_reports_what_the_batch_gate_reports(pack) -> None:
         deadline = time.monotonic() + 30
         while not gate.pack.ready() and time.monotonic() < deadline:
             time.sleep(0.02)
-        for resource in recording.resources[half:]:  # the first of these connects and sends the queue
+        for resource in recording.resources[half:]:
             gate.offer(resource)
-        assert gate.pack.client is not None
+        assert sent_before_finish(gate, len(recording.resources)), "the gate waited for the program's end to send"
         streamed = gate.finish(recording)
     finally:
         gate.close()
     batch = analyze(pack, recording, "prod")
     assert streamed.mandatory and (streamed.violations, streamed.skipped) == (batch.violations, batch.skipped)
     assert streamed.resources == len(recording.resources)
+
+
+def sent_before_finish(gate: StreamingGate, count: int) -> bool:
+    """Whether the gate sends the offered resources' calls while the program still runs, before `finish()`."""
+    deadline = time.monotonic() + 30
+    while gate.sent < count and time.monotonic() < deadline:
+        time.sleep(0.02)
+    return gate.sent == count
+
+
+def test_streaming_gate_never_makes_a_registration_wait_for_the_pack(monkeypatch) -> None:
+    """The SDK's registration threads call `offer()`: while the pack connects or a call is under way, it only queues."""
+    recording = s3_stack(preview=True)
+    calls_may_go = threading.Event()
+    send = gate_process.Analysis.offer
+
+    def held(analysis, resource):
+        assert calls_may_go.wait(30)
+        send(analysis, resource)
+
+    monkeypatch.setattr(gate_process.Analysis, "offer", held)
+    gate = StreamingGate("dataplatform", "prod", preview=True)
+    try:
+        gate.launch()
+        deadline = time.monotonic() + 30
+        while not gate.pack.ready() and time.monotonic() < deadline:
+            time.sleep(0.02)
+        for resource in recording.resources:
+            gate.offer(resource)  # returns although no call can be sent
+        assert gate.sent == 0
+        calls_may_go.set()
+        report = gate.finish(recording)
+    finally:
+        calls_may_go.set()
+        gate.close()
+    assert report.resources == gate.sent == len(recording.resources)
 
 
 def test_streaming_gate_reports_a_pack_that_cannot_start(tmp_path: Path) -> None:
@@ -220,8 +257,8 @@ def test_streaming_gate_takes_offers_from_several_threads_at_once(pack) -> None:
             deadline = time.monotonic() + 30
             while not gate.pack.ready() and time.monotonic() < deadline:
                 time.sleep(0.02)
-            list(workers.map(gate.offer, recording.resources[half:]))  # connect once, then send from every thread
-        assert gate.pack.client is not None
+            list(workers.map(gate.offer, recording.resources[half:]))
+        assert sent_before_finish(gate, len(recording.resources)), "the gate waited for the program's end to send"
         streamed = gate.finish(recording)
     finally:
         gate.close()

@@ -55,6 +55,7 @@ class PolicyPackProcess:
         self.stack_config = dict(stack_config or {})
         self._process: subprocess.Popen | None = None
         self._port_line = b""
+        self._port_lock = threading.Lock()  # the port is read by one thread at a time (the gate's sender, a caller)
         self._stderr = tempfile.TemporaryFile()  # noqa: SIM115 (closed in close())
         self._channel: grpc.Channel | None = None
         self.client: analyzer_pb2_grpc.AnalyzerStub | None = None
@@ -123,7 +124,14 @@ class PolicyPackProcess:
 
     def ready(self) -> bool:
         """True once the pack has printed its port (it is serving); never waits."""
-        return self._port_line.endswith(b"\n") or self._read_port_chunk(timeout=0.0)
+        if self._port_line.endswith(b"\n"):
+            return True
+        if not self._port_lock.acquire(blocking=False):
+            return False  # another thread is reading the port
+        try:
+            return self._read_port_chunk(timeout=0.0)
+        finally:
+            self._port_lock.release()
 
     def _read_port_chunk(self, timeout: float) -> bool:
         """Read what the pack printed within `timeout` seconds; True once its port line is complete."""
@@ -144,7 +152,9 @@ class PolicyPackProcess:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 raise GateError(f"the policy pack printed no port within {START_TIMEOUT_SECONDS:.0f} s{self._errors()}")
-            self._read_port_chunk(remaining)
+            with self._port_lock:
+                if not self._port_line.endswith(b"\n"):
+                    self._read_port_chunk(remaining)
         try:
             return int(self._port_line.strip())
         except ValueError:

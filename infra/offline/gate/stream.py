@@ -17,10 +17,12 @@ from infra.offline.harness import RecordedResource, Recording
 class StreamingGate:
     """The gate run alongside the program, as the engine runs a pack: each resource analysed as it registers.
 
-    `launch()` starts the pack before the program; `offer()` (the recording's listener, called from the SDK's
-    worker threads) queues each resource and, once the pack is serving, connects, configures it and sends the
-    queued calls; `finish()` waits for whatever is left and returns the report. `offer()` never raises: a pack
-    that cannot start, or a config the pack rejects, is raised by `finish()` instead, as `run_gate` raises it.
+    `launch()` starts the pack and the gate's sender thread, which connects and configures the pack as soon as it
+    serves, then sends each offered resource's Analyze call; `offer()` (the recording's listener, called from the
+    SDK's worker threads) only queues, so no registration waits for the pack's start, its configuration or a call;
+    `finish()` waits for the sender to have sent everything offered, then for the answers, and returns the report.
+    `offer()` never raises: a pack that cannot start, or a config the pack rejects, is raised by `finish()` instead,
+    as `run_gate` raises it.
     """
 
     def __init__(
@@ -31,51 +33,78 @@ class StreamingGate:
         self.pack = PolicyPackProcess(project, stack, preview, pack_dir)
         self._analysis: Analysis | None = None
         self._queue: list[RecordedResource] = []
+        self._sent = 0
+        self._ended = False  # the program ended: the sender stops once the queue is empty
         self._error: BaseException | None = None
-        self._lock = threading.Lock()
+        self._changed = threading.Condition()
+        self._sender: threading.Thread | None = None
+
+    @property
+    def sent(self) -> int:
+        """How many offered resources have had their Analyze call sent."""
+        with self._changed:
+            return self._sent
 
     def launch(self) -> None:
         self.pack.launch()
+        if self._sender is None:
+            self._sender = threading.Thread(target=self._send, name="policy-gate", daemon=True)
+            self._sender.start()
 
     def offer(self, resource: RecordedResource) -> None:
-        with self._lock:
+        with self._changed:
             self._queue.append(resource)
-            if self._error is not None:
-                return
-            try:
-                if self._analysis is None:
-                    if not self.pack.ready():
+            self._changed.notify_all()
+
+    def _send(self) -> None:
+        """The sender thread: connect once the pack serves, then send what is queued until the program ends."""
+        try:
+            self._connect()
+            assert self._analysis is not None
+            while True:
+                with self._changed:
+                    while not self._queue and not self._ended:
+                        self._changed.wait()
+                    if not self._queue:
                         return
-                    self._connect()
-                self._flush()
-            except Exception as error:  # reported by finish(), outside the program's registration
+                    resource = self._queue[0]
+                self._analysis.offer(resource)
+                with self._changed:
+                    self._queue.pop(0)  # only once sent: a failure leaves it, and nothing after it, queued
+                    self._sent += 1
+                    self._changed.notify_all()
+        except BaseException as error:  # reported by finish(), outside the program's registration
+            with self._changed:
                 self._error = error
+                self._changed.notify_all()
 
     def _connect(self) -> None:
         self.pack.start()
         config = reconcile(self.pack.policies.values(), self.given, origin=str(self.path))
         self._analysis = Analysis(self.pack, config)
 
-    def _flush(self) -> None:
-        assert self._analysis is not None
-        while self._queue:
-            self._analysis.offer(self._queue[0])
-            self._queue.pop(0)  # only once sent: a failure leaves it, and nothing after it, queued
-
     def finish(self, recording: Recording) -> GateReport:
-        with self._lock:
-            if isinstance(self._error, GateError):
-                raise self._error
-            if self._error is not None:
-                raise GateError(f"the policy gate failed while the program ran: {self._error}") from self._error
-            if self._analysis is None:
-                self._connect()
-            self._flush()
-            assert self._analysis is not None
-            return self._analysis.finish(recording)
+        with self._changed:
+            self._ended = True
+            self._changed.notify_all()
+        if self._sender is None:  # never launched: connect and send here
+            self._send()
+        else:
+            self._sender.join()
+        if isinstance(self._error, GateError):
+            raise self._error
+        if self._error is not None:
+            raise GateError(f"the policy gate failed while the program ran: {self._error}") from self._error
+        assert self._analysis is not None
+        return self._analysis.finish(recording)
 
     def close(self) -> None:
-        self.pack.close()
+        with self._changed:
+            self._ended = True
+            self._changed.notify_all()
+        self.pack.close()  # a sender still waiting for the pack's port or an answer sees it exit and stops
+        if self._sender is not None:
+            self._sender.join(timeout=5)
 
 
 def run_gate(
