@@ -56,6 +56,7 @@ class PolicyPackProcess:
         self._process: subprocess.Popen | None = None
         self._port_line = b""
         self._port_lock = threading.Lock()  # the port is read by one thread at a time (the gate's sender, a caller)
+        self._close_lock = threading.Lock()
         self._stderr = tempfile.TemporaryFile()  # noqa: SIM115 (closed in close())
         self._channel: grpc.Channel | None = None
         self.client: analyzer_pb2_grpc.AnalyzerStub | None = None
@@ -225,22 +226,25 @@ class PolicyPackProcess:
         report.violations.append(entry)
 
     def close(self) -> None:
-        if self._channel is not None:
-            self._channel.close()
-            self._channel = None
-        if self._process is not None:
-            if self._process.poll() is None:
-                self._process.terminate()
-                try:
-                    self._process.wait(timeout=5)
-                except subprocess.TimeoutExpired:
-                    self._process.kill()
-                    self._process.wait()
-            if self._process.stdout is not None:
-                self._process.stdout.close()
-            self._process = None
-            self._port_line = b""
-        self._stderr.close()
+        """Stop the pack. Safe to call from two threads at once (the gate's sender and its owner both may): one
+        of them does the work, the other returns once it is done."""
+        with self._close_lock:
+            channel, self._channel = self._channel, None
+            process, self._process = self._process, None
+            if channel is not None:
+                channel.close()
+            if process is not None:
+                if process.poll() is None:
+                    process.terminate()
+                    try:
+                        process.wait(timeout=5)
+                    except subprocess.TimeoutExpired:
+                        process.kill()
+                        process.wait()
+                if process.stdout is not None:
+                    process.stdout.close()
+                self._port_line = b""
+            self._stderr.close()
 
 
 class Analysis:
