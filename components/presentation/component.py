@@ -125,12 +125,13 @@ class Presentation(pulumi.ComponentResource):
             lambda values: {"url": self.api_url, "username": spec.ADMIN_USER, "password": values[0],
                             "ca_pem": values[1]}))
         after_workloads = child_options(self, depends_on=workloads)
-        superset.Database(
+        database = superset.Database(
             f"{name}-database-dremio", connection, spec.DATABASE_NAME,
             superset.dremio_uri(lakehouse.host, lakehouse.port, lakehouse.username),
             pulumi.Output.secret(lakehouse.password), uuid=spec.bundle_database()["uuid"], opts=after_workloads)
+        # The analyst role grants the gold schema: Superset knows schema permissions once a database is saved.
         superset.Role(f"{name}-role-analyst", connection, spec.ANALYST_ROLE, spec.analyst_permissions(catalog),
-                      opts=after_workloads)
+                      opts=child_options(self, depends_on=[*workloads, database]))
         self._bundle_import(connection, lakehouse, after_workloads)
         Monitoring(f"{name}-monitoring", cluster, targets=[], rules=spec.alert_rules(),
                    opts=child_options(self))

@@ -30,6 +30,9 @@ from components.kit.rest import NotFound, ProviderResource, RestProvider
 TRANSIENT_STATUSES = {429, 500, 502, 503, 504}
 PAGE = 100
 MASKED_PASSWORD = "XXXXXXXXXX"
+# Permissions on data (a database, catalog, schema or dataset) that Superset registers lazily, named by its
+# security manager as `[database].[schema]` and the like; the role provider registers them ahead of the data.
+DATA_ACCESS = frozenset({"database_access", "catalog_access", "schema_access", "datasource_access"})
 # What a reporting connection may never do (the pack checks the same keys).
 LOCKED_DOWN = {"allow_dml": False, "allow_ctas": False, "allow_cvas": False, "allow_file_upload": False}
 
@@ -175,7 +178,8 @@ class DatabaseProvider(_SupersetProvider):
 
 
 class RoleProvider(_SupersetProvider):
-    """A role holding exactly the listed permissions, each `[permission, view_menu]`."""
+    """A role holding exactly the listed permissions, each `[permission, view_menu]`. A data-access permission
+    Superset has not registered yet (the gold schema before the first build) is registered by its Superset name."""
 
     kind = "superset role"
 
@@ -199,10 +203,31 @@ class RoleProvider(_SupersetProvider):
         catalogue = {(p["permission"]["name"], p["view_menu"]["name"]): p["id"]
                      for p in client.list("/security/permissions-resources/")}
         missing = [pair for pair in body["permissions"] if tuple(pair) not in catalogue]
-        if missing:
-            raise SupersetError(400, f"role '{key}': unknown permissions {json.dumps(missing)}")
+        unknown = [pair for pair in missing if pair[0] not in DATA_ACCESS]
+        if unknown:
+            raise SupersetError(400, f"role '{key}': unknown permissions {json.dumps(unknown)}")
+        for pair in missing:
+            catalogue[tuple(pair)] = self._data_access(client, *pair)
         client.call("POST", f"/security/roles/{found}/permissions", {
             "permission_view_menu_ids": [catalogue[tuple(pair)] for pair in body["permissions"]]})
+
+    def _data_access(self, client: SupersetClient, permission: str, view_menu: str) -> int:
+        """Create a data-access permission Superset names but has not registered yet, and return its id.
+
+        Superset registers `schema_access` on `[database].[schema]` only for the schemas a database has when the
+        connection is saved (and `datasource_access` when a dataset is added): a role granting the gold schema
+        before the first build has created it would otherwise wait for a manual "sync permissions". The names
+        are Superset's own, so the permission Superset registers later is this one."""
+        permissions = {p["name"]: p["id"] for p in client.list("/security/permissions/")}
+        if permission not in permissions:
+            raise SupersetError(400, f"Superset has not registered the permission '{permission}' yet (it does when "
+                                     "the first database is saved): the role must wait for its database")
+        menus = {v["name"]: v["id"] for v in client.list("/security/resources/")}
+        menu = menus.get(view_menu)
+        if menu is None:
+            menu = client.call("POST", "/security/resources/", {"name": view_menu})["id"]
+        return client.call("POST", "/security/permissions-resources/",
+                           {"permission_id": permissions[permission], "view_menu_id": menu})["id"]
 
     def remove(self, client: SupersetClient, key: str) -> None:
         found = self._find(client, key)

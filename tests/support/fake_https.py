@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import urlsplit
 
 from tests.support.tls import TestPki
 
@@ -46,10 +47,36 @@ class FaultQueue:
         return None
 
 
+@dataclass(frozen=True)
+class Exchange:
+    """One answer a stand-in gave: the request's method and path (no query) and the status it answered."""
+
+    method: str
+    path: str
+    status: int
+
+
+class ServedUrl(str):
+    """The base URL of a running stand-in; `exchanges` lists every answer it gave, in order."""
+
+    exchanges: list[Exchange]
+
+
+def _recording(handler: type[BaseHTTPRequestHandler], exchanges: list[Exchange]) -> type[BaseHTTPRequestHandler]:
+    class Recorded(handler):  # type: ignore[valid-type, misc]
+        def send_response(self, code: int, message: str | None = None) -> None:
+            exchanges.append(Exchange(self.command, urlsplit(self.path).path, code))
+            super().send_response(code, message)
+
+    return Recorded
+
+
 @contextmanager
-def serve_https(handler: type[BaseHTTPRequestHandler], pki: TestPki) -> Iterator[str]:
-    """Serve `handler` over TLS (the test PKI's server certificate) on a free loopback port; yield the base URL."""
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+def serve_https(handler: type[BaseHTTPRequestHandler], pki: TestPki) -> Iterator[ServedUrl]:
+    """Serve `handler` over TLS (the test PKI's server certificate) on a free loopback port; yield the base URL,
+    whose `exchanges` records the method, path and status of every answer (a dropped connection has none)."""
+    exchanges: list[Exchange] = []
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _recording(handler, exchanges))
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.load_cert_chain(pki.cert_file, pki.key_file)
     server.socket = context.wrap_socket(server.socket, server_side=True)
@@ -57,7 +84,9 @@ def serve_https(handler: type[BaseHTTPRequestHandler], pki: TestPki) -> Iterator
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
     try:
-        yield f"https://127.0.0.1:{server.server_address[1]}"
+        url = ServedUrl(f"https://127.0.0.1:{server.server_address[1]}")
+        url.exchanges = exchanges
+        yield url
     finally:
         server.shutdown()
         server.server_close()
