@@ -291,6 +291,7 @@ class FirstAdminProvider(_DremioProvider):
 
     def put(self, client: DremioClient, key: str, body: dict[str, Any]) -> None:
         if self._logs_in(client):
+            self._restore_profile(client, key, body)
             return
         try:
             client.bootstrap(body)
@@ -301,6 +302,18 @@ class FirstAdminProvider(_DremioProvider):
                     f"({error.message}); restore that password or reset the server's users"
                 ) from None
             raise
+
+    def _restore_profile(self, client: DremioClient, key: str, body: dict[str, Any]) -> None:
+        """An administrator that exists and logs in keeps its password; a name or e-mail changed on the server is
+        put back through the user API both editions serve (`PUT /api/v3/user/{id}` with the live tag, no
+        password, so it stays as it is)."""
+        live = client.get(f"/api/v3/user/by-name/{urllib.parse.quote(key, safe='')}")
+        if live is None:
+            return
+        wanted = {field: body[field] for field in ("firstName", "lastName", "email")}
+        if all(live.get(field) == value for field, value in wanted.items()):
+            return
+        client.call("PUT", f"/api/v3/user/{live['id']}", {"name": key, **wanted, "id": live["id"], "tag": live["tag"]})
 
     def remove(self, client: DremioClient, key: str) -> None:
         pulumi.log.info(f"the Dremio administrator '{key}' is kept: Dremio needs one")

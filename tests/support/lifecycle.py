@@ -291,6 +291,8 @@ DRIFT: dict[str, Edit] = {
 # Kinds that own a part of an object that outlives them: their delete empties that part (the grants of a Dremio
 # catalog object are cleared; the object stays, owned by its own resource).
 EMPTIED_BY_DELETE: dict[str, dict[str, Any]] = {"dremio:Grants": {"grants": []}}
+# Kept by delete, by design: Dremio must keep an administrator, so deleting the resource leaves the user in place.
+KEPT_BY_DELETE = {"dremio:FirstAdmin"}
 
 
 @dataclass
@@ -377,6 +379,8 @@ class Lifecycle:
         if emptied is not None:
             live = self.provider.fetch(self.provider.connect(self.props), self.id)
             assert live == emptied, f"{self.resource.test_id}: delete: the object still holds {describe(live)}"
+        elif self.resource.kind in KEPT_BY_DELETE:
+            assert self.refresh(), f"{self.resource.test_id}: delete: the object a delete keeps is gone"
         else:
             assert self.refresh() == {}, f"{self.resource.test_id}: delete: a refresh still finds the object"
         self.provider.delete(self.id, copy.deepcopy(self.outs))  # deleting what is gone succeeds

@@ -54,13 +54,10 @@ from tests.support.vendor_specs import VENDOR_SPECS, vendor_spec
 _API_SOURCE = ("create: the stacks leave the `api` connector's secret `access_key` to the operator "
                "(`ingestion.sources.api.secrets`) and its spec requires it: the stand-in answers 400 "
                "'access_key is a required property'")
-_FIRST_ADMIN = ("drift: the first administrator's name changed on the server shows on refresh, but the next apply "
-                "does not put it back (its put is the bootstrap only, a no-op once the administrator logs in)")
 KNOWN: dict[str, str] = {
     **{f"{stack}/airbyte:Source/platform-ingestion-source-api": _API_SOURCE for stack in STACKS},
     **{f"{stack}/airbyte:Connection/platform-ingestion-connection-api": f"its source: {_API_SOURCE}"
        for stack in STACKS},
-    **{f"{stack}/dremio:FirstAdmin/platform-lakehouse-admin": _FIRST_ADMIN for stack in STACKS},
 }
 
 DECLARED: list[Declared] = [resource for stack in STACKS for resource in dynamic_resources(stack)]
