@@ -47,7 +47,7 @@ from tests.support.lifecycle import (
     unexpected_answers,
 )
 from tests.support.system import in_ci
-from tests.support.vendor_specs import VENDOR_SPECS, vendor_spec
+from tests.support.vendor_specs import vendor_spec, vendor_spec_path
 
 # Measured on the providers and stand-ins of this commit: `<stack>/<module>:<Type>/<name>` -> the step that fails
 # and why. An entry leaves when its resource passes (strict: an unexpected pass fails).
@@ -74,13 +74,7 @@ def _param(resource: Declared) -> Any:
 
 
 def _vendor_text(relative: str) -> str:
-    path = VENDOR_SPECS / relative
-    if not path.is_file():
-        message = f"vendor definition {path} is missing (expected beside the project in shared/vendor-specs/)"
-        if in_ci():
-            pytest.fail(message)
-        pytest.skip(message)
-    return path.read_text()
+    return vendor_spec_path(relative).read_text()
 
 
 @pytest.fixture(scope="module")
