@@ -1,13 +1,13 @@
 """The one way to declare a product release: pinned chart, typed values fragment, namespace, hardening.
 
-Example (the Superset layer)::
+Example (the Barman Cloud plugin, components/metadata/backups.py)::
 
     spec = ProductRelease(
-        name="superset", chart="superset", layer="presentation",
-        values=superset_values(config),                  # a typed fragment, no copied blobs
-        hardening=Hardening(resources=LARGE),
+        name="plugin-barman-cloud", chart="plugin-barman-cloud", layer="system",
+        values={"replicaCount": replicas, "crds": {"create": True}},   # a typed fragment, no copied blobs
+        hardening=Hardening(resources=SMALL),
     )
-    release = declare_release("platform-superset", spec, cluster.namespaces["presentation"], opts)
+    release = declare_release("metadata-backup-plugin", spec, cluster.namespaces["system"], opts)
 
 The chart's repository and version come from `infra/model/charts.py`, the table the policy pack's config is generated
 from, so a chart cannot be released without its hardening paths being recorded. The hardening goes to every path
