@@ -159,16 +159,23 @@ def _validate_backups(args, report_violation) -> None:
     if days is None or days < minimum:
         report_violation(f"{_label(args)} keeps backups {int(days or 0)} days; set backupRetentionPeriod to at "
                          f"least {minimum}.")
+    # AWS deletes an instance's automated backups with it unless told otherwise (the default is true).
+    keeps = known(args.props, "deleteAutomatedBackups")
+    if keeps is not UNKNOWN and keeps is not False:
+        report_violation(f"{_label(args)} deletes its automated backups with the instance; set "
+                         "deleteAutomatedBackups to false so a deleted instance can still be restored to a point "
+                         "in time within the retention.")
 
 
 configure_backup_retention = resource_policy(
     "aws-rds-instance-configure-backup-retention",
     "DP-RDS-006",
-    "RDS instances keep automated backups long enough",
-    "Every RDS instance sets `backupRetentionPeriod` to at least `minDays` (7).",
+    "RDS instances keep automated backups long enough, also after a deletion",
+    "Every RDS instance sets `backupRetentionPeriod` to at least `minDays` (7) and `deleteAutomatedBackups` to "
+    "false (AWS's default deletes the automated backups with the instance).",
     Severity.MEDIUM,
     ["retention"],
-    "Set backupRetentionPeriod to at least seven days.",
+    "Set backupRetentionPeriod to at least seven days and deleteAutomatedBackups to false.",
     _validate_backups,
     config={"minDays": {"type": "integer", "minimum": 1, "default": MIN_BACKUP_DAYS,
                         "description": "Fewest days automated backups are kept."}},

@@ -97,6 +97,18 @@ CASES = {
         {("aws-rds-instance-configure-backup-retention", "metadata-instance",
           f"{RDS} keeps backups 3 days; set backupRetentionPeriod to at least 7.")},
     ),
+    "fail_rds_backups_deleted_with_the_instance": (
+        "prod-metadata", lambda r: changed(r, "metadata-instance", lambda i: i.update(deleteAutomatedBackups=True)),
+        {("aws-rds-instance-configure-backup-retention", "metadata-instance",
+          f"{RDS} deletes its automated backups with the instance; set deleteAutomatedBackups to false so a "
+          "deleted instance can still be restored to a point in time within the retention.")},
+    ),
+    "fail_rds_backups_deleted_by_aws_default": (
+        "prod-metadata", lambda r: changed(r, "metadata-instance", lambda i: i.pop("deleteAutomatedBackups")),
+        {("aws-rds-instance-configure-backup-retention", "metadata-instance",
+          f"{RDS} deletes its automated backups with the instance; set deleteAutomatedBackups to false so a "
+          "deleted instance can still be restored to a point in time within the retention.")},
+    ),
     "fail_provider_sslmode_require": (
         "prod-metadata", lambda r: changed(r, "metadata-postgresql", lambda i: i.update(sslmode="require")),
         {("postgresql-provider-require-verified-tls", "metadata-postgresql",
