@@ -123,14 +123,13 @@ def ilm_policy(family: IndexFamily) -> dict[str, Any]:
     }
 
 
-def _role(description: str, patterns: list[str], privileges: list[str], cluster: list[str] | None = None,
-          access: str | None = None) -> dict[str, Any]:
+def _role(description: str, patterns: list[str], privileges: list[str], access: str | None = None) -> dict[str, Any]:
     """A role body; `access: read` marks a role the policy pack holds to read-only privileges."""
     metadata = {"managed_by": "dataplatform"}
     if access is not None:
         metadata["access"] = access
     return {
-        "cluster": list(cluster or []),
+        "cluster": [],
         "indices": [{"names": patterns, "privileges": privileges, "allow_restricted_indices": False}],
         "applications": [],
         "run_as": [],

@@ -242,7 +242,8 @@ def environment(shape: SupersetShape) -> list[dict[str, Any]]:
              "valueFrom": {"secretKeyRef": {"name": cache.AUTH_SECRET, "key": cache.PASSWORD_KEY}}}]
 
 
-def _pod(shape: SupersetShape, container: dict[str, Any], *, serves: bool) -> dict[str, Any]:
+def _pod(shape: SupersetShape, container: dict[str, Any], *, serves: bool,
+         extra_env: tuple[dict[str, Any], ...] = ()) -> dict[str, Any]:
     """A restricted pod of Superset's image: uid 1000, read-only root with emptyDirs where it writes, the
     configuration and the stack's CA from the ConfigMap, the TLS Secret where it serves https."""
     mounts = [*({"name": name, "mountPath": path} for name, path in WRITABLE),
@@ -261,7 +262,7 @@ def _pod(shape: SupersetShape, container: dict[str, Any], *, serves: bool) -> di
         "initContainers": init_containers(shape),
         "containers": [{
             "image": shape.image, "imagePullPolicy": "IfNotPresent",
-            "env": environment(shape), "envFrom": [{"secretRef": {"name": ENV_SECRET}}],
+            "env": [*environment(shape), *extra_env], "envFrom": [{"secretRef": {"name": ENV_SECRET}}],
             "resources": shape.resources.values(), "securityContext": container_security(),
             "volumeMounts": mounts, **container,
         }],
@@ -303,10 +304,9 @@ def workloads(shape: SupersetShape) -> list[dict[str, Any]]:
     certificate from GUNICORN_CMD_ARGS. The workers run Celery for SQL Lab's asynchronous queries."""
     web = _pod(shape, {
         "name": "web", "command": ["/usr/bin/run-server.sh"],
-        "env": [*environment(shape), {"name": "GUNICORN_CMD_ARGS", "value": GUNICORN_TLS}],
         "ports": [{"name": "http", "containerPort": HTTP_PORT}],
         "startupProbe": _https_probe(60), "livenessProbe": _https_probe(3), "readinessProbe": _https_probe(3),
-    }, serves=True)
+    }, serves=True, extra_env=({"name": "GUNICORN_CMD_ARGS", "value": GUNICORN_TLS},))
     worker = _pod(shape, {
         "name": "worker", "command": ["celery", "--app=superset.tasks.celery_app:app", "worker",
                                       f"--concurrency={CELERY_CONCURRENCY}"],
