@@ -5,11 +5,13 @@ from __future__ import annotations
 
 from pulumi_policy import Severity
 
-from .common import UNKNOWN, items, known, number, resource_policy, setting, truthy
+from .common import UNKNOWN, items, known, number, of_type, resource_policy, setting, stack_policy, truthy
 
 RDS_INSTANCE = "aws:rds/instance:Instance"
 RDS_PARAMETER_GROUP = "aws:rds/parameterGroup:ParameterGroup"
 CNPG_CLUSTER = "kubernetes:postgresql.cnpg.io/v1:Cluster"
+CNPG_SCHEDULED_BACKUP = "kubernetes:postgresql.cnpg.io/v1:ScheduledBackup"
+BARMAN_OBJECT_STORE = "kubernetes:barmancloud.cnpg.io/v1:ObjectStore"
 PG_PROVIDER = "pulumi:providers:postgresql"
 PG_ROLE = "postgresql:index/role:Role"
 VERIFIED_SSL_MODES = ("verify-ca", "verify-full")
@@ -273,6 +275,60 @@ disallow_superuser = resource_policy(
 )
 
 
+def _namespace(props) -> object:
+    return known(props, "metadata", "namespace")
+
+
+def _wal_archive(cluster) -> tuple[bool, object]:
+    """Whether the Cluster archives WAL, and the ObjectStore a plugin archives to (None: the in-tree
+    `backup.barmanObjectStore`, deprecated since CloudNativePG 1.26, or no plugin)."""
+    for plugin in items(known(cluster.props, "spec", "plugins")):
+        if truthy(known(plugin, "isWALArchiver")) and known(plugin, "enabled") is not False:
+            return True, known(plugin, "parameters", "barmanObjectName")
+    return known(cluster.props, "spec", "backup", "barmanObjectStore") is not None, None
+
+
+def _validate_cluster_backups(args, report_violation) -> None:
+    schedules = of_type(args.resources, CNPG_SCHEDULED_BACKUP)
+    stores = {(_namespace(store.props), known(store.props, "metadata", "name"))
+              for store in of_type(args.resources, BARMAN_OBJECT_STORE)}
+    for cluster in of_type(args.resources, CNPG_CLUSTER):
+        name, namespace = known(cluster.props, "metadata", "name"), _namespace(cluster.props)
+        if UNKNOWN in (name, namespace):
+            continue
+        label = f"CloudNativePG cluster '{name or cluster.name}'"
+        problems = []
+        archived, store = _wal_archive(cluster)
+        if not archived:
+            problems.append("archives no WAL (no plugin with isWALArchiver)")
+        elif store is not None and store is not UNKNOWN and (namespace, store) not in stores:
+            problems.append(f"archives WAL to ObjectStore '{store}', which the stack does not declare in its "
+                            "namespace")
+        targets = [(known(schedule.props, "spec", "cluster", "name"), _namespace(schedule.props))
+                   for schedule in schedules]
+        if UNKNOWN not in {target for pair in targets for target in pair} and (name, namespace) not in targets:
+            problems.append("has no ScheduledBackup")
+        if problems:
+            report_violation(f"{label} {' and '.join(problems)}: it cannot be restored. Name the Barman Cloud plugin "
+                             "as its WAL archiver with an ObjectStore on the backups bucket and schedule base "
+                             "backups (components/metadata/backups.py).", cluster.urn)
+
+
+require_cluster_backups = stack_policy(
+    "postgresql-cluster-require-backups",
+    "DP-PG-004",
+    "CloudNativePG clusters archive WAL and take scheduled base backups",
+    "Every CloudNativePG `Cluster` names a WAL archiver plugin (or the in-tree barmanObjectStore), the ObjectStore "
+    "the plugin names is declared in the cluster's namespace, and a `ScheduledBackup` targets the cluster. Without "
+    "both a point-in-time restore has nothing to start from.",
+    Severity.HIGH,
+    ["retention"],
+    "Give the Cluster `plugins: [{name: barman-cloud.cloudnative-pg.io, isWALArchiver: true, parameters: "
+    "{barmanObjectName: <ObjectStore>}}]` and declare a ScheduledBackup with `method: plugin` for it.",
+    _validate_cluster_backups,
+)
+
+
 POLICIES = [
     enable_encryption,
     disallow_public,
@@ -284,4 +340,5 @@ POLICIES = [
     require_provider_tls,
     configure_pgaudit,
     disallow_superuser,
+    require_cluster_backups,
 ]

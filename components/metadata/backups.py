@@ -30,7 +30,9 @@ from components.kit.hardening import MEDIUM, SMALL
 from components.kit.images import pinned_tag
 from components.kit.release import Hardening, ProductRelease
 from components.metadata.log_routes import CLUSTER_NAME
+from components.monitoring.component import AlertRule
 from components.storage.access import ServiceBucket
+from infra.model.naming import namespace_name
 
 BACKUP_BUCKET = ServiceBucket("backups", "backups", "Database backups (PostgreSQL base backups and WAL).")
 
@@ -55,6 +57,25 @@ ACCESS_KEY_ID, SECRET_ACCESS_KEY = "ACCESS_KEY_ID", "ACCESS_SECRET_KEY"
 CA_SECRET = "platform-ca-bundle"
 CA_KEY = "ca.crt"
 COMPRESSION = "gzip"
+# The ScheduledBackup's schedule (six fields: CloudNativePG's cron has seconds): a base backup daily at 02:00.
+BASE_BACKUP_SCHEDULE = "0 0 2 * * *"
+BASE_BACKUP_INTERVAL_HOURS = 24
+# How late a base backup may be before it is an alert: the time one takes on a large database, with a margin.
+BASE_BACKUP_GRACE_HOURS = 2
+RUNBOOKS = "docs/backup-and-restore.md"
+
+# The plugin's series, served by each instance's exporter (CloudNativePG collects a plugin's metrics into the
+# instance's `/metrics`: pkg/management/postgres/metrics/collector.go `sendPluginMetrics` at v1.30.0, the
+# operator's version, which adds no prefix and no label). Names from plugin-barman-cloud v0.13.0,
+# internal/cnpgi/instance/metrics.go: the plugin's name with `.` and `-` as `_`, then the metric; the value is a
+# Unix time, 0 while the ObjectStore's status has no recovery window for the server (no backup yet).
+PLUGIN_METRIC_PREFIX = PLUGIN.replace(".", "_").replace("-", "_")
+LAST_BACKUP = f"{PLUGIN_METRIC_PREFIX}_last_available_backup_timestamp"
+LAST_FAILED_BACKUP = f"{PLUGIN_METRIC_PREFIX}_last_failed_backup_timestamp"
+# The instance exporter's WAL archiver series (the operator's default monitoring queries, query `pg_stat_archiver`
+# in config/manager/default-monitoring.yaml at v1.30.0, prefixed `cnpg_`): Unix times, -1 when never.
+LAST_ARCHIVED = "cnpg_pg_stat_archiver_last_archived_time"
+LAST_ARCHIVE_FAILURE = "cnpg_pg_stat_archiver_last_failed_time"
 
 
 def plugin_release(replicas: int) -> ProductRelease:
@@ -102,6 +123,41 @@ def object_store_spec(destination: Any, endpoint: Any, retention_days: int) -> d
 def cluster_plugins(object_store: Any) -> list[dict[str, Any]]:
     """The Cluster's `plugins`: this plugin archives WAL, to the ObjectStore `object_store`."""
     return [{"name": PLUGIN, "isWALArchiver": True, "parameters": {"barmanObjectName": object_store}}]
+
+
+def backup_alert_rules(layer: str = "metadata") -> list[AlertRule]:
+    """The alerts that say the database cannot be brought back as far as docs/backup-and-restore.md promises: no
+    base backup within its interval (or none at all, or no series to tell), the newest attempt failed, or WAL
+    archiving failing (the recovery point grows with every minute it fails). Runbooks: docs/backup-and-restore.md."""
+    where = f'namespace="{namespace_name(layer)}"'
+    late_seconds = (BASE_BACKUP_INTERVAL_HOURS + BASE_BACKUP_GRACE_HOURS) * 3600
+    cluster = {"cluster": CLUSTER_NAME}
+    return [
+        AlertRule(
+            "PostgresBackupLate",
+            f"time() - max by (namespace) ({LAST_BACKUP}{{{where}}}) > {late_seconds}"
+            f" or absent({LAST_BACKUP}{{{where}}})",
+            f"PostgreSQL cluster {CLUSTER_NAME} in {{{{ $labels.namespace }}}} has no base backup from the last "
+            f"{BASE_BACKUP_INTERVAL_HOURS + BASE_BACKUP_GRACE_HOURS} h (schedule: daily), or no series says when "
+            "its last one was.",
+            # A first base backup of a large database may take a while after the schedule is created.
+            duration="1h", labels=cluster, runbooks=RUNBOOKS,
+        ),
+        AlertRule(
+            "PostgresBackupFailed",
+            f"max by (namespace) ({LAST_FAILED_BACKUP}{{{where}}}) > max by (namespace) ({LAST_BACKUP}{{{where}}})",
+            f"The newest base backup of PostgreSQL cluster {CLUSTER_NAME} in {{{{ $labels.namespace }}}} failed.",
+            duration="5m", labels=cluster, runbooks=RUNBOOKS,
+        ),
+        AlertRule(
+            "PostgresWalArchivingFailing",
+            f"max by (namespace, pod) ({LAST_ARCHIVE_FAILURE}{{{where}}})"
+            f" > max by (namespace, pod) ({LAST_ARCHIVED}{{{where}}})",
+            f"WAL archiving of PostgreSQL cluster {CLUSTER_NAME} fails on {{{{ $labels.pod }}}} in "
+            "{{ $labels.namespace }}: nothing written since the last archived segment can be restored.",
+            duration="5m", severity="critical", labels=cluster, runbooks=RUNBOOKS,
+        ),
+    ]
 
 
 def scheduled_backup_method() -> dict[str, Any]:

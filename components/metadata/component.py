@@ -43,11 +43,13 @@ from components.metadata.access import MIGRATOR, PLATFORM_DATABASE, AccessModel,
 from components.metadata.backups import (
     ACCESS_KEY_ID,
     BACKUP_BUCKET,
+    BASE_BACKUP_SCHEDULE,
     CA_KEY,
     CA_SECRET,
     CREDENTIALS_SECRET,
     OBJECT_STORE,
     SECRET_ACCESS_KEY,
+    backup_alert_rules,
     cluster_plugins,
     object_store_spec,
     plugin_release,
@@ -293,7 +295,7 @@ class MetadataDatabase(pulumi.ComponentResource):
             metadata={"name": f"{CLUSTER_NAME}-daily", "namespace": self._namespace},
             # `immediate`: a first base backup as soon as the schedule exists; until one exists the WAL archive
             # alone restores nothing.
-            spec={"schedule": "0 0 2 * * *", "immediate": True, "backupOwnerReference": "self",
+            spec={"schedule": BASE_BACKUP_SCHEDULE, "immediate": True, "backupOwnerReference": "self",
                   "cluster": {"name": cluster.metadata["name"]}, **scheduled_backup_method()},
             opts=self._k8s(),
         )
@@ -301,7 +303,7 @@ class MetadataDatabase(pulumi.ComponentResource):
         # `metrics` port over plain HTTP unless `monitoring.tls` is set.
         Monitoring(f"{self._name}-monitoring", self._cluster,
                    targets=[ScrapeTarget(INSTANCE_MONITOR, LAYER, dict(INSTANCE_LABELS), "metrics", kind="PodMonitor")],
-                   rules=[], opts=child_options(self, depends_on=[cluster]))
+                   rules=backup_alert_rules(LAYER), opts=child_options(self, depends_on=[cluster]))
         host = cluster.metadata["name"].apply(lambda cluster_name: service_host(f"{cluster_name}-rw", LAYER))
         return host, "postgres", self._cluster.ca_file
 

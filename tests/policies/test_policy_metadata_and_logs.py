@@ -130,6 +130,39 @@ CASES = {
           "CloudNativePG cluster 'metadata' does not audit as required (pgaudit.log lacks ddl, role, write); load "
           "pgaudit with pgaudit.log ddl,role,write and force SSL.")},
     ),
+    "fail_cnpg_without_wal_archive": (
+        "dev-metadata", lambda r: changed(r, "metadata-cluster", lambda i: i["spec"].pop("plugins")),
+        {("postgresql-cluster-require-backups", "metadata-cluster",
+          "CloudNativePG cluster 'metadata' archives no WAL (no plugin with isWALArchiver): it cannot be restored. "
+          "Name the Barman Cloud plugin as its WAL archiver with an ObjectStore on the backups bucket and schedule "
+          "base backups (components/metadata/backups.py).")},
+    ),
+    "fail_cnpg_archiving_to_an_undeclared_store": (
+        "dev-metadata",
+        lambda r: changed(r, "metadata-cluster",
+                          lambda i: i["spec"]["plugins"][0]["parameters"].update(barmanObjectName="elsewhere")),
+        {("postgresql-cluster-require-backups", "metadata-cluster",
+          "CloudNativePG cluster 'metadata' archives WAL to ObjectStore 'elsewhere', which the stack does not "
+          "declare in its namespace: it cannot be restored. Name the Barman Cloud plugin as its WAL archiver with an "
+          "ObjectStore on the backups bucket and schedule base backups (components/metadata/backups.py).")},
+    ),
+    "fail_cnpg_without_scheduled_backup": (
+        "dev-metadata",
+        lambda r: Recording(r.project, r.stack, r.preview,
+                            [x for x in r.resources if x.name != "metadata-scheduled-backup"]),
+        {("postgresql-cluster-require-backups", "metadata-cluster",
+          "CloudNativePG cluster 'metadata' has no ScheduledBackup: it cannot be restored. Name the Barman Cloud "
+          "plugin as its WAL archiver with an ObjectStore on the backups bucket and schedule base backups "
+          "(components/metadata/backups.py).")},
+    ),
+    "fail_cnpg_schedule_for_another_cluster": (
+        "dev-metadata",
+        lambda r: changed(r, "metadata-scheduled-backup", lambda i: i["spec"]["cluster"].update(name="other")),
+        {("postgresql-cluster-require-backups", "metadata-cluster",
+          "CloudNativePG cluster 'metadata' has no ScheduledBackup: it cannot be restored. Name the Barman Cloud "
+          "plugin as its WAL archiver with an ObjectStore on the backups bucket and schedule base backups "
+          "(components/metadata/backups.py).")},
+    ),
     "fail_superuser_role": (
         "prod-metadata", lambda r: changed(r, "metadata-login-dbt", lambda i: i.update(superuser=True)),
         {("postgresql-role-disallow-superuser", "metadata-login-dbt",

@@ -118,6 +118,12 @@ REQUIREMENTS: tuple[Requirement, ...] = (
         lambda: ("default-jre-headless",),
         _has_commands("java", "keytool", "csplit"),
     ),
+    Requirement(
+        "promtool",
+        "Prometheus's promtool, which checks the plan's alert rules and runs their unit tests",
+        lambda: ("prometheus",),
+        _has_commands("promtool"),
+    ),
 )
 BY_NAME = {requirement.name: requirement for requirement in REQUIREMENTS}
 
