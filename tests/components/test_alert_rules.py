@@ -21,14 +21,8 @@ STACKS = ["dev", "prod"]
 # would only confirm the defect.
 NOT_YET = {
     "AirbyteSyncFailures": "counts failed job pods without naming the connection",
-    "AirbyteServerDown": "reworked with the sync alerts",
-    "DremioSlowQueries": "reworked with the log-derived series' inventory",
-    "DremioCoordinatorDown": "reworked with the Dremio alerts",
-    "DremioExecutorsDegraded": "reworked with the Dremio alerts",
     "DbtRunFailed": "a failed first pod with a successful retry still counts as a failure",
     "DbtRunLate": "never fires before a first success; a hung first run blocks every later run",
-    "SupersetApiErrors": "reworked with the log-derived series' inventory",
-    "SupersetDown": "reworked with the Superset alerts",
 }
 
 

@@ -4,7 +4,7 @@ the exporters' real metric and label names (each module cites where they come fr
 
 from __future__ import annotations
 
-from tests.support.alert_cases import backups, base
+from tests.support.alert_cases import backups, base, products
 from tests.support.promtool import AlertCase
 
-CASES: list[AlertCase] = [*base.CASES, *backups.CASES]
+CASES: list[AlertCase] = [*base.CASES, *backups.CASES, *products.CASES]
