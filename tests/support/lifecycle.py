@@ -11,7 +11,7 @@ stack leaves unset (a source password a deployer sets in the stack's config) is 
 provider is exercised as a deployed stack runs it; the plan's own sentinels stand in for generated passwords.
 
 `Endpoints` points each resource's connection at the stand-in of its service; `Lifecycle` runs the engine's
-operations in the engine's order, passing the outputs of one to the next as the engine stores them.
+operations in the engine's order (check, create, ...), passing the outputs of one to the next as the engine stores them.
 """
 
 from __future__ import annotations
@@ -188,9 +188,26 @@ class Definition:
         return findings
 
 
-def airbyte_definition(document: str) -> Definition:
-    """Airbyte's public API (OpenAPI 3, served under `/api/public/v1`): routes and documented response codes."""
-    spec = yaml.safe_load(document)
+@dataclass(frozen=True)
+class Definitions:
+    """Several definitions one server serves side by side, each under its prefix (the longest that matches)."""
+
+    parts: tuple[Definition, ...]
+
+    def outside(self, exchanges: list[Exchange]) -> list[str]:
+        findings = []
+        for exchange in exchanges:
+            owners = [part for part in self.parts if exchange.path.startswith(part.prefix + "/")]
+            if not owners:
+                findings.append(f"{exchange.method} {exchange.path}: under no prefix of "
+                                f"{[part.prefix for part in self.parts]}")
+                continue
+            findings += max(owners, key=lambda part: len(part.prefix)).outside([exchange])
+        return findings
+
+
+def openapi_definition(vendor: str, spec: dict[str, Any], prefix: str) -> Definition:
+    """An OpenAPI 3 document's routes and documented response codes, served under `prefix`."""
     routes: dict[Route, frozenset[int] | None] = {}
     for template, operations in spec["paths"].items():
         for method, operation in operations.items():
@@ -198,7 +215,16 @@ def airbyte_definition(document: str) -> Definition:
                 continue
             codes = {int(code) for code in operation.get("responses", {}) if str(code).isdigit()}
             routes[Route(method.upper(), template)] = frozenset(codes) if codes else None
-    return Definition("Airbyte", "/api/public/v1", routes)
+    return Definition(vendor, prefix, routes)
+
+
+def airbyte_definition(document: str) -> Definitions:
+    """Airbyte's public API (OpenAPI 3, served under `/api/public/v1`), and the two operations of its configuration
+    API (under `/api`) that answer a connector's spec (tests/support/airbyte_server.py `CONFIG_API`)."""
+    from tests.support.airbyte_server import API_PREFIX, CONFIG_API, CONFIG_API_PREFIX
+
+    return Definitions((openapi_definition("Airbyte", yaml.safe_load(document), API_PREFIX),
+                        openapi_definition("Airbyte's configuration API", CONFIG_API, CONFIG_API_PREFIX)))
 
 
 def elasticsearch_definition(schema: dict[str, Any]) -> Definition:
@@ -312,6 +338,13 @@ class Lifecycle:
     def _step(self, name: str) -> None:
         self.steps.append(name)
 
+    def check(self) -> None:
+        """The engine's check of the inputs, before anything is created: no failure."""
+        self._step("check")
+        checked = self.provider.check({}, copy.deepcopy(self.props))
+        reasons = [failure.reason for failure in checked.failures]
+        assert not reasons, f"{self.resource.test_id}: check: {reasons}"
+
     def create(self) -> None:
         self._step("create")
         created = self.provider.create(copy.deepcopy(self.props))
@@ -387,6 +420,7 @@ class Lifecycle:
 
     def run(self) -> bool:
         """The whole life; returns whether drift could be shown."""
+        self.check()
         self.create()
         self.diff_is_clean("diff after create")
         self.second_apply()
