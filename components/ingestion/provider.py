@@ -12,11 +12,14 @@ Authentication is Airbyte's application flow (`POST /applications/token` with a 
 with 401), then a bearer token, over https verified against the CA given as PEM.
 
 Refresh compares what Airbyte answers with what was applied, so each kind splits its body the way Airbyte answers
-it: everything Airbyte answers masked (`**********`: what the connector's spec marks `airbyte_secret`, and names it
-masks by name such as `username` or `aws_access_key_id`) travels in `secret_configuration`, merged into the body on
-write, never stored, and compared by hash; the rest is compared as answered. Airbyte's additions are normalised
+it: everything Airbyte answers masked (`**********`: exactly what the connector's spec marks `airbyte_secret`;
+decision 0036) travels in `secret_configuration`, merged into the body on write, never stored, and compared by hash;
+the rest is compared as answered. Airbyte's additions are normalised
 back: the workspace's notification types it fills in, the zone it appends to a cron (" UTC"), the cursor a CDC
 source defines for its streams (which the request must not name).
+
+A source's or destination's configuration is judged against the spec the server reports for its connector, in the
+engine's `check` (a warning, not a failure, when the server cannot be asked) and again before every write.
 
     connection = {"url": "https://airbyte-api.dp-ingestion.svc.cluster.local:8443", "client_id": ...,
                   "client_secret": ..., "ca_pem": ...}
