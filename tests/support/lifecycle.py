@@ -519,9 +519,10 @@ def recording_lines(exchanges: dict[str, list[Exchange]], secrets: set[str]) -> 
     lines = []
     for service in sorted(exchanges):
         for exchange in exchanges[service]:
+            # A route that hands out a credential (a token, a CSRF token) has its whole answer redacted.
+            answer = REDACTED if SECRET_KEY.search(exchange.path) and exchange.response else _body(exchange.response)
             record = {"service": service, "method": exchange.method, "path": exchange.path,
-                      "status": exchange.status, "request": _body(exchange.request),
-                      "response": _body(exchange.response)}
+                      "status": exchange.status, "request": _body(exchange.request), "response": answer}
             lines.append(stable(json.dumps(record, sort_keys=True)))
     return lines
 
