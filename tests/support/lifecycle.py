@@ -9,6 +9,8 @@ life (create, second apply, refresh, drift, delete) against the stand-in of its 
 provider host does), and its inputs in the engine's form (numbers as floats, secrets unwrapped). A secret the
 stack leaves unset (a source password a deployer sets in the stack's config) is given a sentinel value, so the
 provider is exercised as a deployed stack runs it; the plan's own sentinels stand in for generated passwords.
+A secret the stack files leave out entirely because only the operator has it (OPERATOR_SECRETS: the `api` source's
+`access_key`, which the stack files document how to set) is added as `pulumi config set --secret --path` would.
 
 `Endpoints` points each resource's connection at the stand-in of its service; `Lifecycle` runs the engine's
 operations in the engine's order (check, create, ...), passing the outputs of one to the next as the engine stores them.
@@ -37,7 +39,7 @@ from pulumi.dynamic import ResourceProvider
 
 from components.kit.rest import CONNECTION, SPEC_HASH, RestProvider, has_unknowns, integral
 from infra.model.config import parse_stack_config, project_values
-from infra.model.stackfiles import load_stack
+from infra.model.stackfiles import StackSettings, load_stack
 from infra.offline.harness import RecordedResource, run_program, secret_sentinel, unwrap_secret
 from tests.support.fake_https import Exchange, serve_https
 
@@ -99,12 +101,33 @@ def _provider(recorded: RecordedResource) -> ResourceProvider:
     return provider
 
 
+# `<namespace>:<key>` -> path inside it -> what an operator sets as a secret before the first `pulumi up`.
+OPERATOR_SECRETS: dict[str, tuple[tuple[str, ...], ...]] = {
+    "dataplatform:ingestion": (("sources", "api", "secrets", "access_key"),),
+}
+
+
+def with_operator_secrets(settings: StackSettings) -> StackSettings:
+    """The stack's settings with OPERATOR_SECRETS set (each a sentinel named after its path), the keys secret."""
+    config = dict(settings.config)
+    for key, paths in OPERATOR_SECRETS.items():
+        value = json.loads(config[key])
+        for path in paths:
+            node = value
+            for part in path[:-1]:
+                node = node.setdefault(part, {})
+            node[path[-1]] = secret_sentinel("operator", settings.stack, key, *path)
+        config[key] = json.dumps(value)
+    secret_keys = tuple(sorted({*settings.secret_keys, *OPERATOR_SECRETS}))
+    return StackSettings(settings.project, settings.stack, config, secret_keys)
+
+
 @functools.cache
 def dynamic_resources(stack: str) -> tuple[Declared, ...]:
     """Every dynamic resource the stack's program declares, dependencies before dependants, otherwise by URN."""
     from infra.program import main
 
-    settings = load_stack(stack)
+    settings = with_operator_secrets(load_stack(stack))
     edition = parse_stack_config(project_values(settings.config), stack).lakehouse.edition
     recording = run_program(main, settings)
     # The SDK registers from several threads: the recording's order varies between runs, the URNs do not.
@@ -295,6 +318,13 @@ def _first(spec: dict[str, Any], *paths: tuple[str | int, ...]) -> tuple[str | i
     raise KeyError(f"none of {paths} in {describe(spec)}")
 
 
+def _source_edit(spec: dict[str, Any]) -> tuple[tuple[str | int, ...], Any]:
+    path = _first(spec, ("configuration", "database"), ("configuration", "bucket"),
+                  ("configuration", "database_config", "auth_source"), ("configuration", "api_url"),
+                  ("configuration", "start_date"))
+    return path, "2025-01-01" if path[-1] == "start_date" else "edited"  # a date field keeps its format
+
+
 # One field of each kind's spec that a person changes on the server, and its new value: a refresh must show it.
 # A kind missing here has nothing the service lets anyone change in place (a Dremio space or folder is its path).
 Edit = Callable[[dict[str, Any]], tuple[tuple[str | int, ...], Any]]
@@ -309,9 +339,7 @@ DRIFT: dict[str, Edit] = {
     "dremio:Role": lambda spec: (("description",), "edited by hand"),
     "dremio:Grants": lambda spec: (("grants", 0, "privileges"), spec["grants"][0]["privileges"][:-1]),
     "airbyte:Workspace": lambda spec: (("notifications", "failure", "email", "enabled"), False),
-    "airbyte:Source": lambda spec: (_first(spec, ("configuration", "database"), ("configuration", "bucket"),
-                                           ("configuration", "database_config", "auth_source"),
-                                           ("configuration", "api_url")), "edited"),
+    "airbyte:Source": lambda spec: _source_edit(spec),
     "airbyte:Destination": lambda spec: (("configuration", "s3_bucket_path"), "edited"),
     "airbyte:Connection": lambda spec: (("status",), "inactive"),
     "superset:Role": lambda spec: (("permissions",), spec["permissions"][:-1]),

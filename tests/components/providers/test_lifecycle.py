@@ -56,15 +56,7 @@ from tests.support.vendor_specs import vendor_spec, vendor_spec_path
 
 # Measured on the providers and stand-ins of this commit: `<stack>/<module>:<Type>/<name>` -> the step that fails
 # and why. An entry leaves when its resource passes (strict: an unexpected pass fails).
-_API_SOURCE = ("check: the stacks leave the `api` connector's secret `access_key` to the operator "
-               "(`ingestion.sources.api.secrets`) and the spec the server reports requires it: \"catalog source `api` "
-               "(connector airbyte/source-exchange-rates:...): field `access_key`: required by the connector's spec\"; "
-               "create refuses it the same way before writing")
-KNOWN: dict[str, str] = {
-    **{f"{stack}/airbyte:Source/platform-ingestion-source-api": _API_SOURCE for stack in STACKS},
-    **{f"{stack}/airbyte:Connection/platform-ingestion-connection-api": f"its source: {_API_SOURCE}"
-       for stack in STACKS},
-}
+KNOWN: dict[str, str] = {}
 
 DECLARED: list[Declared] = [resource for stack in STACKS for resource in dynamic_resources(stack)]
 SLOW = {"superset"}  # services that start a real server
