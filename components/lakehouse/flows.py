@@ -1,6 +1,7 @@
 """The lakehouse's vendor-documented flows: Dremio's coordinator and executors (ZooKeeper, fabric, the lake, the
 sources they read), the dbt runner and the backup job. All are the program's own workloads
-(components/lakehouse/spec.py): the ports stated here are the spec's, and the network check holds them to the recorded objects' container ports.
+(components/lakehouse/spec.py): the ports stated here are the spec's, and the network check holds them to the
+recorded objects' container ports.
 
 Pure data (components/kit/flows.py); components/platform.py lists it.
 """
