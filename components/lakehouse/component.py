@@ -274,7 +274,7 @@ class Lakehouse(pulumi.ComponentResource):
             opts=self._k8s(),
         )
         # The lake's name for the backups bucket (components/storage/component.py bucket_names).
-        backups_bucket = bucket_name(self._stack.name_prefix, self._stack.stack, spec.BACKUP_BUCKET.role)
+        backups_bucket = bucket_name(self._stack.name_prefix, self._stack.stack, naming.BACKUPS_BUCKET_ROLE)
         image = platform_image(spec.RUNNER, self._cluster.images)
         k8s.batch.v1.CronJob(
             f"{self._name}-{spec.BACKUP}",

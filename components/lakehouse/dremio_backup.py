@@ -1,7 +1,7 @@
 """Asks Dremio's coordinator for a backup of its KV store, as `dremio-admin backup` does, and reports the result.
 
 The `dremio-backup` CronJob runs this file (mounted from a ConfigMap, standard library only) in the lakehouse
-namespace; tests/components/test_dremio_backup.py runs it against the Dremio fake over TLS.
+namespace; tests/components/providers/test_dremio_backup.py runs it against the Dremio fake over TLS.
 
     DREMIO_URL=https://dremio-client.dp-lakehouse.svc.cluster.local:9047 DREMIO_USERNAME=platform-admin \\
     DREMIO_PASSWORD=... DREMIO_CA_FILE=/etc/dataplatform/ca/ca.crt \\

@@ -23,7 +23,6 @@ from components.kit.images import pinned
 from components.lakehouse.config import DremioBackupSettings
 from components.lakehouse.log_routes import DBT_CONTAINER, QUERY_SECONDS
 from components.metadata.access import DatabaseLogin
-from components.metadata.backups import BACKUP_BUCKET
 from components.monitoring.component import AlertRule
 from components.storage.access import PrefixGrant, ServiceBucket
 from infra.model import naming
@@ -70,7 +69,8 @@ SPACE_READ = ("SELECT", "VIEW_REFLECTION")
 SPACE_WRITE = ("ALTER", "ALTER_REFLECTION", "MODIFY", "SELECT", "VIEW_REFLECTION")
 # Dremio's scheduled backup of its KV store: a CronJob asks the coordinator for it (BackupResource), and the
 # coordinator writes it through its distributed store's S3 file system under `dremio/` of the backups bucket, which
-# the `dremio` identity may write there and nowhere else of that bucket (docs/decisions/0035).
+# the `dremio` identity may write there and nowhere else of that bucket
+# (docs/decisions/0035-dremio-backup-by-the-coordinator.md).
 BACKUP = "dremio-backup"
 BACKUP_SECRET = "dremio-backup"
 BACKUP_SCRIPT_CONFIG_MAP = "dremio-backup-script"
@@ -472,7 +472,7 @@ def backup_dir(backups_bucket: str) -> str:
 def backup_grant(settings: DremioBackupSettings) -> PrefixGrant:
     """The `dremio` identity's write access to `dremio/` of the backups bucket, which expires the backups after the
     retention (components/storage/access.py)."""
-    return PrefixGrant(BACKUP_BUCKET.role, BACKUP_PREFIX, STORE_BUCKET.writer,
+    return PrefixGrant(naming.BACKUPS_BUCKET_ROLE, BACKUP_PREFIX, STORE_BUCKET.writer,
                        "Dremio's coordinator writes its KV store backups here.", settings.retention_days)
 
 
