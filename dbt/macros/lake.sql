@@ -30,9 +30,10 @@
     select 1
 {% endmacro %}
 
-{#- Post-hook: writes the model just built as Parquet into its lake folder with the layer's codec. -#}
+{#- Post-hook: writes the model just built as Parquet into its lake folder with the layer's codec. A view is not
+    written: it is read when queried (the Lambda model's unified view), and a copy would be stale at once. -#}
 {% macro export_to_lake(layer) %}
-    {% if target.type == 'duckdb' %}
+    {% if target.type == 'duckdb' and config.get('materialized') in ('table', 'incremental') %}
         copy (select * from {{ this }})
         to '{{ lake_location(layer) }}'
         (format parquet, compression {{ var('lake_codecs')[layer] }}, file_size_bytes '512MB', overwrite true)

@@ -9,7 +9,7 @@ For every mart of `infra/dataflow.yaml` (`make mart-assets` runs the first form)
   `dbt/models/reflections/_reflections.yml`; dbt-dremio builds them on the `dremio` target only;
 - its Superset dataset, `components/presentation/assets/datasets/<mart>.yaml` (components/presentation/datasets.py),
   on the bundle's Dremio connection (`components/presentation/assets/databases/dremio.yaml`).
-A mart's columns are those of its dbt model in `dbt/models/marts/_marts.yml`, in order; its grain and its
+A mart's columns are those of its dbt model in `dbt/models/marts/_marts__models.yml`, in order; its grain and its
 reflection's columns must be among them. Each file opens with a comment saying it is generated; only such files
 in those two folders are this command's, so it removes the ones no mart gives any more and leaves the bundle's
 charts and dashboards, and any other hand-written file, alone.
@@ -32,7 +32,7 @@ from infra.model.naming import SUPERSET_BUNDLE_DATABASE_FILE
 from infra.model.stackfiles import REPO_ROOT
 
 CATALOG_FILE = Path("infra/dataflow.yaml")
-MARTS_FILE = Path("dbt/models/marts/_marts.yml")
+MARTS_FILE = Path("dbt/models/marts/_marts__models.yml")
 REFLECTIONS_DIR = Path("dbt/models/reflections")
 REFLECTIONS_FILE = REFLECTIONS_DIR / "_reflections.yml"
 BUNDLE_DIR = Path("components/presentation/assets")
@@ -69,7 +69,7 @@ def generated_files(root: Path) -> list[Path]:
 
 
 def mart_columns(marts_document: Mapping) -> dict[str, tuple[DatasetColumn, ...]]:
-    """Model name -> its columns, in order, from a parsed `_marts.yml`."""
+    """Model name -> its columns, in order, from a parsed `_marts__models.yml`."""
     return {
         model["name"]: tuple(
             DatasetColumn(column["name"], temporal=str(column.get("data_type") or "").lower() in TIME_TYPES)

@@ -64,7 +64,7 @@ def test_a_mart_added_to_the_catalog_gets_its_reflection_and_its_dataset():
 """
     models = yaml.safe_load(files[mart_assets.REFLECTIONS_FILE])["models"]
     assert [model["name"] for model in models] == [
-        "fct_customer_lifetime_value_raw", "fct_daily_revenue_agg", "fct_product_reviews_agg"]
+        "customers_raw", "daily_revenue_agg", "fct_product_reviews_agg"]
     dataset = yaml.safe_load(files[Path("components/presentation/assets/datasets/fct_product_reviews.yaml")])
     assert (dataset["table_name"], dataset["schema"], dataset["description"], dataset["database_uuid"]) == (
         "fct_product_reviews", "gold.marts", "Reviews and mean rating per product.", DATABASE_UUID)
@@ -105,7 +105,7 @@ def test_time_columns_are_those_dbt_types_as_dates_or_timestamps():
     assert mart_assets.mart_columns(document) == {"fct_x": (
         DatasetColumn("day", temporal=True), DatasetColumn("at", temporal=True), DatasetColumn("n"),
         DatasetColumn("label"))}
-    assert [column.name for column in checked_in_columns()["fct_daily_revenue"] if column.temporal] == ["order_date"]
+    assert [column.name for column in checked_in_columns()["daily_revenue"] if column.temporal] == ["order_date"]
 
 
 def test_columns_the_dbt_model_lacks_are_refused_by_key_path():
@@ -114,15 +114,16 @@ def test_columns_the_dbt_model_lacks_are_refused_by_key_path():
         mart_assets.generate(catalog_with({**REVIEWS, "grain": ["product_id", "sku"]}), columns, DATABASE_UUID)
     assert str(raised.value).splitlines() == [
         "infra/dataflow.yaml: marts[fct_product_reviews].grain: sku not among the columns of the dbt model in "
-        'dbt/models/marts/_marts.yml; name columns it declares (got ["product_id", "sku"])',
+        'dbt/models/marts/_marts__models.yml; name columns it declares (got ["product_id", "sku"])',
         "infra/dataflow.yaml: marts[fct_product_reviews].reflection.dimensions: review_date not among the columns of "
-        'the dbt model in dbt/models/marts/_marts.yml; name columns it declares (got ["product_id", "review_date"])',
+        "the dbt model in dbt/models/marts/_marts__models.yml; name columns it declares "
+        '(got ["product_id", "review_date"])',
         "infra/dataflow.yaml: marts[fct_product_reviews].reflection.measures: review_count, rating_sum not among the "
-        "columns of the dbt model in dbt/models/marts/_marts.yml; name columns it declares (got "
+        "columns of the dbt model in dbt/models/marts/_marts__models.yml; name columns it declares (got "
         '["review_count", "rating_sum"])',
     ]
-    with pytest.raises(ConfigError, match=r"marts\[fct_product_reviews\]: dbt/models/marts/_marts.yml has no dbt "
-                                          "model `fct_product_reviews` with columns; declare the mart's model"):
+    with pytest.raises(ConfigError, match=r"marts\[fct_product_reviews\]: dbt/models/marts/_marts__models.yml has no "
+                                          "dbt model `fct_product_reviews` with columns; declare the mart's model"):
         mart_assets.generate(catalog_with(REVIEWS), checked_in_columns(), DATABASE_UUID)
 
 
@@ -141,7 +142,7 @@ def repository(tmp_path: Path) -> Path:
 def test_a_mart_removed_from_the_catalog_loses_its_files_and_nothing_else(repository: Path, capsys):
     catalog = repository / mart_assets.CATALOG_FILE
     document = yamlio.load(catalog.read_text())
-    document["marts"] = [mart for mart in document["marts"] if mart["name"] != "fct_daily_revenue"]
+    document["marts"] = [mart for mart in document["marts"] if mart["name"] != "daily_revenue"]
     catalog.write_text(yaml.safe_dump(document, sort_keys=False))
     before = {path: path.read_bytes() for path in repository.rglob("*") if path.is_file()}
 
@@ -149,9 +150,9 @@ def test_a_mart_removed_from_the_catalog_loses_its_files_and_nothing_else(reposi
     captured = capsys.readouterr()
     assert captured.out.splitlines() == [
         "dbt/models/reflections/_reflections.yml: differs from what the catalog gives",
-        "components/presentation/assets/datasets/fct_daily_revenue.yaml: generated for a mart the catalog no longer "
+        "components/presentation/assets/datasets/daily_revenue.yaml: generated for a mart the catalog no longer "
         "declares",
-        "dbt/models/reflections/fct_daily_revenue_agg.sql: generated for a mart the catalog no longer declares",
+        "dbt/models/reflections/daily_revenue_agg.sql: generated for a mart the catalog no longer declares",
     ]
     assert "run `make mart-assets`" in captured.err
     assert {path: path.read_bytes() for path in repository.rglob("*") if path.is_file()} == before
@@ -159,9 +160,9 @@ def test_a_mart_removed_from_the_catalog_loses_its_files_and_nothing_else(reposi
     assert mart_assets.main(["--root", str(repository)]) == 0
     # Only that mart's generated files go: the charts, the dashboard and the hand-written dataset stay.
     removed = sorted(path.relative_to(repository).as_posix() for path in before if not path.exists())
-    assert removed == ["components/presentation/assets/datasets/fct_daily_revenue.yaml",
-                       "dbt/models/reflections/fct_daily_revenue_agg.sql"]
-    assert "fct_daily_revenue" not in (repository / mart_assets.REFLECTIONS_FILE).read_text()
+    assert removed == ["components/presentation/assets/datasets/daily_revenue.yaml",
+                       "dbt/models/reflections/daily_revenue_agg.sql"]
+    assert "daily_revenue" not in (repository / mart_assets.REFLECTIONS_FILE).read_text()
     assert mart_assets.main(["--check", "--root", str(repository)]) == 0
 
 
@@ -170,4 +171,5 @@ def test_a_catalog_error_exits_2_with_the_message(repository: Path, capsys):
     marts.write_text(marts.read_text().replace("      - name: order_date\n", "      - name: order_day\n"))
     assert mart_assets.main(["--root", str(repository)]) == 2
     assert capsys.readouterr().err.startswith(
-        "infra/dataflow.yaml: marts[fct_daily_revenue].grain: order_date not among the columns of the dbt model")
+        "infra/dataflow.yaml: marts[daily_revenue].grain: order_date not among the columns of the dbt model")
+
