@@ -85,3 +85,16 @@ def test_reflections_exist_only_on_dremio_and_match_the_catalog(manifests):
             assert config["dimensions"] == reflection.dimensions and config["measures"] == reflection.measures
         marts = {n["name"]: n for n in manifests["dremio"]["nodes"].values()}
         assert marts[mart.name]["config"]["materialized"] == "view"
+
+
+def test_exposures_link_the_marts_to_superset(manifests):
+    """The generated exposures parse on both targets and hang on the marts' models (dbt docs shows the lineage)."""
+    for manifest in manifests.values():
+        exposures = {e["name"]: e for e in manifest["exposures"].values()}
+        for mart in load_catalog().marts:
+            assert exposures[f"superset_dataset_{mart.name}"]["depends_on"]["nodes"] == [
+                f"model.dataplatform.{mart.name}"]
+        dashboards = [e for e in exposures.values() if e["type"] == "dashboard"]
+        assert dashboards
+        read = {node for e in dashboards for node in e["depends_on"]["nodes"]}
+        assert read == {f"model.dataplatform.{mart.name}" for mart in load_catalog().marts}
