@@ -28,7 +28,7 @@ _MEASURE = ("import resource, subprocess, sys, time; t = time.perf_counter(); "
             "print(rc, time.perf_counter() - t, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)")
 DASHBOARD_SQL = """
 select order_date, daily_revenue, order_count
-from read_parquet('{path}/*.parquet')
+from read_parquet('{path}/**/*.parquet')
 where order_date > date '2025-10-16' - interval 30 day
 order by order_date
 """

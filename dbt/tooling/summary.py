@@ -67,7 +67,7 @@ def local_summary(root: Path) -> BuildSummary:
               for d in datasets}
 
     def relation(layer: str, model: str) -> str:
-        return f"read_parquet('{local_path(layer, model, root)}/*.parquet')"
+        return f"read_parquet('{local_path(layer, model, root)}/**/*.parquet')"
 
     return _collect(lambda sql: con.execute(sql).fetchall(), relation, bronze)
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections import Counter
+from collections import Counter, defaultdict
 from decimal import Decimal
 
 import pytest
@@ -108,10 +108,37 @@ def test_layers_are_written_where_the_lake_mapping_says_with_the_catalog_codecs(
                                       "int_rejects_unioned")}
     for layer, model in expected_folders:
         folder = local_path(layer, mart_key(model), workspace.lake)
-        files = list(folder.glob("*.parquet"))
+        files = list(folder.rglob("*.parquet"))
         assert files, f"no Parquet written to {folder}"
         assert workspace.query(
-            f"select distinct compression from parquet_metadata('{folder}/*.parquet')") == [[codec[layer]]]
+            f"select distinct compression from parquet_metadata('{folder}/**/*.parquet')") == [[codec[layer]]]
+
+
+def test_silver_is_bucketed_by_business_key_and_gold_by_period_within_bounds(built):
+    """Silver: at most the catalog's bucket count of folders per model, each key in one; gold: one folder per month
+    of the mart's date. Neither grows with the number of orders: the buckets are fixed and the generated history
+    spans the same two years at any scale, so 10M orders make as many folders as these 3,000."""
+    workspace, _, expected = built
+    from infra.model.catalog import MAX_PARTITION_FOLDERS, load_catalog
+
+    lake = load_catalog().lake
+    buckets = lake.layer("silver").buckets
+    assert buckets <= MAX_PARTITION_FOLDERS
+    for model, key in (("stg_postgres__orders", "order_id"), ("int_orders_validated", "order_id"),
+                       ("stg_postgres__customers", "customer_id")):
+        folder = local_path("silver", model, workspace.lake)
+        names = {path.name for path in folder.iterdir() if path.is_dir()}
+        assert names and names <= {f"key_bucket={n}" for n in range(buckets)}, names
+        assert not list(folder.glob("*.parquet")), "rows outside the bucket folders"
+        placed = defaultdict(set)
+        for row in workspace.rows("silver", model):
+            placed[row[key]].add(row["key_bucket"])
+        assert all(len(found) == 1 for found in placed.values()), f"{model}: a key in two buckets"
+    assert lake.layer("gold").period == "month"
+    folder = local_path("gold", mart_key("daily_revenue"), workspace.lake)
+    months = {f"year={day[:4]}/month={int(day[5:7])}" for day in expected.daily_revenue}
+    assert {path.parent.relative_to(folder).as_posix() for path in folder.rglob("*.parquet")} == months
+    assert len(months) <= 26 <= MAX_PARTITION_FOLDERS
 
 
 def test_docs_generate_works_after_a_build(built):
