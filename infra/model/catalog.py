@@ -136,8 +136,8 @@ class Lake(_Strict):
                 if key in layer.partitioning and value is None:
                     problems.append(Problem(f"{name.value}.{setting}", f"partitioning by {key} needs {what}"))
                 elif key not in layer.partitioning and value is not None:
-                    problems.append(Problem(f"{name.value}.{setting}", f"only with partitioning by {key}; remove it",
-                                            value))
+                    problems.append(Problem(f"{name.value}.partitioning", f"`{setting}` is set: partition by {key}, "
+                                            f"or remove `{setting}`", layer.partitioning))
         bronze = layers[LayerName.bronze]
         if bronze.format != "parquet":
             problems.append(Problem("bronze.format", "Airbyte's S3 destination writes bronze as Parquet: set "
