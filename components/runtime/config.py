@@ -1,4 +1,5 @@
-"""The runtime's section of the stack config (`dataplatform:kubernetes`): the cluster and its base.
+"""The runtime's sections of the stack config: `dataplatform:kubernetes` (the cluster and its base) and
+`dataplatform:alerting` (where the Alertmanager it installs sends alerts; components/runtime/alerting.py).
 
 A pure pydantic model: the stack config (infra/model/config.py) is composed of the sections, and the
 component takes this one as it is."""
@@ -11,7 +12,6 @@ from typing import Annotated, Literal
 from pydantic import Field, SecretStr, model_validator
 
 from infra.model import naming
-from infra.model.stackfiles import OFFLINE_SECRET_PLACEHOLDER
 from infra.model.errors import InputError, Problem
 from infra.model.sections import (
     HTTPS_URL,
@@ -24,6 +24,7 @@ from infra.model.sections import (
     read_pem,
     repeated_names,
 )
+from infra.model.stackfiles import OFFLINE_SECRET_PLACEHOLDER
 
 
 class CaSettings(Section):
