@@ -17,7 +17,8 @@ What it declares, in the first-deploy order of docs/decisions/0001-deployment-to
 3. the shared services from pinned charts (components/runtime/values.py): CloudNativePG and ECK operators,
    MinIO in dev (with its KMS key and audit webhook), the Prometheus Operator stack and Fluent Bit (shipping the
    products' `LogSource`s), with their secrets generated into Kubernetes Secrets and their TLS certificates from
-   cert-manager;
+   cert-manager; Alertmanager's configuration from the stack's `alerting` section (components/runtime/alerting.py)
+   in a Secret of its own;
 4. the services products have it run for them (`HostedService`: Superset's Valkey), each with its release, its
    server certificate and its generated password, declared like the shared services.
 """
