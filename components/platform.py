@@ -103,7 +103,8 @@ def flow_tables(config: StackConfig, catalog: Catalog) -> tuple[FlowTable, ...]:
         ingestion_flows.flow_table(catalog, config.ingestion),
         lakehouse_flows.flow_table(config.lakehouse),
         presentation_flows.flow_table(kubernetes.replicas),
-        monitoring_flows.flow_table(kubernetes.alertmanager == "install", kubernetes.replicas, config.alerting),
+        monitoring_flows.flow_table(kubernetes.alertmanager == "install", kubernetes.replicas,
+                                    tuple(config.alerting.reaches("webhook")), tuple(config.alerting.reaches("email"))),
     )
     workloads = tuple(workload for table in tables for workload in table.workloads)
     return (*tables, FlowTable("dns", flows=runtime_flows.dns_flows(workloads)))

@@ -19,7 +19,6 @@ from components.kit.flows import (
     Workload,
     chart_source,
 )
-from components.runtime.config import AlertingSettings
 
 RELEASE = "prometheus"
 OPERATOR_PORT = 10250  # `prometheusOperator.tls.internalPort`: the operator's TLS port, webhook and metrics
@@ -75,9 +74,10 @@ def alertmanager(replicas: int) -> Workload:
     )
 
 
-def flow_table(install_alertmanager: bool, replicas: int, alerting: AlertingSettings | None = None) -> FlowTable:
+def flow_table(install_alertmanager: bool, replicas: int, webhook_ports: tuple[int, ...] = (),
+               smtp_ports: tuple[int, ...] = ()) -> FlowTable:
     """The monitoring layer's pods and flows; Alertmanager only where the stack installs it, and its receivers
-    (`alerting`) on the ports their URLs and relays name."""
+    (`alerting.receivers`) on the ports their webhooks and relays name."""
     server = prometheus(replicas)
     api = Service(KUBERNETES_API.name)
     workloads = [OPERATOR, server, KUBE_STATE_METRICS]
@@ -105,11 +105,10 @@ def flow_table(install_alertmanager: bool, replicas: int, alerting: AlertingSett
         workloads.append(alerts)
         flows.append(Flow(server, alerts, ALERTMANAGER_PORT, "sends firing alerts",
                           _chart("templates/alertmanager/networkpolicy.yaml")))
-        receivers = alerting or AlertingSettings()
         flows += [Flow(alerts, ALERT_WEBHOOK, port, "delivers alerts to a webhook receiver", RECEIVERS_SOURCE)
-                  for port in receivers.reaches("webhook")]
+                  for port in webhook_ports]
         flows += [Flow(alerts, SMTP, port, "delivers alerts by e-mail through the relay", RECEIVERS_SOURCE)
-                  for port in receivers.reaches("email")]
+                  for port in smtp_ports]
         if replicas > 1:
             gossip = "https://prometheus.io/docs/alerting/latest/alertmanager/#high-availability"
             flows += [Flow(alerts, alerts, ALERTMANAGER_CLUSTER_PORT, "replicas gossip silences and notifications",

@@ -121,10 +121,44 @@ def relay(webhook) -> Iterator[int]:
     controller.stop()
 
 
-def rule(name: str, severity: str, namespace: str) -> dict:
-    return {"alert": name, "expr": "vector(1)", "for": "0s",
+def rule(name: str, severity: str, namespace: str, expr: str = "vector(1)", duration: str = "0s") -> dict:
+    return {"alert": name, "expr": expr, "for": duration,
             "labels": {"severity": severity, "namespace": namespace},
             "annotations": {"summary": f"{name} fires for the delivery test."}}
+
+
+SYMPTOM_METRIC = "delivery_test_symptom"
+
+
+def symptom_rule() -> dict:
+    """The symptom fires once the test turns it on (a series Prometheus scrapes from the test), after its cause has
+    reached the webhook: Alertmanager judges inhibition when it sends a group, against the causes it holds then, so
+    the test makes the order certain instead of racing the two first sends."""
+    return rule(*SYMPTOM, expr=f"{SYMPTOM_METRIC} == 1")
+
+
+@pytest.fixture()
+def symptom_switch() -> Iterator[tuple[int, threading.Event]]:
+    """A metrics endpoint on loopback serving `delivery_test_symptom`: 0, then 1 once the event is set."""
+    on = threading.Event()
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            body = f"{SYMPTOM_METRIC} {1 if on.is_set() else 0}\n".encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "text/plain; version=0.0.4")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield server.server_address[1], on
+    server.shutdown()
+    server.server_close()
 
 
 def start(command: list[str], log: Path) -> subprocess.Popen:
@@ -149,10 +183,11 @@ def alertmanager_alerts(port: int, ca_file: Path) -> list[dict]:
 
 
 def test_firing_alerts_reach_the_webhook_and_the_relay_and_an_inhibited_symptom_reaches_neither(
-        tmp_path, webhook, relay):
+        tmp_path, webhook, relay, symptom_switch):
     require("promtool")
     require("alertmanager")
     hook_port, inbox, pki = webhook
+    switch_port, symptom_on = symptom_switch
     ca_file = tmp_path / "pki" / "ca.pem"
     settings = AlertingSettings.model_validate({
         "receivers": {
@@ -169,10 +204,11 @@ def test_firing_alerts_reach_the_webhook_and_the_relay_and_an_inhibited_symptom_
     (tmp_path / "web.yml").write_text(yaml.safe_dump(web))
     am_port = free_port()
     (tmp_path / "rules.yml").write_text(yaml.safe_dump(
-        {"groups": [{"name": "delivery", "rules": [rule(*CAUSE), rule(*SYMPTOM), rule(*WARNING)]}]}))
+        {"groups": [{"name": "delivery", "rules": [rule(*CAUSE), symptom_rule(), rule(*WARNING)]}]}))
     (tmp_path / "prometheus.yml").write_text(yaml.safe_dump({
-        "global": {"evaluation_interval": "1s"},
+        "global": {"evaluation_interval": "1s", "scrape_interval": "1s"},
         "rule_files": [str(tmp_path / "rules.yml")],
+        "scrape_configs": [{"job_name": "symptom", "static_configs": [{"targets": [f"127.0.0.1:{switch_port}"]}]}],
         "alerting": {"alertmanagers": [{
             "scheme": "https", "api_version": "v2",
             # Verified against the CA, by the name the certificate carries (as the platform's Prometheus does).
@@ -195,6 +231,7 @@ def test_firing_alerts_reach_the_webhook_and_the_relay_and_an_inhibited_symptom_
         wait_for(lambda: CAUSE[0] in inbox.webhook_alerts(), "the critical alert did not reach the webhook", logs)
         wait_for(lambda: len(inbox.mails) >= 2, "the critical alert and the warning did not both arrive by mail",
                  logs)
+        symptom_on.set()  # the cause is in Alertmanager: now its symptom fires
 
         def symptom_inhibited() -> bool:
             alerts = {alert["labels"]["alertname"]: alert for alert in alertmanager_alerts(am_port, ca_file)}
@@ -203,7 +240,7 @@ def test_firing_alerts_reach_the_webhook_and_the_relay_and_an_inhibited_symptom_
                     and symptom["status"]["inhibitedBy"] == [cause["fingerprint"]])
 
         wait_for(symptom_inhibited, "Alertmanager did not hold the symptom as inhibited by its cause", logs)
-        # With a one-second group interval its group has been flushed several times by now; give it three more.
+        # With a one-second group wait and interval, its group is flushed every second from now on; give it three.
         time.sleep(3)
     finally:
         for process in processes:
