@@ -103,7 +103,8 @@ def flow_tables(config: StackConfig, catalog: Catalog) -> tuple[FlowTable, ...]:
         ingestion_flows.flow_table(catalog, config.ingestion),
         lakehouse_flows.flow_table(config.lakehouse),
         presentation_flows.flow_table(kubernetes.replicas),
-        monitoring_flows.flow_table(kubernetes.alertmanager == "install", kubernetes.replicas),
+        monitoring_flows.flow_table(kubernetes.alertmanager == "install", kubernetes.replicas,
+                                    tuple(config.alerting.reaches("webhook")), tuple(config.alerting.reaches("email"))),
     )
     workloads = tuple(workload for table in tables for workload in table.workloads)
     return (*tables, FlowTable("dns", flows=runtime_flows.dns_flows(workloads)))
@@ -165,7 +166,8 @@ def network_problems(config: StackConfig, catalog: Catalog) -> list[Problem]:
 
 def runtime_releases(config: StackConfig) -> list[ProductRelease]:
     """The releases the runtime declares for this stack config, as `DataPlatform` wires it."""
-    return releases(config.kubernetes, config.identity, config.storage, LOG_SOURCES, hosted_services(config.kubernetes))
+    return releases(config.kubernetes, config.identity, config.storage, LOG_SOURCES, hosted_services(config.kubernetes),
+                    config.alerting)
 
 
 class DataPlatform(pulumi.ComponentResource):
@@ -178,7 +180,7 @@ class DataPlatform(pulumi.ComponentResource):
         self.runtime = KubernetesRuntime(
             f"{name}-runtime", config.kubernetes, stack, config.storage, log_sources=LOG_SOURCES,
             hosted=hosted_services(config.kubernetes), flows=flow_tables(config, catalog),
-            networks=outside_networks(config), opts=child_options(self)
+            networks=outside_networks(config), alerting=config.alerting, opts=child_options(self)
         )
         self.cluster: ClusterContext = self.runtime.context
         providers = {}

@@ -8,13 +8,27 @@ Pure data (components/kit/flows.py); components/platform.py lists it.
 
 from __future__ import annotations
 
-from components.kit.flows import KUBERNETES_API, NODES, Flow, FlowTable, Port, Service, Workload, chart_source
+from components.kit.flows import (
+    KUBERNETES_API,
+    NODES,
+    Flow,
+    FlowTable,
+    Outside,
+    Port,
+    Service,
+    Workload,
+    chart_source,
+)
 
 RELEASE = "prometheus"
 OPERATOR_PORT = 10250  # `prometheusOperator.tls.internalPort`: the operator's TLS port, webhook and metrics
 ALERTMANAGER_PORT = 9093
 ALERTMANAGER_CLUSTER_PORT = 9094
 KUBELET_PORT = 10250
+# Where the installed Alertmanager delivers (`alerting.receivers`): the webhooks' hosts and the e-mail relays.
+ALERT_WEBHOOK = Outside("alert-webhook", "the hosts of the webhook receivers' URLs (`alerting.receivers`)")
+SMTP = Outside("smtp", "the SMTP relays of the e-mail receivers (`alerting.receivers`)")
+RECEIVERS_SOURCE = "https://prometheus.io/docs/alerting/latest/configuration/#receiver-integration-settings"
 
 
 def _chart(path: str) -> str:
@@ -60,8 +74,10 @@ def alertmanager(replicas: int) -> Workload:
     )
 
 
-def flow_table(install_alertmanager: bool, replicas: int) -> FlowTable:
-    """The monitoring layer's pods and flows; Alertmanager only where the stack installs it."""
+def flow_table(install_alertmanager: bool, replicas: int, webhook_ports: tuple[int, ...] = (),
+               smtp_ports: tuple[int, ...] = ()) -> FlowTable:
+    """The monitoring layer's pods and flows; Alertmanager only where the stack installs it, and its receivers
+    (`alerting.receivers`) on the ports their webhooks and relays name."""
     server = prometheus(replicas)
     api = Service(KUBERNETES_API.name)
     workloads = [OPERATOR, server, KUBE_STATE_METRICS]
@@ -89,6 +105,10 @@ def flow_table(install_alertmanager: bool, replicas: int) -> FlowTable:
         workloads.append(alerts)
         flows.append(Flow(server, alerts, ALERTMANAGER_PORT, "sends firing alerts",
                           _chart("templates/alertmanager/networkpolicy.yaml")))
+        flows += [Flow(alerts, ALERT_WEBHOOK, port, "delivers alerts to a webhook receiver", RECEIVERS_SOURCE)
+                  for port in webhook_ports]
+        flows += [Flow(alerts, SMTP, port, "delivers alerts by e-mail through the relay", RECEIVERS_SOURCE)
+                  for port in smtp_ports]
         if replicas > 1:
             gossip = "https://prometheus.io/docs/alerting/latest/alertmanager/#high-availability"
             flows += [Flow(alerts, alerts, ALERTMANAGER_CLUSTER_PORT, "replicas gossip silences and notifications",

@@ -17,7 +17,8 @@ What it declares, in the first-deploy order of docs/decisions/0001-deployment-to
 3. the shared services from pinned charts (components/runtime/values.py): CloudNativePG and ECK operators,
    MinIO in dev (with its KMS key and audit webhook), the Prometheus Operator stack and Fluent Bit (shipping the
    products' `LogSource`s), with their secrets generated into Kubernetes Secrets and their TLS certificates from
-   cert-manager;
+   cert-manager; Alertmanager's configuration from the stack's `alerting` section (components/runtime/alerting.py)
+   in a Secret of its own;
 4. the services products have it run for them (`HostedService`: Superset's Valkey), each with its release, its
    server certificate and its generated password, declared like the shared services.
 """
@@ -37,8 +38,8 @@ from components.kit.flows import FlowTable
 from components.kit.images import image_references
 from components.kit.release import HostedService, ProductRelease, ServerCertificate, declare_release
 from components.logs.shipping import LogSource
-from components.runtime import values
-from components.runtime.config import KubernetesConfig
+from components.runtime import alerting, values
+from components.runtime.config import AlertingSettings, KubernetesConfig
 from components.runtime.network import network_policies
 from components.runtime.trust_bundle import TrustBundleFile, default_path
 from components.storage.config import StorageConfig
@@ -58,7 +59,8 @@ CA_VALIDITY_HOURS = 24 * 365 * 5
 
 
 def releases(config: KubernetesConfig, stack: StackIdentity, storage: StorageConfig,
-             log_sources: Sequence[LogSource], hosted: Sequence[HostedService]) -> list[ProductRelease]:
+             log_sources: Sequence[LogSource], hosted: Sequence[HostedService],
+             alerting: AlertingSettings | None = None) -> list[ProductRelease]:
     """The shared and hosted services' releases of this stack, in install order."""
     specs = [values.cert_manager(config)] if config.install_cert_manager else []
     if config.install_cloudnative_pg:
@@ -67,7 +69,8 @@ def releases(config: KubernetesConfig, stack: StackIdentity, storage: StorageCon
         specs.append(values.minio(config))
     specs += [service.release for service in hosted]
     # The Prometheus Operator's CRDs before the releases that render its kinds (values.WAITS_FOR).
-    specs += [values.kube_prometheus_stack(config, config.issuer(stack)), values.eck_operator(config),
+    specs += [values.kube_prometheus_stack(config, config.issuer(stack), alerting or AlertingSettings()),
+              values.eck_operator(config),
               values.fluent_bit(config, log_sources)]
     return specs
 
@@ -89,6 +92,7 @@ class KubernetesRuntime(pulumi.ComponentResource):
         hosted: Sequence[HostedService],
         flows: Sequence[FlowTable],
         networks: Mapping[str, tuple[str, ...]],
+        alerting: AlertingSettings | None = None,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__(type_token("runtime", "KubernetesRuntime"), name, None, opts)
@@ -99,12 +103,13 @@ class KubernetesRuntime(pulumi.ComponentResource):
         self._install_minio = storage.backend == "minio"
         self._minio_kms_key = storage.minio_kms_key(stack)
         self._hosted = tuple(hosted)
+        self._alerting = alerting or AlertingSettings()
         self.provider = k8s.Provider(f"{name}-kubernetes", context=config.context, opts=child_options(self))
         self.namespaces = {layer: self._namespace(layer) for layer in LAYER_NAMESPACES}
         names = {layer: namespace.metadata.name for layer, namespace in self.namespaces.items()}
         self.network_policies = [self._network_policy(manifest) for manifest in network_policies(flows, networks)]
         self.releases: dict[str, k8s.helm.v3.Release] = {}
-        specs = {spec.name: spec for spec in releases(config, stack, storage, log_sources, hosted)}
+        specs = {spec.name: spec for spec in releases(config, stack, storage, log_sources, hosted, self._alerting)}
         if "cert-manager" in specs:
             self._release(specs.pop("cert-manager"))
         ca_pem, issuer_ready = self._certificate_authority()
@@ -112,7 +117,8 @@ class KubernetesRuntime(pulumi.ComponentResource):
         certificates = self._certificates(issuer_ready)
         secrets = self._secrets(ca_pem)
         if config.alertmanager == "install":
-            secrets.setdefault(values.PROMETHEUS_RELEASE, []).append(self._monitoring_ca(ca_pem))
+            secrets.setdefault(values.PROMETHEUS_RELEASE, []).extend(
+                [self._monitoring_ca(ca_pem), self._alertmanager_config()])
         for spec in specs.values():
             needs = certificates.get(spec.name, []) + secrets.get(spec.name, [])
             needs += [self.releases[release] for release in values.WAITS_FOR.get(spec.name, ())]
@@ -302,6 +308,13 @@ class KubernetesRuntime(pulumi.ComponentResource):
             data={values.MONITORING_CA_KEY: ca_pem},
             opts=self._child(),
         )
+
+    def _alertmanager_config(self) -> k8s.core.v1.Secret:
+        """The installed Alertmanager's configuration (receivers, routes, inhibitions), secret in the state: it
+        holds the receivers' credentials."""
+        text = pulumi.Output.secret(alerting.alertmanager_yaml(self._alerting))
+        return self._secret("alertmanager-config", "monitoring", values.ALERTMANAGER_CONFIG_SECRET,
+                            {values.ALERTMANAGER_CONFIG_KEY: text})
 
     def _credentials_after(self, release: str) -> tuple[pulumi.Output[str], pulumi.Output[str]]:
         """MinIO's root credentials as Outputs of its release: whoever configures MinIO waits for it to run."""

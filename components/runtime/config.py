@@ -1,17 +1,20 @@
-"""The runtime's section of the stack config (`dataplatform:kubernetes`): the cluster and its base.
+"""The runtime's sections of the stack config: `dataplatform:kubernetes` (the cluster and its base) and
+`dataplatform:alerting` (where the Alertmanager it installs sends alerts; components/runtime/alerting.py).
 
 A pure pydantic model: the stack config (infra/model/config.py) is composed of the sections, and the
 component takes this one as it is."""
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, SecretStr, model_validator
 
 from infra.model import naming
 from infra.model.errors import InputError, Problem
 from infra.model.sections import (
+    HTTPS_URL,
     KUBERNETES_NAME,
     NO_SPACE,
     Cidrs,
@@ -19,7 +22,9 @@ from infra.model.sections import (
     StackIdentity,
     certificate_text,
     read_pem,
+    repeated_names,
 )
+from infra.model.stackfiles import OFFLINE_SECRET_PLACEHOLDER
 
 
 class CaSettings(Section):
@@ -106,3 +111,207 @@ class KubernetesConfig(Section):
     def issuer(self, stack: StackIdentity) -> str:
         """The ClusterIssuer that signs the platform's certificates: the organisation's, else the stack's own."""
         return self.ca.issuer or naming.stack_issuer(stack.name_prefix, stack.stack)
+
+
+# ---- alerting (`dataplatform:alerting`): where the installed Alertmanager sends what it receives ---------------
+
+SEVERITIES = ("critical", "warning")
+RECEIVER_NAME = r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$"
+# Alertmanager's duration notation, restricted to whole units both 0.25 and 0.34 parse alike.
+DURATION = r"^[1-9][0-9]*(s|m|h|d)$"
+DURATION_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+SMARTHOST = r"^[A-Za-z0-9]([A-Za-z0-9.-]{0,251}[A-Za-z0-9])?:[0-9]{1,5}$"
+EMAIL = r"^[^\s@,<>]+@[^\s@,<>]+\.[^\s@,<>]+$"
+# The receiver every alert reaches when no route of its severity is configured: it has no integration, so those
+# alerts are shown in Alertmanager's UI and API and sent nowhere. Its name says so wherever it appears.
+UI_ONLY_RECEIVER = "alertmanager-ui-only"
+
+
+def seconds(duration: str) -> int:
+    return int(duration[:-1]) * DURATION_SECONDS[duration[-1]]
+
+
+def secret_command(path: str, what: str) -> str:
+    return f"`pulumi config set --secret --path 'dataplatform:{path}' <{what}>`"
+
+
+class WebhookReceiver(Section):
+    """An https endpoint that takes Alertmanager's webhook payload (a chat bridge, an incident tool)."""
+
+    url: SecretStr | None = Field(
+        default=None,
+        description="The https URL, a secret (it often carries a token): "
+        "`pulumi config set --secret --path 'dataplatform:alerting.receivers.<name>.webhook.url' <url>`.",
+    )
+    port: Annotated[int, Field(ge=1, le=65535)] = Field(
+        default=443,
+        description="The port the URL names (443 when it names none), which the NetworkPolicies open towards the "
+        "`alert-webhook` endpoint; kept apart from the secret URL, and checked against it.",
+    )
+
+
+class EmailReceiver(Section):
+    """Mail through an SMTP relay that speaks TLS (STARTTLS, or TLS from the first byte on port 465) and takes a
+    login; Alertmanager refuses to send when the relay offers no TLS."""
+
+    to: Annotated[tuple[Annotated[str, Field(pattern=EMAIL)], ...], Field(min_length=1)] = Field(
+        description="The addresses the alerts go to."
+    )
+    from_: Annotated[str, Field(pattern=EMAIL)] = Field(alias="from", description="The sender address.")
+    smarthost: Annotated[str, Field(pattern=SMARTHOST)] = Field(
+        description="The relay as `host:port` (587 STARTTLS, 465 TLS)."
+    )
+    username: Annotated[str, Field(min_length=1, pattern=NO_SPACE)] = Field(description="The relay login.")
+    password: Annotated[SecretStr, Field(min_length=1)] | None = Field(
+        default=None,
+        description="The relay password, a secret: "
+        "`pulumi config set --secret --path 'dataplatform:alerting.receivers.<name>.email.password' <password>`.",
+    )
+
+    @property
+    def port(self) -> int:
+        return int(self.smarthost.rsplit(":", 1)[1])
+
+
+class ReceiverSettings(Section):
+    """One named receiver: exactly one of `webhook` or `email`."""
+
+    webhook: WebhookReceiver | None = Field(default=None, description="Deliver to an https webhook.")
+    email: EmailReceiver | None = Field(default=None, description="Deliver by e-mail.")
+    ca: Literal["public", "platform"] = Field(
+        default="public",
+        description="What verifies the receiver's TLS certificate: `public` (the public CAs Alertmanager's image "
+        "trusts) or `platform` (the stack's CA, `kubernetes.ca`: for a relay or webhook inside the organisation).",
+    )
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> ReceiverSettings:
+        if (self.webhook is None) == (self.email is None):
+            raise InputError(Problem("", "give exactly one of `webhook` (url) or `email` (to, from, smarthost, "
+                                         "username, password)"))
+        return self
+
+    @property
+    def port(self) -> int:
+        """The port Alertmanager opens to reach it."""
+        if self.email is not None:
+            return self.email.port
+        assert self.webhook is not None
+        return self.webhook.port
+
+
+def webhook_port(url: str) -> int:
+    authority = url.removeprefix("https://").split("/", 1)[0].split("?", 1)[0].split("#", 1)[0]
+    host_port = authority.rsplit("@", 1)[-1]
+    if host_port.startswith("["):
+        tail = host_port.rsplit("]", 1)[-1]
+        return int(tail[1:]) if tail.startswith(":") and tail[1:].isdigit() else 443
+    _, _, port = host_port.rpartition(":")
+    return int(port) if ":" in host_port and port.isdigit() else 443
+
+
+class AlertRoutes(Section):
+    """Which receivers each severity reaches; a severity with none stays in Alertmanager's UI."""
+
+    critical: tuple[Annotated[str, Field(pattern=RECEIVER_NAME)], ...] = Field(
+        default=(), description="Receivers of critical alerts (someone must act now)."
+    )
+    warning: tuple[Annotated[str, Field(pattern=RECEIVER_NAME)], ...] = Field(
+        default=(), description="Receivers of warnings (act within the working day)."
+    )
+
+
+class AlertingSettings(Section):
+    """What the installed Alertmanager does with alerts (`kubernetes.alertmanager: install`): named receivers,
+    which of them each severity reaches, how alerts are grouped and repeated. Without receivers, every alert is
+    visible in Alertmanager's UI only and reaches no one (dev's default)."""
+
+    receivers: dict[Annotated[str, Field(pattern=RECEIVER_NAME)], ReceiverSettings] = Field(
+        default_factory=dict,
+        description="Receivers by name: each a `webhook` (url, a secret) or an `email` (to, from, smarthost, "
+        "username, password, a secret), with `ca` public or platform.",
+    )
+    routes: AlertRoutes = Field(
+        default_factory=AlertRoutes, description="Receivers by severity (`critical`, `warning`): names of receivers."
+    )
+    group_wait: Annotated[str, Field(pattern=DURATION)] = Field(
+        default="30s", description="How long the first alert of a group waits for others before it is sent."
+    )
+    group_interval: Annotated[str, Field(pattern=DURATION)] = Field(
+        default="5m", description="How long a group waits before it sends what changed in it."
+    )
+    repeat_interval: Annotated[str, Field(pattern=DURATION)] = Field(
+        default="4h", description="How long before an alert that still fires is sent again."
+    )
+
+    @model_validator(mode="after")
+    def _consistent(self) -> AlertingSettings:
+        problems: list[Problem] = []
+        names = sorted(self.receivers)
+        for severity in SEVERITIES:
+            chosen = getattr(self.routes, severity)
+            for index, name in enumerate(chosen):
+                if name not in self.receivers:
+                    known = ", ".join(names) or "none"
+                    problems.append(Problem(
+                        f"routes.{severity}[{index}]", f"no receiver of that name under `alerting.receivers` "
+                        f"(receivers: {known}); add it there or remove it from the route", name))
+            for name in repeated_names(list(chosen)):
+                problems.append(Problem(f"routes.{severity}", f"names receiver '{name}' twice; list it once",
+                                        list(chosen)))
+        routed = set(self.routes.critical) | set(self.routes.warning)
+        for name, receiver in self.receivers.items():
+            if name == UI_ONLY_RECEIVER:
+                problems.append(Problem(f"receivers.{name}", "reserved for alerts no route delivers; choose "
+                                        "another name"))
+            if name not in routed:
+                problems.append(Problem(f"receivers.{name}", "no route uses it, so it would never get an alert: "
+                                        "name it under `alerting.routes.critical` or `.warning`, or remove it"))
+            where = f"alerting.receivers.{name}"
+            if receiver.webhook is not None:
+                url = receiver.webhook.url
+                if url is None:
+                    problems.append(Problem(f"receivers.{name}.webhook.url", "required: set it as a secret with "
+                                            + secret_command(f"{where}.webhook.url", "https-url")))
+                elif url.get_secret_value() == OFFLINE_SECRET_PLACEHOLDER:
+                    pass  # an encrypted value the offline tiers cannot read (infra/model/stackfiles.py)
+                elif not re.match(HTTPS_URL, url.get_secret_value()):
+                    problems.append(Problem(f"receivers.{name}.webhook.url", "must be an https URL (https://host"
+                                            "[:port]/path): Alertmanager sends alerts over TLS only; set it with "
+                                            + secret_command(f"{where}.webhook.url", "https-url")))
+                elif webhook_port(url.get_secret_value()) != receiver.webhook.port:
+                    problems.append(Problem(f"receivers.{name}.webhook.port", "must be the port the URL names "
+                                            f"({webhook_port(url.get_secret_value())}; 443 when it names none): "
+                                            "the NetworkPolicies open this one", receiver.webhook.port))
+            if receiver.email is not None and receiver.email.password is None:
+                problems.append(Problem(f"receivers.{name}.email.password", "required: the relay login's password, "
+                                        "set as a secret with " + secret_command(f"{where}.email.password",
+                                                                                 "password")))
+        if seconds(self.repeat_interval) < seconds(self.group_interval):
+            problems.append(Problem("repeatInterval", f"must be at least `groupInterval` ({self.group_interval}): "
+                                    "Alertmanager repeats only when a group is flushed", self.repeat_interval))
+        if problems:
+            raise InputError(*problems)
+        return self
+
+    def secret_paths(self) -> list[str]:
+        """The key paths (under `dataplatform:`) of the secrets this section holds."""
+        paths = []
+        for name, receiver in self.receivers.items():
+            if receiver.webhook is not None and receiver.webhook.url is not None:
+                paths.append(f"alerting.receivers.{name}.webhook.url")
+            if receiver.email is not None and receiver.email.password is not None:
+                paths.append(f"alerting.receivers.{name}.email.password")
+        return paths
+
+    def receivers_of(self, severity: str) -> tuple[str, ...]:
+        return tuple(getattr(self.routes, severity))
+
+    def reaches(self, kind: Literal["webhook", "email"]) -> list[int]:
+        """The ports Alertmanager opens to receivers of this kind, sorted."""
+        return sorted({receiver.port for receiver in self.receivers.values()
+                       if getattr(receiver, kind) is not None})
+
+    @property
+    def uses_platform_ca(self) -> bool:
+        return any(receiver.ca == "platform" for receiver in self.receivers.values())

@@ -16,7 +16,7 @@ from components.kit.hardening import LARGE, MEDIUM, SMALL, container_security, p
 from components.kit.images import pinned_tag
 from components.kit.release import Hardening, ProductRelease, ServerCertificate
 from components.logs import shipping as logshipping
-from components.runtime.config import KubernetesConfig
+from components.runtime.config import AlertingSettings, KubernetesConfig
 from infra.model.naming import MINIO_AUDIT_TAG, namespace_name, service_host
 
 # Kubernetes Secret names the runtime creates and the releases reference.
@@ -33,6 +33,10 @@ MINIO_IMAGE_TAG = "RELEASE.2026-09-16T00-00-00Z"
 # ConfigMap (key `ca.crt`) in `dp-monitoring` holding the stack's CA, which Prometheus verifies Alertmanager with.
 MONITORING_CA_CONFIG_MAP = "platform-ca"
 MONITORING_CA_KEY = "ca.crt"
+# Secret in `dp-monitoring` holding the installed Alertmanager's configuration (components/runtime/alerting.py),
+# under this key: the chart's own configuration Secret is then not rendered.
+ALERTMANAGER_CONFIG_SECRET = "alertmanager-config"
+ALERTMANAGER_CONFIG_KEY = "alertmanager.yaml"
 # The shared services' server certificates, by service.
 TLS_SECRETS = {
     "minio": ServerCertificate("storage", "minio-tls", ("minio", service_host("minio", "storage"))),
@@ -185,7 +189,7 @@ def minio(config: KubernetesConfig) -> ProductRelease:
     )
 
 
-def kube_prometheus_stack(config: KubernetesConfig, issuer: str) -> ProductRelease:
+def kube_prometheus_stack(config: KubernetesConfig, issuer: str, alerting: AlertingSettings) -> ProductRelease:
     prometheus_tls = TLS_SECRETS["prometheus"].secret
     alertmanager_tls = TLS_SECRETS["alertmanager"].secret
 
@@ -260,6 +264,12 @@ def kube_prometheus_stack(config: KubernetesConfig, issuer: str) -> ProductRelea
                         "ca": {"configMap": {"name": MONITORING_CA_CONFIG_MAP, "key": MONITORING_CA_KEY}},
                         "serverName": service_host("prometheus-alertmanager", "monitoring"),
                     },
+                    # The configuration is the program's Secret (receivers, routes, inhibitions from the stack
+                    # config), not the chart's, which sends everything to a receiver named "null".
+                    "useExistingSecret": True,
+                    "configSecret": ALERTMANAGER_CONFIG_SECRET,
+                    # Receivers whose certificate the stack's CA signs read it from here.
+                    **({"configMaps": [MONITORING_CA_CONFIG_MAP]} if alerting.uses_platform_ca else {}),
                 },
             },
         },

@@ -14,6 +14,7 @@ from __future__ import annotations
 import copy
 import json
 import re
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
@@ -24,7 +25,7 @@ from components.lakehouse.config import LakehouseSettings
 from components.logs.config import LogsSettings
 from components.metadata.config import MetadataSettings
 from components.presentation.config import PresentationSettings
-from components.runtime.config import KubernetesConfig
+from components.runtime.config import AlertingSettings, KubernetesConfig, secret_command
 from components.storage.config import StorageConfig
 from infra.model import naming
 from infra.model.errors import MISSING, ConfigError, InputError, Problem, config_error, validation_problems
@@ -69,6 +70,11 @@ class StackConfig(Section):
     lakehouse: LakehouseSettings = Field(description="The Dremio lakehouse.")
     ingestion: IngestionSettings = Field(description="Airbyte: its jobs and where the catalog's sources live.")
     presentation: PresentationSettings = Field(description="Superset.")
+    alerting: AlertingSettings = Field(
+        default_factory=AlertingSettings,
+        description="Where the installed Alertmanager sends alerts (docs/runtime.md, \"Alerting\"). Unset: no "
+        "receiver, alerts are visible in Alertmanager's UI only.",
+    )
 
     @model_validator(mode="after")
     def _cross_field_rules(self) -> StackConfig:
@@ -98,6 +104,10 @@ class StackConfig(Section):
             problems.append(Problem(
                 "metadata.caBundleFile", "required when `metadata.backend` is rds (the RDS CA bundle on the "
                 "deployer)"))
+        if self.kubernetes.alertmanager == "existing" and self.alerting.receivers:
+            problems.append(Problem(
+                "alerting.receivers", "only used when `kubernetes.alertmanager` is install: the cluster's existing "
+                "Alertmanager is configured by whoever runs it; remove `alerting` or install the stack's own"))
         if self.stage == "prod":
             problems += _prod_problems(self)
         if problems:
@@ -258,11 +268,14 @@ def stack_origin(stack: str) -> str:
     return f"Pulumi.{stack}.yaml"
 
 
-def parse_stack_config(values: dict[str, Any], stack: str, origin: str | None = None) -> StackConfig:
+def parse_stack_config(values: dict[str, Any], stack: str, origin: str | None = None,
+                       secret_keys: Collection[str] | None = None) -> StackConfig:
     """Validate project-namespace config values (keys without the `<project>:` prefix).
 
     Structured values may arrive as JSON strings, as the engine passes them to programs. Every problem is reported
     at once, one line each, as `Pulumi.<stack>.yaml: dataplatform:<key.path>: <what is allowed> (got <value>)`.
+    `secret_keys`: the keys the engine holds encrypted (`<project>:<key>`, as `pulumi config set --secret` leaves
+    them); given, a secret of the config in plain text is a problem too.
     """
     origin = origin or stack_origin(stack)
     prefix = f"{PROJECT}:"
@@ -279,9 +292,25 @@ def parse_stack_config(values: dict[str, Any], stack: str, origin: str | None = 
     document = _deep_merge(STAGE_DEFAULTS[stage], decoded)
     document["stack"] = stack
     try:
-        return StackConfig.model_validate(document)
+        config = StackConfig.model_validate(document)
     except ValidationError as error:
         raise config_error(origin, validation_problems(error, document), prefix) from None
+    if secret_keys is not None:
+        plain = plaintext_secrets(config, secret_keys)
+        if plain:
+            raise config_error(origin, plain, prefix)
+    return config
+
+
+def plaintext_secrets(config: StackConfig, secret_keys: Collection[str]) -> list[Problem]:
+    """Secrets of the config whose key the engine does not hold encrypted. With `--path`, Pulumi encrypts the value
+    and marks its whole top-level key secret, which is all a program is told: a key holding a secret must be one."""
+    problems = []
+    for path in config.alerting.secret_paths():
+        if f"{PROJECT}:{path.split('.', 1)[0]}" not in secret_keys:
+            problems.append(Problem(path, "a secret in plain text in the stack file: set it encrypted with "
+                                    + secret_command(path, path.rsplit(".", 1)[-1])))
+    return problems
 
 
 def _decode(value: Any) -> Any:

@@ -9,6 +9,7 @@ components then trust what they are given.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -28,15 +29,17 @@ class Inputs:
     catalog: Catalog
 
 
-def validate_inputs(values: dict[str, Any], stack: str, catalog_path: Path | None = None) -> Inputs:
-    """Validate the project-namespace config `values` of `stack` and the catalog, alone and together.
+def validate_inputs(values: dict[str, Any], stack: str, catalog_path: Path | None = None,
+                    secret_keys: Collection[str] | None = None) -> Inputs:
+    """Validate the project-namespace config `values` of `stack` and the catalog, alone and together; with
+    `secret_keys` (the engine's encrypted keys), a secret given in plain text is refused too.
 
     Raises ConfigError listing the problems of the stack file, then those of the catalog, then those between them.
     """
     errors: list[str] = []
     config = catalog = None
     try:
-        config = parse_stack_config(values, stack)
+        config = parse_stack_config(values, stack, secret_keys=secret_keys)
     except ConfigError as error:
         errors.append(str(error))
     path = catalog_path or catalog_module.CATALOG_PATH
@@ -111,4 +114,6 @@ def load_inputs() -> Inputs:
     from infra.model.config import project_values
 
     engine_config = {**runtime_config.get_config_env(), **runtime_config.CONFIG.get()}
-    return validate_inputs(project_values(engine_config, PROJECT), pulumi.get_stack())
+    secret_keys = {*runtime_config.get_config_secret_keys_env(),
+                   *(key for key in engine_config if runtime_config.is_config_secret(key))}
+    return validate_inputs(project_values(engine_config, PROJECT), pulumi.get_stack(), secret_keys=secret_keys)

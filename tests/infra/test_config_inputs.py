@@ -241,7 +241,8 @@ def test_every_address_outside_the_pod_network_a_stack_needs_is_asked_for_by_its
     assert keys == [f"{PROJECT}:ingestion.sources.{source_of('mysql')}.cidrs",
                     f"{PROJECT}:kubernetes.network.apiServer",
                     *(f"{PROJECT}:kubernetes.network.endpoints.{name}"
-                      for name in ("airbyte-registry", "aws-apis", "rds", "s3", "state-backend")),
+                      for name in ("airbyte-registry", "alert-webhook", "aws-apis", "rds", "s3", "smtp",
+                                   "state-backend")),
                     f"{PROJECT}:kubernetes.network.nodes"]
     api_server = lines[1]
     assert ("required: the CIDRs of the Kubernetes API server (its endpoints, behind `kubernetes.default`); the "

@@ -124,6 +124,13 @@ REQUIREMENTS: tuple[Requirement, ...] = (
         lambda: ("prometheus",),
         _has_commands("promtool"),
     ),
+    Requirement(
+        "alertmanager",
+        "Prometheus's Alertmanager and amtool, which check the plan's Alertmanager configuration and deliver alerts "
+        "end to end",
+        lambda: ("prometheus-alertmanager",),
+        _has_commands("amtool", "prometheus-alertmanager"),
+    ),
 )
 BY_NAME = {requirement.name: requirement for requirement in REQUIREMENTS}
 
