@@ -43,6 +43,8 @@ LUA_DIR = "/fluent-bit/scripts"
 # The `prometheus_exporter` output's port; the built-in HTTP server (2020) serves only Fluent Bit's own metrics.
 LOG_METRICS_PORT = 2021
 LOG_METRICS_PATH = "/metrics"
+# The Service port's name, which Prometheus's targets carry as `endpoint`.
+LOG_METRICS_ENDPOINT = "log-metrics"
 LOG_METRICS_TAG_PREFIX = "logmetrics"
 
 

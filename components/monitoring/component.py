@@ -49,9 +49,15 @@ class ScrapeTarget:
     tls_secret: str | None = None
     """Secret in the target's namespace whose `ca.crt` verifies the endpoint; None scrapes plain HTTP."""
     server_name: str | None = None
+    honor_labels: bool = False
+    """Keep the exporter's own labels where they clash with the target's (`namespace`, `pod`, ...): for exporters
+    that report on objects of other namespaces. Without it Prometheus renames the exporter's `namespace` to
+    `exported_namespace` and every series carries the exporter's namespace."""
 
     def manifest(self) -> dict:
         endpoint: dict = {"port": self.port, "path": self.path, "interval": "30s"}
+        if self.honor_labels:
+            endpoint["honorLabels"] = True
         if self.tls_secret:
             endpoint["scheme"] = "https"
             endpoint["tlsConfig"] = {
@@ -108,13 +114,17 @@ def base_targets(kubernetes: KubernetesConfig, storage: StorageConfig) -> list[S
                      path="/api/v2/metrics/prometheus"),
         # What the shipper derives from logs (components/logs/shipping.py LOG_METRICS): Dremio's query-duration
         # histogram and Superset's responses by status class, which the lakehouse's and presentation's alerts read.
-        ScrapeTarget("fluent-bit-log-metrics", "logs", {"app.kubernetes.io/name": "fluent-bit"}, "log-metrics",
+        ScrapeTarget("fluent-bit-log-metrics", "logs", {"app.kubernetes.io/name": "fluent-bit"},
+                     logshipping.LOG_METRICS_ENDPOINT,
                      path=logshipping.LOG_METRICS_PATH),
     ]
     if kubernetes.install_cert_manager:
         # The controller's Service (cert-manager chart, templates/service.yaml) names its port `http-metrics` (9402).
+        # Its certificate series carry the Certificate's own `namespace` (cert-manager v1.21.1,
+        # internal/collectors/certificate_collector.go: name, namespace, condition, issuer_*), which the alerts
+        # select and name: the exporter's labels are kept.
         targets.append(ScrapeTarget("cert-manager", "system", {"app.kubernetes.io/name": "cert-manager"},
-                                    "http-metrics"))
+                                    "http-metrics", honor_labels=True))
     if kubernetes.install_cloudnative_pg:
         targets.append(ScrapeTarget("cloudnative-pg", "system", {"app.kubernetes.io/name": "cloudnative-pg"},
                                     "metrics", kind="PodMonitor"))
@@ -171,10 +181,12 @@ def base_rules() -> list[AlertRule]:
             f"kube_daemonset_status_number_unavailable{{{PLATFORM_NAMESPACES}}} > 0",
             "DaemonSet {{ $labels.daemonset }} in {{ $labels.namespace }} has unavailable pods.",
         ),
+        # Fluent Bit's log-derived endpoint answers 404 until its first log-derived series exists (a quiet node, any
+        # restart): that target being down says nothing. The same pods' own endpoint (`http`) is watched.
         AlertRule(
             "DataPlatformScrapeTargetDown",
-            f"up{{{PLATFORM_NAMESPACES}}} == 0",
-            "Prometheus cannot scrape {{ $labels.job }} in {{ $labels.namespace }}.",
+            f'up{{{PLATFORM_NAMESPACES},endpoint!="{logshipping.LOG_METRICS_ENDPOINT}"}} == 0',
+            "Prometheus cannot scrape {{ $labels.job }} on {{ $labels.pod }} in {{ $labels.namespace }}.",
             duration="5m",
         ),
     ]

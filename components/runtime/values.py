@@ -291,7 +291,7 @@ def fluent_bit(config: KubernetesConfig, sources: Sequence[logshipping.LogSource
                  "protocol": "TCP"},
                 # The prometheus_exporter output: series derived from logs (the log sources' metrics); the Service
                 # carries it too, for the runtime's ServiceMonitor.
-                {"name": "log-metrics", "port": LOG_SHIPPER_LOG_METRICS_PORT,
+                {"name": logshipping.LOG_METRICS_ENDPOINT, "port": LOG_SHIPPER_LOG_METRICS_PORT,
                  "containerPort": LOG_SHIPPER_LOG_METRICS_PORT, "protocol": "TCP"},
             ],
             # Besides the chart's /var/log mounts: pods' emptyDir volumes, where Dremio writes queries.json.

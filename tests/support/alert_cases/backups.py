@@ -1,23 +1,13 @@
-"""The alerts that say a store's backups have stopped, run by Prometheus's own promtool against the plan's rules.
-
-Each alert has a firing and a silent case over series with the exporters' real names and labels: the Barman Cloud
-plugin's backup timestamps (plugin-barman-cloud v0.13.0, internal/cnpgi/instance/metrics.go), CloudNativePG's
-`pg_stat_archiver` query (config/manager/default-monitoring.yaml at v1.30.0), with the labels the Prometheus
-Operator's PodMonitor adds (`namespace`, `pod`). Runbooks are sections of docs/backup-and-restore.md.
-"""
+"""Cases of the database backup alerts (components/metadata/backups.py): the Barman Cloud plugin's backup timestamps
+(plugin-barman-cloud v0.13.0, internal/cnpgi/instance/metrics.go) and CloudNativePG's `pg_stat_archiver` query
+(config/manager/default-monitoring.yaml at v1.30.0), with the labels the Prometheus Operator's PodMonitor adds
+(`namespace`, `pod`, `job`). Runbooks are sections of docs/backup-and-restore.md."""
 
 from __future__ import annotations
 
-import re
-from pathlib import Path
-
-import pytest
-
 from components.metadata.backups import LAST_ARCHIVE_FAILURE, LAST_ARCHIVED, LAST_BACKUP, LAST_FAILED_BACKUP
-from tests.support.promtool import AlertCase, Series, alerts_of, check_rules, plan_rule_groups, run_rule_tests
-from tests.support.system import require
+from tests.support.promtool import AlertCase, Series
 
-RUNBOOKS = Path(__file__).resolve().parents[2] / "docs" / "backup-and-restore.md"
 METADATA = 'namespace="dp-metadata"'
 INSTANCE = f'{METADATA}, pod="metadata-1", job="dp-metadata/metadata-postgresql"'
 CLUSTER_LABELS = {"namespace": "dp-metadata", "cluster": "metadata"}
@@ -76,67 +66,3 @@ CASES = [
     AlertCase("never failed (PostgreSQL's -1)", "PostgresWalArchivingFailing",
               (_series(LAST_ARCHIVED, "600+0x60"), _series(LAST_ARCHIVE_FAILURE, "-1+0x60")), "50m"),
 ]
-
-
-def backup_alerts(groups: list[dict]) -> dict[str, dict]:
-    return {name: rule for name, rule in alerts_of(groups).items()
-            if rule["annotations"]["runbook_url"].startswith("docs/backup-and-restore.md#")}
-
-
-@pytest.mark.parametrize("stack", ["dev", "prod"])
-def test_every_alert_rule_of_the_plan_passes_promtool_check(stack, stack_recording):
-    require("promtool")
-    result = check_rules(plan_rule_groups(stack_recording(stack)))
-    assert result.ok, result.output
-
-
-def test_backup_alerts_fire_when_they_should_and_only_then(dev):
-    require("promtool")
-    result = run_rule_tests(plan_rule_groups(dev), CASES)
-    assert result.ok, result.output
-
-
-@pytest.mark.parametrize("mutant", ["vector(1) > 1", "vector(1)"], ids=["never fires", "always fires"])
-def test_the_cases_catch_an_alert_that_never_or_always_fires(mutant, dev):
-    """The cases are not vacuous: with each backup alert's expression replaced by one that never fires (its firing
-    cases must fail) or always fires (its silent cases must fail), promtool fails for every one of them."""
-    require("promtool")
-    groups = plan_rule_groups(dev)
-    alerts = backup_alerts(groups)
-    mutated = [{**group, "rules": [{**rule, "expr": mutant} if rule.get("alert") in alerts else rule
-                                   for rule in group["rules"]]} for group in groups]
-    result = run_rule_tests(mutated, CASES)
-    assert not result.ok
-    assert set(re.findall(r"alertname: (\w+)", result.output)) == set(alerts), result.output
-
-
-@pytest.mark.parametrize("stack", ["dev", "prod"])
-def test_every_backup_alert_has_a_firing_and_a_silent_case(stack, stack_recording):
-    alerts = backup_alerts(plan_rule_groups(stack_recording(stack)))
-    for alert in alerts:
-        kinds = {case.fires for case in CASES if case.alert == alert}
-        assert kinds == {True, False}, f"{alert}: needs a firing and a silent case (has {kinds or 'none'})"
-
-
-def test_dev_alerts_on_its_database_backups_and_prod_leaves_rds_to_aws(dev, prod):
-    assert set(backup_alerts(plan_rule_groups(dev))) >= {
-        "PostgresBackupLate", "PostgresBackupFailed", "PostgresWalArchivingFailing"}
-    assert not {"PostgresBackupLate", "PostgresWalArchivingFailing"} & set(backup_alerts(plan_rule_groups(prod)))
-
-
-def _anchors(markdown: str) -> set[str]:
-    """The anchors of a Markdown file's headings, as rendered on a repository host (code blocks skipped)."""
-    anchors, fenced = set(), False
-    for line in markdown.splitlines():
-        if line.startswith("```"):
-            fenced = not fenced
-        elif line.startswith("#") and not fenced:
-            anchors.add(re.sub(r"[^a-z0-9 -]", "", line.lstrip("#").strip().lower()).replace(" ", "-"))
-    return anchors
-
-
-def test_each_backup_alert_has_its_runbook_section(dev, prod):
-    anchors = _anchors(RUNBOOKS.read_text())
-    for groups in (plan_rule_groups(dev), plan_rule_groups(prod)):
-        for name, rule in backup_alerts(groups).items():
-            assert rule["annotations"]["runbook_url"].split("#", 1)[1] in anchors, f"{name}: no runbook section"
