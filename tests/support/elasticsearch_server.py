@@ -12,8 +12,8 @@ model in `vendor-specs`): a method and path no endpoint declares gets the server
 (required fields, unknown fields where the type is closed, value kinds), and a body the type refuses gets a 400
 `x_content_parse_exception` naming the field (recorded in `refused`). The endpoints the platform uses are
 modelled (`HANDLERS`: info, index templates, ILM policies, roles, users, snapshot repositories, SLM policies and
-their runs, snapshots and their restore, closing an index); a declared endpoint the fake does not model answers 500
-and is a violation. Every answer, errors included, is checked against the endpoint's response
+their runs, snapshots and their restore, closing, opening and finding an index); a declared endpoint the fake does
+not model answers 500 and is a violation. Every answer, errors included, is checked against the endpoint's response
 type before it is sent; one outside the specification answers 500 and is a violation, so a test sees it.
 
 Beyond the specification, it behaves as the server does where the platform relies on it: basic authentication,
@@ -229,7 +229,8 @@ class FakeElasticsearch(FaultQueue):
             status, body = failure.status, failure.body()
         if method == "HEAD":
             body = None
-        if endpoint is not None:
+        # A HEAD answer carries no body (HTTP): its status alone says found (2xx, the endpoint's `no_body`) or not.
+        if endpoint is not None and not (method == "HEAD" and status >= 400):
             problems = self.spec.response_problems(endpoint, status, body)
             if problems:
                 with self.lock:
@@ -678,6 +679,14 @@ class FakeElasticsearch(FaultQueue):
         return 200, {"acknowledged": True, "shards_acknowledged": True,
                      "indices": {name: {"closed": True} for name in names}}
 
+    def _open_index(self, params: dict, _query: dict, _body: Any) -> tuple[int, Any]:
+        names = _select(self.indices, params["index"])
+        if names is None:
+            raise ApiFailureError(404, "index_not_found_exception", f"no such index [{params['index']}]")
+        for name in names:
+            self.indices[name]["state"] = "open"
+        return 200, {"acknowledged": True, "shards_acknowledged": True}
+
     def _index_exists(self, params: dict, _query: dict, _body: Any) -> tuple[int, Any]:
         return (200 if _select(self.indices, params["index"]) else 404), None
 
@@ -709,6 +718,7 @@ HANDLERS: dict[str, Handler] = {
     "snapshot.get": FakeElasticsearch._get_snapshots,
     "snapshot.restore": FakeElasticsearch._restore,
     "indices.close": FakeElasticsearch._close_index,
+    "indices.open": FakeElasticsearch._open_index,
     "indices.exists": FakeElasticsearch._index_exists,
 }
 
