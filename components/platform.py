@@ -45,7 +45,7 @@ from components.runtime.component import KubernetesRuntime, releases
 from components.runtime.config import KubernetesConfig
 from components.storage import flows as storage_flows
 from components.storage import log_routes as storage_logs
-from components.storage.access import ACCESS_LOGS, PrefixWriter, ServiceBucket
+from components.storage.access import ACCESS_LOGS, PrefixGrant, PrefixWriter, ServiceBucket
 from components.storage.component import DataLake, LakeAccess
 from infra.model.catalog import Catalog
 from infra.model.config import StackConfig
@@ -70,6 +70,14 @@ SERVICE_BUCKETS: tuple[ServiceBucket, ...] = (
 )
 # Identities that write one prefix of a service bucket (beside that bucket's own writer).
 PREFIX_WRITERS: tuple[PrefixWriter, ...] = (SNAPSHOT_WRITER,)
+
+
+def prefix_grants(config: StackConfig) -> tuple[PrefixGrant, ...]:
+    """Prefixes of another product's bucket that a product's own identity writes: Dremio's coordinator writes its
+    backups under `dremio/` of the backups bucket."""
+    return (lakehouse_spec.backup_grant(config.lakehouse.backup),)
+
+
 # Who logs in to the metadata database.
 DATABASE_LOGINS: tuple[DatabaseLogin, ...] = (
     ingestion_spec.DATABASE_LOGIN,
@@ -192,6 +200,8 @@ class DataPlatform(pulumi.ComponentResource):
             catalog,
             stack,
             service_buckets=SERVICE_BUCKETS,
+            # Prefixes of the backups bucket that products' own identities write (Dremio's backups).
+            prefix_grants=prefix_grants(config),
             # dev: the runtime's MinIO (root credentials as Outputs of its release) and the CA bundle file.
             minio_credentials=self.runtime.minio_root,
             opts=child_options(self, providers=providers),

@@ -1,5 +1,6 @@
 """Dremio: TLS with verification on every source and on web and Flight, no plaintext credential in a payload,
-least-privilege grants that follow the flow, and the Community edition's missing access control.
+least-privilege grants that follow the flow, the Community edition's missing access control, and the scheduled
+backup of its KV store.
 
 The Dremio resources are the dynamic ones of components/lakehouse/provider.py: a `Source` carries its request body as
 `entity` (secrets travel apart, in `secret_config`), a `Grants` carries `path` and `grants`
@@ -246,5 +247,74 @@ require_access_control = stack_policy(
     _validate_access_control,
 )
 
+# ---- Dremio's scheduled backup ---------------------------------------------------------------------------
+
+BACKUP = "dremio-backup-require-schedule"
+STATEFULSET = "kubernetes:apps/v1:StatefulSet"
+CRONJOB = "kubernetes:batch/v1:CronJob"
+BACKUP_NAME = "dremio-backup"
+
+
+def _labels(resource: Any) -> Any:
+    return known(resource.props, "metadata", "labels")
+
+
+def _namespace(resource: Any) -> Any:
+    return known(resource.props, "metadata", "namespace")
+
+
+def _backup_problem(cronjob: Any) -> str | None:
+    """What keeps a backup CronJob from backing Dremio up; None when nothing does."""
+    spec = known(cronjob.props, "spec")
+    if known(spec, "suspend") is True:
+        return "is suspended"
+    pod = known(spec, "jobTemplate", "spec", "template", "spec")
+    environment = {known(item, "name"): known(item, "value") for container in items(known(pod, "containers"))
+                   for item in items(known(container, "env"))}
+    target = environment.get("BACKUP_DIR")
+    if target is UNKNOWN or target is None:
+        return None if pod is UNKNOWN else "names no BACKUP_DIR"
+    if not isinstance(target, str) or target.startswith("/") or "://" not in target:
+        return f"writes to {target!r}, on the coordinator's own volume, not to the object store"
+    return None
+
+
+def _validate_backup(args, report_violation) -> None:
+    coordinators = [resource for resource in of_type(args.resources, STATEFULSET)
+                    if known(_labels(resource), "app.kubernetes.io/name") == "dremio"
+                    and known(_labels(resource), "app.kubernetes.io/component") == "coordinator"]
+    for coordinator in coordinators:
+        namespace = _namespace(coordinator)
+        backups = [resource for resource in of_type(args.resources, CRONJOB)
+                   if known(_labels(resource), "app.kubernetes.io/name") == BACKUP_NAME
+                   and (namespace is UNKNOWN or _namespace(resource) in (namespace, UNKNOWN))]
+        if not backups:
+            report_violation(f"Dremio's coordinator '{known(coordinator.props, 'metadata', 'name')}' has no scheduled "
+                             f"backup (no CronJob labelled app.kubernetes.io/name: {BACKUP_NAME} beside it): its KV "
+                             "store (sources, spaces, users, grants, reflections) dies with its volume.",
+                             coordinator.urn)
+            continue
+        for cronjob in backups:
+            problem = _backup_problem(cronjob)
+            if problem:
+                report_violation(f"Dremio's backup CronJob '{known(cronjob.props, 'metadata', 'name')}' {problem}; "
+                                 "the coordinator's KV store is not backed up to the object store.", cronjob.urn)
+
+
+require_backup = stack_policy(
+    BACKUP,
+    "DP-DRM-006",
+    "Dremio's KV store is backed up on a schedule to the object store",
+    "A stack with a Dremio coordinator (StatefulSet labelled `app.kubernetes.io/name: dremio`, component "
+    f"`coordinator`) also has, in its namespace, a CronJob labelled `app.kubernetes.io/name: {BACKUP_NAME}` that is "
+    "not suspended and whose container's `BACKUP_DIR` is an object-store URI (not a path on the coordinator's "
+    "volume). Advisory in dev, mandatory in prod.",
+    Severity.HIGH,
+    ["retention"],
+    "Declare the lakehouse with components/lakehouse/component.py, which adds the backup CronJob "
+    "(spec.backup_cronjob_spec); keep `suspend` unset.",
+    _validate_backup,
+)
+
 POLICIES = [require_source_tls, require_server_tls, disallow_plaintext, require_least_privilege,
-            require_access_control]
+            require_access_control, require_backup]

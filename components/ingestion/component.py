@@ -90,8 +90,9 @@ def _source_secret(source: Source, endpoint: SourceEndpointSettings, ca_pem: pul
 
 
 def _endpoint(endpoint: SourceEndpointSettings) -> dict[str, Any]:
-    """Where a source lives, without anything Airbyte answers masked (its secrets and login)."""
-    found = endpoint.model_dump(exclude={"password", "secrets", "username"})
+    """Where a source lives and who logs in, without its secrets (`source_configuration` decides what of it a
+    connector takes in plain: a database login name, but not the S3 source's key id)."""
+    found = endpoint.model_dump(exclude={"password", "secrets"})
     found["schema"] = found.pop("schema_name")
     return found
 

@@ -91,8 +91,9 @@ class IngestionSettings(Section):
     connector_registry: Annotated[str, Field(min_length=1)] | None = Field(
         default=None,
         description="Airbyte's connector registry file (JSON, as Airbyte publishes it: each connector's definition id "
-        "and spec), relative to the project or absolute. When set, every source's configuration is checked against "
-        "its connector's spec before anything is deployed; a source named by connector needs it.",
+        "and spec), relative to the project or absolute. Optional: the Airbyte provider checks every source against "
+        "the spec the server reports (at preview when Airbyte is reachable, always before it writes); when set, the "
+        "plan also checks them offline, before anything is deployed.",
     )
     sources: dict[str, SourceEndpointSettings] = Field(
         default_factory=dict,

@@ -8,8 +8,9 @@ stack config (`ingestion.sources.<name>.configuration`, its secrets under `.secr
 A connector's spec is the JSON Schema of its configuration (`connectionSpecification`); fields it marks
 `airbyte_secret` are stored by Airbyte in its secrets store and answered masked. `check_configuration` judges a
 configuration against a spec: every field the schema requires or constrains, and no secret field in plain text.
-The specs come from Airbyte's connector registry (`ingestion.connectorRegistry`: the registry file as Airbyte
-publishes it, each connector with its definition id and spec); the deployed server reads the same registry.
+Offline, the specs come from Airbyte's connector registry (`ingestion.connectorRegistry`: the registry file as
+Airbyte publishes it, each connector with its definition id and spec); the Airbyte provider's check judges the same
+way against the spec the deployed server reports (components/ingestion/provider.py, decision 0036).
 
     registry = ConnectorRegistry.load(Path("oss_registry.json"))
     spec = registry.source_spec(POSTGRES)

@@ -12,11 +12,14 @@ Authentication is Airbyte's application flow (`POST /applications/token` with a 
 with 401), then a bearer token, over https verified against the CA given as PEM.
 
 Refresh compares what Airbyte answers with what was applied, so each kind splits its body the way Airbyte answers
-it: everything Airbyte answers masked (`**********`: what the connector's spec marks `airbyte_secret`, and names it
-masks by name such as `username` or `aws_access_key_id`) travels in `secret_configuration`, merged into the body on
-write, never stored, and compared by hash; the rest is compared as answered. Airbyte's additions are normalised
+it: everything Airbyte answers masked (`**********`: exactly what the connector's spec marks `airbyte_secret`;
+decision 0036) travels in `secret_configuration`, merged into the body on write, never stored, and compared by hash;
+the rest is compared as answered. Airbyte's additions are normalised
 back: the workspace's notification types it fills in, the zone it appends to a cron (" UTC"), the cursor a CDC
 source defines for its streams (which the request must not name).
+
+A source's or destination's configuration is judged against the spec the server reports for its connector, in the
+engine's `check` (a warning, not a failure, when the server cannot be asked) and again before every write.
 
     connection = {"url": "https://airbyte-api.dp-ingestion.svc.cluster.local:8443", "client_id": ...,
                   "client_secret": ..., "ca_pem": ...}
@@ -27,16 +30,27 @@ from __future__ import annotations
 
 import copy
 import ssl
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
 import pulumi
+import pulumi.dynamic as dynamic
 
-from components.ingestion.connectors import S3_DESTINATION, merge, nest
-from components.kit.rest import NotFound, ProviderResource, RestProvider
+from components.ingestion.connectors import S3_DESTINATION, check_configuration, leaves, merge, nest
+from components.kit.rest import NotFound, ProviderResource, RestProvider, has_unknowns
 from infra.model.catalog import Source, Stream
 
 API_PATH = "/api/public/v1"
+# Airbyte's configuration API on the same server: the one place that answers a connector's spec (the public API's
+# definition answers carry name, image and tag only). Defined in airbyte-platform release/2.1.0,
+# airbyte-api/server-api/src/main/openapi/config.yaml (`getSourceDefinitionSpecification`,
+# `getDestinationDefinitionSpecification`); any authenticated caller may ask (airbyte-server's
+# SourceDefinitionSpecificationApiController.kt: `AuthRoleConstants.AUTHENTICATED_USER`, which RoleResolver.kt gives
+# every authenticated token), so the application token of the public API serves.
+CONFIG_API_PATH = "/api/v1"
+# A check at preview asks once, briefly: a preview must not wait on an Airbyte it cannot reach (a CI runner).
+CHECK_TIMEOUT_SECONDS = 10.0
 MASK = "**********"
 TRANSIENT_STATUSES = {429, 500, 502, 503, 504}
 DEFAULT_TIMEOUT_SECONDS = 30.0
@@ -119,19 +133,21 @@ def source_configuration(source: Source, endpoint: dict[str, Any]) -> dict[str, 
     For a connector named by definition id it is the stack config's `configuration` as given."""
     host, port, database = (endpoint.get(key) for key in ("host", "port", "database"))
     if source.kind == "postgres":
-        return {"host": host, "port": port or 5432, "database": database,
+        return {"host": host, "port": port or 5432, "database": database, "username": endpoint.get("username"),
                 "schemas": [endpoint.get("schema") or "public"], "ssl_mode": {"mode": "verify-full"},
                 "replication_method": {"method": "CDC", "replication_slot": f"airbyte_{source.name}",
                                        "publication": f"airbyte_{source.name}"}}
     if source.kind == "mysql":
-        return {"host": host, "port": port or 3306, "database": database, "ssl_mode": {"mode": "verify_identity"},
+        return {"host": host, "port": port or 3306, "database": database, "username": endpoint.get("username"),
+                "ssl_mode": {"mode": "verify_identity"},
                 "replication_method": {"method": "CDC"}}
     if source.kind == "mongodb":
         # The connector has no CA field: it verifies against the JVM trust store, and `tls=true` with none of
         # tlsInsecure / tlsAllowInvalidCertificates keeps verification on.
         return {"database_config": {"cluster_type": "SELF_MANAGED_REPLICA_SET",
                                     "connection_string": f"mongodb://{host}:{port or 27017}/?tls=true",
-                                    "databases": [database], "auth_source": "admin"}}
+                                    "databases": [database], "auth_source": "admin",
+                                    "username": endpoint.get("username")}}
     if source.kind == "csv_files":
         url = endpoint.get("url") or ""
         if url and not url.startswith("https://"):
@@ -146,19 +162,19 @@ def source_configuration(source: Source, endpoint: dict[str, Any]) -> dict[str, 
 
 
 def source_secrets(source: Source, endpoint: dict[str, Any], secret: Any, ca_pem: str | None = None) -> dict[str, Any]:
-    """The parts of a source's configuration Airbyte answers masked: what the connector marks `airbyte_secret`
-    (passwords, keys, the CA certificate) and the names Airbyte masks by name (`username`, `aws_access_key_id`).
-    They are merged into the configuration on write and compared by hash only.
+    """The parts of a source's configuration Airbyte answers masked: exactly what the connector's spec marks
+    `airbyte_secret` (passwords, keys, the CA certificate; a login name is answered in plain). They are merged into
+    the configuration on write and compared by hash only.
 
     `secret` is the stack's one secret of a built-in kind; a connector named by definition id takes its secrets
     by dotted path (`endpoint["secrets"]`)."""
-    username = endpoint.get("username")
     if source.kind == "postgres" or source.kind == "mysql":
-        return {"username": username, "password": secret, "ssl_mode": {"ca_certificate": ca_pem}}
+        return {"password": secret, "ssl_mode": {"ca_certificate": ca_pem}}
     if source.kind == "mongodb":
-        return {"database_config": {"username": username, "password": secret}}
+        return {"database_config": {"password": secret}}
     if source.kind == "csv_files":
-        return {"aws_access_key_id": username, "aws_secret_access_key": secret}
+        # The S3 source's key id is marked `airbyte_secret` by its connector, unlike a database login name.
+        return {"aws_access_key_id": endpoint.get("username"), "aws_secret_access_key": secret}
     return nest(endpoint.get("secrets") or {})
 
 
@@ -168,13 +184,15 @@ def source_secrets(source: Source, endpoint: dict[str, Any], secret: Any, ca_pem
 class AirbyteClient:
     """Calls of the public API used here; raises AirbyteError with the status, NotFound on 404."""
 
-    def __init__(self, connection: dict[str, Any]) -> None:
+    def __init__(self, connection: dict[str, Any], timeout: float | None = None) -> None:
         url = connection["url"].rstrip("/")
         if not url.startswith("https://"):
             raise ValueError(f"Airbyte connection {url!r} is not https; TLS is required")
         context = ssl.create_default_context(cadata=connection["ca_pem"])
+        self.url = url
         self.base = url + API_PATH
-        self.http = httpx.Client(verify=context, timeout=float(connection.get("timeout") or DEFAULT_TIMEOUT_SECONDS))
+        seconds = float(connection.get("timeout") or DEFAULT_TIMEOUT_SECONDS)
+        self.http = httpx.Client(verify=context, timeout=min(seconds, timeout) if timeout else seconds)
         self.credentials = (connection["client_id"], connection["client_secret"])
         self.token: str | None = None
 
@@ -189,8 +207,9 @@ class AirbyteClient:
             self.token = answer.json()["access_token"]
         return self.token
 
-    def call(self, method: str, path: str, body: dict | None = None, params: dict | None = None) -> Any:
-        answer = self.http.request(method, f"{self.base}{path}", json=body, params=params,
+    def call(self, method: str, path: str, body: dict | None = None, params: dict | None = None,
+             api: str = API_PATH) -> Any:
+        answer = self.http.request(method, f"{self.url}{api}{path}", json=body, params=params,
                                    headers={"Authorization": f"Bearer {self._login()}"})
         if answer.status_code == 404:
             raise NotFound(path)
@@ -217,6 +236,36 @@ class AirbyteClient:
             return None
         return next((item for item in self.list(kind, {"workspaceIds": workspace_id}) if item["name"] == name),
                     None)
+
+    def connector(self, collection: str, workspace: str, definition: str) -> Connector:
+        """The connector `definition` as this Airbyte runs it for `workspace`: its image and the spec of its
+        configuration. A workspace not created yet is stood in for by the first one the server lists (a connector's
+        version is the instance's unless a workspace pins another). NotFound when the server has no such connector."""
+        workspace_id = self.workspace_id(workspace)
+        if workspace_id is None:
+            listed = self.list("workspaces")
+            if not listed:
+                raise Unjudged("Airbyte has no workspace yet to ask for the connector's spec")
+            workspace_id = listed[0]["workspaceId"]
+        found = self.call("GET", f"/workspaces/{workspace_id}/definitions/{collection}/{definition}")
+        singular = collection.removesuffix("s")
+        answer = self.call("POST", f"/{singular}_definition_specifications/get",
+                           {f"{singular}DefinitionId": definition, "workspaceId": workspace_id}, api=CONFIG_API_PATH)
+        return Connector(definition, f"{found['dockerRepository']}:{found['dockerImageTag']}",
+                         answer.get("connectionSpecification") or {})
+
+
+@dataclass(frozen=True)
+class Connector:
+    """A connector definition as the server reports it: id, image (`airbyte/source-postgres:3.7.0`), spec."""
+
+    definition: str
+    image: str
+    spec: dict[str, Any]
+
+
+class Unjudged(Exception):  # noqa: N818 (a condition, not a failure)
+    """A configuration could not be judged against its connector's spec now (the reason is the message)."""
 
 
 def _split(key: str) -> tuple[str, str]:
@@ -313,15 +362,77 @@ class WorkspaceProvider(_AirbyteProvider):
         client.call("DELETE", f"/workspaces/{workspace_id}")
 
 
+# Airbyte addresses that a check found unreachable in this process: the other resources' checks of the same preview
+# warn at once instead of waiting on the same address again (the engine runs one provider process per operation).
+_UNREACHABLE: dict[str, str] = {}
+
+
+def _warn(message: str) -> None:
+    """A warning the engine shows: the dynamic provider host has no engine connection, so `pulumi.log.warn`
+    writes `warning: ...` to the host's stderr, which the CLI shows among the diagnostics."""
+    pulumi.log.warn(message)
+
+
 class _ActorProvider(_AirbyteProvider):
     """Sources and destinations: a connector by definition id, `configuration` plus `secret_configuration` (the
-    fields Airbyte answers masked) merged in on write; the secrets are compared by hash, never by the answer."""
+    fields Airbyte answers masked) merged in on write; the secrets are compared by hash, never by the answer.
+
+    The configuration is judged against the spec the server reports for the connector (`AirbyteClient.connector`):
+    in `check`, which the engine calls at preview and at `pulumi up`, a problem is a check failure naming the
+    resource's subject and the field; an Airbyte that cannot be asked (not reachable from where the preview runs,
+    inputs not known yet) is a warning, never a failure. `put` judges again before it writes, and refuses, so
+    nothing the spec refuses is ever written (`pulumi up` judges even when the preview could not)."""
 
     collection: str
     id_field: str
 
+    def subject(self, name: str) -> str:
+        raise NotImplementedError
+
     def key(self, props: dict[str, Any]) -> str:
         return f"{props['workspace']}/{props['name']}"
+
+    def problems(self, connector: Connector, props: dict[str, Any]) -> list[str]:
+        """What is wrong with the configuration for the connector, each naming the subject and the field."""
+        plain = props.get("configuration") or {}
+        given = {path for path, value in leaves(props.get("secret_configuration") or {}) if value not in (None, "")}
+        where = f"{self.subject(props['name'])} (connector {connector.image}, definition {connector.definition})"
+        return [f"{where}: field `{field}`: {message}{self.secret_hint(props['name'], field, message)}"
+                for field, message in check_configuration(connector.spec, plain, given)]
+
+    def secret_hint(self, name: str, field: str, message: str) -> str:
+        return ""
+
+    def judge(self, client: AirbyteClient, props: dict[str, Any]) -> list[str]:
+        try:
+            connector = client.connector(self.collection, props["workspace"], props["definition_id"])
+        except NotFound:
+            return [f"{self.subject(props['name'])}: connector definition {props['definition_id']} is not one this "
+                    f"Airbyte has ({self.collection} definitions of workspace '{props['workspace']}')"]
+        return self.problems(connector, props)
+
+    def check(self, _olds: dict[str, Any], news: dict[str, Any]) -> dynamic.CheckResult:
+        inputs = {key: value for key, value in news.items() if key != "__provider"}
+        name = news.get("name", "?")
+        unjudged = f"{self.kind} '{name}': configuration not checked against the connector's spec"
+        if has_unknowns(inputs):
+            _warn(f"{unjudged}: some inputs are known only when `pulumi up` runs, which checks it before writing")
+            return dynamic.CheckResult(news, [])
+        url = str(news["connection"].get("url", ""))
+        if url in _UNREACHABLE:
+            _warn(f"{unjudged}: {_UNREACHABLE[url]}")
+            return dynamic.CheckResult(news, [])
+        try:
+            problems = self.judge(AirbyteClient(news["connection"], timeout=CHECK_TIMEOUT_SECONDS), news)
+        except (httpx.TransportError, ssl.SSLError) as error:
+            _UNREACHABLE[url] = (f"Airbyte at {url} cannot be reached from here ({type(error).__name__}: "
+                                 f"{str(error)[:160]}); `pulumi up` checks it before writing")
+            _warn(f"{unjudged}: {_UNREACHABLE[url]}")
+            return dynamic.CheckResult(news, [])
+        except (AirbyteError, Unjudged, NotFound) as error:
+            _warn(f"{unjudged}: {error}; `pulumi up` checks it before writing")
+            return dynamic.CheckResult(news, [])
+        return dynamic.CheckResult(news, [dynamic.CheckFailure("", problem) for problem in problems])
 
     def spec(self, props: dict[str, Any]) -> dict[str, Any]:
         if not props.get("definition_id"):
@@ -347,8 +458,16 @@ class _ActorProvider(_AirbyteProvider):
         if missing:
             raise ValueError(f"{self.kind} '{name}' has no value for {', '.join(missing)}; set it in the stack's "
                              "config as a secret")
-        configuration = merge(body["configuration"], body.get("secret_configuration") or {})
         found = client.find(self.collection, workspace, name)
+        if found is not None and found["definitionId"] != body["definitionId"]:
+            # A source's connector cannot be changed in place: Airbyte keeps the definition it was created with.
+            raise AirbyteError(409, f"{self.kind} '{name}' uses connector {found['definitionId']}, not "
+                                    f"{body['definitionId']}; delete it (or rename the catalog source) to change it")
+        problems = self.judge(client, {**body, "name": name, "workspace": workspace,
+                                       "definition_id": body["definitionId"]})
+        if problems:
+            raise ValueError("; ".join(problems))
+        configuration = merge(body["configuration"], body.get("secret_configuration") or {})
         if found is None:
             workspace_id = client.workspace_id(workspace)
             if workspace_id is None:
@@ -356,10 +475,6 @@ class _ActorProvider(_AirbyteProvider):
             client.call("POST", f"/{self.collection}", {"name": name, "workspaceId": workspace_id,
                                                         "definitionId": body["definitionId"],
                                                         "configuration": configuration})
-        elif found["definitionId"] != body["definitionId"]:
-            # A source's connector cannot be changed in place: Airbyte keeps the definition it was created with.
-            raise AirbyteError(409, f"{self.kind} '{name}' uses connector {found['definitionId']}, not "
-                                    f"{body['definitionId']}; delete it (or rename the catalog source) to change it")
         else:
             client.call("PUT", f"/{self.collection}/{found[self.id_field]}",
                         {"name": name, "configuration": configuration})
@@ -376,10 +491,23 @@ class SourceProvider(_ActorProvider):
     kind = "airbyte source"
     collection, id_field = "sources", "sourceId"
 
+    def subject(self, name: str) -> str:
+        return f"catalog source `{name}`"
+
+    def secret_hint(self, name: str, field: str, message: str) -> str:
+        if "airbyte_secret" not in message:
+            return ""
+        return (f"; set it with `pulumi config set --secret --path "
+                f"'dataplatform:ingestion.sources.{name}.secrets.{field}'` and remove it from `configuration`")
+
 
 class DestinationProvider(_ActorProvider):
     kind = "airbyte destination"
     collection, id_field = "destinations", "destinationId"
+
+    def subject(self, name: str) -> str:
+        return f"destination `{name}`" + (f" of catalog source `{name.removeprefix('bronze-')}`"
+                                         if name.startswith("bronze-") else "")
 
 
 class ConnectionProvider(_AirbyteProvider):

@@ -131,6 +131,7 @@ class Lakehouse(pulumi.ComponentResource):
         if config.edition == "enterprise":
             self._grants(catalog, connection, users, spaces, sources, after_admin)
         self._runner(catalog, users["dbt"], passwords["dbt"])
+        self._backup(passwords["admin"], admin)
         runner_minutes = catalog.transformations.schedule.minutes or 1
         Monitoring(
             f"{name}-monitoring", cluster,
@@ -256,6 +257,32 @@ class Lakehouse(pulumi.ComponentResource):
             dremio.Grants(f"{self._name}-grants-{source.replace('_', '-')}", connection, [source],
                           [{"granteeType": "USER", "name": dbt, "privileges": privileges}],
                           opts=child_options(self, depends_on=[sources[source], *grantees]))
+
+    # ---- Dremio's backup ----------------------------------------------------------------------------
+
+    def _backup(self, admin_password: pulumi.Output[str], admin: pulumi.Resource) -> None:
+        """The scheduled backup of Dremio's KV store: the administrator's login (BackupResource is admin-only) in
+        a Secret only the job mounts, the script in a ConfigMap, and the CronJob (spec.backup_cronjob_spec)."""
+        secret = self._secret("backup", spec.BACKUP_SECRET, {"username": self._config.admin_user,
+                                                             "password": admin_password,
+                                                             "ca.crt": self._cluster.ca_pem})
+        script = k8s.core.v1.ConfigMap(
+            f"{self._name}-backup-script",
+            metadata=k8s.meta.v1.ObjectMetaArgs(name=spec.BACKUP_SCRIPT_CONFIG_MAP, namespace=self._namespace,
+                                                labels={"app.kubernetes.io/name": spec.BACKUP}),
+            data={spec.BACKUP_SCRIPT_FILE: spec.backup_script()},
+            opts=self._k8s(),
+        )
+        # The lake's name for the backups bucket (components/storage/component.py bucket_names).
+        backups_bucket = bucket_name(self._stack.name_prefix, self._stack.stack, naming.BACKUPS_BUCKET_ROLE)
+        image = platform_image(spec.RUNNER, self._cluster.images)
+        k8s.batch.v1.CronJob(
+            f"{self._name}-{spec.BACKUP}",
+            metadata=k8s.meta.v1.ObjectMetaArgs(name=spec.BACKUP, namespace=self._namespace,
+                                                labels={"app.kubernetes.io/name": spec.BACKUP}),
+            spec=spec.backup_cronjob_spec(self._config.backup, image, backups_bucket),
+            opts=self._k8s(depends_on=[secret, script, admin]),
+        )
 
     # ---- the dbt runner -----------------------------------------------------------------------------
 

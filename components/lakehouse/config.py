@@ -9,10 +9,35 @@ from typing import Annotated, Literal
 
 from pydantic import Field, field_validator
 
+from infra.model.catalog import Schedule
 from infra.model.sections import (
     QUERY_SECONDS_BUCKETS,
     Section,
 )
+
+
+class DremioBackupSettings(Section):
+    """Dremio's own backup of its KV store (components/lakehouse/spec.py `backup_cronjob`)."""
+
+    schedule: Schedule = Field(
+        default=Schedule(every="1d"),
+        description="When the backup CronJob asks the coordinator for a backup: `every: <N>h` or `1d` (with `at`, "
+        "UTC). The recovery point is at most this interval.",
+    )
+    retention_days: Annotated[int, Field(ge=2, le=3650)] = Field(
+        default=90,
+        description="Days a backup is kept under `dremio/` in the backups bucket (the bucket's lifecycle expires "
+        "it; versioning keeps it `lake.noncurrentVersionDays` longer). prod requires at least "
+        "`retention.auditDays`: the grants and users a backup holds are part of the access record.",
+    )
+
+    @field_validator("schedule")
+    @classmethod
+    def _hourly_at_most(cls, schedule: Schedule) -> Schedule:
+        if schedule.every == "continuous" or schedule.every.endswith("m"):
+            raise ValueError(f"every '{schedule.every}': a Dremio backup copies the whole KV store and runs at most "
+                             "hourly; write <N>h (dividing 24) or 1d")
+        return schedule
 
 
 class LakehouseSettings(Section):
@@ -36,6 +61,9 @@ class LakehouseSettings(Section):
     )
     admin_user: Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]{2,31}$")] = Field(
         default="platform-admin", description="Name of Dremio's first administrator (its password is generated)."
+    )
+    backup: DremioBackupSettings = Field(
+        default=DremioBackupSettings(), description="Dremio's scheduled backup of its KV store to the backups bucket."
     )
 
     @field_validator("slow_query_seconds")

@@ -1,6 +1,7 @@
 """The lakehouse's vendor-documented flows: Dremio's coordinator and executors (ZooKeeper, fabric, the lake, the
-sources they read) and the dbt runner. Both are the program's own workloads (components/lakehouse/spec.py): the
-ports stated here are the spec's, and the network check holds them to the recorded objects' container ports.
+sources they read), the dbt runner and the backup job. All are the program's own workloads
+(components/lakehouse/spec.py): the ports stated here are the spec's, and the network check holds them to the
+recorded objects' container ports.
 
 Pure data (components/kit/flows.py); components/platform.py lists it.
 """
@@ -9,7 +10,7 @@ from __future__ import annotations
 
 from components.kit.flows import Flow, FlowTable, Port, Service, Workload
 from components.lakehouse.config import LakehouseSettings
-from components.lakehouse.spec import FABRIC_PORT, FLIGHT_PORT, JDBC_PORT, RUNNER, WEB_PORT, ZOOKEEPER_PORT
+from components.lakehouse.spec import BACKUP, FABRIC_PORT, FLIGHT_PORT, JDBC_PORT, RUNNER, WEB_PORT, ZOOKEEPER_PORT
 from infra.model.naming import SUPERSET_PORT
 
 DREMIO_DOCS = "https://docs.dremio.com/current/"
@@ -24,6 +25,11 @@ COORDINATOR = Workload("dremio-coordinator", "lakehouse",
                        source=SPEC, service="dremio", declared=True)
 RUNNER_WORKLOAD = Workload("dbt-runner", "lakehouse", {"app.kubernetes.io/name": RUNNER},
                            source="components/lakehouse/component.py", service="dbt", declared=True)
+BACKUP_WORKLOAD = Workload(BACKUP, "lakehouse", {"app.kubernetes.io/name": BACKUP},
+                           source="components/lakehouse/component.py", service="dremio", declared=True)
+# BackupResource.createBackup: the coordinator writes the backup itself, through its distributed store's file system.
+BACKUP_SOURCE = ("https://github.com/dremio/dremio-oss/blob/c7fee0bcd44c928c0ff57481dd6a484c4caeae33/"
+                 "dac/backend/src/main/java/com/dremio/dac/resource/BackupResource.java")
 
 
 def executors(settings: LakehouseSettings) -> Workload:
@@ -45,6 +51,8 @@ def flow_table(settings: LakehouseSettings) -> FlowTable:
         Flow(RUNNER_WORKLOAD, COORDINATOR, WEB_PORT, "dbt-dremio runs the models through the REST API", SPEC),
         Flow(RUNNER_WORKLOAD, Service("superset"), SUPERSET_PORT, "imports the marts' asset bundle into Superset",
              SPEC),
+        Flow(BACKUP_WORKLOAD, COORDINATOR, WEB_PORT, "asks the coordinator for a backup of its KV store "
+             "(POST /apiv2/login, /apiv2/backup); the coordinator writes it to the object store", BACKUP_SOURCE),
     ]
     if settings.executors > 1:
         flows.append(Flow(executor, executor, FABRIC_PORT, "executors exchange data between fragments", FABRIC_DOC))
@@ -55,4 +63,4 @@ def flow_table(settings: LakehouseSettings) -> FlowTable:
             Flow(node, Service("postgresql"), None, "reads the metadata database source",
                  DREMIO_DOCS + "sonar/data-sources/databases/postgres/"),
         ]
-    return FlowTable("lakehouse", (COORDINATOR, executor, RUNNER_WORKLOAD), tuple(flows))
+    return FlowTable("lakehouse", (COORDINATOR, executor, RUNNER_WORKLOAD, BACKUP_WORKLOAD), tuple(flows))

@@ -14,18 +14,21 @@ on Enterprise) written to the `dremio-log` volume that Fluent Bit tails into the
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Any, Literal
 
 from components.kit.cluster import server_certificate, service_dns_names
 from components.kit.hardening import SMALL, Resources, container_security, pod_security
 from components.kit.images import pinned
+from components.lakehouse.config import DremioBackupSettings
 from components.lakehouse.log_routes import DBT_CONTAINER, QUERY_SECONDS
 from components.metadata.access import DatabaseLogin
 from components.monitoring.component import AlertRule
-from components.storage.access import ServiceBucket
+from components.storage.access import PrefixGrant, ServiceBucket
 from infra.model import naming
 from infra.model.catalog import FLOW_LAYERS, Catalog, Role
 from infra.model.naming import namespace_name, service_host
+from infra.model.schedules import kubernetes_cron
 
 LAYER = "lakehouse"
 COORDINATOR = "dremio-coordinator"
@@ -64,6 +67,20 @@ METADATA_SOURCE = "metadata"
 # Privileges on a space (Dremio's SPACE grant type), by access.
 SPACE_READ = ("SELECT", "VIEW_REFLECTION")
 SPACE_WRITE = ("ALTER", "ALTER_REFLECTION", "MODIFY", "SELECT", "VIEW_REFLECTION")
+# Dremio's scheduled backup of its KV store: a CronJob asks the coordinator for it (BackupResource), and the
+# coordinator writes it through its distributed store's S3 file system under `dremio/` of the backups bucket, which
+# the `dremio` identity may write there and nowhere else of that bucket
+# (docs/decisions/0035-dremio-backup-by-the-coordinator.md).
+BACKUP = "dremio-backup"
+BACKUP_SECRET = "dremio-backup"
+BACKUP_SCRIPT_CONFIG_MAP = "dremio-backup-script"
+BACKUP_SCRIPT_FILE = "dremio_backup.py"
+BACKUP_SCRIPT_SOURCE = Path(__file__).resolve().parent / BACKUP_SCRIPT_FILE
+BACKUP_SCRIPT_DIR = "/opt/dremio-backup"
+BACKUP_PREFIX = "dremio/"
+# A Job that has not finished in an hour is stopped; the request gives up a little earlier so the script can report.
+BACKUP_DEADLINE_SECONDS = 3600
+BACKUP_REQUEST_TIMEOUT_SECONDS = 3300
 # Buckets (seconds) of the query-duration histogram the log shipper derives from queries.json
 # (components/logs/shipping.py); the slow-query threshold is one of them.
 QUERY_BUCKETS = QUERY_SECONDS.buckets
@@ -440,6 +457,79 @@ def runner_pod(image: str, user: str, resources: Resources, prefix: str, stack: 
                                                                                     "path": "ca.crt"}]}},
                     {"name": "work", "emptyDir": {}},
                     {"name": "bundle", "configMap": {"name": naming.SUPERSET_BUNDLE_CONFIGMAP, "optional": True}}],
+    }
+
+
+# ---- Dremio's backup ---------------------------------------------------------------------------------------
+
+
+def backup_dir(backups_bucket: str) -> str:
+    """Where the coordinator writes its backups: the backups bucket's `dremio/` prefix through the distributed
+    store's file system (`fs.dremioS3.impl` in core-site.xml, with the `dremio` identity's keys)."""
+    return f"dremioS3:///{backups_bucket}/{BACKUP_PREFIX.rstrip('/')}"
+
+
+def backup_grant(settings: DremioBackupSettings) -> PrefixGrant:
+    """The `dremio` identity's write access to `dremio/` of the backups bucket, which expires the backups after the
+    retention (components/storage/access.py)."""
+    return PrefixGrant(naming.BACKUPS_BUCKET_ROLE, BACKUP_PREFIX, STORE_BUCKET.writer,
+                       "Dremio's coordinator writes its KV store backups here.", settings.retention_days)
+
+
+def backup_script() -> str:
+    """The backup job's script, as the ConfigMap carries it."""
+    return BACKUP_SCRIPT_SOURCE.read_text()
+
+
+def backup_environment(backups_bucket: str) -> list[dict[str, Any]]:
+    """The script's variables: the coordinator's URL, the CA, where to write, and the administrator's login from the
+    job's Secret."""
+    plain = {"DREMIO_URL": f"https://{service_host(CLIENT_SERVICE, LAYER)}:{WEB_PORT}",
+             "DREMIO_CA_FILE": f"{RUNNER_CA_DIR}/ca.crt", "BACKUP_DIR": backup_dir(backups_bucket),
+             "REQUEST_TIMEOUT_SECONDS": str(BACKUP_REQUEST_TIMEOUT_SECONDS)}
+    return [*({"name": key, "value": value} for key, value in sorted(plain.items())),
+            *({"name": name, "valueFrom": {"secretKeyRef": {"name": BACKUP_SECRET, "key": key}}}
+              for name, key in (("DREMIO_USERNAME", "username"), ("DREMIO_PASSWORD", "password")))]
+
+
+def backup_pod(image: str, backups_bucket: str) -> dict[str, Any]:
+    """The backup Job's pod: the script from its ConfigMap, run by the runner image's Python, restricted security,
+    no service account token (it calls only Dremio)."""
+    return {
+        "restartPolicy": "Never",
+        "automountServiceAccountToken": False,
+        "securityContext": pod_security(),
+        "containers": [{
+            "name": BACKUP, "image": image, "command": ["python", f"{BACKUP_SCRIPT_DIR}/{BACKUP_SCRIPT_FILE}"],
+            "env": backup_environment(backups_bucket), "resources": SMALL.values(),
+            "securityContext": container_security(),
+            "volumeMounts": [{"name": "ca", "mountPath": RUNNER_CA_DIR, "readOnly": True},
+                             {"name": "script", "mountPath": BACKUP_SCRIPT_DIR, "readOnly": True},
+                             {"name": "tmp", "mountPath": "/tmp"}],
+        }],
+        "volumes": [{"name": "ca", "secret": {"secretName": BACKUP_SECRET, "items": [{"key": "ca.crt",
+                                                                                    "path": "ca.crt"}]}},
+                    {"name": "script", "configMap": {"name": BACKUP_SCRIPT_CONFIG_MAP}},
+                    {"name": "tmp", "emptyDir": {}}],
+    }
+
+
+def backup_cronjob_spec(settings: DremioBackupSettings, image: str, backups_bucket: str) -> dict[str, Any]:
+    """The CronJob's spec: one backup at a time (a late one is skipped, not stacked), stopped after an hour, one
+    attempt (a failed backup is retried at the next schedule, and the failure stays visible until then)."""
+    labels = {"app.kubernetes.io/name": BACKUP, "app.kubernetes.io/part-of": "dataplatform"}
+    return {
+        "schedule": kubernetes_cron(settings.schedule),
+        "timeZone": "Etc/UTC",
+        "concurrencyPolicy": "Forbid",
+        "startingDeadlineSeconds": 600,
+        "successfulJobsHistoryLimit": 3,
+        "failedJobsHistoryLimit": 3,
+        "jobTemplate": {"metadata": {"labels": labels}, "spec": {
+            "backoffLimit": 0,
+            "activeDeadlineSeconds": BACKUP_DEADLINE_SECONDS,
+            "template": {"metadata": {"labels": labels}, "spec": backup_pod(image, backups_bucket)},
+        }},
     }
 
 

@@ -40,6 +40,27 @@ ACCESS_LOGS = ServiceBucket("access-logs", LOG_SHIPPER,
 def bucket_roles(service_buckets: Sequence[ServiceBucket]) -> tuple[str, ...]:
     """Every bucket role of a stack: the lake's, then the service buckets'."""
     return (*LAKE_BUCKETS, *(bucket.role for bucket in service_buckets))
+@dataclass(frozen=True)
+class PrefixGrant:
+    """A prefix of another service's bucket lent to one identity: it reads and writes only under `prefix` there,
+    and the bucket expires what lies under the prefix after `expire_days` (0: never). For a product whose backups
+    belong in the `backups` bucket but are written by its own identity (Dremio's coordinator writes its backup
+    itself, through its distributed store's credentials)."""
+
+    bucket: str
+    """The bucket's role, e.g. `backups`."""
+    prefix: str
+    """Key prefix, ending in `/`, e.g. `dremio/`."""
+    writer: str
+    """The identity that reads and writes under the prefix."""
+    description: str
+    expire_days: int = 0
+
+    def __post_init__(self) -> None:
+        if not self.prefix.endswith("/") or self.prefix.startswith("/") or "*" in self.prefix:
+            raise ValueError(f"prefix {self.prefix!r}: a key prefix ends in '/', starts without one and has no '*'")
+
+
 # Buckets that hold audit trails (job logs, S3's server access logs): kept at least the audit minimum in prod, the
 # `logs` bucket under object lock. The pack's audit policies read this list from their config (make policy-config).
 AUDIT_BUCKETS: tuple[str, ...] = ("logs", ACCESS_LOGS.role)
@@ -57,6 +78,8 @@ class Identity:
     name: str
     description: str
     grants: tuple[tuple[str, Access], ...]
+    prefixes: tuple[tuple[str, str], ...] = ()
+    """(bucket role, key prefix) pairs written under a PrefixGrant; nothing else of those buckets."""
 
     def access(self, bucket_role: str) -> Access | None:
         return dict(self.grants).get(bucket_role)
@@ -66,9 +89,10 @@ def identity_name(role: str) -> str:
     return role.replace("_", "-")
 
 
-def identities(catalog: Catalog, service_buckets: Sequence[ServiceBucket]) -> list[Identity]:
+def identities(catalog: Catalog, service_buckets: Sequence[ServiceBucket],
+               prefix_grants: Sequence[PrefixGrant] = ()) -> list[Identity]:
     """Catalog roles with object-store credentials, then one writer per service bucket (the log shipper also
-    writes the lake's `logs`)."""
+    writes the lake's `logs`); a prefix grant adds its prefix to its writer (which must be one of these)."""
     derived = []
     for role in catalog.roles:
         if not role.storage:
@@ -84,6 +108,14 @@ def identities(catalog: Catalog, service_buckets: Sequence[ServiceBucket]) -> li
         writers[LOG_SHIPPER].insert(0, "logs")
     for writer, roles in writers.items():
         derived.append(Identity(writer, descriptions[writer], tuple((role, "write") for role in roles)))
+    by_name = {identity.name: index for index, identity in enumerate(derived)}
+    for grant in prefix_grants:
+        if grant.writer not in by_name:
+            raise ValueError(f"prefix grant {grant.bucket}/{grant.prefix}: no identity '{grant.writer}' to give it to")
+        index = by_name[grant.writer]
+        identity = derived[index]
+        derived[index] = Identity(identity.name, identity.description, identity.grants,
+                                  (*identity.prefixes, (grant.bucket, grant.prefix)))
     return derived
 
 
@@ -129,7 +161,31 @@ def bucket_policy_document(identity: Identity, bucket_names: dict[str, str]) -> 
                 "Resource": [bucket_arn(bucket_names[role]) for role in writable],
             }
         )
+    statements += prefix_statements(identity, bucket_names)
     return json.dumps({"Version": "2012-10-17", "Statement": statements}, sort_keys=True)
+
+
+def prefix_statements(identity: Identity, bucket_names: dict[str, str]) -> list[dict]:
+    """An identity's access under its prefixes: objects are read and written only under the prefix (and the
+    prefix's own key without the slash, which S3A looks up as a file before it treats the path as a directory; S3
+    answers a lookup it would not allow with 403, not 404). Listing is not narrowed by an `s3:prefix` condition:
+    Dremio's S3 file system, the one such writer today, confirms a bucket it has not seen by listing one key with no
+    prefix (plugins/s3/.../S3FileSystem.java `getUnknownContainer`), so the identity may list the bucket's key
+    names, and reads no object outside its prefix."""
+    if not identity.prefixes:
+        return []
+    buckets = sorted({bucket_names[role] for role, _ in identity.prefixes})
+    objects = sorted({resource for role, prefix in identity.prefixes
+                      for resource in (f"{bucket_arn(bucket_names[role])}/{prefix.rstrip('/')}",
+                                       f"{bucket_arn(bucket_names[role])}/{prefix}*")})
+    return [
+        {"Sid": "ListPrefixBuckets", "Effect": "Allow", "Action": [*LIST_BUCKET_ACTIONS],
+         "Resource": [bucket_arn(bucket) for bucket in buckets]},
+        {"Sid": "ReadWritePrefixObjects", "Effect": "Allow",
+         "Action": [*READ_OBJECT_ACTIONS, *WRITE_OBJECT_ACTIONS], "Resource": objects},
+        {"Sid": "ManagePrefixUploads", "Effect": "Allow", "Action": [*WRITE_BUCKET_ACTIONS],
+         "Resource": [bucket_arn(bucket) for bucket in buckets]},
+    ]
 
 
 def kms_policy_document(identity: Identity, key_arn: str, kms_bucket_roles: set[str]) -> str | None:
@@ -205,6 +261,7 @@ def key_policy_document(
 
 def _strongest(identity: Identity, kms_bucket_roles: set[str]) -> Access | None:
     accesses = {access for role, access in identity.grants if role in kms_bucket_roles}
+    accesses |= {"write" for role, _ in identity.prefixes if role in kms_bucket_roles}
     return "write" if "write" in accesses else ("read" if accesses else None)
 
 

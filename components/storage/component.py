@@ -32,6 +32,7 @@ from components.storage.access import (
     ACCESS_LOGS,
     LAKE_BUCKETS,
     Identity,
+    PrefixGrant,
     PrefixWriter,
     ServiceBucket,
     access_log_delivery_statement,
@@ -103,6 +104,7 @@ class DataLake(pulumi.ComponentResource):
         opts: pulumi.ResourceOptions | None = None,
         ca_file: pulumi.Input[str] | None = None,
         prefix_writers: Sequence[PrefixWriter] = (),
+        prefix_grants: Sequence[PrefixGrant] = (),
     ) -> None:
         super().__init__(type_token("storage", "DataLake"), name, None, opts)
         self._prefix_writers = tuple(prefix_writers)
@@ -112,7 +114,8 @@ class DataLake(pulumi.ComponentResource):
         self._catalog = catalog
         self._stack = stack
         names = bucket_names(stack, service_buckets)
-        self._identities = identities(catalog, service_buckets)
+        self._prefix_grants = tuple(prefix_grants)
+        self._identities = identities(catalog, service_buckets, self._prefix_grants)
         if config.minio is None:  # backend `s3` (the model gives backend `minio` its block)
             buckets, credentials = self._declare_s3(names)
             endpoint: pulumi.Input[str] = "https://s3.amazonaws.com"
@@ -348,7 +351,21 @@ class DataLake(pulumi.ComponentResource):
                     expiration=aws.s3.BucketLifecycleConfigurationRuleExpirationArgs(days=days),
                 )
             )
+        for rule_id, prefix, expire_days in self._prefix_expirations(role):
+            rules.append(
+                aws.s3.BucketLifecycleConfigurationRuleArgs(
+                    id=rule_id,
+                    status="Enabled",
+                    filter=aws.s3.BucketLifecycleConfigurationRuleFilterArgs(prefix=prefix),
+                    expiration=aws.s3.BucketLifecycleConfigurationRuleExpirationArgs(days=expire_days),
+                )
+            )
         return rules
+
+    def _prefix_expirations(self, role: str) -> list[tuple[str, str, int]]:
+        """(rule id, prefix, days) of the prefixes lent in this bucket whose objects expire."""
+        return [(f"expire-{grant.prefix.rstrip('/').replace('/', '-')}", grant.prefix, grant.expire_days)
+                for grant in self._prefix_grants if grant.bucket == role and grant.expire_days]
 
     def _s3_policy(self, role: str, bucket: aws.s3.Bucket, names: dict[str, str], logged: list[str]) -> None:
         statements = [tls_only_statement(names[role])]
@@ -452,6 +469,8 @@ class DataLake(pulumi.ComponentResource):
         days = retention_days(role, config, self._catalog)
         if days:
             rules.append(minio.IlmPolicyRuleArgs(id="expire-current-objects", status="Enabled", expiration=f"{days}d"))
+        rules += [minio.IlmPolicyRuleArgs(id=rule_id, status="Enabled", filter=prefix, expiration=f"{expire_days}d")
+                  for rule_id, prefix, expire_days in self._prefix_expirations(role)]
         minio.IlmPolicy(f"{name}-lifecycle", bucket=bucket.bucket, rules=rules, opts=self._child(**with_provider))
         return bucket
 

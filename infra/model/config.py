@@ -174,6 +174,12 @@ def _prod_problems(config: StackConfig) -> list[Problem]:
             metadata.backup_retention_days,
             f"prod requires at least {MIN_BACKUP_DAYS_PROD}",
         ),
+        (
+            config.lakehouse.backup.retention_days >= config.retention.audit_days,
+            "lakehouse.backup.retentionDays",
+            config.lakehouse.backup.retention_days,
+            f"prod requires at least retention.auditDays ({config.retention.audit_days})",
+        ),
     ]
     return [Problem(key, allowed, value) for ok, key, value, allowed in rules if not ok]
 
@@ -199,7 +205,8 @@ STAGE_DEFAULTS: dict[str, dict[str, Any]] = {
             ],
             "jobLogDays": 7,
         },
-        "lakehouse": {"size": "small", "executors": 1, "volumeGib": 20},
+        "lakehouse": {"size": "small", "executors": 1, "volumeGib": 20,
+                      "backup": {"schedule": {"every": "1d"}, "retentionDays": 30}},
         "ingestion": {"jobSize": "small"},
         "presentation": {"size": "small"},
     },
@@ -229,7 +236,8 @@ STAGE_DEFAULTS: dict[str, dict[str, Any]] = {
             ],
             "jobLogDays": 30,
         },
-        "lakehouse": {"size": "large", "executors": 3, "volumeGib": 200},
+        "lakehouse": {"size": "large", "executors": 3, "volumeGib": 200,
+                      "backup": {"schedule": {"every": "1d"}, "retentionDays": MIN_AUDIT_DAYS_PROD}},
         "ingestion": {"jobSize": "large"},
         "presentation": {"size": "large"},
     },

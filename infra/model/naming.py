@@ -37,6 +37,9 @@ SUPERSET_SERVICE = "superset"
 SUPERSET_WEB = "superset-web"  # Superset's web Deployment and Service (its API)
 SUPERSET_PORT = 8088
 SUPERSET_BUNDLE_CONFIGMAP = "superset-asset-bundle"
+# The role of the bucket the platform keeps backups in (components/metadata/backups.py declares it); Dremio's
+# coordinator writes its own backups under a prefix of it (components/lakehouse/spec.py).
+BACKUPS_BUCKET_ROLE = "backups"
 SUPERSET_BUNDLE_FILE = "gold_marts.zip"
 SUPERSET_IMPORT_SECRET = "superset-bundle-import"
 # Superset's database connection to Dremio, and its file in the bundle (the key of its password in an import).

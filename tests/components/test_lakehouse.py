@@ -11,10 +11,13 @@ import yaml
 from components.kit.images import image_references
 from components.lakehouse import spec
 from components.presentation import spec as presentation_spec
+from infra.model.config import parse_stack_config, project_values
+from infra.model.errors import ConfigError
+from infra.model.schedules import kubernetes_cron
 from infra.model.stackfiles import load_stack
 from infra.offline.harness import SECRET_SENTINEL_PREFIX, is_secret, run_program, unwrap_secret
 from tests.support.golden import check_golden
-from tests.support.lakehouse import lakehouse_program, shape
+from tests.support.lakehouse import lakehouse_program, shape, stack_config
 
 DYNAMIC = "pulumi-python:dynamic/dremio:"
 
@@ -27,6 +30,11 @@ def dev():
 @pytest.fixture(scope="module")
 def prod():
     return run_program(lakehouse_program("prod"), load_stack("prod"))
+
+
+def named(recording, kind: str, name: str):
+    (found,) = [item for item in recording.of_type(kind) if item.inputs["metadata"]["name"] == name]
+    return found
 
 
 def names(recording, kind: str) -> list[str]:
@@ -106,7 +114,7 @@ def test_services_stay_inside_the_cluster_and_pods_are_restricted(dev):
 
 
 def test_web_and_flight_serve_tls_from_the_keystore(dev):
-    (config_map,) = dev.of_type("kubernetes:core/v1:ConfigMap")
+    config_map = named(dev, "kubernetes:core/v1:ConfigMap", spec.CONFIG_MAP)
     conf = config_map.inputs["data"]["dremio.conf"]
     for prefix in ("coordinator.web", "flight"):
         assert f"services.{prefix}.ssl.enabled: true" in conf
@@ -119,7 +127,7 @@ def test_web_and_flight_serve_tls_from_the_keystore(dev):
 
 
 def test_the_runner_runs_on_the_catalog_schedule_with_the_pinned_image(dev):
-    (cronjob,) = dev.of_type("kubernetes:batch/v1:CronJob")
+    cronjob = named(dev, "kubernetes:batch/v1:CronJob", spec.RUNNER)
     assert cronjob.inputs["spec"]["schedule"] == "0 * * * *"
     pod = cronjob.inputs["spec"]["jobTemplate"]["spec"]["template"]["spec"]
     (container,) = pod["initContainers"]
@@ -131,7 +139,7 @@ def test_the_runner_runs_on_the_catalog_schedule_with_the_pinned_image(dev):
 
 
 def test_the_runner_imports_the_superset_bundle_only_after_dbt_built(dev):
-    (cronjob,) = dev.of_type("kubernetes:batch/v1:CronJob")
+    cronjob = named(dev, "kubernetes:batch/v1:CronJob", spec.RUNNER)
     pod = cronjob.inputs["spec"]["jobTemplate"]["spec"]["template"]["spec"]
     # dbt is the init container: the import starts only once `dbt build` exited 0.
     assert [c["name"] for c in pod["initContainers"]] == ["dbt"]
@@ -153,6 +161,40 @@ def test_the_runner_imports_the_superset_bundle_only_after_dbt_built(dev):
     assert environment["BUNDLE_FILE"]["value"] == f"{spec.BUNDLE_DIR}/{presentation_spec.BUNDLE_FILE}"
 
 
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_the_backup_job_runs_the_repository_script_on_the_configured_schedule(stack, dev, prod):
+    recording = {"dev": dev, "prod": prod}[stack]
+    settings = stack_config(stack).lakehouse.backup
+    cronjob = named(recording, "kubernetes:batch/v1:CronJob", spec.BACKUP)
+    job = cronjob.inputs["spec"]
+    assert job["schedule"] == "0 0 * * *" == kubernetes_cron(settings.schedule)
+    assert job["concurrencyPolicy"] == "Forbid"
+    assert job["jobTemplate"]["spec"]["activeDeadlineSeconds"] == spec.BACKUP_DEADLINE_SECONDS
+    assert job["successfulJobsHistoryLimit"] >= 1 and job["failedJobsHistoryLimit"] >= 1
+    pod = job["jobTemplate"]["spec"]["template"]["spec"]
+    assert pod["automountServiceAccountToken"] is False and pod["securityContext"]["runAsNonRoot"] is True
+    (container,) = pod["containers"]
+    assert container["image"] == image_references()["dbt-runner"]
+    assert container["securityContext"]["readOnlyRootFilesystem"] is True
+    environment = {item["name"]: item for item in container["env"]}
+    bucket = f"dataplatform-{stack}-backups"
+    assert environment["BACKUP_DIR"]["value"] == f"dremioS3:///{bucket}/dremio"
+    assert environment["DREMIO_URL"]["value"] == "https://dremio-client.dp-lakehouse.svc.cluster.local:9047"
+    assert environment["DREMIO_PASSWORD"]["valueFrom"]["secretKeyRef"] == {"name": spec.BACKUP_SECRET,
+                                                                           "key": "password"}
+    # The ConfigMap carries the repository's script byte for byte, and the container runs it from the mount.
+    script = named(recording, "kubernetes:core/v1:ConfigMap", spec.BACKUP_SCRIPT_CONFIG_MAP)
+    assert script.inputs["data"][spec.BACKUP_SCRIPT_FILE] == spec.BACKUP_SCRIPT_SOURCE.read_text()
+    mounts = {mount["name"]: mount["mountPath"] for mount in container["volumeMounts"]}
+    assert container["command"] == ["python", f"{mounts['script']}/{spec.BACKUP_SCRIPT_FILE}"]
+    assert environment["DREMIO_CA_FILE"]["value"] == f"{mounts['ca']}/ca.crt"
+    secret = named(recording, "kubernetes:core/v1:Secret", spec.BACKUP_SECRET)
+    assert is_secret(secret.inputs["stringData"])
+    data = unwrap_secret(secret.inputs["stringData"])
+    assert data["username"] == stack_config(stack).lakehouse.admin_user
+    assert sorted(data) == ["ca.crt", "password", "username"]
+
+
 def test_alerts_have_runbooks(dev):
     rules = [r for r in dev.resources if r.inputs.get("kind") == "PrometheusRule"]
     (rule,) = rules
@@ -162,3 +204,20 @@ def test_alerts_have_runbooks(dev):
     assert 'log_metric_histogram_dremio_query_duration_seconds_bucket{le="30.0"}' in alerts["DremioSlowQueries"]["expr"]
     for alert in alerts.values():
         assert alert["annotations"]["runbook_url"] == f"docs/lakehouse.md#{alert['alert'].lower()}"
+
+
+@pytest.mark.parametrize(("stack", "backup", "message"), [
+    ("prod", {"retentionDays": 30},
+     "dataplatform:lakehouse.backup.retentionDays: prod requires at least retention.auditDays (90) (got 30)"),
+    ("dev", {"schedule": {"every": "30m"}},
+     "dataplatform:lakehouse.backup.schedule: every '30m': a Dremio backup copies the whole KV store "
+     "and runs at most hourly"),
+    ("dev", {"retentionDays": 1}, "dataplatform:lakehouse.backup.retentionDays"),
+])
+def test_backup_settings_are_refused_naming_the_key(stack, backup, message):
+    values = project_values(load_stack(stack).config)
+    lakehouse = json.loads(values["lakehouse"]) if isinstance(values.get("lakehouse"), str) else dict(
+        values.get("lakehouse") or {})
+    with pytest.raises(ConfigError) as refused:
+        parse_stack_config({**values, "lakehouse": json.dumps({**lakehouse, "backup": backup})}, stack)
+    assert message in str(refused.value)

@@ -7,6 +7,7 @@ import re
 
 import pytest
 
+from components.lakehouse.spec import BACKUP_PREFIX
 from components.logs.snapshots import SNAPSHOT_WRITER
 from components.platform import SERVICE_BUCKETS
 from components.storage.access import LIST_BUCKET_ACTIONS, WRITE_BUCKET_ACTIONS, identities
@@ -31,6 +32,9 @@ ACCESS_MATRIX = {
     "dremio": {"dremio-store": "write"},
     "backups": {"backups": "write"},
 }
+# identity -> {bucket role: the only prefix whose objects it reads and writes there} (components/storage/access.py
+# PrefixGrant): it lists the bucket (Dremio's S3 file system confirms a bucket by listing it) and touches nothing else.
+PREFIX_MATRIX = {"dremio": {"backups": "dremio/"}}
 # MinIO's own images, which no longer get fixes: the community repository is archived, Docker Hub dropped
 # minio/minio, quay.io's tags are frozen, Bitnami's moved to bitnamilegacy (decision 0022).
 UNMAINTAINED_IMAGES = {"docker.io/minio/minio", "quay.io/minio/minio", "docker.io/minio/mc", "quay.io/minio/mc",
@@ -114,10 +118,13 @@ def test_dev_object_store_keeps_its_data_volume(dev):
 
 def test_dev_identity_policies_fit_the_servers_iam_rules(dev):
     """The server grants bucket-level actions only on the bare bucket ARN and rejects bare ARN prefixes and
-    NotResource next to Resource: every identity's policy names whole buckets for those, objects for the rest."""
+    NotResource next to Resource: every identity's policy names whole buckets for those, objects for the rest
+    (every object of a bucket, or a lent prefix's objects and its own key)."""
     bucket_actions = {*LIST_BUCKET_ACTIONS, *WRITE_BUCKET_ACTIONS}
     bucket_arns = {f"arn:aws:s3:::{bucket}" for bucket in BUCKETS_DEV}
     object_arns = {f"{arn}/*" for arn in bucket_arns}
+    backups = "arn:aws:s3:::dataplatform-dev-backups"
+    object_arns |= {f"{backups}/{BACKUP_PREFIX}*", f"{backups}/{BACKUP_PREFIX.rstrip('/')}"}
     policies = [policy for policy in dev.of_type("minio:index/iamPolicy:IamPolicy")
                 if policy.inputs["name"] != f"dataplatform-dev-{SNAPSHOT_WRITER.name}"]
     assert len(policies) == len(ACCESS_MATRIX)
@@ -208,7 +215,26 @@ def test_every_identity_against_every_bucket(stack, stack_recording):
         for role in ROLES:
             actions = allowed_actions(documents[identity], f"dataplatform-{stack}-{role}")
             expected = {"write": READ | WRITE, "read": READ}.get(grants.get(role), set())
+            if role in PREFIX_MATRIX.get(identity, {}):
+                expected = {"s3:ListBucket", "s3:GetBucketLocation", "s3:ListBucketMultipartUploads"}
             assert actions == expected, (identity, role)
+            prefix = PREFIX_MATRIX.get(identity, {}).get(role)
+            bucket = f"arn:aws:s3:::dataplatform-{stack}-{role}"
+            under = prefix_actions(documents[identity], bucket, prefix) if prefix else set()
+            assert under == ((READ | WRITE) - expected if prefix else set()), (identity, role)
+
+
+def prefix_actions(document: str, bucket: str, prefix: str) -> set[str]:
+    """The object actions an identity has under `prefix` of `bucket` (and on the prefix's own key), from the
+    statements that name only those objects."""
+    own = {f"{bucket}/{prefix}*", f"{bucket}/{prefix.rstrip('/')}"}
+    actions = set()
+    for statement in json.loads(document)["Statement"]:
+        resources = set(statement["Resource"])
+        if resources & own:
+            assert resources == own, statement
+            actions |= set(statement["Action"])
+    return actions
 
 
 def test_prod_kms_use_is_granted_by_the_key_policy(prod):

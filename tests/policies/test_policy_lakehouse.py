@@ -11,7 +11,7 @@ from infra.model.stackfiles import load_stack
 from infra.offline.harness import Recording, run_program
 from policies import lakehouse
 from tests.policies import policy_eval
-from tests.policies.policy_fixtures import set_input
+from tests.policies.policy_fixtures import set_input, without
 from tests.support.lakehouse import lakehouse_program
 
 IDS = {policy.name for policy in lakehouse.POLICIES}
@@ -118,3 +118,37 @@ CASES = {
 def test_fail_variants_report_exactly(case, prod, monkeypatch):
     mutate, expected = CASES[case]
     assert dremio_violations(mutate(prod), monkeypatch) == expected
+
+
+BACKUP_CASES = {
+    "fail_prod_without_the_backup_cronjob": (
+        lambda recording: without(recording, "lakehouse-dremio-backup"),
+        {(lakehouse.BACKUP, "lakehouse-dremio-coordinator",
+          "Dremio's coordinator 'dremio-coordinator' has no scheduled backup (no CronJob labelled "
+          "app.kubernetes.io/name: dremio-backup beside it): its KV store (sources, spaces, users, grants, "
+          "reflections) dies with its volume.")},
+    ),
+    "fail_suspended_backup": (
+        set_input("lakehouse-dremio-backup", "spec.suspend", True),
+        {(lakehouse.BACKUP, "lakehouse-dremio-backup",
+          "Dremio's backup CronJob 'dremio-backup' is suspended; the coordinator's KV store is not backed up to the "
+          "object store.")},
+    ),
+    "fail_backup_to_the_coordinators_volume": (
+        set_input("lakehouse-dremio-backup", "spec.jobTemplate.spec.template.spec.containers.0.env.0.value",
+                  "/opt/dremio/data/backups"),
+        {(lakehouse.BACKUP, "lakehouse-dremio-backup",
+          "Dremio's backup CronJob 'dremio-backup' writes to '/opt/dremio/data/backups', on the coordinator's own "
+          "volume, not to the object store; the coordinator's KV store is not backed up to the object store.")},
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BACKUP_CASES))
+def test_fail_backup_variants_report_exactly(case, prod, monkeypatch):
+    mutate, expected = BACKUP_CASES[case]
+    assert dremio_violations(mutate(prod), monkeypatch) == expected
+
+
+def test_pass_dev_has_its_backup_too(dev, monkeypatch):
+    assert not {found for found in dremio_violations(dev, monkeypatch) if found[0] == lakehouse.BACKUP}

@@ -15,10 +15,19 @@ What it holds to, and where from:
   content-type application/json"; #112: a JSON body works where the SDK's form fails), and so does this server;
 - sources and destinations: `definitionId`, or else `configuration.sourceType`/`destinationType` naming a connector
   (`airbyte/source-<type>`), is required (422 without either); the type name is stripped before the configuration is
-  stored; the configuration must satisfy the connector's spec (the 1.8.0 registry, `connector-registry.json`: 400
-  naming the field); answers carry `definitionId` and the type name beside the configuration, whose secrets are
-  masked (`**********`): every field the spec marks `airbyte_secret` and every property named in
-  `2.1.0/specs_secrets_mask.yaml`;
+  stored; the configuration must satisfy the connector's spec (the 1.8.0 registry, `connector-registry.json`, whose
+  specs for the catalog's connectors are the files of `airbyte/connectors/`: 400 naming the field); answers carry
+  `definitionId` and the type name beside the configuration, whose secrets are masked (`**********`): exactly the
+  fields the spec marks `airbyte_secret`. The platform's `specs_secrets_mask.yaml` does not mask answers: at
+  release/2.1.0 (commit 061b8f3) a source or destination is answered through `JsonSecretsProcessor.
+  prepareSecretsForOutput` -> `maskAllSecrets` (airbyte-config/config-secrets/src/main/kotlin/secrets/
+  JsonSecretsProcessor.kt), which masks the paths whose schema node has `airbyte_secret`, and nothing else
+  (SourceHandler.kt / DestinationHandler.kt `build...Read`); the mask list is read only by the log layout's
+  `MaskedDataConverter` (airbyte-commons-storage/.../logging/logback/MaskedDataConverter.kt);
+- connector definitions: `GET /workspaces/{id}/definitions/sources|destinations/{definitionId}` answers the registry's
+  entry as a `DefinitionResponse` (name, image, tag, documentation: no spec, as the document defines it), 404 for
+  an unknown id; the spec itself is served where Airbyte serves it, the configuration API's
+  `POST /api/v1/source_definition_specifications/get` (and `destination_...`), held to `CONFIG_API` below;
 - workspaces: answers carry every notification type of `NotificationsConfig`, each with both channels, those not
   set off;
 - connections: a cron comes back with its zone appended (`0 0 * * * ? UTC`); a stream whose cursor the source
@@ -102,8 +111,79 @@ def registry() -> dict[str, dict[str, dict]]:
 
 @cache
 def masked_names() -> frozenset[str]:
+    """The names of `specs_secrets_mask.yaml`: masked in the platform's logs, not in API answers (module doc)."""
     return frozenset(yaml.safe_load(vendor_spec_path("airbyte/2.1.0/specs_secrets_mask.yaml").read_text())
                      ["properties"])
+
+
+# The two operations of Airbyte's configuration API the providers call (the public API has no operation that answers
+# a connector's spec), with the schemas they use, as airbyte-platform release/2.1.0 (commit 061b8f3) defines them in
+# airbyte-api/server-api/src/main/openapi/config.yaml (`/v1/source_definition_specifications/get`,
+# `/v1/destination_definition_specifications/get`, served under `/api`). That document is not among the vendor
+# definitions beside the project, so the parts used are written out here: request bodies and required fields as
+# defined; of the answers, the objects the stand-in never fills (`advancedAuth`, a job's `failureReason` and `logs`)
+# are kept as objects without their inner schemas.
+_UUID = {"type": "string", "format": "uuid"}
+_SPEC_READ_COMMON = {
+    "advancedAuth": {"type": "object"},
+    "advancedAuthGlobalCredentialsAvailable": {"type": "boolean"},
+    "documentationUrl": {"type": "string"},
+    "jobInfo": {"$ref": "#/components/schemas/SynchronousJobRead"},
+}
+CONFIG_API: dict[str, Any] = {
+    "openapi": "3.0.0",
+    "paths": {
+        f"/v1/{singular}_definition_specifications/get": {"post": {
+            "operationId": f"get{singular.title()}DefinitionSpecification",
+            "requestBody": {"required": True, "content": {"application/json": {"schema": {
+                "$ref": f"#/components/schemas/{singular.title()}DefinitionIdWithWorkspaceId"}}}},
+            "responses": {
+                "200": {"content": {"application/json": {"schema": {
+                    "$ref": f"#/components/schemas/{singular.title()}DefinitionSpecificationRead"}}}},
+                "404": {"content": {"application/json": {"schema": {
+                    "$ref": "#/components/schemas/NotFoundKnownExceptionInfo"}}}},
+                "422": {"content": {"application/json": {"schema": {
+                    "$ref": "#/components/schemas/InvalidInputExceptionInfo"}}}}}}}
+        for singular in ("source", "destination")},
+    "components": {"schemas": {
+        **{f"{singular.title()}DefinitionIdWithWorkspaceId": {
+            "type": "object", "required": [f"{singular}DefinitionId", "workspaceId"],
+            "properties": {f"{singular}DefinitionId": _UUID, "workspaceId": _UUID}}
+           for singular in ("source", "destination")},
+        "SourceDefinitionSpecificationRead": {
+            "type": "object", "required": ["sourceDefinitionId", "jobInfo"],
+            "properties": {**_SPEC_READ_COMMON, "sourceDefinitionId": _UUID,
+                           "connectionSpecification": {"type": "object"}}},
+        "DestinationDefinitionSpecificationRead": {
+            "type": "object", "required": ["destinationDefinitionId", "jobInfo"],
+            "properties": {**_SPEC_READ_COMMON, "destinationDefinitionId": _UUID,
+                           "connectionSpecification": {"type": "object"},
+                           "supportedDestinationSyncModes": {"type": "array", "items": {
+                               "type": "string", "enum": ["append", "overwrite", "append_dedup", "overwrite_dedup",
+                                                          "update", "soft_delete"]}}}},
+        "SynchronousJobRead": {
+            "type": "object", "required": ["id", "configType", "createdAt", "endedAt", "succeeded"],
+            "properties": {"id": _UUID, "configType": {"type": "string", "enum": [
+                "check_connection_source", "check_connection_destination", "discover_schema", "get_spec", "sync",
+                "reset_connection", "refresh", "clear"]},
+                "configId": {"type": "string"}, "createdAt": {"type": "integer"}, "endedAt": {"type": "integer"},
+                "succeeded": {"type": "boolean"}, "connectorConfigurationUpdated": {"type": "boolean"},
+                "failureReason": {"type": "object"}, "logType": {"type": "string", "enum": ["formatted",
+                                                                                          "structured"]},
+                "logs": {"type": "object"}}},
+        "NotFoundKnownExceptionInfo": {"type": "object", "required": ["message"],
+                                       "properties": {"message": {"type": "string"}, "id": {"type": "string"}}},
+        "InvalidInputExceptionInfo": {"type": "object", "required": ["message", "validationErrors"],
+                                      "properties": {"message": {"type": "string"},
+                                                     "validationErrors": {"type": "array"}}},
+    }},
+}
+CONFIG_API_PREFIX = "/api"
+
+
+@cache
+def config_openapi() -> OpenApi:
+    return OpenApi(CONFIG_API, prefix=CONFIG_API_PREFIX)
 
 
 def connector_spec(singular: str, definition: str) -> dict[str, Any]:
@@ -125,7 +205,7 @@ def _branches(schema: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def masked(value: Any, schema: dict[str, Any]) -> Any:
-    """A configuration as Airbyte answers it: the spec's `airbyte_secret` fields and the mask list's names masked."""
+    """A configuration as Airbyte answers it: the fields the spec marks `airbyte_secret` masked."""
     if isinstance(value, list):
         items = schema.get("items") if isinstance(schema.get("items"), dict) else {}
         return [masked(item, items) for item in value]
@@ -135,7 +215,7 @@ def masked(value: Any, schema: dict[str, Any]) -> Any:
     for key, item in value.items():
         subs = [branch["properties"][key] for branch in _branches(schema)
                 if isinstance(branch.get("properties"), dict) and isinstance(branch["properties"].get(key), dict)]
-        secret = key in masked_names() or any(sub.get("airbyte_secret") for sub in subs)
+        secret = any(sub.get("airbyte_secret") for sub in subs)
         if secret and item is not None and not isinstance(item, (dict, list)):
             answer[key] = MASK
         else:
@@ -183,8 +263,9 @@ class FakeAirbyte:
         self.faults.append(Fault(route, status, drop))
 
     def writes(self) -> list[Request]:
+        """Requests that change something (the token and the configuration API's spec reads, POSTs both, do not)."""
         return [r for r in self.requests if r.method in ("POST", "PUT", "PATCH", "DELETE")
-                and not r.path.endswith("/applications/token")]
+                and not r.path.endswith("/applications/token") and r.path.startswith(API_PREFIX + "/")]
 
     @classmethod
     @contextmanager
@@ -206,8 +287,39 @@ class FakeAirbyte:
         self.tokens.add(token)
         return 200, {"access_token": token, "token_type": "Bearer", "expires_in": 180}
 
+    def definition(self, collection: str, workspace_id: str, definition: str) -> tuple[int, Any]:
+        """`GET /workspaces/{workspaceId}/definitions/{collection}/{definitionId}`: a `DefinitionResponse`."""
+        if workspace_id not in self.state.workspaces:
+            raise Reject(404, f"workspace {workspace_id} not found")
+        entry = registry()[collection.removesuffix("s")].get(definition)
+        if entry is None:
+            raise Reject(404, f"{collection[:-1]} definition {definition} not found")
+        return 200, {"id": definition, "name": entry["name"], "dockerRepository": entry["dockerRepository"],
+                     "dockerImageTag": entry["dockerImageTag"], "documentationUrl": entry.get("documentationUrl", "")}
+
+    def specification(self, singular: str, body: dict[str, Any]) -> tuple[int, Any]:
+        """The configuration API's `get<Kind>DefinitionSpecification`: the connector's spec for a workspace."""
+        if body["workspaceId"] not in self.state.workspaces:
+            raise Reject(404, f"workspace {body['workspaceId']} not found")
+        definition = body[f"{singular}DefinitionId"]
+        entry = registry()[singular].get(definition)
+        if entry is None:
+            raise Reject(404, f"{singular} definition {definition} not found")
+        answer: dict[str, Any] = {
+            f"{singular}DefinitionId": definition, "connectionSpecification": entry["spec"]["connectionSpecification"],
+            "documentationUrl": entry["spec"].get("documentationUrl", ""),
+            "jobInfo": {"id": str(uuid.uuid5(uuid.NAMESPACE_URL, definition)), "configType": "get_spec",
+                        "createdAt": 0, "endedAt": 0, "succeeded": True}}
+        if singular == "destination":
+            answer["supportedDestinationSyncModes"] = entry["spec"].get("supported_destination_sync_modes", [])
+        return 200, answer
+
     def handle(self, method: str, path: str, query: dict[str, list[str]], body: Any) -> tuple[int, Any]:
         parts = path.removeprefix(API_PREFIX).strip("/").split("/")
+        if len(parts) >= 3 and parts[0] == "workspaces" and parts[2] == "definitions":
+            if len(parts) == 5 and method == "GET" and parts[3] in ("sources", "destinations"):
+                return self.definition(parts[3], parts[1], parts[4])
+            raise Reject(501, f"{method} {path}: defined by Airbyte, not modelled by this stand-in")
         collection, item = parts[0], (parts[1] if len(parts) > 1 else None)
         table: dict[str, dict] = getattr(self.state, collection)
         if item is None and method == "GET":
@@ -405,22 +517,28 @@ def _handler(fake: FakeAirbyte) -> type[BaseHTTPRequestHandler]:
                 isinstance(body, dict) else body
             fake.requests.append(Request(self.command, split.path, recorded, content_type))
             query = parse_qs(split.query)
+            config_api = not split.path.startswith(API_PREFIX + "/") and split.path.startswith(
+                CONFIG_API_PREFIX + "/")
+            api = config_openapi() if config_api else fake.api
             try:
-                operation, params = fake.api.operation(self.command, split.path)
-                fake.api.check_request(operation, params, query, content_type or "application/json", body)
+                operation, params = api.operation(self.command, split.path)
+                api.check_request(operation, params, query, content_type or "application/json", body)
                 if operation.template == "/applications/token":
                     status, answer = fake.token(content_type, body)
                 else:
                     if self.headers.get("Authorization", "").removeprefix("Bearer ") not in fake.tokens:
                         raise Reject(401, "unauthorized")
                     with fake.lock:
-                        status, answer = fake.handle(self.command, split.path, query, body)
+                        if config_api:
+                            status, answer = fake.specification(operation.template.split("/")[2].split("_")[0],
+                                                                body)
+                        else:
+                            status, answer = fake.handle(self.command, split.path, query, body)
             except Reject as reject:
                 self._answer(reject.status, {"message": reject.message})
                 return
             try:
-                fake.api.check_response(operation, status, "application/json" if answer is not None else None,
-                                        answer)
+                api.check_response(operation, status, "application/json" if answer is not None else None, answer)
             except AssertionError as error:  # the fake's own bug: the test fails on it (`violations`)
                 fake.violations.append(str(error))
                 self._answer(500, {"message": str(error)})

@@ -90,6 +90,10 @@ class Route:
 ROUTES: tuple[Route, ...] = (
     Route("POST", "/apiv2/login", BOTH,
           "oss:resource/LogInLogOutResource.java LogInLogOutResource.login", "_login"),
+    Route("DELETE", "/apiv2/login", BOTH,
+          "oss:resource/LogInLogOutResource.java LogInLogOutResource.logout", "_logout"),
+    Route("POST", "/apiv2/backup", BOTH,
+          "oss:resource/BackupResource.java BackupResource.createBackup", "_backup"),
     Route("PUT", "/apiv2/bootstrap/firstuser", BOTH,
           "oss:resource/BootstrapResource.java BootstrapResource.createUser", "_first_user"),
     Route("DELETE", "/apiv2/user/{name}", frozenset({COMMUNITY}),
@@ -119,6 +123,11 @@ ROUTES: tuple[Route, ...] = (
 )
 UNAUTHENTICATED = {"/apiv2/login", "/apiv2/bootstrap/firstuser"}
 
+# util/BackupRestoreUtil.java BackupOptions (@JsonCreator); the compressions it accepts (SUPPORTED_COMPRESSION_METHODS,
+# "" meaning none); the backup directory's name (datastore/BackupSupport.java backupDestinationDirName, UTC).
+BACKUP_OPTION_FIELDS = {"backupDir", "binary", "includeProfiles", "compression", "table", "key"}
+BACKUP_COMPRESSIONS = {"", "lz4", "snappy", "none"}
+BACKUP_DIR_FORMAT = "dremio_backup_%Y-%m-%d_%H.%M"
 # Request fields per class. The OSS User (api/User.java @JsonCreator); UserForm (model/usergroup/UserForm.java:
 # `password` and the unwrapped user config); Enterprise's user and role objects as documented.
 FIRST_USER_FIELDS = {"userName", "firstName", "lastName", "email", "password", "createdAt", "extra", "active"}
@@ -216,6 +225,10 @@ class FakeDremio(FaultQueue):
     grants: dict[str, list[dict]] = field(default_factory=dict)  # catalog id -> grants
     requests: list[Request] = field(default_factory=list)
     caller: str | None = None  # the user name of the request being answered
+    backups: list[dict] = field(default_factory=list)  # {options, stats, caller, stores}: what each backup wrote
+    # Directories whose children the coordinator can create (BackupRestoreUtil.checkOrCreateDirectory refuses a
+    # backup directory whose parent does not exist); None: every parent exists.
+    backup_parents: set[str] | None = None
     _tags: Iterator[int] = field(default_factory=lambda: itertools.count(1))
 
     def writes(self) -> list[Request]:
@@ -335,6 +348,44 @@ class FakeDremio(FaultQueue):
                      "email": user.get("email"), "userId": user["id"], "admin": True,
                      "clusterId": "00000000-0000-0000-0000-000000000000", "clusterCreatedAt": 0,
                      "version": "26.0.0", "permissions": {}, "userCreatedAt": user["createdAt"]}
+
+    def _logout(self, body: Any, query: dict) -> tuple[int, Any]:
+        # LogInLogOutResource.logout: the token of the Authorization header is revoked; void, 204.
+        for token, name in list(self.tokens.items()):
+            if name == self.caller:
+                del self.tokens[token]
+                break
+        return 204, None
+
+    # ---- backup (BackupResource) ----------------------------------------------------------------------
+
+    def _backup(self, body: Any, query: dict) -> tuple[int, Any]:
+        """BackupResource.createBackup: `@RolesAllowed("admin")` (on OSS every authenticated user is in every role:
+        server/DACSecurityContext.isUserInRole), then BackupRestoreUtil.checkOrCreateDirectory and createBackup. The
+        server dereferences `backupDir`, `table` and `key` without a null check (Path.of, `options.table.isEmpty()`
+        in asFuture): a missing one is a NullPointerException, which GenericExceptionMapper answers 500. One table
+        is written per KV store (the fake's users, catalog, roles and grants; the tokens table is never backed up,
+        job profiles only with includeProfiles), and a copy of them is kept for assertions."""
+        _only(body, BACKUP_OPTION_FIELDS, "BackupOptions")
+        for name in ("backupDir", "table", "key"):
+            if body.get(name) is None:
+                raise ApiFailureError(500, "java.lang.NullPointerException")
+        compression = body.get("compression") or ""
+        if compression not in BACKUP_COMPRESSIONS:
+            raise ApiFailureError(500, "Compression value should be a string and can either be empty or snappy or "
+                                       "lz4.")
+        split = urlsplit(body["backupDir"])
+        scheme = body["backupDir"].split(":", 1)[0] if split.scheme else ""  # as written (urlsplit lower-cases)
+        directory = "/" + split.path.strip("/")
+        parent = directory.rsplit("/", 1)[0] or "/"
+        if self.backup_parents is not None and parent not in self.backup_parents:
+            raise ApiFailureError(400, f"Parent directory {scheme + '://' if scheme else ''}{parent} does not exist.")
+        backup_path = f"{directory}/{time.strftime(BACKUP_DIR_FORMAT, time.gmtime())}"
+        stores = {"users": self.users, "catalog": self.catalog, "roles": self.roles, "grants": self.grants}
+        stats = {"backupPath": backup_path, "tables": len(stores), "files": 0}
+        self.backups.append({"options": dict(body), "stats": stats, "caller": self.caller,
+                             "stores": copy.deepcopy(stores)})
+        return 200, stats
 
     # ---- users ----------------------------------------------------------------------------------------
 

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import dataclasses
+import io
 import ssl
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
 from urllib.parse import urlsplit
 
 from tests.support.tls import TestPki
@@ -49,11 +52,14 @@ class FaultQueue:
 
 @dataclass(frozen=True)
 class Exchange:
-    """One answer a stand-in gave: the request's method and path (no query) and the status it answered."""
+    """One answer a stand-in gave: the request's method and path (no query) and the status it answered; with the
+    request's and the answer's bodies as sent (bytes, empty when none)."""
 
     method: str
     path: str
     status: int
+    request: bytes = b""
+    response: bytes = b""
 
 
 class ServedUrl(str):
@@ -62,9 +68,48 @@ class ServedUrl(str):
     exchanges: list[Exchange]
 
 
+class _Tee(io.RawIOBase):
+    """The connection's write side, keeping a copy of what one request's answer writes."""
+
+    def __init__(self, target: Any) -> None:
+        self.target, self.copy = target, bytearray()
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data: Any) -> int:
+        self.copy += bytes(data)
+        return self.target.write(data)
+
+    def flush(self) -> None:
+        self.target.flush()
+
+
 def _recording(handler: type[BaseHTTPRequestHandler], exchanges: list[Exchange]) -> type[BaseHTTPRequestHandler]:
     class Recorded(handler):  # type: ignore[valid-type, misc]
+        def handle_one_request(self) -> None:
+            connection_in, connection_out = self.rfile, self.wfile
+            self._request_body, self._recorded = b"", None
+            self.wfile = tee = _Tee(connection_out)
+            try:
+                super().handle_one_request()
+            finally:
+                self.rfile, self.wfile = connection_in, connection_out
+            if self._recorded is not None:
+                _head, _, body = bytes(tee.copy).partition(b"\r\n\r\n")
+                exchanges[self._recorded] = dataclasses.replace(exchanges[self._recorded],
+                                                               request=self._request_body, response=body)
+
+        def parse_request(self) -> bool:
+            parsed = super().parse_request()
+            if parsed:
+                length = int(self.headers.get("Content-Length") or 0)
+                self._request_body = self.rfile.read(length) if length else b""
+                self.rfile = io.BytesIO(self._request_body)
+            return parsed
+
         def send_response(self, code: int, message: str | None = None) -> None:
+            self._recorded = len(exchanges)
             exchanges.append(Exchange(self.command, urlsplit(self.path).path, code))
             super().send_response(code, message)
 

@@ -9,31 +9,39 @@ life (create, second apply, refresh, drift, delete) against the stand-in of its 
 provider host does), and its inputs in the engine's form (numbers as floats, secrets unwrapped). A secret the
 stack leaves unset (a source password a deployer sets in the stack's config) is given a sentinel value, so the
 provider is exercised as a deployed stack runs it; the plan's own sentinels stand in for generated passwords.
+A secret the stack files leave out entirely because only the operator has it (OPERATOR_SECRETS: the `api` source's
+`access_key`, which the stack files document how to set) is added as `pulumi config set --secret --path` would.
 
 `Endpoints` points each resource's connection at the stand-in of its service; `Lifecycle` runs the engine's
-operations in the engine's order, passing the outputs of one to the next as the engine stores them.
+operations in the engine's order (check, create, ...), passing the outputs of one to the next as the engine stores them.
 """
 
 from __future__ import annotations
 
 import base64
+import contextlib
 import copy
 import dataclasses
 import functools
 import json
-from collections.abc import Callable
+import re
+import ssl
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler
+from pathlib import Path
 from typing import Any
 
 import dill
+import httpx
 import yaml
 from pulumi.dynamic import ResourceProvider
 
 from components.kit.rest import CONNECTION, SPEC_HASH, RestProvider, has_unknowns, integral
 from infra.model.config import parse_stack_config, project_values
-from infra.model.stackfiles import load_stack
+from infra.model.stackfiles import StackSettings, load_stack
 from infra.offline.harness import RecordedResource, run_program, secret_sentinel, unwrap_secret
-from tests.support.fake_https import Exchange
+from tests.support.fake_https import Exchange, serve_https
 
 DYNAMIC = "pulumi-python:dynamic/"
 PROVIDER_KEY = "__provider"
@@ -93,12 +101,33 @@ def _provider(recorded: RecordedResource) -> ResourceProvider:
     return provider
 
 
+# `<namespace>:<key>` -> path inside it -> what an operator sets as a secret before the first `pulumi up`.
+OPERATOR_SECRETS: dict[str, tuple[tuple[str, ...], ...]] = {
+    "dataplatform:ingestion": (("sources", "api", "secrets", "access_key"),),
+}
+
+
+def with_operator_secrets(settings: StackSettings) -> StackSettings:
+    """The stack's settings with OPERATOR_SECRETS set (each a sentinel named after its path), the keys secret."""
+    config = dict(settings.config)
+    for key, paths in OPERATOR_SECRETS.items():
+        value = json.loads(config[key])
+        for path in paths:
+            node = value
+            for part in path[:-1]:
+                node = node.setdefault(part, {})
+            node[path[-1]] = secret_sentinel("operator", settings.stack, key, *path)
+        config[key] = json.dumps(value)
+    secret_keys = tuple(sorted({*settings.secret_keys, *OPERATOR_SECRETS}))
+    return StackSettings(settings.project, settings.stack, config, secret_keys)
+
+
 @functools.cache
 def dynamic_resources(stack: str) -> tuple[Declared, ...]:
     """Every dynamic resource the stack's program declares, dependencies before dependants, otherwise by URN."""
     from infra.program import main
 
-    settings = load_stack(stack)
+    settings = with_operator_secrets(load_stack(stack))
     edition = parse_stack_config(project_values(settings.config), stack).lakehouse.edition
     recording = run_program(main, settings)
     # The SDK registers from several threads: the recording's order varies between runs, the URNs do not.
@@ -188,9 +217,26 @@ class Definition:
         return findings
 
 
-def airbyte_definition(document: str) -> Definition:
-    """Airbyte's public API (OpenAPI 3, served under `/api/public/v1`): routes and documented response codes."""
-    spec = yaml.safe_load(document)
+@dataclass(frozen=True)
+class Definitions:
+    """Several definitions one server serves side by side, each under its prefix (the longest that matches)."""
+
+    parts: tuple[Definition, ...]
+
+    def outside(self, exchanges: list[Exchange]) -> list[str]:
+        findings = []
+        for exchange in exchanges:
+            owners = [part for part in self.parts if exchange.path.startswith(part.prefix + "/")]
+            if not owners:
+                findings.append(f"{exchange.method} {exchange.path}: under no prefix of "
+                                f"{[part.prefix for part in self.parts]}")
+                continue
+            findings += max(owners, key=lambda part: len(part.prefix)).outside([exchange])
+        return findings
+
+
+def openapi_definition(vendor: str, spec: dict[str, Any], prefix: str) -> Definition:
+    """An OpenAPI 3 document's routes and documented response codes, served under `prefix`."""
     routes: dict[Route, frozenset[int] | None] = {}
     for template, operations in spec["paths"].items():
         for method, operation in operations.items():
@@ -198,7 +244,16 @@ def airbyte_definition(document: str) -> Definition:
                 continue
             codes = {int(code) for code in operation.get("responses", {}) if str(code).isdigit()}
             routes[Route(method.upper(), template)] = frozenset(codes) if codes else None
-    return Definition("Airbyte", "/api/public/v1", routes)
+    return Definition(vendor, prefix, routes)
+
+
+def airbyte_definition(document: str) -> Definitions:
+    """Airbyte's public API (OpenAPI 3, served under `/api/public/v1`), and the two operations of its configuration
+    API (under `/api`) that answer a connector's spec (tests/support/airbyte_server.py `CONFIG_API`)."""
+    from tests.support.airbyte_server import API_PREFIX, CONFIG_API, CONFIG_API_PREFIX
+
+    return Definitions((openapi_definition("Airbyte", yaml.safe_load(document), API_PREFIX),
+                        openapi_definition("Airbyte's configuration API", CONFIG_API, CONFIG_API_PREFIX)))
 
 
 def elasticsearch_definition(schema: dict[str, Any]) -> Definition:
@@ -263,6 +318,13 @@ def _first(spec: dict[str, Any], *paths: tuple[str | int, ...]) -> tuple[str | i
     raise KeyError(f"none of {paths} in {describe(spec)}")
 
 
+def _source_edit(spec: dict[str, Any]) -> tuple[tuple[str | int, ...], Any]:
+    path = _first(spec, ("configuration", "database"), ("configuration", "bucket"),
+                  ("configuration", "database_config", "auth_source"), ("configuration", "api_url"),
+                  ("configuration", "start_date"))
+    return path, "2025-01-01" if path[-1] == "start_date" else "edited"  # a date field keeps its format
+
+
 # One field of each kind's spec that a person changes on the server, and its new value: a refresh must show it.
 # A kind missing here has nothing the service lets anyone change in place (a Dremio space or folder is its path).
 Edit = Callable[[dict[str, Any]], tuple[tuple[str | int, ...], Any]]
@@ -279,9 +341,7 @@ DRIFT: dict[str, Edit] = {
     "dremio:Role": lambda spec: (("description",), "edited by hand"),
     "dremio:Grants": lambda spec: (("grants", 0, "privileges"), spec["grants"][0]["privileges"][:-1]),
     "airbyte:Workspace": lambda spec: (("notifications", "failure", "email", "enabled"), False),
-    "airbyte:Source": lambda spec: (_first(spec, ("configuration", "database"), ("configuration", "bucket"),
-                                           ("configuration", "database_config", "auth_source"),
-                                           ("configuration", "api_url")), "edited"),
+    "airbyte:Source": lambda spec: _source_edit(spec),
     "airbyte:Destination": lambda spec: (("configuration", "s3_bucket_path"), "edited"),
     "airbyte:Connection": lambda spec: (("status",), "inactive"),
     "superset:Role": lambda spec: (("permissions",), spec["permissions"][:-1]),
@@ -313,6 +373,13 @@ class Lifecycle:
 
     def _step(self, name: str) -> None:
         self.steps.append(name)
+
+    def check(self) -> None:
+        """The engine's check of the inputs, before anything is created: no failure."""
+        self._step("check")
+        checked = self.provider.check({}, copy.deepcopy(self.props))
+        reasons = [failure.reason for failure in checked.failures]
+        assert not reasons, f"{self.resource.test_id}: check: {reasons}"
 
     def create(self) -> None:
         self._step("create")
@@ -389,6 +456,7 @@ class Lifecycle:
 
     def run(self) -> bool:
         """The whole life; returns whether drift could be shown."""
+        self.check()
         self.create()
         self.diff_is_clean("diff after create")
         self.second_apply()
@@ -418,3 +486,134 @@ def describe(value: Any) -> str:
 
 
 Runner = Callable[[Declared], None]
+
+
+# ---- the recording of a run ---------------------------------------------------------------------------------
+
+RECORDINGS = Path(__file__).resolve().parents[2] / "build" / "lifecycle"
+# Keys whose values never reach a recording: credentials, tokens, certificates (their names in every vendor's bodies).
+SECRET_KEY = re.compile(r"(password|secret|token|access_?key|api_?key|certificate|ca_pem|private|credential|"
+                        r"authorization|csrf)", re.IGNORECASE)
+_UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
+REDACTED = "<redacted>"
+
+
+def secret_values(value: Any, key: str = "", inside: bool = False) -> set[str]:
+    """Every string of the inputs that is, or sits under, a secret-named key: replaced wherever it shows."""
+    secret = inside or bool(SECRET_KEY.search(key))
+    if isinstance(value, dict):
+        return {found for name, item in value.items() for found in secret_values(item, str(name), secret)}
+    if isinstance(value, list):
+        return {found for item in value for found in secret_values(item, key, secret)}
+    return {value} if secret and isinstance(value, str) and len(value) >= 4 else set()
+
+
+_INSTANT = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:?\d{2})?")
+EPOCH_MILLIS = 10**12  # a number this large is a clock reading in milliseconds (2001 on): the time of the run
+
+
+def _redacted(value: Any) -> Any:
+    """Secret-named values redacted; clock readings (epoch milliseconds, ISO instants) as `<time>`."""
+    if isinstance(value, dict):
+        return {key: (REDACTED if SECRET_KEY.search(str(key)) and item not in (None, "", [], {}) else _redacted(item))
+                for key, item in value.items()}
+    if isinstance(value, list):
+        return [_redacted(item) for item in value]
+    if isinstance(value, int) and not isinstance(value, bool) and value >= EPOCH_MILLIS:
+        return "<time>"
+    if isinstance(value, str) and _INSTANT.fullmatch(value):
+        return "<time>"
+    return value
+
+
+def _body(raw: bytes) -> Any:
+    if not raw:
+        return None
+    try:
+        return _redacted(json.loads(raw))
+    except (ValueError, UnicodeDecodeError):
+        return f"<{len(raw)} bytes, not JSON>"
+
+
+def recording_lines(exchanges: dict[str, list[Exchange]], secrets: set[str]) -> list[str]:
+    """One JSON line per exchange, by service (sorted) then in the order the provider made them; secrets redacted
+    (by key, and every secret input value wherever it shows), the ids the servers generate numbered by first
+    appearance, so two runs write the same lines."""
+    ids: dict[str, str] = {}
+
+    def stable(text: str) -> str:
+        for secret in sorted(secrets, key=len, reverse=True):
+            text = text.replace(json.dumps(secret)[1:-1], REDACTED)
+        return _UUID.sub(lambda match: ids.setdefault(match.group(0).lower(), f"<id-{len(ids) + 1}>"), text)
+
+    lines = []
+    for service in sorted(exchanges):
+        for exchange in exchanges[service]:
+            # A route that hands out a credential (a token, a CSRF token) has its whole answer redacted.
+            answer = REDACTED if SECRET_KEY.search(exchange.path) and exchange.response else _body(exchange.response)
+            record = {"service": service, "method": exchange.method, "path": exchange.path,
+                      "status": exchange.status, "request": _body(exchange.request), "response": answer}
+            lines.append(stable(json.dumps(record, sort_keys=True)))
+    return lines
+
+
+def write_recording(resource: Declared, exchanges: dict[str, list[Exchange]], secrets: set[str]) -> Path:
+    """`build/lifecycle/<stack>/<kind>--<name>.jsonl`: the run of one resource, as `recording_lines` writes it."""
+    path = RECORDINGS / resource.stack / f"{resource.kind.replace(':', '--')}--{resource.name}.jsonl"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("".join(line + "\n" for line in recording_lines(exchanges, secrets)))
+    return path
+
+
+# ---- a recording front for a real server ------------------------------------------------------------------
+
+_HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "te", "trailer", "upgrade", "proxy-authorization",
+               "proxy-authenticate", "content-length", "content-encoding"}
+
+
+@contextlib.contextmanager
+def recording_front(target: str, ca_pem: str | None, pki: Any) -> Iterator[Any]:
+    """An https front (the test PKI) that passes every request to `target` unchanged, Host header included (so a
+    server that checks the Referer against its host sees the front's), and records it as the stand-ins do."""
+    upstream = httpx.Client(base_url=target, verify=ssl.create_default_context(cadata=ca_pem) if ca_pem else True,
+                            timeout=60)
+
+    class Front(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, *_args: Any) -> None:
+            pass
+
+        def _pass(self) -> None:
+            length = int(self.headers.get("Content-Length") or 0)
+            body = self.rfile.read(length) if length else None
+            headers = {key: value for key, value in self.headers.items() if key.lower() not in _HOP_BY_HOP}
+            answer = upstream.request(self.command, self.path, content=body, headers=headers)
+            data = answer.content
+            self.send_response(answer.status_code)
+            for key, value in answer.headers.multi_items():
+                if key.lower() not in _HOP_BY_HOP:
+                    self.send_header(key, value)
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = _pass  # noqa: N815 (http.server's names)
+
+    try:
+        with serve_https(Front, pki) as url:
+            yield url
+    finally:
+        upstream.close()
+
+
+def superset_definition(url: str, ca_pem: str | None, admin: tuple[str, str]) -> Definition:
+    """The API the running Superset documents about itself (`/api/v1/_openapi`, Flask-AppBuilder's OpenAPI document
+    of every API it registered, the security API included): routes and documented statuses."""
+    with httpx.Client(base_url=url, verify=ssl.create_default_context(cadata=ca_pem) if ca_pem else True,
+                      timeout=60) as http:
+        token = http.post("/api/v1/security/login", json={"username": admin[0], "password": admin[1],
+                                                          "provider": "db", "refresh": False}).json()["access_token"]
+        answer = http.get("/api/v1/_openapi", headers={"Authorization": f"Bearer {token}"})
+        answer.raise_for_status()
+    return openapi_definition("Superset", answer.json(), "")

@@ -7,9 +7,10 @@ Series and labels as Prometheus stores them from each exporter:
 - cert-manager v1.21.1 (internal/collectors/certificate_collector.go): `certmanager_certificate_*{name, namespace,
   issuer_name, issuer_kind, issuer_group}` (+ `condition` for the ready status), the Certificate's own namespace
   kept by the cert-manager ServiceMonitor's `honorLabels`;
-- kube-state-metrics (its docs, docs/metrics/workload/*.md): `kube_deployment_status_replicas_unavailable`,
-  `kube_statefulset_status_replicas(_ready)`, `kube_daemonset_status_number_unavailable` with `namespace` and the
-  object's name label, kept by the chart's `kube-state-metrics.prometheus.monitor.http.honorLabels: true`;
+- kube-state-metrics (its docs, kubernetes/kube-state-metrics/docs/metrics/workload/):
+  `kube_deployment_status_replicas_unavailable`, `kube_statefulset_status_replicas(_ready)`,
+  `kube_daemonset_status_number_unavailable` with `namespace` and the object's name label, kept by the chart's
+  `kube-state-metrics.prometheus.monitor.http.honorLabels: true`;
 - `up` with the labels the Prometheus Operator gives a ServiceMonitor's targets (`namespace`, `service`, `pod`,
   `endpoint` = the port's name, `job` = the Service's name).
 """

@@ -1,7 +1,8 @@
 """Cases of the products' availability and log-derived alerts (components/ingestion/spec.py,
 components/lakehouse/spec.py, components/presentation/spec.py).
 
-- Workload series from kube-state-metrics (docs/metrics/workload/deployment-metrics.md and statefulset-metrics.md):
+- Workload series from kube-state-metrics (kubernetes/kube-state-metrics/docs/metrics/workload/, the Deployment and
+  StatefulSet pages):
   `kube_deployment_status_replicas_available{namespace, deployment}`, `kube_statefulset_status_replicas_ready` and
   `kube_statefulset_replicas{namespace, statefulset}`, the object's labels kept by the chart's `honorLabels`. The
   objects' names are the plan's (Dremio's StatefulSets, Superset's Deployment) and the Airbyte chart's
