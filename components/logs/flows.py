@@ -6,10 +6,9 @@ Pure data (components/kit/flows.py); components/platform.py lists it.
 
 from __future__ import annotations
 
-from components.kit.flows import KUBERNETES_API, Flow, FlowTable, Port, Service, Workload, chart_source
+from components.kit.flows import AWS_APIS, KUBERNETES_API, Flow, FlowTable, Port, Service, Workload, chart_source
 from components.logs.config import LogsSettings
 from components.logs.shipping import AUDIT_PORT, ELASTICSEARCH_PORT, LOG_METRICS_PORT
-from components.runtime.flows import AWS_APIS
 
 CLUSTER = "logs"  # the Elasticsearch resource's name (components/logs/component.py CLUSTER_NAME)
 METRICS_PORT = 2020

@@ -10,8 +10,9 @@ components/storage/access.py) and the Elasticsearch audit indices (`auditPolicie
 plus, for a stack of stage prod, the audit minimum the stack config's model enforces (`minDays`,
 MIN_AUDIT_DAYS_PROD), so the program's early refusal (exit 2) and the gate judge the same number; and, for the
 Elasticsearch snapshot rule, the audit index patterns (`auditIndices`) and the stack's own `retention.auditDays`
-as `minDays` in every stage: audit snapshots are kept at least as long as the audit indices themselves. Everything else in
-the files (enforcement levels, the security team's settings, a non-prod stack's `minDays`) is kept as it is.
+as `minDays` in every stage: audit snapshots are kept at least as long as the audit indices themselves. Everything
+else in the files (enforcement levels, the security team's settings, a non-prod stack's ILM `minDays`) is kept as it
+is.
 `--check` changes nothing and exits 1 when a file differs from what this would write;
 tests/policies/test_policy_config.py fails the same way.
 """

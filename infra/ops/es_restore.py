@@ -160,7 +160,8 @@ def _call(what: str, call):
         return call()
     except ApiError as error:
         status = error.meta.status
-        cause = error.body.get("error", {}) if isinstance(error.body, dict) else {}
+        cause = error.body.get("error") if isinstance(error.body, dict) else None
+        cause = cause if isinstance(cause, dict) else {}
         reason = f"{cause.get('type', status)}: {cause.get('reason', error.message)}" if cause else str(error)
         if status == 401:
             raise InputError(f"{what}: the cluster refused the credentials ({reason})") from None
