@@ -138,7 +138,8 @@ class Lakehouse(pulumi.ComponentResource):
             # The query-duration histogram is the log shipper's: the runtime scrapes its exporter
             # (components/monitoring/component.py base_targets).
             targets=[],
-            rules=spec.alert_rules(config.slow_query_seconds, runner_minutes),
+            rules=[*spec.alert_rules(config.slow_query_seconds, runner_minutes),
+                   *spec.backup_alert_rules(config.backup.schedule.minutes)],
             opts=child_options(self),
         )
         host = service_host(spec.CLIENT_SERVICE, spec.LAYER)

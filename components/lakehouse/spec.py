@@ -580,3 +580,46 @@ def alert_rules(slow_query_seconds: int, runner_interval_minutes: int) -> list[A
         ),
     ]
     return [replace(rule, runbooks=RUNBOOKS) for rule in rules]
+
+
+# How late a backup may be beyond its interval before it is an alert (a large KV store takes a while).
+BACKUP_GRACE_MINUTES = 120
+BACKUP_RUNBOOKS = "docs/backup-and-restore.md"
+
+
+def backup_alert_rules(interval_minutes: int) -> list[AlertRule]:
+    """The alerts that say Dremio's state cannot be brought back as far as its schedule promises: no successful
+    backup within the interval plus a grace (also before the first ever: then counted from the CronJob's
+    creation), and a backup Job that failed after the last success. kube-state-metrics' CronJob and Job series
+    (kubernetes/kube-state-metrics/docs/cronjob-metrics.md and its Job page: `kube_cronjob_created`,
+    `kube_cronjob_status_last_successful_time`, `kube_job_created`, `kube_job_status_failed`). A failed Job stays
+    listed (`failedJobsHistoryLimit`), so a failure counts only while it is newer than the last success."""
+    where = f'namespace="{namespace_name(LAYER)}"'
+    cronjob = f'{where},cronjob="{BACKUP}"'
+    jobs = f'{where},job_name=~"{BACKUP}-.*"'
+    late = (interval_minutes + BACKUP_GRACE_MINUTES) * 60
+    last_success = f"max by (namespace) (kube_cronjob_status_last_successful_time{{{cronjob}}})"
+    newest_failure = (f"max by (namespace) (max by (namespace, job_name) (kube_job_created{{{jobs}}}) "
+                      f"* on (namespace, job_name) (max by (namespace, job_name) (kube_job_status_failed{{{jobs}}}) "
+                      "> bool 0))")
+    hours = (interval_minutes + BACKUP_GRACE_MINUTES) / 60
+    rules = [
+        AlertRule(
+            "DremioBackupLate",
+            f"time() - {last_success} > {late}"
+            f" or (time() - max by (namespace) (kube_cronjob_created{{{cronjob}}}) > {late}"
+            f" unless on (namespace) {last_success})",
+            f"Dremio's KV store in {{{{ $labels.namespace }}}} has no successful backup from the last {hours:g} h "
+            f"(CronJob {BACKUP}).",
+            duration="10m",
+        ),
+        AlertRule(
+            "DremioBackupFailed",
+            f"{newest_failure} > on (namespace) {last_success}"
+            f" or ({newest_failure} > 0 unless on (namespace) {last_success})",
+            f"The newest Dremio backup Job in {{{{ $labels.namespace }}}} failed (CronJob {BACKUP}); its log says "
+            "why.",
+            duration="0m",
+        ),
+    ]
+    return [replace(rule, runbooks=BACKUP_RUNBOOKS) for rule in rules]

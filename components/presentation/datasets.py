@@ -3,7 +3,8 @@
 One dataset per mart of the catalog: the mart's Dremio view in the marts schema (`gold.marts`), on the bundle's
 Dremio connection, described as the catalog describes the mart, with the mart's columns in the order given and
 Superset's COUNT(*) metric. Pure: infra/offline/mart_assets.py passes each mart's columns as its dbt model declares
-them (dbt/models/marts/_marts.yml) and writes the files (`make mart-assets`); `spec.bundle_datasets` reads them back.
+them (dbt/models/marts/_marts__models.yml) and writes the files (`make mart-assets`); `spec.bundle_datasets` reads
+them back.
 
     text = render(mart, [DatasetColumn("order_date", temporal=True), DatasetColumn("daily_revenue")],
                   database_uuid="c2fc7b74-56b5-581a-9239-4dc36f7badf6")

@@ -1,4 +1,4 @@
-"""Benchmark: end-to-end `dbt build` on `local` at 1M and 10M orders, a dashboard query on fct_daily_revenue,
+"""Benchmark: end-to-end `dbt build` on `local` at 1M and 10M orders, a dashboard query on daily_revenue,
 and the same 1M build on `postgres`; wall time and peak memory (max RSS of the measured process) for each.
 
     PYTHONPATH=dbt .venv-dbt/bin/python -m tooling.bench [--orders 1000000,10000000] [--postgres-orders 1000000]
@@ -28,7 +28,7 @@ _MEASURE = ("import resource, subprocess, sys, time; t = time.perf_counter(); "
             "print(rc, time.perf_counter() - t, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)")
 DASHBOARD_SQL = """
 select order_date, daily_revenue, order_count
-from read_parquet('{path}/*.parquet')
+from read_parquet('{path}/**/*.parquet')
 where order_date > date '2025-10-16' - interval 30 day
 order by order_date
 """
@@ -73,7 +73,7 @@ def bench_local(orders: int) -> dict:
     env = workspace_env(orders)
     result = {"orders": orders, "target": "local", "generate": generate(orders, env)}
     result["dbt_build"] = measure(dbt_build(env, "local"), env)
-    gold = Path(env["DBT_LAKE_ROOT"]) / "gold" / "fct_daily_revenue"
+    gold = Path(env["DBT_LAKE_ROOT"]) / "gold" / "daily_revenue"
     query = subprocess.run([sys.executable, "-c", _QUERY, DASHBOARD_SQL.format(path=gold)], capture_output=True,
                            text=True, check=True)
     result["dashboard_query"] = {k: round(v, 2) for k, v in json.loads(query.stdout).items()}

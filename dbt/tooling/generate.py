@@ -53,7 +53,7 @@ def write_bronze(scale: sample_data.Scale, root: Path, progress=print) -> dict[s
     for (source, stream), build in ((layout.CUSTOMERS, sample_data.customers), (layout.ORDERS, sample_data.orders)):
         dataset = layout.bronze_dataset(source, stream, catalog)
         started = time.perf_counter()
-        loads = sample_data.by_load(build(scale), scale)
+        loads = sample_data.by_load(build(scale), scale, stream)
         folder = local_path("bronze", dataset.prefix, root)
         shutil.rmtree(folder, ignore_errors=True)
         for day, table in loads.items():

@@ -19,6 +19,7 @@ from datetime import date, datetime, timedelta
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from tooling.errors import UsageError
 
@@ -244,11 +245,19 @@ def _running_max(values: np.ndarray, starts: np.ndarray, lengths: np.ndarray) ->
     return out
 
 
-def by_load(table: pa.Table, scale: Scale) -> dict[date, pa.Table]:
-    """Split a dataset into its loads, adding Airbyte's `_airbyte_extracted_at`; only loads up to through_load."""
+def by_load(table: pa.Table, scale: Scale, stream: str) -> dict[date, pa.Table]:
+    """Split a dataset into its loads, adding the columns Airbyte's CDC sync writes; only loads up to through_load.
+
+    `_airbyte_raw_id` identifies each record (Airbyte writes a UUID; here `<stream>-<seed>-<row>`, as unique),
+    `_airbyte_extracted_at` is the load's time, `_ab_cdc_updated_at` the change's commit time at the source (the
+    row's `updated_at`) and `_ab_cdc_deleted_at` stays empty: the generated changes are inserts and updates."""
     dates = load_dates(scale)
     last = scale.through_load or scale.loads
     load = table.column("_load").to_numpy()
     data = table.drop_columns(["_load"])
+    rows = pc.cast(pa.array(np.arange(len(data), dtype="int64")), pa.string())
+    data = data.append_column("_airbyte_raw_id", pc.binary_join_element_wise(f"{stream}-{scale.seed}", rows, "-"))
     data = data.append_column("_airbyte_extracted_at", pa.array(_loaded_at(scale, load)))
+    data = data.append_column("_ab_cdc_updated_at", data.column("updated_at"))
+    data = data.append_column("_ab_cdc_deleted_at", pa.nulls(len(data), pa.timestamp("us")))
     return {dates[i]: data.filter(pa.array(load == i)) for i in range(last)}

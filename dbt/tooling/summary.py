@@ -14,6 +14,9 @@ from infra.model.lake import local_path
 from tooling import layout
 from tooling.dbt_invoke import TARGET_PATH
 
+# The materializations that write a model's rows (on `local`, also to the lake).
+WRITTEN = ("table", "incremental")
+
 
 @dataclass
 class BuildSummary:
@@ -31,12 +34,14 @@ class BuildSummary:
 
 
 def lake_models(manifest_path: Path = TARGET_PATH / "manifest.json") -> dict[str, list[str]]:
-    """Enabled models per lake layer (their `lake_layer` meta), from the manifest dbt just wrote."""
+    """Enabled models per lake layer (their `lake_layer` meta) that write data (tables), from the manifest dbt just
+    wrote; views and ephemeral models are read at query time and hold no rows of their own."""
     manifest = json.loads(manifest_path.read_text())
     layers: dict[str, list[str]] = {"silver": [], "gold": []}
     for node in manifest["nodes"].values():
-        layer = node.get("config", {}).get("meta", {}).get("lake_layer")
-        if node["resource_type"] == "model" and layer in layers:
+        config = node.get("config", {})
+        layer = config.get("meta", {}).get("lake_layer")
+        if node["resource_type"] == "model" and layer in layers and config.get("materialized") in WRITTEN:
             layers[layer].append(node["name"])
     return {layer: sorted(names) for layer, names in layers.items()}
 
@@ -47,7 +52,7 @@ def _collect(query, relation, bronze: dict[str, str]) -> BuildSummary:
     for layer, models in lake_models().items():
         summary.rows[layer] = {model: query(f"select count(*) from {relation(layer, model)}")[0][0]
                                for model in models}
-    rejects = query(f"select entity, reason, count(*) from {relation('silver', 'stg_rejects')} "
+    rejects = query(f"select entity, reason, count(*) from {relation('silver', 'int_rejects_unioned')} "
                     "group by entity, reason order by entity, reason")
     summary.rejects = {f"{entity}: {reason}": count for entity, reason, count in rejects}
     return summary
@@ -62,7 +67,7 @@ def local_summary(root: Path) -> BuildSummary:
               for d in datasets}
 
     def relation(layer: str, model: str) -> str:
-        return f"read_parquet('{local_path(layer, model, root)}/*.parquet')"
+        return f"read_parquet('{local_path(layer, model, root)}/**/*.parquet')"
 
     return _collect(lambda sql: con.execute(sql).fetchall(), relation, bronze)
 

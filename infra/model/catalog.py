@@ -82,6 +82,10 @@ LAYER_PARTITIONS: dict[str, tuple[str, ...]] = {
 }
 
 
+# No partitioning scheme may make more folders per dataset than this (listing and small files cost per folder).
+MAX_PARTITION_FOLDERS = 1000
+
+
 class Layer(_Strict):
     description: str = Field(description="What the layer holds.")
     format: Literal["parquet", "json", "csv"] = Field(description="File format objects are written in.")
@@ -92,6 +96,15 @@ class Layer(_Strict):
     partitioning: list[PartitionKey] = Field(description="Partition keys, outermost first.")
     retention_days: Annotated[int, Field(ge=0)] = Field(
         description="Days after which current objects expire; 0 keeps them forever."
+    )
+    buckets: Annotated[int, Field(ge=1, le=MAX_PARTITION_FOLDERS)] | None = Field(
+        default=None,
+        description="With `business_key` partitioning: how many hash buckets of a dataset's key (one folder each), "
+        "whatever the number of rows.",
+    )
+    period: Literal["year", "month"] | None = Field(
+        default=None,
+        description="With `period` partitioning: the calendar period of a dataset's date that one folder holds.",
     )
 
 
@@ -117,6 +130,14 @@ class Lake(_Strict):
             if wrong or len(set(layer.partitioning)) != len(layer.partitioning):
                 problems.append(Problem(f"{name.value}.partitioning", "not one the layer's writer makes; use keys "
                                         f"from {list(allowed)}, each once", layer.partitioning))
+            for key, setting, what in (("business_key", "buckets", f"a bucket count (1 to {MAX_PARTITION_FOLDERS})"),
+                                       ("period", "period", "`year` or `month`")):
+                value = getattr(layer, setting)
+                if key in layer.partitioning and value is None:
+                    problems.append(Problem(f"{name.value}.{setting}", f"partitioning by {key} needs {what}"))
+                elif key not in layer.partitioning and value is not None:
+                    problems.append(Problem(f"{name.value}.partitioning", f"`{setting}` is set: partition by {key}, "
+                                            f"or remove `{setting}`", layer.partitioning))
         bronze = layers[LayerName.bronze]
         if bronze.format != "parquet":
             problems.append(Problem("bronze.format", "Airbyte's S3 destination writes bronze as Parquet: set "

@@ -199,11 +199,13 @@ def test_alerts_have_runbooks(dev):
     rules = [r for r in dev.resources if r.inputs.get("kind") == "PrometheusRule"]
     (rule,) = rules
     alerts = {item["alert"]: item for item in rule.inputs["spec"]["groups"][0]["rules"]}
-    assert sorted(alerts) == ["DbtRunFailed", "DbtRunLate", "DremioCoordinatorDown", "DremioExecutorsDegraded",
-                              "DremioSlowQueries"]
+    assert sorted(alerts) == ["DbtRunFailed", "DbtRunLate", "DremioBackupFailed", "DremioBackupLate",
+                              "DremioCoordinatorDown", "DremioExecutorsDegraded", "DremioSlowQueries"]
     assert 'log_metric_histogram_dremio_query_duration_seconds_bucket{le="30.0"}' in alerts["DremioSlowQueries"]["expr"]
     for alert in alerts.values():
-        assert alert["annotations"]["runbook_url"] == f"docs/lakehouse.md#{alert['alert'].lower()}"
+        # The backup alerts' runbooks sit with the other stores' backup alerts.
+        document = "backup-and-restore" if "Backup" in alert["alert"] else "lakehouse"
+        assert alert["annotations"]["runbook_url"] == f"docs/{document}.md#{alert['alert'].lower()}"
 
 
 @pytest.mark.parametrize(("stack", "backup", "message"), [

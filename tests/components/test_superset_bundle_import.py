@@ -32,9 +32,8 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow]
 SCRIPT = Path(__file__).resolve().parents[2] / "images" / "dbt-runner" / "import_bundle.py"
 IMPORTER_PASSWORD = "importer-password-for-tests"
 ROWS = {
-    "fct_daily_revenue": "(DATE '2026-01-01', 120.50, 3), (DATE '2026-01-02', 80.00, 2)",
-    "fct_customer_lifetime_value": "(1, 'Ada', 'ada@example.com', 3, 200.50, 66.83, DATE '2025-12-01', "
-                                   "DATE '2026-01-02', 32)",
+    "daily_revenue": "(DATE '2026-01-01', 120.50, 3), (DATE '2026-01-02', 80.00, 2)",
+    "customers": "(1, 'Ada', 'ada@example.com', 3, 200.50, 66.83, DATE '2025-12-01', DATE '2026-01-02', 32)",
 }
 TYPES = {"date": "date", "days": "int", "orders": "int", "count": "int", "value": "numeric", "revenue": "numeric",
          "id": "int"}

@@ -21,11 +21,15 @@ def _sorted(rows: list[dict]) -> list[tuple]:
 
 def _snapshot(workspace) -> dict[str, list[tuple]]:
     return {
-        "ltv": _sorted(workspace.rows("gold", mart_key("fct_customer_lifetime_value"))),
-        "daily": _sorted(workspace.rows("gold", mart_key("fct_daily_revenue"))),
-        "orders": _sorted(workspace.rows("silver", "stg_orders")),
-        "rejects": _sorted(workspace.rows("silver", "stg_rejects")),
+        "ltv": _sorted(workspace.rows("gold", mart_key("customers"))),
+        "daily": _sorted(workspace.rows("gold", mart_key("daily_revenue"))),
+        "orders": _sorted(workspace.rows("silver", "stg_postgres__orders")),
+        "rejects": _sorted(workspace.rows("silver", "int_rejects_unioned")),
     }
+
+
+def _unknown_customers(workspace) -> int:
+    return sum(1 for row in workspace.rows("silver", "int_rejects_unioned") if row["reason"] == "unknown_customer")
 
 
 def _last_load_kinds(orders: list[dict], customers: list[dict]) -> dict[str, int]:
@@ -58,7 +62,7 @@ def test_incremental_build_equals_full_refresh(workspace):
     workspace.generate(ORDERS, "--through-load", "2")
     workspace.dbt("build")
     first = _snapshot(workspace)
-    unknown_before = sum(1 for row in workspace.rows("silver", "stg_rejects") if row["reason"] == "unknown_customer")
+    unknown_before = _unknown_customers(workspace)
 
     workspace.generate(ORDERS)
     bronze_orders = workspace.rows("bronze", "postgres/orders")
@@ -67,11 +71,12 @@ def test_incremental_build_equals_full_refresh(workspace):
     assert kinds["new"] and kinds["updated"] and kinds["late"] and kinds["customer_after_order"], kinds
 
     result = workspace.dbt("build")
-    assert "incremental model silver.stg_orders" in result.stdout
-    run_sql = (workspace.root / "dbt" / "target" / "run" / "dataplatform" / "models" / "staging" / "stg_orders.sql")
+    assert "incremental model silver.stg_postgres__orders" in result.stdout
+    run_sql = (workspace.root / "dbt" / "target" / "run" / "dataplatform" / "models" / "staging" / "postgres"
+               / "stg_postgres__orders.sql")
     assert "delete from" in run_sql.read_text().lower(), "the second build did not take the incremental path"
     incremental = _snapshot(workspace)
-    unknown_after = sum(1 for row in workspace.rows("silver", "stg_rejects") if row["reason"] == "unknown_customer")
+    unknown_after = _unknown_customers(workspace)
 
     workspace.dbt("build", "--full-refresh")
     full = _snapshot(workspace)
@@ -82,4 +87,4 @@ def test_incremental_build_equals_full_refresh(workspace):
     assert unknown_after < unknown_before
     expected = expected_from_bronze(bronze_customers, bronze_orders)
     assert {dict(row)["order_date"] for row in full["daily"]} == set(expected.daily_revenue)
-    assert len(full["ltv"]) == len(expected.lifetime_value)
+    assert len(full["ltv"]) == len(expected.customers)

@@ -25,12 +25,13 @@ def test_postgres_target_builds_and_records_the_run(workspace, postgres_server):
                                     workspace.rows("bronze", "postgres/orders"))
     with psycopg.connect(database) as conn:
         ltv = {row[0]: row[1:] for row in conn.execute(
-            "select customer_id, total_orders, lifetime_value from gold.fct_customer_lifetime_value")}
+            "select customer_id, total_orders, lifetime_value from gold.customers")}
         daily = {row[0].isoformat(): row[1:] for row in conn.execute(
-            "select order_date, daily_revenue, order_count from gold.fct_daily_revenue")}
+            "select order_date, daily_revenue, order_count from gold.daily_revenue")}
         rejects = dict(((e, r), n) for e, r, n in conn.execute(
-            "select entity, reason, count(*) from silver.stg_rejects group by 1, 2"))
-    assert ltv == {cid: (c["total_orders"], c["lifetime_value"]) for cid, c in expected.lifetime_value.items()}
+            "select entity, reason, count(*) from silver.int_rejects_unioned group by 1, 2"))
+    assert ltv == {cid: (expected.lifetime_value[cid]["total_orders"], expected.lifetime_value[cid]["lifetime_value"])
+                   if cid in expected.lifetime_value else (0, 0) for cid in expected.customers}
     assert daily == {day: (d["daily_revenue"], d["order_count"]) for day, d in expected.daily_revenue.items()}
     assert rejects == +expected.rejects
     assert sum(v[1] for v in ltv.values()) == sum((d[0] for d in daily.values()), Decimal(0))
@@ -41,4 +42,4 @@ def test_postgres_target_builds_and_records_the_run(workspace, postgres_server):
     assert len(runs) == 1
     project, status, models, tests, ordered, target = runs[0]
     assert (project, status, target, ordered) == ("dataplatform", "success", "postgres", True)
-    assert models == 6 and tests >= 30
+    assert models == 7 and tests >= 30

@@ -68,6 +68,24 @@ def test_codecs_match_the_catalog():
         layer: catalog.lake.layer(layer).codec for layer in catalog.transformations.writes}
 
 
+def test_partitions_match_the_catalog(manifests):
+    project = yaml.safe_load((REPO_ROOT / "dbt" / "dbt_project.yml").read_text())
+    lake = load_catalog().lake
+    assert project["vars"]["lake_partitions"] == {"silver": {"buckets": lake.layer("silver").buckets},
+                                                   "gold": {"period": lake.layer("gold").period}}
+    # Silver is bucketed by the business key: a staging model's is its stream's primary key in the catalog.
+    keys = {f"stg_{d.source}__{d.stream}": list(d.primary_key) for d in load_catalog().bronze_datasets()}
+    for node in manifests["local"]["nodes"].values():
+        meta = node["config"].get("meta", {})
+        if node["resource_type"] != "model" or node["config"]["materialized"] not in ("table", "incremental"):
+            continue
+        if meta.get("lake_layer") == "silver":
+            assert meta.get("business_key"), f"{node['name']}: a silver table needs a business_key"
+            if node["name"] in keys:
+                assert meta["business_key"] == keys[node["name"]], node["name"]
+            assert set(meta["business_key"]) <= set(node["columns"]), node["name"]
+
+
 def test_reflections_exist_only_on_dremio_and_match_the_catalog(manifests):
     local = {n["name"] for n in manifests["local"]["nodes"].values() if n["resource_type"] == "model"}
     dremio = {n["name"]: n for n in manifests["dremio"]["nodes"].values()
@@ -85,3 +103,16 @@ def test_reflections_exist_only_on_dremio_and_match_the_catalog(manifests):
             assert config["dimensions"] == reflection.dimensions and config["measures"] == reflection.measures
         marts = {n["name"]: n for n in manifests["dremio"]["nodes"].values()}
         assert marts[mart.name]["config"]["materialized"] == "view"
+
+
+def test_exposures_link_the_marts_to_superset(manifests):
+    """The generated exposures parse on both targets and hang on the marts' models (dbt docs shows the lineage)."""
+    for manifest in manifests.values():
+        exposures = {e["name"]: e for e in manifest["exposures"].values()}
+        for mart in load_catalog().marts:
+            assert exposures[f"superset_dataset_{mart.name}"]["depends_on"]["nodes"] == [
+                f"model.dataplatform.{mart.name}"]
+        dashboards = [e for e in exposures.values() if e["type"] == "dashboard"]
+        assert dashboards
+        read = {node for e in dashboards for node in e["depends_on"]["nodes"]}
+        assert read == {f"model.dataplatform.{mart.name}" for mart in load_catalog().marts}

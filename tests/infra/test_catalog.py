@@ -131,7 +131,7 @@ def broken(document: dict, mutate) -> dict:
         ),
         pytest.param(
             lambda d: d["marts"][0].update(owner="finance"),
-            "catalog: marts[fct_customer_lifetime_value].owner: unknown key; remove it or check its spelling",
+            "catalog: marts[customers].owner: unknown key; remove it or check its spelling",
             id="unknown-key",
         ),
         pytest.param(

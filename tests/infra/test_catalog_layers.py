@@ -60,3 +60,23 @@ def test_the_checked_in_catalog_uses_the_partitions_of_each_writer(document):
     catalog = parse_catalog(document)
     for name, allowed in LAYER_PARTITIONS.items():
         assert set(catalog.lake.layer(name).partitioning) <= set(allowed)
+
+
+@pytest.mark.parametrize(
+    ("name", "changes", "message"),
+    [
+        ("silver", {"buckets": None}, "lake.layers.silver.buckets: partitioning by business_key needs a bucket "
+                                      "count (1 to 1000)"),
+        ("silver", {"buckets": 1001}, "lake.layers.silver.buckets: Input should be less than or equal to 1000"),
+        ("gold", {"period": None}, "lake.layers.gold.period: partitioning by period needs `year` or `month`"),
+        ("gold", {"period": "day"}, "lake.layers.gold.period: Input should be 'year' or 'month'"),
+        ("bronze", {"buckets": 8}, "lake.layers.bronze.partitioning: `buckets` is set: partition by business_key, or "
+                                   "remove `buckets`"),
+        ("silver", {"partitioning": []}, "lake.layers.silver.partitioning: `buckets` is set: partition by "
+                                         "business_key, or remove `buckets` (got [])"),
+    ],
+)
+def test_partitioning_is_bounded(document, name, changes, message):
+    with pytest.raises(ConfigError) as raised:
+        parse_catalog(layer(document, name, **changes))
+    assert message in str(raised.value)

@@ -237,10 +237,14 @@ def test_names_are_the_platforms() -> None:
     created = dict(re.findall(r"create table if not exists (\w+) \((.*?)\);", smoke.SOURCE_TABLES, re.DOTALL))
     assert set(created) == {stream.name for stream in source.streams}
     for stream in source.streams:
-        model = (ROOT / "dbt/models/staging" / f"stg_{stream.name}.sql").read_text()
-        read = re.search(r"select(.*?)_airbyte_extracted_at", model, re.DOTALL)
+        # What staging reads of a stream: the macro both its batch model and its landed rows select.
+        macros = (ROOT / "dbt/macros" / f"{source.name}.sql").read_text()
+        assert f"{{{{ {source.name}_{stream.name}_renamed() }}}}" in (
+            ROOT / "dbt/models/staging" / source.name / f"stg_{source.name}__{stream.name}.sql").read_text()
+        read = re.search(rf"macro {source.name}_{stream.name}_renamed\(\).*?%\}}(.*?)\{{\{{ airbyte_change_columns",
+                         macros, re.DOTALL)
         assert read is not None
-        columns = set(re.findall(r"^\s+(?:cast\()?([A-Za-z_]\w*)", read.group(1), re.MULTILINE))
+        columns = set(re.findall(r"^\s+(?:\w+\()*([A-Za-z_]\w*)", read.group(1), re.MULTILINE))
         defined = {line.split()[0] for line in created[stream.name].split(",") if line.strip()}
         assert columns and columns <= defined, (stream.name, columns - defined)
 

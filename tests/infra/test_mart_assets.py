@@ -64,7 +64,7 @@ def test_a_mart_added_to_the_catalog_gets_its_reflection_and_its_dataset():
 """
     models = yaml.safe_load(files[mart_assets.REFLECTIONS_FILE])["models"]
     assert [model["name"] for model in models] == [
-        "fct_customer_lifetime_value_raw", "fct_daily_revenue_agg", "fct_product_reviews_agg"]
+        "customers_raw", "daily_revenue_agg", "fct_product_reviews_agg"]
     dataset = yaml.safe_load(files[Path("components/presentation/assets/datasets/fct_product_reviews.yaml")])
     assert (dataset["table_name"], dataset["schema"], dataset["description"], dataset["database_uuid"]) == (
         "fct_product_reviews", "gold.marts", "Reviews and mean rating per product.", DATABASE_UUID)
@@ -75,7 +75,8 @@ def test_a_mart_added_to_the_catalog_gets_its_reflection_and_its_dataset():
     assert [metric["expression"] for metric in dataset["metrics"]] == ["COUNT(*)"]
     # The marts already declared keep their files as checked in.
     for path, text in files.items():
-        if "fct_product_reviews" not in path.name and path != mart_assets.REFLECTIONS_FILE:
+        if "fct_product_reviews" not in path.name and path not in (mart_assets.REFLECTIONS_FILE,
+                                                                    mart_assets.EXPOSURES_FILE):
             assert (REPO_ROOT / path).read_text() == text, path
 
 
@@ -105,7 +106,7 @@ def test_time_columns_are_those_dbt_types_as_dates_or_timestamps():
     assert mart_assets.mart_columns(document) == {"fct_x": (
         DatasetColumn("day", temporal=True), DatasetColumn("at", temporal=True), DatasetColumn("n"),
         DatasetColumn("label"))}
-    assert [column.name for column in checked_in_columns()["fct_daily_revenue"] if column.temporal] == ["order_date"]
+    assert [column.name for column in checked_in_columns()["daily_revenue"] if column.temporal] == ["order_date"]
 
 
 def test_columns_the_dbt_model_lacks_are_refused_by_key_path():
@@ -114,23 +115,24 @@ def test_columns_the_dbt_model_lacks_are_refused_by_key_path():
         mart_assets.generate(catalog_with({**REVIEWS, "grain": ["product_id", "sku"]}), columns, DATABASE_UUID)
     assert str(raised.value).splitlines() == [
         "infra/dataflow.yaml: marts[fct_product_reviews].grain: sku not among the columns of the dbt model in "
-        'dbt/models/marts/_marts.yml; name columns it declares (got ["product_id", "sku"])',
+        'dbt/models/marts/_marts__models.yml; name columns it declares (got ["product_id", "sku"])',
         "infra/dataflow.yaml: marts[fct_product_reviews].reflection.dimensions: review_date not among the columns of "
-        'the dbt model in dbt/models/marts/_marts.yml; name columns it declares (got ["product_id", "review_date"])',
+        "the dbt model in dbt/models/marts/_marts__models.yml; name columns it declares "
+        '(got ["product_id", "review_date"])',
         "infra/dataflow.yaml: marts[fct_product_reviews].reflection.measures: review_count, rating_sum not among the "
-        "columns of the dbt model in dbt/models/marts/_marts.yml; name columns it declares (got "
+        "columns of the dbt model in dbt/models/marts/_marts__models.yml; name columns it declares (got "
         '["review_count", "rating_sum"])',
     ]
-    with pytest.raises(ConfigError, match=r"marts\[fct_product_reviews\]: dbt/models/marts/_marts.yml has no dbt "
-                                          "model `fct_product_reviews` with columns; declare the mart's model"):
+    with pytest.raises(ConfigError, match=r"marts\[fct_product_reviews\]: dbt/models/marts/_marts__models.yml has no "
+                                          "dbt model `fct_product_reviews` with columns; declare the mart's model"):
         mart_assets.generate(catalog_with(REVIEWS), checked_in_columns(), DATABASE_UUID)
 
 
 @pytest.fixture()
 def repository(tmp_path: Path) -> Path:
     """The generator's inputs and both folders it writes, with the bundle's charts and a hand-written dataset."""
-    for relative in (mart_assets.CATALOG_FILE, mart_assets.MARTS_FILE, mart_assets.REFLECTIONS_DIR,
-                     mart_assets.BUNDLE_DIR):
+    for relative in (mart_assets.CATALOG_FILE, mart_assets.MARTS_FILE, mart_assets.EXPOSURES_FILE,
+                     mart_assets.REFLECTIONS_DIR, mart_assets.BUNDLE_DIR):
         source, target = REPO_ROOT / relative, tmp_path / relative
         target.parent.mkdir(parents=True, exist_ok=True)
         (shutil.copytree if source.is_dir() else shutil.copy)(source, target)
@@ -141,7 +143,7 @@ def repository(tmp_path: Path) -> Path:
 def test_a_mart_removed_from_the_catalog_loses_its_files_and_nothing_else(repository: Path, capsys):
     catalog = repository / mart_assets.CATALOG_FILE
     document = yamlio.load(catalog.read_text())
-    document["marts"] = [mart for mart in document["marts"] if mart["name"] != "fct_daily_revenue"]
+    document["marts"] = [mart for mart in document["marts"] if mart["name"] != "daily_revenue"]
     catalog.write_text(yaml.safe_dump(document, sort_keys=False))
     before = {path: path.read_bytes() for path in repository.rglob("*") if path.is_file()}
 
@@ -149,9 +151,10 @@ def test_a_mart_removed_from_the_catalog_loses_its_files_and_nothing_else(reposi
     captured = capsys.readouterr()
     assert captured.out.splitlines() == [
         "dbt/models/reflections/_reflections.yml: differs from what the catalog gives",
-        "components/presentation/assets/datasets/fct_daily_revenue.yaml: generated for a mart the catalog no longer "
+        "dbt/models/marts/_superset__exposures.yml: differs from what the catalog gives",
+        "components/presentation/assets/datasets/daily_revenue.yaml: generated for a mart the catalog no longer "
         "declares",
-        "dbt/models/reflections/fct_daily_revenue_agg.sql: generated for a mart the catalog no longer declares",
+        "dbt/models/reflections/daily_revenue_agg.sql: generated for a mart the catalog no longer declares",
     ]
     assert "run `make mart-assets`" in captured.err
     assert {path: path.read_bytes() for path in repository.rglob("*") if path.is_file()} == before
@@ -159,9 +162,11 @@ def test_a_mart_removed_from_the_catalog_loses_its_files_and_nothing_else(reposi
     assert mart_assets.main(["--root", str(repository)]) == 0
     # Only that mart's generated files go: the charts, the dashboard and the hand-written dataset stay.
     removed = sorted(path.relative_to(repository).as_posix() for path in before if not path.exists())
-    assert removed == ["components/presentation/assets/datasets/fct_daily_revenue.yaml",
-                       "dbt/models/reflections/fct_daily_revenue_agg.sql"]
-    assert "fct_daily_revenue" not in (repository / mart_assets.REFLECTIONS_FILE).read_text()
+    assert removed == ["components/presentation/assets/datasets/daily_revenue.yaml",
+                       "dbt/models/reflections/daily_revenue_agg.sql"]
+    assert "daily_revenue" not in (repository / mart_assets.REFLECTIONS_FILE).read_text()
+    # Its chart stays in the bundle, and out of dbt's lineage until it reads a mart again.
+    assert "daily_revenue" not in (repository / mart_assets.EXPOSURES_FILE).read_text()
     assert mart_assets.main(["--check", "--root", str(repository)]) == 0
 
 
@@ -170,4 +175,62 @@ def test_a_catalog_error_exits_2_with_the_message(repository: Path, capsys):
     marts.write_text(marts.read_text().replace("      - name: order_date\n", "      - name: order_day\n"))
     assert mart_assets.main(["--root", str(repository)]) == 2
     assert capsys.readouterr().err.startswith(
-        "infra/dataflow.yaml: marts[fct_daily_revenue].grain: order_date not among the columns of the dbt model")
+        "infra/dataflow.yaml: marts[daily_revenue].grain: order_date not among the columns of the dbt model")
+
+
+def _exposures(text: str) -> dict[str, dict]:
+    return {exposure["name"]: exposure for exposure in yaml.safe_load(text)["exposures"]}
+
+
+def bundle_as_checked_in() -> mart_assets.Bundle:
+    return mart_assets.Bundle(
+        charts=[yamlio.load(p.read_text()) for p in sorted((REPO_ROOT / mart_assets.CHARTS_DIR).glob("*.yaml"))],
+        dashboards=[yamlio.load(p.read_text())
+                    for p in sorted((REPO_ROOT / mart_assets.DASHBOARDS_DIR).glob("*.yaml"))])
+
+
+def test_exposures_link_each_mart_to_its_dataset_and_the_dashboards_of_its_charts():
+    exposures = _exposures((REPO_ROOT / mart_assets.EXPOSURES_FILE).read_text())
+    datasets = {yamlio.load(p.read_text())["uuid"]: yamlio.load(p.read_text())["table_name"]
+                for p in (REPO_ROOT / mart_assets.DATASETS_DIR).glob("*.yaml")}
+    for mart in load_catalog().marts:
+        dataset = exposures[f"superset_dataset_{mart.name}"]
+        assert (dataset["type"], dataset["depends_on"]) == ("analysis", [f"ref('{mart.name}')"])
+        assert datasets[dataset["meta"]["superset_dataset_uuid"]] == mart.name
+    bundle = bundle_as_checked_in()
+    for dashboard in bundle.dashboards:
+        placed = {node["meta"]["uuid"] for node in dashboard["position"].values()
+                  if isinstance(node, dict) and node.get("type") == "CHART"}
+        read = sorted({datasets[chart["dataset_uuid"]] for chart in bundle.charts if chart["uuid"] in placed})
+        exposure = exposures[f"superset_dashboard_{dashboard['slug'].replace('-', '_')}"]
+        assert (exposure["type"], exposure["meta"]["superset_dashboard_uuid"]) == ("dashboard", dashboard["uuid"])
+        assert exposure["depends_on"] == [f"ref('{name}')" for name in read]
+
+
+def test_exposures_follow_the_bundle():
+    bundle = bundle_as_checked_in()
+    (dashboard,) = bundle.dashboards
+    generated = mart_assets.generate(catalog_with(REVIEWS), {**checked_in_columns(), REVIEWS["name"]: REVIEWS_COLUMNS},
+                                     DATABASE_UUID, bundle)
+    before = _exposures(generated.files[mart_assets.EXPOSURES_FILE])
+    slug = f"superset_dashboard_{dashboard['slug'].replace('-', '_')}"
+    assert "ref('fct_product_reviews')" not in before[slug]["depends_on"]
+    assert "none" in before["superset_dataset_fct_product_reviews"]["description"]
+
+    # A chart on the new mart, placed on the dashboard: both exposures name it.
+    reviews_uuid = str(uuid.uuid5(uuid.UUID(DATABASE_UUID), "dataset:fct_product_reviews"))
+    chart = {"uuid": "0d8a2d55-5a5e-4c57-9d84-6f1d7c7c0c01", "slice_name": "Reviews", "dataset_uuid": reviews_uuid}
+    position = {**dashboard["position"], "CHART-9": {"type": "CHART", "id": "CHART-9", "meta": {"uuid": chart["uuid"]}}}
+    grown = mart_assets.Bundle(charts=[*bundle.charts, chart], dashboards=[{**dashboard, "position": position}])
+    after = _exposures(mart_assets.generate(
+        catalog_with(REVIEWS), {**checked_in_columns(), REVIEWS["name"]: REVIEWS_COLUMNS}, DATABASE_UUID,
+        grown).files[mart_assets.EXPOSURES_FILE])
+    assert "ref('fct_product_reviews')" in after[slug]["depends_on"]
+    assert '"Reviews"' in after["superset_dataset_fct_product_reviews"]["description"]
+
+    # A dashboard whose charts are taken off reads no mart any more: it leaves dbt's lineage.
+    emptied = {**dashboard, "position": {key: node for key, node in dashboard["position"].items()
+                                         if not (isinstance(node, dict) and node.get("type") == "CHART")}}
+    gone = _exposures(mart_assets.generate(load_catalog(), checked_in_columns(), DATABASE_UUID, mart_assets.Bundle(
+        charts=bundle.charts, dashboards=[emptied])).files[mart_assets.EXPOSURES_FILE])
+    assert slug not in gone

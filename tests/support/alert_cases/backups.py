@@ -66,3 +66,66 @@ CASES = [
     AlertCase("never failed (PostgreSQL's -1)", "PostgresWalArchivingFailing",
               (_series(LAST_ARCHIVED, "600+0x60"), _series(LAST_ARCHIVE_FAILURE, "-1+0x60")), "50m"),
 ]
+
+
+# ---- Dremio's backup CronJob (components/lakehouse/spec.py backup_alert_rules): kube-state-metrics' CronJob and Job
+# series (kubernetes/kube-state-metrics/docs/cronjob-metrics.md and its Job page), the objects' labels kept by the
+# chart's `honorLabels`. Job names are the CronJob's with the scheduled minute, as the CronJob controller names them.
+KSM = 'job="kube-state-metrics", instance="10.42.0.7:8080"'
+DREMIO_CRONJOB = f'namespace="dp-lakehouse", cronjob="dremio-backup", {KSM}'
+LAKEHOUSE = {"namespace": "dp-lakehouse"}
+
+
+def _dremio_job(minute: int) -> str:
+    return f'namespace="dp-lakehouse", job_name="dremio-backup-{29412000 + minute}", {KSM}'
+
+
+def _late(summary_hours: str = "26") -> tuple[dict, ...]:
+    return ({"exp_labels": {**LAKEHOUSE, "severity": "warning"},
+             "exp_annotations": {"summary": f"Dremio's KV store in dp-lakehouse has no successful backup from the last "
+                                            f"{summary_hours} h (CronJob dremio-backup).",
+                                 "runbook_url": "docs/backup-and-restore.md#dremiobackuplate"}},)
+
+
+FAILED = ({"exp_labels": {**LAKEHOUSE, "severity": "warning"},
+           "exp_annotations": {"summary": "The newest Dremio backup Job in dp-lakehouse failed "
+                                          "(CronJob dremio-backup); its log says why.",
+                               "runbook_url": "docs/backup-and-restore.md#dremiobackupfailed"}},)
+
+CASES += [
+    # ---- DremioBackupLate: no success in a day plus two hours (daily schedule)
+    AlertCase("Dremio's last backup 29 h old", "DremioBackupLate",
+              (Series(f"kube_cronjob_created{{{DREMIO_CRONJOB}}}", "0+0x1800"),
+               Series(f"kube_cronjob_status_last_successful_time{{{DREMIO_CRONJOB}}}", "3600+0x1800")), "30h",
+              _late()),
+    AlertCase("Dremio never backed up, CronJob a day old", "DremioBackupLate",
+              (Series(f"kube_cronjob_created{{{DREMIO_CRONJOB}}}", "0+0x1800"),), "30h", _late()),
+    AlertCase("Dremio backed up daily", "DremioBackupLate",
+              (Series(f"kube_cronjob_created{{{DREMIO_CRONJOB}}}", "0+0x1800"),
+               Series(f"kube_cronjob_status_last_successful_time{{{DREMIO_CRONJOB}}}",
+                      "3600+0x1439 90000+0x360")), "30h"),
+    AlertCase("Dremio's CronJob created 3 h ago, first run pending", "DremioBackupLate",
+              (Series(f"kube_cronjob_created{{{DREMIO_CRONJOB}}}", "25200+0x600"),), "10h"),
+    # ---- DremioBackupFailed: a Job failed after the last success
+    AlertCase("Dremio's newest backup Job failed", "DremioBackupFailed",
+              (Series(f"kube_cronjob_status_last_successful_time{{{DREMIO_CRONJOB}}}", "3600+0x180"),
+               Series(f"kube_job_created{{{_dremio_job(60)}}}", "3600+0x180"),
+               Series(f'kube_job_status_failed{{{_dremio_job(60)}}}', "0+0x180"),
+               Series(f"kube_job_created{{{_dremio_job(120)}}}", "7200+0x180"),
+               Series(f'kube_job_status_failed{{{_dremio_job(120)}, reason="BackoffLimitExceeded"}}', "1+0x180")),
+              "3h", FAILED),
+    AlertCase("Dremio's first backup Job failed", "DremioBackupFailed",
+              (Series(f"kube_job_created{{{_dremio_job(60)}}}", "3600+0x180"),
+               Series(f'kube_job_status_failed{{{_dremio_job(60)}, reason="DeadlineExceeded"}}', "1+0x180")),
+              "3h", FAILED),
+    AlertCase("a kept failed Dremio backup Job, then a success", "DremioBackupFailed",
+              (Series(f"kube_cronjob_status_last_successful_time{{{DREMIO_CRONJOB}}}", "10800+0x240"),
+               Series(f"kube_job_created{{{_dremio_job(60)}}}", "3600+0x240"),
+               Series(f'kube_job_status_failed{{{_dremio_job(60)}, reason="BackoffLimitExceeded"}}', "1+0x240"),
+               Series(f"kube_job_created{{{_dremio_job(180)}}}", "10800+0x240"),
+               Series(f'kube_job_status_failed{{{_dremio_job(180)}}}', "0+0x240")), "4h"),
+    AlertCase("a Dremio backup Job running after the last success", "DremioBackupFailed",
+              (Series(f"kube_cronjob_status_last_successful_time{{{DREMIO_CRONJOB}}}", "3600+0x180"),
+               Series(f"kube_job_created{{{_dremio_job(120)}}}", "7200+0x180"),
+               Series(f'kube_job_status_failed{{{_dremio_job(120)}}}', "0+0x180")), "3h"),
+]

@@ -5,6 +5,7 @@ select
     order_date,
     sum(amount) as daily_revenue,
     count(*) as order_count
-from {{ ref('int_customer_orders') }}
-where status = 'completed'
+from {{ ref('int_orders_validated') }}
+where reject_reason is null
+  and status = 'completed'
 group by order_date

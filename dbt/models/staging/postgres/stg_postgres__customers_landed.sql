@@ -1,0 +1,9 @@
+-- The hot path of customers: bronze rows landed at or after the batch's watermark (the latest load
+-- stg_postgres__customers read), renamed as that model renames them and not yet deduplicated. Ephemeral: read at
+-- query time by the live views that unify it with the batch's history.
+{{ config(materialized='ephemeral') }}
+
+select
+    {{ postgres_customers_renamed() }}
+from {{ source('postgres', 'customers') }}
+where _airbyte_extracted_at >= (select max(last_loaded_at) from {{ ref('stg_postgres__customers') }})

@@ -1,0 +1,114 @@
+-- Orders as the operational database holds them: one row per order_id, its newest version (the latest change at
+-- the source, ties to the later load), amounts cast and raw statuses mapped to the documented set. A deleted
+-- order keeps its delete (deleted_at set). Rows that arrive without an order_id stay as they came.
+--
+-- Incremental on the load time, the batch's watermark: the latest load the last build read. A build reads the
+-- rows landed at or after it, so a row landed after that build with exactly the watermark's time is not lost;
+-- versions_at_last_load says how many of those at the watermark were counted already, so none is counted twice.
+-- A version that arrives late (an older change loaded after a newer one) is compared with the row kept and loses.
+{{ config(
+    materialized='incremental',
+    unique_key='order_id',
+    incremental_strategy=('merge' if target.type == 'dremio' else 'delete+insert'),
+    on_schema_change='fail'
+) }}
+
+{% set watermark = '(select max(last_loaded_at) from ' ~ this ~ ')' %}
+
+with source as (
+    select * from {{ source('postgres', 'orders') }}
+    {% if is_incremental() %}
+    where _airbyte_extracted_at >= {{ watermark }}
+    {% endif %}
+),
+
+renamed as (
+    select
+        {{ postgres_orders_renamed() }}
+    from source
+),
+
+arrived as (
+    select * from renamed
+    {% if is_incremental() %}
+    -- A record without an order_id has no key to merge on: the ones staged already are known by their id.
+    where order_id is not null
+       or raw_id not in (select raw_id from {{ this }} where order_id is null and raw_id is not null)
+    {% endif %}
+),
+
+candidates as (
+    select
+        order_id, customer_id, order_date, amount, status_raw, status, updated_at, changed_at, deleted_at, raw_id,
+        loaded_at
+    from arrived
+    {% if is_incremental() %}
+    union all
+    -- The version kept so far of every order with new arrivals.
+    select
+        order_id, customer_id, order_date, amount, status_raw, status, updated_at, changed_at, deleted_at, raw_id,
+        loaded_at
+    from {{ this }}
+    where order_id in (select order_id from arrived)
+    {% endif %}
+),
+
+ranked as (
+    select
+        candidates.*,
+        row_number() over (partition by order_id order by {{ newest_version_first() }}) as version_rank
+    from candidates
+),
+
+arrived_loads as (
+    select order_id, loaded_at, max(loaded_at) over (partition by order_id) as latest_load
+    from arrived
+    where order_id is not null
+),
+
+counts as (
+    -- Versions read per order: those read before, plus those arrived now, less the ones at the watermark that
+    -- the last build read already.
+    select
+        arrived_loads.order_id,
+        max(arrived_loads.latest_load) as last_loaded_at,
+        sum(case when arrived_loads.loaded_at = arrived_loads.latest_load then 1 else 0 end) as versions_at_last_load,
+        count(*)
+        {% if is_incremental() %}
+        + coalesce(max(kept.versions_seen), 0) - coalesce(max(kept.counted_at_watermark), 0)
+        {% endif %}
+        as versions_seen
+    from arrived_loads
+    {% if is_incremental() %}
+    left join (
+        select
+            order_id,
+            versions_seen,
+            case when last_loaded_at >= {{ watermark }} then versions_at_last_load else 0 end as counted_at_watermark
+        from {{ this }}
+    ) as kept
+        on arrived_loads.order_id = kept.order_id
+    {% endif %}
+    group by arrived_loads.order_id
+)
+
+select
+    ranked.order_id,
+    ranked.customer_id,
+    ranked.order_date,
+    ranked.amount,
+    ranked.status_raw,
+    ranked.status,
+    ranked.updated_at,
+    ranked.changed_at,
+    ranked.deleted_at,
+    ranked.raw_id,
+    ranked.loaded_at,
+    cast(case when ranked.order_id is null then 1 else counts.versions_seen end as bigint) as versions_seen,
+    case when ranked.order_id is null then ranked.loaded_at else counts.last_loaded_at end as last_loaded_at,
+    cast(case when ranked.order_id is null then 1 else counts.versions_at_last_load end as bigint)
+        as versions_at_last_load
+from ranked
+left join counts
+    on ranked.order_id = counts.order_id
+where ranked.order_id is null or ranked.version_rank = 1
