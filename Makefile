@@ -15,7 +15,7 @@ STAMP := $(VENV)/.installed
 
 .PHONY: help setup system-packages plan plan-bench plan-compare config-mutants test test-slow test-fast lint format \
 	lock clean config-docs mart-assets chart-lock image-lock require-digests chart-cache render nca-setup network \
-	image-pin e2e-smoke restore-objects postgres-restore
+	image-pin e2e-smoke restore-objects postgres-restore es-restore
 
 help:
 	@echo "make plan STACK=<dev|prod>  offline plan and policy gate -> build/plan/<stack>.json"
@@ -43,6 +43,7 @@ help:
 	@echo "make e2e-smoke              the smoke test through a running dev platform (docs/ci.md, end to end)"
 	@echo "make restore-objects ARGS=\"--bucket B --prefix P --at TIME [--dry-run]\"   lake objects back to TIME"
 	@echo "make postgres-restore STACK=<stack> [ARGS=\"--at TIME\"]   the metadata database's restore, from the plan"
+	@echo "make es-restore ARGS=\"list | restore --indices PATTERN [--dry-run]\"   log and audit indices from snapshots"
 	@echo "make require-digests STACK=prod   plan, then fail when an image has no digest (what the prod deploy runs)"
 	@echo "make setup                  system packages the tests need (as root, with apt-get) and the virtualenvs"
 	@echo "make system-packages        only the system packages (PostgreSQL 15 with pgaudit, openssl, a JRE)"
@@ -159,6 +160,11 @@ restore-objects: $(STAMP)
 # point-in-time restore's commands (prod); docs/backup-and-restore.md.
 postgres-restore: plan
 	@$(PY) -m infra.ops.postgres_restore --stack $(STACK) $(ARGS)
+
+# Log and audit indices back from the Elasticsearch snapshots (beside the live ones, or over them with
+# --replace-live); the password in ES_PASSWORD; docs/backup-and-restore.md.
+es-restore: $(STAMP)
+	@$(PY) -m infra.ops.es_restore $(ARGS)
 
 # The prod deploy's refusal (.github/workflows/deploy.yml), for a `pulumi up` run by hand.
 require-digests: plan

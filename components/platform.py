@@ -27,6 +27,7 @@ from components.lakehouse.component import DatabaseAccess, Lakehouse
 from components.logs import flows as logs_flows
 from components.logs.component import LogIndices
 from components.logs.shipping import LogSource
+from components.logs.snapshots import SNAPSHOT_WRITER, SnapshotTarget
 from components.metadata import flows as metadata_flows
 from components.metadata import log_routes as metadata_logs
 from components.metadata.access import PLATFORM_DATABASE, DatabaseLogin
@@ -44,7 +45,7 @@ from components.runtime.component import KubernetesRuntime, releases
 from components.runtime.config import KubernetesConfig
 from components.storage import flows as storage_flows
 from components.storage import log_routes as storage_logs
-from components.storage.access import ACCESS_LOGS, PrefixGrant, ServiceBucket
+from components.storage.access import ACCESS_LOGS, PrefixGrant, PrefixWriter, ServiceBucket
 from components.storage.component import DataLake, LakeAccess
 from infra.model.catalog import Catalog
 from infra.model.config import StackConfig
@@ -67,6 +68,8 @@ SERVICE_BUCKETS: tuple[ServiceBucket, ...] = (
     lakehouse_spec.STORE_BUCKET,
     BACKUP_BUCKET,
 )
+# Identities that write one prefix of a service bucket (beside that bucket's own writer).
+PREFIX_WRITERS: tuple[PrefixWriter, ...] = (SNAPSHOT_WRITER,)
 
 
 def prefix_grants(config: StackConfig) -> tuple[PrefixGrant, ...]:
@@ -99,7 +102,7 @@ def flow_tables(config: StackConfig, catalog: Catalog) -> tuple[FlowTable, ...]:
         # The backup plugin runs beside the operator, so it comes with the operator the runtime installs.
         metadata_flows.flow_table(
             config.metadata, runtime_flows.CLOUDNATIVE_PG if kubernetes.install_cloudnative_pg else None),
-        logs_flows.flow_table(config.logs),
+        logs_flows.flow_table(config.logs, web_identity=config.storage.backend == "s3"),
         ingestion_flows.flow_table(catalog, config.ingestion),
         lakehouse_flows.flow_table(config.lakehouse),
         presentation_flows.flow_table(kubernetes.replicas),
@@ -205,6 +208,8 @@ class DataPlatform(pulumi.ComponentResource):
             minio_credentials=self.runtime.minio_root,
             opts=child_options(self, providers=providers),
             ca_file=self.cluster.ca_file if config.storage.backend == "minio" else None,
+            prefix_writers=PREFIX_WRITERS if (config.storage.backend == "minio"
+                                              or config.storage.s3_settings.oidc_provider_arn) else (),
         )
         # Metadata and logs run on the cluster; CloudNativePG backs up into the lake's `backups` bucket.
         in_cluster_postgres = config.metadata.backend == "cloudnative-pg"
@@ -219,8 +224,19 @@ class DataPlatform(pulumi.ComponentResource):
             backups=BackupTarget.from_lake(self.lake) if in_cluster_postgres else None,
             opts=child_options(self, providers=providers),
         )
+        # Elasticsearch snapshots into the backups bucket: MinIO keys in dev, the IRSA role on S3 (none without the
+        # cluster's OIDC provider, which the pack refuses in prod).
+        object_store = config.object_store
+        on_minio = object_store.server is not None
+        snapshots = SnapshotTarget(
+            bucket=self.lake.bucket_names.apply(lambda names: names[SNAPSHOT_WRITER.bucket_role]),
+            region=object_store.region,
+            endpoint=object_store.server,
+            credentials=self.lake.credentials.apply(lambda keys: keys[SNAPSHOT_WRITER.name]) if on_minio else None,
+            role_arn=None if on_minio else self.lake.role_arns.apply(lambda roles: roles[SNAPSHOT_WRITER.name]),
+        ) if on_minio or config.storage.s3_settings.oidc_provider_arn else None
         self.logs = LogIndices(
-            f"{name}-logs", config.logs, self.cluster, stack, config.retention, opts=child_options(self)
+            f"{name}-logs", config.logs, self.cluster, stack, config.retention, snapshots, opts=child_options(self)
         )
         # Airbyte lands bronze with the `ingestion` identity; its own state and database come from the lake and
         # the metadata layer.

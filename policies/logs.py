@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import fnmatch
 import re
 
 from pulumi_policy import Severity
 
-from .common import MIN_AUDIT_DAYS, UNKNOWN, items, known, resource_policy, setting
+from .common import MIN_AUDIT_DAYS, UNKNOWN, items, known, number, of_type, resource_policy, setting, stack_policy
 
 ELASTICSEARCH = "kubernetes:elasticsearch.k8s.elastic.co/v1:Elasticsearch"
 ILM_POLICY = "pulumi-python:dynamic/elasticsearch:IlmPolicy"
 ES_ROLE = "pulumi-python:dynamic/elasticsearch:Role"
+SNAPSHOT_REPOSITORY = "pulumi-python:dynamic/elasticsearch:SnapshotRepository"
+SLM_POLICY = "pulumi-python:dynamic/elasticsearch:SlmPolicy"
 AUDIT_POLICIES = ["platform-audit"]
+AUDIT_INDICES = ["platform-audit-*"]
 # Cluster privileges that amount to administering the cluster or its security.
 BROAD_CLUSTER_PRIVILEGES = {"all", "manage", "manage_security", "manage_api_key", "manage_own_api_key",
                             "manage_service_account", "manage_token", "grant_api_key"}
@@ -183,5 +187,132 @@ require_read_only_readers = resource_policy(
 )
 
 
+# ---- snapshots ------------------------------------------------------------------------------------------------
+
+
+def _covers(patterns: list[str], wanted: str) -> bool:
+    """Whether an SLM policy's index patterns take every index `wanted` (itself a pattern) names."""
+    return any(isinstance(pattern, str) and fnmatch.fnmatchcase(wanted, pattern) for pattern in patterns)
+
+
+def _cron_count(field: str, first: int, size: int) -> int | None:
+    """How many values one field of SLM's cron takes (`5`, `1,13`, `0/6`, `*/6`, `*`); None: not understood."""
+    if field in ("*", "?"):
+        return size
+    count = 0
+    for part in field.split(","):
+        if re.fullmatch(r"\d+", part):
+            count += 1
+        elif match := re.fullmatch(r"(\*|\d+)/(\d+)", part):
+            start = first if match[1] == "*" else int(match[1])
+            step = int(match[2])
+            if step == 0 or start >= first + size:
+                return None
+            count += len(range(start, first + size, step))
+        else:
+            return None
+    return count
+
+
+def _per_day(schedule) -> int | None:
+    """Snapshots a daily-or-more-often SLM cron takes a day; None for other schedules (weekly, monthly, ...)."""
+    if not isinstance(schedule, str):
+        return None
+    fields = schedule.split()
+    if len(fields) not in (6, 7) or fields[3] not in ("*", "?") or fields[4] != "*" or fields[5] not in ("*", "?"):
+        return None
+    counts = [_cron_count(fields[0], 0, 60), _cron_count(fields[1], 0, 60), _cron_count(fields[2], 0, 24)]
+    if None in counts:
+        return None
+    return counts[0] * counts[1] * counts[2]
+
+
+def _slm_shortfall(policy, minimum: int) -> str | None:
+    """Why an SLM policy keeps its snapshots fewer than `minimum` days, or None."""
+    retention = known(policy, "retention")
+    if not retention or retention is UNKNOWN:
+        return None  # no retention: SLM never deletes its snapshots
+    expire = known(retention, "expire_after")
+    days = _days(expire)
+    if expire is not None and expire is not UNKNOWN and (days is None or days < minimum):
+        return f"expire_after {expire} deletes a snapshot before it is {minimum} days old"
+    most = number(known(retention, "max_count"))
+    per_day = _per_day(known(policy, "schedule"))
+    if most is not None and per_day is not None and most < per_day * minimum:
+        return (f"max_count {most:g} deletes a snapshot before it is {minimum} days old (its schedule takes "
+                f"{per_day * minimum} in {minimum} days)")
+    return None
+
+
+def _validate_snapshots(args, report_violation) -> None:
+    minimum = setting(args, "minDays", MIN_AUDIT_DAYS)
+    wanted = setting(args, "auditIndices", AUDIT_INDICES)
+    repositories = {known(repository.props, "name") for repository in of_type(args.resources, SNAPSHOT_REPOSITORY)}
+    policies = of_type(args.resources, SLM_POLICY)
+    for cluster in of_type(args.resources, ELASTICSEARCH):
+        name = known(cluster.props, "metadata", "name") or cluster.name
+        problems = []
+        if not repositories:
+            problems.append("has no snapshot repository")
+        for pattern in wanted:
+            covering, shortfalls, elsewhere = [], [], []
+            for slm in policies:
+                policy = known(slm.props, "policy")
+                if policy is UNKNOWN:
+                    covering.append(slm)  # cannot be judged at preview: give it the benefit of the doubt
+                    continue
+                indices = known(policy, "config", "indices")
+                if indices is UNKNOWN:
+                    covering.append(slm)
+                    continue
+                patterns = ["*"] if indices is None else (indices.split(",") if isinstance(indices, str)
+                                                          else items(indices))
+                if not _covers(patterns, pattern):
+                    continue
+                policy_name = known(slm.props, "name") or slm.name
+                target = known(policy, "repository")
+                if target is not UNKNOWN and target not in repositories:
+                    elsewhere.append(f"SLM policy '{policy_name}' writes to repository '{target}', which the stack "
+                                     "does not declare")
+                    continue
+                shortfall = _slm_shortfall(policy, minimum)
+                if shortfall is None:
+                    covering.append(slm)
+                else:
+                    shortfalls.append(f"SLM policy '{policy_name}' {shortfall}")
+            if not covering:
+                found = [*elsewhere, *shortfalls]
+                problems.append(f"keeps no snapshot of {pattern} for {minimum} days"
+                                + (f" ({'; '.join(found)})" if found else " (no SLM policy snapshots them)"))
+        if problems:
+            report_violation(f"Elasticsearch '{name}' {' and '.join(problems)}: its audit indices would die with "
+                             "the cluster. Declare a snapshot repository on the backups bucket and an SLM policy "
+                             f"that snapshots the audit indices and keeps each snapshot at least {minimum} days "
+                             "(components/logs/spec.py).", cluster.urn)
+
+
+require_snapshots = stack_policy(
+    "elasticsearch-cluster-require-snapshots",
+    "DP-ES-006",
+    "Elasticsearch clusters snapshot their audit indices for the audit retention",
+    "A stack with an ECK `Elasticsearch` declares a `SnapshotRepository` and, for each audit index pattern "
+    "(`auditIndices`), an `SlmPolicy` whose `config.indices` take it, whose `repository` is a declared one, and "
+    "whose retention keeps every snapshot at least `minDays`: `expire_after` no shorter, and `max_count` (when the "
+    "schedule is daily or more often) no lower than the snapshots the schedule takes in that time. In prod a "
+    "cluster without a repository (no `storage.s3.oidcProviderArn`, so no role for the nodes) fails it.",
+    Severity.HIGH,
+    ["audit", "retention"],
+    "Set storage.s3.oidcProviderArn (prod) so the logs layer declares its repository on the backups bucket and its "
+    "SLM policies; keep logs.snapshots.auditDays unset or at least retention.auditDays.",
+    _validate_snapshots,
+    config={
+        "minDays": {"type": "integer", "minimum": 1, "default": MIN_AUDIT_DAYS,
+                    "description": "Fewest days each audit snapshot is kept (the stack's retention.auditDays)."},
+        "auditIndices": {"type": "array", "items": {"type": "string"}, "default": AUDIT_INDICES,
+                         "description": "The audit index patterns a snapshot lifecycle policy must take."},
+    },
+)
+
+
 POLICIES = [require_tls, require_delete_phase, configure_audit_retention, disallow_cluster_wildcards,
-            require_read_only_readers]
+            require_read_only_readers, require_snapshots]

@@ -118,6 +118,8 @@ ENDPOINTS_KEY = "kubernetes.network.endpoints"
 KUBERNETES_API = Outside("kubernetes-api", "the Kubernetes API server (its endpoints, behind `kubernetes.default`)",
                          "kubernetes.network.apiServer")
 NODES = Outside("nodes", "the nodes' kubelets, at the node addresses", "kubernetes.network.nodes")
+# Shared: the deployer's AWS provider calls them, and workloads that assume IAM roles call STS there.
+AWS_APIS = Outside("aws-apis", "the AWS service endpoints the AWS provider calls (S3, KMS, RDS, IAM)")
 
 Peer = Workload | Service | Outside
 

@@ -2,7 +2,7 @@
 
 Example (inside a Pulumi program; `cluster` is the runtime's ClusterContext)::
 
-    logs = LogIndices("logs", config.logs, cluster, config.identity, config.retention)
+    logs = LogIndices("logs", config.logs, cluster, config.identity, config.retention, snapshots)
 
 - Cluster: an ECK `Elasticsearch` named `logs` in `dp-logs`, HTTP TLS with a cert-manager certificate from the
   stack's CA, node sets per stage, `node.store.allow_mmap: false` (no privileged sysctl init container),
@@ -13,6 +13,9 @@ Example (inside a Pulumi program; `cluster` is the runtime's ClusterContext)::
   template (the seed's `airbyte-logs-*` mapping, dbt runs, the audit trail); a writer role limited to creating
   and appending to those indices, a read-only reader role, and the log shipper's user, whose credentials go to
   the `log-shipper-credentials` Secret the runtime's Fluent Bit reads.
+- Snapshots (docs/backup-and-restore.md, "Elasticsearch"): an `s3` repository on the lake's backups bucket under
+  `elasticsearch/`, and SLM policies snapshotting the audit indices (kept at least `retention.auditDays`) and the
+  job logs (kept at least `logs.jobLogDays`); how the nodes reach the bucket: components/logs/snapshots.py.
 - No identity for Dremio: its Elasticsearch connector cannot speak to a 9.x cluster, so Dremio has no logs source
   (docs/decisions/0028-dremio-editions-and-the-logs-source.md) and no user here.
 """
@@ -28,7 +31,18 @@ from components.kit.cluster import LOG_SHIPPER_SECRET, ClusterContext, server_ce
 from components.kit.images import pinned
 from components.logs import spec as logs_spec
 from components.logs.config import LogsSettings, NodeSetSettings
-from components.logs.provider import IlmPolicy, IndexTemplate, Role, User
+from components.logs.provider import IlmPolicy, IndexTemplate, Role, SlmPolicy, SnapshotRepository, User
+from components.logs.snapshots import (
+    ACCESS_KEY_SETTING,
+    CA_KEY,
+    CA_SECRET,
+    CREDENTIALS_SECRET,
+    SECRET_KEY_SETTING,
+    SERVICE_ACCOUNT,
+    SnapshotTarget,
+    client_settings,
+    pod_additions,
+)
 from components.runtime.values import ECK_RELEASE
 from infra.model.config import RetentionConfig
 from infra.model.naming import service_host
@@ -44,32 +58,51 @@ ES_IMAGE_UID = 1000
 ELASTICSEARCH_IMAGE = "docker.elastic.co/elasticsearch/elasticsearch"
 
 
-def node_set(settings: NodeSetSettings, security_audit: bool) -> dict:
+def node_set(settings: NodeSetSettings, security_audit: bool, snapshots: SnapshotTarget | None = None,
+             image: str = ELASTICSEARCH_IMAGE) -> dict:
     memory = f"{settings.memory_gib}Gi"
     config = {"node.roles": list(settings.roles), "node.store.allow_mmap": False}
     if security_audit:
         config["xpack.security.audit.enabled"] = True
+    additions = pod_additions(snapshots, image) if snapshots is not None else {}
+    if snapshots is not None:
+        config |= client_settings(snapshots)
+    pod_spec = _node_pod_spec(memory, additions)
     return {
         "name": settings.name,
         "count": settings.count,
         "config": config,
-        "podTemplate": {"spec": {
-            "automountServiceAccountToken": False,
-            "securityContext": {"runAsNonRoot": True, "runAsUser": ES_IMAGE_UID, "fsGroup": ES_IMAGE_UID,
-                                "seccompProfile": {"type": "RuntimeDefault"}},
-            "containers": [{
-                "name": "elasticsearch",
-                "resources": {"requests": {"cpu": "500m", "memory": memory}, "limits": {"memory": memory}},
-                "securityContext": {"allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]},
-                                    "readOnlyRootFilesystem": True, "runAsNonRoot": True},
-            }],
-        }},
+        "podTemplate": {"spec": pod_spec},
         "volumeClaimTemplates": [{
             "metadata": {"name": "elasticsearch-data"},
             "spec": {"accessModes": ["ReadWriteOnce"],
                      "resources": {"requests": {"storage": f"{settings.storage_gib}Gi"}}},
         }],
     }
+
+
+def _node_pod_spec(memory: str, additions: dict) -> dict:
+    container = {
+        "name": "elasticsearch",
+        "resources": {"requests": {"cpu": "500m", "memory": memory}, "limits": {"memory": memory}},
+        "securityContext": {"allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]},
+                            "readOnlyRootFilesystem": True, "runAsNonRoot": True},
+    }
+    for key in ("env", "volumeMounts"):
+        if additions.get(key):
+            container[key] = additions[key]
+    spec: dict = {
+        "automountServiceAccountToken": False,
+        "securityContext": {"runAsNonRoot": True, "runAsUser": ES_IMAGE_UID, "fsGroup": ES_IMAGE_UID,
+                            "seccompProfile": {"type": "RuntimeDefault"}},
+        "containers": [container],
+    }
+    if "serviceAccountName" in additions:
+        spec["serviceAccountName"] = additions["serviceAccountName"]
+    for key in ("initContainers", "volumes"):
+        if additions.get(key):
+            spec[key] = additions[key]
+    return spec
 
 
 class LogIndices(pulumi.ComponentResource):
@@ -81,7 +114,8 @@ class LogIndices(pulumi.ComponentResource):
     """{username, password} of Dremio's read-only user (secret)."""
 
     def __init__(self, name: str, config: LogsSettings, cluster: ClusterContext, stack: StackIdentity,
-                 retention: RetentionConfig, opts: pulumi.ResourceOptions | None = None) -> None:
+                 retention: RetentionConfig, snapshots: SnapshotTarget | None = None,
+                 opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__(type_token("logs", "LogIndices"), name, None, opts)
         self._name = name
         self._cluster = cluster
@@ -105,6 +139,10 @@ class LogIndices(pulumi.ComponentResource):
             spec=server_certificate(tls_secret, service_dns_names(http_service, LAYER), cluster.issuer, lifetime=False),
             opts=self._k8s(depends_on=cluster.after("cert-manager")),
         )
+        image = pinned(f"{ELASTICSEARCH_IMAGE}:{config.version}")
+        snapshot_prerequisites = self._snapshot_access(namespace, snapshots) if snapshots is not None else []
+        secure_settings = ([{"secretName": CREDENTIALS_SECRET}]
+                           if snapshots is not None and snapshots.minio else [])
         self.elasticsearch = k8s.apiextensions.CustomResource(
             f"{name}-elasticsearch",
             api_version="elasticsearch.k8s.elastic.co/v1",
@@ -113,12 +151,15 @@ class LogIndices(pulumi.ComponentResource):
             spec={
                 "version": config.version,
                 # The image ECK would pick for the version, named so that the vendor image lock pins it.
-                "image": pinned(f"{ELASTICSEARCH_IMAGE}:{config.version}"),
+                "image": image,
                 "http": {"tls": {"certificate": {"secretName": tls_secret}}},
                 "auth": {"fileRealm": [{"secretName": admin.metadata.name}]},
-                "nodeSets": [node_set(settings, config.security_audit) for settings in config.node_sets],
+                **({"secureSettings": secure_settings} if secure_settings else {}),
+                "nodeSets": [node_set(settings, config.security_audit, snapshots, image)
+                             for settings in config.node_sets],
             },
-            opts=self._k8s(protect=stack.protect, depends_on=[certificate, *cluster.after(ECK_RELEASE)]),
+            opts=self._k8s(protect=stack.protect, depends_on=[certificate, *cluster.after(ECK_RELEASE),
+                                                              *snapshot_prerequisites]),
         )
         # The URL derives from the cluster resource, so every object below waits for it.
         self.host = self.elasticsearch.metadata["name"].apply(
@@ -139,6 +180,15 @@ class LogIndices(pulumi.ComponentResource):
                       opts=child_options(self))
         Role(f"{name}-role-reader", connection, logs_spec.READER_ROLE, logs_spec.reader_role(families),
              opts=child_options(self))
+        if snapshots is not None:
+            repository = SnapshotRepository(
+                f"{name}-snapshot-repository", connection, logs_spec.REPOSITORY,
+                pulumi.Output.from_input(snapshots.bucket).apply(logs_spec.repository), opts=child_options(self))
+            audit_keep, job_log_keep = config.snapshot_days(retention.audit_days)
+            for policy in logs_spec.snapshot_policies(families, audit_keep, job_log_keep):
+                SlmPolicy(f"{name}-slm-{policy.name}", connection, policy.name,
+                          logs_spec.slm_policy(policy, config.snapshots.interval_hours),
+                          opts=child_options(self, depends_on=[repository]))
         shipper_password = random.RandomPassword(f"{name}-shipper-password", length=40, special=False,
                                                  opts=child_options(self))
         shipper = User(f"{name}-user-shipper", connection, logs_spec.SHIPPER_USER, [logs_spec.WRITER_ROLE],
@@ -152,6 +202,35 @@ class LogIndices(pulumi.ComponentResource):
             opts=self._k8s(additional_secret_outputs=["stringData", "data"]),
         )
         self.register_outputs({"endpoint": self.endpoint, "indices": [family.pattern for family in families]})
+
+    def _snapshot_access(self, namespace: str, snapshots: SnapshotTarget) -> list[pulumi.Resource]:
+        """What the nodes need before they start to reach the bucket: in dev the MinIO keys for the keystore and the
+        stack CA for the trust store; in prod the service account whose token the role trusts."""
+        if snapshots.minio:
+            credentials = pulumi.Output.secret(snapshots.credentials)
+            keys = k8s.core.v1.Secret(
+                f"{self._name}-snapshot-credentials",
+                metadata=k8s.meta.v1.ObjectMetaArgs(name=CREDENTIALS_SECRET, namespace=namespace),
+                type="Opaque",
+                string_data={ACCESS_KEY_SETTING: credentials.apply(lambda keys: keys["access_key_id"]),
+                             SECRET_KEY_SETTING: credentials.apply(lambda keys: keys["secret_access_key"])},
+                opts=self._k8s(additional_secret_outputs=["stringData", "data"]),
+            )
+            ca = k8s.core.v1.Secret(
+                f"{self._name}-snapshot-ca",
+                metadata=k8s.meta.v1.ObjectMetaArgs(name=CA_SECRET, namespace=namespace),
+                type="Opaque",
+                string_data={CA_KEY: self._cluster.ca_pem},
+                opts=self._k8s(),
+            )
+            return [keys, ca]
+        account = k8s.core.v1.ServiceAccount(
+            f"{self._name}-snapshot-service-account",
+            metadata=k8s.meta.v1.ObjectMetaArgs(name=SERVICE_ACCOUNT, namespace=namespace),
+            automount_service_account_token=False,
+            opts=self._k8s(),
+        )
+        return [account]
 
     def _k8s(self, **extra) -> pulumi.ResourceOptions:
         return self._cluster.options(self, **extra)

@@ -32,6 +32,22 @@ class NodeSetSettings(Section):
         return roles
 
 
+class SnapshotSettings(Section):
+    interval_hours: Literal[1, 2, 3, 4, 6, 8, 12, 24] = Field(
+        default=24,
+        description="Hours between two snapshots of the log and audit indices (24: daily at 01:00 UTC); the most "
+        "log and audit data a lost cluster can lose.",
+    )
+    audit_days: Annotated[int, Field(ge=1, le=3650)] | None = Field(
+        default=None,
+        description="Days each audit snapshot is kept; None: `retention.auditDays`. Never fewer than that.",
+    )
+    job_log_days: Annotated[int, Field(ge=1, le=3650)] | None = Field(
+        default=None,
+        description="Days each job-log snapshot is kept; None: `logs.jobLogDays`. Never fewer than that.",
+    )
+
+
 class LogsSettings(Section):
     version: Annotated[str, Field(pattern=r"^[0-9]+\.[0-9]+\.[0-9]+$")] = Field(
         default="9.5.0",
@@ -41,6 +57,10 @@ class LogsSettings(Section):
     node_sets: list[NodeSetSettings] = Field(min_length=1, description="ECK node sets.")
     job_log_days: Annotated[int, Field(ge=1, le=3650)] = Field(
         description="Days job logs (`airbyte-logs-*`, `dbt-runs-*`) are kept; audit indices follow retention."
+    )
+    snapshots: SnapshotSettings = Field(
+        default_factory=SnapshotSettings,
+        description="Snapshots of the log and audit indices to the backups bucket (docs/backup-and-restore.md).",
     )
     security_audit: bool = Field(
         default=False,
@@ -62,6 +82,10 @@ class LogsSettings(Section):
             problems.append(Problem("nodeSets", f"name `{name}` twice; node set names must be unique"))
         if not any("data" in node_set.roles for node_set in self.node_sets):
             problems.append(Problem("nodeSets", "have no `data` node; at least one node set needs the `data` role"))
+        if self.snapshots.job_log_days is not None and self.snapshots.job_log_days < self.job_log_days:
+            problems.append(Problem(
+                "snapshots.jobLogDays", f"must be at least `logs.jobLogDays` ({self.job_log_days}): a job log is kept "
+                "in its snapshots at least as long as in the cluster", self.snapshots.job_log_days))
         if not any("ingest" in node_set.roles for node_set in self.node_sets):
             problems.append(Problem("nodeSets", "have no `ingest` node; index templates and the log shipper need one"))
         if problems:
@@ -73,3 +97,9 @@ class LogsSettings(Section):
         """Replicas of each index: one where there is a second data node to hold it, else none."""
         data_nodes = sum(node_set.count for node_set in self.node_sets if "data" in node_set.roles)
         return 1 if data_nodes > 1 else 0
+
+    def snapshot_days(self, audit_days: int) -> tuple[int, int]:
+        """Days the audit and the job-log snapshots are kept: the settings', else the indices' own retention."""
+        snapshots = self.snapshots
+        return (snapshots.audit_days if snapshots.audit_days is not None else audit_days,
+                snapshots.job_log_days if snapshots.job_log_days is not None else self.job_log_days)

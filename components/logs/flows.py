@@ -6,13 +6,14 @@ Pure data (components/kit/flows.py); components/platform.py lists it.
 
 from __future__ import annotations
 
-from components.kit.flows import KUBERNETES_API, Flow, FlowTable, Port, Service, Workload, chart_source
+from components.kit.flows import AWS_APIS, KUBERNETES_API, Flow, FlowTable, Port, Service, Workload, chart_source
 from components.logs.config import LogsSettings
 from components.logs.shipping import AUDIT_PORT, ELASTICSEARCH_PORT, LOG_METRICS_PORT
 
 CLUSTER = "logs"  # the Elasticsearch resource's name (components/logs/component.py CLUSTER_NAME)
 METRICS_PORT = 2020
 FLUENT_BIT_DOCS = "https://docs.fluentbit.io/manual/"
+SNAPSHOT_DOCS = "https://www.elastic.co/docs/deploy-manage/tools/snapshot-and-restore/"
 _ECK = "elastic/cloud-on-k8s"
 
 
@@ -44,8 +45,9 @@ def nodes(settings: LogsSettings) -> tuple[Workload, ...]:
     )
 
 
-def flow_table(settings: LogsSettings) -> FlowTable:
-    """The logs layer's pods and flows in a stack with these settings."""
+def flow_table(settings: LogsSettings, web_identity: bool = False) -> FlowTable:
+    """The logs layer's pods and flows in a stack with these settings; `web_identity`: the nodes get their
+    snapshot credentials from AWS STS (S3, IRSA) rather than from their keystore (MinIO)."""
     elasticsearch = nodes(settings)
     flows = [
         Flow(FLUENT_BIT, Service(KUBERNETES_API.name), None, "the kubernetes filter reads every record's pod metadata",
@@ -57,6 +59,16 @@ def flow_table(settings: LogsSettings) -> FlowTable:
         Flow(Service("prometheus"), FLUENT_BIT, LOG_METRICS_PORT, "scrapes the series derived from logs",
              FLUENT_BIT_DOCS + "pipeline/outputs/prometheus-exporter"),
     ]
+    # Every master-eligible and data node writes snapshot files and reads them back (the repository's
+    # verification on creation, snapshots, restores): to MinIO in dev, to S3 in prod.
+    for workload in elasticsearch:
+        flows.append(Flow(workload, Service("object-store"), None,
+                          "writes snapshots to the backups bucket through the S3 repository",
+                          SNAPSHOT_DOCS + "s3-repository"))
+        if web_identity:
+            flows.append(Flow(workload, AWS_APIS, 443,
+                              "exchanges its service account token for the snapshot role's credentials at AWS STS",
+                              SNAPSHOT_DOCS + "s3-repository"))
     if sum(node_set.count for node_set in settings.node_sets) > 1:
         flows.append(Flow(Service("elasticsearch"), Service("elasticsearch"), 9300,
                           "nodes form the cluster over the transport protocol",

@@ -1,5 +1,5 @@
 """Elasticsearch objects as Pulumi resources, on the official `elasticsearch` client: index templates, ILM
-policies, roles and native users.
+policies, roles, native users, snapshot repositories and snapshot lifecycle (SLM) policies.
 
 The client's major version is pinned to the cluster's (decision 0009): a 9.x client sends
 `compatible-with=9` media types that an 8.x server refuses. The connection is https only, verified against the
@@ -13,10 +13,12 @@ request body its request type defines; the tests hold each call against the comp
 
 Refresh compares like with like: `fetch` keeps, of the server's answer, exactly the fields the object's create
 request takes (`WRITABLE`, the properties of the request body types `indices.put_index_template.Request`,
-`security.put_role.Request`, `security.put_user.Request`; `ilm.put_lifecycle.Request` has only `policy`), so what
-the server adds on its own (index templates' `created_date_millis`/`modified_date_millis` since 9.2, a policy's
-`version`, `modified_date` and `in_use_by`, a role's `transient_metadata`, a user's `username` and `profile_uid`)
-never reads as drift, while a change to anything the platform writes does. A user's password is never returned by
+`security.put_role.Request`, `security.put_user.Request`, `slm.put_lifecycle.Request`, the S3 repository's
+`snapshot._types.S3Repository`; `ilm.put_lifecycle.Request` has only `policy`), so what the server adds on its own
+(index templates' `created_date_millis`/`modified_date_millis` since 9.2, a policy's `version`, `modified_date` and
+`in_use_by`, a role's `transient_metadata`, a user's `username` and `profile_uid`, a repository's `uuid`, an SLM
+policy's `version`, dates, `next_execution`, `last_success`/`last_failure` and `stats`) never reads as drift,
+while a change to anything the platform writes does. A user's password is never returned by
 the server: it is compared by its hash in state only (components/kit/rest.py), so a password changed by hand on the
 cluster is not seen by a refresh; the next apply of a new password rewrites it.
 """
@@ -56,6 +58,10 @@ WRITABLE = {
                        "metadata", "run_as", "description"}),
     # `username` repeats the path; `password` and `password_hash` are never returned.
     "user": frozenset({"email", "full_name", "metadata", "roles", "enabled"}),
+    # snapshot._types.S3Repository without RepositoryBase's `uuid`, which the server assigns.
+    "repository": frozenset({"type", "settings"}),
+    # slm.put_lifecycle.Request's body; the answer nests it under `policy` (slm._types.Policy, the same fields).
+    "slm_policy": frozenset({"name", "schedule", "repository", "config", "retention"}),
 }
 
 
@@ -196,6 +202,50 @@ class UserProvider(_ElasticsearchProvider):
         self._delete(lambda: es.security.delete_user(username=key))
 
 
+class SnapshotRepositoryProvider(_ElasticsearchProvider):
+    """A snapshot repository. Creating it makes every node write and read a test blob (`verify`, the server's
+    default), so a repository the nodes cannot reach fails the apply instead of the first snapshot."""
+
+    kind = "elasticsearch snapshot repository"
+
+    def spec(self, props: dict[str, Any]) -> dict[str, Any]:
+        return props["repository"]
+
+    def fetch(self, es: Elasticsearch, key: str) -> dict[str, Any] | None:
+        found = self._get(lambda: es.snapshot.get_repository(name=key))
+        if found is None or key not in found.body:
+            return None
+        return writable("repository", found.body[key])
+
+    def put(self, es: Elasticsearch, key: str, body: dict[str, Any]) -> None:
+        es.snapshot.create_repository(name=key, body=body)
+
+    def remove(self, es: Elasticsearch, key: str) -> None:
+        # Unregisters the repository; the snapshots stay in the bucket and a repository of the same settings
+        # finds them again.
+        self._delete(lambda: es.snapshot.delete_repository(name=key))
+
+
+class SlmPolicyProvider(_ElasticsearchProvider):
+    kind = "elasticsearch snapshot lifecycle policy"
+
+    def spec(self, props: dict[str, Any]) -> dict[str, Any]:
+        return props["policy"]
+
+    def fetch(self, es: Elasticsearch, key: str) -> dict[str, Any] | None:
+        found = self._get(lambda: es.slm.get_lifecycle(policy_id=key))
+        if found is None or key not in found.body:
+            return None
+        return writable("slm_policy", found.body[key]["policy"])
+
+    def put(self, es: Elasticsearch, key: str, body: dict[str, Any]) -> None:
+        es.slm.put_lifecycle(policy_id=key, body=body)
+
+    def remove(self, es: Elasticsearch, key: str) -> None:
+        # Stops taking snapshots; those already taken stay until deleted from the repository.
+        self._delete(lambda: es.slm.delete_lifecycle(policy_id=key))
+
+
 class IndexTemplate(ProviderResource, module="elasticsearch", name="IndexTemplate"):
     """A composable index template (`PUT _index_template/<name>`)."""
 
@@ -235,3 +285,21 @@ class User(ProviderResource, module="elasticsearch", name="User"):
              "password": pulumi.Output.secret(password)},
             opts,
         )
+
+
+class SnapshotRepository(ProviderResource, module="elasticsearch", name="SnapshotRepository"):
+    """A snapshot repository (`PUT _snapshot/<name>`)."""
+
+    def __init__(self, resource_name: str, connection: pulumi.Input[dict], name: str,
+                 repository: pulumi.Input[dict], opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__(SnapshotRepositoryProvider(), resource_name,
+                         {"connection": connection, "name": name, "repository": repository}, opts)
+
+
+class SlmPolicy(ProviderResource, module="elasticsearch", name="SlmPolicy"):
+    """A snapshot lifecycle policy (`PUT _slm/policy/<id>`): snapshots on a schedule, deleted after a retention."""
+
+    def __init__(self, resource_name: str, connection: pulumi.Input[dict], name: str, policy: dict[str, Any],
+                 opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__(SlmPolicyProvider(), resource_name,
+                         {"connection": connection, "name": name, "policy": policy}, opts)

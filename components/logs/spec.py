@@ -148,3 +148,88 @@ def reader_role(all_families: list[IndexFamily]) -> dict[str, Any]:
                  [family.pattern for family in all_families], READER_PRIVILEGES, access="read")
 
 
+
+
+# ---- snapshots: the repository on the backups bucket and the lifecycle policies that fill it ----------------------
+
+REPOSITORY = "platform-backups"
+# The S3 client the repository names: its settings are `s3.client.<name>.*` (node settings and keystore).
+S3_CLIENT = "backups"
+# Where in the backups bucket the snapshots go (the bucket is shared with the database's backups).
+BASE_PATH = "elasticsearch"
+AUDIT_SNAPSHOTS = "platform-audit-snapshots"
+JOB_LOG_SNAPSHOTS = "job-log-snapshots"
+# Snapshots kept whatever their age, so that snapshots failing for a while never leave the repository empty.
+MIN_SNAPSHOTS = 7
+SNAPSHOT_HOUR = 1  # the first snapshot of the day, UTC, before SLM's retention task (01:30 by default)
+
+
+def repository(bucket: str) -> dict[str, Any]:
+    """The `_snapshot/<repository>` body: type `s3` on the backups bucket under `elasticsearch/`, through the
+    `backups` S3 client. Every setting is a string, as the server answers them, so reading back compares equal."""
+    return {"type": "s3", "settings": {"bucket": bucket, "base_path": BASE_PATH, "client": S3_CLIENT}}
+
+
+def snapshot_schedule(interval_hours: int) -> str:
+    """SLM's cron (seconds, minutes, hours, day of month, month, day of week): daily at 01:00 UTC, or every
+    `interval_hours` from midnight."""
+    if interval_hours == 24:
+        return f"0 0 {SNAPSHOT_HOUR} * * ?"
+    return f"0 0 0/{interval_hours} * * ?"
+
+
+def snapshots_per_day(interval_hours: int) -> int:
+    return 24 // interval_hours
+
+
+@dataclass(frozen=True)
+class SnapshotPolicy:
+    """One SLM policy: which index families it snapshots and for how many days it keeps each snapshot."""
+
+    name: str
+    families: tuple[IndexFamily, ...]
+    keep_days: int
+
+    @property
+    def patterns(self) -> list[str]:
+        return [family.pattern for family in self.families]
+
+    @property
+    def audit(self) -> bool:
+        return any(family.audit for family in self.families)
+
+
+def snapshot_policies(all_families: list[IndexFamily], audit_keep_days: int,
+                      job_log_keep_days: int) -> list[SnapshotPolicy]:
+    """The audit trail's snapshots, kept `audit_keep_days`; the job logs', kept `job_log_keep_days`."""
+    return [
+        SnapshotPolicy(AUDIT_SNAPSHOTS, tuple(family for family in all_families if family.audit), audit_keep_days),
+        SnapshotPolicy(JOB_LOG_SNAPSHOTS, tuple(family for family in all_families if not family.audit),
+                       job_log_keep_days),
+    ]
+
+
+def slm_policy(policy: SnapshotPolicy, interval_hours: int) -> dict[str, Any]:
+    """The `_slm/policy/<id>` body. Snapshots are named `<policy>-<date>-<suffix>` (date math, as the server
+    resolves `<...{now/d}>`), hold the family's indices without the cluster state (the platform declares templates,
+    policies and users itself), and are kept `keep_days`: `expire_after` deletes them then, `min_count` keeps the
+    last few whatever their age, and `max_count` (which the specification requires) is above the number the
+    schedule takes in `keep_days`, so it never deletes one sooner."""
+    per_day = snapshots_per_day(interval_hours)
+    return {
+        "name": f"<{policy.name}-{{now/d}}>",
+        "schedule": snapshot_schedule(interval_hours),
+        "repository": REPOSITORY,
+        "config": {
+            "indices": policy.patterns,
+            "ignore_unavailable": False,
+            "include_global_state": False,
+            "partial": False,
+            "metadata": {"managed_by": "dataplatform"},
+        },
+        "retention": {
+            "expire_after": f"{policy.keep_days}d",
+            "min_count": MIN_SNAPSHOTS,
+            "max_count": per_day * (policy.keep_days + 1) + MIN_SNAPSHOTS,
+        },
+    }

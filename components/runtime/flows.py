@@ -8,6 +8,7 @@ flows to the pods they manage (CloudNativePG instances, Elasticsearch nodes) nam
 from __future__ import annotations
 
 from components.kit.flows import (
+    AWS_APIS,
     KUBERNETES_API,
     Endpoint,
     Flow,
@@ -87,7 +88,6 @@ ECK_OPERATOR = Workload(
     (Port(8080), Port(9443)), source=_eck("templates/statefulset.yaml"), service=OPERATORS,
 )
 STATE_BACKEND = Outside("state-backend", "the stacks' Pulumi state backend (Pulumi Cloud or an object store)")
-AWS_APIS = Outside("aws-apis", "the AWS service endpoints the AWS provider calls (S3, KMS, RDS, IAM)")
 DEPLOYER = Workload(
     "deployer", "deploy", {"app.kubernetes.io/name": "deployer"},
     source="docs/decisions/0001-deployment-topology.md", service="deployer",

@@ -213,13 +213,14 @@ def kms_actions(access: Access | None) -> list[str]:
 
 def key_policy_document(
     partition: str, account: str, region: str, user_names: dict[str, str], identities_: list[Identity],
-    kms_bucket_roles: set[str],
+    kms_bucket_roles: set[str], writer_roles: dict[str, str] | None = None,
 ) -> str:
     """The lake key's policy: the account administers the key; only the lake identities use it, through S3.
 
     Usage is granted here by literal user ARN rather than in IAM policies that would embed the key's ARN, so
     the whole grant is known at preview. Administration excludes the cryptographic actions, so no IAM policy
-    can widen who encrypts or decrypts with the key.
+    can widen who encrypts or decrypts with the key. `writer_roles` (IAM role name -> bucket role) are the
+    prefix writers' roles, which write through S3 like the users.
     """
     statements: list[dict] = [
         {
@@ -240,6 +241,10 @@ def key_policy_document(
             for identity in identities_
             if _strongest(identity, kms_bucket_roles) == access
         )
+        if access == "write":
+            users = sorted([*users, *(f"arn:{partition}:iam::{account}:role/{role}"
+                                      for role, bucket_role in (writer_roles or {}).items()
+                                      if bucket_role in kms_bucket_roles)])
         if users:
             statements.append(
                 {
@@ -281,3 +286,68 @@ def access_log_delivery_statement(access_logs_bucket: str, source_buckets: list[
         "Resource": f"{bucket_arn(access_logs_bucket)}/*",
         "Condition": {"ArnLike": {"aws:SourceArn": [bucket_arn(name) for name in source_buckets]}},
     }
+
+
+# ---- identities that write one prefix of a service bucket ----------------------------------------------------------
+
+WEB_IDENTITY_AUDIENCE = "sts.amazonaws.com"
+PREFIX_LIST_ACTIONS = ("s3:ListBucket",)
+PREFIX_BUCKET_ACTIONS = ("s3:GetBucketLocation", "s3:ListBucketMultipartUploads")
+PREFIX_OBJECT_ACTIONS = ("s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload",
+                         "s3:ListMultipartUploadParts")
+
+
+@dataclass(frozen=True)
+class PrefixWriter:
+    """An identity that reads and writes one prefix of a service bucket and nothing else, for a workload that keeps
+    its backups beside another's (Elasticsearch's snapshots under `elasticsearch/` of `backups`, beside the
+    database's). On MinIO a user with keys; on S3 an IAM role that the workload's Kubernetes service account
+    (`namespace`/`service_account`) assumes with its projected token (IRSA): no long-lived key."""
+
+    name: str
+    bucket_role: str
+    prefix: str
+    description: str
+    namespace: str
+    service_account: str
+
+
+def prefix_policy_document(writer: PrefixWriter, bucket_names: dict[str, str]) -> str:
+    """The writer's S3 policy (same grammar on AWS and MinIO): list only keys under its prefix, read, write and
+    delete objects only there. S3's repository clients also need the bucket's location and its multipart uploads
+    (to clean up their own abandoned ones), which take no prefix condition."""
+    bucket = bucket_arn(bucket_names[writer.bucket_role])
+    prefix = writer.prefix.strip("/")
+    statements = [
+        {"Sid": "ListOwnPrefix", "Effect": "Allow", "Action": [*PREFIX_LIST_ACTIONS], "Resource": [bucket],
+         "Condition": {"StringLike": {"s3:prefix": [f"{prefix}/*"]}}},
+        {"Sid": "LocateBucketAndUploads", "Effect": "Allow", "Action": [*PREFIX_BUCKET_ACTIONS], "Resource": [bucket]},
+        {"Sid": "ObjectsUnderOwnPrefix", "Effect": "Allow", "Action": [*PREFIX_OBJECT_ACTIONS],
+         "Resource": [f"{bucket}/{prefix}/*"]},
+    ]
+    return json.dumps({"Version": "2012-10-17", "Statement": statements}, sort_keys=True)
+
+
+def oidc_issuer(provider_arn: str) -> str:
+    """The issuer host and path an IAM OIDC provider ARN names (`arn:aws:iam::<account>:oidc-provider/<issuer>`),
+    the prefix of its condition keys."""
+    return provider_arn.split(":oidc-provider/", 1)[1]
+
+
+def web_identity_trust_document(writer: PrefixWriter, provider_arn: str) -> str:
+    """The role's trust policy: only the writer's service account, with a token for STS, through the cluster's
+    OIDC provider."""
+    issuer = oidc_issuer(provider_arn)
+    return json.dumps({
+        "Version": "2012-10-17",
+        "Statement": [{
+            "Sid": "ServiceAccountAssumesRole",
+            "Effect": "Allow",
+            "Principal": {"Federated": provider_arn},
+            "Action": "sts:AssumeRoleWithWebIdentity",
+            "Condition": {"StringEquals": {
+                f"{issuer}:sub": f"system:serviceaccount:{writer.namespace}:{writer.service_account}",
+                f"{issuer}:aud": WEB_IDENTITY_AUDIENCE,
+            }},
+        }],
+    }, sort_keys=True)

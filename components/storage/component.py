@@ -33,6 +33,7 @@ from components.storage.access import (
     LAKE_BUCKETS,
     Identity,
     PrefixGrant,
+    PrefixWriter,
     ServiceBucket,
     access_log_delivery_statement,
     bucket_arn,
@@ -41,7 +42,9 @@ from components.storage.access import (
     identities,
     key_policy_document,
     kms_policy_document,
+    prefix_policy_document,
     tls_only_statement,
+    web_identity_trust_document,
 )
 from components.storage.config import MinioSettings, StorageConfig
 from infra.model import naming
@@ -87,6 +90,8 @@ class DataLake(pulumi.ComponentResource):
     bucket_arns: pulumi.Output[dict[str, str]]
     endpoint: pulumi.Output[str]
     credentials: pulumi.Output[dict[str, dict[str, str]]]
+    role_arns: pulumi.Output[dict[str, str]]
+    """Prefix writer -> the IAM role its service account assumes (S3 only; on MinIO writers have credentials)."""
 
     def __init__(
         self,
@@ -98,9 +103,12 @@ class DataLake(pulumi.ComponentResource):
         minio_credentials: tuple[pulumi.Input[str], pulumi.Input[str]] | None = None,
         opts: pulumi.ResourceOptions | None = None,
         ca_file: pulumi.Input[str] | None = None,
+        prefix_writers: Sequence[PrefixWriter] = (),
         prefix_grants: Sequence[PrefixGrant] = (),
     ) -> None:
         super().__init__(type_token("storage", "DataLake"), name, None, opts)
+        self._prefix_writers = tuple(prefix_writers)
+        self._role_arns: dict[str, pulumi.Output[str]] = {}
         self._name = name
         self._config = config
         self._catalog = catalog
@@ -121,6 +129,7 @@ class DataLake(pulumi.ComponentResource):
         self.bucket_arns = pulumi.Output.from_input({role: bucket_arn(bucket) for role, bucket in names.items()})
         self.endpoint = pulumi.Output.from_input(endpoint)
         self.credentials = pulumi.Output.secret(credentials)
+        self.role_arns = pulumi.Output.from_input(self._role_arns)
         self.register_outputs(
             {
                 "bucket_names": self.bucket_names,
@@ -180,24 +189,52 @@ class DataLake(pulumi.ComponentResource):
             users[identity.name], credentials[identity.name] = self._iam_user(
                 identity, names, None if key else key_arn, kms_roles
             )
+        roles = {writer.name: self._writer_role(writer, names, None if key else key_arn, kms_roles)
+                 for writer in self._prefix_writers}
         if key is not None and kms_roles:
-            self._key_policy(key, users, kms_roles)
+            self._key_policy(key, users, kms_roles, roles)
         return buckets, credentials
 
-    def _key_policy(self, key: aws.kms.Key, users: dict[str, aws.iam.User], kms_roles: set[str]) -> None:
+    def _writer_role(self, writer: PrefixWriter, names: dict[str, str], byo_key_arn: str | None,
+                     kms_roles: set[str]) -> aws.iam.Role:
+        """A prefix writer on S3: an IAM role its service account assumes through the cluster's OIDC provider."""
+        provider_arn = self._config.s3_settings.oidc_provider_arn
+        if provider_arn is None:  # the config model requires it on s3; a direct caller may not have it
+            raise ValueError(f"storage.s3.oidcProviderArn is required for the prefix writer {writer.name}")
+        name = f"{self._name}-{writer.name}"
+        role = aws.iam.Role(
+            name,
+            name=self._physical(writer.name),
+            assume_role_policy=web_identity_trust_document(writer, provider_arn),
+            tags={"dataplatform:identity": writer.name},
+            opts=self._child(),
+        )
+        aws.iam.RolePolicy(f"{name}-s3", role=role.name, policy=prefix_policy_document(writer, names),
+                           opts=self._child())
+        if byo_key_arn and writer.bucket_role in kms_roles:
+            document = kms_policy_document(Identity(writer.name, writer.description, ((writer.bucket_role, "write"),)),
+                                           byo_key_arn, kms_roles)
+            aws.iam.RolePolicy(f"{name}-kms", role=role.name, policy=document, opts=self._child())
+        self._role_arns[writer.name] = role.arn
+        return role
+
+    def _key_policy(self, key: aws.kms.Key, users: dict[str, aws.iam.User], kms_roles: set[str],
+                    roles: dict[str, aws.iam.Role] | None = None) -> None:
         caller = aws.get_caller_identity_output(opts=pulumi.InvokeOutputOptions(parent=self))
         partition = aws.get_partition_output(opts=pulumi.InvokeOutputOptions(parent=self))
         region = aws.get_region_output(opts=pulumi.InvokeOutputOptions(parent=self))
         user_names = {name: self._physical(name) for name in users}
+        writer_roles = {self._physical(writer.name): writer.bucket_role for writer in self._prefix_writers}
         policy = pulumi.Output.all(partition.partition, caller.account_id, region.region).apply(
-            lambda values: key_policy_document(values[0], values[1], values[2], user_names, self._identities, kms_roles)
+            lambda values: key_policy_document(values[0], values[1], values[2], user_names, self._identities, kms_roles,
+                                               writer_roles)
         )
-        # KMS rejects a key policy naming principals that do not exist yet: the users come first.
+        # KMS rejects a key policy naming principals that do not exist yet: the users and roles come first.
         aws.kms.KeyPolicy(
             f"{self._name}-kms-policy",
             key_id=key.key_id,
             policy=policy,
-            opts=self._child(depends_on=list(users.values())),
+            opts=self._child(depends_on=[*users.values(), *(roles or {}).values()]),
         )
 
     def _s3_bucket(self, role: str, bucket_name_: str, key_arn: pulumi.Input[str]) -> aws.s3.Bucket:
@@ -392,6 +429,9 @@ class DataLake(pulumi.ComponentResource):
         credentials = {
             identity.name: self._minio_user(identity, names, with_provider) for identity in self._identities
         }
+        for writer in self._prefix_writers:
+            credentials[writer.name] = self._minio_account(writer.name, prefix_policy_document(writer, names),
+                                                           with_provider)
         return buckets, credentials
 
     def _minio_bucket(self, role: str, bucket_name_: str, with_provider: dict) -> minio.S3Bucket:
@@ -437,9 +477,12 @@ class DataLake(pulumi.ComponentResource):
     def _minio_user(
         self, identity: Identity, names: dict[str, str], with_provider: dict
     ) -> dict[str, pulumi.Output[str]]:
-        name = f"{self._name}-{identity.name}"
+        return self._minio_account(identity.name, bucket_policy_document(identity, names), with_provider)
+
+    def _minio_account(self, identity_name: str, document: str, with_provider: dict) -> dict[str, pulumi.Output[str]]:
+        name = f"{self._name}-{identity_name}"
         secret = random.RandomPassword(f"{name}-secret", length=40, special=False, opts=self._child())
-        user_name = self._physical(identity.name)
+        user_name = self._physical(identity_name)
         user = minio.IamUser(
             name,
             name=user_name,
@@ -449,7 +492,7 @@ class DataLake(pulumi.ComponentResource):
         policy = minio.IamPolicy(
             f"{name}-policy",
             name=user_name,
-            policy=bucket_policy_document(identity, names),
+            policy=document,
             opts=self._child(**with_provider),
         )
         minio.IamUserPolicyAttachment(

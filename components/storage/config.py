@@ -47,6 +47,9 @@ class MinioSettings(Section):
         return server
 
 
+OIDC_PROVIDER_ARN = r"^arn:aws[a-z-]*:iam::[0-9]{12}:oidc-provider/[A-Za-z0-9.-]+(/[A-Za-z0-9._-]+)*$"
+
+
 class S3Settings(Section):
     kms_key_arn: Annotated[str, Field(pattern=KMS_KEY_ARN)] | None = Field(
         default=None,
@@ -54,6 +57,13 @@ class S3Settings(Section):
     )
     kms_deletion_window_days: Annotated[int, Field(ge=7, le=30)] = Field(
         default=30, description="Waiting period before a scheduled KMS key deletion takes effect."
+    )
+    oidc_provider_arn: Annotated[str, Field(pattern=OIDC_PROVIDER_ARN)] | None = Field(
+        default=None,
+        description="The IAM OIDC identity provider of the Kubernetes cluster's service account issuer "
+        "(`arn:aws:iam::<account>:oidc-provider/<issuer>`): workloads that write the lake without keys "
+        "(Elasticsearch's snapshots) assume IAM roles through it (IRSA). Without it Elasticsearch has no snapshot "
+        "repository on `s3`, which the policy pack refuses in prod.",
     )
 
 

@@ -108,6 +108,11 @@ class StackConfig(Section):
             problems.append(Problem(
                 "alerting.receivers", "only used when `kubernetes.alertmanager` is install: the cluster's existing "
                 "Alertmanager is configured by whoever runs it; remove `alerting` or install the stack's own"))
+        snapshot_audit_days = self.logs.snapshots.audit_days
+        if snapshot_audit_days is not None and snapshot_audit_days < self.retention.audit_days:
+            problems.append(Problem(
+                "logs.snapshots.auditDays", f"must be at least `retention.auditDays` ({self.retention.audit_days}): an "
+                "audit snapshot is kept at least as long as the audit trail", snapshot_audit_days))
         if self.stage == "prod":
             problems += _prod_problems(self)
         if problems:

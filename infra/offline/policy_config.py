@@ -8,8 +8,11 @@ program pins (`infra/model/charts.py`): each chart-aware Kubernetes policy gets 
 checks; and what holds audit data, for the audit-retention policies: the buckets (`auditRoles`, from
 components/storage/access.py) and the Elasticsearch audit indices (`auditPolicies`, from components/logs/spec.py),
 plus, for a stack of stage prod, the audit minimum the stack config's model enforces (`minDays`,
-MIN_AUDIT_DAYS_PROD), so the program's early refusal (exit 2) and the gate judge the same number. Everything else in
-the files (enforcement levels, the security team's settings, a non-prod stack's `minDays`) is kept as it is.
+MIN_AUDIT_DAYS_PROD), so the program's early refusal (exit 2) and the gate judge the same number; and, for the
+Elasticsearch snapshot rule, the audit index patterns (`auditIndices`) and the stack's own `retention.auditDays`
+as `minDays` in every stage: audit snapshots are kept at least as long as the audit indices themselves. Everything
+else in the files (enforcement levels, the security team's settings, a non-prod stack's ILM `minDays`) is kept as it
+is.
 `--check` changes nothing and exits 1 when a file differs from what this would write;
 tests/policies/test_policy_config.py fails the same way.
 """
@@ -53,30 +56,41 @@ def charts_settings(charts: Mapping[str, ChartPaths] = CHARTS) -> dict[str, dict
     }
 
 
-def audit_settings(stage: str) -> dict[str, dict[str, Any]]:
-    """Policy id -> the audit facts its settings carry; `minDays` only where the stage has a minimum."""
+def audit_settings(stage: str, audit_days: int | None = None) -> dict[str, dict[str, Any]]:
+    """Policy id -> the audit facts its settings carry; `minDays` only where the stage has a minimum, and for the
+    snapshot rule the stack's `retention.auditDays` when given."""
     minimum = {"minDays": MIN_AUDIT_DAYS_PROD} if stage == "prod" else {}
     buckets = {**minimum, "auditRoles": list(AUDIT_BUCKETS)}
-    indices = {**minimum, "auditPolicies": [family.name for family in families(1, 1) if family.audit]}
+    audit_families = [family for family in families(1, 1) if family.audit]
+    indices = {**minimum, "auditPolicies": [family.name for family in audit_families]}
+    snapshots = {**({"minDays": audit_days} if audit_days is not None else {}),
+                 "auditIndices": [family.pattern for family in audit_families]}
     return {
         "aws-s3-bucket-configure-log-retention": buckets,
         "aws-s3-bucket-enable-object-lock": buckets,
         "minio-s3-bucket-configure-log-retention": buckets,
         "elasticsearch-ilm-configure-audit-retention": indices,
+        "elasticsearch-cluster-require-snapshots": snapshots,
     }
 
 
 def stack_stage(stack: str) -> str:
     """The stage `Pulumi.<stack>.yaml` declares (the stack config's model reads it)."""
-    return parse_stack_config(project_values(load_stack(stack).config), stack).stage
+    return stack_facts(stack)[0]
+
+
+def stack_facts(stack: str) -> tuple[str, int]:
+    """The stage and the audit retention (`retention.auditDays`) `Pulumi.<stack>.yaml` declares."""
+    config = parse_stack_config(project_values(load_stack(stack).config), stack)
+    return config.stage, config.retention.audit_days
 
 
 def generate(document: Mapping[str, Any], charts: Mapping[str, ChartPaths] = CHARTS,
-             stage: str = "prod") -> dict[str, Any]:
+             stage: str = "prod", audit_days: int | None = None) -> dict[str, Any]:
     """`document` with the program's facts written into the settings they own; the rest kept."""
     result: dict[str, Any] = {}
     settings: dict[str, dict[str, Any]] = {name: {"charts": value} for name, value in charts_settings(charts).items()}
-    for name, facts in audit_settings(stage).items():
+    for name, facts in audit_settings(stage, audit_days).items():
         settings.setdefault(name, {}).update(facts)
     for name, value in document.items():
         if name in settings:
@@ -103,7 +117,8 @@ def render(document: Mapping[str, Any]) -> str:
 
 def expected(path: Path) -> str:
     """What `path` (`<stack>.json`) should contain: the file as it is, with the program's facts written in."""
-    return render(generate(json.loads(path.read_text()), stage=stack_stage(path.stem)))
+    stage, audit_days = stack_facts(path.stem)
+    return render(generate(json.loads(path.read_text()), stage=stage, audit_days=audit_days))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -62,7 +62,10 @@ def test_cluster_is_tls_only_sized_per_stage_and_needs_no_privileged_container(s
     for node_set in spec["nodeSets"]:
         assert node_set["config"]["node.store.allow_mmap"] is False
         pod = node_set["podTemplate"]["spec"]
-        assert "initContainers" not in pod
+        # Only dev builds a trust store (the stack CA for MinIO), unprivileged like the node itself.
+        init = pod.get("initContainers", [])
+        assert [container["name"] for container in init] == (["snapshot-truststore"] if stack == "dev" else [])
+        assert all(container["securityContext"]["allowPrivilegeEscalation"] is False for container in init)
         assert pod["containers"][0]["securityContext"]["allowPrivilegeEscalation"] is False
     assert cluster.protect is (stack == "prod")
     audit = recording.named("logs-ilm-platform-audit")
@@ -72,7 +75,8 @@ def test_cluster_is_tls_only_sized_per_stage_and_needs_no_privileged_container(s
 def test_objects_are_typed_and_connect_over_verified_https_with_a_secret_connection():
     recording = record_logs("prod")
     kinds = sorted({r.type for r in recording if r.type.startswith(DYNAMIC)})
-    assert kinds == [f"{DYNAMIC}{kind}" for kind in ("IlmPolicy", "IndexTemplate", "Role", "User")]
+    assert kinds == [f"{DYNAMIC}{kind}" for kind in ("IlmPolicy", "IndexTemplate", "Role", "SlmPolicy",
+                                                     "SnapshotRepository", "User")]
     for resource in recording:
         if resource.type.startswith(DYNAMIC):
             assert is_secret(resource.inputs["connection"]) and resource.additional_secret_outputs == ["connection"]

@@ -8,6 +8,7 @@ import re
 import pytest
 
 from components.lakehouse.spec import BACKUP_PREFIX
+from components.logs.snapshots import SNAPSHOT_WRITER
 from components.platform import SERVICE_BUCKETS
 from components.storage.access import LIST_BUCKET_ACTIONS, WRITE_BUCKET_ACTIONS, identities
 from infra.model.catalog import load_catalog
@@ -124,7 +125,8 @@ def test_dev_identity_policies_fit_the_servers_iam_rules(dev):
     object_arns = {f"{arn}/*" for arn in bucket_arns}
     backups = "arn:aws:s3:::dataplatform-dev-backups"
     object_arns |= {f"{backups}/{BACKUP_PREFIX}*", f"{backups}/{BACKUP_PREFIX.rstrip('/')}"}
-    policies = dev.of_type("minio:index/iamPolicy:IamPolicy")
+    policies = [policy for policy in dev.of_type("minio:index/iamPolicy:IamPolicy")
+                if policy.inputs["name"] != f"dataplatform-dev-{SNAPSHOT_WRITER.name}"]
     assert len(policies) == len(ACCESS_MATRIX)
     for policy in policies:
         for statement in json.loads(policy.inputs["policy"])["Statement"]:
@@ -206,7 +208,7 @@ def test_every_identity_against_every_bucket(stack, stack_recording):
     policy_type = "minio:index/iamPolicy:IamPolicy" if stack == "dev" else "aws:iam/userPolicy:UserPolicy"
     documents = {
         r.name.removeprefix("platform-lake-").removesuffix("-policy").removesuffix("-s3"): r.inputs["policy"]
-        for r in recording.of_type(policy_type) if not r.name.endswith("-kms")
+        for r in recording.of_type(policy_type) if not r.name.endswith("-kms") and SNAPSHOT_WRITER.name not in r.name
     }
     assert sorted(documents) == sorted(ACCESS_MATRIX)
     for identity, grants in ACCESS_MATRIX.items():
@@ -242,8 +244,9 @@ def test_prod_kms_use_is_granted_by_the_key_policy(prod):
     user = "arn:aws:iam::111122223333:user/dataplatform-prod-{}".format
     assert statements["LakeIdentitiesReadThroughS3"]["Principal"] == {"AWS": [user("query-engine")]}
     assert statements["LakeIdentitiesReadThroughS3"]["Action"] == ["kms:Decrypt", "kms:DescribeKey"]
-    assert statements["LakeIdentitiesWriteThroughS3"]["Principal"] == {"AWS": sorted(
-        user(name) for name in ("ingestion", "transformation", "log-shipper", "airbyte", "dremio", "backups"))}
+    assert statements["LakeIdentitiesWriteThroughS3"]["Principal"] == {"AWS": sorted([
+        *(user(name) for name in ("ingestion", "transformation", "log-shipper", "airbyte", "dremio", "backups")),
+        f"arn:aws:iam::111122223333:role/dataplatform-prod-{SNAPSHOT_WRITER.name}"])}
     assert statements["LakeIdentitiesWriteThroughS3"]["Condition"] == {
         "StringEquals": {"kms:ViaService": "s3.eu-west-1.amazonaws.com"}}
     admin = statements["AccountAdministersKey"]["Action"]
@@ -261,7 +264,8 @@ def test_credentials_are_secret_outputs(dev, prod):
     for recording in (dev, prod):
         credentials = recording.stack_outputs["lakeCredentials"]
         assert is_secret(credentials)
-        assert sorted(credentials["value"]) == sorted(ACCESS_MATRIX)
+        writers = [SNAPSHOT_WRITER.name] if recording is dev else []  # on S3 the writer has a role, no key
+        assert sorted(credentials["value"]) == sorted([*ACCESS_MATRIX, *writers])
         assert all(c["secret_access_key"].startswith(SECRET_SENTINEL_PREFIX) for c in credentials["value"].values())
 
 
@@ -271,3 +275,26 @@ def test_preview_keeps_policy_documents_known(stack_recording):
         assert resource.inputs["policy"] != UNKNOWN
     for resource in preview.of_type("aws:s3/bucket:Bucket"):
         assert resource.inputs["bucket"].startswith("dataplatform-prod-")
+
+
+def test_the_snapshot_writer_reaches_only_its_prefix_of_the_backups_bucket(dev, prod):
+    """Elasticsearch's identity lists, reads and writes `elasticsearch/` of the backups bucket and nothing else: a
+    MinIO user in dev; in prod an IAM role only the nodes' service account assumes, with no access key."""
+    (policy,) = [p for p in dev.of_type("minio:index/iamPolicy:IamPolicy")
+                 if p.inputs["name"] == f"dataplatform-dev-{SNAPSHOT_WRITER.name}"]
+    bucket = "arn:aws:s3:::dataplatform-dev-backups"
+    # On the bucket as a whole: listing (under the prefix only, below), its location and uploads; no object.
+    assert allowed_actions(policy.inputs["policy"], "dataplatform-dev-backups") == {
+        "s3:ListBucket", "s3:GetBucketLocation", "s3:ListBucketMultipartUploads"}
+    statements = {s["Sid"]: s for s in json.loads(policy.inputs["policy"])["Statement"]}
+    assert statements["ObjectsUnderOwnPrefix"]["Resource"] == [f"{bucket}/elasticsearch/*"]
+    assert statements["ListOwnPrefix"]["Condition"] == {"StringLike": {"s3:prefix": ["elasticsearch/*"]}}
+    (role,) = prod.of_type("aws:iam/role:Role")
+    trust = json.loads(role.inputs["assumeRolePolicy"])["Statement"][0]
+    issuer = "oidc.eks.eu-west-1.amazonaws.com/id/EXAMPLED539D4633E53DE1B71EXAMPLE"
+    assert trust["Action"] == "sts:AssumeRoleWithWebIdentity"
+    assert trust["Condition"] == {"StringEquals": {f"{issuer}:sub": "system:serviceaccount:dp-logs:logs-snapshots",
+                                                   f"{issuer}:aud": "sts.amazonaws.com"}}
+    assert not [key for key in prod.of_type("aws:iam/accessKey:AccessKey") if SNAPSHOT_WRITER.name in key.name]
+    (role_policy,) = [p for p in prod.of_type("aws:iam/rolePolicy:RolePolicy") if p.name.endswith("-s3")]
+    assert allowed_actions(role_policy.inputs["policy"], "dataplatform-prod-logs") == set()

@@ -55,3 +55,21 @@ def test_master_eligible_nodes_are_odd():
     node_sets = [{"name": "a", "count": 2, "roles": ["master", "data"], "storageGib": 1, "memoryGib": 1}]
     with pytest.raises(ConfigError, match="2 master-eligible nodes; use an odd number"):
         parse_stack_config({**DEV, "logs": {"nodeSets": node_sets}}, "dev")
+
+
+def test_snapshots_keep_audit_and_job_logs_at_least_their_retention():
+    """Snapshot retention derives from the indices' own (90-day audit in prod), and a setting that would keep a
+    snapshot shorter than its indices is refused before anything is declared."""
+    prod = parse_stack_config(PROD, "prod")
+    assert prod.logs.snapshot_days(prod.retention.audit_days) == (90, 30)
+    assert prod.logs.snapshots.interval_hours == 24
+    longer = parse_stack_config({**PROD, "logs": {"snapshots": {"auditDays": 365, "jobLogDays": 60}}}, "prod")
+    assert longer.logs.snapshot_days(longer.retention.audit_days) == (365, 60)
+    with pytest.raises(ConfigError, match=r"dataplatform:logs.snapshots.auditDays: must be at least "
+                       r"`retention.auditDays` \(90\).*\(got 30\)"):
+        parse_stack_config({**PROD, "logs": {"snapshots": {"auditDays": 30}}}, "prod")
+    with pytest.raises(ConfigError, match=r"dataplatform:logs.snapshots.jobLogDays: must be at least "
+                       r"`logs.jobLogDays` \(30\).*\(got 7\)"):
+        parse_stack_config({**PROD, "logs": {"snapshots": {"jobLogDays": 7}}}, "prod")
+    with pytest.raises(ConfigError, match=r"logs\.snapshots\.intervalHours"):
+        parse_stack_config({**PROD, "logs": {"snapshots": {"intervalHours": 5}}}, "prod")

@@ -71,7 +71,8 @@ def test_secret_inputs_are_redacted(tmp_path):
     assert run_plan("--stack", "dev", "--out", str(tmp_path), "--quiet").returncode == 0
     document = json.loads((tmp_path / "dev.json").read_text())
     users = [r for r in document["resources"] if r["type"] == "minio:index/iamUser:IamUser"]
-    assert len(users) == 7 and all(user["inputs"]["secret"] == "[secret]" for user in users)
+    # The seven lake identities and Elasticsearch's snapshot writer.
+    assert len(users) == 8 and all(user["inputs"]["secret"] == "[secret]" for user in users)
 
 
 def test_broken_config_exits_2_with_the_message(project, tmp_path):

@@ -82,6 +82,7 @@ def test_committed_levels_are_unchanged_by_the_facts(path: Path) -> None:
             "aws-s3-bucket-configure-log-retention": {"auditRoles": ["logs", "access-logs"]},
             "aws-s3-bucket-enable-object-lock": {"auditRoles": ["logs", "access-logs"]},
             "minio-s3-bucket-configure-log-retention": {"auditRoles": ["logs", "access-logs"]},
+            "elasticsearch-cluster-require-snapshots": {"minDays": 30, "auditIndices": ["platform-audit-*"]},
         },
         "prod": {
             "all": "mandatory",
@@ -91,6 +92,7 @@ def test_committed_levels_are_unchanged_by_the_facts(path: Path) -> None:
             "kubernetes-image-require-digest": {"enforcementLevel": "advisory"},
             "aws-rds-instance-configure-backup-retention": {"minDays": 7},
             "elasticsearch-ilm-configure-audit-retention": {"minDays": 90, "auditPolicies": ["platform-audit"]},
+            "elasticsearch-cluster-require-snapshots": {"minDays": 90, "auditIndices": ["platform-audit-*"]},
         },
     }
     assert kept == levels[path.stem]
@@ -167,3 +169,12 @@ def test_prod_stacks_get_the_models_audit_minimum_and_other_stages_keep_theirs(m
     for name in ("aws-s3-bucket-configure-log-retention", "aws-s3-bucket-enable-object-lock",
                  "minio-s3-bucket-configure-log-retention", "elasticsearch-ilm-configure-audit-retention"):
         assert prod[name]["minDays"] == 120, name
+
+
+def test_the_snapshot_rule_gets_the_stacks_own_audit_retention_in_every_stage() -> None:
+    document = {"elasticsearch-cluster-require-snapshots": {"minDays": 7, "auditIndices": ["old-*"]}}
+    for stage in ("dev", "prod"):
+        generated = policy_config.generate(document, stage=stage, audit_days=120)
+        assert generated["elasticsearch-cluster-require-snapshots"] == {"minDays": 120,
+                                                                        "auditIndices": ["platform-audit-*"]}
+    assert [policy_config.stack_facts(stack) for stack in ("dev", "prod")] == [("dev", 30), ("prod", 90)]

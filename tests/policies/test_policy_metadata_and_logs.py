@@ -10,10 +10,15 @@ from policy_eval import SKIPPED, violations
 
 from infra.offline.harness import Recording
 from policies import logs, metadata
+from tests.conftest import run_stack
 from tests.support.recordings import record_logs, record_metadata
 
 OURS = {policy.name for policy in [*metadata.POLICIES, *logs.POLICIES]}
 RDS = "RDS instance 'dataplatform-prod-metadata'"
+AUDIT_SLM = "logs-slm-platform-audit-snapshots"
+SNAPSHOT_REMEDY = ("its audit indices would die with the cluster. Declare a snapshot repository on the backups bucket "
+                   "and an SLM policy that snapshots the audit indices and keeps each snapshot at least 90 days "
+                   "(components/logs/spec.py).")
 PARAMETERS = "RDS parameter group 'dataplatform-prod-metadata-pg15'"
 AUDIT_CONFIG = {"elasticsearch-ilm-configure-audit-retention": {"minDays": 90}}
 
@@ -34,6 +39,15 @@ def changed(recording: Recording, name: str, mutate: Callable[[dict], None]) -> 
     (target,) = [resource for resource in resources if resource.name == name]
     mutate(target.inputs)
     return Recording(recording.project, recording.stack, recording.preview, resources)
+
+
+def without(recording: Recording, *types: str) -> Recording:
+    return Recording(recording.project, recording.stack, recording.preview,
+                     [resource for resource in recording.resources if resource.type not in types])
+
+
+def set_slm(mutate: Callable[[dict], None]) -> Callable[[Recording], Recording]:
+    return lambda recording: changed(recording, AUDIT_SLM, lambda inputs: mutate(inputs["policy"]))
 
 
 def set_parameter(name: str, value: str) -> Callable[[dict], None]:
@@ -222,6 +236,45 @@ CASES = {
           "Elasticsearch role 'log-writer' is a reader but grants index create_doc, index create_index; a reader "
           "holds only read, view_index_metadata (indices) and monitor (cluster).")},
     ),
+    "pass_slm_taking_every_index_and_never_expiring": (
+        "prod-logs", set_slm(lambda policy: (policy["config"].update(indices=["*"]), policy.pop("retention"))), set(),
+    ),
+    "pass_slm_taking_audit_in_a_comma_list": (
+        "prod-logs", set_slm(lambda policy: policy["config"].update(indices="dbt-runs-*,platform-*")), set(),
+    ),
+    "fail_cluster_without_snapshots": (
+        "prod-logs", lambda r: without(r, logs.SNAPSHOT_REPOSITORY, logs.SLM_POLICY),
+        {("elasticsearch-cluster-require-snapshots", "logs-elasticsearch",
+          "Elasticsearch 'logs' has no snapshot repository and keeps no snapshot of platform-audit-* for 90 days "
+          f"(no SLM policy snapshots them): {SNAPSHOT_REMEDY}")},
+    ),
+    "fail_audit_snapshots_expiring_early": (
+        "prod-logs", set_slm(lambda policy: policy["retention"].update(expire_after="30d")),
+        {("elasticsearch-cluster-require-snapshots", "logs-elasticsearch",
+          "Elasticsearch 'logs' keeps no snapshot of platform-audit-* for 90 days (SLM policy "
+          "'platform-audit-snapshots' expire_after 30d deletes a snapshot before it is 90 days old): "
+          f"{SNAPSHOT_REMEDY}")},
+    ),
+    "fail_audit_snapshots_capped_below_the_schedule": (
+        "prod-logs", set_slm(lambda policy: policy.update(schedule="0 0 0/6 * * ?")),
+        {("elasticsearch-cluster-require-snapshots", "logs-elasticsearch",
+          "Elasticsearch 'logs' keeps no snapshot of platform-audit-* for 90 days (SLM policy "
+          "'platform-audit-snapshots' max_count 98 deletes a snapshot before it is 90 days old (its schedule takes "
+          f"360 in 90 days)): {SNAPSHOT_REMEDY}")},
+    ),
+    "fail_audit_snapshots_to_an_undeclared_repository": (
+        "prod-logs", set_slm(lambda policy: policy.update(repository="elsewhere")),
+        {("elasticsearch-cluster-require-snapshots", "logs-elasticsearch",
+          "Elasticsearch 'logs' keeps no snapshot of platform-audit-* for 90 days (SLM policy "
+          "'platform-audit-snapshots' writes to repository 'elsewhere', which the stack does not declare): "
+          f"{SNAPSHOT_REMEDY}")},
+    ),
+    "fail_no_slm_taking_audit": (
+        "prod-logs", set_slm(lambda policy: policy["config"].update(indices=["platform-audit-2026*"])),
+        {("elasticsearch-cluster-require-snapshots", "logs-elasticsearch",
+          "Elasticsearch 'logs' keeps no snapshot of platform-audit-* for 90 days (no SLM policy snapshots them): "
+          f"{SNAPSHOT_REMEDY}")},
+    ),
 }
 
 
@@ -237,3 +290,13 @@ def test_dev_audit_retention_passes_only_with_the_dev_threshold(baselines):
     dev_logs = record_logs("dev")
     assert ours(dev_logs, {"elasticsearch-ilm-configure-audit-retention": {"minDays": 30}}) == set()
     assert {policy for policy, _, _ in ours(dev_logs, AUDIT_CONFIG)} == {"elasticsearch-ilm-configure-audit-retention"}
+
+
+def test_prod_without_the_clusters_oidc_provider_has_no_snapshots_and_fails():
+    """Without `storage.s3.oidcProviderArn` the nodes have no role to assume, so the program declares no repository
+    (components/platform.py): the whole prod program then fails the rule, which is mandatory in prod."""
+    recording = run_stack("prod", {"dataplatform:storage": {"backend": "s3"}})
+    assert not [resource for resource in recording.resources if resource.type == logs.SNAPSHOT_REPOSITORY]
+    found = {item for item in violations(recording) if item[0] == "elasticsearch-cluster-require-snapshots"}
+    assert {(policy, name) for policy, name, _ in found} == {
+        ("elasticsearch-cluster-require-snapshots", "platform-logs-elasticsearch")}

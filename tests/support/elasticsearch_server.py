@@ -11,8 +11,9 @@ model in `vendor-specs`): a method and path no endpoint declares gets the server
 405, and is recorded in `violations`; an endpoint's query parameters and body are checked against its request type
 (required fields, unknown fields where the type is closed, value kinds), and a body the type refuses gets a 400
 `x_content_parse_exception` naming the field (recorded in `refused`). The endpoints the platform uses are
-modelled (`HANDLERS`: info, index templates, ILM policies, roles, users); a declared endpoint the fake does not
-model answers 500 and is a violation. Every answer, errors included, is checked against the endpoint's response
+modelled (`HANDLERS`: info, index templates, ILM policies, roles, users, snapshot repositories, SLM policies and
+their runs, snapshots and their restore, closing, opening and finding an index); a declared endpoint the fake does
+not model answers 500 and is a violation. Every answer, errors included, is checked against the endpoint's response
 type before it is sent; one outside the specification answers 500 and is a violation, so a test sees it.
 
 Beyond the specification, it behaves as the server does where the platform relies on it: basic authentication,
@@ -25,14 +26,22 @@ normalised form: settings nested with string values; ILM defaults filled in, a `
 write, `modified_date` and `in_use_by`; role defaults (`allow_restricted_indices`, `transient_metadata`); index
 templates with the 9.2+ `created_date_millis` and `modified_date_millis` (and `created_date`/`modified_date` only
 with `?human=true`); users without their password (only a `profile_uid` when asked `with_profile_uid`, and
-these users have no profile). Times come from a counter, so answers are deterministic. Every request is recorded.
+these users have no profile); repositories with a `uuid` and their settings as strings, verified on creation (a
+bucket in `unreachable_buckets` fails the verification as nodes that cannot reach it do); SLM policies checked
+for their repository, cron schedule, snapshot name and retention, answered with `version`, dates, `next_execution`
+and per-policy `stats`; `_execute` takes a snapshot of the open indices the policy's patterns match, named by the
+policy's date math with a suffix; a restore refuses an index whose name is taken by an open index, restores over a
+closed one, renames with `rename_pattern`/`rename_replacement` and drops `ignore_index_settings`. Times come from a
+counter, so answers are deterministic. Every request is recorded.
 
-It is a model of the API, not Elasticsearch: no documents, no indices, no cluster state beyond these objects.
+It is a model of the API, not Elasticsearch: no documents; indices are names with a state and settings
+(`add_index`), snapshots hold copies of them; no cluster state beyond these objects.
 """
 
 from __future__ import annotations
 
 import base64
+import copy
 import fnmatch
 import json
 import re
@@ -87,6 +96,8 @@ ILM_ACTIONS = {
     "frozen": {"unfollow", "searchable_snapshot"},
     "delete": {"wait_for_snapshot", "delete"},
 }
+# SLM's cron: seconds, minutes, hours, day of month, month, day of week, optional year.
+CRON = re.compile(r"^\S+( \S+){5,6}$")
 TIME_VALUE = re.compile(r"^\d+(nanos|micros|ms|s|m|h|d)$")
 # A privilege outside the named ones must be an action pattern (`cluster:monitor/*`, `indices:data/read/*`).
 ACTION_PATTERN = re.compile(r"^(cluster|indices|internal):[a-z_/*]+")
@@ -124,6 +135,13 @@ class FakeElasticsearch(FaultQueue):
     policies: dict[str, dict] = field(default_factory=dict)
     roles: dict[str, dict] = field(default_factory=dict)
     users: dict[str, dict] = field(default_factory=dict)
+    repositories: dict[str, dict] = field(default_factory=dict)
+    slm_policies: dict[str, dict] = field(default_factory=dict)
+    indices: dict[str, dict] = field(default_factory=dict)
+    """Index name -> {"state": "open" | "close", "settings": flat index settings}."""
+    snapshots: dict[str, dict[str, dict]] = field(default_factory=dict)
+    """Repository -> snapshot name -> {"info": the SnapshotInfo answered, "indices": name -> index copy}."""
+    unreachable_buckets: set[str] = field(default_factory=set)
     requests: list[Request] = field(default_factory=list)
     violations: list[str] = field(default_factory=list)
     """Requests to no declared endpoint, endpoints the fake does not model, answers outside the specification."""
@@ -142,6 +160,10 @@ class FakeElasticsearch(FaultQueue):
     def now_millis(self) -> int:
         self.ticks += 1
         return EPOCH_MILLIS + 1000 * self.ticks
+
+    def add_index(self, name: str, settings: dict[str, str] | None = None, state: str = "open") -> None:
+        """An index as the log shipper's writes would have created it (the fake holds no documents)."""
+        self.indices[name] = {"state": state, "settings": dict(settings or {})}
 
     @classmethod
     @contextmanager
@@ -207,7 +229,8 @@ class FakeElasticsearch(FaultQueue):
             status, body = failure.status, failure.body()
         if method == "HEAD":
             body = None
-        if endpoint is not None:
+        # A HEAD answer carries no body (HTTP): its status alone says found (2xx, the endpoint's `no_body`) or not.
+        if endpoint is not None and not (method == "HEAD" and status >= 400):
             problems = self.spec.response_problems(endpoint, status, body)
             if problems:
                 with self.lock:
@@ -453,6 +476,221 @@ class FakeElasticsearch(FaultQueue):
         return 200, {"found": True}
 
 
+    # ---- snapshot repositories ----------------------------------------------------------------------
+
+    def _put_repository(self, params: dict, query: dict, body: dict) -> tuple[int, Any]:
+        name = params["repository"]
+        if body["type"] != "s3":
+            raise bad_request("repository_exception", f"[{name}] repository type [{body['type']}] does not exist")
+        settings = {key: str(value).lower() if isinstance(value, bool) else str(value)
+                    for key, value in body["settings"].items()}
+        if settings.get("base_path", "").startswith("/"):
+            raise bad_request("illegal_argument_exception", "base_path must not start with a /")
+        verify = query.get("verify", ["true"])[-1] != "false"
+        if verify and settings["bucket"] in self.unreachable_buckets:
+            raise ApiFailureError(500, "repository_verification_exception",
+                                  f"[{name}] path [{settings.get('base_path', '')}] is not accessible on master node")
+        previous = self.repositories.get(name)
+        uuid = previous["uuid"] if previous else f"repository-uuid-{len(self.repositories) + 1}"
+        self.repositories[name] = {"type": body["type"], "uuid": uuid, "settings": settings}
+        self.snapshots.setdefault(name, {})
+        return 200, {"acknowledged": True}
+
+    def _get_repository(self, params: dict, _query: dict, _body: Any) -> tuple[int, Any]:
+        names = _select(self.repositories, params.get("repository"))
+        if names is None:
+            raise ApiFailureError(404, "repository_missing_exception", f"[{params['repository']}] missing")
+        return 200, {name: self.repositories[name] for name in names}
+
+    def _delete_repository(self, params: dict, _query: dict, _body: Any) -> tuple[int, Any]:
+        name = params["repository"]
+        if name not in self.repositories:
+            raise ApiFailureError(404, "repository_missing_exception", f"[{name}] missing")
+        if any(policy["policy"]["repository"] == name for policy in self.slm_policies.values()):
+            raise bad_request("illegal_argument_exception", f"Cannot delete repository [{name}] because it is used "
+                              "by snapshot lifecycle policies")
+        del self.repositories[name]  # the snapshots stay in the bucket
+        return 200, {"acknowledged": True}
+
+    # ---- snapshot lifecycle (SLM) -------------------------------------------------------------------
+
+    def _put_slm(self, params: dict, _query: dict, body: dict) -> tuple[int, Any]:
+        policy_id = params["policy_id"]
+        for required in ("schedule", "name", "repository"):
+            if required not in body:
+                raise bad_request("action_request_validation_exception",
+                                  f"Validation Failed: 1: invalid {required}: it must be specified;")
+        if body["repository"] not in self.repositories:
+            raise bad_request("illegal_argument_exception", f"no such repository [{body['repository']}]")
+        if not CRON.match(body["schedule"]):
+            raise bad_request("action_request_validation_exception",
+                              f"Validation Failed: 1: invalid schedule: {body['schedule']};")
+        if _resolve_date_math(body["name"], EPOCH_MILLIS) != _resolve_date_math(body["name"], EPOCH_MILLIS).lower():
+            raise bad_request("action_request_validation_exception",
+                              "Validation Failed: 1: invalid snapshot name: must be lowercase;")
+        retention = body.get("retention", {})
+        if retention:
+            if not TIME_VALUE.match(str(retention["expire_after"])):
+                raise bad_request("illegal_argument_exception", f"failed to parse setting [expire_after] with value "
+                                  f"[{retention['expire_after']}] as a time value")
+            if retention["min_count"] < 1 or retention["max_count"] < 1 or \
+                    retention["min_count"] > retention["max_count"]:
+                raise bad_request("action_request_validation_exception", "Validation Failed: 1: minimum snapshot "
+                                  "count must be at least 1 and not larger than the maximum snapshot count;")
+        previous = self.slm_policies.get(policy_id)
+        now = self.now_millis()
+        self.slm_policies[policy_id] = {
+            "version": previous["version"] + 1 if previous else 1,
+            "modified_date_millis": now,
+            "policy": {key: body[key] for key in ("name", "schedule", "repository", "config", "retention")
+                       if key in body},
+            "next_execution_millis": now + 86_400_000,
+            **{key: previous[key] for key in ("last_success", "last_failure") if previous and key in previous},
+            "stats": previous["stats"] if previous else {"policy": policy_id, "snapshots_taken": 0,
+                                                         "snapshots_failed": 0, "snapshots_deleted": 0,
+                                                         "snapshot_deletion_failures": 0},
+        }
+        return 200, {"acknowledged": True}
+
+    def _get_slm(self, params: dict, query: dict, _body: Any) -> tuple[int, Any]:
+        names = _select(self.slm_policies, params.get("policy_id"))
+        if names is None:
+            raise ApiFailureError(404, "resource_not_found_exception",
+                                  f"snapshot lifecycle policy or policies {params['policy_id'].split(',')} not found, "
+                                  "no policies are configured")
+        human = _flag(query, "human")
+        answer = {}
+        for name in names:
+            stored = dict(self.slm_policies[name])
+            if human:
+                stored["modified_date"] = _iso(stored["modified_date_millis"])
+                stored["next_execution"] = _iso(stored["next_execution_millis"])
+            answer[name] = stored
+        return 200, answer
+
+    def _delete_slm(self, params: dict, _query: dict, _body: Any) -> tuple[int, Any]:
+        if self.slm_policies.pop(params["policy_id"], None) is None:
+            raise ApiFailureError(404, "resource_not_found_exception",
+                                  f"snapshot lifecycle policy not found: {params['policy_id']}")
+        return 200, {"acknowledged": True}
+
+    def _execute_slm(self, params: dict, _query: dict, _body: Any) -> tuple[int, Any]:
+        policy_id = params["policy_id"]
+        stored = self.slm_policies.get(policy_id)
+        if stored is None:
+            raise ApiFailureError(404, "resource_not_found_exception",
+                                  f"no such snapshot lifecycle policy [{policy_id}]")
+        policy = stored["policy"]
+        now = self.now_millis()
+        name = f"{_resolve_date_math(policy['name'], now)}-{self.ticks:022d}"
+        config = policy.get("config", {})
+        patterns = config.get("indices", ["*"])
+        patterns = patterns.split(",") if isinstance(patterns, str) else patterns
+        chosen = sorted(index for index, held in self.indices.items() if held["state"] == "open"
+                        and any(fnmatch.fnmatchcase(index, pattern) for pattern in patterns))
+        self._take_snapshot(policy["repository"], name, chosen, now, {**config.get("metadata", {}),
+                                                                     "policy": policy_id})
+        stored["last_success"] = {"snapshot_name": name, "time": now}
+        stored["stats"]["snapshots_taken"] += 1
+        return 200, {"snapshot_name": name}
+
+    def _take_snapshot(self, repository: str, name: str, indices: list[str], now: int, metadata: dict) -> None:
+        self.snapshots.setdefault(repository, {})[name] = {
+            "indices": {index: copy.deepcopy(self.indices[index]) for index in indices},
+            "info": {"snapshot": name, "uuid": f"snapshot-uuid-{self.ticks}", "repository": repository,
+                     "version_id": 9_050_099, "version": self.version, "indices": indices, "data_streams": [],
+                     "include_global_state": False, "metadata": metadata, "state": "SUCCESS",
+                     "start_time": _iso(now), "start_time_in_millis": now, "end_time": _iso(now + 1000),
+                     "end_time_in_millis": now + 1000, "duration_in_millis": 1000, "failures": [],
+                     "shards": {"total": len(indices), "failed": 0, "successful": len(indices)},
+                     "feature_states": []},
+        }
+
+    # ---- snapshots and restore ----------------------------------------------------------------------
+
+    def _get_snapshots(self, params: dict, query: dict, _body: Any) -> tuple[int, Any]:
+        repository = params["repository"]
+        if repository not in self.repositories:
+            raise ApiFailureError(404, "repository_missing_exception", f"[{repository}] missing")
+        held = self.snapshots.get(repository, {})
+        wanted = "*" if params["snapshot"] == "_all" else params["snapshot"]
+        names = _select(held, wanted)
+        if names is None:
+            raise ApiFailureError(404, "snapshot_missing_exception", f"[{repository}:{params['snapshot']}] is missing")
+        infos = sorted((held[name]["info"] for name in names), key=lambda info: info["start_time_in_millis"])
+        policy = query.get("slm_policy_filter", [None])[-1]
+        if policy is not None:
+            infos = [info for info in infos if fnmatch.fnmatchcase(info["metadata"].get("policy", ""), policy)]
+        if query.get("order", ["asc"])[-1] == "desc":
+            infos.reverse()
+        return 200, {"snapshots": infos, "total": len(infos), "remaining": 0}
+
+    def _restore(self, params: dict, query: dict, body: Any) -> tuple[int, Any]:
+        repository, name = params["repository"], params["snapshot"]
+        if repository not in self.repositories:
+            raise ApiFailureError(404, "repository_missing_exception", f"[{repository}] missing")
+        taken = self.snapshots.get(repository, {}).get(name)
+        if taken is None:
+            raise ApiFailureError(404, "snapshot_missing_exception", f"[{repository}:{name}] is missing")
+        body = body or {}
+        if body.get("include_global_state"):
+            raise bad_request("illegal_argument_exception", "the snapshot holds no global state")
+        patterns = body.get("indices", ["*"])
+        patterns = patterns.split(",") if isinstance(patterns, str) else patterns
+        chosen = [index for index in sorted(taken["indices"])
+                  if any(fnmatch.fnmatchcase(index, pattern) for pattern in patterns)]
+        missing = [pattern for pattern in patterns if "*" not in pattern and pattern not in taken["indices"]]
+        if missing and not body.get("ignore_unavailable"):
+            raise ApiFailureError(404, "index_not_found_exception", f"no such index [{missing[0]}]")
+        targets = {}
+        for index in chosen:
+            target = index
+            if "rename_pattern" in body:
+                replacement = re.sub(r"\$(\d+)", r"\\\1", body.get("rename_replacement", ""))
+                target = re.sub(body["rename_pattern"], replacement, index)
+            existing = self.indices.get(target)
+            if existing is not None and existing["state"] == "open":
+                where = f"[{repository}:{name}/{taken['info']['uuid']}]"
+                raise ApiFailureError(500, "snapshot_restore_exception", f"{where}"
+                                      f" cannot restore index [{target}] because an open index with same name already "
+                                      "exists in the cluster. Either close or delete the existing index or restore the "
+                                      "index under a different name by providing a rename pattern and replacement name")
+            targets[index] = target
+        ignored = set(body.get("ignore_index_settings", []))
+        for index, target in targets.items():
+            settings = {key: value for key, value in taken["indices"][index]["settings"].items()
+                        if key not in ignored}
+            settings.update(_flat_settings(body.get("index_settings", {})))
+            self.indices[target] = {"state": "open", "settings": settings}
+        restored = sorted(targets.values())
+        if not _flag(query, "wait_for_completion"):
+            return 200, {"accepted": True}
+        return 200, {"snapshot": {"snapshot": name, "indices": restored,
+                                  "shards": {"total": len(restored), "failed": 0, "successful": len(restored)}}}
+
+    # ---- indices --------------------------------------------------------------------------------------
+
+    def _close_index(self, params: dict, _query: dict, _body: Any) -> tuple[int, Any]:
+        names = _select(self.indices, params["index"])
+        if names is None:
+            raise ApiFailureError(404, "index_not_found_exception", f"no such index [{params['index']}]")
+        for name in names:
+            self.indices[name]["state"] = "close"
+        return 200, {"acknowledged": True, "shards_acknowledged": True,
+                     "indices": {name: {"closed": True} for name in names}}
+
+    def _open_index(self, params: dict, _query: dict, _body: Any) -> tuple[int, Any]:
+        names = _select(self.indices, params["index"])
+        if names is None:
+            raise ApiFailureError(404, "index_not_found_exception", f"no such index [{params['index']}]")
+        for name in names:
+            self.indices[name]["state"] = "open"
+        return 200, {"acknowledged": True, "shards_acknowledged": True}
+
+    def _index_exists(self, params: dict, _query: dict, _body: Any) -> tuple[int, Any]:
+        return (200 if _select(self.indices, params["index"]) else 404), None
+
+
 Handler = Callable[[FakeElasticsearch, dict, dict, Any], tuple[int, Any]]
 # The endpoints the fake models, by the specification's endpoint name.
 HANDLERS: dict[str, Handler] = {
@@ -470,6 +708,18 @@ HANDLERS: dict[str, Handler] = {
     "security.put_user": FakeElasticsearch._put_user,
     "security.get_user": FakeElasticsearch._get_user,
     "security.delete_user": FakeElasticsearch._delete_user,
+    "snapshot.create_repository": FakeElasticsearch._put_repository,
+    "snapshot.get_repository": FakeElasticsearch._get_repository,
+    "snapshot.delete_repository": FakeElasticsearch._delete_repository,
+    "slm.put_lifecycle": FakeElasticsearch._put_slm,
+    "slm.get_lifecycle": FakeElasticsearch._get_slm,
+    "slm.delete_lifecycle": FakeElasticsearch._delete_slm,
+    "slm.execute_lifecycle": FakeElasticsearch._execute_slm,
+    "snapshot.get": FakeElasticsearch._get_snapshots,
+    "snapshot.restore": FakeElasticsearch._restore,
+    "indices.close": FakeElasticsearch._close_index,
+    "indices.open": FakeElasticsearch._open_index,
+    "indices.exists": FakeElasticsearch._index_exists,
 }
 
 
@@ -490,6 +740,14 @@ def _select(store: dict[str, Any], names: str | None) -> list[str] | None:
         else:
             return None
     return selected
+
+
+def _resolve_date_math(name: str, millis: int) -> str:
+    """A snapshot name's date math as the server resolves it: `<prefix-{now/d}>` -> `prefix-2026.01.01`."""
+    if not (name.startswith("<") and name.endswith(">")):
+        return name
+    day = time.strftime("%Y.%m.%d", time.gmtime(millis // 1000))
+    return re.sub(r"\{now/d\}", day, name[1:-1])
 
 
 def _iso(millis: int) -> str:

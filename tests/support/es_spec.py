@@ -67,6 +67,9 @@ TypeName = tuple[str, str]
 
 INTEGRAL = {("_types", name) for name in ("integer", "long", "short", "byte", "uint", "ulong")}
 SETTINGS = ("indices._types", "IndexSettings")
+# Types whose values the server keeps and answers as strings (see "Deliberate departures" above).
+STRINGLY_TYPES = {SETTINGS, *(("snapshot._types", f"{kind}RepositorySettings")
+                              for kind in ("S3", "Azure", "Gcs", "SharedFileSystem", "ReadOnlyUrl", "SourceOnly"))}
 ERROR_RESPONSE = ("_types", "ErrorResponseBase")
 COMMON_QUERY = ("_spec_utils", "CommonQueryParameters")
 # Response fields a 9.x server sends that the 9.5 specification's response types lack: (type, property).
@@ -268,7 +271,7 @@ class SpecModel:
             return _check_builtin(value, name[1], where, mode)
         if name in INTEGRAL and not _whole(value, mode):
             return [f"{where}: expected a whole number, got {value!r}"]
-        if name == SETTINGS and not mode.stringly:
+        if name in STRINGLY_TYPES and not mode.stringly:
             mode = _Mode(response=mode.response, stringly=True)
         declared = self.types.get(name)
         if declared is None and name[0] in self._generic_owners:

@@ -333,6 +333,8 @@ DRIFT: dict[str, Edit] = {
     "elasticsearch:IndexTemplate": lambda spec: (("priority",), spec["priority"] + 1),
     "elasticsearch:Role": lambda spec: (("description",), "edited by hand"),
     "elasticsearch:User": lambda spec: (("full_name",), "edited by hand"),
+    "elasticsearch:SnapshotRepository": lambda spec: (("settings", "base_path"), "edited-by-hand"),
+    "elasticsearch:SlmPolicy": lambda spec: (("retention", "expire_after"), "1d"),
     "dremio:FirstAdmin": lambda spec: (("lastName",), "Edited"),
     "dremio:User": lambda spec: (("lastName",), "Edited"),
     "dremio:Source": lambda spec: (("metadataPolicy", "namesRefreshMs"), 2 * spec["metadataPolicy"]["namesRefreshMs"]),

@@ -41,10 +41,20 @@ def record_metadata(stack: str, preview: bool = False) -> Recording:
 
 
 def record_logs(stack: str, preview: bool = False) -> Recording:
+    """The logs layer alone, its snapshots going where the stack's object store is (MinIO keys or the IRSA role)."""
     from components.logs.component import LogIndices
+    from components.logs.snapshots import SnapshotTarget
+    from infra.model.naming import bucket_name
 
     settings = load_stack(stack)
     config = parse_stack_config(project_values(settings.config), stack)
+    store = config.object_store
+    bucket = bucket_name(config.name_prefix, stack, "backups")
+    if store.server is not None:
+        snapshots = SnapshotTarget(bucket, store.region, store.server,
+                                   credentials={"access_key_id": "snapshots", "secret_access_key": "key"})
+    else:
+        snapshots = SnapshotTarget(bucket, store.region, role_arn="arn:aws:iam::111122223333:role/snapshots")
     return run_program(
-        lambda: LogIndices("logs", config.logs, cluster_context(), config.identity, config.retention), settings,
-        preview=preview)
+        lambda: LogIndices("logs", config.logs, cluster_context(), config.identity, config.retention, snapshots),
+        settings, preview=preview)

@@ -15,6 +15,8 @@ from components.logs.provider import (
     IlmPolicyProvider,
     IndexTemplateProvider,
     RoleProvider,
+    SlmPolicyProvider,
+    SnapshotRepositoryProvider,
     UserProvider,
 )
 from tests.support.elasticsearch_server import ADMIN, FakeElasticsearch
@@ -212,15 +214,18 @@ def test_state_keeps_no_object_secret_and_a_new_password_is_an_update(server, pk
 
 DYNAMIC = "pulumi-python:dynamic/elasticsearch:"
 PROVIDERS = {"IndexTemplate": IndexTemplateProvider, "IlmPolicy": IlmPolicyProvider, "Role": RoleProvider,
-             "User": UserProvider}
+             "User": UserProvider, "SnapshotRepository": SnapshotRepositoryProvider, "SlmPolicy": SlmPolicyProvider}
 INPUTS = {"IndexTemplate": ("name", "body"), "IlmPolicy": ("name", "policy"), "Role": ("name", "role"),
-          "User": ("name", "roles", "full_name", "password")}
+          "User": ("name", "roles", "full_name", "password"), "SnapshotRepository": ("name", "repository"),
+          "SlmPolicy": ("name", "policy")}
 # A field of each kind changed by hand on the server (what a refresh must show as drift).
 DRIFT = {
     "IndexTemplate": lambda server, name: server.templates[name].update(priority=999),
     "IlmPolicy": lambda server, name: server.policies[name]["policy"]["phases"]["delete"].update(min_age="1d"),
     "Role": lambda server, name: server.roles[name]["indices"][0]["privileges"].append("write"),
     "User": lambda server, name: server.users[name].update(roles=[*server.users[name]["roles"], "superuser"]),
+    "SnapshotRepository": lambda server, name: server.repositories[name]["settings"].update(base_path="elsewhere"),
+    "SlmPolicy": lambda server, name: server.slm_policies[name]["policy"]["retention"].update(expire_after="1d"),
 }
 
 
@@ -242,14 +247,15 @@ CASES = [(stack, kind, props) for stack, objects in PLANNED.items() for kind, pr
 
 def test_the_plans_declare_these_kinds_only():
     assert {kind for _stack, kind, _props in CASES} == set(PROVIDERS)
-    # per family a policy and a template (3), the writer and reader roles, the shipper user
-    assert len(PLANNED["dev"]) == len(PLANNED["prod"]) == 9
+    # per family a policy and a template (3), the writer and reader roles, the shipper user, the snapshot
+    # repository and the audit and job-log snapshot policies
+    assert len(PLANNED["dev"]) == len(PLANNED["prod"]) == 12
 
 
 def apply_plan(server, pki, objects) -> list[tuple[str, dict, object]]:
     """Create every object in plan order (policies and roles before the templates and users naming them)."""
     created = []
-    order = ["IlmPolicy", "Role", "IndexTemplate", "User"]
+    order = ["IlmPolicy", "Role", "IndexTemplate", "User", "SnapshotRepository", "SlmPolicy"]
     for kind, props in sorted(objects, key=lambda item: order.index(item[0])):
         provider = PROVIDERS[kind](Retry(sleep=lambda _: None))
         full = {"connection": connection(server, pki), **copy.deepcopy(props)}
@@ -267,12 +273,15 @@ def test_every_call_of_a_plan_is_an_endpoint_of_the_specification(server, pki, s
     for kind, _props, result in reversed(created):
         PROVIDERS[kind](Retry(sleep=lambda _: None)).delete(result.id, result.outs)
     assert (server.templates, server.policies, server.roles, server.users) == ({}, {}, {}, {})
+    assert (server.repositories, server.slm_policies) == ({}, {})
     assert server.refused == [] and server.violations == []
     assert all(request.endpoint for request in server.requests)
     assert {request.endpoint for request in server.requests} == {
         f"{api}.{verb}_{what}" for api, what in (("indices", "index_template"), ("ilm", "lifecycle"),
                                                  ("security", "role"), ("security", "user"))
-        for verb in ("put", "get", "delete")}
+        for verb in ("put", "get", "delete")} | {
+        "snapshot.create_repository", "snapshot.get_repository", "snapshot.delete_repository",
+        "slm.put_lifecycle", "slm.get_lifecycle", "slm.delete_lifecycle"}
 
 
 @pytest.mark.parametrize(("stack", "kind", "props"), CASES,
@@ -280,6 +289,10 @@ def test_every_call_of_a_plan_is_an_endpoint_of_the_specification(server, pki, s
 def test_refresh_shows_no_change_after_create_and_drift_after_a_change_on_the_server(server, pki, stack, kind,
                                                                                      props):
     del stack
+    if kind == "SlmPolicy":  # a policy names its repository, which must exist
+        SnapshotRepositoryProvider(Retry(sleep=lambda _: None)).create({
+            "connection": connection(server, pki), "name": props["policy"]["repository"],
+            "repository": logs_spec.repository("dataplatform-dev-backups")})
     for other_kind, other_props in ([("Role", {"name": name, "role": logs_spec.reader_role(FAMILIES)})
                                      for name in props.get("roles") or []]):
         PROVIDERS[other_kind](Retry(sleep=lambda _: None)).create({"connection": connection(server, pki),
@@ -361,3 +374,39 @@ def test_calls_outside_the_specification_are_refused_as_the_server_refuses_them(
                                  "PATCH /_index_template/x: no endpoint of the specification"]
     assert server.refused == ["GET /_security/role/x: query: unknown parameter [verbose] for security.get_role"]
     server.violations.clear()
+
+
+# ---- snapshots ------------------------------------------------------------------------------------------------
+
+def snapshot_objects(server, pki) -> tuple[dict, list[dict]]:
+    repository = {"connection": connection(server, pki), "name": logs_spec.REPOSITORY,
+                  "repository": logs_spec.repository("dataplatform-dev-backups")}
+    policies = [{"connection": connection(server, pki), "name": policy.name, "policy": logs_spec.slm_policy(policy, 24)}
+                for policy in logs_spec.snapshot_policies(FAMILIES, 90, 14)]
+    return repository, policies
+
+
+def test_a_snapshot_policy_needs_its_repository_and_a_repository_the_nodes_cannot_reach_fails(server, pki, slept):
+    repository, policies = snapshot_objects(server, pki)
+    with pytest.raises(ProviderError, match=r"no such repository \[platform-backups\]"):
+        SlmPolicyProvider(Retry(sleep=slept.append)).create(policies[0])
+    server.unreachable_buckets.add("dataplatform-dev-backups")
+    with pytest.raises(ProviderError, match="repository_verification_exception"):
+        SnapshotRepositoryProvider(Retry(attempts=2, sleep=slept.append)).create(repository)
+    assert server.repositories == {} and slept == [0.5], "a failed verification is retried (it may be IAM settling)"
+
+
+def test_snapshot_policies_keep_audit_snapshots_the_audit_retention_and_run_on_schedule(server, pki):
+    repository, policies = snapshot_objects(server, pki)
+    SnapshotRepositoryProvider(Retry(sleep=lambda _: None)).create(repository)
+    for props in policies:
+        SlmPolicyProvider(Retry(sleep=lambda _: None)).create(props)
+    audit = server.slm_policies[logs_spec.AUDIT_SNAPSHOTS]["policy"]
+    assert audit["config"]["indices"] == ["platform-audit-*"] and audit["retention"]["expire_after"] == "90d"
+    assert audit["retention"]["max_count"] >= 90, "max_count must never delete a snapshot before it expires"
+    assert audit["schedule"] == "0 0 1 * * ?"
+    jobs = server.slm_policies[logs_spec.JOB_LOG_SNAPSHOTS]["policy"]
+    assert jobs["config"]["indices"] == ["airbyte-logs-*", "dbt-runs-*"] and jobs["retention"]["expire_after"] == "14d"
+    assert logs_spec.slm_policy(logs_spec.snapshot_policies(FAMILIES, 90, 14)[0], 6)["retention"]["max_count"] >= 4 * 90
+    assert server.repositories["platform-backups"]["settings"] == {
+        "bucket": "dataplatform-dev-backups", "base_path": "elasticsearch", "client": "backups"}
