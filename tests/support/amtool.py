@@ -9,7 +9,6 @@
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +18,7 @@ import yaml
 from components.runtime.values import ALERTMANAGER_CONFIG_KEY, ALERTMANAGER_CONFIG_SECRET
 from infra.model.stackfiles import OFFLINE_SECRET_PLACEHOLDER
 from infra.offline.harness import Recording
+from tests.support.system import executable
 
 SECRET = "kubernetes:core/v1:Secret"
 TEST_WEBHOOK_URL = "https://hooks.example.test/alerts"
@@ -26,10 +26,7 @@ TEST_PASSWORD = "test-relay-password"
 
 
 def amtool() -> str:
-    found = shutil.which("amtool")
-    if found is None:
-        raise FileNotFoundError("amtool is not installed (Debian package `prometheus-alertmanager`)")
-    return found
+    return executable("amtool", "alertmanager")
 
 
 def configuration_secret(recording: Recording):

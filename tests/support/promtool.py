@@ -15,7 +15,6 @@ past it, never at a boundary of a range or of `for` (range selectors' boundaries
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 import tempfile
 from dataclasses import dataclass, field
@@ -25,15 +24,13 @@ from typing import Any
 import yaml
 
 from infra.offline.harness import Recording, unwrap_secret
+from tests.support.system import executable
 
 PROMETHEUS_RULE = "kubernetes:monitoring.coreos.com/v1:PrometheusRule"
 
 
 def promtool() -> str:
-    found = shutil.which("promtool")
-    if found is None:
-        raise FileNotFoundError("promtool is not installed (Debian package `prometheus`)")
-    return found
+    return executable("promtool", "promtool")
 
 
 def plan_rule_groups(recording: Recording) -> list[dict[str, Any]]:
@@ -48,6 +45,20 @@ def plan_rule_groups(recording: Recording) -> list[dict[str, Any]]:
 def alerts_of(groups: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
     """Alert name -> its rule, over all groups."""
     return {rule["alert"]: rule for group in groups for rule in group["rules"] if "alert" in rule}
+
+
+def label_set(text: str) -> dict[str, str]:
+    """`a="1", b="2"` (a selector's inside, as the cases write them) as a mapping."""
+    pairs = (item.split("=", 1) for item in text.split(", "))
+    return {key: value.strip('"') for key, value in pairs}
+
+
+def firing(alert: str, runbooks: str, labels: dict[str, str], summary: str,
+           severity: str = "warning") -> tuple[dict[str, dict[str, str]], ...]:
+    """One firing instance of `alert` as promtool compares it: its labels with the rule's severity, its summary and
+    its runbook (the section named after the alert in the document `runbooks`)."""
+    return ({"exp_labels": {**labels, "severity": severity},
+             "exp_annotations": {"summary": summary, "runbook_url": f"{runbooks}#{alert.lower()}"}},)
 
 
 @dataclass(frozen=True)

@@ -162,6 +162,16 @@ def require(name: str) -> None:
     pytest.skip(message)
 
 
+def executable(command: str, requirement: str) -> str:
+    """The path of `command`, which the requirement named `requirement` installs; FileNotFoundError naming its
+    Debian package otherwise (call `require` first in a test, so the test skips or fails with the reason)."""
+    found = shutil.which(command)
+    if found is None:
+        packages = " ".join(BY_NAME[requirement].packages())
+        raise FileNotFoundError(f"{command} is not installed (Debian package `{packages}`)")
+    return found
+
+
 def _can_install() -> bool:
     return os.geteuid() == 0 and shutil.which("apt-get") is not None
 

@@ -17,9 +17,10 @@ Series and labels as Prometheus stores them from each exporter:
 
 from __future__ import annotations
 
-from tests.support.promtool import AlertCase, Series
+from tests.support.promtool import AlertCase, Series, firing
+from tests.support.promtool import label_set as _labels
 
-RUNBOOK = "docs/runtime.md#"
+RUNBOOK = "docs/runtime.md"
 KUBELET = 'job="kubelet", node="node-1", instance="10.0.0.5:10250", metrics_path="/metrics"'
 KSM = 'job="kube-state-metrics", instance="10.42.0.7:8080"'
 CERT_MANAGER = ('job="cert-manager", service="cert-manager", endpoint="http-metrics", pod="cert-manager-6d9c-x2v4q", '
@@ -28,14 +29,8 @@ ISSUER = 'issuer_name="dataplatform-dev-ca", issuer_kind="ClusterIssuer", issuer
 SHIPPER = 'namespace="dp-logs", service="fluent-bit", job="fluent-bit", pod="fluent-bit-7xk2p", instance="10.42.1.4"'
 
 
-def _labels(text: str) -> dict[str, str]:
-    pairs = (item.split("=", 1) for item in text.split(", "))
-    return {key: value.strip('"') for key, value in pairs}
-
-
 def _fires(alert: str, labels: dict[str, str], summary: str, severity: str = "warning") -> tuple[dict, ...]:
-    return ({"exp_labels": {**labels, "severity": severity},
-             "exp_annotations": {"summary": summary, "runbook_url": RUNBOOK + alert.lower()}},)
+    return firing(alert, RUNBOOK, labels, summary, severity)
 
 
 VOLUME = f'namespace="dp-storage", persistentvolumeclaim="export-minio-0", {KUBELET}'

@@ -14,7 +14,8 @@ components/lakehouse/spec.py, components/presentation/spec.py).
 
 from __future__ import annotations
 
-from tests.support.promtool import AlertCase, Series
+from tests.support.promtool import AlertCase, Series, label_set
+from tests.support.promtool import firing as _fires
 
 KSM = 'job="kube-state-metrics", instance="10.42.0.7:8080"'
 SHIPPER = ('namespace="dp-logs", service="fluent-bit", job="fluent-bit", endpoint="log-metrics", '
@@ -24,13 +25,7 @@ SUPERSET = "log_metric_counter_superset_http_responses_total"
 
 
 def _ksm(labels: str) -> dict[str, str]:
-    pairs = (item.split("=", 1) for item in f"{labels}, {KSM}".split(", "))
-    return {key: value.strip('"') for key, value in pairs}
-
-
-def _fires(alert: str, runbooks: str, labels: dict[str, str], summary: str, severity: str) -> tuple[dict, ...]:
-    return ({"exp_labels": {**labels, "severity": severity},
-             "exp_annotations": {"summary": summary, "runbook_url": f"{runbooks}#{alert.lower()}"}},)
+    return label_set(f"{labels}, {KSM}")
 
 
 AIRBYTE_SERVER = 'namespace="dp-ingestion", deployment="airbyte-server"'
