@@ -58,6 +58,7 @@ from pathlib import Path
 from typing import Any
 
 from components.logs.spec import REPOSITORY
+from infra.ops.inputs import InputError, parse_time
 
 EXIT_OK, EXIT_FAILED, EXIT_INPUT = 0, 1, 2
 DEFAULT_URL = "https://logs-es-http.dp-logs.svc.cluster.local:9200"
@@ -69,10 +70,6 @@ DEFAULT_TIMEOUT_SECONDS = 3600.0
 IGNORED_SETTINGS = ["index.lifecycle.name"]
 # Characters an index name may not contain (Elasticsearch's index name rules); `*` is allowed in a pattern only.
 FORBIDDEN = set('\\/?"<>| ,#:')
-
-
-class InputError(Exception):
-    """The request cannot be carried out as given."""
 
 
 class CallFailedError(Exception):
@@ -110,16 +107,6 @@ def check_prefix(prefix: str) -> str:
         raise InputError(f"--prefix {prefix!r} would not make valid index names (lower case, no wildcard, no "
                          "leading - + _ .)")
     return prefix
-
-
-def parse_time(text: str) -> datetime:
-    try:
-        moment = datetime.fromisoformat(text)
-    except ValueError as error:
-        raise InputError(f"--before {text!r} is not an ISO 8601 time ({error})") from None
-    if moment.tzinfo is None:
-        raise InputError(f"--before {text!r} has no time zone: add Z for UTC or an offset such as +01:00")
-    return moment
 
 
 # ---- snapshots ------------------------------------------------------------------------------------------------
@@ -365,7 +352,7 @@ class RestoreRequest:
             raise InputError("--prefix and --replace-live exclude each other: --replace-live keeps the indices' "
                              "names")
         return cls(patterns=parse_patterns(args.indices), snapshot=args.snapshot,
-                   before=parse_time(args.before) if args.before else None,
+                   before=parse_time(args.before, "--before") if args.before else None,
                    prefix="" if args.replace_live else check_prefix(args.prefix), replace_live=args.replace_live)
 
 

@@ -29,16 +29,13 @@ from typing import Any
 import yaml
 
 from components.metadata.backups import CLUSTER_NAME, recovery_cluster
+from infra.ops.inputs import InputError, parse_time
 
 CLUSTER_TYPE = "kubernetes:postgresql.cnpg.io/v1:Cluster"
 OBJECT_STORE_TYPE = "kubernetes:barmancloud.cnpg.io/v1:ObjectStore"
 RDS_TYPE = "aws:rds/instance:Instance"
 RESTORE_OPERATION = "RestoreDBInstanceToPointInTime"
 EXIT_OK, EXIT_INPUT = 0, 2
-
-
-class InputError(Exception):
-    """The plan does not hold what the restore needs."""
 
 
 def _one(plan: dict[str, Any], type_: str) -> dict[str, Any]:
@@ -49,10 +46,7 @@ def _one(plan: dict[str, Any], type_: str) -> dict[str, Any]:
 
 
 def _rfc3339(moment: str) -> str:
-    parsed = datetime.fromisoformat(moment)
-    if parsed.tzinfo is None:
-        raise InputError(f"--at {moment!r} has no time zone: add Z for UTC or an offset such as +01:00")
-    return parsed.isoformat()
+    return parse_time(moment, "--at").isoformat()
 
 
 # ---- dev: CloudNativePG ---------------------------------------------------------------------------------------

@@ -45,13 +45,11 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from infra.ops.inputs import InputError, parse_time
+
 EXIT_OK, EXIT_FAILED, EXIT_INPUT = 0, 1, 2
 # Objects up to this size are copied in one request (S3's limit for CopyObject); larger ones in parts.
 SINGLE_COPY_BYTES = 5 * 1024**3
-
-
-class InputError(Exception):
-    """The request cannot be carried out as given."""
 
 
 @dataclass(frozen=True)
@@ -123,16 +121,6 @@ class Plan:
             "warnings": self.warnings,
             "summary": self.summary(dry_run),
         }
-
-
-def parse_time(text: str) -> datetime:
-    try:
-        moment = datetime.fromisoformat(text)
-    except ValueError as error:
-        raise InputError(f"--at {text!r} is not an ISO 8601 time ({error})") from None
-    if moment.tzinfo is None:
-        raise InputError(f"--at {text!r} has no time zone: add Z for UTC or an offset such as +01:00")
-    return moment
 
 
 def list_entries(client, bucket: str, prefix: str) -> dict[str, list[Entry]]:
@@ -286,7 +274,7 @@ def main(argv: list[str] | None = None, client=None, out=None) -> int:
     args = parser.parse_args(argv)
     out = out or sys.stdout
     try:
-        at = parse_time(args.at)
+        at = parse_time(args.at, "--at")
         client = client or make_client(args.endpoint_url, args.ca_bundle)
         exact = args.key is not None
         return run(client, args.bucket, args.key if exact else args.prefix, exact, at, args.remove_newer,
