@@ -228,8 +228,6 @@ def _validate_pgaudit(args, report_violation) -> None:
         missing = _missing_classes(values.get("pgaudit.log"))
         if missing:
             problems.append(f"pgaudit.log lacks {', '.join(missing)}")
-        if str(values.get("rds.force_ssl")) != "1":
-            problems.append("rds.force_ssl is not 1")
         label = f"RDS parameter group '{known(args.props, 'name') or args.name}'"
     elif args.resource_type == CNPG_CLUSTER:
         parameters = known(args.props, "spec", "postgresql", "parameters")
@@ -240,20 +238,47 @@ def _validate_pgaudit(args, report_violation) -> None:
         return
     if problems:
         report_violation(f"{label} does not audit as required ({'; '.join(problems)}); load pgaudit with "
-                         "pgaudit.log ddl,role,write and force SSL.")
+                         "pgaudit.log ddl,role,write.")
 
 
 configure_pgaudit = resource_policy(
     "postgresql-server-configure-pgaudit",
     "DP-PG-002",
-    "PostgreSQL servers audit DDL, role and write statements over forced SSL",
-    "Every postgres-family `aws:rds/parameterGroup:ParameterGroup` preloads pgaudit, sets `pgaudit.log` covering "
-    "ddl, role and write, and `rds.force_ssl` 1; every CloudNativePG `Cluster` sets `pgaudit.log` likewise (the "
-    "operator then preloads the library).",
+    "PostgreSQL servers audit DDL, role and write statements",
+    "Every postgres-family `aws:rds/parameterGroup:ParameterGroup` preloads pgaudit and sets `pgaudit.log` "
+    "covering ddl, role and write; every CloudNativePG `Cluster` sets `pgaudit.log` likewise (the operator then "
+    "preloads the library).",
     Severity.HIGH,
     ["audit"],
-    "Preload pgaudit and set pgaudit.log to ddl,role,write (and rds.force_ssl to 1 on RDS).",
+    "Preload pgaudit and set pgaudit.log to ddl,role,write.",
     _validate_pgaudit,
+)
+
+
+def _validate_forced_ssl(args, report_violation) -> None:
+    if args.resource_type != RDS_PARAMETER_GROUP:
+        return
+    family = known(args.props, "family")
+    if not (isinstance(family, str) and family.startswith("postgres")):
+        return
+    values = {known(p, "name"): known(p, "value") for p in items(known(args.props, "parameters"))}
+    if str(values.get("rds.force_ssl")) != "1":
+        seen = values.get("rds.force_ssl")
+        shown = "is not set" if seen is None else f"is {seen}"
+        report_violation(f"RDS parameter group '{known(args.props, 'name') or args.name}' lets clients connect "
+                         f"without TLS (rds.force_ssl {shown}); set rds.force_ssl to 1.")
+
+
+require_forced_ssl = resource_policy(
+    "aws-rds-parameter-group-require-ssl",
+    "DP-RDS-009",
+    "RDS PostgreSQL refuses connections without TLS",
+    "Every postgres-family `aws:rds/parameterGroup:ParameterGroup` sets `rds.force_ssl` to 1, so the server "
+    "refuses a client that does not negotiate TLS.",
+    Severity.HIGH,
+    ["transport"],
+    "Set rds.force_ssl to 1 in the instance's parameter group.",
+    _validate_forced_ssl,
 )
 
 
@@ -339,6 +364,7 @@ POLICIES = [
     configure_backup_retention,
     require_provider_tls,
     configure_pgaudit,
+    require_forced_ssl,
     disallow_superuser,
     require_cluster_backups,
 ]

@@ -168,16 +168,19 @@ def _validate_database(args, report_violation) -> None:
         return
     writes = [flag for flag in WRITES if known(args.props, flag) not in (False, UNKNOWN)]
     uri = known(args.props, "uri")
-    problems = [f"{', '.join(writes)} on"] if writes else []
+    problems, fixes = [], []
+    if writes:
+        problems.append(f"{', '.join(writes)} on")
+        fixes.append(f"set {', '.join(writes)} to false")
     if isinstance(uri, str) and uri.startswith("dremio+flight://"):
         query = uri.partition("?")[2].lower()
         if "useencryption=true" not in query or "disablecertificateverification=false" not in query:
-            problems.append("Flight without encryption and certificate verification")
+            problems.append("a Flight URI without encryption and certificate verification")
+            fixes.append("add UseEncryption=true and disableCertificateVerification=false to its URI")
     if problems:
         name = known(args.props, "name")
         report_violation(f"Superset database '{name if isinstance(name, str) else args.name}' has "
-                         f"{'; '.join(problems)}; turn writes off and keep UseEncryption=true with "
-                         "disableCertificateVerification=false.")
+                         f"{'; '.join(problems)}; {' and '.join(fixes)}.")
 
 
 disallow_database_writes = resource_policy(

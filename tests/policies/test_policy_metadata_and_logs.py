@@ -134,15 +134,24 @@ CASES = {
         lambda r: changed(changed(r, "metadata-parameters", set_parameter("pgaudit.log", "ddl,role")),
                           "metadata-parameters", set_parameter("rds.force_ssl", "0")),
         {("postgresql-server-configure-pgaudit", "metadata-parameters",
-          f"{PARAMETERS} does not audit as required (pgaudit.log lacks write; rds.force_ssl is not 1); load pgaudit "
-          "with pgaudit.log ddl,role,write and force SSL.")},
+          f"{PARAMETERS} does not audit as required (pgaudit.log lacks write); load pgaudit with pgaudit.log "
+          "ddl,role,write."),
+         ("aws-rds-parameter-group-require-ssl", "metadata-parameters",
+          f"{PARAMETERS} lets clients connect without TLS (rds.force_ssl is 0); set rds.force_ssl to 1.")},
+    ),
+    "fail_parameter_group_without_forced_ssl": (
+        "prod-metadata",
+        lambda r: changed(r, "metadata-parameters",
+                          lambda i: i.update(parameters=[p for p in i["parameters"] if p["name"] != "rds.force_ssl"])),
+        {("aws-rds-parameter-group-require-ssl", "metadata-parameters",
+          f"{PARAMETERS} lets clients connect without TLS (rds.force_ssl is not set); set rds.force_ssl to 1.")},
     ),
     "fail_cnpg_without_pgaudit": (
         "dev-metadata",
         lambda r: changed(r, "metadata-cluster", lambda i: i["spec"]["postgresql"]["parameters"].pop("pgaudit.log")),
         {("postgresql-server-configure-pgaudit", "metadata-cluster",
           "CloudNativePG cluster 'metadata' does not audit as required (pgaudit.log lacks ddl, role, write); load "
-          "pgaudit with pgaudit.log ddl,role,write and force SSL.")},
+          "pgaudit with pgaudit.log ddl,role,write.")},
     ),
     "fail_cnpg_without_wal_archive": (
         "dev-metadata", lambda r: changed(r, "metadata-cluster", lambda i: i["spec"].pop("plugins")),

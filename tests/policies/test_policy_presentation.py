@@ -114,8 +114,22 @@ CASES = {
     "fail_dml_on": (
         "prod", changed("presentation-database-dremio", lambda inputs: inputs.update(allow_dml=True)),
         {("superset-database-disallow-dml", "presentation-database-dremio",
-          "Superset database 'dremio' has allow_dml on; turn writes off and keep UseEncryption=true with "
-          "disableCertificateVerification=false.")},
+          "Superset database 'dremio' has allow_dml on; set allow_dml to false.")},
+    ),
+    "fail_flight_without_verification": (
+        "prod", changed("presentation-database-dremio", lambda inputs: inputs.update(
+            uri=inputs["uri"].replace("disableCertificateVerification=false", "disableCertificateVerification=true"))),
+        {("superset-database-disallow-dml", "presentation-database-dremio",
+          "Superset database 'dremio' has a Flight URI without encryption and certificate verification; add "
+          "UseEncryption=true and disableCertificateVerification=false to its URI.")},
+    ),
+    "fail_writes_and_flight_without_encryption": (
+        "prod", changed("presentation-database-dremio", lambda inputs: inputs.update(
+            allow_ctas=True, uri=inputs["uri"].replace("UseEncryption=true", "UseEncryption=false"))),
+        {("superset-database-disallow-dml", "presentation-database-dremio",
+          "Superset database 'dremio' has allow_ctas on; a Flight URI without encryption and certificate "
+          "verification; set allow_ctas to false and add UseEncryption=true and "
+          "disableCertificateVerification=false to its URI.")},
     ),
 }
 
