@@ -227,7 +227,7 @@ CASES = {
                           lambda i: i["role"]["indices"][0]["privileges"].extend(["write", "delete_index"])),
         {("elasticsearch-role-require-read-only-readers", "logs-role-reader",
           "Elasticsearch role 'log-reader' is a reader but grants index delete_index, index write; a reader holds "
-          "only read, view_index_metadata (indices) and monitor (cluster).")},
+          "only read, view_index_metadata (indices) and monitor or monitor_snapshot (cluster).")},
     ),
     "fail_reader_with_a_managing_cluster_privilege_and_run_as": (
         "prod-logs",
@@ -236,14 +236,15 @@ CASES = {
                                                      run_as=["log-shipper"])),
         {("elasticsearch-role-require-read-only-readers", "logs-role-reader",
           "Elasticsearch role 'log-reader' is a reader but grants cluster manage_index_templates, run_as "
-          "log-shipper; a reader holds only read, view_index_metadata (indices) and monitor (cluster).")},
+          "log-shipper; a reader holds only read, view_index_metadata (indices) and monitor or monitor_snapshot "
+          "(cluster).")},
     ),
     "fail_role_marked_read_only_by_metadata_alone": (
         "prod-logs",
         lambda r: changed(r, "logs-role-writer", lambda i: i["role"]["metadata"].update(access="read")),
         {("elasticsearch-role-require-read-only-readers", "logs-role-writer",
           "Elasticsearch role 'log-writer' is a reader but grants index create_doc, index create_index; a reader "
-          "holds only read, view_index_metadata (indices) and monitor (cluster).")},
+          "holds only read, view_index_metadata (indices) and monitor or monitor_snapshot (cluster).")},
     ),
     "pass_slm_taking_every_index_and_never_expiring": (
         "prod-logs", set_slm(lambda policy: (policy["config"].update(indices=["*"]), policy.pop("retention"))), set(),
