@@ -330,3 +330,41 @@ def test_a_plan_that_cannot_run_exits_3_and_says_so(scenario, tmp_path):
     assert report["verdict"] == "failed" and "the working tree's plan of prod failed (exit 2)" in report["error"]
     assert "**The diff could not be made:**" in (tmp_path / "comment.md").read_text()
 
+
+
+# ---- the workflows: the untrusted job makes the diff, a separate one posts it ------------------------------------
+
+
+def _workflow(name: str) -> dict:
+    import yaml
+
+    return yaml.safe_load((REPO_ROOT / ".github" / "workflows" / name).read_text())
+
+
+def test_the_pr_job_fetches_the_base_and_uploads_the_diff_without_secrets():
+    job = _workflow("pr.yml")["jobs"]["plan-diff"]
+    text = json.dumps(job)
+    assert "secrets." not in text and "permissions" not in job and "environment" not in job
+    checkout = next(step for step in job["steps"] if step.get("uses", "").startswith("actions/checkout@"))
+    assert checkout["with"] == {"persist-credentials": False, "fetch-depth": 0}
+    run = next(step for step in job["steps"] if "make plan-diff" in step.get("run", ""))
+    assert run["env"]["BASE_SHA"] == "${{ github.event.pull_request.base.sha }}" and "${{" not in run["run"]
+    assert 'cat build/plan-diff/comment.md >> "$GITHUB_STEP_SUMMARY"' in run["run"]
+    assert "build/plan-diff/pr-number" in run["run"]
+    upload = next(step for step in job["steps"] if step.get("uses", "").startswith("actions/upload-artifact@"))
+    assert upload["with"]["name"] == "plan-diff" and upload["with"]["path"] == "build/plan-diff/"
+
+
+def test_the_commenter_runs_none_of_the_pull_requests_code_and_may_only_comment():
+    workflow = _workflow("pr-comment.yml")
+    trigger = workflow[True]  # YAML 1.1 reads the key `on` as true
+    assert trigger == {"workflow_run": {"workflows": ["pr"], "types": ["completed"]}}
+    assert workflow["permissions"] == {}
+    (job,) = workflow["jobs"].values()
+    assert job["permissions"] == {"actions": "read", "pull-requests": "write"}
+    for step in job["steps"]:
+        assert "uses" not in step, "no action runs here: nothing is checked out, nothing downloaded runs"
+        assert "${{" not in step["run"], "every value reaches the script through the environment"
+    script = job["steps"][1]["run"]
+    assert "*[!0-9]*" in script and "head -c 60000" in script and '--rawfile body "$body"' in script
+    assert '"$pr_head" != "$HEAD_SHA"' in script
