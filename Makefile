@@ -13,7 +13,7 @@ STACK ?= dev
 STAMP := $(VENV)/.installed
 
 
-.PHONY: help setup system-packages plan plan-bench plan-compare config-mutants test test-slow test-fast lint format \
+.PHONY: help setup system-packages plan plan-bench plan-compare plan-diff config-mutants test test-slow test-fast lint format \
 	lock clean config-docs mart-assets chart-lock image-lock require-digests chart-cache render nca-setup network \
 	image-pin e2e-smoke restore-objects postgres-restore es-restore
 
@@ -22,6 +22,8 @@ help:
 	@echo "make plan-bench STACK=prod  the plan's wall time and memory over 5 fresh runs (target 3 s)"
 	@echo "make plan-compare BASE=<git ref> STACK=<stack>   plan a ref and the working tree, list what differs"
 	@echo "make plan-compare BEFORE=<plan.json> AFTER=<plan.json>   compare two plan files"
+	@echo "make plan-diff BASE=<git ref> [STACK=<stack>]   the reviewer's diff against a ref, weakened enforcement"
+	@echo "                            first -> build/plan-diff/ (both stacks unless STACK is given; docs/ci.md)"
 	@echo "make config-mutants         break every key of the stack files and the catalog; plan each accepted one"
 	@echo "make chart-cache [SOURCES=<dir>]  fill the chart cache (~/.cache/dataplatform/charts) from the chart"
 	@echo "                            repositories, else from source checkouts in <dir> (<owner>+<name>/repo)"
@@ -72,6 +74,11 @@ plan-bench: $(STAMP) policy-venv
 plan-compare: $(STAMP) policy-venv
 	@if [ -n "$(BASE)" ]; then $(PY) -m infra.offline.plan_compare --base "$(BASE)" --stack $(STACK); \
 	else $(PY) -m infra.offline.plan_compare "$(BEFORE)" "$(AFTER)"; fi
+
+# Exit codes (docs/ci.md): 0 no difference, 1 differences, 2 bad input (an unknown ref), 3 a plan could not run;
+# make reports any non-zero as its own failure, so CI reads build/plan-diff/summary.json instead.
+plan-diff: $(STAMP) policy-venv
+	@$(PY) -m infra.offline.plan_diff --base "$(BASE)" $(if $(filter command line,$(origin STACK)),--stack $(STACK))
 
 config-mutants: $(STAMP) policy-venv
 	@$(PY) -m infra.offline.mutants
