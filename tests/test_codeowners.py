@@ -16,7 +16,8 @@ GUARDED = (
     "policies/storage_aws.py", "policies/config/prod.json", "policies/config/dev.json", "policies/requirements.txt",
     "policies/PulumiPolicy.yaml", "policies/pack.mk", "tests/policies/policy_eval.py",
     "infra/offline/gate/process.py", "infra/offline/plan.py", "infra/offline/policy_config.py",
-    "infra/offline/render/gate.py", "Makefile", ".ci/run", ".github/workflows/deploy.yml",
+    "infra/offline/render/gate.py", "infra/offline/plan_diff.py", "infra/offline/plan_diff_engine.py",
+    "Makefile", ".ci/run", ".github/workflows/deploy.yml",
     ".github/workflows/pr.yml", ".github/CODEOWNERS",
 )
 # What teams change every day stays theirs to review: the file must not be a blanket rule.
