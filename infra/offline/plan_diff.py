@@ -827,7 +827,7 @@ def _reports(sides: tuple[Side, Side], stacks: list[str], plans: dict[tuple[str,
         pack_error = None
     except PlanRunError as error:
         inventories, pack_error = [{}, {}], str(error)
-    exemptable = _exemptable()
+    exemptable = _exemptable(sides[1])
     reports = []
     for stack in stacks:
         base_doc, head_doc = plans[(sides[0].name, stack)], plans[(sides[1].name, stack)]
@@ -844,14 +844,21 @@ def _reports(sides: tuple[Side, Side], stacks: list[str], plans: dict[tuple[str,
     return reports
 
 
-def _exemptable() -> dict[str, bool]:
-    """Which policies honour exemptions, from this checkout's pack metadata (empty when it cannot be read)."""
-    try:
-        from policies import registry  # noqa: F401 (importing the policies fills the registry)
-        from policies.common import REGISTRY
-    except ImportError:
+# Run by the pack's own interpreter: the program never imports the pack (they share nothing but the plan).
+EXEMPTABLE_PROBE = ("import json\nfrom policies import registry\nfrom policies.common import REGISTRY\n"
+                    "print(json.dumps({name: meta.exemptable for name, meta in REGISTRY.items()}))")
+
+
+def _exemptable(side: Side) -> dict[str, bool]:
+    """Which policies honour exemptions, from a side's pack metadata, read by that side's pack interpreter (empty
+    when it cannot be read)."""
+    if not side.pack_python.exists():
         return {}
-    return {name: meta.exemptable for name, meta in REGISTRY.items()}
+    probe = subprocess.run([str(side.pack_python), "-c", EXEMPTABLE_PROBE], cwd=side.tree, capture_output=True,
+                           text=True, env={**os.environ, "PYTHONPATH": str(side.tree)}, check=False)
+    if probe.returncode != 0:
+        return {}
+    return json.loads(probe.stdout)
 
 
 def main(argv: list[str] | None = None) -> int:
