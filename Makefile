@@ -15,7 +15,8 @@ STAMP := $(VENV)/.installed
 
 .PHONY: help setup system-packages plan plan-bench plan-compare plan-diff config-mutants test test-slow test-fast lint format \
 	lock clean config-docs mart-assets chart-lock image-lock require-digests chart-cache render nca-setup network \
-	image-pin e2e-smoke restore-objects postgres-restore es-restore
+	image-pin e2e-smoke restore-objects postgres-restore es-restore \
+	dremio-restore
 
 help:
 	@echo "make plan STACK=<dev|prod>  offline plan and policy gate -> build/plan/<stack>.json"
@@ -46,6 +47,7 @@ help:
 	@echo "make restore-objects ARGS=\"--bucket B --prefix P --at TIME [--dry-run]\"   lake objects back to TIME"
 	@echo "make postgres-restore STACK=<stack> [ARGS=\"--at TIME\"]   the metadata database's restore, from the plan"
 	@echo "make es-restore ARGS=\"list | restore --indices PATTERN [--dry-run]\"   log and audit indices from snapshots"
+	@echo "make dremio-restore STACK=<stack> ARGS=\"--backup dremio_backup_<yyyy-MM-dd_HH.mm>\"   Dremio's restore Job"
 	@echo "make require-digests STACK=prod   plan, then fail when an image has no digest (what the prod deploy runs)"
 	@echo "make setup                  system packages the tests need (as root, with apt-get) and the virtualenvs"
 	@echo "make system-packages        only the system packages (PostgreSQL 15 with pgaudit, openssl, a JRE)"
@@ -167,6 +169,11 @@ restore-objects: $(STAMP)
 # point-in-time restore's commands (prod); docs/backup-and-restore.md.
 postgres-restore: plan
 	@$(PY) -m infra.ops.postgres_restore --stack $(STACK) $(ARGS)
+
+# Dremio's KV store from one of its backups: the restore Job built from the plan's coordinator, written to
+# build/restore/<stack>/, and the procedure around it; docs/backup-and-restore.md.
+dremio-restore: plan
+	@$(PY) -m infra.ops.dremio_restore --stack $(STACK) $(ARGS)
 
 # Log and audit indices back from the Elasticsearch snapshots (beside the live ones, or over them with
 # --replace-live); the password in ES_PASSWORD; docs/backup-and-restore.md.
