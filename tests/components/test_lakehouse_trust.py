@@ -31,7 +31,7 @@ def test_the_logs_layer_gives_dremio_no_identity():
     recording = record_logs("prod")
     names = {resource.inputs.get("name") for resource in recording
              if resource.type in (ES_ROLE, "pulumi-python:dynamic/elasticsearch:User")}
-    assert names == {"log-writer", "log-reader", "log-shipper"}
+    assert names == {"log-writer", "log-reader", "log-shipper", "snapshot-monitor", "elasticsearch-exporter"}
 
 
 @pytest.mark.parametrize("stack", ["dev", "prod"])

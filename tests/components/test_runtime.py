@@ -11,9 +11,9 @@ from infra.offline.harness import SECRET_SENTINEL_PREFIX, is_secret, unwrap_secr
 
 RELEASE = "kubernetes:helm.sh/v3:Release"
 # The runtime's releases plus the products' own (Airbyte from the ingestion layer, Superset from presentation).
-DEV_RELEASES = ["airbyte", "cert-manager", "cloudnative-pg", "elastic-operator", "fluent-bit", "minio",
-                "plugin-barman-cloud", "prometheus", "redis"]
-PROD_RELEASES = ["airbyte", "elastic-operator", "fluent-bit", "prometheus", "redis"]
+DEV_RELEASES = ["airbyte", "cert-manager", "cloudnative-pg", "elastic-operator", "elasticsearch-exporter",
+                "fluent-bit", "minio", "plugin-barman-cloud", "prometheus", "redis"]
+PROD_RELEASES = ["airbyte", "elastic-operator", "elasticsearch-exporter", "fluent-bit", "prometheus", "redis"]
 
 
 def releases(recording) -> dict:
@@ -105,14 +105,15 @@ def test_dev_lake_uses_the_runtime_minio(dev):
 def test_monitoring_scrapes_base_services_and_alerts_with_runbooks(dev, prod):
     monitors = {r.inputs["metadata"]["name"] for r in dev.resources
                 if r.inputs.get("kind") in ("ServiceMonitor", "PodMonitor")}
-    assert monitors == {"cert-manager", "cloudnative-pg", "fluent-bit", "fluent-bit-log-metrics", "metadata-postgresql",
-                        "minio"}
+    assert monitors == {"cert-manager", "cloudnative-pg", "elasticsearch-exporter", "fluent-bit",
+                        "fluent-bit-log-metrics", "metadata-postgresql", "minio"}
     (cert_manager,) = [r for r in dev.resources if r.inputs.get("kind") == "ServiceMonitor"
                        and r.inputs["metadata"]["name"] == "cert-manager"]
     assert cert_manager.inputs["spec"]["endpoints"][0]["port"] == "http-metrics"
     # prod's cluster runs cert-manager: the stack declares no monitor for a Service it does not install.
     assert {r.inputs["metadata"]["name"] for r in prod.resources
-            if r.inputs.get("kind") in ("ServiceMonitor", "PodMonitor")} == {"fluent-bit", "fluent-bit-log-metrics"}
+            if r.inputs.get("kind") in ("ServiceMonitor", "PodMonitor")} == {"elasticsearch-exporter", "fluent-bit",
+                                                                             "fluent-bit-log-metrics"}
     (rules,) = [r for r in prod.resources if r.inputs.get("kind") == "PrometheusRule"
                 and r.inputs["metadata"]["name"] == "dataplatform-base"]
     alerts = rules.inputs["spec"]["groups"][0]["rules"]
