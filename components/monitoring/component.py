@@ -9,7 +9,8 @@ Example (inside a Pulumi program)::
 
 Scrape targets become ServiceMonitors or PodMonitors in the target's namespace (TLS endpoints are scraped
 over TLS, verified against the certificate's CA); alert rules become one PrometheusRule in `dp-monitoring`,
-each alert with a `runbook_url` into docs/runtime.md. The base rules cover the seed's disk-nearly-full alert,
+each alert with a `runbook_url`: the stack's `alerting.runbookBaseUrl` (the cluster context's `runbook_base`)
+followed by the runbook's document and section (docs/runtime.md#<alertname> for the base rules). The base rules cover the seed's disk-nearly-full alert,
 certificate expiry and the base services' health; product alerts land with their products.
 """
 
@@ -82,15 +83,20 @@ class AlertRule:
     severity: Literal["warning", "critical"] = "warning"
     labels: dict[str, str] = field(default_factory=dict)
     runbooks: str = RUNBOOKS
-    """Document whose section (the alert's name, lowercased) is the runbook."""
+    """Document (repository-relative) whose section (the alert's name, lowercased) is the runbook."""
 
-    def rule(self) -> dict:
+    def runbook_url(self, runbook_base: str = "") -> str:
+        """The runbook's address: `runbook_base` (an https URL ending in `/`, or "" for a repository-relative
+        link), the document, and the section a repository host renders for the heading `### <alert>`."""
+        return f"{runbook_base}{self.runbooks}#{self.alert.lower()}"
+
+    def rule(self, runbook_base: str = "") -> dict:
         return {
             "alert": self.alert,
             "expr": self.expr,
             "for": self.duration,
             "labels": {"severity": self.severity, **self.labels},
-            "annotations": {"summary": self.summary, "runbook_url": f"{self.runbooks}#{self.alert.lower()}"},
+            "annotations": {"summary": self.summary, "runbook_url": self.runbook_url(runbook_base)},
         }
 
 
@@ -101,7 +107,7 @@ class RecordingRule:
     record: str
     expr: str
 
-    def rule(self) -> dict:
+    def rule(self, runbook_base: str = "") -> dict:
         return {"record": self.record, "expr": self.expr}
 
 
@@ -230,7 +236,7 @@ class Monitoring(pulumi.ComponentResource):
                 api_version="monitoring.coreos.com/v1",
                 kind="PrometheusRule",
                 metadata={"name": group, "namespace": cluster.namespaces["monitoring"]},
-                spec={"groups": [{"name": group, "rules": [rule.rule() for rule in rules]}]},
+                spec={"groups": [{"name": group, "rules": [rule.rule(cluster.runbook_base) for rule in rules]}]},
                 opts=child_options(self, **extra),
             )
         alerts = [rule.alert for rule in rules if isinstance(rule, AlertRule)]
