@@ -10,14 +10,17 @@ Example (inside a Pulumi program)::
 Scrape targets become ServiceMonitors or PodMonitors in the target's namespace (TLS endpoints are scraped
 over TLS, verified against the certificate's CA); alert rules become one PrometheusRule in `dp-monitoring`,
 each alert with a `runbook_url`: the stack's `alerting.runbookBaseUrl` (the cluster context's `runbook_base`)
-followed by the runbook's document and section (docs/runtime.md#<alertname> for the base rules). The base rules cover the seed's disk-nearly-full alert,
-certificate expiry and the base services' health; product alerts land with their products.
+followed by the runbook's document and section (docs/runtime.md#<alertname> for the base rules); dashboards become
+ConfigMaps for Grafana's sidecar (components/monitoring/dashboards.py). The base rules cover the seed's
+disk-nearly-full alert, certificate expiry and the base services' health; product alerts land with their products.
 """
 
 from __future__ import annotations
 
+import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 import pulumi
 import pulumi_kubernetes as k8s
@@ -35,6 +38,18 @@ PLATFORM_NAMESPACES = 'namespace=~"dp-.*"'
 BASE_GROUP = "dataplatform-base"
 VOLUME_FREE_PERCENT = 15  # the base alert fires when a platform volume has less free space than this
 CERTIFICATE_DAYS = 14  # ... and when a certificate expires within this many days
+
+
+# Grafana's dashboard sidecar loads ConfigMaps with this label (kube-prometheus-stack's values: `grafana.sidecar
+# .dashboards.label: grafana_dashboard`, `labelValue: "1"`); it files them under the folder this annotation names
+# where the Grafana sets `sidecar.dashboards.folderAnnotation: grafana_folder` (components/monitoring/dashboards.py).
+DASHBOARD_LABEL = {"grafana_dashboard": "1"}
+FOLDER_ANNOTATION = {"grafana_folder": "Data platform"}
+
+
+def dashboard_json(dashboard: dict[str, Any]) -> str:
+    """A dashboard as its ConfigMap holds it: sorted keys, two-space indent; the same dashboard, the same text."""
+    return json.dumps(dashboard, sort_keys=True, indent=2, ensure_ascii=False) + "\n"
 
 
 @dataclass(frozen=True)
@@ -199,7 +214,8 @@ def base_rules() -> list[AlertRule]:
 
 
 class Monitoring(pulumi.ComponentResource):
-    """ServiceMonitors/PodMonitors and one PrometheusRule; products pass their own targets and rules."""
+    """ServiceMonitors/PodMonitors, one PrometheusRule, and Grafana dashboards (one ConfigMap each, in
+    `dp-monitoring`, labelled for Grafana's dashboard sidecar); products pass their own targets and rules."""
 
     def __init__(
         self,
@@ -209,6 +225,7 @@ class Monitoring(pulumi.ComponentResource):
         rules: list[AlertRule | RecordingRule],
         group: str | None = None,
         opts: pulumi.ResourceOptions | None = None,
+        dashboards: Mapping[str, dict[str, Any]] | None = None,
     ) -> None:
         super().__init__(type_token("monitoring", "Monitoring"), name, None, opts)
         group = group or name
@@ -239,5 +256,18 @@ class Monitoring(pulumi.ComponentResource):
                 spec={"groups": [{"name": group, "rules": [rule.rule(cluster.runbook_base) for rule in rules]}]},
                 opts=child_options(self, **extra),
             )
+        self.dashboards = []
+        for file_name, dashboard in sorted((dashboards or {}).items()):
+            stem = file_name.removesuffix(".json")
+            self.dashboards.append(k8s.core.v1.ConfigMap(
+                f"{name}-dashboard-{stem}",
+                metadata=k8s.meta.v1.ObjectMetaArgs(
+                    name=f"grafana-dashboard-{stem}", namespace=cluster.namespaces["monitoring"],
+                    labels={**DASHBOARD_LABEL, "app.kubernetes.io/part-of": "dataplatform"},
+                    annotations=FOLDER_ANNOTATION,
+                ),
+                data={file_name: dashboard_json(dashboard)},
+                opts=cluster.options(self),
+            ))
         alerts = [rule.alert for rule in rules if isinstance(rule, AlertRule)]
         self.register_outputs({"monitors": [target.name for target in targets], "alerts": alerts})
