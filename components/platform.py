@@ -289,7 +289,9 @@ class DataPlatform(pulumi.ComponentResource):
             rules=base_rules(),
             group=BASE_GROUP,
             opts=child_options(self),
-            dashboards=dashboards(PipelineHealth(storage=config.storage.backend, database=config.metadata.backend,
-                                                 slow_query_seconds=config.lakehouse.slow_query_seconds)),
+            dashboards=dashboards(PipelineHealth(
+                storage=config.storage.backend, database=config.metadata.backend,
+                slow_query_seconds=config.lakehouse.slow_query_seconds, sync_pods=ingestion_spec.REPLICATION_POD,
+                query_seconds=lakehouse_logs.QUERY_SECONDS.series, responses=presentation_logs.RESPONSES.series)),
         )
         self.register_outputs({"buckets": self.lake.bucket_names})

@@ -1,7 +1,9 @@
 """Grafana dashboards as code: plain dicts, written as deterministic JSON into ConfigMaps that Grafana's dashboard
 sidecar loads (the label `grafana_dashboard: "1"`, kube-prometheus-stack's convention; docs/runtime.md, "Dashboards").
 
-    board = pipeline_health(PipelineHealth(storage="minio", database="cloudnative-pg", slow_query_seconds=30))
+    board = pipeline_health(PipelineHealth("minio", "cloudnative-pg", 30, sync_pods="replication-job-.*",
+                                           query_seconds="log_metric_histogram_dremio_query_duration_seconds",
+                                           responses="log_metric_counter_superset_http_responses_total"))
     text = dashboard_json(board)        # components/monitoring/component.py: sorted keys, two-space indent
 
 The stack installs no Grafana (kube-prometheus-stack's `grafana.enabled: false`): the ConfigMaps are for the Grafana
@@ -15,9 +17,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from components.ingestion.spec import REPLICATION_POD
-from components.lakehouse.log_routes import QUERY_SECONDS
-from components.presentation.log_routes import RESPONSES
 from infra.model.naming import namespace_name
 
 # Grafana 11/12's dashboard JSON model version.
@@ -34,6 +33,12 @@ class PipelineHealth:
     storage: Literal["minio", "s3"]
     database: Literal["cloudnative-pg", "rds"]
     slow_query_seconds: int
+    sync_pods: str
+    """Regular expression of the pods Airbyte starts per sync attempt (the ingestion layer's)."""
+    query_seconds: str
+    """The histogram of Dremio's query durations the log shipper derives (the lakehouse's `LogMetric`)."""
+    responses: str
+    """The counter of Superset's responses by `status_class` (the presentation layer's `LogMetric`)."""
 
 
 def _target(expr: str, legend: str, ref: str) -> dict[str, Any]:
@@ -95,8 +100,8 @@ def _laid_out(sections: list[tuple[str, list[dict[str, Any]]]]) -> list[dict[str
     return panels
 
 
-def _sync_status() -> list[dict[str, Any]]:
-    ingestion = f'namespace="{namespace_name("ingestion")}",pod=~"{REPLICATION_POD}"'
+def _sync_status(health: PipelineHealth) -> list[dict[str, Any]]:
+    ingestion = f'namespace="{namespace_name("ingestion")}",pod=~"{health.sync_pods}"'
     return [
         stat("Sync attempts by outcome",
              "Airbyte's replication pods (one per sync attempt) by phase, as kube-state-metrics reports them while "
@@ -159,7 +164,7 @@ def _storage(health: PipelineHealth) -> list[dict[str, Any]]:
 
 
 def _queries(health: PipelineHealth) -> list[dict[str, Any]]:
-    histogram = QUERY_SECONDS.series
+    histogram = health.query_seconds
     bound = f"{float(health.slow_query_seconds):.1f}"
     return [
         timeseries("Dremio query duration", "Quantiles of Dremio's query durations (from queries.json, through the "
@@ -181,8 +186,8 @@ def _queries(health: PipelineHealth) -> list[dict[str, Any]]:
     ]
 
 
-def _dashboard_load() -> list[dict[str, Any]]:
-    responses = RESPONSES.series
+def _dashboard_load(health: PipelineHealth) -> list[dict[str, Any]]:
+    responses = health.responses
     return [
         timeseries("Superset API requests per second", "Responses of Superset's web server per second by status "
                    "class (from gunicorn's access log, health checks excluded).", "reqps",
@@ -221,10 +226,10 @@ def pipeline_health(health: PipelineHealth) -> dict[str, Any]:
             "current": {"text": "default", "value": "default"},
         }]},
         "panels": _laid_out([
-            ("Sync status", _sync_status()),
+            ("Sync status", _sync_status(health)),
             ("Storage capacity", _storage(health)),
             ("Query performance", _queries(health)),
-            ("Dashboard load time and API", _dashboard_load()),
+            ("Dashboard load time and API", _dashboard_load(health)),
         ]),
     }
 

@@ -20,6 +20,16 @@ from tests.support import promql
 from tests.support.vendor_specs import VENDOR_SPECS
 
 STACKS = ["dev", "prod"]
+
+
+def health(storage: str, database: str) -> PipelineHealth:
+    """The board's inputs as the platform passes them (components/platform.py)."""
+    from components.ingestion.spec import REPLICATION_POD
+    from components.lakehouse.log_routes import QUERY_SECONDS
+    from components.presentation.log_routes import RESPONSES
+
+    return PipelineHealth(storage, database, 30, sync_pods=REPLICATION_POD, query_seconds=QUERY_SECONDS.series,
+                          responses=RESPONSES.series)
 SCHEMA = "grafana/dashboard.jsonschema.json"
 SEED_ROWS = ["Sync status", "Storage capacity", "Query performance", "Dashboard load time and API"]
 
@@ -45,9 +55,9 @@ def test_the_board_is_a_configmap_for_grafanas_sidecar_with_deterministic_json(s
 
 
 def test_the_same_stack_gives_the_same_bytes_and_each_panel_a_unique_id():
-    health = PipelineHealth(storage="minio", database="cloudnative-pg", slow_query_seconds=30)
-    assert dashboard_json(pipeline_health(health)) == dashboard_json(pipeline_health(health))
-    ids = [panel["id"] for panel in promql.panels(pipeline_health(health))]
+    inputs = health("minio", "cloudnative-pg")
+    assert dashboard_json(pipeline_health(inputs)) == dashboard_json(pipeline_health(inputs))
+    ids = [panel["id"] for panel in promql.panels(pipeline_health(inputs))]
     assert len(ids) == len(set(ids))
 
 
@@ -95,11 +105,11 @@ def test_grafanas_dashboard_schema_accepts_the_board_and_refuses_a_broken_one():
         pytest.skip(f"Grafana's dashboard schema {path} is missing (grafana/grafana-foundation-sdk "
                     "jsonschema/dashboard.jsonschema.json, beside the project in shared/vendor-specs/)")
     validator = jsonschema.Draft7Validator(json.loads(path.read_text()))
-    for health in (PipelineHealth("minio", "cloudnative-pg", 30), PipelineHealth("s3", "rds", 30)):
-        for name, dashboard in dashboards(health).items():
+    for inputs in (health("minio", "cloudnative-pg"), health("s3", "rds")):
+        for name, dashboard in dashboards(inputs).items():
             errors = [f"{list(error.absolute_path)}: {error.message}" for error in validator.iter_errors(dashboard)]
             assert not errors, f"{name}: {errors}"
-        broken = pipeline_health(health)
+        broken = pipeline_health(inputs)
         broken["panels"][1]["gridPos"]["w"] = "wide"
         broken["refresh"] = 60
         assert len(list(validator.iter_errors(broken))) >= 2
