@@ -35,6 +35,7 @@ from components.metadata.backups import BACKUP_BUCKET
 from components.metadata.component import BackupTarget, MetadataConnection, MetadataDatabase
 from components.monitoring import flows as monitoring_flows
 from components.monitoring.component import BASE_GROUP, Monitoring, base_rules, base_targets
+from components.monitoring.dashboards import PipelineHealth, dashboards
 from components.presentation import cache as presentation_cache
 from components.presentation import flows as presentation_flows
 from components.presentation import log_routes as presentation_logs
@@ -289,5 +290,9 @@ class DataPlatform(pulumi.ComponentResource):
             rules=base_rules(),
             group=BASE_GROUP,
             opts=child_options(self),
+            dashboards=dashboards(PipelineHealth(
+                storage=config.storage.backend, database=config.metadata.backend,
+                slow_query_seconds=config.lakehouse.slow_query_seconds, sync_pods=ingestion_spec.REPLICATION_POD,
+                query_seconds=lakehouse_logs.QUERY_SECONDS.series, responses=presentation_logs.RESPONSES.series)),
         )
         self.register_outputs({"buckets": self.lake.bucket_names})

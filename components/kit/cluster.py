@@ -85,6 +85,9 @@ class ClusterContext:
     """Replicas of each shared service and of the products' web tiers (`kubernetes.replicas`)."""
     storage_class: str | None = None
     """StorageClass of the layers' volumes (`kubernetes.storageClass`); None: the cluster's default."""
+    runbook_base: str = ""
+    """What each alert's runbook path (`docs/<document>.md#<alert>`) is appended to (`alerting.runbookBaseUrl`,
+    ending in `/`); "" leaves the links repository-relative."""
 
     def options(self, parent: pulumi.Resource, **extra: Any) -> pulumi.ResourceOptions:
         """Options for a layer's in-cluster child: parented to the layer, on the stack's Kubernetes provider."""

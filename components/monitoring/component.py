@@ -9,14 +9,18 @@ Example (inside a Pulumi program)::
 
 Scrape targets become ServiceMonitors or PodMonitors in the target's namespace (TLS endpoints are scraped
 over TLS, verified against the certificate's CA); alert rules become one PrometheusRule in `dp-monitoring`,
-each alert with a `runbook_url` into docs/runtime.md. The base rules cover the seed's disk-nearly-full alert,
-certificate expiry and the base services' health; product alerts land with their products.
+each alert with a `runbook_url`: the stack's `alerting.runbookBaseUrl` (the cluster context's `runbook_base`)
+followed by the runbook's document and section (docs/runtime.md#<alertname> for the base rules); dashboards become
+ConfigMaps for Grafana's sidecar (components/monitoring/dashboards.py). The base rules cover the seed's
+disk-nearly-full alert, certificate expiry and the base services' health; product alerts land with their products.
 """
 
 from __future__ import annotations
 
+import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 import pulumi
 import pulumi_kubernetes as k8s
@@ -34,6 +38,18 @@ PLATFORM_NAMESPACES = 'namespace=~"dp-.*"'
 BASE_GROUP = "dataplatform-base"
 VOLUME_FREE_PERCENT = 15  # the base alert fires when a platform volume has less free space than this
 CERTIFICATE_DAYS = 14  # ... and when a certificate expires within this many days
+
+
+# Grafana's dashboard sidecar loads ConfigMaps with this label (kube-prometheus-stack's values: `grafana.sidecar
+# .dashboards.label: grafana_dashboard`, `labelValue: "1"`); it files them under the folder this annotation names
+# where the Grafana sets `sidecar.dashboards.folderAnnotation: grafana_folder` (components/monitoring/dashboards.py).
+DASHBOARD_LABEL = {"grafana_dashboard": "1"}
+FOLDER_ANNOTATION = {"grafana_folder": "Data platform"}
+
+
+def dashboard_json(dashboard: dict[str, Any]) -> str:
+    """A dashboard as its ConfigMap holds it: sorted keys, two-space indent; the same dashboard, the same text."""
+    return json.dumps(dashboard, sort_keys=True, indent=2, ensure_ascii=False) + "\n"
 
 
 @dataclass(frozen=True)
@@ -82,15 +98,20 @@ class AlertRule:
     severity: Literal["warning", "critical"] = "warning"
     labels: dict[str, str] = field(default_factory=dict)
     runbooks: str = RUNBOOKS
-    """Document whose section (the alert's name, lowercased) is the runbook."""
+    """Document (repository-relative) whose section (the alert's name, lowercased) is the runbook."""
 
-    def rule(self) -> dict:
+    def runbook_url(self, runbook_base: str = "") -> str:
+        """The runbook's address: `runbook_base` (an https URL ending in `/`, or "" for a repository-relative
+        link), the document, and the section a repository host renders for the heading `### <alert>`."""
+        return f"{runbook_base}{self.runbooks}#{self.alert.lower()}"
+
+    def rule(self, runbook_base: str = "") -> dict:
         return {
             "alert": self.alert,
             "expr": self.expr,
             "for": self.duration,
             "labels": {"severity": self.severity, **self.labels},
-            "annotations": {"summary": self.summary, "runbook_url": f"{self.runbooks}#{self.alert.lower()}"},
+            "annotations": {"summary": self.summary, "runbook_url": self.runbook_url(runbook_base)},
         }
 
 
@@ -101,7 +122,7 @@ class RecordingRule:
     record: str
     expr: str
 
-    def rule(self) -> dict:
+    def rule(self, runbook_base: str = "") -> dict:
         return {"record": self.record, "expr": self.expr}
 
 
@@ -193,7 +214,8 @@ def base_rules() -> list[AlertRule]:
 
 
 class Monitoring(pulumi.ComponentResource):
-    """ServiceMonitors/PodMonitors and one PrometheusRule; products pass their own targets and rules."""
+    """ServiceMonitors/PodMonitors, one PrometheusRule, and Grafana dashboards (one ConfigMap each, in
+    `dp-monitoring`, labelled for Grafana's dashboard sidecar); products pass their own targets and rules."""
 
     def __init__(
         self,
@@ -203,6 +225,7 @@ class Monitoring(pulumi.ComponentResource):
         rules: list[AlertRule | RecordingRule],
         group: str | None = None,
         opts: pulumi.ResourceOptions | None = None,
+        dashboards: Mapping[str, dict[str, Any]] | None = None,
     ) -> None:
         super().__init__(type_token("monitoring", "Monitoring"), name, None, opts)
         group = group or name
@@ -230,8 +253,21 @@ class Monitoring(pulumi.ComponentResource):
                 api_version="monitoring.coreos.com/v1",
                 kind="PrometheusRule",
                 metadata={"name": group, "namespace": cluster.namespaces["monitoring"]},
-                spec={"groups": [{"name": group, "rules": [rule.rule() for rule in rules]}]},
+                spec={"groups": [{"name": group, "rules": [rule.rule(cluster.runbook_base) for rule in rules]}]},
                 opts=child_options(self, **extra),
             )
+        self.dashboards = []
+        for file_name, dashboard in sorted((dashboards or {}).items()):
+            stem = file_name.removesuffix(".json")
+            self.dashboards.append(k8s.core.v1.ConfigMap(
+                f"{name}-dashboard-{stem}",
+                metadata=k8s.meta.v1.ObjectMetaArgs(
+                    name=f"grafana-dashboard-{stem}", namespace=cluster.namespaces["monitoring"],
+                    labels={**DASHBOARD_LABEL, "app.kubernetes.io/part-of": "dataplatform"},
+                    annotations=FOLDER_ANNOTATION,
+                ),
+                data={file_name: dashboard_json(dashboard)},
+                opts=cluster.options(self),
+            ))
         alerts = [rule.alert for rule in rules if isinstance(rule, AlertRule)]
         self.register_outputs({"monitors": [target.name for target in targets], "alerts": alerts})

@@ -57,7 +57,9 @@ def _names(*alerts: str) -> str:
 # (components/<product>/spec.py); tests/components/test_alerting.py requires each to be a rule of a plan.
 SERVICE_DOWN: dict[str, tuple[str, ...]] = {
     "AirbyteServerDown": ("AirbyteSyncFailures",),
-    "DremioCoordinatorDown": ("DremioSlowQueries", "DremioExecutorsDegraded", "DbtRunFailed", "DbtRunLate"),
+    # Dremio's backup is taken by the coordinator itself (decision 0035): while it is down, no backup can run.
+    "DremioCoordinatorDown": ("DremioSlowQueries", "DremioExecutorsDegraded", "DbtRunFailed", "DbtRunLate",
+                              "DremioBackupLate", "DremioBackupFailed"),
     "SupersetDown": ("SupersetApiErrors",),
 }
 GENERIC_WORKLOAD = ("DataPlatformDeploymentUnavailable", "DataPlatformStatefulSetUnavailable")

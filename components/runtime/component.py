@@ -136,6 +136,7 @@ class KubernetesRuntime(pulumi.ComponentResource):
             images=image_references(),
             replicas=config.replicas,
             storage_class=config.storage_class,
+            runbook_base=self._alerting.runbook_base,
         )
         self.register_outputs(
             {

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from typing import Annotated, Literal
+from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, model_validator
 
@@ -210,6 +211,16 @@ def webhook_port(url: str) -> int:
     return int(port) if ":" in host_port and port.isdigit() else 443
 
 
+def _runbook_base_problems(url: str) -> list[Problem]:
+    parts = urlsplit(url)
+    if parts.query or parts.fragment or "#" in url:
+        return [Problem("runbookBaseUrl", "must not carry a query or a fragment: each alert appends "
+                        "`<document>#<section>` to it", url)]
+    if not parts.hostname:
+        return [Problem("runbookBaseUrl", "must name a host (https://host[:port]/path/)", url)]
+    return []
+
+
 class AlertRoutes(Section):
     """Which receivers each severity reaches; a severity with none stays in Alertmanager's UI."""
 
@@ -242,6 +253,13 @@ class AlertingSettings(Section):
     )
     repeat_interval: Annotated[str, Field(pattern=DURATION)] = Field(
         default="4h", description="How long before an alert that still fires is sent again."
+    )
+    runbook_base_url: Annotated[str, Field(pattern=HTTPS_URL)] | None = Field(
+        default=None,
+        description="Where this repository's files can be read in a browser, as an absolute https URL (for "
+        "example `https://git.example.com/data/dataplatform/blob/v1.4.0/`): every alert's `runbook_url` is this "
+        "base, the runbook's document and its section (`docs/runtime.md#<alertname>`). Required once a receiver "
+        "delivers alerts; unset, the link is the repository-relative path, readable from a checkout only.",
     )
 
     @model_validator(mode="after")
@@ -287,12 +305,26 @@ class AlertingSettings(Section):
                 problems.append(Problem(f"receivers.{name}.email.password", "required: the relay login's password, "
                                         "set as a secret with " + secret_command(f"{where}.email.password",
                                                                                  "password")))
+        if self.runbook_base_url is not None:
+            problems += _runbook_base_problems(self.runbook_base_url)
+        elif self.receivers:
+            problems.append(Problem("runbookBaseUrl", "required when receivers deliver alerts: a runbook link "
+                                    "must open from a mail or a chat message; give the https URL under which "
+                                    "this repository's files are browsable (e.g. `https://git.example.com/data/"
+                                    "dataplatform/blob/main/`)"))
         if seconds(self.repeat_interval) < seconds(self.group_interval):
             problems.append(Problem("repeatInterval", f"must be at least `groupInterval` ({self.group_interval}): "
                                     "Alertmanager repeats only when a group is flushed", self.repeat_interval))
         if problems:
             raise InputError(*problems)
         return self
+
+    @property
+    def runbook_base(self) -> str:
+        """What every alert's runbook path is appended to: the base URL ending in `/`, or "" (relative links)."""
+        if self.runbook_base_url is None:
+            return ""
+        return self.runbook_base_url.rstrip("/") + "/"
 
     def secret_paths(self) -> list[str]:
         """The key paths (under `dataplatform:`) of the secrets this section holds."""

@@ -198,6 +198,7 @@ def test_firing_alerts_reach_the_webhook_and_the_relay_and_an_inhibited_symptom_
         },
         "routes": {"critical": ["chat", "team"], "warning": ["team"]},
         "groupWait": "1s", "groupInterval": "1s", "repeatInterval": "1h",
+        "runbookBaseUrl": "https://git.example.com/data/dataplatform/blob/main/",
     })
     (tmp_path / "alertmanager.yml").write_text(alertmanager_yaml(settings, platform_ca_file=str(ca_file)))
     web = {"tls_server_config": {"cert_file": str(pki.cert_file), "key_file": str(pki.key_file)}}

@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from infra.model.config import parse_stack_config, project_values
+from infra.model.stackfiles import load_stack
 from tests.support.alert_cases import CASES
 from tests.support.promtool import alerts_of, check_rules, plan_rule_groups, run_rule_tests
 from tests.support.system import require
@@ -24,6 +26,11 @@ NOT_YET = {
     "DbtRunFailed": "a failed first pod with a successful retry still counts as a failure",
     "DbtRunLate": "never fires before a first success; a hung first run blocks every later run",
 }
+
+
+def runbook_base(stack: str) -> str:
+    """The stack's `alerting.runbookBaseUrl` as the alerts carry it ("" where unset)."""
+    return parse_stack_config(project_values(load_stack(stack).config), stack).alerting.runbook_base
 
 
 def _covered(groups: list[dict]) -> list:
@@ -42,7 +49,7 @@ def test_every_alert_rule_of_the_plan_passes_promtool_check(stack, stack_recordi
 def test_alerts_fire_when_they_should_and_only_then(stack, stack_recording):
     require("promtool")
     groups = plan_rule_groups(stack_recording(stack))
-    result = run_rule_tests(groups, _covered(groups))
+    result = run_rule_tests(groups, _covered(groups), runbook_base(stack))
     assert result.ok, result.output
 
 
@@ -99,6 +106,21 @@ def _anchors(markdown: str) -> set[str]:
 
 @pytest.mark.parametrize("stack", STACKS)
 def test_each_alert_has_its_runbook_section(stack, stack_recording):
+    base = runbook_base(stack)
     for name, rule in alerts_of(plan_rule_groups(stack_recording(stack))).items():
-        document, _, anchor = rule["annotations"]["runbook_url"].partition("#")
+        url = rule["annotations"]["runbook_url"]
+        assert url.startswith(base), f"{name}: {url} does not start with the stack's runbookBaseUrl {base!r}"
+        document, _, anchor = url.removeprefix(base).partition("#")
         assert anchor in _anchors((DOCS.parent / document).read_text()), f"{name}: no section #{anchor} in {document}"
+
+
+def test_prods_runbook_links_are_absolute_and_devs_stay_in_the_repository(dev, prod):
+    """prod delivers alerts by mail and webhook, so its links must open there: the base its stack names, then the
+    document and section; dev keeps every alert in Alertmanager's UI and sets no base."""
+    assert runbook_base("dev") == ""
+    base = runbook_base("prod")
+    assert base.startswith("https://") and base.endswith("/")
+    for stack, recording in (("dev", dev), ("prod", prod)):
+        for name, rule in alerts_of(plan_rule_groups(recording)).items():
+            url = rule["annotations"]["runbook_url"]
+            assert url.startswith(f"{runbook_base(stack)}docs/") and url.endswith(f".md#{name.lower()}"), url

@@ -123,6 +123,7 @@ def test_a_receivers_secrets_reach_only_the_secret_configuration():
                                "smarthost": "smtp.example.com:465", "username": "am", "password": password}},
         },
         "routes": {"critical": ["chat", "mail"], "warning": ["mail"]},
+        "runbookBaseUrl": "https://git.example.com/data/dataplatform/blob/main/",
     }
     settings = load_stack("dev")
     kubernetes = json.loads(settings.config[f"{PROJECT}:kubernetes"])

@@ -17,6 +17,14 @@ from tests.infra.test_config_inputs import project, stack_document
 
 KEY = f"{PROJECT}:alerting"
 WEBHOOK_URL = "https://hooks.example.com/services/T0/B0/tok3n-9f2c"
+RUNBOOKS = "https://git.example.com/data/dataplatform/blob/v1.0.0/"
+
+
+def with_runbooks(alerting: dict) -> dict:
+    """The section with a runbook base (required once receivers deliver), unless the test sets its own; a None
+    value removes the key."""
+    merged = {"runbookBaseUrl": RUNBOOKS, **alerting}
+    return {key: value for key, value in merged.items() if value is not None}
 
 
 def secret(value: str) -> dict:
@@ -32,7 +40,7 @@ def mail(**changes) -> dict:
 
 def dev_with(alerting: dict, endpoints: dict | None = None) -> dict:
     document = stack_document("dev")
-    document["config"][KEY] = alerting
+    document["config"][KEY] = with_runbooks(alerting)
     network = document["config"][f"{PROJECT}:kubernetes"]["network"]
     network["endpoints"].update(endpoints if endpoints is not None else {"smtp": ["198.51.100.25/32"]})
     return document
@@ -83,7 +91,8 @@ def test_the_program_refuses_a_plain_secret_as_the_engine_marks_keys():
     from infra.program import main
 
     settings = load_stack("dev")
-    alerting = {"receivers": {"team": {"webhook": {"url": WEBHOOK_URL}}}, "routes": {"critical": ["team"]}}
+    alerting = {"receivers": {"team": {"webhook": {"url": WEBHOOK_URL}}}, "routes": {"critical": ["team"]},
+                "runbookBaseUrl": RUNBOOKS}
     kubernetes = stack_document("dev")["config"][f"{PROJECT}:kubernetes"]
     kubernetes["network"]["endpoints"]["alert-webhook"] = ["0.0.0.0/0"]
     plain = settings.with_overrides({KEY: alerting, f"{PROJECT}:kubernetes": kubernetes})
@@ -98,7 +107,8 @@ def test_the_program_refuses_a_plain_secret_as_the_engine_marks_keys():
 def refusal(alerting: dict, endpoints: dict | None = None, **kubernetes) -> str:
     """What the validator says of dev with this `alerting` section, its secrets held as the engine holds them."""
     cluster = dev_with(alerting, endpoints)["config"][f"{PROJECT}:kubernetes"]
-    settings = load_stack("dev").with_overrides({KEY: alerting, f"{PROJECT}:kubernetes": {**cluster, **kubernetes}})
+    settings = load_stack("dev").with_overrides({KEY: with_runbooks(alerting),
+                                                 f"{PROJECT}:kubernetes": {**cluster, **kubernetes}})
     values = project_values(settings.config, PROJECT)
     with pytest.raises(ConfigError) as raised:
         validate_inputs(values, "dev", secret_keys={KEY})
@@ -161,3 +171,38 @@ def test_prods_receivers_plan_offline_with_their_secrets_encrypted():
     assert config.alerting.routes.critical and config.alerting.routes.warning
     assert sorted(config.alerting.secret_paths()) == [
         "alerting.receivers.oncall-webhook.webhook.url", "alerting.receivers.team-email.email.password"]
+
+
+def test_delivered_alerts_need_a_runbook_base_that_opens_from_a_mail(tmp_path, capsys):
+    document = dev_with({"receivers": {"team": mail()}, "routes": {"warning": ["team"]}, "runbookBaseUrl": None})
+    assert plan_refusal(tmp_path, capsys, document) == [
+        f"Pulumi.dev.yaml: {KEY}.runbookBaseUrl: required when receivers deliver alerts: a runbook link must open "
+        "from a mail or a chat message; give the https URL under which this repository's files are browsable (e.g. "
+        "`https://git.example.com/data/dataplatform/blob/main/`)"]
+
+
+@pytest.mark.parametrize(("url", "message"), [
+    ("docs/", "String should match pattern"),
+    ("http://git.example.com/data/dataplatform/blob/main/", "String should match pattern"),
+    ("https://git.example.com/blob/main/?plain=1", "must not carry a query or a fragment: each alert appends "
+     "`<document>#<section>` to it (got 'https://git.example.com/blob/main/?plain=1')"),
+    ("https://git.example.com/blob/main/#top", "must not carry a query or a fragment"),
+])
+def test_a_runbook_base_that_is_not_an_absolute_https_address_is_refused(url, message):
+    lines = refusal({"runbookBaseUrl": url}).splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"Pulumi.dev.yaml: {KEY}.runbookBaseUrl: "), lines
+    assert message in lines[0]
+
+
+def test_every_alert_links_its_runbook_under_the_base_with_one_slash():
+    """With or without its trailing slash, the base and the document are joined by exactly one `/`."""
+    from components.monitoring.component import AlertRule
+    from components.runtime.config import AlertingSettings
+
+    rule = AlertRule("DremioBackupLate", "vector(1)", "late", runbooks="docs/backup-and-restore.md")
+    for base in (RUNBOOKS, RUNBOOKS.rstrip("/")):
+        settings = AlertingSettings.model_validate({"runbookBaseUrl": base})
+        assert rule.rule(settings.runbook_base)["annotations"]["runbook_url"] == (
+            f"{RUNBOOKS}docs/backup-and-restore.md#dremiobackuplate")
+    assert AlertingSettings().runbook_base == ""
+    assert rule.rule()["annotations"]["runbook_url"] == "docs/backup-and-restore.md#dremiobackuplate"

@@ -90,14 +90,23 @@ class AlertCase:
     def fires(self) -> bool:
         return bool(self.expected)
 
-    def document(self) -> dict[str, Any]:
+    def document(self, runbook_base: str = "") -> dict[str, Any]:
+        """The promtool test group; each expected `runbook_url` (written repository-relative, as a stack without
+        `alerting.runbookBaseUrl` declares it) prefixed with the stack's `runbook_base`."""
         return {
             "name": self.name,
             "interval": self.interval,
             "input_series": [series.document() for series in self.series],
             "alert_rule_test": [{"eval_time": self.eval_time, "alertname": self.alert,
-                                 "exp_alerts": [dict(instance) for instance in self.expected]}],
+                                 "exp_alerts": [_with_base(instance, runbook_base) for instance in self.expected]}],
         }
+
+
+def _with_base(instance: dict[str, dict[str, str]], runbook_base: str) -> dict[str, dict[str, str]]:
+    annotations = instance.get("exp_annotations")
+    if not annotations or "runbook_url" not in annotations:
+        return dict(instance)
+    return {**instance, "exp_annotations": {**annotations, "runbook_url": runbook_base + annotations["runbook_url"]}}
 
 
 @dataclass(frozen=True)
@@ -123,15 +132,16 @@ def check_rules(groups: list[dict[str, Any]]) -> PromtoolResult:
         return PromtoolResult(answer.returncode, answer.stdout + answer.stderr)
 
 
-def run_rule_tests(groups: list[dict[str, Any]], cases: list[AlertCase]) -> PromtoolResult:
-    """`promtool test rules` with every case as its own test group, against the plan's rule file."""
+def run_rule_tests(groups: list[dict[str, Any]], cases: list[AlertCase], runbook_base: str = "") -> PromtoolResult:
+    """`promtool test rules` with every case as its own test group, against the plan's rule file (whose runbook
+    links start with `runbook_base`, the stack's `alerting.runbookBaseUrl`)."""
     with tempfile.TemporaryDirectory(prefix="promtool-") as folder:
         rules = _write_rules(Path(folder), groups)
         tests = Path(folder) / "tests.yaml"
         tests.write_text(yaml.safe_dump({
             "rule_files": [rules.name],
             "evaluation_interval": "1m",
-            "tests": [case.document() for case in cases],
+            "tests": [case.document(runbook_base) for case in cases],
         }, sort_keys=False))
         answer = subprocess.run([promtool(), "test", "rules", tests.name], capture_output=True, text=True,
                                 cwd=folder)
