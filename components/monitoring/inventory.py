@@ -251,6 +251,37 @@ MINIO = Exporter(
     ),
 )
 
+ES_EXPORTER_TAG = "v1.11.0"  # infra/model/charts.py (prometheus-elasticsearch-exporter 7.4.0's image)
+ES_EXPORTER_SOURCE = f"prometheus-community/elasticsearch_exporter/collector/{{}}.go@{ES_EXPORTER_TAG}"
+
+ELASTICSEARCH_EXPORTER = Exporter(
+    name="elasticsearch_exporter",
+    version=ES_EXPORTER_TAG,
+    pinned="infra/model/charts.py (prometheus-elasticsearch-exporter 7.4.0) and images/vendor.lock.json",
+    scraped="the ServiceMonitor `elasticsearch-exporter` (components/logs/exporter.py); only the snapshots collector "
+            "is switched on, cluster health and the scrape series are always served at that tag (decision 0040)",
+    monitors=("elasticsearch-exporter",),
+    sources=(
+        Source(ES_EXPORTER_SOURCE.format("snapshots"), _split("""
+            elasticsearch_snapshot_stats_snapshot_number_of_indices
+            elasticsearch_snapshot_stats_snapshot_start_time_timestamp
+            elasticsearch_snapshot_stats_snapshot_end_time_timestamp
+            elasticsearch_snapshot_stats_snapshot_number_of_failures elasticsearch_snapshot_stats_snapshot_total_shards
+            elasticsearch_snapshot_stats_snapshot_failed_shards elasticsearch_snapshot_stats_snapshot_successful_shards
+            elasticsearch_snapshot_stats_number_of_snapshots elasticsearch_snapshot_stats_oldest_snapshot_timestamp
+            elasticsearch_snapshot_stats_latest_snapshot_timestamp_seconds""")),
+        Source(ES_EXPORTER_SOURCE.format("cluster_health"), _split("""
+            elasticsearch_cluster_health_active_primary_shards elasticsearch_cluster_health_active_shards
+            elasticsearch_cluster_health_delayed_unassigned_shards elasticsearch_cluster_health_initializing_shards
+            elasticsearch_cluster_health_number_of_data_nodes elasticsearch_cluster_health_number_of_in_flight_fetch
+            elasticsearch_cluster_health_task_max_waiting_in_queue_millis elasticsearch_cluster_health_number_of_nodes
+            elasticsearch_cluster_health_number_of_pending_tasks elasticsearch_cluster_health_relocating_shards
+            elasticsearch_cluster_health_unassigned_shards elasticsearch_cluster_health_status""")),
+        Source(ES_EXPORTER_SOURCE.format("collector"), _split("""
+            elasticsearch_scrape_duration_seconds elasticsearch_scrape_success""")),
+    ),
+)
+
 PROMETHEUS = Exporter(
     name="Prometheus (series it writes about its own scrapes)",
     version="v3.14.0",
@@ -265,7 +296,8 @@ PROMETHEUS = Exporter(
 )
 
 INVENTORY: tuple[Exporter, ...] = (
-    KUBE_STATE_METRICS, KUBELET, CERT_MANAGER, CLOUDNATIVE_PG, BARMAN_CLOUD, MINIO, PROMETHEUS,
+    KUBE_STATE_METRICS, KUBELET, CERT_MANAGER, CLOUDNATIVE_PG, BARMAN_CLOUD, MINIO, ELASTICSEARCH_EXPORTER,
+    PROMETHEUS,
 )
 
 
