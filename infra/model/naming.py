@@ -94,7 +94,7 @@ DEFAULT_STACK = "dev"
 
 def dbt_dremio_environment(prefix: str, stack: str) -> dict[str, str]:
     """Every name dbt's `dremio` target reads from the environment, for one stack (host, login and password are
-    the lakehouse layer's; see components/lakehouse/spec.py `dbt_environment`)."""
+    the lakehouse layer's; see components/lakehouse/batch.py `dbt_environment`)."""
     return {
         "DBT_DREMIO_BRONZE_SOURCE": DREMIO_LAKE_SOURCE,
         "DBT_DREMIO_BRONZE_BUCKET": bucket_name(prefix, stack, "bronze"),
