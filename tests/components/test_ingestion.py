@@ -47,7 +47,7 @@ def test_one_source_destination_and_connection_per_catalog_source(recording):
 
 
 def test_the_batch_runs_the_connections_of_the_sources_the_marts_read(recording):
-    assert BATCHED == {"postgres"}
+    assert {"postgres"} == BATCHED
     manual = sorted(name.removeprefix("ingestion-connection-") for name, resource in
                     named(recording, "Connection").items() if resource.inputs.get("cron") is None)
     assert manual == sorted(BATCHED)

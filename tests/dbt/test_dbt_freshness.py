@@ -1,5 +1,6 @@
 """Every bronze source declares its freshness on `_airbyte_extracted_at`, with thresholds from when it is synced (its
-schedule in the catalog, or the batch's for a source the marts read), and `dbt source freshness` calls a source late or stale by the time its newest record was read."""
+schedule in the catalog, or the batch's for a source the marts read), and `dbt source freshness` calls a source late
+or stale by the time its newest record was read."""
 
 from __future__ import annotations
 

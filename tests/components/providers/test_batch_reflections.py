@@ -75,7 +75,7 @@ def run_step(environment: dict[str, str]) -> subprocess.CompletedProcess:
 
 
 def policy(server, table: str) -> dict:
-    status, answer = server.handle("GET", f"/api/v3/catalog/{server.entity('lake_write', SILVER, table)['id']}",
+    _status, answer = server.handle("GET", f"/api/v3/catalog/{server.entity('lake_write', SILVER, table)['id']}",
                                    {"authorization": f"_dremio{next(iter(server.tokens))}"}, b"")
     return answer["accelerationRefreshPolicy"]
 
