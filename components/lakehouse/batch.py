@@ -119,6 +119,12 @@ def reflection_anchors(catalog: Catalog, prefix: str, stack: str) -> dict[str, d
     }
 
 
+def source_refresh_ms(catalog: Catalog) -> int:
+    """The write-enabled lake source's reflection refresh period: the shortest of the marts' (an hour by default)."""
+    periods = [mart.reflection.refresh.minutes * 60_000 for mart in catalog.marts if mart.reflection is not None]
+    return min(periods, default=60 * 60_000)
+
+
 def script(step: str) -> str:
     """A step's script, as the ConfigMap carries it."""
     return (SCRIPT_SOURCES / SCRIPT_FILES[step]).read_text()

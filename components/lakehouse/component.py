@@ -113,6 +113,7 @@ class Lakehouse(pulumi.ComponentResource):
     ) -> None:
         super().__init__(type_token("lakehouse", "Lakehouse"), name, None, opts)
         self._name, self._config, self._cluster, self._stack, self._store = name, config, cluster, stack, store
+        self._catalog = catalog
         self._namespace = cluster.namespaces[spec.LAYER]
         rds_ca = (metadata.rds_ca_file, metadata.rds_ca_image) if metadata is not None else (None, None)
         shape = dremio_shape(config, stack, store, cluster.storage_class, *rds_ca)
@@ -220,10 +221,11 @@ class Lakehouse(pulumi.ComponentResource):
         lake_inputs = pulumi.Output.all(pulumi.Output.from_input(lake.bucket_names),
                                         pulumi.Output.unsecret(pulumi.Output.from_input(lake.credentials)))
 
-        def lake_entity(source: str, identity: str, layers: tuple[str, ...]) -> pulumi.Output[dict]:
+        def lake_entity(source: str, identity: str, layers: tuple[str, ...],
+                        refresh_ms: int = dremio.DEFAULT_REFRESH_MS) -> pulumi.Output[dict]:
             return lake_inputs.apply(lambda values: dremio.s3_source(
                 source, values[1][identity]["access_key_id"], [values[0][layer] for layer in layers],
-                endpoint=endpoint, region=region))
+                endpoint=endpoint, region=region, refresh_ms=refresh_ms))
 
         def lake_secret(identity: str) -> pulumi.Output[dict]:
             return pulumi.Output.secret(pulumi.Output.from_input(lake.credentials).apply(
@@ -235,7 +237,10 @@ class Lakehouse(pulumi.ComponentResource):
                 lake_secret("query-engine"), opts=opts),
             spec.LAKE_WRITE_SOURCE: dremio.Source(
                 f"{self._name}-source-lake-write", connection,
-                lake_entity(spec.LAKE_WRITE_SOURCE, "transformation", ("silver", "gold")),
+                # The tables dbt builds under the marts are this source's: their reflections refresh at the
+                # catalog's shortest mart interval until the batch sets each table's own (lakehouse/batch.py).
+                lake_entity(spec.LAKE_WRITE_SOURCE, "transformation", ("silver", "gold"),
+                            batch.source_refresh_ms(self._catalog)),
                 lake_secret("transformation"), opts=opts),
         }
         if metadata is not None:

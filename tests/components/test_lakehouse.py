@@ -299,3 +299,14 @@ def test_backup_settings_are_refused_naming_the_key(stack, backup, message):
     with pytest.raises(ConfigError) as refused:
         parse_stack_config({**values, "lakehouse": json.dumps({**lakehouse, "backup": backup})}, stack)
     assert message in str(refused.value)
+
+
+def test_the_write_source_carries_the_marts_reflection_refresh_policy(dev):
+    sources = {resource.inputs["entity"]["name"]: resource.inputs["entity"]
+               for resource in dev.of_type(DYNAMIC + "Source")}
+    period = min(mart.reflection.refresh.minutes for mart in CATALOG.marts if mart.reflection) * 60_000
+    assert period == 3_600_000  # the catalog's default, the seed's hourly refresh
+    assert {key: sources["lake_write"][key] for key in ("accelerationRefreshPeriodMs", "accelerationGracePeriodMs",
+                                                        "accelerationActivePolicyType")} == {
+        "accelerationRefreshPeriodMs": period, "accelerationGracePeriodMs": 3 * period,
+        "accelerationActivePolicyType": "PERIOD"}
