@@ -299,7 +299,8 @@ def alert_rules(schedule: Schedule) -> list[AlertRule]:
     `kube_pod_init_container_status_terminated_reason` and `kube_pod_container_status_terminated_reason`
     {namespace, pod, container, reason}, and `kube_pod_created`), each connection whose sync failed, each stale
     source, and a batch without a success (also before the first, counted from the CronJob's creation;
-    docs/metrics/workload/cronjob-metrics.md: `kube_cronjob_created`, `kube_cronjob_status_last_successful_time`).
+    kubernetes/kube-state-metrics/docs/metrics/workload/cronjob-metrics.md: `kube_cronjob_created`,
+    `kube_cronjob_status_last_successful_time`).
 
     A run's pod counts only while it is newer than the last successful run: failed Jobs are kept
     (`failedJobsHistoryLimit`), and one attempt per run (`backoffLimit: 0`) means a failed pod is a failed run."""

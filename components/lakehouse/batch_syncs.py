@@ -2,7 +2,7 @@
 each connection whose sync did not succeed.
 
 The `batch` CronJob runs this file as its `syncs` init container (mounted from a ConfigMap, standard library only);
-tests/components/test_batch_syncs.py runs it against the Airbyte fake, which holds every request and answer to
+tests/components/providers/test_batch_syncs.py runs it against the Airbyte fake, which holds every request and answer to
 Airbyte 2.1's OpenAPI document.
 
     AIRBYTE_URL=https://airbyte-api.dp-ingestion.svc.cluster.local:8443 AIRBYTE_CA_FILE=/etc/dataplatform/ca/ca.crt \\

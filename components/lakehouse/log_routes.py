@@ -22,7 +22,7 @@ DBT_RUN_TAG = "dbt.run"
 DBT_LOG = shipping.Route(DBT_LOG_TAG, JOB_LOGS, tuple(AIRBYTE_LOGS_FIELDS))
 DBT_RUN = shipping.Route(DBT_RUN_TAG, DBT_RUNS, tuple(DBT_RUNS_FIELDS))
 # `dbt source freshness` reports each source table as event Q018 (LogFreshnessResult in dbt-core 1.11's
-# dbt/events/types.py: `data.status` pass, warn, error or runtime error; `data.source_name`, `data.table_name`).
+# module dbt.events.types: `data.status` pass, warn, error or runtime error; `data.source_name`, `data.table_name`).
 # A copy of each is re-tagged, stamped with its time by a Lua filter (log_to_metrics takes a value from a field, and
 # the record's time is not one) and observed into two gauges, the time of each table's latest stale and latest
 # fresh result, which the DbtSourceStale alert compares; the copy is then dropped.

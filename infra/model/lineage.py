@@ -5,7 +5,7 @@
 The program cannot run dbt (dbt lives in its own virtualenv), so it reads the models' Jinja calls as dbt's parser
 does for static refs: `ref('model')`, `ref('package', 'model')` and `source('source', 'table')`, including those in
 `-- depends_on:` comments, which dbt also counts. A model with a ref this reading cannot resolve is an error, not a
-gap: tests/infra/test_lineage.py holds the result to the `parent_map` of the manifest `dbt parse` writes.
+gap: tests/dbt/test_lineage.py holds the result to the `parent_map` of the manifest `dbt parse` writes.
 """
 
 from __future__ import annotations
