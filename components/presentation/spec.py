@@ -334,11 +334,14 @@ def analyst_permissions(catalog: Catalog) -> list[list[str]]:
 
 
 def importer_permissions() -> list[list[str]]:
-    """The bundle importer's role: the assets import endpoint, the CSRF token every write needs, and write on the
-    four kinds of object a bundle holds (Superset's importer skips, or refuses, what the user may not write)."""
+    """The bundle importer's role: the assets import endpoint, the CSRF token every write needs, write on the
+    four kinds of object a bundle holds (Superset's importer skips, or refuses, what the user may not write), and
+    the datasets' cache warm-up the batch runs after the import (Superset 6.1's DatasetRestApi maps
+    `warm_up_cache` to no read/write permission, so it is its own: `can_warm_up_cache` on Dataset)."""
     return [
         ["can_import_", "ImportExportRestApi"], ["can_read", "SecurityRestApi"],
         ["can_write", "Database"], ["can_write", "Dataset"], ["can_write", "Chart"], ["can_write", "Dashboard"],
+        ["can_warm_up_cache", "Dataset"],
     ]
 
 

@@ -179,3 +179,21 @@ def test_a_user_without_the_import_permission_is_refused(tmp_path, superset, pos
 def test_an_incomplete_environment_names_what_is_missing(tmp_path, superset, postgres):
     result = run_import(tmp_path, superset, postgres, SUPERSET_PASSWORD="")
     assert result.returncode == 2 and "missing environment SUPERSET_PASSWORD" in result.stderr
+
+
+def test_the_warm_up_call_is_the_one_supersets_openapi_document_defines(superset):
+    """The request the dashboards step sends, held to the OpenAPI document this Superset serves."""
+    document = SupersetClient(admin(superset)).call("GET", "/_openapi")
+    operation = document["paths"]["/api/v1/dataset/warm_up_cache"]["put"]
+    reference = operation["requestBody"]["content"]["application/json"]["schema"]["$ref"]
+    schema = document["components"]["schemas"][reference.rsplit("/", 1)[1]]
+    assert set(schema["required"]) == {"db_name", "table_name"}
+    assert set(schema["properties"]) >= {"db_name", "table_name"}
+    schemas = document["components"]["schemas"]
+
+    def resolved(node: dict) -> dict:
+        return schemas[node["$ref"].rsplit("/", 1)[1]] if "$ref" in node else node
+
+    answer = resolved(operation["responses"]["200"]["content"]["application/json"]["schema"])
+    single = resolved(answer["properties"]["result"]["items"])
+    assert {"chart_id", "viz_error", "viz_status"} <= set(single["properties"])
