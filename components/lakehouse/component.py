@@ -1,4 +1,4 @@
-"""Lakehouse layer: `Lakehouse`, Dremio deployed and configured, the dbt runner and the consumers' access.
+"""Lakehouse layer: `Lakehouse`, Dremio deployed and configured, the batch and the consumers' access.
 
 Example (inside a Pulumi program)::
 
@@ -92,7 +92,7 @@ class DatabaseAccess:
 
 
 class Lakehouse(pulumi.ComponentResource):
-    """Dremio (workloads and configuration), the dbt runner, consumer endpoints and alerts."""
+    """Dremio (workloads and configuration), the batch, consumer endpoints and alerts."""
 
     endpoints: dict[str, str]
     service_users: dict[str, pulumi.Output[dict[str, str]]]

@@ -26,7 +26,7 @@ from infra.model.naming import namespace_name
 
 LAYER = "presentation"
 RELEASE = naming.SUPERSET_SERVICE  # the product's name: labels, its database and login
-WEB = naming.SUPERSET_WEB  # the web Deployment and the Service the providers and the dbt runner call
+WEB = naming.SUPERSET_WEB  # the web Deployment and the Service the providers and the batch call
 WORKER = "superset-celery-worker"
 SETUP_JOB = "superset-setup"
 CONFIG_MAP = "superset-pythonpath"  # superset_config.py and the stack's CA, mounted read-only at CONFIG_DIR
@@ -47,8 +47,9 @@ ADMIN_USER = "platform-admin"
 DATABASE_NAME = naming.SUPERSET_DREMIO_DATABASE
 GOLD_SCHEMA = naming.DREMIO_MARTS_SCHEMA  # the lakehouse's marts space and folder, as Superset names the schema
 ANALYST_ROLE = "analyst"
-# The dbt runner imports the asset bundle as this service user after a successful build. Its role may import
-# assets and write what a bundle holds, nothing else: no SQL Lab, no users or roles, no menus.
+# The batch imports the asset bundle as this service user after a successful build. Its role may import
+# assets, write what a bundle holds and warm its datasets' cache, nothing else: no SQL Lab, no users or roles, no
+# menus.
 IMPORTER_USER = "bundle-importer"
 IMPORTER_ROLE = "bundle-importer"
 # What the presentation layer writes into the runner's namespace: the zipped bundle and the import's logins.

@@ -13,8 +13,9 @@ components/lakehouse/spec.py, components/presentation/spec.py).
 - The batch (components/lakehouse/batch.py): kube-state-metrics' pod series
   (kubernetes/kube-state-metrics/docs/metrics/workload/pod-metrics.md: `kube_pod_created{namespace, pod, uid}`,
   `kube_pod_init_container_status_terminated_reason` and `kube_pod_container_status_terminated_reason`
-  {namespace, pod, uid, container, reason}) and CronJob series (the same folder's cronjob page); pod names as the CronJob and
-  Job controllers make them (`batch-<scheduled minute>-<suffix>`); the syncs step's and dbt's freshness gauges.
+  {namespace, pod, uid, container, reason}) and CronJob series (the same folder's cronjob page); pod names as the
+  CronJob and Job controllers make them (`batch-<scheduled minute>-<suffix>`); the syncs step's and dbt's freshness
+  gauges.
 """
 
 from __future__ import annotations
