@@ -42,7 +42,7 @@ SERVER_SELECTOR = {"app.kubernetes.io/name": "server", "app.kubernetes.io/instan
 # Airbyte's server speaks plain HTTP; an nginx sidecar in its pod terminates TLS with a cert-manager certificate,
 # and the providers reach the API only through it (Service API_SERVICE).
 API_SERVICE = "airbyte-api"
-API_TLS_PORT = 8443
+API_TLS_PORT = naming.AIRBYTE_API_TLS_PORT
 API_TLS_SECRET = "airbyte-api-tls"
 PROXY_CONFIG_MAP = "airbyte-api-proxy"
 PROXY_IMAGE = "nginxinc/nginx-unprivileged:1.27-alpine"

@@ -8,12 +8,11 @@ Pure data (components/kit/flows.py); components/platform.py lists it.
 
 from __future__ import annotations
 
-from components.ingestion.spec import API_TLS_PORT
 from components.kit.flows import Flow, FlowTable, Port, Service, Workload
 from components.lakehouse.batch import BATCH
 from components.lakehouse.config import LakehouseSettings
 from components.lakehouse.spec import BACKUP, FABRIC_PORT, FLIGHT_PORT, JDBC_PORT, WEB_PORT, ZOOKEEPER_PORT
-from infra.model.naming import SUPERSET_PORT
+from infra.model.naming import AIRBYTE_API_TLS_PORT, SUPERSET_PORT
 
 DREMIO_DOCS = "https://docs.dremio.com/current/"
 ZOOKEEPER_DOC = "https://docs.dremio.com/25.x/get-started/cluster-deployments/architecture/zookeeper"
@@ -51,7 +50,7 @@ def flow_table(settings: LakehouseSettings) -> FlowTable:
              ZOOKEEPER_DOC),
         Flow(executor, COORDINATOR, FABRIC_PORT, "returns query fragments' results over the fabric", FABRIC_DOC),
         Flow(COORDINATOR, executor, FABRIC_PORT, "sends query fragments over the fabric", FABRIC_DOC),
-        Flow(BATCH_WORKLOAD, Service("airbyte"), API_TLS_PORT, "the syncs step starts and polls the marts' syncs "
+        Flow(BATCH_WORKLOAD, Service("airbyte"), AIRBYTE_API_TLS_PORT, "the syncs step starts and polls the marts' syncs "
              "through Airbyte's public API (its TLS front)", "components/lakehouse/batch_syncs.py"),
         Flow(BATCH_WORKLOAD, COORDINATOR, WEB_PORT, "dbt-dremio runs the models through the REST API; the "
              "reflections step sets refresh policies and queues refreshes", BATCH_SOURCE),

@@ -151,6 +151,8 @@ def test_the_batch_runs_its_steps_in_order_on_the_catalog_schedule(stack, dev, p
     rds = ["rds-ca"] if stack == "prod" else []
     assert [c["name"] for c in pod["initContainers"]] == [*rds, "syncs", "dbt", "reflections"]
     assert [c["name"] for c in pod["containers"]] == ["dashboards"]
+    assert [c["name"] for c in [*pod["initContainers"], *pod["containers"]] if c["name"] != "rds-ca"] == list(
+        batch.STEPS)
     assert pod["automountServiceAccountToken"] is False and pod["securityContext"]["runAsNonRoot"] is True
     for container in [*pod["initContainers"], *pod["containers"]]:
         assert container["securityContext"]["allowPrivilegeEscalation"] is False
