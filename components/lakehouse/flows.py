@@ -50,8 +50,8 @@ def flow_table(settings: LakehouseSettings) -> FlowTable:
              ZOOKEEPER_DOC),
         Flow(executor, COORDINATOR, FABRIC_PORT, "returns query fragments' results over the fabric", FABRIC_DOC),
         Flow(COORDINATOR, executor, FABRIC_PORT, "sends query fragments over the fabric", FABRIC_DOC),
-        Flow(BATCH_WORKLOAD, Service("airbyte"), AIRBYTE_API_TLS_PORT, "the syncs step starts and polls the marts' syncs "
-             "through Airbyte's public API (its TLS front)", "components/lakehouse/batch_syncs.py"),
+        Flow(BATCH_WORKLOAD, Service("airbyte"), AIRBYTE_API_TLS_PORT, "the syncs step starts and polls the marts' "
+             "syncs through Airbyte's public API (its TLS front)", "components/lakehouse/batch_syncs.py"),
         Flow(BATCH_WORKLOAD, COORDINATOR, WEB_PORT, "dbt-dremio runs the models through the REST API; the "
              "reflections step sets refresh policies and queues refreshes", BATCH_SOURCE),
         Flow(BATCH_WORKLOAD, Service("postgresql"), None, "the dbt step records the run in platform.dbt_run_history",
