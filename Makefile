@@ -13,15 +13,18 @@ STACK ?= dev
 STAMP := $(VENV)/.installed
 
 
-.PHONY: help setup system-packages plan plan-bench plan-compare config-mutants test test-slow test-fast lint format \
+.PHONY: help setup system-packages plan plan-bench plan-compare plan-diff config-mutants test test-slow test-fast lint format \
 	lock clean config-docs mart-assets chart-lock image-lock require-digests chart-cache render nca-setup network \
-	image-pin e2e-smoke restore-objects postgres-restore es-restore
+	image-pin e2e-smoke restore-objects postgres-restore es-restore \
+	dremio-restore
 
 help:
 	@echo "make plan STACK=<dev|prod>  offline plan and policy gate -> build/plan/<stack>.json"
 	@echo "make plan-bench STACK=prod  the plan's wall time and memory over 5 fresh runs (target 3 s)"
 	@echo "make plan-compare BASE=<git ref> STACK=<stack>   plan a ref and the working tree, list what differs"
 	@echo "make plan-compare BEFORE=<plan.json> AFTER=<plan.json>   compare two plan files"
+	@echo "make plan-diff BASE=<git ref> [STACK=<stack>]   the reviewer's diff against a ref, weakened enforcement"
+	@echo "                            first -> build/plan-diff/ (both stacks unless STACK is given; docs/ci.md)"
 	@echo "make config-mutants         break every key of the stack files and the catalog; plan each accepted one"
 	@echo "make chart-cache [SOURCES=<dir>]  fill the chart cache (~/.cache/dataplatform/charts) from the chart"
 	@echo "                            repositories, else from source checkouts in <dir> (<owner>+<name>/repo)"
@@ -44,6 +47,7 @@ help:
 	@echo "make restore-objects ARGS=\"--bucket B --prefix P --at TIME [--dry-run]\"   lake objects back to TIME"
 	@echo "make postgres-restore STACK=<stack> [ARGS=\"--at TIME\"]   the metadata database's restore, from the plan"
 	@echo "make es-restore ARGS=\"list | restore --indices PATTERN [--dry-run]\"   log and audit indices from snapshots"
+	@echo "make dremio-restore STACK=<stack> ARGS=\"--backup dremio_backup_<yyyy-MM-dd_HH.mm>\"   Dremio's restore Job"
 	@echo "make require-digests STACK=prod   plan, then fail when an image has no digest (what the prod deploy runs)"
 	@echo "make setup                  system packages the tests need (as root, with apt-get) and the virtualenvs"
 	@echo "make system-packages        only the system packages (PostgreSQL 15 with pgaudit, openssl, a JRE)"
@@ -72,6 +76,11 @@ plan-bench: $(STAMP) policy-venv
 plan-compare: $(STAMP) policy-venv
 	@if [ -n "$(BASE)" ]; then $(PY) -m infra.offline.plan_compare --base "$(BASE)" --stack $(STACK); \
 	else $(PY) -m infra.offline.plan_compare "$(BEFORE)" "$(AFTER)"; fi
+
+# Exit codes (docs/ci.md): 0 no difference, 1 differences, 2 bad input (an unknown ref), 3 a plan could not run;
+# make reports any non-zero as its own failure, so CI reads build/plan-diff/summary.json instead.
+plan-diff: $(STAMP) policy-venv
+	@$(PY) -m infra.offline.plan_diff --base "$(BASE)" $(if $(filter command line,$(origin STACK)),--stack $(STACK))
 
 config-mutants: $(STAMP) policy-venv
 	@$(PY) -m infra.offline.mutants
@@ -160,6 +169,11 @@ restore-objects: $(STAMP)
 # point-in-time restore's commands (prod); docs/backup-and-restore.md.
 postgres-restore: plan
 	@$(PY) -m infra.ops.postgres_restore --stack $(STACK) $(ARGS)
+
+# Dremio's KV store from one of its backups: the restore Job built from the plan's coordinator, written to
+# build/restore/<stack>/, and the procedure around it; docs/backup-and-restore.md.
+dremio-restore: plan
+	@$(PY) -m infra.ops.dremio_restore --stack $(STACK) $(ARGS)
 
 # Log and audit indices back from the Elasticsearch snapshots (beside the live ones, or over them with
 # --replace-live); the password in ES_PASSWORD; docs/backup-and-restore.md.

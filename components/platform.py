@@ -224,6 +224,7 @@ class DataPlatform(pulumi.ComponentResource):
             config.retention,
             logins=DATABASE_LOGINS,
             backups=BackupTarget.from_lake(self.lake) if in_cluster_postgres else None,
+            event_emails=config.rds_event_emails if config.metadata.backend == "rds" else (),
             opts=child_options(self, providers=providers),
         )
         # Elasticsearch snapshots into the backups bucket: MinIO keys in dev, the IRSA role on S3 (none without the

@@ -162,19 +162,34 @@ def truthy(value: Any) -> bool:
     return value is True or (isinstance(value, str) and value.lower() == "true")
 
 
-def number(value: Any) -> float | None:
+def whole(value: Any) -> Any:
+    """A number as a person writes it: 90.0 becomes 90, inside lists and mappings too. The engine hands policy config
+    over as protobuf values, where every number is a double, and a message saying "at least 90.0d" is one
+    Elasticsearch and a reader would both reject."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, Mapping):
+        return {key: whole(value[key]) for key in value}
+    if isinstance(value, Sequence) and not isinstance(value, str):
+        return [whole(item) for item in value]
+    return value
+
+
+def number(value: Any) -> int | float | None:
+    """A numeric input (a string of digits too), whole when it is whole."""
     if isinstance(value, bool) or value is None or value is UNKNOWN:
         return None
     if isinstance(value, (int, float)):
-        return float(value)
+        return whole(value)
     if isinstance(value, str) and re.fullmatch(r"\d+(\.\d+)?", value):
-        return float(value)
+        return whole(float(value))
     return None
 
 
 def setting(args: Any, key: str, default: Any) -> Any:
+    """A policy's config value, numbers whole where they are whole."""
     config = args.get_config() or {}
-    return config.get(key, default)
+    return whole(config.get(key, default))
 
 
 # ---- buckets and their companions ------------------------------------------------------------------

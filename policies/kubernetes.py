@@ -44,17 +44,29 @@ REASON_ANNOTATION = "dataplatform/exemption-reason"
 SECRET_NAME = re.compile(r"(PASSWORD|PASSWD|SECRET|TOKEN|PRIVATE_KEY|API_KEY|CREDENTIAL)", re.IGNORECASE)
 # Names that say the value is where a secret is, or a switch about one, not the secret itself: a Secret's name, an
 # endpoint, a file, a flag, a storage mode.
-REFERENCE_NAME = re.compile(r"(_NAME|_ENDPOINT|_URL|_PATH|_FILE|_ENABLED|_PERSISTENCE)$", re.IGNORECASE)
+# A measure of a secret (how long a token lives, how long a password is) is not a secret either. The separator is
+# `_` in env names and `-` or `.` in ConfigMap keys (`token-lifetime-seconds`, `password-file`).
+REFERENCE_NAME = re.compile(
+    r"[-_.](NAME|ENDPOINT|URL|PATH|FILE|ENABLED|PERSISTENCE|SECONDS|MINUTES|HOURS|DAYS|TTL|TIMEOUT|LIFETIME|LENGTH"
+    r"|EXPIRY|EXPIRATION)$", re.IGNORECASE)
 # `..._SECRET_KEY` and the like name the key inside a Secret when the value is such a key: one case throughout
 # (`jwt-signature-secret`, `WORKLOAD_API_BEARER_TOKEN`), as generated secrets seldom are.
 SECRET_KEY_NAME = re.compile(r"(SECRET|PASSWORD|TOKEN|CLIENT_ID)_KEY$", re.IGNORECASE)
 DATA_KEY = re.compile(r"^([a-z0-9][a-z0-9.-]*|[A-Z0-9][A-Z0-9_]*)$")
 DIGEST = re.compile(r"@sha256:[0-9a-f]{64}$")
-INTERNAL_LB_ANNOTATIONS = (
-    "service.beta.kubernetes.io/aws-load-balancer-internal",
-    "networking.gke.io/load-balancer-type",
-    "service.beta.kubernetes.io/azure-load-balancer-internal",
-)
+# What makes a LoadBalancer Service internal, per cloud: the annotation and the values that mean internal.
+# - AWS Load Balancer Controller: `aws-load-balancer-scheme: internal` (internet-facing is its default), and the
+#   legacy `aws-load-balancer-internal: "true"` that both it and the in-tree provider honour
+#   (kubernetes-sigs/aws-load-balancer-controller/docs/guide/service/annotations.md).
+# - GKE: `networking.gke.io/load-balancer-type: "Internal"`, formerly `cloud.google.com/load-balancer-type`.
+# - AKS: `service.beta.kubernetes.io/azure-load-balancer-internal: "true"`.
+INTERNAL_LB_ANNOTATIONS = {
+    "service.beta.kubernetes.io/aws-load-balancer-scheme": ("internal",),
+    "service.beta.kubernetes.io/aws-load-balancer-internal": ("true",),
+    "networking.gke.io/load-balancer-type": ("Internal",),
+    "cloud.google.com/load-balancer-type": ("Internal",),
+    "service.beta.kubernetes.io/azure-load-balancer-internal": ("true",),
+}
 RELEASE_EXEMPTIONS_SCHEMA = {
     "type": "object",
     "additionalProperties": {"type": "string", "minLength": 1},
@@ -530,7 +542,8 @@ def _validate_load_balancer(args, report_violation) -> None:
         if known(args.props, "spec", "type") != "LoadBalancer":
             return
         annotations = known(args.props, "metadata", "annotations")
-        if any(known(annotations, key) not in (None, "false") for key in INTERNAL_LB_ANNOTATIONS):
+        if any(str(known(annotations, key)).strip().lower() in {value.lower() for value in internal}
+               for key, internal in INTERNAL_LB_ANNOTATIONS.items()):
             return
         report_violation(
             f"Service '{known(args.props, 'metadata', 'name') or args.name}' is a public LoadBalancer; use "
@@ -549,12 +562,42 @@ disallow_public_lb = resource_policy(
     "kubernetes-service-disallow-public-load-balancer",
     "DP-K8S-008",
     "No public LoadBalancer",
-    "No `Service` is of type LoadBalancer without an internal-load-balancer annotation, and no release's "
-    "values set a recorded service type to LoadBalancer.",
+    "No `Service` is of type LoadBalancer unless an annotation makes it internal (AWS Load Balancer Controller "
+    "`aws-load-balancer-scheme: internal` or `aws-load-balancer-internal: \"true\"`, GKE `load-balancer-type: "
+    "Internal`, AKS `azure-load-balancer-internal: \"true\"`), and no release's values set a recorded service type "
+    "to LoadBalancer.",
     Severity.HIGH,
     ["kubernetes", "access"],
     "Use a ClusterIP Service and reach it from inside the cluster.",
     _validate_load_balancer,
+    config=charts_setting("serviceTypes"),
+)
+
+
+def _validate_node_port(args, report_violation) -> None:
+    if args.resource_type == SERVICE:
+        if known(args.props, "spec", "type") == "NodePort":
+            report_violation(
+                f"Service '{known(args.props, 'metadata', 'name') or args.name}' is a NodePort, open on every node's "
+                "address; use ClusterIP (the deployer reaches services in-cluster)."
+            )
+    elif args.resource_type == RELEASE and (chart := chart_facts(args)) is not None:
+        values = known(args.props, "values")
+        opened = [path for path in chart["serviceTypes"] if _at(values, path) == "NodePort"]
+        if opened:
+            report_violation(f"{_release_label(args)} exposes a NodePort at {', '.join(opened)}; set ClusterIP.")
+
+
+disallow_node_port = resource_policy(
+    "kubernetes-service-disallow-node-port",
+    "DP-K8S-011",
+    "No NodePort Service",
+    "No `Service` is of type NodePort (a port opened on every node's address, past the NetworkPolicies' intent of "
+    "in-cluster access), and no release's values set a recorded service type to NodePort.",
+    Severity.HIGH,
+    ["kubernetes", "access"],
+    "Use a ClusterIP Service and reach it from inside the cluster.",
+    _validate_node_port,
     config=charts_setting("serviceTypes"),
 )
 
@@ -698,6 +741,7 @@ POLICIES = [
     require_namespace_level,
     disallow_plaintext,
     disallow_public_lb,
+    disallow_node_port,
     require_tls,
     disallow_shared_account,
 ]

@@ -13,6 +13,9 @@ from __future__ import annotations
 from typing import Any
 
 from pulumi_policy import Severity
+from pyhocon import ConfigFactory, ConfigTree
+from pyhocon.exceptions import ConfigException
+from pyparsing import ParseBaseException
 
 from .common import UNKNOWN, items, known, of_type, resource_policy, setting, stack_policy
 
@@ -94,19 +97,35 @@ def _is_dremio_config(props: Any) -> bool:
     return known(props, "metadata", "labels", "app.kubernetes.io/name") == "dremio"
 
 
+# The TLS switch of each surface Dremio serves, as dremio.conf names it.
+TLS_SWITCHES = (("web", "services.coordinator.web.ssl.enabled"), ("Flight", "services.flight.ssl.enabled"))
+
+
+def effective_dremio_conf(text: str) -> ConfigTree:
+    """dremio.conf as Dremio reads it: HOCON, where a later assignment wins, `a.b: x` and `a { b: x }` are the same
+    key, `=` and `:` are the same, and `${?VAR}` is dropped when the variable is unset. Raises on text Dremio could
+    not read either."""
+    return ConfigFactory.parse_string(text, resolve=True)
+
+
 def _validate_server_tls(args, report_violation) -> None:
     if args.resource_type != CONFIG_MAP or not _is_dremio_config(args.props):
         return
     conf = known(args.props, "data", "dremio.conf")
     if conf is UNKNOWN:
         return
-    text = conf if isinstance(conf, str) else ""
-    missing = [surface for surface, prefix in (("web", "coordinator.web"), ("Flight", "flight"))
-               if f"services.{prefix}.ssl.enabled: true" not in text]
-    if missing:
-        report_violation(f"ConfigMap '{known(args.props, 'metadata', 'name')}' leaves Dremio's "
-                         f"{' and '.join(missing)} without TLS; set services.<surface>.ssl.enabled: true with a "
-                         "keystore.")
+    name = known(args.props, "metadata", "name")
+    try:
+        effective = effective_dremio_conf(conf if isinstance(conf, str) else "")
+    except (ConfigException, ParseBaseException) as error:
+        report_violation(f"ConfigMap '{name}' holds a dremio.conf that cannot be read as HOCON "
+                         f"({str(error).splitlines()[0]}); Dremio would not start with it, so fix its syntax.")
+        return
+    off = [(surface, key) for surface, key in TLS_SWITCHES if effective.get(key, None) is not True]
+    if off:
+        report_violation(f"ConfigMap '{name}' leaves Dremio's {' and '.join(surface for surface, _ in off)} without "
+                         f"TLS; set {' and '.join(f'{key}: true' for _, key in off)} (the last assignment in "
+                         "dremio.conf wins) with a keystore.")
 
 
 require_server_tls = resource_policy(

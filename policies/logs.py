@@ -142,10 +142,11 @@ disallow_cluster_wildcards = resource_policy(
 )
 
 
-# What a read-only role may hold: index privileges that read documents or metadata, and the cluster privilege
-# that reads cluster state, health and node info (or one of its `cluster:monitor/...` actions).
+# What a read-only role may hold: index privileges that read documents or metadata, and the cluster privileges
+# that read cluster state, health and node info, and the snapshot repositories and their snapshots (or one of the
+# `cluster:monitor/...` actions).
 READ_INDEX_PRIVILEGES = {"read", "view_index_metadata", "monitor", "read_cross_cluster"}
-READ_CLUSTER_PRIVILEGES = {"monitor"}
+READ_CLUSTER_PRIVILEGES = {"monitor", "monitor_snapshot"}
 READ_CLUSTER_ACTIONS = "cluster:monitor/"
 
 
@@ -169,7 +170,7 @@ def _validate_reader_roles(args, report_violation) -> None:
     if found:
         report_violation(f"Elasticsearch role '{known(args.props, 'name') or args.name}' is a reader but grants "
                          f"{', '.join(found)}; a reader holds only read, view_index_metadata (indices) and monitor "
-                         "(cluster).")
+                         "or monitor_snapshot (cluster).")
 
 
 require_read_only_readers = resource_policy(
@@ -178,7 +179,7 @@ require_read_only_readers = resource_policy(
     "Reader roles cannot write",
     "An Elasticsearch `Role` marked read-only (`metadata.access: read`, or a name ending in `-reader`) holds only "
     "the index privileges `read`, `view_index_metadata`, `monitor` and `read_cross_cluster`, only the cluster "
-    "privilege `monitor` (or `cluster:monitor/...` actions), and no `run_as`.",
+    "privileges `monitor` and `monitor_snapshot` (or `cluster:monitor/...` actions), and no `run_as`.",
     Severity.HIGH,
     ["access"],
     "Drop the write, delete and administrative privileges from the reader, or give the writing identity a role "

@@ -5,13 +5,33 @@ from __future__ import annotations
 
 from pulumi_policy import Severity
 
-from .common import UNKNOWN, items, known, number, of_type, resource_policy, setting, stack_policy, truthy
+from .common import (
+    UNKNOWN,
+    as_list,
+    items,
+    known,
+    number,
+    of_type,
+    policy_statements,
+    resource_policy,
+    setting,
+    stack_policy,
+    truthy,
+)
 
 RDS_INSTANCE = "aws:rds/instance:Instance"
 RDS_PARAMETER_GROUP = "aws:rds/parameterGroup:ParameterGroup"
 CNPG_CLUSTER = "kubernetes:postgresql.cnpg.io/v1:Cluster"
 CNPG_SCHEDULED_BACKUP = "kubernetes:postgresql.cnpg.io/v1:ScheduledBackup"
 BARMAN_OBJECT_STORE = "kubernetes:barmancloud.cnpg.io/v1:ObjectStore"
+RDS_EVENT_SUBSCRIPTION = "aws:rds/eventSubscription:EventSubscription"
+SNS_TOPIC = "aws:sns/topic:Topic"
+SNS_SUBSCRIPTION = "aws:sns/topicSubscription:TopicSubscription"
+KMS_KEY = "aws:kms/key:Key"
+KMS_KEY_POLICY = "aws:kms/keyPolicy:KeyPolicy"
+REQUIRED_EVENT_CATEGORIES = ("backup", "failure")
+RDS_EVENTS_PRINCIPAL = "events.rds.amazonaws.com"
+AWS_MANAGED_SNS_KEY = "alias/aws/sns"
 PG_PROVIDER = "pulumi:providers:postgresql"
 PG_ROLE = "postgresql:index/role:Role"
 VERIFIED_SSL_MODES = ("verify-ca", "verify-full")
@@ -228,8 +248,6 @@ def _validate_pgaudit(args, report_violation) -> None:
         missing = _missing_classes(values.get("pgaudit.log"))
         if missing:
             problems.append(f"pgaudit.log lacks {', '.join(missing)}")
-        if str(values.get("rds.force_ssl")) != "1":
-            problems.append("rds.force_ssl is not 1")
         label = f"RDS parameter group '{known(args.props, 'name') or args.name}'"
     elif args.resource_type == CNPG_CLUSTER:
         parameters = known(args.props, "spec", "postgresql", "parameters")
@@ -240,20 +258,47 @@ def _validate_pgaudit(args, report_violation) -> None:
         return
     if problems:
         report_violation(f"{label} does not audit as required ({'; '.join(problems)}); load pgaudit with "
-                         "pgaudit.log ddl,role,write and force SSL.")
+                         "pgaudit.log ddl,role,write.")
 
 
 configure_pgaudit = resource_policy(
     "postgresql-server-configure-pgaudit",
     "DP-PG-002",
-    "PostgreSQL servers audit DDL, role and write statements over forced SSL",
-    "Every postgres-family `aws:rds/parameterGroup:ParameterGroup` preloads pgaudit, sets `pgaudit.log` covering "
-    "ddl, role and write, and `rds.force_ssl` 1; every CloudNativePG `Cluster` sets `pgaudit.log` likewise (the "
-    "operator then preloads the library).",
+    "PostgreSQL servers audit DDL, role and write statements",
+    "Every postgres-family `aws:rds/parameterGroup:ParameterGroup` preloads pgaudit and sets `pgaudit.log` "
+    "covering ddl, role and write; every CloudNativePG `Cluster` sets `pgaudit.log` likewise (the operator then "
+    "preloads the library).",
     Severity.HIGH,
     ["audit"],
-    "Preload pgaudit and set pgaudit.log to ddl,role,write (and rds.force_ssl to 1 on RDS).",
+    "Preload pgaudit and set pgaudit.log to ddl,role,write.",
     _validate_pgaudit,
+)
+
+
+def _validate_forced_ssl(args, report_violation) -> None:
+    if args.resource_type != RDS_PARAMETER_GROUP:
+        return
+    family = known(args.props, "family")
+    if not (isinstance(family, str) and family.startswith("postgres")):
+        return
+    values = {known(p, "name"): known(p, "value") for p in items(known(args.props, "parameters"))}
+    if str(values.get("rds.force_ssl")) != "1":
+        seen = values.get("rds.force_ssl")
+        shown = "is not set" if seen is None else f"is {seen}"
+        report_violation(f"RDS parameter group '{known(args.props, 'name') or args.name}' lets clients connect "
+                         f"without TLS (rds.force_ssl {shown}); set rds.force_ssl to 1.")
+
+
+require_forced_ssl = resource_policy(
+    "aws-rds-parameter-group-require-ssl",
+    "DP-RDS-009",
+    "RDS PostgreSQL refuses connections without TLS",
+    "Every postgres-family `aws:rds/parameterGroup:ParameterGroup` sets `rds.force_ssl` to 1, so the server "
+    "refuses a client that does not negotiate TLS.",
+    Severity.HIGH,
+    ["transport"],
+    "Set rds.force_ssl to 1 in the instance's parameter group.",
+    _validate_forced_ssl,
 )
 
 
@@ -329,6 +374,120 @@ require_cluster_backups = stack_policy(
 )
 
 
+def _refers(resource, key: str, target) -> bool:
+    """Whether `resource`'s input `key` comes from `target` (by property dependency, as the engine records it)."""
+    return target.urn in {dep.urn for dep in resource.property_dependencies.get(key, [])}
+
+
+def _names_instance(subscription, instance, identifier: str) -> bool:
+    """Whether an event subscription covers the instance: it names the instance's identifier (or takes it from the
+    instance), or it names no source at all (every instance of the account)."""
+    if known(subscription.props, "sourceType") not in (None, "db-instance"):
+        return False
+    ids = known(subscription.props, "sourceIds")
+    if ids is None or (ids is not UNKNOWN and not items(ids)):
+        return True
+    return identifier in items(ids) or _refers(subscription, "sourceIds", instance)
+
+
+def _key_admits_rds_events(document) -> bool | None:
+    """Whether a key policy lets RDS's event service encrypt for the topic; None when the policy is not known."""
+    statements = policy_statements(document)
+    if statements is None:
+        return None
+    granted: set[str] = set()
+    for statement in statements:
+        principal = statement.get("Principal")
+        services = as_list(principal.get("Service")) if isinstance(principal, dict) else []
+        if statement.get("Effect") == "Allow" and RDS_EVENTS_PRINCIPAL in services:
+            granted |= set(as_list(statement.get("Action")))
+    generates = bool(granted & {"kms:GenerateDataKey*", "kms:GenerateDataKey", "kms:*"})
+    return generates and bool(granted & {"kms:Decrypt", "kms:*"})
+
+
+def _topic_problems(args, topic) -> list[str]:
+    name = known(topic.props, "name")
+    label = f"topic '{name if isinstance(name, str) else topic.name}'"
+    problems = []
+    key_id = known(topic.props, "kmsMasterKeyId")
+    if key_id is None or key_id == "":
+        problems.append(f"{label} is not encrypted (no kmsMasterKeyId)")
+    elif key_id == AWS_MANAGED_SNS_KEY:
+        problems.append(f"{label} is encrypted with the AWS-managed key {AWS_MANAGED_SNS_KEY}, whose policy cannot let "
+                        f"{RDS_EVENTS_PRINCIPAL} use it")
+    else:
+        for key in (resource for resource in of_type(args.resources, KMS_KEY) if _refers(topic, "kmsMasterKeyId",
+                                                                                         resource)):
+            documents = [known(key.props, "policy")] + [
+                known(attached.props, "policy") for attached in of_type(args.resources, KMS_KEY_POLICY)
+                if _refers(attached, "keyId", key)]
+            verdicts = [_key_admits_rds_events(document) for document in documents if document is not None]
+            if verdicts and None not in verdicts and not any(verdicts):
+                problems.append(f"the key of {label} does not let {RDS_EVENTS_PRINCIPAL} use it (kms:GenerateDataKey* "
+                                "and kms:Decrypt), so RDS cannot publish to it")
+    if not any(_refers(subscription, "topic", topic) for subscription in of_type(args.resources, SNS_SUBSCRIPTION)):
+        problems.append(f"{label} has no subscription, so its events reach no one")
+    return problems
+
+
+def _subscription_problems(args, subscription) -> list[str]:
+    label = f"subscription '{known(subscription.props, 'name') or subscription.name}'"
+    problems = []
+    categories = known(subscription.props, "eventCategories")
+    if categories is not UNKNOWN and items(categories):
+        missing = [category for category in REQUIRED_EVENT_CATEGORIES if category not in items(categories)]
+        if missing:
+            problems.append(f"{label} leaves out {', '.join(missing)}")
+    topics = [topic for topic in of_type(args.resources, SNS_TOPIC) if _refers(subscription, "snsTopic", topic)]
+    if not topics:
+        problems.append(f"{label} sends to a topic the stack does not declare, whose encryption cannot be checked")
+    for topic in topics:
+        problems += _topic_problems(args, topic)
+    return problems
+
+
+def _validate_event_subscription(args, report_violation) -> None:
+    subscriptions = [subscription for subscription in of_type(args.resources, RDS_EVENT_SUBSCRIPTION)
+                     if known(subscription.props, "enabled") is not False]
+    for instance in of_type(args.resources, RDS_INSTANCE):
+        identifier = known(instance.props, "identifier")
+        if identifier is UNKNOWN:
+            continue
+        label = f"RDS instance '{identifier if isinstance(identifier, str) else instance.name}'"
+        covering = [subscription for subscription in subscriptions
+                    if _names_instance(subscription, instance, identifier if isinstance(identifier, str) else "")]
+        if not covering:
+            problems = ["no enabled event subscription names it"]
+        else:
+            found = sorted((_subscription_problems(args, subscription) for subscription in covering), key=len)
+            problems = found[0]
+        if problems:
+            report_violation(f"{label} reports its events to no one who would see them ({'; '.join(problems)}): a "
+                             "failed backup or a failed instance would go unnoticed. Subscribe it to the backup and "
+                             "failure categories, to an SNS topic encrypted with a customer-managed key that admits "
+                             f"{RDS_EVENTS_PRINCIPAL}, with at least one subscriber (components/metadata/events.py).",
+                             instance.urn)
+
+
+require_event_subscription = stack_policy(
+    "aws-rds-instance-require-event-subscription",
+    "DP-RDS-008",
+    "RDS instances report backup and failure events to an encrypted SNS topic that reaches someone",
+    "Every RDS instance is named (or, with no source ids, covered) by an enabled `aws:rds/eventSubscription:"
+    "EventSubscription` of source type `db-instance` whose categories include `backup` and `failure` (none listed "
+    "means all); the subscription's `snsTopic` is an `aws:sns/topic:Topic` of the stack with a `kmsMasterKeyId` other "
+    "than the AWS-managed `alias/aws/sns`; when that key is the stack's, its policy (inline or a `KeyPolicy`) lets "
+    "`events.rds.amazonaws.com` use `kms:GenerateDataKey*` and `kms:Decrypt` without conditions (the SNS Developer "
+    "Guide's requirement for AWS event sources); and at least one `aws:sns/topicSubscription:TopicSubscription` "
+    "takes from the topic. RDS runs the automated backups; without this nothing reports a failed one.",
+    Severity.HIGH,
+    ["retention"],
+    "Declare the event subscription, the encrypted topic and an e-mail subscriber (metadata.eventEmails or an "
+    "alerting e-mail receiver).",
+    _validate_event_subscription,
+)
+
+
 POLICIES = [
     enable_encryption,
     disallow_public,
@@ -339,6 +498,8 @@ POLICIES = [
     configure_backup_retention,
     require_provider_tls,
     configure_pgaudit,
+    require_forced_ssl,
     disallow_superuser,
     require_cluster_backups,
+    require_event_subscription,
 ]

@@ -2,15 +2,17 @@
 self-registration as Admin, and database connections that cannot write or skip certificate checks.
 
 Superset reads its settings from `superset_config.py`. The pack judges every ConfigMap whose `data`, and every
-Secret whose `stringData`, carries a file of that name, wherever it is mounted: its top-level assignments, read line
-by line, the last assignment of a name winning as in Python. The database connections are the dynamic `Database`
+Secret whose `stringData`, carries a file of that name, wherever it is mounted: the file is parsed as Python (a
+file Python cannot parse is reported, since Superset would not start with it) and every assignment at module level,
+also inside a module-level `if`, `try` or `with`, counts in file order, so the last one that may run wins. The
+database connections are the dynamic `Database`
 resources of components/presentation/provider.py, whose inputs carry `allow_dml`, `allow_ctas`, `allow_cvas`,
 `allow_file_upload` and the SQLAlchemy `uri`.
 """
 
 from __future__ import annotations
 
-import re
+import ast
 from typing import Any
 
 from pulumi_policy import Severity
@@ -29,7 +31,6 @@ KNOWN_DEFAULT_KEYS = {
     "TEST_NON_DEV_SECRET",
     "YOUR_OWN_RANDOM_GENERATED_SECRET_KEY",
 }
-ASSIGNMENT = re.compile(r"^(?P<name>[A-Z_][A-Z0-9_]*)\s*=\s*(?P<value>.+?)\s*$")
 WRITES = ("allow_dml", "allow_ctas", "allow_cvas", "allow_file_upload")
 
 
@@ -47,14 +48,48 @@ def _config_text(args: Any) -> tuple[str, str] | None:
     return text, f"{kind} '{name if isinstance(name, str) else args.name}'"
 
 
-def _settings(text: str) -> dict[str, str]:
-    """The file's top-level assignments (a later one wins)."""
-    settings: dict[str, str] = {}
-    for line in text.splitlines():
-        match = ASSIGNMENT.match(line)
-        if match:
-            settings[match["name"]] = match["value"]
+NOT_LITERAL = object()  # a value computed when Superset starts (the environment, a call), not written in the file
+
+
+def _module_level(body: list[ast.stmt]) -> list[ast.stmt]:
+    """Statements that run when the module is imported, in file order: the body, and the bodies of module-level
+    `if`/`try`/`with` blocks (either branch may be the one that runs, so both count)."""
+    statements: list[ast.stmt] = []
+    for statement in body:
+        statements.append(statement)
+        if isinstance(statement, (ast.If, ast.With)):
+            statements += _module_level(statement.body) + _module_level(getattr(statement, "orelse", []))
+        elif isinstance(statement, ast.Try):
+            for block in (statement.body, *(handler.body for handler in statement.handlers), statement.orelse,
+                          statement.finalbody):
+                statements += _module_level(block)
+    return statements
+
+
+def _settings(text: str) -> dict[str, ast.expr]:
+    """Each upper-case name's value expression, from its last assignment that may run (raises SyntaxError)."""
+    settings: dict[str, ast.expr] = {}
+    for statement in _module_level(ast.parse(text, filename=CONFIG_FILE).body):
+        if isinstance(statement, ast.Assign):
+            targets, value = statement.targets, statement.value
+        elif isinstance(statement, ast.AnnAssign) and statement.value is not None:
+            targets, value = [statement.target], statement.value
+        else:
+            continue
+        for target in targets:
+            if isinstance(target, ast.Name) and target.id.isupper():
+                settings[target.id] = value
     return settings
+
+
+def _literal(value: ast.expr | None) -> Any:
+    """The value as written (True, "Admin"), or NOT_LITERAL when it is computed at start."""
+    if value is None:
+        return None
+    try:
+        return ast.literal_eval(value)
+    except (ValueError, TypeError, SyntaxError, RecursionError):
+        return NOT_LITERAL
 
 
 def _config_policy(check):
@@ -63,7 +98,13 @@ def _config_policy(check):
         if found is None:
             return
         text, label = found
-        problem = check(_settings(text))
+        try:
+            settings = _settings(text)
+        except SyntaxError as error:
+            report_violation(f"{label} ({CONFIG_FILE}) is not valid Python (line {error.lineno}: {error.msg}); "
+                             "Superset would not start with it, so fix its syntax.")
+            return
+        problem = check(settings)
         if problem:
             report_violation(f"{label} ({CONFIG_FILE}) {problem}")
 
@@ -73,14 +114,32 @@ def _config_policy(check):
 # ---- secret key -------------------------------------------------------------------------------------------
 
 
-def _secret_key_problem(settings: dict[str, str]) -> str | None:
+def _environment_default(value: ast.expr) -> Any:
+    """The literal fallback of `os.environ.get(NAME, default)` or `os.getenv(NAME, default)`, else None: when the
+    variable is unset, that literal is the key."""
+    if not (isinstance(value, ast.Call) and isinstance(value.func, ast.Attribute)):
+        return None
+    function = ast.unparse(value.func)
+    if function not in ("os.environ.get", "environ.get", "os.getenv", "getenv"):
+        return None
+    default = value.args[1] if len(value.args) > 1 else next(
+        (keyword.value for keyword in value.keywords if keyword.arg == "default"), None)
+    literal = _literal(default)
+    return literal if isinstance(literal, str) else None
+
+
+def _secret_key_problem(settings: dict[str, ast.expr]) -> str | None:
     value = settings.get("SECRET_KEY")
     if value is None:
         return "sets no SECRET_KEY; read it from a generated Secret (os.environ)."
-    literal = re.fullmatch(r"""(['"])(?P<text>.*)\1""", value)
-    if literal is None:
+    literal = _literal(value)
+    fallback = _environment_default(value) if literal is NOT_LITERAL else None
+    if fallback is not None:
+        return ("falls back to a literal SECRET_KEY when its variable is unset; read it with os.environ[...] so a "
+                "missing Secret stops Superset instead.")
+    if literal is NOT_LITERAL:
         return None  # read at run time (the environment), not a literal
-    if literal["text"] in KNOWN_DEFAULT_KEYS:
+    if literal in KNOWN_DEFAULT_KEYS:
         return "uses a known default SECRET_KEY; read a generated key from a Secret (os.environ) instead."
     return "writes SECRET_KEY as a literal; read a generated key from a Secret (os.environ) instead."
 
@@ -103,8 +162,8 @@ configure_secret_key = resource_policy(
 
 
 def _switches_problem(required: tuple[str, ...], what: str):
-    def check(settings: dict[str, str]) -> str | None:
-        off = [name for name in required if settings.get(name) != "True"]
+    def check(settings: dict[str, ast.expr]) -> str | None:
+        off = [name for name in required if _literal(settings.get(name)) is not True]
         return f"leaves {', '.join(off)} off; {what}." if off else None
 
     return check
@@ -138,10 +197,10 @@ require_secure_cookies = resource_policy(
 # ---- self-registration --------------------------------------------------------------------------------------
 
 
-def _registration_problem(settings: dict[str, str]) -> str | None:
-    if settings.get("AUTH_USER_REGISTRATION") != "True":
+def _registration_problem(settings: dict[str, ast.expr]) -> str | None:
+    if _literal(settings.get("AUTH_USER_REGISTRATION")) in (False, None):
         return None
-    if settings.get("AUTH_USER_REGISTRATION_ROLE", "").strip("'\"") == "Admin":
+    if _literal(settings.get("AUTH_USER_REGISTRATION_ROLE")) in ("Admin", NOT_LITERAL):
         return ("lets anyone register as Admin; turn AUTH_USER_REGISTRATION off or give "
                 "AUTH_USER_REGISTRATION_ROLE a read-only role.")
     return None
@@ -168,16 +227,19 @@ def _validate_database(args, report_violation) -> None:
         return
     writes = [flag for flag in WRITES if known(args.props, flag) not in (False, UNKNOWN)]
     uri = known(args.props, "uri")
-    problems = [f"{', '.join(writes)} on"] if writes else []
+    problems, fixes = [], []
+    if writes:
+        problems.append(f"{', '.join(writes)} on")
+        fixes.append(f"set {', '.join(writes)} to false")
     if isinstance(uri, str) and uri.startswith("dremio+flight://"):
         query = uri.partition("?")[2].lower()
         if "useencryption=true" not in query or "disablecertificateverification=false" not in query:
-            problems.append("Flight without encryption and certificate verification")
+            problems.append("a Flight URI without encryption and certificate verification")
+            fixes.append("add UseEncryption=true and disableCertificateVerification=false to its URI")
     if problems:
         name = known(args.props, "name")
         report_violation(f"Superset database '{name if isinstance(name, str) else args.name}' has "
-                         f"{'; '.join(problems)}; turn writes off and keep UseEncryption=true with "
-                         "disableCertificateVerification=false.")
+                         f"{'; '.join(problems)}; {' and '.join(fixes)}.")
 
 
 disallow_database_writes = resource_policy(

@@ -167,10 +167,18 @@ def _validate_public_access(args, report_violation) -> None:
                 bucket.urn,
             )
         blocks = companions(args.resources, bucket, PUBLIC_ACCESS_BLOCK)
-        if not any(all(truthy(known(block.props, flag)) for flag in PUBLIC_ACCESS_FLAGS) for block in blocks):
+        off = [[flag for flag in PUBLIC_ACCESS_FLAGS if not truthy(known(block.props, flag))] for block in blocks]
+        if not blocks:
             report_violation(
-                f"Bucket {label(bucket)} does not block public access; add a BucketPublicAccessBlock with "
-                "all four flags set to true for it.",
+                f"Bucket {label(bucket)} does not block public access (it has no BucketPublicAccessBlock); add one "
+                f"with {', '.join(PUBLIC_ACCESS_FLAGS)} set to true.",
+                bucket.urn,
+            )
+        elif all(off):
+            fewest = min(off, key=len)
+            report_violation(
+                f"Bucket {label(bucket)} does not block public access ({', '.join(fewest)} not true on its "
+                f"BucketPublicAccessBlock); set {', '.join(fewest)} to true.",
                 bucket.urn,
             )
 

@@ -16,6 +16,8 @@ Example (inside a Pulumi program; `cluster` is the runtime's ClusterContext)::
 - Snapshots (docs/backup-and-restore.md, "Elasticsearch"): an `s3` repository on the lake's backups bucket under
   `elasticsearch/`, and SLM policies snapshotting the audit indices (kept at least `retention.auditDays`) and the
   job logs (kept at least `logs.jobLogDays`); how the nodes reach the bucket: components/logs/snapshots.py.
+- Watching: prometheus-community's Elasticsearch exporter, as a read-only user (cluster `monitor` and
+  `monitor_snapshot`), its ServiceMonitor and the snapshot and cluster-health alerts: components/logs/exporter.py.
 - No identity for Dremio: its Elasticsearch connector cannot speak to a 9.x cluster, so Dremio has no logs source
   (docs/decisions/0028-dremio-editions-and-the-logs-source.md) and no user here.
 """
@@ -29,6 +31,8 @@ import pulumi_random as random
 from components.kit.base import child_options, type_token
 from components.kit.cluster import LOG_SHIPPER_SECRET, ClusterContext, server_certificate, service_dns_names
 from components.kit.images import pinned
+from components.kit.release import declare_release
+from components.logs import exporter
 from components.logs import spec as logs_spec
 from components.logs.config import LogsSettings, NodeSetSettings
 from components.logs.provider import IlmPolicy, IndexTemplate, Role, SlmPolicy, SnapshotRepository, User
@@ -43,6 +47,7 @@ from components.logs.snapshots import (
     client_settings,
     pod_additions,
 )
+from components.monitoring.component import Monitoring
 from components.runtime.values import ECK_RELEASE
 from infra.model.config import RetentionConfig
 from infra.model.naming import service_host
@@ -201,7 +206,43 @@ class LogIndices(pulumi.ComponentResource):
             string_data={"username": shipper.key, "password": shipper_password.result},
             opts=self._k8s(additional_secret_outputs=["stringData", "data"]),
         )
+        self._exporter(namespace, connection, snapshots is not None, config.snapshots.interval_hours)
         self.register_outputs({"endpoint": self.endpoint, "indices": [family.pattern for family in families]})
+
+    def _exporter(self, namespace: pulumi.Input[str], connection: pulumi.Output, snapshots: bool,
+                  interval_hours: int) -> None:
+        """The snapshot and health exporter (components/logs/exporter.py): its read-only user, whose password and the
+        stack CA reach the pod through Secrets, its release, the ServiceMonitor and the alerts."""
+        name = self._name
+        role = Role(f"{name}-role-exporter", connection, exporter.EXPORTER_ROLE, exporter.role(),
+                    opts=child_options(self))
+        password = random.RandomPassword(f"{name}-exporter-password", length=40, special=False,
+                                         opts=child_options(self))
+        user = User(f"{name}-user-exporter", connection, exporter.EXPORTER_USER, [exporter.EXPORTER_ROLE],
+                    password.result, full_name="Prometheus Elasticsearch exporter",
+                    opts=child_options(self, depends_on=[role]))
+        credentials = k8s.core.v1.Secret(
+            f"{name}-exporter-credentials",
+            metadata=k8s.meta.v1.ObjectMetaArgs(name=exporter.CREDENTIALS_SECRET, namespace=namespace),
+            type="Opaque",
+            string_data={"username": user.key, "password": password.result},
+            opts=self._k8s(additional_secret_outputs=["stringData", "data"]),
+        )
+        ca = k8s.core.v1.Secret(
+            f"{name}-exporter-ca",
+            metadata=k8s.meta.v1.ObjectMetaArgs(name=exporter.CA_SECRET, namespace=namespace),
+            type="Opaque",
+            string_data={exporter.CA_KEY: self._cluster.ca_pem},
+            opts=self._k8s(),
+        )
+        spec = exporter.release(exporter.endpoint(f"{CLUSTER_NAME}-es-http", HTTP_PORT))
+        release = declare_release(f"{name}-exporter", spec, namespace,
+                                  self._k8s(depends_on=[credentials, ca, user]))
+        rules = exporter.cluster_alert_rules()
+        if snapshots:
+            rules = exporter.snapshot_alert_rules(interval_hours, CLUSTER_NAME) + rules
+        Monitoring(f"{name}-monitoring", self._cluster, targets=[exporter.scrape_target()], rules=rules,
+                   opts=child_options(self, depends_on=[release]))
 
     def _snapshot_access(self, namespace: str, snapshots: SnapshotTarget) -> list[pulumi.Resource]:
         """What the nodes need before they start to reach the bucket: in dev the MinIO keys for the keystore and the

@@ -1,5 +1,5 @@
-"""The logs layer's vendor-documented flows: the ECK-managed Elasticsearch nodes and the Fluent Bit shipper
-(the runtime releases it; its pipeline is components/logs/shipping.py).
+"""The logs layer's vendor-documented flows: the ECK-managed Elasticsearch nodes, the Fluent Bit shipper (the runtime
+releases it; its pipeline is components/logs/shipping.py) and the snapshot exporter (components/logs/exporter.py).
 
 Pure data (components/kit/flows.py); components/platform.py lists it.
 """
@@ -7,6 +7,7 @@ Pure data (components/kit/flows.py); components/platform.py lists it.
 from __future__ import annotations
 
 from components.kit.flows import AWS_APIS, KUBERNETES_API, Flow, FlowTable, Port, Service, Workload, chart_source
+from components.logs import exporter
 from components.logs.config import LogsSettings
 from components.logs.shipping import AUDIT_PORT, ELASTICSEARCH_PORT, LOG_METRICS_PORT
 
@@ -27,6 +28,15 @@ FLUENT_BIT = Workload(
     (Port(METRICS_PORT), Port(AUDIT_PORT), Port(LOG_METRICS_PORT)),
     source=chart_source("fluent/helm-charts", "fluent-bit-0.58.1", "charts/fluent-bit/templates/_pod.tpl"),
     service="log-shipper",
+)
+
+EXPORTER_DOCS = "https://github.com/prometheus-community/elasticsearch_exporter/blob/v1.11.0/README.md"
+EXPORTER = Workload(
+    "elasticsearch-exporter", "logs",
+    {"app.kubernetes.io/name": exporter.CHART, "app.kubernetes.io/instance": exporter.RELEASE},
+    (Port(exporter.PORT),),
+    source=chart_source("prometheus-community/helm-charts", "prometheus-elasticsearch-exporter-7.4.0",
+                        "charts/prometheus-elasticsearch-exporter/templates/deployment.yaml"),
 )
 
 
@@ -58,6 +68,10 @@ def flow_table(settings: LogsSettings, web_identity: bool = False) -> FlowTable:
              FLUENT_BIT_DOCS + "administration/monitoring"),
         Flow(Service("prometheus"), FLUENT_BIT, LOG_METRICS_PORT, "scrapes the series derived from logs",
              FLUENT_BIT_DOCS + "pipeline/outputs/prometheus-exporter"),
+        Flow(EXPORTER, Service("elasticsearch"), ELASTICSEARCH_PORT,
+             "reads cluster health, node stats and the snapshot repositories over TLS", EXPORTER_DOCS),
+        Flow(Service("prometheus"), EXPORTER, exporter.PORT, "the logs layer's ServiceMonitor scrapes the exporter",
+             EXPORTER_DOCS),
     ]
     # Every master-eligible and data node writes snapshot files and reads them back (the repository's
     # verification on creation, snapshots, restores): to MinIO in dev, to S3 in prod.
@@ -73,4 +87,4 @@ def flow_table(settings: LogsSettings, web_identity: bool = False) -> FlowTable:
         flows.append(Flow(Service("elasticsearch"), Service("elasticsearch"), 9300,
                           "nodes form the cluster over the transport protocol",
                           _eck("pkg/controller/elasticsearch/network/ports.go")))
-    return FlowTable("logs", (FLUENT_BIT, *elasticsearch), tuple(flows))
+    return FlowTable("logs", (FLUENT_BIT, EXPORTER, *elasticsearch), tuple(flows))

@@ -56,6 +56,10 @@ from components.metadata.backups import (
     scheduled_backup_method,
 )
 from components.metadata.config import MetadataSettings
+from components.metadata.events import CATEGORIES as EVENT_CATEGORIES
+from components.metadata.events import SOURCE_TYPE as EVENT_SOURCE_TYPE
+from components.metadata.events import instance_arn, topic_name, topic_policy_document
+from components.metadata.events import key_policy_document as events_key_policy
 from components.metadata.flows import INSTANCE_LABELS, INSTANCE_MONITOR
 from components.metadata.log_routes import CLUSTER_NAME
 from components.monitoring.component import Monitoring, ScrapeTarget
@@ -148,6 +152,7 @@ class MetadataDatabase(pulumi.ComponentResource):
         retention: RetentionConfig,
         logins: Sequence[DatabaseLogin],
         backups: BackupTarget | None = None,
+        event_emails: Sequence[str] = (),
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__(type_token("metadata", "MetadataDatabase"), name, None, opts)
@@ -155,6 +160,7 @@ class MetadataDatabase(pulumi.ComponentResource):
         self._config = config
         self._stack = stack
         self._retention = retention
+        self._event_emails = tuple(event_emails)
         self._identifier = naming.physical_name(stack.name_prefix, stack.stack, "metadata")
         self._cluster = cluster
         self.rds_ca = rds_ca_source(config)
@@ -393,7 +399,58 @@ class MetadataDatabase(pulumi.ComponentResource):
             tags={"dataplatform:role": "metadata"},
             opts=self._child(protect=protect),
         )
+        self._rds_events(instance)
         return instance.address, "dpadmin", config.ca_bundle_file
+
+    def _rds_events(self, instance: aws.rds.Instance) -> None:
+        """The instance's RDS events (components/metadata/events.py) to an SNS topic encrypted with a key of its own,
+        mailed to `event_emails`. ARNs are built from their parts so that the policies are known at preview."""
+        identifier, name = self._identifier, f"{self._name}-events"
+        invoke = pulumi.InvokeOutputOptions(parent=self)
+        caller = aws.get_caller_identity_output(opts=invoke)
+        partition = aws.get_partition_output(opts=invoke)
+        region = aws.get_region_output(opts=invoke)
+        parts = pulumi.Output.all(partition.partition, caller.account_id, region.region)
+        key = aws.kms.Key(
+            f"{name}-key",
+            description=f"Encrypts the {topic_name(identifier)} SNS topic (RDS events of {identifier}).",
+            enable_key_rotation=True,
+            deletion_window_in_days=30,
+            policy=parts.apply(lambda values: events_key_policy(values[0], values[1], values[2])),
+            opts=self._child(protect=self._stack.protect),
+        )
+        topic = aws.sns.Topic(
+            f"{name}-topic",
+            name=topic_name(identifier),
+            kms_master_key_id=key.arn,
+            tags={"dataplatform:role": "metadata-events"},
+            opts=self._child(),
+        )
+        aws.sns.TopicPolicy(
+            f"{name}-topic-policy",
+            arn=topic.arn,
+            policy=parts.apply(lambda values: topic_policy_document(
+                f"arn:{values[0]}:sns:{values[2]}:{values[1]}:{topic_name(identifier)}",
+                instance_arn(values[0], values[2], values[1], identifier), values[1])),
+            opts=self._child(),
+        )
+        for address in self._event_emails:
+            # Named by the address, so that a list reordered replaces no confirmed subscription. Pending until the
+            # address confirms from SNS's first mail (docs/backup-and-restore.md).
+            aws.sns.TopicSubscription(
+                f"{name}-{address}", topic=topic.arn, protocol="email", endpoint=address, opts=self._child(),
+            )
+        aws.rds.EventSubscription(
+            name,
+            name=topic_name(identifier),
+            sns_topic=topic.arn,
+            source_type=EVENT_SOURCE_TYPE,
+            source_ids=[instance.identifier],
+            event_categories=list(EVENT_CATEGORIES),
+            enabled=True,
+            tags={"dataplatform:role": "metadata-events"},
+            opts=self._child(),
+        )
 
     # ---- inside the server --------------------------------------------------------------------------
 

@@ -12,6 +12,7 @@ from pydantic import Field, field_validator, model_validator
 from infra.model.errors import InputError, Problem
 from infra.model.sections import (
     ABSOLUTE_PATH,
+    EMAIL,
     Section,
     platform_images,
     repeated_names,
@@ -62,11 +63,25 @@ class MetadataSettings(Section):
         default="migrations",
         description="Platform image (images/digests.lock.json) whose Python runs the migrations Job.",
     )
+    event_emails: tuple[Annotated[str, Field(pattern=EMAIL)], ...] | None = Field(
+        default=None,
+        description="`rds`: the addresses RDS's events of the instance (backup, failure, failover, ...) are mailed to, "
+        "through an encrypted SNS topic; each confirms its subscription from the first mail. Unset: every address "
+        "of the `alerting` e-mail receivers. prod requires at least one (docs/backup-and-restore.md).",
+    )
     network: RdsNetwork | None = Field(
         default=None,
         description="`rds`: where the instance lives (a subnet group of these subnets, these security groups); "
         "without it AWS would place the instance in the default VPC, out of the cluster's reach.",
     )
+
+    @field_validator("event_emails")
+    @classmethod
+    def _distinct_emails(cls, emails: tuple[str, ...] | None) -> tuple[str, ...] | None:
+        repeated = repeated_names(list(emails or ()))
+        if repeated:
+            raise ValueError(f"lists {', '.join(repeated)} twice; list each address once")
+        return emails
 
     @field_validator("migrations_image")
     @classmethod

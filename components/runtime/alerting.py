@@ -89,13 +89,21 @@ INHIBITIONS: tuple[Inhibition, ...] = (
         "same namespace cannot be scraped, that is the cause to fix",
         ('alertname="DataPlatformScrapeTargetDown"',), ('alertname="PostgresBackupLate"',), ("namespace",),
     ),
+    Inhibition(
+        "exporter-blind-mutes-snapshot-late",
+        "ElasticsearchSnapshotLate also fires when no series says when the last snapshot was; while the snapshot "
+        "exporter cannot be scraped or cannot read the repositories, that is the cause to fix",
+        (_names("DataPlatformScrapeTargetDown", "ElasticsearchSnapshotsUnreadable"), 'job="elasticsearch-exporter"'),
+        ('alertname="ElasticsearchSnapshotLate"',), ("namespace",),
+    ),
 )
 
 
 def inhibited_alerts() -> set[str]:
     """Every alert name an inhibition refers to."""
     return {*SERVICE_DOWN, *(name for names in SERVICE_DOWN.values() for name in names), *GENERIC_WORKLOAD,
-            "DataPlatformScrapeTargetDown", "PostgresBackupLate"}
+            "DataPlatformScrapeTargetDown", "PostgresBackupLate", "ElasticsearchSnapshotsUnreadable",
+            "ElasticsearchSnapshotLate"}
 
 
 def _receiver(name: str, receiver: ReceiverSettings, platform_ca_file: str) -> dict[str, Any]:

@@ -14,6 +14,7 @@ from pydantic import Field, SecretStr, model_validator
 from infra.model import naming
 from infra.model.errors import InputError, Problem
 from infra.model.sections import (
+    EMAIL,
     HTTPS_URL,
     KUBERNETES_NAME,
     NO_SPACE,
@@ -121,7 +122,6 @@ RECEIVER_NAME = r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$"
 DURATION = r"^[1-9][0-9]*(s|m|h|d)$"
 DURATION_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 SMARTHOST = r"^[A-Za-z0-9]([A-Za-z0-9.-]{0,251}[A-Za-z0-9])?:[0-9]{1,5}$"
-EMAIL = r"^[^\s@,<>]+@[^\s@,<>]+\.[^\s@,<>]+$"
 # The receiver every alert reaches when no route of its severity is configured: it has no integration, so those
 # alerts are shown in Alertmanager's UI and API and sent nowhere. Its name says so wherever it appears.
 UI_ONLY_RECEIVER = "alertmanager-ui-only"

@@ -248,6 +248,27 @@ CHARTS: dict[str, ChartPaths] = {
                 ),
             ),
         ),
+        # prometheus-community/helm-charts, chart prometheus-elasticsearch-exporter 7.4.0 (the exporter v1.11.0, tag
+        # prometheus-elasticsearch-exporter-7.4.0); paths as in that tag's values.yaml. One Deployment and a
+        # ClusterIP Service. TLS to Elasticsearch: `es.ssl.enabled` passes `--es.ca`, `es.sslSkipVerify` would pass
+        # `--es.ssl-skip-verify` (templates/deployment.yaml); a client key in the values lands in a chart-made
+        # Secret (templates/cert-secret.yaml).
+        ChartPaths(
+            chart="prometheus-elasticsearch-exporter",
+            version="7.4.0",
+            repository="https://prometheus-community.github.io/helm-charts",
+            pages="prometheus-community/helm-charts@gh-pages",
+            pod_security=("podSecurityContext",),
+            container_security=("securityContext",),
+            resources=("resources",),
+            service_types=("service.type",),
+            tls=(TlsSwitch("es.uri", contains="https://"), TlsSwitch("es.ssl.enabled", equals=True),
+                 TlsSwitch("es.ssl.ca.path"), TlsSwitch("es.sslSkipVerify", equals=False)),
+            plaintext_secrets=("es.ssl.client.key",),
+            images=("image",),
+            source=ChartSource(SourcePath("prometheus-community/helm-charts", "prometheus-elasticsearch-exporter-7.4.0",
+                                          "charts/prometheus-elasticsearch-exporter")),
+        ),
         ChartPaths(
             chart="fluent-bit",
             version="0.58.1",

@@ -108,6 +108,9 @@ class StackConfig(Section):
             problems.append(Problem(
                 "alerting.receivers", "only used when `kubernetes.alertmanager` is install: the cluster's existing "
                 "Alertmanager is configured by whoever runs it; remove `alerting` or install the stack's own"))
+        if self.metadata.backend != "rds" and self.metadata.event_emails is not None:
+            problems.append(Problem(
+                "metadata.eventEmails", "only used when `metadata.backend` is rds (RDS's events); remove it"))
         snapshot_audit_days = self.logs.snapshots.audit_days
         if snapshot_audit_days is not None and snapshot_audit_days < self.retention.audit_days:
             problems.append(Problem(
@@ -123,6 +126,16 @@ class StackConfig(Section):
     def identity(self) -> StackIdentity:
         """What every layer takes besides its own section."""
         return StackIdentity(name_prefix=self.name_prefix, stack=self.stack, stage=self.stage, protect=self.protect)
+
+    @property
+    def rds_event_emails(self) -> tuple[str, ...]:
+        """Where the RDS instance's events are mailed: `metadata.eventEmails`, else every address of the `alerting`
+        e-mail receivers, in order, each once. Webhook receivers get none (docs/backup-and-restore.md)."""
+        if self.metadata.event_emails is not None:
+            return self.metadata.event_emails
+        addresses = [address for receiver in self.alerting.receivers.values() if receiver.email is not None
+                     for address in receiver.email.to]
+        return tuple(dict.fromkeys(addresses))
 
     @property
     def object_store(self) -> ObjectStore:
@@ -191,7 +204,13 @@ def _prod_problems(config: StackConfig) -> list[Problem]:
             f"prod requires at least retention.auditDays ({config.retention.audit_days})",
         ),
     ]
-    return [Problem(key, allowed, value) for ok, key, value, allowed in rules if not ok]
+    problems = [Problem(key, allowed, value) for ok, key, value, allowed in rules if not ok]
+    if metadata.backend == "rds" and not config.rds_event_emails:
+        problems.append(Problem(
+            "metadata.eventEmails", "prod requires at least one address for RDS's events (a failed backup or a failed "
+            "instance must reach someone): list them here, or give `alerting` an e-mail receiver",
+            list(metadata.event_emails) if metadata.event_emails is not None else MISSING))
+    return problems
 
 
 # Per-stage defaults. The stack YAML overrides any of them; what is left must validate.

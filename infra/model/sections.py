@@ -30,6 +30,7 @@ S3_BUCKET = r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$"
 KUBERNETES_NAME = r"^[a-z0-9]([a-z0-9.-]{0,251}[a-z0-9])?$"
 ABSOLUTE_PATH = r"^/\S*$"
 NO_SPACE = r"^\S+$"
+EMAIL = r"^[^\s@,<>]+@[^\s@,<>]+\.[^\s@,<>]+$"
 KMS_KEY_ARN = r"^arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:key/[A-Za-z0-9-]+$"
 
 

@@ -152,6 +152,9 @@ def computed_outputs(type_: str, name: str, inputs: dict[str, Any]) -> dict[str,
     if type_ == "aws:kms/key:Key":
         key_id = hashlib.sha256(name.encode()).hexdigest()[:32]
         return {"id": key_id, "keyId": key_id, "arn": f"arn:aws:kms:eu-west-1:{MOCK_ACCOUNT}:key/{key_id}"}
+    if type_ == "aws:sns/topic:Topic":
+        topic = inputs.get("name", name)
+        return {"arn": f"arn:aws:sns:eu-west-1:{MOCK_ACCOUNT}:{topic}"}
     if type_ == "aws:iam/accessKey:AccessKey":
         return {"id": f"AKIA{name.upper()[:12]}", "secret": secret_sentinel(type_, name)}
     if type_.startswith("aws:iam/") and "name" in inputs:

@@ -43,6 +43,7 @@ CHART_FACTS: dict[str, tuple[str, ...]] = {
     "kubernetes-image-require-digest": ("images",),
     "kubernetes-secret-disallow-plaintext": ("plaintextSecrets",),
     "kubernetes-service-disallow-public-load-balancer": ("serviceTypes",),
+    "kubernetes-service-disallow-node-port": ("serviceTypes",),
     "kubernetes-endpoint-require-tls": ("tls",),
 }
 

@@ -19,7 +19,8 @@ PROD = {
     "aws": {"region": "eu-west-1"},
     "storage": {"backend": "s3"},
     "kubernetes": {"ca": {"certificate": ORG_CA, "issuer": "organisation-ca"}},
-    "metadata": {"network": {"subnetIds": ["subnet-0a1b2c3d", "subnet-0e1f2a3b"], "securityGroupIds": ["sg-0a1b2c3d"]}},
+    "metadata": {"network": {"subnetIds": ["subnet-0a1b2c3d", "subnet-0e1f2a3b"], "securityGroupIds": ["sg-0a1b2c3d"]},
+                 "eventEmails": ["dba@example.com"]},
 }
 
 
@@ -220,7 +221,7 @@ def test_organisation_ca_from_a_file(tmp_path):
 
 
 def test_rds_needs_network_placement():
-    values = {**PROD, "metadata": {}}
+    values = {**PROD, "metadata": {"eventEmails": ["dba@example.com"]}}
     with pytest.raises(ConfigError) as raised:
         parse_stack_config(values, "prod")
     assert str(raised.value) == (
@@ -232,7 +233,7 @@ def test_rds_needs_network_placement():
 def test_rds_subnets_must_differ():
     network = {"subnetIds": ["subnet-0a1b2c3d", "subnet-0a1b2c3d"], "securityGroupIds": ["sg-0a1b2c3d"]}
     with pytest.raises(ConfigError) as raised:
-        parse_stack_config({**PROD, "metadata": {"network": network}}, "prod")
+        parse_stack_config({**PROD, "metadata": {"network": network, "eventEmails": ["dba@example.com"]}}, "prod")
     assert str(raised.value) == (
         "Pulumi.prod.yaml: dataplatform:metadata.network.subnetIds: lists subnet-0a1b2c3d twice; give at least two "
         "different ones"

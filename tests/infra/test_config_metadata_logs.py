@@ -13,7 +13,8 @@ DEV = {"stage": "dev", "namePrefix": "dataplatform",
        "storage": {"backend": "minio", "minio": {"server": "minio:9000", "kmsKeyId": "k"}}}
 NETWORK = {"subnetIds": ["subnet-0a1b2c3d", "subnet-0e1f2a3b"], "securityGroupIds": ["sg-0a1b2c3d"]}
 PROD = {"stage": "prod", "namePrefix": "dataplatform", "aws": {"region": "eu-west-1"}, "storage": {"backend": "s3"},
-        "kubernetes": {"ca": {"certificate": ORG_CA, "issuer": "organisation-ca"}}, "metadata": {"network": NETWORK}}
+        "kubernetes": {"ca": {"certificate": ORG_CA, "issuer": "organisation-ca"}},
+        "metadata": {"network": NETWORK, "eventEmails": ["dba@example.com"]}}
 
 
 def test_stage_defaults():
@@ -24,7 +25,8 @@ def test_stage_defaults():
 
 
 @pytest.mark.parametrize(("metadata", "message"), [
-    ({"backend": "cloudnative-pg"}, 'dataplatform:metadata.backend: prod requires "rds" (got \'cloudnative-pg\')'),
+    ({"backend": "cloudnative-pg", "eventEmails": None},
+     'dataplatform:metadata.backend: prod requires "rds" (got \'cloudnative-pg\')'),
     ({"multiAz": False}, "dataplatform:metadata.multiAz: prod requires true (got false)"),
     ({"backupRetentionDays": 3}, "dataplatform:metadata.backupRetentionDays: prod requires at least 7 (got 3)"),
     ({"deletionProtection": False}, "dataplatform:metadata.deletionProtection: prod requires true (got false)"),

@@ -264,3 +264,16 @@ def test_streaming_gate_takes_offers_from_several_threads_at_once(pack) -> None:
         gate.close()
     batch = analyze(pack, recording, "prod")
     assert streamed.mandatory and (streamed.violations, streamed.skipped) == (batch.violations, batch.skipped)
+
+
+
+def test_numbers_from_the_pack_config_print_whole_through_the_gate(pack) -> None:
+    """The engine hands policy config over as protobuf values, where 7 arrives as 7.0: messages still print 7."""
+    from tests.support.recordings import record_metadata
+
+    recording = mutated(record_metadata("prod"))
+    recording.named("metadata-instance").inputs["backupRetentionPeriod"] = 3.0
+    messages = [violation["message"] for violation in analyze(pack, recording, "prod").violations
+                if violation["policy"] == "aws-rds-instance-configure-backup-retention"]
+    assert messages == ["RDS instance 'dataplatform-prod-metadata' keeps backups 3 days; set backupRetentionPeriod "
+                        "to at least 7."]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pytest
-from kubernetes_fixtures import baseline, changed
+from kubernetes_fixtures import baseline, changed, resource
 from policy_eval import violations
 
 from infra.offline.harness import Recording
@@ -32,6 +32,20 @@ def remove(name: str) -> Callable[[Recording], Recording]:
                          [r for r in recording.resources if r.name != name])
 
     return mutate
+
+
+def add_annotated_services(recording: Recording, annotations: dict[str, dict[str, str]]) -> Recording:
+    """One LoadBalancer Service per entry, `lb-<name>`, with that entry's annotations."""
+    services = [resource("kubernetes:core/v1:Service", f"lb-{name}", {
+        "metadata": {"name": f"lb-{name}", "namespace": "dp-lakehouse", "annotations": marks},
+        "spec": {"type": "LoadBalancer", "ports": [{"port": 443}]}}) for name, marks in annotations.items()]
+    return Recording(recording.project, recording.stack, recording.preview, [*recording.resources, *services])
+
+
+def add_config_map(recording: Recording, data: dict[str, str]) -> Recording:
+    config_map = resource("kubernetes:core/v1:ConfigMap", "settings",
+                          {"metadata": {"name": "settings", "namespace": "dp-lakehouse"}, "data": data})
+    return Recording(recording.project, recording.stack, recording.preview, [*recording.resources, config_map])
 
 
 CASES: dict[str, tuple[Callable[[Recording], Recording], set[tuple[str, str, str]]]] = {
@@ -223,6 +237,45 @@ CASES: dict[str, tuple[Callable[[Recording], Recording], set[tuple[str, str, str
         add_service,
         {("kubernetes-service-disallow-public-load-balancer", "dremio",
           "Service 'dremio' is a public LoadBalancer; use ClusterIP (the deployer reaches services in-cluster).")},
+    ),
+    "pass_internal_load_balancer_per_cloud": (
+        lambda r: add_annotated_services(r, {
+            "aws-lbc": {"service.beta.kubernetes.io/aws-load-balancer-scheme": "internal"},
+            "aws-legacy": {"service.beta.kubernetes.io/aws-load-balancer-internal": "true"},
+            "gke": {"networking.gke.io/load-balancer-type": "Internal"},
+            "aks": {"service.beta.kubernetes.io/azure-load-balancer-internal": "true"}}),
+        set(),
+    ),
+    "fail_load_balancer_annotated_but_public": (
+        lambda r: add_annotated_services(r, {
+            "aws-lbc": {"service.beta.kubernetes.io/aws-load-balancer-scheme": "internet-facing"},
+            "gke": {"networking.gke.io/load-balancer-type": "External"},
+            "aks": {"service.beta.kubernetes.io/azure-load-balancer-internal": "false"}}),
+        {("kubernetes-service-disallow-public-load-balancer", f"lb-{name}",
+          f"Service 'lb-{name}' is a public LoadBalancer; use ClusterIP (the deployer reaches services in-cluster).")
+         for name in ("aws-lbc", "gke", "aks")},
+    ),
+    "fail_node_port": (
+        lambda r: changed(r, "dremio", lambda inputs: inputs["spec"].update(type="NodePort")),
+        {("kubernetes-service-disallow-node-port", "dremio",
+          "Service 'dremio' is a NodePort, open on every node's address; use ClusterIP (the deployer reaches "
+          "services in-cluster).")},
+    ),
+    "fail_release_node_port": (
+        lambda r: changed(r, "redis", lambda i: i["values"]["service"].update(type="NodePort")),
+        {("kubernetes-service-disallow-node-port", "redis", f"{REDIS} exposes a NodePort at service.type; set "
+          "ClusterIP.")},
+    ),
+    "pass_configmap_measures_and_paths_of_secrets": (
+        lambda r: add_config_map(r, {"token-lifetime-seconds": "3600", "password-file": "/etc/dremio/password",
+                                     "DB_PASSWORD_FILE": "/run/secrets/db-password", "session.token.ttl": "15m",
+                                     "min-password-length": "16"}),
+        set(),
+    ),
+    "fail_configmap_secret_beside_measures": (
+        lambda r: add_config_map(r, {"token-lifetime-seconds": "3600", "api-token": "c2VjcmV0LXZhbHVl"}),
+        {("kubernetes-secret-disallow-plaintext", "settings",
+          "ConfigMap 'settings' holds secrets in plain text (key api-token); reference a Kubernetes Secret instead.")},
     ),
     "fail_release_load_balancer": (
         lambda r: changed(r, "redis", lambda i: i["values"]["service"].update(type="LoadBalancer")),

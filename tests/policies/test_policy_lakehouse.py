@@ -47,6 +47,19 @@ def with_grant(layer: str, name: str, privileges: list[str]) -> Callable[[Record
     return mutate
 
 
+FLIGHT_OFF = ("ConfigMap 'dremio-config' leaves Dremio's Flight without TLS; set services.flight.ssl.enabled: true "
+              "(the last assignment in dremio.conf wins) with a keystore.")
+
+
+def with_dremio_conf(change: Callable[[str], str]) -> Callable[[Recording], Recording]:
+    """The plan's own dremio.conf, changed as a person might edit it."""
+    def mutate(recording: Recording) -> Recording:
+        conf = recording.named("lakehouse-config").inputs["data"]["dremio.conf"]
+        return set_input("lakehouse-config", "data", {"dremio.conf": change(conf)})(recording)
+
+    return mutate
+
+
 def test_pass_prod_lakehouse_has_no_dremio_violation(prod, monkeypatch):
     assert dremio_violations(prod, monkeypatch) == set()
 
@@ -86,9 +99,30 @@ CASES = {
             "lakehouse-config").inputs["data"]["dremio.conf"].replace("services.flight.ssl.enabled: true",
                                                                        "services.flight.ssl.enabled: false")})(
             recording),
+        {(lakehouse.SERVER_TLS, "lakehouse-config", FLIGHT_OFF)},
+    ),
+    # HOCON: the last assignment wins, whatever its form.
+    "fail_flight_turned_off_by_a_later_line": (
+        with_dremio_conf(lambda conf: conf + "services { flight.ssl { enabled = false } }\n"),
+        {(lakehouse.SERVER_TLS, "lakehouse-config", FLIGHT_OFF)},
+    ),
+    "fail_both_surfaces_off_as_strings": (
+        with_dremio_conf(lambda conf: conf + 'services.flight.ssl.enabled = "false"\n'
+                         "services.coordinator.web.ssl.enabled: false\n"),
         {(lakehouse.SERVER_TLS, "lakehouse-config",
-          "ConfigMap 'dremio-config' leaves Dremio's Flight without TLS; set services.<surface>.ssl.enabled: true "
-          "with a keystore.")},
+          "ConfigMap 'dremio-config' leaves Dremio's web and Flight without TLS; set "
+          "services.coordinator.web.ssl.enabled: true and services.flight.ssl.enabled: true (the last assignment in "
+          "dremio.conf wins) with a keystore.")},
+    ),
+    "pass_flight_written_on_one_line_with_equals": (
+        with_dremio_conf(lambda conf: conf.replace("services.flight.ssl.enabled: true", "")
+                         + "services.flight.ssl.enabled = true\n"),
+        set(),
+    ),
+    "pass_flight_as_a_nested_object": (
+        with_dremio_conf(lambda conf: conf.replace("services.flight.ssl.enabled: true", "")
+                         + "services { flight { ssl { enabled: true } } }\n"),
+        set(),
     ),
     "fail_password_in_the_payload": (
         set_input("lakehouse-source-metadata", "entity.config.password", "hunter2-in-clear"),
@@ -152,3 +186,11 @@ def test_fail_backup_variants_report_exactly(case, prod, monkeypatch):
 
 def test_pass_dev_has_its_backup_too(dev, monkeypatch):
     assert not {found for found in dremio_violations(dev, monkeypatch) if found[0] == lakehouse.BACKUP}
+
+
+def test_fail_a_dremio_conf_dremio_could_not_read(prod, monkeypatch):
+    broken = with_dremio_conf(lambda conf: conf + "services.flight.ssl.enabled: {\n")(prod)
+    ((policy, resource, message),) = dremio_violations(broken, monkeypatch)
+    assert (policy, resource) == (lakehouse.SERVER_TLS, "lakehouse-config")
+    assert message.startswith("ConfigMap 'dremio-config' holds a dremio.conf that cannot be read as HOCON (")
+    assert message.endswith("); Dremio would not start with it, so fix its syntax.")

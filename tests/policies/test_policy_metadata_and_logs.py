@@ -134,15 +134,24 @@ CASES = {
         lambda r: changed(changed(r, "metadata-parameters", set_parameter("pgaudit.log", "ddl,role")),
                           "metadata-parameters", set_parameter("rds.force_ssl", "0")),
         {("postgresql-server-configure-pgaudit", "metadata-parameters",
-          f"{PARAMETERS} does not audit as required (pgaudit.log lacks write; rds.force_ssl is not 1); load pgaudit "
-          "with pgaudit.log ddl,role,write and force SSL.")},
+          f"{PARAMETERS} does not audit as required (pgaudit.log lacks write); load pgaudit with pgaudit.log "
+          "ddl,role,write."),
+         ("aws-rds-parameter-group-require-ssl", "metadata-parameters",
+          f"{PARAMETERS} lets clients connect without TLS (rds.force_ssl is 0); set rds.force_ssl to 1.")},
+    ),
+    "fail_parameter_group_without_forced_ssl": (
+        "prod-metadata",
+        lambda r: changed(r, "metadata-parameters",
+                          lambda i: i.update(parameters=[p for p in i["parameters"] if p["name"] != "rds.force_ssl"])),
+        {("aws-rds-parameter-group-require-ssl", "metadata-parameters",
+          f"{PARAMETERS} lets clients connect without TLS (rds.force_ssl is not set); set rds.force_ssl to 1.")},
     ),
     "fail_cnpg_without_pgaudit": (
         "dev-metadata",
         lambda r: changed(r, "metadata-cluster", lambda i: i["spec"]["postgresql"]["parameters"].pop("pgaudit.log")),
         {("postgresql-server-configure-pgaudit", "metadata-cluster",
           "CloudNativePG cluster 'metadata' does not audit as required (pgaudit.log lacks ddl, role, write); load "
-          "pgaudit with pgaudit.log ddl,role,write and force SSL.")},
+          "pgaudit with pgaudit.log ddl,role,write.")},
     ),
     "fail_cnpg_without_wal_archive": (
         "dev-metadata", lambda r: changed(r, "metadata-cluster", lambda i: i["spec"].pop("plugins")),
@@ -218,7 +227,7 @@ CASES = {
                           lambda i: i["role"]["indices"][0]["privileges"].extend(["write", "delete_index"])),
         {("elasticsearch-role-require-read-only-readers", "logs-role-reader",
           "Elasticsearch role 'log-reader' is a reader but grants index delete_index, index write; a reader holds "
-          "only read, view_index_metadata (indices) and monitor (cluster).")},
+          "only read, view_index_metadata (indices) and monitor or monitor_snapshot (cluster).")},
     ),
     "fail_reader_with_a_managing_cluster_privilege_and_run_as": (
         "prod-logs",
@@ -227,14 +236,15 @@ CASES = {
                                                      run_as=["log-shipper"])),
         {("elasticsearch-role-require-read-only-readers", "logs-role-reader",
           "Elasticsearch role 'log-reader' is a reader but grants cluster manage_index_templates, run_as "
-          "log-shipper; a reader holds only read, view_index_metadata (indices) and monitor (cluster).")},
+          "log-shipper; a reader holds only read, view_index_metadata (indices) and monitor or monitor_snapshot "
+          "(cluster).")},
     ),
     "fail_role_marked_read_only_by_metadata_alone": (
         "prod-logs",
         lambda r: changed(r, "logs-role-writer", lambda i: i["role"]["metadata"].update(access="read")),
         {("elasticsearch-role-require-read-only-readers", "logs-role-writer",
           "Elasticsearch role 'log-writer' is a reader but grants index create_doc, index create_index; a reader "
-          "holds only read, view_index_metadata (indices) and monitor (cluster).")},
+          "holds only read, view_index_metadata (indices) and monitor or monitor_snapshot (cluster).")},
     ),
     "pass_slm_taking_every_index_and_never_expiring": (
         "prod-logs", set_slm(lambda policy: (policy["config"].update(indices=["*"]), policy.pop("retention"))), set(),

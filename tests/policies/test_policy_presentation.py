@@ -111,11 +111,47 @@ CASES = {
         "prod", appended('AUTH_USER_REGISTRATION = True\nAUTH_USER_REGISTRATION_ROLE = "Public"'),
         set(),
     ),
+    # Read as Python reads it: comments, annotations and layout do not matter; a later assignment that may run wins.
+    "pass_talisman_with_a_comment": ("prod", appended("TALISMAN_ENABLED = True  # security headers"), set()),
+    "pass_cookie_switches_annotated_and_chained": (
+        "prod", appended("SESSION_COOKIE_SECURE: bool = True\nSESSION_COOKIE_HTTPONLY = WTF_CSRF_ENABLED = True"),
+        set(),
+    ),
+    "fail_talisman_off_in_a_later_branch": (
+        "prod", appended("if os.environ.get('SUPERSET_ENV') == 'debug':\n    TALISMAN_ENABLED = False"),
+        {("superset-config-enable-talisman", CONFIG, f"{LABEL} leaves TALISMAN_ENABLED off; set it to True.")},
+    ),
+    "fail_secret_key_with_a_literal_fallback": (
+        "prod", appended("SECRET_KEY = os.environ.get('SUPERSET_SECRET_KEY', 'dev-key-please-change')"),
+        {("superset-config-configure-secret-key", CONFIG,
+          f"{LABEL} falls back to a literal SECRET_KEY when its variable is unset; read it with os.environ[...] so a "
+          "missing Secret stops Superset instead.")},
+    ),
+    "fail_admin_self_registration_role_computed": (
+        "prod", appended("AUTH_USER_REGISTRATION = True\nAUTH_USER_REGISTRATION_ROLE = os.environ['ROLE']"),
+        {("superset-config-disallow-admin-self-registration", CONFIG,
+          f"{LABEL} lets anyone register as Admin; turn AUTH_USER_REGISTRATION off or give "
+          "AUTH_USER_REGISTRATION_ROLE a read-only role.")},
+    ),
     "fail_dml_on": (
         "prod", changed("presentation-database-dremio", lambda inputs: inputs.update(allow_dml=True)),
         {("superset-database-disallow-dml", "presentation-database-dremio",
-          "Superset database 'dremio' has allow_dml on; turn writes off and keep UseEncryption=true with "
-          "disableCertificateVerification=false.")},
+          "Superset database 'dremio' has allow_dml on; set allow_dml to false.")},
+    ),
+    "fail_flight_without_verification": (
+        "prod", changed("presentation-database-dremio", lambda inputs: inputs.update(
+            uri=inputs["uri"].replace("disableCertificateVerification=false", "disableCertificateVerification=true"))),
+        {("superset-database-disallow-dml", "presentation-database-dremio",
+          "Superset database 'dremio' has a Flight URI without encryption and certificate verification; add "
+          "UseEncryption=true and disableCertificateVerification=false to its URI.")},
+    ),
+    "fail_writes_and_flight_without_encryption": (
+        "prod", changed("presentation-database-dremio", lambda inputs: inputs.update(
+            allow_ctas=True, uri=inputs["uri"].replace("UseEncryption=true", "UseEncryption=false"))),
+        {("superset-database-disallow-dml", "presentation-database-dremio",
+          "Superset database 'dremio' has allow_ctas on; a Flight URI without encryption and certificate "
+          "verification; set allow_ctas to false and add UseEncryption=true and "
+          "disableCertificateVerification=false to its URI.")},
     ),
 }
 
@@ -126,3 +162,13 @@ def test_exact_violations(baselines, case):
     found = {item for item in violations(mutate(baselines[stack])) if item[0] in OURS}
     assert found == expected
     assert not [item for item in found if item[2] == SKIPPED]
+
+
+def test_a_config_python_cannot_parse_is_reported_by_each_config_policy(baselines):
+    broken = appended("TALISMAN_ENABLED = (True")(baselines["prod"])
+    found = {item for item in violations(broken) if item[0] in OURS}
+    expected = f"{LABEL} is not valid Python (line "
+    assert {policy for policy, _, _ in found} == {
+        "superset-config-configure-secret-key", "superset-config-enable-talisman",
+        "superset-config-require-secure-cookies", "superset-config-disallow-admin-self-registration"}
+    assert all(resource == CONFIG and message.startswith(expected) for _, resource, message in found), found

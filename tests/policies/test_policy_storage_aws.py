@@ -144,8 +144,8 @@ CASES: dict[str, tuple[Callable[[Recording], Recording], set[tuple[str, str, str
             (
                 "aws-s3-bucket-disallow-public-access",
                 "lake-airbyte",
-                f"Bucket {b('airbyte')} does not block public "
-                "access; add a BucketPublicAccessBlock with all four flags set to true for it.",
+                f"Bucket {b('airbyte')} does not block public access (it has no BucketPublicAccessBlock); add one "
+                "with blockPublicAcls, blockPublicPolicy, ignorePublicAcls, restrictPublicBuckets set to true.",
             ),
         },
     ),
@@ -155,8 +155,8 @@ CASES: dict[str, tuple[Callable[[Recording], Recording], set[tuple[str, str, str
             (
                 "aws-s3-bucket-disallow-public-access",
                 "lake-gold",
-                f"Bucket {b('gold')} does not block public "
-                "access; add a BucketPublicAccessBlock with all four flags set to true for it.",
+                f"Bucket {b('gold')} does not block public access (restrictPublicBuckets not true on its "
+                "BucketPublicAccessBlock); set restrictPublicBuckets to true.",
             ),
         },
     ),

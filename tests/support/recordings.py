@@ -35,7 +35,8 @@ def record_metadata(stack: str, preview: bool = False) -> Recording:
                                "backups-key", "backups-secret")
         in_cluster = config.metadata.backend == "cloudnative-pg"
         MetadataDatabase("metadata", config.metadata, load_catalog(), cluster_context(), config.identity,
-                         config.retention, logins=DATABASE_LOGINS, backups=backups if in_cluster else None)
+                         config.retention, logins=DATABASE_LOGINS, backups=backups if in_cluster else None,
+                         event_emails=() if in_cluster else config.rds_event_emails)
 
     return run_program(program, settings, preview=preview)
 

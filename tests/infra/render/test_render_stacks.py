@@ -22,9 +22,9 @@ from tests.support.render import plan_of, release, rendered
 
 STACKS = ("dev", "prod")
 RELEASES = {
-    "dev": ("airbyte", "cert-manager", "cloudnative-pg", "elastic-operator", "fluent-bit", "minio",
-            "plugin-barman-cloud", "prometheus", "redis"),
-    "prod": ("airbyte", "elastic-operator", "fluent-bit", "prometheus", "redis"),
+    "dev": ("airbyte", "cert-manager", "cloudnative-pg", "elastic-operator", "elasticsearch-exporter", "fluent-bit",
+            "minio", "plugin-barman-cloud", "prometheus", "redis"),
+    "prod": ("airbyte", "elastic-operator", "elasticsearch-exporter", "fluent-bit", "prometheus", "redis"),
 }
 # Values the plan cannot know, rendered with stand-ins: release -> paths.
 STAND_INS = {"dev": {}, "prod": {"airbyte": ["global.database.host"]}}
@@ -171,7 +171,7 @@ def test_the_command_writes_the_same_bytes_twice_and_exits_by_its_findings(
     assert sorted(outputs[0]) == ["redis.yaml", "summary.json"]
     printed = capsys.readouterr().out
     assert f"airbyte: airbyte {CHARTS['airbyte'].version}: SKIPPED, not checked: not in the chart cache" in printed
-    assert "render dev: 1 of 9 releases rendered" in printed
+    assert "render dev: 1 of 10 releases rendered" in printed
 
 
 def test_the_command_refuses_an_unknown_stack_and_a_missing_plan(tmp_path: Path) -> None:

@@ -1,12 +1,14 @@
-"""Cases of the database backup alerts (components/metadata/backups.py): the Barman Cloud plugin's backup timestamps
-(plugin-barman-cloud v0.13.0, internal/cnpgi/instance/metrics.go) and CloudNativePG's `pg_stat_archiver` query
-(config/manager/default-monitoring.yaml at v1.30.0), with the labels the Prometheus Operator's PodMonitor adds
-(`namespace`, `pod`, `job`). Runbooks are sections of docs/backup-and-restore.md."""
+"""Cases of the backup alerts: the database's, Dremio's and Elasticsearch's (the last with the log cluster's health,
+whose red state fails every snapshot of it). The database's (components/metadata/backups.py): the Barman Cloud
+plugin's backup timestamps (plugin-barman-cloud v0.13.0, internal/cnpgi/instance/metrics.go) and CloudNativePG's
+`pg_stat_archiver` query (config/manager/default-monitoring.yaml at v1.30.0), with the labels the Prometheus
+Operator's PodMonitor adds (`namespace`, `pod`, `job`). Runbooks are sections of docs/backup-and-restore.md"""
 
 from __future__ import annotations
 
+from components.logs.exporter import COLLECTOR_SUCCESS, HEALTH_STATUS, LATEST_SUCCESS, NEWEST_START
 from components.metadata.backups import LAST_ARCHIVE_FAILURE, LAST_ARCHIVED, LAST_BACKUP, LAST_FAILED_BACKUP
-from tests.support.promtool import AlertCase, Series
+from tests.support.promtool import AlertCase, Series, firing
 
 METADATA = 'namespace="dp-metadata"'
 INSTANCE = f'{METADATA}, pod="metadata-1", job="dp-metadata/metadata-postgresql"'
@@ -128,4 +130,91 @@ CASES += [
               (Series(f"kube_cronjob_status_last_successful_time{{{DREMIO_CRONJOB}}}", "3600+0x180"),
                Series(f"kube_job_created{{{_dremio_job(120)}}}", "7200+0x180"),
                Series(f'kube_job_status_failed{{{_dremio_job(120)}}}', "0+0x180")), "3h"),
+]
+
+
+# ---- Elasticsearch's snapshots (components/logs/exporter.py): the elasticsearch_exporter v1.11.0 snapshots collector
+# (collector/snapshots.go: `repository`, and for the newest snapshot `state` and `version`), its per-collector
+# `elasticsearch_scrape_success{collector}` (collector/collector.go) and cluster health (collector/cluster_health.go:
+# `cluster`, `color`), with the labels the Prometheus Operator gives the exporter's ServiceMonitor targets.
+EXPORTER = ('namespace="dp-logs", service="elasticsearch-exporter", job="elasticsearch-exporter", endpoint="http", '
+            'pod="elasticsearch-exporter-7c9d5-xk2lq", instance="10.42.1.9:9108", container="exporter"')
+REPOSITORY = f'repository="platform-backups", {EXPORTER}'
+SNAPSHOT_LABELS = {"namespace": "dp-logs", "repository": "platform-backups", "cluster": "logs",
+                   "policies": "platform-audit-snapshots,job-log-snapshots"}
+ES_RUNBOOKS = "docs/backup-and-restore.md"
+SNAPSHOT_LATE = ("Elasticsearch snapshot repository platform-backups in dp-logs has no successful snapshot from the "
+                 "last 26 h (policies platform-audit-snapshots, job-log-snapshots, every 24 h), or no series says "
+                 "when its last one was.")
+SNAPSHOT_FAILED = ("The newest snapshot in Elasticsearch repository platform-backups in dp-logs failed, after its last "
+                   "successful one (policies platform-audit-snapshots, job-log-snapshots).")
+
+
+def _latest(values: str) -> Series:
+    return Series(f"{LATEST_SUCCESS}{{{REPOSITORY}}}", values)
+
+
+def _newest(state: str, values: str) -> Series:
+    return Series(f'{NEWEST_START}{{{REPOSITORY}, state="{state}", version="9.5.0"}}', values)
+
+
+CASES += [
+    # ---- ElasticsearchSnapshotLate: no SUCCESS snapshot in the repository for a day plus two hours
+    AlertCase("the newest Elasticsearch snapshot 29 h old", "ElasticsearchSnapshotLate",
+              (_latest("3600+0x1800"),), "30h",
+              firing("ElasticsearchSnapshotLate", ES_RUNBOOKS, SNAPSHOT_LABELS, SNAPSHOT_LATE)),
+    # The exporter answers 0 while the repository holds no successful snapshot.
+    AlertCase("no Elasticsearch snapshot ever, the repository 30 h old", "ElasticsearchSnapshotLate",
+              (_latest("0+0x1800"),), "30h",
+              firing("ElasticsearchSnapshotLate", ES_RUNBOOKS, SNAPSHOT_LABELS, SNAPSHOT_LATE)),
+    AlertCase("no series tells of the snapshot repository", "ElasticsearchSnapshotLate",
+              (Series(f"up{{{EXPORTER}}}", "1+0x180"),), "3h",
+              firing("ElasticsearchSnapshotLate", ES_RUNBOOKS, SNAPSHOT_LABELS, SNAPSHOT_LATE)),
+    AlertCase("an Elasticsearch snapshot every day at 01:00", "ElasticsearchSnapshotLate",
+              (_latest("3600+0x1439 90000+0x1439 176400+0x300"),), "50h"),
+    AlertCase("the snapshot repository 3 h old, its first snapshot pending", "ElasticsearchSnapshotLate",
+              (_latest("0+0x180"),), "3h"),
+    AlertCase("the first Elasticsearch snapshot 10 h ago, the repository 30 h old", "ElasticsearchSnapshotLate",
+              (_latest("0+0x1199 72000+0x600"),), "30h"),
+    # ---- ElasticsearchSnapshotFailed: the repository's newest snapshot FAILED, after its newest success
+    AlertCase("the newest Elasticsearch snapshot failed", "ElasticsearchSnapshotFailed",
+              (_latest("3600+0x180"), _newest("FAILED", "7200+0x180")), "3h",
+              firing("ElasticsearchSnapshotFailed", ES_RUNBOOKS, SNAPSHOT_LABELS, SNAPSHOT_FAILED)),
+    AlertCase("the first Elasticsearch snapshot ever failed", "ElasticsearchSnapshotFailed",
+              (_latest("0+0x180"), _newest("FAILED", "3600+0x180")), "3h",
+              firing("ElasticsearchSnapshotFailed", ES_RUNBOOKS, SNAPSHOT_LABELS, SNAPSHOT_FAILED)),
+    AlertCase("a failed Elasticsearch snapshot followed by a success", "ElasticsearchSnapshotFailed",
+              (_latest("7200+0x180"), _newest("SUCCESS", "7200+0x180")), "3h"),
+    AlertCase("an Elasticsearch snapshot in progress after a success", "ElasticsearchSnapshotFailed",
+              (_latest("3600+0x180"), _newest("IN_PROGRESS", "7200+0x180")), "3h"),
+    # ---- ElasticsearchSnapshotsUnreadable: the snapshots collector fails (for 15 minutes)
+    AlertCase("the exporter cannot read the snapshot repositories", "ElasticsearchSnapshotsUnreadable",
+              (Series(f'{COLLECTOR_SUCCESS}{{collector="snapshots", {EXPORTER}}}', "0+0x40"),
+               Series(f'{COLLECTOR_SUCCESS}{{collector="cluster-info", {EXPORTER}}}', "0+0x40")), "40m",
+              firing("ElasticsearchSnapshotsUnreadable", ES_RUNBOOKS,
+                     {"namespace": "dp-logs", "job": "elasticsearch-exporter", "cluster": "logs"},
+                     "The Elasticsearch exporter in dp-logs cannot read the snapshot repositories (cluster "
+                     "unreachable, credentials refused or a privilege missing): the snapshot alerts cannot tell.")),
+    AlertCase("the exporter reads the snapshot repositories", "ElasticsearchSnapshotsUnreadable",
+              (Series(f'{COLLECTOR_SUCCESS}{{collector="snapshots", {EXPORTER}}}', "1+0x40"),), "40m"),
+    AlertCase("another collector of the exporter fails", "ElasticsearchSnapshotsUnreadable",
+              (Series(f'{COLLECTOR_SUCCESS}{{collector="snapshots", {EXPORTER}}}', "1+0x40"),
+               Series(f'{COLLECTOR_SUCCESS}{{collector="cluster-info", {EXPORTER}}}', "0+0x40")), "40m"),
+]
+
+
+def _health(color: str, value: int) -> Series:
+    return Series(f'{HEALTH_STATUS}{{cluster="logs", color="{color}", {EXPORTER}}}', f"{value}+0x30")
+
+
+CASES += [
+    # ---- ElasticsearchClusterRed: a primary shard unassigned, so writes and snapshots of its index fail
+    AlertCase("the log cluster red", "ElasticsearchClusterRed",
+              (_health("green", 0), _health("yellow", 0), _health("red", 1)), "20m",
+              firing("ElasticsearchClusterRed", "docs/metadata-and-logs.md",
+                     {"namespace": "dp-logs", "cluster": "logs"},
+                     "Elasticsearch cluster logs in dp-logs is red: a primary shard is unassigned, so log and audit "
+                     "writes to its index fail and so do snapshots of it.", "critical")),
+    AlertCase("the log cluster yellow", "ElasticsearchClusterRed",
+              (_health("green", 0), _health("yellow", 1), _health("red", 0)), "20m"),
 ]
