@@ -20,6 +20,7 @@ from components.kit.base import child_options, type_token
 from components.kit.cluster import ClusterContext
 from components.kit.flows import ENDPOINTS_KEY, KUBERNETES_API, NODES, FlowTable, Outside
 from components.kit.release import HostedService, ProductRelease
+from components.lakehouse import batch as lakehouse_batch
 from components.lakehouse import flows as lakehouse_flows
 from components.lakehouse import log_routes as lakehouse_logs
 from components.lakehouse import spec as lakehouse_spec
@@ -56,6 +57,7 @@ from infra.model.errors import Problem
 LOG_SOURCES: tuple[LogSource, ...] = (
     ingestion_logs.LOG_SOURCE,
     lakehouse_logs.DBT_LOG_SOURCE,
+    lakehouse_batch.SYNCS_LOG_SOURCE,
     metadata_logs.LOG_SOURCE,
     storage_logs.LOG_SOURCE,
     lakehouse_logs.DREMIO_LOG_SOURCE,
@@ -263,6 +265,16 @@ class DataPlatform(pulumi.ComponentResource):
             stack,
             config.object_store,
             lake=LakeAccess.from_lake(self.lake),
+            # The batch starts the marts' syncs through Airbyte's API and records each run as the `dbt` login.
+            airbyte=self.ingestion.batch_access,
+            run_history=DatabaseAccess(
+                host=self.metadata.host,
+                port=self.metadata.port,
+                database=PLATFORM_DATABASE,
+                credentials=self.metadata.credentials.apply(lambda logins: logins[lakehouse_spec.DBT_LOGIN.service]),
+                rds_ca_file=rds_ca_file,
+                rds_ca_image=rds_ca_image,
+            ),
             metadata=DatabaseAccess(
                 host=self.metadata.host,
                 port=self.metadata.port,

@@ -28,13 +28,18 @@ What it declares (components/ingestion/spec.py renders the chart values and aler
    failure notifications, one source per catalog source (endpoints from `ingestion.sources` in the stack
    config, certificate-verifying TLS), one bronze S3 destination per source (Parquet with the bronze layer's
    codec, `<source>/<stream>/date=YYYY-MM-DD/`) written with the `ingestion` identity, and one connection per
-   source with the catalog's per-stream sync modes and its schedule as Quartz cron (infra/model/schedules.py).
-3. The seed's sync-failure alert and the server's health, with runbooks in docs/ingestion.md.
+   source with the catalog's per-stream sync modes. A source the marts read (dbt's lineage, infra/model/lineage.py)
+   is synced by the batch, first thing in each run, so its connection's schedule is `manual`; every other source
+   keeps its catalog schedule as Quartz cron (infra/model/schedules.py). `batch_access` is what the batch needs to
+   start those syncs: the API, the application client, the connections' names.
+3. The server's health alert, with its runbook in docs/ingestion.md (a sync's failure is the batch's alert,
+   `BatchSyncFailed`, naming the connection: components/lakehouse/batch.py).
 """
 
 from __future__ import annotations
 
 import base64
+from dataclasses import dataclass
 from typing import Any
 
 import pulumi
@@ -55,6 +60,7 @@ from components.monitoring.component import Monitoring
 from components.storage.component import LakeAccess
 from infra.model.catalog import Catalog, Source
 from infra.model.config import ObjectStore
+from infra.model.lineage import mart_sources
 from infra.model.naming import bucket_name
 from infra.model.schedules import quartz_cron
 from infra.model.sections import StackIdentity
@@ -97,11 +103,29 @@ def _endpoint(endpoint: SourceEndpointSettings) -> dict[str, Any]:
     return found
 
 
+@dataclass(frozen=True)
+class AirbyteClientAccess:
+    """What the batch takes from `Ingestion` to start syncs: the API's in-cluster URL, the workspace, the
+    application client (secret), and the connections whose schedule is the batch's, by name."""
+
+    url: str
+    workspace: str
+    client_id: pulumi.Output[str]
+    client_secret: pulumi.Output[str]
+    connections: tuple[str, ...]
+
+
+def batch_connections(catalog: Catalog) -> tuple[str, ...]:
+    """The connections the batch syncs before every build: those of the sources the marts read."""
+    return tuple(spec.connection_name(source) for source in mart_sources(catalog))
+
+
 class Ingestion(pulumi.ComponentResource):
     """Airbyte's release, its workspace, sources, bronze destinations and connections, and its alerts."""
 
     api_url: str
     connections: dict[str, airbyte.AirbyteConnection]
+    batch_access: AirbyteClientAccess
 
     def __init__(
         self,
@@ -149,6 +173,8 @@ class Ingestion(pulumi.ComponentResource):
         workspace = airbyte.Workspace(f"{name}-workspace", connection, config.workspace, notifications(config),
                                       opts=child_options(self, depends_on=[release]))
         self.connections = self._flows(catalog, connection, workspace, lake)
+        self.batch_access = AirbyteClientAccess(self.api_url, config.workspace, self._client_id, self._client_secret,
+                                                batch_connections(catalog))
         Monitoring(f"{name}-monitoring", cluster, targets=[], rules=spec.alert_rules(),
                    opts=child_options(self))
         self.register_outputs({"apiUrl": self.api_url, "workspace": config.workspace,
@@ -263,6 +289,7 @@ class Ingestion(pulumi.ComponentResource):
             lambda found: airbyte.s3_destination_secrets(found["ingestion"]["access_key_id"],
                                                          found["ingestion"]["secret_access_key"])))
         connections = {}
+        batched = set(mart_sources(catalog))
         for source in catalog.sources:
             endpoint = config.sources[source.name]
             created_source = airbyte.AirbyteSource(
@@ -278,8 +305,9 @@ class Ingestion(pulumi.ComponentResource):
                 bronze_secret, opts=after_workspace)
             cursors = [stream.name for stream in source.streams if airbyte.source_defined_cursor(source)]
             connections[source.name] = airbyte.AirbyteConnection(
-                f"{name}-connection-{source.name}", connection, config.workspace, f"{source.name}-to-bronze",
-                source.name, destination_name, quartz_cron(source.schedule), airbyte.stream_configurations(source),
+                f"{name}-connection-{source.name}", connection, config.workspace, spec.connection_name(source.name),
+                source.name, destination_name, None if source.name in batched else quartz_cron(source.schedule),
+                airbyte.stream_configurations(source),
                 source_defined_cursors=cursors,
                 opts=child_options(self, depends_on=[created_source, destination]))
         return connections

@@ -325,6 +325,11 @@ def notification_settings(given: dict[str, Any]) -> dict[str, Any]:
     return settings
 
 
+def schedule(cron: str | None) -> dict[str, Any]:
+    """A connection's `schedule`: Quartz cron, or `manual` where something else starts its syncs (the batch)."""
+    return {"scheduleType": "cron", "cronExpression": cron} if cron else {"scheduleType": "manual"}
+
+
 def without_zone(expression: str | None) -> str | None:
     """A cron as sent: Airbyte answers it with its time zone appended (`0 0 * * * ? UTC`); the platform's are UTC."""
     if expression and expression.endswith(f" {CRON_ZONE}"):
@@ -526,7 +531,7 @@ class ConnectionProvider(_AirbyteProvider):
 
     def spec(self, props: dict[str, Any]) -> dict[str, Any]:
         return {"name": props["name"], "source": props["source"], "destination": props["destination"],
-                "schedule": {"scheduleType": "cron", "cronExpression": props["cron"]},
+                "schedule": schedule(props.get("cron")),
                 "configurations": props["configurations"], "namespaceDefinition": "destination",
                 "nonBreakingSchemaUpdatesBehavior": "propagate_columns", "status": props.get("status", "active")}
 
@@ -555,8 +560,8 @@ class ConnectionProvider(_AirbyteProvider):
             streams.append({k: v for k, v in stream.items() if k in kept})
         return {"name": live["name"], "source": sources.get(live["sourceId"]),
                 "destination": destinations.get(live["destinationId"]),
-                "schedule": {"scheduleType": schedule["scheduleType"],
-                             "cronExpression": without_zone(schedule.get("cronExpression"))},
+                "schedule": ({"scheduleType": "cron", "cronExpression": without_zone(schedule.get("cronExpression"))}
+                             if schedule["scheduleType"] == "cron" else {"scheduleType": schedule["scheduleType"]}),
                 "configurations": {"streams": streams},
                 "namespaceDefinition": live.get("namespaceDefinition"),
                 "nonBreakingSchemaUpdatesBehavior": live.get("nonBreakingSchemaUpdatesBehavior"),
@@ -629,10 +634,11 @@ class AirbyteDestination(ProviderResource, module="airbyte", name="Destination")
 
 
 class AirbyteConnection(ProviderResource, module="airbyte", name="Connection"):
-    """A connection from a named source to a named destination with per-stream sync modes and a Quartz cron."""
+    """A connection from a named source to a named destination with per-stream sync modes and a Quartz cron, or
+    none (`cron=None`: a manual schedule, its syncs started by the batch)."""
 
     def __init__(self, resource_name: str, connection: pulumi.Input[dict], workspace: pulumi.Input[str],
-                 name: str, source: pulumi.Input[str], destination: pulumi.Input[str], cron: str,
+                 name: str, source: pulumi.Input[str], destination: pulumi.Input[str], cron: str | None,
                  configurations: dict[str, Any], source_defined_cursors: list[str] | None = None,
                  opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__(ConnectionProvider(), resource_name,

@@ -15,7 +15,7 @@ from components.kit.cluster import server_certificate, service_dns_names
 from components.kit.hardening import Resources, container_security
 from components.kit.images import pinned, pinned_tag
 from components.metadata.access import DatabaseLogin
-from components.monitoring.component import AlertRule, RecordingRule
+from components.monitoring.component import AlertRule
 from components.storage.access import ServiceBucket
 from infra.model import naming
 from infra.model.charts import AIRBYTE_COMPONENTS
@@ -42,7 +42,7 @@ SERVER_SELECTOR = {"app.kubernetes.io/name": "server", "app.kubernetes.io/instan
 # Airbyte's server speaks plain HTTP; an nginx sidecar in its pod terminates TLS with a cert-manager certificate,
 # and the providers reach the API only through it (Service API_SERVICE).
 API_SERVICE = "airbyte-api"
-API_TLS_PORT = 8443
+API_TLS_PORT = naming.AIRBYTE_API_TLS_PORT
 API_TLS_SECRET = "airbyte-api-tls"
 PROXY_CONFIG_MAP = "airbyte-api-proxy"
 PROXY_IMAGE = "nginxinc/nginx-unprivileged:1.27-alpine"
@@ -117,9 +117,8 @@ JOB_TRUST_DIR = "/etc/dataplatform/job-trust"
 JOB_TRUSTSTORE_KEY = "truststore.jks"
 JOB_JAVA_OPTS = (f"-Djavax.net.ssl.trustStore={JOB_TRUST_DIR}/{JOB_TRUSTSTORE_KEY} "
                  "-Djavax.net.ssl.trustStorePassword=changeit -Djavax.net.ssl.trustStoreType=JKS")
-# Replication pods Airbyte's workload launcher starts: `replication-job-<job>-attempt-<n>`.
+# Replication pods Airbyte's workload launcher starts: `replication-job-<job>-attempt-<n>` (the board's sync panels).
 REPLICATION_POD = "replication-job-.*"
-SYNC_FAILURES = "airbyte:sync_failures:count"
 # Parts of the chart the platform does not run: the UI (the API is reached through the TLS front), the connector
 # builder's manifest server, metrics and Keycloak (Enterprise), Temporal's UI, the rollout worker, and the bundled
 # PostgreSQL and MinIO (the metadata layer's PostgreSQL and the lake's `airbyte` bucket replace them).
@@ -238,6 +237,11 @@ def _temporal(shape: AirbyteShape) -> dict[str, Any]:
             {"name": "SQL_HOST_VERIFICATION", "value": "true"},
         ],
     }
+
+
+def connection_name(source: str) -> str:
+    """The Airbyte connection that lands a catalog source in bronze."""
+    return f"{source}-to-bronze"
 
 
 def server_url() -> str:
@@ -365,25 +369,15 @@ def values(shape: AirbyteShape) -> dict[str, Any]:
     return fragment
 
 
-def alert_rules() -> list[AlertRule | RecordingRule]:
-    """The seed's sync-failure alert and the server's health (runbooks in docs/ingestion.md).
+def alert_rules() -> list[AlertRule]:
+    """The server's health (runbook in docs/ingestion.md).
 
-    Airbyte's community edition exports no metrics (its OpenTelemetry metrics are Enterprise-only), so the
-    seed's `airbyte_sync_failures_total` is stood in for by a recording rule over kube-state-metrics: the
-    replication pods that ended in phase Failed and that Airbyte has not cleaned up yet.
+    A sync's failure is the batch's alert where the batch runs the connection (`BatchSyncFailed`, one per
+    connection, components/lakehouse/batch.py); a connection on its own schedule reports failures through the
+    workspace's notifications (e-mail and `ingestion.failureWebhook`).
     """
     namespace = f'namespace="{namespace_name(LAYER)}"'
     return [
-        RecordingRule(
-            SYNC_FAILURES,
-            f'count(kube_pod_status_phase{{{namespace},phase="Failed",pod=~"{REPLICATION_POD}"}} == 1) or vector(0)',
-        ),
-        AlertRule(
-            "AirbyteSyncFailures",
-            f"{SYNC_FAILURES} > 0",
-            "An Airbyte sync failed; bronze is missing the data of its connection since the last good sync.",
-            duration="0m", severity="critical", runbooks="docs/ingestion.md",
-        ),
         AlertRule(
             "AirbyteServerDown",
             f'kube_deployment_status_replicas_available{{{namespace},deployment="{SERVER_DEPLOYMENT}"}} < 1',

@@ -1,10 +1,12 @@
-"""Lakehouse layer: `Lakehouse`, Dremio deployed and configured, the dbt runner and the consumers' access.
+"""Lakehouse layer: `Lakehouse`, Dremio deployed and configured, the batch and the consumers' access.
 
 Example (inside a Pulumi program)::
 
     lakehouse = Lakehouse(
         "lakehouse", config.lakehouse, catalog, cluster, config.identity, config.object_store,
-        lake=LakeAccess.from_lake(lake),
+        lake=LakeAccess.from_lake(lake), airbyte=ingestion.batch_access,
+        run_history=DatabaseAccess(host=metadata.host, port=metadata.port, database="platform",
+                                   credentials=metadata.credentials["dbt"]),
         metadata=DatabaseAccess(host=metadata.host, port=metadata.port, database="platform",
                                 credentials=metadata.credentials["dremio"]),   # optional
     )
@@ -20,8 +22,11 @@ What it declares (components/lakehouse/spec.py renders the bodies; decision 0011
    on Enterprise, the catalog's roles and least-privilege grants. A Community stack declares no grants, and the
    policy pack reports the gap. No Elasticsearch source: Dremio's connector cannot talk to the 9.x logs cluster
    (docs/decisions/0028-dremio-editions-and-the-logs-source.md).
-3. The dbt runner CronJob on the catalog's transformation schedule, and the alerts: slow queries (from the query
-   log Fluent Bit ships), Dremio's health and the runner's failures, each with a runbook in docs/lakehouse.md.
+3. The batch (components/lakehouse/batch.py): one Job per run of the catalog's transformation schedule whose pod
+   syncs the marts' sources through Airbyte, runs `dbt build` (its run recorded in `platform.dbt_run_history`),
+   refreshes the marts' reflections and imports and warms Superset's dashboards, in that order, each step only once
+   the one before succeeded; and the alerts: slow queries (from the query log Fluent Bit ships), Dremio's health,
+   the batch's failed step, late run, failed syncs and stale sources, each with a runbook in docs/lakehouse.md.
 """
 
 from __future__ import annotations
@@ -32,12 +37,13 @@ import pulumi
 import pulumi_kubernetes as k8s
 import pulumi_random as random
 
+from components.ingestion.component import AirbyteClientAccess
 from components.kit.base import child_options, type_token
 from components.kit.cluster import ClusterContext
-from components.kit.hardening import LARGE, SMALL, Resources
+from components.kit.hardening import Resources
 from components.kit.images import platform_image
+from components.lakehouse import batch, spec
 from components.lakehouse import provider as dremio
-from components.lakehouse import spec
 from components.lakehouse.config import LakehouseSettings
 from components.monitoring.component import Monitoring
 from components.storage.component import LakeAccess
@@ -45,7 +51,6 @@ from infra.model import naming
 from infra.model.catalog import FLOW_LAYERS, Catalog
 from infra.model.config import ObjectStore
 from infra.model.naming import bucket_name, service_host
-from infra.model.schedules import kubernetes_cron
 from infra.model.sections import StackIdentity
 
 SIZES: dict[str, tuple[Resources, Resources]] = {
@@ -87,7 +92,7 @@ class DatabaseAccess:
 
 
 class Lakehouse(pulumi.ComponentResource):
-    """Dremio (workloads and configuration), the dbt runner, consumer endpoints and alerts."""
+    """Dremio (workloads and configuration), the batch, consumer endpoints and alerts."""
 
     endpoints: dict[str, str]
     service_users: dict[str, pulumi.Output[dict[str, str]]]
@@ -101,11 +106,14 @@ class Lakehouse(pulumi.ComponentResource):
         stack: StackIdentity,
         store: ObjectStore,
         lake: LakeAccess,
+        airbyte: AirbyteClientAccess,
+        run_history: DatabaseAccess,
         metadata: DatabaseAccess | None = None,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__(type_token("lakehouse", "Lakehouse"), name, None, opts)
         self._name, self._config, self._cluster, self._stack, self._store = name, config, cluster, stack, store
+        self._catalog = catalog
         self._namespace = cluster.namespaces[spec.LAYER]
         rds_ca = (metadata.rds_ca_file, metadata.rds_ca_image) if metadata is not None else (None, None)
         shape = dremio_shape(config, stack, store, cluster.storage_class, *rds_ca)
@@ -130,15 +138,15 @@ class Lakehouse(pulumi.ComponentResource):
                       opts=child_options(self, depends_on=[spaces[naming.DREMIO_MARTS_SPACE]]))
         if config.edition == "enterprise":
             self._grants(catalog, connection, users, spaces, sources, after_admin)
-        self._runner(catalog, users["dbt"], passwords["dbt"])
+        self._batch(catalog, users["dbt"], passwords["dbt"], airbyte, run_history)
         self._backup(passwords["admin"], admin)
-        runner_minutes = catalog.transformations.schedule.minutes or 1
         Monitoring(
             f"{name}-monitoring", cluster,
-            # The query-duration histogram is the log shipper's: the runtime scrapes its exporter
-            # (components/monitoring/component.py base_targets).
+            # The query-duration histogram and the batch's sync and freshness series are the log shipper's: the
+            # runtime scrapes its exporter (components/monitoring/component.py base_targets).
             targets=[],
-            rules=[*spec.alert_rules(config.slow_query_seconds, runner_minutes),
+            rules=[*spec.alert_rules(config.slow_query_seconds),
+                   *batch.alert_rules(catalog.transformations.schedule),
                    *spec.backup_alert_rules(config.backup.schedule.minutes)],
             opts=child_options(self),
         )
@@ -213,10 +221,11 @@ class Lakehouse(pulumi.ComponentResource):
         lake_inputs = pulumi.Output.all(pulumi.Output.from_input(lake.bucket_names),
                                         pulumi.Output.unsecret(pulumi.Output.from_input(lake.credentials)))
 
-        def lake_entity(source: str, identity: str, layers: tuple[str, ...]) -> pulumi.Output[dict]:
+        def lake_entity(source: str, identity: str, layers: tuple[str, ...],
+                        refresh_ms: int = dremio.DEFAULT_REFRESH_MS) -> pulumi.Output[dict]:
             return lake_inputs.apply(lambda values: dremio.s3_source(
                 source, values[1][identity]["access_key_id"], [values[0][layer] for layer in layers],
-                endpoint=endpoint, region=region))
+                endpoint=endpoint, region=region, refresh_ms=refresh_ms))
 
         def lake_secret(identity: str) -> pulumi.Output[dict]:
             return pulumi.Output.secret(pulumi.Output.from_input(lake.credentials).apply(
@@ -228,7 +237,10 @@ class Lakehouse(pulumi.ComponentResource):
                 lake_secret("query-engine"), opts=opts),
             spec.LAKE_WRITE_SOURCE: dremio.Source(
                 f"{self._name}-source-lake-write", connection,
-                lake_entity(spec.LAKE_WRITE_SOURCE, "transformation", ("silver", "gold")),
+                # The tables dbt builds under the marts are this source's: their reflections refresh at the
+                # catalog's shortest mart interval until the batch sets each table's own (lakehouse/batch.py).
+                lake_entity(spec.LAKE_WRITE_SOURCE, "transformation", ("silver", "gold"),
+                            batch.source_refresh_ms(self._catalog)),
                 lake_secret("transformation"), opts=opts),
         }
         if metadata is not None:
@@ -285,29 +297,42 @@ class Lakehouse(pulumi.ComponentResource):
             opts=self._k8s(depends_on=[secret, script, admin]),
         )
 
-    # ---- the dbt runner -----------------------------------------------------------------------------
+    # ---- the batch -----------------------------------------------------------------------------------
 
-    def _runner(self, catalog: Catalog, user: dremio.User, password: pulumi.Output[str]) -> None:
-        secret = self._secret("runner", spec.RUNNER_SECRET, {"password": password, "ca.crt": self._cluster.ca_pem})
-        image = platform_image(spec.RUNNER, self._cluster.images)
-        schedule = catalog.transformations.schedule
-        pod = spec.runner_pod(image, "dbt", SMALL if self._config.size == "small" else LARGE,
-                              self._stack.name_prefix, self._stack.stack)
+    def _batch(self, catalog: Catalog, user: dremio.User, password: pulumi.Output[str], airbyte: AirbyteClientAccess,
+               run_history: DatabaseAccess) -> None:
+        """The batch's Secrets (Dremio's `dbt` password and the CA in the runner's, Airbyte's application client and
+        the `dbt` database login in its own), its steps' scripts in a ConfigMap, and the CronJob
+        (batch.cronjob_spec)."""
+        runner = self._secret("runner", batch.RUNNER_SECRET, {"password": password, "ca.crt": self._cluster.ca_pem})
+        login = pulumi.Output.from_input(run_history.credentials)
+        credentials = self._secret("batch", batch.SECRET, {
+            batch.AIRBYTE_CLIENT_ID_KEY: airbyte.client_id, batch.AIRBYTE_CLIENT_SECRET_KEY: airbyte.client_secret,
+            batch.RUN_HISTORY_USER_KEY: login.apply(lambda found: found["username"]),
+            batch.RUN_HISTORY_PASSWORD_KEY: pulumi.Output.secret(login.apply(lambda found: found["password"])),
+        })
+        scripts = k8s.core.v1.ConfigMap(
+            f"{self._name}-batch-steps",
+            metadata=k8s.meta.v1.ObjectMetaArgs(name=batch.SCRIPTS_CONFIG_MAP, namespace=self._namespace,
+                                                labels=batch.LABELS),
+            data={file: batch.script(step) for step, file in batch.SCRIPT_FILES.items()},
+            opts=self._k8s(),
+        )
+        stack = self._stack
+        shape = batch.BatchShape(
+            image=platform_image(spec.RUNNER, self._cluster.images),
+            dbt_resources=batch.runner_resources(self._config.size),
+            prefix=stack.name_prefix, stack=stack.stack, project=catalog.transformations.project,
+            schedule=catalog.transformations.schedule,
+            airbyte=batch.AirbyteAccess(airbyte.url, airbyte.workspace, airbyte.connections),
+            run_history=batch.RunHistoryAccess(run_history.host, run_history.port, run_history.database,
+                                               run_history.rds_ca_image, run_history.rds_ca_file),
+            anchors=batch.reflection_anchors(catalog, stack.name_prefix, stack.stack),
+            marts=tuple(mart.name for mart in catalog.marts),
+        )
         k8s.batch.v1.CronJob(
-            f"{self._name}-{spec.RUNNER}",
-            metadata=k8s.meta.v1.ObjectMetaArgs(name=spec.RUNNER, namespace=self._namespace,
-                                                labels={"app.kubernetes.io/name": spec.RUNNER}),
-            spec={
-                "schedule": kubernetes_cron(schedule),
-                "concurrencyPolicy": "Forbid",
-                "successfulJobsHistoryLimit": 1,
-                "failedJobsHistoryLimit": 1,
-                "jobTemplate": {"spec": {
-                    "backoffLimit": 1,
-                    # A failed Job stays (and DbtRunFailed fires) until two intervals have passed.
-                    "ttlSecondsAfterFinished": max(schedule.minutes, 1) * 120,
-                    "template": {"metadata": {"labels": {"app.kubernetes.io/name": spec.RUNNER}}, "spec": pod},
-                }},
-            },
-            opts=self._k8s(depends_on=[secret, user]),
+            f"{self._name}-{batch.BATCH}",
+            metadata=k8s.meta.v1.ObjectMetaArgs(name=batch.BATCH, namespace=self._namespace, labels=batch.LABELS),
+            spec=batch.cronjob_spec(shape),
+            opts=self._k8s(depends_on=[runner, credentials, scripts, user]),
         )

@@ -1,5 +1,5 @@
 """The lakehouse's vendor-documented flows: Dremio's coordinator and executors (ZooKeeper, fabric, the lake, the
-sources they read), the dbt runner and the backup job. All are the program's own workloads
+sources they read), the batch and the backup job. All are the program's own workloads
 (components/lakehouse/spec.py): the ports stated here are the spec's, and the network check holds them to the
 recorded objects' container ports.
 
@@ -9,9 +9,10 @@ Pure data (components/kit/flows.py); components/platform.py lists it.
 from __future__ import annotations
 
 from components.kit.flows import Flow, FlowTable, Port, Service, Workload
+from components.lakehouse.batch import BATCH
 from components.lakehouse.config import LakehouseSettings
-from components.lakehouse.spec import BACKUP, FABRIC_PORT, FLIGHT_PORT, JDBC_PORT, RUNNER, WEB_PORT, ZOOKEEPER_PORT
-from infra.model.naming import SUPERSET_PORT
+from components.lakehouse.spec import BACKUP, FABRIC_PORT, FLIGHT_PORT, JDBC_PORT, WEB_PORT, ZOOKEEPER_PORT
+from infra.model.naming import AIRBYTE_API_TLS_PORT, SUPERSET_PORT
 
 DREMIO_DOCS = "https://docs.dremio.com/current/"
 ZOOKEEPER_DOC = "https://docs.dremio.com/25.x/get-started/cluster-deployments/architecture/zookeeper"
@@ -23,8 +24,9 @@ COORDINATOR = Workload("dremio-coordinator", "lakehouse",
                        {"app.kubernetes.io/name": "dremio", "app.kubernetes.io/component": "coordinator"},
                        tuple(Port(port) for port in (FABRIC_PORT, WEB_PORT, FLIGHT_PORT, JDBC_PORT, ZOOKEEPER_PORT)),
                        source=SPEC, service="dremio", declared=True)
-RUNNER_WORKLOAD = Workload("dbt-runner", "lakehouse", {"app.kubernetes.io/name": RUNNER},
-                           source="components/lakehouse/component.py", service="dbt", declared=True)
+BATCH_WORKLOAD = Workload(BATCH, "lakehouse", {"app.kubernetes.io/name": BATCH},
+                          source="components/lakehouse/component.py", service="dbt", declared=True)
+BATCH_SOURCE = "components/lakehouse/batch.py"
 BACKUP_WORKLOAD = Workload(BACKUP, "lakehouse", {"app.kubernetes.io/name": BACKUP},
                            source="components/lakehouse/component.py", service="dremio", declared=True)
 # BackupResource.createBackup: the coordinator writes the backup itself, through its distributed store's file system.
@@ -41,16 +43,21 @@ def executors(settings: LakehouseSettings) -> Workload:
 
 
 def flow_table(settings: LakehouseSettings) -> FlowTable:
-    """Dremio's and the dbt runner's pods and flows in a stack with these settings."""
+    """Dremio's, the batch's and the backup's pods and flows in a stack with these settings."""
     executor = executors(settings)
     flows = [
         Flow(executor, COORDINATOR, ZOOKEEPER_PORT, "registers with the coordinator's embedded ZooKeeper",
              ZOOKEEPER_DOC),
         Flow(executor, COORDINATOR, FABRIC_PORT, "returns query fragments' results over the fabric", FABRIC_DOC),
         Flow(COORDINATOR, executor, FABRIC_PORT, "sends query fragments over the fabric", FABRIC_DOC),
-        Flow(RUNNER_WORKLOAD, COORDINATOR, WEB_PORT, "dbt-dremio runs the models through the REST API", SPEC),
-        Flow(RUNNER_WORKLOAD, Service("superset"), SUPERSET_PORT, "imports the marts' asset bundle into Superset",
-             SPEC),
+        Flow(BATCH_WORKLOAD, Service("airbyte"), AIRBYTE_API_TLS_PORT, "the syncs step starts and polls the marts' "
+             "syncs through Airbyte's public API (its TLS front)", "components/lakehouse/batch_syncs.py"),
+        Flow(BATCH_WORKLOAD, COORDINATOR, WEB_PORT, "dbt-dremio runs the models through the REST API; the "
+             "reflections step sets refresh policies and queues refreshes", BATCH_SOURCE),
+        Flow(BATCH_WORKLOAD, Service("postgresql"), None, "the dbt step records the run in platform.dbt_run_history",
+             "components/lakehouse/batch_dbt.py"),
+        Flow(BATCH_WORKLOAD, Service("superset"), SUPERSET_PORT, "imports the marts' asset bundle into Superset and "
+             "warms its charts' cache", BATCH_SOURCE),
         Flow(BACKUP_WORKLOAD, COORDINATOR, WEB_PORT, "asks the coordinator for a backup of its KV store "
              "(POST /apiv2/login, /apiv2/backup); the coordinator writes it to the object store", BACKUP_SOURCE),
     ]
@@ -63,4 +70,4 @@ def flow_table(settings: LakehouseSettings) -> FlowTable:
             Flow(node, Service("postgresql"), None, "reads the metadata database source",
                  DREMIO_DOCS + "sonar/data-sources/databases/postgres/"),
         ]
-    return FlowTable("lakehouse", (COORDINATOR, executor, RUNNER_WORKLOAD, BACKUP_WORKLOAD), tuple(flows))
+    return FlowTable("lakehouse", (COORDINATOR, executor, BATCH_WORKLOAD, BACKUP_WORKLOAD), tuple(flows))

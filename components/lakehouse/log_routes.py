@@ -1,7 +1,8 @@
 """What the lakehouse ships to the logs layer: dbt's runs and Dremio's queries.
 
-- dbt (the runner's container `dbt`, JSON log format) -> the job-log indices with `service: dbt` (job_id is the
-  invocation id); each node result (`LogModelResult`) is also copied to the `dbt-runs` indices.
+- dbt (the batch's container `dbt`, JSON log format) -> the job-log indices with `service: dbt` (job_id is the
+  invocation id); each node result (`LogModelResult`) is also copied to the `dbt-runs` indices, and each source
+  freshness result (`Q018`) feeds the stale-source series.
 - Dremio writes queries.json (and audit.json on Enterprise) to its `dremio-log` emptyDir, which the kubelet keeps
   under its pods directory; the shipper tails both (every node) into the audit trail. Each query's duration,
   `finish - start` in epoch milliseconds, is computed by a Lua filter (LuaJIT in Fluent Bit: record accessors and
@@ -14,23 +15,51 @@ from components.logs import shipping
 from components.logs.spec import AIRBYTE_LOGS_FIELDS, DBT_RUNS, DBT_RUNS_FIELDS, JOB_LOGS
 from infra.model.sections import QUERY_SECONDS_BUCKETS
 
-# The runner's container that runs `dbt build` (components/lakehouse/spec.py runner_pod).
+# The batch's container that runs `dbt build` (components/lakehouse/batch.py).
 DBT_CONTAINER = "dbt"
 DBT_LOG_TAG = "dbt.log"
 DBT_RUN_TAG = "dbt.run"
 DBT_LOG = shipping.Route(DBT_LOG_TAG, JOB_LOGS, tuple(AIRBYTE_LOGS_FIELDS))
 DBT_RUN = shipping.Route(DBT_RUN_TAG, DBT_RUNS, tuple(DBT_RUNS_FIELDS))
+# `dbt source freshness` reports each source table as event Q018 (LogFreshnessResult in dbt-core 1.11's
+# module dbt.events.types: `data.status` pass, warn, error or runtime error; `data.source_name`, `data.table_name`).
+# A copy of each is re-tagged, stamped with its time by a Lua filter (log_to_metrics takes a value from a field, and
+# the record's time is not one) and observed into two gauges, the time of each table's latest stale and latest
+# fresh result, which the DbtSourceStale alert compares; the copy is then dropped.
+FRESHNESS_EVENT = "Q018"
+FRESHNESS_TAG = "dbt.freshness"
+FRESHNESS_LUA = "dbt_freshness.lua"
+FRESHNESS_LUA_CALL = "dbt_freshness_checked_at"
+FRESHNESS_LUA_SCRIPT = """-- dbt's freshness results: the record's time, in epoch seconds, as a field.
+function dbt_freshness_checked_at(tag, timestamp, record)
+  record["checked_at"] = timestamp
+  return 2, timestamp, record
+end
+"""
+STALE_AT = shipping.LogMetric(
+    name="dbt_source_stale_timestamp_seconds", mode="gauge", match=FRESHNESS_TAG,
+    description="When dbt source freshness last found the source table stale (warn or error; epoch seconds).",
+    value_field="checked_at", labels=("source_name", "table_name"), rules=(("Regex", "status", r"^(warn|error)$"),))
+FRESH_AT = shipping.LogMetric(
+    name="dbt_source_fresh_timestamp_seconds", mode="gauge", match=FRESHNESS_TAG,
+    description="When dbt source freshness last found the source table fresh (epoch seconds).",
+    value_field="checked_at", labels=("source_name", "table_name"), rules=(("Regex", "status", r"^pass$"),),
+    discard_logs=True)
 
 DBT_LOG_SOURCE = shipping.LogSource(
     name="dbt",
     claims=(shipping.claim(*shipping.container_of(container=DBT_CONTAINER), DBT_LOG_TAG),),
     parsers=(shipping.JSON_LINE,),
     routes=(DBT_LOG, DBT_RUN),
+    metrics=(STALE_AT, FRESH_AT),
+    lua_scripts={FRESHNESS_LUA: FRESHNESS_LUA_SCRIPT},
     filters=(
-        # JSON events; node results are copied to dbt.run before the log fields are renamed.
+        # JSON events; node results are copied to dbt.run, freshness results to dbt.freshness, before the log
+        # fields are renamed.
         shipping.parse(DBT_LOG_TAG, "log", shipping.JSON_LINE),
         shipping.lift(DBT_LOG_TAG, "info", "info_"),
         shipping.retag(DBT_LOG_TAG, f"$info_name ^LogModelResult$ {DBT_RUN_TAG} true", "dbt_emitter"),
+        shipping.retag(DBT_LOG_TAG, f"$info_code ^{FRESHNESS_EVENT}$ {FRESHNESS_TAG} true", "dbt_freshness_emitter"),
         shipping.modify(DBT_LOG_TAG, {"info_level": "level", "info_msg": "message",
                                       "info_invocation_id": "job_id"}, {"service": "dbt"}),
         shipping.allow(DBT_LOG),
@@ -41,6 +70,13 @@ DBT_LOG_SOURCE = shipping.LogSource(
                                       "data_status": "adapter_response", "data_execution_time": "execution_time",
                                       "info_msg": "message"}, {}),
         shipping.allow(DBT_RUN),
+        shipping.lift(FRESHNESS_TAG, "data", "data_"),
+        shipping.modify(FRESHNESS_TAG, {"data_status": "status", "data_source_name": "source_name",
+                                        "data_table_name": "table_name"}, {}),
+        shipping.section("FILTER", [("Name", "lua"), ("Match", FRESHNESS_TAG),
+                                    ("script", f"{shipping.LUA_DIR}/{FRESHNESS_LUA}"), ("call", FRESHNESS_LUA_CALL)]),
+        STALE_AT.section(),
+        FRESH_AT.section(),
     ),
 )
 

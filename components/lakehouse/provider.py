@@ -75,6 +75,13 @@ SOURCE_FIELDS: dict[str, tuple[str, ...]] = {
 SECRET_FIELDS: dict[str, tuple[str, ...]] = {"S3": ("accessSecret",), "POSTGRES": ("password",)}
 METADATA_POLICY_FIELDS = ("authTTLMs", "namesRefreshMs", "datasetRefreshAfterMs", "datasetExpireAfterMs",
                           "datasetUpdateMode", "deleteUnavailableDatasets", "autoPromoteDatasets")
+# A source's reflection refresh policy (api/Source.java at Dremio OSS 25.2.0: the `acceleration*` properties): how
+# often reflections on its datasets refresh and how long a refreshed one serves. Every source declares it, Dremio's
+# own defaults (an hour, three) unless a stack sets another, so a refresh compares it like the rest.
+ACCELERATION_FIELDS = ("accelerationRefreshPeriodMs", "accelerationGracePeriodMs", "accelerationActivePolicyType",
+                       "accelerationNeverRefresh", "accelerationNeverExpire")
+DEFAULT_REFRESH_MS = 3_600_000
+GRACE_FACTOR = 3
 USER_FIELDS = ("name", "firstName", "lastName", "email")
 EDITION = "edition"
 
@@ -98,10 +105,18 @@ def metadata_policy(auto_promote: bool) -> dict[str, Any]:
             "deleteUnavailableDatasets": True, "autoPromoteDatasets": auto_promote}
 
 
+def reflection_refresh(period_ms: int = DEFAULT_REFRESH_MS) -> dict[str, Any]:
+    """A source's reflection refresh policy: every `period_ms`, expiring after three periods."""
+    return {"accelerationRefreshPeriodMs": period_ms, "accelerationGracePeriodMs": GRACE_FACTOR * period_ms,
+            "accelerationActivePolicyType": "PERIOD", "accelerationNeverRefresh": False,
+            "accelerationNeverExpire": False}
+
+
 def s3_source(name: str, access_key: str, buckets: list[str], endpoint: str | None = None,
-              region: str | None = None) -> dict[str, Any]:
+              region: str | None = None, refresh_ms: int = DEFAULT_REFRESH_MS) -> dict[str, Any]:
     """An S3 source over TLS limited to `buckets`; `endpoint` (`host:port`, no scheme: `secure` makes it https)
-    switches on MinIO compatibility with path-style requests."""
+    switches on MinIO compatibility with path-style requests; its datasets' reflections refresh every
+    `refresh_ms` unless a dataset has a policy of its own."""
     properties = []
     if endpoint is not None:
         properties += [{"name": "fs.s3a.endpoint", "value": endpoint},
@@ -117,6 +132,7 @@ def s3_source(name: str, access_key: str, buckets: list[str], endpoint: str | No
             "enableAsync": True, "requesterPays": False,
         },
         "metadataPolicy": metadata_policy(auto_promote=True),
+        **reflection_refresh(refresh_ms),
     }
 
 
@@ -131,6 +147,7 @@ def postgres_source(name: str, host: str, port: int, database: str, username: st
             "fetchSize": 200,
         },
         "metadataPolicy": metadata_policy(auto_promote=False),
+        **reflection_refresh(),
     }
 
 
@@ -417,6 +434,7 @@ class CatalogProvider(_DremioProvider):
                 "entityType": "source", "type": kind, "name": live.get("name"),
                 "config": _project(live.get("config") or {}, SOURCE_FIELDS.get(kind, ())),
                 "metadataPolicy": _project(live.get("metadataPolicy") or {}, METADATA_POLICY_FIELDS),
+                **_project(live, ACCELERATION_FIELDS),
             }
         if entity_type == "space":
             return {"entityType": "space", "name": live.get("name")}

@@ -1,6 +1,6 @@
 """What the lakehouse layer renders, as plain data: Dremio's configuration files and workloads, the catalog's
-grants, the dbt runner, the alerts and the query-log shipping. Pure functions, no resources:
-`components/lakehouse/component.py` declares them, the golden tests pin them
+grants, the backup job, Dremio's alerts and the query-log shipping (the batch is components/lakehouse/batch.py).
+Pure functions, no resources: `components/lakehouse/component.py` declares them, the golden tests pin them
 (tests/golden/lakehouse/<stack>.yaml).
 
 Dremio runs from manifests rendered here rather than from a chart (docs/decisions/0011-dremio-workloads.md):
@@ -21,7 +21,7 @@ from components.kit.cluster import server_certificate, service_dns_names
 from components.kit.hardening import SMALL, Resources, container_security, pod_security
 from components.kit.images import pinned
 from components.lakehouse.config import DremioBackupSettings
-from components.lakehouse.log_routes import DBT_CONTAINER, QUERY_SECONDS
+from components.lakehouse.log_routes import QUERY_SECONDS
 from components.metadata.access import DatabaseLogin
 from components.monitoring.component import AlertRule
 from components.storage.access import PrefixGrant, ServiceBucket
@@ -45,7 +45,7 @@ DREMIO_UID = 999  # the `dremio` user of Dremio's images
 LOG_VOLUME = "dremio-log"  # Fluent Bit finds the query log by this volume name on each node
 DREMIO_HOME = "/opt/dremio"
 IMAGES: dict[str, str] = {"community": "dremio/dremio-oss", "enterprise": "quay.io/dremio/dremio-enterprise"}
-RUNNER = "dbt-runner"
+RUNNER = "dbt-runner"  # the platform image the batch's and the backup's pods run
 # Logins to the metadata PostgreSQL, as the catalog services `dremio` (its `metadata` source) and `dbt` (its run
 # history).
 DREMIO_LOGIN = DatabaseLogin("dremio")
@@ -53,12 +53,8 @@ DBT_LOGIN = DatabaseLogin("dbt")
 # Dremio's distributed store, written only by its `dremio` identity.
 STORE_BUCKET = ServiceBucket("dremio-store", "dremio",
                              "Dremio's distributed store (reflections, uploads, job results).")
-RUNNER_SECRET = "dbt-runner-profile"
+# Where the jobs of this layer (the batch, the backup) mount the stack's CA.
 RUNNER_CA_DIR = "/etc/dataplatform/ca"
-# The runner's last step imports Superset's asset bundle (components/presentation/assets/), mounted from the
-# ConfigMap the presentation layer writes into this namespace, with the script the runner image ships.
-BUNDLE_DIR = "/etc/dataplatform/superset-bundle"
-IMPORT_SCRIPT = "/opt/superset-import/import_bundle.py"
 SPACE_FOLDERS = (naming.DREMIO_MARTS_FOLDER,)
 # Source names in Dremio; dbt reads bronze through the first and writes its tables through the second.
 LAKE_SOURCE = naming.DREMIO_LAKE_SOURCE
@@ -401,65 +397,6 @@ def grants_by_layer(grants: list[SpaceGrant]) -> dict[str, list[dict[str, Any]]]
     return found
 
 
-# ---- the dbt runner ---------------------------------------------------------------------------------------
-
-
-def dbt_environment(user: str, prefix: str, stack: str,
-                    host: str = service_host(CLIENT_SERVICE, LAYER)) -> dict[str, str]:
-    """The variables dbt/profiles.yml's `dremio` target and the bronze sources read, for one stack (the
-    password comes from the runner's Secret); the lake's names are infra/model/naming.py's."""
-    return {"DBT_TARGET": "dremio", "DBT_DREMIO_HOST": host, "DBT_DREMIO_PORT": str(WEB_PORT),
-            "DBT_DREMIO_USER": user, **naming.dbt_dremio_environment(prefix, stack),
-            "SSL_CERT_FILE": "/etc/dataplatform/ca/ca.crt", "REQUESTS_CA_BUNDLE": "/etc/dataplatform/ca/ca.crt"}
-
-
-def import_environment() -> list[dict[str, Any]]:
-    """The bundle import's variables (images/dbt-runner/import_bundle.py): Superset's URL and the platform CA, the
-    importer's login and the Dremio connection's password from the Secret the presentation layer writes here."""
-    def secret(name: str, key: str) -> dict[str, Any]:
-        # Optional, as the bundle: until the presentation layer exists the import reports itself skipped.
-        return {"name": name,
-                "valueFrom": {"secretKeyRef": {"name": naming.SUPERSET_IMPORT_SECRET, "key": key, "optional": True}}}
-
-    plain = {"SUPERSET_URL": naming.superset_url(), "SUPERSET_CA_FILE": f"{RUNNER_CA_DIR}/ca.crt",
-             "BUNDLE_FILE": f"{BUNDLE_DIR}/{naming.SUPERSET_BUNDLE_FILE}",
-             "BUNDLE_DATABASE_FILE": naming.SUPERSET_BUNDLE_DATABASE_FILE}
-    return [*({"name": key, "value": value} for key, value in sorted(plain.items())),
-            secret("SUPERSET_USERNAME", "username"), secret("SUPERSET_PASSWORD", "password"),
-            secret("BUNDLE_DATABASE_PASSWORD", "database-password")]
-
-
-def runner_pod(image: str, user: str, resources: Resources, prefix: str, stack: str) -> dict[str, Any]:
-    """The runner's pod: `dbt build` against Dremio as an init container, then the import of Superset's asset
-    bundle, which runs only once the build succeeded (a failed build fails the pod and the Job). Credentials
-    from Secrets, restricted security."""
-    environment = [{"name": key, "value": value}
-                   for key, value in sorted(dbt_environment(user, prefix, stack).items())]
-    environment.append({"name": "DBT_DREMIO_PASSWORD",
-                        "valueFrom": {"secretKeyRef": {"name": RUNNER_SECRET, "key": "password"}}})
-    ca_mount = {"name": "ca", "mountPath": RUNNER_CA_DIR, "readOnly": True}
-    work_mount = {"name": "work", "mountPath": "/tmp"}
-    return {
-        "restartPolicy": "Never",
-        "automountServiceAccountToken": False,
-        "securityContext": pod_security(),
-        "initContainers": [{
-            "name": DBT_CONTAINER, "image": image, "args": ["build", "--target", "dremio"],
-            "env": environment, "resources": resources.values(), "securityContext": container_security(),
-            "volumeMounts": [ca_mount, work_mount],
-        }],
-        "containers": [{
-            "name": "import-bundle", "image": image, "command": ["python", IMPORT_SCRIPT],
-            "env": import_environment(), "resources": SMALL.values(), "securityContext": container_security(),
-            "volumeMounts": [ca_mount, work_mount, {"name": "bundle", "mountPath": BUNDLE_DIR, "readOnly": True}],
-        }],
-        "volumes": [{"name": "ca", "secret": {"secretName": RUNNER_SECRET, "items": [{"key": "ca.crt",
-                                                                                    "path": "ca.crt"}]}},
-                    {"name": "work", "emptyDir": {}},
-                    {"name": "bundle", "configMap": {"name": naming.SUPERSET_BUNDLE_CONFIGMAP, "optional": True}}],
-    }
-
-
 # ---- Dremio's backup ---------------------------------------------------------------------------------------
 
 
@@ -539,9 +476,9 @@ def backup_cronjob_spec(settings: DremioBackupSettings, image: str, backups_buck
 RUNBOOKS = "docs/lakehouse.md"
 
 
-def alert_rules(slow_query_seconds: int, runner_interval_minutes: int) -> list[AlertRule]:
+def alert_rules(slow_query_seconds: int) -> list[AlertRule]:
+    """Dremio's alerts (the batch's are components/lakehouse/batch.py's)."""
     namespace = f'namespace="{namespace_name(LAYER)}"'
-    late = max(2 * runner_interval_minutes, 30)
     # Fluent Bit prints bucket bounds as floats (`le="30.0"`), and Prometheus 3 stores a classic histogram's `le`
     # that way whatever the exporter printed.
     histogram, bound = QUERY_SECONDS.series, f"{float(slow_query_seconds):.1f}"
@@ -564,18 +501,6 @@ def alert_rules(slow_query_seconds: int, runner_interval_minutes: int) -> list[A
             f'kube_statefulset_status_replicas_ready{{{namespace},statefulset="{EXECUTOR}"}} '
             f'< kube_statefulset_replicas{{{namespace},statefulset="{EXECUTOR}"}}',
             "Fewer Dremio executors are ready than declared; queries slow down or fail.",
-            duration="10m",
-        ),
-        AlertRule(
-            "DbtRunFailed",
-            f'kube_job_status_failed{{{namespace},job_name=~"{RUNNER}-.*"}} > 0',
-            "A dbt run against Dremio failed; silver and gold are stale.",
-            duration="0m", severity="critical",
-        ),
-        AlertRule(
-            "DbtRunLate",
-            f'time() - kube_cronjob_status_last_successful_time{{{namespace},cronjob="{RUNNER}"}} > {late * 60}',
-            f"No dbt run succeeded in the last {late} minutes.",
             duration="10m",
         ),
     ]

@@ -13,8 +13,9 @@
   A role that reads a layer gets USAGE and SELECT; a role that writes it also CREATE and INSERT, UPDATE,
   DELETE, TRUNCATE. Default privileges give the same to tables created later by the schema's owner
   (`migrator`) and by the layer's writers, so a table that exists only after the grants is covered too.
-- `platform` tables: each is written by the one role whose bookkeeping it holds (`airbyte_state` by ingestion,
-  `dbt_run_history` by transformation) and read by data_engineer.
+- `platform` tables: each is written by the one role whose bookkeeping it holds (`dbt_run_history` by
+  transformation: the batch records every run there, its syncs included) and read by data_engineer. The seed's
+  `airbyte_state` is dropped (migrations/V003__drop_airbyte_state.sql): Airbyte keeps its connections' state itself.
 - PUBLIC loses CONNECT and TEMPORARY on every database and every right on schema `public`.
 """
 
@@ -30,7 +31,7 @@ PLATFORM_DATABASE = "platform"
 PLATFORM_SCHEMA = "platform"
 READ_TABLE = ("SELECT",)
 WRITE_TABLE = ("SELECT", "INSERT", "UPDATE", "DELETE", "TRUNCATE")
-PLATFORM_TABLE_WRITERS: dict[str, str] = {"airbyte_state": "ingestion", "dbt_run_history": "transformation"}
+PLATFORM_TABLE_WRITERS: dict[str, str] = {"dbt_run_history": "transformation"}
 PLATFORM_TABLE_READERS: tuple[str, ...] = ("data_engineer",)
 PLATFORM_TABLE_WRITE = ("SELECT", "INSERT", "UPDATE")
 

@@ -25,7 +25,7 @@ What it declares (components/presentation/spec.py renders the workloads, configu
 3. Alerts for API errors and availability, with runbooks in docs/presentation.md.
 
 Datasets, charts and a dashboard for the gold marts are the asset bundle in components/presentation/assets/,
-imported by the dbt runner after it builds the marts: the layer writes the zipped bundle (ConfigMap
+imported by the batch after it builds the marts: the layer writes the zipped bundle (ConfigMap
 `superset-asset-bundle`) and the importer's login (Secret `superset-bundle-import`) into the runner's namespace.
 """
 
@@ -65,7 +65,7 @@ SIZES: dict[str, Resources] = {
 }
 METADATA_DATABASE = spec.DATABASE_LOGIN.service
 SERVICE_USER = "superset"
-RUNNER_LAYER = "lakehouse"  # the dbt runner, which imports the asset bundle, runs in the lakehouse's namespace
+RUNNER_LAYER = "lakehouse"  # the batch, which imports the asset bundle, runs in the lakehouse's namespace
 
 
 @dataclass(frozen=True)
@@ -139,7 +139,7 @@ class Presentation(pulumi.ComponentResource):
 
     def _bundle_import(self, connection: pulumi.Output[dict], lakehouse: DremioAccess,
                        after_workloads: pulumi.ResourceOptions) -> None:
-        """What the dbt runner needs to import the asset bundle after a build, written into its namespace: the
+        """What the batch needs to import the asset bundle after a build, written into its namespace: the
         zipped bundle (ConfigMap) and the logins (Secret) of a service user whose role may import assets and write
         what a bundle holds, and nothing else, plus the Dremio password the bundle's database entry needs."""
         role = superset.Role(f"{self._name}-role-importer", connection, spec.IMPORTER_ROLE,

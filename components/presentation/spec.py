@@ -26,7 +26,7 @@ from infra.model.naming import namespace_name
 
 LAYER = "presentation"
 RELEASE = naming.SUPERSET_SERVICE  # the product's name: labels, its database and login
-WEB = naming.SUPERSET_WEB  # the web Deployment and the Service the providers and the dbt runner call
+WEB = naming.SUPERSET_WEB  # the web Deployment and the Service the providers and the batch call
 WORKER = "superset-celery-worker"
 SETUP_JOB = "superset-setup"
 CONFIG_MAP = "superset-pythonpath"  # superset_config.py and the stack's CA, mounted read-only at CONFIG_DIR
@@ -47,8 +47,9 @@ ADMIN_USER = "platform-admin"
 DATABASE_NAME = naming.SUPERSET_DREMIO_DATABASE
 GOLD_SCHEMA = naming.DREMIO_MARTS_SCHEMA  # the lakehouse's marts space and folder, as Superset names the schema
 ANALYST_ROLE = "analyst"
-# The dbt runner imports the asset bundle as this service user after a successful build. Its role may import
-# assets and write what a bundle holds, nothing else: no SQL Lab, no users or roles, no menus.
+# The batch imports the asset bundle as this service user after a successful build. Its role may import
+# assets, write what a bundle holds and warm its datasets' cache, nothing else: no SQL Lab, no users or roles, no
+# menus.
 IMPORTER_USER = "bundle-importer"
 IMPORTER_ROLE = "bundle-importer"
 # What the presentation layer writes into the runner's namespace: the zipped bundle and the import's logins.
@@ -334,11 +335,14 @@ def analyst_permissions(catalog: Catalog) -> list[list[str]]:
 
 
 def importer_permissions() -> list[list[str]]:
-    """The bundle importer's role: the assets import endpoint, the CSRF token every write needs, and write on the
-    four kinds of object a bundle holds (Superset's importer skips, or refuses, what the user may not write)."""
+    """The bundle importer's role: the assets import endpoint, the CSRF token every write needs, write on the
+    four kinds of object a bundle holds (Superset's importer skips, or refuses, what the user may not write), and
+    the datasets' cache warm-up the batch runs after the import (Superset 6.1's DatasetRestApi maps
+    `warm_up_cache` to no read/write permission, so it is its own: `can_warm_up_cache` on Dataset)."""
     return [
         ["can_import_", "ImportExportRestApi"], ["can_read", "SecurityRestApi"],
         ["can_write", "Database"], ["can_write", "Dataset"], ["can_write", "Chart"], ["can_write", "Dashboard"],
+        ["can_warm_up_cache", "Dataset"],
     ]
 
 

@@ -56,9 +56,10 @@ def _names(*alerts: str) -> str:
 # A product's "down" alert and the alerts that follow from it. The names are the alert rules' own
 # (components/<product>/spec.py); tests/components/test_alerting.py requires each to be a rule of a plan.
 SERVICE_DOWN: dict[str, tuple[str, ...]] = {
-    "AirbyteServerDown": ("AirbyteSyncFailures",),
+    # The batch's failed syncs while Airbyte is down are in another namespace (the batch's): not muted by this.
+    "AirbyteServerDown": (),
     # Dremio's backup is taken by the coordinator itself (decision 0035): while it is down, no backup can run.
-    "DremioCoordinatorDown": ("DremioSlowQueries", "DremioExecutorsDegraded", "DbtRunFailed", "DbtRunLate",
+    "DremioCoordinatorDown": ("DremioSlowQueries", "DremioExecutorsDegraded", "BatchStepFailed", "BatchLate",
                               "DremioBackupLate", "DremioBackupFailed"),
     "SupersetDown": ("SupersetApiErrors",),
 }
@@ -82,7 +83,7 @@ INHIBITIONS: tuple[Inhibition, ...] = (
             f"while {cause} fires, what depends on the service fails with it: {', '.join(symptoms)}",
             (f'alertname="{cause}"',), (_names(*symptoms),), ("namespace",),
         )
-        for cause, symptoms in SERVICE_DOWN.items()
+        for cause, symptoms in SERVICE_DOWN.items() if symptoms
     ),
     Inhibition(
         "scrape-down-mutes-backup-late",

@@ -11,7 +11,8 @@ organised by source system), one table per stream. The same table resolves per t
   are the `dev` stack's).
 
 Each source declares its freshness on `_airbyte_extracted_at` (the time Airbyte read a record), with thresholds
-derived from the source's schedule in the catalog (`freshness`). `--check` changes nothing and fails when a file
+derived from when it is synced (`freshness`): its own schedule in the catalog, or the batch's (the transformation
+schedule) for a source the marts read, whose syncs the batch starts. `--check` changes nothing and fails when a file
 differs or when a generated sources file names a source the catalog no longer declares; writing removes those.
 """
 
@@ -25,6 +26,7 @@ import yaml
 from infra.model import naming
 from infra.model.catalog import Catalog, Schedule, load_catalog
 from infra.model.lake import bronze_local_glob
+from infra.model.lineage import mart_sources
 from tooling import layout
 from tooling.errors import UsageError, cli
 
@@ -57,6 +59,14 @@ def freshness(schedule: Schedule) -> tuple[int, int]:
     return warn, 2 * warn
 
 
+def synced_on(catalog: Catalog, name: str) -> Schedule:
+    """When a source is synced: by the batch, on the transformation schedule, when the marts read it (its connection
+    is manual; infra/model/lineage.py), else on its own schedule."""
+    if name in mart_sources(catalog):
+        return catalog.transformations.schedule
+    return next(source.schedule for source in catalog.sources if source.name == name)
+
+
 def _period(minutes: int) -> dict[str, int | str]:
     """dbt's `{count, period}` for a number of minutes: in hours when whole hours, else minutes."""
     return {"count": minutes // 60, "period": "hour"} if minutes % 60 == 0 else {"count": minutes, "period": "minute"}
@@ -76,8 +86,11 @@ def render_source(catalog: Catalog, name: str) -> str:
                            f"else '{layout.postgres_table(dataset)}' }}}}"),
             "config": {"external_location": f"read_parquet('{bronze_local_glob(dataset, LAKE_ROOT)}')"},
         })
-    warn, error = freshness(source.schedule)
-    cadence = "continuously" if source.schedule.every == "continuous" else f"every {source.schedule.every}"
+    schedule = synced_on(catalog, source.name)
+    warn, error = freshness(schedule)
+    cadence = "continuously" if schedule.every == "continuous" else f"every {schedule.every}"
+    if source.name in mart_sources(catalog):
+        cadence = f"by the batch, {cadence}"
     document = {"version": 2, "sources": [{
         "name": source.name,
         "description": (f"Bronze landing of source `{source.name}`: {source.description} Synced {cadence}; stale "

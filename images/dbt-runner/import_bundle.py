@@ -1,10 +1,14 @@
-"""Import the platform's Superset asset bundle: the dbt runner's last step, once `dbt build` has succeeded.
+"""Import the platform's Superset asset bundle, then warm its charts' cache: the batch's last step, once `dbt build`
+has succeeded and the reflections are refreshing.
 
-Superset refuses a dataset whose table does not exist, so this runs after the marts are built (the runner's pod
-runs dbt as an init container and this as its container). Standard library only; the calls are Superset's REST
-API: log in (`POST /api/v1/security/login`, provider `db`), fetch the CSRF token with the session
-(`GET /api/v1/security/csrf_token/`), then `POST /api/v1/assets/import/` with the zip as `bundle`,
-`overwrite=true` and the database's password in `passwords`.
+Superset refuses a dataset whose table does not exist, so this runs after the marts are built (the batch's pod
+runs the earlier steps as init containers and this as its container; components/lakehouse/batch.py). Standard
+library only; the calls are Superset's REST API: log in (`POST /api/v1/security/login`, provider `db`), fetch the
+CSRF token with the session (`GET /api/v1/security/csrf_token/`), then `POST /api/v1/assets/import/` with the zip as
+`bundle`, `overwrite=true` and the database's password in `passwords`. Then, for each table of WARM_UP_TABLES,
+`PUT /api/v1/dataset/warm_up_cache` with `{db_name, table_name}` (DatasetCacheWarmUpRequestSchema in Superset's
+superset/datasets/schemas.py): Superset runs every chart built on the table and answers each chart's
+`{chart_id, viz_error, viz_status}`; a chart whose query failed fails the step, by id and error.
 
 Environment:
     SUPERSET_URL                https://superset.dp-presentation.svc.cluster.local:8088 (https only)
@@ -13,10 +17,13 @@ Environment:
     BUNDLE_FILE                 the zipped bundle
     BUNDLE_DATABASE_FILE        the database file inside the bundle (default databases/dremio.yaml)
     BUNDLE_DATABASE_PASSWORD    that database's password (optional: without it Superset keeps the stored one)
+    WARM_UP_DATABASE            the database's name in Superset, and WARM_UP_TABLES the tables (comma-separated)
+                                whose charts are warmed after the import (optional: none, no warm-up)
 
-Exit codes: 0 imported (one summary line on stdout), or skipped because the presentation layer is not deployed
-(neither the bundle nor the importer's login is there; the pod mounts both as optional), 1 Superset refused or
-could not be reached (the message says which call and what came back), 2 the environment is incomplete. A redirect
+Exit codes: 0 imported and warmed (one summary line each on stdout), or skipped because the presentation layer is
+not deployed (neither the bundle nor the importer's login is there; the pod mounts both as optional), 1 Superset
+refused or could not be reached, or a chart's warm-up failed (the message says which call or chart and what came
+back), 2 the environment is incomplete. A redirect
 is a failure: the importer's token and CSRF header go to the configured https address and nowhere else.
 """
 
@@ -115,6 +122,29 @@ class Superset:
                          f"multipart/form-data; boundary={boundary}")
 
 
+    def warm_up(self, database: str, table: str) -> list[dict]:
+        """Runs every chart built on `table` once; returns each chart's status."""
+        body = json.dumps({"db_name": database, "table_name": table}).encode()
+        answer = self.call("PUT", "/api/v1/dataset/warm_up_cache", body, "application/json")
+        result = answer.get("result")
+        if not isinstance(result, list):
+            raise ImportFailed(f"PUT /api/v1/dataset/warm_up_cache ({table}) answered without a result list: "
+                               f"{str(answer)[:300]}")
+        return result
+
+
+def warm_up(superset: Superset, database: str, tables: list[str]) -> tuple[int, list[str]]:
+    """The number of charts warmed, and one problem per chart whose query failed."""
+    warmed, problems = 0, []
+    for table in tables:
+        for chart in superset.warm_up(database, table):
+            if chart.get("viz_error"):
+                problems.append(f"chart {chart.get('chart_id')} on {table}: {chart['viz_error']}")
+            else:
+                warmed += 1
+    return warmed, problems
+
+
 def _field(boundary: str, name: str, value: str) -> bytes:
     return f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n{value}\r\n'.encode()
 
@@ -155,6 +185,20 @@ def main(environ: dict[str, str] | None = None) -> int:
     held = ", ".join(f"{count} {kind}" for kind, count in sorted(kinds.items()))
     print(f"superset import: {bundle.name} ({held}) into {superset.base} as {environ['SUPERSET_USERNAME']}: "
           f"{answer.get('message', 'OK')} in {time.monotonic() - started:.1f} s", flush=True)
+    tables = [table.strip() for table in (environ.get("WARM_UP_TABLES") or "").split(",") if table.strip()]
+    if not tables:
+        return 0
+    started = time.monotonic()
+    try:
+        warmed, problems = warm_up(superset, environ.get("WARM_UP_DATABASE") or "dremio", tables)
+    except (ImportFailed, OSError, ssl.SSLError) as error:
+        print(f"superset warm-up failed: {error}", file=sys.stderr)
+        return 1
+    if problems:
+        print(f"superset warm-up failed for {len(problems)} charts: {'; '.join(problems)}", file=sys.stderr)
+        return 1
+    print(f"superset warm-up: {warmed} charts of {', '.join(tables)} warmed in {time.monotonic() - started:.1f} s",
+          flush=True)
     return 0
 
 

@@ -8,8 +8,8 @@ Steps, in order; each prints one `smoke: <step> ...` line when it starts and one
                   database (creating the two tables the catalog's `postgres` source streams when they are missing).
 2. `sync`         starts a sync of the Airbyte connection `<source>-to-bronze` through Airbyte's public API
                   (`POST /api/public/v1/jobs`) and waits until the job succeeds (`GET /api/public/v1/jobs/{id}`).
-3. `batch`        creates a Job from the dbt runner's CronJob (`kubectl create job --from=cronjob/dbt-runner`) and
-                  waits until it completes.
+3. `batch`        creates a Job from the batch's CronJob (`kubectl create job --from=cronjob/batch`: the marts'
+                  syncs again, dbt, the reflections' refresh, the dashboards) and waits until it completes.
 4. `query`        queries a gold mart through Dremio's Arrow Flight endpoint (pyarrow.flight, TLS verified) and
                   requires rows.
 5. `dashboard`    logs in to Superset's API and requires the dashboard in its list.
@@ -27,7 +27,7 @@ certificate is verified against the name it was issued for:
     SMOKE_AIRBYTE_URL          Airbyte's API base, https://airbyte-api.dp-ingestion.svc.cluster.local:8443
     SMOKE_AIRBYTE_CLIENT_ID / SMOKE_AIRBYTE_CLIENT_SECRET    the application client (Secret airbyte-auth-secrets)
     SMOKE_FLIGHT_URI           grpc+tls://dremio-client.dp-lakehouse.svc.cluster.local:32010
-    SMOKE_DREMIO_USER / SMOKE_DREMIO_PASSWORD                a Dremio user that reads gold (the dbt runner's)
+    SMOKE_DREMIO_USER / SMOKE_DREMIO_PASSWORD                a Dremio user that reads gold (the batch's `dbt`)
     SMOKE_SUPERSET_URL         Superset's web server (service superset in dp-presentation)
     SMOKE_SUPERSET_USER / SMOKE_SUPERSET_PASSWORD            Superset's administrator (Secret superset-env)
     SMOKE_KUBECTL              optional: the kubectl command (default `kubectl`)
@@ -60,7 +60,7 @@ from typing import Any
 SOURCE = "postgres"
 CONNECTION = f"{SOURCE}-to-bronze"
 LAKEHOUSE_NAMESPACE = "dp-lakehouse"
-RUNNER = "dbt-runner"
+BATCH = "batch"
 GOLD_MART = "gold.marts.daily_revenue"
 DASHBOARD = "Gold marts"
 SAMPLE_CUSTOMERS = 3
@@ -211,8 +211,8 @@ def kubectl(settings: Settings, *args: str) -> str:
 
 
 def batch(settings: Settings) -> dict[str, Any]:
-    name = f"{RUNNER}-smoke-{settings.run_id}"
-    kubectl(settings, "--namespace", LAKEHOUSE_NAMESPACE, "create", "job", name, f"--from=cronjob/{RUNNER}")
+    name = f"{BATCH}-smoke-{settings.run_id}"
+    kubectl(settings, "--namespace", LAKEHOUSE_NAMESPACE, "create", "job", name, f"--from=cronjob/{BATCH}")
     status: dict[str, Any] = {}
     for _ in range(settings.polls()):
         status = json.loads(kubectl(settings, "--namespace", LAKEHOUSE_NAMESPACE, "get", "job", name,
@@ -221,7 +221,9 @@ def batch(settings: Settings) -> dict[str, Any]:
         if conditions.get("Complete") == "True":
             return {"job": name, "namespace": LAKEHOUSE_NAMESPACE, "succeeded": status.get("succeeded", 0)}
         if conditions.get("Failed") == "True":
-            logs = kubectl(settings, "--namespace", LAKEHOUSE_NAMESPACE, "logs", f"job/{name}", "--tail", "40")
+            # Every step's container: the one that failed is an init container, and the pod's own never started.
+            logs = kubectl(settings, "--namespace", LAKEHOUSE_NAMESPACE, "logs", f"job/{name}", "--all-containers",
+                           "--tail", "40")
             raise StepError(f"job {name} failed; its last log lines:\n{logs.strip()}")
         settings.sleep(settings.poll)
     raise StepError(f"job {name} has not completed after the timeout ({status})")

@@ -272,7 +272,9 @@ class Transformations(_Strict):
     description: str = Field(description="What the transformations do.")
     reads: list[FlowLayer] = Field(description="Layers dbt reads.")
     writes: list[FlowLayer] = Field(description="Layers dbt writes.")
-    schedule: Schedule = Field(description="How often the dbt runner builds.")
+    schedule: Schedule = Field(
+        description="When the batch runs (components/lakehouse/batch.py): the syncs of the sources the marts read, "
+        "`dbt build`, the reflections' refresh and the dashboards' warm-up, in that order.")
 
 
 class Reflection(_Strict):
@@ -280,10 +282,18 @@ class Reflection(_Strict):
     display: list[str] = Field(default_factory=list, description="Columns of a raw reflection.")
     dimensions: list[str] = Field(default_factory=list, description="Dimensions of an aggregation reflection.")
     measures: list[str] = Field(default_factory=list, description="Measures of an aggregation reflection.")
+    refresh: Schedule = Field(
+        default=Schedule(every="1h"),
+        description="How often Dremio refreshes the reflection (`every: <N>m|<N>h|1d`), set as the refresh policy of "
+        "the physical datasets under the mart; the batch also refreshes it after every build.",
+    )
 
     @model_validator(mode="after")
     def _fields_for_type(self) -> Reflection:
         problems = []
+        if self.refresh.every == "continuous" or self.refresh.at is not None:
+            problems.append(Problem("refresh", "a refresh policy is a period: write `every: <N>m`, `<N>h` or `1d`, "
+                                               "without `at`", self.refresh.model_dump(exclude_none=True)))
         if self.type == "raw" and not self.display:
             problems.append(Problem("display", "a raw reflection needs `display` columns"))
         if self.type == "aggregation":

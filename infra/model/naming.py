@@ -36,6 +36,8 @@ MINIO_AUDIT_TAG = "minio.audit"
 SUPERSET_SERVICE = "superset"
 SUPERSET_WEB = "superset-web"  # Superset's web Deployment and Service (its API)
 SUPERSET_PORT = 8088
+# Airbyte's API as the platform reaches it: the TLS front of its server pod (components/ingestion/spec.py).
+AIRBYTE_API_TLS_PORT = 8443
 SUPERSET_BUNDLE_CONFIGMAP = "superset-asset-bundle"
 # The role of the bucket the platform keeps backups in (components/metadata/backups.py declares it); Dremio's
 # coordinator writes its own backups under a prefix of it (components/lakehouse/spec.py).
@@ -94,7 +96,7 @@ DEFAULT_STACK = "dev"
 
 def dbt_dremio_environment(prefix: str, stack: str) -> dict[str, str]:
     """Every name dbt's `dremio` target reads from the environment, for one stack (host, login and password are
-    the lakehouse layer's; see components/lakehouse/spec.py `dbt_environment`)."""
+    the lakehouse layer's; see components/lakehouse/batch.py `dbt_environment`)."""
     return {
         "DBT_DREMIO_BRONZE_SOURCE": DREMIO_LAKE_SOURCE,
         "DBT_DREMIO_BRONZE_BUCKET": bucket_name(prefix, stack, "bronze"),

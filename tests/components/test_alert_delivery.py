@@ -30,7 +30,7 @@ from tests.support.system import require
 RELAY_USER, RELAY_PASSWORD = "alertmanager", "relay-password-test"
 # The cause and its symptom (inhibition `dremiocoordinatordown-mutes-symptoms`), and a warning of another layer.
 CAUSE = ("DremioCoordinatorDown", "critical", "dp-lakehouse")
-SYMPTOM = ("DbtRunFailed", "critical", "dp-lakehouse")
+SYMPTOM = ("BatchStepFailed", "critical", "dp-lakehouse")
 WARNING = ("DataPlatformCertificateExpiresSoon", "warning", "dp-system")
 WAIT_SECONDS = 90
 

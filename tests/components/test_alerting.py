@@ -67,7 +67,7 @@ def test_each_severity_reaches_the_receivers_prod_names_and_nothing_else_is_sent
     path = written(tmp_path, prod)
     routes = yaml.safe_load(Path("Pulumi.prod.yaml").read_text())["config"][f"{PROJECT}:alerting"]["routes"]
     assert routed_receivers(path, alertname="DremioCoordinatorDown", severity="critical") == routes["critical"]
-    assert routed_receivers(path, alertname="DbtRunLate", severity="warning") == routes["warning"]
+    assert routed_receivers(path, alertname="DbtSourceStale", severity="warning") == routes["warning"]
     # A severity no route names (another team's rule in the cluster) is kept in the UI, not sent.
     assert routed_receivers(path, alertname="SomethingElse", severity="info") == [UI_ONLY_RECEIVER]
     assert routed_receivers(path, alertname="NoSeverity") == [UI_ONLY_RECEIVER]

@@ -1,5 +1,6 @@
 """Ingestion declares Airbyte's hardened release with auth on and every credential in Secrets, and one source,
-bronze destination and connection per catalog source with the catalog's schedules; config errors name the key (the
+bronze destination and connection per catalog source with the catalog's schedules, manual for the sources the batch
+syncs (those the marts read); config errors name the key (the
 rules between sources and their endpoints are in tests/infra/test_config_inputs.py)."""
 
 from __future__ import annotations
@@ -12,12 +13,14 @@ import pytest
 from components.ingestion import spec, truststore
 from components.ingestion.provider import destination_path
 from infra.model.catalog import load_catalog
+from infra.model.lineage import mart_sources
 from infra.model.schedules import quartz_cron
 from infra.model.stackfiles import load_stack
 from infra.offline.harness import SECRET_SENTINEL_PREFIX, is_secret, run_program, unwrap_secret
 from tests.support.ingestion import CA, ingestion_program, stack_config
 
 CATALOG = load_catalog()
+BATCHED = set(mart_sources(CATALOG))
 DYNAMIC = "pulumi-python:dynamic/airbyte:"
 
 
@@ -37,10 +40,17 @@ def test_one_source_destination_and_connection_per_catalog_source(recording):
     connections = named(recording, "Connection")
     for source in CATALOG.sources:
         inputs = connections[f"ingestion-connection-{source.name}"].inputs
-        assert inputs["cron"] == quartz_cron(source.schedule)
+        assert inputs.get("cron") == (None if source.name in BATCHED else quartz_cron(source.schedule)), source.name
         assert (inputs["source"], inputs["destination"]) == (source.name, f"bronze-{source.name}")
         assert [stream["name"] for stream in inputs["configurations"]["streams"]] == [
             stream.name for stream in source.streams]
+
+
+def test_the_batch_runs_the_connections_of_the_sources_the_marts_read(recording):
+    assert {"postgres"} == BATCHED
+    manual = sorted(name.removeprefix("ingestion-connection-") for name, resource in
+                    named(recording, "Connection").items() if resource.inputs.get("cron") is None)
+    assert manual == sorted(BATCHED)
 
 
 def test_destinations_land_in_the_bronze_bucket_under_the_source_folder(recording):
@@ -209,8 +219,8 @@ def test_alerts_carry_runbooks_in_the_ingestion_docs(recording):
     (rules,) = [resource for resource in recording.of_type("kubernetes:monitoring.coreos.com/v1:PrometheusRule")]
     (group,) = rules.inputs["spec"]["groups"]
     alerts = {rule["alert"]: rule for rule in group["rules"] if "alert" in rule}
-    assert sorted(alerts) == ["AirbyteServerDown", "AirbyteSyncFailures"]
-    assert [rule["record"] for rule in group["rules"] if "record" in rule] == [spec.SYNC_FAILURES]
+    assert sorted(alerts) == ["AirbyteServerDown"]
+    assert [rule for rule in group["rules"] if "record" in rule] == []
     for name, rule in alerts.items():
         assert rule["annotations"]["runbook_url"] == f"docs/ingestion.md#{name.lower()}"
 

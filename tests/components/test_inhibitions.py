@@ -36,7 +36,8 @@ CAUSES = {
 SYMPTOMS = [
     (("DremioBackupLate", "warning", "dp-lakehouse", {}), "coordinator"),
     (("DremioBackupFailed", "warning", "dp-lakehouse", {}), "coordinator"),
-    (("DbtRunLate", "warning", "dp-lakehouse", {}), "coordinator"),
+    (("BatchLate", "critical", "dp-lakehouse", {}), "coordinator"),
+    (("BatchStepFailed", "critical", "dp-lakehouse", {"container": "reflections", "reason": "Error"}), "coordinator"),
     (("DataPlatformStatefulSetUnavailable", "critical", "dp-lakehouse", {"statefulset": "dremio-coordinator"}),
      "coordinator"),
     # Another workload of the same namespace: the generic alert names a different object.

@@ -1,4 +1,4 @@
-"""Lakehouse declares Dremio's hardened workloads, its configuration, the dbt runner and alerts per stack, with
+"""Lakehouse declares Dremio's hardened workloads, its configuration, the batch and alerts per stack, with
 secrets only in secret inputs, grants only where the edition has them, and workloads pinned by golden files."""
 
 from __future__ import annotations
@@ -9,8 +9,9 @@ import pytest
 import yaml
 
 from components.kit.images import image_references
-from components.lakehouse import spec
+from components.lakehouse import batch, spec
 from components.presentation import spec as presentation_spec
+from infra.model.catalog import load_catalog
 from infra.model.config import parse_stack_config, project_values
 from infra.model.errors import ConfigError
 from infra.model.schedules import kubernetes_cron
@@ -20,6 +21,7 @@ from tests.support.golden import check_golden
 from tests.support.lakehouse import lakehouse_program, shape, stack_config
 
 DYNAMIC = "pulumi-python:dynamic/dremio:"
+CATALOG = load_catalog()
 
 
 @pytest.fixture(scope="module")
@@ -126,39 +128,114 @@ def test_web_and_flight_serve_tls_from_the_keystore(dev):
         unwrap_secret(store.inputs["stringData"])["core-site.xml"]
 
 
-def test_the_runner_runs_on_the_catalog_schedule_with_the_pinned_image(dev):
-    cronjob = named(dev, "kubernetes:batch/v1:CronJob", spec.RUNNER)
-    assert cronjob.inputs["spec"]["schedule"] == "0 * * * *"
-    pod = cronjob.inputs["spec"]["jobTemplate"]["spec"]["template"]["spec"]
-    (container,) = pod["initContainers"]
-    assert container["image"] == image_references()["dbt-runner"]
-    environment = {item["name"]: item for item in container["env"]}
+def batch_pod(recording) -> dict:
+    cronjob = named(recording, "kubernetes:batch/v1:CronJob", batch.BATCH)
+    return cronjob.inputs["spec"]["jobTemplate"]["spec"]["template"]["spec"]
+
+
+def environment_of(container: dict) -> dict[str, dict]:
+    return {item["name"]: item for item in container["env"]}
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_the_batch_runs_its_steps_in_order_on_the_catalog_schedule(stack, dev, prod):
+    recording = {"dev": dev, "prod": prod}[stack]
+    cronjob = named(recording, "kubernetes:batch/v1:CronJob", batch.BATCH)
+    job = cronjob.inputs["spec"]
+    assert job["schedule"] == kubernetes_cron(CATALOG.transformations.schedule) == "0 * * * *"
+    assert (job["concurrencyPolicy"], job["jobTemplate"]["spec"]["backoffLimit"]) == ("Forbid", 0)
+    assert job["jobTemplate"]["spec"]["activeDeadlineSeconds"] == 3600
+    pod = batch_pod(recording)
+    # Init containers run one after another and the first failure ends the pod: each step starts only once the
+    # one before it exited 0; the dashboards are the pod's container, the last step.
+    rds = ["rds-ca"] if stack == "prod" else []
+    assert [c["name"] for c in pod["initContainers"]] == [*rds, "syncs", "dbt", "reflections"]
+    assert [c["name"] for c in pod["containers"]] == ["dashboards"]
+    assert [c["name"] for c in [*pod["initContainers"], *pod["containers"]] if c["name"] != "rds-ca"] == list(
+        batch.STEPS)
+    assert pod["automountServiceAccountToken"] is False and pod["securityContext"]["runAsNonRoot"] is True
+    for container in [*pod["initContainers"], *pod["containers"]]:
+        assert container["securityContext"]["allowPrivilegeEscalation"] is False
+        assert container["securityContext"]["readOnlyRootFilesystem"] is True
+        if container["name"] != "rds-ca":
+            assert container["image"] == image_references()["dbt-runner"]
+
+
+def test_each_step_runs_the_repository_script_from_the_configmap(dev):
+    pod = batch_pod(dev)
+    scripts = named(dev, "kubernetes:core/v1:ConfigMap", batch.SCRIPTS_CONFIG_MAP)
+    for container in pod["initContainers"]:
+        file = batch.SCRIPT_FILES[container["name"]]
+        assert container["command"] == ["python", f"{batch.SCRIPTS_DIR}/{file}"]
+        assert scripts.inputs["data"][file] == (batch.SCRIPT_SOURCES / file).read_text()
+        assert {"name": "scripts", "mountPath": batch.SCRIPTS_DIR, "readOnly": True} in container["volumeMounts"]
+    (dashboards,) = pod["containers"]
+    assert dashboards["command"] == ["python", batch.IMPORT_SCRIPT]
+
+
+def test_the_syncs_step_runs_the_connections_of_the_sources_the_marts_read(dev):
+    (syncs,) = [c for c in batch_pod(dev)["initContainers"] if c["name"] == "syncs"]
+    environment = environment_of(syncs)
+    assert environment["BATCH_CONNECTIONS"]["value"] == "postgres-to-bronze"
+    assert environment["AIRBYTE_URL"]["value"] == "https://airbyte-api.dp-ingestion.svc.cluster.local:8443"
+    assert environment["AIRBYTE_CA_FILE"]["value"] == "/etc/dataplatform/ca/ca.crt"
+    for name, key in (("AIRBYTE_CLIENT_ID", "airbyte-client-id"), ("AIRBYTE_CLIENT_SECRET", "airbyte-client-secret")):
+        assert environment[name]["valueFrom"]["secretKeyRef"] == {"name": batch.SECRET, "key": key}
+    assert int(environment["TIMEOUT_SECONDS"]["value"]) < 3600
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_the_dbt_step_builds_on_dremio_and_records_the_run_over_verified_tls(stack, dev, prod):
+    recording = {"dev": dev, "prod": prod}[stack]
+    (dbt,) = [c for c in batch_pod(recording)["initContainers"] if c["name"] == "dbt"]
+    environment = environment_of(dbt)
+    assert environment["DBT_TARGET"]["value"] == "dremio"
     assert environment["DBT_DREMIO_LAKE_SOURCE"]["value"] == "lake_write"
-    assert environment["DBT_DREMIO_PASSWORD"]["valueFrom"]["secretKeyRef"]["name"] == spec.RUNNER_SECRET
-    assert container["securityContext"]["allowPrivilegeEscalation"] is False
+    assert environment["DBT_DREMIO_PASSWORD"]["valueFrom"]["secretKeyRef"] == {"name": batch.RUNNER_SECRET,
+                                                                               "key": "password"}
+    assert environment["RUN_HISTORY_DATABASE"]["value"] == "platform"
+    assert environment["RUN_HISTORY_HOST"]["value"] == "metadata-rw.dp-metadata.svc.cluster.local"
+    root = "/etc/dataplatform/db-ca/rds-ca.pem" if stack == "prod" else "/etc/dataplatform/ca/ca.crt"
+    assert environment["RUN_HISTORY_SSLROOTCERT"]["value"] == root
+    assert environment["RUN_HISTORY_PASSWORD"]["valueFrom"]["secretKeyRef"] == {
+        "name": batch.SECRET, "key": batch.RUN_HISTORY_PASSWORD_KEY}
+    assert environment["DBT_PROJECT_NAME"]["value"] == CATALOG.transformations.project
+    secret = named(recording, "kubernetes:core/v1:Secret", batch.SECRET)
+    assert is_secret(secret.inputs["stringData"])
+    data = unwrap_secret(secret.inputs["stringData"])
+    assert data[batch.RUN_HISTORY_USER_KEY] == "dbt"
+    assert sorted(data) == sorted([batch.AIRBYTE_CLIENT_ID_KEY, batch.AIRBYTE_CLIENT_SECRET_KEY,
+                                   batch.RUN_HISTORY_USER_KEY, batch.RUN_HISTORY_PASSWORD_KEY])
 
 
-def test_the_runner_imports_the_superset_bundle_only_after_dbt_built(dev):
-    cronjob = named(dev, "kubernetes:batch/v1:CronJob", spec.RUNNER)
-    pod = cronjob.inputs["spec"]["jobTemplate"]["spec"]["template"]["spec"]
-    # dbt is the init container: the import starts only once `dbt build` exited 0.
-    assert [c["name"] for c in pod["initContainers"]] == ["dbt"]
-    (importer,) = pod["containers"]
-    assert importer["image"] == image_references()["dbt-runner"]
-    assert importer["command"] == ["python", spec.IMPORT_SCRIPT]
-    assert importer["securityContext"]["allowPrivilegeEscalation"] is False
-    environment = {item["name"]: item for item in importer["env"]}
+def test_the_reflections_step_refreshes_the_tables_under_each_mart_at_the_catalog_interval(dev):
+    (step,) = [c for c in batch_pod(dev)["initContainers"] if c["name"] == "reflections"]
+    anchors = json.loads(environment_of(step)["REFLECTION_ANCHORS"]["value"])
+    silver = ["lake_write", "dataplatform-dev-silver"]
+    assert anchors == {
+        "customers": {"refreshPeriodMs": 3_600_000, "datasets": [[*silver, "int_orders_validated"],
+                                                                 [*silver, "stg_postgres__customers"]]},
+        "daily_revenue": {"refreshPeriodMs": 3_600_000, "datasets": [[*silver, "int_orders_validated"]]},
+    }
+    assert environment_of(step)["DREMIO_USERNAME"]["value"] == "dbt"
+
+
+def test_the_dashboards_step_imports_the_bundle_then_warms_each_mart(dev):
+    (dashboards,) = batch_pod(dev)["containers"]
+    environment = environment_of(dashboards)
     assert environment["SUPERSET_URL"]["value"] == "https://superset-web.dp-presentation.svc.cluster.local:8088"
     assert environment["SUPERSET_CA_FILE"]["value"] == "/etc/dataplatform/ca/ca.crt"
-    # Optional: before the presentation layer exists the pod still starts, dbt builds and the import says skipped.
+    assert environment["WARM_UP_TABLES"]["value"] == ",".join(mart.name for mart in CATALOG.marts)
+    assert environment["WARM_UP_DATABASE"]["value"] == presentation_spec.DATABASE_NAME
+    # Optional: before the presentation layer exists the pod still runs and the step says skipped.
     for name in ("SUPERSET_USERNAME", "SUPERSET_PASSWORD", "BUNDLE_DATABASE_PASSWORD"):
         assert environment[name]["valueFrom"]["secretKeyRef"] == {
             "name": "superset-bundle-import", "key": {"SUPERSET_USERNAME": "username", "SUPERSET_PASSWORD": "password",
                                                       "BUNDLE_DATABASE_PASSWORD": "database-password"}[name],
             "optional": True}
-    volumes = {volume["name"]: volume for volume in pod["volumes"]}
+    volumes = {volume["name"]: volume for volume in batch_pod(dev)["volumes"]}
     assert volumes["bundle"]["configMap"] == {"name": "superset-asset-bundle", "optional": True}
-    assert environment["BUNDLE_FILE"]["value"] == f"{spec.BUNDLE_DIR}/{presentation_spec.BUNDLE_FILE}"
+    assert environment["BUNDLE_FILE"]["value"] == f"{batch.BUNDLE_DIR}/{presentation_spec.BUNDLE_FILE}"
 
 
 @pytest.mark.parametrize("stack", ["dev", "prod"])
@@ -199,8 +276,9 @@ def test_alerts_have_runbooks(dev):
     rules = [r for r in dev.resources if r.inputs.get("kind") == "PrometheusRule"]
     (rule,) = rules
     alerts = {item["alert"]: item for item in rule.inputs["spec"]["groups"][0]["rules"]}
-    assert sorted(alerts) == ["DbtRunFailed", "DbtRunLate", "DremioBackupFailed", "DremioBackupLate",
-                              "DremioCoordinatorDown", "DremioExecutorsDegraded", "DremioSlowQueries"]
+    assert sorted(alerts) == ["BatchLate", "BatchStepFailed", "BatchSyncFailed", "DbtSourceStale", "DremioBackupFailed",
+                              "DremioBackupLate", "DremioCoordinatorDown", "DremioExecutorsDegraded",
+                              "DremioSlowQueries"]
     assert 'log_metric_histogram_dremio_query_duration_seconds_bucket{le="30.0"}' in alerts["DremioSlowQueries"]["expr"]
     for alert in alerts.values():
         # The backup alerts' runbooks sit with the other stores' backup alerts.
@@ -223,3 +301,14 @@ def test_backup_settings_are_refused_naming_the_key(stack, backup, message):
     with pytest.raises(ConfigError) as refused:
         parse_stack_config({**values, "lakehouse": json.dumps({**lakehouse, "backup": backup})}, stack)
     assert message in str(refused.value)
+
+
+def test_the_write_source_carries_the_marts_reflection_refresh_policy(dev):
+    sources = {resource.inputs["entity"]["name"]: resource.inputs["entity"]
+               for resource in dev.of_type(DYNAMIC + "Source")}
+    period = min(mart.reflection.refresh.minutes for mart in CATALOG.marts if mart.reflection) * 60_000
+    assert period == 3_600_000  # the catalog's default, the seed's hourly refresh
+    assert {key: sources["lake_write"][key] for key in ("accelerationRefreshPeriodMs", "accelerationGracePeriodMs",
+                                                        "accelerationActivePolicyType")} == {
+        "accelerationRefreshPeriodMs": period, "accelerationGracePeriodMs": 3 * period,
+        "accelerationActivePolicyType": "PERIOD"}

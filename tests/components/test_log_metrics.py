@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 import lupa.luajit21 as lupa
 import pytest
 
+from components.lakehouse import batch
 from components.lakehouse import log_routes as lakehouse_logs
 from components.lakehouse import spec as lakehouse_spec
 from components.logs import shipping as logshipping
@@ -37,6 +38,11 @@ SUPERSET_POD = {"namespace_name": "dp-presentation", "pod_name": "superset-7d9f-
 GUNICORN_FORMAT = '%(h)s %(l)s %(u)s %(t)s "%(r)s" %(s)s %(b)s "%(f)s" "%(a)s"'
 DREMIO_SERIES = "log_metric_histogram_dremio_query_duration_seconds"
 SUPERSET_SERIES = "log_metric_counter_superset_http_responses_total"
+SYNC_FAILED = "log_metric_gauge_batch_sync_failed_timestamp_seconds"
+SYNC_SUCCEEDED = "log_metric_gauge_batch_sync_succeeded_timestamp_seconds"
+STALE = "log_metric_gauge_dbt_source_stale_timestamp_seconds"
+FRESH = "log_metric_gauge_dbt_source_fresh_timestamp_seconds"
+BATCH_SERIES = (SYNC_FAILED, SYNC_SUCCEEDED, STALE, FRESH)
 
 
 def fluent_bit() -> FluentBit:
@@ -65,10 +71,11 @@ def rendered_metrics() -> dict[str, dict[str, str]]:
 # ---- what the rendered configuration produces ----------------------------------------------------------------
 
 
-def test_the_rendered_filters_produce_the_two_series():
+def test_the_rendered_filters_produce_the_series_the_alerts_read():
     metrics = rendered_metrics()
-    assert set(metrics) == {DREMIO_SERIES, SUPERSET_SERIES}
-    assert [metric.series for metric in logshipping.log_metrics(LOG_SOURCES)] == [DREMIO_SERIES, SUPERSET_SERIES]
+    assert set(metrics) == {DREMIO_SERIES, SUPERSET_SERIES, *BATCH_SERIES}
+    assert sorted(metric.series for metric in logshipping.log_metrics(LOG_SOURCES)) == sorted(
+        [DREMIO_SERIES, SUPERSET_SERIES, *BATCH_SERIES])
     assert metrics[DREMIO_SERIES]["Metric_Mode"] == "histogram"
     assert metrics[DREMIO_SERIES]["Value_Field"] == "duration_seconds"
     assert metrics[SUPERSET_SERIES]["Metric_Mode"] == "counter"
@@ -80,7 +87,7 @@ def test_the_rendered_filters_produce_the_two_series():
 
 
 def test_the_dremio_alert_reads_the_rendered_histogram_at_a_bucket_it_has():
-    (rule,) = [rule for rule in lakehouse_spec.alert_rules(30, 60) if rule.alert == "DremioSlowQueries"]
+    (rule,) = [rule for rule in lakehouse_spec.alert_rules(30) if rule.alert == "DremioSlowQueries"]
     assert rule.expr == (f"sum(increase({DREMIO_SERIES}_count[10m])) - "
                          f'sum(increase({DREMIO_SERIES}_bucket{{le="30.0"}}[10m])) > 0')
     assert set(re.findall(r"log_metric_\w+?(?=_count|_bucket|_sum|\b)", rule.expr)) == {DREMIO_SERIES}
@@ -94,7 +101,7 @@ def test_the_dremio_alert_reads_the_rendered_histogram_at_a_bucket_it_has():
     shipper.run(lakehouse_logs.QUERY_TAG, TIME, {"log": query_line(0, 1)})
     exposition = shipper.exposition()
     for seconds in lakehouse_spec.QUERY_BUCKETS:
-        (slow,) = [rule for rule in lakehouse_spec.alert_rules(seconds, 60) if rule.alert == "DremioSlowQueries"]
+        (slow,) = [rule for rule in lakehouse_spec.alert_rules(seconds) if rule.alert == "DremioSlowQueries"]
         (bound,) = re.findall(r'le="([^"]+)"', slow.expr)
         assert f'{DREMIO_SERIES}_bucket{{le="{bound}"}}' in exposition
 
@@ -198,10 +205,12 @@ def test_the_chart_mounts_the_script_and_serves_the_exporter_port(stack):
                   if spec.name == "fluent-bit"]
     values = release.rendered_values()
     filters = parse_sections(values["config"]["filters"])
-    (lua,) = [section for section in filters if section.get("Name") == "lua"]
-    directory, _, script = lua.get("script").rpartition("/")
-    assert directory == logshipping.LUA_DIR == "/fluent-bit/scripts"  # where the chart mounts `luaScripts`
-    assert values["luaScripts"] == logshipping.lua_scripts(LOG_SOURCES) and script in values["luaScripts"]
+    luas = [section for section in filters if section.get("Name") == "lua"]
+    assert len(luas) == 2
+    for lua in luas:
+        directory, _, script = lua.get("script").rpartition("/")
+        assert directory == logshipping.LUA_DIR == "/fluent-bit/scripts"  # where the chart mounts `luaScripts`
+        assert values["luaScripts"] == logshipping.lua_scripts(LOG_SOURCES) and script in values["luaScripts"]
     assert all("{{" not in text for text in values["luaScripts"].values())  # the chart runs them through `tpl`
     ports = {port["name"]: port for port in values["extraPorts"]}
     assert ports["log-metrics"] == {"name": "log-metrics", "port": 2021, "containerPort": 2021, "protocol": "TCP"}
@@ -230,3 +239,62 @@ def test_prometheus_scrapes_the_exporter_and_the_network_lets_it():
                   == {"kubernetes.io/metadata.name": "dp-logs"}
                   and rule["to"][0]["podSelector"]["matchLabels"].get("app.kubernetes.io/name") == "fluent-bit"]
     assert {"protocol": "TCP", "port": 2021} in to_shipper[0]["ports"]
+
+
+# ---- the batch: per-connection syncs and dbt's freshness results ------------------------------------------------
+
+
+def test_the_syncs_steps_lines_give_each_connections_latest_outcome_time():
+    shipper = fluent_bit()
+    pod = {"namespace_name": "dp-lakehouse", "pod_name": "batch-29412060-x7k2p", "container_name": "syncs",
+           "labels": {"app.kubernetes.io/name": "batch"}}
+    for connection, outcome, at in (("postgres-to-bronze", "succeeded", 1000.5), ("postgres-to-bronze", "failed",
+                                                                                  2000.25),
+                                    ("mysql-to-bronze", "succeeded", 2000.0)):
+        line = json.dumps({"batch_step": "syncs", "sync": outcome, "connection": connection, "job_id": 7,
+                           "status": outcome, "at": at, "level": "INFO", "message": f"sync {outcome}",
+                           "connection_id": "0b1c", "records_synced": 12})
+        documents = shipper.run("kube.var.log.containers.batch", TIME, {"log": line, "kubernetes": pod})
+        (document,) = documents
+        assert document.index.startswith("airbyte-logs-")
+        assert {key: document.body[key] for key in ("service", "connection_id", "records_synced", "level")} == {
+            "service": "batch", "connection_id": "0b1c", "records_synced": 12, "level": "INFO"}
+    exposition = shipper.exposition()
+    assert f'{SYNC_FAILED}{{connection="postgres-to-bronze"}} 2000.25' in exposition
+    assert f'{SYNC_SUCCEEDED}{{connection="postgres-to-bronze"}} 1000.5' in exposition
+    assert f'{SYNC_SUCCEEDED}{{connection="mysql-to-bronze"}} 2000.0' in exposition
+    assert f'{SYNC_FAILED}{{connection="mysql-to-bronze"}}' not in exposition
+
+
+def freshness_event(status: str, table: str) -> str:
+    """dbt 1.11's LogFreshnessResult (Q018) as `--log-format json` prints it."""
+    level = {"pass": "info", "warn": "warn", "error": "error"}[status]
+    return json.dumps({
+        "info": {"name": "LogFreshnessResult", "code": "Q018", "msg": f"{status.upper()} freshness of postgres.{table}",
+                 "level": level, "invocation_id": "5f7c4c4e-0000-4000-8000-000000000001", "pid": 7, "thread": "T-1",
+                 "ts": "2026-11-20T10:15:02.345678Z"},
+        "data": {"status": status, "source_name": "postgres", "table_name": table, "index": 1, "total": 2,
+                 "execution_time": 0.2, "node_info": {"unique_id": f"source.dataplatform.postgres.{table}"}}})
+
+
+def test_dbts_freshness_results_give_each_tables_latest_stale_and_fresh_time():
+    shipper = fluent_bit()
+    pod = {"namespace_name": "dp-lakehouse", "pod_name": "batch-29412060-x7k2p", "container_name": "dbt",
+           "labels": {"app.kubernetes.io/name": "batch"}}
+    later = TIME.replace(minute=16)
+    for time, status, table in ((TIME, "warn", "orders"), (later, "pass", "customers"), (later, "error", "orders")):
+        documents = shipper.run("kube.var.log.containers.batch", time,
+                                {"log": freshness_event(status, table), "kubernetes": pod})
+        # The event still reaches the job-log index once; its metrics copy is dropped.
+        assert [document.index.split("-")[0] for document in documents] == ["airbyte"]
+    exposition = shipper.exposition()
+    assert f'{STALE}{{source_name="postgres",table_name="orders"}} {later.timestamp()}' in exposition
+    assert f'{FRESH}{{source_name="postgres",table_name="customers"}} {later.timestamp()}' in exposition
+    assert f'{FRESH}{{source_name="postgres",table_name="orders"}}' not in exposition
+
+
+def test_the_batch_alerts_read_the_rendered_series():
+    rules = {rule.alert: rule for rule in batch.alert_rules(load_catalog().transformations.schedule)}
+    assert set(re.findall(r"log_metric_\w+", rules["BatchSyncFailed"].expr)) == {SYNC_FAILED, SYNC_SUCCEEDED}
+    assert set(re.findall(r"log_metric_\w+", rules["DbtSourceStale"].expr)) == {STALE, FRESH}
+    assert set(BATCH_SERIES) <= set(rendered_metrics())

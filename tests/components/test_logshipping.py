@@ -21,8 +21,8 @@ CONNECTION = "8c1f3f0e-5a4b-4c2d-9e6f-0a1b2c3d4e5f"
 AIRBYTE_POD = {"namespace_name": "dp-ingestion", "pod_name": "replication-job-42-attempt-0",
                "container_name": "orchestrator", "labels": {"job_id": "42", "attempt_id": "0",
                                                             "connection_id": CONNECTION}}
-DBT_POD = {"namespace_name": "dp-lakehouse", "pod_name": "dbt-runner-29512", "container_name": "dbt",
-           "labels": {"app.kubernetes.io/name": "dbt-runner"}}
+DBT_POD = {"namespace_name": "dp-lakehouse", "pod_name": "batch-29512-x7k2p", "container_name": "dbt",
+           "labels": {"app.kubernetes.io/name": "batch"}}
 PG_POD = {"namespace_name": "dp-metadata", "pod_name": "metadata-1", "container_name": "postgres",
           "labels": {"cnpg.io/cluster": "metadata", "cnpg.io/instanceName": "metadata-1"}}
 MAPPINGS = {family.name: family.fields for family in logs_spec.families(7, 90)}

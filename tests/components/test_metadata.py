@@ -191,7 +191,7 @@ def test_migrations_job_carries_the_hash_and_runs_the_same_folder(dev, tmp_path)
     digest = migrations_hash()
     assert job.input("metadata.name") == f"metadata-migrations-{digest}"
     files = dev.named("metadata-migrations").input("data")
-    assert sorted(files) == ["V001__airbyte_state.sql", "V002__dbt_run_history.sql"]
+    assert sorted(files) == ["V001__airbyte_state.sql", "V002__dbt_run_history.sql", "V003__drop_airbyte_state.sql"]
     container = job.input("spec.template.spec.containers.0")
     assert container["command"] == ["python", "-m", "infra.migrations"]
     assert container["securityContext"]["readOnlyRootFilesystem"] is True

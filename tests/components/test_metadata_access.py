@@ -61,10 +61,11 @@ def denied(server: PostgresServer, role: str, statement: str, login: bool = Fals
 
 
 def test_migrations_ran_as_the_owner_role(server, applied):
-    assert applied["migrated"] == ["V001__airbyte_state.sql", "V002__dbt_run_history.sql"]
+    assert applied["migrated"] == ["V001__airbyte_state.sql", "V002__dbt_run_history.sql",
+                                   "V003__drop_airbyte_state.sql"]
     owners = as_role(server, "postgres", "SELECT tablename, tableowner FROM pg_tables WHERE schemaname = 'platform' "
                      "ORDER BY 1")
-    assert owners == [("airbyte_state", MIGRATOR), ("dbt_run_history", MIGRATOR), ("schema_migrations", MIGRATOR)]
+    assert owners == [("dbt_run_history", MIGRATOR), ("schema_migrations", MIGRATOR)]
 
 
 def test_the_analyst_reads_marts_created_later_and_cannot_write(server, applied):
@@ -75,10 +76,9 @@ def test_the_analyst_reads_marts_created_later_and_cannot_write(server, applied)
     assert denied(server, "analyst", "SELECT * FROM silver.orders")
 
 
-def test_ingestion_writes_only_bronze_and_its_sync_state(server, applied):
+def test_ingestion_writes_only_bronze(server, applied):
     as_role(server, "airbyte", "INSERT INTO bronze.orders VALUES (2, 5)", login=True)
     as_role(server, "airbyte", "CREATE TABLE bronze.new_stream (id int)", login=True)
-    as_role(server, "airbyte", "INSERT INTO platform.airbyte_state VALUES (gen_random_uuid(), '{}')", login=True)
     for statement in ("INSERT INTO silver.orders VALUES (3, 1)", "INSERT INTO gold.orders VALUES (3, 1)",
                       "CREATE TABLE silver.x (id int)", "SELECT * FROM gold.orders",
                       "INSERT INTO platform.dbt_run_history (run_id) VALUES (gen_random_uuid())"):

@@ -1,8 +1,8 @@
-"""The dbt runner's last step, images/dbt-runner/import_bundle.py, against a real Superset served over https with
+"""The batch's last step, images/dbt-runner/import_bundle.py, against a real Superset served over https with
 a throwaway CA: the importer the presentation layer creates (its role and user through the providers) imports the
-bundle, twice, onto the provider's connection; every mart gets its dataset and its chart on the dashboard, and
-each chart's saved query runs. A wrong CA, a wrong password and a user without the import permission fail with a
-message that says which call failed and why."""
+bundle, twice, onto the provider's connection, and warms each mart's charts; every mart gets its dataset and its
+chart on the dashboard, and each chart's saved query runs. A wrong CA, a wrong password and a user without the
+import permission fail with a message that says which call failed and why."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from components.kit.rest import Retry
-from components.lakehouse import spec as lakehouse_spec
+from components.lakehouse import batch
 from components.presentation import spec
 from components.presentation.provider import (
     MASKED_PASSWORD,
@@ -31,6 +31,12 @@ from tests.support.tls import make_pki
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 SCRIPT = Path(__file__).resolve().parents[2] / "images" / "dbt-runner" / "import_bundle.py"
 IMPORTER_PASSWORD = "importer-password-for-tests"
+# The batch's dashboards step as the dev plan declares it (its environment; the Secret's values filled in below).
+SHAPE = batch.BatchShape(image="runner", dbt_resources=batch.runner_resources("small"), prefix="dataplatform",
+                         stack="dev", project="dataplatform", schedule=load_catalog().transformations.schedule,
+                         airbyte=batch.AirbyteAccess("https://unused", "platform", ()),
+                         run_history=batch.RunHistoryAccess("db", 5432, "platform"), anchors={},
+                         marts=tuple(mart.name for mart in load_catalog().marts))
 ROWS = {
     "daily_revenue": "(DATE '2026-01-01', 120.50, 3), (DATE '2026-01-02', 80.00, 2)",
     "customers": "(1, 'Ada', 'ada@example.com', 3, 200.50, 66.83, DATE '2025-12-01', DATE '2026-01-02', 32)",
@@ -99,7 +105,7 @@ def run_import(tmp_path: Path, superset, postgres, **overrides: str) -> subproce
     bundle.write_bytes(spec.bundle_zip(database_uri=uri(postgres), schema="gold"))
     ca = tmp_path / "ca.crt"
     ca.write_text(superset.ca_pem)
-    environment = {item["name"]: item.get("value") for item in lakehouse_spec.import_environment()}
+    environment = {item["name"]: item.get("value") for item in batch.dashboards_environment(SHAPE)}
     environment.update({"SUPERSET_URL": superset.url, "SUPERSET_CA_FILE": str(ca), "BUNDLE_FILE": str(bundle),
                         "SUPERSET_USERNAME": spec.IMPORTER_USER, "SUPERSET_PASSWORD": IMPORTER_PASSWORD,
                         "BUNDLE_DATABASE_PASSWORD": "unused-by-trust-auth", **overrides})
@@ -114,6 +120,8 @@ def test_the_importer_imports_the_bundle_twice_with_a_chart_per_mart(tmp_path, s
         assert result.stdout.startswith(f"superset import: {spec.BUNDLE_FILE} (2 charts, 1 dashboards, "
                                         "1 databases, 2 datasets) into https://127.0.0.1:"), result.stdout
         assert f"as {spec.IMPORTER_USER}: OK in " in result.stdout
+        # Then every mart's chart runs once through Superset's warm-up, as the importer.
+        assert "superset warm-up: 2 charts of customers, daily_revenue warmed in " in result.stdout, result.stdout
     client = SupersetClient(admin(superset))
     marts = sorted(mart.name for mart in load_catalog().marts)
     datasets = {d["table_name"]: d for d in client.list("/dataset/")}
@@ -171,3 +179,21 @@ def test_a_user_without_the_import_permission_is_refused(tmp_path, superset, pos
 def test_an_incomplete_environment_names_what_is_missing(tmp_path, superset, postgres):
     result = run_import(tmp_path, superset, postgres, SUPERSET_PASSWORD="")
     assert result.returncode == 2 and "missing environment SUPERSET_PASSWORD" in result.stderr
+
+
+def test_the_warm_up_call_is_the_one_supersets_openapi_document_defines(superset):
+    """The request the dashboards step sends, held to the OpenAPI document this Superset serves."""
+    document = SupersetClient(admin(superset)).call("GET", "/_openapi")
+    operation = document["paths"]["/api/v1/dataset/warm_up_cache"]["put"]
+    reference = operation["requestBody"]["content"]["application/json"]["schema"]["$ref"]
+    schema = document["components"]["schemas"][reference.rsplit("/", 1)[1]]
+    assert set(schema["required"]) == {"db_name", "table_name"}
+    assert set(schema["properties"]) >= {"db_name", "table_name"}
+    schemas = document["components"]["schemas"]
+
+    def resolved(node: dict) -> dict:
+        return schemas[node["$ref"].rsplit("/", 1)[1]] if "$ref" in node else node
+
+    answer = resolved(operation["responses"]["200"]["content"]["application/json"]["schema"])
+    single = resolved(answer["properties"]["result"]["items"])
+    assert {"chart_id", "viz_error", "viz_status"} <= set(single["properties"])

@@ -52,9 +52,9 @@ def of_type(plan: dict, type_: str) -> list[dict]:
 
 
 def runner_environment(plan: dict) -> dict[str, str]:
-    """The environment of the dbt container of the runner as the plan declares it (plain values only)."""
+    """The environment of the batch's dbt step as the plan declares it (plain values only)."""
     (cron,) = [resource for resource in of_type(plan, "kubernetes:batch/v1:CronJob")
-               if resource["inputs"]["metadata"]["name"] == "dbt-runner"]
+               if resource["inputs"]["metadata"]["name"] == "batch"]
     pod = cron["inputs"]["spec"]["jobTemplate"]["spec"]["template"]["spec"]
     (dbt,) = [c for c in pod["initContainers"] if c["name"] == "dbt"]
     return {entry["name"]: entry.get("value") for entry in dbt["env"]}

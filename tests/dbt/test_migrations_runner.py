@@ -19,7 +19,7 @@ def database(postgres_server, request):
 
 def test_applies_every_migration_once_and_a_second_run_changes_nothing(database):
     names = [m.name for m in migrations.discover()]
-    assert names[:2] == ["V001__airbyte_state.sql", "V002__dbt_run_history.sql"]
+    assert names[:3] == ["V001__airbyte_state.sql", "V002__dbt_run_history.sql", "V003__drop_airbyte_state.sql"]
     assert migrations.apply(database) == names
     assert migrations.apply(database) == []
     with psycopg.connect(database) as conn:
@@ -27,7 +27,8 @@ def test_applies_every_migration_once_and_a_second_run_changes_nothing(database)
         columns = [r[0] for r in conn.execute(
             "select column_name from information_schema.columns where table_schema = 'platform' "
             "and table_name = 'dbt_run_history' order by ordinal_position")]
-        assert conn.execute("select to_regclass('platform.airbyte_state')").fetchone()[0] is not None
+        # The seed's airbyte_state, created by V001, dropped by V003: Airbyte keeps its connections' state itself.
+        assert conn.execute("select to_regclass('platform.airbyte_state')").fetchone()[0] is None
     assert [(v, n) for v, n, _ in ledger] == [(m.version, m.name) for m in migrations.discover()]
     assert [c for _, _, c in ledger] == [m.checksum for m in migrations.discover()]
     assert columns == ["run_id", "project_name", "started_at", "completed_at", "status", "models_run", "tests_run",

@@ -140,7 +140,7 @@ outcome = os.environ.get("FAKE_KUBECTL_OUTCOME", "Complete")
 code = 0
 if rest[:2] == ["create", "job"]:
     name, source = rest[2], rest[3]
-    if namespace != "dp-lakehouse" or source != "--from=cronjob/dbt-runner":
+    if namespace != "dp-lakehouse" or source != "--from=cronjob/batch":
         print(f'Error from server (NotFound): cronjobs.batch "{source}" not found', file=sys.stderr)
         code = 1
     else:
@@ -153,7 +153,7 @@ elif rest[:2] == ["get", "job"] and rest[2] in state["jobs"]:
         {"succeeded": 1, "conditions": [{"type": "Complete", "status": "True"}]} if outcome == "Complete"
         else {"failed": 2, "conditions": [{"type": "Failed", "status": "True", "reason": "BackoffLimitExceeded"}]})
     print(json.dumps({"kind": "Job", "metadata": {"name": rest[2], "namespace": namespace}, "status": status}))
-elif rest[:1] == ["logs"]:
+elif rest[:1] == ["logs"] and "--all-containers" in rest:
     print("dbt: Completed with 1 error and 0 warnings")
 else:
     print(f"fake kubectl: unexpected {args}", file=sys.stderr)

@@ -87,7 +87,8 @@ def source_of(kind: str) -> str:
     ((), "infra/dataflow.yaml: roles[analyst]: deleted (judged with Pulumi.dev.yaml)",
      "dataflow.yaml: roles: must declare `analyst`: Superset's analyst role is it"),
     ((), "infra/dataflow.yaml: services[dbt].uses[0]: deleted (judged with Pulumi.prod.yaml)",
-     "dataflow.yaml: services[dbt].uses: must include `dremio`: dbt works through it (got [\"superset\"])"),
+     "dataflow.yaml: services[dbt].uses: must include `dremio`: dbt works through it (got [\"airbyte\", "
+     "\"postgresql\", \"superset\"])"),
 ])
 def test_the_crashes_found_by_mutation_are_refusals_now(kinds, label, line, tmp_path):
     names = [source_of(kind) for kind in kinds]

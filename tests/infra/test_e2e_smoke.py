@@ -133,7 +133,7 @@ def test_the_whole_smoke_test_passes_through_the_platform(platform: Platform, fl
                                "rowsSynced": 6, "bytesSynced": 1024}
     assert details["query"] == {"mart": smoke.GOLD_MART, "rows": 2, "columns": ["order_date", "revenue"]}
     assert details["dashboard"] == {"dashboard": "Gold marts", "id": 1, "charts": 2}
-    assert details["batch"]["job"] == f"dbt-runner-smoke-{summary['run']}"
+    assert details["batch"]["job"] == f"batch-smoke-{summary['run']}"
     # One progress line before and after each step, numbered.
     progress = [line for line in result.stdout.splitlines() if line.startswith("smoke: [")]
     assert [line.split(" ")[1:3] for line in progress] == [
@@ -146,7 +146,7 @@ def test_the_whole_smoke_test_passes_through_the_platform(platform: Platform, fl
     assert [job["connectionId"] for job in platform.airbyte.jobs.values()] == ["c-postgres"]
     calls = json.loads(platform.kubectl_state.read_text())["calls"]
     assert calls[0] == ["--namespace", "dp-lakehouse", "create", "job", details["batch"]["job"],
-                        "--from=cronjob/dbt-runner"]
+                        "--from=cronjob/batch"]
 
 
 def test_a_failed_sync_stops_the_run_and_names_its_step(platform: Platform) -> None:
@@ -164,7 +164,7 @@ def test_a_failed_batch_shows_the_runners_log(platform: Platform) -> None:
     env = {**platform.env, "FAKE_KUBECTL_OUTCOME": "Failed"}
     summary = smoke.run(smoke.Settings(env, sleep=lambda _: None), ("batch",), out=lambda _: None)
     assert summary["failed"] == "batch"
-    assert re.fullmatch(r"job dbt-runner-smoke-\w+ failed; its last log lines:\n"
+    assert re.fullmatch(r"job batch-smoke-\w+ failed; its last log lines:\n"
                         r"dbt: Completed with 1 error and 0 warnings", summary["steps"][0]["error"])
 
 
@@ -219,13 +219,13 @@ def test_query_without_pyarrow_says_how_to_install_it(platform: Platform) -> Non
 def test_names_are_the_platforms() -> None:
     """The smoke test's names are the ones the program gives: the namespace, the runner, the mart, the dashboard,
     the connection of the catalog's PostgreSQL source and the columns its staging models read."""
-    from components.lakehouse import spec as lakehouse
+    from components.lakehouse import batch as lakehouse
     from components.presentation import spec as presentation
     from infra.model.catalog import load_catalog
     from infra.model.naming import namespace_name
 
     assert namespace_name("lakehouse") == smoke.LAKEHOUSE_NAMESPACE
-    assert smoke.RUNNER == lakehouse.RUNNER
+    assert smoke.BATCH == lakehouse.BATCH
     assert smoke.DASHBOARD in presentation.bundle_dashboards()
     schema, _, table = smoke.GOLD_MART.rpartition(".")
     dataset = yaml.safe_load((ROOT / "components/presentation/assets/datasets" / f"{table}.yaml").read_text())
@@ -233,7 +233,9 @@ def test_names_are_the_platforms() -> None:
     catalog = load_catalog(ROOT / "infra" / "dataflow.yaml")
     source = next(item for item in catalog.sources if item.name == smoke.SOURCE)
     assert source.kind == "postgres"
-    assert 'f"{source.name}-to-bronze"' in (ROOT / "components/ingestion/component.py").read_text()
+    from components.ingestion.spec import connection_name
+
+    assert connection_name(source.name) == smoke.CONNECTION
     created = dict(re.findall(r"create table if not exists (\w+) \((.*?)\);", smoke.SOURCE_TABLES, re.DOTALL))
     assert set(created) == {stream.name for stream in source.streams}
     for stream in source.streams:

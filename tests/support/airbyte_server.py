@@ -38,7 +38,10 @@ It also keeps what the old model asserted and Airbyte does: a bearer token on ev
 per workspace (409: a provider that creates without looking up first fails loudly), Quartz crons at most once a
 minute, no deduplicating sync mode into the S3 destination (400). Every request is recorded.
 
-A model of the API, not Airbyte: no syncs, no discovery, no connector checks.
+Sync jobs are modelled only as far as the batch's syncs step calls them (`FakeAirbyte.jobs`): a job goes through the
+statuses a test sets for its connection; nothing is read or written.
+
+A model of the API, not Airbyte: no data moves, no discovery, no connector checks.
 """
 
 from __future__ import annotations
@@ -95,6 +98,7 @@ class State:
     sources: dict[str, dict] = field(default_factory=dict)
     destinations: dict[str, dict] = field(default_factory=dict)
     connections: dict[str, dict] = field(default_factory=dict)
+    jobs: dict[int, dict] = field(default_factory=dict)
 
 
 @cache
@@ -258,6 +262,9 @@ class FakeAirbyte:
         self.violations: list[str] = []
         self.lock = threading.Lock()
         self.url = ""
+        # What each connection's next sync goes through, by connection name: the status each `GET /jobs/{jobId}`
+        # answers in turn (the last one stays). Unset: `running`, then `succeeded`.
+        self.sync_statuses: dict[str, list[str]] = {}
 
     def fail(self, route: str, status: int = 503, drop: bool = False) -> None:
         self.faults.append(Fault(route, status, drop))
@@ -320,6 +327,8 @@ class FakeAirbyte:
             if len(parts) == 5 and method == "GET" and parts[3] in ("sources", "destinations"):
                 return self.definition(parts[3], parts[1], parts[4])
             raise Reject(501, f"{method} {path}: defined by Airbyte, not modelled by this stand-in")
+        if parts[0] == "jobs":
+            return self.jobs(method, parts[1] if len(parts) > 1 else None, query, body)
         collection, item = parts[0], (parts[1] if len(parts) > 1 else None)
         table: dict[str, dict] = getattr(self.state, collection)
         if item is None and method == "GET":
@@ -338,6 +347,49 @@ class FakeAirbyte:
             del table[item]
             return 204, None
         return 200, self._view(collection, self._change(collection, row, body, method))
+
+    def jobs(self, method: str, item: str | None, query: dict[str, list[str]], body: Any) -> tuple[int, Any]:
+        """Sync jobs: `POST /jobs` starts one (`JobCreateRequest`; a second sync of a connection while one runs is
+        refused, as TemporalClient.startNewManualSync refuses it, "A sync is already running for: <id>"), `GET
+        /jobs/{jobId}` answers the next status of `sync_statuses`, `DELETE /jobs/{jobId}` cancels, `GET /jobs`
+        lists by connection, type and status. Answers are `JobResponse`s."""
+        if item is None and method == "POST":
+            if body["jobType"] != "sync":
+                raise Reject(501, f"jobType {body['jobType']}: defined by Airbyte, not modelled by this stand-in")
+            connection = self.state.connections.get(body["connectionId"])
+            if connection is None:
+                raise Reject(404, f"connection {body['connectionId']} not found")
+            if any(job["connectionId"] == body["connectionId"] and job["status"] in ("pending", "running",
+                                                                                        "incomplete")
+                   for job in self.state.jobs.values()):
+                raise Reject(409, f"A sync is already running for: {body['connectionId']}")
+            job_id = len(self.state.jobs) + 1
+            self.state.jobs[job_id] = {
+                "jobId": job_id, "status": "running", "jobType": "sync", "connectionId": body["connectionId"],
+                "startTime": "2026-12-03T01:00:00Z", "lastUpdatedAt": "2026-12-03T01:00:00Z",
+                "steps": list(self.sync_statuses.get(connection["name"], ["running", "succeeded"]))}
+            return 200, self._job(self.state.jobs[job_id])
+        if item is None and method == "GET":
+            wanted = {key: query[key][0] for key in ("connectionId", "jobType", "status") if key in query}
+            rows = [job for job in self.state.jobs.values()
+                    if all(job[key] == value for key, value in wanted.items())]
+            return 200, {"data": [self._job(job) for job in reversed(rows)][: int(query.get("limit", ["20"])[0])]}
+        job = self.state.jobs.get(int(item)) if item is not None else None
+        if job is None:
+            raise Reject(404, f"job {item} not found")
+        if method == "DELETE":
+            if job["status"] in ("pending", "running", "incomplete"):
+                job["status"] = "cancelled"
+            return 200, self._job(job)
+        if job["status"] not in ("succeeded", "failed", "cancelled") and job["steps"]:
+            job["status"] = job["steps"].pop(0) if len(job["steps"]) > 1 else job["steps"][0]
+        if job["status"] == "succeeded":
+            job.update(rowsSynced=1200, bytesSynced=48_000, duration="PT2M10S")
+        return 200, self._job(job)
+
+    @staticmethod
+    def _job(job: dict) -> dict:
+        return {key: value for key, value in job.items() if key != "steps"}
 
     def _view(self, collection: str, row: dict) -> dict:
         answer = copy.deepcopy(row)

@@ -23,7 +23,8 @@ tags are opaque strings that change on every write; errors are `{errorMessage, m
 GenericExceptionMapper gives the exception (IllegalArgumentException 400, ConcurrentModificationException 409,
 UserNotFoundException 404). Every request is recorded for assertions.
 
-It is a model of the API, not Dremio: no queries, no datasets, no metadata refresh.
+It is a model of the API, not Dremio: no queries, no metadata refresh; datasets exist only where a test adds them
+(`add_dataset`, standing in for a table dbt built), with their reflection refresh policy and refresh requests.
 """
 
 from __future__ import annotations
@@ -114,6 +115,8 @@ ROUTES: tuple[Route, ...] = (
           "oss:api/CatalogResource.java CatalogResource.updateCatalogItem", "_update_entity"),
     Route("DELETE", "/api/v3/catalog/{id}", BOTH,
           "oss:api/CatalogResource.java CatalogResource.deleteCatalogItem", "_delete_entity"),
+    Route("POST", "/api/v3/catalog/{id}/refresh", BOTH,
+          "oss:api/CatalogResource.java CatalogResource.refreshCatalogItem", "_refresh_entity"),
     Route("GET", "/api/v3/catalog/{id}/grants", ONLY_ENTERPRISE, f"docs-only:{DOCS}catalog/grants/", "_get_grants"),
     Route("PUT", "/api/v3/catalog/{id}/grants", ONLY_ENTERPRISE, f"docs-only:{DOCS}catalog/grants/", "_put_grants"),
     Route("GET", "/api/v3/role/by-name/{name}", ONLY_ENTERPRISE, f"docs-only:{DOCS}roles/", "_get_role_by_name"),
@@ -122,6 +125,14 @@ ROUTES: tuple[Route, ...] = (
     Route("DELETE", "/api/v3/role/{id}", ONLY_ENTERPRISE, f"docs-only:{DOCS}roles/", "_delete_role"),
 )
 UNAUTHENTICATED = {"/apiv2/login", "/apiv2/bootstrap/firstuser"}
+# api/Dataset.java: the properties its @JsonCreator binds (plus `entityType`, CatalogEntity's type property), and
+# those of its RefreshSettings; service/namespace's RefreshPolicyType and RefreshMethod enums.
+DATASET_FIELDS = {"entityType", "id", "type", "path", "createdAt", "tag", "accelerationRefreshPolicy", "sql",
+                  "sqlContext", "format", "approximateStatisticsAllowed"}
+REFRESH_SETTINGS_FIELDS = {"activePolicyType", "refreshField", "refreshPeriodMs", "refreshSchedule", "gracePeriodMs",
+                           "method", "neverExpire", "neverRefresh", "sourceRefreshOnDataChanges"}
+REFRESH_POLICY_TYPES = {"PERIOD", "SCHEDULE", "NEVER", "REFRESH_ON_DATA_CHANGES"}
+REFRESH_METHODS = {"FULL", "INCREMENTAL", "AUTO"}
 
 # util/BackupRestoreUtil.java BackupOptions (@JsonCreator); the compressions it accepts (SUPPORTED_COMPRESSION_METHODS,
 # "" meaning none); the backup directory's name (datastore/BackupSupport.java backupDestinationDirName, UTC).
@@ -229,6 +240,8 @@ class FakeDremio(FaultQueue):
     # Directories whose children the coordinator can create (BackupRestoreUtil.checkOrCreateDirectory refuses a
     # backup directory whose parent does not exist); None: every parent exists.
     backup_parents: set[str] | None = None
+    refreshes: list[list[str]] = field(default_factory=list)  # the paths of the datasets whose reflections were
+    # refreshed (POST /api/v3/catalog/{id}/refresh), in order
     _tags: Iterator[int] = field(default_factory=lambda: itertools.count(1))
 
     def writes(self) -> list[Request]:
@@ -252,6 +265,19 @@ class FakeDremio(FaultQueue):
             found = self.entity(*path)
             found["config"].update(config)
             found["tag"] = self._tag()
+
+    def add_dataset(self, *path: str) -> dict:
+        """A physical dataset in a source, as dbt-dremio's CTAS leaves one (a folder of Parquet files); the fake
+        creates none itself."""
+        with self.lock:
+            if self.entity(path[0]) is None or self.entity(path[0])["entityType"] != "source":
+                raise ValueError(f"no source {path[0]!r} to hold {'.'.join(path)}")
+            entity = {"entityType": "dataset", "type": "PHYSICAL_DATASET", "path": list(path),
+                      "format": {"type": "Parquet", "ignoreOtherFileFormats": False},
+                      "createdAt": "2026-12-03T01:05:00.000Z", "approximateStatisticsAllowed": False,
+                      "id": str(uuid.uuid4()), "tag": self._tag()}
+            self.catalog[entity["id"]] = entity
+            return entity
 
     @classmethod
     @contextmanager
@@ -601,6 +627,8 @@ class FakeDremio(FaultQueue):
         if body.get("tag") != found["tag"]:
             raise ApiFailureError(409, f"The entity [{'.'.join(_path_of(found))}] was modified by another user: "
                                        f"expected tag {found['tag']} but found {body.get('tag')}")
+        if found["entityType"] == "dataset":
+            return 200, self._public_entity(self._update_dataset(body, found))
         if found["entityType"] != "source":
             # The provider never updates a space or folder (they are nothing but their path).
             raise ApiFailureError(400, f"{found['entityType']} updates are outside this model")
@@ -608,6 +636,46 @@ class FakeDremio(FaultQueue):
         updated.update(id=found["id"], tag=self._tag())
         self.catalog[found["id"]] = updated
         return 200, self._public_entity(updated)
+
+    def _update_dataset(self, body: dict, found: dict) -> dict:
+        """CatalogServiceHelper.updateDataset on a physical dataset of a source: validateDataset's checks, the type
+        unchanged, a format required (a promoted folder), and the refresh policy stored as the dataset's
+        reflection settings (absent: the stored settings removed)."""
+        if body.get("entityType") != "dataset":
+            raise ApiFailureError(400, "Could not resolve the entity type")
+        _only(body, DATASET_FIELDS, "Dataset")
+        if body.get("type") is None:
+            raise ApiFailureError(400, "Dataset type is required.")
+        if not isinstance(body.get("path"), list) or len(body["path"]) < 2:
+            raise ApiFailureError(400, "Dataset path should be fully qualified.")
+        if body.get("sql") is not None or body.get("sqlContext") is not None:
+            raise ApiFailureError(400, "Physical dataset can not have sql defined.")
+        if body["type"] != found["type"]:
+            raise ApiFailureError(400, "Dataset type can not be modified")
+        if body.get("format") is None:
+            raise ApiFailureError(400, "Promoted dataset needs to have a format set.")
+        policy = body.get("accelerationRefreshPolicy")
+        if policy is not None:
+            _only(policy, REFRESH_SETTINGS_FIELDS, "RefreshSettings")
+            for key, allowed in (("activePolicyType", REFRESH_POLICY_TYPES), ("method", REFRESH_METHODS)):
+                if key in policy and policy[key] not in allowed:
+                    raise ApiFailureError(400, f"Cannot deserialize value of type `{key}` from String "
+                                               f"\"{policy[key]}\"")
+        found.update(format=body["format"], tag=self._tag())
+        if policy is None:
+            found.pop("refreshSettings", None)
+        else:
+            found["refreshSettings"] = _drop_nulls(dict(policy))
+        return found
+
+    def _refresh_entity(self, body: Any, query: dict, id: str) -> tuple[int, Any]:
+        """refreshCatalogItem: the reflections depending on a dataset are queued for refresh; anything that is not
+        a dataset is an IllegalArgumentException, answered 404."""
+        found = self.catalog.get(id)
+        if found is None or found["entityType"] != "dataset":
+            raise ApiFailureError(404, f"Could not find dataset with id [{id}].")
+        self.refreshes.append(list(found["path"]))
+        return 204, None
 
     def _delete_entity(self, body: Any, query: dict, id: str) -> tuple[int, Any]:
         found = self._existing_entity(id)
@@ -631,6 +699,16 @@ class FakeDremio(FaultQueue):
                 public["config"].pop(hidden, None)
             public["state"] = {"status": "good", "suggestedUserAction": "", "messages": []}
             public["children"] = []
+        elif public["entityType"] == "dataset":
+            # toDatasetAPI: the dataset's stored reflection settings, else its source's.
+            source = self.entity(public["path"][0])
+            inherited = {"activePolicyType": source["accelerationActivePolicyType"],
+                         "refreshPeriodMs": source["accelerationRefreshPeriodMs"],
+                         "gracePeriodMs": source["accelerationGracePeriodMs"], "method": "FULL",
+                         "neverExpire": source["accelerationNeverExpire"],
+                         "neverRefresh": source["accelerationNeverRefresh"]}
+            public["accelerationRefreshPolicy"] = public.pop("refreshSettings", None) or inherited
+            public["fields"] = []
         else:
             public["children"] = []
         return _drop_nulls(public)

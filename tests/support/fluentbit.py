@@ -6,7 +6,7 @@ Onigmo's `(?<name>...)` groups, or json; Time_Key/Time_Format, Types, Reserve_Da
 `modify` Rename/Add, `record_modifier` Allowlist_key, `grep` Regex and `rewrite_tag` (a re-tagged record starts the
 filter chain again, as records from the emitter input do), `lua` (the rendered script itself, run by LuaJIT 2.1
 through `lupa`, as Fluent Bit runs it: return codes -1/0/1/2, integral numbers back as integers) and
-`log_to_metrics` (counter and histogram; its Regex/Exclude rules in order, matching string values only, as Fluent
+`log_to_metrics` (counter, gauge and histogram; its Regex/Exclude rules in order, matching string values only, as Fluent
 Bit's record accessor does; Label_Field values; Discard_Logs). Outputs: `es` with Logstash_Format, giving the index
 name and the document with the Time_Key field, and `prometheus_exporter`, giving the text exposition of the series
 whose metrics tag it matches (names `<namespace>_<subsystem>_<name>`, namespace `log_metric` and subsystem the mode
@@ -164,7 +164,7 @@ class FluentBit:
                 def braces(pairs: list[str]) -> str:
                     return "{" + ",".join(pairs) + "}" if pairs else ""
 
-                if metric.mode == "counter":
+                if metric.mode in ("counter", "gauge"):
                     lines.append(f"{metric.series}{braces(labels)} {observed}")
                     continue
                 bounds = [*map(_bound, metric.buckets), "+Inf"]
@@ -255,6 +255,9 @@ class FluentBit:
             return
         observed = _number(event.record.get(metric.section.get("Value_Field")))
         if observed is None:
+            return
+        if metric.mode == "gauge":  # set to the record's value (cmt_gauge_set)
+            metric.values[key] = observed
             return
         state = metric.values.setdefault(key, {"buckets": [0] * (len(metric.buckets) + 1), "sum": 0.0, "count": 0})
         for index, bound in enumerate([*metric.buckets, float("inf")]):

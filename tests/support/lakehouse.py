@@ -1,9 +1,11 @@
-"""The Lakehouse under mocks with stand-ins for the layers it takes outputs from (runtime, lake, metadata, logs)."""
+"""The Lakehouse under mocks with stand-ins for the layers it takes outputs from (runtime, lake, metadata, logs,
+ingestion)."""
 
 from __future__ import annotations
 
 import pulumi
 
+from components.ingestion.component import AirbyteClientAccess, batch_connections
 from components.kit.cluster import ClusterContext
 from components.kit.images import image_references, rds_ca_source
 from components.lakehouse.component import DatabaseAccess, Lakehouse, dremio_shape
@@ -43,9 +45,17 @@ def lakehouse_program(stack: str, config: StackConfig | None = None):
                                   "secret_access_key": f"{SECRET_SENTINEL_PREFIX}{identity}"}
                        for identity in ("query-engine", "transformation", "dremio")}
         secret = pulumi.Output.secret
+        catalog = load_catalog()
+        airbyte = AirbyteClientAccess("https://airbyte-api.dp-ingestion.svc.cluster.local:8443",
+                                      settings.ingestion.workspace, secret("client-id"),
+                                      secret(f"{SECRET_SENTINEL_PREFIX}airbyte-client"), batch_connections(catalog))
         Lakehouse(
-            "lakehouse", settings.lakehouse, load_catalog(), cluster, settings.identity, settings.object_store,
+            "lakehouse", settings.lakehouse, catalog, cluster, settings.identity, settings.object_store,
             LakeAccess(bucket_names=names, credentials=secret(credentials)),
+            airbyte=airbyte,
+            run_history=DatabaseAccess("metadata-rw.dp-metadata.svc.cluster.local", 5432, "platform",
+                                       secret({"username": "dbt", "password": f"{SECRET_SENTINEL_PREFIX}dbt"}),
+                                       rds_ca_file=rds_ca_file, rds_ca_image=rds_ca_image),
             metadata=DatabaseAccess("metadata-rw.dp-metadata.svc.cluster.local", 5432, "platform",
                                     secret({"username": "dremio", "password": f"{SECRET_SENTINEL_PREFIX}pg"}),
                                     rds_ca_file=rds_ca_file, rds_ca_image=rds_ca_image),

@@ -10,6 +10,12 @@ components/lakehouse/spec.py, components/presentation/spec.py).
 - Log-derived series as Fluent Bit's `log_to_metrics` names them (`log_metric_<mode>_<name>`, only the
   `Label_Field` labels), with the labels Prometheus adds to the shipper's `log-metrics` target; the names are those
   tests/components/test_log_metrics.py reads from the rendered Fluent Bit configuration.
+- The batch (components/lakehouse/batch.py): kube-state-metrics' pod series
+  (kubernetes/kube-state-metrics/docs/metrics/workload/pod-metrics.md: `kube_pod_created{namespace, pod, uid}`,
+  `kube_pod_init_container_status_terminated_reason` and `kube_pod_container_status_terminated_reason`
+  {namespace, pod, uid, container, reason}) and CronJob series (the same folder's cronjob page); pod names as the
+  CronJob and Job controllers make them (`batch-<scheduled minute>-<suffix>`); the syncs step's and dbt's freshness
+  gauges.
 """
 
 from __future__ import annotations
@@ -89,4 +95,99 @@ CASES = [
                Series(f'{SUPERSET}{{{SHIPPER}, status_class="5"}}', "0+1x40")), "30m"),
     AlertCase("no traffic at all", "SupersetApiErrors",
               (Series(f'{SUPERSET}{{{SHIPPER}, status_class="2"}}', "0+0x40"),), "30m"),
+]
+
+
+# ---- the batch -------------------------------------------------------------------------------------------------
+LAKEHOUSE = 'namespace="dp-lakehouse"'
+BATCH_CRONJOB = f'{LAKEHOUSE}, cronjob="batch", {KSM}'
+FAILED_POD = "batch-29412060-x7k2p"
+OLD_POD = "batch-29411940-q9f4d"
+
+
+def _pod(pod: str) -> str:
+    return f'{LAKEHOUSE}, pod="{pod}", uid="0b1c2d3e-{pod[-5:]}", {KSM}'
+
+
+def _step(pod: str, container: str, reason: str, init: bool = True) -> str:
+    kind = "init_container" if init else "container"
+    return (f'kube_pod_{kind}_status_terminated_reason{{{_pod(pod)}, container="{container}", '
+            f'reason="{reason}"}}')
+
+
+STEP_SUMMARY = ("Step {step} of the batch in dp-lakehouse failed ({reason}) and the steps after it did not run; the "
+                "marts and dashboards are as the last successful run left them.")
+SYNC_FAILED = "log_metric_gauge_batch_sync_failed_timestamp_seconds"
+SYNC_SUCCEEDED = "log_metric_gauge_batch_sync_succeeded_timestamp_seconds"
+STALE = "log_metric_gauge_dbt_source_stale_timestamp_seconds"
+FRESH = "log_metric_gauge_dbt_source_fresh_timestamp_seconds"
+OTHER_SHIPPER = SHIPPER.replace("fluent-bit-7xk2p", "fluent-bit-m4n8q").replace("10.42.1.4", "10.42.2.9")
+POSTGRES = 'connection="postgres-to-bronze"'
+ORDERS = 'source_name="postgres", table_name="orders"'
+
+CASES += [
+    # ---- BatchStepFailed: a step of the newest run failed (its pod is newer than the last success)
+    AlertCase("the syncs step of the newest run failed", "BatchStepFailed",
+              (Series(f"kube_cronjob_status_last_successful_time{{{BATCH_CRONJOB}}}", "1000+0x30"),
+               Series(f"kube_pod_created{{{_pod(FAILED_POD)}}}", "3600+0x30"),
+               Series(_step(FAILED_POD, "syncs", "Error"), "1+0x30")), "20m",
+              _fires("BatchStepFailed", "docs/lakehouse.md",
+                     {"namespace": "dp-lakehouse", "container": "syncs", "reason": "Error"},
+                     STEP_SUMMARY.format(step="syncs", reason="Error"), "critical")),
+    AlertCase("the dashboards step of the very first run failed", "BatchStepFailed",
+              (Series(f"kube_pod_created{{{_pod(FAILED_POD)}}}", "3600+0x30"),
+               Series(_step(FAILED_POD, "syncs", "Completed"), "1+0x30"),
+               Series(_step(FAILED_POD, "dbt", "Completed"), "1+0x30"),
+               Series(_step(FAILED_POD, "dashboards", "Error", init=False), "1+0x30")), "20m",
+              _fires("BatchStepFailed", "docs/lakehouse.md",
+                     {"namespace": "dp-lakehouse", "container": "dashboards", "reason": "Error"},
+                     STEP_SUMMARY.format(step="dashboards", reason="Error"), "critical")),
+    AlertCase("an older run's failed dbt step, with a success since", "BatchStepFailed",
+              (Series(f"kube_cronjob_status_last_successful_time{{{BATCH_CRONJOB}}}", "7200+0x30"),
+               Series(f"kube_pod_created{{{_pod(OLD_POD)}}}", "3600+0x30"),
+               Series(_step(OLD_POD, "dbt", "Error"), "1+0x30")), "20m"),
+    AlertCase("every step completed", "BatchStepFailed",
+              (Series(f"kube_pod_created{{{_pod(FAILED_POD)}}}", "3600+0x30"),
+               *(Series(_step(FAILED_POD, step, "Completed"), "1+0x30") for step in ("syncs", "dbt", "reflections")),
+               Series(_step(FAILED_POD, "dashboards", "Completed", init=False), "1+0x30")), "20m"),
+    # ---- BatchLate: no success within interval + deadline + 30 minutes (2.5 h for the hourly batch)
+    AlertCase("the last success 3 hours ago", "BatchLate",
+              (Series(f"kube_cronjob_status_last_successful_time{{{BATCH_CRONJOB}}}", "0+0x200"),
+               Series(f"kube_cronjob_created{{{BATCH_CRONJOB}}}", "0+0x200")), "3h",
+              _fires("BatchLate", "docs/lakehouse.md", {"namespace": "dp-lakehouse"},
+                     "No batch run in dp-lakehouse has succeeded in the last 2.5 h (CronJob batch).", "critical")),
+    AlertCase("never a success, created 3 hours ago (a first run that hangs)", "BatchLate",
+              (Series(f"kube_cronjob_created{{{BATCH_CRONJOB}}}", "0+0x200"),), "3h",
+              _fires("BatchLate", "docs/lakehouse.md", {"namespace": "dp-lakehouse"},
+                     "No batch run in dp-lakehouse has succeeded in the last 2.5 h (CronJob batch).", "critical")),
+    AlertCase("a success every hour", "BatchLate",
+              (Series(f"kube_cronjob_status_last_successful_time{{{BATCH_CRONJOB}}}", "0+0x59 3600+0x59 7200+0x80"),
+               Series(f"kube_cronjob_created{{{BATCH_CRONJOB}}}", "0+0x200")), "3h"),
+    AlertCase("created an hour ago, no run due yet", "BatchLate",
+              (Series(f"kube_cronjob_created{{{BATCH_CRONJOB}}}", "7200+0x200"),), "3h"),
+    # ---- BatchSyncFailed: a connection's newest outcome in the batch is a failure
+    AlertCase("postgres-to-bronze failed after its last success", "BatchSyncFailed",
+              (Series(f"{SYNC_SUCCEEDED}{{{SHIPPER}, {POSTGRES}}}", "3600+0x30"),
+               Series(f"{SYNC_FAILED}{{{OTHER_SHIPPER}, {POSTGRES}}}", "7200+0x30")), "20m",
+              _fires("BatchSyncFailed", "docs/lakehouse.md", {"connection": "postgres-to-bronze"},
+                     "The batch's sync of Airbyte connection postgres-to-bronze failed and none has succeeded since: "
+                     "bronze lacks its new data, and the batch stopped before dbt.", "critical")),
+    AlertCase("postgres-to-bronze never succeeded", "BatchSyncFailed",
+              (Series(f"{SYNC_FAILED}{{{SHIPPER}, {POSTGRES}}}", "7200+0x30"),), "20m",
+              _fires("BatchSyncFailed", "docs/lakehouse.md", {"connection": "postgres-to-bronze"},
+                     "The batch's sync of Airbyte connection postgres-to-bronze failed and none has succeeded since: "
+                     "bronze lacks its new data, and the batch stopped before dbt.", "critical")),
+    AlertCase("a failure on one node, a later success on another", "BatchSyncFailed",
+              (Series(f"{SYNC_FAILED}{{{SHIPPER}, {POSTGRES}}}", "3600+0x30"),
+               Series(f"{SYNC_SUCCEEDED}{{{OTHER_SHIPPER}, {POSTGRES}}}", "7200+0x30")), "20m"),
+    # ---- DbtSourceStale: a source table's newest freshness result is warn or error
+    AlertCase("postgres.orders stale at the last batch", "DbtSourceStale",
+              (Series(f"{FRESH}{{{SHIPPER}, {ORDERS}}}", "3600+0x30"),
+               Series(f"{STALE}{{{OTHER_SHIPPER}, {ORDERS}}}", "7200+0x30")), "20m",
+              _fires("DbtSourceStale", "docs/lakehouse.md", {"source_name": "postgres", "table_name": "orders"},
+                     "dbt source freshness found postgres.orders stale at the last batch: no record newer than its "
+                     "freshness threshold.")),
+    AlertCase("postgres.orders fresh again", "DbtSourceStale",
+              (Series(f"{STALE}{{{SHIPPER}, {ORDERS}}}", "3600+0x30"),
+               Series(f"{FRESH}{{{SHIPPER}, {ORDERS}}}", "7200+0x30")), "20m"),
 ]
