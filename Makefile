@@ -67,8 +67,9 @@ setup: system-packages $(STAMP) policy-venv dbt-setup nca-setup barman-setup
 system-packages:
 	@$(PYTHON) -m tests.support.system install
 
+# DATE=YYYY-MM-DD judges the exemptions of policies/config/<stack>.json on that day (default: today, UTC).
 plan: $(STAMP) policy-venv
-	@$(PY) -m infra.offline.plan --stack $(STACK)
+	@$(PY) -m infra.offline.plan --stack $(STACK) $(if $(DATE),--date $(DATE))
 
 plan-bench: $(STAMP) policy-venv
 	@$(PY) -m infra.offline.plan_bench --stack $(STACK)
