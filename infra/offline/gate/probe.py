@@ -39,7 +39,7 @@ def _run(python: Path, code: str, cwd: Path, stdin: str = "", env: Mapping[str, 
     if not python.exists():
         raise GateError(f"{python}: the pack's virtualenv is missing; run `make policy-venv`")
     clean = {key: value for key, value in os.environ.items() if key not in ("PYTHONHOME", "PYTHONPATH")}
-    done = subprocess.run([str(python), "-c", code], cwd=cwd, input=stdin, capture_output=True, text=True,
+    done = subprocess.run([os.path.abspath(python), "-c", code], cwd=cwd, input=stdin, capture_output=True, text=True,
                           env={**clean, **(env or {})}, check=False)
     if done.returncode != 0:
         raise GateError(f"the pack's interpreter could not answer: {done.stderr.strip()}")
