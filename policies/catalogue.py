@@ -59,6 +59,26 @@ each with a reason and an expiry date: every long-lived AWS access key must be l
 
 __EXEMPTION_TABLES__
 
+## Evidence for auditors
+
+`make evidence STACK=<stack> [DATE=YYYY-MM-DD]` writes `build/evidence/<stack>.md`, `.json` and `.html` (one page,
+no script or external asset, to open or attach as it is): the pack's name, version and content hash (SHA-256 over
+each file the pack ships, its config and virtualenv aside), the enforcement config (the file's SHA-256, each
+policy's level and settings), the evaluation date, every policy's result for every resource it judged (`pass`,
+`fail` with the message, `exempt` with the allow-list's reason and expiry, `skipped` when a value it needed was
+unknown; a disabled policy judged nothing), every exemption and exception with its status on that date, and the
+policies grouped by the platform's principles with the CIS benchmark controls each matches (CIS AWS Foundations
+Benchmark v5.0.0 and CIS Kubernetes Benchmark v1.10.0, by control id; the ids and titles are copied from prowler's
+compliance files, cited in the report). A resource policy judged a resource unless it told the engine it does not
+apply (it never read the resource's inputs); a stack policy judged the resources whose inputs it read. The same
+program, config, pack and date give byte-identical files. It prints one summary line and exits `0` (no mandatory
+violation), `1` (a mandatory violation; the report is written), `2` (bad input) or `3` (the gate could not run).
+
+How the security team uses it: run it on the release commit with the date of the audit period's end (or keep the
+CI run's files), hand over the HTML page with the JSON beside it, and quote the two hashes: the pack's content hash
+and the config's SHA-256 say which rules and which enforcement produced the results. A rerun of the same commit and
+date reproduces the files byte for byte.
+
 ## Checks only the gate makes
 
 Under `pulumi preview --policy-pack` a `helm.v3.Release` is one resource: the Kubernetes policies judge its

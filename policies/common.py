@@ -137,10 +137,13 @@ def is_exempt(args: Any, policy_id: str, resource: Any) -> bool:
 
 
 class _Reads(threading.local):
-    """The inputs object of the resource a resource policy is judging, and whether the policy read it."""
+    """The inputs object of the resource a resource policy is judging, and whether the policy read it; and, while
+    `resources_read()` runs a stack policy, whose inputs it read."""
 
     watched: Any = None
     read: bool = False
+    owners: dict[int, str] | None = None
+    touched: set[str] | None = None
 
 
 _reads = _Reads()
@@ -170,6 +173,28 @@ def _judging_resources(policy_id: str, validate: Callable, exemptable: bool) -> 
             args.not_applicable(NOT_APPLICABLE_UNREAD)
 
     return judged
+
+
+def resources_read(resources: Sequence[Any], run: Callable[[], Any]) -> set[str]:
+    """The URNs of `resources` whose inputs `run()` read through `known()` or `has_key()`: the resources a stack
+    policy judged, which the evidence report lists (the engine's protocol carries no such list for stack policies).
+    Not used while the engine runs the pack."""
+    outer = (_reads.owners, _reads.touched)
+    _reads.owners, _reads.touched = {id(resource.props): resource.urn for resource in resources}, set()
+    try:
+        run()
+        return set(_reads.touched)
+    finally:
+        _reads.owners, _reads.touched = outer
+
+
+def _note_read(value: Any) -> None:
+    if value is _reads.watched and value is not None:
+        _reads.read = True
+    if _reads.owners is not None and _reads.touched is not None:
+        urn = _reads.owners.get(id(value))
+        if urn is not None:
+            _reads.touched.add(urn)
 
 
 def _judging_stack(policy_id: str, validate: Callable, exemptable: bool) -> Callable:
@@ -217,8 +242,7 @@ def _fields(
 
 def known(value: Any, *path: str | int) -> Any:
     """The value at `path`, None when absent, UNKNOWN when it (or anything on the way) is unknown."""
-    if value is _reads.watched and value is not None:
-        _reads.read = True
+    _note_read(value)
     current = value
     for part in path:
         try:
@@ -237,8 +261,7 @@ def known(value: Any, *path: str | int) -> Any:
 
 def has_key(value: Any, key: str) -> bool:
     """Whether `key` is set at all (known or unknown), without touching its value."""
-    if value is _reads.watched and value is not None:
-        _reads.read = True
+    _note_read(value)
     return isinstance(value, Mapping) and key in list(iter(value))
 
 

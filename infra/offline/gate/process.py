@@ -36,6 +36,7 @@ ORGANIZATION = "organization"
 
 
 MAX_MESSAGE = 400 * 1024 * 1024
+POLICY_TYPES = {analyzer_pb2.POLICY_TYPE_RESOURCE: "resource", analyzer_pb2.POLICY_TYPE_STACK: "stack"}
 
 
 class PolicyPackProcess:
@@ -187,6 +188,8 @@ class PolicyPackProcess:
                 description=policy.description,
                 config_schema=schema,
                 required=tuple(policy.configSchema.required),
+                kind=POLICY_TYPES.get(policy.policy_type, ""),
+                tags=tuple(policy.tags),
             )
 
     def configure(self, config: Mapping[str, tuple[str, dict[str, Any]]]) -> None:
@@ -304,8 +307,9 @@ class Analysis:
         report = GateReport(
             self.pack.name, self.pack.version, recording.stack, recording.preview, resources=len(recording.resources),
             evaluation_date=self.evaluation_date.isoformat(),
-            exemptions=exemption_status(self.pack.policies.values(), self.config, self.evaluation_date,
-                                        self.pack.pack_dir, self.pack.python),
+            **exemption_status(self.pack.policies.values(), self.config, self.evaluation_date,
+                               self.pack.pack_dir, self.pack.python),
+            settings={name: dict(properties) for name, (_, properties) in sorted(self.config.items())},
             not_applicable=sorted(not_applicable),
             levels={name: level for name, (level, _) in sorted(self.config.items())},
             policies=dict(self.pack.policies),

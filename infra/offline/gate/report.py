@@ -43,6 +43,8 @@ class PolicyInfo:
     description: str
     config_schema: dict[str, Any]
     required: tuple[str, ...]
+    kind: str = ""  # "resource" or "stack", as the pack reports its policy type
+    tags: tuple[str, ...] = ()
 
 
 @dataclass
@@ -58,10 +60,12 @@ class GateReport:
     evaluation_date: str = ""
     # The allow-list's entries as judged on the evaluation date (policies/exemptions.py `Judged.to_dict()`).
     exemptions: list[dict[str, Any]] = field(default_factory=list)
+    exceptions: list[dict[str, Any]] = field(default_factory=list)
     # (policy, urn, reason) for each resource a resource policy reported it does not judge (or is exempt from).
     not_applicable: list[tuple[str, str, str]] = field(default_factory=list)
-    # Policy -> the level it ran at, and the pack's policies as it described them.
+    # Policy -> the level it ran at and the settings it ran with, and the pack's policies as it described them.
     levels: dict[str, str] = field(default_factory=dict)
+    settings: dict[str, dict[str, Any]] = field(default_factory=dict)
     policies: dict[str, PolicyInfo] = field(default_factory=dict)
 
     @property

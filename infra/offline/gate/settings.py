@@ -111,15 +111,17 @@ def _check_exemption_copies(config: Mapping[str, tuple[str, dict[str, Any]]], or
 def exemption_status(
     policies: Iterable[PolicyInfo], config: Mapping[str, tuple[str, dict[str, Any]]], on: datetime.date,
     pack_dir: Path, python: Path,
-) -> list[dict[str, Any]]:
-    """The allow-list's entries judged on `on` by the pack's own code: a policy may be exempted when its schema
-    has the `exemptions` setting (the pack gives it to exemptable policies only)."""
+) -> dict[str, list[dict[str, Any]]]:
+    """The allow-list's exemptions and exceptions judged on `on` by the pack's own code: a policy may be exempted
+    when its schema has the `exemptions` setting (the pack gives it to exemptable policies only)."""
     policies = list(policies)
     if ALLOW_LIST not in config:
-        return []
+        return {"exemptions": [], "exceptions": []}
     exemptable = {policy.name: SETTING in policy.config_schema for policy in policies if policy.name != ALLOW_LIST}
     codes = {policy.code: policy.name for policy in policies if policy.code}
-    return judge_exemptions(pack_dir, python, config[ALLOW_LIST][1].get(SETTING) or [], on, exemptable, codes)
+    settings = config[ALLOW_LIST][1]
+    return judge_exemptions(pack_dir, python, settings.get(SETTING) or [], on, exemptable, codes,
+                            settings.get("exceptions") or [])
 
 
 def _validate_properties(policy: PolicyInfo, properties: dict[str, Any], origin: str) -> None:
