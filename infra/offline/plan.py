@@ -225,11 +225,11 @@ def run(stack: str, out: Path, preview: bool, quiet: bool = False, root: Path = 
     if not quiet:
         print("\n".join(tree))
         print("\n".join(render_violations(gate)))
-    if advisory:
-        print(f"plan {stack}: {advisory}")
     print(f"plan {stack}: policies {gate.exemption_summary()}")
     for warning in gate.exemption_warnings():
         print(f"plan {stack}: {warning}")
+    if advisory:
+        print(f"plan {stack}: {advisory}")
     protected = sum(resource.protect for resource in recording.resources)
     mode = "preview semantics" if preview else "update semantics"
     print(
