@@ -190,3 +190,9 @@ def test_a_resource_policy_tells_the_engine_what_it_does_not_judge(pack, tmp_pat
 
 
 EVALUATION_DATE_OBJECT = datetime.date.fromisoformat(EVALUATION_DATE)
+
+
+def test_a_malformed_evaluation_date_is_a_violation_never_today() -> None:
+    found = violations(s3_stack(), {ALLOW: {"evaluationDate": "2027-13-01"}}, S3_ALLOW_LIST)
+    assert found == {(ALLOW, "<stack>", "evaluationDate '2027-13-01' is not a date (YYYY-MM-DD); the gate sets it, or "
+                      "leave it unset to judge on the day of the run.")}
