@@ -9,7 +9,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from .common import EXEMPTION_REASON_TAG, EXEMPTIONS_TAG, REGISTRY
+from .common import REGISTRY
+from .exemptions import ALLOW_LIST, CLAIM_ANNOTATION, CLAIM_TAG, EXCEPTIONS, MAX_DAYS, SETTING, WARN_DAYS
 from .registry import PACK_NAME, POLICIES
 
 CONFIG_DIR = Path(__file__).resolve().parent / "config"
@@ -34,18 +35,49 @@ unknown at preview; else by the `bucket` name; else by a dependency on that buck
 companion is a violation on the bucket. Every policy is written against inputs known at preview; a document
 that is unknown at preview is itself a violation.
 
-## Exemptions
+## Exemptions and exceptions
 
-A policy marked *exemptable* skips a resource that carries both tags:
+Exemptions live in one place: the `{SETTING}` setting of `{ALLOW_LIST}` in the stack's
+`policies/config/<stack>.json`, which the security team owns (`.github/CODEOWNERS`). Each entry names the policy
+id, the resource as `<type>::<logical name>` (the end of its URN; an entry on a `helm.v3.Release` also covers the
+objects that release installs), a reason and an expiry date (`YYYY-MM-DD`, the last day it counts, at most
+{MAX_DAYS} days after the evaluation date). `make policy-config` copies each policy's entries into that policy's own
+`{SETTING}` setting (a policy sees only its own settings; the gate refuses copies that differ). Only policies marked
+exemptable honour an entry. An entry with a blank reason, a code instead of an id, an unknown policy or one that
+cannot be exempted, no or a malformed expiry, an expiry passed or more than a year ahead, or naming no resource of
+the stack does not count, and `{ALLOW_LIST}` reports it. A resource never exempts itself: one that claims an
+exemption through a `{CLAIM_TAG}` tag or `{CLAIM_ANNOTATION}` annotation the list does not give it is a
+violation of the same policy (mandatory in prod).
 
-- `{EXEMPTIONS_TAG}`: the exempted policy ids, separated by spaces (AWS tag values allow no commas);
-- `{EXEMPTION_REASON_TAG}`: why, in one sentence.
+The evaluation date is an input: the gate sets it (`make plan DATE=YYYY-MM-DD`, default today in UTC; tests fix
+it), every plan report prints it with the exemptions honoured and refused, and an exemption within {WARN_DAYS} days
+of its expiry is a warning in the plan summary. Under the Pulumi CLI the pack judges on the day of the run.
 
-An exemption without a reason does not count, and policies not marked exemptable ignore the tags. The tags are
-in the program, so every exemption is reviewed with the code that needs it. The one exemption today: the
-`access-logs` bucket is exempt from `aws-s3-bucket-require-kms-encryption` and `aws-s3-bucket-enable-object-lock`
-because S3 cannot deliver server access logs into a bucket with SSE-KMS default encryption or object lock; it
-keeps SSE-S3 (still required by `aws-s3-bucket-enable-encryption`), versioning and at least 90 days of retention.
+The same setting's `{EXCEPTIONS}` lists what a stack keeps against the platform's direction where no policy fails,
+each with a reason and an expiry date: every long-lived AWS access key must be listed there (else a violation of
+`{ALLOW_LIST}`). `make evidence STACK=<stack>` reports both lists.
+
+__EXEMPTION_TABLES__
+
+## Evidence for auditors
+
+`make evidence STACK=<stack> [DATE=YYYY-MM-DD]` writes `build/evidence/<stack>.md`, `.json` and `.html` (one page,
+no script or external asset, to open or attach as it is): the pack's name, version and content hash (SHA-256 over
+each file the pack ships, its config and virtualenv aside), the enforcement config (the file's SHA-256, each
+policy's level and settings), the evaluation date, every policy's result for every resource it judged (`pass`,
+`fail` with the message, `exempt` with the allow-list's reason and expiry, `skipped` when a value it needed was
+unknown; a disabled policy judged nothing), every exemption and exception with its status on that date, and the
+policies grouped by the platform's principles with the CIS benchmark controls each matches (CIS AWS Foundations
+Benchmark v5.0.0 and CIS Kubernetes Benchmark v1.10.0, by control id; the ids and titles are copied from prowler's
+compliance files, cited in the report). A resource policy judged a resource unless it told the engine it does not
+apply (it never read the resource's inputs); a stack policy judged the resources whose inputs it read. The same
+program, config, pack and date give byte-identical files. It prints one summary line and exits `0` (no mandatory
+violation), `1` (a mandatory violation; the report is written), `2` (bad input) or `3` (the gate could not run).
+
+How the security team uses it: run it on the release commit with the date of the audit period's end (or keep the
+CI run's files), hand over the HTML page with the JSON beside it, and quote the two hashes: the pack's content hash
+and the config's SHA-256 say which rules and which enforcement produced the results. A rerun of the same commit and
+date reproduces the files byte for byte.
 
 ## Checks only the gate makes
 
@@ -78,6 +110,23 @@ def _levels(name: str) -> str:
     return ", ".join(levels)
 
 
+def _allow_lists() -> str:
+    """Every stack's exemptions and exceptions as the config files list them."""
+    sections = []
+    for path in sorted(CONFIG_DIR.glob("*.json")):
+        allow_list = json.loads(path.read_text()).get(ALLOW_LIST, {})
+        rows = [f"| `{e.get('policy', '')}` | `{e.get('resource', '')}` | {e.get('expires', '')} | "
+                f"{e.get('reason', '')} |" for e in allow_list.get(SETTING, [])]
+        table = "\n".join(["| policy | resource | expires | reason |", "|---|---|---|---|", *rows]) if rows \
+            else "No exemption."
+        sections.append(f"### `{path.stem}`: {len(rows)} exemption(s)\n\n{table}")
+        rows = [f"| `{e.get('resource', '')}` | {e.get('expires', '')} | {e.get('reason', '')} |"
+                for e in allow_list.get(EXCEPTIONS, [])]
+        table = "\n".join(["| resource | expires | reason |", "|---|---|---|", *rows]) if rows else "No exception."
+        sections.append(f"### `{path.stem}`: {len(rows)} exception(s)\n\n{table}")
+    return "\n\n".join(sections)
+
+
 def render() -> str:
     rows = ["| code | id | severity | kind | tags |", "|---|---|---|---|---|"]
     sections = []
@@ -97,7 +146,7 @@ def render() -> str:
             f"- **Severity:** {policy.severity.value}; **tags:** {tags}; **kind:** {meta.kind} policy",
             f"- **Remediation:** {policy.remediation_steps}",
             f"- **Enforcement:** {_levels(policy.name)}",
-            f"- **Exemptions:** {'exemptable through the tags above' if meta.exemptable else 'none'}",
+            f"- **Exemptions:** {'exemptable through the allow-list above' if meta.exemptable else 'none'}",
         ]
         if meta.kind == "resource" and "kubernetes" in (policy.tags or []):
             lines.append("- **Rendered charts:** also judges every object a chart renders, in the offline gate over "
@@ -109,7 +158,8 @@ def render() -> str:
             )
             lines.append(f"- **Settings:** {settings}.")
         sections.append("\n".join(lines))
-    return f"{INTRO}\n## Policies\n\n" + "\n".join(rows) + "\n\n" + "\n\n".join(sections) + "\n"
+    intro = INTRO.replace("__EXEMPTION_TABLES__", _allow_lists())
+    return f"{intro}\n## Policies\n\n" + "\n".join(rows) + "\n\n" + "\n\n".join(sections) + "\n"
 
 
 if __name__ == "__main__":

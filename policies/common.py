@@ -1,5 +1,10 @@
 """What every policy of the pack shares: metadata, unknown-safe reads, bucket joins and exemptions.
 
+Every policy is built by `resource_policy()` or `stack_policy()`, which wrap its check: an exemptable policy skips
+the resources its `exemptions` setting exempts (policies/exemptions.py), and a resource policy that neither read a
+resource's inputs nor reported on it tells the engine it does not apply to that resource (`not_applicable`), so the
+gate knows which resources each policy judged (the evidence report's pass, fail, exempt or skipped).
+
 Policies see inputs in the engine's form (camelCase keys). At preview some values are unknown, and touching
 one through the SDK's proxy skips the whole policy, so everything here reads with `known()`, which turns an
 unknown into `UNKNOWN` instead, and tests for presence by iterating keys, which never touches a value.
@@ -9,6 +14,7 @@ from __future__ import annotations
 
 import json
 import re
+import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -23,13 +29,16 @@ from pulumi_policy import (
 )
 from pulumi_policy.proxy import UnknownValueError
 
+from .exemptions import SETTINGS_SCHEMA, covering, evaluation_date, honoured, judge
+
 FRAMEWORK = "dataplatform-baseline"
 DOCS = "docs/policies.md"
 ID_VERBS = ("enable", "disallow", "configure", "require")
 
 ROLE_TAG = "dataplatform:role"
-EXEMPTIONS_TAG = "dataplatform:policy-exemptions"
-EXEMPTION_REASON_TAG = "dataplatform:exemption-reason"
+# The reasons a resource policy gives the engine for not judging a resource (the gate reads them back).
+NOT_APPLICABLE_EXEMPT = "exempt: "
+NOT_APPLICABLE_UNREAD = "not a resource this policy judges"
 
 AWS_BUCKET = "aws:s3/bucket:Bucket"
 MINIO_BUCKET = "minio:index/s3Bucket:S3Bucket"
@@ -81,8 +90,9 @@ def resource_policy(
     config: dict[str, dict[str, Any]] | None = None,
 ) -> ResourceValidationPolicy:
     _register(Meta(policy_id, code, title, checks, exemptable, "resource"))
-    fields = _fields(policy_id, code, title, severity, tags, remediation, config)
-    return ResourceValidationPolicy(name=policy_id, validate=validate, **fields)
+    fields = _fields(policy_id, code, title, severity, tags, remediation, _with_exemptions(config, exemptable))
+    return ResourceValidationPolicy(name=policy_id, validate=_judging_resources(policy_id, validate, exemptable),
+                                    **fields)
 
 
 def stack_policy(
@@ -98,8 +108,111 @@ def stack_policy(
     config: dict[str, dict[str, Any]] | None = None,
 ) -> StackValidationPolicy:
     _register(Meta(policy_id, code, title, checks, exemptable, "stack"))
-    fields = _fields(policy_id, code, title, severity, tags, remediation, config)
-    return StackValidationPolicy(name=policy_id, validate=validate, **fields)
+    fields = _fields(policy_id, code, title, severity, tags, remediation, _with_exemptions(config, exemptable))
+    return StackValidationPolicy(name=policy_id, validate=_judging_stack(policy_id, validate, exemptable), **fields)
+
+
+def _with_exemptions(config: dict[str, dict[str, Any]] | None, exemptable: bool) -> dict[str, dict[str, Any]] | None:
+    """An exemptable policy's schema has the `exemptions` and `evaluationDate` settings; no other policy's has."""
+    return {**(config or {}), **SETTINGS_SCHEMA} if exemptable else config
+
+
+def exempted(args: Any, policy_id: str) -> dict[str, Any]:
+    """Resource key -> the entry of this policy's `exemptions` setting that counts on the evaluation date. An entry
+    that does not count is ignored here; the allow-list policy reports it."""
+    if not REGISTRY[policy_id].exemptable:
+        return {}
+    config = args.get_config() or {}
+    try:
+        on = evaluation_date(config)
+    except ValueError:
+        return {}
+    return honoured(judge(config.get("exemptions") or [], on, {policy_id: True}), policy_id)
+
+
+def is_exempt(args: Any, policy_id: str, resource: Any) -> bool:
+    """Whether `resource` (a stack policy's `PolicyResource`) is exempt from `policy_id`."""
+    parent = resource.parent.urn if resource.parent is not None else None
+    return covering(exempted(args, policy_id), resource.urn, parent) is not None
+
+
+class _Reads(threading.local):
+    """The inputs object of the resource a resource policy is judging, and whether the policy read it; and, while
+    `resources_read()` runs a stack policy, whose inputs it read."""
+
+    watched: Any = None
+    read: bool = False
+    owners: dict[int, str] | None = None
+    touched: set[str] | None = None
+
+
+_reads = _Reads()
+
+
+def _judging_resources(policy_id: str, validate: Callable, exemptable: bool) -> Callable:
+    def judged(args: Any, report_violation: Callable) -> None:
+        if exemptable:
+            entry = covering(exempted(args, policy_id), args.urn, getattr(args.opts, "parent", None))
+            if entry is not None:
+                args.not_applicable(f"{NOT_APPLICABLE_EXEMPT}{entry.reason} (until {entry.expires})")
+        reported = False
+
+        def report(message: str, urn: str | None = None) -> None:
+            nonlocal reported
+            reported = True
+            report_violation(message, urn)
+
+        outer = (_reads.watched, _reads.read)
+        _reads.watched, _reads.read = args.props, False
+        try:
+            validate(args, report)
+            read = _reads.read
+        finally:
+            _reads.watched, _reads.read = outer
+        if not read and not reported:
+            args.not_applicable(NOT_APPLICABLE_UNREAD)
+
+    return judged
+
+
+def resources_read(resources: Sequence[Any], run: Callable[[], Any]) -> set[str]:
+    """The URNs of `resources` whose inputs `run()` read through `known()` or `has_key()`: the resources a stack
+    policy judged, which the evidence report lists (the engine's protocol carries no such list for stack policies).
+    Not used while the engine runs the pack."""
+    outer = (_reads.owners, _reads.touched)
+    _reads.owners, _reads.touched = {id(resource.props): resource.urn for resource in resources}, set()
+    try:
+        run()
+        return set(_reads.touched)
+    finally:
+        _reads.owners, _reads.touched = outer
+
+
+def _note_read(value: Any) -> None:
+    if value is _reads.watched and value is not None:
+        _reads.read = True
+    if _reads.owners is not None and _reads.touched is not None:
+        urn = _reads.owners.get(id(value))
+        if urn is not None:
+            _reads.touched.add(urn)
+
+
+def _judging_stack(policy_id: str, validate: Callable, exemptable: bool) -> Callable:
+    if not exemptable:
+        return validate
+
+    def judged(args: Any, report_violation: Callable) -> None:
+        exempt = exempted(args, policy_id)
+        parents = {resource.urn: resource.parent.urn for resource in args.resources if resource.parent is not None}
+
+        def report(message: str, urn: str | None = None) -> None:
+            if urn and covering(exempt, urn, parents.get(urn)) is not None:
+                return
+            report_violation(message, urn)
+
+        validate(args, report)
+
+    return judged
 
 
 def _fields(
@@ -129,6 +242,7 @@ def _fields(
 
 def known(value: Any, *path: str | int) -> Any:
     """The value at `path`, None when absent, UNKNOWN when it (or anything on the way) is unknown."""
+    _note_read(value)
     current = value
     for part in path:
         try:
@@ -147,6 +261,7 @@ def known(value: Any, *path: str | int) -> Any:
 
 def has_key(value: Any, key: str) -> bool:
     """Whether `key` is set at all (known or unknown), without touching its value."""
+    _note_read(value)
     return isinstance(value, Mapping) and key in list(iter(value))
 
 
@@ -262,26 +377,6 @@ def companions(resources: Sequence[PolicyResource], bucket: PolicyResource, type
 
 def of_type(resources: Sequence[PolicyResource], type_: str) -> list[PolicyResource]:
     return [resource for resource in resources if resource.resource_type == type_]
-
-
-# ---- exemptions ------------------------------------------------------------------------------------
-
-
-def exemption(props: Any, policy_id: str) -> str | None:
-    """The reason a resource is exempt from `policy_id`, or None.
-
-    A resource opts out through two tags: `dataplatform:policy-exemptions` lists policy ids separated by spaces
-    (AWS tag values allow no commas) and `dataplatform:exemption-reason` says why. An exemption without a
-    reason does not count. Only policies marked exemptable honour it (see docs/policies.md).
-    """
-    if not REGISTRY[policy_id].exemptable:
-        return None
-    tags = tags_of(props)
-    listed = tags.get(EXEMPTIONS_TAG, "").replace(",", " ").split()
-    reason = tags.get(EXEMPTION_REASON_TAG, "").strip()
-    if policy_id in listed and reason:
-        return reason
-    return None
 
 
 # ---- policy documents (IAM, S3 bucket policies, MinIO) ---------------------------------------------

@@ -3,11 +3,9 @@
 Workloads are matched by resource kind whatever their parent, so pods that `helm.v4.Chart` renders are judged
 at a real preview. A `helm.v3.Release` is one opaque resource (its pods exist only inside the chart), so the
 same settings are checked in its `values` at the paths recorded for its chart in each policy's `charts` setting
-(`policies/charts.py`; docs/decisions/0006-chart-api.md). Exemptions: a workload or namespace lists policy ids in its
-`dataplatform/policy-exemptions` annotation with a `dataplatform/exemption-reason`; a release is exempted by
-name in the policy's `exemptions` config (name -> reason), whose defaults are reviewed in docs/policies.md, and
-so are the workloads Helm installs for it (their `meta.helm.sh/release-name` annotation), as the offline gate
-judges them over a render.
+(`policies/charts.py`; docs/decisions/0006-chart-api.md). Exemptions come only from the stack's policy config
+(policies/exemptions.py); one listed for a release covers the objects it installs, as the offline gate judges them
+over a render.
 """
 
 from __future__ import annotations
@@ -20,7 +18,7 @@ from typing import Any
 from pulumi_policy import Severity
 
 from .charts import chart_facts, charts_setting
-from .common import REGISTRY, UNKNOWN, has_key, items, known, of_type, resource_policy, setting, stack_policy
+from .common import UNKNOWN, has_key, is_exempt, items, known, of_type, resource_policy, stack_policy
 
 RELEASE = "kubernetes:helm.sh/v3:Release"
 NAMESPACE = "kubernetes:core/v1:Namespace"
@@ -37,10 +35,6 @@ POD_SPEC_PATHS: dict[str, tuple[str, ...]] = {
     "kubernetes:batch/v1:Job": ("spec", "template", "spec"),
     "kubernetes:batch/v1:CronJob": ("spec", "jobTemplate", "spec", "template", "spec"),
 }
-EXEMPTIONS_ANNOTATION = "dataplatform/policy-exemptions"
-# Helm marks every object it installs with its release's name.
-HELM_RELEASE_ANNOTATION = "meta.helm.sh/release-name"
-REASON_ANNOTATION = "dataplatform/exemption-reason"
 SECRET_NAME = re.compile(r"(PASSWORD|PASSWD|SECRET|TOKEN|PRIVATE_KEY|API_KEY|CREDENTIAL)", re.IGNORECASE)
 # Names that say the value is where a secret is, or a switch about one, not the secret itself: a Secret's name, an
 # endpoint, a file, a flag, a storage mode.
@@ -67,16 +61,6 @@ INTERNAL_LB_ANNOTATIONS = {
     "cloud.google.com/load-balancer-type": ("Internal",),
     "service.beta.kubernetes.io/azure-load-balancer-internal": ("true",),
 }
-RELEASE_EXEMPTIONS_SCHEMA = {
-    "type": "object",
-    "additionalProperties": {"type": "string", "minLength": 1},
-    "description": "Release name -> reason it is exempt.",
-}
-ROOT_LOG_READER = {
-    "fluent-bit": "reads root-owned node log files (0640) through hostPath, so it runs as uid 0 with every "
-    "capability dropped and a read-only root filesystem"
-}
-
 
 # ---- shared readers --------------------------------------------------------------------------------
 
@@ -85,29 +69,6 @@ def _workload_label(args: Any) -> str:
     name = known(args.props, "metadata", "name")
     kind = args.resource_type.rsplit(":", 1)[-1]
     return f"{kind} '{name if isinstance(name, str) else args.name}'"
-
-
-def _annotation_exempt(props: Any, policy_id: str) -> bool:
-    if not REGISTRY[policy_id].exemptable:
-        return False
-    annotations = known(props, "metadata", "annotations")
-    listed = known(annotations, EXEMPTIONS_ANNOTATION)
-    reason = known(annotations, REASON_ANNOTATION)
-    return isinstance(listed, str) and policy_id in listed.split() and isinstance(reason, str) and bool(reason.strip())
-
-
-def _release_exempt(args: Any, policy_id: str) -> bool:
-    exemptions = setting(args, "exemptions", {}) or {}
-    name = known(args.props, "name")
-    return isinstance(name, str) and bool(str(exemptions.get(name, "")).strip())
-
-
-def _installed_by_exempt_release(args: Any) -> bool:
-    """A workload Helm installed (its `meta.helm.sh/release-name` annotation) for a release this policy exempts:
-    the release's exemption covers what its chart renders."""
-    exemptions = setting(args, "exemptions", {}) or {}
-    release = known(args.props, "metadata", "annotations", HELM_RELEASE_ANNOTATION)
-    return isinstance(release, str) and bool(str(exemptions.get(release, "")).strip())
 
 
 def _pod_spec(args: Any) -> Any:
@@ -164,8 +125,6 @@ RESTRICTED = "kubernetes-pod-require-restricted-security"
 
 def _validate_restricted(args, report_violation) -> None:
     if args.resource_type in POD_SPEC_PATHS:
-        if _annotation_exempt(args.props, RESTRICTED) or _installed_by_exempt_release(args):
-            return
         pod_spec = _pod_spec(args)
         if pod_spec is UNKNOWN:
             return
@@ -194,8 +153,6 @@ def _validate_restricted(args, report_violation) -> None:
                 "`charts` setting (the stack's policy config, `make policy-config`) so its values can be checked."
             )
             return
-        if _release_exempt(args, RESTRICTED):
-            return
         values = known(args.props, "values")
         problems = []
         for path in chart["podSecurity"]:
@@ -217,14 +174,13 @@ require_restricted = resource_policy(
     "`runAsNonRoot`, a RuntimeDefault seccomp profile, no host namespaces, and containers with no privilege "
     "escalation, every capability dropped and a read-only root filesystem; every `helm.v3.Release` has the same "
     "settings at the security-context paths recorded for its chart (the `charts` setting), and its chart is "
-    "recorded. A release exempted by name exempts the workloads Helm installs for it.",
+    "recorded. An exemption listed for a release covers the workloads Helm installs for it.",
     Severity.HIGH,
     ["kubernetes", "access"],
     "Set the restricted pod and container security contexts, or record the exemption with its reason.",
     _validate_restricted,
     exemptable=True,
-    config={"exemptions": {**RELEASE_EXEMPTIONS_SCHEMA, "default": ROOT_LOG_READER},
-            **charts_setting("podSecurity", "containerSecurity")},
+    config=charts_setting("podSecurity", "containerSecurity"),
 )
 
 
@@ -427,7 +383,7 @@ NAMESPACE_LEVEL = "kubernetes-namespace-require-restricted-pod-security"
 
 
 def _validate_namespace_level(args, report_violation) -> None:
-    if args.resource_type != NAMESPACE or _annotation_exempt(args.props, NAMESPACE_LEVEL):
+    if args.resource_type != NAMESPACE:
         return
     level = known(args.props, "metadata", "labels", "pod-security.kubernetes.io/enforce")
     if level is UNKNOWN or level == "restricted":
@@ -443,8 +399,7 @@ require_namespace_level = resource_policy(
     NAMESPACE_LEVEL,
     "DP-K8S-006",
     "Namespaces enforce the restricted pod security standard",
-    "Every `Namespace` carries `pod-security.kubernetes.io/enforce: restricted`, unless its annotations exempt it "
-    "with a reason.",
+    "Every `Namespace` carries `pod-security.kubernetes.io/enforce: restricted`.",
     Severity.HIGH,
     ["kubernetes", "access"],
     "Label the namespace pod-security.kubernetes.io/enforce=restricted.",
@@ -701,7 +656,7 @@ def _validate_shared_accounts(args, report_violation) -> None:
         if mounted is False or (mounted is None and owner is not None
                                 and known(owner.props, "automountServiceAccountToken") is False):
             continue
-        if account in powers and not _annotation_exempt(workload.props, SHARED_ACCOUNT):
+        if account in powers and not is_exempt(args, SHARED_ACCOUNT, workload):
             users.setdefault(account, []).append(workload)
     for account, workloads in sorted(users.items()):
         if len(workloads) < 2:
@@ -721,7 +676,7 @@ disallow_shared_account = stack_policy(
     "DP-K8S-010",
     "Privileged service accounts are not shared",
     "A ServiceAccount whose Roles or ClusterRoles (through its bindings) may exec into pods, read every Secret or do "
-    "anything is used, with its token mounted, by at most one workload; workloads exempt by annotation are not "
+    "anything is used, with its token mounted, by at most one workload; workloads exempt from this policy are not "
     "counted.",
     Severity.HIGH,
     ["kubernetes", "access"],

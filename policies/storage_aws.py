@@ -18,7 +18,6 @@ from .common import (
     as_list,
     bucket_role,
     companions,
-    exemption,
     has_key,
     items,
     known,
@@ -106,8 +105,6 @@ enable_encryption = stack_policy(
 
 def _validate_kms(args, report_violation) -> None:
     for bucket in _buckets(args):
-        if exemption(bucket.props, "aws-s3-bucket-require-kms-encryption"):
-            continue
         configs = companions(args.resources, bucket, SSE)
         defaults = [by_default for sse in configs for by_default in _default_encryption(sse) if by_default]
         if not any(
@@ -274,8 +271,6 @@ def _validate_access_logging(args, report_violation) -> None:
         # A log sink does not log into itself (that loops); its own trail is the sources' logs.
         if bucket.urn in sinks or known(bucket.props, "bucket") in sink_names:
             continue
-        if exemption(bucket.props, "aws-s3-bucket-enable-access-logging"):
-            continue
         configured = [
             logging
             for logging in companions(args.resources, bucket, LOGGING)
@@ -392,8 +387,6 @@ configure_log_retention = stack_policy(
 def _validate_object_lock(args, report_violation) -> None:
     min_days = int(setting(args, "minDays", MIN_AUDIT_DAYS))
     for bucket in _audit_buckets(args):
-        if exemption(bucket.props, "aws-s3-bucket-enable-object-lock"):
-            continue
         if not truthy(known(bucket.props, "objectLockEnabled")):
             report_violation(
                 f"Audit bucket {label(bucket)} has no object lock; set objectLockEnabled to true on it.",

@@ -17,6 +17,7 @@ GUARDED = (
     "policies/PulumiPolicy.yaml", "policies/pack.mk", "tests/policies/policy_eval.py",
     "infra/offline/gate/process.py", "infra/offline/plan.py", "infra/offline/policy_config.py",
     "infra/offline/render/gate.py", "infra/offline/plan_diff.py", "infra/offline/plan_diff_engine.py",
+    "infra/offline/evidence.py", "infra/offline/evidence_controls.py", "infra/offline/cis_benchmarks.json",
     "Makefile", ".ci/run", ".github/workflows/deploy.yml",
     ".github/workflows/pr.yml", ".github/CODEOWNERS",
 )

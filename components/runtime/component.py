@@ -48,13 +48,11 @@ from infra.model.naming import LAYER_NAMESPACES, namespace_name, service_host
 from infra.model.sections import StackIdentity
 
 # Layers whose namespace cannot enforce `restricted`, the level they enforce instead, and why.
-POD_SECURITY_EXCEPTIONS: dict[str, tuple[str, str]] = {
-    "logs": (
-        "privileged",
-        "Fluent Bit reads node log files through hostPath volumes as root; Elasticsearch nodes may raise "
-        "vm.max_map_count in a privileged init container",
-    ),
-}
+# Layer -> the pod security level its namespace enforces instead of restricted. Each is an exemption from
+# `kubernetes-namespace-require-restricted-pod-security`, listed with its reason and expiry in the stack's policy
+# config: Fluent Bit reads node log files through hostPath volumes as root, and Elasticsearch nodes may raise
+# vm.max_map_count in a privileged init container.
+POD_SECURITY_EXCEPTIONS: dict[str, str] = {"logs": "privileged"}
 CA_VALIDITY_HOURS = 24 * 365 * 5
 
 
@@ -154,7 +152,7 @@ class KubernetesRuntime(pulumi.ComponentResource):
         return child_options(self, provider=self.provider, **extra)
 
     def _namespace(self, layer: str) -> k8s.core.v1.Namespace:
-        level, reason = POD_SECURITY_EXCEPTIONS.get(layer, ("restricted", ""))
+        level = POD_SECURITY_EXCEPTIONS.get(layer, "restricted")
         labels = {
             "app.kubernetes.io/part-of": "dataplatform",
             "dataplatform/layer": layer,
@@ -163,15 +161,9 @@ class KubernetesRuntime(pulumi.ComponentResource):
             "pod-security.kubernetes.io/warn": "restricted",
             "pod-security.kubernetes.io/audit": "restricted",
         }
-        annotations = {}
-        if reason:
-            annotations = {
-                "dataplatform/policy-exemptions": "kubernetes-namespace-require-restricted-pod-security",
-                "dataplatform/exemption-reason": reason,
-            }
         return k8s.core.v1.Namespace(
             f"{self._name}-ns-{layer}",
-            metadata=k8s.meta.v1.ObjectMetaArgs(name=namespace_name(layer), labels=labels, annotations=annotations),
+            metadata=k8s.meta.v1.ObjectMetaArgs(name=namespace_name(layer), labels=labels),
             opts=self._child(),
         )
 

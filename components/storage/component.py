@@ -243,13 +243,6 @@ class DataLake(pulumi.ComponentResource):
         tags = {"dataplatform:role": role}
         if role in LAKE_BUCKETS:
             tags["dataplatform:layer"] = role
-        if role == ACCESS_LOGS.role:
-            tags["dataplatform:policy-exemptions"] = (
-                "aws-s3-bucket-require-kms-encryption aws-s3-bucket-enable-object-lock"
-            )
-            tags["dataplatform:exemption-reason"] = (
-                "S3 cannot deliver server access logs into a bucket with SSE-KMS default encryption or object lock"
-            )
         bucket = aws.s3.Bucket(
             name,
             bucket=bucket_name_,

@@ -19,6 +19,7 @@ resource shows as desired. Exit codes: 0 clean, 1 mandatory policy violations, 2
 from __future__ import annotations
 
 import argparse
+import datetime
 import gc
 import json
 import os
@@ -65,6 +66,8 @@ def plan_document(recording: Recording, gate: GateReport) -> dict[str, Any]:
         "counts": dict(sorted(Counter(resource.type for resource in recording.resources).items())),
         "policies": {
             "pack": gate.pack,
+            "evaluationDate": gate.evaluation_date,
+            "exemptions": gate.exemptions,
             "violations": [
                 {key: violation[key] for key in ("policy", "code", "level", "severity", "urn", "message")}
                 for violation in gate.violations
@@ -169,7 +172,10 @@ def render_markdown(document: dict[str, Any], gate: GateReport, tree: list[str],
         f"{len(gate.violations)} policy violations ({len(gate.mandatory)} mandatory).\n\n"
         + (f"{advisory}\n\n" if advisory else "")
         + f"| type | count |\n|---|---|\n{rows}\n\n"
-        f"### Policies ({gate.pack})\n\n| level | policy | code | message |\n|---|---|---|---|\n{violations}\n\n"
+        f"### Policies ({gate.pack})\n\nPolicies {gate.exemption_summary()}.\n\n"
+        + "".join(f"- **{warning}**\n" for warning in gate.exemption_warnings())
+        + ("\n" if gate.exemption_warnings() else "")
+        + f"| level | policy | code | message |\n|---|---|---|---|\n{violations}\n\n"
         "<details><summary>Resource tree</summary>\n\n```\n" + "\n".join(tree) + "\n```\n</details>\n"
     )
 
@@ -178,7 +184,8 @@ def count_unknown_inputs(recording: Recording) -> int:
     return sum(json.dumps(resource.inputs).count(UNKNOWN) for resource in recording.resources)
 
 
-def run(stack: str, out: Path, preview: bool, quiet: bool = False, root: Path = REPO_ROOT) -> int:
+def run(stack: str, out: Path, preview: bool, quiet: bool = False, root: Path = REPO_ROOT,
+        evaluation_date: datetime.date | None = None) -> int:
     started = time.perf_counter()
     base = out / (f"{stack}-preview" if preview else stack)
     # A plan that fails must not leave the previous run's files to be read as its result.
@@ -198,7 +205,7 @@ def run(stack: str, out: Path, preview: bool, quiet: bool = False, root: Path = 
     # and only the stack policies are left once the program ends.
     gate_run: StreamingGate | None = None
     try:
-        gate_run = StreamingGate(settings.project, stack, preview)
+        gate_run = StreamingGate(settings.project, stack, preview, evaluation_date=evaluation_date)
         gate_run.launch()
         recording = run_program(main, settings, preview=preview, listener=gate_run.offer)
         gate = gate_run.finish(recording)
@@ -218,6 +225,9 @@ def run(stack: str, out: Path, preview: bool, quiet: bool = False, root: Path = 
     if not quiet:
         print("\n".join(tree))
         print("\n".join(render_violations(gate)))
+    print(f"plan {stack}: policies {gate.exemption_summary()}")
+    for warning in gate.exemption_warnings():
+        print(f"plan {stack}: {warning}")
     if advisory:
         print(f"plan {stack}: {advisory}")
     protected = sum(resource.protect for resource in recording.resources)
@@ -237,8 +247,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--preview", action="store_true", help="computed outputs unknown, as in `pulumi preview`")
     parser.add_argument("--quiet", action="store_true", help="print the summary line only")
     parser.add_argument("--root", type=Path, default=REPO_ROOT, help="folder holding Pulumi.yaml and stack files")
+    parser.add_argument("--date", type=evaluation_date_arg, default=None,
+                        help="the date exemptions are judged on (YYYY-MM-DD; default today, UTC)")
     args = parser.parse_args(argv)
-    return run(args.stack, args.out, args.preview, args.quiet, args.root)
+    return run(args.stack, args.out, args.preview, args.quiet, args.root, args.date)
+
+
+def evaluation_date_arg(text: str) -> datetime.date:
+    """`--date`: an ISO date, else a usage error (exit 2) naming the expected form."""
+    try:
+        return datetime.date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date; give YYYY-MM-DD") from None
 
 
 if __name__ == "__main__":

@@ -7,10 +7,12 @@ Plans the base ref in a temporary git worktree with the base's own locked depend
 with this checkout's, then reports, on the plan comparison (infra/offline/plan_compare.py):
 
 1. **weakened enforcement**, at the top: a policy whose level in the stack's pack config goes down
-   (mandatory -> advisory or disabled), a policy the pack no longer has, an exemption added or extended (the
-   `dataplatform:policy-exemptions` tags and `dataplatform/policy-exemptions` annotations in the plan's
-   inputs, and the `exemptions` settings of the pack config), a minimum lowered, a list of checked items
-   shortened;
+   (mandatory -> advisory or disabled), a policy the pack no longer has, an exemption or exception added or
+   extended to a later expiry (the allow-list of the pack config, `pack-exemption-require-allow-list`; the
+   copies `make policy-config` writes into each policy are not reported twice), a minimum lowered, a list of
+   checked items shortened; a resource's own claim to an exemption (a `dataplatform:policy-exemptions` tag or
+   `dataplatform/policy-exemptions` annotation in the plan's inputs) is listed too, as what it is: a claim that
+   counts only when the allow-list gives it;
 2. the other enforcement changes (strengthened, or settings whose direction is not known);
 3. resources added, removed, replaced and changed, grouped by layer (the platform component each belongs to),
    with every input that changed (secrets stay `[secret]`); replacement is approximated
@@ -58,8 +60,8 @@ DEFAULT_STACKS = ("dev", "prod")
 CACHE_ENV = "DATAPLATFORM_PLAN_DIFF_CACHE"
 PROGRAM_LOCKS = ("requirements.txt", "constraints.txt")
 PACK_LOCKS = ("policies/requirements.txt",)
-EXEMPTION_KEYS = {"dataplatform:policy-exemptions": "dataplatform:exemption-reason",
-                  "dataplatform/policy-exemptions": "dataplatform/exemption-reason"}
+CLAIM_KEYS = ("dataplatform:policy-exemptions", "dataplatform/policy-exemptions")
+ALLOW_LIST = "pack-exemption-require-allow-list"
 LEVEL_RANK = {"disabled": 0, "advisory": 1, "mandatory": 2, "remediate": 2}
 COMMENT_MARKER = "<!-- dataplatform-plan-diff -->"
 # GitHub refuses a comment over 65,536 characters; the comment keeps room for the commenter's own lines.
@@ -215,19 +217,17 @@ def enforcement(side: Side, policies: Mapping[str, Any], stack: str) -> Enforcem
                        {name: settings for name, (_, settings) in effective.items()})
 
 
-def exemptions(document: dict[str, Any]) -> dict[tuple[str, str, str], dict[str, str]]:
-    """(urn, where, policy) -> {name, reason} for every exemption tag or annotation in the plan's inputs."""
-    found: dict[tuple[str, str, str], dict[str, str]] = {}
+def claims(document: dict[str, Any]) -> dict[tuple[str, str, str], str]:
+    """(urn, where, policy) -> resource name for every exemption a resource claims in the plan's inputs."""
+    found: dict[tuple[str, str, str], str] = {}
 
     def walk(urn: str, name: str, value: Any, path: str) -> None:
         if isinstance(value, dict):
-            for key, reason_key in EXEMPTION_KEYS.items():
+            for key in CLAIM_KEYS:
                 listed = value.get(key)
                 if isinstance(listed, str):
-                    reason = value.get(reason_key)
                     for policy in sorted(set(listed.replace(",", " ").split())):
-                        found[(urn, f"{path}.{key}".lstrip("."), policy)] = {
-                            "name": name, "reason": reason.strip() if isinstance(reason, str) else ""}
+                        found[(urn, f"{path}.{key}".lstrip("."), policy)] = name
             for key, item in value.items():
                 walk(urn, name, item, f"{path}.{key}")
         elif isinstance(value, list):
@@ -237,6 +237,49 @@ def exemptions(document: dict[str, Any]) -> dict[tuple[str, str, str], dict[str,
     for resource in document["resources"]:
         walk(resource["urn"], resource.get("name", ""), resource.get("inputs") or {}, "inputs")
     return found
+
+
+def _listed(settings: Mapping[str, Any]) -> dict[tuple[str, str, str], dict[str, Any]]:
+    """(kind, policy, resource) -> entry for every exemption and exception of an allow-list's settings."""
+    found: dict[tuple[str, str, str], dict[str, Any]] = {}
+    for kind, key in (("exemption", "exemptions"), ("exception", "exceptions")):
+        for entry in settings.get(key) or []:
+            if isinstance(entry, dict):
+                found[(kind, str(entry.get("policy", "")), str(entry.get("resource", "")))] = entry
+    return found
+
+
+def allow_list_changes(old: Enforcement, new: Enforcement, config: str,
+                       exemptable: Mapping[str, bool]) -> list[dict[str, Any]]:
+    """Every exemption and exception added, removed, extended, shortened or re-worded in the allow-list."""
+    before, after = _listed(old.settings.get(ALLOW_LIST, {})), _listed(new.settings.get(ALLOW_LIST, {}))
+    changes = []
+    for key in sorted(before.keys() | after.keys()):
+        kind, policy, resource = key
+        was, now = before.get(key), after.get(key)
+        target = f"`{policy}` on `{resource}`" if kind == "exemption" else f"`{resource}`"
+        honoured = kind == "exception" or exemptable.get(policy, True)
+        note = "" if honoured else " (refused by the pack: the policy cannot be exempted)"
+        change = {"policy": policy, "urn": resource, "before": was, "after": now}
+        if was is None:
+            assert now is not None
+            changes.append({**change, "kind": f"{kind}-added", "weakens": honoured,
+                            "text": f"{kind} added for {target} until {now.get('expires')}: "
+                                    f"\"{now.get('reason', '')}\"{note} ({config})"})
+        elif now is None:
+            changes.append({**change, "kind": f"{kind}-removed", "weakens": False,
+                            "text": f"{kind} for {target} removed ({config})"})
+        elif str(now.get("expires", "")) != str(was.get("expires", "")):
+            later = str(now.get("expires", "")) > str(was.get("expires", ""))
+            changes.append({**change, "kind": f"{kind}-{'extended' if later else 'shortened'}",
+                            "weakens": later and honoured,
+                            "text": f"{kind} for {target} {'extended' if later else 'shortened'}: expires "
+                                    f"{was.get('expires')} -> {now.get('expires')}{note} ({config})"})
+        elif now != was:
+            changes.append({**change, "kind": f"{kind}-reason", "weakens": False,
+                            "text": f"{kind} for {target}: reason \"{was.get('reason', '')}\" -> "
+                                    f"\"{now.get('reason', '')}\" ({config})"})
+    return changes
 
 
 def enforcement_changes(stack: str, old: Enforcement, new: Enforcement, base_doc: dict[str, Any],
@@ -266,38 +309,25 @@ def enforcement_changes(stack: str, old: Enforcement, new: Enforcement, base_doc
             changes.append({"kind": "level", "weakens": weaker, "policy": policy, "before": before, "after": after,
                             "text": f"`{policy}`: {before} -> {after} ({config})"})
         if before is not None:
-            changes += _setting_changes(policy, old.settings.get(policy, {}), new.settings.get(policy, {}), config)
-    old_ex, new_ex = exemptions(base_doc), exemptions(head_doc)
-    exempted_before = {(urn, where) for urn, where, _ in old_ex}
-    for key in sorted(old_ex.keys() | new_ex.keys()):
+            # The allow-list and its copies in each policy are reported once, as exemptions and exceptions.
+            own = {"exemptions", "exceptions", "evaluationDate"}
+            changes += _setting_changes(
+                policy, {key: value for key, value in old.settings.get(policy, {}).items() if key not in own},
+                {key: value for key, value in new.settings.get(policy, {}).items() if key not in own}, config)
+    changes += allow_list_changes(old, new, config, exemptable)
+    old_claims, new_claims = claims(base_doc), claims(head_doc)
+    for key in sorted(old_claims.keys() | new_claims.keys()):
         urn, where, policy = key
-        before, after = old_ex.get(key), new_ex.get(key)
-        note = _exemption_note(policy, (after or before or {}).get("reason", ""), exemptable)
-        name = (after or before or {}).get("name", urn)
-        if before is None:
-            verb = "extended to" if (urn, where) in exempted_before else "added for"
-            changes.append({"kind": "exemption-added", "weakens": True, "policy": policy, "urn": urn,
-                            "where": where, "before": None, "after": after["reason"],
-                            "text": f"exemption {verb} `{policy}` on `{name}` ({where}): "
-                                    f"\"{after['reason']}\"{note}"})
-        elif after is None:
-            changes.append({"kind": "exemption-removed", "weakens": False, "policy": policy, "urn": urn,
-                            "where": where, "before": before["reason"], "after": None,
-                            "text": f"exemption from `{policy}` removed on `{name}` ({where})"})
-        elif before["reason"] != after["reason"]:
-            changes.append({"kind": "exemption-reason", "weakens": False, "policy": policy, "urn": urn,
-                            "where": where, "before": before["reason"], "after": after["reason"],
-                            "text": f"exemption from `{policy}` on `{name}`: reason \"{before['reason']}\" -> "
-                                    f"\"{after['reason']}\"{note}"})
+        if key in new_claims and key not in old_claims:
+            changes.append({"kind": "exemption-claim", "weakens": False, "policy": policy, "urn": urn,
+                            "where": where, "before": None, "after": policy,
+                            "text": f"`{new_claims[key]}` claims an exemption from `{policy}` ({where}); it counts "
+                                    f"only where {config} lists it"})
+        elif key in old_claims and key not in new_claims:
+            changes.append({"kind": "exemption-claim-removed", "weakens": False, "policy": policy, "urn": urn,
+                            "where": where, "before": policy, "after": None,
+                            "text": f"`{old_claims[key]}` no longer claims an exemption from `{policy}` ({where})"})
     return changes
-
-
-def _exemption_note(policy: str, reason: str, exemptable: Mapping[str, bool]) -> str:
-    if policy in exemptable and not exemptable[policy]:
-        return " (no effect today: the pack does not honour exemptions for this policy)"
-    if not reason:
-        return " (no effect today: an exemption without a reason does not count)"
-    return ""
 
 
 def _setting_changes(policy: str, old: Any, new: Any, config: str) -> list[dict[str, Any]]:
@@ -306,11 +336,7 @@ def _setting_changes(policy: str, old: Any, new: Any, config: str) -> list[dict[
         path, before, after = change.path, change.before, change.after
         parts = path.split(".")
         kind, weakens = "setting", None
-        if "exemptions" in parts[:-1] or (parts[-1] == "exemptions" and isinstance(after, dict)):
-            kind, weakens = ("exemption-added", True) if after != ABSENT else ("exemption-removed", False)
-            if before != ABSENT and after != ABSENT:
-                kind, weakens = "exemption-reason", False
-        elif parts[-1].lower().startswith("min") and _numbers(before, after):
+        if parts[-1].lower().startswith("min") and _numbers(before, after):
             weakens = after < before
             kind = "minimum"
         elif isinstance(before, list) and isinstance(after, list):
@@ -326,8 +352,6 @@ def _setting_changes(policy: str, old: Any, new: Any, config: str) -> list[dict[
             added = [item for item in after if item not in before]
             text = f"{label} ({config})" + (f" no longer lists {_short(dropped)}" if dropped else "") + (
                 f"{';' if dropped else ''} now also lists {_short(added)}" if added else "")
-        elif kind.startswith("exemption"):
-            text = f"exemption in the pack config, {text}"
         changes.append({"kind": kind, "weakens": bool(weakens), "unclassified": weakens is None, "policy": policy,
                         "path": path, "before": before, "after": after, "text": text})
     return changes

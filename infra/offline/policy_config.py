@@ -10,9 +10,11 @@ components/storage/access.py) and the Elasticsearch audit indices (`auditPolicie
 plus, for a stack of stage prod, the audit minimum the stack config's model enforces (`minDays`,
 MIN_AUDIT_DAYS_PROD), so the program's early refusal (exit 2) and the gate judge the same number; and, for the
 Elasticsearch snapshot rule, the audit index patterns (`auditIndices`) and the stack's own `retention.auditDays`
-as `minDays` in every stage: audit snapshots are kept at least as long as the audit indices themselves. Everything
-else in the files (enforcement levels, the security team's settings, a non-prod stack's ILM `minDays`) is kept as it
-is.
+as `minDays` in every stage: audit snapshots are kept at least as long as the audit indices themselves; and each
+exemptable policy's own `exemptions` setting, copied from the security team's allow-list (the `exemptions` of
+`pack-exemption-require-allow-list`, policies/exemptions.py), since a policy sees only its own settings. Everything
+else in the files (enforcement levels, the allow-list, the security team's settings, a non-prod stack's ILM
+`minDays`) is kept as it is.
 `--check` changes nothing and exits 1 when a file differs from what this would write;
 tests/policies/test_policy_config.py fails the same way.
 """
@@ -32,6 +34,8 @@ from infra.model.charts import CHARTS, ChartPaths
 from infra.model.config import parse_stack_config, project_values
 from infra.model.sections import MIN_AUDIT_DAYS_PROD
 from infra.model.stackfiles import load_stack
+from infra.offline.gate.probe import exemptable_policies
+from infra.offline.gate.settings import ALLOW_LIST, PACK_DIR, SETTING, copies
 
 CONFIG_DIR = Path(__file__).resolve().parents[2] / "policies" / "config"
 
@@ -87,39 +91,65 @@ def stack_facts(stack: str) -> tuple[str, int]:
 
 
 def generate(document: Mapping[str, Any], charts: Mapping[str, ChartPaths] = CHARTS,
-             stage: str = "prod", audit_days: int | None = None) -> dict[str, Any]:
-    """`document` with the program's facts written into the settings they own; the rest kept."""
+             stage: str = "prod", audit_days: int | None = None,
+             exemptable: Mapping[str, bool] | None = None) -> dict[str, Any]:
+    """`document` with the program's facts written into the settings they own; the rest kept. `exemptable`: which
+    policies the pack lets be exempted (default: asked of the pack)."""
+    exemptable = exemptable if exemptable is not None else exemptable_policies(PACK_DIR)
     result: dict[str, Any] = {}
     settings: dict[str, dict[str, Any]] = {name: {"charts": value} for name, value in charts_settings(charts).items()}
     for name, facts in audit_settings(stage, audit_days).items():
         settings.setdefault(name, {}).update(facts)
+    allow_list = document.get(ALLOW_LIST)
+    listed = copies(allow_list.get(SETTING, []) if isinstance(allow_list, dict) else [])
+    for name in sorted(policy for policy, may in exemptable.items() if may):
+        settings.setdefault(name, {})[SETTING] = listed.get(name, [])
     for name, value in document.items():
         if name in settings:
             entry = {"enforcementLevel": value} if isinstance(value, str) else dict(value)
             entry.update(settings.pop(name))
-            result[name] = entry
+            result[name] = _without_empty_copy(entry)
         else:
             result[name] = value
-    result.update(settings)
-    return result
+    result.update({name: _without_empty_copy(entry) for name, entry in settings.items()})
+    return {name: entry for name, entry in result.items() if entry != {}}
+
+
+def _without_empty_copy(entry: dict[str, Any]) -> dict[str, Any] | str:
+    """A policy entry without an empty exemptions copy; just its level when nothing else is left."""
+    entry = {key: value for key, value in entry.items() if not (key == SETTING and value == [])}
+    if list(entry) == ["enforcementLevel"]:
+        return entry["enforcementLevel"]
+    return entry
 
 
 def render(document: Mapping[str, Any]) -> str:
-    """One line per policy, as the files are written by hand; a `charts` setting indented below its policy."""
+    """One line per policy, as the files are written by hand; a `charts` setting indented below its policy, and
+    one line per exemption."""
     lines = []
     for name, value in document.items():
         if isinstance(value, dict) and "charts" in value:
             text = json.dumps(value, indent=2).replace("\n", "\n  ")
+        elif isinstance(value, dict) and any(isinstance(item, list) and item and isinstance(item[0], dict)
+                                             for item in value.values()):
+            fields = []
+            for key, item in value.items():
+                if isinstance(item, list) and item and isinstance(item[0], dict):
+                    entries = ",\n".join(f"      {json.dumps(entry)}" for entry in item)
+                    fields.append(f"{json.dumps(key)}: [\n{entries}\n    ]")
+                else:
+                    fields.append(f"{json.dumps(key)}: {json.dumps(item)}")
+            text = "{\n    " + ",\n    ".join(fields) + "\n  }"
         else:
             text = json.dumps(value)
         lines.append(f"  {json.dumps(name)}: {text}")
     return "{\n" + ",\n".join(lines) + "\n}\n"
 
 
-def expected(path: Path) -> str:
+def expected(path: Path, exemptable: Mapping[str, bool] | None = None) -> str:
     """What `path` (`<stack>.json`) should contain: the file as it is, with the program's facts written in."""
     stage, audit_days = stack_facts(path.stem)
-    return render(generate(json.loads(path.read_text()), stage=stage, audit_days=audit_days))
+    return render(generate(json.loads(path.read_text()), stage=stage, audit_days=audit_days, exemptable=exemptable))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -128,8 +158,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--config-dir", type=Path, default=CONFIG_DIR)
     args = parser.parse_args(argv)
     stale = []
+    exemptable = exemptable_policies(PACK_DIR)
     for path in sorted(args.config_dir.glob("*.json")):
-        text = expected(path)
+        text = expected(path, exemptable)
         if path.read_text() == text:
             continue
         stale.append(path)

@@ -51,6 +51,9 @@ def test_prod_plan_is_clean_and_documented(tmp_path):
     assert re.match(r"plan prod: \d+ resources \(\d+ protected\), \d+ policy violations \(0 mandatory\), "
                     r"update semantics, \d+\.\d\d s -> ", summary), summary
     assert "platform-lake  (dataplatform:storage:DataLake, " in result.stdout
+    # The evaluation date of the exemptions, and what became of them (policies/config/prod.json's allow-list).
+    assert re.search(r"^plan prod: policies evaluated on \d{4}-\d{2}-\d{2}: 4 exemption\(s\) honoured \(\d+ "
+                     r"expiring within 30 days\), 0 refused$", result.stdout, re.MULTILINE), result.stdout
     document = json.loads((tmp_path / "prod.json").read_text())
     assert {"stack", "project", "resources", "policies"} <= set(document)
     assert (document["stack"], document["project"]) == ("prod", "dataplatform")

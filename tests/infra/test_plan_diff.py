@@ -48,33 +48,53 @@ def doc(*resources: dict, violations: list | None = None) -> dict:
 
 
 def test_every_kind_of_weakening_is_marked_and_strengthening_is_not():
+    listed = {"policy": "a", "resource": "t::kept", "reason": "why", "expires": "2027-03-01"}
+    key = {"resource": "aws:iam/accessKey:AccessKey::k", "reason": "no identity", "expires": "2027-03-01"}
     old = plan_diff.Enforcement(
-        levels={"a": "mandatory", "b": "mandatory", "c": "advisory", "gone": "mandatory", "d": "mandatory"},
-        settings={"a": {}, "b": {"minDays": 90, "roles": ["logs", "access-logs"]}, "c": {}, "gone": {},
-                  "d": {"exemptions": {"fluent-bit": "reads node logs"}}})
+        levels={"a": "mandatory", "b": "mandatory", "c": "advisory", "gone": "mandatory", "d": "mandatory",
+                "pack-exemption-require-allow-list": "mandatory"},
+        settings={"a": {"exemptions": [listed]}, "b": {"minDays": 90, "roles": ["logs", "access-logs"]}, "c": {},
+                  "gone": {}, "d": {},
+                  "pack-exemption-require-allow-list": {
+                      "exemptions": [listed, {**listed, "resource": "t::dropped"},
+                                     {**listed, "resource": "t::worded"}],
+                      "exceptions": [key]}})
     new = plan_diff.Enforcement(
-        levels={"a": "advisory", "b": "mandatory", "c": "mandatory", "new": "mandatory", "d": "mandatory"},
-        settings={"a": {}, "b": {"minDays": 30, "roles": ["logs"]}, "c": {}, "new": {},
-                  "d": {"exemptions": {"fluent-bit": "reads node logs", "redis": "needs root"}}})
-    tags = {"dataplatform:policy-exemptions": "c", "dataplatform:exemption-reason": "why"}
-    base = doc(res("kept", tags=tags), res("grown", tags=tags))
-    head = doc(res("kept", tags=tags), res("grown", tags={**tags, "dataplatform:policy-exemptions": "c a"}),
-               res("fresh", type_="kubernetes:apps/v1:Deployment",
-                   metadata={"annotations": {"dataplatform/policy-exemptions": "a"}}))
+        levels={"a": "advisory", "b": "mandatory", "c": "mandatory", "new": "mandatory", "d": "mandatory",
+                "pack-exemption-require-allow-list": "mandatory"},
+        settings={"a": {"exemptions": [{**listed, "expires": "2027-09-01"}]}, "b": {"minDays": 30, "roles": ["logs"]},
+                  "c": {}, "new": {}, "d": {},
+                  "pack-exemption-require-allow-list": {
+                      "exemptions": [{**listed, "expires": "2027-09-01"}, {**listed, "resource": "t::worded",
+                                                                            "reason": "better"},
+                                     {**listed, "policy": "c", "resource": "t::fresh"}],
+                      "exceptions": [{**key, "expires": "2027-06-01"},
+                                     {**key, "resource": "aws:iam/accessKey:AccessKey::k2"}]}})
+    base = doc(res("kept"))
+    head = doc(res("kept"), res("fresh", type_="kubernetes:apps/v1:Deployment",
+                                metadata={"annotations": {"dataplatform/policy-exemptions": "a"}}))
     changes = plan_diff.enforcement_changes("prod", old, new, base, head, {"a": True, "c": False})
     weak = {change["text"] for change in changes if change["weakens"]}
+    config = "(policies/config/prod.json)"
     assert weak == {
-        "`a`: mandatory -> advisory (policies/config/prod.json)",
+        f"`a`: mandatory -> advisory {config}",
         "`gone` is no longer in the pack (it was mandatory)",
-        "`b`.minDays: 90 -> 30 (policies/config/prod.json)",
-        "`b`.roles (policies/config/prod.json) no longer lists [\"access-logs\"]",
-        "exemption in the pack config, `d`.exemptions.redis: <absent> -> \"needs root\" (policies/config/prod.json)",
-        "exemption extended to `a` on `grown` (inputs.tags.dataplatform:policy-exemptions): \"why\"",
-        "exemption added for `a` on `fresh` (inputs.metadata.annotations.dataplatform/policy-exemptions): \"\" "
-        "(no effect today: an exemption without a reason does not count)",
+        f"`b`.minDays: 90 -> 30 {config}",
+        f"`b`.roles {config} no longer lists [\"access-logs\"]",
+        f"exemption for `a` on `t::kept` extended: expires 2027-03-01 -> 2027-09-01 {config}",
+        f"exception for `aws:iam/accessKey:AccessKey::k` extended: expires 2027-03-01 -> 2027-06-01 {config}",
+        f"exception added for `aws:iam/accessKey:AccessKey::k2` until 2027-03-01: \"no identity\" {config}",
     }
     strong = {change["text"] for change in changes if not change["weakens"]}
-    assert strong == {"`c`: advisory -> mandatory (policies/config/prod.json)", "`new` is new in the pack, mandatory"}
+    assert strong == {
+        f"`c`: advisory -> mandatory {config}", "`new` is new in the pack, mandatory",
+        f"exemption for `a` on `t::dropped` removed {config}",
+        f"exemption for `a` on `t::worded`: reason \"why\" -> \"better\" {config}",
+        f"exemption added for `c` on `t::fresh` until 2027-03-01: \"why\" (refused by the pack: the policy cannot be "
+        f"exempted) {config}",
+        "`fresh` claims an exemption from `a` (inputs.metadata.annotations.dataplatform/policy-exemptions); it counts "
+        "only where policies/config/prod.json lists it",
+    }
 
 
 def test_an_unreadable_pack_config_in_the_change_counts_as_a_weakening():
@@ -244,14 +264,16 @@ def scenario(tmp_path_factory):
         _edit(clone / f"Pulumi.{stack}.yaml", "      files: {", (
             f"      leads: {{bucket: sales-leads-{stack}, region: eu-west-1, username: sales-leads-reader, "
             "cidrs: [0.0.0.0/0]}\n      files: {"))
-    _edit(clone / "components" / "storage" / "component.py", "aws-s3-bucket-enable-object-lock\"",
-          "aws-s3-bucket-enable-object-lock aws-s3-bucket-enable-access-logging\"")
     config = clone / "policies" / "config" / "prod.json"
     settings = json.loads(config.read_text())
     settings["aws-s3-bucket-enable-versioning"] = "advisory"
+    settings["pack-exemption-require-allow-list"]["exemptions"].append({
+        "policy": "aws-s3-bucket-enable-access-logging", "resource": "aws:s3/bucket:Bucket::platform-lake-access-logs",
+        "reason": "it is the log sink", "expires": "2027-06-30"})
     config.write_text(json.dumps(settings, indent=2) + "\n")
-    subprocess.run([sys.executable, "-m", "infra.offline.mart_assets"], cwd=clone, env={"PYTHONPATH": str(clone)},
-                   check=True, capture_output=True)
+    for generator in ("infra.offline.mart_assets", "infra.offline.policy_config"):
+        subprocess.run([sys.executable, "-m", generator], cwd=clone, env={"PYTHONPATH": str(clone)}, check=True,
+                       capture_output=True)
     subprocess.run([*git, "add", "-A", ".", ":!policies/venv"], cwd=clone, check=True)
     subprocess.run([*git, "commit", "--quiet", "-m", "a source, a mart, an exemption, a downgrade"], cwd=clone,
                    check=True)
@@ -265,17 +287,20 @@ def scenario(tmp_path_factory):
 def test_the_downgrade_and_the_exemption_come_first(scenario):
     assert scenario["code"] == plan_diff.EXIT_DIFFERENT
     prod = scenario["prod"]
-    assert [change["kind"] for change in prod["weakenings"]] == ["level", "exemption-added"]
-    assert prod["weakenings"][0]["policy"] == "aws-s3-bucket-enable-versioning"
-    assert (prod["weakenings"][0]["before"], prod["weakenings"][0]["after"]) == ("mandatory", "advisory")
-    exemption = prod["weakenings"][1]
+    assert sorted(change["kind"] for change in prod["weakenings"]) == ["exemption-added", "level"]
+    level = next(change for change in prod["weakenings"] if change["kind"] == "level")
+    assert level["policy"] == "aws-s3-bucket-enable-versioning"
+    assert (level["before"], level["after"]) == ("mandatory", "advisory")
+    exemption = next(change for change in prod["weakenings"] if change["kind"] == "exemption-added")
     assert exemption["policy"] == "aws-s3-bucket-enable-access-logging" and exemption["urn"].endswith("access-logs")
     markdown = (scenario["out"] / "prod.md").read_text()
     sections = [line for line in markdown.splitlines() if line.startswith("### ")]
     assert sections[0] == "### Enforcement weakened (2)"
     first = markdown.index("### Enforcement weakened")
-    assert first < markdown.index("`aws-s3-bucket-enable-versioning`: mandatory -> advisory") < \
-        markdown.index("exemption extended to `aws-s3-bucket-enable-access-logging`") < markdown.index("| change |")
+    assert first < markdown.index("`aws-s3-bucket-enable-versioning`: mandatory -> advisory") < markdown.index(
+        "| change |")
+    assert first < markdown.index("exemption added for `aws-s3-bucket-enable-access-logging`") < markdown.index(
+        "| change |")
     comment = (scenario["out"] / "comment.md").read_text()
     assert comment.index("Enforcement weakened (2)") < comment.index("## Plan diff: `dev`")
     # dev's pack config did not change and dev has no access-logs bucket.

@@ -3,7 +3,9 @@
 Properties go through the SDK's own deserialisation and unknown-checking proxy, so a policy that touches a value
 unknown at preview is reported as `SKIPPED` here, exactly where the server would skip it. Each policy's settings
 are its schema defaults, then the recording's stack config (`policies/config/<stack>.json`, which carries the
-program's facts such as the charts' hardening paths), then the test's overrides.
+program's facts such as the charts' hardening paths) without its exemptions (they name the program's resources,
+not the fixtures'), then the allow-list the test gives (exemptions and exceptions and each policy's copy, as
+`make policy-config` writes them), then the test's overrides. Exemptions are judged on `EVALUATION_DATE`.
 """
 
 from __future__ import annotations
@@ -21,10 +23,14 @@ from pulumi_policy import (
     StackValidationArgs,
 )
 from pulumi_policy.deserialize import deserialize_properties
+from pulumi_policy.policy import _NotApplicableError  # what `args.not_applicable()` raises; the server catches it
 from pulumi_policy.proxy import UnknownValueError, unknown_checking_proxy
 
 from infra.offline.harness import RecordedResource, Recording
+from policies.exemptions import ALLOW_LIST, DATE_SETTING, SETTING, slices
 from policies.registry import POLICIES
+
+EVALUATION_DATE = "2027-01-15"
 
 SKIPPED = "SKIPPED"
 CONFIG_DIR = Path(__file__).resolve().parents[2] / "policies" / "config"
@@ -45,10 +51,17 @@ def stack_settings(stack: str) -> dict[str, dict[str, Any]]:
     """Policy id -> the settings `policies/config/<stack>.json` gives it (enforcement levels left out)."""
     document = json.loads((CONFIG_DIR / f"{stack}.json").read_text())
     return {
-        name: {key: value for key, value in entry.items() if key != "enforcementLevel"}
+        name: {key: value for key, value in entry.items() if key not in ("enforcementLevel", SETTING, "exceptions")}
         for name, entry in document.items()
         if isinstance(entry, dict)
     }
+
+
+def exemption_settings(allow_list: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """The allow-list (`exemptions`, `exceptions`) and each listed policy's copy of its own exemptions, as
+    `make policy-config` writes them."""
+    entries = allow_list.get(SETTING, [])
+    return {ALLOW_LIST: dict(allow_list), **{name: {SETTING: own} for name, own in slices(entries).items()}}
 
 
 def policy_config(policy: Any, *layers: dict[str, Any] | None) -> dict[str, Any]:
@@ -59,14 +72,19 @@ def policy_config(policy: Any, *layers: dict[str, Any] | None) -> dict[str, Any]
     return config
 
 
-def violations(recording: Recording, config: dict[str, dict[str, Any]] | None = None) -> set[tuple[str, str, str]]:
+def violations(recording: Recording, config: dict[str, dict[str, Any]] | None = None,
+               allow_list: dict[str, Any] | None = None) -> set[tuple[str, str, str]]:
     """Every (policy id, resource name, message) the pack reports; a skipped policy gives message SKIPPED."""
     config = config or {}
     stack = stack_settings(recording.stack)
+    listed = exemption_settings(allow_list or {})
     names = {resource.urn: resource.name for resource in recording.resources}
     found: set[tuple[str, str, str]] = set()
     for policy in POLICIES:
-        settings = policy_config(policy, stack.get(policy.name), config.get(policy.name))
+        schema = policy.config_schema.properties if policy.config_schema else {}
+        dated = {DATE_SETTING: EVALUATION_DATE} if DATE_SETTING in schema else {}
+        settings = policy_config(policy, stack.get(policy.name), dated, listed.get(policy.name),
+                                 config.get(policy.name))
         if isinstance(policy, ResourceValidationPolicy):
             for resource in recording.resources:
                 args = ResourceValidationArgs(
@@ -80,6 +98,8 @@ def violations(recording: Recording, config: dict[str, dict[str, Any]] | None = 
                     policy.validate(args, report)
                 except UnknownValueError:
                     found.add((policy.name, resource.name, SKIPPED))
+                except _NotApplicableError:
+                    pass  # the policy does not judge this resource, or the resource is exempt from it
         else:
             by_urn: dict[str, PolicyResource] = {}
             for resource in recording.resources:

@@ -8,8 +8,10 @@ ARN) is the engine's unknown sentinel, as in `pulumi preview`. Tests mutate copi
 from __future__ import annotations
 
 import copy
+import datetime
 import json
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from infra.offline.harness import UNKNOWN, RecordedResource, Recording
@@ -19,9 +21,58 @@ PREFIX = "dataplatform"
 ROLES = ("bronze", "silver", "gold", "logs", "access-logs", "airbyte", "dremio-store", "backups")
 AUDIT_ROLES = ("logs", "access-logs")
 KEY_ARN = "arn:aws:kms:eu-west-1:111122223333:key/0123456789abcdef0123456789abcdef"
-ACCESS_LOGS_EXEMPTIONS = "aws-s3-bucket-require-kms-encryption aws-s3-bucket-enable-object-lock"
 ACCESS_LOGS_REASON = "S3 cannot deliver server access logs into a bucket with SSE-KMS default encryption or object lock"
+# The access-logs bucket's exemptions as the stack's allow-list gives them (judged on policy_eval's date).
+ACCESS_LOGS_EXEMPTIONS = [
+    {"policy": policy, "resource": "aws:s3/bucket:Bucket::lake-access-logs", "reason": ACCESS_LOGS_REASON,
+     "expires": "2027-06-30"}
+    for policy in ("aws-s3-bucket-require-kms-encryption", "aws-s3-bucket-enable-object-lock")
+]
 COMPONENT = "dataplatform:storage:DataLake"
+CONFIG_DIR = Path(__file__).resolve().parents[2] / "policies" / "config"
+# The date the gate tests judge exemptions on (the program's own tests use the real config with this date too).
+EVALUATION_DATE = datetime.date(2027, 1, 15)
+ALLOW_LIST = "pack-exemption-require-allow-list"
+
+
+# What prod's allow-list gives `s3_stack()`: the access-logs bucket's exemptions, every writer's key an exception.
+S3_ALLOW_LIST: dict[str, list[dict[str, str]]] = {
+    "exemptions": ACCESS_LOGS_EXEMPTIONS,
+    "exceptions": [{"resource": f"aws:iam/accessKey:AccessKey::lake-{role}-writer-key",
+                    "reason": "the fixture's writer has no workload identity", "expires": "2027-06-30"}
+                   for role in ROLES],
+}
+
+
+def fixture_config(stack: str, allow_list: dict[str, list[dict[str, str]]] | None = None,
+                   config_dir: Path = CONFIG_DIR) -> dict[str, Any]:
+    """`<config_dir>/<stack>.json` with the allow-list naming the fixtures' resources instead of the program's:
+    `allow_list`, by default for prod `S3_ALLOW_LIST` (the access-logs bucket exempt as in the program, every
+    writer's access key an exception) and for dev none."""
+    document = json.loads((config_dir / f"{stack}.json").read_text())
+    allow_list = allow_list if allow_list is not None else S3_ALLOW_LIST if stack == "prod" else {}
+    exemptions, exceptions = allow_list.get("exemptions", []), allow_list.get("exceptions", [])
+    result: dict[str, Any] = {}
+    for name, entry in document.items():
+        if isinstance(entry, dict):
+            entry = {key: value for key, value in entry.items() if key not in ("exemptions", "exceptions")}
+            if not entry:
+                continue
+        result[name] = entry
+    result[ALLOW_LIST] = {"exemptions": exemptions, "exceptions": exceptions}
+    for entry in exemptions:
+        own = result.setdefault(entry["policy"], {})
+        if isinstance(own, str):
+            own = result[entry["policy"]] = {"enforcementLevel": own}
+        own.setdefault("exemptions", []).append(entry)
+    return result
+
+
+def write_fixture_config(stack: str, folder: Path) -> Path:
+    """`fixture_config(stack)` as a file the gate reads, `<folder>/<stack>.json`."""
+    path = folder / f"{stack}.json"
+    path.write_text(json.dumps(fixture_config(stack), indent=2))
+    return path
 
 
 class Stack:
@@ -129,9 +180,6 @@ def s3_stack(preview: bool = False, stack: str = "prod") -> Recording:
     buckets = {}
     for role in ROLES:
         tags = {"dataplatform:role": role}
-        if role == "access-logs":
-            tags["dataplatform:policy-exemptions"] = ACCESS_LOGS_EXEMPTIONS
-            tags["dataplatform:exemption-reason"] = ACCESS_LOGS_REASON
         inputs = {"bucket": physical(stack, role), "forceDestroy": False, "tags": tags}
         if role == "logs":
             inputs["objectLockEnabled"] = True

@@ -10,6 +10,7 @@ import pytest
 
 from infra.model.charts import CHARTS, ChartPaths, TlsSwitch
 from infra.offline import policy_config
+from policies.common import REGISTRY
 from policies.registry import POLICIES
 
 CONFIG_DIR = Path(__file__).resolve().parents[2] / "policies" / "config"
@@ -64,12 +65,14 @@ def test_generator_keeps_levels_and_settings_and_owns_only_charts() -> None:
 
 @pytest.mark.parametrize("path", STACK_FILES, ids=lambda path: path.stem)
 def test_committed_levels_are_unchanged_by_the_facts(path: Path) -> None:
-    """Without its `charts` settings, each file is the list of levels and settings it was, plus the audit facts."""
+    """Without its `charts` settings, the allow-list and its copies, each file is the list of levels and settings it
+    was, plus the audit facts."""
     document = json.loads(path.read_text())
+    document.pop("pack-exemption-require-allow-list")
     kept = {}
     for name, value in document.items():
         if isinstance(value, dict):
-            value = {key: item for key, item in value.items() if key != "charts"}
+            value = {key: item for key, item in value.items() if key not in ("charts", "exemptions")}
             if not value:
                 continue
         kept[name] = value
@@ -178,3 +181,29 @@ def test_the_snapshot_rule_gets_the_stacks_own_audit_retention_in_every_stage() 
         assert generated["elasticsearch-cluster-require-snapshots"] == {"minDays": 120,
                                                                         "auditIndices": ["platform-audit-*"]}
     assert [policy_config.stack_facts(stack) for stack in ("dev", "prod")] == [("dev", 30), ("prod", 90)]
+
+
+@pytest.mark.parametrize("path", STACK_FILES, ids=lambda path: path.stem)
+def test_each_exemptable_policy_carries_exactly_its_allow_list_entries(path: Path) -> None:
+    document = json.loads(path.read_text())
+    listed = document["pack-exemption-require-allow-list"]["exemptions"]
+    exemptable = {meta.id for meta in REGISTRY.values() if meta.exemptable}
+    copies = {name: entry["exemptions"] for name, entry in document.items()
+              if isinstance(entry, dict) and "exemptions" in entry and name != "pack-exemption-require-allow-list"}
+    expected: dict[str, list] = {}
+    for entry in listed:
+        if entry["policy"] in exemptable:
+            expected.setdefault(entry["policy"], []).append(entry)
+    assert copies == expected and expected, "run `make policy-config`"
+
+
+def test_the_generator_copies_an_exemption_to_its_policy_and_never_to_one_that_cannot_be_exempted() -> None:
+    entry = {"policy": "aws-s3-bucket-require-kms-encryption", "resource": "aws:s3/bucket:Bucket::b", "reason": "r",
+             "expires": "2027-01-01"}
+    refused = {**entry, "policy": "aws-s3-bucket-enable-versioning"}
+    given = {"all": "mandatory", "pack-exemption-require-allow-list": {"exemptions": [entry, refused]},
+             "kubernetes-namespace-require-restricted-pod-security": {"exemptions": [entry]}}
+    generated = policy_config.generate(given)
+    assert generated["aws-s3-bucket-require-kms-encryption"] == {"exemptions": [entry]}
+    assert "aws-s3-bucket-enable-versioning" not in generated
+    assert "kubernetes-namespace-require-restricted-pod-security" not in generated  # a stale copy is dropped

@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 
 import pytest
-from policy_fixtures import minio_stack, mutated, s3_stack, without
+from policy_fixtures import EVALUATION_DATE, minio_stack, mutated, s3_stack, without, write_fixture_config
 
 from infra.offline.gate import GateError, PolicyPackProcess, StreamingGate, load_config_file, reconcile, run_gate
 from infra.offline.gate import process as gate_process
@@ -36,9 +36,27 @@ def pack():
         yield process
 
 
+@pytest.fixture(scope="module")
+def configs(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The stacks' configs with the allow-list naming the fixtures' resources (policy_fixtures.fixture_config)."""
+    folder = tmp_path_factory.mktemp("config")
+    for stack in ("dev", "prod"):
+        write_fixture_config(stack, folder)
+    return folder
+
+
+CONFIGS: list[Path] = []
+
+
+@pytest.fixture(autouse=True)
+def _configs(configs: Path) -> None:
+    CONFIGS[:] = [configs]
+
+
 def analyze(pack: PolicyPackProcess, recording, stack: str):
-    config = reconcile(pack.policies.values(), load_config_file(PACK / "config" / f"{stack}.json"))
-    return pack.analyze(recording, config)
+    config = reconcile(pack.policies.values(), load_config_file(CONFIGS[0] / f"{stack}.json"),
+                       evaluation_date=EVALUATION_DATE)
+    return pack.analyze(recording, config, EVALUATION_DATE)
 
 
 @pytest.mark.parametrize("preview", [False, True], ids=["update", "preview"])
@@ -131,12 +149,14 @@ def test_run_gate_starts_the_pack_and_stops_it(monkeypatch) -> None:
     popen = subprocess.Popen
 
     def recorded(*args, **kwargs):
-        started.append(popen(*args, **kwargs))
-        return started[-1]
+        process = popen(*args, **kwargs)
+        if "pulumi.policy" in args[0]:  # the pack's process, not the pack's interpreter judging the exemptions
+            started.append(process)
+        return process
 
     monkeypatch.setattr(gate_process.subprocess, "Popen", recorded)
     recording = s3_stack(preview=True)
-    report = run_gate(recording, "prod")
+    report = run_gate(recording, "prod", config_file=CONFIGS[0] / "prod.json", evaluation_date=EVALUATION_DATE)
     assert report.pack == "dataplatform-policies" and report.resources == len(recording.resources) >= 90
     assert report.passed
     assert len(started) == 1 and started[0].poll() is not None, "the pack process outlived the gate"
@@ -145,7 +165,8 @@ def test_run_gate_starts_the_pack_and_stops_it(monkeypatch) -> None:
 def test_streaming_gate_reports_what_the_batch_gate_reports(pack) -> None:
     """The plan offers each resource while the program runs; the report must equal one over the finished program."""
     recording = without(s3_stack(preview=True), "lake-bronze-encryption")
-    gate = StreamingGate("dataplatform", "prod", preview=True)
+    gate = StreamingGate("dataplatform", "prod", preview=True, config_file=CONFIGS[0] / "prod.json",
+                         evaluation_date=EVALUATION_DATE)
     try:
         gate.launch()
         half = len(recording.resources) // 2
@@ -184,7 +205,8 @@ def test_streaming_gate_never_makes_a_registration_wait_for_the_pack(monkeypatch
         send(analysis, resource)
 
     monkeypatch.setattr(gate_process.Analysis, "offer", held)
-    gate = StreamingGate("dataplatform", "prod", preview=True)
+    gate = StreamingGate("dataplatform", "prod", preview=True, config_file=CONFIGS[0] / "prod.json",
+                         evaluation_date=EVALUATION_DATE)
     try:
         gate.launch()
         deadline = time.monotonic() + 30
@@ -229,7 +251,8 @@ def test_streaming_gate_keeps_a_failure_out_of_the_program_and_reports_it(tmp_pa
     recording = s3_stack(preview=True)
     broken = recording.resources[0]
     unsendable = type(broken)(**{**broken.__dict__, "inputs": {"bucket": object()}})
-    gate = StreamingGate("dataplatform", "prod", preview=True)
+    gate = StreamingGate("dataplatform", "prod", preview=True, config_file=CONFIGS[0] / "prod.json",
+                         evaluation_date=EVALUATION_DATE)
     try:
         gate.launch()
         deadline = time.monotonic() + 30
@@ -248,7 +271,8 @@ def test_streaming_gate_takes_offers_from_several_threads_at_once(pack) -> None:
     from concurrent.futures import ThreadPoolExecutor
 
     recording = without(s3_stack(preview=True), "lake-logs-object-lock")
-    gate = StreamingGate("dataplatform", "prod", preview=True)
+    gate = StreamingGate("dataplatform", "prod", preview=True, config_file=CONFIGS[0] / "prod.json",
+                         evaluation_date=EVALUATION_DATE)
     try:
         gate.launch()
         half = len(recording.resources) // 2

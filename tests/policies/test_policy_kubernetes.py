@@ -48,7 +48,19 @@ def add_config_map(recording: Recording, data: dict[str, str]) -> Recording:
     return Recording(recording.project, recording.stack, recording.preview, [*recording.resources, config_map])
 
 
-CASES: dict[str, tuple[Callable[[Recording], Recording], set[tuple[str, str, str]]]] = {
+
+def allowed(policy: str, target: str, expires: str = "2027-06-30") -> dict:
+    """An allow-list with one exemption (judged on policy_eval.EVALUATION_DATE)."""
+    return {"exemptions": [{"policy": policy, "resource": target, "reason": "a reason", "expires": expires}]}
+
+
+def installed_by(recording, name: str, release: str):
+    """`name` as the gate over a render gives it: a child of the release that installed it."""
+    recording.named(name).parent = recording.named(release).urn
+    return recording
+
+# Name -> (mutation, the exact violations, and optionally the allow-list the stack's config gives).
+CASES: dict[str, tuple] = {
     "pass_baseline": (lambda r: r, set()),
     "fail_container_may_escalate": (
         lambda r: changed(r, "dbt-runner", lambda i: container(i)["securityContext"].update(
@@ -60,19 +72,35 @@ CASES: dict[str, tuple[Callable[[Recording], Recording], set[tuple[str, str, str
             "its pod and containers.",
         )},
     ),
-    "pass_workload_exempt_with_reason": (
+    "pass_workload_exempt_by_the_allow_list": (
+        lambda r: changed(r, "dbt-runner", lambda i: container(i)["securityContext"].update(
+            readOnlyRootFilesystem=False)),
+        set(),
+        allowed("kubernetes-pod-require-restricted-security", "kubernetes:batch/v1:CronJob::dbt-runner"),
+    ),
+    "fail_workload_exempting_itself_by_annotation": (
         lambda r: changed(r, "dbt-runner", lambda i: (
             container(i)["securityContext"].update(readOnlyRootFilesystem=False),
             i["metadata"].update(annotations={
                 "dataplatform/policy-exemptions": "kubernetes-pod-require-restricted-security",
                 "dataplatform/exemption-reason": "dbt writes its target directory"}))),
-        set(),
+        {(
+            "kubernetes-pod-require-restricted-security", "dbt-runner",
+            f"{CRON} does not meet the restricted pod security standard (container runner: readOnlyRootFilesystem "
+            "is not true); set the restricted security contexts on its pod and containers.",
+        ), (
+            "pack-exemption-require-allow-list", "dbt-runner",
+            "`kubernetes:batch/v1:CronJob::dbt-runner` claims an exemption from "
+            "`kubernetes-pod-require-restricted-security` that policies/config/<stack>.json does not list; remove its "
+            "`dataplatform:policy-exemptions` tag or `dataplatform/policy-exemptions` annotation, or have the security "
+            "team list the exemption with its reason and expiry.",
+        )},
     ),
-    "pass_workload_helm_installed_for_an_exempt_release": (
-        lambda r: changed(r, "dbt-runner", lambda i: (
-            container(i)["securityContext"].update(readOnlyRootFilesystem=False),
-            i["metadata"].update(annotations={"meta.helm.sh/release-name": "fluent-bit"}))),
+    "pass_workload_installed_by_an_exempt_release": (
+        lambda r: installed_by(changed(r, "dbt-runner", lambda i: container(i)["securityContext"].update(
+            readOnlyRootFilesystem=False)), "dbt-runner", "redis"),
         set(),
+        allowed("kubernetes-pod-require-restricted-security", "kubernetes:helm.sh/v3:Release::redis"),
     ),
     "fail_workload_helm_installed_for_a_release_not_exempt": (
         lambda r: changed(r, "dbt-runner", lambda i: (
@@ -92,7 +120,7 @@ CASES: dict[str, tuple[Callable[[Recording], Recording], set[tuple[str, str, str
             "build its values with components/kit/release.py.",
         )},
     ),
-    "pass_fluent_bit_exempt_by_config_default": (
+    "pass_release_exempt_by_the_allow_list": (
         lambda r: changed(r, "redis", lambda i: (i.update(name="fluent-bit", chart="fluent-bit"),
                                                  i["values"].update(podSecurityContext={"runAsNonRoot": False},
                                                                     securityContext={}, resources={
@@ -101,6 +129,7 @@ CASES: dict[str, tuple[Callable[[Recording], Recording], set[tuple[str, str, str
                                                                     config={"inputs": "tls On",
                                                                             "outputs": "tls    On"}))),
         set(),
+        allowed("kubernetes-pod-require-restricted-security", "kubernetes:helm.sh/v3:Release::redis"),
     ),
     "fail_unrecorded_chart": (
         lambda r: changed(r, "redis", lambda i: i.update(chart="somewhere/unknown")),
@@ -155,22 +184,24 @@ CASES: dict[str, tuple[Callable[[Recording], Recording], set[tuple[str, str, str
           "Namespace 'dp-lakehouse' enforces pod security level 'privileged'; label it "
           "pod-security.kubernetes.io/enforce=restricted or record the exemption.")},
     ),
-    "pass_namespace_exempt_with_reason": (
-        lambda r: changed(r, "ns-lakehouse", lambda i: (
-            i["metadata"]["labels"].update({"pod-security.kubernetes.io/enforce": "privileged"}),
-            i["metadata"].update(annotations={
-                "dataplatform/policy-exemptions": "kubernetes-namespace-require-restricted-pod-security",
-                "dataplatform/exemption-reason": "hostPath log reader"}))),
+    "pass_namespace_exempt_by_the_allow_list": (
+        lambda r: changed(r, "ns-lakehouse", lambda i: i["metadata"]["labels"].update(
+            {"pod-security.kubernetes.io/enforce": "privileged"})),
         set(),
+        allowed("kubernetes-namespace-require-restricted-pod-security", "kubernetes:core/v1:Namespace::ns-lakehouse"),
     ),
-    "fail_namespace_exempt_without_reason": (
-        lambda r: changed(r, "ns-lakehouse", lambda i: (
-            i["metadata"]["labels"].pop("pod-security.kubernetes.io/enforce"),
-            i["metadata"].update(annotations={
-                "dataplatform/policy-exemptions": "kubernetes-namespace-require-restricted-pod-security"}))),
+    "fail_namespace_exempt_by_an_expired_entry": (
+        lambda r: changed(r, "ns-lakehouse", lambda i: i["metadata"]["labels"].update(
+            {"pod-security.kubernetes.io/enforce": "privileged"})),
         {("kubernetes-namespace-require-restricted-pod-security", "ns-lakehouse",
-          "Namespace 'dp-lakehouse' enforces pod security level 'none'; label it "
-          "pod-security.kubernetes.io/enforce=restricted or record the exemption.")},
+          "Namespace 'dp-lakehouse' enforces pod security level 'privileged'; label it "
+          "pod-security.kubernetes.io/enforce=restricted or record the exemption."),
+         ("pack-exemption-require-allow-list", "ns-lakehouse",
+          "The exemption of `kubernetes:core/v1:Namespace::ns-lakehouse` from "
+          "`kubernetes-namespace-require-restricted-pod-security` is refused: expired on 2027-01-14; renew it with a "
+          "new date or fix the resource (policies/config/<stack>.json).")},
+        allowed("kubernetes-namespace-require-restricted-pod-security", "kubernetes:core/v1:Namespace::ns-lakehouse",
+                expires="2027-01-14"),
     ),
     "fail_plaintext_env": (
         lambda r: changed(r, "dbt-runner", lambda i: container(i)["env"].append(
@@ -303,5 +334,5 @@ CASES: dict[str, tuple[Callable[[Recording], Recording], set[tuple[str, str, str
 
 @pytest.mark.parametrize("case", list(CASES))
 def test_exact_violations(case: str) -> None:
-    mutate, expected = CASES[case]
-    assert violations(mutate(baseline())) == expected
+    mutate, expected, *allow_list = CASES[case]
+    assert violations(mutate(baseline()), allow_list=allow_list[0] if allow_list else None) == expected

@@ -16,6 +16,7 @@ import grpc
 import pytest
 from google.protobuf import empty_pb2
 from kubernetes_fixtures import baseline, changed
+from policy_fixtures import fixture_config
 from pulumi.runtime.proto import analyzer_pb2_grpc
 
 from infra.offline.gate import ENGINE_ADDRESS, PolicyPackProcess, load_config_file, reconcile
@@ -166,7 +167,8 @@ def config(pack: PolicyPackProcess, document: dict):
 
 
 def prod_config(pack: PolicyPackProcess) -> dict:
-    return json.loads((pack.pack_dir / "config" / "prod.json").read_text())
+    """The copy's prod config, with an empty allow-list: its exemptions name the program's resources."""
+    return fixture_config("prod", {}, pack.pack_dir / "config")
 
 
 def findings(pack: PolicyPackProcess, recording: Recording, document: dict) -> set[tuple[str, str, str, str]]:
@@ -180,7 +182,7 @@ def findings(pack: PolicyPackProcess, recording: Recording, document: dict) -> s
 def test_the_copy_describes_itself_over_grpc(copy_pack: PolicyPackProcess) -> None:
     assert copy_pack.name == PACK_NAME
     assert list(copy_pack.policies) == [policy.name for policy in POLICIES]
-    assert set(copy_pack.policies[RESTRICTED].config_schema) == {"exemptions", "charts"}
+    assert set(copy_pack.policies[RESTRICTED].config_schema) == {"exemptions", "evaluationDate", "charts"}
 
 
 @pytest.mark.integration

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
+from policy_fixtures import EVALUATION_DATE
 
 from infra.offline.gate import PolicyPackProcess, load_config_file, reconcile
 from infra.offline.harness import Recording
@@ -34,8 +35,9 @@ def pack():
 
 
 def gate(pack: PolicyPackProcess, recording: Recording, stack: str):
-    config = reconcile(pack.policies.values(), load_config_file(PACK / "config" / f"{stack}.json"))
-    return pack.analyze(recording, config)
+    config = reconcile(pack.policies.values(), load_config_file(PACK / "config" / f"{stack}.json"),
+                       evaluation_date=EVALUATION_DATE)
+    return pack.analyze(recording, config, EVALUATION_DATE)
 
 
 def test_prod_program_has_no_mandatory_violation(pack, stack_recording) -> None:

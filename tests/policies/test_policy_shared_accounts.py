@@ -17,6 +17,7 @@ class Resource:
     props: dict[str, Any]
     name: str = "r"
     property_dependencies: dict = field(default_factory=dict)
+    parent: None = None
 
     @property
     def urn(self) -> str:
@@ -26,6 +27,9 @@ class Resource:
 @dataclass
 class Args:
     resources: list[Resource]
+
+    def get_config(self) -> dict:
+        return {}
 
 
 def deployment(name: str, account: str, mounted: bool | None = None) -> Resource:

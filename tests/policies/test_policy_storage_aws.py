@@ -6,10 +6,16 @@ import json
 from collections.abc import Callable
 
 import pytest
-from policy_eval import SKIPPED, violations
-from policy_fixtures import mutated, s3_stack, set_input, unprotect, without
+from policy_eval import SKIPPED
+from policy_eval import violations as all_violations
+from policy_fixtures import S3_ALLOW_LIST, mutated, s3_stack, set_input, unprotect, without
 
 from infra.offline.harness import UNKNOWN, Recording
+
+
+def violations(recording: Recording, config: dict | None = None) -> set[tuple[str, str, str]]:
+    """What the pack reports with prod's allow-list as it applies to the fixture (policy_fixtures.S3_ALLOW_LIST)."""
+    return all_violations(recording, config, S3_ALLOW_LIST)
 
 
 def b(role: str) -> str:
@@ -88,34 +94,24 @@ CASES: dict[str, tuple[Callable[[Recording], Recording], set[tuple[str, str, str
             )
         },
     ),
-    "fail_exemption_without_reason": (
-        set_input("lake-access-logs", "tags.dataplatform:exemption-reason", None),
-        {
-            (
-                KMS,
-                "lake-access-logs",
-                f"Bucket {b('access-logs')} is not encrypted with a customer-managed KMS key; "
-                "set sseAlgorithm aws:kms and kmsMasterKeyId in its encryption configuration.",
-            ),
-            (
-                LOCK,
-                "lake-access-logs",
-                f"Audit bucket {b('access-logs')} has no object lock; set objectLockEnabled to true on it.",
-            ),
-        },
-    ),
-    "fail_exemption_of_non_exemptable_policy": (
+    "fail_exemption_claimed_by_the_bucket": (
         lambda r: remove("lake-bronze-versioning")(
-            set_input("lake-bronze", "tags.dataplatform:policy-exemptions", "aws-s3-bucket-enable-versioning")(
-                set_input("lake-bronze", "tags.dataplatform:exemption-reason", "not needed")(r)
-            )
+            set_input("lake-bronze", "tags.dataplatform:policy-exemptions", "aws-s3-bucket-enable-versioning")(r)
         ),
         {
             (
                 "aws-s3-bucket-enable-versioning",
                 "lake-bronze",
                 f"Bucket {b('bronze')} is not versioned; add a BucketVersioning with status Enabled for it.",
-            )
+            ),
+            (
+                "pack-exemption-require-allow-list",
+                "lake-bronze",
+                "`aws:s3/bucket:Bucket::lake-bronze` claims an exemption from `aws-s3-bucket-enable-versioning` that "
+                "policies/config/<stack>.json does not list; remove its `dataplatform:policy-exemptions` tag or "
+                "`dataplatform/policy-exemptions` annotation, or have the security team list the exemption with its "
+                "reason and expiry.",
+            ),
         },
     ),
     "fail_versioning_suspended": (

@@ -3,6 +3,7 @@ engine does, always terminated."""
 
 from __future__ import annotations
 
+import datetime
 import json
 import os
 import selectors
@@ -20,7 +21,7 @@ from pulumi.runtime.proto import analyzer_pb2, analyzer_pb2_grpc
 
 from infra.model import yamlio
 from infra.offline.gate.report import LEVEL_NAMES, LEVELS, SEVERITIES, SKIPPED_PREFIX, GateError, GateReport, PolicyInfo
-from infra.offline.gate.settings import PACK_DIR
+from infra.offline.gate.settings import PACK_DIR, exemption_status
 from infra.offline.gate.wire import options, provider_reference, stack_resource, struct, wire
 from infra.offline.harness import RecordedResource, Recording
 
@@ -35,6 +36,7 @@ ORGANIZATION = "organization"
 
 
 MAX_MESSAGE = 400 * 1024 * 1024
+POLICY_TYPES = {analyzer_pb2.POLICY_TYPE_RESOURCE: "resource", analyzer_pb2.POLICY_TYPE_STACK: "stack"}
 
 
 class PolicyPackProcess:
@@ -186,6 +188,8 @@ class PolicyPackProcess:
                 description=policy.description,
                 config_schema=schema,
                 required=tuple(policy.configSchema.required),
+                kind=POLICY_TYPES.get(policy.policy_type, ""),
+                tags=tuple(policy.tags),
             )
 
     def configure(self, config: Mapping[str, tuple[str, dict[str, Any]]]) -> None:
@@ -197,9 +201,10 @@ class PolicyPackProcess:
             entry.properties.update(properties)
         self.client.Configure(request)
 
-    def analyze(self, recording: Recording, config: Mapping[str, tuple[str, dict[str, Any]]]) -> GateReport:
+    def analyze(self, recording: Recording, config: Mapping[str, tuple[str, dict[str, Any]]],
+                evaluation_date: datetime.date | None = None) -> GateReport:
         """Configure the pack, then run every resource policy and the stack policies over `recording`."""
-        analysis = Analysis(self, config)
+        analysis = Analysis(self, config, evaluation_date)
         for resource in recording.resources:
             analysis.offer(resource)
         return analysis.finish(recording)
@@ -255,8 +260,10 @@ class Analysis:
     prepared. `finish()` sends `AnalyzeStack` over the whole recording, then gathers every answer into one report.
     """
 
-    def __init__(self, pack: PolicyPackProcess, config: Mapping[str, tuple[str, dict[str, Any]]]) -> None:
+    def __init__(self, pack: PolicyPackProcess, config: Mapping[str, tuple[str, dict[str, Any]]],
+                 evaluation_date: datetime.date | None = None) -> None:
         self.pack, self.config = pack, config
+        self.evaluation_date = evaluation_date or datetime.datetime.now(datetime.UTC).date()
         self.started = time.perf_counter()
         pack.configure(config)
         self._by_urn: dict[str, RecordedResource] = {}
@@ -289,11 +296,23 @@ class Analysis:
             )
         )
         findings: list[tuple[analyzer_pb2.AnalyzeDiagnostic, str]] = []
+        not_applicable: set[tuple[str, str, str]] = set()
         for urn, call in self._calls:
-            findings.extend((diagnostic, urn) for diagnostic in call.result().diagnostics)
-        findings.extend((diagnostic, "") for diagnostic in stack_call.result().diagnostics)
+            response = call.result()
+            findings.extend((diagnostic, urn) for diagnostic in response.diagnostics)
+            not_applicable.update((item.policy_name, urn, item.reason) for item in response.not_applicable)
+        stack_response = stack_call.result()
+        findings.extend((diagnostic, "") for diagnostic in stack_response.diagnostics)
+        not_applicable.update((item.policy_name, "", item.reason) for item in stack_response.not_applicable)
         report = GateReport(
-            self.pack.name, self.pack.version, recording.stack, recording.preview, resources=len(recording.resources)
+            self.pack.name, self.pack.version, recording.stack, recording.preview, resources=len(recording.resources),
+            evaluation_date=self.evaluation_date.isoformat(),
+            **exemption_status(self.pack.policies.values(), self.config, self.evaluation_date,
+                               self.pack.pack_dir, self.pack.python),
+            settings={name: dict(properties) for name, (_, properties) in sorted(self.config.items())},
+            not_applicable=sorted(not_applicable),
+            levels={name: level for name, (level, _) in sorted(self.config.items())},
+            policies=dict(self.pack.policies),
         )
         for diagnostic, analysed_urn in findings:
             self.pack._record(report, diagnostic, analysed_urn, self.config)

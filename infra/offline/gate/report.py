@@ -43,6 +43,8 @@ class PolicyInfo:
     description: str
     config_schema: dict[str, Any]
     required: tuple[str, ...]
+    kind: str = ""  # "resource" or "stack", as the pack reports its policy type
+    tags: tuple[str, ...] = ()
 
 
 @dataclass
@@ -55,6 +57,16 @@ class GateReport:
     skipped: list[dict[str, str]] = field(default_factory=list)
     resources: int = 0
     seconds: float = 0.0
+    evaluation_date: str = ""
+    # The allow-list's entries as judged on the evaluation date (policies/exemptions.py `Judged.to_dict()`).
+    exemptions: list[dict[str, Any]] = field(default_factory=list)
+    exceptions: list[dict[str, Any]] = field(default_factory=list)
+    # (policy, urn, reason) for each resource a resource policy reported it does not judge (or is exempt from).
+    not_applicable: list[tuple[str, str, str]] = field(default_factory=list)
+    # Policy -> the level it ran at and the settings it ran with, and the pack's policies as it described them.
+    levels: dict[str, str] = field(default_factory=dict)
+    settings: dict[str, dict[str, Any]] = field(default_factory=dict)
+    policies: dict[str, PolicyInfo] = field(default_factory=dict)
 
     @property
     def mandatory(self) -> list[dict[str, str]]:
@@ -64,6 +76,22 @@ class GateReport:
     def passed(self) -> bool:
         return not self.mandatory
 
+    @property
+    def expiring(self) -> list[dict[str, Any]]:
+        return [entry for entry in self.exemptions if entry["status"] == "expiring"]
+
+    def exemption_summary(self) -> str:
+        """One line: the evaluation date and what became of the listed exemptions."""
+        counted = sum(entry["status"] != "refused" for entry in self.exemptions)
+        refused = len(self.exemptions) - counted
+        return (f"evaluated on {self.evaluation_date}: {counted} exemption(s) honoured "
+                f"({len(self.expiring)} expiring within 30 days), {refused} refused")
+
+    def exemption_warnings(self) -> list[str]:
+        return [f"warning: the exemption of `{entry['resource']}` from `{entry['policy']}` expires on "
+                f"{entry['expires']} ({entry['daysLeft']} days); renew it in policies/config/{self.stack}.json or fix "
+                "the resource" for entry in self.expiring]
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "pack": self.pack,
@@ -72,6 +100,8 @@ class GateReport:
             "preview": self.preview,
             "resources": self.resources,
             "passed": self.passed,
+            "evaluationDate": self.evaluation_date,
+            "exemptions": self.exemptions,
             "violations": self.violations,
             "skipped": self.skipped,
         }
@@ -80,11 +110,13 @@ class GateReport:
         lines = [
             f"policy gate: {self.pack}@{self.version} on stack {self.stack} "
             f"({'preview' if self.preview else 'update'} semantics, {self.resources} resources): "
-            f"{len(self.mandatory)} mandatory, {len(self.violations) - len(self.mandatory)} other violations"
+            f"{len(self.mandatory)} mandatory, {len(self.violations) - len(self.mandatory)} other violations; "
+            f"{self.exemption_summary()}"
         ]
         for violation in self.violations:
             lines.append(
                 f"  [{violation['level']}] {violation['code']} {violation['policy']} ({violation['severity']}): "
                 f"{violation['message']}"
             )
+        lines += [f"  {warning}" for warning in self.exemption_warnings()]
         return "\n".join(lines)

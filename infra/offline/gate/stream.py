@@ -3,6 +3,7 @@ finished recording (`run_gate`)."""
 
 from __future__ import annotations
 
+import datetime
 import threading
 import time
 from collections.abc import Mapping
@@ -26,8 +27,10 @@ class StreamingGate:
     """
 
     def __init__(
-        self, project: str, stack: str, preview: bool, pack_dir: Path = PACK_DIR, config_file: Path | None = None
+        self, project: str, stack: str, preview: bool, pack_dir: Path = PACK_DIR, config_file: Path | None = None,
+        evaluation_date: datetime.date | None = None,
     ) -> None:
+        self.evaluation_date = evaluation_date or datetime.datetime.now(datetime.UTC).date()
         self.path = config_file or config_path(stack, pack_dir)
         self.given = load_config_file(self.path)
         self.pack = PolicyPackProcess(project, stack, preview, pack_dir)
@@ -80,8 +83,9 @@ class StreamingGate:
 
     def _connect(self) -> None:
         self.pack.start()
-        config = reconcile(self.pack.policies.values(), self.given, origin=str(self.path))
-        self._analysis = Analysis(self.pack, config)
+        config = reconcile(self.pack.policies.values(), self.given, origin=str(self.path),
+                           evaluation_date=self.evaluation_date)
+        self._analysis = Analysis(self.pack, config, self.evaluation_date)
 
     def finish(self, recording: Recording) -> GateReport:
         with self._changed:
@@ -113,13 +117,16 @@ def run_gate(
     config_file: Path | None = None,
     pack_dir: Path = PACK_DIR,
     stack_config: Mapping[str, str] | None = None,
+    evaluation_date: datetime.date | None = None,
 ) -> GateReport:
-    """Run the pack over a recorded program with `policies/config/<stack>.json`; see the module docstring."""
+    """Run the pack over a recorded program with `policies/config/<stack>.json`, judging exemptions on
+    `evaluation_date` (default: today in UTC); see the module docstring."""
     started = time.perf_counter()
+    on = evaluation_date or datetime.datetime.now(datetime.UTC).date()
     path = config_file or config_path(stack, pack_dir)
     given = load_config_file(path)
     with PolicyPackProcess(recording.project, stack, recording.preview, pack_dir, stack_config=stack_config) as process:
-        config = reconcile(process.policies.values(), given, origin=str(path))
-        report = process.analyze(recording, config)
+        config = reconcile(process.policies.values(), given, origin=str(path), evaluation_date=on)
+        report = process.analyze(recording, config, on)
     report.seconds = time.perf_counter() - started
     return report
