@@ -126,6 +126,7 @@ class Bench:
         self.pack.configure(self.config)
         self._lock = threading.Lock()
         self._ready = False
+        self._stack_entries: dict[int, tuple[RecordedResource, Any]] = {}
         self._findings: dict[str, tuple[tuple[Any, ...], list[Any]]] = {}
         everything = self._everything(self.baseline)
         self._base_by_urn = everything.by_urn()
@@ -150,7 +151,7 @@ class Bench:
             raise ValueError(f"{mutation.id}: a mutation of stack {mutation.stack}, judged on {self.stack}")
         with self._lock:
             if mutation.layer in ("resource", "rendered"):
-                recording = copy.deepcopy(self._everything(self.baseline))
+                recording = Draft(self._everything(self.baseline))
                 mutation.change(recording)
                 self._mirror_outputs(recording)
             elif mutation.layer in ("config", "catalog"):
@@ -182,6 +183,16 @@ class Bench:
         return [resource for resource in recording.resources
                 if resource.urn not in self._findings
                 or self._findings[resource.urn][0] != _signature(resource, by_urn)]
+
+    def _stack_resource(self, resource: RecordedResource, by_urn: dict[str, RecordedResource]) -> Any:
+        """The AnalyzeStack entry of a resource; built once for each baseline object a mutant leaves alone."""
+        cached = self._stack_entries.get(id(resource))
+        if cached is not None and cached[0] is resource:
+            return cached[1]
+        entry = stack_resource(resource, by_urn, False)
+        if not self._ready:
+            self._stack_entries[id(resource)] = (resource, entry)
+        return entry
 
     def _mirror_outputs(self, recording: Recording) -> None:
         """A changed input is what the provider would return too: the stack policies read outputs after an update."""
@@ -224,7 +235,7 @@ class Bench:
                 options=options(resource), provider=provider_reference(resource, by_urn))
             calls.append((resource, client.Analyze.future(request)))
         stack_call = client.AnalyzeStack.future(analyzer_pb2.AnalyzeStackRequest(
-            resources=[stack_resource(resource, by_urn, recording.preview) for resource in recording.resources]))
+            resources=[self._stack_resource(resource, by_urn) for resource in recording.resources]))
         fresh: dict[str, list[Any]] = {}
         for resource, call in calls:
             fresh[resource.urn] = list(call.result().diagnostics)
@@ -240,6 +251,28 @@ class Bench:
         for diagnostic in stack_call.result().diagnostics:
             self.pack._record(report, diagnostic, "", self.config)
         return report
+
+
+class Draft(Recording):
+    """A mutable view of the baseline: the list is the mutant's own, each resource is copied the first time a mutation
+    asks for it (`named`, `own`), so the resources a mutation leaves alone stay the baseline's objects."""
+
+    def __init__(self, baseline: Recording) -> None:
+        super().__init__(baseline.project, baseline.stack, baseline.preview, resources=list(baseline.resources),
+                         stack_outputs=baseline.stack_outputs)
+        self._copied: set[int] = set()
+
+    def own(self, resource: RecordedResource) -> RecordedResource:
+        if id(resource) in self._copied:
+            return resource
+        index = next(index for index, item in enumerate(self.resources) if item is resource)
+        copied = copy.deepcopy(resource)
+        self.resources[index] = copied
+        self._copied.add(id(copied))
+        return copied
+
+    def named(self, name: str) -> RecordedResource:
+        return self.own(super().named(name))
 
 
 def _findings(report: GateReport, recording: Recording) -> dict[tuple[str, str, str], str]:

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from typing import Any
 
 from infra.offline.harness import Recording
-from infra.offline.security_mutants.bench import Mutation
+from infra.offline.security_mutants.bench import Draft, Mutation
 
 P = "prod"
 DEPLOYMENT, SERVICE, STATEFULSET = "kubernetes:apps/v1:Deployment", "kubernetes:core/v1:Service", \
@@ -23,7 +23,7 @@ def _object(type_: str, name: str, edit: Callable[[dict[str, Any]], None]) -> Ca
         found = [item for item in recording.resources if item.type == type_ and item.name == name]
         if len(found) != 1:
             raise LookupError(f"rendered {type_} {name}: found {len(found)}")
-        edit(found[0].inputs)
+        edit(recording.own(found[0]).inputs if isinstance(recording, Draft) else found[0].inputs)
 
     return change
 

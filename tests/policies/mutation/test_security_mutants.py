@@ -14,7 +14,8 @@ pytestmark = pytest.mark.integration
 
 @cache
 def bench(stack: str) -> Bench:
-    return Bench(stack)
+    # Rendering (the chart cache through Helm) only for a stack that has rendered mutations.
+    return Bench(stack, render=any(m.layer == "rendered" and m.stack == stack for m in MUTATIONS))
 
 
 @pytest.fixture(scope="session", autouse=True)
