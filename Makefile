@@ -13,7 +13,7 @@ STACK ?= dev
 STAMP := $(VENV)/.installed
 
 
-.PHONY: help setup system-packages plan evidence plan-bench plan-compare plan-diff config-mutants test test-slow test-fast lint format \
+.PHONY: help setup system-packages plan evidence plan-bench plan-compare plan-diff config-mutants security-mutants test test-slow test-fast lint format \
 	lock clean config-docs mart-assets chart-lock image-lock require-digests chart-cache render nca-setup network \
 	image-pin e2e-smoke restore-objects postgres-restore es-restore \
 	dremio-restore
@@ -28,6 +28,7 @@ help:
 	@echo "make plan-diff BASE=<git ref> [STACK=<stack>]   the reviewer's diff against a ref, weakened enforcement"
 	@echo "                            first -> build/plan-diff/ (both stacks unless STACK is given; docs/ci.md)"
 	@echo "make config-mutants         break every key of the stack files and the catalog; plan each accepted one"
+	@echo "make security-mutants       realistic security mistakes and secure variants, judged by the pack"
 	@echo "make chart-cache [SOURCES=<dir>]  fill the chart cache (~/.cache/dataplatform/charts) from the chart"
 	@echo "                            repositories, else from source checkouts in <dir> (<owner>+<name>/repo)"
 	@echo "make render STACK=<stack>   render every release of the plan from the chart cache and check it"
@@ -92,6 +93,11 @@ plan-diff: $(STAMP) policy-venv
 
 config-mutants: $(STAMP) policy-venv
 	@$(PY) -m infra.offline.mutants
+
+# Realistic security mistakes and secure variants on each stack's baseline, judged by one long-lived pack
+# (infra/offline/security_mutants; tests/policies/mutation runs the same in `make test`).
+security-mutants: $(STAMP) policy-venv
+	@$(PY) -m infra.offline.security_mutants
 
 # The cache lives outside the repository (DATAPLATFORM_CHART_CACHE overrides where); a chart is never committed.
 chart-cache: $(STAMP)

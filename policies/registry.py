@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from . import allow_list, ingestion, kubernetes, lakehouse, logs, metadata, presentation, storage_aws, storage_minio
+from . import (access, allow_list, ingestion, kubernetes, lakehouse, logs, metadata, presentation, storage_aws,
+               storage_minio)
 
 PACK_NAME = "dataplatform-policies"
 POLICIES = [*storage_aws.POLICIES, *storage_minio.POLICIES, *kubernetes.POLICIES, *metadata.POLICIES, *logs.POLICIES,
-            *lakehouse.POLICIES, *ingestion.POLICIES, *presentation.POLICIES,
+            *lakehouse.POLICIES, *ingestion.POLICIES, *presentation.POLICIES, *access.POLICIES,
             *allow_list.POLICIES]

@@ -515,6 +515,18 @@ enable_key_rotation = resource_policy(
 )
 
 
+# Actions that take no resource narrower than `*` (AWS's Service Authorization Reference, "Resource types" column
+# empty for each): listing the account's buckets is one.
+UNSCOPED_ACTIONS = frozenset({"s3:ListAllMyBuckets"})
+
+
+def _unscoped(statement) -> bool:
+    """An Allow of only resource-less actions on `*`: the only resource such an action can name."""
+    actions = as_list(statement.get("Action"))
+    return bool(actions) and set(actions) <= UNSCOPED_ACTIONS and as_list(statement.get("Resource")) == ["*"] \
+        and "NotAction" not in statement and "NotResource" not in statement
+
+
 def _validate_iam_documents(args, report_violation) -> None:
     if args.resource_type not in IAM_DOCUMENTS:
         return
@@ -524,7 +536,8 @@ def _validate_iam_documents(args, report_violation) -> None:
             f"IAM policy '{args.name}' is not a JSON document known at preview; render it from literal names and ARNs.",
         )
         return
-    broad = [grant for grant in (wildcard_grant(statement) for statement in statements) if grant]
+    broad = [grant for grant in (wildcard_grant(statement) for statement in statements if not _unscoped(statement))
+             if grant]
     if broad:
         report_violation(
             f"IAM policy '{args.name}' allows {broad[0]}; list the exact actions and resources the identity needs.",
@@ -536,7 +549,8 @@ disallow_iam_wildcards = resource_policy(
     "DP-IAM-001",
     "IAM policies grant named actions on named resources",
     "No IAM user, role, group or managed policy has an `Allow` statement with action `*` or `<service>:*`, "
-    "resource `*`, `NotAction` or `NotResource`; the document must be known at preview.",
+    "resource `*` (but for actions that take no narrower resource, such as `s3:ListAllMyBuckets`), `NotAction` or "
+    "`NotResource`; the document must be known at preview.",
     Severity.HIGH,
     ["access"],
     "List the exact actions and resource ARNs the identity needs instead of wildcards.",

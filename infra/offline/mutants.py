@@ -32,7 +32,7 @@ from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from infra.model import catalog as catalog_module
 from infra.model import yamlio
@@ -40,6 +40,9 @@ from infra.model.config import PROJECT, parse_stack_config, project_values
 from infra.model.errors import ConfigError, key_path, shown
 from infra.model.inputs import validate_inputs
 from infra.model.stackfiles import REPO_ROOT, load_stack
+
+if TYPE_CHECKING:
+    from infra.offline.harness import Recording
 
 STACKS = ("dev", "prod")
 CATALOG_FILE = "infra/dataflow.yaml"
@@ -313,6 +316,18 @@ def catalog_at(path: Path) -> Iterator[None]:
         yield
     finally:
         catalog_module.CATALOG_PATH = saved
+
+
+def record(mutant: Mutant, workspace: Workspace) -> Recording:
+    """Run the program (no gate) on an accepted mutant's files: what it would declare. The security mutation suite
+    (infra/offline/security_mutants) judges such recordings with one long-lived pack."""
+    from infra.offline.harness import run_program
+    from infra.program import main as program
+
+    catalog = workspace.write(mutant)
+    settings = load_stack(mutant.stack, workspace.project)
+    with catalog_at(catalog):
+        return run_program(program, settings)
 
 
 def plan(mutant: Mutant, workspace: Workspace) -> tuple[int | None, str]:

@@ -81,6 +81,7 @@ def test_committed_levels_are_unchanged_by_the_facts(path: Path) -> None:
             "all": "advisory",
             "minio-s3-bucket-require-deletion-protection": "disabled",
             "aws-storage-require-deletion-protection": "disabled",
+            "platform-data-require-protect": "disabled",
             "elasticsearch-ilm-configure-audit-retention": {"minDays": 30, "auditPolicies": ["platform-audit"]},
             "aws-s3-bucket-configure-log-retention": {"auditRoles": ["logs", "access-logs"]},
             "aws-s3-bucket-enable-object-lock": {"auditRoles": ["logs", "access-logs"]},

@@ -1,0 +1,129 @@
+"""Secure variants: changes that keep the platform as safe as the baseline, written differently from it. The pack must
+let every one through: a policy that blocks a secure change teaches people to switch it off."""
+
+from __future__ import annotations
+
+from infra.offline.security_mutants.bench import Mutation
+from infra.offline.security_mutants.edits import (
+    appending,
+    copy_of,
+    inputs,
+    removing,
+    setting,
+    statement_added,
+    text,
+)
+from infra.offline.security_mutants.program import _config
+
+P = "prod"
+WORKLOADS = "platform-presentation-superset-web"
+SUPERSET_CONFIG = ("data", "superset_config.py")
+DREMIO_CONF = ("data", "dremio.conf")
+
+
+def ok(id: str, what: str, change, layer: str = "resource") -> Mutation:
+    return Mutation(id=id, layer=layer, stack=P, what=what, change=change, secure=True)
+
+
+def _env(*entries: dict) -> object:
+    def edit(document):
+        document["spec"]["template"]["spec"]["containers"][0]["env"].extend(entries)
+    return inputs(WORKLOADS, edit)
+
+
+def _container_security(key, value):
+    def edit(document):
+        document["spec"]["template"]["spec"]["containers"][0]["securityContext"][key] = value
+    return inputs(WORKLOADS, edit)
+
+
+def _load_balancer(annotations: dict) -> object:
+    def edit(document):
+        document["spec"]["type"] = "LoadBalancer"
+        document["metadata"]["annotations"] = annotations
+    return inputs("platform-lakehouse-dremio-client-service", edit)
+
+
+def _netpol(name: str, direction: str, rule: dict) -> object:
+    def edit(document):
+        document["spec"].setdefault(direction, []).append(rule)
+    return inputs(name, edit)
+
+
+SECURE = [
+    ok("talisman-with-comment", "`TALISMAN_ENABLED = True  # comment`",
+       text("platform-presentation-superset-pythonpath", SUPERSET_CONFIG, "TALISMAN_ENABLED = True",
+            "TALISMAN_ENABLED = True  # HSTS and CSP headers")),
+    ok("talisman-off-then-on", "Talisman off in an early override, on in a later one (the later assignment wins)",
+       text("platform-presentation-superset-pythonpath", SUPERSET_CONFIG, "# ---- secret",
+            "# ---- defaults\nTALISMAN_ENABLED = False\n\n# ---- secret")),
+    ok("secure-cookie-with-comment", "`SESSION_COOKIE_SECURE = True  # HTTPS only`",
+       text("platform-presentation-superset-pythonpath", SUPERSET_CONFIG, "SESSION_COOKIE_SECURE = True",
+            "SESSION_COOKIE_SECURE = True  # HTTPS only")),
+    ok("dremio-flight-ssl-equals", "`services.flight.ssl.enabled = true` (HOCON's `=`) on one line",
+       text("platform-lakehouse-config", DREMIO_CONF, "services.flight.ssl.enabled: true",
+            "services.flight.ssl.enabled = true")),
+    ok("dremio-web-ssl-equals", "`services.coordinator.web.ssl.enabled = true`",
+       text("platform-lakehouse-config", DREMIO_CONF, "services.coordinator.web.ssl.enabled: true",
+            "services.coordinator.web.ssl.enabled = true")),
+    ok("dremio-flight-ssl-off-then-on", "Flight TLS off on an early line and on on a later one (the last wins)",
+       text("platform-lakehouse-config", DREMIO_CONF, "services.flight.port: 32010",
+            "services.flight.ssl.enabled: false\nservices.flight.port: 32010")),
+    ok("password-file-env", "a `*_PASSWORD_FILE` variable naming a mounted file",
+       _env({"name": "DATABASE_PASSWORD_FILE", "value": "/run/secrets/database/password"})),
+    ok("secret-name-env", "a variable that names a Secret, not its value",
+       _env({"name": "SUPERSET_SECRET_NAME", "value": "superset-env"})),
+    ok("url-without-credentials-env", "a database URL without credentials",
+       _env({"name": "DATABASE_URL", "value": "postgresql://db.example.internal:5432/superset?sslmode=verify-full"})),
+    ok("token-lifetime-configmap-key", "a ConfigMap key `token-lifetime-seconds`",
+       setting("platform-lakehouse-config", ("data", "token-lifetime-seconds"), "3600")),
+    ok("explicit-non-root-user", "a container sets its own non-root runAsUser",
+       _container_security("runAsUser", 1001.0)),
+    ok("internal-load-balancer-scheme", "a LoadBalancer with `aws-load-balancer-scheme: internal`",
+       _load_balancer({"service.beta.kubernetes.io/aws-load-balancer-scheme": "internal"})),
+    ok("internal-load-balancer-flag", "a LoadBalancer with `aws-load-balancer-internal: \"true\"`",
+       _load_balancer({"service.beta.kubernetes.io/aws-load-balancer-internal": "true"})),
+    ok("list-all-my-buckets-star", "`s3:ListAllMyBuckets` on `*` (the action takes no narrower resource)",
+       statement_added("platform-lake-query-engine-s3", {
+           "Sid": "ListBuckets", "Effect": "Allow", "Action": "s3:ListAllMyBuckets", "Resource": "*"})),
+    ok("bucket-deny-unencrypted-uploads", "a bucket policy Deny to `*` of uploads without SSE-KMS",
+       statement_added("platform-lake-gold-policy", {
+           "Sid": "DenyUnencryptedUploads", "Effect": "Deny", "Principal": "*", "Action": "s3:PutObject",
+           "Resource": "arn:aws:s3:::dataplatform-prod-gold/*",
+           "Condition": {"StringNotEquals": {"s3:x-amz-server-side-encryption": "aws:kms"}}})),
+    ok("key-policy-service-principal", "the key policy lets CloudWatch Logs use the key for this account's groups",
+       statement_added("platform-lake-kms-policy", {
+           "Sid": "CloudWatchLogs", "Effect": "Allow", "Principal": {"Service": "logs.eu-west-1.amazonaws.com"},
+           "Action": ["kms:Encrypt*", "kms:Decrypt*", "kms:GenerateDataKey*", "kms:Describe*"], "Resource": "*",
+           "Condition": {"ArnLike": {"kms:EncryptionContext:aws:logs:arn":
+                                     "arn:aws:logs:eu-west-1:111122223333:log-group:*"}}})),
+    ok("kms-window-default", "the deletion window left to AWS's default (30 days)",
+       removing("platform-lake-kms", "deletionWindowInDays")),
+    ok("kms-window-longer", "a 30-day deletion window written as an integer",
+       setting("platform-metadata-key", "deletionWindowInDays", 30)),
+    ok("log-group-retention-year", "the audit log group keeps a year",
+       setting("platform-metadata-log-group", "retentionInDays", 365.0)),
+    ok("rds-backups-35", "RDS keeps backups 35 days",
+       setting("platform-metadata-instance", "backupRetentionPeriod", 35.0)),
+    ok("pg-revoke-public-another-db", "PUBLIC's privileges revoked on one more database",
+       copy_of("platform-metadata-revoke-public-platform", "platform-metadata-revoke-public-reports",
+               lambda document: document.__setitem__("database", "reports"))),
+    ok("es-reader-monitor", "the log reader may monitor the cluster",
+       appending("platform-logs-role-reader", "role.cluster", "monitor")),
+    ok("superset-analyst-dataset", "the analyst reads one more dataset",
+       appending("platform-presentation-role-analyst", "permissions", ["datasource_access", "[dremio].[gold_daily]"])),
+    ok("netpol-ingress-named-peer", "a new ingress rule from one named pod in one namespace",
+       _netpol("platform-runtime-netpol-presentation-superset-web-ingress", "ingress", {
+           "from": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "dp-monitoring"}},
+                     "podSelector": {"matchLabels": {"app.kubernetes.io/name": "prometheus"}}}],
+           "ports": [{"protocol": "TCP", "port": 8088.0}]})),
+    ok("netpol-egress-any-address-443", "egress to any address on 443 only (S3's changing ranges)",
+       _netpol("platform-runtime-netpol-lakehouse-dremio-coordinator-egress", "egress", {
+           "to": [{"ipBlock": {"cidr": "0.0.0.0/0"}}], "ports": [{"protocol": "TCP", "port": 443.0}]})),
+    ok("config-longer-backups", "the stack file keeps RDS backups 30 days",
+       lambda stack, catalog: _config(stack, "metadata.backupRetentionDays", 30), layer="config"),
+    ok("config-longer-dremio-backups", "the stack file keeps Dremio backups 180 days",
+       lambda stack, catalog: _config(stack, "lakehouse.backup.retentionDays", 180), layer="config"),
+]
+
+MUTATIONS = SECURE
