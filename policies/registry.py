@@ -2,8 +2,18 @@
 
 from __future__ import annotations
 
-from . import (access, allow_list, ingestion, kubernetes, lakehouse, logs, metadata, presentation, storage_aws,
-               storage_minio)
+from . import (
+               access,
+               allow_list,
+               ingestion,
+               kubernetes,
+               lakehouse,
+               logs,
+               metadata,
+               presentation,
+               storage_aws,
+               storage_minio,
+)
 
 PACK_NAME = "dataplatform-policies"
 POLICIES = [*storage_aws.POLICIES, *storage_minio.POLICIES, *kubernetes.POLICIES, *metadata.POLICIES, *logs.POLICIES,
