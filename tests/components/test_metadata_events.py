@@ -182,7 +182,8 @@ def test_event_emails_replace_the_receivers_addresses():
 def test_prod_without_any_address_is_refused_naming_both_ways_to_give_one():
     values = prod_config()
     values["alerting"] = {"receivers": {"oncall-webhook": values["alerting"]["receivers"]["oncall-webhook"]},
-                          "routes": {"critical": ["oncall-webhook"]}}
+                          "routes": {"critical": ["oncall-webhook"]},
+                          "runbookBaseUrl": values["alerting"]["runbookBaseUrl"]}
     with pytest.raises(ConfigError) as raised:
         parse_stack_config(values, "prod")
     assert str(raised.value) == (
