@@ -75,9 +75,10 @@ program, config, pack and date give byte-identical files. It prints one summary 
 violation), `1` (a mandatory violation; the report is written), `2` (bad input) or `3` (the gate could not run).
 
 How the security team uses it: run it on the release commit with the date of the audit period's end (or keep the
-CI run's files), hand over the HTML page with the JSON beside it, and quote the two hashes: the pack's content hash
-and the config's SHA-256 say which rules and which enforcement produced the results. A rerun of the same commit and
-date reproduces the files byte for byte.
+CI run's files: every deploy run keeps `evidence-<stack>-deployed`, the report of exactly what it deployed, judged
+on the day it deployed, for 90 days), hand over the HTML page with the JSON beside it, and quote the two hashes:
+the pack's content hash and the config's SHA-256 say which rules and which enforcement produced the results. A rerun
+of the same commit and date reproduces the files byte for byte.
 
 ## Checks only the gate makes
 
