@@ -92,10 +92,24 @@ def _at(values: Any, path: str) -> Any:
     return known(values, *path.split("."))
 
 
+# The restricted Pod Security Standard (kubernetes/website/content/en/docs/concepts/security/pod-security-standards.md
+# @main): `runAsUser` may be any non-zero value or unset, in the pod's and each container's securityContext, whatever
+# `runAsNonRoot` says; `capabilities.add` may hold NET_BIND_SERVICE only; and no hostPath volume (baseline already).
+ADDABLE_CAPABILITIES = ("NET_BIND_SERVICE",)
+
+
+def _root_user_problems(context: Any) -> list[str]:
+    user = known(context, "runAsUser")
+    if isinstance(user, (int, float)) and not isinstance(user, bool) and user == 0:
+        return ["runAsUser is 0 (set a non-zero user or leave it unset)"]
+    return []
+
+
 def _pod_context_problems(context: Any) -> list[str]:
     problems = []
     if known(context, "runAsNonRoot") is not True:
         problems.append("runAsNonRoot is not true")
+    problems += _root_user_problems(context)
     if known(context, "seccompProfile", "type") not in ("RuntimeDefault", "Localhost"):
         problems.append("seccompProfile is not RuntimeDefault")
     return problems
@@ -111,6 +125,11 @@ def _container_context_problems(context: Any, pod_non_root: bool = False) -> lis
                                                                                                   "drop"))))]
     if "ALL" not in drop:
         problems.append("capabilities do not drop ALL")
+    extra = [str(capability) for capability in items(known(context, "capabilities", "add"))
+             if capability not in ADDABLE_CAPABILITIES]
+    if extra:
+        problems.append(f"capabilities add {', '.join(extra)} (add none but NET_BIND_SERVICE)")
+    problems += _root_user_problems(context)
     if known(context, "readOnlyRootFilesystem") is not True:
         problems.append("readOnlyRootFilesystem is not true")
     if not pod_non_root and known(context, "runAsNonRoot") is not True:
@@ -134,6 +153,13 @@ def _validate_restricted(args, report_violation) -> None:
         for key in ("hostNetwork", "hostPID", "hostIPC"):
             if known(pod_spec, key) is True:
                 problems.append(f"{key} is true")
+        for volume in items(known(pod_spec, "volumes")):
+            host_path = known(volume, "hostPath")
+            if host_path is not None:
+                path = known(host_path, "path")
+                seen = path if isinstance(path, str) else "?"
+                problems.append(f"volume {known(volume, 'name')} is a hostPath ({seen}; use an emptyDir, ConfigMap, "
+                                "Secret or PersistentVolumeClaim)")
         for container in _containers(pod_spec):
             name = known(container, "name")
             problems += [
@@ -171,8 +197,9 @@ require_restricted = resource_policy(
     "DP-K8S-001",
     "Pods run under the restricted pod security standard",
     "Every workload (Pod, Deployment, StatefulSet, DaemonSet, ReplicaSet, Job, CronJob, whatever its parent) has "
-    "`runAsNonRoot`, a RuntimeDefault seccomp profile, no host namespaces, and containers with no privilege "
-    "escalation, every capability dropped and a read-only root filesystem; every `helm.v3.Release` has the same "
+    "`runAsNonRoot`, no `runAsUser: 0` in its pod or any container, a RuntimeDefault seccomp profile, no host "
+    "namespaces, no hostPath volume, and containers with no privilege escalation, every capability dropped and none "
+    "added back but NET_BIND_SERVICE, and a read-only root filesystem; every `helm.v3.Release` has the same "
     "settings at the security-context paths recorded for its chart (the `charts` setting), and its chart is "
     "recorded. An exemption listed for a release covers the workloads Helm installs for it.",
     Severity.HIGH,

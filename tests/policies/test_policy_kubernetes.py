@@ -72,6 +72,60 @@ CASES: dict[str, tuple] = {
             "its pod and containers.",
         )},
     ),
+    "fail_container_runs_as_user_0_under_a_non_root_pod": (
+        lambda r: changed(r, "dbt-runner", lambda i: container(i)["securityContext"].update(runAsUser=0.0)),
+        {(
+            "kubernetes-pod-require-restricted-security", "dbt-runner",
+            f"{CRON} does not meet the restricted pod security standard (container runner: runAsUser is 0 (set a "
+            "non-zero user or leave it unset)); set the restricted security contexts on its pod and containers.",
+        )},
+    ),
+    "fail_pod_runs_as_user_0": (
+        lambda r: changed(r, "dbt-runner", lambda i: i["spec"]["jobTemplate"]["spec"]["template"]["spec"][
+            "securityContext"].update(runAsUser=0)),
+        {(
+            "kubernetes-pod-require-restricted-security", "dbt-runner",
+            f"{CRON} does not meet the restricted pod security standard (runAsUser is 0 (set a non-zero user or "
+            "leave it unset)); set the restricted security contexts on its pod and containers.",
+        )},
+    ),
+    "pass_container_runs_as_a_non_zero_user": (
+        lambda r: changed(r, "dbt-runner", lambda i: container(i)["securityContext"].update(runAsUser=1000)),
+        set(),
+    ),
+    "fail_container_adds_capabilities_back": (
+        lambda r: changed(r, "dbt-runner", lambda i: container(i)["securityContext"]["capabilities"].update(
+            add=["NET_BIND_SERVICE", "NET_ADMIN", "SYS_PTRACE"])),
+        {(
+            "kubernetes-pod-require-restricted-security", "dbt-runner",
+            f"{CRON} does not meet the restricted pod security standard (container runner: capabilities add "
+            "NET_ADMIN, SYS_PTRACE (add none but NET_BIND_SERVICE)); set the restricted security contexts on its pod "
+            "and containers.",
+        )},
+    ),
+    "pass_container_adds_net_bind_service_only": (
+        lambda r: changed(r, "dbt-runner", lambda i: container(i)["securityContext"]["capabilities"].update(
+            add=["NET_BIND_SERVICE"])),
+        set(),
+    ),
+    "fail_pod_mounts_a_host_path": (
+        lambda r: changed(r, "dbt-runner", lambda i: i["spec"]["jobTemplate"]["spec"]["template"]["spec"].update(
+            volumes=[{"name": "target", "emptyDir": {}}, {"name": "docker", "hostPath": {"path": "/var/run"}}])),
+        {(
+            "kubernetes-pod-require-restricted-security", "dbt-runner",
+            f"{CRON} does not meet the restricted pod security standard (volume docker is a hostPath (/var/run; use "
+            "an emptyDir, ConfigMap, Secret or PersistentVolumeClaim)); set the restricted security contexts on its "
+            "pod and containers.",
+        )},
+    ),
+    "pass_host_path_of_a_workload_installed_by_an_exempt_release": (
+        lambda r: installed_by(changed(r, "dbt-runner", lambda i: (
+            container(i)["securityContext"].update(runAsUser=0),
+            i["spec"]["jobTemplate"]["spec"]["template"]["spec"].update(
+                volumes=[{"name": "logs", "hostPath": {"path": "/var/log"}}]))), "dbt-runner", "redis"),
+        set(),
+        allowed("kubernetes-pod-require-restricted-security", "kubernetes:helm.sh/v3:Release::redis"),
+    ),
     "pass_workload_exempt_by_the_allow_list": (
         lambda r: changed(r, "dbt-runner", lambda i: container(i)["securityContext"].update(
             readOnlyRootFilesystem=False)),
