@@ -438,6 +438,31 @@ require_namespace_level = resource_policy(
 # ---- plaintext secrets -----------------------------------------------------------------------------
 
 
+# A URL anywhere in a value, and a password that only refers to a variable the runtime fills in: `${VAR}` (shells,
+# most config loaders) or `$(VAR)` (Kubernetes expands it in a container's env from another env variable).
+URL = re.compile(r"[a-z][a-z0-9+.-]*://[^\s\"'<>`]+", re.IGNORECASE)
+VARIABLE_REFERENCE = re.compile(r"^\$(\{[A-Za-z_][A-Za-z0-9_]*\}|\([A-Za-z_][A-Za-z0-9_]*\))$")
+
+
+def _url_passwords(value: Any) -> list[str]:
+    """The URLs in `value` that carry a literal password (`scheme://user:password@host`), the password masked; a
+    user without a password, an empty password or a `${VAR}`/`$(VAR)` reference is none."""
+    if not isinstance(value, str):
+        return []
+    found = []
+    for match in URL.finditer(value):
+        scheme, rest = match.group(0).split("://", 1)
+        authority = re.split(r"[/?#]", rest, maxsplit=1)[0]
+        if "@" not in authority:
+            continue
+        userinfo, host = authority.rsplit("@", 1)
+        user, colon, password = userinfo.partition(":")
+        if not colon or not password or VARIABLE_REFERENCE.match(password):
+            continue
+        found.append(f"{scheme}://{user}:****@{host}{rest[len(authority):]}")
+    return found
+
+
 def _plaintext_secret(name: Any, value: Any) -> bool:
     """Whether a literal named `name` holds a secret: named like one, and a value that could be one. Nothing
     (null, empty), a boolean, an absolute file path, a URL without credentials, or a Secret's key under a name
@@ -449,7 +474,7 @@ def _plaintext_secret(name: Any, value: Any) -> bool:
     if not isinstance(value, str) or not value.strip() or value.strip().lower() in ("true", "false"):
         return False
     text = value.strip()
-    if text.startswith("/") or (re.match(r"^[a-z][a-z0-9+.-]*://", text) and "@" not in text):
+    if text.startswith("/") or (re.match(r"^[a-z][a-z0-9+.-]*://", text) and not _url_passwords(text)):
         return False
     return not (SECRET_KEY_NAME.search(name) and DATA_KEY.match(text))
 
@@ -468,7 +493,8 @@ def _referenced_secrets(pod_spec: Any) -> set[str]:
 
 
 def _validate_plaintext(args, report_violation) -> None:
-    found = []
+    found: list[str] = []
+    in_urls: list[str] = []
     if args.resource_type in POD_SPEC_PATHS:
         pod_spec = _pod_spec(args)
         # A value that is the name of a Secret the pod itself mounts or reads is that Secret's name (ECK's
@@ -477,14 +503,21 @@ def _validate_plaintext(args, report_violation) -> None:
         for container in _containers(pod_spec):
             for variable in items(known(container, "env")):
                 name, value = known(variable, "name"), known(variable, "value")
-                if has_key(variable, "value") and not (isinstance(value, str) and value in referenced) \
+                where = f"env {name} of container {known(container, 'name')}"
+                if urls := _url_passwords(value):
+                    in_urls.append(f"{where}: {', '.join(urls)}")
+                elif has_key(variable, "value") and not (isinstance(value, str) and value in referenced) \
                         and _plaintext_secret(name, value):
-                    found.append(f"env {name} of container {known(container, 'name')}")
+                    found.append(where)
         label = _workload_label(args)
     elif args.resource_type == CONFIG_MAP:
         data = known(args.props, "data")
         keys = list(iter(data)) if data is not None and data is not UNKNOWN else []
-        found = [f"key {key}" for key in keys if _plaintext_secret(key, known(data, key))]
+        for key in keys:
+            if urls := _url_passwords(known(data, key)):
+                in_urls.append(f"key {key}: {', '.join(urls)}")
+            elif _plaintext_secret(key, known(data, key)):
+                found.append(f"key {key}")
         label = f"ConfigMap '{known(args.props, 'metadata', 'name') or args.name}'"
     elif args.resource_type == RELEASE and (chart := chart_facts(args)) is not None:
         values = known(args.props, "values")
@@ -496,6 +529,11 @@ def _validate_plaintext(args, report_violation) -> None:
         report_violation(
             f"{label} holds secrets in plain text ({', '.join(found)}); reference a Kubernetes Secret instead."
         )
+    if in_urls:
+        report_violation(
+            f"{label} holds passwords in plain text inside URLs ({'; '.join(in_urls)}); keep the password in a "
+            "Kubernetes Secret and write `$(VAR)` (an env variable from its secretKeyRef) or `${VAR}` in its place."
+        )
 
 
 disallow_plaintext = resource_policy(
@@ -504,7 +542,9 @@ disallow_plaintext = resource_policy(
     "No plaintext secret in env, ConfigMaps or release values",
     "No container env variable named like a secret (password, secret, token, key, credential) has a literal "
     "`value` that could be one, nor has a ConfigMap key so named; every recorded secret path of a release's values "
-    "is empty. Not secrets: no value, a boolean, a file path, a URL without credentials, a name saying it holds a "
+    "is empty; no env value or ConfigMap value, whatever its name, holds a URL with a literal password "
+    "(`scheme://user:password@host`). Not secrets: no value, a boolean, a file path, a URL with no password or a "
+    "`${VAR}`/`$(VAR)` reference in its place, a name saying it holds a "
     "Secret's name, endpoint, path or switch (`_NAME`, `_ENDPOINT`, `_URL`, `_PATH`, `_FILE`, `_ENABLED`, "
     "`_PERSISTENCE`), a Secret's key (one case throughout) under a `..._SECRET_KEY`-like name, and the name of a "
     "Secret the same pod mounts or reads by reference (a volume, `envFrom`, `secretKeyRef`, an image pull secret).",

@@ -281,8 +281,32 @@ CASES: dict[str, tuple] = {
             {"name": "DATABASE_CREDENTIALS", "value": "postgresql://dbt:hunter2@db:5432/platform"},
         ])),
         {("kubernetes-secret-disallow-plaintext", "dbt-runner",
-          f"{CRON} holds secrets in plain text (env AWS_SECRET_KEY of container runner, env DATABASE_CREDENTIALS of "
-          "container runner); reference a Kubernetes Secret instead.")},
+          f"{CRON} holds secrets in plain text (env AWS_SECRET_KEY of container runner); reference a Kubernetes "
+          "Secret instead."),
+         ("kubernetes-secret-disallow-plaintext", "dbt-runner",
+          f"{CRON} holds passwords in plain text inside URLs (env DATABASE_CREDENTIALS of container runner: "
+          "postgresql://dbt:****@db:5432/platform); keep the password in a Kubernetes Secret and write `$(VAR)` (an "
+          "env variable from its secretKeyRef) or `${VAR}` in its place.")},
+    ),
+    "fail_password_in_a_url_whatever_the_env_name": (
+        lambda r: changed(r, "dbt-runner", lambda i: container(i)["env"].extend([
+            {"name": "DATABASE_URL", "value": "postgresql://dbt:Pa55w0rd@db.example:5432/platform?sslmode=verify-full"},
+            {"name": "WAREHOUSE", "value": "dremio+flight://dbt:s3cr3t@dremio:32010/dremio"},
+        ])),
+        {("kubernetes-secret-disallow-plaintext", "dbt-runner",
+          f"{CRON} holds passwords in plain text inside URLs (env DATABASE_URL of container runner: "
+          "postgresql://dbt:****@db.example:5432/platform?sslmode=verify-full; env WAREHOUSE of container runner: "
+          "dremio+flight://dbt:****@dremio:32010/dremio); keep the password in a Kubernetes Secret and write `$(VAR)` "
+          "(an env variable from its secretKeyRef) or `${VAR}` in its place.")},
+    ),
+    "pass_url_with_a_user_and_no_password_or_a_reference": (
+        lambda r: changed(r, "dbt-runner", lambda i: container(i)["env"].extend([
+            {"name": "DATABASE_URL", "value": "postgresql://dbt@db.example:5432/platform"},
+            {"name": "WAREHOUSE_URL", "value": "dremio+flight://dbt:$(DREMIO_PASSWORD)@dremio:32010/dremio"},
+            {"name": "CACHE_PASSWORD_URI", "value": "rediss://default:${CACHE_PASSWORD}@valkey:6379/0"},
+            {"name": "EMPTY_PASSWORD", "value": "postgresql://dbt:@db.example:5432/platform"},
+        ])),
+        set(),
     ),
     "pass_env_naming_a_secret_the_pod_mounts": (
         lambda r: changed(r, "dbt-runner", lambda i: (
@@ -356,6 +380,15 @@ CASES: dict[str, tuple] = {
                                      "DB_PASSWORD_FILE": "/run/secrets/db-password", "session.token.ttl": "15m",
                                      "min-password-length": "16"}),
         set(),
+    ),
+    "fail_configmap_password_in_a_url_inside_a_file": (
+        lambda r: add_config_map(r, {"app.conf": 'DATABASE_URI = "postgresql+psycopg2://superset:'
+                                                 'hunter2@db:5432/superset"\nDEBUG = False\n',
+                                     "upstream": "https://user:${TOKEN}@example.org/"}),
+        {("kubernetes-secret-disallow-plaintext", "settings",
+          "ConfigMap 'settings' holds passwords in plain text inside URLs (key app.conf: "
+          "postgresql+psycopg2://superset:****@db:5432/superset); keep the password in a Kubernetes Secret and write "
+          "`$(VAR)` (an env variable from its secretKeyRef) or `${VAR}` in its place.")},
     ),
     "fail_configmap_secret_beside_measures": (
         lambda r: add_config_map(r, {"token-lifetime-seconds": "3600", "api-token": "c2VjcmV0LXZhbHVl"}),

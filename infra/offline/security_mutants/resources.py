@@ -520,8 +520,7 @@ KUBERNETES = [
     m("k8s-env-password-in-url", P, "a database URL with its password is a literal env value",
       inputs(WORKLOADS, _container(lambda container: container["env"].append(
           {"name": "DATABASE_URL", "value": "postgresql://superset:Pa55w0rd@db.example:5432/superset"}))),
-      ("kubernetes-secret-disallow-plaintext", WORKLOADS),
-      missing="DP-K8S-007 treats any URL as not a secret; a password inside a URL is not read"),
+      ("kubernetes-secret-disallow-plaintext", WORKLOADS)),
     m("k8s-service-load-balancer", P, "Dremio's client Service becomes an internet-facing LoadBalancer",
       setting("platform-lakehouse-dremio-client-service", "spec.type", "LoadBalancer"),
       ("kubernetes-service-disallow-public-load-balancer", "platform-lakehouse-dremio-client-service")),
