@@ -546,8 +546,8 @@ KUBERNETES = [
     m("k8s-netpol-egress-anywhere-all-ports", P, "Dremio may reach any address on any port",
       inputs("platform-runtime-netpol-lakehouse-dremio-coordinator-egress", _netpol_rule("egress", {
           "to": [{"ipBlock": {"cidr": "0.0.0.0/0"}}]})),
-      ("kubernetes-network-policy-disallow-open-egress", "platform-runtime-netpol-lakehouse-dremio-coordinator-egress"),
-      missing="no policy requires ports on egress to any address (0.0.0.0/0)"),
+      ("kubernetes-network-policy-disallow-open-egress",
+       "platform-runtime-netpol-lakehouse-dremio-coordinator-egress")),
     m("k8s-release-root", P, "the Valkey release runs its container as root",
       setting("platform-runtime-redis", "values.securityContext.runAsNonRoot", False),
       ("kubernetes-pod-require-restricted-security", "platform-runtime-redis")),
