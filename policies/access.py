@@ -319,6 +319,59 @@ disallow_open_ingress = resource_policy(
 )
 
 
+def _every_port(ports: Any) -> str:
+    """How a rule's `ports` admit every port ('' when they name one): absent or empty, or an entry with no port."""
+    if not items(ports):
+        return "no ports"
+    for entry in items(ports):
+        if isinstance(entry, Mapping) and known(entry, "port") is None:
+            return f"a {known(entry, 'protocol') or 'TCP'} entry with no port"
+    return ""
+
+
+def _any_address(peers: Any) -> str:
+    """How a rule's `to` reaches every address ('' when it does not): absent, an empty peer, or an ipBlock of every
+    address without exceptions."""
+    if not items(peers):
+        return "no to"
+    for peer in items(peers):
+        if _open_peer(peer):
+            cidr = known(peer, "ipBlock", "cidr")
+            return f"to {cidr}" if isinstance(cidr, str) else "an empty peer in to"
+    return ""
+
+
+def _validate_open_egress(args, report_violation) -> None:
+    if args.resource_type != NETWORK_POLICY:
+        return
+    for index, rule in enumerate(items(known(args.props, "spec", "egress"))):
+        if rule is UNKNOWN or not isinstance(rule, Mapping):
+            continue
+        anywhere, every_port = _any_address(known(rule, "to")), _every_port(known(rule, "ports"))
+        if anywhere and every_port:
+            name = known(args.props, "metadata", "name") or args.name
+            report_violation(f"NetworkPolicy '{name}' egress rule {index} lets its pods reach any address on every "
+                             f"port ({anywhere}, {every_port}); list the ports in the rule's ports, or the address "
+                             "ranges in its to (the stack config's CIDR keys give the program's flows theirs).")
+
+
+disallow_open_egress = resource_policy(
+    "kubernetes-network-policy-disallow-open-egress",
+    "DP-K8S-013",
+    "NetworkPolicies name the ports of egress to any address",
+    "No `NetworkPolicy` has an egress rule that reaches every address (no `to`, an empty peer, or an `ipBlock` of "
+    "`0.0.0.0/0` or `::/0` and no exceptions) on every port (no `ports`, or an entry without `port`): such a rule "
+    "undoes the namespace's default deny for everything the pods send out. The program's flow tables give every "
+    "egress rule its ports (components/*/flows.py); an address range the stack config sets to any address "
+    "(`kubernetes.network.endpoints.*`) is still reached on the endpoint's ports only.",
+    Severity.HIGH,
+    ["kubernetes", "access"],
+    "List the ports the pods need in the rule's ports, or the address ranges in its to.",
+    _validate_open_egress,
+    exemptable=True,
+)
+
+
 # ---- protect and audit retention ------------------------------------------------------------------------------------
 
 
@@ -375,6 +428,7 @@ POLICIES = [
     require_read_only_analyst,
     disallow_builtin_admin_roles,
     disallow_open_ingress,
+    disallow_open_egress,
     require_protect,
     configure_log_group_retention,
 ]

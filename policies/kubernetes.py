@@ -92,10 +92,24 @@ def _at(values: Any, path: str) -> Any:
     return known(values, *path.split("."))
 
 
+# The restricted Pod Security Standard (kubernetes/website/content/en/docs/concepts/security/pod-security-standards.md
+# @main): `runAsUser` may be any non-zero value or unset, in the pod's and each container's securityContext, whatever
+# `runAsNonRoot` says; `capabilities.add` may hold NET_BIND_SERVICE only; and no hostPath volume (baseline already).
+ADDABLE_CAPABILITIES = ("NET_BIND_SERVICE",)
+
+
+def _root_user_problems(context: Any) -> list[str]:
+    user = known(context, "runAsUser")
+    if isinstance(user, (int, float)) and not isinstance(user, bool) and user == 0:
+        return ["runAsUser is 0 (set a non-zero user or leave it unset)"]
+    return []
+
+
 def _pod_context_problems(context: Any) -> list[str]:
     problems = []
     if known(context, "runAsNonRoot") is not True:
         problems.append("runAsNonRoot is not true")
+    problems += _root_user_problems(context)
     if known(context, "seccompProfile", "type") not in ("RuntimeDefault", "Localhost"):
         problems.append("seccompProfile is not RuntimeDefault")
     return problems
@@ -111,6 +125,11 @@ def _container_context_problems(context: Any, pod_non_root: bool = False) -> lis
                                                                                                   "drop"))))]
     if "ALL" not in drop:
         problems.append("capabilities do not drop ALL")
+    extra = [str(capability) for capability in items(known(context, "capabilities", "add"))
+             if capability not in ADDABLE_CAPABILITIES]
+    if extra:
+        problems.append(f"capabilities add {', '.join(extra)} (add none but NET_BIND_SERVICE)")
+    problems += _root_user_problems(context)
     if known(context, "readOnlyRootFilesystem") is not True:
         problems.append("readOnlyRootFilesystem is not true")
     if not pod_non_root and known(context, "runAsNonRoot") is not True:
@@ -134,6 +153,13 @@ def _validate_restricted(args, report_violation) -> None:
         for key in ("hostNetwork", "hostPID", "hostIPC"):
             if known(pod_spec, key) is True:
                 problems.append(f"{key} is true")
+        for volume in items(known(pod_spec, "volumes")):
+            host_path = known(volume, "hostPath")
+            if host_path is not None:
+                path = known(host_path, "path")
+                seen = path if isinstance(path, str) else "?"
+                problems.append(f"volume {known(volume, 'name')} is a hostPath ({seen}; use an emptyDir, ConfigMap, "
+                                "Secret or PersistentVolumeClaim)")
         for container in _containers(pod_spec):
             name = known(container, "name")
             problems += [
@@ -171,8 +197,9 @@ require_restricted = resource_policy(
     "DP-K8S-001",
     "Pods run under the restricted pod security standard",
     "Every workload (Pod, Deployment, StatefulSet, DaemonSet, ReplicaSet, Job, CronJob, whatever its parent) has "
-    "`runAsNonRoot`, a RuntimeDefault seccomp profile, no host namespaces, and containers with no privilege "
-    "escalation, every capability dropped and a read-only root filesystem; every `helm.v3.Release` has the same "
+    "`runAsNonRoot`, no `runAsUser: 0` in its pod or any container, a RuntimeDefault seccomp profile, no host "
+    "namespaces, no hostPath volume, and containers with no privilege escalation, every capability dropped and none "
+    "added back but NET_BIND_SERVICE, and a read-only root filesystem; every `helm.v3.Release` has the same "
     "settings at the security-context paths recorded for its chart (the `charts` setting), and its chart is "
     "recorded. An exemption listed for a release covers the workloads Helm installs for it.",
     Severity.HIGH,
@@ -411,6 +438,31 @@ require_namespace_level = resource_policy(
 # ---- plaintext secrets -----------------------------------------------------------------------------
 
 
+# A URL anywhere in a value, and a password that only refers to a variable the runtime fills in: `${VAR}` (shells,
+# most config loaders) or `$(VAR)` (Kubernetes expands it in a container's env from another env variable).
+URL = re.compile(r"[a-z][a-z0-9+.-]*://[^\s\"'<>`]+", re.IGNORECASE)
+VARIABLE_REFERENCE = re.compile(r"^\$(\{[A-Za-z_][A-Za-z0-9_]*\}|\([A-Za-z_][A-Za-z0-9_]*\))$")
+
+
+def _url_passwords(value: Any) -> list[str]:
+    """The URLs in `value` that carry a literal password (`scheme://user:password@host`), the password masked; a
+    user without a password, an empty password or a `${VAR}`/`$(VAR)` reference is none."""
+    if not isinstance(value, str):
+        return []
+    found = []
+    for match in URL.finditer(value):
+        scheme, rest = match.group(0).split("://", 1)
+        authority = re.split(r"[/?#]", rest, maxsplit=1)[0]
+        if "@" not in authority:
+            continue
+        userinfo, host = authority.rsplit("@", 1)
+        user, colon, password = userinfo.partition(":")
+        if not colon or not password or VARIABLE_REFERENCE.match(password):
+            continue
+        found.append(f"{scheme}://{user}:****@{host}{rest[len(authority):]}")
+    return found
+
+
 def _plaintext_secret(name: Any, value: Any) -> bool:
     """Whether a literal named `name` holds a secret: named like one, and a value that could be one. Nothing
     (null, empty), a boolean, an absolute file path, a URL without credentials, or a Secret's key under a name
@@ -422,7 +474,7 @@ def _plaintext_secret(name: Any, value: Any) -> bool:
     if not isinstance(value, str) or not value.strip() or value.strip().lower() in ("true", "false"):
         return False
     text = value.strip()
-    if text.startswith("/") or (re.match(r"^[a-z][a-z0-9+.-]*://", text) and "@" not in text):
+    if text.startswith("/") or (re.match(r"^[a-z][a-z0-9+.-]*://", text) and not _url_passwords(text)):
         return False
     return not (SECRET_KEY_NAME.search(name) and DATA_KEY.match(text))
 
@@ -441,7 +493,8 @@ def _referenced_secrets(pod_spec: Any) -> set[str]:
 
 
 def _validate_plaintext(args, report_violation) -> None:
-    found = []
+    found: list[str] = []
+    in_urls: list[str] = []
     if args.resource_type in POD_SPEC_PATHS:
         pod_spec = _pod_spec(args)
         # A value that is the name of a Secret the pod itself mounts or reads is that Secret's name (ECK's
@@ -450,14 +503,21 @@ def _validate_plaintext(args, report_violation) -> None:
         for container in _containers(pod_spec):
             for variable in items(known(container, "env")):
                 name, value = known(variable, "name"), known(variable, "value")
-                if has_key(variable, "value") and not (isinstance(value, str) and value in referenced) \
+                where = f"env {name} of container {known(container, 'name')}"
+                if urls := _url_passwords(value):
+                    in_urls.append(f"{where}: {', '.join(urls)}")
+                elif has_key(variable, "value") and not (isinstance(value, str) and value in referenced) \
                         and _plaintext_secret(name, value):
-                    found.append(f"env {name} of container {known(container, 'name')}")
+                    found.append(where)
         label = _workload_label(args)
     elif args.resource_type == CONFIG_MAP:
         data = known(args.props, "data")
         keys = list(iter(data)) if data is not None and data is not UNKNOWN else []
-        found = [f"key {key}" for key in keys if _plaintext_secret(key, known(data, key))]
+        for key in keys:
+            if urls := _url_passwords(known(data, key)):
+                in_urls.append(f"key {key}: {', '.join(urls)}")
+            elif _plaintext_secret(key, known(data, key)):
+                found.append(f"key {key}")
         label = f"ConfigMap '{known(args.props, 'metadata', 'name') or args.name}'"
     elif args.resource_type == RELEASE and (chart := chart_facts(args)) is not None:
         values = known(args.props, "values")
@@ -469,6 +529,11 @@ def _validate_plaintext(args, report_violation) -> None:
         report_violation(
             f"{label} holds secrets in plain text ({', '.join(found)}); reference a Kubernetes Secret instead."
         )
+    if in_urls:
+        report_violation(
+            f"{label} holds passwords in plain text inside URLs ({'; '.join(in_urls)}); keep the password in a "
+            "Kubernetes Secret and write `$(VAR)` (an env variable from its secretKeyRef) or `${VAR}` in its place."
+        )
 
 
 disallow_plaintext = resource_policy(
@@ -477,7 +542,9 @@ disallow_plaintext = resource_policy(
     "No plaintext secret in env, ConfigMaps or release values",
     "No container env variable named like a secret (password, secret, token, key, credential) has a literal "
     "`value` that could be one, nor has a ConfigMap key so named; every recorded secret path of a release's values "
-    "is empty. Not secrets: no value, a boolean, a file path, a URL without credentials, a name saying it holds a "
+    "is empty; no env value or ConfigMap value, whatever its name, holds a URL with a literal password "
+    "(`scheme://user:password@host`). Not secrets: no value, a boolean, a file path, a URL with no password or a "
+    "`${VAR}`/`$(VAR)` reference in its place, a name saying it holds a "
     "Secret's name, endpoint, path or switch (`_NAME`, `_ENDPOINT`, `_URL`, `_PATH`, `_FILE`, `_ENABLED`, "
     "`_PERSISTENCE`), a Secret's key (one case throughout) under a `..._SECRET_KEY`-like name, and the name of a "
     "Secret the same pod mounts or reads by reference (a volume, `envFrom`, `secretKeyRef`, an image pull secret).",

@@ -14,7 +14,8 @@ ACCESS_POLICIES = {
     "aws-iam-policy-disallow-wildcard-buckets", "postgresql-role-disallow-privileged-attributes",
     "postgresql-grant-disallow-public", "superset-role-require-read-only-analyst",
     "elasticsearch-user-disallow-builtin-admin-roles", "kubernetes-network-policy-disallow-open-ingress",
-    "platform-data-require-protect", "aws-cloudwatch-log-group-configure-audit-retention",
+    "kubernetes-network-policy-disallow-open-egress", "platform-data-require-protect",
+    "aws-cloudwatch-log-group-configure-audit-retention",
 }
 ADMIN = {"Sid": "Admin", "Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::111122223333:root"},
          "Action": "kms:*", "Resource": "*"}
@@ -121,6 +122,34 @@ def test_pass_network_policy_with_named_sources():
     rule = {"from": [{"podSelector": {"matchLabels": {"app": "x"}}},
                      {"ipBlock": {"cidr": "0.0.0.0/0", "except": ["10.0.0.0/8"]}}]}
     policy = {"metadata": {"name": "web-ingress"}, "spec": {"podSelector": {}, "ingress": [rule]}}
+    assert judged("kubernetes:networking.k8s.io/v1:NetworkPolicy", policy) == set()
+
+
+@pytest.mark.parametrize(("rule", "seen"), [
+    ({"to": [{"ipBlock": {"cidr": "0.0.0.0/0"}}]}, "to 0.0.0.0/0, no ports"),
+    ({"to": [{"podSelector": {}}, {"ipBlock": {"cidr": "::/0"}}], "ports": []}, "to ::/0, no ports"),
+    ({}, "no to, no ports"),
+    ({"to": [{}], "ports": [{"protocol": "UDP"}]}, "an empty peer in to, a UDP entry with no port"),
+])
+def test_fail_network_policy_egress_to_any_address_on_every_port(rule, seen):
+    policy = {"metadata": {"name": "dremio-egress"}, "spec": {"podSelector": {}, "egress": [
+        {"to": [{"ipBlock": {"cidr": "0.0.0.0/0"}}], "ports": [{"protocol": "TCP", "port": 443}]}, rule]}}
+    assert judged("kubernetes:networking.k8s.io/v1:NetworkPolicy", policy) == {(
+        "kubernetes-network-policy-disallow-open-egress", "thing",
+        f"NetworkPolicy 'dremio-egress' egress rule 1 lets its pods reach any address on every port ({seen}); list "
+        "the ports in the rule's ports, or the address ranges in its to (the stack config's CIDR keys give the "
+        "program's flows theirs).")}
+
+
+@pytest.mark.parametrize("rule", [
+    {"to": [{"ipBlock": {"cidr": "0.0.0.0/0"}}], "ports": [{"protocol": "TCP", "port": 443}]},
+    {"ports": [{"protocol": "UDP", "port": 53}]},
+    {"to": [{"ipBlock": {"cidr": "10.0.0.0/16"}}]},
+    {"to": [{"ipBlock": {"cidr": "0.0.0.0/0", "except": ["169.254.169.254/32"]}}]},
+    {"to": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "dp-lakehouse"}}}]},
+])
+def test_pass_network_policy_egress_naming_ports_or_addresses(rule):
+    policy = {"metadata": {"name": "dremio-egress"}, "spec": {"podSelector": {}, "egress": [rule]}}
     assert judged("kubernetes:networking.k8s.io/v1:NetworkPolicy", policy) == set()
 
 

@@ -72,6 +72,60 @@ CASES: dict[str, tuple] = {
             "its pod and containers.",
         )},
     ),
+    "fail_container_runs_as_user_0_under_a_non_root_pod": (
+        lambda r: changed(r, "dbt-runner", lambda i: container(i)["securityContext"].update(runAsUser=0.0)),
+        {(
+            "kubernetes-pod-require-restricted-security", "dbt-runner",
+            f"{CRON} does not meet the restricted pod security standard (container runner: runAsUser is 0 (set a "
+            "non-zero user or leave it unset)); set the restricted security contexts on its pod and containers.",
+        )},
+    ),
+    "fail_pod_runs_as_user_0": (
+        lambda r: changed(r, "dbt-runner", lambda i: i["spec"]["jobTemplate"]["spec"]["template"]["spec"][
+            "securityContext"].update(runAsUser=0)),
+        {(
+            "kubernetes-pod-require-restricted-security", "dbt-runner",
+            f"{CRON} does not meet the restricted pod security standard (runAsUser is 0 (set a non-zero user or "
+            "leave it unset)); set the restricted security contexts on its pod and containers.",
+        )},
+    ),
+    "pass_container_runs_as_a_non_zero_user": (
+        lambda r: changed(r, "dbt-runner", lambda i: container(i)["securityContext"].update(runAsUser=1000)),
+        set(),
+    ),
+    "fail_container_adds_capabilities_back": (
+        lambda r: changed(r, "dbt-runner", lambda i: container(i)["securityContext"]["capabilities"].update(
+            add=["NET_BIND_SERVICE", "NET_ADMIN", "SYS_PTRACE"])),
+        {(
+            "kubernetes-pod-require-restricted-security", "dbt-runner",
+            f"{CRON} does not meet the restricted pod security standard (container runner: capabilities add "
+            "NET_ADMIN, SYS_PTRACE (add none but NET_BIND_SERVICE)); set the restricted security contexts on its pod "
+            "and containers.",
+        )},
+    ),
+    "pass_container_adds_net_bind_service_only": (
+        lambda r: changed(r, "dbt-runner", lambda i: container(i)["securityContext"]["capabilities"].update(
+            add=["NET_BIND_SERVICE"])),
+        set(),
+    ),
+    "fail_pod_mounts_a_host_path": (
+        lambda r: changed(r, "dbt-runner", lambda i: i["spec"]["jobTemplate"]["spec"]["template"]["spec"].update(
+            volumes=[{"name": "target", "emptyDir": {}}, {"name": "docker", "hostPath": {"path": "/var/run"}}])),
+        {(
+            "kubernetes-pod-require-restricted-security", "dbt-runner",
+            f"{CRON} does not meet the restricted pod security standard (volume docker is a hostPath (/var/run; use "
+            "an emptyDir, ConfigMap, Secret or PersistentVolumeClaim)); set the restricted security contexts on its "
+            "pod and containers.",
+        )},
+    ),
+    "pass_host_path_of_a_workload_installed_by_an_exempt_release": (
+        lambda r: installed_by(changed(r, "dbt-runner", lambda i: (
+            container(i)["securityContext"].update(runAsUser=0),
+            i["spec"]["jobTemplate"]["spec"]["template"]["spec"].update(
+                volumes=[{"name": "logs", "hostPath": {"path": "/var/log"}}]))), "dbt-runner", "redis"),
+        set(),
+        allowed("kubernetes-pod-require-restricted-security", "kubernetes:helm.sh/v3:Release::redis"),
+    ),
     "pass_workload_exempt_by_the_allow_list": (
         lambda r: changed(r, "dbt-runner", lambda i: container(i)["securityContext"].update(
             readOnlyRootFilesystem=False)),
@@ -227,8 +281,32 @@ CASES: dict[str, tuple] = {
             {"name": "DATABASE_CREDENTIALS", "value": "postgresql://dbt:hunter2@db:5432/platform"},
         ])),
         {("kubernetes-secret-disallow-plaintext", "dbt-runner",
-          f"{CRON} holds secrets in plain text (env AWS_SECRET_KEY of container runner, env DATABASE_CREDENTIALS of "
-          "container runner); reference a Kubernetes Secret instead.")},
+          f"{CRON} holds secrets in plain text (env AWS_SECRET_KEY of container runner); reference a Kubernetes "
+          "Secret instead."),
+         ("kubernetes-secret-disallow-plaintext", "dbt-runner",
+          f"{CRON} holds passwords in plain text inside URLs (env DATABASE_CREDENTIALS of container runner: "
+          "postgresql://dbt:****@db:5432/platform); keep the password in a Kubernetes Secret and write `$(VAR)` (an "
+          "env variable from its secretKeyRef) or `${VAR}` in its place.")},
+    ),
+    "fail_password_in_a_url_whatever_the_env_name": (
+        lambda r: changed(r, "dbt-runner", lambda i: container(i)["env"].extend([
+            {"name": "DATABASE_URL", "value": "postgresql://dbt:Pa55w0rd@db.example:5432/platform?sslmode=verify-full"},
+            {"name": "WAREHOUSE", "value": "dremio+flight://dbt:s3cr3t@dremio:32010/dremio"},
+        ])),
+        {("kubernetes-secret-disallow-plaintext", "dbt-runner",
+          f"{CRON} holds passwords in plain text inside URLs (env DATABASE_URL of container runner: "
+          "postgresql://dbt:****@db.example:5432/platform?sslmode=verify-full; env WAREHOUSE of container runner: "
+          "dremio+flight://dbt:****@dremio:32010/dremio); keep the password in a Kubernetes Secret and write `$(VAR)` "
+          "(an env variable from its secretKeyRef) or `${VAR}` in its place.")},
+    ),
+    "pass_url_with_a_user_and_no_password_or_a_reference": (
+        lambda r: changed(r, "dbt-runner", lambda i: container(i)["env"].extend([
+            {"name": "DATABASE_URL", "value": "postgresql://dbt@db.example:5432/platform"},
+            {"name": "WAREHOUSE_URL", "value": "dremio+flight://dbt:$(DREMIO_PASSWORD)@dremio:32010/dremio"},
+            {"name": "CACHE_PASSWORD_URI", "value": "rediss://default:${CACHE_PASSWORD}@valkey:6379/0"},
+            {"name": "EMPTY_PASSWORD", "value": "postgresql://dbt:@db.example:5432/platform"},
+        ])),
+        set(),
     ),
     "pass_env_naming_a_secret_the_pod_mounts": (
         lambda r: changed(r, "dbt-runner", lambda i: (
@@ -302,6 +380,15 @@ CASES: dict[str, tuple] = {
                                      "DB_PASSWORD_FILE": "/run/secrets/db-password", "session.token.ttl": "15m",
                                      "min-password-length": "16"}),
         set(),
+    ),
+    "fail_configmap_password_in_a_url_inside_a_file": (
+        lambda r: add_config_map(r, {"app.conf": 'DATABASE_URI = "postgresql+psycopg2://superset:'
+                                                 'hunter2@db:5432/superset"\nDEBUG = False\n',
+                                     "upstream": "https://user:${TOKEN}@example.org/"}),
+        {("kubernetes-secret-disallow-plaintext", "settings",
+          "ConfigMap 'settings' holds passwords in plain text inside URLs (key app.conf: "
+          "postgresql+psycopg2://superset:****@db:5432/superset); keep the password in a Kubernetes Secret and write "
+          "`$(VAR)` (an env variable from its secretKeyRef) or `${VAR}` in its place.")},
     ),
     "fail_configmap_secret_beside_measures": (
         lambda r: add_config_map(r, {"token-lifetime-seconds": "3600", "api-token": "c2VjcmV0LXZhbHVl"}),
