@@ -31,6 +31,7 @@ CAUSES = {
     "superset": ("SupersetDown", "critical", "dp-presentation", {"deployment": "superset-web"}),
     "scrape": ("DataPlatformScrapeTargetDown", "warning", "dp-metadata", {"pod": "metadata-1"}),
     "critical": ("DataPlatformVolumeNearlyFull", "critical", "dp-storage", {"persistentvolumeclaim": "data-0"}),
+    "exporter": ("ElasticsearchSnapshotsUnreadable", "warning", "dp-logs", {"job": "elasticsearch-exporter"}),
 }
 # Each symptom and the cause expected to suppress it (None: it stays active with every cause firing).
 SYMPTOMS = [
@@ -50,6 +51,9 @@ SYMPTOMS = [
     # The Dremio backup alerts are muted by Dremio's coordinator only, not by another layer's outage.
     (("DremioBackupLate", "warning", "dp-lakehouse-2", {}), None),
     (("DataPlatformVolumeNearlyFull", "warning", "dp-storage", {"persistentvolumeclaim": "data-0"}), "critical"),
+    # With no series the snapshot exporter cannot tell: lateness is muted, a failure it did see is not.
+    (("ElasticsearchSnapshotLate", "warning", "dp-logs", {"repository": "platform-backups"}), "exporter"),
+    (("ElasticsearchSnapshotFailed", "warning", "dp-logs", {"repository": "platform-backups"}), None),
 ]
 
 
