@@ -22,6 +22,7 @@ from .common import (
     resource_policy,
     setting,
     truthy,
+    wildcard_principal,
 )
 
 KMS_KEY = "aws:kms/key:Key"
@@ -53,17 +54,6 @@ ANY_ADDRESS = ("0.0.0.0/0", "::/0")
 # ---- KMS ---------------------------------------------------------------------------------------------------------
 
 
-def _public_principals(statement: Mapping[str, Any]) -> bool:
-    if statement.get("Effect") != "Allow":
-        return False
-    if "NotPrincipal" in statement:
-        return True
-    principal = statement.get("Principal")
-    if principal == "*":
-        return True
-    return isinstance(principal, Mapping) and "*" in as_list(principal.get("AWS"))
-
-
 def _validate_key_policy(args, report_violation) -> None:
     if args.resource_type != KMS_KEY_POLICY:
         return
@@ -73,7 +63,7 @@ def _validate_key_policy(args, report_violation) -> None:
                          "ARNs so it can be reviewed.")
         return
     for statement in statements:
-        if _public_principals(statement):
+        if wildcard_principal(statement):
             sid = statement.get("Sid") or "(no Sid)"
             report_violation(f"Key policy '{args.name}' statement {sid} allows any AWS principal; name the roles and "
                              "users that need the key instead of `*`.")

@@ -54,6 +54,7 @@ from typing import Any
 from infra.model.stackfiles import REPO_ROOT
 from infra.offline.plan_compare import ABSENT, PlanComparison, PlanFileError, _value_changes, compare_plans, load_plan
 from infra.offline.plan_diff_engine import CERTAIN, replacement
+from infra.offline.render.cache import default_cache, user_cache
 
 EXIT_SAME, EXIT_DIFFERENT, EXIT_INPUT, EXIT_PLAN = 0, 1, 2, 3
 DEFAULT_STACKS = ("dev", "prod")
@@ -89,10 +90,7 @@ def lock_hash(tree: Path, files: tuple[str, ...]) -> str:
 
 
 def cache_root() -> Path:
-    if os.environ.get(CACHE_ENV):
-        return Path(os.environ[CACHE_ENV]).expanduser()
-    base = Path(os.environ["XDG_CACHE_HOME"]) if os.environ.get("XDG_CACHE_HOME") else Path.home() / ".cache"
-    return base / "dataplatform" / "plan-diff"
+    return user_cache("plan-diff", CACHE_ENV)
 
 
 @dataclass(frozen=True)
@@ -894,8 +892,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cache", type=Path, default=None,
                         help="chart cache (default: $DATAPLATFORM_CHART_CACHE, else ~/.cache/dataplatform/charts)")
     args = parser.parse_args(argv)
-    from infra.offline.render.cache import default_cache
-
     root = args.root.resolve()
     try:
         return run(args.base, args.stack or list(DEFAULT_STACKS), args.out or root / "build" / "plan-diff", root,

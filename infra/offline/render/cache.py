@@ -61,11 +61,16 @@ NOT_LOCKABLE_FILES = ("a stand-in built from files copied one by one from the re
 EXIT_CACHED, EXIT_INCOMPLETE, EXIT_INPUT = 0, 1, 2
 
 
-def default_cache() -> Path:
-    if os.environ.get(CACHE_ENV):
-        return Path(os.environ[CACHE_ENV]).expanduser()
+def user_cache(name: str, override: str) -> Path:
+    """A cache folder outside the repository: `$<override>` when set, else `<XDG cache>/dataplatform/<name>`."""
+    if os.environ.get(override):
+        return Path(os.environ[override]).expanduser()
     base = Path(os.environ["XDG_CACHE_HOME"]) if os.environ.get("XDG_CACHE_HOME") else Path.home() / ".cache"
-    return base / "dataplatform" / "charts"
+    return base / "dataplatform" / name
+
+
+def default_cache() -> Path:
+    return user_cache("charts", CACHE_ENV)
 
 
 @dataclass(frozen=True)
