@@ -241,6 +241,23 @@ def test_search_as_json_lines_with_a_match_across_services(lake_server):
         "airbyte", "airbyte", "dbt", "minio"]  # oldest first; nothing from outside the prefix
 
 
+def test_make_logs_search_resolves_the_stack_and_runs_in_its_own_virtualenv(lake_server):
+    """What `make logs-search STACK=dev ...` runs: the project's virtualenv reads the stack file (its logs bucket is
+    the fixture's) and starts the search in .venv-logs."""
+    s3, bucket = lake_server
+    assert bucket == lake_logs_target_bucket("dev")
+    search(s3, bucket, "--help")  # skips or fails as the search does when .venv-logs is missing
+    environment = {**os.environ, "AWS_ACCESS_KEY_ID": ACCESS_KEY_ID, "AWS_SECRET_ACCESS_KEY": SECRET_ACCESS_KEY}
+    result = subprocess.run([str(ROOT / ".venv" / "bin" / "python"), "-m", "infra.ops.logs_search", "--stack", "dev",
+                             "--service", "dbt", "--from", "2026-12-02", "--to", "2026-12-02", "--endpoint-url",
+                             s3.endpoint], capture_output=True, text=True, env=environment, cwd=ROOT, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == [
+        "2026-12-02T09:00:00.250000Z dbt Running with dbt=1.11.16",
+        "logs-search: 1 records of service dbt between 2026-12-02T00:00:00+00:00 and 2026-12-02T23:59:59.999999+00:00, "
+        "from 1 objects under s3://dataplatform-dev-logs/shipper/"]
+
+
 def test_search_refuses_bad_input_and_missing_credentials(lake_server):
     s3, bucket = lake_server
     assert search(s3, bucket, "--from", "2026-12-03", "--to", "2026-12-02").returncode == 2

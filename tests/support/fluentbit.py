@@ -116,8 +116,8 @@ def s3_key(key_format: str, time: datetime, tag: str, delimiters: str = ".", ind
     for position, part in enumerate(parts):
         key = key.replace(f"$TAG[{position}]", part)
     if _TAG_PART.search(key):
-        raise AssertionError(f"s3_key_format {key_format!r}: tag {tag!r} has no such part; out_s3 would leave "
-                             "'$TAG[n]' in the key")
+        raise AssertionError(f"s3_key_format {key_format!r}: tag {tag!r} has no such part; out_s3 would only warn "
+                             "and write '<tag>[n]' into the key")
     key = key.replace("$TAG", tag).replace("$INDEX", str(index)).replace("$UUID", _random8())
     return time.astimezone(UTC).strftime(key)
 
