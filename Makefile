@@ -16,7 +16,7 @@ STAMP := $(VENV)/.installed
 .PHONY: help setup system-packages plan evidence plan-bench plan-compare plan-diff config-mutants security-mutants test test-slow test-fast lint format \
 	lock clean config-docs mart-assets chart-lock image-lock require-digests chart-cache render nca-setup network \
 	image-pin e2e-smoke restore-objects postgres-restore es-restore \
-	dremio-restore
+	dremio-restore logs-setup logs-search
 
 help:
 	@echo "make plan STACK=<dev|prod>  offline plan and policy gate -> build/plan/<stack>.json"
@@ -50,6 +50,8 @@ help:
 	@echo "make restore-objects ARGS=\"--bucket B --prefix P --at TIME [--dry-run]\"   lake objects back to TIME"
 	@echo "make postgres-restore STACK=<stack> [ARGS=\"--at TIME\"]   the metadata database's restore, from the plan"
 	@echo "make es-restore ARGS=\"list | restore --indices PATTERN [--dry-run]\"   log and audit indices from snapshots"
+	@echo "make logs-search STACK=<stack> [SERVICE=<svc>] FROM=<day|time> TO=<day|time> [MATCH=<text>] [JSON=1]"
+	@echo "                            the platform's logs in the lake's logs layer, by DuckDB (docs/metadata-and-logs.md)"
 	@echo "make dremio-restore STACK=<stack> ARGS=\"--backup dremio_backup_<yyyy-MM-dd_HH.mm>\"   Dremio's restore Job"
 	@echo "make require-digests STACK=prod   plan, then fail when an image has no digest (what the prod deploy runs)"
 	@echo "make setup                  system packages the tests need (as root, with apt-get) and the virtualenvs"
@@ -63,7 +65,7 @@ $(STAMP): requirements.txt constraints.txt pyproject.toml
 		|| { cat $(VENV)/editable-install.log; exit 1; }
 	@touch $@
 
-setup: system-packages $(STAMP) policy-venv dbt-setup nca-setup barman-setup
+setup: system-packages $(STAMP) policy-venv dbt-setup nca-setup barman-setup logs-setup
 
 # Installs what tests/support/system.py lists as missing when it runs as root with apt-get; otherwise it prints
 # the command, and the tests that need a missing package skip naming it (with CI=true they fail instead).
@@ -193,6 +195,24 @@ dremio-restore: plan
 # --replace-live); the password in ES_PASSWORD; docs/backup-and-restore.md.
 es-restore: $(STAMP)
 	@$(PY) -m infra.ops.es_restore $(ARGS)
+
+# The logs search's own virtualenv: DuckDB with its httpfs extension from PyPI (infra/ops/logs-requirements.txt).
+LOGS_VENV := .venv-logs
+LOGS_REQUIREMENTS := infra/ops/logs-requirements.txt
+LOGS_STAMP := $(LOGS_VENV)/.installed
+
+$(LOGS_STAMP): $(LOGS_REQUIREMENTS)
+	@echo "setup: creating $(LOGS_VENV) (DuckDB and its httpfs extension)"
+	@test -x $(LOGS_VENV)/bin/python || $(PYTHON) -m venv $(LOGS_VENV)
+	@$(LOGS_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r $(LOGS_REQUIREMENTS)
+	@touch $@
+
+logs-setup: $(LOGS_STAMP)
+
+# The platform's logs in the lake's `logs` layer (read-only credentials in AWS_*; docs/metadata-and-logs.md).
+logs-search: $(STAMP) logs-setup
+	@$(PY) -m infra.ops.logs_search --stack $(STACK) $(if $(SERVICE),--service "$(SERVICE)") --from "$(FROM)" \
+		--to "$(TO)" $(if $(MATCH),--match "$(MATCH)") $(if $(JSON),--json) $(ARGS)
 
 # The prod deploy's refusal (.github/workflows/deploy.yml), for a `pulumi up` run by hand.
 require-digests: plan

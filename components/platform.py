@@ -26,8 +26,9 @@ from components.lakehouse import log_routes as lakehouse_logs
 from components.lakehouse import spec as lakehouse_spec
 from components.lakehouse.component import DatabaseAccess, Lakehouse
 from components.logs import flows as logs_flows
+from components.logs import lake as logs_lake
 from components.logs.component import LogIndices
-from components.logs.shipping import LogSource
+from components.logs.shipping import LakeLogs, LogSource
 from components.logs.snapshots import SNAPSHOT_WRITER, SnapshotTarget
 from components.metadata import flows as metadata_flows
 from components.metadata import log_routes as metadata_logs
@@ -71,8 +72,23 @@ SERVICE_BUCKETS: tuple[ServiceBucket, ...] = (
     lakehouse_spec.STORE_BUCKET,
     BACKUP_BUCKET,
 )
-# Identities that write one prefix of a service bucket (beside that bucket's own writer).
-PREFIX_WRITERS: tuple[PrefixWriter, ...] = (SNAPSHOT_WRITER,)
+# Identities that write one prefix of a bucket (beside that bucket's own writer): Elasticsearch's snapshots, and the
+# log shipper's put-only copy of the platform's logs in the lake's `logs` layer.
+PREFIX_WRITERS: tuple[PrefixWriter, ...] = (SNAPSHOT_WRITER, logs_lake.LAKE_LOG_WRITER)
+
+
+def writes_prefixes(config: StackConfig) -> bool:
+    """Whether the stack has the prefix writers: always on MinIO; on S3 only with the cluster's OIDC provider, which
+    their roles trust (the pack refuses a prod stack without it)."""
+    return config.storage.backend == "minio" or bool(config.storage.s3_settings.oidc_provider_arn)
+
+
+def lake_logs(config: StackConfig) -> LakeLogs | None:
+    """Where the log shipper writes the lake's `logs` layer; None where its writer cannot exist."""
+    if not writes_prefixes(config):
+        return None
+    store = config.object_store
+    return logs_lake.target(config.identity.name_prefix, config.identity.stack, store.region, store.server)
 
 
 def prefix_grants(config: StackConfig) -> tuple[PrefixGrant, ...]:
@@ -105,7 +121,8 @@ def flow_tables(config: StackConfig, catalog: Catalog) -> tuple[FlowTable, ...]:
         # The backup plugin runs beside the operator, so it comes with the operator the runtime installs.
         metadata_flows.flow_table(
             config.metadata, runtime_flows.CLOUDNATIVE_PG if kubernetes.install_cloudnative_pg else None),
-        logs_flows.flow_table(config.logs, web_identity=config.storage.backend == "s3"),
+        logs_flows.flow_table(config.logs, web_identity=config.storage.backend == "s3",
+                              lake_logs=lake_logs(config) is not None),
         ingestion_flows.flow_table(catalog, config.ingestion),
         lakehouse_flows.flow_table(config.lakehouse),
         presentation_flows.flow_table(kubernetes.replicas),
@@ -173,7 +190,7 @@ def network_problems(config: StackConfig, catalog: Catalog) -> list[Problem]:
 def runtime_releases(config: StackConfig) -> list[ProductRelease]:
     """The releases the runtime declares for this stack config, as `DataPlatform` wires it."""
     return releases(config.kubernetes, config.identity, config.storage, LOG_SOURCES, hosted_services(config.kubernetes),
-                    config.alerting)
+                    config.alerting, lake_logs(config))
 
 
 class DataPlatform(pulumi.ComponentResource):
@@ -186,7 +203,8 @@ class DataPlatform(pulumi.ComponentResource):
         self.runtime = KubernetesRuntime(
             f"{name}-runtime", config.kubernetes, stack, config.storage, log_sources=LOG_SOURCES,
             hosted=hosted_services(config.kubernetes), flows=flow_tables(config, catalog),
-            networks=outside_networks(config), alerting=config.alerting, opts=child_options(self)
+            networks=outside_networks(config), alerting=config.alerting, opts=child_options(self),
+            lake_logs=lake_logs(config),
         )
         self.cluster: ClusterContext = self.runtime.context
         providers = {}
@@ -211,9 +229,18 @@ class DataPlatform(pulumi.ComponentResource):
             minio_credentials=self.runtime.minio_root,
             opts=child_options(self, providers=providers),
             ca_file=self.cluster.ca_file if config.storage.backend == "minio" else None,
-            prefix_writers=PREFIX_WRITERS if (config.storage.backend == "minio"
-                                              or config.storage.s3_settings.oidc_provider_arn) else (),
+            prefix_writers=PREFIX_WRITERS if writes_prefixes(config) else (),
         )
+        # The shipper's way into the lake's `logs` layer: MinIO keys in dev, the IRSA role to assume on S3.
+        if lake_logs(config) is not None:
+            on_minio_store = config.storage.backend == "minio"
+            logs_lake.declare_secret(
+                f"{name}-lake-logs-credentials", self.cluster, self,
+                credentials=self.lake.credentials.apply(lambda keys: keys[logs_lake.LAKE_LOG_WRITER.name])
+                if on_minio_store else None,
+                role_arn=None if on_minio_store
+                else self.lake.role_arns.apply(lambda roles: roles[logs_lake.LAKE_LOG_WRITER.name]),
+            )
         # Metadata and logs run on the cluster; CloudNativePG backs up into the lake's `backups` bucket.
         in_cluster_postgres = config.metadata.backend == "cloudnative-pg"
         self.metadata = MetadataDatabase(

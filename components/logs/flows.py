@@ -55,9 +55,10 @@ def nodes(settings: LogsSettings) -> tuple[Workload, ...]:
     )
 
 
-def flow_table(settings: LogsSettings, web_identity: bool = False) -> FlowTable:
+def flow_table(settings: LogsSettings, web_identity: bool = False, lake_logs: bool = False) -> FlowTable:
     """The logs layer's pods and flows in a stack with these settings; `web_identity`: the nodes get their
-    snapshot credentials from AWS STS (S3, IRSA) rather than from their keystore (MinIO)."""
+    snapshot credentials from AWS STS (S3, IRSA) rather than from their keystore (MinIO); `lake_logs`: the shipper
+    also writes the lake's `logs` layer (components/logs/lake.py), with the same kind of credentials."""
     elasticsearch = nodes(settings)
     flows = [
         Flow(FLUENT_BIT, Service(KUBERNETES_API.name), None, "the kubernetes filter reads every record's pod metadata",
@@ -73,6 +74,14 @@ def flow_table(settings: LogsSettings, web_identity: bool = False) -> FlowTable:
         Flow(Service("prometheus"), EXPORTER, exporter.PORT, "the logs layer's ServiceMonitor scrapes the exporter",
              EXPORTER_DOCS),
     ]
+    if lake_logs:
+        flows.append(Flow(FLUENT_BIT, Service("object-store"), None,
+                          "writes the platform's logs to the lake's logs layer (s3 output, PutObject)",
+                          FLUENT_BIT_DOCS + "pipeline/outputs/s3"))
+        if web_identity:
+            flows.append(Flow(FLUENT_BIT, AWS_APIS, 443,
+                              "exchanges its service account token for the lake log writer's credentials at AWS STS",
+                              FLUENT_BIT_DOCS + "pipeline/outputs/s3"))
     # Every master-eligible and data node writes snapshot files and reads them back (the repository's
     # verification on creation, snapshots, restores): to MinIO in dev, to S3 in prod.
     for workload in elasticsearch:

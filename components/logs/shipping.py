@@ -17,6 +17,10 @@ Rules every source keeps, and `render` checks:
   the kubelet);
 - parsers and Lua scripts are named once (a name two sources define differently is an error).
 
+The lake's `logs` layer (`LakeLogs`, given by the platform when the stack has the layer's writer): every route's
+records, as they leave for Elasticsearch, also go to one `s3` output as gzip-compressed JSON lines under
+`<prefix>/service=<tag's first part>/dt=YYYY-MM-DD/`, through PutObject only (see `s3_output`).
+
 Metrics from logs (`log_to_metrics`, exposed by the `prometheus_exporter` output on LOG_METRICS_PORT,
 `/metrics`): a source puts a `LogMetric`'s section among its filters. Fluent Bit names a series
 `<namespace>_<subsystem>_<name>`; the namespace defaults to `log_metric` and the subsystem to the metric's mode,
@@ -46,6 +50,39 @@ LOG_METRICS_PATH = "/metrics"
 # The Service port's name, which Prometheus's targets carry as `endpoint`.
 LOG_METRICS_ENDPOINT = "log-metrics"
 LOG_METRICS_TAG_PREFIX = "logmetrics"
+
+
+# Where the s3 output buffers records before each upload (its `store_dir`, a writable volume of the pod).
+LAKE_STORE_DIR = "/var/fluent-bit/s3"
+# Each object holds up to this many bytes of JSON (before gzip), or what arrived within LAKE_UPLOAD_TIMEOUT.
+LAKE_FILE_SIZE = "8M"
+LAKE_UPLOAD_TIMEOUT = "5m"
+
+
+@dataclass(frozen=True)
+class LakeLogs:
+    """The lake's `logs` layer as the shipper writes it: the bucket, the writer's own key prefix (no slashes at the
+    ends), the region, and MinIO's https URL with the CA file that verifies it (None on AWS S3: the regional
+    endpoint, public CAs)."""
+
+    bucket: str
+    prefix: str
+    region: str
+    endpoint: str | None = None
+    ca_file: str | None = None
+
+    def __post_init__(self) -> None:
+        if not self.prefix or self.prefix[0] == "/" or self.prefix[-1] == "/" or {"$", "%"} & set(self.prefix):
+            raise ValueError(f"lake log prefix {self.prefix!r}: give it without leading or trailing '/', no '$' or '%'")
+
+    @property
+    def key_format(self) -> str:
+        """out_s3's `s3_key_format`: the tag's first part is the service (tags are `<service>.<kind>`), the date is
+        the UTC day of the first record in the object (strftime over gmtime), `$UUID` keeps keys unique, so no
+        object is ever overwritten; out_s3 requires the leading '/' and puts the key after `/<bucket>` in the URL
+        (fluent/fluent-bit plugins/out_s3/s3.c@v5.1.1 `s3_put_object`, src/aws/flb_aws_util.c@v5.1.1
+        `flb_get_s3_key`)."""
+        return f"/{self.prefix}/service=$TAG[0]/dt=%Y-%m-%d/%H%M%S-$UUID.json.gz"
 
 
 def section(kind: str, entries: Sequence[tuple[str, str]]) -> str:
@@ -243,14 +280,46 @@ def render_filters(sources: Sequence[LogSource]) -> str:
     return "\n".join([*shared, *(text for source in sources for text in source.filters)])
 
 
-def render_outputs(sources: Sequence[LogSource]) -> str:
+def _match(tags: Sequence[str]) -> tuple[str, str]:
+    return ("Match", tags[0]) if len(tags) == 1 else (
+        "Match_Regex", "^(" + "|".join(tag.replace(".", r"\.") for tag in tags) + ")$")
+
+
+def s3_output(tags: Sequence[str], lake: LakeLogs) -> str:
+    """The `s3` output of every route's records into the lake's `logs` layer (options: fluent/fluent-bit
+    plugins/out_s3/s3.c@v5.1.1 `config_map`):
+
+    - `use_put_object On`: out_s3 then only ever calls PutObject (no CreateMultipartUpload, UploadPart,
+      CompleteMultipartUpload or AbortMultipartUpload), so the writer's identity holds s3:PutObject alone;
+    - `compression gzip` compresses each object's body whole (and sets `Content-Encoding: gzip`); `format
+      json_lines` writes one JSON object per record, its time first under `json_date_key` in `json_date_format`
+      iso8601 (`2026-12-01T09:30:00.123456Z`), then the record's keys (src/flb_pack.c@v5.1.1
+      `flb_pack_msgpack_to_json_format`): the same allowlisted fields Elasticsearch receives;
+    - `send_content_md5 On`: S3 requires Content-MD5 on a PutObject into a bucket with object lock;
+    - `retry_exhausted_action quarantine` keeps a batch the store refused beside the buffer rather than deleting it.
+    """
+    entries = [
+        ("Name", "s3"), _match(tags), ("bucket", lake.bucket), ("region", lake.region),
+        ("s3_key_format", lake.key_format), ("s3_key_format_tag_delimiters", "."),
+        ("format", "json_lines"), ("json_date_key", "timestamp"), ("json_date_format", "iso8601"),
+        ("compression", "gzip"), ("use_put_object", "On"), ("send_content_md5", "On"),
+        ("total_file_size", LAKE_FILE_SIZE), ("upload_timeout", LAKE_UPLOAD_TIMEOUT),
+        ("store_dir", LAKE_STORE_DIR), ("retry_exhausted_action", "quarantine"), ("Retry_Limit", "False"),
+    ]
+    if lake.endpoint:
+        entries += [("endpoint", lake.endpoint), ("tls.verify", "On")]
+        if lake.ca_file:
+            entries.append(("tls.ca_file", lake.ca_file))
+    return section("OUTPUT", entries)
+
+
+def render_outputs(sources: Sequence[LogSource], lake: LakeLogs | None = None) -> str:
     by_index: dict[str, list[str]] = {}
     for route in (route for source in sources for route in source.routes):
         by_index.setdefault(route.index_prefix, []).append(route.tag)
     sections = []
     for prefix, tags in by_index.items():
-        match = ("Match", tags[0]) if len(tags) == 1 else (
-            "Match_Regex", "^(" + "|".join(tag.replace(".", r"\.") for tag in tags) + ")$")
+        match = _match(tags)
         sections.append(section("OUTPUT", [
             ("Name", "es"), match, ("Host", ELASTICSEARCH_HOST), ("Port", str(ELASTICSEARCH_PORT)),
             ("HTTP_User", "${ES_USER}"), ("HTTP_Passwd", "${ES_PASSWORD}"), ("Logstash_Format", "On"),
@@ -258,6 +327,8 @@ def render_outputs(sources: Sequence[LogSource]) -> str:
             ("Suppress_Type_Name", "On"), ("Retry_Limit", "False"), ("tls", "On"), ("tls.verify", "On"),
             ("tls.ca_file", f"{TLS_DIR}/ca.crt"),
         ]))
+    if lake is not None:
+        sections.append(s3_output([route.tag for source in sources for route in source.routes], lake))
     # The log_to_metrics series, for Prometheus (plain HTTP inside the cluster, like the built-in server on 2020).
     sections.append(section("OUTPUT", [
         ("Name", "prometheus_exporter"), ("Match", f"{LOG_METRICS_TAG_PREFIX}.*"), ("Host", "0.0.0.0"),
@@ -271,11 +342,16 @@ def render_parsers(sources: Sequence[LogSource]) -> str:
     return "\n".join(parser.section() for parser in parsers.values())  # type: ignore[attr-defined]
 
 
-def render(sources: Sequence[LogSource]) -> dict[str, str]:
-    """The fluent-bit chart's `config` sections for these sources, in their order."""
+def render(sources: Sequence[LogSource], lake: LakeLogs | None = None) -> dict[str, str]:
+    """The fluent-bit chart's `config` sections for these sources, in their order; with `lake`, every route's
+    records also go to the lake's `logs` layer."""
     check(sources)
+    for route in (route for source in sources for route in source.routes):
+        if "." not in route.tag:
+            raise ValueError(f"log route {route.tag!r}: tags are <service>.<kind>; the lake's key takes the service "
+                             "from the first part")
     return {"inputs": render_inputs(sources), "filters": render_filters(sources),
-            "outputs": render_outputs(sources), "customParsers": render_parsers(sources)}
+            "outputs": render_outputs(sources, lake), "customParsers": render_parsers(sources)}
 
 
 def lua_scripts(sources: Sequence[LogSource]) -> dict[str, str]:

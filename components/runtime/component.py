@@ -37,7 +37,7 @@ from components.kit.cluster import ClusterContext, server_certificate
 from components.kit.flows import FlowTable
 from components.kit.images import image_references
 from components.kit.release import HostedService, ProductRelease, ServerCertificate, declare_release
-from components.logs.shipping import LogSource
+from components.logs.shipping import LakeLogs, LogSource
 from components.runtime import alerting, values
 from components.runtime.config import AlertingSettings, KubernetesConfig
 from components.runtime.network import network_policies
@@ -58,7 +58,7 @@ CA_VALIDITY_HOURS = 24 * 365 * 5
 
 def releases(config: KubernetesConfig, stack: StackIdentity, storage: StorageConfig,
              log_sources: Sequence[LogSource], hosted: Sequence[HostedService],
-             alerting: AlertingSettings | None = None) -> list[ProductRelease]:
+             alerting: AlertingSettings | None = None, lake_logs: LakeLogs | None = None) -> list[ProductRelease]:
     """The shared and hosted services' releases of this stack, in install order."""
     specs = [values.cert_manager(config)] if config.install_cert_manager else []
     if config.install_cloudnative_pg:
@@ -69,7 +69,7 @@ def releases(config: KubernetesConfig, stack: StackIdentity, storage: StorageCon
     # The Prometheus Operator's CRDs before the releases that render its kinds (values.WAITS_FOR).
     specs += [values.kube_prometheus_stack(config, config.issuer(stack), alerting or AlertingSettings()),
               values.eck_operator(config),
-              values.fluent_bit(config, log_sources)]
+              values.fluent_bit(config, log_sources, lake_logs)]
     return specs
 
 
@@ -92,6 +92,7 @@ class KubernetesRuntime(pulumi.ComponentResource):
         networks: Mapping[str, tuple[str, ...]],
         alerting: AlertingSettings | None = None,
         opts: pulumi.ResourceOptions | None = None,
+        lake_logs: LakeLogs | None = None,
     ) -> None:
         super().__init__(type_token("runtime", "KubernetesRuntime"), name, None, opts)
         self._name = name
@@ -107,7 +108,8 @@ class KubernetesRuntime(pulumi.ComponentResource):
         names = {layer: namespace.metadata.name for layer, namespace in self.namespaces.items()}
         self.network_policies = [self._network_policy(manifest) for manifest in network_policies(flows, networks)]
         self.releases: dict[str, k8s.helm.v3.Release] = {}
-        specs = {spec.name: spec for spec in releases(config, stack, storage, log_sources, hosted, self._alerting)}
+        specs = {spec.name: spec for spec in releases(config, stack, storage, log_sources, hosted, self._alerting,
+                                                       lake_logs)}
         if "cert-manager" in specs:
             self._release(specs.pop("cert-manager"))
         ca_pem, issuer_ready = self._certificate_authority()

@@ -15,6 +15,7 @@ from components.kit.cluster import LOG_SHIPPER_SECRET
 from components.kit.hardening import LARGE, MEDIUM, SMALL, container_security, pod_security
 from components.kit.images import pinned_tag
 from components.kit.release import Hardening, ProductRelease, ServerCertificate
+from components.logs import lake as lake_logs
 from components.logs import shipping as logshipping
 from components.runtime.config import AlertingSettings, KubernetesConfig
 from infra.model.naming import MINIO_AUDIT_TAG, namespace_name, service_host
@@ -277,10 +278,14 @@ def kube_prometheus_stack(config: KubernetesConfig, issuer: str, alerting: Alert
     )
 
 
-def fluent_bit(config: KubernetesConfig, sources: Sequence[logshipping.LogSource]) -> ProductRelease:
+def fluent_bit(config: KubernetesConfig, sources: Sequence[logshipping.LogSource],
+               lake: logshipping.LakeLogs | None = None) -> ProductRelease:
     """The log shipper; its pipeline (inputs, parsers, routes to indices) is components/logs/shipping.py's,
-    rendered for the products' log sources."""
+    rendered for the products' log sources; with `lake`, it also writes them to the lake's `logs` layer
+    (components/logs/lake.py: credentials, token, buffer)."""
     tls_secret = TLS_SECRETS["log-shipper"].secret
+    to_lake = lake_logs.pod_values(lake) if lake is not None else {"envFrom": [], "env": [], "volumes": [],
+                                                                     "volumeMounts": []}
 
     def secret_env(name: str, key: str) -> dict[str, Any]:
         return {"name": name, "valueFrom": {"secretKeyRef": {"name": LOG_SHIPPER_SECRET, "key": key}}}
@@ -295,7 +300,8 @@ def fluent_bit(config: KubernetesConfig, sources: Sequence[logshipping.LogSource
             "image": default_image(FLUENT_BIT),
             "testFramework": {"enabled": False},
             "metricsPort": LOG_SHIPPER_METRICS_PORT,
-            "env": [secret_env("ES_USER", "username"), secret_env("ES_PASSWORD", "password")],
+            "env": [secret_env("ES_USER", "username"), secret_env("ES_PASSWORD", "password"), *to_lake["env"]],
+            **({"envFrom": to_lake["envFrom"]} if to_lake["envFrom"] else {}),
             "extraPorts": [
                 {"name": "audit", "port": LOG_SHIPPER_AUDIT_PORT, "containerPort": LOG_SHIPPER_AUDIT_PORT,
                  "protocol": "TCP"},
@@ -309,13 +315,15 @@ def fluent_bit(config: KubernetesConfig, sources: Sequence[logshipping.LogSource
                 {"name": "tls", "secret": {"secretName": tls_secret}},
                 {"name": "state", "emptyDir": {}},
                 {"name": "kubelet-pods", "hostPath": {"path": logshipping.KUBELET_PODS, "type": "Directory"}},
+                *to_lake["volumes"],
             ],
             "extraVolumeMounts": [
                 {"name": "tls", "mountPath": logshipping.TLS_DIR, "readOnly": True},
                 {"name": "state", "mountPath": logshipping.STATE_DIR},
                 {"name": "kubelet-pods", "mountPath": logshipping.KUBELET_PODS, "readOnly": True},
+                *to_lake["volumeMounts"],
             ],
-            "config": logshipping.render(sources),
+            "config": logshipping.render(sources, lake),
             # Mounted by the chart at /fluent-bit/scripts (logshipping.LUA_DIR); the chart passes each through `tpl`,
             # so the scripts hold no `{{`.
             "luaScripts": logshipping.lua_scripts(sources),

@@ -32,9 +32,10 @@ class ServiceBucket:
 
 
 # The layer's own: S3's server access logs of every other bucket (MinIO's audit goes to the log shipper instead).
+# The shipper writes the lake's `logs` layer through a put-only prefix writer (components/logs/lake.py), not this
+# identity, which never touches `logs`.
 LOG_SHIPPER = "log-shipper"
-ACCESS_LOGS = ServiceBucket("access-logs", LOG_SHIPPER,
-                            "Ships job logs into the logs layer and audit events into access-logs.")
+ACCESS_LOGS = ServiceBucket("access-logs", LOG_SHIPPER, "Writes audit events into access-logs.")
 
 
 def bucket_roles(service_buckets: Sequence[ServiceBucket]) -> tuple[str, ...]:
@@ -91,8 +92,9 @@ def identity_name(role: str) -> str:
 
 def identities(catalog: Catalog, service_buckets: Sequence[ServiceBucket],
                prefix_grants: Sequence[PrefixGrant] = ()) -> list[Identity]:
-    """Catalog roles with object-store credentials, then one writer per service bucket (the log shipper also
-    writes the lake's `logs`); a prefix grant adds its prefix to its writer (which must be one of these)."""
+    """Catalog roles with object-store credentials, then one writer per service bucket; a prefix grant adds its
+    prefix to its writer (which must be one of these). Nothing here writes the lake's `logs` layer: only its
+    put-only prefix writer does (`PrefixWriter.access == "put"`)."""
     derived = []
     for role in catalog.roles:
         if not role.storage:
@@ -104,8 +106,6 @@ def identities(catalog: Catalog, service_buckets: Sequence[ServiceBucket],
     for bucket in service_buckets:
         writers.setdefault(bucket.writer, []).append(bucket.role)
         descriptions.setdefault(bucket.writer, bucket.description)
-    if LOG_SHIPPER in writers:
-        writers[LOG_SHIPPER].insert(0, "logs")
     for writer, roles in writers.items():
         derived.append(Identity(writer, descriptions[writer], tuple((role, "write") for role in roles)))
     by_name = {identity.name: index for index, identity in enumerate(derived)}
@@ -295,6 +295,10 @@ PREFIX_LIST_ACTIONS = ("s3:ListBucket",)
 PREFIX_BUCKET_ACTIONS = ("s3:GetBucketLocation", "s3:ListBucketMultipartUploads")
 PREFIX_OBJECT_ACTIONS = ("s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload",
                          "s3:ListMultipartUploadParts")
+# A put-only writer: new objects under its prefix and nothing else (no list, no read, no delete, no multipart).
+PUT_ONLY_ACTIONS = ("s3:PutObject",)
+# A prefix reader: list the keys under the prefix and read those objects; nothing else.
+PREFIX_READ_ACTIONS = ("s3:GetObject",)
 
 
 @dataclass(frozen=True)
@@ -310,14 +314,22 @@ class PrefixWriter:
     description: str
     namespace: str
     service_account: str
+    access: Literal["read-write", "put"] = "read-write"
+    """`put`: the writer only adds objects under its prefix (PutObject), for an append-only trail such as the
+    lake's `logs` layer under object lock; it never lists, reads, overwrites knowingly or deletes."""
 
 
 def prefix_policy_document(writer: PrefixWriter, bucket_names: dict[str, str]) -> str:
     """The writer's S3 policy (same grammar on AWS and MinIO): list only keys under its prefix, read, write and
     delete objects only there. S3's repository clients also need the bucket's location and its multipart uploads
-    (to clean up their own abandoned ones), which take no prefix condition."""
+    (to clean up their own abandoned ones), which take no prefix condition. A put-only writer gets PutObject under
+    its prefix and nothing else."""
     bucket = bucket_arn(bucket_names[writer.bucket_role])
     prefix = writer.prefix.strip("/")
+    if writer.access == "put":
+        return json.dumps({"Version": "2012-10-17", "Statement": [
+            {"Sid": "PutUnderOwnPrefix", "Effect": "Allow", "Action": [*PUT_ONLY_ACTIONS],
+             "Resource": [f"{bucket}/{prefix}/*"]}]}, sort_keys=True)
     statements = [
         {"Sid": "ListOwnPrefix", "Effect": "Allow", "Action": [*PREFIX_LIST_ACTIONS], "Resource": [bucket],
          "Condition": {"StringLike": {"s3:prefix": [f"{prefix}/*"]}}},
@@ -326,6 +338,19 @@ def prefix_policy_document(writer: PrefixWriter, bucket_names: dict[str, str]) -
          "Resource": [f"{bucket}/{prefix}/*"]},
     ]
     return json.dumps({"Version": "2012-10-17", "Statement": statements}, sort_keys=True)
+
+
+def prefix_reader_document(bucket: str, prefix: str) -> str:
+    """Read-only access to one prefix of one bucket (same grammar on AWS and MinIO): list the keys under it, read
+    those objects; no write, no delete, nothing elsewhere. What a person searching the lake's logs needs
+    (infra/ops/logs_search.py prints it for the stack)."""
+    arn, prefix = bucket_arn(bucket), prefix.strip("/")
+    return json.dumps({"Version": "2012-10-17", "Statement": [
+        {"Sid": "ListUnderPrefix", "Effect": "Allow", "Action": [*PREFIX_LIST_ACTIONS], "Resource": [arn],
+         "Condition": {"StringLike": {"s3:prefix": [f"{prefix}/*"]}}},
+        {"Sid": "ReadUnderPrefix", "Effect": "Allow", "Action": [*PREFIX_READ_ACTIONS],
+         "Resource": [f"{arn}/{prefix}/*"]},
+    ]}, sort_keys=True)
 
 
 def oidc_issuer(provider_arn: str) -> str:

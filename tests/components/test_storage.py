@@ -9,7 +9,7 @@ import pytest
 
 from components.lakehouse.spec import BACKUP_PREFIX
 from components.logs.snapshots import SNAPSHOT_WRITER
-from components.platform import SERVICE_BUCKETS
+from components.platform import PREFIX_WRITERS, SERVICE_BUCKETS
 from components.storage.access import LIST_BUCKET_ACTIONS, WRITE_BUCKET_ACTIONS, identities
 from infra.model.catalog import load_catalog
 from infra.model.images import VENDOR_LOCK, parse_reference
@@ -27,7 +27,7 @@ ACCESS_MATRIX = {
     "ingestion": {"bronze": "write"},
     "transformation": {"bronze": "read", "silver": "write", "gold": "write"},
     "query-engine": {"bronze": "read", "silver": "read", "gold": "read"},
-    "log-shipper": {"logs": "write", "access-logs": "write"},
+    "log-shipper": {"access-logs": "write"},
     "airbyte": {"airbyte": "write"},
     "dremio": {"dremio-store": "write"},
     "backups": {"backups": "write"},
@@ -126,7 +126,7 @@ def test_dev_identity_policies_fit_the_servers_iam_rules(dev):
     backups = "arn:aws:s3:::dataplatform-dev-backups"
     object_arns |= {f"{backups}/{BACKUP_PREFIX}*", f"{backups}/{BACKUP_PREFIX.rstrip('/')}"}
     policies = [policy for policy in dev.of_type("minio:index/iamPolicy:IamPolicy")
-                if policy.inputs["name"] != f"dataplatform-dev-{SNAPSHOT_WRITER.name}"]
+                if policy.inputs["name"] not in {f"dataplatform-dev-{writer.name}" for writer in PREFIX_WRITERS}]
     assert len(policies) == len(ACCESS_MATRIX)
     for policy in policies:
         for statement in json.loads(policy.inputs["policy"])["Statement"]:
@@ -208,7 +208,8 @@ def test_every_identity_against_every_bucket(stack, stack_recording):
     policy_type = "minio:index/iamPolicy:IamPolicy" if stack == "dev" else "aws:iam/userPolicy:UserPolicy"
     documents = {
         r.name.removeprefix("platform-lake-").removesuffix("-policy").removesuffix("-s3"): r.inputs["policy"]
-        for r in recording.of_type(policy_type) if not r.name.endswith("-kms") and SNAPSHOT_WRITER.name not in r.name
+        for r in recording.of_type(policy_type)
+        if not r.name.endswith("-kms") and not any(writer.name in r.name for writer in PREFIX_WRITERS)
     }
     assert sorted(documents) == sorted(ACCESS_MATRIX)
     for identity, grants in ACCESS_MATRIX.items():
@@ -245,8 +246,8 @@ def test_prod_kms_use_is_granted_by_the_key_policy(prod):
     assert statements["LakeIdentitiesReadThroughS3"]["Principal"] == {"AWS": [user("query-engine")]}
     assert statements["LakeIdentitiesReadThroughS3"]["Action"] == ["kms:Decrypt", "kms:DescribeKey"]
     assert statements["LakeIdentitiesWriteThroughS3"]["Principal"] == {"AWS": sorted([
-        *(user(name) for name in ("ingestion", "transformation", "log-shipper", "airbyte", "dremio", "backups")),
-        f"arn:aws:iam::111122223333:role/dataplatform-prod-{SNAPSHOT_WRITER.name}"])}
+        *(user(name) for name in ("ingestion", "transformation", "airbyte", "dremio", "backups")),
+        *(f"arn:aws:iam::111122223333:role/dataplatform-prod-{writer.name}" for writer in PREFIX_WRITERS)])}
     assert statements["LakeIdentitiesWriteThroughS3"]["Condition"] == {
         "StringEquals": {"kms:ViaService": "s3.eu-west-1.amazonaws.com"}}
     admin = statements["AccountAdministersKey"]["Action"]
@@ -264,7 +265,8 @@ def test_credentials_are_secret_outputs(dev, prod):
     for recording in (dev, prod):
         credentials = recording.stack_outputs["lakeCredentials"]
         assert is_secret(credentials)
-        writers = [SNAPSHOT_WRITER.name] if recording is dev else []  # on S3 the writer has a role, no key
+        # On S3 the prefix writers have roles, no key.
+        writers = [writer.name for writer in PREFIX_WRITERS] if recording is dev else []
         assert sorted(credentials["value"]) == sorted([*ACCESS_MATRIX, *writers])
         assert all(c["secret_access_key"].startswith(SECRET_SENTINEL_PREFIX) for c in credentials["value"].values())
 
@@ -289,12 +291,13 @@ def test_the_snapshot_writer_reaches_only_its_prefix_of_the_backups_bucket(dev, 
     statements = {s["Sid"]: s for s in json.loads(policy.inputs["policy"])["Statement"]}
     assert statements["ObjectsUnderOwnPrefix"]["Resource"] == [f"{bucket}/elasticsearch/*"]
     assert statements["ListOwnPrefix"]["Condition"] == {"StringLike": {"s3:prefix": ["elasticsearch/*"]}}
-    (role,) = prod.of_type("aws:iam/role:Role")
+    (role,) = [r for r in prod.of_type("aws:iam/role:Role") if r.name.endswith(SNAPSHOT_WRITER.name)]
     trust = json.loads(role.inputs["assumeRolePolicy"])["Statement"][0]
     issuer = "oidc.eks.eu-west-1.amazonaws.com/id/EXAMPLED539D4633E53DE1B71EXAMPLE"
     assert trust["Action"] == "sts:AssumeRoleWithWebIdentity"
     assert trust["Condition"] == {"StringEquals": {f"{issuer}:sub": "system:serviceaccount:dp-logs:logs-snapshots",
                                                    f"{issuer}:aud": "sts.amazonaws.com"}}
     assert not [key for key in prod.of_type("aws:iam/accessKey:AccessKey") if SNAPSHOT_WRITER.name in key.name]
-    (role_policy,) = [p for p in prod.of_type("aws:iam/rolePolicy:RolePolicy") if p.name.endswith("-s3")]
+    (role_policy,) = [p for p in prod.of_type("aws:iam/rolePolicy:RolePolicy")
+                      if p.name.endswith(f"{SNAPSHOT_WRITER.name}-s3")]
     assert allowed_actions(role_policy.inputs["policy"], "dataplatform-prod-logs") == set()

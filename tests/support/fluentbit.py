@@ -10,14 +10,27 @@ through `lupa`, as Fluent Bit runs it: return codes -1/0/1/2, integral numbers b
 Bit's record accessor does; Label_Field values; Discard_Logs). Outputs: `es` with Logstash_Format, giving the index
 name and the document with the Time_Key field, and `prometheus_exporter`, giving the text exposition of the series
 whose metrics tag it matches (names `<namespace>_<subsystem>_<name>`, namespace `log_metric` and subsystem the mode
-by default; bucket bounds printed as cmetrics prints them, `30.0`). Tail/CRI decoding and the kubernetes filter
-are not modelled: records enter with the `log` line and the `kubernetes` map that filter would add.
+by default; bucket bounds printed as cmetrics prints them, `30.0`), and `s3` (`S3Object`s: what out_s3 uploads
+with `use_put_object On`, `format json_lines` and `compression gzip`, one object per tag and flush; keys from
+`s3_key_format` as `flb_get_s3_key` forms them: `$TAG[n]` parts split on `s3_key_format_tag_delimiters`, `$TAG`,
+`$INDEX`, `$UUID` as 8 random characters, strftime over the UTC time of the object's first record, and the
+`-object<8 random>` suffix when the format has neither `$UUID` nor `$INDEX`; the body one JSON object per line, the
+time first under `json_date_key` (iso8601 with microseconds and `Z`), gzip-compressed whole, with the headers
+`Content-Encoding: gzip` and, with `send_content_md5`, `Content-MD5`; sources: fluent/fluent-bit
+plugins/out_s3/s3.c, src/aws/flb_aws_util.c and src/flb_pack.c at v5.1.1). Other out_s3 modes (multipart, other
+formats or codecs) raise rather than be modelled wrongly. Tail/CRI decoding and the kubernetes filter are not
+modelled: records enter with the `log` line and the `kubernetes` map that filter would add.
 """
 
 from __future__ import annotations
 
+import base64
 import fnmatch
+import gzip
+import hashlib
 import json
+import secrets
+import string
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -72,6 +85,45 @@ class Event:
 class Document:
     index: str
     body: dict[str, Any]
+
+
+@dataclass
+class S3Object:
+    """One PutObject of the s3 output: the bucket, the key (without the leading '/'), the body and its headers."""
+
+    bucket: str
+    key: str
+    body: bytes
+    headers: dict[str, str]
+
+    def lines(self) -> list[dict[str, Any]]:
+        return [json.loads(line) for line in gzip.decompress(self.body).decode().splitlines()]
+
+
+_TAG_PART = regex.compile(r"\$TAG\[(\d+)\]")
+_ALPHANUMERIC = string.ascii_letters + string.digits
+
+
+def _random8() -> str:
+    return "".join(secrets.choice(_ALPHANUMERIC) for _ in range(8))
+
+
+def s3_key(key_format: str, time: datetime, tag: str, delimiters: str = ".", index: int = 0) -> str:
+    """`flb_get_s3_key`: tag parts (strtok over the delimiters, at most 10), the whole tag, the index, a random
+    `$UUID`, then strftime over the UTC time."""
+    parts = [part for part in regex.split("[" + regex.escape(delimiters) + "]", tag) if part][:10]
+    key = key_format
+    for position, part in enumerate(parts):
+        key = key.replace(f"$TAG[{position}]", part)
+    if _TAG_PART.search(key):
+        raise AssertionError(f"s3_key_format {key_format!r}: tag {tag!r} has no such part; out_s3 would only warn "
+                             "and write '<tag>[n]' into the key")
+    key = key.replace("$TAG", tag).replace("$INDEX", str(index)).replace("$UUID", _random8())
+    return time.astimezone(UTC).strftime(key)
+
+
+def _iso8601(time: datetime) -> str:
+    return time.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S") + f".{time.microsecond:06d}Z"
 
 
 def _strptime(text: str, fmt: str) -> datetime:
@@ -133,6 +185,7 @@ class FluentBit:
         self.lua = lupa.LuaRuntime(unpack_returned_tuples=True)
         for script in (lua_scripts or {}).values():
             self.lua.execute(script)
+        self.s3_buffers: dict[tuple[int, str], list[Event]] = {}
         self.metrics: dict[int, Metric] = {}
         for position, section in enumerate(self.filters):
             if section.get("Name") == "log_to_metrics":
@@ -146,10 +199,53 @@ class FluentBit:
     def run(self, tag: str, time: datetime, record: dict[str, Any]) -> list[Document]:
         documents: list[Document] = []
         for event in self._filter(Event(tag, time, dict(record)), 0):
-            for output in self.outputs:
+            for position, output in enumerate(self.outputs):
                 if output.get("Name") == "es" and output.matches(event.tag):
                     documents.append(self._es(output, event))
+                if output.get("Name") == "s3" and output.matches(event.tag):
+                    self.s3_buffers.setdefault((position, event.tag), []).append(event)
         return documents
+
+    def flush_s3(self) -> list[S3Object]:
+        """What the s3 outputs upload for the records buffered so far (as at `upload_timeout`): one object per
+        output and tag, keyed by the time of its first record; the buffers are emptied."""
+        objects = []
+        for (position, tag), events in self.s3_buffers.items():
+            objects.append(self._s3(self.outputs[position], tag, events))
+        self.s3_buffers = {}
+        return objects
+
+    def _s3(self, output: Section, tag: str, events: list[Event]) -> S3Object:
+        def setting(key: str, default: str) -> str:
+            return (output.get(key) or default).strip()
+
+        if setting("use_put_object", "false").lower() not in ("on", "true"):
+            raise AssertionError("the model covers out_s3's PutObject mode only (use_put_object On)")
+        if setting("format", "json_lines") != "json_lines" or setting("compression", "none") not in ("gzip", "none"):
+            raise AssertionError("the model covers format json_lines, compression gzip or none")
+        if setting("json_date_format", "iso8601").lower() != "iso8601":
+            raise AssertionError("the model covers json_date_format iso8601 (out_s3's default)")
+        key_format = setting("s3_key_format", "/fluent-bit-logs/$TAG/%Y/%m/%d/%H/%M/%S")
+        if not key_format.startswith("/"):
+            raise AssertionError("out_s3 refuses an s3_key_format that does not start with '/'")
+        key = s3_key(key_format, events[0].time, tag, setting("s3_key_format_tag_delimiters", "."))
+        if "$UUID" not in key_format and "$INDEX" not in key_format and \
+                setting("static_file_path", "false").lower() not in ("on", "true") and len(key) + 16 <= 1024:
+            key += f"-object{_random8()}"
+        date_key = setting("json_date_key", "date")
+        lines = []
+        for event in events:
+            line = {} if date_key.lower() in ("false", "off") else {date_key: _iso8601(event.time)}
+            line.update(event.record)
+            lines.append(json.dumps(line, separators=(",", ":"), ensure_ascii=False))
+        body = "".join(line + "\n" for line in lines).encode()
+        headers = {}
+        if setting("compression", "none") == "gzip":
+            body = gzip.compress(body)
+            headers["Content-Encoding"] = "gzip"
+        if setting("send_content_md5", "false").lower() in ("on", "true"):
+            headers["Content-MD5"] = base64.b64encode(hashlib.md5(body).digest()).decode()
+        return S3Object(setting("bucket", ""), key.removeprefix("/"), body, headers)
 
     def exposition(self) -> str:
         """What the `prometheus_exporter` outputs serve: every series whose metrics tag one of them matches."""
@@ -327,19 +423,20 @@ class FluentBit:
         return Document(index, {output.get("Time_Key", "@timestamp"): stamp, **event.record})
 
 
-def platform_config() -> dict[str, str]:
-    """The `config` sections the platform's log shipper gets: every product's log source, in the platform's order."""
+def platform_config(lake: Any = None) -> dict[str, str]:
+    """The `config` sections the platform's log shipper gets: every product's log source, in the platform's order;
+    with `lake` (a `shipping.LakeLogs`), its copy into the lake's `logs` layer too."""
     from components.logs import shipping
     from components.platform import LOG_SOURCES
 
-    return shipping.render(LOG_SOURCES)
+    return shipping.render(LOG_SOURCES, lake)
 
 
-def platform_shipper() -> FluentBit:
+def platform_shipper(lake: Any = None) -> FluentBit:
     """The platform's log shipper as configured: its rendered sections and its Lua scripts."""
     from components.logs import shipping
     from components.platform import LOG_SOURCES
 
-    rendered = platform_config()
+    rendered = platform_config(lake)
     return FluentBit(rendered["filters"], rendered["outputs"], rendered["customParsers"],
                      shipping.lua_scripts(LOG_SOURCES))
