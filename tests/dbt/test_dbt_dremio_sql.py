@@ -9,7 +9,7 @@ Reflection models are left out: dbt-dremio creates them through the REST API (`/
 
 Each statement is checked by tests/support/dremio_sql.py: parsed by sqlglot's `dremio` dialect (a real parser,
 sqlglot's reading of Dremio), function names against the list extracted from Dremio's source, unquoted names
-against the reserved words Dremio's grammar adds. With a dremio-oss checkout at hand (VENDOR_SOURCES), the lists
+against the words Dremio's parser reserves. With a dremio-oss checkout at hand (VENDOR_SOURCES), the lists
 are compared with the source at the pinned commit; without one that test skips and the committed lists stand.
 """
 
@@ -179,7 +179,9 @@ def test_every_target_branch_is_rendered_for_dremio(rendered):
     ("select customer_id, select DATEDIFF(max(d), min(d)) as days from t group by customer_id", "does not parse"),
     ("select epoch_ms(loaded_at) as t from x", "epoch_ms(), which Dremio does not register"),
     ("select list_aggregate(v, 'sum') from x", "list_aggregate(), which Dremio does not register"),
-    ("select a from x where files = 1", "`files` is a reserved word"),
+    ("select a from x where files = 1", "`files` is a reserved word"),  # Dremio's Parser.tdd
+    ("select order_id as value from x", "`value` is a reserved word"),  # Calcite's Parser.jj
+    ("select amount::decimal(12, 2) from x", "`x::type` is not Dremio SQL"),
     ("alter pds \"a\".\"b\" refresh metadata lazy update", "no checked Dremio grammar production"),
 ])
 def test_the_check_refuses_what_dremio_refuses(sql, why):
@@ -188,10 +190,11 @@ def test_the_check_refuses_what_dremio_refuses(sql, why):
     assert any(why in str(problem) for problem in problems), problems
 
 
-def test_the_facts_are_dremio_source_at_the_pinned_commit():
-    git_dir = dremio_sql.oss_git_dir()
-    if git_dir is None:
-        pytest.skip("no dremio-oss checkout: set VENDOR_SOURCES to a folder holding dremio+dremio-oss/repo")
-    assert dremio_sql.read_facts(dremio_sql.FUNCTIONS_FILE) == dremio_sql.functions_in_source(git_dir)
-    assert dremio_sql.read_facts(dremio_sql.KEYWORDS_FILE) == dremio_sql.reserved_keywords_in_source(git_dir)
-    assert dremio_sql.commands_in_grammar(git_dir) == []
+def test_the_facts_are_the_vendors_source_at_the_pinned_commits():
+    oss, calcite = dremio_sql.vendor_git_dir("dremio+dremio-oss"), dremio_sql.vendor_git_dir("apache+calcite")
+    if oss is None or calcite is None:
+        pytest.skip("no vendor checkouts: set VENDOR_SOURCES to a folder holding dremio+dremio-oss/repo and "
+                    "apache+calcite/repo; the committed lists stand")
+    assert dremio_sql.read_facts(dremio_sql.FUNCTIONS_FILE) == dremio_sql.functions_in_source(oss)
+    assert dremio_sql.read_facts(dremio_sql.KEYWORDS_FILE) == dremio_sql.reserved_keywords_in_source(oss, calcite)
+    assert dremio_sql.commands_in_grammar(oss) == []

@@ -1,6 +1,6 @@
 """Checks SQL meant for Dremio against what Dremio's own source defines, as far as it can without a Dremio server.
 
-Three checks per statement, each with what it rests on:
+Four checks per statement, each with what it rests on:
 - it parses with sqlglot's `dremio` dialect: a real SQL parser, but sqlglot's reading of Dremio, not Dremio's
   JavaCC grammar (sabot/grammar in dremio-oss builds on Calcite's Parser.jj, which needs Dremio's Calcite fork to
   generate; that is not done here). A statement sqlglot only keeps as an opaque command must be one of
@@ -10,12 +10,18 @@ Three checks per statement, each with what it rests on:
   serves (services/functions/.../function_specs), the `@FunctionTemplate` names of its Java functions and the
   `funcName` entries of its code-generation data. Dremio's Gandiva functions are not in that source; a name
   missing from the list is an error until the list says otherwise;
-- no unquoted identifier is a keyword Dremio's grammar adds as reserved (`dremio_keywords.txt`: the `keywords`
-  of sabot/grammar's Parser.tdd less its `nonReservedKeywords`). Calcite's own reserved words come with
-  Calcite's Parser.jj, which dremio-oss does not hold; sqlglot refuses the common ones.
+- no `x::type` cast, which sqlglot reads in every dialect and neither grammar defines;
+- no unquoted identifier is a word Dremio's parser reserves (`dremio_keywords.txt`). Dremio's grammar is Calcite's
+  Parser.jj with Dremio's additions (sabot/grammar/pom.xml unpacks it from calcite-core), and Parser.jj says "anything
+  in this list [its keyword tokens] is a reserved word unless it appears in the NonReservedKeyWord() production",
+  which lists the `nonReservedKeywords` of Dremio's Parser.tdd. So the list is Calcite's keyword tokens (upstream
+  Calcite at `CALCITE_TAG`, the release Dremio's fork `1.21.0-202408272207160933-20207fef`, pinned in dremio-oss's
+  pom.xml, is based on; the fork's own patches are not public) plus Parser.tdd's `keywords`, less its
+  `nonReservedKeywords`.
 
-The two lists are facts (names) taken from the vendor's source; `read_facts` and `*_in_source` regenerate and
-compare them when a checkout of dremio-oss is at hand (VENDOR_SOURCES/dremio+dremio-oss/repo, a git directory).
+The two lists are facts (names) taken from the vendors' source; `write_facts` regenerates them and the test
+compares them when checkouts are at hand (VENDOR_SOURCES/dremio+dremio-oss/repo and
+VENDOR_SOURCES/apache+calcite/repo, git directories).
 """
 
 from __future__ import annotations
@@ -37,6 +43,8 @@ HERE = Path(__file__).resolve().parent
 FUNCTIONS_FILE = HERE / "dremio_functions.txt"
 KEYWORDS_FILE = HERE / "dremio_keywords.txt"
 GRAMMAR = "sabot/grammar/src/main/codegen"
+CALCITE_TAG = "calcite-1.21.0"
+CALCITE_PARSER = "core/src/main/codegen/templates/Parser.jj"
 
 # Statements sqlglot keeps as opaque commands: each with the grammar include of sabot/grammar that accepts it (at
 # OSS_COMMIT) and the tokens its production reads, in order; `commands_in_grammar` finds them there.
@@ -102,6 +110,16 @@ def function_calls(sql: str) -> list[str]:
     return found
 
 
+# Calcite's TimestampInterval(): the unit TIMESTAMPADD and TIMESTAMPDIFF take first, a keyword, not a name.
+TIME_UNITS = {"YEAR", "QUARTER", "MONTH", "WEEK", "DAY", "HOUR", "MINUTE", "SECOND", "MICROSECOND", "FRAC_SECOND"}
+
+
+def _time_unit_argument(identifier: exp.Identifier) -> bool:
+    column = identifier.parent
+    return (isinstance(column, exp.Column) and isinstance(column.parent, exp.TimestampDiff | exp.TimestampAdd)
+            and column.arg_key == "this" and identifier.name.upper() in TIME_UNITS)
+
+
 def check_statement(sql: str, functions: set[str], keywords: set[str]) -> list[Problem]:
     label = _statement_label(sql)
     body = _strip_comments(sql).rstrip().rstrip(";")
@@ -119,8 +137,14 @@ def check_statement(sql: str, functions: set[str], keywords: set[str]) -> list[P
                 problems.append(Problem(label, "a statement no checked Dremio grammar production accepts"))
             continue
         for identifier in tree.find_all(exp.Identifier):
+            if _time_unit_argument(identifier):
+                continue
             if not identifier.quoted and identifier.name.upper() in keywords:
                 problems.append(Problem(label, f"`{identifier.name}` is a reserved word in Dremio: quote it"))
+    if any(token.token_type == TokenType.DCOLON for token in sqlglot.tokenize(body, read="dremio")):
+        # sqlglot reads `x::type` in any dialect; neither Calcite's Parser.jj (CALCITE_TAG) nor Dremio's grammar
+        # defines a "::" token.
+        problems.append(Problem(label, "`x::type` is not Dremio SQL: write cast(x as type)"))
     for name in function_calls(body):
         if name.upper() not in functions:
             problems.append(Problem(label, f"calls {name}(), which Dremio does not register"))
@@ -129,12 +153,12 @@ def check_statement(sql: str, functions: set[str], keywords: set[str]) -> list[P
 
 # ---- the facts, from Dremio's source -------------------------------------------------------------------------
 
-def oss_git_dir() -> Path | None:
-    """A git directory holding dremio-oss (VENDOR_SOURCES/dremio+dremio-oss/repo), or None."""
+def vendor_git_dir(owner_name: str) -> Path | None:
+    """The git directory VENDOR_SOURCES/<owner>+<name>/repo, or None when there is none."""
     root = os.environ.get("VENDOR_SOURCES")
     if not root:
         return None
-    path = Path(root) / "dremio+dremio-oss" / "repo"
+    path = Path(root) / owner_name / "repo"
     return path if path.is_dir() else None
 
 
@@ -168,9 +192,14 @@ def _tdd_list(text: str, key: str) -> set[str]:
     return set(re.findall(r'"([A-Z_0-9]+)"', re.sub(r"#.*", "", block.group(1))))
 
 
-def reserved_keywords_in_source(git_dir: Path, commit: str = OSS_COMMIT) -> set[str]:
-    text = _git(git_dir, "show", f"{commit}:{GRAMMAR}/data/Parser.tdd")
-    return _tdd_list(text, "keywords") - _tdd_list(text, "nonReservedKeywords")
+def reserved_keywords_in_source(oss: Path, calcite: Path) -> set[str]:
+    tdd = _git(oss, "show", f"{OSS_COMMIT}:{GRAMMAR}/data/Parser.tdd")
+    parser = _git(calcite, "show", f"{CALCITE_TAG}:{CALCITE_PARSER}")
+    block = parser.split("/* KEYWORDS:", 1)[1].split("}", 1)[0]
+    calcite_keywords = set(re.findall(r'<\s*[A-Z_0-9]+\s*:\s*"([A-Z_0-9]+)"\s*>', block))
+    if len(calcite_keywords) < 500:
+        raise ValueError(f"{CALCITE_PARSER} at {CALCITE_TAG}: only {len(calcite_keywords)} keyword tokens found")
+    return (calcite_keywords | _tdd_list(tdd, "keywords")) - _tdd_list(tdd, "nonReservedKeywords")
 
 
 def commands_in_grammar(git_dir: Path, commit: str = OSS_COMMIT) -> list[str]:
@@ -187,18 +216,21 @@ def commands_in_grammar(git_dir: Path, commit: str = OSS_COMMIT) -> list[str]:
     return missing
 
 
-def write_facts(git_dir: Path) -> None:
-    """Regenerates the two fact lists from a dremio-oss checkout."""
-    for path, names, what in ((FUNCTIONS_FILE, functions_in_source(git_dir), "functions Dremio registers"),
-                              (KEYWORDS_FILE, reserved_keywords_in_source(git_dir), "reserved words Dremio adds")):
-        path.write_text(f"# The {what}, from dremio-oss at {OSS_COMMIT}\n"
-                        "# (tests/support/dremio_sql.py says how; regenerate with\n"
-                        "#  VENDOR_SOURCES=<dir> python -m tests.support.dremio_sql).\n"
+def write_facts(oss: Path, calcite: Path) -> None:
+    """Regenerates the two fact lists from checkouts of dremio-oss and Calcite."""
+    for path, names, what in (
+            (FUNCTIONS_FILE, functions_in_source(oss), f"functions Dremio registers (dremio-oss {OSS_COMMIT})"),
+            (KEYWORDS_FILE, reserved_keywords_in_source(oss, calcite),
+             f"words Dremio's parser reserves (dremio-oss {OSS_COMMIT}, Calcite {CALCITE_TAG})")):
+        path.write_text(f"# The {what}.\n"
+                        "# tests/support/dremio_sql.py says how; regenerate with\n"
+                        "# VENDOR_SOURCES=<dir> .venv/bin/python -m tests.support.dremio_sql\n"
                         + "".join(f"{name}\n" for name in sorted(names)))
 
 
 if __name__ == "__main__":
-    found = oss_git_dir()
-    if found is None:
-        raise SystemExit("set VENDOR_SOURCES to a folder holding dremio+dremio-oss/repo (a git directory)")
-    write_facts(found)
+    sources = vendor_git_dir("dremio+dremio-oss"), vendor_git_dir("apache+calcite")
+    if None in sources:
+        raise SystemExit("set VENDOR_SOURCES to a folder holding dremio+dremio-oss/repo and apache+calcite/repo "
+                         "(git directories)")
+    write_facts(*sources)
