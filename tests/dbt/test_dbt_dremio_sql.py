@@ -23,6 +23,7 @@ import pytest
 import sqlglot
 from support.dbt_workspace import REPO_ROOT, Workspace
 
+from components.lakehouse.provider import s3_source
 from tests.support import dremio_sql
 from tests.support.dremio_server import FakeDremio
 from tests.support.tls import make_pki
@@ -138,6 +139,21 @@ def test_every_model_test_and_source_reaches_dremio(rendered):
     assert len([sql for sql in rendered.runs["source freshness"] if FRESHNESS.search(sql)]) == len(sources)
 
 
+def test_what_a_merge_writes_is_an_iceberg_table(rendered):
+    """Dremio refuses DML (MERGE among it) on a table that is not Iceberg: "Table [...] is not configured to support
+    DML operations" (IcebergUtils.checkTableExistenceAndMutability, dremio-oss at OSS_COMMIT). A CTAS without
+    `store as (type=>'iceberg')` writes the source's defaultCtasFormat, which the platform sets to PARQUET."""
+    default = s3_source("lake_write", "key", ["bucket"])["config"]["defaultCtasFormat"]
+    first = [_body(sql) for sql in rendered.runs["first build"]]
+    merged = {re.match(r"merge into ((?:\"[^\"]+\"\.)*\"[^\"]+\")", sql).group(1)
+              for sql in (_body(sql) for sql in rendered.runs["second build"]) if sql.startswith("merge into")}
+    assert merged
+    for table in sorted(merged):
+        (created,) = [sql for sql in first if sql.startswith(f"create table {table} ")]
+        iceberg = re.match(rf"create table {re.escape(table)} store as \( ?type ?=> ?'iceberg'", created, re.I)
+        assert iceberg or default == "ICEBERG", f"{table} is merged into but created as {default}: {created[:200]}"
+
+
 def test_every_statement_is_dremio_sql(rendered):
     functions = dremio_sql.read_facts(dremio_sql.FUNCTIONS_FILE)
     keywords = dremio_sql.read_facts(dremio_sql.KEYWORDS_FILE)
@@ -183,6 +199,7 @@ def test_every_target_branch_is_rendered_for_dremio(rendered):
     ("select order_id as value from x", "`value` is a reserved word"),  # Calcite's Parser.jj
     ("select amount::decimal(12, 2) from x", "`x::type` is not Dremio SQL"),
     ("alter pds \"a\".\"b\" refresh metadata lazy update", "no checked Dremio grammar production"),
+    ("create table \"a\".\"t\" store as (type=>iceberg) as (select 1 as x)", "no checked Dremio grammar production"),
 ])
 def test_the_check_refuses_what_dremio_refuses(sql, why):
     problems = dremio_sql.check_statement(sql, dremio_sql.read_facts(dremio_sql.FUNCTIONS_FILE),
