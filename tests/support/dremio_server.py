@@ -23,8 +23,11 @@ tags are opaque strings that change on every write; errors are `{errorMessage, m
 GenericExceptionMapper gives the exception (IllegalArgumentException 400, ConcurrentModificationException 409,
 UserNotFoundException 404). Every request is recorded for assertions.
 
-It is a model of the API, not Dremio: no queries, no metadata refresh; datasets exist only where a test adds them
+It is a model of the API, not Dremio: no metadata refresh; datasets exist only where a test adds them
 (`add_dataset`, standing in for a table dbt built), with their reflection refresh policy and refresh requests.
+SQL is accepted, never run: `POST /api/v3/sql` records the statement (`queries`) and starts a job that has
+completed at once; its results are the rows the first of `sql_answers` (a test's functions of the SQL text)
+gives, else none. Nothing here parses the SQL: tests/dbt/test_dbt_dremio_sql.py checks what dbt sends.
 """
 
 from __future__ import annotations
@@ -38,7 +41,7 @@ import re
 import ssl
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler
@@ -123,6 +126,11 @@ ROUTES: tuple[Route, ...] = (
     Route("POST", "/api/v3/role", ONLY_ENTERPRISE, f"docs-only:{DOCS}roles/", "_create_role"),
     Route("PUT", "/api/v3/role/{id}", ONLY_ENTERPRISE, f"docs-only:{DOCS}roles/", "_update_role"),
     Route("DELETE", "/api/v3/role/{id}", ONLY_ENTERPRISE, f"docs-only:{DOCS}roles/", "_delete_role"),
+    Route("POST", "/api/v3/sql", BOTH, "oss:api/SQLResource.java SQLResource.runQuery", "_submit_sql"),
+    Route("GET", "/api/v3/job/{id}", BOTH, "oss:api/JobResource.java JobResource.getJobStatus", "_job_status"),
+    Route("GET", "/api/v3/job/{id}/results", BOTH,
+          "oss:api/JobResource.java JobResource.getQueryResults", "_job_results"),
+    Route("POST", "/api/v3/job/{id}/cancel", BOTH, "oss:api/JobResource.java JobResource.cancelJob", "_cancel_job"),
 )
 UNAUTHENTICATED = {"/apiv2/login", "/apiv2/bootstrap/firstuser"}
 # api/Dataset.java: the properties its @JsonCreator binds (plus `entityType`, CatalogEntity's type property), and
@@ -242,6 +250,11 @@ class FakeDremio(FaultQueue):
     backup_parents: set[str] | None = None
     refreshes: list[list[str]] = field(default_factory=list)  # the paths of the datasets whose reflections were
     # refreshed (POST /api/v3/catalog/{id}/refresh), in order
+    queries: list[str] = field(default_factory=list)  # every SQL statement submitted, in order
+    # Functions of a submitted statement's text giving its result rows (dicts, one key per column), or None to
+    # leave it to the next; a statement none answers completes with no rows.
+    sql_answers: list[Callable[[str], list[dict] | None]] = field(default_factory=list)
+    jobs: dict[str, dict] = field(default_factory=dict)  # job id -> {sql, rows, user}
     _tags: Iterator[int] = field(default_factory=lambda: itertools.count(1))
 
     def writes(self) -> list[Request]:
@@ -746,6 +759,48 @@ class FakeDremio(FaultQueue):
                            "privileges": list(grant["privileges"])})
         self.grants[found["id"]] = stored
         return 200, None
+
+    # ---- SQL jobs (SQLResource, JobResource): recorded, never run -----------------------------------------
+
+    def _submit_sql(self, body: Any, query: dict) -> tuple[int, Any]:
+        # CreateFromSQL (explore/model/CreateFromSQL.java): sql, context, references, engineName.
+        _only(body, {"sql", "context", "references", "engineName"}, "CreateFromSQL")
+        if not isinstance(body.get("sql"), str) or not body["sql"].strip():
+            raise ApiFailureError(400, "sql is required")
+        self.queries.append(body["sql"])
+        rows = next((found for answer in self.sql_answers for found in [answer(body["sql"])] if found is not None),
+                    [])
+        job_id = str(uuid.uuid4())
+        self.jobs[job_id] = {"sql": body["sql"], "rows": rows, "user": self.caller}
+        return 200, {"id": job_id}  # QueryDetails
+
+    def _existing_job(self, job_id: str) -> dict:
+        job = self.jobs.get(job_id)
+        if job is None or job["user"] != self.caller:
+            raise ApiFailureError(404, f"Could not find a job with id [{job_id}]")
+        return job
+
+    def _job_status(self, body: Any, query: dict, id: str) -> tuple[int, Any]:
+        job = self._existing_job(id)
+        now = int(time.time() * 1000)
+        return 200, {"jobState": "COMPLETED", "rowCount": len(job["rows"]), "queryType": "REST",
+                     "startedAt": now, "endedAt": now}
+
+    def _job_results(self, body: Any, query: dict, id: str) -> tuple[int, Any]:
+        job = self._existing_job(id)
+        offset, limit = int(query.get("offset", 0)), int(query.get("limit", 100))
+        if limit > 500:
+            raise ApiFailureError(400, "limit can not exceed 500 rows")
+        rows = job["rows"][offset:offset + limit]
+        names = list(job["rows"][0]) if job["rows"] else []
+        schema = [{"name": name, "type": {"name": "BIGINT" if all(isinstance(row.get(name), int)
+                                                                   for row in job["rows"]) else "VARCHAR"}}
+                  for name in names]
+        return 200, {"rowCount": len(job["rows"]), "schema": schema, "rows": rows}
+
+    def _cancel_job(self, body: Any, query: dict, id: str) -> tuple[int, Any]:
+        self._existing_job(id)
+        return 204, None
 
 
 def _only(body: Any, allowed: set[str], what: str) -> None:

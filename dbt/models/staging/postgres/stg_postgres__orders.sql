@@ -6,10 +6,15 @@
 -- rows landed at or after it, so a row landed after that build with exactly the watermark's time is not lost;
 -- versions_at_last_load says how many of those at the watermark were counted already, so none is counted twice.
 -- A version that arrives late (an older change loaded after a newer one) is compared with the row kept and loses.
+--
+-- On Dremio the table is Iceberg (`format`): dbt-dremio's merge is a MERGE INTO, and Dremio refuses DML on a table
+-- that is not (IcebergUtils.checkTableExistenceAndMutability in dremio-oss), while the lake source writes Parquet
+-- by default (its defaultCtasFormat). tests/dbt/test_dbt_dremio_sql.py holds the two together.
 {{ config(
     materialized='incremental',
     unique_key='order_id',
     incremental_strategy=('merge' if target.type == 'dremio' else 'delete+insert'),
+    format=('iceberg' if target.type == 'dremio' else none),
     on_schema_change='fail'
 ) }}
 
