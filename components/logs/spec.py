@@ -164,6 +164,7 @@ S3_CLIENT = "backups"
 BASE_PATH = "elasticsearch"
 AUDIT_SNAPSHOTS = "platform-audit-snapshots"
 JOB_LOG_SNAPSHOTS = "job-log-snapshots"
+POLICIES = (AUDIT_SNAPSHOTS, JOB_LOG_SNAPSHOTS)
 # Snapshots kept whatever their age, so that snapshots failing for a while never leave the repository empty.
 MIN_SNAPSHOTS = 7
 SNAPSHOT_HOUR = 1  # the first snapshot of the day, UTC, before SLM's retention task (01:30 by default)
@@ -182,6 +183,12 @@ def legacy_repository(bucket: str) -> dict[str, Any]:
     """`platform-backups` where it always was, read-only: its snapshots can be listed and restored, nothing writes
     to it or deletes from it (so it never races the per-policy repositories nested under its path)."""
     return repository(bucket, BASE_PATH, readonly=True)
+
+
+def repository_of(policy_name: str) -> str:
+    """The repository only the SLM policy `policy_name` writes to: named after it, so the exporter's `repository`
+    label names the policy."""
+    return policy_name
 
 
 def snapshot_schedule(interval_hours: int) -> str:
@@ -216,8 +223,7 @@ class SnapshotPolicy:
 
     @property
     def repository(self) -> str:
-        """The policy's own repository, named after it: the exporter's `repository` label names the policy."""
-        return self.name
+        return repository_of(self.name)
 
     @property
     def base_path(self) -> str:
