@@ -245,14 +245,70 @@ def _slm_shortfall(policy, minimum: int) -> str | None:
     return None
 
 
+def _read_only(repository) -> bool:
+    return str(known(repository.props, "repository", "settings", "readonly")).lower() == "true"
+
+
+def _location(repository) -> tuple | None:
+    """Where a repository writes (type, bucket, base path), or None where that is not known yet."""
+    settings = known(repository.props, "repository", "settings")
+    parts = (known(repository.props, "repository", "type"), known(settings, "bucket"), known(settings, "base_path"))
+    if any(part is UNKNOWN for part in parts):
+        return None
+    return parts[0], parts[1], str(parts[2] or "").strip("/")
+
+
+def _misdirected_writes(repositories, policies, reported: set[str]) -> list[str]:
+    """SLM policies (beyond those `reported` already) writing to a repository the stack does not declare or declares
+    read-only, where no snapshot is ever taken; and writers that would mix their snapshots: SLM policies sharing a
+    repository (its per-repository alerts could not tell which one failed), writable repositories on one bucket
+    path."""
+    problems = []
+    declared = {known(repository.props, "name"): repository for repository in repositories}
+    writers: dict[str, list[str]] = {}
+    for slm in policies:
+        target = known(known(slm.props, "policy"), "repository")
+        name = str(known(slm.props, "name") or slm.name)
+        if not isinstance(target, str):
+            continue
+        writers.setdefault(target, []).append(name)
+        if name in reported:
+            continue
+        if target not in declared:
+            problems.append(f"SLM policy '{name}' writes to repository '{target}', which the stack does not declare; "
+                            "declare it or point the policy at its own repository")
+        elif _read_only(declared[target]):
+            problems.append(f"SLM policy '{name}' writes to repository '{target}', which is read-only, so it takes "
+                            "no snapshot; point the policy at a writable repository of its own")
+    for target, names in sorted(writers.items()):
+        if len(names) > 1:
+            problems.append(f"SLM policies {', '.join(repr(name) for name in sorted(names))} write to one repository "
+                            f"'{target}', so its snapshot alerts cannot tell which one failed; give each policy a "
+                            "repository of its own (components/logs/spec.py)")
+    places: dict[tuple, list[str]] = {}
+    for repository in repositories:
+        location = _location(repository)
+        if location is not None and not _read_only(repository):
+            places.setdefault(location, []).append(str(known(repository.props, "name") or repository.name))
+    for (_, bucket, path), names in sorted(places.items()):
+        if len(names) > 1:
+            problems.append(f"repositories {', '.join(repr(name) for name in sorted(names))} both write to bucket "
+                            f"'{bucket}' under '{path}' and would overwrite each other's snapshots; give each a "
+                            "base_path of its own or make all but one read-only")
+    return problems
+
+
 def _validate_snapshots(args, report_violation) -> None:
     minimum = setting(args, "minDays", MIN_AUDIT_DAYS)
     wanted = setting(args, "auditIndices", AUDIT_INDICES)
-    repositories = {known(repository.props, "name") for repository in of_type(args.resources, SNAPSHOT_REPOSITORY)}
+    declared = of_type(args.resources, SNAPSHOT_REPOSITORY)
+    repositories = {known(repository.props, "name") for repository in declared}
+    read_only = {known(repository.props, "name") for repository in declared if _read_only(repository)}
     policies = of_type(args.resources, SLM_POLICY)
     for cluster in of_type(args.resources, ELASTICSEARCH):
         name = known(cluster.props, "metadata", "name") or cluster.name
         problems = []
+        reported = set()
         if not repositories:
             problems.append("has no snapshot repository")
         for pattern in wanted:
@@ -273,8 +329,14 @@ def _validate_snapshots(args, report_violation) -> None:
                 policy_name = known(slm.props, "name") or slm.name
                 target = known(policy, "repository")
                 if target is not UNKNOWN and target not in repositories:
+                    reported.add(policy_name)
                     elsewhere.append(f"SLM policy '{policy_name}' writes to repository '{target}', which the stack "
                                      "does not declare")
+                    continue
+                if target in read_only:
+                    reported.add(policy_name)
+                    elsewhere.append(f"SLM policy '{policy_name}' writes to repository '{target}', which is "
+                                     "read-only")
                     continue
                 shortfall = _slm_shortfall(policy, minimum)
                 if shortfall is None:
@@ -290,6 +352,8 @@ def _validate_snapshots(args, report_violation) -> None:
                              "the cluster. Declare a snapshot repository on the backups bucket and an SLM policy "
                              f"that snapshots the audit indices and keeps each snapshot at least {minimum} days "
                              "(components/logs/spec.py).", cluster.urn)
+        for problem in _misdirected_writes(declared, policies, reported):
+            report_violation(f"Elasticsearch '{name}': {problem}.", cluster.urn)
 
 
 require_snapshots = stack_policy(
@@ -297,14 +361,17 @@ require_snapshots = stack_policy(
     "DP-ES-006",
     "Elasticsearch clusters snapshot their audit indices for the audit retention",
     "A stack with an ECK `Elasticsearch` declares a `SnapshotRepository` and, for each audit index pattern "
-    "(`auditIndices`), an `SlmPolicy` whose `config.indices` take it, whose `repository` is a declared one, and "
-    "whose retention keeps every snapshot at least `minDays`: `expire_after` no shorter, and `max_count` (when the "
-    "schedule is daily or more often) no lower than the snapshots the schedule takes in that time. In prod a "
-    "cluster without a repository (no `storage.s3.oidcProviderArn`, so no role for the nodes) fails it.",
+    "(`auditIndices`), an `SlmPolicy` whose `config.indices` take it, whose `repository` is a declared one and not "
+    "`readonly`, and whose retention keeps every snapshot at least `minDays`: `expire_after` no shorter, and "
+    "`max_count` (when the schedule is daily or more often) no lower than the snapshots the schedule takes in that "
+    "time. Every other SLM policy also writes to a declared repository that is not `readonly`; no two SLM policies "
+    "write to one repository (the snapshot alerts are per repository, so each must name one policy), and no two "
+    "writable repositories share a bucket path. In prod a cluster without a repository (no "
+    "`storage.s3.oidcProviderArn`, so no role for the nodes) fails it.",
     Severity.HIGH,
     ["audit", "retention"],
-    "Set storage.s3.oidcProviderArn (prod) so the logs layer declares its repository on the backups bucket and its "
-    "SLM policies; keep logs.snapshots.auditDays unset or at least retention.auditDays.",
+    "Set storage.s3.oidcProviderArn (prod) so the logs layer declares its SLM policies, each with its own repository "
+    "on the backups bucket; keep logs.snapshots.auditDays unset or at least retention.auditDays.",
     _validate_snapshots,
     config={
         "minDays": {"type": "integer", "minimum": 1, "default": MIN_AUDIT_DAYS,

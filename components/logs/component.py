@@ -13,9 +13,11 @@ Example (inside a Pulumi program; `cluster` is the runtime's ClusterContext)::
   template (the seed's `airbyte-logs-*` mapping, dbt runs, the audit trail); a writer role limited to creating
   and appending to those indices, a read-only reader role, and the log shipper's user, whose credentials go to
   the `log-shipper-credentials` Secret the runtime's Fluent Bit reads.
-- Snapshots (docs/backup-and-restore.md, "Elasticsearch"): an `s3` repository on the lake's backups bucket under
-  `elasticsearch/`, and SLM policies snapshotting the audit indices (kept at least `retention.auditDays`) and the
-  job logs (kept at least `logs.jobLogDays`); how the nodes reach the bucket: components/logs/snapshots.py.
+- Snapshots (docs/backup-and-restore.md, "Elasticsearch"): SLM policies snapshotting the audit indices (kept at
+  least `retention.auditDays`) and the job logs (kept at least `logs.jobLogDays`), each into an `s3` repository of
+  its own on the lake's backups bucket under `elasticsearch/<policy>` (so the snapshot alerts are per policy), and,
+  with `logs.snapshots.legacyRepository`, the former shared repository read-only for restores; how the nodes reach
+  the bucket: components/logs/snapshots.py.
 - Watching: prometheus-community's Elasticsearch exporter, as a read-only user (cluster `monitor` and
   `monitor_snapshot`), its ServiceMonitor and the snapshot and cluster-health alerts: components/logs/exporter.py.
 - No identity for Dremio: its Elasticsearch connector cannot speak to a 9.x cluster, so Dremio has no logs source
@@ -185,15 +187,22 @@ class LogIndices(pulumi.ComponentResource):
                       opts=child_options(self))
         Role(f"{name}-role-reader", connection, logs_spec.READER_ROLE, logs_spec.reader_role(families),
              opts=child_options(self))
+        audit_keep, job_log_keep = config.snapshot_days(retention.audit_days)
+        snapshot_policies = logs_spec.snapshot_policies(families, audit_keep, job_log_keep,
+                                                        config.snapshots.interval_hours)
         if snapshots is not None:
-            repository = SnapshotRepository(
-                f"{name}-snapshot-repository", connection, logs_spec.REPOSITORY,
-                pulumi.Output.from_input(snapshots.bucket).apply(logs_spec.repository), opts=child_options(self))
-            audit_keep, job_log_keep = config.snapshot_days(retention.audit_days)
-            for policy in logs_spec.snapshot_policies(families, audit_keep, job_log_keep):
-                SlmPolicy(f"{name}-slm-{policy.name}", connection, policy.name,
-                          logs_spec.slm_policy(policy, config.snapshots.interval_hours),
+            bucket = pulumi.Output.from_input(snapshots.bucket)
+            for policy in snapshot_policies:
+                repository = SnapshotRepository(
+                    f"{name}-snapshot-repository-{policy.name}", connection, policy.repository,
+                    bucket.apply(lambda bucket, policy=policy: logs_spec.policy_repository(policy, bucket)),
+                    opts=child_options(self))
+                SlmPolicy(f"{name}-slm-{policy.name}", connection, policy.name, logs_spec.slm_policy(policy),
                           opts=child_options(self, depends_on=[repository]))
+            if config.snapshots.legacy_repository:
+                # The resource name the single repository had, so an upgrade updates it to read-only in place.
+                SnapshotRepository(f"{name}-snapshot-repository", connection, logs_spec.LEGACY_REPOSITORY,
+                                   bucket.apply(logs_spec.legacy_repository), opts=child_options(self))
         shipper_password = random.RandomPassword(f"{name}-shipper-password", length=40, special=False,
                                                  opts=child_options(self))
         shipper = User(f"{name}-user-shipper", connection, logs_spec.SHIPPER_USER, [logs_spec.WRITER_ROLE],
@@ -206,11 +215,11 @@ class LogIndices(pulumi.ComponentResource):
             string_data={"username": shipper.key, "password": shipper_password.result},
             opts=self._k8s(additional_secret_outputs=["stringData", "data"]),
         )
-        self._exporter(namespace, connection, snapshots is not None, config.snapshots.interval_hours)
+        self._exporter(namespace, connection, snapshot_policies if snapshots is not None else [])
         self.register_outputs({"endpoint": self.endpoint, "indices": [family.pattern for family in families]})
 
-    def _exporter(self, namespace: pulumi.Input[str], connection: pulumi.Output, snapshots: bool,
-                  interval_hours: int) -> None:
+    def _exporter(self, namespace: pulumi.Input[str], connection: pulumi.Output,
+                  snapshot_policies: list[logs_spec.SnapshotPolicy]) -> None:
         """The snapshot and health exporter (components/logs/exporter.py): its read-only user, whose password and the
         stack CA reach the pod through Secrets, its release, the ServiceMonitor and the alerts."""
         name = self._name
@@ -238,9 +247,7 @@ class LogIndices(pulumi.ComponentResource):
         spec = exporter.release(exporter.endpoint(f"{CLUSTER_NAME}-es-http", HTTP_PORT))
         release = declare_release(f"{name}-exporter", spec, namespace,
                                   self._k8s(depends_on=[credentials, ca, user]))
-        rules = exporter.cluster_alert_rules()
-        if snapshots:
-            rules = exporter.snapshot_alert_rules(interval_hours, CLUSTER_NAME) + rules
+        rules = exporter.snapshot_alert_rules(snapshot_policies, CLUSTER_NAME) + exporter.cluster_alert_rules()
         Monitoring(f"{name}-monitoring", self._cluster, targets=[exporter.scrape_target()], rules=rules,
                    opts=child_options(self, depends_on=[release]))
 

@@ -46,6 +46,12 @@ class SnapshotSettings(Section):
         default=None,
         description="Days each job-log snapshot is kept; None: `logs.jobLogDays`. Never fewer than that.",
     )
+    legacy_repository: bool = Field(
+        default=False,
+        description="Keep `platform-backups`, the one repository both policies wrote to before each got its own, "
+        "registered read-only so that `make es-restore` still finds its snapshots: for a stack upgraded with "
+        "snapshots there, until they are older than the snapshot retention (docs/upgrading.md).",
+    )
 
 
 class LogsSettings(Section):

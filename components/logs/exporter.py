@@ -10,7 +10,8 @@ Pure: no resources; components/logs/component.py declares them.
 - The identity: a role with exactly the cluster privileges the calls of those collectors need, each call an
   endpoint of the Elasticsearch specification (EXPORTER_CALLS), and no index privilege. The SLM collector is off: its
   `GET /_slm/stats` needs `manage_slm`, which may rewrite a policy's retention and so delete the snapshots it watches.
-- The alerts: per snapshot repository, from the snapshots collector's series (collector/snapshots.go at v1.11.0).
+- The alerts: per SLM policy, from the snapshots collector's series (collector/snapshots.go at v1.11.0), which are
+  per repository: each policy writes to a repository of its own (decision 0051), so a series names one policy.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from typing import Any
 from components.kit.hardening import SMALL
 from components.kit.images import pinned_tag
 from components.kit.release import Hardening, ProductRelease
-from components.logs.spec import AUDIT_SNAPSHOTS, JOB_LOG_SNAPSHOTS, REPOSITORY
+from components.logs.spec import SnapshotPolicy
 from components.monitoring.component import AlertRule, ScrapeTarget
 from infra.model.naming import namespace_name, service_host
 
@@ -127,42 +128,53 @@ def endpoint(cluster_service: str, port: int) -> str:
     return f"https://{service_host(cluster_service, LAYER)}:{port}"
 
 
-def snapshot_alert_rules(interval_hours: int, cluster: str) -> list[AlertRule]:
-    """No successful snapshot in the repository within the schedule's interval plus GRACE_HOURS (or none ever, or no
-    series to tell), the newest snapshot failed, and the exporter unable to read the repositories at all."""
-    where = f'namespace="{namespace_name(LAYER)}", repository="{REPOSITORY}"'
+def snapshot_alert_rules(policies: list[SnapshotPolicy], cluster: str) -> list[AlertRule]:
+    """Per SLM policy, on its own repository: no successful snapshot within the policy's interval plus GRACE_HOURS
+    (or none ever, or no series to tell), and the newest snapshot failed; once for the cluster, the exporter unable to
+    read the repositories at all. None without policies."""
+    if not policies:
+        return []
+    rules = [rule for policy in policies for rule in _policy_alert_rules(policy, cluster)]
+    return [*rules, AlertRule(
+        "ElasticsearchSnapshotsUnreadable",
+        f'max by (namespace, job) ({COLLECTOR_SUCCESS}{{namespace="{namespace_name(LAYER)}", collector="snapshots"}}) '
+        "== 0",
+        "The Elasticsearch exporter in {{ $labels.namespace }} cannot read the snapshot repositories (cluster "
+        "unreachable, credentials refused or a privilege missing): the snapshot alerts cannot tell.",
+        duration="15m", labels={"cluster": cluster}, runbooks=RUNBOOKS,
+    )]
+
+
+def late_hours(policy: SnapshotPolicy) -> int:
+    """How old the policy's newest success may be before it is late: its own interval plus GRACE_HOURS."""
+    return policy.interval_hours + GRACE_HOURS
+
+
+def _policy_alert_rules(policy: SnapshotPolicy, cluster: str) -> list[AlertRule]:
+    where = f'namespace="{namespace_name(LAYER)}", repository="{policy.repository}"'
     by = "max by (namespace, repository)"
-    late_hours = interval_hours + GRACE_HOURS
-    policies = f"{AUDIT_SNAPSHOTS}, {JOB_LOG_SNAPSHOTS}"
-    labels = {"cluster": cluster, "policies": f"{AUDIT_SNAPSHOTS},{JOB_LOG_SNAPSHOTS}"}
+    late = late_hours(policy)
+    labels = {"cluster": cluster, "policy": policy.name}
     return [
         AlertRule(
             "ElasticsearchSnapshotLate",
-            # A success too old; or none at all since at least `late_hours` ago (0 then and now: a repository
+            # A success too old; or none at all since at least `late` hours ago (0 then and now: a repository
             # younger than that waits for its first scheduled snapshot); or no series says.
-            f"time() - {by} ({LATEST_SUCCESS}{{{where}}} > 0) > {late_hours * 3600}"
-            f" or ({by} ({LATEST_SUCCESS}{{{where}}} offset {late_hours}h) == 0"
+            f"time() - {by} ({LATEST_SUCCESS}{{{where}}} > 0) > {late * 3600}"
+            f" or ({by} ({LATEST_SUCCESS}{{{where}}} offset {late}h) == 0"
             f" and on (namespace, repository) {by} ({LATEST_SUCCESS}{{{where}}}) == 0)"
             f" or absent({LATEST_SUCCESS}{{{where}}})",
-            f"Elasticsearch snapshot repository {{{{ $labels.repository }}}} in {{{{ $labels.namespace }}}} has no "
-            f"successful snapshot from the last {late_hours} h (policies {policies}, every {interval_hours} h), or "
+            f"Elasticsearch SLM policy {policy.name} in {{{{ $labels.namespace }}}} has no successful snapshot in its "
+            f"repository {policy.repository} from the last {late} h (it runs every {policy.interval_hours} h), or "
             "no series says when its last one was.",
             duration="1h", labels=labels, runbooks=RUNBOOKS,
         ),
         AlertRule(
             "ElasticsearchSnapshotFailed",
             f'{by} ({NEWEST_START}{{{where}, state="FAILED"}}) > {by} ({LATEST_SUCCESS}{{{where}}})',
-            f"The newest snapshot in Elasticsearch repository {{{{ $labels.repository }}}} in "
-            f"{{{{ $labels.namespace }}}} failed, after its last successful one (policies {policies}).",
+            f"The newest snapshot of Elasticsearch SLM policy {policy.name} in {{{{ $labels.namespace }}}} (repository "
+            f"{policy.repository}) failed, after its last successful one.",
             duration="5m", labels=labels, runbooks=RUNBOOKS,
-        ),
-        AlertRule(
-            "ElasticsearchSnapshotsUnreadable",
-            f'max by (namespace, job) ({COLLECTOR_SUCCESS}{{namespace="{namespace_name(LAYER)}", '
-            'collector="snapshots"}) == 0',
-            "The Elasticsearch exporter in {{ $labels.namespace }} cannot read the snapshot repositories (cluster "
-            "unreachable, credentials refused or a privilege missing): the snapshot alerts cannot tell.",
-            duration="15m", labels={"cluster": cluster}, runbooks=RUNBOOKS,
         ),
     ]
 

@@ -150,24 +150,45 @@ def reader_role(all_families: list[IndexFamily]) -> dict[str, Any]:
 
 
 
-# ---- snapshots: the repository on the backups bucket and the lifecycle policies that fill it ----------------------
+# ---- snapshots: one repository per lifecycle policy on the backups bucket ------------------------------------------
+#
+# Each SLM policy writes to a repository of its own (named after the policy, under `elasticsearch/<policy>` of the
+# bucket), so that the exporter's per-repository series tell each policy's state (decision 0051).
 
-REPOSITORY = "platform-backups"
-# The S3 client the repository names: its settings are `s3.client.<name>.*` (node settings and keystore).
+# The one repository both policies wrote to before decision 0051, under `elasticsearch/` itself; kept registered
+# read-only (`logs.snapshots.legacyRepository`) while its snapshots are still wanted for restores.
+LEGACY_REPOSITORY = "platform-backups"
+# The S3 client the repositories name: its settings are `s3.client.<name>.*` (node settings and keystore).
 S3_CLIENT = "backups"
 # Where in the backups bucket the snapshots go (the bucket is shared with the database's backups).
 BASE_PATH = "elasticsearch"
 AUDIT_SNAPSHOTS = "platform-audit-snapshots"
 JOB_LOG_SNAPSHOTS = "job-log-snapshots"
+POLICIES = (AUDIT_SNAPSHOTS, JOB_LOG_SNAPSHOTS)
 # Snapshots kept whatever their age, so that snapshots failing for a while never leave the repository empty.
 MIN_SNAPSHOTS = 7
 SNAPSHOT_HOUR = 1  # the first snapshot of the day, UTC, before SLM's retention task (01:30 by default)
 
 
-def repository(bucket: str) -> dict[str, Any]:
-    """The `_snapshot/<repository>` body: type `s3` on the backups bucket under `elasticsearch/`, through the
-    `backups` S3 client. Every setting is a string, as the server answers them, so reading back compares equal."""
-    return {"type": "s3", "settings": {"bucket": bucket, "base_path": BASE_PATH, "client": S3_CLIENT}}
+def repository(bucket: str, base_path: str, readonly: bool = False) -> dict[str, Any]:
+    """The `_snapshot/<repository>` body: type `s3` on the backups bucket under `base_path`, through the `backups`
+    S3 client. Every setting is a string, as the server answers them, so reading back compares equal."""
+    settings = {"bucket": bucket, "base_path": base_path, "client": S3_CLIENT}
+    if readonly:
+        settings["readonly"] = "true"
+    return {"type": "s3", "settings": settings}
+
+
+def legacy_repository(bucket: str) -> dict[str, Any]:
+    """`platform-backups` where it always was, read-only: its snapshots can be listed and restored, nothing writes
+    to it or deletes from it (so it never races the per-policy repositories nested under its path)."""
+    return repository(bucket, BASE_PATH, readonly=True)
+
+
+def repository_of(policy_name: str) -> str:
+    """The repository only the SLM policy `policy_name` writes to: named after it, so the exporter's `repository`
+    label names the policy."""
+    return policy_name
 
 
 def snapshot_schedule(interval_hours: int) -> str:
@@ -184,11 +205,13 @@ def snapshots_per_day(interval_hours: int) -> int:
 
 @dataclass(frozen=True)
 class SnapshotPolicy:
-    """One SLM policy: which index families it snapshots and for how many days it keeps each snapshot."""
+    """One SLM policy: which index families it snapshots, how often, for how many days it keeps each snapshot, and
+    the repository it alone writes to."""
 
     name: str
     families: tuple[IndexFamily, ...]
     keep_days: int
+    interval_hours: int
 
     @property
     def patterns(self) -> list[str]:
@@ -198,28 +221,47 @@ class SnapshotPolicy:
     def audit(self) -> bool:
         return any(family.audit for family in self.families)
 
+    @property
+    def repository(self) -> str:
+        return repository_of(self.name)
 
-def snapshot_policies(all_families: list[IndexFamily], audit_keep_days: int,
-                      job_log_keep_days: int) -> list[SnapshotPolicy]:
-    """The audit trail's snapshots, kept `audit_keep_days`; the job logs', kept `job_log_keep_days`."""
+    @property
+    def base_path(self) -> str:
+        return f"{BASE_PATH}/{self.name}"
+
+    @property
+    def schedule(self) -> str:
+        return snapshot_schedule(self.interval_hours)
+
+
+def snapshot_policies(all_families: list[IndexFamily], audit_keep_days: int, job_log_keep_days: int,
+                      interval_hours: int) -> list[SnapshotPolicy]:
+    """The audit trail's snapshots, kept `audit_keep_days`; the job logs', kept `job_log_keep_days`; both every
+    `interval_hours`."""
     return [
-        SnapshotPolicy(AUDIT_SNAPSHOTS, tuple(family for family in all_families if family.audit), audit_keep_days),
+        SnapshotPolicy(AUDIT_SNAPSHOTS, tuple(family for family in all_families if family.audit), audit_keep_days,
+                       interval_hours),
         SnapshotPolicy(JOB_LOG_SNAPSHOTS, tuple(family for family in all_families if not family.audit),
-                       job_log_keep_days),
+                       job_log_keep_days, interval_hours),
     ]
 
 
-def slm_policy(policy: SnapshotPolicy, interval_hours: int) -> dict[str, Any]:
+def policy_repository(policy: SnapshotPolicy, bucket: str) -> dict[str, Any]:
+    """The policy's repository body: the backups bucket under `elasticsearch/<policy>`."""
+    return repository(bucket, policy.base_path)
+
+
+def slm_policy(policy: SnapshotPolicy) -> dict[str, Any]:
     """The `_slm/policy/<id>` body. Snapshots are named `<policy>-<date>-<suffix>` (date math, as the server
-    resolves `<...{now/d}>`), hold the family's indices without the cluster state (the platform declares templates,
-    policies and users itself), and are kept `keep_days`: `expire_after` deletes them then, `min_count` keeps the
-    last few whatever their age, and `max_count` (which the specification requires) is above the number the
-    schedule takes in `keep_days`, so it never deletes one sooner."""
-    per_day = snapshots_per_day(interval_hours)
+    resolves `<...{now/d}>`), go to the policy's own repository, hold the family's indices without the cluster state
+    (the platform declares templates, policies and users itself), and are kept `keep_days`: `expire_after` deletes
+    them then, `min_count` keeps the last few whatever their age, and `max_count` (which the specification requires)
+    is above the number the schedule takes in `keep_days`, so it never deletes one sooner."""
+    per_day = snapshots_per_day(policy.interval_hours)
     return {
         "name": f"<{policy.name}-{{now/d}}>",
-        "schedule": snapshot_schedule(interval_hours),
-        "repository": REPOSITORY,
+        "schedule": policy.schedule,
+        "repository": policy.repository,
         "config": {
             "indices": policy.patterns,
             "ignore_unavailable": False,

@@ -1,16 +1,23 @@
-"""Log and audit indices back from the Elasticsearch snapshots in the `platform-backups` repository.
+"""Log and audit indices back from the Elasticsearch snapshots of the platform's snapshot lifecycle policies.
 
-    python -m infra.ops.es_restore list [--indices PATTERN] [--json]
-    python -m infra.ops.es_restore restore --indices PATTERN [--snapshot NAME | --before TIME]
-        [--prefix restored-] [--replace-live] [--dry-run] [--json]
+    python -m infra.ops.es_restore list [--policy POLICY | --repository NAME] [--indices PATTERN] [--json]
+    python -m infra.ops.es_restore restore --indices PATTERN [--policy POLICY | --repository NAME]
+        [--snapshot NAME | --before TIME] [--prefix restored-] [--replace-live] [--dry-run] [--json]
     make es-restore ARGS="restore --indices platform-audit-2026.03.* --dry-run"
 
-`list` prints the repository's snapshots, oldest first: name, state, start time, the SLM policy that took it, and
+Each SLM policy writes to a repository of its own, named after it (`platform-audit-snapshots`,
+`job-log-snapshots`); a stack upgraded from the single shared repository may keep that one, `platform-backups`,
+registered read-only (`logs.snapshots.legacyRepository`). The tool reads all of them that the cluster has registered,
+unless `--policy` names one policy (its repository only) or `--repository` names any registered repository.
+
+`list` prints the snapshots, oldest first: name, state, start time, the SLM policy that took it, its repository and
 its indices (with `--indices`, only the snapshots holding a matching index, and only those indices).
 
 `restore` restores the indices that PATTERN selects (comma-separated names, `*` as a wildcard) from one snapshot:
-`--snapshot` names it; otherwise it is the newest successful snapshot that holds every name and at least one index
-for every wildcard of PATTERN (with `--before`, the newest started before that time: the state before a mistake).
+`--snapshot` names it (a name found in two repositories is refused: choose one with `--policy` or `--repository`);
+otherwise it is the newest successful snapshot, in any of the repositories read, that holds every name and at least
+one index for every wildcard of PATTERN (with `--before`, the newest started before that time: the state before a
+mistake).
 
 - By default each index comes back beside the live ones as `<prefix><index>` (`restored-platform-audit-2026.03.02`),
   without its aliases and without `index.lifecycle.name` (the restore request's `ignore_index_settings`): the
@@ -34,7 +41,7 @@ inside the cluster or through `kubectl port-forward` with that name mapped to 12
 `--ca-file`, the CA the service's certificate is verified against (the stack CA: `ca.crt` of the Secret
 `logs-es-http-certs-public` in `dp-logs`), `--username` (default `elastic`) and the password in the environment
 variable `ES_PASSWORD` (never on the command line). The user needs the cluster privilege `manage` (the restore API
-requires it: the 9.5 specification's `snapshot.restore`), which includes `monitor_snapshot` for the listing, and,
+requires it: the 9.5 specification's `snapshot.restore`), which includes `monitor_snapshot` for the listings, and,
 with `--replace-live`, the index privilege `manage` on the indices replaced (closing and opening them). ECK's
 built-in `elastic` superuser (Secret `logs-es-elastic-user`) has them; docs/backup-and-restore.md shows how to
 get both.
@@ -42,7 +49,7 @@ get both.
 Exit status: 0 when the restore was done (or listed, with `--dry-run` or `list`), 1 when a call to the cluster failed
 (the server's reason is printed), 2 for bad input (a pattern that is not an index name, an unknown snapshot, indices
 the snapshot does not hold, a target that exists, a time without a zone, missing credentials or CA, a repository
-that is not registered, credentials the cluster refuses).
+that is not registered, no repository of the platform registered, credentials the cluster refuses).
 """
 
 from __future__ import annotations
@@ -57,7 +64,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from components.logs.spec import REPOSITORY
+from components.logs.spec import LEGACY_REPOSITORY, POLICIES, repository_of
 from infra.ops.inputs import InputError, parse_time
 
 EXIT_OK, EXIT_FAILED, EXIT_INPUT = 0, 1, 2
@@ -68,6 +75,9 @@ PASSWORD_VARIABLE = "ES_PASSWORD"
 DEFAULT_TIMEOUT_SECONDS = 3600.0
 # The settings a restored copy leaves behind: its ILM policy would delete an index older than the retention at once.
 IGNORED_SETTINGS = ["index.lifecycle.name"]
+# The repositories the tool reads by default, those the cluster has registered of: each policy's own, then the one
+# both policies shared before each got its own (kept read-only on upgraded stacks).
+PLATFORM_REPOSITORIES = (*(repository_of(policy) for policy in POLICIES), LEGACY_REPOSITORY)
 # Characters an index name may not contain (Elasticsearch's index name rules); `*` is allowed in a pattern only.
 FORBIDDEN = set('\\/?"<>| ,#:')
 
@@ -114,6 +124,7 @@ def check_prefix(prefix: str) -> str:
 
 @dataclass(frozen=True)
 class Snapshot:
+    repository: str
     name: str
     state: str
     start_millis: int
@@ -133,8 +144,8 @@ class Snapshot:
                    any(fnmatch.fnmatchcase(index, pattern) for index in self.indices) for pattern in patterns)
 
     def as_json(self, patterns: list[str] | None = None) -> dict[str, Any]:
-        return {"snapshot": self.name, "state": self.state, "started": self.started, "policy": self.policy,
-                "indices": self.matching(patterns) if patterns else list(self.indices)}
+        return {"snapshot": self.name, "repository": self.repository, "state": self.state, "started": self.started,
+                "policy": self.policy, "indices": self.matching(patterns) if patterns else list(self.indices)}
 
 
 def _call(what: str, call):
@@ -156,32 +167,58 @@ def _call(what: str, call):
             raise InputError(f"{what}: the user lacks a privilege ({reason}); it needs the cluster privilege "
                              "`manage` (and `manage` on replaced indices)") from None
         if cause.get("type") == "repository_missing_exception":
-            raise InputError(f"{what}: the repository is not registered ({reason}); `pulumi up` registers "
-                             f"{REPOSITORY}") from None
+            raise InputError(f"{what}: the repository is not registered ({reason}); `pulumi up` registers one per "
+                             f"SLM policy: {described(list(PLATFORM_REPOSITORIES[:-1]))}") from None
         raise CallFailedError(f"{what} failed: {status} {reason}") from None
     except TransportError as error:
         raise CallFailedError(f"{what} failed: {type(error).__name__}: {error}") from None
 
 
-def list_snapshots(es, repository: str) -> list[Snapshot]:
-    """Every snapshot of the repository, oldest first."""
-    answer = _call(f"listing the snapshots of {repository}",
-                   lambda: es.snapshot.get(repository=repository, snapshot="_all"))
-    found = [Snapshot(name=info["snapshot"], state=info.get("state", "UNKNOWN"),
-                      start_millis=int(info.get("start_time_in_millis", 0)),
-                      indices=tuple(sorted(info.get("indices", []))),
-                      policy=info.get("metadata", {}).get("policy"))
-             for info in answer["snapshots"]]
-    return sorted(found, key=lambda snapshot: (snapshot.start_millis, snapshot.name))
+def repositories(es, policy: str | None, repository: str | None) -> list[str]:
+    """The repositories to read: the one `--repository` names, the one of `--policy`, or every repository of the
+    platform the cluster has registered."""
+    if repository is not None:
+        return [repository]
+    if policy is not None:
+        return [repository_of(policy)]
+    registered = _call("listing the snapshot repositories", lambda: es.snapshot.get_repository())
+    found = [name for name in PLATFORM_REPOSITORIES if name in registered]
+    if not found:
+        raise InputError(f"the cluster has none of the platform's snapshot repositories "
+                         f"({', '.join(PLATFORM_REPOSITORIES)}) registered; `pulumi up` registers them")
+    return found
+
+
+def described(names: list[str]) -> str:
+    return ", ".join(names)
+
+
+def list_snapshots(es, names: list[str]) -> list[Snapshot]:
+    """Every snapshot of the repositories, oldest first."""
+    found = []
+    for repository in names:
+        answer = _call(f"listing the snapshots of {repository}",
+                       lambda repository=repository: es.snapshot.get(repository=repository, snapshot="_all"))
+        found += [Snapshot(repository=repository, name=info["snapshot"], state=info.get("state", "UNKNOWN"),
+                           start_millis=int(info.get("start_time_in_millis", 0)),
+                           indices=tuple(sorted(info.get("indices", []))),
+                           policy=info.get("metadata", {}).get("policy"))
+                  for info in answer["snapshots"]]
+    return sorted(found, key=lambda snapshot: (snapshot.start_millis, snapshot.repository, snapshot.name))
 
 
 def choose(snapshots: list[Snapshot], patterns: list[str], name: str | None, before: datetime | None,
-           repository: str) -> Snapshot:
+           names: list[str]) -> Snapshot:
     wanted = ",".join(patterns)
     if name is not None:
-        chosen = next((snapshot for snapshot in snapshots if snapshot.name == name), None)
-        if chosen is None:
-            raise InputError(f"{repository} has no snapshot {name!r} (`list` shows them)")
+        named = [snapshot for snapshot in snapshots if snapshot.name == name]
+        if not named:
+            raise InputError(f"{described(names)} {'has' if len(names) == 1 else 'have'} no snapshot {name!r} "
+                             "(`list` shows them)")
+        if len(named) > 1:
+            raise InputError(f"snapshot {name} is in {described([snapshot.repository for snapshot in named])}: "
+                             "choose one with --policy or --repository")
+        chosen = named[0]
         if chosen.state != "SUCCESS":
             raise InputError(f"snapshot {name} is {chosen.state}, not SUCCESS: choose another (`list` shows them)")
         if not chosen.holds(patterns):
@@ -194,7 +231,7 @@ def choose(snapshots: list[Snapshot], patterns: list[str], name: str | None, bef
                   and (limit is None or snapshot.start_millis < limit)]
     if not candidates:
         when = f" started before {before.astimezone(UTC):%Y-%m-%dT%H:%M:%SZ}" if before is not None else ""
-        raise InputError(f"no successful snapshot of {repository}{when} holds {wanted}")
+        raise InputError(f"no successful snapshot of {described(names)}{when} holds {wanted}")
     return candidates[-1]
 
 
@@ -211,7 +248,6 @@ class Step:
 
 @dataclass
 class Plan:
-    repository: str
     snapshot: Snapshot
     replace_live: bool
     prefix: str
@@ -220,6 +256,10 @@ class Plan:
     reopened: list[str] = field(default_factory=list)
     restored: list[str] = field(default_factory=list)
     error: str | None = None
+
+    @property
+    def repository(self) -> str:
+        return self.snapshot.repository
 
     def request(self) -> dict[str, Any]:
         """The restore API's body (snapshot.restore.Request in the 9.5 specification)."""
@@ -257,10 +297,10 @@ def _exists(es, index: str) -> bool:
     return bool(_call(f"looking up index {index}", lambda: es.indices.exists(index=index)))
 
 
-def plan(es, repository: str, patterns: list[str], snapshot_name: str | None, before: datetime | None,
+def plan(es, names: list[str], patterns: list[str], snapshot_name: str | None, before: datetime | None,
          prefix: str, replace_live: bool) -> Plan:
-    snapshot = choose(list_snapshots(es, repository), patterns, snapshot_name, before, repository)
-    result = Plan(repository, snapshot, replace_live, prefix)
+    snapshot = choose(list_snapshots(es, names), patterns, snapshot_name, before, names)
+    result = Plan(snapshot, replace_live, prefix)
     for index in snapshot.matching(patterns):
         target = index if replace_live else f"{prefix}{index}"
         result.steps.append(Step(index, target, replaces=_exists(es, target)))
@@ -316,22 +356,24 @@ def connect(url: str, username: str, password: str | None, ca_file: Path | None,
                    "timeout": timeout})
 
 
-def run_list(es, repository: str, patterns: list[str] | None, as_json: bool, out) -> int:
-    snapshots = list_snapshots(es, repository)
+def run_list(es, names: list[str], patterns: list[str] | None, as_json: bool, out) -> int:
+    snapshots = list_snapshots(es, names)
     if patterns:
         snapshots = [snapshot for snapshot in snapshots if snapshot.matching(patterns)]
     scope = f" holding {','.join(patterns)}" if patterns else ""
     span = f" ({snapshots[0].started} to {snapshots[-1].started})" if snapshots else ""
     plural = "s" if len(snapshots) != 1 else ""
-    summary = f"es-restore: {repository} has {len(snapshots)} snapshot{plural}{scope}{span}"
+    verb = "has" if len(names) == 1 else "have"
+    summary = f"es-restore: {described(names)} {verb} {len(snapshots)} snapshot{plural}{scope}{span}"
     if as_json:
-        print(json.dumps({"repository": repository, "snapshots": [s.as_json(patterns) for s in snapshots],
+        print(json.dumps({"repositories": names, "snapshots": [s.as_json(patterns) for s in snapshots],
                           "summary": summary}, indent=2), file=out)
         return EXIT_OK
     for snapshot in snapshots:
         indices = snapshot.matching(patterns) if patterns else list(snapshot.indices)
         print(f"  {snapshot.name}  {snapshot.state}  {snapshot.started}  policy {snapshot.policy or '-'}  "
-              f"{len(indices)} {'index' if len(indices) == 1 else 'indices'}: {', '.join(indices)}", file=out)
+              f"repository {snapshot.repository}  {len(indices)} {'index' if len(indices) == 1 else 'indices'}: "
+              f"{', '.join(indices)}", file=out)
     print(summary, file=out)
     return EXIT_OK
 
@@ -356,9 +398,9 @@ class RestoreRequest:
                    prefix="" if args.replace_live else check_prefix(args.prefix), replace_live=args.replace_live)
 
 
-def run_restore(es, repository: str, request: RestoreRequest, dry_run: bool, as_json: bool, timeout: float,
-                out) -> int:
-    result = plan(es, repository, request.patterns, request.snapshot, request.before, request.prefix,
+def run_restore(es, names: list[str], request: RestoreRequest, dry_run: bool, as_json: bool, timeout: float,
+               out) -> int:
+    result = plan(es, names, request.patterns, request.snapshot, request.before, request.prefix,
                   request.replace_live)
     if not dry_run:
         carry_out(es, result, timeout)
@@ -378,13 +420,17 @@ def parser() -> argparse.ArgumentParser:
     common.add_argument("--ca-file", type=Path, help="CA (PEM) that verifies the cluster's certificate")
     common.add_argument("--username", default=DEFAULT_USER, help=f"default {DEFAULT_USER}; the password comes "
                         f"from {PASSWORD_VARIABLE}")
-    common.add_argument("--repository", default=REPOSITORY, help=f"default {REPOSITORY}")
+    source = common.add_mutually_exclusive_group()
+    source.add_argument("--policy", choices=POLICIES, help="read only this SLM policy's repository (default: every "
+                        "repository of the platform the cluster has registered)")
+    source.add_argument("--repository", help=f"read only this registered repository (such as {LEGACY_REPOSITORY}, "
+                        "the read-only one of an upgraded stack)")
     common.add_argument("--json", action="store_true", help="one JSON document instead of lines")
     common.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT_SECONDS,
                         help="seconds a call may take, the restore included (default 3600)")
     top = argparse.ArgumentParser(prog="python -m infra.ops.es_restore", description=__doc__.split("\n\n")[0])
     commands = top.add_subparsers(dest="command", required=True)
-    listing = commands.add_parser("list", parents=[common], help="the repository's snapshots and their indices")
+    listing = commands.add_parser("list", parents=[common], help="the snapshots and their indices")
     listing.add_argument("--indices", help="only snapshots holding these indices (names, * wildcards, commas)")
     restore = commands.add_parser("restore", parents=[common], help="indices back from a snapshot")
     restore.add_argument("--indices", required=True, help="the indices to restore (names, * wildcards, commas)")
@@ -407,10 +453,11 @@ def main(argv: list[str] | None = None, out=None, environ: dict[str, str] | None
         if args.command == "list":
             patterns = parse_patterns(args.indices) if args.indices else None
             es = connect(args.url, args.username, environ.get(PASSWORD_VARIABLE), args.ca_file, args.timeout)
-            return run_list(es, args.repository, patterns, args.json, out)
+            return run_list(es, repositories(es, args.policy, args.repository), patterns, args.json, out)
         request = RestoreRequest.from_args(args)
         es = connect(args.url, args.username, environ.get(PASSWORD_VARIABLE), args.ca_file, args.timeout)
-        return run_restore(es, args.repository, request, args.dry_run, args.json, args.timeout, out)
+        return run_restore(es, repositories(es, args.policy, args.repository), request, args.dry_run, args.json,
+                           args.timeout, out)
     except InputError as error:
         print(f"es-restore: {error}", file=sys.stderr)
         return EXIT_INPUT

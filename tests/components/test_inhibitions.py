@@ -52,8 +52,12 @@ SYMPTOMS = [
     (("DremioBackupLate", "warning", "dp-lakehouse-2", {}), None),
     (("DataPlatformVolumeNearlyFull", "warning", "dp-storage", {"persistentvolumeclaim": "data-0"}), "critical"),
     # With no series the snapshot exporter cannot tell: lateness is muted, a failure it did see is not.
-    (("ElasticsearchSnapshotLate", "warning", "dp-logs", {"repository": "platform-backups"}), "exporter"),
-    (("ElasticsearchSnapshotFailed", "warning", "dp-logs", {"repository": "platform-backups"}), None),
+    (("ElasticsearchSnapshotLate", "warning", "dp-logs",
+      {"repository": "platform-audit-snapshots", "policy": "platform-audit-snapshots"}), "exporter"),
+    (("ElasticsearchSnapshotLate", "warning", "dp-logs",
+      {"repository": "job-log-snapshots", "policy": "job-log-snapshots"}), "exporter"),
+    (("ElasticsearchSnapshotFailed", "warning", "dp-logs",
+      {"repository": "platform-audit-snapshots", "policy": "platform-audit-snapshots"}), None),
 ]
 
 

@@ -1,5 +1,6 @@
 """LogIndices declares a TLS-only ECK cluster sized per stage and its objects as typed dynamic resources whose request
-bodies match the golden files; the shipper's credentials reach the runtime only through a Secret."""
+bodies match the golden files; the shipper's credentials reach the runtime only through a Secret; each snapshot
+policy writes to a repository of its own, and an upgraded stack can keep the former shared one read-only."""
 
 from __future__ import annotations
 
@@ -90,3 +91,27 @@ def test_objects_are_typed_and_connect_over_verified_https_with_a_secret_connect
     assert secret.input("metadata.namespace") == "dp-logs"
     assert is_secret(secret.inputs["stringData"])
     assert secret.input("stringData.password").startswith(SECRET_SENTINEL_PREFIX)
+
+
+def test_each_snapshot_policy_writes_to_a_repository_of_its_own_under_the_snapshot_prefix():
+    recording = record_logs("prod")
+    repositories = {resource.input("name"): resource.inputs["repository"] for resource in recording
+                    if resource.type == f"{DYNAMIC}SnapshotRepository"}
+    targets = {resource.input("name"): resource.inputs["policy"]["repository"] for resource in recording
+               if resource.type == f"{DYNAMIC}SlmPolicy"}
+    assert targets == {"platform-audit-snapshots": "platform-audit-snapshots", "job-log-snapshots": "job-log-snapshots"}
+    assert repositories == {
+        name: {"type": "s3", "settings": {"bucket": "dataplatform-prod-backups", "client": "backups",
+                                          "base_path": f"elasticsearch/{name}"}}
+        for name in targets.values()}
+
+
+def test_an_upgraded_stack_keeps_the_former_shared_repository_read_only_under_its_old_resource_name():
+    recording = record_logs("prod", overrides={"dataplatform:logs": {"snapshots": {"legacyRepository": True}}})
+    # The name the one repository had before, so that `pulumi up` updates it in place instead of replacing it.
+    legacy = recording.named("logs-snapshot-repository")
+    assert legacy.input("name") == "platform-backups"
+    assert legacy.inputs["repository"] == {"type": "s3", "settings": {
+        "bucket": "dataplatform-prod-backups", "client": "backups", "base_path": "elasticsearch", "readonly": "true"}}
+    assert "platform-backups" not in {resource.inputs["policy"]["repository"] for resource in recording
+                                      if resource.type == f"{DYNAMIC}SlmPolicy"}

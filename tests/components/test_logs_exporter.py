@@ -1,12 +1,16 @@
 """The snapshot exporter's Elasticsearch identity is exactly what its enabled collectors need, by the Elasticsearch
 9.5 specification's own privilege list for each endpoint the exporter calls (elasticsearch_exporter v1.11.0), and
-its release turns on only those collectors and TLS verified against the stack CA."""
+its release turns on only those collectors and TLS verified against the stack CA; its snapshot alerts are per SLM
+policy, each on the policy's own repository and lateness from the policy's own schedule."""
 
 from __future__ import annotations
+
+import re
 
 import pytest
 
 from components.logs import exporter
+from components.logs import spec as logs_spec
 from tests.support.es_spec import SpecModel
 from tests.support.vendor_specs import vendor_spec, vendor_spec_path
 
@@ -16,7 +20,7 @@ CALLS = {
     "cluster-info": ["/"],
     "cluster-health": ["/_cluster/health"],
     "nodes": ["/_nodes/_local/stats"],
-    "snapshots": ["/_snapshot", "/_snapshot/platform-backups/_all"],
+    "snapshots": ["/_snapshot", "/_snapshot/platform-audit-snapshots/_all"],
     "slm": ["/_slm/status", "/_slm/stats"],
 }
 ENABLED = ("cluster-info", "cluster-health", "nodes", "snapshots")
@@ -80,3 +84,25 @@ def test_the_release_reads_only_snapshots_over_verified_tls():
                          "client": {"enabled": False}}
     assert values["secretMounts"] == [{"name": "elasticsearch-ca", "secretName": exporter.CA_SECRET, "path": "/ssl"}]
     assert {env["secret"] for env in values["extraEnvSecrets"].values()} == {exporter.CREDENTIALS_SECRET}
+
+
+def test_each_policy_has_its_own_snapshot_alerts_on_its_own_repository_and_schedule():
+    families = logs_spec.families(7, 90)
+    audit, jobs = logs_spec.snapshot_policies(families, 90, 7, 24)
+    hourly_jobs = logs_spec.SnapshotPolicy(jobs.name, jobs.families, jobs.keep_days, 6)
+    rules = exporter.snapshot_alert_rules([audit, hourly_jobs], "logs")
+    per_policy = {(rule.alert, rule.labels.get("policy")): rule for rule in rules}
+    assert sorted(per_policy) == [("ElasticsearchSnapshotFailed", "job-log-snapshots"),
+                                  ("ElasticsearchSnapshotFailed", "platform-audit-snapshots"),
+                                  ("ElasticsearchSnapshotLate", "job-log-snapshots"),
+                                  ("ElasticsearchSnapshotLate", "platform-audit-snapshots"),
+                                  ("ElasticsearchSnapshotsUnreadable", None)]
+    for policy, hours in ((audit, 26), (hourly_jobs, 8)):
+        late = per_policy[("ElasticsearchSnapshotLate", policy.name)]
+        failed = per_policy[("ElasticsearchSnapshotFailed", policy.name)]
+        for rule in (late, failed):
+            assert set(re.findall(r'repository="([^"]+)"', rule.expr)) == {policy.repository}
+            assert policy.name in rule.summary
+        assert f"> {hours * 3600}" in late.expr and f"offset {hours}h" in late.expr
+        assert f"the last {hours} h" in late.summary
+    assert exporter.snapshot_alert_rules([], "logs") == []

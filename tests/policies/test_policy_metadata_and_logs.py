@@ -16,6 +16,7 @@ from tests.support.recordings import record_logs, record_metadata
 OURS = {policy.name for policy in [*metadata.POLICIES, *logs.POLICIES]}
 RDS = "RDS instance 'dataplatform-prod-metadata'"
 AUDIT_SLM = "logs-slm-platform-audit-snapshots"
+AUDIT_REPOSITORY = "logs-snapshot-repository-platform-audit-snapshots"
 SNAPSHOT_REMEDY = ("its audit indices would die with the cluster. Declare a snapshot repository on the backups bucket "
                    "and an SLM policy that snapshots the audit indices and keeps each snapshot at least 90 days "
                    "(components/logs/spec.py).")
@@ -27,6 +28,8 @@ AUDIT_CONFIG = {"elasticsearch-ilm-configure-audit-retention": {"minDays": 90}}
 def baselines() -> dict[str, Recording]:
     return {"prod-metadata": record_metadata("prod"), "dev-metadata": record_metadata("dev"),
             "prod-logs": record_logs("prod"), "prod-logs-preview": record_logs("prod", preview=True),
+            "prod-logs-legacy": record_logs("prod", overrides={
+                "dataplatform:logs": {"snapshots": {"legacyRepository": True}}}),
             "prod-metadata-preview": record_metadata("prod", preview=True)}
 
 
@@ -48,6 +51,23 @@ def without(recording: Recording, *types: str) -> Recording:
 
 def set_slm(mutate: Callable[[dict], None]) -> Callable[[Recording], Recording]:
     return lambda recording: changed(recording, AUDIT_SLM, lambda inputs: mutate(inputs["policy"]))
+
+
+def with_legacy_repository(base_path: str) -> Callable[[Recording], Recording]:
+    """The stack plus `platform-backups`, the repository both policies shared before each got its own, writable on
+    `base_path`."""
+    def apply(recording: Recording) -> Recording:
+        resources = copy.deepcopy(recording.resources)
+        (audit,) = [resource for resource in resources if resource.name == AUDIT_REPOSITORY]
+        legacy = copy.deepcopy(audit)
+        legacy.name = "logs-snapshot-repository"
+        legacy.urn = audit.urn.replace(AUDIT_REPOSITORY, legacy.name)
+        legacy.inputs["name"] = "platform-backups"
+        settings = legacy.inputs["repository"]["settings"]
+        settings["base_path"] = base_path
+        return Recording(recording.project, recording.stack, recording.preview, [*resources, legacy])
+
+    return apply
 
 
 def set_parameter(name: str, value: str) -> Callable[[dict], None]:
@@ -278,6 +298,52 @@ CASES = {
           "Elasticsearch 'logs' keeps no snapshot of platform-audit-* for 90 days (SLM policy "
           "'platform-audit-snapshots' writes to repository 'elsewhere', which the stack does not declare): "
           f"{SNAPSHOT_REMEDY}")},
+    ),
+    "fail_audit_snapshots_to_a_read_only_repository": (
+        "prod-logs", lambda r: changed(r, AUDIT_REPOSITORY,
+                                       lambda inputs: inputs["repository"]["settings"].update(readonly="true")),
+        {("elasticsearch-cluster-require-snapshots", "logs-elasticsearch",
+          "Elasticsearch 'logs' keeps no snapshot of platform-audit-* for 90 days (SLM policy "
+          "'platform-audit-snapshots' writes to repository 'platform-audit-snapshots', which is read-only): "
+          f"{SNAPSHOT_REMEDY}")},
+    ),
+    "fail_both_policies_writing_to_one_repository": (
+        "prod-logs", lambda r: changed(r, "logs-slm-job-log-snapshots",
+                                       lambda inputs: inputs["policy"].update(repository="platform-audit-snapshots")),
+        {("elasticsearch-cluster-require-snapshots", "logs-elasticsearch",
+          "Elasticsearch 'logs': SLM policies 'job-log-snapshots', 'platform-audit-snapshots' write to one repository "
+          "'platform-audit-snapshots', so its snapshot alerts cannot tell which one failed; give each policy a "
+          "repository of its own (components/logs/spec.py).")},
+    ),
+    "fail_two_writable_repositories_on_one_path": (
+        "prod-logs", lambda r: changed(r, "logs-snapshot-repository-job-log-snapshots", lambda inputs: inputs[
+            "repository"]["settings"].update(base_path="elasticsearch/platform-audit-snapshots/")),
+        {("elasticsearch-cluster-require-snapshots", "logs-elasticsearch",
+          "Elasticsearch 'logs': repositories 'job-log-snapshots', 'platform-audit-snapshots' both write to bucket "
+          "'dataplatform-prod-backups' under 'elasticsearch/platform-audit-snapshots' and would overwrite each "
+          "other's snapshots; give each a base_path of its own or make all but one read-only.")},
+    ),
+    "pass_the_former_shared_repository_kept_read_only": ("prod-logs-legacy", lambda r: r, set()),
+    "fail_the_former_shared_repository_kept_writable_on_a_policy_s_path": (
+        "prod-logs", with_legacy_repository("elasticsearch/job-log-snapshots"),
+        {("elasticsearch-cluster-require-snapshots", "logs-elasticsearch",
+          "Elasticsearch 'logs': repositories 'job-log-snapshots', 'platform-backups' both write to bucket "
+          "'dataplatform-prod-backups' under 'elasticsearch/job-log-snapshots' and would overwrite each other's "
+          "snapshots; give each a base_path of its own or make all but one read-only.")},
+    ),
+    "fail_job_log_snapshots_to_a_read_only_repository": (
+        "prod-logs", lambda r: changed(r, "logs-snapshot-repository-job-log-snapshots",
+                                       lambda inputs: inputs["repository"]["settings"].update(readonly="true")),
+        {("elasticsearch-cluster-require-snapshots", "logs-elasticsearch",
+          "Elasticsearch 'logs': SLM policy 'job-log-snapshots' writes to repository 'job-log-snapshots', which is "
+          "read-only, so it takes no snapshot; point the policy at a writable repository of its own.")},
+    ),
+    "fail_job_log_snapshots_to_an_undeclared_repository": (
+        "prod-logs", lambda r: changed(r, "logs-slm-job-log-snapshots",
+                                       lambda inputs: inputs["policy"].update(repository="elsewhere")),
+        {("elasticsearch-cluster-require-snapshots", "logs-elasticsearch",
+          "Elasticsearch 'logs': SLM policy 'job-log-snapshots' writes to repository 'elsewhere', which the stack "
+          "does not declare; declare it or point the policy at its own repository.")},
     ),
     "fail_no_slm_taking_audit": (
         "prod-logs", set_slm(lambda policy: policy["config"].update(indices=["platform-audit-2026*"])),

@@ -30,9 +30,10 @@ these users have no profile); repositories with a `uuid` and their settings as s
 bucket in `unreachable_buckets` fails the verification as nodes that cannot reach it do); SLM policies checked
 for their repository, cron schedule, snapshot name and retention, answered with `version`, dates, `next_execution`
 and per-policy `stats`; `_execute` takes a snapshot of the open indices the policy's patterns match, named by the
-policy's date math with a suffix; a restore refuses an index whose name is taken by an open index, restores over a
-closed one, renames with `rename_pattern`/`rename_replacement` and drops `ignore_index_settings`. Times come from a
-counter, so answers are deterministic. Every request is recorded.
+policy's date math with a suffix (into a `readonly` repository it answers the name but records a failure and takes
+no snapshot, as the server's snapshot service refuses one there); a restore refuses an index whose name is taken by
+an open index, restores over a closed one, renames with `rename_pattern`/`rename_replacement` and drops
+`ignore_index_settings`. Times come from a counter, so answers are deterministic. Every request is recorded.
 
 It is a model of the API, not Elasticsearch: no documents; indices are names with a state and settings
 (`add_index`), snapshots hold copies of them; no cluster state beyond these objects.
@@ -137,6 +138,8 @@ class FakeElasticsearch(FaultQueue):
     users: dict[str, dict] = field(default_factory=dict)
     repositories: dict[str, dict] = field(default_factory=dict)
     slm_policies: dict[str, dict] = field(default_factory=dict)
+    failures: list[str] = field(default_factory=list)
+    """Why snapshots the server refused after answering (`_execute` into a read-only repository) failed."""
     indices: dict[str, dict] = field(default_factory=dict)
     """Index name -> {"state": "open" | "close", "settings": flat index settings}."""
     snapshots: dict[str, dict[str, dict]] = field(default_factory=dict)
@@ -588,6 +591,12 @@ class FakeElasticsearch(FaultQueue):
         patterns = patterns.split(",") if isinstance(patterns, str) else patterns
         chosen = sorted(index for index, held in self.indices.items() if held["state"] == "open"
                         and any(fnmatch.fnmatchcase(index, pattern) for pattern in patterns))
+        if self.repositories[policy["repository"]]["settings"].get("readonly") == "true":
+            # The server answers the name and fails the snapshot before it starts: no snapshot, a failure recorded.
+            stored["last_failure"] = {"snapshot_name": name, "time": now}
+            stored["stats"]["snapshots_failed"] += 1
+            self.failures.append(f"[{policy['repository']}] cannot create snapshot in a readonly repository")
+            return 200, {"snapshot_name": name}
         self._take_snapshot(policy["repository"], name, chosen, now, {**config.get("metadata", {}),
                                                                      "policy": policy_id})
         stored["last_success"] = {"snapshot_name": name, "time": now}

@@ -41,13 +41,16 @@ def record_metadata(stack: str, preview: bool = False) -> Recording:
     return run_program(program, settings, preview=preview)
 
 
-def record_logs(stack: str, preview: bool = False) -> Recording:
-    """The logs layer alone, its snapshots going where the stack's object store is (MinIO keys or the IRSA role)."""
+def record_logs(stack: str, preview: bool = False, overrides: dict | None = None) -> Recording:
+    """The logs layer alone, its snapshots going where the stack's object store is (MinIO keys or the IRSA role);
+    `overrides` as StackSettings.with_overrides takes them."""
     from components.logs.component import LogIndices
     from components.logs.snapshots import SnapshotTarget
     from infra.model.naming import bucket_name
 
     settings = load_stack(stack)
+    if overrides:
+        settings = settings.with_overrides(overrides)
     config = parse_stack_config(project_values(settings.config), stack)
     store = config.object_store
     bucket = bucket_name(config.name_prefix, stack, "backups")

@@ -441,6 +441,10 @@ ELASTICSEARCH = [
     m("es-audit-snapshots-7d", P, "audit snapshots expire after 7 days",
       setting("platform-logs-slm-platform-audit-snapshots", "policy.retention.expire_after", "7d"),
       ("elasticsearch-cluster-require-snapshots", "platform-logs-elasticsearch")),
+    m("es-audit-snapshots-shared-repository", P, "the audit snapshots go to the job logs' repository, where the "
+      "per-repository snapshot alerts cannot tell the two policies apart",
+      setting("platform-logs-slm-platform-audit-snapshots", "policy.repository", "job-log-snapshots"),
+      ("elasticsearch-cluster-require-snapshots", "platform-logs-elasticsearch")),
 ]
 
 

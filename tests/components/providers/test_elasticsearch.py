@@ -248,9 +248,9 @@ CASES = [(stack, kind, props) for stack, objects in PLANNED.items() for kind, pr
 
 def test_the_plans_declare_these_kinds_only():
     assert {kind for _stack, kind, _props in CASES} == set(PROVIDERS)
-    # per family a policy and a template (3), the writer and reader roles, the shipper user, the snapshot
-    # repository, the audit and job-log snapshot policies, and the snapshot exporter's role and user
-    assert len(PLANNED["dev"]) == len(PLANNED["prod"]) == 14
+    # per family a policy and a template (3), the writer and reader roles, the shipper user, the audit and job-log
+    # snapshot policies and a repository for each, and the snapshot exporter's role and user
+    assert len(PLANNED["dev"]) == len(PLANNED["prod"]) == 15
 
 
 def apply_plan(server, pki, objects) -> list[tuple[str, dict, object]]:
@@ -293,7 +293,7 @@ def test_refresh_shows_no_change_after_create_and_drift_after_a_change_on_the_se
     if kind == "SlmPolicy":  # a policy names its repository, which must exist
         SnapshotRepositoryProvider(Retry(sleep=lambda _: None)).create({
             "connection": connection(server, pki), "name": props["policy"]["repository"],
-            "repository": logs_spec.repository("dataplatform-dev-backups")})
+            "repository": logs_spec.repository("dataplatform-dev-backups", "elasticsearch/x")})
     for other_kind, other_props in ([("Role", {"name": name, "role": logs_spec.reader_role(FAMILIES)})
                                      for name in props.get("roles") or []]):
         PROVIDERS[other_kind](Retry(sleep=lambda _: None)).create({"connection": connection(server, pki),
@@ -379,35 +379,63 @@ def test_calls_outside_the_specification_are_refused_as_the_server_refuses_them(
 
 # ---- snapshots ------------------------------------------------------------------------------------------------
 
-def snapshot_objects(server, pki) -> tuple[dict, list[dict]]:
-    repository = {"connection": connection(server, pki), "name": logs_spec.REPOSITORY,
-                  "repository": logs_spec.repository("dataplatform-dev-backups")}
-    policies = [{"connection": connection(server, pki), "name": policy.name, "policy": logs_spec.slm_policy(policy, 24)}
-                for policy in logs_spec.snapshot_policies(FAMILIES, 90, 14)]
-    return repository, policies
+POLICIES = logs_spec.snapshot_policies(FAMILIES, 90, 14, 24)
+
+
+def snapshot_objects(server, pki) -> tuple[list[dict], list[dict]]:
+    repositories = [{"connection": connection(server, pki), "name": policy.repository,
+                     "repository": logs_spec.policy_repository(policy, "dataplatform-dev-backups")}
+                    for policy in POLICIES]
+    policies = [{"connection": connection(server, pki), "name": policy.name, "policy": logs_spec.slm_policy(policy)}
+                for policy in POLICIES]
+    return repositories, policies
 
 
 def test_a_snapshot_policy_needs_its_repository_and_a_repository_the_nodes_cannot_reach_fails(server, pki, slept):
-    repository, policies = snapshot_objects(server, pki)
-    with pytest.raises(ProviderError, match=r"no such repository \[platform-backups\]"):
+    repositories, policies = snapshot_objects(server, pki)
+    with pytest.raises(ProviderError, match=r"no such repository \[platform-audit-snapshots\]"):
         SlmPolicyProvider(Retry(sleep=slept.append)).create(policies[0])
     server.unreachable_buckets.add("dataplatform-dev-backups")
     with pytest.raises(ProviderError, match="repository_verification_exception"):
-        SnapshotRepositoryProvider(Retry(attempts=2, sleep=slept.append)).create(repository)
+        SnapshotRepositoryProvider(Retry(attempts=2, sleep=slept.append)).create(repositories[0])
     assert server.repositories == {} and slept == [0.5], "a failed verification is retried (it may be IAM settling)"
 
 
-def test_snapshot_policies_keep_audit_snapshots_the_audit_retention_and_run_on_schedule(server, pki):
-    repository, policies = snapshot_objects(server, pki)
-    SnapshotRepositoryProvider(Retry(sleep=lambda _: None)).create(repository)
+def test_each_snapshot_policy_writes_to_its_own_repository_and_keeps_the_audit_retention(server, pki):
+    repositories, policies = snapshot_objects(server, pki)
+    for props in repositories:
+        SnapshotRepositoryProvider(Retry(sleep=lambda _: None)).create(props)
     for props in policies:
         SlmPolicyProvider(Retry(sleep=lambda _: None)).create(props)
     audit = server.slm_policies[logs_spec.AUDIT_SNAPSHOTS]["policy"]
     assert audit["config"]["indices"] == ["platform-audit-*"] and audit["retention"]["expire_after"] == "90d"
     assert audit["retention"]["max_count"] >= 90, "max_count must never delete a snapshot before it expires"
-    assert audit["schedule"] == "0 0 1 * * ?"
+    assert audit["schedule"] == "0 0 1 * * ?" and audit["repository"] == "platform-audit-snapshots"
     jobs = server.slm_policies[logs_spec.JOB_LOG_SNAPSHOTS]["policy"]
     assert jobs["config"]["indices"] == ["airbyte-logs-*", "dbt-runs-*"] and jobs["retention"]["expire_after"] == "14d"
-    assert logs_spec.slm_policy(logs_spec.snapshot_policies(FAMILIES, 90, 14)[0], 6)["retention"]["max_count"] >= 4 * 90
+    assert jobs["repository"] == "job-log-snapshots"
+    six_hourly = logs_spec.snapshot_policies(FAMILIES, 90, 14, 6)[0]
+    assert logs_spec.slm_policy(six_hourly)["retention"]["max_count"] >= 4 * 90
+    assert {name: repository["settings"] for name, repository in server.repositories.items()} == {
+        "platform-audit-snapshots": {"bucket": "dataplatform-dev-backups",
+                                     "base_path": "elasticsearch/platform-audit-snapshots", "client": "backups"},
+        "job-log-snapshots": {"bucket": "dataplatform-dev-backups", "base_path": "elasticsearch/job-log-snapshots",
+                              "client": "backups"}}
+
+
+def test_the_legacy_repository_is_registered_read_only_and_takes_no_snapshot(server, pki):
+    legacy = {"connection": connection(server, pki), "name": logs_spec.LEGACY_REPOSITORY,
+              "repository": logs_spec.legacy_repository("dataplatform-dev-backups")}
+    provider = SnapshotRepositoryProvider(Retry(sleep=lambda _: None))
+    created = provider.create(legacy)
     assert server.repositories["platform-backups"]["settings"] == {
-        "bucket": "dataplatform-dev-backups", "base_path": "elasticsearch", "client": "backups"}
+        "bucket": "dataplatform-dev-backups", "base_path": "elasticsearch", "client": "backups", "readonly": "true"}
+    assert provider.read(created.id, created.outs).outs["spec_hash"] == created.outs["spec_hash"]
+    writing_there = logs_spec.slm_policy(POLICIES[0]) | {"repository": logs_spec.LEGACY_REPOSITORY}
+    SlmPolicyProvider(Retry(sleep=lambda _: None)).create(
+        {"connection": connection(server, pki), "name": "writes-to-legacy", "policy": writing_there})
+    server.add_index("platform-audit-2026.01.01")
+    name = raw(server, pki, "PUT", "/_slm/policy/writes-to-legacy/_execute").body["snapshot_name"]
+    assert server.snapshots["platform-backups"] == {}
+    assert server.slm_policies["writes-to-legacy"]["last_failure"]["snapshot_name"] == name
+    assert server.failures == ["[platform-backups] cannot create snapshot in a readonly repository"]

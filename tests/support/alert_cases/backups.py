@@ -139,54 +139,68 @@ CASES += [
 # `cluster`, `color`), with the labels the Prometheus Operator gives the exporter's ServiceMonitor targets.
 EXPORTER = ('namespace="dp-logs", service="elasticsearch-exporter", job="elasticsearch-exporter", endpoint="http", '
             'pod="elasticsearch-exporter-7c9d5-xk2lq", instance="10.42.1.9:9108", container="exporter"')
-REPOSITORY = f'repository="platform-backups", {EXPORTER}'
-SNAPSHOT_LABELS = {"namespace": "dp-logs", "repository": "platform-backups", "cluster": "logs",
-                   "policies": "platform-audit-snapshots,job-log-snapshots"}
+AUDIT, JOBS = "platform-audit-snapshots", "job-log-snapshots"  # each SLM policy and its own repository
 ES_RUNBOOKS = "docs/backup-and-restore.md"
-SNAPSHOT_LATE = ("Elasticsearch snapshot repository platform-backups in dp-logs has no successful snapshot from the "
-                 "last 26 h (policies platform-audit-snapshots, job-log-snapshots, every 24 h), or no series says "
-                 "when its last one was.")
-SNAPSHOT_FAILED = ("The newest snapshot in Elasticsearch repository platform-backups in dp-logs failed, after its last "
-                   "successful one (policies platform-audit-snapshots, job-log-snapshots).")
 
 
-def _latest(values: str) -> Series:
-    return Series(f"{LATEST_SUCCESS}{{{REPOSITORY}}}", values)
+def _labels(policy: str) -> dict[str, str]:
+    return {"namespace": "dp-logs", "repository": policy, "cluster": "logs", "policy": policy}
 
 
-def _newest(state: str, values: str) -> Series:
-    return Series(f'{NEWEST_START}{{{REPOSITORY}, state="{state}", version="9.5.0"}}', values)
+def _late(policy: str) -> tuple:
+    return firing("ElasticsearchSnapshotLate", ES_RUNBOOKS, _labels(policy),
+                  f"Elasticsearch SLM policy {policy} in dp-logs has no successful snapshot in its repository "
+                  f"{policy} from the last 26 h (it runs every 24 h), or no series says when its last one was.")
 
+
+def _failed(policy: str) -> tuple:
+    return firing("ElasticsearchSnapshotFailed", ES_RUNBOOKS, _labels(policy),
+                  f"The newest snapshot of Elasticsearch SLM policy {policy} in dp-logs (repository {policy}) failed, "
+                  "after its last successful one.")
+
+
+def _latest(repository: str, values: str) -> Series:
+    return Series(f'{LATEST_SUCCESS}{{repository="{repository}", {EXPORTER}}}', values)
+
+
+def _newest(repository: str, state: str, values: str) -> Series:
+    return Series(f'{NEWEST_START}{{repository="{repository}", {EXPORTER}, state="{state}", version="9.5.0"}}', values)
+
+
+DAILY = "3600+0x1439 90000+0x1439 176400+0x300"  # a success every day at 01:00, for 50 h
 
 CASES += [
-    # ---- ElasticsearchSnapshotLate: no SUCCESS snapshot in the repository for a day plus two hours
-    AlertCase("the newest Elasticsearch snapshot 29 h old", "ElasticsearchSnapshotLate",
-              (_latest("3600+0x1800"),), "30h",
-              firing("ElasticsearchSnapshotLate", ES_RUNBOOKS, SNAPSHOT_LABELS, SNAPSHOT_LATE)),
+    # ---- ElasticsearchSnapshotLate, per policy: no SUCCESS snapshot in its repository for a day plus two hours
+    AlertCase("the audit policy's newest snapshot 29 h old, the job logs' fresh", "ElasticsearchSnapshotLate",
+              (_latest(AUDIT, "3600+0x1800"), _latest(JOBS, "3600+0x1439 90000+0x400")), "30h", _late(AUDIT)),
     # The exporter answers 0 while the repository holds no successful snapshot.
-    AlertCase("no Elasticsearch snapshot ever, the repository 30 h old", "ElasticsearchSnapshotLate",
-              (_latest("0+0x1800"),), "30h",
-              firing("ElasticsearchSnapshotLate", ES_RUNBOOKS, SNAPSHOT_LABELS, SNAPSHOT_LATE)),
-    AlertCase("no series tells of the snapshot repository", "ElasticsearchSnapshotLate",
-              (Series(f"up{{{EXPORTER}}}", "1+0x180"),), "3h",
-              firing("ElasticsearchSnapshotLate", ES_RUNBOOKS, SNAPSHOT_LABELS, SNAPSHOT_LATE)),
-    AlertCase("an Elasticsearch snapshot every day at 01:00", "ElasticsearchSnapshotLate",
-              (_latest("3600+0x1439 90000+0x1439 176400+0x300"),), "50h"),
-    AlertCase("the snapshot repository 3 h old, its first snapshot pending", "ElasticsearchSnapshotLate",
-              (_latest("0+0x180"),), "3h"),
-    AlertCase("the first Elasticsearch snapshot 10 h ago, the repository 30 h old", "ElasticsearchSnapshotLate",
-              (_latest("0+0x1199 72000+0x600"),), "30h"),
-    # ---- ElasticsearchSnapshotFailed: the repository's newest snapshot FAILED, after its newest success
-    AlertCase("the newest Elasticsearch snapshot failed", "ElasticsearchSnapshotFailed",
-              (_latest("3600+0x180"), _newest("FAILED", "7200+0x180")), "3h",
-              firing("ElasticsearchSnapshotFailed", ES_RUNBOOKS, SNAPSHOT_LABELS, SNAPSHOT_FAILED)),
-    AlertCase("the first Elasticsearch snapshot ever failed", "ElasticsearchSnapshotFailed",
-              (_latest("0+0x180"), _newest("FAILED", "3600+0x180")), "3h",
-              firing("ElasticsearchSnapshotFailed", ES_RUNBOOKS, SNAPSHOT_LABELS, SNAPSHOT_FAILED)),
+    AlertCase("no job-log snapshot ever, its repository 30 h old, the audit policy's fresh",
+              "ElasticsearchSnapshotLate",
+              (_latest(JOBS, "0+0x1800"), _latest(AUDIT, "3600+0x1439 90000+0x400")), "30h", _late(JOBS)),
+    AlertCase("no series tells of either policy's repository", "ElasticsearchSnapshotLate",
+              (Series(f"up{{{EXPORTER}}}", "1+0x180"),), "3h", _late(AUDIT) + _late(JOBS)),
+    AlertCase("both policies take a snapshot every day at 01:00", "ElasticsearchSnapshotLate",
+              (_latest(AUDIT, DAILY), _latest(JOBS, DAILY)), "50h"),
+    # The read-only repository an upgraded stack keeps for restores takes no snapshot: it is no policy's.
+    AlertCase("both policies fresh, the legacy read-only repository's newest snapshot 50 h old",
+              "ElasticsearchSnapshotLate",
+              (_latest(AUDIT, DAILY), _latest(JOBS, DAILY), _latest("platform-backups", "0+0x3000")), "50h"),
+    AlertCase("both repositories 3 h old, their first snapshots pending", "ElasticsearchSnapshotLate",
+              (_latest(AUDIT, "0+0x180"), _latest(JOBS, "0+0x180")), "3h"),
+    AlertCase("each policy's first snapshot 10 h ago, the repositories 30 h old", "ElasticsearchSnapshotLate",
+              (_latest(AUDIT, "0+0x1199 72000+0x600"), _latest(JOBS, "0+0x1199 72000+0x600")), "30h"),
+    # ---- ElasticsearchSnapshotFailed, per policy: its repository's newest snapshot FAILED, after its newest success
+    AlertCase("the audit policy's newest snapshot failed while the job logs' succeeded", "ElasticsearchSnapshotFailed",
+              (_latest(AUDIT, "3600+0x180"), _newest(AUDIT, "FAILED", "7200+0x180"),
+               _latest(JOBS, "7200+0x180"), _newest(JOBS, "SUCCESS", "7200+0x180")), "3h", _failed(AUDIT)),
+    AlertCase("the job-log policy's first snapshot ever failed, the audit policy's succeeded",
+              "ElasticsearchSnapshotFailed",
+              (_latest(JOBS, "0+0x180"), _newest(JOBS, "FAILED", "3600+0x180"),
+               _latest(AUDIT, "3600+0x180"), _newest(AUDIT, "SUCCESS", "3600+0x180")), "3h", _failed(JOBS)),
     AlertCase("a failed Elasticsearch snapshot followed by a success", "ElasticsearchSnapshotFailed",
-              (_latest("7200+0x180"), _newest("SUCCESS", "7200+0x180")), "3h"),
+              (_latest(AUDIT, "7200+0x180"), _newest(AUDIT, "SUCCESS", "7200+0x180")), "3h"),
     AlertCase("an Elasticsearch snapshot in progress after a success", "ElasticsearchSnapshotFailed",
-              (_latest("3600+0x180"), _newest("IN_PROGRESS", "7200+0x180")), "3h"),
+              (_latest(JOBS, "3600+0x180"), _newest(JOBS, "IN_PROGRESS", "7200+0x180")), "3h"),
     # ---- ElasticsearchSnapshotsUnreadable: the snapshots collector fails (for 15 minutes)
     AlertCase("the exporter cannot read the snapshot repositories", "ElasticsearchSnapshotsUnreadable",
               (Series(f'{COLLECTOR_SUCCESS}{{collector="snapshots", {EXPORTER}}}', "0+0x40"),
