@@ -16,6 +16,7 @@ from components.kit.hardening import LARGE, MEDIUM, SMALL, container_security, p
 from components.kit.images import pinned_tag
 from components.kit.release import Hardening, ProductRelease, ServerCertificate
 from components.logs import shipping as logshipping
+from components.monitoring.inventory import labels_allowlist
 from components.runtime.config import AlertingSettings, KubernetesConfig
 from infra.model.naming import MINIO_AUDIT_TAG, namespace_name, service_host
 
@@ -219,7 +220,11 @@ def kube_prometheus_stack(config: KubernetesConfig, issuer: str, alerting: Alert
             "crds": {"enabled": True},
             "defaultRules": {"create": False},
             "grafana": {"enabled": False},
-            "kube-state-metrics": {"image": default_image(KUBE_STATE_METRICS)},
+            # The object labels alerts join on (components/monitoring/inventory.py ALLOWED_LABELS): exported on
+            # `kube_<resource>_labels` only when listed (the subchart's templates/deployment.yaml passes them as
+            # `--metric-labels-allowlist`).
+            "kube-state-metrics": {"image": default_image(KUBE_STATE_METRICS),
+                                   "metricLabelsAllowlist": labels_allowlist()},
             "nodeExporter": {"enabled": False},
             "kubeControllerManager": {"enabled": False},
             "kubeScheduler": {"enabled": False},
