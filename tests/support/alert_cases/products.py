@@ -43,7 +43,8 @@ REVIEWS_CONNECTION = "c9f0f895-fb98-4ab9-8b8d-1f2e3d4c5b02"
 
 def _attempt(job: int, attempt: int, connection: str, created: int, phase: str) -> tuple[Series, ...]:
     """One attempt's pod: created at `created` (seconds), in `phase` throughout."""
-    pod = f'namespace="dp-ingestion", pod="replication-job-{job}-attempt-{attempt}", uid="5e6f7a8b-{job}{attempt}", {KSM}'
+    pod = (f'namespace="dp-ingestion", pod="replication-job-{job}-attempt-{attempt}", uid="5e6f7a8b-{job}{attempt}", '
+           f"{KSM}")
     return (Series(f"kube_pod_created{{{pod}}}", f"{created}+0x30"),
             Series(f'kube_pod_labels{{{pod}, label_connection_id="{connection}"}}', "1+0x30"),
             *(Series(f'kube_pod_status_phase{{{pod}, phase="{each}"}}', f"{int(each == phase)}+0x30")
