@@ -13,10 +13,9 @@ from typing import Any
 
 from components.kit.cluster import server_certificate, service_dns_names
 from components.kit.hardening import Resources, container_security
-from components.kit.images import pinned, pinned_tag
+from components.kit.images import NGINX_UNPRIVILEGED, pinned, pinned_tag
 from components.metadata.access import DatabaseLogin
 from components.monitoring.component import AlertRule
-from components.monitoring.inventory import AIRBYTE_CONNECTION_ID
 from components.storage.access import ServiceBucket
 from infra.model import naming
 from infra.model.charts import AIRBYTE_COMPONENTS
@@ -46,7 +45,7 @@ API_SERVICE = "airbyte-api"
 API_TLS_PORT = naming.AIRBYTE_API_TLS_PORT
 API_TLS_SECRET = "airbyte-api-tls"
 PROXY_CONFIG_MAP = "airbyte-api-proxy"
-PROXY_IMAGE = "nginxinc/nginx-unprivileged:1.27-alpine"
+PROXY_IMAGE = NGINX_UNPRIVILEGED
 PROXY_UID = 101  # the `nginx` user of the unprivileged image
 PROXY_TLS_DIR = "/etc/nginx/tls"
 PROXY_RESOURCES = Resources(cpu="25m", memory="64Mi", cpu_limit="250m")
@@ -125,7 +124,7 @@ REPLICATION_POD = "replication-job-.*"
 # `CONNECTION_ID_LABEL_KEY`, set on the replication workload by airbyte-server's CommandService.kt and passed through
 # to the pod by airbyte-workload-launcher/src/main/kotlin/pods/PodLabeler.kt `getSharedLabels`). kube-state-metrics
 # exports it on `kube_pod_labels` as `label_connection_id` once its allow-list names it (the runtime's values).
-CONNECTION_ID_LABEL = AIRBYTE_CONNECTION_ID.label
+CONNECTION_ID_LABEL = "connection_id"
 # How long the launcher keeps a job's pod once it ended (airbyte-workload-launcher application.yml: succeededTtl 10,
 # unsuccessfulTtl 120 minutes by default). A failed attempt is judged against the newest attempt of its connection
 # still listed, so a success must stay listed at least as long as a failure: both kept this long.

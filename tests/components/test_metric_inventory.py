@@ -15,6 +15,7 @@ import re
 import promql_parser
 import pytest
 
+from components.ingestion.spec import CONNECTION_ID_LABEL
 from components.monitoring import inventory
 from components.monitoring.component import AlertRule, RecordingRule
 from tests.support import promql
@@ -115,5 +116,6 @@ def test_every_object_label_a_rule_selects_is_allow_listed_where_kube_state_metr
     values = stack_release.inputs["values"]
     assert values["kube-state-metrics"]["metricLabelsAllowlist"] == ["pods=[connection_id]"]
     assert inventory.labels_allowlist() == ["pods=[connection_id]"]
+    assert ("pods", CONNECTION_ID_LABEL) in {(entry.resource, entry.label) for entry in inventory.ALLOWED_LABELS}
     for entry in inventory.ALLOWED_LABELS:
         assert CITATION.match(entry.cited), entry
