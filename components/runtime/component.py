@@ -301,7 +301,8 @@ class KubernetesRuntime(pulumi.ComponentResource):
         return found
 
     def _monitoring_ca(self, ca_pem: pulumi.Input[str]) -> k8s.core.v1.ConfigMap:
-        """The stack's CA in `dp-monitoring`, for Prometheus to verify its Alertmanager with."""
+        """The stack's CA in `dp-monitoring`, for Prometheus to verify its Alertmanager with and for Prometheus's
+        readers' front to verify Prometheus with (and readers to verify the front)."""
         return k8s.core.v1.ConfigMap(
             f"{self._name}-monitoring-ca",
             metadata=k8s.meta.v1.ObjectMetaArgs(name=values.MONITORING_CA_CONFIG_MAP,
