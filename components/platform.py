@@ -38,6 +38,7 @@ from components.metadata.component import BackupTarget, MetadataConnection, Meta
 from components.monitoring import flows as monitoring_flows
 from components.monitoring.component import BASE_GROUP, Monitoring, base_rules, base_targets
 from components.monitoring.dashboards import PipelineHealth, dashboards
+from components.monitoring.inventory import labels_allowlist
 from components.presentation import cache as presentation_cache
 from components.presentation import flows as presentation_flows
 from components.presentation import log_routes as presentation_logs
@@ -127,7 +128,8 @@ def flow_tables(config: StackConfig, catalog: Catalog) -> tuple[FlowTable, ...]:
         lakehouse_flows.flow_table(config.lakehouse),
         presentation_flows.flow_table(kubernetes.replicas),
         monitoring_flows.flow_table(kubernetes.alertmanager == "install", kubernetes.replicas,
-                                    tuple(config.alerting.reaches("webhook")), tuple(config.alerting.reaches("email"))),
+                                    tuple(config.alerting.reaches("webhook")), tuple(config.alerting.reaches("email")),
+                                    front=bool(kubernetes.prometheus_readers)),
     )
     workloads = tuple(workload for table in tables for workload in table.workloads)
     return (*tables, FlowTable("dns", flows=runtime_flows.dns_flows(workloads)))
@@ -140,6 +142,8 @@ def outside_networks(config: StackConfig) -> dict[str, tuple[str, ...]]:
     found = {KUBERNETES_API.key: network.api_server, NODES.key: network.nodes}
     found |= {f"{ENDPOINTS_KEY}.{name}": cidrs for name, cidrs in network.endpoints.items()}
     found |= {f"ingestion.sources.{name}.cidrs": source.cidrs for name, source in config.ingestion.sources.items()}
+    found |= {f"kubernetes.prometheusReaders.{name}.cidrs": reader.cidrs
+              for name, reader in config.kubernetes.prometheus_readers.items()}
     return {key: tuple(cidrs) for key, cidrs in sorted(found.items()) if cidrs}
 
 
@@ -190,7 +194,7 @@ def network_problems(config: StackConfig, catalog: Catalog) -> list[Problem]:
 def runtime_releases(config: StackConfig) -> list[ProductRelease]:
     """The releases the runtime declares for this stack config, as `DataPlatform` wires it."""
     return releases(config.kubernetes, config.identity, config.storage, LOG_SOURCES, hosted_services(config.kubernetes),
-                    config.alerting, lake_logs(config))
+                    config.alerting, labels_allowlist(), lake_logs(config))
 
 
 class DataPlatform(pulumi.ComponentResource):
@@ -203,8 +207,8 @@ class DataPlatform(pulumi.ComponentResource):
         self.runtime = KubernetesRuntime(
             f"{name}-runtime", config.kubernetes, stack, config.storage, log_sources=LOG_SOURCES,
             hosted=hosted_services(config.kubernetes), flows=flow_tables(config, catalog),
-            networks=outside_networks(config), alerting=config.alerting, opts=child_options(self),
-            lake_logs=lake_logs(config),
+            networks=outside_networks(config), alerting=config.alerting, label_allowlist=labels_allowlist(),
+            opts=child_options(self), lake_logs=lake_logs(config),
         )
         self.cluster: ClusterContext = self.runtime.context
         providers = {}

@@ -21,3 +21,5 @@ def main() -> None:
     pulumi.export("buckets", platform.lake.bucket_names)
     pulumi.export("lakeEndpoint", platform.lake.endpoint)
     pulumi.export("lakeCredentials", platform.lake.credentials)
+    # Each `kubernetes.prometheusReaders` login: the front's URL, the username and the password (secret).
+    pulumi.export("prometheusReaders", platform.runtime.prometheus_readers)

@@ -13,7 +13,7 @@ from typing import Any
 
 from components.kit.cluster import server_certificate, service_dns_names
 from components.kit.hardening import Resources, container_security
-from components.kit.images import pinned, pinned_tag
+from components.kit.images import NGINX_UNPRIVILEGED, pinned, pinned_tag
 from components.metadata.access import DatabaseLogin
 from components.monitoring.component import AlertRule
 from components.storage.access import ServiceBucket
@@ -45,7 +45,7 @@ API_SERVICE = "airbyte-api"
 API_TLS_PORT = naming.AIRBYTE_API_TLS_PORT
 API_TLS_SECRET = "airbyte-api-tls"
 PROXY_CONFIG_MAP = "airbyte-api-proxy"
-PROXY_IMAGE = "nginxinc/nginx-unprivileged:1.27-alpine"
+PROXY_IMAGE = NGINX_UNPRIVILEGED
 PROXY_UID = 101  # the `nginx` user of the unprivileged image
 PROXY_TLS_DIR = "/etc/nginx/tls"
 PROXY_RESOURCES = Resources(cpu="25m", memory="64Mi", cpu_limit="250m")
@@ -119,6 +119,16 @@ JOB_JAVA_OPTS = (f"-Djavax.net.ssl.trustStore={JOB_TRUST_DIR}/{JOB_TRUSTSTORE_KE
                  "-Djavax.net.ssl.trustStorePassword=changeit -Djavax.net.ssl.trustStoreType=JKS")
 # Replication pods Airbyte's workload launcher starts: `replication-job-<job>-attempt-<n>` (the board's sync panels).
 REPLICATION_POD = "replication-job-.*"
+# The label the launcher gives every pod of a connection's job: the connection's id (airbyte-platform release/2.1.0,
+# commit 061b8f3: airbyte-commons-workload/src/main/kotlin/io/airbyte/workload/common/WorkloadLabels.kt
+# `CONNECTION_ID_LABEL_KEY`, set on the replication workload by airbyte-server's CommandService.kt and passed through
+# to the pod by airbyte-workload-launcher/src/main/kotlin/pods/PodLabeler.kt `getSharedLabels`). kube-state-metrics
+# exports it on `kube_pod_labels` as `label_connection_id` once its allow-list names it (the runtime's values).
+CONNECTION_ID_LABEL = "connection_id"
+# How long the launcher keeps a job's pod once it ended (airbyte-workload-launcher application.yml: succeededTtl 10,
+# unsuccessfulTtl 120 minutes by default). A failed attempt is judged against the newest attempt of its connection
+# still listed, so a success must stay listed at least as long as a failure: both kept this long.
+JOB_POD_TTL_MINUTES = 120
 # Parts of the chart the platform does not run: the UI (the API is reached through the TLS front), the connector
 # builder's manifest server, metrics and Keycloak (Enterprise), Temporal's UI, the rollout worker, and the bundled
 # PostgreSQL and MinIO (the metadata layer's PostgreSQL and the lake's `airbyte` bucket replace them).
@@ -356,6 +366,12 @@ def values(shape: AirbyteShape) -> dict[str, Any]:
                                          "tag": pinned_tag(repository, AIRBYTE_APP_VERSION)},
                                **_trust(shape, component)}
     fragment["workloadLauncher"]["serviceAccountName"] = LAUNCHER_ACCOUNT
+    # `templates/airbyte-workload-launcher/deployment.yaml` appends `workloadLauncher.extraEnv`.
+    fragment["workloadLauncher"]["extraEnv"] = [
+        *fragment["workloadLauncher"].get("extraEnv", []),
+        {"name": "SUCCEEDED_TTL_MINUTES", "value": str(JOB_POD_TTL_MINUTES)},
+        {"name": "UNSUCCESSFUL_TTL_MINUTES", "value": str(JOB_POD_TTL_MINUTES)},
+    ]
     fragment["airbyteBootloader"]["serviceAccountName"] = BOOTLOADER_ACCOUNT
     fragment["temporal"] = _temporal(shape)
     fragment["server"]["extraVolumes"] = [
@@ -369,15 +385,44 @@ def values(shape: AirbyteShape) -> dict[str, Any]:
     return fragment
 
 
+def _attempts_created(phase: str) -> str:
+    """The creation time of each connection's newest replication pod in `phase` (a regular expression), by
+    connection id (kube-state-metrics' `kube_pod_created`, `kube_pod_labels` and `kube_pod_status_phase`)."""
+    pods = f'namespace="{namespace_name(LAYER)}", pod=~"{REPLICATION_POD}"'
+    label = f"label_{CONNECTION_ID_LABEL}"
+    return (f"max by (namespace, {label}) ("
+            f"kube_pod_created{{{pods}}} "
+            f"* on (namespace, pod) group_left ({label}) kube_pod_labels{{{pods}, {label}!=\"\"}} "
+            f"and on (namespace, pod) (kube_pod_status_phase{{{pods}, phase=~\"{phase}\"}} == 1))")
+
+
+def sync_failed_expr() -> str:
+    """A connection whose newest failed attempt is newer than any attempt pending, running or succeeded, or which
+    has no such attempt; the connection's id as `connection_id`."""
+    failed, other = _attempts_created("Failed"), _attempts_created("Pending|Running|Succeeded")
+    label = f"label_{CONNECTION_ID_LABEL}"
+    return (f'label_replace(({failed} > {other}) or ({failed} unless {other}), '
+            f'"{CONNECTION_ID_LABEL}", "$1", "{label}", "(.+)")')
+
+
 def alert_rules() -> list[AlertRule]:
     """The server's health (runbook in docs/ingestion.md).
 
     A sync's failure is the batch's alert where the batch runs the connection (`BatchSyncFailed`, one per
-    connection, components/lakehouse/batch.py); a connection on its own schedule reports failures through the
-    workspace's notifications (e-mail and `ingestion.failureWebhook`).
+    connection, components/lakehouse/batch.py); a connection on its own schedule (Airbyte's cron) has
+    `AirbyteSyncFailed`, one per connection id, from its replication pods: a failed attempt fires while no newer
+    attempt of the same connection is pending, running or succeeded (Airbyte retries an attempt, and the next
+    scheduled job tries again).
     """
     namespace = f'namespace="{namespace_name(LAYER)}"'
     return [
+        AlertRule(
+            "AirbyteSyncFailed",
+            sync_failed_expr(),
+            "The newest sync attempt of Airbyte connection {{ $labels.connection_id }} failed and no newer one is "
+            "pending, running or succeeded: its streams land nothing new in bronze until a sync succeeds.",
+            duration="5m", severity="warning", runbooks="docs/ingestion.md",
+        ),
         AlertRule(
             "AirbyteServerDown",
             f'kube_deployment_status_replicas_available{{{namespace},deployment="{SERVER_DEPLOYMENT}"}} < 1',

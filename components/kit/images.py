@@ -18,6 +18,9 @@ from infra.model.naming import RDS_CA_BUNDLE
 from infra.model.sections import IMAGE_LOCK
 
 LOCK_FILE = IMAGE_LOCK
+# The TLS fronts in front of plain or unauthenticated servers (Airbyte's API, Prometheus's readers) run nginx as an
+# unprivileged user (uid 101, listening above 1024).
+NGINX_UNPRIVILEGED = "nginxinc/nginx-unprivileged:1.27-alpine"
 # Where images/migrations/Dockerfile puts the RDS CA bundle. Every in-cluster client of an RDS metadata server
 # (the migrations Job, and the `rds-ca` init containers of Dremio, Airbyte and Superset) takes it from that image
 # at this path; `metadata.caBundleFile` is the bundle's path on the deployer, for the PostgreSQL provider only.

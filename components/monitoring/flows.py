@@ -19,6 +19,7 @@ from components.kit.flows import (
     Workload,
     chart_source,
 )
+from infra.model.naming import PROMETHEUS_READER_PORT
 
 RELEASE = "prometheus"
 OPERATOR_PORT = 10250  # `prometheusOperator.tls.internalPort`: the operator's TLS port, webhook and metrics
@@ -54,13 +55,15 @@ KUBE_STATE_METRICS = Workload(
 )
 
 
-def prometheus(replicas: int) -> Workload:
-    """Prometheus's pods, as the operator labels them; 8080 is its config reloader."""
+def prometheus(replicas: int, front: bool = False) -> Workload:
+    """Prometheus's pods, as the operator labels them; 8080 is its config reloader, and `front` adds the port of the
+    readers' authenticating TLS front (components/runtime/prometheus_front.py), a container of the same pods."""
+    front_ports = (Port(PROMETHEUS_READER_PORT),) if front else ()
     return Workload(
         "prometheus", "monitoring",
         {"app.kubernetes.io/name": "prometheus", "operator.prometheus.io/name": f"{RELEASE}-prometheus"},
-        (Port(9090), Port(8080)), source=_chart("templates/prometheus/networkpolicy.yaml"), service="prometheus",
-        replicas=min(replicas, 2),
+        (Port(9090), Port(8080), *front_ports), source=_chart("templates/prometheus/networkpolicy.yaml"),
+        service="prometheus", replicas=min(replicas, 2),
     )
 
 
@@ -75,10 +78,11 @@ def alertmanager(replicas: int) -> Workload:
 
 
 def flow_table(install_alertmanager: bool, replicas: int, webhook_ports: tuple[int, ...] = (),
-               smtp_ports: tuple[int, ...] = ()) -> FlowTable:
+               smtp_ports: tuple[int, ...] = (), front: bool = False) -> FlowTable:
     """The monitoring layer's pods and flows; Alertmanager only where the stack installs it, and its receivers
-    (`alerting.receivers`) on the ports their webhooks and relays name."""
-    server = prometheus(replicas)
+    (`alerting.receivers`) on the ports their webhooks and relays name; `front`: Prometheus's pods also serve its
+    readers' authenticating front (the runtime's table has the readers and their flows)."""
+    server = prometheus(replicas, front)
     api = Service(KUBERNETES_API.name)
     workloads = [OPERATOR, server, KUBE_STATE_METRICS]
     flows = [

@@ -315,3 +315,42 @@ def metric_sources(inventory: tuple[Exporter, ...] = INVENTORY) -> dict[str, Exp
 def source_of(name: str) -> Source | None:
     """The file that defines `name`."""
     return next((source for exporter in INVENTORY for source in exporter.sources if name in source.metrics), None)
+
+
+@dataclass(frozen=True)
+class AllowedLabel:
+    """A Kubernetes label kube-state-metrics exports on `kube_<resource>_labels` because its allow-list names it
+    (`--metric-labels-allowlist=<resource>=[<label>]`, the chart value `metricLabelsAllowlist`), as
+    `label_<label>` with characters outside `[a-zA-Z0-9_]` turned into `_`; `cited` is the vendor file that puts the
+    label on the objects."""
+
+    resource: str
+    """The resource's plural, as the allow-list names it (`pods`)."""
+    label: str
+    cited: str
+
+    @property
+    def metric(self) -> str:
+        return f"kube_{self.resource.removesuffix('s')}_labels"
+
+    @property
+    def series_label(self) -> str:
+        return "label_" + "".join(c if c.isalnum() or c == "_" else "_" for c in self.label)
+
+
+# Airbyte's workload launcher labels every pod of a connection's job with the connection's id (airbyte-platform's
+# release/2.1.0 branch at commit 061b8f3, the platform version chart V2 2.1.x runs; `CONNECTION_ID_LABEL_KEY`):
+# the per-connection sync alert (components/ingestion/spec.py) joins failed replication pods to it.
+AIRBYTE_CONNECTION_ID = AllowedLabel(
+    "pods", "connection_id",
+    "airbytehq/airbyte-platform/airbyte-commons-workload/src/main/kotlin/io/airbyte/workload/common/WorkloadLabels.kt"
+    "@061b8f3")
+ALLOWED_LABELS: tuple[AllowedLabel, ...] = (AIRBYTE_CONNECTION_ID,)
+
+
+def labels_allowlist(allowed: tuple[AllowedLabel, ...] = ALLOWED_LABELS) -> list[str]:
+    """kube-state-metrics' `metricLabelsAllowlist` values: one `<resource>=[<label>,...]` per resource, sorted."""
+    by_resource: dict[str, list[str]] = {}
+    for entry in allowed:
+        by_resource.setdefault(entry.resource, []).append(entry.label)
+    return [f"{resource}=[{','.join(sorted(labels))}]" for resource, labels in sorted(by_resource.items())]

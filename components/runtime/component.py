@@ -38,7 +38,7 @@ from components.kit.flows import FlowTable
 from components.kit.images import image_references
 from components.kit.release import HostedService, ProductRelease, ServerCertificate, declare_release
 from components.logs.shipping import LakeLogs, LogSource
-from components.runtime import alerting, values
+from components.runtime import alerting, prometheus_front, values
 from components.runtime.config import AlertingSettings, KubernetesConfig
 from components.runtime.network import network_policies
 from components.runtime.trust_bundle import TrustBundleFile, default_path
@@ -58,8 +58,10 @@ CA_VALIDITY_HOURS = 24 * 365 * 5
 
 def releases(config: KubernetesConfig, stack: StackIdentity, storage: StorageConfig,
              log_sources: Sequence[LogSource], hosted: Sequence[HostedService],
-             alerting: AlertingSettings | None = None, lake_logs: LakeLogs | None = None) -> list[ProductRelease]:
-    """The shared and hosted services' releases of this stack, in install order."""
+             alerting: AlertingSettings | None = None, label_allowlist: Sequence[str] = (),
+             lake_logs: LakeLogs | None = None) -> list[ProductRelease]:
+    """The shared and hosted services' releases of this stack, in install order; `label_allowlist`: the object
+    labels kube-state-metrics exports for the products' alerts."""
     specs = [values.cert_manager(config)] if config.install_cert_manager else []
     if config.install_cloudnative_pg:
         specs.append(values.cloudnative_pg(config))
@@ -67,7 +69,8 @@ def releases(config: KubernetesConfig, stack: StackIdentity, storage: StorageCon
         specs.append(values.minio(config))
     specs += [service.release for service in hosted]
     # The Prometheus Operator's CRDs before the releases that render its kinds (values.WAITS_FOR).
-    specs += [values.kube_prometheus_stack(config, config.issuer(stack), alerting or AlertingSettings()),
+    specs += [values.kube_prometheus_stack(config, config.issuer(stack), alerting or AlertingSettings(),
+                                           label_allowlist),
               values.eck_operator(config),
               values.fluent_bit(config, log_sources, lake_logs)]
     return specs
@@ -91,6 +94,7 @@ class KubernetesRuntime(pulumi.ComponentResource):
         flows: Sequence[FlowTable],
         networks: Mapping[str, tuple[str, ...]],
         alerting: AlertingSettings | None = None,
+        label_allowlist: Sequence[str] = (),
         opts: pulumi.ResourceOptions | None = None,
         lake_logs: LakeLogs | None = None,
     ) -> None:
@@ -109,16 +113,20 @@ class KubernetesRuntime(pulumi.ComponentResource):
         self.network_policies = [self._network_policy(manifest) for manifest in network_policies(flows, networks)]
         self.releases: dict[str, k8s.helm.v3.Release] = {}
         specs = {spec.name: spec for spec in releases(config, stack, storage, log_sources, hosted, self._alerting,
-                                                       lake_logs)}
+                                                       label_allowlist, lake_logs)}
         if "cert-manager" in specs:
             self._release(specs.pop("cert-manager"))
         ca_pem, issuer_ready = self._certificate_authority()
         ca_file = TrustBundleFile(f"{name}-ca-file", pem=ca_pem, path=default_path(stack.stack), opts=self._child())
         certificates = self._certificates(issuer_ready)
         secrets = self._secrets(ca_pem)
+        if config.alertmanager == "install" or config.prometheus_readers:
+            secrets.setdefault(values.PROMETHEUS_RELEASE, []).append(self._monitoring_ca(ca_pem))
         if config.alertmanager == "install":
-            secrets.setdefault(values.PROMETHEUS_RELEASE, []).extend(
-                [self._monitoring_ca(ca_pem), self._alertmanager_config()])
+            secrets[values.PROMETHEUS_RELEASE].append(self._alertmanager_config())
+        self.prometheus_readers: dict[str, dict[str, pulumi.Input[str]]] = {}
+        if config.prometheus_readers:
+            secrets[values.PROMETHEUS_RELEASE] += self._prometheus_front()
         for spec in specs.values():
             needs = certificates.get(spec.name, []) + secrets.get(spec.name, [])
             needs += [self.releases[release] for release in values.WAITS_FOR.get(spec.name, ())]
@@ -295,7 +303,8 @@ class KubernetesRuntime(pulumi.ComponentResource):
         return found
 
     def _monitoring_ca(self, ca_pem: pulumi.Input[str]) -> k8s.core.v1.ConfigMap:
-        """The stack's CA in `dp-monitoring`, for Prometheus to verify its Alertmanager with."""
+        """The stack's CA in `dp-monitoring`, for Prometheus to verify its Alertmanager with and for Prometheus's
+        readers' front to verify Prometheus with (and readers to verify the front)."""
         return k8s.core.v1.ConfigMap(
             f"{self._name}-monitoring-ca",
             metadata=k8s.meta.v1.ObjectMetaArgs(name=values.MONITORING_CA_CONFIG_MAP,
@@ -303,6 +312,36 @@ class KubernetesRuntime(pulumi.ComponentResource):
             data={values.MONITORING_CA_KEY: ca_pem},
             opts=self._child(),
         )
+
+    def _prometheus_front(self) -> list[pulumi.Resource]:
+        """Prometheus's readers (`kubernetes.prometheusReaders`): a generated password each, kept as a Pulumi secret
+        and in a Secret of its own for the reader's owner; their bcrypt hashes, the front's only logins, in the Secret
+        it reads; and its nginx configuration (components/runtime/prometheus_front.py)."""
+        found: list[pulumi.Resource] = []
+        lines: list[pulumi.Output[str]] = []
+        for name in sorted(self._config.prometheus_readers):
+            password = random.RandomPassword(f"{self._name}-prometheus-reader-{name}-password", length=40,
+                                             special=False, opts=child_options(self))
+            secret_password = pulumi.Output.secret(password.result)
+            credentials: dict[str, pulumi.Input[str]] = {"username": name, "password": secret_password,
+                                                         "url": prometheus_front.url()}
+            found.append(self._secret(f"prometheus-reader-{name}", "monitoring",
+                                      prometheus_front.reader_secret(name), credentials))
+            self.prometheus_readers[name] = {**credentials, "caConfigMap": values.MONITORING_CA_CONFIG_MAP,
+                                             "secret": prometheus_front.reader_secret(name)}
+            lines.append(pulumi.Output.secret(password.bcrypt_hash).apply(
+                lambda hashed, login=name: prometheus_front.htpasswd_line(login, hashed)))
+        logins = pulumi.Output.all(*lines).apply(lambda each: "\n".join(each) + "\n")
+        found.append(self._secret("prometheus-readers", "monitoring", prometheus_front.HTPASSWD_SECRET,
+                                  {prometheus_front.HTPASSWD_KEY: pulumi.Output.secret(logins)}))
+        found.append(k8s.core.v1.ConfigMap(
+            f"{self._name}-prometheus-auth-proxy",
+            metadata=k8s.meta.v1.ObjectMetaArgs(name=prometheus_front.CONFIG_MAP,
+                                                namespace=self._namespace_of("monitoring")),
+            data={prometheus_front.CONFIG_KEY: prometheus_front.nginx_conf()},
+            opts=self._child(),
+        ))
+        return found
 
     def _alertmanager_config(self) -> k8s.core.v1.Secret:
         """The installed Alertmanager's configuration (receivers, routes, inhibitions), secret in the state: it

@@ -82,6 +82,48 @@ class NetworkSettings(Section):
     )
 
 
+# Label keys and values as Kubernetes allows them (a DNS-subdomain prefix, a name; a value up to 63 characters).
+LABEL_KEY = r"^([a-z0-9]([a-z0-9.-]{0,251}[a-z0-9])?/)?[A-Za-z0-9]([A-Za-z0-9_.-]{0,61}[A-Za-z0-9])?$"
+LABEL_VALUE = r"^([A-Za-z0-9]([A-Za-z0-9_.-]{0,61}[A-Za-z0-9])?)?$"
+READER_NAME = r"^[a-z0-9]([a-z0-9-]{0,30}[a-z0-9])?$"
+# The labels the grafana chart gives its pods (grafana/helm-charts charts/grafana/templates/_helpers.tpl,
+# `grafana.selectorLabels`: app.kubernetes.io/name is the chart's name unless nameOverride changes it).
+GRAFANA_POD_LABELS = {"app.kubernetes.io/name": "grafana"}
+
+
+class PrometheusReader(Section):
+    """A client outside the stack that queries Prometheus's HTTP API (a team's Grafana): through the authenticating
+    TLS front in Prometheus's pods (port 9443, HTTPS verified with the stack's CA, HTTP basic authentication with its
+    own login), from its pods in a namespace of the cluster or from addresses outside the pod network."""
+
+    namespace: Annotated[str, Field(pattern=r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")] | None = Field(
+        default=None,
+        description="The namespace its pods run in, when it runs in this cluster; the NetworkPolicy admits those pods "
+        "(by `podLabels`) and no others. Give `namespace` or `cidrs`, not both.",
+    )
+    pod_labels: dict[Annotated[str, Field(pattern=LABEL_KEY)], Annotated[str, Field(pattern=LABEL_VALUE)]] = Field(
+        default_factory=lambda: dict(GRAFANA_POD_LABELS), min_length=1,
+        description="Labels its pods carry, with `namespace` (default: the grafana chart's "
+        "`app.kubernetes.io/name: grafana`).",
+    )
+    cidrs: Cidrs | None = Field(
+        default=None,
+        description="Where it connects from, when it runs outside the pod network (another cluster, a VM): the "
+        "NetworkPolicy admits these addresses on 9443 only. Give `namespace` or `cidrs`, not both.",
+    )
+
+    @model_validator(mode="after")
+    def _one_place(self) -> PrometheusReader:
+        if (self.namespace is None) == (self.cidrs is None):
+            raise InputError(Problem("", "give exactly one of `namespace` (with `podLabels`: a Grafana in this "
+                                         "cluster) or `cidrs` (one outside the pod network)"))
+        platform = {naming.namespace_name(layer) for layer in naming.LAYER_NAMESPACES}
+        if self.namespace is not None and self.namespace in platform:
+            raise InputError(Problem("namespace", "is one of the platform's own namespaces: a reader of Prometheus "
+                                     "runs in a namespace of its own", self.namespace))
+        return self
+
+
 class KubernetesConfig(Section):
     context: Annotated[str, Field(min_length=1, pattern=NO_SPACE)] | None = Field(
         default=None,
@@ -108,6 +150,13 @@ class KubernetesConfig(Section):
     )
     network: NetworkSettings = Field(
         default_factory=NetworkSettings, description="Addresses outside the pod network, for the NetworkPolicies."
+    )
+    prometheus_readers: dict[Annotated[str, Field(pattern=READER_NAME)], PrometheusReader] = Field(
+        default_factory=dict,
+        description="Who may query Prometheus's API from outside the stack (a team's Grafana), by name: each gets a "
+        "login of that name (its password generated, in the Secret `prometheus-reader-<name>` of `dp-monitoring` and "
+        "the stack output `prometheusReaders`) and a NetworkPolicy admitting it to Prometheus's authenticating TLS "
+        "front on 9443 (docs/runtime.md, \"Dashboards\"). Unset: nobody outside the stack reaches Prometheus.",
     )
 
     def issuer(self, stack: StackIdentity) -> str:

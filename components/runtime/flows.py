@@ -19,7 +19,8 @@ from components.kit.flows import (
     Workload,
     chart_source,
 )
-from components.runtime.config import KubernetesConfig
+from components.runtime.config import KubernetesConfig, PrometheusReader
+from infra.model.naming import PROMETHEUS_READER_PORT
 
 _CERT_MANAGER = "deploy/charts/cert-manager/"
 _CNPG = "charts/cloudnative-pg/"
@@ -94,6 +95,22 @@ DEPLOYER = Workload(
 )
 
 
+# The labels of a Grafana's pods are what its chart gives them (grafana/helm-charts, `grafana.selectorLabels`); the
+# stack config says which (`kubernetes.prometheusReaders.<name>.podLabels`).
+GRAFANA_LABELS_SOURCE = "https://github.com/grafana/helm-charts/blob/main/charts/grafana/templates/_helpers.tpl"
+READERS_SOURCE = "docs/decisions/0057-prometheus-readers.md"
+
+
+def prometheus_reader(name: str, settings: PrometheusReader) -> Workload | Outside:
+    """A reader of Prometheus's API (`kubernetes.prometheusReaders.<name>`): its pods in its namespace, or its
+    addresses outside the pod network."""
+    if settings.namespace is not None:
+        return Workload(f"prometheus-reader-{name}", None, dict(settings.pod_labels), source=GRAFANA_LABELS_SOURCE,
+                        namespace=settings.namespace)
+    return Outside(f"prometheus-reader-{name}", f"the addresses Prometheus reader `{name}` connects from",
+                   f"kubernetes.prometheusReaders.{name}.cidrs")
+
+
 def _api(client: Workload, why: str, source: str) -> Flow:
     return Flow(client, Service(KUBERNETES_API.name), None, why, source)
 
@@ -125,6 +142,12 @@ def flow_table(config: KubernetesConfig, on_aws: bool) -> FlowTable:
         Flow(DEPLOYER, Service("superset"), 8088, "the Superset provider declares databases, roles and datasets",
              "docs/decisions/0001-deployment-topology.md"),
     ]
+    for name, settings in sorted(config.prometheus_readers.items()):
+        reader = prometheus_reader(name, settings)
+        if isinstance(reader, Workload):
+            workloads.append(reader)
+        flows.append(Flow(reader, Service("prometheus"), PROMETHEUS_READER_PORT,
+                          f"{name} queries Prometheus's API through its authenticating TLS front", READERS_SOURCE))
     if on_aws:
         flows.append(Flow(DEPLOYER, AWS_APIS, 443, "the AWS provider declares the stack's AWS resources",
                           "https://docs.aws.amazon.com/general/latest/gr/rande.html"))

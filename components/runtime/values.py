@@ -17,6 +17,7 @@ from components.kit.images import pinned_tag
 from components.kit.release import Hardening, ProductRelease, ServerCertificate
 from components.logs import lake as lake_logs
 from components.logs import shipping as logshipping
+from components.runtime import prometheus_front
 from components.runtime.config import AlertingSettings, KubernetesConfig
 from infra.model.naming import MINIO_AUDIT_TAG, namespace_name, service_host
 
@@ -190,7 +191,10 @@ def minio(config: KubernetesConfig) -> ProductRelease:
     )
 
 
-def kube_prometheus_stack(config: KubernetesConfig, issuer: str, alerting: AlertingSettings) -> ProductRelease:
+def kube_prometheus_stack(config: KubernetesConfig, issuer: str, alerting: AlertingSettings,
+                          label_allowlist: Sequence[str] = ()) -> ProductRelease:
+    """Prometheus, its operator, kube-state-metrics and (where installed) Alertmanager; `label_allowlist`: the
+    object labels kube-state-metrics exports (`<resource>=[<label>,...]`, what the alerts join on)."""
     prometheus_tls = TLS_SECRETS["prometheus"].secret
     alertmanager_tls = TLS_SECRETS["alertmanager"].secret
 
@@ -211,6 +215,25 @@ def kube_prometheus_stack(config: KubernetesConfig, issuer: str, alerting: Alert
         "podMonitorSelectorNilUsesHelmValues": False,
         "ruleSelectorNilUsesHelmValues": False,
     }
+    prometheus_spec: dict[str, Any] = {
+        # The chart takes the version the operator configures for from the tag unless it is set; the
+        # tag carries the digest once the lock has it.
+        "image": default_image(PROMETHEUS),
+        "version": PROMETHEUS[2],
+        "replicas": config.replicas,
+        "retention": f"{config.prometheus_retention_days}d",
+        "web": web_tls(prometheus_tls),
+        "storageSpec": {"volumeClaimTemplate": {"spec": storage}},
+        **selectors,
+    }
+    prometheus: dict[str, Any] = {"serviceMonitor": {"selfMonitor": False}, "prometheusSpec": prometheus_spec}
+    if config.prometheus_readers:
+        # The readers' authenticating TLS front (components/runtime/prometheus_front.py), a container of Prometheus's
+        # pod, and its port on Prometheus's Service.
+        prometheus_spec["containers"] = [prometheus_front.container()]
+        prometheus_spec["volumes"] = prometheus_front.volumes(prometheus_tls, MONITORING_CA_CONFIG_MAP,
+                                                              MONITORING_CA_KEY)
+        prometheus["service"] = {"additionalPorts": [prometheus_front.service_port()]}
     return ProductRelease(
         name=PROMETHEUS_RELEASE,
         chart="kube-prometheus-stack",
@@ -220,7 +243,11 @@ def kube_prometheus_stack(config: KubernetesConfig, issuer: str, alerting: Alert
             "crds": {"enabled": True},
             "defaultRules": {"create": False},
             "grafana": {"enabled": False},
-            "kube-state-metrics": {"image": default_image(KUBE_STATE_METRICS)},
+            # The object labels alerts join on (components/monitoring/inventory.py ALLOWED_LABELS): exported on
+            # `kube_<resource>_labels` only when listed (the subchart's templates/deployment.yaml passes them as
+            # `--metric-labels-allowlist`).
+            "kube-state-metrics": {"image": default_image(KUBE_STATE_METRICS),
+                                   **({"metricLabelsAllowlist": list(label_allowlist)} if label_allowlist else {})},
             "nodeExporter": {"enabled": False},
             "kubeControllerManager": {"enabled": False},
             "kubeScheduler": {"enabled": False},
@@ -236,20 +263,7 @@ def kube_prometheus_stack(config: KubernetesConfig, issuer: str, alerting: Alert
                 },
                 "serviceMonitor": {"selfMonitor": True},
             },
-            "prometheus": {
-                "serviceMonitor": {"selfMonitor": False},
-                "prometheusSpec": {
-                    # The chart takes the version the operator configures for from the tag unless it is set; the
-                    # tag carries the digest once the lock has it.
-                    "image": default_image(PROMETHEUS),
-                    "version": PROMETHEUS[2],
-                    "replicas": config.replicas,
-                    "retention": f"{config.prometheus_retention_days}d",
-                    "web": web_tls(prometheus_tls),
-                    "storageSpec": {"volumeClaimTemplate": {"spec": storage}},
-                    **selectors,
-                },
-            },
+            "prometheus": prometheus,
             "alertmanager": {
                 "enabled": config.alertmanager == "install",
                 "serviceMonitor": {"selfMonitor": False},

@@ -38,6 +38,8 @@ SUPERSET_WEB = "superset-web"  # Superset's web Deployment and Service (its API)
 SUPERSET_PORT = 8088
 # Airbyte's API as the platform reaches it: the TLS front of its server pod (components/ingestion/spec.py).
 AIRBYTE_API_TLS_PORT = 8443
+# Prometheus's authenticating TLS front (components/runtime/prometheus_front.py): where its readers connect.
+PROMETHEUS_READER_PORT = 9443
 SUPERSET_BUNDLE_CONFIGMAP = "superset-asset-bundle"
 # The role of the bucket the platform keeps backups in (components/metadata/backups.py declares it); Dremio's
 # coordinator writes its own backups under a prefix of it (components/lakehouse/spec.py).

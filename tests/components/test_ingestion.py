@@ -219,7 +219,7 @@ def test_alerts_carry_runbooks_in_the_ingestion_docs(recording):
     (rules,) = [resource for resource in recording.of_type("kubernetes:monitoring.coreos.com/v1:PrometheusRule")]
     (group,) = rules.inputs["spec"]["groups"]
     alerts = {rule["alert"]: rule for rule in group["rules"] if "alert" in rule}
-    assert sorted(alerts) == ["AirbyteServerDown"]
+    assert sorted(alerts) == ["AirbyteServerDown", "AirbyteSyncFailed"]
     assert [rule for rule in group["rules"] if "record" in rule] == []
     for name, rule in alerts.items():
         assert rule["annotations"]["runbook_url"] == f"docs/ingestion.md#{name.lower()}"
@@ -302,3 +302,10 @@ def test_the_chart_renders_verified_temporal_tls_own_accounts_and_no_minio(stack
         for container in template["spec"].get("initContainers", []) + template["spec"]["containers"]:
             assert container["resources"]["limits"]["memory"], container["name"]
             assert container["securityContext"]["readOnlyRootFilesystem"] is True, container["name"]
+
+
+def test_the_launcher_keeps_a_success_as_long_as_a_failure(recording):
+    """AirbyteSyncFailed judges a failed attempt against the newest attempt of its connection still listed: a success
+    the launcher swept after 10 minutes (its default) would leave the older failure alone and raise it again."""
+    env = {item["name"]: item["value"] for item in one_release(recording)["values"]["workloadLauncher"]["extraEnv"]}
+    assert env["SUCCEEDED_TTL_MINUTES"] == env["UNSUCCESSFUL_TTL_MINUTES"] == str(spec.JOB_POD_TTL_MINUTES)

@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import re
 
+import promql_parser
 import pytest
 
+from components.ingestion.spec import CONNECTION_ID_LABEL
 from components.monitoring import inventory
 from components.monitoring.component import AlertRule, RecordingRule
 from tests.support import promql
@@ -83,3 +85,37 @@ def test_every_monitor_the_inventory_names_is_declared_by_a_plan(dev, prod):
                 for resource in recording.of_type(kind)}
     named = {monitor for exporter in inventory.INVENTORY for monitor in exporter.monitors}
     assert named - declared == set()
+
+
+def _label_matchers(expr: str) -> list[tuple[str, str]]:
+    """(metric, label) for every `label_*` matcher of a `kube_*_labels` selector of `expr`, read by the parser."""
+    found: list[tuple[str, str]] = []
+
+    def visit(node) -> None:
+        if isinstance(node, promql_parser.VectorSelector) and node.name and node.name.endswith("_labels"):
+            found.extend((node.name, m.name) for m in node.matchers.matchers if m.name.startswith("label_"))
+
+    promql_parser.walk(promql_parser.parse(promql.GRAFANA_INTERVALS.sub("5m", expr)), visit)
+    return found
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_every_object_label_a_rule_selects_is_allow_listed_where_kube_state_metrics_runs(stack, stack_recording):
+    """kube-state-metrics exports an object's label on `kube_<resource>_labels` only when its allow-list names it: each
+    `label_*` a rule or panel selects is an `AllowedLabel` of the inventory (citing who sets it), and the plan's
+    kube-state-metrics is given exactly the inventory's allow-list."""
+    recording = stack_recording(stack)
+    allowed = {(entry.metric, entry.series_label) for entry in inventory.ALLOWED_LABELS}
+    queries = promql.rule_queries(recording) + promql.dashboard_queries(recording)
+    used = {(metric, label, query.where) for query in queries for metric, label in _label_matchers(query.expr)}
+    assert ("kube_pod_labels", "label_connection_id") in {(metric, label) for metric, label, _ in used}
+    unknown = [f"{where}: {metric} {label}" for metric, label, where in sorted(used) if (metric, label) not in allowed]
+    assert not unknown, "not allow-listed (components/monitoring/inventory.py ALLOWED_LABELS):\n" + "\n".join(unknown)
+    stack_release = next(release for release in recording.of_type(promql.RELEASE)
+                         if release.input("name") == "prometheus")
+    values = stack_release.inputs["values"]
+    assert values["kube-state-metrics"]["metricLabelsAllowlist"] == ["pods=[connection_id]"]
+    assert inventory.labels_allowlist() == ["pods=[connection_id]"]
+    assert ("pods", CONNECTION_ID_LABEL) in {(entry.resource, entry.label) for entry in inventory.ALLOWED_LABELS}
+    for entry in inventory.ALLOWED_LABELS:
+        assert CITATION.match(entry.cited), entry

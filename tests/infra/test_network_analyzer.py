@@ -139,3 +139,28 @@ def test_a_charts_pods_are_judged_as_the_chart_renders_them(network, stack):
     assert {"airbyte-jobs", "coredns", "deployer", "prometheus", "alertmanager"} <= set(report.documented)
     assert not set(report.rendered) & {"airbyte-jobs", "coredns", "deployer"}
     assert "stand-ins: " in report.text()
+
+
+READERS = {"dev": "prometheus-reader-team-grafana", "prod": "prometheus-reader-analytics-grafana"}
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_a_prometheus_reader_reaches_the_authenticating_front_only(network, stack):
+    """The stack's `kubernetes.prometheusReaders` entry is a flow to Prometheus's front on 9443, which the policies
+    allow (nothing is blocked) and which is all they allow it (nothing unneeded: not 9090, not the reloader)."""
+    report = network(stack)
+    flow = f"{READERS[stack]}-to-prometheus-9443"
+    assert flow in report.flows
+    assert report.of("blocked", flow) is None
+    assert report.of("unneeded", "prometheus") is None
+
+
+def test_a_reader_opened_to_prometheus_own_port_is_found(network, stack_recording, tmp_path):
+    """A policy of one's own admitting the reader to Prometheus's unauthenticated 9090 is reported."""
+    recording = with_policy(stack_recording("dev"), "grafana-direct", "dp-monitoring", {
+        "podSelector": {"matchLabels": {"app.kubernetes.io/name": "prometheus"}}, "policyTypes": ["Ingress"],
+        "ingress": [{"from": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "grafana"}},
+                               "podSelector": {"matchLabels": {"app.kubernetes.io/name": "grafana"}}}],
+                     "ports": [{"protocol": "TCP", "port": 9090}]}]})
+    found = check("dev", recording, out=tmp_path).of("unneeded", "prometheus")
+    assert found is not None and any("9090" in line for line in found.details), found

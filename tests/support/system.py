@@ -125,6 +125,12 @@ REQUIREMENTS: tuple[Requirement, ...] = (
         _has_commands("promtool"),
     ),
     Requirement(
+        "nginx",
+        "nginx, which runs the rendered configuration of Prometheus's authenticating TLS front",
+        lambda: ("nginx",),
+        _has_commands("nginx"),
+    ),
+    Requirement(
         "alertmanager",
         "Prometheus's Alertmanager and amtool, which check the plan's Alertmanager configuration and deliver alerts "
         "end to end",

@@ -35,6 +35,29 @@ def _ksm(labels: str) -> dict[str, str]:
 
 
 AIRBYTE_SERVER = 'namespace="dp-ingestion", deployment="airbyte-server"'
+# Airbyte's replication pods, one per sync attempt (`replication-job-<job>-attempt-<n>`), with the connection id the
+# workload launcher labels them with, as kube-state-metrics exports it once allow-listed (`label_connection_id`).
+ORDERS_CONNECTION = "8f14e45f-ceea-4672-9e0b-2a7c3d5b6e01"
+REVIEWS_CONNECTION = "c9f0f895-fb98-4ab9-8b8d-1f2e3d4c5b02"
+
+
+def _attempt(job: int, attempt: int, connection: str, created: int, phase: str) -> tuple[Series, ...]:
+    """One attempt's pod: created at `created` (seconds), in `phase` throughout."""
+    pod = (f'namespace="dp-ingestion", pod="replication-job-{job}-attempt-{attempt}", uid="5e6f7a8b-{job}{attempt}", '
+           f"{KSM}")
+    return (Series(f"kube_pod_created{{{pod}}}", f"{created}+0x30"),
+            Series(f'kube_pod_labels{{{pod}, label_connection_id="{connection}"}}', "1+0x30"),
+            *(Series(f'kube_pod_status_phase{{{pod}, phase="{each}"}}', f"{int(each == phase)}+0x30")
+              for each in ("Pending", "Running", "Succeeded", "Failed", "Unknown")))
+
+
+def _sync_failed(connection: str) -> tuple[dict[str, dict[str, str]], ...]:
+    return _fires("AirbyteSyncFailed", "docs/ingestion.md",
+                  {"namespace": "dp-ingestion", "label_connection_id": connection, "connection_id": connection},
+                  f"The newest sync attempt of Airbyte connection {connection} failed and no newer one is pending, "
+                  "running or succeeded: its streams land nothing new in bronze until a sync succeeds.")
+
+
 COORDINATOR = 'namespace="dp-lakehouse", statefulset="dremio-coordinator"'
 EXECUTORS = 'namespace="dp-lakehouse", statefulset="dremio-executor"'
 SUPERSET_WEB = 'namespace="dp-presentation", deployment="superset-web"'
@@ -49,6 +72,25 @@ CASES = [
     AlertCase("Airbyte's server restarting for 2 minutes", "AirbyteServerDown",
               (Series(f"kube_deployment_status_replicas_available{{{AIRBYTE_SERVER}, {KSM}}}", "1+0x10 0+0x2 1+0x18"),),
               "20m"),
+    # ---- AirbyteSyncFailed: a connection's newest attempt failed, none newer pending, running or succeeded
+    AlertCase("the only attempt of a connection failed", "AirbyteSyncFailed",
+              _attempt(41, 0, ORDERS_CONNECTION, 3600, "Failed"), "20m", _sync_failed(ORDERS_CONNECTION)),
+    AlertCase("a success, then a failed attempt; another connection succeeded", "AirbyteSyncFailed",
+              (*_attempt(40, 0, ORDERS_CONNECTION, 1800, "Succeeded"),
+               *_attempt(41, 0, ORDERS_CONNECTION, 3600, "Failed"),
+               *_attempt(7, 0, REVIEWS_CONNECTION, 3000, "Succeeded")), "20m", _sync_failed(ORDERS_CONNECTION)),
+    AlertCase("a failed attempt retried, the retry running", "AirbyteSyncFailed",
+              (*_attempt(41, 0, ORDERS_CONNECTION, 3600, "Failed"),
+               *_attempt(41, 1, ORDERS_CONNECTION, 3700, "Running")), "20m"),
+    AlertCase("a failed attempt, then the next scheduled job succeeded", "AirbyteSyncFailed",
+              (*_attempt(41, 0, ORDERS_CONNECTION, 3600, "Failed"),
+               *_attempt(42, 0, ORDERS_CONNECTION, 5400, "Succeeded")), "20m"),
+    AlertCase("a failed pod of another kind (a check) is not a sync", "AirbyteSyncFailed",
+              (Series(f'kube_pod_created{{namespace="dp-ingestion", pod="check-8f14e45f-1", {KSM}}}', "3600+0x30"),
+               Series(f'kube_pod_labels{{namespace="dp-ingestion", pod="check-8f14e45f-1", '
+                      f'label_connection_id="{ORDERS_CONNECTION}", {KSM}}}', "1+0x30"),
+               Series(f'kube_pod_status_phase{{namespace="dp-ingestion", pod="check-8f14e45f-1", phase="Failed", '
+                      f'{KSM}}}', "1+0x30")), "20m"),
     # ---- DremioCoordinatorDown
     AlertCase("the coordinator not ready", "DremioCoordinatorDown",
               (Series(f"kube_statefulset_status_replicas_ready{{{COORDINATOR}, {KSM}}}", "0+0x30"),), "20m",
