@@ -552,7 +552,7 @@ class MetadataDatabase(pulumi.ComponentResource):
                 )
         for default in model.default_access:
             slug = f"{default.role}-{default.owner}-{default.schema}".replace("_", "-")
-            owner = self.logins[default.owner] if default.owner == MIGRATOR else self.groups[default.owner]
+            owner = self.logins[default.owner] if default.owner in self.logins else self.groups[default.owner]
             postgresql.DefaultPrivileges(
                 f"{self._name}-default-{slug}", database=platform.name, schema=schemas[default.schema].name,
                 owner=owner.name, role=self.groups[default.role].name, object_type="table",
