@@ -448,7 +448,9 @@ class MetadataDatabase(pulumi.ComponentResource):
             description=f"Encrypts the {topic_name(identifier)} SNS topic (RDS events of {identifier}).",
             enable_key_rotation=True,
             deletion_window_in_days=30,
-            policy=parts.apply(lambda values: events_key_policy(values[0], values[1], values[2])),
+            policy=parts.apply(lambda values: events_key_policy(
+                values[0], values[1], values[2],
+                f"arn:{values[0]}:sns:{values[2]}:{values[1]}:{topic_name(identifier)}")),
             opts=self._child(protect=self._stack.protect),
         )
         topic = aws.sns.Topic(

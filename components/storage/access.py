@@ -247,8 +247,9 @@ def key_policy_document(
             "Sid": "AccountAdministersKey",
             "Effect": "Allow",
             "Principal": {"AWS": f"arn:{partition}:iam::{account}:root"},
+            # No kms:CreateGrant (kms:Create* would include it): an administrator cannot grant itself use.
             "Action": [
-                "kms:Create*", "kms:Describe*", "kms:Enable*", "kms:List*", "kms:Put*", "kms:Update*",
+                "kms:CreateAlias", "kms:Describe*", "kms:Enable*", "kms:List*", "kms:Put*", "kms:Update*",
                 "kms:Revoke*", "kms:Disable*", "kms:Get*", "kms:Delete*", "kms:TagResource", "kms:UntagResource",
                 "kms:ScheduleKeyDeletion", "kms:CancelKeyDeletion",
             ],

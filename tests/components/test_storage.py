@@ -278,7 +278,8 @@ def test_prod_kms_use_is_granted_by_the_key_policy(prod):
     assert statements["LakeIdentitiesWriteThroughS3"]["Condition"] == {
         "StringEquals": {"kms:ViaService": "s3.eu-west-1.amazonaws.com", "kms:CallerAccount": "111122223333"}}
     admin = statements["AccountAdministersKey"]["Action"]
-    assert not {"kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey", "kms:*"} & set(admin)
+    assert not {"kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey", "kms:*", "kms:CreateGrant", "kms:Create*"} & set(
+        admin)
     users = {r.urn for r in prod.of_type("aws:iam/user:User")}
     assert users <= set(key_policy.dependencies)
 
