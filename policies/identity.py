@@ -36,6 +36,9 @@ KMS_KEY = "aws:kms/key:Key"
 KMS_KEY_POLICY = "aws:kms/keyPolicy:KeyPolicy"
 BUCKET_POLICY = "aws:s3/bucketPolicy:BucketPolicy"
 RELEASE = "kubernetes:helm.sh/v3:Release"
+PG_ROLE = "postgresql:index/role:Role"
+PG_GRANT = "postgresql:index/grant:Grant"
+PG_DEFAULT_PRIVILEGES = "postgresql:index/defaultPrivileges:DefaultPrivileges"
 IDENTITY_DOCUMENTS = (
     "aws:iam/policy:Policy",
     "aws:iam/userPolicy:UserPolicy",
@@ -307,6 +310,56 @@ require_append_only_audit = stack_policy(
 )
 
 
+# ---- PostgreSQL default privileges -------------------------------------------------------------------------------
+
+
+def _text(props: Any, key: str) -> str | None:
+    value = known(props, key)
+    return value if isinstance(value, str) else None
+
+
+def _validate_login_defaults(args, report_violation) -> None:
+    creators: dict[str, set[tuple[str | None, str]]] = {}  # group -> (database, schema) it may create in
+    for grant in of_type(args.resources, PG_GRANT):
+        privileges = [str(item).upper() for item in items(known(grant.props, "privileges"))]
+        if _text(grant.props, "objectType") == "schema" and "CREATE" in privileges:
+            creators.setdefault(_text(grant.props, "role") or "", set()).add(
+                (_text(grant.props, "database"), _text(grant.props, "schema") or ""))
+    defaults = {(_text(d.props, "database"), _text(d.props, "schema"), _text(d.props, "owner"), _text(d.props, "role"))
+                for d in of_type(args.resources, PG_DEFAULT_PRIVILEGES) if _text(d.props, "objectType") == "table"}
+    for login in of_type(args.resources, PG_ROLE):
+        name = _text(login.props, "name")
+        if not name or not truthy(known(login.props, "login")):
+            continue
+        missing = []
+        for group in [item for item in items(known(login.props, "roles")) if isinstance(item, str)]:
+            for database, schema in sorted(creators.get(group, ()), key=str):
+                readers = sorted({role for (db, sc, owner, role) in defaults if (db, sc, owner) == (
+                    database, schema, group) and role and role != group})
+                uncovered = [role for role in readers if (database, schema, name, role) not in defaults]
+                if uncovered:
+                    missing.append(f"{schema} (for {', '.join(uncovered)})")
+        if missing:
+            report_violation(f"PostgreSQL login '{name}' may create tables in {'; '.join(missing)}, where it creates "
+                             "them as itself, but the default privileges there are declared only for its group: the "
+                             "other roles get \"permission denied for table\". Declare the same default privileges "
+                             f"FOR ROLE {name} (components/metadata/access.py).", login.urn)
+
+
+require_login_defaults = stack_policy(
+    "postgresql-default-privileges-require-creating-logins",
+    "DP-ID-008",
+    "Default privileges cover the tables each service login creates",
+    "For every login `postgresql:index/role:Role` that is a member of a group role with CREATE on a schema (an "
+    "`objectType: schema` grant), every table default privilege declared for that group as owner in that schema "
+    "is also declared with the login as owner.",
+    Severity.MEDIUM,
+    ["access"],
+    "Declare the default privileges for each login that creates tables, as for its group.",
+    _validate_login_defaults,
+)
+
+
 # ---- Valkey --------------------------------------------------------------------------------------------------------
 
 
@@ -379,5 +432,6 @@ POLICIES = [
     require_service_source,
     disallow_object_versions,
     require_append_only_audit,
+    require_login_defaults,
     require_valkey_users,
 ]

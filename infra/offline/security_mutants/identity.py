@@ -32,6 +32,15 @@ def secure(id: str, stack: str, what: str, change) -> Mutation:
     return Mutation(id=id, layer="resource", stack=stack, what=what, change=change, secure=True)
 
 
+def _without_login_defaults(login: str):
+    def change(recording) -> None:
+        recording.resources[:] = [
+            resource for resource in recording.resources
+            if not (resource.type == "postgresql:index/defaultPrivileges:DefaultPrivileges"
+                    and resource.inputs.get("owner") == login)]
+    return change
+
+
 def _drop_condition(item: dict) -> None:
     item.pop("Condition", None)
 
@@ -101,6 +110,9 @@ MUTATIONS = [
       document("platform-lake-log-shipper-policy",
                lambda parsed: parsed["Statement"][0]["Action"].append("s3:DeleteObject")),
       ("aws-iam-policy-require-append-only-audit-writes", "platform-lake-log-shipper-policy")),
+    m("pg-defaults-only-for-groups", P, "default privileges are declared for the group roles only, while Airbyte "
+      "creates its tables as its login", _without_login_defaults("airbyte"),
+      ("postgresql-default-privileges-require-creating-logins", "platform-metadata-login-airbyte")),
     m("valkey-default-user-all", P, "Valkey's default user gets every command again",
       setting(VALKEY, "values.auth.aclUsers.default.permissions", "~* &* +@all"),
       ("kubernetes-valkey-require-named-users", VALKEY)),
