@@ -13,9 +13,11 @@ Server, per backend:
   (an `ObjectStore`, the plugin's release beside the operator where the stack installs it, and a daily
   ScheduledBackup with `method: plugin`; components/metadata/backups.py).
 - `rds` (prod): `aws.rds.Instance` encrypted with its own KMS key, not public, IAM authentication on, log exports
-  to CloudWatch (kept `retention.auditDays`), deletion protection, multi-AZ, backups kept
-  `backupRetentionDays` (>= 7 in prod), a final snapshot, and a parameter group that preloads pgaudit and
-  forces SSL. Protected in prod.
+  to CloudWatch (kept `retention.auditDays`, encrypted with the same key), deletion protection, multi-AZ, backups
+  kept `backupRetentionDays` (>= 7 in prod), a final snapshot, and a parameter group that preloads pgaudit and
+  forces SSL. Protected in prod. RDS manages the master password (Secrets Manager, the same key); the provider
+  logs in as the master user with an IAM token after `MasterIamLogin` (components/metadata/iam_login.py) granted
+  it `rds_iam`; the key's policy admits each service under its documented condition (components/metadata/keys.py).
 
 Inside, through pulumi-postgresql with `sslmode=verify-full` (CA file from the runtime, or the RDS bundle):
 databases, schemas, group roles from the catalog, a login role per service, grants and default privileges
