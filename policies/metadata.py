@@ -477,8 +477,9 @@ require_event_subscription = stack_policy(
     "EventSubscription` of source type `db-instance` whose categories include `backup` and `failure` (none listed "
     "means all); the subscription's `snsTopic` is an `aws:sns/topic:Topic` of the stack with a `kmsMasterKeyId` other "
     "than the AWS-managed `alias/aws/sns`; when that key is the stack's, its policy (inline or a `KeyPolicy`) lets "
-    "`events.rds.amazonaws.com` use `kms:GenerateDataKey*` and `kms:Decrypt` without conditions (the SNS Developer "
-    "Guide's requirement for AWS event sources); and at least one `aws:sns/topicSubscription:TopicSubscription` "
+    "`events.rds.amazonaws.com` use `kms:GenerateDataKey*` and `kms:Decrypt`, a condition on the topic's encryption "
+    "context allowed (the SNS Developer Guide's requirement for AWS event sources); and at least one "
+    "`aws:sns/topicSubscription:TopicSubscription` "
     "takes from the topic. RDS runs the automated backups; without this nothing reports a failed one.",
     Severity.HIGH,
     ["retention"],

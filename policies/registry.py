@@ -5,6 +5,7 @@ from __future__ import annotations
 from . import (
                access,
                allow_list,
+               identity,
                ingestion,
                kubernetes,
                lakehouse,
@@ -18,4 +19,4 @@ from . import (
 PACK_NAME = "dataplatform-policies"
 POLICIES = [*storage_aws.POLICIES, *storage_minio.POLICIES, *kubernetes.POLICIES, *metadata.POLICIES, *logs.POLICIES,
             *lakehouse.POLICIES, *ingestion.POLICIES, *presentation.POLICIES, *access.POLICIES,
-            *allow_list.POLICIES]
+            *identity.POLICIES, *allow_list.POLICIES]

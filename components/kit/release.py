@@ -101,6 +101,9 @@ class HostedService:
     password_secret: str
     password_key: str
     endpoint: str
+    other_password_keys: tuple[str, ...] = ()
+    """Further generated passwords in the same Secret, one per key (the service's own users: a probe, replication),
+    which no client is given."""
 
 
 def declare_release(

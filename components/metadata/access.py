@@ -12,7 +12,8 @@
 - In `platform`, one schema per flow layer (bronze, silver, gold) and `platform` (the migrations' tables).
   A role that reads a layer gets USAGE and SELECT; a role that writes it also CREATE and INSERT, UPDATE,
   DELETE, TRUNCATE. Default privileges give the same to tables created later by the schema's owner
-  (`migrator`) and by the layer's writers, so a table that exists only after the grants is covered too.
+  (`migrator`), by the layer's writer groups and by their login roles (a service creates tables as the login it
+  connects with), so a table that exists only after the grants is covered too.
 - `platform` tables: each is written by the one role whose bookkeeping it holds (`dbt_run_history` by
   transformation: the batch records every run there, its syncs included) and read by data_engineer. The seed's
   `airbyte_state` is dropped (migrations/V003__drop_airbyte_state.sql): Airbyte keeps its connections' state itself.
@@ -100,7 +101,11 @@ def access_model(catalog: Catalog, logins: Sequence[DatabaseLogin]) -> AccessMod
     default_access: list[DefaultAccess] = []
     for layer in FLOW_LAYERS:
         writers = [role.name for role in catalog.roles if layer in role.writes]
-        owners = (MIGRATOR, *writers)
+        # A table belongs to the role that creates it: the services log in as their login role and create as it
+        # (Airbyte's destination, dbt), so default privileges are declared for each writer's logins as well as for
+        # the group (which a member reaches with SET ROLE); otherwise readers get "permission denied for table".
+        writer_logins = [login for login, groups in logins_of.items() if set(groups) & set(writers)]
+        owners = (MIGRATOR, *writers, *writer_logins)
         for role in catalog.roles:
             if layer not in role.readable:
                 continue
@@ -108,8 +113,8 @@ def access_model(catalog: Catalog, logins: Sequence[DatabaseLogin]) -> AccessMod
             privileges = WRITE_TABLE if writes else READ_TABLE
             schema_access.append(SchemaAccess(role.name, layer, ("USAGE", "CREATE") if writes else ("USAGE",),
                                               privileges))
-            default_access.extend(DefaultAccess(role.name, owner, layer, privileges)
-                                  for owner in owners if owner != role.name)
+            default_access.extend(DefaultAccess(role.name, owner, layer, privileges) for owner in owners
+                                  if owner != role.name and role.name not in logins_of.get(owner, ()))
     platform_users = sorted({*PLATFORM_TABLE_WRITERS.values(), *PLATFORM_TABLE_READERS})
     schema_access.extend(SchemaAccess(role, PLATFORM_SCHEMA, ("USAGE",), ()) for role in platform_users)
     table_access = [

@@ -13,9 +13,11 @@ Server, per backend:
   (an `ObjectStore`, the plugin's release beside the operator where the stack installs it, and a daily
   ScheduledBackup with `method: plugin`; components/metadata/backups.py).
 - `rds` (prod): `aws.rds.Instance` encrypted with its own KMS key, not public, IAM authentication on, log exports
-  to CloudWatch (kept `retention.auditDays`), deletion protection, multi-AZ, backups kept
-  `backupRetentionDays` (>= 7 in prod), a final snapshot, and a parameter group that preloads pgaudit and
-  forces SSL. Protected in prod.
+  to CloudWatch (kept `retention.auditDays`, encrypted with the same key), deletion protection, multi-AZ, backups
+  kept `backupRetentionDays` (>= 7 in prod), a final snapshot, and a parameter group that preloads pgaudit and
+  forces SSL. Protected in prod. RDS manages the master password (Secrets Manager, the same key); the provider
+  logs in as the master user with an IAM token after `MasterIamLogin` (components/metadata/iam_login.py) granted
+  it `rds_iam`; the key's policy admits each service under its documented condition (components/metadata/keys.py).
 
 Inside, through pulumi-postgresql with `sslmode=verify-full` (CA file from the runtime, or the RDS bundle):
 databases, schemas, group roles from the catalog, a login role per service, grants and default privileges
@@ -61,6 +63,9 @@ from components.metadata.events import SOURCE_TYPE as EVENT_SOURCE_TYPE
 from components.metadata.events import instance_arn, topic_name, topic_policy_document
 from components.metadata.events import key_policy_document as events_key_policy
 from components.metadata.flows import INSTANCE_LABELS, INSTANCE_MONITOR
+from components.metadata.iam_login import MasterIamLogin
+from components.metadata.keys import key_policy_document as metadata_key_policy
+from components.metadata.keys import log_group_name
 from components.metadata.log_routes import CLUSTER_NAME
 from components.monitoring.component import Monitoring, ScrapeTarget
 from infra.migrations import MIGRATIONS_DIR, discover
@@ -72,6 +77,7 @@ from infra.model.sections import StackIdentity
 
 LAYER = "metadata"
 PORT = 5432
+MASTER_USER = "dpadmin"
 PGAUDIT_LOG = "ddl,role,write"
 CNPG_IMAGE = "ghcr.io/cloudnative-pg/postgresql:15.14-bookworm"
 MIGRATIONS_MOUNT = "/etc/dataplatform/migrations"
@@ -166,15 +172,22 @@ class MetadataDatabase(pulumi.ComponentResource):
         self.rds_ca = rds_ca_source(config)
         self._namespace = cluster.namespaces[LAYER]
         self.model = access_model(catalog, logins)
-        admin_password = random.RandomPassword(f"{name}-admin-password", length=40, special=False,
-                                               opts=self._child())
+        login: dict[str, pulumi.Input] = {}
         if config.backend == "rds":
-            self.host, admin_user, ca_file = self._rds(admin_password.result)
+            # RDS keeps the master password (Secrets Manager); the provider logs in with an IAM token
+            # (components/metadata/iam_login.py), so no password of the master user is in the program or state.
+            self.host, admin_user, ca_file, region, first_login = self._rds()
+            login = {"aws_rds_iam_auth": True, "aws_rds_iam_region": region}
+            provider_opts = self._child(depends_on=[first_login])
             superuser = False
         else:
             if backups is None:
                 raise ValueError("the cloudnative-pg backend needs `backups` (the lake's backups bucket)")
+            admin_password = random.RandomPassword(f"{name}-admin-password", length=40, special=False,
+                                                   opts=self._child())
             self.host, admin_user, ca_file = self._cloudnative_pg(admin_password.result, backups)
+            login = {"password": admin_password.result}
+            provider_opts = self._child()
             superuser = True
         self.port = PORT
         self.provider = postgresql.Provider(
@@ -182,13 +195,13 @@ class MetadataDatabase(pulumi.ComponentResource):
             host=self.host,
             port=PORT,
             username=admin_user,
-            password=admin_password.result,
             database="postgres",
             sslmode="verify-full",
             sslrootcert=ca_file,
             superuser=superuser,
             connect_timeout=30,
-            opts=self._child(),
+            opts=provider_opts,
+            **login,
         )
         passwords = self._roles()
         databases = self._databases()
@@ -326,15 +339,23 @@ class MetadataDatabase(pulumi.ComponentResource):
 
     # ---- server: RDS --------------------------------------------------------------------------------
 
-    def _rds(self, admin_password: pulumi.Output[str]):
+    def _rds(self):
         config, identifier, protect = self._config, self._identifier, self._stack.protect
         network = config.network
         assert network is not None, "the model requires `metadata.network` with backend rds"
+        invoke = pulumi.InvokeOutputOptions(parent=self)
+        caller = aws.get_caller_identity_output(opts=invoke)
+        partition = aws.get_partition_output(opts=invoke)
+        region = aws.get_region_output(opts=invoke)
+        # Known at preview (the invokes run then), so the pack judges the key policy before anything is created.
         key = aws.kms.Key(
             f"{self._name}-key",
-            description=f"Encrypts the {identifier} RDS instance, its snapshots and backups.",
+            description=f"Encrypts the {identifier} RDS instance, its snapshots and backups, its master-user "
+                        "secret and its CloudWatch log group.",
             enable_key_rotation=True,
             deletion_window_in_days=30,
+            policy=pulumi.Output.all(partition.partition, caller.account_id, region.region).apply(
+                lambda values: metadata_key_policy(values[0], values[1], values[2], identifier)),
             opts=self._child(protect=protect),
         )
         parameters = aws.rds.ParameterGroup(
@@ -355,8 +376,9 @@ class MetadataDatabase(pulumi.ComponentResource):
         )
         aws.cloudwatch.LogGroup(
             f"{self._name}-log-group",
-            name=f"/aws/rds/instance/{identifier}/postgresql",
+            name=log_group_name(identifier),
             retention_in_days=cloudwatch_retention(self._retention.audit_days),
+            kms_key_id=key.arn,
             opts=self._child(protect=protect),
         )
         subnets = aws.rds.SubnetGroup(
@@ -394,13 +416,25 @@ class MetadataDatabase(pulumi.ComponentResource):
             vpc_security_group_ids=list(network.security_group_ids),
             ca_cert_identifier="rds-ca-rsa2048-g1",
             auto_minor_version_upgrade=True,
-            username="dpadmin",
-            password=admin_password,
+            username=MASTER_USER,
+            # RDS generates and keeps the password in Secrets Manager, encrypted with the metadata key.
+            manage_master_user_password=True,
+            master_user_secret_kms_key_id=key.arn,
             tags={"dataplatform:role": "metadata"},
             opts=self._child(protect=protect),
         )
         self._rds_events(instance)
-        return instance.address, "dpadmin", config.ca_bundle_file
+        first_login = MasterIamLogin(
+            f"{self._name}-master-iam-login",
+            host=instance.address,
+            port=PORT,
+            user=MASTER_USER,
+            secret_arn=instance.master_user_secrets.apply(lambda secrets: secrets[0].secret_arn if secrets else ""),
+            region=region.region,
+            ca_file=config.ca_bundle_file,
+            opts=self._child(depends_on=[instance]),
+        )
+        return instance.address, MASTER_USER, config.ca_bundle_file, region.region, first_login
 
     def _rds_events(self, instance: aws.rds.Instance) -> None:
         """The instance's RDS events (components/metadata/events.py) to an SNS topic encrypted with a key of its own,
@@ -416,7 +450,9 @@ class MetadataDatabase(pulumi.ComponentResource):
             description=f"Encrypts the {topic_name(identifier)} SNS topic (RDS events of {identifier}).",
             enable_key_rotation=True,
             deletion_window_in_days=30,
-            policy=parts.apply(lambda values: events_key_policy(values[0], values[1], values[2])),
+            policy=parts.apply(lambda values: events_key_policy(
+                values[0], values[1], values[2],
+                f"arn:{values[0]}:sns:{values[2]}:{values[1]}:{topic_name(identifier)}")),
             opts=self._child(protect=self._stack.protect),
         )
         topic = aws.sns.Topic(
@@ -552,7 +588,7 @@ class MetadataDatabase(pulumi.ComponentResource):
                 )
         for default in model.default_access:
             slug = f"{default.role}-{default.owner}-{default.schema}".replace("_", "-")
-            owner = self.logins[default.owner] if default.owner == MIGRATOR else self.groups[default.owner]
+            owner = self.logins[default.owner] if default.owner in self.logins else self.groups[default.owner]
             postgresql.DefaultPrivileges(
                 f"{self._name}-default-{slug}", database=platform.name, schema=schemas[default.schema].name,
                 owner=owner.name, role=self.groups[default.role].name, object_type="table",

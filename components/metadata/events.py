@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import json
 
+from components.metadata.keys import ADMIN_ACTIONS
+
 SOURCE_TYPE = "db-instance"
 REQUIRED_CATEGORIES = ("backup", "failure")
 """What the pack requires of every prod instance's subscription (aws-rds-instance-require-event-subscription)."""
@@ -35,11 +37,8 @@ instance, which this subscription does not name), `security` (Oracle's CloudHSM 
 operating-system update is available: shown in the console's pending maintenance, acted on in the maintenance
 window)."""
 RDS_EVENTS_PRINCIPAL = "events.rds.amazonaws.com"
-KEY_ADMIN_ACTIONS = (
-    "kms:Create*", "kms:Describe*", "kms:Enable*", "kms:List*", "kms:Put*", "kms:Update*", "kms:Revoke*",
-    "kms:Disable*", "kms:Get*", "kms:Delete*", "kms:TagResource", "kms:UntagResource", "kms:ScheduleKeyDeletion",
-    "kms:CancelKeyDeletion",
-)
+# Administration without kms:CreateGrant (components/metadata/keys.py): an administrator cannot grant itself use.
+KEY_ADMIN_ACTIONS = ADMIN_ACTIONS
 PUBLISH_KEY_ACTIONS = ("kms:GenerateDataKey*", "kms:Decrypt")
 """What a publisher to an encrypted topic needs on its key (the SNS Developer Guide, "Enable compatibility between
 event sources from AWS services and encrypted topics": `events.rds.amazonaws.com` for RDS)."""
@@ -53,9 +52,12 @@ def topic_name(identifier: str) -> str:
     return f"{identifier}-events"
 
 
-def key_policy_document(partition: str, account: str, region: str) -> str:
-    """The topic key's policy: the account administers the key; RDS's event service, and the account's principals
-    through SNS only (an operator's test message), encrypt and decrypt with it."""
+def key_policy_document(partition: str, account: str, region: str, topic_arn: str) -> str:
+    """The topic key's policy: the account administers the key; RDS's event service, only for this topic (SNS
+    encrypts with the encryption context `aws:sns:topicArn`; the condition is the form AWS documents for service
+    publishers to an encrypted topic, e.g. the GameLift FlexMatch guide, "Set up an SNS topic with server-side
+    encryption"), and the account's principals through SNS only (an operator's test message), encrypt and decrypt
+    with it."""
     statements = [
         {
             "Sid": "AccountAdministersKey",
@@ -70,6 +72,7 @@ def key_policy_document(partition: str, account: str, region: str) -> str:
             "Principal": {"Service": RDS_EVENTS_PRINCIPAL},
             "Action": list(PUBLISH_KEY_ACTIONS),
             "Resource": "*",
+            "Condition": {"StringEquals": {"kms:EncryptionContext:aws:sns:topicArn": topic_arn}},
         },
         {
             "Sid": "AccountPublishesThroughSns",

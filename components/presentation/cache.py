@@ -3,7 +3,18 @@ runs for the presentation layer as a `HostedService`, TLS only. Pure: no resourc
 
 Standalone, one pod (a Deployment, recreated on change since its volume is ReadWriteOnce); with more replicas, a
 StatefulSet whose pod 0 is the primary behind the `redis` Service and whose other pods replicate it over TLS (no
-automatic failover). The `default` user's password is the generated one the runtime writes into AUTH_SECRET.
+automatic failover).
+
+Users (the chart writes one ACL line per `auth.aclUsers` entry, `user <name> on #<sha256> <permissions>`, with
+the passwords the runtime generates into AUTH_SECRET):
+- `default` is switched off with no command, key or channel: a client that does not name a user gets nothing;
+- `superset` is Superset's (cache, results, Celery broker): the data-type, transaction, scripting, pub/sub and
+  connection categories, then without `@admin` and `@dangerous` (no CONFIG, FLUSHALL, FLUSHDB, KEYS, SHUTDOWN,
+  DEBUG, ACL, INFO);
+- `probe` only runs PING: the startup, liveness and readiness probes log in as it (the chart's own probes send an
+  unauthenticated PING, which a server with users answers with NOAUTH);
+- `replication` (only with replicas) runs only PSYNC, REPLCONF and PING: replicas follow the primary as it.
+tests/components/test_valkey_acl.py runs these lines and the probe command in a real Redis 7 server.
 """
 
 from __future__ import annotations
@@ -29,6 +40,45 @@ CERTIFICATE = ServerCertificate(LAYER, "redis-tls", (NAME, service_host(NAME, LA
                                                      f"*.{service_host(f'{NAME}-headless', LAYER)}"))
 HOST = service_host(NAME, LAYER)
 
+SUPERSET_USER = "superset"
+SUPERSET_PERMISSIONS = ("resetkeys ~* resetchannels &* -@all +@connection +@keyspace +@read +@write +@string +@list "
+                        "+@hash +@set +@sortedset +@stream +@pubsub +@transaction +@scripting -@admin -@dangerous")
+DEFAULT_PASSWORD_KEY = "default-password"
+DEFAULT_PERMISSIONS = "off resetkeys resetchannels -@all"
+PROBE_USER = "probe"
+PROBE_PASSWORD_KEY = "probe-password"
+PROBE_PERMISSIONS = "resetkeys resetchannels -@all +ping"
+REPLICATION_USER = "replication"
+REPLICATION_PASSWORD_KEY = "replication-password"
+# The chart's note on `replica.replicationUser` (valkey/values.yaml@valkey-0.11.0): "+psync +replconf +ping".
+REPLICATION_PERMISSIONS = "resetkeys resetchannels -@all +psync +replconf +ping"
+# The probe reads its password from AUTH_SECRET, mounted into the server's container (`extraValkeySecrets`).
+AUTH_MOUNT = "/run/valkey-auth"
+TLS_CA = "/tls/ca.crt"
+PROBE_SCRIPT = (f'P="$(cat {AUTH_MOUNT}/{PROBE_PASSWORD_KEY})" && VALKEYCLI_AUTH="$P" REDISCLI_AUTH="$P" '
+                f"valkey-cli --tls --cacert {TLS_CA} --user {PROBE_USER} ping | grep -qx PONG")
+PROBE_TIMING = {"startupProbe": {"periodSeconds": 10, "timeoutSeconds": 5, "failureThreshold": 30},
+                "livenessProbe": {"periodSeconds": 10, "timeoutSeconds": 5, "failureThreshold": 3},
+                "readinessProbe": {"periodSeconds": 10, "timeoutSeconds": 5, "failureThreshold": 3}}
+
+
+def acl_users(replicas: int) -> dict[str, dict[str, str]]:
+    """The chart's `auth.aclUsers`: user -> permissions and the AUTH_SECRET key of its password."""
+    users = {
+        "default": {"permissions": DEFAULT_PERMISSIONS, "passwordKey": DEFAULT_PASSWORD_KEY},
+        SUPERSET_USER: {"permissions": SUPERSET_PERMISSIONS, "passwordKey": PASSWORD_KEY},
+        PROBE_USER: {"permissions": PROBE_PERMISSIONS, "passwordKey": PROBE_PASSWORD_KEY},
+    }
+    if replicas > 1:
+        users[REPLICATION_USER] = {"permissions": REPLICATION_PERMISSIONS, "passwordKey": REPLICATION_PASSWORD_KEY}
+    return users
+
+
+def probes() -> dict[str, Any]:
+    """The chart's probes, replaced (`customProbe`) by a PING as the `probe` user."""
+    return {name: {"enabled": True, "customProbe": {"exec": {"command": ["sh", "-c", PROBE_SCRIPT]}, **timing}}
+            for name, timing in PROBE_TIMING.items()}
+
 
 def release(replicas: int, storage_class: str | None) -> ProductRelease:
     """The Valkey chart's release: `port 0` and `tls-port 6379` (no plaintext listener), auth from AUTH_SECRET."""
@@ -40,8 +90,9 @@ def release(replicas: int, storage_class: str | None) -> ProductRelease:
         "auth": {
             "enabled": True,
             "usersExistingSecret": AUTH_SECRET,
-            "aclUsers": {"default": {"permissions": "~* &* +@all", "passwordKey": PASSWORD_KEY}},
+            "aclUsers": acl_users(replicas),
         },
+        "extraValkeySecrets": [{"name": AUTH_SECRET, "mountPath": AUTH_MOUNT}],
         "tls": {
             "enabled": True,
             "existingSecret": CERTIFICATE.secret,
@@ -50,9 +101,7 @@ def release(replicas: int, storage_class: str | None) -> ProductRelease:
             "caPublicKey": "ca.crt",
             "requireClientCertificate": False,
         },
-        "startupProbe": {"enabled": True},
-        "livenessProbe": {"enabled": True},
-        "readinessProbe": {"enabled": True},
+        **probes(),
         "metrics": {"enabled": False},
     }
     if replicas > 1:
@@ -62,7 +111,7 @@ def release(replicas: int, storage_class: str | None) -> ProductRelease:
         values["replica"] = {
             "enabled": True,
             "replicas": replicas - 1,
-            "replicationUser": "default",
+            "replicationUser": REPLICATION_USER,
             "persistence": persistence,
             "service": {"enabled": False},
         }
@@ -89,4 +138,6 @@ def release(replicas: int, storage_class: str | None) -> ProductRelease:
 def hosted_service(replicas: int, storage_class: str | None) -> HostedService:
     """What the presentation layer has the runtime run for it."""
     return HostedService(name=NAME, release=release(replicas, storage_class), certificate=CERTIFICATE,
-                         password_secret=AUTH_SECRET, password_key=PASSWORD_KEY, endpoint=f"{HOST}:{PORT}")
+                         password_secret=AUTH_SECRET, password_key=PASSWORD_KEY, endpoint=f"{HOST}:{PORT}",
+                         other_password_keys=tuple(user["passwordKey"] for name, user in acl_users(replicas).items()
+                                                   if user["passwordKey"] != PASSWORD_KEY))

@@ -109,15 +109,16 @@ AUTH_USER_REGISTRATION_ROLE = "Public"
 PREVENT_UNSAFE_DB_CONNECTIONS = True
 """,
     # Every Redis client (cache, Celery broker and results, SQL Lab's results backend) from the environment
-    # (`environment()`, and REDIS_PASSWORD from the runtime's Secret), over TLS verified against the stack's CA,
+    # (`environment()`: Valkey's `superset` user, and REDIS_PASSWORD from the runtime's Secret), over TLS verified
+    # against the stack's CA,
     # host name included.
     "redis": f"""import os
 from urllib.parse import quote
 
 from flask_caching.backends.rediscache import RedisCache
 
-REDIS_BASE_URL = (f"rediss://:{{quote(os.environ['REDIS_PASSWORD'], safe='')}}@{{os.environ['REDIS_HOST']}}:"
-                  f"{{os.environ['REDIS_PORT']}}")
+REDIS_BASE_URL = (f"rediss://{{os.environ['REDIS_USERNAME']}}:{{quote(os.environ['REDIS_PASSWORD'], safe='')}}@"
+                  f"{{os.environ['REDIS_HOST']}}:{{os.environ['REDIS_PORT']}}")
 REDIS_URL_PARAMS = "?ssl_cert_reqs=required&ssl_ca_certs={CA_FILE}&ssl_check_hostname=true"
 CACHE_REDIS_URL = f"{{REDIS_BASE_URL}}/{{os.environ['REDIS_DB']}}{{REDIS_URL_PARAMS}}"
 CELERY_REDIS_URL = f"{{REDIS_BASE_URL}}/{{os.environ['REDIS_CELERY_DB']}}{{REDIS_URL_PARAMS}}"
@@ -134,7 +135,8 @@ class CeleryConfig:
 
 CELERY_CONFIG = CeleryConfig
 RESULTS_BACKEND = RedisCache(host=os.environ["REDIS_HOST"], port=int(os.environ["REDIS_PORT"]),
-                             password=os.environ["REDIS_PASSWORD"], key_prefix="superset_results", ssl=True,
+                             username=os.environ["REDIS_USERNAME"], password=os.environ["REDIS_PASSWORD"],
+                             key_prefix="superset_results", ssl=True,
                              ssl_cert_reqs="required", ssl_ca_certs="{CA_FILE}", ssl_check_hostname=True)
 """,
     "event_log": """import json
@@ -237,7 +239,7 @@ def environment(shape: SupersetShape) -> list[dict[str, Any]]:
     the Redis endpoint its `redis` part reads, and Valkey's password from the Secret the runtime writes here."""
     plain = {"SUPERSET_CONFIG_PATH": CONFIG_FILE, "SUPERSET_HOME": SUPERSET_HOME, "SUPERSET_PORT": str(HTTP_PORT),
              "REDIS_HOST": shape.redis_host, "REDIS_PORT": shape.redis_port, "REDIS_DB": "1",
-             "REDIS_CELERY_DB": "0"}
+             "REDIS_CELERY_DB": "0", "REDIS_USERNAME": cache.SUPERSET_USER}
     return [*({"name": name, "value": value} for name, value in plain.items()),
             {"name": "REDIS_PASSWORD",
              "valueFrom": {"secretKeyRef": {"name": cache.AUTH_SECRET, "key": cache.PASSWORD_KEY}}}]

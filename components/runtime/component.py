@@ -280,9 +280,13 @@ class KubernetesRuntime(pulumi.ComponentResource):
         for service in self._hosted:
             password = random.RandomPassword(f"{name}-{service.name}-password", length=40, special=False,
                                              opts=child_options(self))
+            passwords = {service.password_key: pulumi.Output.secret(password.result)}
+            for key in service.other_password_keys:
+                other = random.RandomPassword(f"{name}-{service.name}-{key}", length=40, special=False,
+                                              opts=child_options(self))
+                passwords[key] = pulumi.Output.secret(other.result)
             found[service.release.name] = [
-                self._secret(f"{service.name}-auth", service.release.layer, service.password_secret,
-                             {service.password_key: pulumi.Output.secret(password.result)})
+                self._secret(f"{service.name}-auth", service.release.layer, service.password_secret, passwords)
             ]
         if self._install_minio:
             root_user = naming.physical_name(stack.name_prefix, stack.stack, "root")

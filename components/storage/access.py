@@ -16,7 +16,9 @@ from typing import Literal
 
 from infra.model.catalog import FLOW_LAYERS, Catalog
 
-Access = Literal["read", "write"]
+Access = Literal["read", "write", "append"]
+"""`read`: list the bucket and read current objects; `write`: also put and delete; `append`: put new objects and
+nothing else (no list, no read, no delete): a shipper that only adds logs."""
 
 LAKE_BUCKETS: tuple[str, ...] = (*FLOW_LAYERS, "logs")
 
@@ -66,10 +68,15 @@ class PrefixGrant:
 # `logs` bucket under object lock. The pack's audit policies read this list from their config (make policy-config).
 AUDIT_BUCKETS: tuple[str, ...] = ("logs", ACCESS_LOGS.role)
 
-READ_OBJECT_ACTIONS = ("s3:GetObject", "s3:GetObjectVersion")
+# Current objects only: `s3:GetObjectVersion` would read overwritten and deleted versions, which only a restore
+# needs, and an operator's role runs restores (infra/ops/restore_objects.py), never a platform identity.
+READ_OBJECT_ACTIONS = ("s3:GetObject",)
 LIST_BUCKET_ACTIONS = ("s3:ListBucket", "s3:GetBucketLocation")
 WRITE_OBJECT_ACTIONS = ("s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload", "s3:ListMultipartUploadParts")
 WRITE_BUCKET_ACTIONS = ("s3:ListBucketMultipartUploads",)
+# What an appending shipper needs: PutObject covers a multipart upload's create, parts and completion (S3's
+# "Multipart upload API and permissions"); AbortMultipartUpload lets it drop an upload it gave up.
+APPEND_OBJECT_ACTIONS = ("s3:PutObject", "s3:AbortMultipartUpload")
 
 
 @dataclass(frozen=True)
@@ -107,7 +114,9 @@ def identities(catalog: Catalog, service_buckets: Sequence[ServiceBucket],
         writers.setdefault(bucket.writer, []).append(bucket.role)
         descriptions.setdefault(bucket.writer, bucket.description)
     for writer, roles in writers.items():
-        derived.append(Identity(writer, descriptions[writer], tuple((role, "write") for role in roles)))
+        # The log shipper only adds objects (audit trails it must not read back, rewrite or delete).
+        access: Access = "append" if writer == LOG_SHIPPER else "write"
+        derived.append(Identity(writer, descriptions[writer], tuple((role, access) for role in roles)))
     by_name = {identity.name: index for index, identity in enumerate(derived)}
     for grant in prefix_grants:
         if grant.writer not in by_name:
@@ -126,24 +135,35 @@ def bucket_arn(bucket: str) -> str:
 def bucket_policy_document(identity: Identity, bucket_names: dict[str, str]) -> str:
     """The least-privilege S3 policy of one identity, as JSON (same grammar on AWS and MinIO)."""
     statements = []
-    readable = [role for role, _ in identity.grants]
+    readable = [role for role, access in identity.grants if access in ("read", "write")]
     writable = [role for role, access in identity.grants if access == "write"]
-    statements.append(
-        {
-            "Sid": "ListGrantedBuckets",
-            "Effect": "Allow",
-            "Action": [*LIST_BUCKET_ACTIONS],
-            "Resource": [bucket_arn(bucket_names[role]) for role in readable],
-        }
-    )
-    statements.append(
-        {
-            "Sid": "ReadObjects",
-            "Effect": "Allow",
-            "Action": [*READ_OBJECT_ACTIONS],
-            "Resource": [f"{bucket_arn(bucket_names[role])}/*" for role in readable],
-        }
-    )
+    appendable = [role for role, access in identity.grants if access == "append"]
+    if readable:
+        statements.append(
+            {
+                "Sid": "ListGrantedBuckets",
+                "Effect": "Allow",
+                "Action": [*LIST_BUCKET_ACTIONS],
+                "Resource": [bucket_arn(bucket_names[role]) for role in readable],
+            }
+        )
+        statements.append(
+            {
+                "Sid": "ReadObjects",
+                "Effect": "Allow",
+                "Action": [*READ_OBJECT_ACTIONS],
+                "Resource": [f"{bucket_arn(bucket_names[role])}/*" for role in readable],
+            }
+        )
+    if appendable:
+        statements.append(
+            {
+                "Sid": "AppendObjects",
+                "Effect": "Allow",
+                "Action": [*APPEND_OBJECT_ACTIONS],
+                "Resource": [f"{bucket_arn(bucket_names[role])}/*" for role in appendable],
+            }
+        )
     if writable:
         statements.append(
             {
@@ -227,8 +247,9 @@ def key_policy_document(
             "Sid": "AccountAdministersKey",
             "Effect": "Allow",
             "Principal": {"AWS": f"arn:{partition}:iam::{account}:root"},
+            # No kms:CreateGrant (kms:Create* would include it): an administrator cannot grant itself use.
             "Action": [
-                "kms:Create*", "kms:Describe*", "kms:Enable*", "kms:List*", "kms:Put*", "kms:Update*",
+                "kms:CreateAlias", "kms:Describe*", "kms:Enable*", "kms:List*", "kms:Put*", "kms:Update*",
                 "kms:Revoke*", "kms:Disable*", "kms:Get*", "kms:Delete*", "kms:TagResource", "kms:UntagResource",
                 "kms:ScheduleKeyDeletion", "kms:CancelKeyDeletion",
             ],
@@ -253,14 +274,17 @@ def key_policy_document(
                     "Principal": {"AWS": users},
                     "Action": kms_actions(access),
                     "Resource": "*",
-                    "Condition": {"StringEquals": {"kms:ViaService": f"s3.{region}.amazonaws.com"}},
+                    # Only through S3 and only by callers of this account (KMS Developer Guide, conditions-kms).
+                    "Condition": {"StringEquals": {"kms:ViaService": f"s3.{region}.amazonaws.com",
+                                                   "kms:CallerAccount": account}},
                 }
             )
     return json.dumps({"Version": "2012-10-17", "Statement": statements}, sort_keys=True)
 
 
 def _strongest(identity: Identity, kms_bucket_roles: set[str]) -> Access | None:
-    accesses = {access for role, access in identity.grants if role in kms_bucket_roles}
+    accesses = {"write" if access == "append" else access for role, access in identity.grants
+                if role in kms_bucket_roles}
     accesses |= {"write" for role, _ in identity.prefixes if role in kms_bucket_roles}
     return "write" if "write" in accesses else ("read" if accesses else None)
 
@@ -276,15 +300,18 @@ def tls_only_statement(bucket: str) -> dict:
     }
 
 
-def access_log_delivery_statement(access_logs_bucket: str, source_buckets: list[str]) -> dict:
-    """Lets S3's logging service write access logs, only for this stack's own buckets."""
+def access_log_delivery_statement(access_logs_bucket: str, source_buckets: list[str], account: str) -> dict:
+    """Lets S3's logging service write access logs, only for this stack's own buckets in this account: bucket names
+    are global, so `aws:SourceArn` alone would also match a bucket of that name in another account
+    (S3 User Guide, "Permissions for log delivery": both `aws:SourceArn` and `aws:SourceAccount`)."""
     return {
         "Sid": "AllowServerAccessLogDelivery",
         "Effect": "Allow",
         "Principal": {"Service": "logging.s3.amazonaws.com"},
         "Action": "s3:PutObject",
         "Resource": f"{bucket_arn(access_logs_bucket)}/*",
-        "Condition": {"ArnLike": {"aws:SourceArn": [bucket_arn(name) for name in source_buckets]}},
+        "Condition": {"ArnLike": {"aws:SourceArn": [bucket_arn(name) for name in source_buckets]},
+                      "StringEquals": {"aws:SourceAccount": account}},
     }
 
 

@@ -362,12 +362,17 @@ class DataLake(pulumi.ComponentResource):
 
     def _s3_policy(self, role: str, bucket: aws.s3.Bucket, names: dict[str, str], logged: list[str]) -> None:
         statements = [tls_only_statement(names[role])]
+        policy: pulumi.Input[str] = json.dumps({"Version": "2012-10-17", "Statement": statements}, sort_keys=True)
         if role == ACCESS_LOGS.role:
-            statements.append(access_log_delivery_statement(names[role], logged))
+            caller = aws.get_caller_identity_output(opts=pulumi.InvokeOutputOptions(parent=self))
+            policy = caller.account_id.apply(lambda account: json.dumps(
+                {"Version": "2012-10-17",
+                 "Statement": [*statements, access_log_delivery_statement(names[role], logged, account)]},
+                sort_keys=True))
         aws.s3.BucketPolicy(
             f"{self._name}-{role}-policy",
             bucket=bucket.id,
-            policy=json.dumps({"Version": "2012-10-17", "Statement": statements}, sort_keys=True),
+            policy=policy,
             opts=self._child(),
         )
 

@@ -96,6 +96,19 @@ def test_transformation_reads_bronze_and_builds_silver_and_gold(server, applied)
     assert as_role(server, "analyst", "SELECT revenue FROM gold.daily_revenue") == [(1,)]
 
 
+def test_tables_a_service_login_creates_are_usable_by_the_other_services(server, applied):
+    """Services create tables as the login they connect with, not as their group: the default privileges cover
+    the logins too, or the layer's readers get "permission denied for table"."""
+    as_role(server, "airbyte", "CREATE TABLE bronze.stream_by_login (id int)", login=True)
+    as_role(server, "airbyte", "INSERT INTO bronze.stream_by_login VALUES (7)", login=True)
+    assert as_role(server, "dbt", "SELECT id FROM bronze.stream_by_login", login=True) == [(7,)]
+    assert as_role(server, "dremio", "SELECT id FROM bronze.stream_by_login", login=True) == [(7,)]
+    as_role(server, "dbt", "CREATE TABLE gold.mart_by_login AS SELECT 3 AS revenue", login=True)
+    assert as_role(server, "superset", "SELECT revenue FROM gold.mart_by_login", login=True) == [(3,)]
+    assert as_role(server, "analyst", "SELECT revenue FROM gold.mart_by_login") == [(3,)]
+    assert denied(server, "analyst", "UPDATE gold.mart_by_login SET revenue = 4")
+
+
 def test_every_catalog_role_matches_the_read_write_matrix(server, applied):
     catalog = load_catalog()
     for role in catalog.roles:

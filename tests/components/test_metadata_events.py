@@ -77,9 +77,12 @@ def test_the_key_lets_rds_events_encrypt_and_the_account_only_administer_or_go_t
     rds = found["RdsEventsPublishToTheTopic"]
     assert rds["Principal"] == {"Service": "events.rds.amazonaws.com"}
     assert sorted(rds["Action"]) == ["kms:Decrypt", "kms:GenerateDataKey*"]
+    assert rds["Condition"] == {"StringEquals": {
+        "kms:EncryptionContext:aws:sns:topicArn": f"arn:aws:sns:{REGION}:{ACCOUNT}:{IDENTIFIER}-events"}}
     admin = found["AccountAdministersKey"]
     assert admin["Principal"] == {"AWS": f"arn:aws:iam::{ACCOUNT}:root"}
-    assert not [action for action in admin["Action"] if action in ("kms:*", "kms:Decrypt", "kms:Encrypt")
+    assert not [action for action in admin["Action"] if action in ("kms:*", "kms:Decrypt", "kms:Encrypt",
+                                                                   "kms:CreateGrant", "kms:Create*")
                 or action.startswith(("kms:GenerateDataKey", "kms:ReEncrypt"))]
     through_sns = found["AccountPublishesThroughSns"]
     assert through_sns["Condition"] == {"StringEquals": {"kms:ViaService": f"sns.{REGION}.amazonaws.com",

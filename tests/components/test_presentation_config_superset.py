@@ -31,7 +31,8 @@ def text(value):
 
 def described(kwargs):
     return {key: text(value) for key, value in kwargs.items()
-            if key in ("host", "port", "password", "db", "ssl_cert_reqs", "ssl_ca_certs", "ssl_check_hostname")}
+            if key in ("host", "port", "username", "password", "db", "ssl_cert_reqs", "ssl_ca_certs",
+                       "ssl_check_hostname")}
 
 cache = redis.ConnectionPool.from_url(namespace["CACHE_CONFIG"]["CACHE_REDIS_URL"])
 celery = Celery(broker=namespace["CELERY_CONFIG"].broker_url, backend=namespace["CELERY_CONFIG"].result_backend)
@@ -81,6 +82,8 @@ def test_every_redis_client_logs_in_and_verifies_the_stack_ca(settings):
                 "ssl_check_hostname": "True"}
     cache, results = settings["cache"], settings["results"]
     assert cache["class"] == "SSLConnection" and cache["password"] == "p@ss/word"
+    # Valkey's `superset` user, never the default user (components/presentation/cache.py).
+    assert cache["username"] == settings["celery_backend"]["username"] == results["username"] == "superset"
     assert (cache["host"], cache["port"], cache["db"]) == ("redis.dp-presentation.svc.cluster.local", "6379",
                                                            "1")
     assert {key: cache[key] for key in ("ssl_ca_certs", "ssl_check_hostname")} == {

@@ -27,7 +27,7 @@ ACCESS_MATRIX = {
     "ingestion": {"bronze": "write"},
     "transformation": {"bronze": "read", "silver": "write", "gold": "write"},
     "query-engine": {"bronze": "read", "silver": "read", "gold": "read"},
-    "log-shipper": {"access-logs": "write"},
+    "log-shipper": {"access-logs": "append"},
     "airbyte": {"airbyte": "write"},
     "dremio": {"dremio-store": "write"},
     "backups": {"backups": "write"},
@@ -41,7 +41,9 @@ UNMAINTAINED_IMAGES = {"docker.io/minio/minio", "quay.io/minio/minio", "docker.i
                        "docker.io/bitnami/minio", "docker.io/bitnamilegacy/minio"}
 RELEASE_TAG = re.compile(r"RELEASE\.\d{4}-\d{2}-\d{2}T\d{2}-\d{2}-\d{2}Z")
 ROLES = ["bronze", "silver", "gold", "logs", "access-logs", "airbyte", "dremio-store", "backups"]
-READ = {"s3:GetObject", "s3:GetObjectVersion", "s3:ListBucket", "s3:GetBucketLocation"}
+# No s3:GetObjectVersion: only a restore reads noncurrent versions, and an operator's role runs restores.
+READ = {"s3:GetObject", "s3:ListBucket", "s3:GetBucketLocation"}
+APPEND = {"s3:PutObject", "s3:AbortMultipartUpload"}
 WRITE = {"s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload", "s3:ListMultipartUploadParts",
          "s3:ListBucketMultipartUploads"}
 
@@ -215,7 +217,7 @@ def test_every_identity_against_every_bucket(stack, stack_recording):
     for identity, grants in ACCESS_MATRIX.items():
         for role in ROLES:
             actions = allowed_actions(documents[identity], f"dataplatform-{stack}-{role}")
-            expected = {"write": READ | WRITE, "read": READ}.get(grants.get(role), set())
+            expected = {"write": READ | WRITE, "read": READ, "append": APPEND}.get(grants.get(role), set())
             if role in PREFIX_MATRIX.get(identity, {}):
                 expected = {"s3:ListBucket", "s3:GetBucketLocation", "s3:ListBucketMultipartUploads"}
             assert actions == expected, (identity, role)
@@ -223,6 +225,30 @@ def test_every_identity_against_every_bucket(stack, stack_recording):
             bucket = f"arn:aws:s3:::dataplatform-{stack}-{role}"
             under = prefix_actions(documents[identity], bucket, prefix) if prefix else set()
             assert under == ((READ | WRITE) - expected if prefix else set()), (identity, role)
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_no_platform_identity_reads_old_versions(stack, stack_recording):
+    recording = stack_recording(stack)
+    policy_types = ("minio:index/iamPolicy:IamPolicy", "aws:iam/userPolicy:UserPolicy", "aws:iam/rolePolicy:RolePolicy")
+    documents = [r.inputs["policy"] for type_ in policy_types for r in recording.of_type(type_)]
+    assert documents
+    for document in documents:
+        for statement in json.loads(document)["Statement"]:
+            actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+            assert not {"s3:GetObjectVersion", "s3:*", "s3:GetObject*"} & set(actions), statement
+
+
+def test_prod_access_log_delivery_is_bound_to_the_account(prod):
+    """S3 User Guide, "Permissions for log delivery" (enable-server-access-logging): the logging service's grant
+    names both the source buckets (aws:SourceArn) and the account that owns them (aws:SourceAccount)."""
+    policies = companions(prod, "aws:s3/bucketPolicy:BucketPolicy")
+    statements = {s["Sid"]: s for s in json.loads(policies["access-logs"].inputs["policy"])["Statement"]}
+    delivery = statements["AllowServerAccessLogDelivery"]
+    assert delivery["Principal"] == {"Service": "logging.s3.amazonaws.com"}
+    assert delivery["Condition"]["StringEquals"] == {"aws:SourceAccount": "111122223333"}
+    assert sorted(delivery["Condition"]["ArnLike"]["aws:SourceArn"]) == sorted(
+        f"arn:aws:s3:::dataplatform-prod-{role}" for role in ROLES if role != "access-logs")
 
 
 def prefix_actions(document: str, bucket: str, prefix: str) -> set[str]:
@@ -248,10 +274,13 @@ def test_prod_kms_use_is_granted_by_the_key_policy(prod):
     assert statements["LakeIdentitiesWriteThroughS3"]["Principal"] == {"AWS": sorted([
         *(user(name) for name in ("ingestion", "transformation", "airbyte", "dremio", "backups")),
         *(f"arn:aws:iam::111122223333:role/dataplatform-prod-{writer.name}" for writer in PREFIX_WRITERS)])}
+    # AWS KMS Developer Guide, "kms:ViaService" and "kms:CallerAccount" (conditions-kms): use only through S3,
+    # only by callers of this account.
     assert statements["LakeIdentitiesWriteThroughS3"]["Condition"] == {
-        "StringEquals": {"kms:ViaService": "s3.eu-west-1.amazonaws.com"}}
+        "StringEquals": {"kms:ViaService": "s3.eu-west-1.amazonaws.com", "kms:CallerAccount": "111122223333"}}
     admin = statements["AccountAdministersKey"]["Action"]
-    assert not {"kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey", "kms:*"} & set(admin)
+    assert not {"kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey", "kms:*", "kms:CreateGrant", "kms:Create*"} & set(
+        admin)
     users = {r.urn for r in prod.of_type("aws:iam/user:User")}
     assert users <= set(key_policy.dependencies)
 

@@ -169,7 +169,12 @@ def identity_policy(bucket: str) -> str:
 def s3_stack(preview: bool = False, stack: str = "prod") -> Recording:
     """The compliant prod S3 layout: 8 buckets with every companion, a KMS key and one identity per bucket."""
     s = Stack(stack, preview)
-    key = s.add("aws:kms/key:Key", "lake-kms", {"enableKeyRotation": True, "deletionWindowInDays": 30.0}, protect=True)
+    # A key policy of its own (a key without one gets AWS's default: the account root with kms:*).
+    key_policy = {"Version": "2012-10-17", "Statement": [{
+        "Sid": "AccountAdministersKey", "Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::111122223333:root"},
+        "Action": ["kms:Describe*", "kms:PutKeyPolicy", "kms:ScheduleKeyDeletion"], "Resource": "*"}]}
+    key = s.add("aws:kms/key:Key", "lake-kms", {"enableKeyRotation": True, "deletionWindowInDays": 30.0,
+                                                "policy": json.dumps(key_policy)}, protect=True)
     s.add(
         "aws:kms/alias:Alias",
         "lake-kms-alias",

@@ -137,6 +137,12 @@ REQUIREMENTS: tuple[Requirement, ...] = (
         lambda: ("prometheus-alertmanager",),
         _has_commands("amtool", "prometheus-alertmanager"),
     ),
+    Requirement(
+        "redis",
+        "a Redis 7 server and redis-cli, which run the ACL lines and probe command of Superset's Valkey",
+        lambda: ("redis-server",),
+        _has_commands("redis-server", "redis-cli"),
+    ),
 )
 BY_NAME = {requirement.name: requirement for requirement in REQUIREMENTS}
 

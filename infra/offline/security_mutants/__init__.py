@@ -10,9 +10,10 @@ policy mandatory in prod, or the config model's refusal (exit 2); a mistake noth
 and is kept as a strict expected failure. Each secure variant must add no finding.
 """
 
-from infra.offline.security_mutants import program, rendered, resources, secure
+from infra.offline.security_mutants import identity, program, rendered, resources, secure
 from infra.offline.security_mutants.bench import LAYERS, Bench, Mutation, Verdict
 
-MUTATIONS: list[Mutation] = [*resources.MUTATIONS, *rendered.MUTATIONS, *program.MUTATIONS, *secure.MUTATIONS]
+MUTATIONS: list[Mutation] = [*resources.MUTATIONS, *rendered.MUTATIONS, *program.MUTATIONS, *secure.MUTATIONS,
+                             *identity.MUTATIONS, *identity.SECURE]
 
 __all__ = ["LAYERS", "MUTATIONS", "Bench", "Mutation", "Verdict"]
