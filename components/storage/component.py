@@ -2,8 +2,9 @@
 
 Example (inside a Pulumi program)::
 
-    # config: infra.model.config.StackConfig; SERVICE_BUCKETS: components/platform.py
-    lake = DataLake("lake", config.storage, catalog, config.identity, service_buckets=SERVICE_BUCKETS)
+    # config: infra.model.config.StackConfig; SERVICE_BUCKETS, WORKLOAD_ACCOUNTS: components/platform.py
+    lake = DataLake("lake", config.storage, catalog, config.identity, service_buckets=SERVICE_BUCKETS,
+                    workload_accounts=WORKLOAD_ACCOUNTS)
     pulumi.export("buckets", lake.bucket_names)
 
 Inputs: the stack config's `storage` section, the catalog (layer retention, identities) and the stack's identity
@@ -13,7 +14,10 @@ Every bucket is versioned, encrypted (SSE-KMS; SSE-S3 on S3's access-logs bucket
 into otherwise), and expires noncurrent versions; lake layers follow the catalog's retention. On `s3` every
 bucket also gets a public access block, bucket-owner-enforced ownership, a TLS-only policy, abort of
 incomplete multipart uploads and server access logging; the logs bucket carries a COMPLIANCE object lock.
-Identities are least privilege, derived from the catalog (see components/storage/access.py).
+Identities are least privilege, derived from the catalog (see components/storage/access.py). On S3 with the
+cluster's OIDC provider an identity whose workload takes web identity credentials (`workload_accounts`) is an IAM
+role only that workload's service account assumes; every other identity is an IAM user with one access key,
+replaced whenever `storage.s3.accessKeysIssued` changes (decision 0052).
 """
 
 from __future__ import annotations

@@ -370,3 +370,22 @@ def test_a_new_issue_date_moves_the_trigger():
         "backend": "s3", "s3": {"oidcProviderArn": f"arn:aws:iam::111122223333:oidc-provider/{OIDC_ISSUER}",
                                 "accessKeysIssued": "2027-01-10"}}})
     assert {key.replacement_trigger for key in recording.of_type("aws:iam/accessKey:AccessKey")} == {"2027-01-10"}
+
+
+@pytest.mark.parametrize("provider, expected_role", [
+    ("arn:aws:iam::111122223333:oidc-provider/oidc.eks.eu-west-1.amazonaws.com/id/ABC",
+     "arn:aws:iam::111122223333:role/dataplatform-prod-backups"),
+    ("arn:aws-cn:iam::444455556666:oidc-provider/oidc.eks.cn-north-1.amazonaws.com.cn/id/ABC",
+     "arn:aws-cn:iam::444455556666:role/dataplatform-prod-backups"),
+])
+def test_trust_document_and_role_arn_follow_the_provider(provider, expected_role):
+    """The trust names the provider as federated principal and its issuer (the ARN's part after `oidc-provider/`) as
+    the condition keys' prefix; the role lives in the provider's partition and account."""
+    from components.storage.access import role_arn, web_identity_trust_document
+
+    issuer = provider.split(":oidc-provider/", 1)[1]
+    (statement,) = json.loads(web_identity_trust_document(provider, "dp-metadata", "metadata"))["Statement"]
+    assert statement["Principal"] == {"Federated": provider}
+    assert statement["Condition"] == {"StringEquals": {f"{issuer}:sub": "system:serviceaccount:dp-metadata:metadata",
+                                                       f"{issuer}:aud": "sts.amazonaws.com"}}
+    assert role_arn(provider, "dataplatform-prod-backups") == expected_role
