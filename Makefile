@@ -16,7 +16,7 @@ STAMP := $(VENV)/.installed
 .PHONY: help setup system-packages plan evidence plan-bench plan-compare plan-diff config-mutants security-mutants test test-slow test-fast lint format \
 	lock clean config-docs mart-assets chart-lock image-lock require-digests chart-cache render nca-setup network \
 	image-pin e2e-smoke restore-objects postgres-restore es-restore \
-	dremio-restore logs-setup logs-search
+	dremio-restore logs-setup logs-search rotate-keys
 
 help:
 	@echo "make plan STACK=<dev|prod>  offline plan and policy gate -> build/plan/<stack>.json"
@@ -213,6 +213,11 @@ logs-setup: $(LOGS_STAMP)
 logs-search: $(STAMP) logs-setup
 	@$(PY) -m infra.ops.logs_search --stack $(STACK) $(if $(SERVICE),--service "$(SERVICE)") --from "$(FROM)" \
 		--to "$(TO)" $(if $(MATCH),--match "$(MATCH)") $(if $(JSON),--json) $(ARGS)
+
+# A new day for the stack's remaining access keys (storage.s3.accessKeysIssued): the next `pulumi up` replaces each
+# key; docs/upgrading.md. DATE=YYYY-MM-DD (default today, UTC).
+rotate-keys: $(STAMP)
+	@$(PY) -m infra.ops.rotate_keys --stack $(STACK) $(if $(DATE),--date $(DATE))
 
 # The prod deploy's refusal (.github/workflows/deploy.yml), for a `pulumi up` run by hand.
 require-digests: plan

@@ -33,7 +33,7 @@ from components.logs.snapshots import SNAPSHOT_WRITER, SnapshotTarget
 from components.metadata import flows as metadata_flows
 from components.metadata import log_routes as metadata_logs
 from components.metadata.access import PLATFORM_DATABASE, DatabaseLogin
-from components.metadata.backups import BACKUP_BUCKET
+from components.metadata.backups import BACKUP_ACCOUNT, BACKUP_BUCKET
 from components.metadata.component import BackupTarget, MetadataConnection, MetadataDatabase
 from components.monitoring import flows as monitoring_flows
 from components.monitoring.component import BASE_GROUP, Monitoring, base_rules, base_targets
@@ -49,11 +49,20 @@ from components.runtime.component import KubernetesRuntime, releases
 from components.runtime.config import KubernetesConfig
 from components.storage import flows as storage_flows
 from components.storage import log_routes as storage_logs
-from components.storage.access import ACCESS_LOGS, PrefixGrant, PrefixWriter, ServiceBucket
+from components.storage.access import (
+    ACCESS_LOGS,
+    LOG_SHIPPER,
+    PrefixGrant,
+    PrefixWriter,
+    ServiceBucket,
+    WorkloadAccount,
+    workload_role_arn,
+)
 from components.storage.component import DataLake, LakeAccess
 from infra.model.catalog import Catalog
 from infra.model.config import StackConfig
 from infra.model.errors import Problem
+from infra.model.naming import namespace_name
 
 # What the log shipper ships, in this order (the first claim on a container's logs wins).
 LOG_SOURCES: tuple[LogSource, ...] = (
@@ -90,6 +99,19 @@ def lake_logs(config: StackConfig) -> LakeLogs | None:
         return None
     store = config.object_store
     return logs_lake.target(config.identity.name_prefix, config.identity.stack, store.region, store.server)
+# The log shipper's own identity (the access-logs writer) belongs to Fluent Bit's service account. On S3 nothing of
+# Fluent Bit uses it (S3's logging service writes access-logs; the lake copy goes through LAKE_LOG_WRITER), so its
+# role is trusted but not annotated on the account: the pod identity webhook would otherwise put this role's ARN
+# before the lake writer's in Fluent Bit's environment (an `env` entry wins over `envFrom`).
+LOG_SHIPPER_ACCOUNT = WorkloadAccount(
+    LOG_SHIPPER, namespace_name("logs"), logs_lake.SERVICE_ACCOUNT,
+    "Fluent Bit's AWS standard credential chain (its EKS web identity provider: fluent/fluent-bit "
+    "src/aws/flb_aws_credentials.c, flb_aws_credentials_sts.c@v5.1.1)",
+)
+# Lake identities whose workloads' S3 clients take web identity credentials: on S3 each is an IAM role of its
+# service account (IRSA), with no key. The others keep an IAM user with an access key, each listed with its reason
+# under `exceptions` in policies/config/<stack>.json (decision 0052 says why each client cannot take a role).
+WORKLOAD_ACCOUNTS: tuple[WorkloadAccount, ...] = (LOG_SHIPPER_ACCOUNT, BACKUP_ACCOUNT)
 
 
 def prefix_grants(config: StackConfig) -> tuple[PrefixGrant, ...]:
@@ -234,6 +256,7 @@ class DataPlatform(pulumi.ComponentResource):
             opts=child_options(self, providers=providers),
             ca_file=self.cluster.ca_file if config.storage.backend == "minio" else None,
             prefix_writers=PREFIX_WRITERS if writes_prefixes(config) else (),
+            workload_accounts=WORKLOAD_ACCOUNTS,
         )
         # The shipper's way into the lake's `logs` layer: MinIO keys in dev, the IRSA role to assume on S3.
         if lake_logs(config) is not None:
@@ -255,7 +278,8 @@ class DataPlatform(pulumi.ComponentResource):
             stack,
             config.retention,
             logins=DATABASE_LOGINS,
-            backups=BackupTarget.from_lake(self.lake) if in_cluster_postgres else None,
+            backups=BackupTarget.from_lake(self.lake, workload_role_arn(config.storage, stack, BACKUP_ACCOUNT))
+            if in_cluster_postgres else None,
             event_emails=config.rds_event_emails if config.metadata.backend == "rds" else (),
             opts=child_options(self, providers=providers),
         )

@@ -8,6 +8,8 @@ resource policies over inputs known at preview.
 
 from __future__ import annotations
 
+import re
+
 from pulumi_policy import Severity
 
 from .common import (
@@ -33,6 +35,7 @@ from .common import (
     wildcard_grant,
     wildcard_principal,
 )
+from .exemptions import DATE_SETTING, SETTINGS_SCHEMA, evaluation_date, parse_date
 
 SSE = "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration"
 VERSIONING = "aws:s3/bucketVersioning:BucketVersioning"
@@ -558,6 +561,154 @@ disallow_iam_wildcards = resource_policy(
 )
 
 
+# ---- workload identity: the roles' trust and the access keys left -------------------------------------------------
+
+IAM_ROLE = "aws:iam/role:Role"
+IAM_USER = "aws:iam/user:User"
+ACCESS_KEY = "aws:iam/accessKey:AccessKey"
+WEB_IDENTITY_ACTION = "sts:AssumeRoleWithWebIdentity"
+STS_AUDIENCE = "sts.amazonaws.com"
+# `system:serviceaccount:<namespace>:<service account>`, both names as Kubernetes writes them: no `*` or `?`.
+SERVICE_ACCOUNT_SUBJECT = re.compile(
+    r"^system:serviceaccount:[a-z0-9]([-a-z0-9]*[a-z0-9])?:[a-z0-9]([-.a-z0-9]*[a-z0-9])?$")
+# The tag the program puts on an IAM user with the day its access key was issued (an access key takes no tags).
+KEYS_ISSUED_TAG = "dataplatform:keys-issued"
+MAX_KEY_AGE_DAYS = 90
+
+
+def _federated_provider(statement: dict) -> str | None:
+    """The OIDC provider ARN a trust statement names as its federated principal, if any."""
+    principal = statement.get("Principal")
+    federated = principal.get("Federated") if isinstance(principal, dict) else None
+    providers = [value for value in as_list(federated) if isinstance(value, str) and ":oidc-provider/" in value]
+    return providers[0] if providers else None
+
+
+def trust_problem(statement: dict) -> str | None:
+    """What makes one Allow statement of a role's trust policy broader than one service account of one namespace
+    with a token for STS, or None. A web identity statement must be an `sts:AssumeRoleWithWebIdentity` from the
+    cluster's OIDC provider with `StringEquals` on the provider's `:sub` (exactly one
+    `system:serviceaccount:<namespace>:<service account>`, no pattern) and `:aud` (`sts.amazonaws.com`), and no other
+    operator on those keys."""
+    actions = as_list(statement.get("Action"))
+    provider = _federated_provider(statement)
+    if WEB_IDENTITY_ACTION not in actions and "sts:*" not in actions and "*" not in actions and provider is None:
+        return None
+    if provider is None:
+        return f"allows {WEB_IDENTITY_ACTION} to a principal that is not the cluster's OIDC provider"
+    issuer = provider.split(":oidc-provider/", 1)[1]
+    sub_key, aud_key = f"{issuer}:sub", f"{issuer}:aud"
+    condition = statement.get("Condition") if isinstance(statement.get("Condition"), dict) else {}
+    for operator, clauses in condition.items():
+        if operator != "StringEquals" and isinstance(clauses, dict) and {sub_key, aud_key} & set(clauses):
+            return f"matches the token's claims with {operator}; use StringEquals on `{sub_key}` and `{aud_key}`"
+    equals = condition.get("StringEquals") if isinstance(condition.get("StringEquals"), dict) else {}
+    subjects = as_list(equals.get(sub_key))
+    if len(subjects) != 1 or not isinstance(subjects[0], str) or not SERVICE_ACCOUNT_SUBJECT.match(subjects[0]):
+        seen = ", ".join(str(subject) for subject in subjects) or "none"
+        return (f"does not limit `{sub_key}` to one `system:serviceaccount:<namespace>:<service account>` "
+                f"with StringEquals (seen: {seen})")
+    audiences = as_list(equals.get(aud_key))
+    if audiences != [STS_AUDIENCE]:
+        seen = ", ".join(str(audience) for audience in audiences) or "none"
+        return f"does not limit `{aud_key}` to `{STS_AUDIENCE}` with StringEquals (seen: {seen})"
+    return None
+
+
+def _validate_workload_trust(args, report_violation) -> None:
+    if args.resource_type != IAM_ROLE:
+        return
+    statements = policy_statements(known(args.props, "assumeRolePolicy"))
+    if statements is None:
+        report_violation(f"IAM role '{args.name}' has a trust policy that is not a JSON document known at preview; "
+                         "render it from the OIDC provider's ARN and the service account's name.")
+        return
+    for statement in statements:
+        if statement.get("Effect") != "Allow":
+            continue
+        problem = trust_problem(statement)
+        if problem:
+            report_violation(f"IAM role '{args.name}' trust statement '{statement.get('Sid', '(no Sid)')}' {problem}; "
+                             "trust one namespace's one service account through the cluster's OIDC provider.")
+
+
+configure_workload_trust = resource_policy(
+    "aws-iam-role-configure-workload-trust",
+    "DP-IAM-002",
+    "A workload role trusts one service account of one namespace",
+    "Every `aws:iam/role:Role` whose trust policy allows `sts:AssumeRoleWithWebIdentity` (or names an OIDC provider) "
+    "allows it only from the cluster's OIDC provider, with `StringEquals` on the provider's `:sub` (exactly one "
+    "`system:serviceaccount:<namespace>:<service account>`, no `*` or `?`) and `:aud` (`sts.amazonaws.com`); the "
+    "document must be known at preview.",
+    Severity.HIGH,
+    ["access"],
+    "Give the role's trust statement StringEquals on `<issuer>:sub` = `system:serviceaccount:<namespace>:<service "
+    "account>` and `<issuer>:aud` = `sts.amazonaws.com`.",
+    _validate_workload_trust,
+)
+
+
+def _key_user(key, users):
+    """The IAM user an access key belongs to: by the `user` input's property dependency (the user's name may be
+    unknown at preview), else by the user's name when it is known, else by a plain dependency on exactly one user."""
+    by_property = {dependency.urn for dependency in key.property_dependencies.get("user", [])}
+    if by_property:
+        return next((user for user in users if user.urn in by_property), None)
+    name = known(key.props, "user")
+    if isinstance(name, str):
+        return next((user for user in users if known(user.props, "name") == name), None)
+    depended = [dependency.urn for dependency in key.dependencies if dependency.resource_type == IAM_USER]
+    return next((user for user in users if user.urn == depended[0]), None) if len(depended) == 1 else None
+
+
+def _validate_key_rotation(args, report_violation) -> None:
+    config = args.get_config() or {}
+    try:
+        on = evaluation_date(config)
+    except ValueError as error:
+        report_violation(f"{error}; the gate sets it, or leave it unset to judge on the day of the run.")
+        return
+    max_days = int(setting(args, "maxAgeDays", MAX_KEY_AGE_DAYS))
+    users = of_type(args.resources, IAM_USER)
+    for key in of_type(args.resources, ACCESS_KEY):
+        user = _key_user(key, users)
+        user_name = (known(user.props, "name") if user is not None else None) or known(key.props, "user")
+        issued_text = tags_of(user.props).get(KEYS_ISSUED_TAG) if user is not None else None
+        issued = parse_date(issued_text) if issued_text else None
+        what = f"Access key '{key.name}' of IAM user '{user_name if isinstance(user_name, str) else '(unknown)'}'"
+        if issued is None:
+            report_violation(f"{what} has no issue date (its user's `{KEYS_ISSUED_TAG}` tag, "
+                             f"seen: {issued_text or 'none'}); set `storage.s3.accessKeysIssued` (make rotate-keys).",
+                             key.urn)
+        elif issued > on:
+            report_violation(f"{what} says it was issued on {issued.isoformat()}, after the evaluation date "
+                             f"{on.isoformat()}; set `storage.s3.accessKeysIssued` to the day the keys were issued.",
+                             key.urn)
+        elif (on - issued).days > max_days:
+            report_violation(f"{what} was issued on {issued.isoformat()}, {(on - issued).days} days before "
+                             f"{on.isoformat()} (at most {max_days}); rotate it with `make rotate-keys` and "
+                             "`pulumi up`.", key.urn)
+
+
+configure_key_rotation = stack_policy(
+    "aws-iam-access-key-configure-rotation",
+    "DP-IAM-003",
+    "Access keys that remain are rotated",
+    f"Every `aws:iam/accessKey:AccessKey` belongs to an IAM user of the stack whose `{KEYS_ISSUED_TAG}` tag (the "
+    "program's `storage.s3.accessKeysIssued`, which replaces the keys when it changes) is a date no later than the "
+    f"evaluation date and at most `maxAgeDays` ({MAX_KEY_AGE_DAYS}) before it.",
+    Severity.HIGH,
+    ["access"],
+    "Run `make rotate-keys STACK=<stack>`, commit the new `storage.s3.accessKeysIssued` and run `pulumi up`.",
+    _validate_key_rotation,
+    config={
+        "maxAgeDays": {"type": "integer", "minimum": 1, "default": MAX_KEY_AGE_DAYS,
+                       "description": "Most days an access key may be in use before it is replaced."},
+        DATE_SETTING: SETTINGS_SCHEMA[DATE_SETTING],
+    },
+)
+
+
 POLICIES = [
     enable_encryption,
     require_kms_encryption,
@@ -575,4 +726,6 @@ POLICIES = [
     require_deletion_protection,
     enable_key_rotation,
     disallow_iam_wildcards,
+    configure_workload_trust,
+    configure_key_rotation,
 ]

@@ -31,10 +31,19 @@ from components.kit.images import pinned_tag
 from components.kit.release import Hardening, ProductRelease
 from components.metadata.log_routes import CLUSTER_NAME
 from components.monitoring.component import AlertRule
-from components.storage.access import ServiceBucket
+from components.storage.access import ServiceBucket, WorkloadAccount
 from infra.model.naming import namespace_name
 
 BACKUP_BUCKET = ServiceBucket("backups", "backups", "Database backups (PostgreSQL base backups and WAL).")
+# On S3 the backups identity is a role of the cluster's service account (CloudNativePG names it after the Cluster):
+# the plugin's sidecar runs barman-cloud, whose S3 client is boto3 (barman 3.19 barman/cloud_providers/aws_s3.py,
+# `boto3.Session`), and botocore's default chain takes `AWS_ROLE_ARN` + `AWS_WEB_IDENTITY_TOKEN_FILE`
+# (botocore/credentials.py `AssumeRoleWithWebIdentityProvider`) when the ObjectStore sets `inheritFromIAMRole`
+# (cloudnative-pg/plugin-barman-cloud config/crd/bases/barmancloud.cnpg.io_objectstores.yaml@v0.13.0).
+BACKUP_ACCOUNT = WorkloadAccount(
+    BACKUP_BUCKET.writer, namespace_name("metadata"), CLUSTER_NAME,
+    "Barman Cloud (boto3) in the plugin's sidecar, with the ObjectStore's inheritFromIAMRole",
+)
 
 # The plugin's name as CloudNativePG knows it (the `cnpg.io/pluginName` label of the chart's Service).
 PLUGIN = "barman-cloud.cloudnative-pg.io"
@@ -99,19 +108,22 @@ def plugin_release(replicas: int) -> ProductRelease:
     )
 
 
-def object_store_spec(destination: Any, endpoint: Any, retention_days: int) -> dict[str, Any]:
+def object_store_spec(destination: Any, endpoint: Any, retention_days: int,
+                      inherit_role: bool = False) -> dict[str, Any]:
     """The ObjectStore's spec: the bucket path, the endpoint verified with the stack CA, the `backups` identity's
-    keys, gzip for WAL and base backups (the bucket's default encryption applies), and the retention policy."""
+    keys (or, with `inherit_role`, the role of the cluster's service account: no key), gzip for WAL and base backups
+    (the bucket's default encryption applies), and the retention policy."""
+    credentials: dict[str, Any] = {"inheritFromIAMRole": True} if inherit_role else {
+        "accessKeyId": {"name": CREDENTIALS_SECRET, "key": ACCESS_KEY_ID},
+        "secretAccessKey": {"name": CREDENTIALS_SECRET, "key": SECRET_ACCESS_KEY},
+    }
     return {
         "retentionPolicy": f"{retention_days}d",
         "configuration": {
             "destinationPath": destination,
             "endpointURL": endpoint,
             "endpointCA": {"name": CA_SECRET, "key": CA_KEY},
-            "s3Credentials": {
-                "accessKeyId": {"name": CREDENTIALS_SECRET, "key": ACCESS_KEY_ID},
-                "secretAccessKey": {"name": CREDENTIALS_SECRET, "key": SECRET_ACCESS_KEY},
-            },
+            "s3Credentials": credentials,
             "wal": {"compression": COMPRESSION},
             "data": {"compression": COMPRESSION},
         },

@@ -68,6 +68,7 @@ from components.metadata.keys import key_policy_document as metadata_key_policy
 from components.metadata.keys import log_group_name
 from components.metadata.log_routes import CLUSTER_NAME
 from components.monitoring.component import Monitoring, ScrapeTarget
+from components.storage.access import role_annotations
 from infra.migrations import MIGRATIONS_DIR, discover
 from infra.model import naming
 from infra.model.catalog import Catalog
@@ -114,14 +115,19 @@ class BackupTarget:
 
     bucket: pulumi.Input[str]
     endpoint: pulumi.Input[str]
-    access_key_id: pulumi.Input[str]
-    secret_access_key: pulumi.Input[str]
+    access_key_id: pulumi.Input[str] | None = None
+    secret_access_key: pulumi.Input[str] | None = None
+    role_arn: str | None = None
+    """On S3 with the cluster's OIDC provider: the `backups` role the cluster's service account assumes (no key)."""
 
     @classmethod
-    def from_lake(cls, lake) -> BackupTarget:
+    def from_lake(cls, lake, role_arn: str | None = None) -> BackupTarget:
+        bucket = lake.bucket_names.apply(lambda names: names[BACKUP_BUCKET.role])
+        if role_arn is not None:
+            return cls(bucket=bucket, endpoint=lake.endpoint, role_arn=role_arn)
         credentials = lake.credentials
         return cls(
-            bucket=lake.bucket_names.apply(lambda names: names[BACKUP_BUCKET.role]),
+            bucket=bucket,
             endpoint=lake.endpoint,
             access_key_id=credentials.apply(lambda found: found[BACKUP_BUCKET.writer]["access_key_id"]),
             secret_access_key=credentials.apply(lambda found: found[BACKUP_BUCKET.writer]["secret_access_key"]),
@@ -236,10 +242,10 @@ class MetadataDatabase(pulumi.ComponentResource):
         config = self._config
         superuser = self._secret("superuser", f"{CLUSTER_NAME}-superuser",
                                  {"username": "postgres", "password": admin_password}, "kubernetes.io/basic-auth")
-        backup_credentials = self._secret(
+        backup_credentials = [] if backups.role_arn else [self._secret(
             "backup-credentials", CREDENTIALS_SECRET,
             {ACCESS_KEY_ID: backups.access_key_id, SECRET_ACCESS_KEY: backups.secret_access_key},
-        )
+        )]
         # Files for pods (the migrations Job mounts it); the backup sidecar reads the same CA from a Secret.
         k8s.core.v1.ConfigMap(
             f"{self._name}-ca",
@@ -273,8 +279,9 @@ class MetadataDatabase(pulumi.ComponentResource):
                 destination=pulumi.Output.concat("s3://", backups.bucket, "/", CLUSTER_NAME),
                 endpoint=pulumi.Output.from_input(backups.endpoint),
                 retention_days=config.backup_retention_days,
+                inherit_role=backups.role_arn is not None,
             ),
-            opts=self._k8s(depends_on=[backup_credentials, backup_ca, *plugin]),
+            opts=self._k8s(depends_on=[*backup_credentials, backup_ca, *plugin]),
         )
         cluster = k8s.apiextensions.CustomResource(
             f"{self._name}-cluster",
@@ -301,6 +308,9 @@ class MetadataDatabase(pulumi.ComponentResource):
                 },
                 # WAL archive and base backups through the Barman Cloud plugin (components/metadata/backups.py).
                 "plugins": cluster_plugins(store.metadata["name"]),
+                # IRSA: the service account CloudNativePG creates for the Cluster names the `backups` role.
+                **({"serviceAccountTemplate": {"metadata": {"annotations": role_annotations(backups.role_arn)}}}
+                   if backups.role_arn else {}),
                 "resources": {"requests": {"cpu": "250m", "memory": "512Mi"},
                               "limits": {"cpu": "1", "memory": "1Gi"}},
             },

@@ -14,7 +14,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
+from components.storage.config import StorageConfig
+from infra.model import naming
 from infra.model.catalog import FLOW_LAYERS, Catalog
+from infra.model.sections import StackIdentity
 
 Access = Literal["read", "write", "append"]
 """`read`: list the bucket and read current objects; `write`: also put and delete; `append`: put new objects and
@@ -232,15 +235,16 @@ def kms_actions(access: Access | None) -> list[str]:
 
 
 def key_policy_document(
-    partition: str, account: str, region: str, user_names: dict[str, str], identities_: list[Identity],
+    partition: str, account: str, region: str, principals: dict[str, str], identities_: list[Identity],
     kms_bucket_roles: set[str], writer_roles: dict[str, str] | None = None,
 ) -> str:
     """The lake key's policy: the account administers the key; only the lake identities use it, through S3.
 
-    Usage is granted here by literal user ARN rather than in IAM policies that would embed the key's ARN, so
+    Usage is granted here by literal principal ARN rather than in IAM policies that would embed the key's ARN, so
     the whole grant is known at preview. Administration excludes the cryptographic actions, so no IAM policy
-    can widen who encrypts or decrypts with the key. `writer_roles` (IAM role name -> bucket role) are the
-    prefix writers' roles, which write through S3 like the users.
+    can widen who encrypts or decrypts with the key. `principals` gives each identity's IAM principal as
+    `user/<name>` or, for a workload identity, `role/<name>`; `writer_roles` (IAM role name -> bucket role) are the
+    prefix writers' roles, which write through S3 like the others.
     """
     statements: list[dict] = [
         {
@@ -258,7 +262,7 @@ def key_policy_document(
     ]
     for access in ("read", "write"):
         users = sorted(
-            f"arn:{partition}:iam::{account}:user/{user_names[identity.name]}"
+            f"arn:{partition}:iam::{account}:{principals[identity.name]}"
             for identity in identities_
             if _strongest(identity, kms_bucket_roles) == access
         )
@@ -386,9 +390,22 @@ def oidc_issuer(provider_arn: str) -> str:
     return provider_arn.split(":oidc-provider/", 1)[1]
 
 
-def web_identity_trust_document(writer: PrefixWriter, provider_arn: str) -> str:
-    """The role's trust policy: only the writer's service account, with a token for STS, through the cluster's
-    OIDC provider."""
+def role_arn(provider_arn: str, role_name: str) -> str:
+    """The ARN of the IAM role `role_name` in the account (and partition) of the cluster's OIDC provider, where the
+    workload roles live: a literal, known at preview, so a chart's service account annotation carries it."""
+    partition, account = provider_arn.split(":")[1], provider_arn.split(":")[4]
+    return f"arn:{partition}:iam::{account}:role/{role_name}"
+
+
+def service_account_subject(namespace: str, service_account: str) -> str:
+    """The `sub` claim of a Kubernetes service account token."""
+    return f"system:serviceaccount:{namespace}:{service_account}"
+
+
+def web_identity_trust_document(provider_arn: str, namespace: str, service_account: str) -> str:
+    """A workload role's trust policy: only the one service account `namespace`/`service_account`, with a token for
+    STS, through the cluster's OIDC provider (IRSA). StringEquals on both claims: no other service account, no
+    other namespace and no other audience can take the role."""
     issuer = oidc_issuer(provider_arn)
     return json.dumps({
         "Version": "2012-10-17",
@@ -398,8 +415,42 @@ def web_identity_trust_document(writer: PrefixWriter, provider_arn: str) -> str:
             "Principal": {"Federated": provider_arn},
             "Action": "sts:AssumeRoleWithWebIdentity",
             "Condition": {"StringEquals": {
-                f"{issuer}:sub": f"system:serviceaccount:{writer.namespace}:{writer.service_account}",
+                f"{issuer}:sub": service_account_subject(namespace, service_account),
                 f"{issuer}:aud": WEB_IDENTITY_AUDIENCE,
             }},
         }],
     }, sort_keys=True)
+
+
+# ---- which workload uses an identity ---------------------------------------------------------------------------
+
+ROLE_ARN_ANNOTATION = "eks.amazonaws.com/role-arn"
+
+
+@dataclass(frozen=True)
+class WorkloadAccount:
+    """The Kubernetes service account a lake identity's workload runs as, where that workload's S3 client takes web
+    identity credentials (the AWS SDK's default chain: `AWS_ROLE_ARN` and `AWS_WEB_IDENTITY_TOKEN_FILE`, which the
+    EKS pod identity webhook injects into the pods of a service account annotated with `eks.amazonaws.com/role-arn`).
+    On S3 with the cluster's OIDC provider such an identity is an IAM role only this account assumes, with no key;
+    `client` names the client and the source that shows it reads those credentials."""
+
+    identity: str
+    namespace: str
+    service_account: str
+    client: str
+
+
+def workload_role_arn(storage: StorageConfig, stack: StackIdentity, account: WorkloadAccount) -> str | None:
+    """The role ARN a workload's service account is annotated with: on S3 with `storage.s3.oidcProviderArn`, the
+    identity's role (`<namePrefix>-<stack>-<identity>`); None elsewhere (MinIO, or S3 without the provider, where the
+    identity keeps keys)."""
+    provider_arn = storage.s3_settings.oidc_provider_arn if storage.backend == "s3" else None
+    if provider_arn is None:
+        return None
+    return role_arn(provider_arn, naming.physical_name(stack.name_prefix, stack.stack, account.identity))
+
+
+def role_annotations(arn: str | None) -> dict[str, str]:
+    """A service account's annotations for IRSA: the role it assumes, or none (keys instead)."""
+    return {ROLE_ARN_ANNOTATION: arn} if arn else {}

@@ -2,8 +2,9 @@
 
 Example (inside a Pulumi program)::
 
-    # config: infra.model.config.StackConfig; SERVICE_BUCKETS: components/platform.py
-    lake = DataLake("lake", config.storage, catalog, config.identity, service_buckets=SERVICE_BUCKETS)
+    # config: infra.model.config.StackConfig; SERVICE_BUCKETS, WORKLOAD_ACCOUNTS: components/platform.py
+    lake = DataLake("lake", config.storage, catalog, config.identity, service_buckets=SERVICE_BUCKETS,
+                    workload_accounts=WORKLOAD_ACCOUNTS)
     pulumi.export("buckets", lake.bucket_names)
 
 Inputs: the stack config's `storage` section, the catalog (layer retention, identities) and the stack's identity
@@ -13,7 +14,10 @@ Every bucket is versioned, encrypted (SSE-KMS; SSE-S3 on S3's access-logs bucket
 into otherwise), and expires noncurrent versions; lake layers follow the catalog's retention. On `s3` every
 bucket also gets a public access block, bucket-owner-enforced ownership, a TLS-only policy, abort of
 incomplete multipart uploads and server access logging; the logs bucket carries a COMPLIANCE object lock.
-Identities are least privilege, derived from the catalog (see components/storage/access.py).
+Identities are least privilege, derived from the catalog (see components/storage/access.py). On S3 with the
+cluster's OIDC provider an identity whose workload takes web identity credentials (`workload_accounts`) is an IAM
+role only that workload's service account assumes; every other identity is an IAM user with one access key,
+replaced whenever `storage.s3.accessKeysIssued` changes (decision 0052).
 """
 
 from __future__ import annotations
@@ -35,6 +39,7 @@ from components.storage.access import (
     PrefixGrant,
     PrefixWriter,
     ServiceBucket,
+    WorkloadAccount,
     access_log_delivery_statement,
     bucket_arn,
     bucket_policy_document,
@@ -53,6 +58,9 @@ from infra.model.naming import bucket_name
 from infra.model.sections import StackIdentity
 
 ABORT_MULTIPART_DAYS = 7
+# The day an IAM user's access key was issued, on the user (an access key takes no tags): the policy pack judges the
+# key's age from it (aws-iam-access-key-configure-rotation).
+KEYS_ISSUED_TAG = "dataplatform:keys-issued"
 
 
 def bucket_names(stack: StackIdentity, service_buckets: Sequence[ServiceBucket]) -> dict[str, str]:
@@ -91,7 +99,8 @@ class DataLake(pulumi.ComponentResource):
     endpoint: pulumi.Output[str]
     credentials: pulumi.Output[dict[str, dict[str, str]]]
     role_arns: pulumi.Output[dict[str, str]]
-    """Prefix writer -> the IAM role its service account assumes (S3 only; on MinIO writers have credentials)."""
+    """Prefix writer or workload identity -> the IAM role its service account assumes (S3 with the cluster's OIDC
+    provider only; elsewhere they have credentials)."""
 
     def __init__(
         self,
@@ -105,9 +114,11 @@ class DataLake(pulumi.ComponentResource):
         ca_file: pulumi.Input[str] | None = None,
         prefix_writers: Sequence[PrefixWriter] = (),
         prefix_grants: Sequence[PrefixGrant] = (),
+        workload_accounts: Sequence[WorkloadAccount] = (),
     ) -> None:
         super().__init__(type_token("storage", "DataLake"), name, None, opts)
         self._prefix_writers = tuple(prefix_writers)
+        self._workload_accounts = {account.identity: account for account in workload_accounts}
         self._role_arns: dict[str, pulumi.Output[str]] = {}
         self._name = name
         self._config = config
@@ -183,17 +194,45 @@ class DataLake(pulumi.ComponentResource):
                     opts=self._child(),
                 )
         kms_roles = {role for role in names if role != ACCESS_LOGS.role} if config.encryption else set()
-        users: dict[str, aws.iam.User] = {}
+        byo_key_arn = None if key else key_arn
+        provider_arn = settings.oidc_provider_arn
+        # identity -> (its IAM principal as `user/<name>` or `role/<name>`, the resource that declares it)
+        principals: dict[str, tuple[str, pulumi.Resource]] = {}
         credentials = {}
         for identity in self._identities:
-            users[identity.name], credentials[identity.name] = self._iam_user(
-                identity, names, None if key else key_arn, kms_roles
-            )
-        roles = {writer.name: self._writer_role(writer, names, None if key else key_arn, kms_roles)
+            account = self._workload_accounts.get(identity.name)
+            if account is not None and provider_arn is not None:
+                # The workload's client takes web identity credentials: a role its service account assumes, no key.
+                role = self._identity_role(identity, account, provider_arn, names, byo_key_arn, kms_roles)
+                principals[identity.name] = (f"role/{self._physical(identity.name)}", role)
+            else:
+                user, credentials[identity.name] = self._iam_user(identity, names, byo_key_arn, kms_roles)
+                principals[identity.name] = (f"user/{self._physical(identity.name)}", user)
+        roles = {writer.name: self._writer_role(writer, names, byo_key_arn, kms_roles)
                  for writer in self._prefix_writers}
         if key is not None and kms_roles:
-            self._key_policy(key, users, kms_roles, roles)
+            self._key_policy(key, principals, kms_roles, roles)
         return buckets, credentials
+
+    def _identity_role(self, identity: Identity, account: WorkloadAccount, provider_arn: str,
+                       names: dict[str, str], byo_key_arn: str | None, kms_roles: set[str]) -> aws.iam.Role:
+        """A lake identity whose workload takes web identity credentials: an IAM role only its service account
+        assumes through the cluster's OIDC provider (IRSA), with the S3 (and KMS) policy a user would have had."""
+        name = f"{self._name}-{identity.name}"
+        role = aws.iam.Role(
+            name,
+            name=self._physical(identity.name),
+            assume_role_policy=web_identity_trust_document(provider_arn, account.namespace, account.service_account),
+            tags={"dataplatform:identity": identity.name},
+            opts=self._child(),
+        )
+        aws.iam.RolePolicy(f"{name}-s3", role=role.name, policy=bucket_policy_document(identity, names),
+                           opts=self._child())
+        kms_document = kms_policy_document(identity, byo_key_arn, kms_roles) if byo_key_arn else None
+        if kms_document is not None:
+            aws.iam.RolePolicy(f"{name}-kms", role=role.name, policy=kms_document, opts=self._child())
+        self._role_arns[identity.name] = role.arn
+        return role
 
     def _writer_role(self, writer: PrefixWriter, names: dict[str, str], byo_key_arn: str | None,
                      kms_roles: set[str]) -> aws.iam.Role:
@@ -205,7 +244,7 @@ class DataLake(pulumi.ComponentResource):
         role = aws.iam.Role(
             name,
             name=self._physical(writer.name),
-            assume_role_policy=web_identity_trust_document(writer, provider_arn),
+            assume_role_policy=web_identity_trust_document(provider_arn, writer.namespace, writer.service_account),
             tags={"dataplatform:identity": writer.name},
             opts=self._child(),
         )
@@ -218,15 +257,16 @@ class DataLake(pulumi.ComponentResource):
         self._role_arns[writer.name] = role.arn
         return role
 
-    def _key_policy(self, key: aws.kms.Key, users: dict[str, aws.iam.User], kms_roles: set[str],
-                    roles: dict[str, aws.iam.Role] | None = None) -> None:
+    def _key_policy(self, key: aws.kms.Key, principals: dict[str, tuple[str, pulumi.Resource]],
+                    kms_roles: set[str], roles: dict[str, aws.iam.Role] | None = None) -> None:
         caller = aws.get_caller_identity_output(opts=pulumi.InvokeOutputOptions(parent=self))
         partition = aws.get_partition_output(opts=pulumi.InvokeOutputOptions(parent=self))
         region = aws.get_region_output(opts=pulumi.InvokeOutputOptions(parent=self))
-        user_names = {name: self._physical(name) for name in users}
         writer_roles = {self._physical(writer.name): writer.bucket_role for writer in self._prefix_writers}
+        names = {identity: principal for identity, (principal, _) in principals.items()}
+        declared = [resource for _, resource in principals.values()]
         policy = pulumi.Output.all(partition.partition, caller.account_id, region.region).apply(
-            lambda values: key_policy_document(values[0], values[1], values[2], user_names, self._identities, kms_roles,
+            lambda values: key_policy_document(values[0], values[1], values[2], names, self._identities, kms_roles,
                                                writer_roles)
         )
         # KMS rejects a key policy naming principals that do not exist yet: the users and roles come first.
@@ -234,7 +274,7 @@ class DataLake(pulumi.ComponentResource):
             f"{self._name}-kms-policy",
             key_id=key.key_id,
             policy=policy,
-            opts=self._child(depends_on=[*users.values(), *(roles or {}).values()]),
+            opts=self._child(depends_on=[*declared, *(roles or {}).values()]),
         )
 
     def _s3_bucket(self, role: str, bucket_name_: str, key_arn: pulumi.Input[str]) -> aws.s3.Bucket:
@@ -383,12 +423,11 @@ class DataLake(pulumi.ComponentResource):
         self, identity: Identity, names: dict[str, str], byo_key_arn: str | None, kms_roles: set[str]
     ) -> tuple[aws.iam.User, dict[str, pulumi.Output[str]]]:
         name = f"{self._name}-{identity.name}"
-        user = aws.iam.User(
-            name,
-            name=self._physical(identity.name),
-            tags={"dataplatform:identity": identity.name},
-            opts=self._child(),
-        )
+        issued = self._config.s3_settings.access_keys_issued
+        tags = {"dataplatform:identity": identity.name}
+        if issued is not None:
+            tags[KEYS_ISSUED_TAG] = issued.isoformat()
+        user = aws.iam.User(name, name=self._physical(identity.name), tags=tags, opts=self._child())
         aws.iam.UserPolicy(
             f"{name}-s3",
             user=user.name,
@@ -398,7 +437,12 @@ class DataLake(pulumi.ComponentResource):
         kms_document = kms_policy_document(identity, byo_key_arn, kms_roles) if byo_key_arn else None
         if kms_document is not None:
             aws.iam.UserPolicy(f"{name}-kms", user=user.name, policy=kms_document, opts=self._child())
-        access_key = aws.iam.AccessKey(f"{name}-key", user=user.name, opts=self._child())
+        # A new `storage.s3.accessKeysIssued` (`make rotate-keys`) replaces the key: the engine creates the new one,
+        # the Secrets that carry it follow, then it deletes the old one (an IAM user holds two keys at most).
+        access_key = aws.iam.AccessKey(
+            f"{name}-key", user=user.name,
+            opts=self._child(replacement_trigger=issued.isoformat() if issued is not None else None),
+        )
         return user, {"access_key_id": access_key.id, "secret_access_key": pulumi.Output.secret(access_key.secret)}
 
     # ---- MinIO ----------------------------------------------------------------------------------

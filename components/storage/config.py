@@ -5,6 +5,7 @@ component takes this one as it is."""
 
 from __future__ import annotations
 
+import datetime
 from typing import Annotated, Literal
 
 from pydantic import Field, field_validator, model_validator
@@ -62,8 +63,16 @@ class S3Settings(Section):
         default=None,
         description="The IAM OIDC identity provider of the Kubernetes cluster's service account issuer "
         "(`arn:aws:iam::<account>:oidc-provider/<issuer>`): workloads that write the lake without keys "
-        "(Elasticsearch's snapshots) assume IAM roles through it (IRSA). Without it Elasticsearch has no snapshot "
-        "repository on `s3`, which the policy pack refuses in prod.",
+        "(Elasticsearch's snapshots, the log shipper, the database backups) assume IAM roles through it (IRSA), each "
+        "role trusted by one namespace's one service account. Required in prod; without it every identity keeps an "
+        "IAM user with an access key.",
+    )
+    access_keys_issued: datetime.date | None = Field(
+        default=None,
+        description="The day the IAM users' access keys were last issued (YYYY-MM-DD), for the identities whose "
+        "clients take no web identity: a new date replaces every key on the next `pulumi up`. `make rotate-keys "
+        "STACK=<stack>` sets it to today; the policy pack refuses a key older than its maximum age (90 days). "
+        "Required in prod.",
     )
 
 

@@ -183,6 +183,14 @@ def _prod_problems(config: StackConfig) -> list[Problem]:
             config.retention.audit_days,
             f"prod requires at least {MIN_AUDIT_DAYS_PROD}",
         ),
+        (storage.backend != "s3" or storage.s3_settings.oidc_provider_arn is not None, "storage.s3.oidcProviderArn",
+         MISSING, "prod requires the IAM OIDC provider of the cluster's service account issuer: the workloads whose "
+         "clients take web identity credentials assume IAM roles through it instead of holding access keys "
+         "(`arn:aws:iam::<account>:oidc-provider/<issuer>`; on EKS `aws eks describe-cluster --query "
+         "cluster.identity.oidc.issuer`)"),
+        (storage.backend != "s3" or storage.s3_settings.access_keys_issued is not None, "storage.s3.accessKeysIssued",
+         MISSING,
+         "prod requires the day the remaining access keys were issued (`make rotate-keys STACK=prod` sets it)"),
         (metadata.backend == "rds", "metadata.backend", metadata.backend, 'prod requires "rds"'),
         (metadata.multi_az, "metadata.multiAz", metadata.multi_az, "prod requires true"),
         (

@@ -58,6 +58,8 @@ class RecordedResource:
     retain_on_delete: bool
     id: str = ""
     outputs: dict[str, Any] = field(default_factory=dict)
+    replacement_trigger: Any = None
+    """The `replacement_trigger` option: a change of it makes the engine replace the resource."""
 
     def input(self, path: str, default: Any = None) -> Any:
         """An input by dotted camelCase path, secrets unwrapped: `rules.0.applyServerSideEncryptionByDefault`."""
@@ -213,6 +215,8 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
             retain_on_delete=bool(request.retainOnDelete),
             id=response.id,
             outputs=outputs,
+            replacement_trigger=json_format.MessageToDict(request.replacement_trigger)
+            if request.HasField("replacement_trigger") else None,
         )
         self.recording.resources.append(recorded)
         if self.recording.listener is not None:

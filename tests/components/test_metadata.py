@@ -4,6 +4,8 @@ the migrations' hash."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from components.kit.flows import Service
@@ -201,3 +203,79 @@ def test_migrations_job_carries_the_hash_and_runs_the_same_folder(dev, tmp_path)
 
 def test_cloudwatch_retention_rounds_up_to_an_allowed_period():
     assert [cloudwatch_retention(days) for days in (30, 90, 91, 400)] == [30, 90, 120, 400]
+
+
+def _shipped_crd(chart: str, kind: str):
+    """The CRD of `kind` that the pinned `chart` ships, from the chart cache (skips where the cache lacks it)."""
+    from infra.offline.render.cache import default_cache, lookup
+    from infra.offline.render.crds import CrdIndex, ShippedCrd
+    from infra.offline.render.helm import render_chart
+
+    pin = CHARTS[chart]
+    cached = lookup(default_cache(), pin.chart, pin.version)
+    if cached is None:
+        pytest.skip(f"chart {pin.chart} {pin.version} is not in the chart cache {default_cache()} (make chart-cache)")
+    rendered = render_chart(cached.path, {}, pin.chart, "default")
+    assert rendered.render_error is None, rendered.render_error
+    (definition,) = [item.document for item in [*rendered.crds, *rendered.objects]
+                     if item.kind == "CustomResourceDefinition" and item.document["spec"]["names"]["kind"] == kind]
+    return CrdIndex([ShippedCrd(pin.chart, pin.version, None, definition)])
+
+
+@pytest.fixture(scope="module")
+def on_role():
+    """The in-cluster server backing up to S3 through the `backups` role of its service account (IRSA)."""
+    from components.metadata.component import BackupTarget, MetadataDatabase
+    from components.platform import DATABASE_LOGINS
+    from infra.model.catalog import load_catalog
+    from infra.offline.harness import run_program
+    from tests.support.recordings import cluster_context
+
+    settings = load_stack("dev")
+    config = parse_stack_config(project_values(settings.config), "dev")
+    backups = BackupTarget("dataplatform-dev-backups", "https://s3.amazonaws.com", role_arn=ROLE_ARN)
+
+    def program() -> None:
+        MetadataDatabase("metadata", config.metadata, load_catalog(), cluster_context(), config.identity,
+                         config.retention, logins=DATABASE_LOGINS, backups=backups)
+
+    return run_program(program, settings)
+
+
+ROLE_ARN = "arn:aws:iam::111122223333:role/dataplatform-dev-backups"
+
+
+def test_backups_through_the_service_account_role_hold_no_key(on_role):
+    """With a role, the ObjectStore inherits it (barman-cloud's boto3 takes the web identity the pod identity
+    webhook injects) and the service account CloudNativePG creates for the Cluster names it; no key Secret exists."""
+    store = on_role.named("metadata-object-store")
+    assert store.input("spec.configuration.s3Credentials") == {"inheritFromIAMRole": True}
+    assert not [secret for secret in on_role.of_type("kubernetes:core/v1:Secret")
+                if secret.input("metadata.name") == "metadata-backups"]
+    cluster = on_role.named("metadata-cluster")
+    assert cluster.input("spec.serviceAccountTemplate") == {
+        "metadata": {"annotations": {"eks.amazonaws.com/role-arn": ROLE_ARN}}}
+
+
+def test_backups_through_the_role_pass_the_pinned_charts_crds(on_role):
+    """The vendor's own schemas: the plugin's ObjectStore CRD takes `inheritFromIAMRole`, CloudNativePG's Cluster CRD
+    takes `serviceAccountTemplate.metadata.annotations` (the CRDs the pinned charts ship)."""
+    from components.metadata.backups import PLUGIN_CHART
+
+    for chart, name, kind in ((PLUGIN_CHART, "metadata-object-store", "ObjectStore"),
+                              ("cloudnative-pg", "metadata-cluster", "Cluster")):
+        index = _shipped_crd(chart, kind)
+        resource = on_role.named(name)
+        # Numbers as the API server reads the manifest (the wire carries every number as a float).
+        document = json.loads(json.dumps({"apiVersion": resource.input("apiVersion"), "kind": resource.input("kind"),
+                                          "metadata": resource.input("metadata"), "spec": resource.input("spec")}),
+                              parse_float=lambda text: int(float(text)) if float(text).is_integer() else float(text))
+        verdict = index.validate(document)
+        assert verdict.crd is not None and verdict.findings == [], (kind, verdict.findings)
+        # The check bites: a misspelt field is reported.
+        broken = json.loads(json.dumps(document))
+        if kind == "ObjectStore":
+            broken["spec"]["configuration"]["s3Credentials"] = {"inheritFromIamRole": True}
+        else:
+            broken["spec"]["serviceAccountTemplate"] = {"annotations": {}}
+        assert index.validate(broken).findings, kind

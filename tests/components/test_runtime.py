@@ -144,3 +144,13 @@ def test_images_are_pinned_from_the_lock_file(tmp_path):
         "superset": "ghcr.io/o/superset:6.1.0",
     }
     assert set(image_references()) == {"superset", "dbt-runner", "migrations"}
+
+
+
+def test_log_shipper_service_account_carries_no_role_annotation(dev, prod):
+    """Fluent Bit's service account is trusted by two roles on S3 (the log shipper's own and the lake's put-only
+    writer) and annotated with neither: the lake writer's ARN comes from its Secret (components/logs/lake.py), and the
+    pod identity webhook's `env` entry would win over that `envFrom` and hand Fluent Bit the other role."""
+    for recording in (dev, prod):
+        (release,) = [r for r in recording.of_type("kubernetes:helm.sh/v3:Release") if r.inputs["name"] == "fluent-bit"]
+        assert "annotations" not in (unwrap_secret(release.inputs["values"]).get("serviceAccount") or {})

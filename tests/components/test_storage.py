@@ -35,6 +35,11 @@ ACCESS_MATRIX = {
 # identity -> {bucket role: the only prefix whose objects it reads and writes there} (components/storage/access.py
 # PrefixGrant): it lists the bucket (Dremio's S3 file system confirms a bucket by listing it) and touches nothing else.
 PREFIX_MATRIX = {"dremio": {"backups": "dremio/"}}
+# prod's identities by how they reach S3: a role of their workload's service account (IRSA), or, where the client takes
+# no web identity, an IAM user with a key listed as an exception (decision 0052).
+WORKLOAD_IN_PROD = {"log-shipper": ("dp-logs", "fluent-bit"), "backups": ("dp-metadata", "metadata")}
+KEYED_IN_PROD = ["ingestion", "transformation", "query-engine", "airbyte", "dremio"]
+OIDC_ISSUER = "oidc.eks.eu-west-1.amazonaws.com/id/EXAMPLED539D4633E53DE1B71EXAMPLE"
 # MinIO's own images, which no longer get fixes: the community repository is archived, Docker Hub dropped
 # minio/minio, quay.io's tags are frozen, Bitnami's moved to bitnamilegacy (decision 0022).
 UNMAINTAINED_IMAGES = {"docker.io/minio/minio", "quay.io/minio/minio", "docker.io/minio/mc", "quay.io/minio/mc",
@@ -207,10 +212,11 @@ def test_protect_only_in_prod(dev, prod):
 @pytest.mark.parametrize("stack", ["dev", "prod"])
 def test_every_identity_against_every_bucket(stack, stack_recording):
     recording = stack_recording(stack)
-    policy_type = "minio:index/iamPolicy:IamPolicy" if stack == "dev" else "aws:iam/userPolicy:UserPolicy"
+    policy_types = (["minio:index/iamPolicy:IamPolicy"] if stack == "dev"
+                    else ["aws:iam/userPolicy:UserPolicy", "aws:iam/rolePolicy:RolePolicy"])
     documents = {
         r.name.removeprefix("platform-lake-").removesuffix("-policy").removesuffix("-s3"): r.inputs["policy"]
-        for r in recording.of_type(policy_type)
+        for policy_type in policy_types for r in recording.of_type(policy_type)
         if not r.name.endswith("-kms") and not any(writer.name in r.name for writer in PREFIX_WRITERS)
     }
     assert sorted(documents) == sorted(ACCESS_MATRIX)
@@ -269,11 +275,15 @@ def test_prod_kms_use_is_granted_by_the_key_policy(prod):
     (key_policy,) = prod.of_type("aws:kms/keyPolicy:KeyPolicy")
     statements = {s["Sid"]: s for s in json.loads(key_policy.inputs["policy"])["Statement"]}
     user = "arn:aws:iam::111122223333:user/dataplatform-prod-{}".format
+    role = "arn:aws:iam::111122223333:role/dataplatform-prod-{}".format
     assert statements["LakeIdentitiesReadThroughS3"]["Principal"] == {"AWS": [user("query-engine")]}
     assert statements["LakeIdentitiesReadThroughS3"]["Action"] == ["kms:Decrypt", "kms:DescribeKey"]
+    # The workload identities are their service accounts' roles; the keyed ones stay users.
     assert statements["LakeIdentitiesWriteThroughS3"]["Principal"] == {"AWS": sorted([
-        *(user(name) for name in ("ingestion", "transformation", "airbyte", "dremio", "backups")),
-        *(f"arn:aws:iam::111122223333:role/dataplatform-prod-{writer.name}" for writer in PREFIX_WRITERS)])}
+        *(user(name) for name in KEYED_IN_PROD if name != "query-engine"),
+        # The log shipper writes only access-logs, whose SSE-S3 needs no key.
+        *(role(name) for name in WORKLOAD_IN_PROD if name != "log-shipper"),
+        *(role(writer.name) for writer in PREFIX_WRITERS)])}
     # AWS KMS Developer Guide, "kms:ViaService" and "kms:CallerAccount" (conditions-kms): use only through S3,
     # only by callers of this account.
     assert statements["LakeIdentitiesWriteThroughS3"]["Condition"] == {
@@ -281,8 +291,8 @@ def test_prod_kms_use_is_granted_by_the_key_policy(prod):
     admin = statements["AccountAdministersKey"]["Action"]
     assert not {"kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey", "kms:*", "kms:CreateGrant", "kms:Create*"} & set(
         admin)
-    users = {r.urn for r in prod.of_type("aws:iam/user:User")}
-    assert users <= set(key_policy.dependencies)
+    principals = {r.urn for r in [*prod.of_type("aws:iam/user:User"), *prod.of_type("aws:iam/role:Role")]}
+    assert principals <= set(key_policy.dependencies)
 
 
 def test_prod_key_policy_is_known_at_preview(stack_recording):
@@ -294,9 +304,10 @@ def test_credentials_are_secret_outputs(dev, prod):
     for recording in (dev, prod):
         credentials = recording.stack_outputs["lakeCredentials"]
         assert is_secret(credentials)
-        # On S3 the prefix writers have roles, no key.
-        writers = [writer.name for writer in PREFIX_WRITERS] if recording is dev else []
-        assert sorted(credentials["value"]) == sorted([*ACCESS_MATRIX, *writers])
+        # On S3 the prefix writers and the workload identities have roles, no key.
+        writers = [writer.name for writer in PREFIX_WRITERS]
+        expected = [*ACCESS_MATRIX, *writers] if recording is dev else KEYED_IN_PROD
+        assert sorted(credentials["value"]) == sorted(expected)
         assert all(c["secret_access_key"].startswith(SECRET_SENTINEL_PREFIX) for c in credentials["value"].values())
 
 
@@ -320,7 +331,7 @@ def test_the_snapshot_writer_reaches_only_its_prefix_of_the_backups_bucket(dev, 
     statements = {s["Sid"]: s for s in json.loads(policy.inputs["policy"])["Statement"]}
     assert statements["ObjectsUnderOwnPrefix"]["Resource"] == [f"{bucket}/elasticsearch/*"]
     assert statements["ListOwnPrefix"]["Condition"] == {"StringLike": {"s3:prefix": ["elasticsearch/*"]}}
-    (role,) = [r for r in prod.of_type("aws:iam/role:Role") if r.name.endswith(SNAPSHOT_WRITER.name)]
+    (role,) = [r for r in prod.of_type("aws:iam/role:Role") if r.name == f"platform-lake-{SNAPSHOT_WRITER.name}"]
     trust = json.loads(role.inputs["assumeRolePolicy"])["Statement"][0]
     issuer = "oidc.eks.eu-west-1.amazonaws.com/id/EXAMPLED539D4633E53DE1B71EXAMPLE"
     assert trust["Action"] == "sts:AssumeRoleWithWebIdentity"
@@ -328,5 +339,83 @@ def test_the_snapshot_writer_reaches_only_its_prefix_of_the_backups_bucket(dev, 
                                                    f"{issuer}:aud": "sts.amazonaws.com"}}
     assert not [key for key in prod.of_type("aws:iam/accessKey:AccessKey") if SNAPSHOT_WRITER.name in key.name]
     (role_policy,) = [p for p in prod.of_type("aws:iam/rolePolicy:RolePolicy")
-                      if p.name.endswith(f"{SNAPSHOT_WRITER.name}-s3")]
+                      if p.name == f"platform-lake-{SNAPSHOT_WRITER.name}-s3"]
     assert allowed_actions(role_policy.inputs["policy"], "dataplatform-prod-logs") == set()
+
+
+def test_prod_workload_identities_are_roles_trusted_by_one_service_account(prod):
+    """Each workload identity is an IAM role only its namespace's one service account assumes, with a token for STS,
+    through the cluster's OIDC provider; it has no IAM user and no access key."""
+    roles = {r.name.removeprefix("platform-lake-"): r for r in prod.of_type("aws:iam/role:Role")}
+    for identity, (namespace, account) in WORKLOAD_IN_PROD.items():
+        role = roles[identity]
+        assert role.inputs["name"] == f"dataplatform-prod-{identity}"
+        (statement,) = json.loads(role.inputs["assumeRolePolicy"])["Statement"]
+        assert statement == {
+            "Sid": "ServiceAccountAssumesRole", "Effect": "Allow", "Action": "sts:AssumeRoleWithWebIdentity",
+            "Principal": {"Federated": f"arn:aws:iam::111122223333:oidc-provider/{OIDC_ISSUER}"},
+            "Condition": {"StringEquals": {f"{OIDC_ISSUER}:sub": f"system:serviceaccount:{namespace}:{account}",
+                                           f"{OIDC_ISSUER}:aud": "sts.amazonaws.com"}}}
+    users = sorted(r.inputs["name"].removeprefix("dataplatform-prod-") for r in prod.of_type("aws:iam/user:User"))
+    assert users == sorted(KEYED_IN_PROD)
+    keys = sorted(r.name.removeprefix("platform-lake-").removesuffix("-key")
+                  for r in prod.of_type("aws:iam/accessKey:AccessKey"))
+    assert keys == sorted(KEYED_IN_PROD)
+
+
+def test_workload_role_arns_are_known_at_preview_and_name_the_declared_roles(stack_recording):
+    """The ARN a service account is annotated with is derived from the stack config (`workload_role_arn`); it must be
+    the ARN of the role the lake declares under that name, in the OIDC provider's account."""
+    from components.platform import WORKLOAD_ACCOUNTS
+    from components.storage.access import workload_role_arn
+    from infra.model.config import parse_stack_config, project_values
+    from infra.model.stackfiles import load_stack
+
+    for stack in ("dev", "prod"):
+        config = parse_stack_config(project_values(load_stack(stack).config), stack)
+        arns = {account.identity: workload_role_arn(config.storage, config.identity, account)
+                for account in WORKLOAD_ACCOUNTS}
+        if stack == "dev":
+            assert arns == {account.identity: None for account in WORKLOAD_ACCOUNTS}
+            continue
+        names = {r.inputs["name"] for r in stack_recording(stack, preview=True).of_type("aws:iam/role:Role")}
+        for identity, arn in arns.items():
+            assert arn == f"arn:aws:iam::111122223333:role/dataplatform-prod-{identity}"
+            assert arn.rsplit("/", 1)[1] in names
+
+
+def test_prod_keys_left_are_replaced_when_their_issue_date_changes(prod):
+    """The keys that remain carry `storage.s3.accessKeysIssued`: as the engine's replacement trigger (a new date
+    replaces the key) and as their user's tag (the pack judges the key's age from it)."""
+    for key in prod.of_type("aws:iam/accessKey:AccessKey"):
+        assert key.replacement_trigger == "2026-12-01", key.name
+    for user in prod.of_type("aws:iam/user:User"):
+        assert user.inputs["tags"]["dataplatform:keys-issued"] == "2026-12-01"
+
+
+def test_a_new_issue_date_moves_the_trigger():
+    from tests.conftest import run_stack
+
+    recording = run_stack("prod", {"dataplatform:storage": {
+        "backend": "s3", "s3": {"oidcProviderArn": f"arn:aws:iam::111122223333:oidc-provider/{OIDC_ISSUER}",
+                                "accessKeysIssued": "2027-01-10"}}})
+    assert {key.replacement_trigger for key in recording.of_type("aws:iam/accessKey:AccessKey")} == {"2027-01-10"}
+
+
+@pytest.mark.parametrize("provider, expected_role", [
+    ("arn:aws:iam::111122223333:oidc-provider/oidc.eks.eu-west-1.amazonaws.com/id/ABC",
+     "arn:aws:iam::111122223333:role/dataplatform-prod-backups"),
+    ("arn:aws-cn:iam::444455556666:oidc-provider/oidc.eks.cn-north-1.amazonaws.com.cn/id/ABC",
+     "arn:aws-cn:iam::444455556666:role/dataplatform-prod-backups"),
+])
+def test_trust_document_and_role_arn_follow_the_provider(provider, expected_role):
+    """The trust names the provider as federated principal and its issuer (the ARN's part after `oidc-provider/`) as
+    the condition keys' prefix; the role lives in the provider's partition and account."""
+    from components.storage.access import role_arn, web_identity_trust_document
+
+    issuer = provider.split(":oidc-provider/", 1)[1]
+    (statement,) = json.loads(web_identity_trust_document(provider, "dp-metadata", "metadata"))["Statement"]
+    assert statement["Principal"] == {"Federated": provider}
+    assert statement["Condition"] == {"StringEquals": {f"{issuer}:sub": "system:serviceaccount:dp-metadata:metadata",
+                                                       f"{issuer}:aud": "sts.amazonaws.com"}}
+    assert role_arn(provider, "dataplatform-prod-backups") == expected_role

@@ -13,11 +13,12 @@ DEV = {
     "storage": {"backend": "minio", "minio": {"server": "minio:9000", "kmsKeyId": "lake-key"}},
 }
 ORG_CA = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"
+OIDC_PROVIDER = "arn:aws:iam::111122223333:oidc-provider/oidc.eks.eu-west-1.amazonaws.com/id/EXAMPLE"
 PROD = {
     "stage": "prod",
     "namePrefix": "dataplatform",
     "aws": {"region": "eu-west-1"},
-    "storage": {"backend": "s3"},
+    "storage": {"backend": "s3", "s3": {"oidcProviderArn": OIDC_PROVIDER, "accessKeysIssued": "2026-12-01"}},
     "kubernetes": {"ca": {"certificate": ORG_CA, "issuer": "organisation-ca"}},
     "metadata": {"network": {"subnetIds": ["subnet-0a1b2c3d", "subnet-0e1f2a3b"], "securityGroupIds": ["sg-0a1b2c3d"]},
                  "eventEmails": ["dba@example.com"]},
@@ -218,6 +219,28 @@ def test_organisation_ca_from_a_file(tmp_path):
     pem.write_text(ORG_CA)
     config = parse_stack_config(with_changes(PROD, kubernetes={"ca": {"certificate": str(pem), "issuer": "o"}}), "prod")
     assert config.kubernetes.ca.pem == ORG_CA
+
+
+@pytest.mark.parametrize("missing, message", [
+    ("oidcProviderArn", "Pulumi.prod.yaml: dataplatform:storage.s3.oidcProviderArn: prod requires the IAM OIDC "
+     "provider of the cluster's service account issuer: the workloads whose clients take web identity credentials "
+     "assume IAM roles through it instead of holding access keys (`arn:aws:iam::<account>:oidc-provider/<issuer>`; on "
+     "EKS `aws eks describe-cluster --query cluster.identity.oidc.issuer`)"),
+    ("accessKeysIssued", "Pulumi.prod.yaml: dataplatform:storage.s3.accessKeysIssued: prod requires the day the "
+     "remaining access keys were issued (`make rotate-keys STACK=prod` sets it)"),
+])
+def test_prod_needs_workload_identity_and_the_keys_issue_date(missing, message):
+    s3 = {key: value for key, value in PROD["storage"]["s3"].items() if key != missing}
+    with pytest.raises(ConfigError) as raised:
+        parse_stack_config(with_changes(PROD, storage={"backend": "s3", "s3": s3}), "prod")
+    assert str(raised.value) == message
+
+
+def test_keys_issue_date_must_be_a_date():
+    with pytest.raises(ConfigError) as raised:
+        parse_stack_config(with_changes(PROD, storage={"backend": "s3", "s3": {
+            "oidcProviderArn": OIDC_PROVIDER, "accessKeysIssued": "last tuesday"}}), "prod")
+    assert "dataplatform:storage.s3.accessKeysIssued" in str(raised.value)
 
 
 def test_rds_needs_network_placement():

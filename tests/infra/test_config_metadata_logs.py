@@ -11,8 +11,10 @@ from infra.model.errors import ConfigError
 ORG_CA = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"
 DEV = {"stage": "dev", "namePrefix": "dataplatform",
        "storage": {"backend": "minio", "minio": {"server": "minio:9000", "kmsKeyId": "k"}}}
+OIDC_PROVIDER = "arn:aws:iam::111122223333:oidc-provider/oidc.eks.eu-west-1.amazonaws.com/id/EXAMPLE"
 NETWORK = {"subnetIds": ["subnet-0a1b2c3d", "subnet-0e1f2a3b"], "securityGroupIds": ["sg-0a1b2c3d"]}
-PROD = {"stage": "prod", "namePrefix": "dataplatform", "aws": {"region": "eu-west-1"}, "storage": {"backend": "s3"},
+PROD = {"stage": "prod", "namePrefix": "dataplatform", "aws": {"region": "eu-west-1"},
+        "storage": {"backend": "s3", "s3": {"oidcProviderArn": OIDC_PROVIDER, "accessKeysIssued": "2026-12-01"}},
         "kubernetes": {"ca": {"certificate": ORG_CA, "issuer": "organisation-ca"}},
         "metadata": {"network": NETWORK, "eventEmails": ["dba@example.com"]}}
 

@@ -85,7 +85,8 @@ def test_prod_evidence_lists_the_allow_list_and_groups_controls_by_principle(pro
     assert [(e["policy"], e["resource"], e["status"]) for e in document["exemptions"]][:2] == [
         ("aws-s3-bucket-require-kms-encryption", BUCKET, "honoured"), ("aws-s3-bucket-enable-object-lock", BUCKET,
                                                                        "honoured")]
-    assert len(document["exceptions"]) == 7 and {e["status"] for e in document["exceptions"]} == {"honoured"}
+    # The five access keys whose clients take no web identity (decision 0052).
+    assert len(document["exceptions"]) == 5 and {e["status"] for e in document["exceptions"]} == {"honoured"}
     by_principle = {principle["id"]: principle["policies"] for principle in document["principles"]}
     assert "aws-s3-bucket-require-tls" in by_principle["encryption-in-transit"]
     assert "elasticsearch-ilm-configure-audit-retention" in by_principle["audit-retention"]
@@ -101,7 +102,7 @@ def test_an_expired_exemption_is_reported_and_exits_1(tmp_path: Path) -> None:
     assert code == evidence.EXIT_MANDATORY
     assert {e["status"] for e in document["exemptions"]} == {"refused"}
     assert statuses(document, "aws-s3-bucket-require-kms-encryption")["platform-lake-access-logs"] == "fail"
-    assert document["summary"]["refused"] == 11  # 4 exemptions and 7 exceptions, all expired on 2027-06-30
+    assert document["summary"]["refused"] == 9  # 4 exemptions and 5 exceptions, all expired on 2027-06-30
 
 
 def test_bad_input_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:

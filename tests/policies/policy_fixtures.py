@@ -36,6 +36,22 @@ ALLOW_LIST = "pack-exemption-require-allow-list"
 
 
 # What prod's allow-list gives `s3_stack()`: the access-logs bucket's exemptions, every writer's key an exception.
+# The day the fixture's access keys were issued (the users' `dataplatform:keys-issued` tag): 45 days before the
+# evaluation date, within the 90 the pack allows.
+KEYS_ISSUED = "2026-12-01"
+OIDC_PROVIDER = "arn:aws:iam::111122223333:oidc-provider/oidc.eks.eu-west-1.amazonaws.com/id/EXAMPLE"
+
+
+def web_identity_trust(provider: str, namespace: str, service_account: str) -> str:
+    """A trust policy written out by hand (not by the program's helper): one service account, a token for STS."""
+    issuer = provider.split(":oidc-provider/", 1)[1]
+    return json.dumps({"Version": "2012-10-17", "Statement": [{
+        "Sid": "ServiceAccountAssumesRole", "Effect": "Allow", "Principal": {"Federated": provider},
+        "Action": "sts:AssumeRoleWithWebIdentity",
+        "Condition": {"StringEquals": {f"{issuer}:sub": f"system:serviceaccount:{namespace}:{service_account}",
+                                       f"{issuer}:aud": "sts.amazonaws.com"}}}]})
+
+
 S3_ALLOW_LIST: dict[str, list[dict[str, str]]] = {
     "exemptions": ACCESS_LOGS_EXEMPTIONS,
     "exceptions": [{"resource": f"aws:iam/accessKey:AccessKey::lake-{role}-writer-key",
@@ -287,7 +303,8 @@ def s3_stack(preview: bool = False, stack: str = "prod") -> Recording:
                 },
                 deps=on_bucket,
             )
-        user = s.add("aws:iam/user:User", f"lake-{role}-writer", {"name": f"{PREFIX}-{stack}-{role}-writer"})
+        user = s.add("aws:iam/user:User", f"lake-{role}-writer", {"name": f"{PREFIX}-{stack}-{role}-writer",
+                                                                  "tags": {"dataplatform:keys-issued": KEYS_ISSUED}})
         s.add(
             "aws:iam/userPolicy:UserPolicy",
             f"lake-{role}-writer-s3",
@@ -300,6 +317,13 @@ def s3_stack(preview: bool = False, stack: str = "prod") -> Recording:
             {"user": s.computed(user.inputs["name"])},
             deps={"user": [user]},
         )
+    # A workload identity: the role only the log shipper's service account assumes (IRSA), with no key.
+    workload = s.add("aws:iam/role:Role", "lake-log-shipper", {
+        "name": f"{PREFIX}-{stack}-log-shipper", "assumeRolePolicy": web_identity_trust(OIDC_PROVIDER, "dp-logs",
+                                                                                        "fluent-bit")})
+    s.add("aws:iam/rolePolicy:RolePolicy", "lake-log-shipper-s3",
+          {"role": s.computed(workload.inputs["name"]), "policy": identity_policy(physical(stack, "logs"))},
+          deps={"role": [workload]})
     return s.recording
 
 
@@ -370,6 +394,15 @@ def minio_stack(preview: bool = False, stack: str = "dev") -> Recording:
 
 def mutated(recording: Recording) -> Recording:
     return copy.deepcopy(recording)
+
+
+def keys_issued_on(recording: Recording, day: str) -> Recording:
+    """A copy whose IAM users say their access keys were issued on `day`."""
+    copied = mutated(recording)
+    for resource in copied.resources:
+        if resource.type == "aws:iam/user:User":
+            resource.inputs["tags"]["dataplatform:keys-issued"] = day
+    return copied
 
 
 def without(recording: Recording, name: str) -> Recording:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 from policy_eval import EVALUATION_DATE, violations
-from policy_fixtures import S3_ALLOW_LIST, mutated, s3_stack, set_input, write_fixture_config
+from policy_fixtures import S3_ALLOW_LIST, keys_issued_on, mutated, s3_stack, set_input, write_fixture_config
 
 from infra.offline.gate import GateError, PolicyPackProcess, load_config_file, reconcile
 from infra.offline.harness import Recording
@@ -151,14 +151,16 @@ def gate(pack: PolicyPackProcess, path: Path, recording: Recording, on: datetime
 @pytest.mark.integration
 def test_the_gate_reports_the_date_and_warns_of_exemptions_near_their_expiry(pack, tmp_path: Path) -> None:
     path = write_fixture_config("prod", tmp_path)
-    report = gate(pack, path, s3_stack(), datetime.date(2027, 6, 10))
+    # Keys rotated in time for these later dates (the rotation policy judges their age too).
+    recording = keys_issued_on(s3_stack(), "2027-06-01")
+    report = gate(pack, path, recording, datetime.date(2027, 6, 10))
     assert report.passed and report.evaluation_date == "2027-06-10"
     assert report.exemption_summary() == ("evaluated on 2027-06-10: 2 exemption(s) honoured (2 expiring within 30 "
                                           "days), 0 refused")
     assert report.exemption_warnings()[0] == (
         f"warning: the exemption of `{BUCKET}` from `{KMS}` expires on 2027-06-30 (20 days); renew it in "
         "policies/config/prod.json or fix the resource")
-    expired = gate(pack, path, s3_stack(), datetime.date(2027, 7, 1))
+    expired = gate(pack, path, recording, datetime.date(2027, 7, 1))
     assert {(v["policy"], v["level"]) for v in expired.mandatory} == {(KMS, "mandatory"), (LOCK, "mandatory"),
                                                                       (ALLOW, "mandatory")}
     assert [e["status"] for e in expired.exemptions] == ["refused", "refused"]

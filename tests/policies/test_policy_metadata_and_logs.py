@@ -10,7 +10,6 @@ from policy_eval import SKIPPED, violations
 
 from infra.offline.harness import Recording
 from policies import logs, metadata
-from tests.conftest import run_stack
 from tests.support.recordings import record_logs, record_metadata
 
 OURS = {policy.name for policy in [*metadata.POLICIES, *logs.POLICIES]}
@@ -368,11 +367,12 @@ def test_dev_audit_retention_passes_only_with_the_dev_threshold(baselines):
     assert {policy for policy, _, _ in ours(dev_logs, AUDIT_CONFIG)} == {"elasticsearch-ilm-configure-audit-retention"}
 
 
-def test_prod_without_the_clusters_oidc_provider_has_no_snapshots_and_fails():
-    """Without `storage.s3.oidcProviderArn` the nodes have no role to assume, so the program declares no repository
-    (components/platform.py): the whole prod program then fails the rule, which is mandatory in prod."""
-    recording = run_stack("prod", {"dataplatform:storage": {"backend": "s3"}})
-    assert not [resource for resource in recording.resources if resource.type == logs.SNAPSHOT_REPOSITORY]
+def test_prod_without_a_snapshot_repository_fails(stack_recording):
+    """Without `storage.s3.oidcProviderArn` the nodes would have no role to assume and the program would declare no
+    repository (components/platform.py); the config model refuses such a prod stack before (tests/infra/
+    test_config.py), and the pack still stops a prod program that lacks the repository."""
+    recording = copy.deepcopy(stack_recording("prod"))
+    recording.resources = [resource for resource in recording.resources if resource.type != logs.SNAPSHOT_REPOSITORY]
     found = {item for item in violations(recording) if item[0] == "elasticsearch-cluster-require-snapshots"}
     assert {(policy, name) for policy, name, _ in found} == {
         ("elasticsearch-cluster-require-snapshots", "platform-logs-elasticsearch")}

@@ -8,7 +8,7 @@ from collections.abc import Callable
 import pytest
 from policy_eval import SKIPPED
 from policy_eval import violations as all_violations
-from policy_fixtures import S3_ALLOW_LIST, mutated, s3_stack, set_input, unprotect, without
+from policy_fixtures import OIDC_PROVIDER, S3_ALLOW_LIST, mutated, s3_stack, set_input, unprotect, without
 
 from infra.offline.harness import UNKNOWN, Recording
 
@@ -50,6 +50,34 @@ def grant(action: str, resource: str) -> Callable[[Recording], Recording]:
     return set_input("lake-bronze-writer-s3", "policy", json.dumps(document))
 
 
+def trust(edit: Callable[[dict], None]) -> Callable[[Recording], Recording]:
+    """The log shipper role's trust statement edited."""
+    def mutate(recording: Recording) -> Recording:
+        copied = mutated(recording)
+        role = copied.named("lake-log-shipper")
+        document = json.loads(role.inputs["assumeRolePolicy"])
+        edit(document["Statement"][0])
+        role.inputs["assumeRolePolicy"] = json.dumps(document)
+        return copied
+
+    return mutate
+
+
+ISSUER = OIDC_PROVIDER.split(":oidc-provider/", 1)[1]
+SUB, AUD = f"{ISSUER}:sub", f"{ISSUER}:aud"
+TRUST = "aws-iam-role-configure-workload-trust"
+TRUST_FIX = "trust one namespace's one service account through the cluster's OIDC provider."
+ROTATION = "aws-iam-access-key-configure-rotation"
+
+
+def issued(day: str | None) -> Callable[[Recording], Recording]:
+    """The bronze writer's key issued on `day` (None: the user carries no issue date)."""
+    if day is None:
+        return set_input("lake-bronze-writer", "tags.dataplatform:keys-issued", None)
+    return set_input("lake-bronze-writer", "tags.dataplatform:keys-issued", day)
+
+
+KEY_OF = "Access key 'lake-bronze-writer-key' of IAM user 'dataplatform-prod-bronze-writer'"
 KMS = "aws-s3-bucket-require-kms-encryption"
 LOCK = "aws-s3-bucket-enable-object-lock"
 TLS_FIX = "add a bucket policy statement that denies s3:* to every principal when aws:SecureTransport is false."
@@ -381,6 +409,64 @@ CASES: dict[str, tuple[Callable[[Recording], Recording], set[tuple[str, str, str
                 "allows resource *; list the exact actions and resources the identity needs.",
             ),
         },
+    ),
+    "pass_trust_subject_as_one_item_list": (trust(lambda st: st["Condition"]["StringEquals"].__setitem__(
+        SUB, ["system:serviceaccount:dp-logs:fluent-bit"])), set()),
+    "fail_trust_any_service_account_of_the_namespace": (
+        trust(lambda st: st["Condition"].__setitem__("StringLike", {
+            SUB: st["Condition"]["StringEquals"].pop(SUB).rsplit(":", 1)[0] + ":*"})),
+        {(TRUST, "lake-log-shipper", "IAM role 'lake-log-shipper' trust statement 'ServiceAccountAssumesRole' "
+          f"matches the token's claims with StringLike; use StringEquals on `{SUB}` and `{AUD}`; {TRUST_FIX}")},
+    ),
+    "fail_trust_wildcard_subject": (
+        trust(lambda st: st["Condition"]["StringEquals"].__setitem__(SUB, "system:serviceaccount:*:*")),
+        {(TRUST, "lake-log-shipper", "IAM role 'lake-log-shipper' trust statement 'ServiceAccountAssumesRole' does "
+          f"not limit `{SUB}` to one `system:serviceaccount:<namespace>:<service account>` with StringEquals (seen: "
+          f"system:serviceaccount:*:*); {TRUST_FIX}")},
+    ),
+    "fail_trust_two_service_accounts": (
+        trust(lambda st: st["Condition"]["StringEquals"].__setitem__(
+            SUB, ["system:serviceaccount:dp-logs:fluent-bit", "system:serviceaccount:dp-logs:default"])),
+        {(TRUST, "lake-log-shipper", "IAM role 'lake-log-shipper' trust statement 'ServiceAccountAssumesRole' does "
+          f"not limit `{SUB}` to one `system:serviceaccount:<namespace>:<service account>` with StringEquals (seen: "
+          f"system:serviceaccount:dp-logs:fluent-bit, system:serviceaccount:dp-logs:default); {TRUST_FIX}")},
+    ),
+    "fail_trust_without_audience": (
+        trust(lambda st: st["Condition"]["StringEquals"].pop(AUD)),
+        {(TRUST, "lake-log-shipper", "IAM role 'lake-log-shipper' trust statement 'ServiceAccountAssumesRole' does "
+          f"not limit `{AUD}` to `sts.amazonaws.com` with StringEquals (seen: none); {TRUST_FIX}")},
+    ),
+    "fail_trust_without_condition": (
+        trust(lambda st: st.pop("Condition")),
+        {(TRUST, "lake-log-shipper", "IAM role 'lake-log-shipper' trust statement 'ServiceAccountAssumesRole' does "
+          f"not limit `{SUB}` to one `system:serviceaccount:<namespace>:<service account>` with StringEquals (seen: "
+          f"none); {TRUST_FIX}")},
+    ),
+    "fail_trust_web_identity_from_an_account": (
+        trust(lambda st: st.__setitem__("Principal", {"AWS": "arn:aws:iam::444455556666:root"})),
+        {(TRUST, "lake-log-shipper", "IAM role 'lake-log-shipper' trust statement 'ServiceAccountAssumesRole' "
+          f"allows sts:AssumeRoleWithWebIdentity to a principal that is not the cluster's OIDC provider; {TRUST_FIX}")},
+    ),
+    "fail_trust_unknown_at_preview": (
+        set_input("lake-log-shipper", "assumeRolePolicy", UNKNOWN),
+        {(TRUST, "lake-log-shipper", "IAM role 'lake-log-shipper' has a trust policy that is not a JSON document "
+          "known at preview; render it from the OIDC provider's ARN and the service account's name.")},
+    ),
+    "pass_key_issued_90_days_before": (issued("2026-10-17"), set()),
+    "fail_key_issued_91_days_before": (
+        issued("2026-10-16"),
+        {(ROTATION, "lake-bronze-writer-key", f"{KEY_OF} was issued on 2026-10-16, 91 days before 2027-01-15 (at "
+          "most 90); rotate it with `make rotate-keys` and `pulumi up`.")},
+    ),
+    "fail_key_issued_after_the_evaluation_date": (
+        issued("2027-02-01"),
+        {(ROTATION, "lake-bronze-writer-key", f"{KEY_OF} says it was issued on 2027-02-01, after the evaluation date "
+          "2027-01-15; set `storage.s3.accessKeysIssued` to the day the keys were issued.")},
+    ),
+    "fail_key_without_issue_date": (
+        issued(None),
+        {(ROTATION, "lake-bronze-writer-key", f"{KEY_OF} has no issue date (its user's `dataplatform:keys-issued` "
+          "tag, seen: none); set `storage.s3.accessKeysIssued` (make rotate-keys).")},
     ),
     "fail_iam_document_unknown_at_preview": (
         set_input("lake-bronze-writer-s3", "policy", UNKNOWN),

@@ -94,6 +94,8 @@ PROGRAM = [
            refused=True),
     config("config-kms-deletion-window-7", "the lake key's deletion window is 7 days",
            "storage.s3.kmsDeletionWindowDays", 7, ("aws-kms-key-configure-deletion-window", "platform-lake-kms")),
+    config("config-no-oidc-provider", "the prod stack file drops the cluster's OIDC provider, so the workloads "
+           "would go back to access keys", "storage.s3.oidcProviderArn", None, refused=True),
     config("config-rds-backups-1", "RDS keeps backups one day", "metadata.backupRetentionDays", 1, refused=True),
     config("config-rds-deletion-protection-off", "RDS deletion protection off", "metadata.deletionProtection",
            False, refused=True),

@@ -52,6 +52,18 @@ def _pod(edit):
     return change
 
 
+def _trust_sub_pattern(document) -> None:
+    condition = document["Statement"][0]["Condition"]
+    equals = condition["StringEquals"]
+    sub = next(key for key in equals if key.endswith(":sub"))
+    condition["StringLike"] = {sub: equals.pop(sub).rsplit(":", 1)[0] + ":*"}
+
+
+def _trust_without_audience(document) -> None:
+    equals = document["Statement"][0]["Condition"]["StringEquals"]
+    del equals[next(key for key in equals if key.endswith(":aud"))]
+
+
 def _role_attribute(attribute: str):
     def edit(document):
         document[attribute] = True
@@ -215,6 +227,17 @@ AWS = [
       document("platform-lake-elasticsearch-snapshots-s3",
                lambda parsed: parsed["Statement"][0].__setitem__("Action", "s3:*")),
       ("aws-iam-policy-disallow-wildcard-access", "platform-lake-elasticsearch-snapshots-s3")),
+    m("irsa-trust-any-service-account", P, "the log shipper's role trusts every service account of its namespace "
+      "(StringLike on `:sub` with a `*`)",
+      document("platform-lake-log-shipper", _trust_sub_pattern, key="assumeRolePolicy"),
+      ("aws-iam-role-configure-workload-trust", "platform-lake-log-shipper")),
+    m("irsa-trust-no-audience", P, "the log shipper role's trust drops the token's audience (`:aud`)",
+      document("platform-lake-log-shipper", _trust_without_audience, key="assumeRolePolicy"),
+      ("aws-iam-role-configure-workload-trust", "platform-lake-log-shipper")),
+    m("access-key-issue-date-dropped", P, "Dremio's IAM user loses the day its access key was issued, so nothing "
+      "says when the key was last rotated",
+      removing("platform-lake-dremio", "tags.dataplatform:keys-issued"),
+      ("aws-iam-access-key-configure-rotation", "platform-lake-dremio-key")),
     m("rds-public", P, "the RDS instance becomes publicly accessible",
       setting("platform-metadata-instance", "publiclyAccessible", True),
       ("aws-rds-instance-disallow-public-access", "platform-metadata-instance")),

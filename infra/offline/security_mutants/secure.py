@@ -3,10 +3,13 @@ let every one through: a policy that blocks a secure change teaches people to sw
 
 from __future__ import annotations
 
+import datetime
+
 from infra.offline.security_mutants.bench import Mutation
 from infra.offline.security_mutants.edits import (
     appending,
     copy_of,
+    document,
     inputs,
     removing,
     setting,
@@ -19,6 +22,12 @@ P = "prod"
 WORKLOADS = "platform-presentation-superset-web"
 SUPERSET_CONFIG = ("data", "superset_config.py")
 DREMIO_CONF = ("data", "dremio.conf")
+
+
+def _subject_as_list(document) -> None:
+    equals = document["Statement"][0]["Condition"]["StringEquals"]
+    sub = next(key for key in equals if key.endswith(":sub"))
+    equals[sub] = [equals[sub]]
 
 
 def ok(id: str, what: str, change, layer: str = "resource") -> Mutation:
@@ -103,6 +112,12 @@ SECURE = [
        setting("platform-metadata-key", "deletionWindowInDays", 30)),
     ok("log-group-retention-year", "the audit log group keeps a year",
        setting("platform-metadata-log-group", "retentionInDays", 365.0)),
+    ok("irsa-trust-subject-as-list", "the log shipper's role names its one service account as a one-item list",
+       document("platform-lake-log-shipper", _subject_as_list, key="assumeRolePolicy")),
+    ok("config-keys-rotated-today", "the stack file's access keys were issued today (`make rotate-keys`), the day "
+       "the pack judges them on",
+       lambda stack, catalog: _config(stack, "storage.s3.accessKeysIssued",
+                                      datetime.datetime.now(datetime.UTC).date().isoformat()), layer="config"),
     ok("rds-backups-35", "RDS keeps backups 35 days",
        setting("platform-metadata-instance", "backupRetentionPeriod", 35.0)),
     ok("pg-revoke-public-another-db", "PUBLIC's privileges revoked on one more database",
