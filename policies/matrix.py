@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from fnmatch import fnmatchcase
 from typing import Any
 
 from pulumi_policy import Severity
@@ -39,6 +38,13 @@ BUCKET_POLICY = "aws:s3/bucketPolicy:BucketPolicy"
 MATRIX_SOURCE = "the catalog's role-to-layer matrix (policies/config/<stack>.json, written by `make policy-config`)"
 
 
+def _matches(value: str, pattern: str) -> bool:
+    """Whether `pattern` covers `value` as written: `*` any run of characters, `?` one; nothing else is special
+    (Superset's view names hold brackets)."""
+    expression = "".join(".*" if char == "*" else "." if char == "?" else re.escape(char) for char in pattern)
+    return re.fullmatch(expression, value, re.DOTALL) is not None
+
+
 def _matrix(args: Any, key: str) -> Mapping[str, Any] | None:
     value = setting(args, key, None)
     return value if isinstance(value, Mapping) else None
@@ -57,7 +63,12 @@ def _s3_action(action: Any) -> bool:
     if not isinstance(action, str):
         return False
     service = action.split(":", 1)[0] if ":" in action else action
-    return fnmatchcase("s3", service.lower())
+    return _matches("s3", service.lower())
+
+
+# Actions that take no resource narrower than `*` and read no object (AWS's Service Authorization Reference,
+# "Resource types" column empty; policies/storage_aws.py's UNSCOPED_ACTIONS): no layer of the matrix is reached.
+UNSCOPED_ACTIONS = frozenset({"s3:listallmybuckets"})
 
 
 def _implied_s3(grants: Mapping[str, Any], action: str, resource: Any) -> bool:
@@ -66,7 +77,9 @@ def _implied_s3(grants: Mapping[str, Any], action: str, resource: Any) -> bool:
     if not isinstance(resource, str) or any(char in action for char in "*?"):
         return False
     wanted = action.lower()
-    return any(fnmatchcase(resource, pattern) and wanted in {str(listed).lower() for listed in items(actions)}
+    if wanted in UNSCOPED_ACTIONS and resource == "*":
+        return True
+    return any(_matches(resource, pattern) and wanted in {str(listed).lower() for listed in items(actions)}
                for pattern, actions in grants.items())
 
 
@@ -114,7 +127,8 @@ require_iam_catalog_access = resource_policy(
     "Every IAM user, role, group or managed policy and every MinIO policy allows S3 actions only on the bucket and "
     "object ARNs the role-to-layer matrix (`principals`: identity name -> ARN -> actions) lists for its identity: "
     "a wildcard action, `NotAction`/`NotResource`, another bucket, another layer or a write where the catalog "
-    "gives read is a violation; a narrower prefix, split statements or another case of an action are not. "
+    "gives read is a violation; a narrower prefix, split statements or another case of an action are not, nor is "
+    "an action that takes no resource and reads no object (`s3:ListAllMyBuckets` on `*`). "
     "Conditions are not judged (they only narrow an Allow). Identities the matrix does not list may hold no S3 "
     "action.",
     Severity.HIGH,
@@ -203,6 +217,16 @@ require_pg_catalog_access = resource_policy(
 # ---- Superset --------------------------------------------------------------------------------------------------
 
 
+def _pairs(value: Any) -> list[tuple[str, str]]:
+    """`[permission, view]` pairs of strings (lists arrive as any sequence)."""
+    found = []
+    for item in items(value):
+        pair = items(item)
+        if len(pair) == 2 and all(isinstance(part, str) for part in pair):
+            found.append((pair[0], pair[1]))
+    return found
+
+
 def _validate_superset(args, report_violation) -> None:
     if args.resource_type != SUPERSET_ROLE:
         return
@@ -210,14 +234,14 @@ def _validate_superset(args, report_violation) -> None:
     name = known(args.props, "name")
     if roles is None or name is UNKNOWN:
         return
-    allowed = {tuple(pair) for pair in items(roles.get(name)) if isinstance(pair, list) and len(pair) == 2}
-    held = [permission for permission in items(known(args.props, "permissions"))
-            if isinstance(permission, list) and len(permission) == 2]
-    extra = sorted({f"{permission[0]} on {permission[1]}" for permission in held if tuple(permission) not in allowed})
     if name not in roles:
         report_violation(f"Superset role '{name}' is not one {MATRIX_SOURCE} lists; declare Superset roles from "
                          "the catalog (components/presentation/spec.py).")
-    elif extra:
+        return
+    allowed = _pairs(roles.get(name))
+    extra = sorted({f"{permission} on {view}" for permission, view in _pairs(known(args.props, "permissions"))
+                    if not any(permission == listed and _matches(view, pattern) for listed, pattern in allowed)})
+    if extra:
         report_violation(f"Superset role '{name}' holds {_listing(extra)}, which {MATRIX_SOURCE} does not imply; "
                          "remove them (a role that needs more is a change to the catalog).")
 
@@ -227,7 +251,8 @@ require_superset_catalog_access = resource_policy(
     "DP-RM-003",
     "Superset roles hold only the permissions the catalog implies",
     "Every Superset `Role` the platform declares is one the role-to-layer matrix lists (`roles`: role -> "
-    "`[permission, view]` pairs) and holds only those pairs, in any order.",
+    "`[permission, view]` pairs, a view may be a pattern such as `[dremio].*`) and holds only those pairs, in any "
+    "order.",
     Severity.HIGH,
     ["access"],
     "Remove the permissions the matrix does not list, or change the catalog and run `make policy-config`.",
@@ -244,7 +269,7 @@ def _covered(pattern: str, allowed: Mapping[str, Any], privileges: list[str]) ->
     """The privileges on index pattern `pattern` no matrix pattern that covers it lists."""
     granted: set[str] = set()
     for listed, listed_privileges in allowed.items():
-        if fnmatchcase(pattern, listed):
+        if _matches(pattern, listed):
             granted |= {str(item) for item in items(listed_privileges)}
     return [privilege for privilege in privileges if privilege not in granted]
 

@@ -114,15 +114,24 @@ def dremio_matrix(catalog: Catalog) -> dict[str, dict[str, list[str]]]:
 
 
 def superset_matrix(catalog: Catalog) -> dict[str, list[list[str]]]:
-    """Superset role -> the `[permission, view]` pairs components/presentation declares for it."""
+    """Superset role -> the `[permission, view]` pairs components/presentation declares for it. The analyst may also
+    read any single dataset of the Dremio database (`datasource_access` on `[dremio].*`): Superset reaches Dremio as
+    the `bi` role's user, whom the Dremio matrix gives gold alone, so a dataset there is a gold dataset."""
+    dataset_reads = [["datasource_access", f"[{presentation_spec.DATABASE_NAME}].*"]]
     return {
-        presentation_spec.ANALYST_ROLE: sorted(presentation_spec.analyst_permissions(catalog)),
+        presentation_spec.ANALYST_ROLE: sorted(presentation_spec.analyst_permissions(catalog) + dataset_reads),
         presentation_spec.IMPORTER_ROLE: sorted(presentation_spec.importer_permissions()),
     }
 
 
+# Cluster privileges that change nothing and read no document (cluster health, node and snapshot status): a role
+# the log layer marks read-only (`metadata.access: read`) may hold them beside its index reads.
+READ_ONLY_CLUSTER = ("monitor", "monitor_snapshot")
+
+
 def elasticsearch_matrix(config: StackConfig) -> dict[str, Any]:
-    """Elasticsearch role -> its cluster privileges and index pattern -> privileges; user -> roles."""
+    """Elasticsearch role -> its cluster privileges and index pattern -> privileges; user -> roles. A read-only
+    role may also hold the read-only cluster privileges."""
     families = logs_spec.families(config.logs.job_log_days, config.retention.audit_days)
     bodies = {logs_spec.WRITER_ROLE: logs_spec.writer_role(families),
               logs_spec.READER_ROLE: logs_spec.reader_role(families),
@@ -133,7 +142,8 @@ def elasticsearch_matrix(config: StackConfig) -> dict[str, Any]:
         for entry in body["indices"]:
             for pattern in entry["names"]:
                 indices.setdefault(pattern, set()).update(entry["privileges"])
-        roles[name] = {"cluster": sorted(body["cluster"]),
+        cluster = {*body["cluster"], *(READ_ONLY_CLUSTER if body["metadata"].get("access") == "read" else ())}
+        roles[name] = {"cluster": sorted(cluster),
                        "indices": {pattern: sorted(privileges) for pattern, privileges in sorted(indices.items())}}
     users = {logs_spec.SHIPPER_USER: [logs_spec.WRITER_ROLE], logs_exporter.EXPORTER_USER: [logs_exporter.EXPORTER_ROLE]}
     return {"roles": roles, "users": dict(sorted(users.items()))}
