@@ -16,7 +16,7 @@ GUARDED = (
     "policies/storage_aws.py", "policies/config/prod.json", "policies/config/dev.json", "policies/requirements.txt",
     "policies/PulumiPolicy.yaml", "policies/pack.mk", "tests/policies/policy_eval.py",
     "infra/offline/gate/process.py", "infra/offline/plan.py", "infra/offline/policy_config.py",
-    "infra/offline/render/gate.py", "infra/offline/plan_diff.py", "infra/offline/plan_diff_engine.py",
+    "infra/offline/role_matrix.py", "infra/offline/security_mutants/resources.py", "infra/offline/render/gate.py", "infra/offline/plan_diff.py", "infra/offline/plan_diff_engine.py",
     "infra/offline/evidence.py", "infra/offline/evidence_controls.py", "infra/offline/cis_benchmarks.json",
     "Makefile", ".ci/run", ".github/workflows/deploy.yml",
     ".github/workflows/pr.yml", ".github/CODEOWNERS",

@@ -48,6 +48,12 @@ ELASTICSEARCH = "elasticsearch-role-require-catalog-access"
 FOREIGN_KEY_POLICY = "aws-kms-key-policy-disallow-foreign-principals"
 FOREIGN_BUCKET_POLICY = "aws-s3-bucket-policy-disallow-foreign-principals"
 
+# Policy id -> the settings of it this module writes.
+SETTING_KEYS: dict[str, tuple[str, ...]] = {
+    IAM: ("principals",), POSTGRESQL: ("roles",), DREMIO: ("grants",), SUPERSET: ("roles",),
+    ELASTICSEARCH: ("roles", "users"), FOREIGN_KEY_POLICY: ("accountIds",), FOREIGN_BUCKET_POLICY: ("accountIds",),
+}
+
 
 def _s3_grants(documents: Iterable[str]) -> dict[str, list[str]]:
     """Resource ARN -> S3 actions, from the Allow statements of identity policy documents."""
