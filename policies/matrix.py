@@ -186,9 +186,10 @@ def _validate_pg(args, report_violation) -> None:
         problems.append("WITH GRANT OPTION")
     if problems:
         who = f"role '{role}'" if granted is not None else f"role '{role}' (a role the matrix does not list)"
-        report_violation(f"PostgreSQL {'default privileges' if args.resource_type == PG_DEFAULT_PRIVILEGES else 'grant'}"
-                         f" '{args.name}' gives {who} {'; '.join(problems)}, which {MATRIX_SOURCE} does not imply; "
-                         "grant only what the role's catalog layers need (components/metadata/access.py).")
+        kind = "default privileges" if args.resource_type == PG_DEFAULT_PRIVILEGES else "grant"
+        report_violation(f"PostgreSQL {kind} '{args.name}' gives {who} {'; '.join(problems)}, which "
+                         f"{MATRIX_SOURCE} does not imply; grant only what the role's catalog layers need "
+                         "(components/metadata/access.py).")
 
 
 def truthy_grant_option(args: Any) -> bool:

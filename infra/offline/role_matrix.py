@@ -151,7 +151,8 @@ def elasticsearch_matrix(config: StackConfig) -> dict[str, Any]:
         cluster = {*body["cluster"], *(READ_ONLY_CLUSTER if body["metadata"].get("access") == "read" else ())}
         roles[name] = {"cluster": sorted(cluster),
                        "indices": {pattern: sorted(privileges) for pattern, privileges in sorted(indices.items())}}
-    users = {logs_spec.SHIPPER_USER: [logs_spec.WRITER_ROLE], logs_exporter.EXPORTER_USER: [logs_exporter.EXPORTER_ROLE]}
+    users = {logs_spec.SHIPPER_USER: [logs_spec.WRITER_ROLE],
+             logs_exporter.EXPORTER_USER: [logs_exporter.EXPORTER_ROLE]}
     return {"roles": roles, "users": dict(sorted(users.items()))}
 
 

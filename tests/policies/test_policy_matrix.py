@@ -52,7 +52,8 @@ def test_pass_identity_policy_the_matrix_implies(statements):
     (allow("s3:Get*", f"{GOLD}/*"), f"s3:Get* on {GOLD}/*"),
     (allow("s3:GetObject", "arn:aws:s3:::dataplatform-prod-logs/*"),
      "s3:GetObject on arn:aws:s3:::dataplatform-prod-logs/*"),
-    ({"Sid": "N", "Effect": "Allow", "NotAction": "s3:DeleteBucket", "Resource": f"{GOLD}/*"}, "N: NotAction/NotResource"),
+    ({"Sid": "N", "Effect": "Allow", "NotAction": "s3:DeleteBucket", "Resource": f"{GOLD}/*"},
+     "N: NotAction/NotResource"),
 ])
 def test_fail_identity_policy_beyond_the_matrix(statement, listed):
     assert judged("aws:iam/userPolicy:UserPolicy", user_policy(statement)) == {(
@@ -137,7 +138,8 @@ def test_elasticsearch_user():
     assert judged("pulumi-python:dynamic/elasticsearch:User",
                   {"name": "log-shipper", "roles": ["log-writer", "log-reader"]}) == {(
         "elasticsearch-role-require-catalog-access", "thing",
-        f"Elasticsearch user 'log-shipper' holds the role(s) log-reader, which {MATRIX} does not give it; remove them.")}
+        f"Elasticsearch user 'log-shipper' holds the role(s) log-reader, which {MATRIX} does not give it; "
+        "remove them.")}
 
 
 def key_policy(principal) -> dict:
