@@ -1,6 +1,6 @@
 """Access tied to the catalog: a grant the role-to-layer matrix does not imply is a violation, on the object store
 (IAM and MinIO identity policies), PostgreSQL, Superset and Elasticsearch (Dremio's grants: policies/lakehouse.py,
-DP-DRM-004), and no key or bucket policy names a principal of an AWS account other than the stack's.
+DP-DRM-004), and no key, bucket or role trust policy names a principal of an AWS account other than the stack's.
 
 The matrix is data in each policy's settings, written from the catalog (infra/dataflow.yaml) into
 `policies/config/<stack>.json` by `make policy-config` (a drift test fails when it differs); the file is the security
@@ -35,6 +35,7 @@ ES_USER = "pulumi-python:dynamic/elasticsearch:User"
 KMS_KEY = "aws:kms/key:Key"
 KMS_KEY_POLICY = "aws:kms/keyPolicy:KeyPolicy"
 BUCKET_POLICY = "aws:s3/bucketPolicy:BucketPolicy"
+IAM_ROLE = "aws:iam/role:Role"
 MATRIX_SOURCE = "the catalog's role-to-layer matrix (policies/config/<stack>.json, written by `make policy-config`)"
 
 
@@ -402,6 +403,11 @@ def _validate_foreign_bucket(args, report_violation) -> None:
         _foreign(args, known(args.props, "policy"), "Bucket policy", report_violation)
 
 
+def _validate_foreign_trust(args, report_violation) -> None:
+    if args.resource_type == IAM_ROLE:
+        _foreign(args, known(args.props, "assumeRolePolicy"), "IAM role trust policy", report_violation)
+
+
 ACCOUNTS_SCHEMA = {"type": "array", "items": {"type": "string"}, "default": [],
                    "description": "The stack's AWS account ids (`aws.allowedAccountIds`)"}
 
@@ -433,6 +439,22 @@ disallow_foreign_bucket_principals = resource_policy(
 )
 
 
+disallow_foreign_trust_principals = resource_policy(
+    "aws-iam-role-trust-disallow-foreign-principals",
+    "DP-ACCT-003",
+    "IAM roles are assumed from the stack's own account",
+    "No `Allow` statement of an `aws:iam/role:Role`'s `assumeRolePolicy` names an `AWS` principal of an account "
+    "outside `accountIds` (the stack config's `aws.allowedAccountIds`): another account could assume the role and "
+    "hold its access to the lake. Federated (OIDC) and service principals are not account principals.",
+    Severity.CRITICAL,
+    ["access"],
+    "Remove the other account's principal from the trust policy; workloads assume roles through the cluster's OIDC "
+    "provider.",
+    _validate_foreign_trust,
+    config={"accountIds": ACCOUNTS_SCHEMA},
+)
+
+
 POLICIES = [
     require_iam_catalog_access,
     require_pg_catalog_access,
@@ -440,4 +462,5 @@ POLICIES = [
     require_es_catalog_access,
     disallow_foreign_key_principals,
     disallow_foreign_bucket_principals,
+    disallow_foreign_trust_principals,
 ]

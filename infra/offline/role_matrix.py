@@ -47,11 +47,13 @@ SUPERSET = "superset-role-require-catalog-access"
 ELASTICSEARCH = "elasticsearch-role-require-catalog-access"
 FOREIGN_KEY_POLICY = "aws-kms-key-policy-disallow-foreign-principals"
 FOREIGN_BUCKET_POLICY = "aws-s3-bucket-policy-disallow-foreign-principals"
+FOREIGN_TRUST_POLICY = "aws-iam-role-trust-disallow-foreign-principals"
 
 # Policy id -> the settings of it this module writes.
 SETTING_KEYS: dict[str, tuple[str, ...]] = {
     IAM: ("principals",), POSTGRESQL: ("roles",), DREMIO: ("grants",), SUPERSET: ("roles",),
     ELASTICSEARCH: ("roles", "users"), FOREIGN_KEY_POLICY: ("accountIds",), FOREIGN_BUCKET_POLICY: ("accountIds",),
+    FOREIGN_TRUST_POLICY: ("accountIds",),
 }
 
 
@@ -168,4 +170,5 @@ def matrix_settings(config: StackConfig, catalog: Catalog | None = None) -> dict
         ELASTICSEARCH: elasticsearch_matrix(config),
         FOREIGN_KEY_POLICY: accounts,
         FOREIGN_BUCKET_POLICY: accounts,
+        FOREIGN_TRUST_POLICY: accounts,
     }

@@ -204,3 +204,16 @@ def test_generated_matrix_is_the_programs_grants():
     es = PROD["elasticsearch-role-require-catalog-access"]["roles"]
     assert es["snapshot-monitor"]["indices"] == {}
     assert PROD["aws-s3-bucket-policy-disallow-foreign-principals"] == {"accountIds": ["111122223333"]}
+
+
+def test_role_trust_policy_from_another_account():
+    trust = {"Version": "2012-10-17", "Statement": [
+        {"Sid": "Cluster", "Effect": "Allow", "Action": "sts:AssumeRoleWithWebIdentity",
+         "Principal": {"Federated": "arn:aws:iam::111122223333:oidc-provider/oidc.example/id/X"}}]}
+    assert judged("aws:iam/role:Role", {"assumeRolePolicy": json.dumps(trust)}) == set()
+    trust["Statement"].append({"Sid": "Partner", "Effect": "Allow", "Action": "sts:AssumeRole",
+                               "Principal": {"AWS": "arn:aws:iam::999988887777:role/ci"}})
+    assert judged("aws:iam/role:Role", {"assumeRolePolicy": json.dumps(trust)}) == {(
+        "aws-iam-role-trust-disallow-foreign-principals", "thing",
+        "IAM role trust policy 'thing' statement Partner allows principals of AWS account(s) 999988887777, not the "
+        "stack's (111122223333); share through the stack's own roles instead of another account's.")}

@@ -108,6 +108,11 @@ AWS = [
                                    "Principal": {"AWS": f"arn:aws:iam::{FOREIGN_ACCOUNT}:root"},
                                    "Action": ["kms:Decrypt"], "Resource": "*"}),
       ("aws-kms-key-policy-disallow-foreign-principals", KEY_POLICY)),
+    m("role-trust-foreign-account", P, "the snapshot role may be assumed from another AWS account",
+      statement_added("platform-lake-elasticsearch-snapshots", {
+          "Sid": "Partner", "Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{FOREIGN_ACCOUNT}:root"},
+          "Action": "sts:AssumeRole"}, key="assumeRolePolicy"),
+      ("aws-iam-role-trust-disallow-foreign-principals", "platform-lake-elasticsearch-snapshots")),
     m("kms-deletion-window-7", P, "the lake key's deletion window is 7 days",
       setting(LAKE_KEY, "deletionWindowInDays", 7.0), ("aws-kms-key-configure-deletion-window", LAKE_KEY)),
     m("kms-metadata-deletion-window-10", P, "the RDS key's deletion window is 10 days",
