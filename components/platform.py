@@ -238,6 +238,8 @@ class DataPlatform(pulumi.ComponentResource):
             providers["aws"] = aws.Provider(
                 f"{name}-aws",
                 region=config.aws.region,
+                # The provider refuses credentials of any other account (the pack refuses their principals).
+                allowed_account_ids=config.aws.allowed_account_ids or None,
                 default_tags=aws.ProviderDefaultTagsArgs(
                     tags={"dataplatform:stack": config.stack, "dataplatform:stage": config.stage}
                 ),

@@ -26,7 +26,12 @@ must know about the program, written by `make policy-config` (a test fails when 
 of the Kubernetes policies (where each pinned chart keeps its hardening settings in its values, from
 `infra/model/charts.py`); the audit policies' `auditRoles` and `auditPolicies` (which buckets and indices hold audit
 trails) and, in a prod-stage stack, their `minDays`: the audit minimum the stack config's model enforces, so a
-config the program refuses early (exit 2) and the gate agree. The pack imports nothing of the program and runs
+config the program refuses early (exit 2) and the gate agree; and the catalog's role-to-layer matrix: for every
+access surface (IAM and MinIO identity policies, PostgreSQL, Dremio, Superset, Elasticsearch) what each principal
+may do on each layer, schema, space and index, derived from the catalog's roles (`infra/dataflow.yaml`) by the
+program's own grant helpers, plus the stack's AWS accounts (`aws.allowedAccountIds`). A grant the matrix does not
+imply is a violation, so widening access changes that file, which the security team reviews
+(docs/decisions/0054-role-matrix-in-the-pack-config.md). The pack imports nothing of the program and runs
 from its own folder under any name, as `pulumi policy publish` ships it.
 
 Resource policies judge one resource's inputs; stack policies join every bucket to its companion resources
@@ -86,8 +91,10 @@ Under `pulumi preview --policy-pack` a `helm.v3.Release` is one resource: the Ku
 `values` at the paths recorded for its chart, never the objects the chart renders. The offline gate over a render
 (`make render STACK=<stack> GATE=1`, infra/offline/render/gate.py; the deploy workflow runs it before `pulumi up`)
 renders every release with the plan's values and gives each rendered object to the pack as a resource of its
-kind, marked as Helm marks what it installs. The policies below marked **Rendered charts** judge those objects
-there, and only there.
+kind, marked as Helm marks what it installs. The policies below marked **Gate only** judge those objects, or
+need another fact the Pulumi policy SDK does not give the pack, there and only there; the table's `gate` column
+marks them. The deploy workflow runs the gate (`make plan STACK=<stack>` and the render gate) before `pulumi up`
+and stops on any mandatory violation, so what only the gate checks is still checked before every deploy.
 
 ## What the policies cannot see
 
@@ -129,13 +136,14 @@ def _allow_lists() -> str:
 
 
 def render() -> str:
-    rows = ["| code | id | severity | kind | tags |", "|---|---|---|---|---|"]
+    rows = ["| code | id | severity | kind | tags | gate |", "|---|---|---|---|---|---|"]
     sections = []
     for policy in POLICIES:
         meta = REGISTRY[policy.name]
         tags = ", ".join(policy.tags or [])
         rows.append(
-            f"| {meta.code} | [`{policy.name}`](#{policy.name}) | {policy.severity.value} | {meta.kind} | {tags} |"
+            f"| {meta.code} | [`{policy.name}`](#{policy.name}) | {policy.severity.value} | {meta.kind} | {tags} | "
+            f"{'gate only' if meta.gate else ''} |"
         )
         lines = [
             f'<a id="{policy.name}"></a>',
@@ -149,9 +157,8 @@ def render() -> str:
             f"- **Enforcement:** {_levels(policy.name)}",
             f"- **Exemptions:** {'exemptable through the allow-list above' if meta.exemptable else 'none'}",
         ]
-        if meta.kind == "resource" and "kubernetes" in (policy.tags or []):
-            lines.append("- **Rendered charts:** also judges every object a chart renders, in the offline gate over "
-                         "a render only (`make render GATE=1`, the deploy workflow), not under the CLI")
+        if meta.gate:
+            lines.append(f"- **Gate only:** {meta.gate}")
         if policy.config_schema:
             settings = "; ".join(
                 f"`{key}` (default `{json.dumps(spec.get('default'))}`): {spec.get('description', '').rstrip('.')}"

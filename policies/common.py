@@ -66,6 +66,16 @@ class Meta:
     checks: str
     exemptable: bool
     kind: str  # "resource" or "stack"
+    gate: str = ""
+    """What of this check only the offline gate makes (the facts the Pulumi policy SDK does not give the pack: the
+    objects a chart renders, the secret marking of an input, ...); empty when `pulumi preview --policy-pack` makes
+    all of it. docs/policies.md marks it (policies/catalogue.py)."""
+
+
+# The part every Kubernetes resource policy leaves to the gate: under the CLI a Helm release is one resource.
+GATE_RENDERED = ("judges every object a chart renders (pods, services, secrets) only in the offline gate over a "
+                 "render (`make render GATE=1`, the deploy workflow), not under the CLI, which sees the release's "
+                 "values alone")
 
 
 REGISTRY: dict[str, Meta] = {}
@@ -88,8 +98,13 @@ def resource_policy(
     validate: Callable,
     exemptable: bool = False,
     config: dict[str, dict[str, Any]] | None = None,
+    gate: str | None = None,
 ) -> ResourceValidationPolicy:
-    _register(Meta(policy_id, code, title, checks, exemptable, "resource"))
+    """`gate`: what of the check only the offline gate makes (Meta.gate); a Kubernetes policy's default is the
+    rendered objects."""
+    if gate is None:
+        gate = GATE_RENDERED if "kubernetes" in tags else ""
+    _register(Meta(policy_id, code, title, checks, exemptable, "resource", gate))
     fields = _fields(policy_id, code, title, severity, tags, remediation, _with_exemptions(config, exemptable))
     return ResourceValidationPolicy(name=policy_id, validate=_judging_resources(policy_id, validate, exemptable),
                                     **fields)
@@ -106,8 +121,9 @@ def stack_policy(
     validate: Callable,
     exemptable: bool = False,
     config: dict[str, dict[str, Any]] | None = None,
+    gate: str = "",
 ) -> StackValidationPolicy:
-    _register(Meta(policy_id, code, title, checks, exemptable, "stack"))
+    _register(Meta(policy_id, code, title, checks, exemptable, "stack", gate))
     fields = _fields(policy_id, code, title, severity, tags, remediation, _with_exemptions(config, exemptable))
     return StackValidationPolicy(name=policy_id, validate=_judging_stack(policy_id, validate, exemptable), **fields)
 

@@ -203,7 +203,61 @@ def _grants_urn(resources: list[Any], layer: str) -> str | None:
     return None
 
 
+GRANTS_SCHEMA = {
+    "type": "object",
+    "description": "The catalog's role-to-layer matrix for Dremio: catalog path (a layer space or a lake source) -> "
+                   "grantee (`USER:<name>` or `ROLE:<name>`) -> the privileges it may hold there",
+}
+PUBLIC = "PUBLIC"
+
+
+def _path_key(resource: Any) -> str | None:
+    path = known(resource.props, "path")
+    parts = items(path)
+    if path is UNKNOWN or not parts or any(not isinstance(part, str) for part in parts):
+        return None
+    return ".".join(parts)
+
+
+def _matrix_problems(resources: list[Any], matrix: Any) -> list[tuple[str, str]]:
+    """(message, urn) for every grant on any catalog object that the matrix does not imply: a grantee it does not
+    list on that path (PUBLIC never), or privileges beyond the listed ones."""
+    found = []
+    for resource in of_type(resources, GRANTS):
+        key = _path_key(resource)
+        if key is None:
+            continue
+        allowed = known(matrix, key) or {}
+        for grant in items(known(resource.props, "grants")):
+            name, kind = known(grant, "name"), known(grant, "granteeType")
+            if not isinstance(name, str) or not isinstance(kind, str):
+                continue
+            privileges = sorted({value for value in items(known(grant, "privileges")) if isinstance(value, str)})
+            if name.upper() == PUBLIC:
+                found.append((f"Dremio grants on '{key}' give PUBLIC (every user, present and future) "
+                              f"{', '.join(privileges)}; grant the catalog role that needs it instead.", resource.urn))
+                continue
+            listed = known(allowed, f"{kind}:{name}")
+            if listed is None:
+                found.append((f"Dremio grants on '{key}' give {kind.lower()} '{name}' {', '.join(privileges)}, but the "
+                              f"catalog's role-to-layer matrix gives it nothing there"
+                              f"{' (the raw lake source is for the transformation alone)' if key == 'lake' else ''}; "
+                              "remove the grant or change the catalog's roles and run `make policy-config`.",
+                              resource.urn))
+                continue
+            extra = [privilege for privilege in privileges if privilege not in set(items(listed))]
+            if extra:
+                found.append((f"Dremio grants on '{key}' give {kind.lower()} '{name}' {', '.join(extra)}, beyond the "
+                              f"{', '.join(items(listed))} the catalog's role-to-layer matrix gives it there.",
+                              resource.urn))
+    return found
+
+
 def _validate_least_privilege(args, report_violation) -> None:
+    matrix = setting(args, "grants", None)
+    if isinstance(matrix, dict):
+        for message, urn in _matrix_problems(args.resources, matrix):
+            report_violation(message, urn)
     consumers = setting(args, "consumers", CONSUMERS_SCHEMA["default"]) or {}
     for grantee, layers in sorted(_flow_grants(args.resources).items()):
         writes = sorted((layer for layer, privileges in layers.items() if privileges - READ_PRIVILEGES),
@@ -232,12 +286,15 @@ require_least_privilege = stack_policy(
     "Dremio grants follow the flow with least privilege",
     "Across the Grants on the bronze, silver and gold spaces: a consumer (config `consumers`: analyst and "
     "superset by default) holds only SELECT/VIEW_REFLECTION and only on its layers; no grantee writes a layer "
-    "upstream of a layer it only reads.",
+    "upstream of a layer it only reads. With the catalog's role-to-layer matrix (`grants`, written by `make "
+    "policy-config`), every grant on every catalog path, the spaces and the raw lake sources alike, is one the "
+    "matrix implies (its grantee listed on that path, its privileges among the listed ones, in any order), and "
+    "nothing is granted to PUBLIC.",
     Severity.HIGH,
     ["access"],
     "Derive grants from the catalog's roles with components/lakehouse/spec.py's space_grants.",
     _validate_least_privilege,
-    config={"consumers": CONSUMERS_SCHEMA},
+    config={"consumers": CONSUMERS_SCHEMA, "grants": GRANTS_SCHEMA},
 )
 
 

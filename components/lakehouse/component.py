@@ -58,7 +58,6 @@ SIZES: dict[str, tuple[Resources, Resources]] = {
     "medium": (Resources(cpu="2", memory="8Gi", cpu_limit="4"), Resources(cpu="4", memory="16Gi", cpu_limit="4")),
     "large": (Resources(cpu="4", memory="16Gi", cpu_limit="8"), Resources(cpu="8", memory="32Gi", cpu_limit="8")),
 }
-SOURCE_WRITE = ("ALTER", "CREATE_TABLE", "DELETE", "DROP", "INSERT", "SELECT", "TRUNCATE", "UPDATE")
 SERVICE_DOMAIN = "platform.invalid"  # service users' e-mail domain: Dremio requires one, nobody reads it
 
 
@@ -264,11 +263,8 @@ class Lakehouse(pulumi.ComponentResource):
         for layer, body in spec.grants_by_layer(grants).items():
             dremio.Grants(f"{self._name}-grants-{layer}", connection, [layer], body,
                           opts=child_options(self, depends_on=[spaces[layer], *grantees]))
-        dbt = spec.dremio_users(catalog)["transformation"]
-        source_grants = {spec.LAKE_SOURCE: ["SELECT"], spec.LAKE_WRITE_SOURCE: list(SOURCE_WRITE)}
-        for source, privileges in source_grants.items():
-            dremio.Grants(f"{self._name}-grants-{source.replace('_', '-')}", connection, [source],
-                          [{"granteeType": "USER", "name": dbt, "privileges": privileges}],
+        for source, body in spec.source_grants(catalog).items():
+            dremio.Grants(f"{self._name}-grants-{source.replace('_', '-')}", connection, [source], body,
                           opts=child_options(self, depends_on=[sources[source], *grantees]))
 
     # ---- Dremio's backup ----------------------------------------------------------------------------

@@ -388,6 +388,18 @@ def _privileges(role: Role, layer: str) -> tuple[str, ...]:
     return ()
 
 
+# What dbt may do on the write-enabled lake source (its CTAS and DML over silver and gold).
+SOURCE_WRITE = ("ALTER", "CREATE_TABLE", "DELETE", "DROP", "INSERT", "SELECT", "TRUNCATE", "UPDATE")
+
+
+def source_grants(catalog: Catalog) -> dict[str, list[dict[str, Any]]]:
+    """The Grants bodies on the lake's two sources: only the transformation's user (dbt) reads the raw lake source
+    and writes through the write-enabled one; everyone else reaches data through the layer spaces."""
+    dbt = dremio_users(catalog)["transformation"]
+    return {source: [{"granteeType": "USER", "name": dbt, "privileges": list(privileges)}]
+            for source, privileges in ((LAKE_SOURCE, ("SELECT",)), (LAKE_WRITE_SOURCE, SOURCE_WRITE))}
+
+
 def grants_by_layer(grants: list[SpaceGrant]) -> dict[str, list[dict[str, Any]]]:
     """The Grants resources' bodies: one per space."""
     found: dict[str, list[dict[str, Any]]] = {}

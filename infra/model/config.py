@@ -46,6 +46,12 @@ class AwsConfig(Section):
     region: Annotated[str, Field(pattern=AWS_REGION)] = Field(
         description="AWS region of every AWS resource of the stack."
     )
+    allowed_account_ids: list[Annotated[str, Field(pattern=r"^[0-9]{12}$")]] = Field(
+        default_factory=list,
+        description="The AWS account ids the stack may run in (12 digits each). The AWS provider refuses any other "
+        "account, and the policy pack refuses a key or bucket policy that names a principal of another account "
+        "(make policy-config writes them into policies/config/<stack>.json). Required in prod.",
+    )
 
 
 class RetentionConfig(Section):

@@ -10,7 +10,8 @@ components/storage/access.py) and the Elasticsearch audit indices (`auditPolicie
 plus, for a stack of stage prod, the audit minimum the stack config's model enforces (`minDays`,
 MIN_AUDIT_DAYS_PROD), so the program's early refusal (exit 2) and the gate judge the same number; and, for the
 Elasticsearch snapshot rule, the audit index patterns (`auditIndices`) and the stack's own `retention.auditDays`
-as `minDays` in every stage: audit snapshots are kept at least as long as the audit indices themselves; and each
+as `minDays` in every stage: audit snapshots are kept at least as long as the audit indices themselves; the
+role-to-layer matrix of every access surface and the stack's AWS accounts (infra/offline/role_matrix.py); and each
 exemptable policy's own `exemptions` setting, copied from the security team's allow-list (the `exemptions` of
 `pack-exemption-require-allow-list`, policies/exemptions.py), since a policy sees only its own settings. Everything
 else in the files (enforcement levels, the allow-list, the security team's settings, a non-prod stack's ILM
@@ -31,11 +32,12 @@ from typing import Any
 from components.logs.spec import families
 from components.storage.access import AUDIT_BUCKETS
 from infra.model.charts import CHARTS, ChartPaths
-from infra.model.config import parse_stack_config, project_values
+from infra.model.config import StackConfig, parse_stack_config, project_values
 from infra.model.sections import MIN_AUDIT_DAYS_PROD
 from infra.model.stackfiles import load_stack
 from infra.offline.gate.probe import exemptable_policies
 from infra.offline.gate.settings import ALLOW_LIST, PACK_DIR, SETTING, copies
+from infra.offline.role_matrix import matrix_settings
 
 CONFIG_DIR = Path(__file__).resolve().parents[2] / "policies" / "config"
 
@@ -50,6 +52,9 @@ CHART_FACTS: dict[str, tuple[str, ...]] = {
     "kubernetes-service-disallow-node-port": ("serviceTypes",),
     "kubernetes-endpoint-require-tls": ("tls",),
 }
+
+# The role-to-layer matrix's settings: written one key a line, each list of names on its line, for review.
+MATRIX_KEYS = ("principals", "roles", "grants")
 
 
 def charts_settings(charts: Mapping[str, ChartPaths] = CHARTS) -> dict[str, dict[str, Any]]:
@@ -86,19 +91,28 @@ def stack_stage(stack: str) -> str:
 
 def stack_facts(stack: str) -> tuple[str, int]:
     """The stage and the audit retention (`retention.auditDays`) `Pulumi.<stack>.yaml` declares."""
-    config = parse_stack_config(project_values(load_stack(stack).config), stack)
+    config = stack_config(stack)
     return config.stage, config.retention.audit_days
+
+
+def stack_config(stack: str) -> StackConfig:
+    """`Pulumi.<stack>.yaml` as the program's model reads it."""
+    return parse_stack_config(project_values(load_stack(stack).config), stack)
 
 
 def generate(document: Mapping[str, Any], charts: Mapping[str, ChartPaths] = CHARTS,
              stage: str = "prod", audit_days: int | None = None,
-             exemptable: Mapping[str, bool] | None = None) -> dict[str, Any]:
+             exemptable: Mapping[str, bool] | None = None,
+             matrix: Mapping[str, Mapping[str, Any]] | None = None) -> dict[str, Any]:
     """`document` with the program's facts written into the settings they own; the rest kept. `exemptable`: which
-    policies the pack lets be exempted (default: asked of the pack)."""
+    policies the pack lets be exempted (default: asked of the pack); `matrix`: the role-to-layer matrix settings
+    (infra/offline/role_matrix.py), none when not given."""
     exemptable = exemptable if exemptable is not None else exemptable_policies(PACK_DIR)
     result: dict[str, Any] = {}
     settings: dict[str, dict[str, Any]] = {name: {"charts": value} for name, value in charts_settings(charts).items()}
     for name, facts in audit_settings(stage, audit_days).items():
+        settings.setdefault(name, {}).update(facts)
+    for name, facts in (matrix or {}).items():
         settings.setdefault(name, {}).update(facts)
     allow_list = document.get(ALLOW_LIST)
     listed = copies(allow_list.get(SETTING, []) if isinstance(allow_list, dict) else [])
@@ -128,7 +142,9 @@ def render(document: Mapping[str, Any]) -> str:
     one line per exemption."""
     lines = []
     for name, value in document.items():
-        if isinstance(value, dict) and "charts" in value:
+        if isinstance(value, dict) and any(key in value for key in MATRIX_KEYS):
+            text = _compact(value, "  ")
+        elif isinstance(value, dict) and "charts" in value:
             text = json.dumps(value, indent=2).replace("\n", "\n  ")
         elif isinstance(value, dict) and any(isinstance(item, list) and item and isinstance(item[0], dict)
                                              for item in value.values()):
@@ -146,10 +162,22 @@ def render(document: Mapping[str, Any]) -> str:
     return "{\n" + ",\n".join(lines) + "\n}\n"
 
 
+def _compact(value: Any, indent: str) -> str:
+    """A mapping one key a line, nested; a mapping of names or of lists of names on one line."""
+    if not isinstance(value, dict) or not any(
+            isinstance(item, dict) or (isinstance(item, list) and any(isinstance(entry, list) for entry in item))
+            for item in value.values()):
+        return json.dumps(value)
+    inner = indent + "  "
+    fields = [f"{inner}{json.dumps(key)}: {_compact(item, inner)}" for key, item in value.items()]
+    return "{\n" + ",\n".join(fields) + f"\n{indent}}}"
+
+
 def expected(path: Path, exemptable: Mapping[str, bool] | None = None) -> str:
     """What `path` (`<stack>.json`) should contain: the file as it is, with the program's facts written in."""
-    stage, audit_days = stack_facts(path.stem)
-    return render(generate(json.loads(path.read_text()), stage=stage, audit_days=audit_days, exemptable=exemptable))
+    config = stack_config(path.stem)
+    return render(generate(json.loads(path.read_text()), stage=config.stage, audit_days=config.retention.audit_days,
+                           exemptable=exemptable, matrix=matrix_settings(config)))
 
 
 def main(argv: list[str] | None = None) -> int:

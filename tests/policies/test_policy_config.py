@@ -65,14 +65,16 @@ def test_generator_keeps_levels_and_settings_and_owns_only_charts() -> None:
 
 @pytest.mark.parametrize("path", STACK_FILES, ids=lambda path: path.stem)
 def test_committed_levels_are_unchanged_by_the_facts(path: Path) -> None:
-    """Without its `charts` settings, the allow-list and its copies, each file is the list of levels and settings it
-    was, plus the audit facts."""
+    """Without its `charts` settings, the role-to-layer matrix, the allow-list and its copies, each file is the list
+    of levels and settings it was, plus the audit facts."""
     document = json.loads(path.read_text())
     document.pop("pack-exemption-require-allow-list")
+    matrix = policy_config.matrix_settings(policy_config.stack_config(path.stem))
     kept = {}
     for name, value in document.items():
         if isinstance(value, dict):
-            value = {key: item for key, item in value.items() if key not in ("charts", "exemptions")}
+            value = {key: item for key, item in value.items()
+                     if key not in ("charts", "exemptions", *matrix.get(name, {}))}
             if not value:
                 continue
         kept[name] = value

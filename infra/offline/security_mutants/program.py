@@ -12,6 +12,7 @@ from infra.offline.security_mutants.bench import Mutation
 
 P = "prod"
 BUCKETS = ("access-logs", "airbyte", "backups", "bronze", "dremio-store", "gold", "logs", "silver")
+PG_MATRIX = "postgresql-grant-require-catalog-access"
 
 
 def _config(document: dict[str, Any], path: str, value: Any) -> None:
@@ -113,10 +114,19 @@ PROGRAM = [
                                  "stack's encrypted keys, so a plain-text secret is accepted there"),
     catalog("catalog-analyst-reads-bronze", "the catalog gives the analyst bronze",
             lambda doc: _role(doc, "analyst")["reads"].append("bronze"),
-            ("dremio-grants-require-least-privilege", "platform-lakehouse-grants-bronze")),
+            ("dremio-grants-require-least-privilege", "platform-lakehouse-grants-bronze"),
+            # The catalog alone does not widen access: the matrix in policies/config/prod.json (the security
+            # team's file) still says what the analyst may reach on PostgreSQL, until `make policy-config` is run.
+            *((PG_MATRIX, f"platform-metadata-{name}") for name in (
+                "default-analyst-data-engineer-bronze", "default-analyst-ingestion-bronze",
+                "default-analyst-migrator-bronze", "schema-analyst-bronze", "tables-analyst-bronze"))),
     catalog("catalog-analyst-writes-gold", "the catalog lets the analyst write gold",
             lambda doc: _role(doc, "analyst").__setitem__("writes", ["gold"]),
-            ("dremio-grants-require-least-privilege", "platform-lakehouse-grants-gold")),
+            ("dremio-grants-require-least-privilege", "platform-lakehouse-grants-gold"),
+            *((PG_MATRIX, f"platform-metadata-{name}") for name in (
+                "default-analyst-migrator-gold", "default-analyst-transformation-gold", "default-bi-analyst-gold",
+                "default-query-engine-analyst-gold", "default-transformation-analyst-gold", "schema-analyst-gold",
+                "tables-analyst-gold"))),
     catalog("catalog-query-engine-writes", "the catalog lets the query engine write bronze",
             lambda doc: _role(doc, "query_engine").__setitem__("writes", ["bronze"]),
             ("dremio-grants-require-least-privilege", "platform-lakehouse-grants-bronze"), refused=True),
@@ -125,7 +135,8 @@ PROGRAM = [
          *(("aws-s3-bucket-require-tls", f"platform-lake-{bucket}") for bucket in BUCKETS)),
     code("code-analyst-can-write", "the presentation component gives the analyst can_write on dashboards",
          lambda: _analyst_permissions(["can_write", "Dashboard"]),
-         ("superset-role-require-read-only-analyst", "platform-presentation-role-analyst")),
+         ("superset-role-require-read-only-analyst", "platform-presentation-role-analyst"),
+         ("superset-role-require-catalog-access", "platform-presentation-role-analyst")),
     code("code-superset-talisman-off", "the presentation component's hardening part turns Talisman off",
          lambda: _superset_override("hardening", "TALISMAN_ENABLED = False\nWTF_CSRF_ENABLED = True\n"
                                     "SESSION_COOKIE_SECURE = True\nSESSION_COOKIE_HTTPONLY = True\n"),

@@ -59,6 +59,33 @@ def _netpol(name: str, direction: str, rule: dict) -> object:
     return inputs(name, edit)
 
 
+def _statement(name: str, sid: str, edit) -> object:
+    def change(parsed: dict) -> None:
+        edit(next(item for item in parsed["Statement"] if item.get("Sid") == sid))
+    return document(name, change)
+
+
+def _split_reads(parsed: dict) -> None:
+    reads = next(item for item in parsed["Statement"] if item.get("Sid") == "ReadObjects")
+    parsed["Statement"].remove(reads)
+    parsed["Statement"] += [{**reads, "Sid": f"Read{index}", "Resource": resource}
+                            for index, resource in enumerate(reads["Resource"])]
+
+
+def _dremio_gold_reordered(document: dict) -> None:
+    document["grants"].reverse()
+    for grant in document["grants"]:
+        if grant["name"] == "analyst":
+            grant["privileges"] = ["SELECT"]
+
+
+def _es_reader_split(document: dict) -> None:
+    entry = document["role"]["indices"][0]
+    names = ["platform-audit-2026.*" if name == "platform-audit-*" else name for name in entry["names"]]
+    document["role"]["indices"] = [{**entry, "names": [name], "privileges": list(reversed(entry["privileges"]))}
+                                   for name in names]
+
+
 SECURE = [
     ok("talisman-with-comment", "`TALISMAN_ENABLED = True  # comment`",
        text("platform-presentation-superset-pythonpath", SUPERSET_CONFIG, "TALISMAN_ENABLED = True",
@@ -135,6 +162,35 @@ SECURE = [
     ok("netpol-egress-any-address-443", "egress to any address on 443 only (S3's changing ranges)",
        _netpol("platform-runtime-netpol-lakehouse-dremio-coordinator-egress", "egress", {
            "to": [{"ipBlock": {"cidr": "0.0.0.0/0"}}], "ports": [{"protocol": "TCP", "port": 443.0}]})),
+    # Grants the catalog's role-to-layer matrix implies, written differently from the program.
+    ok("iam-reads-split-per-bucket", "the query engine's reads written as one statement per layer",
+       document("platform-lake-query-engine-s3", _split_reads)),
+    ok("iam-narrower-prefix", "the query engine reads gold under one prefix only",
+       _statement("platform-lake-query-engine-s3", "ReadObjects",
+                  lambda item: item.__setitem__("Resource", ["arn:aws:s3:::dataplatform-prod-gold/marts/*"]))),
+    ok("iam-action-case", "an IAM action written in lower case (`s3:getobject`; actions ignore case)",
+       _statement("platform-lake-transformation-s3", "ReadObjects",
+                  lambda item: item.__setitem__("Action", ["s3:getobject", "s3:GetObjectVersion"]))),
+    ok("pg-grant-one-table", "the analyst's SELECT granted again on one gold table by name",
+       copy_of("platform-metadata-tables-analyst-gold", "platform-metadata-tables-analyst-gold-customers",
+               lambda document: document.__setitem__("objects", ["customers"]))),
+    ok("pg-fewer-privileges-reordered", "the transformation's gold privileges, fewer and in another order",
+       setting("platform-metadata-tables-transformation-gold", "privileges", ["UPDATE", "SELECT", "INSERT"])),
+    ok("dremio-grants-reordered-narrower", "gold's grants in another order, the analyst with SELECT alone",
+       inputs("platform-lakehouse-grants-gold", _dremio_gold_reordered)),
+    ok("superset-analyst-reordered", "the analyst's Superset permissions in another order",
+       inputs("platform-presentation-role-analyst", lambda document: document["permissions"].reverse())),
+    ok("es-reader-split-narrower", "the log reader's indices one entry per pattern, the audit one narrower",
+       inputs("platform-logs-role-reader", _es_reader_split)),
+    ok("bucket-policy-own-account-role", "the silver bucket's policy lets the stack's own query engine role read",
+       statement_added("platform-lake-silver-policy", {
+           "Sid": "QueryEngineReads", "Effect": "Allow",
+           "Principal": {"AWS": "arn:aws:iam::111122223333:role/dataplatform-prod-query-engine"},
+           "Action": "s3:GetObject", "Resource": "arn:aws:s3:::dataplatform-prod-silver/*"})),
+    ok("key-policy-own-account-id", "the key policy names the stack's own account by its bare id",
+       statement_added("platform-lake-kms-policy", {
+           "Sid": "AccountDescribes", "Effect": "Allow", "Principal": {"AWS": "111122223333"},
+           "Action": "kms:DescribeKey", "Resource": "*"})),
     ok("config-longer-backups", "the stack file keeps RDS backups 30 days",
        lambda stack, catalog: _config(stack, "metadata.backupRetentionDays", 30), layer="config"),
     ok("config-longer-dremio-backups", "the stack file keeps Dremio backups 180 days",
