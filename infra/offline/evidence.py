@@ -234,7 +234,8 @@ def run(stack: str, out: Path, on: datetime.date, preview: bool = False, root: P
         base.with_suffix(suffix).unlink(missing_ok=True)
     try:
         settings = load_stack(stack, root)
-        validate_inputs(project_values(settings.config, PROJECT), stack, secret_keys=settings.secret_keys)
+        validate_inputs(project_values(settings.config, PROJECT), stack, secret_keys=settings.secret_keys,
+                        secret_paths=settings.secret_paths)
     except ConfigError as error:
         print(f"evidence {stack}: configuration error\n{error}", file=sys.stderr)
         return EXIT_CONFIG
