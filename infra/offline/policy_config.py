@@ -80,6 +80,8 @@ def audit_settings(stage: str, audit_days: int | None = None,
         "minio-s3-bucket-configure-log-retention": buckets,
         "elasticsearch-ilm-configure-audit-retention": indices,
         "elasticsearch-cluster-require-snapshots": snapshots,
+        "aws-iam-policy-require-append-only-audit-writes": {
+            key: value for key, value in buckets.items() if key in ("auditRoles", "auditBuckets")},
         "elasticsearch-role-disallow-audit-tampering": {"auditIndices": patterns, "auditWriters": [WRITER_ROLE]},
         "elasticsearch-role-disallow-audit-reads": {"auditIndices": patterns, "auditReaders": [READER_ROLE]},
     }

@@ -104,11 +104,14 @@ def test_committed_levels_are_unchanged_by_the_facts(path: Path) -> None:
             **AUDIT_ROLES,
         },
     }
+    levels[path.stem]["aws-iam-policy-require-append-only-audit-writes"] = {
+        "auditRoles": ["logs", "access-logs"], **buckets(path.stem)}
     assert kept == levels[path.stem]
 
 
 # The Elasticsearch roles that may append to and read the audit indices (components/logs/spec.py), in every stack.
 AUDIT_ROLES = {
+    "aws-iam-policy-require-append-only-audit-writes": {"auditRoles": ["logs", "access-logs"]},
     "elasticsearch-role-disallow-audit-tampering": {"auditIndices": ["platform-audit-*"],
                                                     "auditWriters": ["log-writer"]},
     "elasticsearch-role-disallow-audit-reads": {"auditIndices": ["platform-audit-*"], "auditReaders": ["log-reader"]},
