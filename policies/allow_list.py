@@ -41,7 +41,8 @@ def _validate_allow_list(args, report_violation) -> None:
         return
     exemptable = {policy_id: meta.exemptable for policy_id, meta in REGISTRY.items()}
     codes = {meta.code: policy_id for policy_id, meta in REGISTRY.items()}
-    judged = judge(config.get("exemptions") or [], on, exemptable, codes)
+    checks = {policy_id: list(meta.named_checks or {}) for policy_id, meta in REGISTRY.items()}
+    judged = judge(config.get("exemptions") or [], on, exemptable, codes, checks)
     by_key = {resource_key(resource.urn): resource for resource in args.resources}
     for entry in judged:
         target = by_key.get(entry.resource)

@@ -46,7 +46,10 @@ Exemptions live in one place: the `{SETTING}` setting of `{ALLOW_LIST}` in the s
 `policies/config/<stack>.json`, which the security team owns (`.github/CODEOWNERS`). Each entry names the policy
 id, the resource as `<type>::<logical name>` (the end of its URN; an entry on a `helm.v3.Release` also covers the
 objects that release installs), a reason and an expiry date (`YYYY-MM-DD`, the last day it counts, at most
-{MAX_DAYS} days after the evaluation date). `make policy-config` copies each policy's entries into that policy's own
+{MAX_DAYS} days after the evaluation date), and, for a policy with named checks, optionally `checks`: the only
+checks of the policy the entry exempts (`"checks": ["root"]`); the policy still judges the resource on every other
+check, so an exemption meant for one problem does not hide another. An entry naming a check the policy does not
+have is refused. `make policy-config` copies each policy's entries into that policy's own
 `{SETTING}` setting (a policy sees only its own settings; the gate refuses copies that differ). Only policies marked
 exemptable honour an entry. An entry with a blank reason, a code instead of an id, an unknown policy or one that
 cannot be exempted, no or a malformed expiry, an expiry passed or more than a year ahead, or naming no resource of
@@ -123,9 +126,11 @@ def _allow_lists() -> str:
     sections = []
     for path in sorted(CONFIG_DIR.glob("*.json")):
         allow_list = json.loads(path.read_text()).get(ALLOW_LIST, {})
-        rows = [f"| `{e.get('policy', '')}` | `{e.get('resource', '')}` | {e.get('expires', '')} | "
+        rows = [f"| `{e.get('policy', '')}` | `{e.get('resource', '')}` | "
+                f"{', '.join(f'`{check}`' for check in e.get('checks', [])) or 'all'} | {e.get('expires', '')} | "
                 f"{e.get('reason', '')} |" for e in allow_list.get(SETTING, [])]
-        table = "\n".join(["| policy | resource | expires | reason |", "|---|---|---|---|", *rows]) if rows \
+        table = "\n".join(["| policy | resource | checks | expires | reason |", "|---|---|---|---|---|", *rows]) \
+            if rows \
             else "No exemption."
         sections.append(f"### `{path.stem}`: {len(rows)} exemption(s)\n\n{table}")
         rows = [f"| `{e.get('resource', '')}` | {e.get('expires', '')} | {e.get('reason', '')} |"
@@ -159,6 +164,9 @@ def render() -> str:
         ]
         if meta.gate:
             lines.append(f"- **Gate only:** {meta.gate}")
+        if meta.named_checks:
+            lines.append("- **Named checks** (an exemption may name some, `checks`): " + "; ".join(
+                f"`{name}`: {what}" for name, what in meta.named_checks.items()))
         if policy.config_schema:
             settings = "; ".join(
                 f"`{key}` (default `{json.dumps(spec.get('default'))}`): {spec.get('description', '').rstrip('.')}"

@@ -70,6 +70,8 @@ class Meta:
     """What of this check only the offline gate makes (the facts the Pulumi policy SDK does not give the pack: the
     objects a chart renders, the secret marking of an input, ...); empty when `pulumi preview --policy-pack` makes
     all of it. docs/policies.md marks it (policies/catalogue.py)."""
+    named_checks: Mapping[str, str] | None = None
+    """Check name -> what it checks, for a policy whose exemptions may name checks (policies/exemptions.py)."""
 
 
 # The part every Kubernetes resource policy leaves to the gate: under the CLI a Helm release is one resource.
@@ -99,12 +101,15 @@ def resource_policy(
     exemptable: bool = False,
     config: dict[str, dict[str, Any]] | None = None,
     gate: str | None = None,
+    named_checks: Mapping[str, str] | None = None,
 ) -> ResourceValidationPolicy:
     """`gate`: what of the check only the offline gate makes (Meta.gate); a Kubernetes policy's default is the
-    rendered objects."""
+    rendered objects. `named_checks`: the checks an exemption may name on its own (the validation asks
+    `waived(name)` before it reports a problem of one)."""
     if gate is None:
         gate = GATE_RENDERED if "kubernetes" in tags else ""
-    _register(Meta(policy_id, code, title, checks, exemptable, "resource", gate))
+    _register(Meta(policy_id, code, title, checks, exemptable, "resource", gate=gate,
+                   named_checks=dict(named_checks or {})))
     fields = _fields(policy_id, code, title, severity, tags, remediation, _with_exemptions(config, exemptable))
     return ResourceValidationPolicy(name=policy_id, validate=_judging_resources(policy_id, validate, exemptable),
                                     **fields)
@@ -123,7 +128,7 @@ def stack_policy(
     config: dict[str, dict[str, Any]] | None = None,
     gate: str = "",
 ) -> StackValidationPolicy:
-    _register(Meta(policy_id, code, title, checks, exemptable, "stack", gate))
+    _register(Meta(policy_id, code, title, checks, exemptable, "stack", gate=gate))
     fields = _fields(policy_id, code, title, severity, tags, remediation, _with_exemptions(config, exemptable))
     return StackValidationPolicy(name=policy_id, validate=_judging_stack(policy_id, validate, exemptable), **fields)
 
@@ -143,7 +148,8 @@ def exempted(args: Any, policy_id: str) -> dict[str, Any]:
         on = evaluation_date(config)
     except ValueError:
         return {}
-    return honoured(judge(config.get("exemptions") or [], on, {policy_id: True}), policy_id)
+    return honoured(judge(config.get("exemptions") or [], on, {policy_id: True}, None,
+                          {policy_id: list(REGISTRY[policy_id].named_checks or {})}), policy_id)
 
 
 def is_exempt(args: Any, policy_id: str, resource: Any) -> bool:
@@ -158,6 +164,7 @@ class _Reads(threading.local):
 
     watched: Any = None
     read: bool = False
+    waived: frozenset[str] = frozenset()
     owners: dict[int, str] | None = None
     touched: set[str] | None = None
 
@@ -165,12 +172,21 @@ class _Reads(threading.local):
 _reads = _Reads()
 
 
+def waived(check: str) -> bool:
+    """Whether the resource being judged is exempt from the named check `check` of the policy judging it (an
+    exemption narrowed to that check); the policy then leaves that check's problems out and reports the rest."""
+    return check in _reads.waived
+
+
 def _judging_resources(policy_id: str, validate: Callable, exemptable: bool) -> Callable:
     def judged(args: Any, report_violation: Callable) -> None:
+        checks: frozenset[str] = frozenset()
         if exemptable:
             entry = covering(exempted(args, policy_id), args.urn, getattr(args.opts, "parent", None))
-            if entry is not None:
+            if entry is not None and not entry.checks:
                 args.not_applicable(f"{NOT_APPLICABLE_EXEMPT}{entry.reason} (until {entry.expires})")
+            if entry is not None:
+                checks = frozenset(entry.checks)
         reported = False
 
         def report(message: str, urn: str | None = None) -> None:
@@ -178,13 +194,13 @@ def _judging_resources(policy_id: str, validate: Callable, exemptable: bool) -> 
             reported = True
             report_violation(message, urn)
 
-        outer = (_reads.watched, _reads.read)
-        _reads.watched, _reads.read = args.props, False
+        outer = (_reads.watched, _reads.read, _reads.waived)
+        _reads.watched, _reads.read, _reads.waived = args.props, False, checks
         try:
             validate(args, report)
             read = _reads.read
         finally:
-            _reads.watched, _reads.read = outer
+            _reads.watched, _reads.read, _reads.waived = outer
         if not read and not reported:
             args.not_applicable(NOT_APPLICABLE_UNREAD)
 
@@ -353,6 +369,22 @@ def bucket_role(props: Any, roles: Iterable[str]) -> str | None:
     return max(matches, key=len) if matches else None
 
 
+AUDIT_BUCKETS_SETTING = {
+    "type": "array",
+    "items": {"type": "string"},
+    "default": [],
+    "description": "Physical names of the stack's audit buckets (the program's, `make policy-config`): judged as "
+                   "audit buckets whatever their role tag says.",
+}
+
+
+def is_audit_bucket(props: Any, roles: Iterable[str], names: Iterable[str]) -> bool:
+    """Whether a bucket holds an audit trail: its physical name is one the stack's facts call audit (so renaming
+    or dropping its role tag does not take it out of the audit policies), or its role is an audit role."""
+    roles = list(roles)
+    return bucket_name(props) in set(names) or bucket_role(props, roles) in roles
+
+
 def label(resource: Any) -> str:
     """How messages name a bucket: its logical name, plus the physical one when it is known."""
     physical = bucket_name(resource.props)
@@ -449,3 +481,30 @@ def wildcard_grant(statement: Mapping[str, Any]) -> str | None:
     if "*" in as_list(statement.get("Resource")):
         return "resource *"
     return None
+
+
+# ---- credentials inside URLs ------------------------------------------------------------------------
+
+# A URL anywhere in a value, and a password that only refers to a variable the runtime fills in: `${VAR}` (shells,
+# most config loaders) or `$(VAR)` (Kubernetes expands it in a container's env from another env variable).
+URL = re.compile(r"[a-z][a-z0-9+.-]*://[^\s\"'<>`]+", re.IGNORECASE)
+VARIABLE_REFERENCE = re.compile(r"^\$(\{[A-Za-z_][A-Za-z0-9_]*\}|\([A-Za-z_][A-Za-z0-9_]*\))$")
+
+
+def url_passwords(value: Any) -> list[str]:
+    """The URLs in `value` that carry a literal password (`scheme://user:password@host`), the password masked; a
+    user without a password, an empty password or a `${VAR}`/`$(VAR)` reference is none."""
+    if not isinstance(value, str):
+        return []
+    found = []
+    for match in URL.finditer(value):
+        scheme, rest = match.group(0).split("://", 1)
+        authority = re.split(r"[/?#]", rest, maxsplit=1)[0]
+        if "@" not in authority:
+            continue
+        userinfo, host = authority.rsplit("@", 1)
+        user, colon, password = userinfo.partition(":")
+        if not colon or not password or VARIABLE_REFERENCE.match(password):
+            continue
+        found.append(f"{scheme}://{user}:****@{host}{rest[len(authority):]}")
+    return found

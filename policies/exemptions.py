@@ -6,6 +6,11 @@ of the stack, one entry each:
 
     {"policy": "<policy id>", "resource": "<type>::<logical name>", "reason": "...", "expires": "YYYY-MM-DD"}
 
+An entry may narrow itself to named checks of the policy (`"checks": ["root"]`, the names docs/policies.md lists
+for a policy that has them): the policy then still judges the resource and drops only the problems of those checks,
+so an exemption meant for running as root does not also let the pod add capabilities. An entry naming a check the
+policy does not have is refused.
+
 `resource` is the end of the resource's URN (`aws:s3/bucket:Bucket::platform-lake-access-logs`): exact, no
 pattern, so an entry can never cover a resource added later. An entry on a `helm.v3.Release` also covers the
 objects that release installs (the gate over a render gives them the release as parent). An entry counts from
@@ -60,6 +65,8 @@ ENTRY_SCHEMA = {
         "resource": {"type": "string", "description": "`<type>::<logical name>`, the end of the resource's URN."},
         "reason": {"type": "string", "description": "Why, in one sentence."},
         "expires": {"type": "string", "description": "Last day the exemption counts (YYYY-MM-DD)."},
+        "checks": {"type": "array", "items": {"type": "string"},
+                   "description": "Optional: only these named checks of the policy are exempted (docs/policies.md)."},
     },
 }
 EXCEPTION_SCHEMA = {
@@ -107,6 +114,8 @@ class Judged:
     status: str  # "honoured", "expiring" (honoured, within WARN_DAYS of its expiry) or "refused"
     problem: str = ""
     days_left: int | None = None
+    checks: tuple[str, ...] = ()
+    """The named checks of the policy the entry exempts; empty: the whole policy."""
 
     @property
     def counts(self) -> bool:
@@ -121,6 +130,7 @@ class Judged:
             "status": self.status,
             "problem": self.problem,
             "daysLeft": self.days_left,
+            **({"checks": list(self.checks)} if self.checks else {}),
         }
 
 
@@ -162,9 +172,11 @@ def judge(
     on: datetime.date,
     exemptable: Mapping[str, bool],
     codes: Mapping[str, str] | None = None,
+    checks: Mapping[str, Iterable[str]] | None = None,
 ) -> list[Judged]:
     """Every entry judged on `on`: `exemptable` maps each policy id of the pack to whether it may be exempted,
-    `codes` each policy code to its id (to name the id when an entry gives a code)."""
+    `codes` each policy code to its id (to name the id when an entry gives a code), `checks` each policy id to the
+    names of its checks (an entry's `checks` must be among them; not given: the names are not judged here)."""
     codes = codes or {}
     judged: list[Judged] = []
     seen: set[tuple[str, str]] = set()
@@ -175,6 +187,8 @@ def judge(
         policy, resource = _text(entry, "policy"), _text(entry, "resource")
         reason, expires = _text(entry, "reason"), _text(entry, "expires")
         problem, days_left = _problem(policy, resource, reason, expires, on, exemptable, codes), None
+        named, check_problem = _checks(entry, policy, checks)
+        problem = problem or check_problem
         if not problem and (policy, resource) in seen:
             problem = "listed twice; keep one entry"
         seen.add((policy, resource))
@@ -182,8 +196,26 @@ def judge(
         if not problem:
             days_left = (parse_date(expires) - on).days  # type: ignore[operator]
             status = "expiring" if days_left <= WARN_DAYS else "honoured"
-        judged.append(Judged(policy, resource, reason, expires, status, problem, days_left))
+        judged.append(Judged(policy, resource, reason, expires, status, problem, days_left, named))
     return judged
+
+
+def _checks(entry: Mapping[str, Any], policy: str,
+            checks: Mapping[str, Iterable[str]] | None) -> tuple[tuple[str, ...], str]:
+    """An entry's named checks, and why they do not count ("" when they do)."""
+    if "checks" not in entry:
+        return (), ""
+    given = entry["checks"]
+    if not isinstance(given, list) or not given or not all(isinstance(item, str) and item.strip() for item in given):
+        return (), f"checks {given!r} is not a non-empty list of check names; name the checks or drop the key"
+    named = tuple(item.strip() for item in given)
+    if checks is not None:
+        known_checks = sorted(checks.get(policy, ()))
+        unknown = [item for item in named if item not in known_checks]
+        if unknown:
+            offer = f"its checks are {', '.join(known_checks)}" if known_checks else "it has no named checks"
+            return named, f"`{policy}` has no check {', '.join(unknown)}; {offer} (docs/policies.md)"
+    return named, ""
 
 
 def judge_exceptions(entries: Iterable[Any], on: datetime.date) -> list[Judged]:

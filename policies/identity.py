@@ -13,13 +13,14 @@ from pulumi_policy import Severity
 
 from .common import (
     AUDIT_BUCKET_ROLES,
+    AUDIT_BUCKETS_SETTING,
     AWS_BUCKET,
     MINIO_BUCKET,
     UNKNOWN,
     as_list,
     bucket_name,
-    bucket_role,
     has_key,
+    is_audit_bucket,
     items,
     known,
     of_type,
@@ -269,10 +270,11 @@ disallow_object_versions = resource_policy(
 
 def _audit_buckets(args) -> list[str]:
     roles = setting(args, "auditRoles", AUDIT_BUCKET_ROLES)
+    by_name = setting(args, "auditBuckets", [])
     names = []
     for bucket in [*of_type(args.resources, AWS_BUCKET), *of_type(args.resources, MINIO_BUCKET)]:
         name = bucket_name(bucket.props)
-        if name and bucket_role(bucket.props, roles) in roles:
+        if name and is_audit_bucket(bucket.props, roles, by_name):
             names.append(name)
     return names
 
@@ -300,13 +302,15 @@ require_append_only_audit = stack_policy(
     "No `Allow` statement of an identity policy grants a delete (`s3:DeleteObject`, `s3:DeleteObjectVersion`, "
     "`s3:Delete*`; `s3:*` and `*` are the wildcard-access policies') or `s3:PutObjectRetention`, "
     "`s3:BypassGovernanceRetention`, "
-    "`s3:PutLifecycleConfiguration` on a bucket whose role tag is one of `auditRoles`.",
+    "`s3:PutLifecycleConfiguration` on an audit bucket (a physical name of `auditBuckets`, the stack's facts, or a "
+    "role tag of `auditRoles`).",
     Severity.HIGH,
     ["audit", "access"],
     "Give the audit trail's writer s3:PutObject and s3:AbortMultipartUpload only.",
     _validate_audit_deletes,
     config={"auditRoles": {"type": "array", "items": {"type": "string"}, "default": AUDIT_BUCKET_ROLES,
-                           "description": "Bucket roles (the `dataplatform:role` tag) that hold audit trails."}},
+                           "description": "Bucket roles (the `dataplatform:role` tag) that hold audit trails."},
+            "auditBuckets": AUDIT_BUCKETS_SETTING},
 )
 
 

@@ -12,13 +12,15 @@ from __future__ import annotations
 
 import json
 import re
+import shlex
 from collections.abc import Iterator, Mapping
 from typing import Any
 
 from pulumi_policy import Severity
 
 from .charts import chart_facts, charts_setting
-from .common import UNKNOWN, has_key, is_exempt, items, known, of_type, resource_policy, stack_policy
+from .common import UNKNOWN, has_key, is_exempt, items, known, of_type, resource_policy, stack_policy, waived
+from .common import url_passwords as _url_passwords
 
 RELEASE = "kubernetes:helm.sh/v3:Release"
 NAMESPACE = "kubernetes:core/v1:Namespace"
@@ -98,48 +100,75 @@ def _at(values: Any, path: str) -> Any:
 ADDABLE_CAPABILITIES = ("NET_BIND_SERVICE",)
 
 
-def _root_user_problems(context: Any) -> list[str]:
+# The named checks of the restricted-pod policy: an exemption in the allow-list may name some of them, and the
+# policy still judges the others (policies/exemptions.py).
+RESTRICTED_CHECKS = {
+    "root": "`runAsNonRoot` true and no `runAsUser: 0`, in the pod and every container",
+    "seccomp": "a RuntimeDefault (or Localhost) seccomp profile",
+    "host-namespaces": "no `hostNetwork`, `hostPID`, `hostIPC`",
+    "host-path": "no hostPath volume",
+    "privilege-escalation": "`allowPrivilegeEscalation: false`",
+    "privileged": "no privileged container",
+    "capabilities": "every capability dropped and none added back but NET_BIND_SERVICE",
+    "read-only-root-filesystem": "`readOnlyRootFilesystem: true`",
+}
+Problem = tuple[str, str]
+"""(named check, what is wrong)."""
+
+
+def _root_user_problems(context: Any) -> list[Problem]:
     user = known(context, "runAsUser")
     if isinstance(user, (int, float)) and not isinstance(user, bool) and user == 0:
-        return ["runAsUser is 0 (set a non-zero user or leave it unset)"]
+        return [("root", "runAsUser is 0 (set a non-zero user or leave it unset)")]
     return []
 
 
-def _pod_context_problems(context: Any) -> list[str]:
+def _pod_context_problems(context: Any) -> list[Problem]:
     problems = []
     if known(context, "runAsNonRoot") is not True:
-        problems.append("runAsNonRoot is not true")
+        problems.append(("root", "runAsNonRoot is not true"))
     problems += _root_user_problems(context)
     if known(context, "seccompProfile", "type") not in ("RuntimeDefault", "Localhost"):
-        problems.append("seccompProfile is not RuntimeDefault")
+        problems.append(("seccomp", "seccompProfile is not RuntimeDefault"))
     return problems
 
 
-def _container_context_problems(context: Any, pod_non_root: bool = False) -> list[str]:
+def _container_context_problems(context: Any, pod_non_root: bool = False) -> list[Problem]:
     problems = []
     if known(context, "allowPrivilegeEscalation") is not False:
-        problems.append("allowPrivilegeEscalation is not false")
+        problems.append(("privilege-escalation", "allowPrivilegeEscalation is not false"))
     if known(context, "privileged") is True:
-        problems.append("privileged is true")
+        problems.append(("privileged", "privileged is true"))
     drop = [known(context, "capabilities", "drop", index) for index in range(len(items(known(context, "capabilities",
                                                                                                   "drop"))))]
     if "ALL" not in drop:
-        problems.append("capabilities do not drop ALL")
+        problems.append(("capabilities", "capabilities do not drop ALL"))
     extra = [str(capability) for capability in items(known(context, "capabilities", "add"))
              if capability not in ADDABLE_CAPABILITIES]
     if extra:
-        problems.append(f"capabilities add {', '.join(extra)} (add none but NET_BIND_SERVICE)")
+        problems.append(("capabilities", f"capabilities add {', '.join(extra)} (add none but NET_BIND_SERVICE)"))
     problems += _root_user_problems(context)
     if known(context, "readOnlyRootFilesystem") is not True:
-        problems.append("readOnlyRootFilesystem is not true")
+        problems.append(("read-only-root-filesystem", "readOnlyRootFilesystem is not true"))
     if not pod_non_root and known(context, "runAsNonRoot") is not True:
-        problems.append("runAsNonRoot is not true")
+        problems.append(("root", "runAsNonRoot is not true"))
     return problems
 
 
 # ---- restricted pod security -----------------------------------------------------------------------
 
 RESTRICTED = "kubernetes-pod-require-restricted-security"
+
+
+def _unwaived(problems: list[Problem]) -> tuple[list[str], list[str]]:
+    """The problems left once an exemption narrowed to named checks drops its own, and the checks it dropped."""
+    kept = [text for check, text in problems if not waived(check)]
+    dropped = sorted({check for check, _ in problems if waived(check)})
+    return kept, dropped
+
+
+def _waiver_note(dropped: list[str]) -> str:
+    return f" (exempt from {', '.join(dropped)} by the allow-list; the other checks apply)" if dropped else ""
 
 
 def _validate_restricted(args, report_violation) -> None:
@@ -152,24 +181,25 @@ def _validate_restricted(args, report_violation) -> None:
         pod_non_root = known(pod_context, "runAsNonRoot") is True
         for key in ("hostNetwork", "hostPID", "hostIPC"):
             if known(pod_spec, key) is True:
-                problems.append(f"{key} is true")
+                problems.append(("host-namespaces", f"{key} is true"))
         for volume in items(known(pod_spec, "volumes")):
             host_path = known(volume, "hostPath")
             if host_path is not None:
                 path = known(host_path, "path")
                 seen = path if isinstance(path, str) else "?"
-                problems.append(f"volume {known(volume, 'name')} is a hostPath ({seen}; use an emptyDir, ConfigMap, "
-                                "Secret or PersistentVolumeClaim)")
+                problems.append(("host-path", f"volume {known(volume, 'name')} is a hostPath ({seen}; use an emptyDir, "
+                                              "ConfigMap, Secret or PersistentVolumeClaim)"))
         for container in _containers(pod_spec):
             name = known(container, "name")
             problems += [
-                f"container {name}: {problem}"
-                for problem in _container_context_problems(known(container, "securityContext"), pod_non_root)
+                (check, f"container {name}: {problem}")
+                for check, problem in _container_context_problems(known(container, "securityContext"), pod_non_root)
             ]
-        if problems:
+        kept, dropped = _unwaived(problems)
+        if kept:
             report_violation(
-                f"{_workload_label(args)} does not meet the restricted pod security standard ({'; '.join(problems)});"
-                " set the restricted security contexts on its pod and containers."
+                f"{_workload_label(args)} does not meet the restricted pod security standard ({'; '.join(kept)})"
+                f"{_waiver_note(dropped)}; set the restricted security contexts on its pod and containers."
             )
     elif args.resource_type == RELEASE:
         chart = chart_facts(args)
@@ -182,13 +212,15 @@ def _validate_restricted(args, report_violation) -> None:
         values = known(args.props, "values")
         problems = []
         for path in chart["podSecurity"]:
-            problems += [f"{path}: {problem}" for problem in _pod_context_problems(_at(values, path))]
+            problems += [(check, f"{path}: {problem}") for check, problem in _pod_context_problems(_at(values, path))]
         for path in chart["containerSecurity"]:
-            problems += [f"{path}: {problem}" for problem in _container_context_problems(_at(values, path))]
-        if problems:
+            problems += [(check, f"{path}: {problem}")
+                         for check, problem in _container_context_problems(_at(values, path))]
+        kept, dropped = _unwaived(problems)
+        if kept:
             report_violation(
-                f"{_release_label(args)} values do not set restricted security contexts ({'; '.join(problems)}); "
-                "build its values with components/kit/release.py."
+                f"{_release_label(args)} values do not set restricted security contexts ({'; '.join(kept)})"
+                f"{_waiver_note(dropped)}; build its values with components/kit/release.py."
             )
 
 
@@ -204,10 +236,12 @@ require_restricted = resource_policy(
     "recorded. An exemption listed for a release covers the workloads Helm installs for it.",
     Severity.HIGH,
     ["kubernetes", "access"],
-    "Set the restricted pod and container security contexts, or record the exemption with its reason.",
+    "Set the restricted pod and container security contexts, or record the exemption with its reason (narrowed to "
+    "the checks it needs, `checks`).",
     _validate_restricted,
     exemptable=True,
     config=charts_setting("podSecurity", "containerSecurity"),
+    named_checks=RESTRICTED_CHECKS,
 )
 
 
@@ -438,31 +472,6 @@ require_namespace_level = resource_policy(
 # ---- plaintext secrets -----------------------------------------------------------------------------
 
 
-# A URL anywhere in a value, and a password that only refers to a variable the runtime fills in: `${VAR}` (shells,
-# most config loaders) or `$(VAR)` (Kubernetes expands it in a container's env from another env variable).
-URL = re.compile(r"[a-z][a-z0-9+.-]*://[^\s\"'<>`]+", re.IGNORECASE)
-VARIABLE_REFERENCE = re.compile(r"^\$(\{[A-Za-z_][A-Za-z0-9_]*\}|\([A-Za-z_][A-Za-z0-9_]*\))$")
-
-
-def _url_passwords(value: Any) -> list[str]:
-    """The URLs in `value` that carry a literal password (`scheme://user:password@host`), the password masked; a
-    user without a password, an empty password or a `${VAR}`/`$(VAR)` reference is none."""
-    if not isinstance(value, str):
-        return []
-    found = []
-    for match in URL.finditer(value):
-        scheme, rest = match.group(0).split("://", 1)
-        authority = re.split(r"[/?#]", rest, maxsplit=1)[0]
-        if "@" not in authority:
-            continue
-        userinfo, host = authority.rsplit("@", 1)
-        user, colon, password = userinfo.partition(":")
-        if not colon or not password or VARIABLE_REFERENCE.match(password):
-            continue
-        found.append(f"{scheme}://{user}:****@{host}{rest[len(authority):]}")
-    return found
-
-
 def _plaintext_secret(name: Any, value: Any) -> bool:
     """Whether a literal named `name` holds a secret: named like one, and a value that could be one. Nothing
     (null, empty), a boolean, an absolute file path, a URL without credentials, or a Secret's key under a name
@@ -643,7 +652,69 @@ def _tls_problem(values: Any, switch: Mapping[str, Any]) -> str | None:
     return None if present else f"{path} is not set"
 
 
+# gunicorn reads extra command-line arguments from GUNICORN_CMD_ARGS: split as a shell would (`shlex.split`) and
+# parsed by its argparse parser, where the last occurrence of an option wins, `--opt value` and `--opt=value` are the
+# same, and a long option may be abbreviated while the abbreviation is unambiguous; it serves TLS when `certfile` is
+# set (`Config.is_ssl`; the key may sit in the same file) (benoitc/gunicorn/gunicorn/config.py@23.0.0:
+# `get_cmd_args_from_env`, `is_ssl`). `--cert` alone is ambiguous with `--cert-reqs`, so argparse refuses it.
+GUNICORN_ENV = "GUNICORN_CMD_ARGS"
+GUNICORN_OPTIONS = {"certfile": "--certfile", "keyfile": "--keyfile"}
+GUNICORN_NEIGHBOURS = ("--cert-reqs", "--keep-alive")
+
+
+def _gunicorn_option(token: str) -> str | None:
+    """The TLS option (`certfile`, `keyfile`) a long option token names, abbreviated or not."""
+    name = token.split("=", 1)[0]
+    if len(name) < 3:
+        return None
+    matches = [key for key, option in GUNICORN_OPTIONS.items() if option.startswith(name)]
+    neighbours = [option for option in GUNICORN_NEIGHBOURS if option.startswith(name)]
+    return matches[0] if len(matches) == 1 and (not neighbours or name in GUNICORN_OPTIONS.values()) else None
+
+
+def gunicorn_tls(arguments: str) -> dict[str, str]:
+    """The effective `certfile` and `keyfile` of a GUNICORN_CMD_ARGS value ("" where unset or set empty)."""
+    try:
+        tokens = shlex.split(arguments)
+    except ValueError:
+        return {}
+    effective: dict[str, str] = {}
+    for index, token in enumerate(tokens):
+        if not token.startswith("--") or (option := _gunicorn_option(token)) is None:
+            continue
+        if "=" in token:
+            effective[option] = token.split("=", 1)[1]
+        else:
+            following = tokens[index + 1] if index + 1 < len(tokens) else ""
+            effective[option] = "" if following.startswith("-") else following
+    return effective
+
+
+def _gunicorn_problems(args: Any) -> list[str]:
+    """A workload's containers whose GUNICORN_CMD_ARGS leave gunicorn without a certificate."""
+    problems = []
+    for container in _containers(_pod_spec(args)):
+        for variable in items(known(container, "env")):
+            if known(variable, "name") != GUNICORN_ENV or not has_key(variable, "value"):
+                continue
+            value = known(variable, "value")
+            if value is UNKNOWN:
+                continue
+            effective = gunicorn_tls(value if isinstance(value, str) else "")
+            if not effective.get("certfile"):
+                seen = " ".join(value.split()) if isinstance(value, str) and value.strip() else "empty"
+                problems.append(f"container {known(container, 'name')}: {GUNICORN_ENV} is {seen!r}, with no "
+                                "effective --certfile")
+    return problems
+
+
 def _validate_tls(args, report_violation) -> None:
+    if args.resource_type in POD_SPEC_PATHS:
+        if problems := _gunicorn_problems(args):
+            report_violation(f"{_workload_label(args)} serves gunicorn without TLS ({'; '.join(problems)}); give "
+                             f"{GUNICORN_ENV} `--certfile=<tls.crt> --keyfile=<tls.key>` from the cert-manager "
+                             "certificate's Secret, as the last occurrence of each.")
+        return
     if args.resource_type != RELEASE or (chart := chart_facts(args)) is None:
         return
     values = known(args.props, "values")
@@ -655,10 +726,12 @@ def _validate_tls(args, report_violation) -> None:
 require_tls = resource_policy(
     "kubernetes-endpoint-require-tls",
     "DP-K8S-009",
-    "Every release serves TLS",
+    "Every release and gunicorn server serves TLS",
     "Every `helm.v3.Release` sets the TLS switches recorded for its chart (the `charts` setting): MinIO `tls.enabled` "
     "with a certificate Secret, Valkey TLS and auth, the Prometheus Operator's TLS and Prometheus' web TLS, ECK's "
-    "secure metrics, Fluent Bit's TLS inputs and outputs, Superset's gunicorn certificate.",
+    "secure metrics, Fluent Bit's TLS inputs and outputs, Superset's gunicorn certificate. Every workload container "
+    "that sets `GUNICORN_CMD_ARGS` gives gunicorn an effective `--certfile` there (read as gunicorn reads it: split "
+    "as a shell would, the last occurrence wins, `--opt=value` or `--opt value`, unambiguous abbreviations).",
     Severity.HIGH,
     ["kubernetes", "transport"],
     "Turn TLS on at the chart's recorded paths with a cert-manager certificate.",

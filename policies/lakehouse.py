@@ -10,10 +10,11 @@ The Dremio resources are the dynamic ones of components/lakehouse/provider.py: a
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from pulumi_policy import Severity
-from pyhocon import ConfigFactory, ConfigTree
+from pyhocon import ConfigFactory, ConfigParser, ConfigTree
 from pyhocon.exceptions import ConfigException
 from pyparsing import ParseBaseException
 
@@ -146,7 +147,73 @@ require_server_tls = resource_policy(
 PLAINTEXT = "dremio-payload-disallow-plaintext-credentials"
 
 
+# A dremio.conf key that holds a credential (`keyStorePassword`, `trustStorePassword`, a secret key, a token).
+CONF_SECRET_KEY = re.compile(r"(password|secret|token|credential)s?$", re.IGNORECASE)
+
+
+class _WithoutEnvironment(ConfigParser):
+    """pyhocon's resolver, reading no environment variable: what dremio.conf holds when the variables its `${?VAR}`
+    substitutions name are unset, so the value is the literal the file itself gives, whatever the process running
+    the pack has in its environment."""
+
+    @classmethod
+    def _resolve_variable(cls, config, substitution):
+        try:
+            return True, config.get(substitution.variable)
+        except Exception:
+            if substitution.optional:
+                return False, None
+            raise
+
+
+def _leaves(tree: Any, prefix: str = "") -> list[tuple[str, Any]]:
+    found = []
+    for key in list(tree):
+        value = tree[key]
+        path = f"{prefix}{key}"
+        if isinstance(value, ConfigTree):
+            found += _leaves(value, f"{path}.")
+        else:
+            found.append((path, value))
+    return found
+
+
+def dremio_conf_literal_secrets(text: str) -> list[str]:
+    """The credential keys of dremio.conf whose effective value is a literal of the file (the last assignment wins;
+    a `${?VAR}` whose variable is unset keeps the value before it, so a literal written before it still counts);
+    a value that only comes from the environment (`${?DREMIO_KEYSTORE_PASSWORD}`) is none."""
+    config = ConfigFactory.parse_string(text, resolve=False)
+    try:
+        _WithoutEnvironment.resolve_substitutions(config, True)
+    except Exception:
+        return []
+    return sorted(path for path, value in _leaves(config)
+                  if CONF_SECRET_KEY.search(path.rsplit(".", 1)[-1]) and isinstance(value, (str, int, float))
+                  and not isinstance(value, bool) and str(value) != "")
+
+
+def _validate_conf_plaintext(args, report_violation) -> None:
+    conf = known(args.props, "data", "dremio.conf")
+    if not isinstance(conf, str):
+        return
+    try:
+        literal = dremio_conf_literal_secrets(conf)
+    except (ConfigException, ParseBaseException):
+        return  # DP-DRM-002 reports a dremio.conf Dremio cannot read
+    if literal:
+        name = known(args.props, "metadata", "name")
+        report_violation(
+            f"ConfigMap '{name if isinstance(name, str) else args.name}' holds credentials as literals in dremio.conf "
+            f"({', '.join(f'{key} = ****' for key in literal)}), readable by anyone who may read ConfigMaps; write "
+            f"each as an environment substitution (`{literal[0]}: ${{?DREMIO_KEYSTORE_PASSWORD}}`) filled from a "
+            "Kubernetes Secret, and keep no literal before it (when the variable is unset, HOCON keeps the earlier "
+            "value).")
+
+
 def _validate_plaintext(args, report_violation) -> None:
+    if args.resource_type == CONFIG_MAP and _is_dremio_config(args.props):
+        _validate_conf_plaintext(args, report_violation)
+        return
     if not args.resource_type.startswith(DREMIO_PREFIX):
         return
     config = known(_entity(args.props), "config")
@@ -159,13 +226,17 @@ def _validate_plaintext(args, report_violation) -> None:
 disallow_plaintext = resource_policy(
     PLAINTEXT,
     "DP-DRM-003",
-    "Dremio payloads carry no plaintext credential",
+    "Dremio payloads and dremio.conf carry no plaintext credential",
     "No Dremio resource has a credential field (`accessSecret`, `password`, `secretKey`, `token`) in the body it "
     "declares; credentials travel in the secret `secret_config` input, which is merged into the request only on "
-    "the wire and never stored.",
+    "the wire and never stored. In the `dremio.conf` of the ConfigMap labelled `app.kubernetes.io/name: dremio`, "
+    "no key named like a credential (`keyStorePassword`, `trustStorePassword`, `...secret`, `...token`) has a "
+    "literal as its effective value, read as HOCON with the environment's variables unset (the last assignment "
+    "wins, and a `${?VAR}` whose variable is unset keeps the value before it).",
     Severity.CRITICAL,
     ["access", "encryption"],
-    "Move the credential into the resource's secret_config input.",
+    "Move the credential into the resource's secret_config input; in dremio.conf, write `${?VAR}` and fill the "
+    "variable from a Secret.",
     _validate_plaintext,
 )
 

@@ -17,7 +17,7 @@ from typing import Any
 
 from pulumi_policy import Severity
 
-from .common import UNKNOWN, known, resource_policy
+from .common import UNKNOWN, known, resource_policy, url_passwords
 
 CONFIG_FILE = "superset_config.py"
 CARRIERS = {"kubernetes:core/v1:ConfigMap": ("data", "ConfigMap"),
@@ -32,6 +32,10 @@ KNOWN_DEFAULT_KEYS = {
     "YOUR_OWN_RANDOM_GENERATED_SECRET_KEY",
 }
 WRITES = ("allow_dml", "allow_ctas", "allow_cvas", "allow_file_upload")
+# What Superset writes in place of a stored password when it shows a URI, and keeps the stored one for when a URI
+# comes back with it (`PASSWORD_MASK`, apache/superset/superset/constants.py, and `Database.set_sqlalchemy_uri` in
+# superset/models/core.py): a URI so written carries no password.
+PASSWORD_MASK = "X" * 10
 
 
 def _config_text(args: Any) -> tuple[str, str] | None:
@@ -255,5 +259,34 @@ disallow_database_writes = resource_policy(
 )
 
 
+def _validate_uri_credentials(args, report_violation) -> None:
+    if args.resource_type != DATABASE:
+        return
+    uri = known(args.props, "uri")
+    if not isinstance(uri, str):
+        return
+    leaked = [found for found in url_passwords(uri) if f":{PASSWORD_MASK}@" not in uri]
+    if leaked:
+        name = known(args.props, "name")
+        report_violation(f"Superset database '{name if isinstance(name, str) else args.name}' has a password inside "
+                         f"its `uri` ({', '.join(leaked)}), where Superset's API, its exports and the stack's state "
+                         "show it; drop the password from the URI (`user@host`) and pass it in the database's secret "
+                         "`password` input.")
+
+
+disallow_uri_credentials = resource_policy(
+    "superset-database-disallow-url-credentials",
+    "DP-SS-010",
+    "Superset's database URIs carry no password",
+    "No Superset `Database` has a literal password inside its SQLAlchemy `uri` (`scheme://user:password@host`); "
+    "the password travels in the secret `password` input. A URI without a password, with an empty one, or with "
+    f"Superset's mask `{PASSWORD_MASK}` (Superset keeps the stored password) carries none.",
+    Severity.CRITICAL,
+    ["access", "encryption"],
+    "Write the URI as `scheme://user@host:port/...` and give the password to the Database's `password` input.",
+    _validate_uri_credentials,
+)
+
+
 POLICIES = [configure_secret_key, enable_talisman, require_secure_cookies, disallow_admin_registration,
-            disallow_database_writes]
+            disallow_database_writes, disallow_uri_credentials]

@@ -10,6 +10,7 @@ from . import (
                kubernetes,
                lakehouse,
                logs,
+               logs_audit,
                matrix,
                metadata,
                presentation,
@@ -19,5 +20,6 @@ from . import (
 
 PACK_NAME = "dataplatform-policies"
 POLICIES = [*storage_aws.POLICIES, *storage_minio.POLICIES, *kubernetes.POLICIES, *metadata.POLICIES, *logs.POLICIES,
-            *lakehouse.POLICIES, *ingestion.POLICIES, *presentation.POLICIES, *access.POLICIES, *matrix.POLICIES,
+            *logs_audit.POLICIES, *lakehouse.POLICIES, *ingestion.POLICIES, *presentation.POLICIES, *access.POLICIES,
+            *matrix.POLICIES,
             *identity.POLICIES, *allow_list.POLICIES]

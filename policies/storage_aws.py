@@ -14,13 +14,14 @@ from pulumi_policy import Severity
 
 from .common import (
     AUDIT_BUCKET_ROLES,
+    AUDIT_BUCKETS_SETTING,
     AWS_BUCKET,
     MIN_AUDIT_DAYS,
     UNKNOWN,
     as_list,
-    bucket_role,
     companions,
     has_key,
+    is_audit_bucket,
     items,
     known,
     label,
@@ -64,6 +65,7 @@ AUDIT_CONFIG = {
         "default": AUDIT_BUCKET_ROLES,
         "description": "Bucket roles (the `dataplatform:role` tag) that hold audit trails.",
     },
+    "auditBuckets": AUDIT_BUCKETS_SETTING,
     "minDays": {
         "type": "integer",
         "minimum": 1,
@@ -356,7 +358,8 @@ configure_noncurrent_expiry = stack_policy(
 
 def _audit_buckets(args):
     roles = setting(args, "auditRoles", AUDIT_BUCKET_ROLES)
-    return [bucket for bucket in _buckets(args) if bucket_role(bucket.props, roles) in roles]
+    names = setting(args, "auditBuckets", [])
+    return [bucket for bucket in _buckets(args) if is_audit_bucket(bucket.props, roles, names)]
 
 
 def _validate_log_retention(args, report_violation) -> None:
@@ -377,8 +380,8 @@ configure_log_retention = stack_policy(
     "aws-s3-bucket-configure-log-retention",
     "DP-S3-010",
     "Audit buckets keep objects for at least the audit period",
-    "On buckets whose role is an audit role (`logs`, `access-logs`), no enabled lifecycle rule expires current "
-    "objects before `minDays` (90).",
+    "On audit buckets (a physical name of `auditBuckets`, the stack's facts, or a role of `auditRoles`: `logs`, "
+    "`access-logs`), no enabled lifecycle rule expires current objects before `minDays` (90).",
     Severity.HIGH,
     ["audit", "retention"],
     "Raise the bucket's lifecycle expiration to at least the audit period (90 days).",
@@ -416,7 +419,8 @@ enable_object_lock = stack_policy(
     "aws-s3-bucket-enable-object-lock",
     "DP-S3-011",
     "Audit buckets lock objects in COMPLIANCE mode",
-    "Buckets whose role is an audit role set `objectLockEnabled` and have a `BucketObjectLockConfiguration` "
+    "Audit buckets (a physical name of `auditBuckets` or a role of `auditRoles`) set `objectLockEnabled` and have a "
+    "`BucketObjectLockConfiguration` "
     "whose default retention is `COMPLIANCE` for at least `minDays` (90).",
     Severity.HIGH,
     ["audit", "retention"],

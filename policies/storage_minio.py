@@ -13,11 +13,12 @@ from pulumi_policy import Severity
 
 from .common import (
     AUDIT_BUCKET_ROLES,
+    AUDIT_BUCKETS_SETTING,
     MIN_AUDIT_DAYS,
     MINIO_BUCKET,
-    bucket_role,
     companions,
     has_key,
+    is_audit_bucket,
     items,
     known,
     label,
@@ -129,9 +130,10 @@ def _expiry_days(expiration) -> float | None:
 
 def _validate_log_retention(args, report_violation) -> None:
     roles = setting(args, "auditRoles", AUDIT_BUCKET_ROLES)
+    names = setting(args, "auditBuckets", [])
     min_days = int(setting(args, "minDays", MIN_AUDIT_DAYS))
     for bucket in _buckets(args):
-        if bucket_role(bucket.props, roles) not in roles:
+        if not is_audit_bucket(bucket.props, roles, names):
             continue
         rules = _enabled_rules(args, bucket)
         dated = [
@@ -151,8 +153,8 @@ configure_log_retention = stack_policy(
     "minio-s3-bucket-configure-log-retention",
     "DP-MINIO-004",
     "MinIO audit buckets keep objects for at least the audit period",
-    "On buckets whose role (the name's `-<role>` suffix) is an audit role, no enabled ILM rule expires objects "
-    "before `minDays` (90) or on a fixed date.",
+    "On audit buckets (a physical name of `auditBuckets`, the stack's facts, or a role of `auditRoles`, the name's "
+    "`-<role>` suffix), no enabled ILM rule expires objects before `minDays` (90) or on a fixed date.",
     Severity.HIGH,
     ["audit", "retention"],
     "Set the bucket's ILM expiration to at least the audit period, as `<days>d`.",
@@ -164,6 +166,7 @@ configure_log_retention = stack_policy(
             "default": AUDIT_BUCKET_ROLES,
             "description": "Bucket roles that hold audit trails (matched against the bucket name's suffix).",
         },
+        "auditBuckets": AUDIT_BUCKETS_SETTING,
         "minDays": {
             "type": "integer",
             "minimum": 1,

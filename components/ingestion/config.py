@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, model_validator
 
+from infra.model.errors import InputError, Problem, mask_url_passwords, url_password
 from infra.model.sections import (
     AWS_REGION,
     HOST,
@@ -68,6 +69,17 @@ class SourceEndpointSettings(Section):
         "(`credentials.api_key`). Set each as a secret: "
         "`pulumi config set --secret --path 'dataplatform:ingestion.sources.<name>.secrets.<field>'`.",
     )
+
+    @model_validator(mode="after")
+    def _no_credentials_in_url(self) -> SourceEndpointSettings:
+        # A password inside the URL would sit in plain text in the stack file, the state and the connector's
+        # configuration; the source's secret goes under `password` or `secrets`, set encrypted.
+        if self.url is not None and url_password(self.url):
+            raise InputError(Problem(
+                "url", "a password inside the URL (`https://user:password@host`) is a secret in plain text: remove "
+                "it from the URL and set it encrypted under `password` (csv_files) or `secrets` (rest_api) with "
+                "`pulumi config set --secret --path`", mask_url_passwords(self.url)))
+        return self
 
 
 # Per catalog source kind: the keys of `ingestion.sources.<name>` it needs, and those it may have besides.

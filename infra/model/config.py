@@ -18,7 +18,7 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, ValidationError, model_validator
+from pydantic import Field, SecretStr, ValidationError, model_validator
 
 from components.ingestion.config import IngestionSettings
 from components.lakehouse.config import LakehouseSettings
@@ -307,13 +307,16 @@ def stack_origin(stack: str) -> str:
 
 
 def parse_stack_config(values: dict[str, Any], stack: str, origin: str | None = None,
-                       secret_keys: Collection[str] | None = None) -> StackConfig:
+                       secret_keys: Collection[str] | None = None,
+                       secret_paths: Collection[str] | None = None) -> StackConfig:
     """Validate project-namespace config values (keys without the `<project>:` prefix).
 
     Structured values may arrive as JSON strings, as the engine passes them to programs. Every problem is reported
     at once, one line each, as `Pulumi.<stack>.yaml: dataplatform:<key.path>: <what is allowed> (got <value>)`.
     `secret_keys`: the keys the engine holds encrypted (`<project>:<key>`, as `pulumi config set --secret` leaves
-    them); given, a secret of the config in plain text is a problem too.
+    them); given, a secret of the config in plain text is a problem too. `secret_paths`: the `secure:` leaves of
+    the stack file (`<project>:<key>.<path>`, what the offline tiers read from it); given, each secret must be one
+    of them, so a plain-text secret beside an encrypted one under the same top-level key is refused as well.
     """
     origin = origin or stack_origin(stack)
     prefix = f"{PROJECT}:"
@@ -333,19 +336,45 @@ def parse_stack_config(values: dict[str, Any], stack: str, origin: str | None = 
         config = StackConfig.model_validate(document)
     except ValidationError as error:
         raise config_error(origin, validation_problems(error, document), prefix) from None
-    if secret_keys is not None:
-        plain = plaintext_secrets(config, secret_keys)
+    if secret_keys is not None or secret_paths is not None:
+        plain = plaintext_secrets(config, secret_keys or (), secret_paths)
         if plain:
             raise config_error(origin, plain, prefix)
     return config
 
 
-def plaintext_secrets(config: StackConfig, secret_keys: Collection[str]) -> list[Problem]:
-    """Secrets of the config whose key the engine does not hold encrypted. With `--path`, Pulumi encrypts the value
-    and marks its whole top-level key secret, which is all a program is told: a key holding a secret must be one."""
+def secret_paths(config: StackConfig) -> list[str]:
+    """The key paths (under `dataplatform:`) of every secret the config holds: the alerting receivers' and every
+    other value the model types as a secret (a source's password or connector secrets)."""
+    found = list(config.alerting.secret_paths())
+
+    def walk(node: Any, path: str) -> None:
+        if isinstance(node, SecretStr):
+            if path not in found:
+                found.append(path)
+        elif isinstance(node, dict):
+            for key, item in node.items():
+                walk(item, f"{path}.{key}" if path else str(key))
+        elif isinstance(node, list):
+            for index, item in enumerate(node):
+                walk(item, f"{path}[{index}]")
+
+    walk(config.model_dump(by_alias=True, exclude={"stack"}), "")
+    return found
+
+
+def plaintext_secrets(config: StackConfig, secret_keys: Collection[str],
+                      secure_paths: Collection[str] | None = None) -> list[Problem]:
+    """Secrets of the config the stack file does not hold encrypted. With `--path`, Pulumi encrypts the value and
+    marks its whole top-level key secret, which is all a program is told: a key holding a secret must be one. Given
+    the file's `secure:` leaves (`secure_paths`), each secret must be one of them."""
     problems = []
-    for path in config.alerting.secret_paths():
-        if f"{PROJECT}:{path.split('.', 1)[0]}" not in secret_keys:
+    for path in secret_paths(config):
+        if secure_paths is not None:
+            plain = f"{PROJECT}:{path}" not in secure_paths
+        else:
+            plain = f"{PROJECT}:{path.split('.', 1)[0]}" not in secret_keys
+        if plain:
             problems.append(Problem(path, "a secret in plain text in the stack file: set it encrypted with "
                                     + secret_command(path, path.rsplit(".", 1)[-1])))
     return problems

@@ -9,6 +9,7 @@ in the catalog (list items by their `name`, never by position).
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -51,12 +52,28 @@ class InputError(ValueError):
         self.problems = problems
 
 
+# The password of a URL's user information (`scheme://user:password@host`).
+URL_PASSWORD = re.compile(r"(?P<head>[a-z][a-z0-9+.-]*://[^\s/?#@:]*:)(?P<password>[^\s/?#]+)"
+                          r"(?=@[^\s/?#@]*(?:[/?#\s]|$))", re.IGNORECASE)
+
+
+def url_password(text: str) -> bool:
+    """Whether `text` holds a URL with a password in it."""
+    return bool(URL_PASSWORD.search(text))
+
+
+def mask_url_passwords(text: str) -> str:
+    """`text` with the password of every URL in it replaced by `****`, so a message never shows one."""
+    return URL_PASSWORD.sub(lambda match: f"{match['head']}****", text)
+
+
 def shown(value: Any) -> str:
-    """A value as the user wrote it: strings quoted, booleans and null as in YAML, lists and numbers as JSON."""
+    """A value as the user wrote it: strings quoted, booleans and null as in YAML, lists and numbers as JSON; a
+    URL's password masked."""
     if isinstance(value, SecretStr):
         return "[secret]"
     if isinstance(value, str):
-        return repr(value)
+        return repr(mask_url_passwords(value))
     if value is None or isinstance(value, bool | int | float | list):
         try:
             return json.dumps(value)

@@ -30,16 +30,18 @@ class Inputs:
 
 
 def validate_inputs(values: dict[str, Any], stack: str, catalog_path: Path | None = None,
-                    secret_keys: Collection[str] | None = None) -> Inputs:
+                    secret_keys: Collection[str] | None = None,
+                    secret_paths: Collection[str] | None = None) -> Inputs:
     """Validate the project-namespace config `values` of `stack` and the catalog, alone and together; with
-    `secret_keys` (the engine's encrypted keys), a secret given in plain text is refused too.
+    `secret_keys` (the engine's encrypted keys) or `secret_paths` (the stack file's `secure:` leaves), a secret
+    given in plain text is refused too.
 
     Raises ConfigError listing the problems of the stack file, then those of the catalog, then those between them.
     """
     errors: list[str] = []
     config = catalog = None
     try:
-        config = parse_stack_config(values, stack, secret_keys=secret_keys)
+        config = parse_stack_config(values, stack, secret_keys=secret_keys, secret_paths=secret_paths)
     except ConfigError as error:
         errors.append(str(error))
     path = catalog_path or catalog_module.CATALOG_PATH

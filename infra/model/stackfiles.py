@@ -31,6 +31,9 @@ class StackSettings:
     stack: str
     config: dict[str, str] = field(default_factory=dict)  # "<namespace>:<key>" -> engine string form
     secret_keys: tuple[str, ...] = ()
+    secret_paths: tuple[str, ...] = ()
+    """Every `secure:` value of the file by its full path (`<namespace>:<key>.<path>`, list items by index): which
+    leaves the file holds encrypted, where the engine only tells a program which top-level keys hold one."""
 
     def with_overrides(self, overrides: dict[str, Any]) -> StackSettings:
         """A copy with `<namespace>:<key>` values replaced (None removes the key); values in YAML form."""
@@ -40,7 +43,8 @@ class StackSettings:
                 merged.pop(key, None)
             else:
                 merged[key] = engine_string(value)
-        return StackSettings(self.project, self.stack, merged, self.secret_keys)
+        kept = tuple(path for path in self.secret_paths if path.split(".", 1)[0] not in overrides)
+        return StackSettings(self.project, self.stack, merged, self.secret_keys, kept)
 
 
 def engine_string(value: Any) -> str:
@@ -89,6 +93,7 @@ def load_stack(stack: str, root: Path = REPO_ROOT) -> StackSettings:
 
     values: dict[str, str] = {}
     secret_keys: list[str] = []
+    secret_paths: list[str] = []
     for key, value in raw.items():
         if ":" not in str(key):
             raise ConfigError(f"{path.name}: {key}: config keys need a namespace, e.g. {name}:{key}")
@@ -98,6 +103,7 @@ def load_stack(stack: str, root: Path = REPO_ROOT) -> StackSettings:
         values[key] = engine_string(plain)
         if secret:
             secret_keys.append(key)
+            secret_paths += _secure_paths(value, str(key))
 
     for short, spec in (project.get("config") or {}).items():
         key = short if ":" in short else f"{name}:{short}"
@@ -115,7 +121,18 @@ def load_stack(stack: str, root: Path = REPO_ROOT) -> StackSettings:
             raise ConfigError(
                 f"{path.name}: {key}: Pulumi.yaml declares type {declared} (got {raw[key]!r})"
             )
-    return StackSettings(name, stack, values, tuple(sorted(secret_keys)))
+    return StackSettings(name, stack, values, tuple(sorted(secret_keys)), tuple(sorted(secret_paths)))
+
+
+def _secure_paths(value: Any, path: str) -> list[str]:
+    """The paths of the `{secure: ...}` values inside `value` (itself at `path`)."""
+    if isinstance(value, dict):
+        if set(value) == {"secure"}:
+            return [path]
+        return [found for key, item in value.items() for found in _secure_paths(item, f"{path}.{key}")]
+    if isinstance(value, list):
+        return [found for index, item in enumerate(value) for found in _secure_paths(item, f"{path}[{index}]")]
+    return []
 
 
 def _without_ciphertext(value: Any) -> tuple[Any, bool]:

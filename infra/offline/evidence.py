@@ -119,6 +119,17 @@ def results(recording: Recording, report: GateReport, reads: dict[str, list[str]
                     rows[urn] = {"status": "pass", "details": []}
                 elif reason.startswith(EXEMPT_PREFIX):
                     rows[urn] = {"status": "exempt", "details": [reason[len(EXEMPT_PREFIX):]]}
+            # An exemption narrowed to named checks: the policy judged the resource on its other checks; it is
+            # exempt where those pass (a failure of another check is reported as a fail below).
+            narrowed = {key: entry for key, entry in honoured.get(name, {}).items() if entry.get("checks")}
+            for urn in every:
+                parent = parents.get(urn) or ""
+                entry = narrowed.get(resource_key(urn)) or (
+                    narrowed.get(resource_key(parent)) if resource_key(parent).startswith(f"{RELEASE}::") else None)
+                if entry and rows.get(urn, {}).get("status") == "pass":
+                    rows[urn] = {"status": "exempt", "details": [
+                        f"{entry['reason']} (until {entry['expires']}; checks {', '.join(entry['checks'])} only, "
+                        "the policy's other checks pass)"]}
         else:
             exempt = honoured.get(name, {})
             for urn in reads.get(name, []):
@@ -234,7 +245,8 @@ def run(stack: str, out: Path, on: datetime.date, preview: bool = False, root: P
         base.with_suffix(suffix).unlink(missing_ok=True)
     try:
         settings = load_stack(stack, root)
-        validate_inputs(project_values(settings.config, PROJECT), stack, secret_keys=settings.secret_keys)
+        validate_inputs(project_values(settings.config, PROJECT), stack, secret_keys=settings.secret_keys,
+                        secret_paths=settings.secret_paths)
     except ConfigError as error:
         print(f"evidence {stack}: configuration error\n{error}", file=sys.stderr)
         return EXIT_CONFIG

@@ -296,7 +296,10 @@ def judge(mutant: Mutant, workspace: Workspace) -> Verdict:
     catalog = workspace.write(mutant)
     try:
         settings = load_stack(mutant.stack, workspace.project)
-        validate_inputs(project_values(settings.config, PROJECT), mutant.stack, catalog)
+        # The stack file's encrypted keys and leaves, as the plan validates them: a secret written in plain text
+        # is refused here too.
+        validate_inputs(project_values(settings.config, PROJECT), mutant.stack, catalog,
+                        secret_keys=settings.secret_keys, secret_paths=settings.secret_paths)
     except ConfigError as error:
         message = str(error)
         if not mutant.named_in(message):

@@ -194,7 +194,8 @@ def run(stack: str, out: Path, preview: bool, quiet: bool = False, root: Path = 
 
     try:
         settings = load_stack(stack, root)
-        validate_inputs(project_values(settings.config, PROJECT), stack, secret_keys=settings.secret_keys)
+        validate_inputs(project_values(settings.config, PROJECT), stack, secret_keys=settings.secret_keys,
+                        secret_paths=settings.secret_paths)
     except ConfigError as error:
         print(f"plan {stack}: configuration error\n{error}", file=sys.stderr)
         return EXIT_CONFIG

@@ -247,9 +247,16 @@ def _listed(settings: Mapping[str, Any]) -> dict[tuple[str, str, str], dict[str,
     return found
 
 
+def _checks(entry: Mapping[str, Any]) -> frozenset[str] | None:
+    """The named checks an exemption covers; None: the whole policy."""
+    given = entry.get("checks")
+    return frozenset(str(check) for check in given) if isinstance(given, list) and given else None
+
+
 def allow_list_changes(old: Enforcement, new: Enforcement, config: str,
                        exemptable: Mapping[str, bool]) -> list[dict[str, Any]]:
-    """Every exemption and exception added, removed, extended, shortened or re-worded in the allow-list."""
+    """Every exemption and exception added, removed, extended, shortened, widened or narrowed (its named checks) or
+    re-worded in the allow-list."""
     before, after = _listed(old.settings.get(ALLOW_LIST, {})), _listed(new.settings.get(ALLOW_LIST, {}))
     changes = []
     for key in sorted(before.keys() | after.keys()):
@@ -273,6 +280,14 @@ def allow_list_changes(old: Enforcement, new: Enforcement, config: str,
                             "weakens": later and honoured,
                             "text": f"{kind} for {target} {'extended' if later else 'shortened'}: expires "
                                     f"{was.get('expires')} -> {now.get('expires')}{note} ({config})"})
+        elif _checks(now) != _checks(was):
+            wider = _checks(now) is None or (_checks(was) is not None and not _checks(now) <= _checks(was))
+            shown = {side: "all checks" if found is None else ", ".join(sorted(found))
+                     for side, found in (("was", _checks(was)), ("now", _checks(now)))}
+            changes.append({**change, "kind": f"{kind}-{'widened' if wider else 'narrowed'}",
+                            "weakens": wider and honoured,
+                            "text": f"{kind} for {target} {'widened' if wider else 'narrowed'}: {shown['was']} -> "
+                                    f"{shown['now']}{note} ({config})"})
         elif now != was:
             changes.append({**change, "kind": f"{kind}-reason", "weakens": False,
                             "text": f"{kind} for {target}: reason \"{was.get('reason', '')}\" -> "

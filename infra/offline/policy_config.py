@@ -29,10 +29,11 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from components.logs.spec import families
+from components.logs.spec import READER_ROLE, WRITER_ROLE, families
 from components.storage.access import AUDIT_BUCKETS
 from infra.model.charts import CHARTS, ChartPaths
 from infra.model.config import StackConfig, parse_stack_config, project_values
+from infra.model.naming import bucket_name
 from infra.model.sections import MIN_AUDIT_DAYS_PROD
 from infra.model.stackfiles import load_stack
 from infra.offline.gate.probe import exemptable_policies
@@ -66,21 +67,28 @@ def charts_settings(charts: Mapping[str, ChartPaths] = CHARTS) -> dict[str, dict
     }
 
 
-def audit_settings(stage: str, audit_days: int | None = None) -> dict[str, dict[str, Any]]:
+def audit_settings(stage: str, audit_days: int | None = None,
+                   audit_buckets: list[str] | None = None) -> dict[str, dict[str, Any]]:
     """Policy id -> the audit facts its settings carry; `minDays` only where the stage has a minimum, and for the
-    snapshot rule the stack's `retention.auditDays` when given."""
+    snapshot rule the stack's `retention.auditDays` when given; `auditBuckets`, the physical names of the stack's
+    audit buckets, when given (the bucket policies then judge those buckets whatever their role tag says)."""
     minimum = {"minDays": MIN_AUDIT_DAYS_PROD} if stage == "prod" else {}
-    buckets = {**minimum, "auditRoles": list(AUDIT_BUCKETS)}
+    buckets = {**minimum, "auditRoles": list(AUDIT_BUCKETS),
+               **({"auditBuckets": list(audit_buckets)} if audit_buckets is not None else {})}
     audit_families = [family for family in families(1, 1) if family.audit]
     indices = {**minimum, "auditPolicies": [family.name for family in audit_families]}
-    snapshots = {**({"minDays": audit_days} if audit_days is not None else {}),
-                 "auditIndices": [family.pattern for family in audit_families]}
+    patterns = [family.pattern for family in audit_families]
+    snapshots = {**({"minDays": audit_days} if audit_days is not None else {}), "auditIndices": patterns}
     return {
         "aws-s3-bucket-configure-log-retention": buckets,
         "aws-s3-bucket-enable-object-lock": buckets,
         "minio-s3-bucket-configure-log-retention": buckets,
         "elasticsearch-ilm-configure-audit-retention": indices,
         "elasticsearch-cluster-require-snapshots": snapshots,
+        "aws-iam-policy-require-append-only-audit-writes": {
+            key: value for key, value in buckets.items() if key in ("auditRoles", "auditBuckets")},
+        "elasticsearch-role-disallow-audit-tampering": {"auditIndices": patterns, "auditWriters": [WRITER_ROLE]},
+        "elasticsearch-role-disallow-audit-reads": {"auditIndices": patterns, "auditReaders": [READER_ROLE]},
     }
 
 
@@ -100,17 +108,24 @@ def stack_config(stack: str) -> StackConfig:
     return parse_stack_config(project_values(load_stack(stack).config), stack)
 
 
+def audit_bucket_names(stack: str) -> list[str]:
+    """The physical names of the stack's audit buckets (`<namePrefix>-<stack>-<role>`, infra/model/naming.py)."""
+    config = stack_config(stack)
+    return [bucket_name(config.name_prefix, config.stack, role) for role in AUDIT_BUCKETS]
+
+
 def generate(document: Mapping[str, Any], charts: Mapping[str, ChartPaths] = CHARTS,
              stage: str = "prod", audit_days: int | None = None,
              exemptable: Mapping[str, bool] | None = None,
-             matrix: Mapping[str, Mapping[str, Any]] | None = None) -> dict[str, Any]:
+             matrix: Mapping[str, Mapping[str, Any]] | None = None,
+             audit_buckets: list[str] | None = None) -> dict[str, Any]:
     """`document` with the program's facts written into the settings they own; the rest kept. `exemptable`: which
     policies the pack lets be exempted (default: asked of the pack); `matrix`: the role-to-layer matrix settings
     (infra/offline/role_matrix.py), none when not given."""
     exemptable = exemptable if exemptable is not None else exemptable_policies(PACK_DIR)
     result: dict[str, Any] = {}
     settings: dict[str, dict[str, Any]] = {name: {"charts": value} for name, value in charts_settings(charts).items()}
-    for name, facts in audit_settings(stage, audit_days).items():
+    for name, facts in audit_settings(stage, audit_days, audit_buckets).items():
         settings.setdefault(name, {}).update(facts)
     for name, facts in (matrix or {}).items():
         settings.setdefault(name, {}).update(facts)
@@ -177,7 +192,8 @@ def expected(path: Path, exemptable: Mapping[str, bool] | None = None) -> str:
     """What `path` (`<stack>.json`) should contain: the file as it is, with the program's facts written in."""
     config = stack_config(path.stem)
     return render(generate(json.loads(path.read_text()), stage=config.stage, audit_days=config.retention.audit_days,
-                           exemptable=exemptable, matrix=matrix_settings(config)))
+                           exemptable=exemptable, matrix=matrix_settings(config),
+                           audit_buckets=audit_bucket_names(path.stem)))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -86,6 +86,34 @@ def test_a_secret_in_plain_text_is_refused_without_showing_it(tmp_path, capsys, 
     assert WEBHOOK_URL not in "\n".join(lines) and "relay-password" not in "\n".join(lines)
 
 
+def test_a_plain_secret_beside_an_encrypted_one_under_the_same_key_is_refused(tmp_path, capsys):
+    """The engine marks the whole top-level key secret when any leaf of it is; the plan reads the file's own
+    `secure:` leaves, so a plain-text webhook next to the encrypted mail password is still refused."""
+    document = dev_with({"receivers": {"team": mail(), "oncall": {"webhook": {"url": WEBHOOK_URL}}},
+                         "routes": {"critical": ["oncall"], "warning": ["team"]}},
+                        {"alert-webhook": ["0.0.0.0/0"], "smtp": ["198.51.100.25/32"]})
+    lines = plan_refusal(tmp_path, capsys, document)
+    assert lines == [
+        f"Pulumi.dev.yaml: {KEY}.receivers.oncall.webhook.url: a secret in plain text in the stack file: set it "
+        "encrypted with `pulumi config set --secret --path 'dataplatform:alerting.receivers.oncall.webhook.url' "
+        "<url>`"]
+    assert WEBHOOK_URL not in "\n".join(lines)
+
+
+def test_a_password_inside_a_source_url_is_refused_masked(tmp_path, capsys):
+    document = stack_document("dev")
+    sources = document["config"][f"{PROJECT}:ingestion"]["sources"]
+    name = next(key for key, value in sources.items() if "url" in value and "configuration" in value)
+    sources[name]["url"] = "https://reader:s3cret-token@api.example.com/v1"
+    lines = plan_refusal(tmp_path, capsys, document)
+    assert lines == [
+        f"Pulumi.dev.yaml: {PROJECT}:ingestion.sources.{name}.url: a password inside the URL "
+        "(`https://user:password@host`) is a secret in plain text: remove it from the URL and set it encrypted "
+        "under `password` (csv_files) or `secrets` (rest_api) with `pulumi config set --secret --path` "
+        "(got 'https://reader:****@api.example.com/v1')"]
+    assert "s3cret-token" not in "\n".join(lines)
+
+
 def test_the_program_refuses_a_plain_secret_as_the_engine_marks_keys():
     """Under the engine the program learns which keys are secret from the engine itself, not from a file."""
     from infra.program import main

@@ -97,6 +97,24 @@ def test_every_kind_of_weakening_is_marked_and_strengthening_is_not():
     }
 
 
+def test_an_exemption_widened_to_more_checks_weakens_and_one_narrowed_does_not():
+    listed = {"policy": "a", "resource": "t::w", "reason": "why", "expires": "2027-03-01", "checks": ["root"]}
+
+    def diff(before: dict, after: dict) -> list[tuple[str, bool]]:
+        old, new = (plan_diff.Enforcement(levels={"a": "mandatory", "pack-exemption-require-allow-list": "mandatory"},
+                                          settings={"pack-exemption-require-allow-list": {"exemptions": [entry]}})
+                    for entry in (before, after))
+        return [(change["text"], change["weakens"])
+                for change in plan_diff.enforcement_changes("prod", old, new, doc(), doc(), {"a": True})]
+
+    config = "(policies/config/prod.json)"
+    whole = {key: value for key, value in listed.items() if key != "checks"}
+    assert diff(listed, whole) == [(f"exemption for `a` on `t::w` widened: root -> all checks {config}", True)]
+    assert diff(listed, {**listed, "checks": ["root", "capabilities"]}) == [
+        (f"exemption for `a` on `t::w` widened: root -> capabilities, root {config}", True)]
+    assert diff(whole, listed) == [(f"exemption for `a` on `t::w` narrowed: all checks -> root {config}", False)]
+
+
 def test_an_unreadable_pack_config_in_the_change_counts_as_a_weakening():
     changes = plan_diff.enforcement_changes("prod", plan_diff.Enforcement(), plan_diff.Enforcement(error="bad JSON"),
                                             doc(), doc(), {})

@@ -85,23 +85,44 @@ def test_committed_levels_are_unchanged_by_the_facts(path: Path) -> None:
             "aws-storage-require-deletion-protection": "disabled",
             "platform-data-require-protect": "disabled",
             "elasticsearch-ilm-configure-audit-retention": {"minDays": 30, "auditPolicies": ["platform-audit"]},
-            "aws-s3-bucket-configure-log-retention": {"auditRoles": ["logs", "access-logs"]},
-            "aws-s3-bucket-enable-object-lock": {"auditRoles": ["logs", "access-logs"]},
-            "minio-s3-bucket-configure-log-retention": {"auditRoles": ["logs", "access-logs"]},
+            "aws-s3-bucket-configure-log-retention": {"auditRoles": ["logs", "access-logs"], **buckets("dev")},
+            "aws-s3-bucket-enable-object-lock": {"auditRoles": ["logs", "access-logs"], **buckets("dev")},
+            "minio-s3-bucket-configure-log-retention": {"auditRoles": ["logs", "access-logs"], **buckets("dev")},
             "elasticsearch-cluster-require-snapshots": {"minDays": 30, "auditIndices": ["platform-audit-*"]},
+            **AUDIT_ROLES,
         },
         "prod": {
             "all": "mandatory",
-            "aws-s3-bucket-configure-log-retention": {"minDays": 90, "auditRoles": ["logs", "access-logs"]},
-            "aws-s3-bucket-enable-object-lock": {"minDays": 90, "auditRoles": ["logs", "access-logs"]},
-            "minio-s3-bucket-configure-log-retention": {"minDays": 90, "auditRoles": ["logs", "access-logs"]},
+            "aws-s3-bucket-configure-log-retention": {"minDays": 90, "auditRoles": ["logs", "access-logs"],
+                                                      **buckets("prod")},
+            "aws-s3-bucket-enable-object-lock": {"minDays": 90, "auditRoles": ["logs", "access-logs"],
+                                                 **buckets("prod")},
+            "minio-s3-bucket-configure-log-retention": {"minDays": 90, "auditRoles": ["logs", "access-logs"],
+                                                        **buckets("prod")},
             "kubernetes-image-require-digest": {"enforcementLevel": "advisory"},
             "aws-rds-instance-configure-backup-retention": {"minDays": 7},
             "elasticsearch-ilm-configure-audit-retention": {"minDays": 90, "auditPolicies": ["platform-audit"]},
             "elasticsearch-cluster-require-snapshots": {"minDays": 90, "auditIndices": ["platform-audit-*"]},
+            **AUDIT_ROLES,
         },
     }
+    levels[path.stem]["aws-iam-policy-require-append-only-audit-writes"] = {
+        "auditRoles": ["logs", "access-logs"], **buckets(path.stem)}
     assert kept == levels[path.stem]
+
+
+# The Elasticsearch roles that may append to and read the audit indices (components/logs/spec.py), in every stack.
+AUDIT_ROLES = {
+    "aws-iam-policy-require-append-only-audit-writes": {"auditRoles": ["logs", "access-logs"]},
+    "elasticsearch-role-disallow-audit-tampering": {"auditIndices": ["platform-audit-*"],
+                                                    "auditWriters": ["log-writer"]},
+    "elasticsearch-role-disallow-audit-reads": {"auditIndices": ["platform-audit-*"], "auditReaders": ["log-reader"]},
+}
+
+
+def buckets(stack: str) -> dict[str, list[str]]:
+    """The stack's audit buckets by physical name, as the facts give them to the bucket policies."""
+    return {"auditBuckets": [f"dataplatform-{stack}-logs", f"dataplatform-{stack}-access-logs"]}
 
 
 def test_every_policy_that_takes_chart_facts_gets_exactly_the_facts_it_declares() -> None:

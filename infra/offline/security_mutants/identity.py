@@ -106,6 +106,11 @@ MUTATIONS = [
     m("log-shipper-deletes-audit", P, "the log shipper may delete what it shipped to the audit buckets",
       statement_edited("platform-lake-log-shipper-s3", "AppendObjects", _add_action("s3:DeleteObject")),
       ("aws-iam-policy-require-append-only-audit-writes", "platform-lake-log-shipper-s3")),
+    m("log-shipper-deletes-audit-tag-renamed", P, "the access-log bucket's role tag is renamed and the log shipper "
+      "may delete in it (the audit policies know the bucket by name)",
+      together(setting("platform-lake-access-logs", "tags.dataplatform:role", "server-logs"),
+               statement_edited("platform-lake-log-shipper-s3", "AppendObjects", _add_action("s3:DeleteObject"))),
+      ("aws-iam-policy-require-append-only-audit-writes", "platform-lake-log-shipper-s3")),
     m("minio-log-shipper-deletes-audit", D, "the MinIO log shipper may delete audit objects",
       document("platform-lake-log-shipper-policy",
                lambda parsed: parsed["Statement"][0]["Action"].append("s3:DeleteObject")),

@@ -106,12 +106,12 @@ PROGRAM = [
     config("config-api-source-http", "the REST source is fetched over plain HTTP", "ingestion.sources.api.url",
            "http://api.apilayer.com/exchangerates_data", refused=True),
     config("config-api-source-password-in-url", "the REST source's URL carries a password",
-           "ingestion.sources.api.url", "https://user:s3cret@api.apilayer.com/exchangerates_data", refused=True,
-           missing="the config model accepts credentials inside a source URL and no policy reads them"),
+           "ingestion.sources.api.url", "https://user:s3cret@api.apilayer.com/exchangerates_data", refused=True),
     config("config-webhook-plaintext", "the on-call webhook URL (a credential) is written in plain text",
            "alerting.receivers.oncall-webhook.webhook.url", "https://hooks.example.com/T000/B000/XXXXXXXX",
-           refused=True, missing="the config validation the suite shares with `make config-mutants` is not given the "
-                                 "stack's encrypted keys, so a plain-text secret is accepted there"),
+           refused=True),
+    config("config-email-password-plaintext", "the team mailbox's SMTP password is written in plain text beside the "
+           "encrypted webhook", "alerting.receivers.team-email.email.password", "smtp-Pa55word", refused=True),
     catalog("catalog-analyst-reads-bronze", "the catalog gives the analyst bronze",
             lambda doc: _role(doc, "analyst")["reads"].append("bronze"),
             ("dremio-grants-require-least-privilege", "platform-lakehouse-grants-bronze"),

@@ -16,6 +16,8 @@ DEPLOYMENT, SERVICE, STATEFULSET = "kubernetes:apps/v1:Deployment", "kubernetes:
 OPERATOR = "prometheus:dp-monitoring/prometheus-operator"
 KSM = "prometheus:dp-monitoring/prometheus-kube-state-metrics"
 VALKEY = "redis:dp-presentation/redis"
+DAEMONSET = "kubernetes:apps/v1:DaemonSet"
+FLUENT_BIT = "fluent-bit:dp-logs/fluent-bit"
 
 
 def _object(type_: str, name: str, edit: Callable[[dict[str, Any]], None]) -> Callable[[Recording], None]:
@@ -71,6 +73,12 @@ RENDERED = [
       _object(STATEFULSET, VALKEY, _first_container(lambda container: container.setdefault("env", []).append(
           {"name": "VALKEY_PASSWORD", "value": "v4lk3y-pa55"}))),
       ("kubernetes-secret-disallow-plaintext", VALKEY)),
+    r("rendered-exempt-root-adds-capability", "the rendered Fluent Bit DaemonSet, whose release is exempt from the "
+      "restricted-pod policy's root and hostPath checks only, adds SYS_ADMIN",
+      _object(DAEMONSET, FLUENT_BIT, _first_container(
+          lambda container: container.setdefault("securityContext", {}).setdefault("capabilities", {}).__setitem__(
+              "add", ["SYS_ADMIN"]))),
+      ("kubernetes-pod-require-restricted-security", FLUENT_BIT)),
 ]
 
 MUTATIONS = RENDERED

@@ -192,11 +192,18 @@ AWS = [
     m("bucket-role-tag-removed", P, "the gold bucket loses its role tag",
       removing("platform-lake-gold", "tags.dataplatform:role"),
       ("aws-s3-bucket-require-role-tag", "platform-lake-gold")),
-    m("audit-bucket-role-tag-renamed", P, "the audit bucket's role tag is renamed, which hides it from the audit "
-      "retention policies", setting("platform-lake-logs", "tags.dataplatform:role", "log-archive"),
-      ("aws-s3-bucket-configure-log-retention", "platform-lake-logs"),
-      missing="the audit policies select audit buckets by the role tag alone; a renamed tag switches them off "
-              "(no policy ties the audit buckets to the bucket names the program declares)"),
+    m("audit-bucket-role-tag-renamed", P, "the audit bucket's role tag is renamed and its objects expire after 30 "
+      "days (a renamed tag no longer hides it from the audit policies, which know it by name)",
+      together(setting("platform-lake-logs", "tags.dataplatform:role", "log-archive"),
+               setting("platform-lake-logs-lifecycle", "rules.2.expiration", {"days": 30.0})),
+      ("aws-s3-bucket-configure-log-retention", "platform-lake-logs")),
+    m("audit-bucket-role-tag-dropped-lock-governance", P, "the audit bucket loses its role tag and its object lock "
+      "drops to GOVERNANCE mode",
+      together(removing("platform-lake-logs", "tags.dataplatform:role"),
+               setting("platform-lake-logs-object-lock", "rule",
+                       {"defaultRetention": {"mode": "GOVERNANCE", "days": 90.0}})),
+      ("aws-s3-bucket-enable-object-lock", "platform-lake-logs"),
+      ("aws-s3-bucket-require-role-tag", "platform-lake-logs")),
     m("iam-star-action", P, "the query engine's policy allows s3:*",
       statement_edited("platform-lake-query-engine-s3", "ReadObjects",
                        lambda item: item.__setitem__("Action", ["s3:*"])),
@@ -356,8 +363,14 @@ DREMIO = [
       text(DREMIO_CONFIG, ("data", "dremio.conf"),
            "services.flight.ssl.keyStorePassword: ${?DREMIO_KEYSTORE_PASSWORD}",
            "services.flight.ssl.keyStorePassword: \"s3cr3t-keystore\""),
-      ("kubernetes-secret-disallow-plaintext", DREMIO_CONFIG),
-      missing="no policy reads credentials inside dremio.conf (a literal keyStorePassword)"),
+      ("dremio-payload-disallow-plaintext-credentials", DREMIO_CONFIG)),
+    m("dremio-keystore-literal-fallback", P, "dremio.conf gives the keystore password as a literal on an early line, "
+      "before the environment substitution (HOCON keeps it whenever the variable is unset)",
+      text(DREMIO_CONFIG, ("data", "dremio.conf"),
+           "services.flight.ssl.keyStorePassword: ${?DREMIO_KEYSTORE_PASSWORD}",
+           "services.flight.ssl.keyStorePassword = changeit\n"
+           "services.flight.ssl.keyStorePassword: ${?DREMIO_KEYSTORE_PASSWORD}"),
+      ("dremio-payload-disallow-plaintext-credentials", DREMIO_CONFIG)),
 ]
 
 
@@ -386,8 +399,12 @@ SUPERSET = [
     m("superset-database-password-in-uri", P, "Superset's Dremio URI carries the password",
       inputs("platform-presentation-database-dremio", lambda document: document.__setitem__(
           "uri", document["uri"].replace("superset@", "superset:Sup3rs3t-pw@"))),
-      ("superset-database-disallow-url-credentials", "platform-presentation-database-dremio"),
-      missing="no policy reads credentials inside a Superset database URI (DP-SS-005 reads its flags only)"),
+      ("superset-database-disallow-url-credentials", "platform-presentation-database-dremio")),
+    m("superset-database-password-in-postgres-uri", P, "Superset's database moves to a PostgreSQL URI with its "
+      "password", setting("platform-presentation-database-dremio", "uri",
+                          "postgresql+psycopg2://superset:an0ther-pw@metadata.dp-metadata.svc:5432/reports"
+                          "?sslmode=verify-full"),
+      ("superset-database-disallow-url-credentials", "platform-presentation-database-dremio")),
     m("superset-talisman-off", P, "superset_config.py turns Talisman off",
       text(SUPERSET_CONFIG, ("data", "superset_config.py"), "TALISMAN_ENABLED = True", "TALISMAN_ENABLED = False"),
       ("superset-config-enable-talisman", SUPERSET_CONFIG)),
@@ -417,34 +434,44 @@ SUPERSET = [
     m("superset-gunicorn-no-tls", P, "Superset's gunicorn runs without its certificate",
       inputs(WORKLOADS, lambda document: document["spec"]["template"]["spec"]["containers"][0]["env"].__setitem__(
           -1, {"name": "GUNICORN_CMD_ARGS", "value": "--workers 4"})),
-      ("kubernetes-endpoint-require-tls", WORKLOADS),
-      missing="no policy reads GUNICORN_CMD_ARGS of the Superset web Deployment (a Deployment the program declares, "
-              "not a release, so DP-K8S-009 never sees it)"),
+      ("kubernetes-endpoint-require-tls", WORKLOADS)),
+    m("superset-gunicorn-certfile-emptied", P, "Superset's GUNICORN_CMD_ARGS gives the certificate, then an empty "
+      "--certfile later (the last occurrence wins)",
+      inputs(WORKLOADS, lambda document: document["spec"]["template"]["spec"]["containers"][0]["env"].__setitem__(
+          -1, {"name": "GUNICORN_CMD_ARGS",
+               "value": "--certfile=/app/tls/tls.crt --keyfile=/app/tls/tls.key --workers 4 --certfile="})),
+      ("kubernetes-endpoint-require-tls", WORKLOADS)),
 ]
 
 
 ELASTICSEARCH = [
-    m("es-reader-writes", P, "the log reader may index documents",
+    m("es-reader-writes", P, "the log reader may index documents (the audit indices among them)",
       inputs("platform-logs-role-reader",
              lambda document: document["role"]["indices"][0]["privileges"].append("index")),
       ("elasticsearch-role-require-read-only-readers", "platform-logs-role-reader"),
-      ("elasticsearch-role-require-catalog-access", "platform-logs-role-reader")),
+      ("elasticsearch-role-require-catalog-access", "platform-logs-role-reader"),
+      ("elasticsearch-role-disallow-audit-tampering", "platform-logs-role-reader")),
     m("es-role-all-indices", P, "the writer gets privileges on every index (*)",
       inputs("platform-logs-role-writer", _es_index_privileges(["*"], ["create_doc"])),
       ("elasticsearch-role-disallow-wildcard-privileges", "platform-logs-role-writer"),
       ("elasticsearch-role-require-catalog-access", "platform-logs-role-writer")),
     m("es-writer-all-on-audit", P, "the writer gets `all` on the audit indices",
       inputs("platform-logs-role-writer", _es_index_privileges(["platform-audit-*"], ["all"])),
-      ("elasticsearch-role-disallow-audit-tampering", "platform-logs-role-writer"),
-      missing="DP-ES-004 checks `all` on the index pattern `*` only; no policy limits the privileges on the audit "
-              "indices to append-only"),
+      ("elasticsearch-role-disallow-audit-tampering", "platform-logs-role-writer")),
     m("es-writer-deletes-audit", P, "the writer may delete audit documents",
       inputs("platform-logs-role-writer", _es_index_privileges(["platform-audit-*"], ["delete"])),
-      ("elasticsearch-role-disallow-audit-tampering", "platform-logs-role-writer"),
-      missing="no policy limits the privileges on the audit indices to append-only (create_doc, create_index)"),
+      ("elasticsearch-role-disallow-audit-tampering", "platform-logs-role-writer")),
+    m("es-writer-indexes-wider-pattern", P, "the writer may overwrite documents (`index`) on `platform-*`, which "
+      "takes the audit indices", inputs("platform-logs-role-writer", _es_index_privileges(["platform-*"], ["index"])),
+      ("elasticsearch-role-disallow-audit-tampering", "platform-logs-role-writer")),
     m("es-exporter-reads-audit", P, "the exporter's monitoring role reads the audit indices",
       inputs("platform-logs-role-exporter", _es_index_privileges(["platform-audit-*"], ["read"])),
-      ("elasticsearch-role-require-catalog-access", "platform-logs-role-exporter")),
+      ("elasticsearch-role-require-catalog-access", "platform-logs-role-exporter"),
+      ("elasticsearch-role-disallow-audit-reads", "platform-logs-role-exporter")),
+    m("es-exporter-reads-one-audit-day", P, "the exporter's role reads one day's audit index by its full name",
+      inputs("platform-logs-role-exporter", _es_index_privileges(["platform-audit-2026.11.30"], ["read"])),
+      ("elasticsearch-role-require-catalog-access", "platform-logs-role-exporter"),
+      ("elasticsearch-role-disallow-audit-reads", "platform-logs-role-exporter")),
     m("es-cluster-manage", P, "the writer gets cluster `manage`",
       inputs("platform-logs-role-writer", lambda document: document["role"]["cluster"].append("manage")),
       ("elasticsearch-role-disallow-wildcard-privileges", "platform-logs-role-writer"),
@@ -463,8 +490,11 @@ ELASTICSEARCH = [
     m("es-anonymous-access", P, "Elasticsearch gives anonymous users a role",
       setting("platform-logs-elasticsearch",
               ("spec", "nodeSets", "0", "config", "xpack.security.authc.anonymous.roles"), "log-reader"),
-      ("elasticsearch-cluster-disallow-anonymous-access", "platform-logs-elasticsearch"),
-      missing="no policy reads xpack.security.authc.anonymous.* in the ECK nodeSets' config"),
+      ("elasticsearch-cluster-disallow-anonymous-access", "platform-logs-elasticsearch")),
+    m("es-anonymous-access-nested", P, "Elasticsearch gives anonymous users superuser, written as nested mappings",
+      setting("platform-logs-elasticsearch", ("spec", "nodeSets", "0", "config", "xpack"),
+              {"security": {"authc": {"anonymous": {"username": "guest", "roles": ["superuser"]}}}}),
+      ("elasticsearch-cluster-disallow-anonymous-access", "platform-logs-elasticsearch")),
     m("es-unprotected", P, "the Elasticsearch cluster loses `protect`",
       option("platform-logs-elasticsearch", protect=False),
       ("platform-data-require-protect", "platform-logs-elasticsearch")),
@@ -546,6 +576,13 @@ KUBERNETES = [
           inputs(WORKLOADS, _container(lambda container: container["securityContext"].__setitem__(
               "readOnlyRootFilesystem", False)))),
       ("pack-exemption-require-allow-list", WORKLOADS), ("kubernetes-pod-require-restricted-security", WORKLOADS)),
+    m("k8s-exemption-root-only-adds-capability", P, "Fluent Bit, exempt from the restricted-pod policy's root and "
+      "hostPath checks only, also adds NET_ADMIN back",
+      setting("platform-runtime-fluent-bit", ("values", "securityContext", "capabilities", "add"), ["NET_ADMIN"]),
+      ("kubernetes-pod-require-restricted-security", "platform-runtime-fluent-bit")),
+    m("k8s-exemption-root-only-privileged", P, "Fluent Bit, exempt from the root and hostPath checks only, becomes "
+      "privileged", setting("platform-runtime-fluent-bit", ("values", "securityContext", "privileged"), True),
+      ("kubernetes-pod-require-restricted-security", "platform-runtime-fluent-bit")),
     m("k8s-no-limits", P, "Dremio's coordinator loses its resource limits",
       inputs(COORDINATOR, _container(lambda container: container.pop("resources", None))),
       ("kubernetes-container-require-resource-limits", COORDINATOR)),

@@ -53,6 +53,29 @@ def _load_balancer(annotations: dict) -> object:
     return inputs("platform-lakehouse-dremio-client-service", edit)
 
 
+def _gunicorn(value: str) -> object:
+    def edit(document):
+        env = document["spec"]["template"]["spec"]["containers"][0]["env"]
+        env[next(index for index, item in enumerate(env) if item["name"] == "GUNICORN_CMD_ARGS")] = {
+            "name": "GUNICORN_CMD_ARGS", "value": value}
+    return inputs(WORKLOADS, edit)
+
+
+def _uri(edit) -> object:
+    return inputs("platform-presentation-database-dremio", lambda document: document.__setitem__(
+        "uri", edit(document["uri"])))
+
+
+def _es_indices(role: str, entry: dict) -> object:
+    return appending(role, "role.indices", {"allow_restricted_indices": False, **entry})
+
+
+def _writer_privileges(privileges: list[str]) -> object:
+    def edit(document):
+        document["role"]["indices"][0]["privileges"] = privileges
+    return inputs("platform-logs-role-writer", edit)
+
+
 def _netpol(name: str, direction: str, rule: dict) -> object:
     def edit(document):
         document["spec"].setdefault(direction, []).append(rule)
@@ -191,6 +214,43 @@ SECURE = [
        statement_added("platform-lake-kms-policy", {
            "Sid": "AccountDescribes", "Effect": "Allow", "Principal": {"AWS": "111122223333"},
            "Action": "kms:DescribeKey", "Resource": "*"})),
+    ok("superset-uri-password-mask", "Superset's URI with Superset's own password mask (XXXXXXXXXX: Superset keeps the "
+       "stored password)", _uri(lambda uri: uri.replace("superset@", "superset:XXXXXXXXXX@"))),
+    ok("superset-uri-params-reordered", "Superset's Flight URI with its query parameters in another order",
+       _uri(lambda uri: uri.split("?")[0] + "?disableCertificateVerification=false&UseEncryption=true")),
+    ok("dremio-keystore-env-block", "the keystore password from `${?DREMIO_KEYSTORE_PASSWORD}` in a HOCON block "
+       "with `=`", text("platform-lakehouse-config", DREMIO_CONF,
+                        "services.flight.ssl.keyStorePassword: ${?DREMIO_KEYSTORE_PASSWORD}",
+                        "services.flight.ssl {\n  keyStorePassword = ${?DREMIO_KEYSTORE_PASSWORD}\n}")),
+    ok("dremio-keystore-env-over-env", "the keystore password from one variable, then from another (both from the "
+       "environment)", text("platform-lakehouse-config", DREMIO_CONF,
+                            "services.flight.ssl.keyStorePassword: ${?DREMIO_KEYSTORE_PASSWORD}",
+                            "services.flight.ssl.keyStorePassword: ${?KEYSTORE_PASSWORD}\n"
+                            "services.flight.ssl.keyStorePassword: ${?DREMIO_KEYSTORE_PASSWORD}")),
+    ok("gunicorn-args-reordered", "GUNICORN_CMD_ARGS with the key first, `--opt value` and another option between",
+       _gunicorn("--keyfile /app/tls/tls.key --workers 4 --certfile /app/tls/tls.crt")),
+    ok("gunicorn-args-empty-then-set", "GUNICORN_CMD_ARGS with an empty --certfile overridden by a later one",
+       _gunicorn("--certfile= --certfile=/app/tls/tls.crt --keyfile='/app/tls/tls.key'")),
+    ok("es-anonymous-without-roles", "an anonymous username with no roles (no anonymous access)",
+       inputs("platform-logs-elasticsearch", lambda document: document["spec"]["nodeSets"][0]["config"].update({
+           "xpack.security.authc.anonymous.username": "guest", "xpack.security.authc.anonymous.roles": []}))),
+    ok("es-writer-create-api", "the writer appends to the audit indices with `create` (the _create API) as well",
+       _writer_privileges(["create_doc", "create", "create_index"])),
+    ok("es-reader-one-audit-day", "the audit reader reads one day's audit index by its full name too",
+       _es_indices("platform-logs-role-reader", {"names": ["platform-audit-2026.11.30"], "privileges": ["read"]})),
+    ok("es-exporter-look-alike-index", "the exporter reads `platform-auditor-*`, a family the audit patterns do not "
+       "take", _es_indices("platform-logs-role-exporter",
+                           {"names": ["platform-auditor-*"], "privileges": ["monitor"]})),
+    ok("audit-bucket-tag-renamed-keeps-settings", "the audit bucket's role tag renamed, its retention and lock kept "
+       "(the audit policies know it by name)", setting("platform-lake-logs", "tags.dataplatform:role", "log-archive")),
+    ok("exempt-root-written-per-container", "Fluent Bit (exempt from the root and hostPath checks) runs as root by "
+       "its container's context only", removing("platform-runtime-fluent-bit", "values.podSecurityContext.runAsUser")),
+    ok("config-webhook-encrypted", "the on-call webhook set encrypted anew (another ciphertext)",
+       lambda stack, catalog: _config(stack, "alerting.receivers.oncall-webhook.webhook.url",
+                                      {"secure": "v1:another-ciphertext"}), layer="config"),
+    ok("config-source-url-with-port", "the REST source's URL with an explicit port and no credentials",
+       lambda stack, catalog: _config(stack, "ingestion.sources.api.url",
+                                      "https://api.apilayer.com:443/exchangerates_data"), layer="config"),
     ok("config-longer-backups", "the stack file keeps RDS backups 30 days",
        lambda stack, catalog: _config(stack, "metadata.backupRetentionDays", 30), layer="config"),
     ok("config-longer-dremio-backups", "the stack file keeps Dremio backups 180 days",
