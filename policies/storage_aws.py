@@ -638,7 +638,7 @@ def _validate_workload_trust(args, report_violation) -> None:
 
 configure_workload_trust = resource_policy(
     "aws-iam-role-configure-workload-trust",
-    "DP-IAM-002",
+    "DP-IAM-003",
     "A workload role trusts one service account of one namespace",
     "Every `aws:iam/role:Role` whose trust policy allows `sts:AssumeRoleWithWebIdentity` (or names an OIDC provider) "
     "allows it only from the cluster's OIDC provider, with `StringEquals` on the provider's `:sub` (exactly one "
@@ -696,7 +696,7 @@ def _validate_key_rotation(args, report_violation) -> None:
 
 configure_key_rotation = stack_policy(
     "aws-iam-access-key-configure-rotation",
-    "DP-IAM-003",
+    "DP-IAM-004",
     "Access keys that remain are rotated",
     f"Every `aws:iam/accessKey:AccessKey` belongs to an IAM user of the stack whose `{KEYS_ISSUED_TAG}` tag (the "
     "program's `storage.s3.accessKeysIssued`, which replaces the keys when it changes) is a date no later than the "

@@ -55,6 +55,10 @@ SETTING_KEYS: dict[str, tuple[str, ...]] = {
     ELASTICSEARCH: ("roles", "users"), FOREIGN_KEY_POLICY: ("accountIds",), FOREIGN_BUCKET_POLICY: ("accountIds",),
     FOREIGN_TRUST_POLICY: ("accountIds",),
 }
+# The settings above that name the program's own principals and resources (the rest, `accountIds`, name the stack's
+# AWS accounts, which the pack's test fixtures share with the prod stack).
+PRINCIPAL_KEYS: dict[str, tuple[str, ...]] = {
+    name: tuple(key for key in keys if key != "accountIds") for name, keys in SETTING_KEYS.items()}
 
 
 def _s3_grants(documents: Iterable[str]) -> dict[str, list[str]]:

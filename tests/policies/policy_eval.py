@@ -4,7 +4,7 @@ Properties go through the SDK's own deserialisation and unknown-checking proxy, 
 unknown at preview is reported as `SKIPPED` here, exactly where the server would skip it. Each policy's settings
 are its schema defaults, then the recording's stack config (`policies/config/<stack>.json`, which carries the
 program's facts such as the charts' hardening paths) without its exemptions and its role-to-layer matrix (they name
-the program's resources and principals, not the fixtures'), then the allow-list the test gives (exemptions and
+the program's resources and principals, not the fixtures'; the stack's accounts stay: the fixtures name prod's), then the allow-list the test gives (exemptions and
 exceptions and each policy's copy, as `make policy-config` writes them), then the test's overrides. Exemptions are
 judged on `EVALUATION_DATE`.
 """
@@ -28,7 +28,7 @@ from pulumi_policy.policy import _NotApplicableError  # what `args.not_applicabl
 from pulumi_policy.proxy import UnknownValueError, unknown_checking_proxy
 
 from infra.offline.harness import RecordedResource, Recording
-from infra.offline.role_matrix import SETTING_KEYS
+from infra.offline.role_matrix import PRINCIPAL_KEYS
 from policies.exemptions import ALLOW_LIST, DATE_SETTING, SETTING, slices
 from policies.registry import POLICIES
 
@@ -54,7 +54,7 @@ def stack_settings(stack: str) -> dict[str, dict[str, Any]]:
     document = json.loads((CONFIG_DIR / f"{stack}.json").read_text())
     return {
         name: {key: value for key, value in entry.items()
-               if key not in ("enforcementLevel", SETTING, "exceptions", *SETTING_KEYS.get(name, ()))}
+               if key not in ("enforcementLevel", SETTING, "exceptions", *PRINCIPAL_KEYS.get(name, ()))}
         for name, entry in document.items()
         if isinstance(entry, dict)
     }

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from infra.offline.harness import UNKNOWN, RecordedResource, Recording
-from infra.offline.role_matrix import SETTING_KEYS
+from infra.offline.role_matrix import PRINCIPAL_KEYS
 
 PROJECT = "dataplatform"
 PREFIX = "dataplatform"
@@ -66,7 +66,7 @@ def fixture_config(stack: str, allow_list: dict[str, list[dict[str, str]]] | Non
     """`<config_dir>/<stack>.json` with the allow-list naming the fixtures' resources instead of the program's:
     `allow_list`, by default for prod `S3_ALLOW_LIST` (the access-logs bucket exempt as in the program, every
     writer's access key an exception) and for dev none; without the role-to-layer matrix, which names the program's
-    principals (infra/offline/role_matrix.py)."""
+    principals (infra/offline/role_matrix.py); the stack's accounts stay (the fixtures name prod's)."""
     document = json.loads((config_dir / f"{stack}.json").read_text())
     allow_list = allow_list if allow_list is not None else S3_ALLOW_LIST if stack == "prod" else {}
     exemptions, exceptions = allow_list.get("exemptions", []), allow_list.get("exceptions", [])
@@ -74,7 +74,7 @@ def fixture_config(stack: str, allow_list: dict[str, list[dict[str, str]]] | Non
     for name, entry in document.items():
         if isinstance(entry, dict):
             entry = {key: value for key, value in entry.items()
-                     if key not in ("exemptions", "exceptions", *SETTING_KEYS.get(name, ()))}
+                     if key not in ("exemptions", "exceptions", *PRINCIPAL_KEYS.get(name, ()))}
             if not entry:
                 continue
         result[name] = entry

@@ -38,7 +38,7 @@ GOLD = "arn:aws:s3:::dataplatform-prod-gold"
 
 
 @pytest.mark.parametrize("statements", [
-    [allow(["s3:GetObject", "s3:GetObjectVersion"], [f"{BRONZE}/*", f"{GOLD}/*"])],
+    [allow(["s3:GetObject"], [f"{BRONZE}/*", f"{GOLD}/*"])],
     [allow("s3:getobject", f"{GOLD}/marts/*"), allow("S3:ListBucket", GOLD, "L")],
     [allow("s3:ListAllMyBuckets", "*"), {"Effect": "Deny", "Action": "s3:*", "Resource": "*"}],
     [allow("kms:Decrypt", "arn:aws:kms:eu-west-1:111122223333:key/k")],

@@ -445,7 +445,11 @@ CASES: dict[str, tuple[Callable[[Recording], Recording], set[tuple[str, str, str
     "fail_trust_web_identity_from_an_account": (
         trust(lambda st: st.__setitem__("Principal", {"AWS": "arn:aws:iam::444455556666:root"})),
         {(TRUST, "lake-log-shipper", "IAM role 'lake-log-shipper' trust statement 'ServiceAccountAssumesRole' "
-          f"allows sts:AssumeRoleWithWebIdentity to a principal that is not the cluster's OIDC provider; {TRUST_FIX}")},
+          f"allows sts:AssumeRoleWithWebIdentity to a principal that is not the cluster's OIDC provider; {TRUST_FIX}"),
+         ("aws-iam-role-trust-disallow-foreign-principals", "lake-log-shipper",
+          "IAM role trust policy 'lake-log-shipper' statement ServiceAccountAssumesRole allows principals of AWS "
+          "account(s) 444455556666, not the stack's (111122223333); share through the stack's own roles instead of "
+          "another account's.")},
     ),
     "fail_trust_unknown_at_preview": (
         set_input("lake-log-shipper", "assumeRolePolicy", UNKNOWN),
