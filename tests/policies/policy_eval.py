@@ -4,9 +4,9 @@ Properties go through the SDK's own deserialisation and unknown-checking proxy, 
 unknown at preview is reported as `SKIPPED` here, exactly where the server would skip it. Each policy's settings
 are its schema defaults, then the recording's stack config (`policies/config/<stack>.json`, which carries the
 program's facts such as the charts' hardening paths) without its exemptions and its role-to-layer matrix (they name
-the program's resources and principals, not the fixtures'; the stack's accounts stay: the fixtures name prod's), then the allow-list the test gives (exemptions and
-exceptions and each policy's copy, as `make policy-config` writes them), then the test's overrides. Exemptions are
-judged on `EVALUATION_DATE`.
+the program's resources and principals, not the fixtures'; the stack's accounts stay: the fixtures name prod's),
+then the allow-list the test gives (exemptions and exceptions and each policy's copy, as `make policy-config` writes
+them), then the test's overrides. Exemptions are judged on `EVALUATION_DATE`.
 """
 
 from __future__ import annotations

@@ -118,15 +118,16 @@ PROGRAM = [
             # The catalog alone does not widen access: the matrix in policies/config/prod.json (the security
             # team's file) still says what the analyst may reach on PostgreSQL, until `make policy-config` is run.
             *((PG_MATRIX, f"platform-metadata-{name}") for name in (
-                "default-analyst-data-engineer-bronze", "default-analyst-ingestion-bronze",
-                "default-analyst-migrator-bronze", "schema-analyst-bronze", "tables-analyst-bronze"))),
+                "default-analyst-airbyte-bronze", "default-analyst-data-engineer-bronze",
+                "default-analyst-ingestion-bronze", "default-analyst-migrator-bronze", "schema-analyst-bronze",
+                "tables-analyst-bronze"))),
     catalog("catalog-analyst-writes-gold", "the catalog lets the analyst write gold",
             lambda doc: _role(doc, "analyst").__setitem__("writes", ["gold"]),
             ("dremio-grants-require-least-privilege", "platform-lakehouse-grants-gold"),
             *((PG_MATRIX, f"platform-metadata-{name}") for name in (
-                "default-analyst-migrator-gold", "default-analyst-transformation-gold", "default-bi-analyst-gold",
-                "default-query-engine-analyst-gold", "default-transformation-analyst-gold", "schema-analyst-gold",
-                "tables-analyst-gold"))),
+                "default-analyst-dbt-gold", "default-analyst-migrator-gold", "default-analyst-transformation-gold",
+                "default-bi-analyst-gold", "default-query-engine-analyst-gold", "default-transformation-analyst-gold",
+                "schema-analyst-gold", "tables-analyst-gold"))),
     catalog("catalog-query-engine-writes", "the catalog lets the query engine write bronze",
             lambda doc: _role(doc, "query_engine").__setitem__("writes", ["bronze"]),
             ("dremio-grants-require-least-privilege", "platform-lakehouse-grants-bronze"), refused=True),
