@@ -138,5 +138,5 @@ def test_the_first_login_reads_the_deployers_ca_bundle_from_the_stack_config():
     assert ca_bundle_file({"metadata": json.dumps({"backend": "rds", "caBundleFile": "/home/ops/rds.pem"})}) \
         == "/home/ops/rds.pem"
     assert ca_bundle_file({"metadata": {"caBundleFile": "/etc/rds.pem"}}) == "/etc/rds.pem"
-    with pytest.raises(ValueError, match="metadata.caBundleFile"):
+    with pytest.raises(ValueError, match=r"`metadata\.caBundleFile`"):
         ca_bundle_file({"metadata": json.dumps({"backend": "rds"})})
