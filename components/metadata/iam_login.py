@@ -12,8 +12,10 @@ authentication takes precedence over password authentication"), so the secret is
 
 The CA bundle's path is the deployer's own (`metadata.caBundleFile`, which differs between machines): it is no input
 of the resource, so it is neither in the state nor a change when another deployer runs `pulumi up`. The provider
-reads it from the stack's config when the engine configures it (`configure`, the config the engine hands dynamic
-providers), as the PostgreSQL provider's `sslrootcert` is read.
+reads it from the stack's config when the engine configures it (`configure`: the engine hands dynamic providers
+the whole stack config, other namespaces' keys too, as
+pulumi/pulumi/tests/integration/dynamic/python-config/__main__.py@c8bf1862 reads them), as the PostgreSQL
+provider's `sslrootcert` is set from the same key.
 
 Its life, for a grant made once:
 - create: when the master already logs in with an IAM token as a member of rds_iam (a state lost, a grant made by
