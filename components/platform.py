@@ -9,6 +9,8 @@ become the runtime's NetworkPolicies and are what the network check (infra/offli
 
 from __future__ import annotations
 
+from typing import Any
+
 import pulumi
 import pulumi_aws as aws
 
@@ -99,6 +101,13 @@ def lake_logs(config: StackConfig) -> LakeLogs | None:
         return None
     store = config.object_store
     return logs_lake.target(config.identity.name_prefix, config.identity.stack, store.region, store.server)
+
+
+def lake_logs_pod(config: StackConfig) -> dict[str, Any] | None:
+    """What the log shipper's pods take to write the lake's `logs` layer (credentials, token, buffer), given to the
+    runtime with `lake_logs`; None where the shipper does not write it."""
+    target = lake_logs(config)
+    return logs_lake.pod_values(target) if target is not None else None
 # The log shipper's own identity (the access-logs writer) belongs to Fluent Bit's service account. On S3 nothing of
 # Fluent Bit uses it (S3's logging service writes access-logs; the lake copy goes through LAKE_LOG_WRITER), so its
 # role is trusted but not annotated on the account: the pod identity webhook would otherwise put this role's ARN
@@ -216,7 +225,7 @@ def network_problems(config: StackConfig, catalog: Catalog) -> list[Problem]:
 def runtime_releases(config: StackConfig) -> list[ProductRelease]:
     """The releases the runtime declares for this stack config, as `DataPlatform` wires it."""
     return releases(config.kubernetes, config.identity, config.storage, LOG_SOURCES, hosted_services(config.kubernetes),
-                    config.alerting, labels_allowlist(), lake_logs(config))
+                    config.alerting, labels_allowlist(), lake_logs(config), lake_logs_pod(config))
 
 
 class DataPlatform(pulumi.ComponentResource):
@@ -230,7 +239,7 @@ class DataPlatform(pulumi.ComponentResource):
             f"{name}-runtime", config.kubernetes, stack, config.storage, log_sources=LOG_SOURCES,
             hosted=hosted_services(config.kubernetes), flows=flow_tables(config, catalog),
             networks=outside_networks(config), alerting=config.alerting, label_allowlist=labels_allowlist(),
-            opts=child_options(self), lake_logs=lake_logs(config),
+            opts=child_options(self), lake_logs=lake_logs(config), lake_pod=lake_logs_pod(config),
         )
         self.cluster: ClusterContext = self.runtime.context
         providers = {}

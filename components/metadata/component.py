@@ -441,7 +441,6 @@ class MetadataDatabase(pulumi.ComponentResource):
             user=MASTER_USER,
             secret_arn=instance.master_user_secrets.apply(lambda secrets: secrets[0].secret_arn if secrets else ""),
             region=region.region,
-            ca_file=config.ca_bundle_file,
             opts=self._child(depends_on=[instance]),
         )
         return instance.address, MASTER_USER, config.ca_bundle_file, region.region, first_login

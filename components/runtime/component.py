@@ -26,6 +26,7 @@ What it declares, in the first-deploy order of docs/decisions/0001-deployment-to
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 import pulumi
 import pulumi_kubernetes as k8s
@@ -59,9 +60,11 @@ CA_VALIDITY_HOURS = 24 * 365 * 5
 def releases(config: KubernetesConfig, stack: StackIdentity, storage: StorageConfig,
              log_sources: Sequence[LogSource], hosted: Sequence[HostedService],
              alerting: AlertingSettings | None = None, label_allowlist: Sequence[str] = (),
-             lake_logs: LakeLogs | None = None) -> list[ProductRelease]:
+             lake_logs: LakeLogs | None = None,
+             lake_pod: Mapping[str, Sequence[dict[str, Any]]] | None = None) -> list[ProductRelease]:
     """The shared and hosted services' releases of this stack, in install order; `label_allowlist`: the object
-    labels kube-state-metrics exports for the products' alerts."""
+    labels kube-state-metrics exports for the products' alerts; `lake_logs` and `lake_pod`: where the log shipper
+    writes the lake's `logs` layer and what its pods take for it (values.fluent_bit)."""
     specs = [values.cert_manager(config)] if config.install_cert_manager else []
     if config.install_cloudnative_pg:
         specs.append(values.cloudnative_pg(config))
@@ -72,7 +75,7 @@ def releases(config: KubernetesConfig, stack: StackIdentity, storage: StorageCon
     specs += [values.kube_prometheus_stack(config, config.issuer(stack), alerting or AlertingSettings(),
                                            label_allowlist),
               values.eck_operator(config),
-              values.fluent_bit(config, log_sources, lake_logs)]
+              values.fluent_bit(config, log_sources, lake_logs, lake_pod)]
     return specs
 
 
@@ -97,6 +100,7 @@ class KubernetesRuntime(pulumi.ComponentResource):
         label_allowlist: Sequence[str] = (),
         opts: pulumi.ResourceOptions | None = None,
         lake_logs: LakeLogs | None = None,
+        lake_pod: Mapping[str, Sequence[dict[str, Any]]] | None = None,
     ) -> None:
         super().__init__(type_token("runtime", "KubernetesRuntime"), name, None, opts)
         self._name = name
@@ -113,7 +117,7 @@ class KubernetesRuntime(pulumi.ComponentResource):
         self.network_policies = [self._network_policy(manifest) for manifest in network_policies(flows, networks)]
         self.releases: dict[str, k8s.helm.v3.Release] = {}
         specs = {spec.name: spec for spec in releases(config, stack, storage, log_sources, hosted, self._alerting,
-                                                       label_allowlist, lake_logs)}
+                                                       label_allowlist, lake_logs, lake_pod)}
         if "cert-manager" in specs:
             self._release(specs.pop("cert-manager"))
         ca_pem, issuer_ready = self._certificate_authority()

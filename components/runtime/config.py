@@ -114,9 +114,15 @@ class PrometheusReader(Section):
 
     @model_validator(mode="after")
     def _one_place(self) -> PrometheusReader:
-        if (self.namespace is None) == (self.cidrs is None):
-            raise InputError(Problem("", "give exactly one of `namespace` (with `podLabels`: a Grafana in this "
-                                         "cluster) or `cidrs` (one outside the pod network)"))
+        if self.namespace is None and self.cidrs is None:
+            # Either key is the one to fix: both are named, so the message points at the one the reader lost.
+            raise InputError(
+                Problem("namespace", "missing: give it, with `podLabels`, for a Grafana in this cluster; or `cidrs`"),
+                Problem("cidrs", "missing: give it for a reader outside the pod network; or `namespace`"))
+        if self.namespace is not None and self.cidrs is not None:
+            raise InputError(Problem("namespace", "given with `cidrs`: a reader is in this cluster or outside it, "
+                                     "give one of the two"),
+                             Problem("cidrs", "given with `namespace`: give one of the two"))
         platform = {naming.namespace_name(layer) for layer in naming.LAYER_NAMESPACES}
         if self.namespace is not None and self.namespace in platform:
             raise InputError(Problem("namespace", "is one of the platform's own namespaces: a reader of Prometheus "

@@ -8,14 +8,13 @@ certificate; every Service stays ClusterIP. tests/golden/releases/ keeps the ren
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from components.kit.cluster import LOG_SHIPPER_SECRET
 from components.kit.hardening import LARGE, MEDIUM, SMALL, container_security, pod_security
 from components.kit.images import pinned_tag
 from components.kit.release import Hardening, ProductRelease, ServerCertificate
-from components.logs import lake as lake_logs
 from components.logs import shipping as logshipping
 from components.runtime import prometheus_front
 from components.runtime.config import AlertingSettings, KubernetesConfig
@@ -293,13 +292,16 @@ def kube_prometheus_stack(config: KubernetesConfig, issuer: str, alerting: Alert
 
 
 def fluent_bit(config: KubernetesConfig, sources: Sequence[logshipping.LogSource],
-               lake: logshipping.LakeLogs | None = None) -> ProductRelease:
+               lake: logshipping.LakeLogs | None = None,
+               lake_pod: Mapping[str, Sequence[dict[str, Any]]] | None = None) -> ProductRelease:
     """The log shipper; its pipeline (inputs, parsers, routes to indices) is components/logs/shipping.py's,
-    rendered for the products' log sources; with `lake`, it also writes them to the lake's `logs` layer
-    (components/logs/lake.py: credentials, token, buffer)."""
+    rendered for the products' log sources; with `lake`, it also writes them to the lake's `logs` layer, its pods
+    taking `lake_pod` (`envFrom`, `env`, `volumes`, `volumeMounts`: the credentials, token and buffer the platform
+    gives from components/logs/lake.py)."""
     tls_secret = TLS_SECRETS["log-shipper"].secret
-    to_lake = lake_logs.pod_values(lake) if lake is not None else {"envFrom": [], "env": [], "volumes": [],
-                                                                     "volumeMounts": []}
+    if (lake is None) != (lake_pod is None):
+        raise ValueError("the log shipper writes the lake's logs layer with both its target and its pods' additions")
+    to_lake = lake_pod if lake_pod is not None else {"envFrom": [], "env": [], "volumes": [], "volumeMounts": []}
 
     def secret_env(name: str, key: str) -> dict[str, Any]:
         return {"name": name, "valueFrom": {"secretKeyRef": {"name": LOG_SHIPPER_SECRET, "key": key}}}

@@ -28,15 +28,19 @@ import sys
 import tempfile
 import time
 import traceback
+import types
+import typing
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from pydantic import BaseModel
+
 from infra.model import catalog as catalog_module
 from infra.model import yamlio
-from infra.model.config import PROJECT, parse_stack_config, project_values
+from infra.model.config import PROJECT, StackConfig, parse_stack_config, project_values
 from infra.model.errors import ConfigError, key_path, shown
 from infra.model.inputs import validate_inputs
 from infra.model.stackfiles import REPO_ROOT, load_stack
@@ -111,6 +115,55 @@ def alternatives(loc: Loc, document: Any, prefix: str = "") -> tuple[str, ...]:
     if len(loc) >= 2 and loc[-1] == "name" and isinstance(loc[-2], int):
         found.append(prefix + key_path(loc[:-2], document) + f"[{loc[-2]}].name")
     return tuple(found)
+
+
+def _field_type(annotation: Any, key: str | int) -> Any:
+    """The type of `key` inside a value of type `annotation` (a model's field by its alias, a mapping's value, a
+    list's item); None where the model does not say."""
+    while True:
+        origin = typing.get_origin(annotation)
+        if origin is typing.Annotated:
+            annotation = typing.get_args(annotation)[0]
+        elif origin in (typing.Union, types.UnionType):
+            present = [arg for arg in typing.get_args(annotation) if arg is not type(None)]
+            annotation = present[0] if len(present) == 1 else None
+        else:
+            break
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        for name, info in annotation.model_fields.items():
+            if key in (name, info.alias):
+                return info.annotation
+        return None
+    if origin is dict:
+        return typing.get_args(annotation)[1]
+    if origin in (list, tuple):
+        return typing.get_args(annotation)[0]
+    return None
+
+
+def is_mapping_of_names(loc: Loc, model: Any = StackConfig) -> bool:
+    """Whether the model's type at `loc` is a mapping whose keys the user chooses (labels, readers by name), not a
+    section whose keys are the model's fields."""
+    annotation = model
+    for part in loc:
+        annotation = _field_type(annotation, part)
+        if annotation is None:
+            return False
+    while typing.get_origin(annotation) in (typing.Annotated, typing.Union, types.UnionType):
+        present = [arg for arg in typing.get_args(annotation) if arg is not type(None)]
+        if len(present) != 1:
+            return False
+        annotation = present[0]
+    return typing.get_origin(annotation) is dict
+
+
+def emptied_mapping(loc: Loc, mutated: Any, prefix: str = "") -> tuple[str, ...]:
+    """A deleted entry that empties a mapping of names: a refusal may name the mapping now empty (`podLabels`
+    refused for having no label left), since the deleted key is no longer there to name."""
+    parent = loc[:-1]
+    if parent and contains(mutated, parent) and get(mutated, parent) == {} and is_mapping_of_names(parent):
+        return (prefix + key_path(parent, mutated),)
+    return ()
 
 
 def breakages(value: Any) -> list[tuple[str, Any]]:
@@ -220,7 +273,9 @@ def stack_mutants(stack: str, root: Path = REPO_ROOT) -> list[Mutant]:
                 file=f"Pulumi.{stack}.yaml", stack=stack, path=f"{PROJECT}:{key_path(loc, merged)}", kind=kind,
                 value=new, stack_document={**document, "config": {f"{PROJECT}:{key}": item for key, item in
                                                                   mutated_view.items()}},
-                also=alternatives(loc, merged, f"{PROJECT}:"), renamed=renamed))
+                also=(*alternatives(loc, merged, f"{PROJECT}:"),
+                      *(emptied_mapping(loc, merged, f"{PROJECT}:") if new is DELETED else ())),
+                renamed=renamed))
     return found
 
 

@@ -24,7 +24,7 @@ import pulumi_postgresql
 import pytest
 from moto import mock_aws
 
-from components.metadata.iam_login import bootstrap
+from components.metadata.iam_login import bootstrap, ca_bundle_file
 from infra.offline.harness import is_secret
 from tests.support.postgres import PostgresServer
 from tests.support.recordings import record_metadata
@@ -108,10 +108,11 @@ def test_administration_cannot_decrypt_or_grant(prod):
 def test_the_first_login_grants_rds_iam_with_the_password_from_secrets_manager():
     password = "from-the-rds-managed-secret"
     with PostgresServer.start() as server, mock_aws():
-        # What RDS creates: rds_iam, and rds_superuser (the master's role) holding it with ADMIN OPTION.
-        server.psql("CREATE ROLE rds_iam NOLOGIN; CREATE ROLE rds_superuser NOLOGIN CREATEROLE; "
-                    "GRANT rds_iam TO rds_superuser WITH ADMIN OPTION; "
-                    f"CREATE ROLE dpadmin LOGIN PASSWORD '{password}' IN ROLE rds_superuser")
+        # What RDS creates: rds_iam, rds_superuser, and the master in rds_superuser (not in rds_iam) with CREATEROLE,
+        # with which it grants itself rds_iam (tests/support/rds_master.py).
+        server.psql("CREATE ROLE rds_iam NOLOGIN; CREATE ROLE rds_superuser NOLOGIN; "
+                    f"CREATE ROLE dpadmin LOGIN CREATEROLE CREATEDB PASSWORD '{password}' IN ROLE rds_superuser")
+        assert server.psql("SELECT pg_has_role('dpadmin', 'rds_iam', 'MEMBER')") == "f"
         hba = server.data_dir / "pg_hba.conf"
         hba.write_text("host all dpadmin 127.0.0.1/32 scram-sha-256\n" + hba.read_text())
         server.psql("SELECT pg_reload_conf()")
@@ -119,12 +120,23 @@ def test_the_first_login_grants_rds_iam_with_the_password_from_secrets_manager()
         arn = secrets.create_secret(Name="rds!db-0000", SecretString=json.dumps(
             {"username": "dpadmin", "password": password}))["ARN"]
         props = {"host": server.host, "port": server.port, "user": "dpadmin", "secret_arn": arn,
-                 "region": REGION, "ca_file": "", "sslmode": "disable"}
-        bootstrap(props)
+                 "region": REGION, "sslmode": "disable"}
+        bootstrap(props, "")
         assert server.psql("SELECT pg_has_role('dpadmin', 'rds_iam', 'MEMBER')") == "t"
-        bootstrap(props)  # a second run finds the grant and changes nothing
+        bootstrap(props, "")  # a second run finds the grant and changes nothing
         with pytest.raises(psycopg.OperationalError, match="password authentication failed"):
             bootstrap({**props, "secret_arn": secrets.create_secret(
-                Name="rds!db-other", SecretString=json.dumps({"username": "dpadmin", "password": "wrong"}))["ARN"]})
+                Name="rds!db-other", SecretString=json.dumps({"username": "dpadmin", "password": "wrong"}))["ARN"]},
+                "")
         with pytest.raises(ValueError, match="manage_master_user_password"):
-            bootstrap({**props, "secret_arn": ""})
+            bootstrap({**props, "secret_arn": ""}, "")
+
+
+def test_the_first_login_reads_the_deployers_ca_bundle_from_the_stack_config():
+    """Not an input (another deployer's path would be a change): the engine hands the provider the stack config,
+    structured values as JSON text."""
+    assert ca_bundle_file({"metadata": json.dumps({"backend": "rds", "caBundleFile": "/home/ops/rds.pem"})}) \
+        == "/home/ops/rds.pem"
+    assert ca_bundle_file({"metadata": {"caBundleFile": "/etc/rds.pem"}}) == "/etc/rds.pem"
+    with pytest.raises(ValueError, match=r"`metadata\.caBundleFile`"):
+        ca_bundle_file({"metadata": json.dumps({"backend": "rds"})})

@@ -120,8 +120,11 @@ def test_a_reader_outside_the_pod_network_is_admitted_from_its_cidrs_only():
 
 
 @pytest.mark.parametrize(("reader", "message"), [
-    ({}, "give exactly one of `namespace`"),
-    ({"namespace": "grafana", "cidrs": ["10.0.0.0/8"]}, "give exactly one of `namespace`"),
+    # Either key may be the one the reader lost or should not have: both are named.
+    ({}, "team-grafana.namespace: missing"),
+    ({}, "team-grafana.cidrs: missing"),
+    ({"namespace": "grafana", "cidrs": ["10.0.0.0/8"]}, "team-grafana.namespace: given with `cidrs`"),
+    ({"namespace": "grafana", "cidrs": ["10.0.0.0/8"]}, "team-grafana.cidrs: given with `namespace`"),
     ({"namespace": "dp-monitoring"}, "one of the platform's own namespaces"),
     ({"namespace": "grafana", "podLabels": {}}, "podLabels"),
     ({"namespace": "grafana", "podLabels": {"app": "bad value!"}}, "podLabels"),

@@ -73,9 +73,18 @@ def test_prod_plan_is_clean_and_documented(tmp_path):
 def test_secret_inputs_are_redacted(tmp_path):
     assert run_plan("--stack", "dev", "--out", str(tmp_path), "--quiet").returncode == 0
     document = json.loads((tmp_path / "dev.json").read_text())
-    users = [r for r in document["resources"] if r["type"] == "minio:index/iamUser:IamUser"]
-    # The seven lake identities and Elasticsearch's snapshot writer.
-    assert len(users) == 8 and all(user["inputs"]["secret"] == "[secret]" for user in users)
+    users = {r["name"]: r for r in document["resources"] if r["type"] == "minio:index/iamUser:IamUser"}
+    # The seven lake identities and the two prefix writers: Elasticsearch's snapshot writer and the log shipper's
+    # copy into the lake's `logs` layer.
+    assert sorted(users) == [f"platform-lake-{name}" for name in (
+        "airbyte", "backups", "dremio", "elasticsearch-snapshots", "ingestion", "log-shipper", "log-shipper-lake",
+        "query-engine", "transformation")]
+    assert all(user["inputs"]["secret"] == "[secret]" for user in users.values())
+    # The log shipper's lake keys reach its pods through a Secret, redacted too; no generated value shows anywhere.
+    (keys,) = [r for r in document["resources"] if r["type"] == "kubernetes:core/v1:Secret"
+               and r["inputs"]["metadata"]["name"] == "log-shipper-lake"]
+    assert keys["inputs"]["stringData"] == "[secret]"
+    assert SECRET_SENTINEL_PREFIX not in (tmp_path / "dev.json").read_text() + (tmp_path / "dev.md").read_text()
 
 
 def test_broken_config_exits_2_with_the_message(project, tmp_path):

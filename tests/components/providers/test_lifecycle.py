@@ -9,6 +9,10 @@ refresh converges again), delete (a refresh finds it gone; deleting again succee
 give is recorded: no request may be refused other than a lookup of what is not there, and every Airbyte and
 Elasticsearch request must be a route the vendor's own definition has (Airbyte's answers a status it documents).
 
+The RDS master's first login (`metadata:MasterIamLogin`) meets a real PostgreSQL over TLS with RDS's roles and
+the master secret in moto's Secrets Manager (tests/support/rds_master.py); it is configured as the engine configures
+it, with the stack's config, its CA bundle path pointed at the stand-in's CA.
+
 Superset runs for real (tests/support/superset.py). Its database connection is tested by Superset when it is
 created, so the declared Dremio Flight URI (a cluster address) is replaced by a reachable PostgreSQL's; its name,
 uuid, flags and password stay as declared.
@@ -28,7 +32,10 @@ import pulumi.dynamic as dynamic
 import pytest
 
 from components.kit.rest import ProviderResource, RestProvider
+from components.metadata import iam_login
 from components.runtime.trust_bundle import TrustBundleProvider
+from infra.model.config import PROJECT
+from infra.model.stackfiles import load_stack
 from tests.support.airbyte_server import CLIENT, FakeAirbyte
 from tests.support.dremio_server import FakeDremio
 from tests.support.elasticsearch_server import ADMIN as ES_ADMIN
@@ -51,6 +58,7 @@ from tests.support.lifecycle import (
     unexpected_answers,
     write_recording,
 )
+from tests.support.rds_master import MASTER_PASSWORD, RdsMaster
 from tests.support.system import in_ci
 from tests.support.vendor_specs import vendor_spec, vendor_spec_path
 
@@ -117,6 +125,8 @@ class Stands:
                 self.fakes[service] = self.stack.enter_context(FakeDremio.start(self.pki, edition=self.edition))
             elif service == "elasticsearch":
                 self.fakes[service] = self.stack.enter_context(FakeElasticsearch.start(self.pki))
+            elif service == "metadata":
+                self.fakes[service] = self.stack.enter_context(RdsMaster.start(self.pki))
             elif service == "superset":
                 superset, postgres = self.request.getfixturevalue("superset_services")
                 # Superset runs for real; a recording front in its way records the exchanges as the stand-ins do.
@@ -131,6 +141,8 @@ class Stands:
         if service == "runtime":
             return {**resource.props, "path": str(self.tmp_path / "trust" / Path(resource.props["path"]).name)}
         fake = self.fake(service)
+        if service == "metadata":
+            return self._rds_props(resource, fake)
         declared = resource.props["connection"]
         if service == "airbyte":
             connection = {"url": fake.url, "client_id": CLIENT[0], "client_secret": CLIENT[1], "ca_pem": ca}
@@ -149,9 +161,21 @@ class Stands:
             props["uri"] = f"postgresql://postgres@127.0.0.1:{fake[1].port}/analytics"
         return props
 
+    def _rds_props(self, resource: Declared, rds: RdsMaster) -> dict[str, Any]:
+        """The declared inputs pointed at the stand-in (its host, port, secret and region; the user as declared),
+        the provider configured as the engine configures it: the stack's config, its CA bundle the stand-in's."""
+        assert resource.props["user"] == rds.user, "the stand-in's master is not the declared one"
+        key = f"{PROJECT}:{iam_login.CA_CONFIG_KEY}"
+        config = dict(load_stack(resource.stack).config)
+        config[key] = json.dumps({**json.loads(config[key]), iam_login.CA_CONFIG_FIELD: rds.ca_file})
+        resource.provider.configure(dynamic.ConfigureRequest(dynamic.Config(config, PROJECT)))
+        return {**resource.props, "host": rds.host, "port": float(rds.port), "secret_arn": rds.secret_arn,
+                "region": rds.region}
+
     def exchanges(self) -> dict[str, list[Exchange]]:
+        """The HTTP exchanges of the stand-ins that speak HTTP (the RDS stand-in speaks PostgreSQL's protocol)."""
         return {service: list(fake[2].exchanges if service == "superset" else fake.url.exchanges)
-                for service, fake in self.fakes.items()}
+                for service, fake in self.fakes.items() if service != "metadata"}
 
 
 @pytest.mark.parametrize("resource", [_param(resource) for resource in DECLARED])
@@ -167,6 +191,8 @@ def test_lifecycle(resource: Declared, pki, definitions, request, tmp_path):
         props = stands.props(resource)
         if isinstance(resource.provider, TrustBundleProvider):
             _trust_bundle_lifecycle(resource, props)
+        elif resource.kind == "metadata:MasterIamLogin":
+            _master_iam_login_lifecycle(resource, props, stands.fake("metadata"))
         else:
             lifecycle = Lifecycle(resource, props)
             drift = lifecycle.run()
@@ -201,6 +227,46 @@ def _trust_bundle_lifecycle(resource: Declared, props: dict[str, Any]) -> None:
     provider.delete(created.id, refreshed.outs)
     assert not path.exists()
     provider.delete(created.id, refreshed.outs)
+
+
+def _master_iam_login_lifecycle(resource: Declared, props: dict[str, Any], rds: RdsMaster) -> None:
+    """The one-time grant (components/metadata/iam_login.py): create logs in with the password from Secrets Manager
+    and grants rds_iam; a create that finds the master an IAM login already logs in with no password; diff and update
+    change nothing; a refresh logs in with an IAM token and finds the grant; the grant revoked on the server shows as
+    the resource gone, and the next apply grants it again; delete leaves the grant."""
+    provider = resource.provider
+    checked = provider.check({}, dict(props))
+    assert not checked.failures, checked.failures
+    assert not rds.is_iam_login()
+    created = provider.create(dict(props))
+    assert created.id and rds.is_iam_login(), "create did not grant rds_iam"
+    assert "ca_file" not in created.outs and not any(rds.ca_file == value for value in created.outs.values())
+    # A state lost (or a grant made by hand): the master logs in with IAM, so no password is read or tried.
+    rds.rotate("a-password-the-server-does-not-have")
+    assert provider.create(dict(props)).id == created.id
+    assert provider.diff(created.id, created.outs, dict(props)).changes is False
+    rotated = {**props, "secret_arn": f"{props['secret_arn']}-rotated"}
+    assert provider.diff(created.id, created.outs, rotated).changes is False
+    moved = provider.diff(created.id, created.outs, {**props, "host": "localhost"})
+    assert moved.changes is True and moved.replaces == ["host"]
+    updated = provider.update(created.id, created.outs, dict(props))
+    assert provider.diff(created.id, updated.outs, dict(props)).changes is False
+    refreshed = provider.read(created.id, updated.outs)
+    assert refreshed.id == created.id and provider.diff(created.id, refreshed.outs, dict(props)).changes is False
+    # Drift: another client revokes the grant. The refresh finds it gone; the next apply grants it again with the
+    # password (the master's login again without rds_iam), read from the secret as it is now.
+    rds.revoke()
+    assert provider.read(created.id, refreshed.outs).id == ""
+    with pytest.raises(Exception, match="password authentication failed"):
+        provider.create(dict(props))  # the secret holds a password the server does not have
+    assert not rds.is_iam_login()
+    rds.rotate(MASTER_PASSWORD)
+    again = provider.create(dict(props))
+    assert rds.is_iam_login() and provider.read(again.id, again.outs).id == again.id
+    provider.delete(again.id, again.outs)
+    assert rds.is_iam_login(), "delete leaves the grant (the PostgreSQL provider logs in with it)"
+    assert provider.read(again.id, again.outs).id == again.id
+    provider.delete(again.id, again.outs)
 
 
 def test_every_dynamic_resource_of_both_plans_is_run():
