@@ -22,10 +22,10 @@ from .exemptions import (
     EXCEPTIONS,
     claims,
     covering,
-    evaluation_date,
     honoured,
     judge,
     judge_exceptions,
+    judged_on,
     resource_key,
 )
 
@@ -34,10 +34,8 @@ CONFIG_FILE = "policies/config/<stack>.json"
 
 def _validate_allow_list(args, report_violation) -> None:
     config = args.get_config() or {}
-    try:
-        on = evaluation_date(config)
-    except ValueError as error:
-        report_violation(f"{error}; the gate sets it, or leave it unset to judge on the day of the run.")
+    on = judged_on(config, report_violation)
+    if on is None:
         return
     exemptable = {policy_id: meta.exemptable for policy_id, meta in REGISTRY.items()}
     codes = {meta.code: policy_id for policy_id, meta in REGISTRY.items()}

@@ -162,6 +162,16 @@ def evaluation_date(config: Mapping[str, Any]) -> datetime.date:
     return parsed
 
 
+def judged_on(config: Mapping[str, Any], report_violation: Any) -> datetime.date | None:
+    """The evaluation date of a policy that judges by date; None, with the malformed date reported, when the
+    setting is not a date (a policy never falls back to today for a date it was given)."""
+    try:
+        return evaluation_date(config)
+    except ValueError as error:
+        report_violation(f"{error}; the gate sets it, or leave it unset to judge on the day of the run.")
+        return None
+
+
 def _text(entry: Mapping[str, Any], key: str) -> str:
     value = entry.get(key)
     return value.strip() if isinstance(value, str) else ""

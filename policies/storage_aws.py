@@ -36,7 +36,7 @@ from .common import (
     wildcard_grant,
     wildcard_principal,
 )
-from .exemptions import DATE_SETTING, SETTINGS_SCHEMA, evaluation_date, parse_date
+from .exemptions import DATE_SETTING, SETTINGS_SCHEMA, judged_on, parse_date
 
 SSE = "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration"
 VERSIONING = "aws:s3/bucketVersioning:BucketVersioning"
@@ -667,10 +667,8 @@ def _key_user(key, users):
 
 def _validate_key_rotation(args, report_violation) -> None:
     config = args.get_config() or {}
-    try:
-        on = evaluation_date(config)
-    except ValueError as error:
-        report_violation(f"{error}; the gate sets it, or leave it unset to judge on the day of the run.")
+    on = judged_on(config, report_violation)
+    if on is None:
         return
     max_days = int(setting(args, "maxAgeDays", MAX_KEY_AGE_DAYS))
     users = of_type(args.resources, IAM_USER)

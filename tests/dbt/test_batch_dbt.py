@@ -7,18 +7,14 @@ such, and a run that cannot be recorded fails the step."""
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import subprocess
-import tempfile
 from collections.abc import Iterator
-from pathlib import Path
 
 import psycopg
 import pytest
 from support import tls
 from support.dbt_workspace import DBT_PYTHON, REPO_ROOT, Workspace
-from support.postgres import PostgresServer
+from support.postgres import PostgresServer, tls_settings
 
 from infra import migrations
 
@@ -37,23 +33,12 @@ def pki(tmp_path_factory) -> tls.TestPki:
 def server(pki) -> Iterator[PostgresServer]:
     """PostgreSQL with TLS on (the test CA's certificate for 127.0.0.1), the migrations applied, and the metadata
     layer's `dbt` login: INSERT and SELECT on the run history, nothing else."""
-    folder = Path(tempfile.mkdtemp(prefix="pgtls-"))
-    folder.chmod(0o755)
-    for source, name in ((pki.cert_file, "server.pem"), (pki.key_file, "server.key")):
-        shutil.copy(source, folder / name)
-        (folder / name).chmod(0o600)
-        if os.geteuid() == 0:
-            shutil.chown(folder / name, user="postgres", group="postgres")
-    try:
-        with PostgresServer.start({"ssl": "on", "ssl_cert_file": str(folder / "server.pem"),
-                                   "ssl_key_file": str(folder / "server.key")}) as started:
-            platform = started.create_database("platform")
-            migrations.apply(platform)
-            started.psql("CREATE ROLE dbt LOGIN; GRANT USAGE ON SCHEMA platform TO dbt; "
-                         "GRANT SELECT, INSERT ON platform.dbt_run_history TO dbt", database="platform")
-            yield started
-    finally:
-        shutil.rmtree(folder, ignore_errors=True)
+    with tls_settings(pki) as (settings, _folder), PostgresServer.start(settings) as started:
+        platform = started.create_database("platform")
+        migrations.apply(platform)
+        started.psql("CREATE ROLE dbt LOGIN; GRANT USAGE ON SCHEMA platform TO dbt; "
+                     "GRANT SELECT, INSERT ON platform.dbt_run_history TO dbt", database="platform")
+        yield started
 
 
 def run_step(workspace: Workspace, server: PostgresServer, ca_pem: str,

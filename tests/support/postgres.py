@@ -17,6 +17,7 @@ import shutil
 import socket
 import subprocess
 import tempfile
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -115,6 +116,24 @@ class PostgresServer:
         rendered = " ".join(f"-c {key}={_quote(value)}" for key, value in options.items())
         _as_owner([str(self.bin_dir / "pg_ctl"), "-D", str(self.data_dir), "-l", str(self.data_dir / "server.log"),
                    "-o", rendered, "-w", "-t", "60", "start"])
+
+
+@contextmanager
+def tls_settings(pki) -> Iterator[tuple[dict[str, str], Path]]:
+    """Server settings for `PostgresServer.start` that turn TLS on with the test PKI's certificate and key (copied
+    where the server's owner may read them, mode 0600), and the folder holding them (removed afterwards)."""
+    folder = Path(tempfile.mkdtemp(prefix="pgtls-"))
+    folder.chmod(0o755)
+    try:
+        for source, name in ((pki.cert_file, "server.pem"), (pki.key_file, "server.key")):
+            shutil.copy(source, folder / name)
+            (folder / name).chmod(0o600)
+            if os.geteuid() == 0:
+                shutil.chown(folder / name, user="postgres", group="postgres")
+        yield {"ssl": "on", "ssl_cert_file": str(folder / "server.pem"),
+               "ssl_key_file": str(folder / "server.key")}, folder
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def _quote(value: str) -> str:

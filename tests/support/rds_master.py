@@ -21,15 +21,11 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
-import shutil
-import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
-from tests.support.postgres import PostgresServer
+from tests.support.postgres import PostgresServer, tls_settings
 from tests.support.tls import TestPki
 
 MASTER_PASSWORD = "rds-managed-master-password"
@@ -69,18 +65,10 @@ class RdsMaster:
         import boto3
         from moto import mock_aws
 
-        folder = Path(tempfile.mkdtemp(prefix="rds-"))
-        folder.chmod(0o755)
-        for source, name in ((pki.cert_file, "server.pem"), (pki.key_file, "server.key")):
-            shutil.copy(source, folder / name)
-            (folder / name).chmod(0o600)
-            if os.geteuid() == 0:
-                shutil.chown(folder / name, user="postgres", group="postgres")
-        (folder / "ca.pem").write_text(pki.ca_pem)
-        (folder / "ca.pem").chmod(0o644)
-        try:
-            with PostgresServer.start({"ssl": "on", "ssl_cert_file": str(folder / "server.pem"),
-                                       "ssl_key_file": str(folder / "server.key")}) as server, mock_aws():
+        with tls_settings(pki) as (settings, folder):
+            (folder / "ca.pem").write_text(pki.ca_pem)
+            (folder / "ca.pem").chmod(0o644)
+            with PostgresServer.start(settings) as server, mock_aws():
                 server.psql(f"CREATE ROLE rds_iam NOLOGIN; CREATE ROLE rds_superuser NOLOGIN; CREATE ROLE \"{user}\" "
                             f"LOGIN CREATEROLE CREATEDB PASSWORD '{MASTER_PASSWORD}' IN ROLE rds_superuser")
                 hba = server.data_dir / "pg_hba.conf"
@@ -92,5 +80,3 @@ class RdsMaster:
                 arn = secrets.create_secret(Name="rds!db-0000", SecretString=json.dumps(
                     {"username": user, "password": MASTER_PASSWORD}))["ARN"]
                 yield cls(server, user, arn, region, str(folder / "ca.pem"), secrets)
-        finally:
-            shutil.rmtree(folder, ignore_errors=True)
