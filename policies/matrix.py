@@ -29,6 +29,8 @@ IDENTITY_PRINCIPAL = {
 }
 PG_GRANT = "postgresql:index/grant:Grant"
 PG_DEFAULT_PRIVILEGES = "postgresql:index/defaultPrivileges:DefaultPrivileges"
+PG_ROLE = "postgresql:index/role:Role"
+PG_GRANT_ROLE = "postgresql:index/grantRole:GrantRole"
 SUPERSET_ROLE = "pulumi-python:dynamic/superset:Role"
 ES_ROLE = "pulumi-python:dynamic/elasticsearch:Role"
 ES_USER = "pulumi-python:dynamic/elasticsearch:User"
@@ -84,6 +86,49 @@ def _implied_s3(grants: Mapping[str, Any], action: str, resource: Any) -> bool:
                for pattern, actions in grants.items())
 
 
+def _values_covered(values: Any, recorded: Any) -> bool:
+    """Every value a statement's condition lists is one the recorded condition's patterns cover (a narrower
+    `s3:prefix` is covered); an empty or unknown list covers nothing."""
+    listed = [value for value in as_list(values) if isinstance(value, str)]
+    patterns = [str(pattern) for pattern in as_list(recorded)]
+    return bool(listed) and len(listed) == len(as_list(values)) and all(
+        any(_matches(value, pattern) for pattern in patterns) for value in listed)
+
+
+def _missing_conditions(statement: Mapping[str, Any], recorded: Mapping[str, Any]) -> list[str]:
+    """The recorded `operator key values` the statement's Condition lacks or widens: it must hold the same operator
+    (or `StringEquals` where `StringLike` is recorded) on the same key (in any case) with values the recorded
+    patterns cover. An `...IfExists` operator does not count: it lets a request without the key through."""
+    condition = statement.get("Condition")
+    condition = condition if isinstance(condition, Mapping) else {}
+    missing = []
+    for operator, keys in recorded.items():
+        accepted = (operator, "StringEquals") if operator == "StringLike" else (operator,)
+        for key, values in (keys.items() if isinstance(keys, Mapping) else ()):
+            held = [block for name, block in condition.items() if name in accepted and isinstance(block, Mapping)]
+            if not any(_values_covered(found, values) for block in held for name, found in block.items()
+                       if isinstance(name, str) and name.lower() == str(key).lower()):
+                missing.append(f"{operator} {key} {', '.join(str(value) for value in as_list(values))}")
+    return missing
+
+
+def _unconditioned(conditions: Mapping[str, Any], statement: Mapping[str, Any], action: str,
+                   resource: Any) -> list[str]:
+    """`action on resource without <condition>` for each condition the matrix records for a grant this statement
+    makes (the statement's resource matched by the recorded ARN, the action by name ignoring case) and lacks."""
+    if not isinstance(resource, str):
+        return []
+    problems = []
+    for pattern, actions in conditions.items():
+        if not isinstance(actions, Mapping) or not _matches(resource, pattern):
+            continue
+        for listed, recorded in actions.items():
+            if str(listed).lower() == action.lower() and isinstance(recorded, Mapping):
+                problems += [f"{action} on {resource} without the condition {missing}"
+                             for missing in _missing_conditions(statement, recorded)]
+    return problems
+
+
 def _validate_iam(args, report_violation) -> None:
     key = IDENTITY_PRINCIPAL.get(args.resource_type)
     if key is None:
@@ -104,6 +149,8 @@ def _validate_iam(args, report_violation) -> None:
                              "(components/storage/access.py) or add the role to the catalog.")
         return
     grants = principals[principal]
+    conditions = _matrix(args, "conditions") or {}
+    recorded = conditions.get(principal) if isinstance(conditions.get(principal), Mapping) else {}
     extra = []
     for statement in allowed:
         sid = statement.get("Sid") or "(no Sid)"
@@ -113,8 +160,11 @@ def _validate_iam(args, report_violation) -> None:
         for action in as_list(statement.get("Action")):
             if not _s3_action(action):
                 continue
-            extra += [f"{action} on {resource}" for resource in as_list(statement.get("Resource"))
-                      if not _implied_s3(grants, action, resource)]
+            for resource in as_list(statement.get("Resource")):
+                if not _implied_s3(grants, action, resource):
+                    extra.append(f"{action} on {resource}")
+                else:
+                    extra += _unconditioned(recorded, statement, action, resource)
     if extra:
         report_violation(f"Identity policy '{args.name}' of '{principal}' allows {_listing(sorted(set(extra)))}, "
                          f"which {MATRIX_SOURCE} does not imply; grant only the layers the identity's catalog role "
@@ -130,7 +180,10 @@ require_iam_catalog_access = resource_policy(
     "a wildcard action, `NotAction`/`NotResource`, another bucket, another layer or a write where the catalog "
     "gives read is a violation; a narrower prefix, split statements or another case of an action are not, nor is "
     "an action that takes no resource and reads no object (`s3:ListAllMyBuckets` on `*`). "
-    "Conditions are not judged (they only narrow an Allow). Identities the matrix does not list may hold no S3 "
+    "Where the matrix records a condition for a grant (`conditions`: identity -> ARN -> action -> operator -> key "
+    "-> values, today the `s3:prefix` of a prefix writer's `s3:ListBucket`), every statement allowing it must carry "
+    "that condition with values the recorded ones cover (a narrower prefix, or `StringEquals` for `StringLike`); "
+    "other conditions only narrow an Allow and are not judged. Identities the matrix does not list may hold no S3 "
     "action.",
     Severity.HIGH,
     ["access"],
@@ -138,7 +191,10 @@ require_iam_catalog_access = resource_policy(
     "identity's policy.",
     _validate_iam,
     config={"principals": {"type": "object",
-                           "description": "Identity name -> S3 resource ARN -> the actions allowed there"}},
+                           "description": "Identity name -> S3 resource ARN -> the actions allowed there"},
+            "conditions": {"type": "object",
+                           "description": "Identity name -> S3 resource ARN -> action -> the condition its grant "
+                                          "carries (operator -> key -> values)"}},
 )
 
 
@@ -163,7 +219,42 @@ def _pg_targets(args: Any) -> list[str] | None:
     return [f"{kind}/{database}/{schema}/{name}" for name in objects] or [f"{kind}/{database}/{schema}/*"]
 
 
+def _memberships(args: Any) -> tuple[Any, list[str], bool] | None:
+    """(member, the groups it is made a member of, with the admin option) of a Role's `roles` or a GrantRole; None
+    when not known at preview."""
+    if args.resource_type == PG_ROLE:
+        member, groups, admin = known(args.props, "name"), known(args.props, "roles"), False
+    else:
+        member, groups = known(args.props, "role"), [known(args.props, "grantRole")]
+        admin = truthy_grant_option(args, "withAdminOption")
+    if member is UNKNOWN or groups is UNKNOWN:
+        return None
+    return member, sorted({str(group) for group in items(groups) if group is not UNKNOWN and group is not None}), admin
+
+
+def _validate_pg_membership(args, report_violation) -> None:
+    memberships = _matrix(args, "memberships")
+    found = _memberships(args) if memberships is not None else None
+    if found is None:
+        return
+    member, groups, admin = found
+    listed = memberships.get(member) if isinstance(member, str) else None
+    allowed = {str(group) for group in items(listed)}
+    extra = [group for group in groups if group not in allowed]
+    problems = [f"membership in {', '.join(extra)}"] if extra else []
+    if admin:
+        problems.append("WITH ADMIN OPTION")
+    if problems:
+        who = f"role '{member}'" if listed is not None else f"role '{member}' (a role the matrix does not list)"
+        report_violation(f"PostgreSQL role '{args.name}' gives {who} {'; '.join(problems)}, which {MATRIX_SOURCE} "
+                         "does not imply (a member holds every privilege of its groups); make a login a member of "
+                         "its service's catalog role only (components/metadata/access.py).")
+
+
 def _validate_pg(args, report_violation) -> None:
+    if args.resource_type in (PG_ROLE, PG_GRANT_ROLE):
+        _validate_pg_membership(args, report_violation)
+        return
     if args.resource_type not in (PG_GRANT, PG_DEFAULT_PRIVILEGES):
         return
     roles = _matrix(args, "roles")
@@ -193,8 +284,8 @@ def _validate_pg(args, report_violation) -> None:
                          "(components/metadata/access.py).")
 
 
-def truthy_grant_option(args: Any) -> bool:
-    value = known(args.props, "withGrantOption")
+def truthy_grant_option(args: Any, key: str = "withGrantOption") -> bool:
+    value = known(args.props, key)
     return value is True or (isinstance(value, str) and value.lower() == "true")
 
 
@@ -206,13 +297,17 @@ require_pg_catalog_access = resource_policy(
     "role-to-layer matrix (`roles`: role -> `database/<db>`, `schema/<db>/<schema>`, `table/<db>/<schema>/*` or "
     "`/<table>`, `default/<db>/<schema>/<owner>` -> privileges) lists for that object, never `WITH GRANT OPTION`; "
     "a grant on one table is implied by the same privileges on every table of its schema. Revokes (no privileges) "
-    "pass; PUBLIC is a role the matrix never lists.",
+    "pass; PUBLIC is a role the matrix never lists. Every membership, a `postgresql:index/role:Role`'s `roles` or "
+    "a `postgresql:index/grantRole:GrantRole`, is one the matrix lists (`memberships`: role -> the groups it may "
+    "belong to, in any order), never `WITH ADMIN OPTION`: a member holds all its groups' privileges.",
     Severity.HIGH,
     ["access"],
     "Change the catalog's roles (infra/dataflow.yaml) and run `make policy-config`, instead of widening a grant.",
     _validate_pg,
     config={"roles": {"type": "object",
-                      "description": "PostgreSQL role -> object -> the privileges allowed on it"}},
+                      "description": "PostgreSQL role -> object -> the privileges allowed on it"},
+            "memberships": {"type": "object",
+                            "description": "PostgreSQL role -> the group roles it may be a member of"}},
 )
 
 

@@ -10,10 +10,14 @@ file: a grant the matrix does not imply, written into a resource by any other ro
 
 Surfaces and their keys:
 - `aws-iam-policy-require-catalog-access` (`principals`): the physical name of each IAM user or role (S3) or MinIO
-  user -> S3 resource ARN -> the S3 actions its identity policy may allow there;
+  user -> S3 resource ARN -> the S3 actions its identity policy may allow there; (`conditions`): identity -> ARN ->
+  action -> the condition (operator -> key -> values) every statement allowing that action there must carry, for
+  the grants the program narrows by a condition (today the `s3:prefix` of a prefix writer's ListBucket);
 - `postgresql-grant-require-catalog-access` (`roles`): PostgreSQL role -> granted object -> privileges, objects as
   `database/<db>`, `schema/<db>/<schema>`, `table/<db>/<schema>/*` (every table), `table/<db>/<schema>/<table>`
-  and `default/<db>/<schema>/<owner>` (default privileges on the owner's new tables);
+  and `default/<db>/<schema>/<owner>` (default privileges on the owner's new tables); (`memberships`): every
+  PostgreSQL role the program declares -> the group roles it may be a member of (a login its service's catalog
+  role, a group and the migrator none);
 - `dremio-grants-require-least-privilege` (`grants`): catalog path (a layer space or a lake source) -> grantee
   (`USER:<name>` or `ROLE:<name>`) -> privileges;
 - `superset-role-require-catalog-access` (`roles`): Superset role -> `[permission, view]` pairs;
@@ -51,7 +55,7 @@ FOREIGN_TRUST_POLICY = "aws-iam-role-trust-disallow-foreign-principals"
 
 # Policy id -> the settings of it this module writes.
 SETTING_KEYS: dict[str, tuple[str, ...]] = {
-    IAM: ("principals",), POSTGRESQL: ("roles",), DREMIO: ("grants",), SUPERSET: ("roles",),
+    IAM: ("principals", "conditions"), POSTGRESQL: ("roles", "memberships"), DREMIO: ("grants",), SUPERSET: ("roles",),
     ELASTICSEARCH: ("roles", "users"), FOREIGN_KEY_POLICY: ("accountIds",), FOREIGN_BUCKET_POLICY: ("accountIds",),
     FOREIGN_TRUST_POLICY: ("accountIds",),
 }
@@ -75,20 +79,56 @@ def _s3_grants(documents: Iterable[str]) -> dict[str, list[str]]:
     return {resource: sorted(actions) for resource, actions in sorted(grants.items()) if actions}
 
 
-def iam_matrix(config: StackConfig, catalog: Catalog) -> dict[str, dict[str, list[str]]]:
-    """Physical identity name -> S3 resource ARN -> actions, for every identity the storage layer declares on this
-    stack (catalog roles with `storage: true`, service bucket writers, prefix writers)."""
+def _s3_conditions(documents: Iterable[str]) -> dict[str, dict[str, Any]]:
+    """Resource ARN -> S3 action -> the condition every Allow statement granting it carries: a grant some statement
+    makes without a condition is unconditioned and recorded nowhere; two different conditions on one grant are a
+    programming error (which one the pack should demand would be a guess)."""
+    seen: dict[tuple[str, str], list[Any]] = {}
+    for document in documents:
+        for statement in json.loads(document)["Statement"]:
+            if statement.get("Effect") != "Allow":
+                continue
+            actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+            resources = statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
+            for resource in resources:
+                for action in actions:
+                    if action.startswith("s3:"):
+                        seen.setdefault((resource, action), []).append(statement.get("Condition"))
+    conditions: dict[str, dict[str, Any]] = {}
+    for (resource, action), found in sorted(seen.items()):
+        if any(condition is None for condition in found):
+            continue
+        if any(condition != found[0] for condition in found):
+            raise ValueError(f"{action} on {resource} is allowed under different conditions: {found}")
+        conditions.setdefault(resource, {})[action] = found[0]
+    return conditions
+
+
+def _identity_documents(config: StackConfig, catalog: Catalog) -> dict[str, str]:
+    """Physical identity name -> its S3 identity policy document, for every identity the storage layer declares on
+    this stack (catalog roles with `storage: true`, service bucket writers, prefix writers)."""
     stack = config.identity
     names = bucket_names(stack, SERVICE_BUCKETS)
-    principals = {}
+    documents = {}
     for identity in identities(catalog, SERVICE_BUCKETS, prefix_grants(config)):
-        principals[physical_name(stack.name_prefix, stack.stack, identity.name)] = _s3_grants(
-            [bucket_policy_document(identity, names)])
+        documents[physical_name(stack.name_prefix, stack.stack, identity.name)] = bucket_policy_document(
+            identity, names)
     with_writers = config.storage.backend == "minio" or bool(config.storage.s3_settings.oidc_provider_arn)
     for writer in PREFIX_WRITERS if with_writers else ():
-        principals[physical_name(stack.name_prefix, stack.stack, writer.name)] = _s3_grants(
-            [prefix_policy_document(writer, names)])
-    return dict(sorted(principals.items()))
+        documents[physical_name(stack.name_prefix, stack.stack, writer.name)] = prefix_policy_document(writer, names)
+    return dict(sorted(documents.items()))
+
+
+def iam_matrix(config: StackConfig, catalog: Catalog) -> dict[str, dict[str, list[str]]]:
+    """Physical identity name -> S3 resource ARN -> actions, for every identity the storage layer declares."""
+    return {name: _s3_grants([document]) for name, document in _identity_documents(config, catalog).items()}
+
+
+def iam_conditions(config: StackConfig, catalog: Catalog) -> dict[str, dict[str, dict[str, Any]]]:
+    """Physical identity name -> S3 resource ARN -> action -> the condition its grant carries, for the identities
+    whose policy narrows a grant by a condition."""
+    found = {name: _s3_conditions([document]) for name, document in _identity_documents(config, catalog).items()}
+    return {name: conditions for name, conditions in found.items() if conditions}
 
 
 def postgresql_matrix(catalog: Catalog) -> dict[str, dict[str, list[str]]]:
@@ -113,6 +153,15 @@ def postgresql_matrix(catalog: Catalog) -> dict[str, dict[str, list[str]]]:
     assert MIGRATOR not in roles, "the migrator owns the schemas; it is granted nothing"
     return {role: {target: sorted(privileges) for target, privileges in sorted(targets.items())}
             for role, targets in sorted(roles.items())}
+
+
+def postgresql_memberships(catalog: Catalog) -> dict[str, list[str]]:
+    """PostgreSQL role -> the group roles it is a member of, as components/metadata/component.py declares them
+    (`postgresql.Role(roles=...)`): each login its service's catalog role, the groups and the migrator none."""
+    model = access_model(catalog, DATABASE_LOGINS)
+    memberships = {group: [] for group in model.groups}
+    memberships.update({login: sorted(groups) for login, groups in model.logins.items()})
+    return dict(sorted(memberships.items()))
 
 
 def dremio_matrix(catalog: Catalog) -> dict[str, dict[str, list[str]]]:
@@ -167,8 +216,8 @@ def matrix_settings(config: StackConfig, catalog: Catalog | None = None) -> dict
     catalog = catalog if catalog is not None else load_catalog()
     accounts = {"accountIds": list(config.aws.allowed_account_ids) if config.aws is not None else []}
     return {
-        IAM: {"principals": iam_matrix(config, catalog)},
-        POSTGRESQL: {"roles": postgresql_matrix(catalog)},
+        IAM: {"principals": iam_matrix(config, catalog), "conditions": iam_conditions(config, catalog)},
+        POSTGRESQL: {"roles": postgresql_matrix(catalog), "memberships": postgresql_memberships(catalog)},
         DREMIO: {"grants": dremio_matrix(catalog)},
         SUPERSET: {"roles": superset_matrix(catalog)},
         ELASTICSEARCH: elasticsearch_matrix(config),

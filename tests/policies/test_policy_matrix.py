@@ -217,3 +217,70 @@ def test_role_trust_policy_from_another_account():
         "aws-iam-role-trust-disallow-foreign-principals", "thing",
         "IAM role trust policy 'thing' statement Partner allows principals of AWS account(s) 999988887777, not the "
         "stack's (111122223333); share through the stack's own roles instead of another account's.")}
+
+
+@pytest.mark.parametrize("inputs", [
+    {"name": "dremio", "roles": ["query_engine"]},
+    {"name": "query_engine", "roles": []},
+    {"name": "dremio"},
+], ids=["login-its-group", "group-none", "no-roles"])
+def test_pass_pg_membership_the_matrix_implies(inputs):
+    assert judged("postgresql:index/role:Role", inputs) == set()
+    assert judged("postgresql:index/grantRole:GrantRole", {"role": "dremio", "grantRole": "query_engine"}) == set()
+
+
+@pytest.mark.parametrize(("type_", "inputs", "problem"), [
+    ("postgresql:index/role:Role", {"name": "dremio", "roles": ["ingestion", "query_engine"]},
+     "role 'dremio' membership in ingestion"),
+    ("postgresql:index/grantRole:GrantRole", {"role": "analyst", "grantRole": "transformation"},
+     "role 'analyst' membership in transformation"),
+    ("postgresql:index/grantRole:GrantRole", {"role": "dbt", "grantRole": "transformation", "withAdminOption": True},
+     "role 'dbt' WITH ADMIN OPTION"),
+    ("postgresql:index/role:Role", {"name": "intruder", "roles": ["bi"]},
+     "role 'intruder' (a role the matrix does not list) membership in bi"),
+], ids=["login-other-group", "group-in-group", "admin-option", "unlisted-role"])
+def test_fail_pg_membership_beyond_the_matrix(type_, inputs, problem):
+    assert judged(type_, inputs) == {(
+        "postgresql-grant-require-catalog-access", "thing",
+        f"PostgreSQL role 'thing' gives {problem}, which {MATRIX} does not imply (a member holds every privilege of "
+        "its groups); make a login a member of its service's catalog role only (components/metadata/access.py).")}
+
+
+BACKUPS = "arn:aws:s3:::dataplatform-prod-backups"
+SNAPSHOTS = "dataplatform-prod-elasticsearch-snapshots"
+
+
+def listing(condition=None) -> dict:
+    return {**allow("s3:ListBucket", BACKUPS, "L"), **({"Condition": condition} if condition is not None else {})}
+
+
+@pytest.mark.parametrize("condition", [
+    {"StringLike": {"s3:prefix": ["elasticsearch/*"]}},
+    {"StringLike": {"s3:Prefix": "elasticsearch/indices/*"}, "Bool": {"aws:SecureTransport": "true"}},
+    {"StringEquals": {"s3:prefix": ["elasticsearch/index-0"]}},
+], ids=["as-declared", "narrower-case-extra", "equals"])
+def test_pass_listing_with_the_recorded_condition(condition):
+    assert judged("aws:iam/rolePolicy:RolePolicy", user_policy(listing(condition), user=SNAPSHOTS)
+                  | {"role": SNAPSHOTS}) == set()
+
+
+@pytest.mark.parametrize("condition", [
+    None,
+    {"StringLike": {"s3:prefix": ["*"]}},
+    {"StringLikeIfExists": {"s3:prefix": ["elasticsearch/*"]}},
+    {"StringLike": {"s3:delimiter": ["/"]}},
+], ids=["removed", "widened", "if-exists", "other-key"])
+def test_fail_listing_without_the_recorded_condition(condition):
+    assert judged("aws:iam/rolePolicy:RolePolicy", user_policy(listing(condition), user=SNAPSHOTS)
+                  | {"role": SNAPSHOTS}) == {(
+        "aws-iam-policy-require-catalog-access", "thing",
+        f"Identity policy 'thing' of '{SNAPSHOTS}' allows s3:ListBucket on {BACKUPS} without the condition "
+        f"StringLike s3:prefix elasticsearch/*, which {MATRIX} does not imply; grant only the layers the identity's "
+        "catalog role reads and writes.")}
+
+
+def test_generated_conditions_and_memberships_are_the_programs():
+    iam = PROD["aws-iam-policy-require-catalog-access"]["conditions"]
+    assert iam == {SNAPSHOTS: {BACKUPS: {"s3:ListBucket": {"StringLike": {"s3:prefix": ["elasticsearch/*"]}}}}}
+    members = PROD["postgresql-grant-require-catalog-access"]["memberships"]
+    assert members["dremio"] == ["query_engine"] and members["migrator"] == [] and members["ingestion"] == []

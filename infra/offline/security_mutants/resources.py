@@ -236,6 +236,11 @@ AWS = [
           "Resource": ["arn:aws:s3:::dataplatform-prod-logs/*"]}),
       ("aws-iam-policy-disallow-wildcard-access", "platform-lake-log-shipper-s3"),
       ("aws-iam-policy-require-catalog-access", "platform-lake-log-shipper-s3")),
+    m("iam-list-prefix-condition-dropped", P, "the snapshot role's ListBucket loses its `s3:prefix` condition "
+      "(it lists every key of the backups bucket, the database's backups included)",
+      statement_edited("platform-lake-elasticsearch-snapshots-s3", "ListOwnPrefix",
+                       lambda item: item.pop("Condition")),
+      ("aws-iam-policy-require-catalog-access", "platform-lake-elasticsearch-snapshots-s3")),
     m("iam-role-policy-star", P, "the snapshot role's inline policy allows s3:* on its bucket",
       document("platform-lake-elasticsearch-snapshots-s3",
                lambda parsed: parsed["Statement"][0].__setitem__("Action", "s3:*")),
@@ -324,6 +329,15 @@ POSTGRESQL = [
       setting("platform-metadata-revoke-public-schema-superset", "privileges", ["CREATE"]),
       ("postgresql-grant-disallow-public", "platform-metadata-revoke-public-schema-superset"),
       ("postgresql-grant-require-catalog-access", "platform-metadata-revoke-public-schema-superset")),
+    m("pg-login-in-another-group", P, "the query engine's login is also made a member of `ingestion` (and holds its "
+      "writes on bronze)",
+      setting("platform-metadata-login-dremio", "roles", ["query_engine", "ingestion"]),
+      ("postgresql-grant-require-catalog-access", "platform-metadata-login-dremio"),
+      ("postgresql-default-privileges-require-creating-logins", "platform-metadata-login-dremio")),
+    m("pg-bi-login-reads-every-layer", P, "Superset's login is also made a member of `query_engine` (it reads bronze "
+      "and silver, where the catalog gives bi gold alone)",
+      setting("platform-metadata-login-superset", "roles", ["query_engine", "bi"]),
+      ("postgresql-grant-require-catalog-access", "platform-metadata-login-superset")),
     m("pg-database-unprotected", P, "the platform database loses `protect`",
       option("platform-metadata-db-platform", protect=False),
       ("platform-data-require-protect", "platform-metadata-db-platform")),

@@ -3,6 +3,7 @@ let every one through: a policy that blocks a secure change teaches people to sw
 
 from __future__ import annotations
 
+import copy
 import datetime
 
 from infra.offline.security_mutants.bench import Mutation
@@ -102,6 +103,19 @@ def _dremio_gold_reordered(document: dict) -> None:
             grant["privileges"] = ["SELECT"]
 
 
+def _membership_as_grant_role(recording) -> None:
+    """Dremio's login made a member of its group by a separate GrantRole instead of the Role's `roles`."""
+    login = recording.named("platform-metadata-login-dremio")
+    grant = copy.deepcopy(login)
+    grant.type = "postgresql:index/grantRole:GrantRole"
+    grant.name = "platform-metadata-member-dremio"
+    grant.urn = login.urn.rsplit("::", 1)[0].rsplit("$", 1)[0] + "$" + grant.type + "::" + grant.name
+    grant.inputs = {"role": "dremio", "grantRole": "query_engine", "withAdminOption": False}
+    grant.outputs = {}
+    login.inputs["roles"] = []
+    recording.resources.append(grant)
+
+
 def _es_reader_split(document: dict) -> None:
     entry = document["role"]["indices"][0]
     names = ["platform-audit-2026.*" if name == "platform-audit-*" else name for name in entry["names"]]
@@ -194,6 +208,12 @@ SECURE = [
     ok("iam-action-case", "an IAM action written in lower case (`s3:getobject`; actions ignore case)",
        _statement("platform-lake-transformation-s3", "ReadObjects",
                   lambda item: item.__setitem__("Action", ["s3:getobject"]))),
+    ok("iam-list-prefix-narrower", "the snapshot role lists a narrower prefix, the condition's value a string and "
+       "its operator StringEquals",
+       _statement("platform-lake-elasticsearch-snapshots-s3", "ListOwnPrefix", lambda item: item.__setitem__(
+           "Condition", {"StringEquals": {"s3:prefix": "elasticsearch/index-0"}}))),
+    ok("pg-membership-as-grant-role", "the query engine's login made a member of its group by a GrantRole",
+       _membership_as_grant_role),
     ok("pg-grant-one-table", "the analyst's SELECT granted again on one gold table by name",
        copy_of("platform-metadata-tables-analyst-gold", "platform-metadata-tables-analyst-gold-customers",
                lambda document: document.__setitem__("objects", ["customers"]))),
