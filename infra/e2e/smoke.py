@@ -318,4 +318,11 @@ def main(argv: list[str] | None = None, env: Mapping[str, str] | None = None) ->
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    code = main()
+    # The summary is printed and written. Tearing down the interpreter after a Flight call can abort inside pyarrow's
+    # gRPC threads ("double free or corruption", exit -6, seen once in this project's CI after "smoke: passed";
+    # the known flaky crash at exit is apache/arrow issue 38352), which would turn a passed smoke test into a failed
+    # deploy step: the process ends here, with the status the run decided.
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
