@@ -2,6 +2,9 @@
 
     PYTHONPATH=dbt .venv-dbt/bin/python -m tooling.generate --orders 100000 [--customers N] [--seed 42]
         [--loads 3] [--through-load K] [--lake-root build/lake]
+
+Data is generated and written chunk by chunk (see tooling.sample_data), one Parquet file per load, so memory stays
+bounded at any size (up to the 200M-order limit).
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from tooling.errors import UsageError, cli
 
 PARQUET_OPTIONS = {"compression": "snappy", "use_dictionary": True, "row_group_size": 1_000_000,
                    "write_statistics": True}
+PROGRESS_EVERY = 10  # chunks between progress lines of a long stream
 
 
 def _positive_int(text: str) -> int:
@@ -46,22 +50,48 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         raise
 
 
-def write_bronze(scale: sample_data.Scale, root: Path, progress=print) -> dict[str, int]:
-    """Replace the bronze customers and orders datasets under `root`; return rows written per stream."""
+def write_bronze(scale: sample_data.Scale, root: Path, progress=print, *,
+                 chunk_customers: int = sample_data.CHUNK_CUSTOMERS,
+                 chunk_orders: int = sample_data.CHUNK_ORDERS) -> dict[str, int]:
+    """Replace the bronze customers and orders datasets under `root`; return rows written per stream.
+
+    Each stream is generated a chunk at a time and each chunk's rows are appended to its load's file (one
+    `ParquetWriter` per load date, closed at the end), so memory holds one chunk whatever the size. A file has one
+    row group per chunk (split at `row_group_size` rows); a dataset of one chunk is written exactly as
+    `pyarrow.parquet.write_table` would write it. Chunk sizes are parameters for tests only: changing them changes
+    the rows of a dataset larger than one chunk."""
     catalog = load_catalog()
     written = {}
-    for (source, stream), build in ((layout.CUSTOMERS, sample_data.customers), (layout.ORDERS, sample_data.orders)):
+    streams = ((layout.CUSTOMERS, sample_data.customer_chunks, scale.customers, chunk_customers),
+               (layout.ORDERS, sample_data.order_chunks, scale.orders, chunk_orders))
+    writer_options = {key: value for key, value in PARQUET_OPTIONS.items() if key != "row_group_size"}
+    for (source, stream), chunks, records, size in streams:
         dataset = layout.bronze_dataset(source, stream, catalog)
         started = time.perf_counter()
-        loads = sample_data.by_load(build(scale), scale, stream)
         folder = local_path("bronze", dataset.prefix, root)
         shutil.rmtree(folder, ignore_errors=True)
-        for day, table in loads.items():
-            target = local_path("bronze", dataset.partition_template.format(date=day.isoformat()), root)
-            target.mkdir(parents=True, exist_ok=True)
-            pq.write_table(table, target / "data.parquet", **PARQUET_OPTIONS)
-        written[stream] = sum(t.num_rows for t in loads.values())
-        progress(f"  bronze/{dataset.prefix}: {written[stream]:,} rows in {len(loads)} loads "
+        total = len(sample_data.chunk_bounds(records, size))
+        writers: dict = {}
+        generated = written[stream] = 0
+        try:
+            for index, chunk in enumerate(chunks(scale, size)):
+                for day, table in sample_data.by_load(chunk, scale, stream, first_row=generated).items():
+                    if day not in writers:
+                        target = local_path("bronze", dataset.partition_template.format(date=day.isoformat()), root)
+                        target.mkdir(parents=True, exist_ok=True)
+                        writers[day] = pq.ParquetWriter(target / "data.parquet", table.schema, **writer_options)
+                    if table.num_rows or index == 0:  # a load empty in chunk 0 still gets its (empty) file
+                        writers[day].write_table(table, row_group_size=PARQUET_OPTIONS["row_group_size"])
+                    written[stream] += table.num_rows
+                generated += chunk.num_rows
+                del chunk
+                if (index + 1) % PROGRESS_EVERY == 0 and index + 1 < total:
+                    progress(f"  bronze/{dataset.prefix}: chunk {index + 1}/{total}, {written[stream]:,} rows "
+                             f"({time.perf_counter() - started:.1f} s)")
+        finally:
+            for writer in writers.values():
+                writer.close()
+        progress(f"  bronze/{dataset.prefix}: {written[stream]:,} rows in {len(writers)} loads "
                  f"({time.perf_counter() - started:.1f} s)")
     return written
 

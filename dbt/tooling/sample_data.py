@@ -10,10 +10,19 @@ The dirt, in every dataset large enough to hold it:
 - orders: rows with a null id or a null customer id, zero and negative amounts, raw statuses spelled many
   ways (plus one the platform does not know), up to three versions per order, versions that arrive late
   (an older `updated_at` loaded after a newer one), orders of customers that never arrive.
+
+Large datasets are generated in fixed-size chunks (`CHUNK_CUSTOMERS` customers, `CHUNK_ORDERS` orders), so
+memory stays bounded whatever the size. Chunk 0 draws from the same seeded stream as a dataset generated in one
+piece, so any dataset that fits in one chunk (every dataset the tests use, and the 1M-order benchmark) is the
+same as if chunking did not exist; chunk k > 0 draws from its own stream `[seed, stream, k]`. What is global stays
+global: ids run on across chunks, orders reference every customer (and unknown customers above the last one),
+and `_airbyte_raw_id` numbers rows across chunks. What is per order (versions, late arrivals) or per customer
+(second versions) stays inside its chunk; the rows with a null id are drawn per chunk, in proportion to it.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
@@ -27,6 +36,12 @@ END_DATE = date(2025, 10, 16)
 HISTORY_DAYS = 730
 LOAD_HOUR = 2
 MAX_ORDERS = 200_000_000
+# Chunk sizes: a 1M-order chunk holds about 1.65M order rows and a 1M-customer chunk about 1.15M customer rows,
+# a few hundred MB at most while generated; both are large enough that numpy's per-call overhead is negligible,
+# and the 1M-order benchmark (100k customers) and the 10M-order one's customers (1M) stay in one chunk.
+CHUNK_ORDERS = 1_000_000
+CHUNK_CUSTOMERS = 1_000_000
+CUSTOMER_STREAM, ORDER_STREAM = 1, 2
 
 FIRST_NAMES = ["alice", "bruno", "chloe", "david", "emma", "farid", "giulia", "hugo", "ines", "jonas", "keiko",
                "lucas", "maya", "nadia", "omar", "paula", "quentin", "rosa", "sven", "tomoko", "ugo", "vera",
@@ -115,10 +130,45 @@ def _load_of_new(rng: np.random.Generator, count: int, loads: int, first_share: 
     return load
 
 
-def customers(scale: Scale) -> pa.Table:
-    rng = np.random.default_rng([scale.seed, 1])
-    n = scale.customers
-    ids = np.arange(1, n + 1, dtype="int64")
+def chunk_bounds(total: int, size: int) -> list[tuple[int, int]]:
+    """(start, count) of each chunk of `size` records (the last one shorter) covering `total` records."""
+    if size < 1:
+        raise UsageError(f"chunk size must be at least 1 (got {size})")
+    return [(start, min(size, total - start)) for start in range(0, total, size)]
+
+
+def chunk_rng(seed: int, stream: int, index: int) -> np.random.Generator:
+    """Chunk 0 draws from `[seed, stream]`, the stream of a dataset generated in one piece; chunk k from its own."""
+    return np.random.default_rng([seed, stream] if index == 0 else [seed, stream, index])
+
+
+def customer_chunks(scale: Scale, size: int = CHUNK_CUSTOMERS) -> Iterator[pa.Table]:
+    """The customers dataset, `size` customers at a time (with their second versions and null-id rows)."""
+    for index, (start, count) in enumerate(chunk_bounds(scale.customers, size)):
+        yield customers(scale, start, count, chunk_rng(scale.seed, CUSTOMER_STREAM, index))
+
+
+def _take(values: list[str], index: np.ndarray) -> pa.Array:
+    return pc.take(pa.array(values, pa.string()), pa.array(index, pa.int64()))
+
+
+def _name_forms() -> list[str]:
+    """Every full name as the rows spell it: per (first, last) name, 4 case forms, each bare then padded."""
+    forms = []
+    for first in FIRST_NAMES:
+        for last in LAST_NAMES:
+            full = f"{first} {last}"
+            for form in (full.lower(), full.upper(), full.title(), full.swapcase().title().swapcase()):
+                forms += [form, f"  {form} "]
+    return forms
+
+
+def customers(scale: Scale, start: int = 0, count: int | None = None,
+              rng: np.random.Generator | None = None) -> pa.Table:
+    """Customers `start + 1` to `start + count` (by default all of them, in one piece), with a `_load` column."""
+    rng = rng or chunk_rng(scale.seed, CUSTOMER_STREAM, 0)
+    n = scale.customers - start if count is None else count
+    ids = np.arange(start + 1, start + n + 1, dtype="int64")
     first_load = _load_of_new(rng, n, scale.loads, first_share=0.85)
     history_start = np.datetime64(END_DATE - timedelta(days=HISTORY_DAYS), "us")
     created = history_start + rng.integers(0, HISTORY_DAYS * 86_400, n) * 1_000_000
@@ -128,53 +178,72 @@ def customers(scale: Scale) -> pa.Table:
     second_load = np.where(twice, rng.integers(first_load, scale.loads), first_load)
     updated = created + rng.integers(3600, 30 * 86_400, n) * 1_000_000
 
-    row_customer = np.concatenate([ids, ids[twice]])
+    local = np.concatenate([np.arange(n), np.flatnonzero(twice)])  # the row's customer, within the chunk
+    row_customer = ids[local]
     row_version = np.concatenate([np.zeros(n, "int64"), np.ones(twice.sum(), "int64")])
     row_load = np.concatenate([first_load, second_load[twice]])
     row_updated = np.concatenate([created, updated[twice]])
 
-    first = rng.integers(0, len(FIRST_NAMES), n)
-    last = rng.integers(0, len(LAST_NAMES), n)
-    domain = rng.integers(0, len(DOMAINS), n)
-    city = rng.integers(0, len(CITIES), n)
+    first = rng.integers(0, len(FIRST_NAMES), n)[local]
+    last = rng.integers(0, len(LAST_NAMES), n)[local]
+    domain = rng.integers(0, len(DOMAINS), n)[local]
+    city = rng.integers(0, len(CITIES), n)[local]
     rows = len(row_customer)
     name_form = rng.integers(0, 4, rows)
     pad = rng.random(rows) < 0.2
-    mixed_email = rng.random(rows) < 0.3
-    names, emails = [], []
-    for i in range(rows):
-        c = row_customer[i] - 1
-        full = f"{FIRST_NAMES[first[c]]} {LAST_NAMES[last[c]]}"
-        full = (full.lower(), full.upper(), full.title(), full.swapcase().title().swapcase())[name_form[i]]
-        names.append(f"  {full} " if pad[i] else full)
-        suffix = ".v2" if row_version[i] else ""
-        email = f"{FIRST_NAMES[first[c]]}.{LAST_NAMES[last[c]]}{c + 1}{suffix}@{DOMAINS[domain[c]]}"
-        emails.append(email.title() if mixed_email[i] else email)
+    mixed = (rng.random(rows) < 0.3).astype("int64")
+    # Strings are picked from small tables of every spelling (built with Python's own str methods), so a
+    # million rows cost a few array operations: `title()` treats the parts alike alone or joined, as each is
+    # separated from the next by a character without case (a dot, a digit, `@`).
+    pair = first * len(LAST_NAMES) + last
+    names = _take(_name_forms(), (pair * 4 + name_form) * 2 + pad)
+    local_parts = [form for f in FIRST_NAMES for la in LAST_NAMES for form in (f"{f}.{la}", f"{f}.{la}".title())]
+    email = pc.binary_join_element_wise(
+        _take(local_parts, pair * 2 + mixed),
+        pc.cast(pa.array(row_customer), pa.string()),
+        _take(["", "", ".v2", ".V2"], row_version * 2 + mixed),
+        _take([form for d in DOMAINS for form in (f"@{d}", f"@{d}".title())], domain * 2 + mixed),
+        "")
+    two_digits = [f"{i:02d}" for i in range(100)]
+    phone = pc.binary_join_element_wise("+33 4", _take(two_digits, row_customer % 100),
+                                        _take(two_digits, row_customer % 97), "00", " ")
+    zip_code = pc.cast(pa.array(69000 + row_customer % 900), pa.string())
 
     # Rows Airbyte lands with no id (a broken CDC event): rejected by staging, never silently dropped.
     nulls = max(1, n // 500)
     null_load = rng.integers(0, scale.loads, nulls)
+    absent = pa.nulls(nulls, pa.string())
     table = pa.table({
         "customer_id": pa.array(np.concatenate([row_customer, np.zeros(nulls, "int64")]),
                                 mask=np.concatenate([np.zeros(rows, bool), np.ones(nulls, bool)])),
-        "name": pa.array(names + ["  Nobody "] * nulls),
-        "email": pa.array(emails + ["NOBODY@EXAMPLE.COM"] * nulls),
-        "phone": pa.array([f"+33 4 {row_customer[i] % 100:02d} {row_customer[i] % 97:02d} 00" for i in range(rows)]
-                          + [None] * nulls, pa.string()),
-        "city": pa.array([CITIES[city[c - 1]][0] for c in row_customer] + [None] * nulls, pa.string()),
-        "state": pa.array([CITIES[city[c - 1]][1] for c in row_customer] + [None] * nulls, pa.string()),
-        "zip_code": pa.array([f"{69000 + (c % 900):05d}" for c in row_customer] + [None] * nulls, pa.string()),
-        "created_at": pa.array(np.concatenate([created[row_customer - 1], history_start + np.zeros(nulls, "int64")])),
+        "name": pa.concat_arrays([names, pa.repeat(pa.scalar("  Nobody "), nulls)]),
+        "email": pa.concat_arrays([email, pa.repeat(pa.scalar("NOBODY@EXAMPLE.COM"), nulls)]),
+        "phone": pa.concat_arrays([phone, absent]),
+        "city": pa.concat_arrays([_take([name for name, _ in CITIES], city), absent]),
+        "state": pa.concat_arrays([_take([state for _, state in CITIES], city), absent]),
+        "zip_code": pa.concat_arrays([zip_code, absent]),
+        "created_at": pa.array(np.concatenate([created[local], history_start + np.zeros(nulls, "int64")])),
         "updated_at": pa.array(np.concatenate([row_updated, history_start + np.zeros(nulls, "int64")])),
         "_load": pa.array(np.concatenate([row_load, null_load])),
     })
     return table
 
 
-def orders(scale: Scale) -> pa.Table:
-    rng = np.random.default_rng([scale.seed, 2])
-    n, c = scale.orders, scale.customers
-    ids = np.arange(1, n + 1, dtype="int64")
+def order_chunks(scale: Scale, size: int = CHUNK_ORDERS) -> Iterator[pa.Table]:
+    """The orders dataset, `size` orders at a time (with all their versions and the chunk's null-id rows)."""
+    for index, (start, count) in enumerate(chunk_bounds(scale.orders, size)):
+        yield orders(scale, start, count, chunk_rng(scale.seed, ORDER_STREAM, index))
+
+
+def orders(scale: Scale, start: int = 0, count: int | None = None,
+           rng: np.random.Generator | None = None) -> pa.Table:
+    """Orders `start + 1` to `start + count` (by default all of them, in one piece), with a `_load` column.
+
+    Customer ids range over all `scale.customers` customers whatever the chunk; a version never leaves its order's
+    chunk, so versions, late arrivals and the running maximum of loads are computed within the chunk."""
+    rng = rng or chunk_rng(scale.seed, ORDER_STREAM, 0)
+    n, c = scale.orders - start if count is None else count, scale.customers
+    ids = np.arange(start + 1, start + n + 1, dtype="int64")
     load = _load_of_new(rng, n, scale.loads, first_share=0.8)
     dates = load_dates(scale)
     first_load_day = np.datetime64(dates[0], "D")
@@ -245,17 +314,19 @@ def _running_max(values: np.ndarray, starts: np.ndarray, lengths: np.ndarray) ->
     return out
 
 
-def by_load(table: pa.Table, scale: Scale, stream: str) -> dict[date, pa.Table]:
-    """Split a dataset into its loads, adding the columns Airbyte's CDC sync writes; only loads up to through_load.
+def by_load(table: pa.Table, scale: Scale, stream: str, first_row: int = 0) -> dict[date, pa.Table]:
+    """Split a dataset (or a chunk of it) into its loads, adding the columns Airbyte's CDC sync writes; only loads
+    up to through_load.
 
-    `_airbyte_raw_id` identifies each record (Airbyte writes a UUID; here `<stream>-<seed>-<row>`, as unique),
+    `_airbyte_raw_id` identifies each record (Airbyte writes a UUID; here `<stream>-<seed>-<row>`, as unique; a
+    chunk's rows are numbered from `first_row`, the number of rows of the chunks before it, null-id rows included),
     `_airbyte_extracted_at` is the load's time, `_ab_cdc_updated_at` the change's commit time at the source (the
     row's `updated_at`) and `_ab_cdc_deleted_at` stays empty: the generated changes are inserts and updates."""
     dates = load_dates(scale)
     last = scale.through_load or scale.loads
     load = table.column("_load").to_numpy()
     data = table.drop_columns(["_load"])
-    rows = pc.cast(pa.array(np.arange(len(data), dtype="int64")), pa.string())
+    rows = pc.cast(pa.array(np.arange(first_row, first_row + len(data), dtype="int64")), pa.string())
     data = data.append_column("_airbyte_raw_id", pc.binary_join_element_wise(f"{stream}-{scale.seed}", rows, "-"))
     data = data.append_column("_airbyte_extracted_at", pa.array(_loaded_at(scale, load)))
     data = data.append_column("_ab_cdc_updated_at", data.column("updated_at"))
