@@ -267,7 +267,7 @@ def orders(scale: Scale, start: int = 0, count: int | None = None,
     final[rng.random(n) < 0.002] = status_code("unknown")
 
     versions = rng.choice([1, 2, 3], n, p=[0.6, 0.25, 0.15])
-    row_order = np.repeat(ids - 1, versions)
+    row_order = np.repeat(np.arange(n), versions)  # the row's order, within the chunk
     starts = np.cumsum(versions) - versions
     row_version = np.arange(len(row_order)) - np.repeat(starts, versions)
     row_last = row_version == versions[row_order] - 1
