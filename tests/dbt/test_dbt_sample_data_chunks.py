@@ -201,7 +201,8 @@ print(json.dumps({
     "versions_together": all(max(n) - min(n) == len(n) - 1 for n in numbers.values()),
     "null_order_ids": sum(r["order_id"] is None for r in orders),
     "null_customer_ids": sum(r["customer_id"] is None for r in customers),
-    "customer_ids": sorted({r["customer_id"] for r in customers if r["customer_id"] is not None}) == list(range(1, c + 1)),
+    "customer_ids": sorted({r["customer_id"] for r in customers if r["customer_id"] is not None})
+                    == list(range(1, c + 1)),
     "versions_per_customer": sorted(set(Counter(r["customer_id"] for r in customers
                                                 if r["customer_id"] is not None).values())),
     "known_references": [known[0], known[-1], len(known)],
