@@ -314,7 +314,7 @@ def _running_max(values: np.ndarray, starts: np.ndarray, lengths: np.ndarray) ->
     return out
 
 
-def by_load(table: pa.Table, scale: Scale, stream: str, first_row: int = 0) -> dict[date, pa.Table]:
+def by_load(table: pa.Table, scale: Scale, stream: str, first_row: int = 0) -> Iterator[tuple[date, pa.Table]]:
     """Split a dataset (or a chunk of it) into its loads, adding the columns Airbyte's CDC sync writes; only loads
     up to through_load.
 
@@ -331,4 +331,5 @@ def by_load(table: pa.Table, scale: Scale, stream: str, first_row: int = 0) -> d
     data = data.append_column("_airbyte_extracted_at", pa.array(_loaded_at(scale, load)))
     data = data.append_column("_ab_cdc_updated_at", data.column("updated_at"))
     data = data.append_column("_ab_cdc_deleted_at", pa.nulls(len(data), pa.timestamp("us")))
-    return {dates[i]: data.filter(pa.array(load == i)) for i in range(last)}
+    for i in range(last):  # one load at a time: the caller writes a load's rows before the next is cut out
+        yield dates[i], data.filter(pa.array(load == i))
