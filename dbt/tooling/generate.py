@@ -61,7 +61,7 @@ def _keep_large_blocks_returnable() -> None:
     chunk, a chunk's numpy arrays (8 to 16 MB each) would come from the heap instead, which fragments and keeps
     what it once held: the peak grew over the first chunks to about 1.45 times the first one's (measured with 1M-order
     chunks). Fixing the threshold (`mallopt(M_MMAP_THRESHOLD)`) keeps every chunk's peak at the first one's. glibc
-    only; elsewhere memory is left to the allocator."""
+    only, and for the rest of the process; elsewhere memory is left to the allocator."""
     with contextlib.suppress(OSError, AttributeError):
         ctypes.CDLL("libc.so.6").mallopt(_M_MMAP_THRESHOLD, 1 << 20)
 
