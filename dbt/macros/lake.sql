@@ -30,34 +30,36 @@
     select 1
 {% endmacro %}
 
-{#- Post-hook: writes the model just built as Parquet into its lake folder with the layer's codec, partitioned as
-    the catalog says (var('lake_partitions')): silver by a bounded hash of the model's `business_key` (folders
-    `key_bucket=0` to `key_bucket=<buckets - 1>`), gold by the calendar period of its `period_column`
-    (`year=YYYY/month=M`); a model without that meta is one folder. A view is not written: it is read when queried
-    (the Lambda model's unified view), and a copy would be stale at once. -#}
-{% macro export_to_lake(layer) %}
-    {% if target.type == 'duckdb' and config.get('materialized') in ('table', 'incremental') %}
-        {% set meta = config.get('meta') or {} %}
-        {% set layout = var('lake_partitions').get(layer, {}) %}
-        {% set partitions = [] %}
-        {% set columns = [] %}
-        {% if layout.get('buckets') and meta.get('business_key') %}
-            {% do columns.append('hash(' ~ meta['business_key'] | join(', ') ~ ') % ' ~ layout['buckets']
-                                 ~ ' as key_bucket') %}
-            {% do partitions.append('key_bucket') %}
-        {% elif layout.get('period') and meta.get('period_column') %}
-            {% do columns.append('year(' ~ meta['period_column'] ~ ') as year') %}
-            {% do partitions.append('year') %}
-            {% if layout['period'] == 'month' %}
-                {% do columns.append('month(' ~ meta['period_column'] ~ ') as month') %}
-                {% do partitions.append('month') %}
-            {% endif %}
+{#- How a model of `layer` is laid out in its lake folder, as the catalog says (var('lake_partitions')): silver by a
+    bounded hash of the model's `business_key` meta (folders `key_bucket=0` to `key_bucket=<buckets - 1>`), gold by
+    the calendar period of its `period_column` meta (`year=YYYY/month=M`); a model without that meta is one folder
+    of files of at most 512 MB. Returns the columns to add and the partition columns. -#}
+{% macro lake_layout(layer) %}
+    {% set meta = config.get('meta') or {} %}
+    {% set layout = var('lake_partitions').get(layer, {}) %}
+    {% set partitions = [] %}
+    {% set columns = [] %}
+    {% if layout.get('buckets') and meta.get('business_key') %}
+        {% do columns.append('hash(' ~ meta['business_key'] | join(', ') ~ ') % ' ~ layout['buckets']
+                             ~ ' as key_bucket') %}
+        {% do partitions.append('key_bucket') %}
+    {% elif layout.get('period') and meta.get('period_column') %}
+        {% do columns.append('year(' ~ meta['period_column'] ~ ') as year') %}
+        {% do partitions.append('year') %}
+        {% if layout['period'] == 'month' %}
+            {% do columns.append('month(' ~ meta['period_column'] ~ ') as month') %}
+            {% do partitions.append('month') %}
         {% endif %}
-        copy (select *{% for column in columns %}, {{ column }}{% endfor %} from {{ this }})
-        to '{{ lake_location(layer) }}'
-        (format parquet, compression {{ var('lake_codecs')[layer] }}, overwrite true
-        {%- if partitions %}, partition_by ({{ partitions | join(', ') }}){% else %}, file_size_bytes '512MB'{% endif %})
-    {% else %}
-        select 1
     {% endif %}
+    {{ return({'columns': columns, 'partitions': partitions}) }}
+{% endmacro %}
+
+{#- Writes the rows of the query `relation_sql` into the model's lake folder with its layer's codec
+    and layout, replacing what the folder held. The partition columns are folder names, not file columns. -#}
+{% macro write_to_lake(relation_sql, layer) %}
+    {% set layout = lake_layout(layer) %}
+    copy (select *{% for column in layout['columns'] %}, {{ column }}{% endfor %} from ({{ relation_sql }}) as model_rows)
+    to '{{ lake_location(layer) }}'
+    (format parquet, compression {{ var('lake_codecs')[layer] }}, overwrite true
+    {%- if layout['partitions'] %}, partition_by ({{ layout['partitions'] | join(', ') }}){% else %}, file_size_bytes '512MB'{% endif %})
 {% endmacro %}

@@ -66,9 +66,24 @@ ranked as (
 ),
 
 arrived_loads as (
-    select order_id, loaded_at, max(loaded_at) over (partition by order_id) as latest_load
-    from arrived
-    where order_id is not null
+    -- Versions arrived per order and load, the newest load first. Counted on two columns read from the source
+    -- again, not from `arrived`: an engine may keep a CTE read twice in memory whole (DuckDB does), which at
+    -- millions of rows cost more than the second read; the filter is the one `arrived` applies to keyed rows.
+    select
+        order_id,
+        loaded_at,
+        versions,
+        row_number() over (partition by order_id order by loaded_at desc) as load_rank,
+        sum(versions) over (partition by order_id) as versions_arrived
+    from (
+        select order_id, _airbyte_extracted_at as loaded_at, count(*) as versions
+        from {{ source('postgres', 'orders') }}
+        where order_id is not null
+        {% if is_incremental() %}
+          and _airbyte_extracted_at >= {{ watermark }}
+        {% endif %}
+        group by order_id, _airbyte_extracted_at
+    ) as per_load
 ),
 
 counts as (
@@ -76,11 +91,11 @@ counts as (
     -- the last build read already.
     select
         arrived_loads.order_id,
-        max(arrived_loads.latest_load) as last_loaded_at,
-        sum(case when arrived_loads.loaded_at = arrived_loads.latest_load then 1 else 0 end) as versions_at_last_load,
-        count(*)
+        arrived_loads.loaded_at as last_loaded_at,
+        arrived_loads.versions as versions_at_last_load,
+        arrived_loads.versions_arrived
         {% if is_incremental() %}
-        + coalesce(max(kept.versions_seen), 0) - coalesce(max(kept.counted_at_watermark), 0)
+        + coalesce(kept.versions_seen, 0) - coalesce(kept.counted_at_watermark, 0)
         {% endif %}
         as versions_seen
     from arrived_loads
@@ -94,26 +109,30 @@ counts as (
     ) as kept
         on arrived_loads.order_id = kept.order_id
     {% endif %}
-    group by arrived_loads.order_id
+    where arrived_loads.load_rank = 1
+),
+
+newest as (
+    select * from ranked
+    where order_id is null or version_rank = 1
 )
 
 select
-    ranked.order_id,
-    ranked.customer_id,
-    ranked.order_date,
-    ranked.amount,
-    ranked.status_raw,
-    ranked.status,
-    ranked.updated_at,
-    ranked.changed_at,
-    ranked.deleted_at,
-    ranked.raw_id,
-    ranked.loaded_at,
-    cast(case when ranked.order_id is null then 1 else counts.versions_seen end as bigint) as versions_seen,
-    case when ranked.order_id is null then ranked.loaded_at else counts.last_loaded_at end as last_loaded_at,
-    cast(case when ranked.order_id is null then 1 else counts.versions_at_last_load end as bigint)
+    newest.order_id,
+    newest.customer_id,
+    newest.order_date,
+    newest.amount,
+    newest.status_raw,
+    newest.status,
+    newest.updated_at,
+    newest.changed_at,
+    newest.deleted_at,
+    newest.raw_id,
+    newest.loaded_at,
+    cast(case when newest.order_id is null then 1 else counts.versions_seen end as bigint) as versions_seen,
+    case when newest.order_id is null then newest.loaded_at else counts.last_loaded_at end as last_loaded_at,
+    cast(case when newest.order_id is null then 1 else counts.versions_at_last_load end as bigint)
         as versions_at_last_load
-from ranked
+from newest
 left join counts
-    on ranked.order_id = counts.order_id
-where ranked.order_id is null or ranked.version_rank = 1
+    on newest.order_id = counts.order_id
