@@ -38,7 +38,7 @@ help:
 	@echo "make test-slow              the real-Superset suite and the PostgreSQL restore drill"
 	@echo "make lint                   ruff, workflow schema and security lint"
 	@echo "make pipeline [ORDERS=N]    generate bronze data and run dbt on the embedded default (DuckDB)"
-	@echo "make dbt-bench / dbt-docs   dbt benchmark at 1M and 10M orders / dbt docs generate"
+	@echo "make dbt-bench / dbt-docs   dbt build beside the hand-written SQL floor, 1M and 10M orders / dbt docs"
 	@echo "make policy-docs            regenerate docs/policies.md from the pack"
 	@echo "make policy-config          write the program's chart facts into policies/config/<stack>.json"
 	@echo "make config-docs            regenerate the README's configuration table from the stack config model"

@@ -118,7 +118,7 @@ def test_the_bench_refuses_a_size_the_disk_cannot_hold_and_bad_sizes(tmp_path, d
     result = _in_dbt_venv(_BENCH, str(tmp_path / "bench"), env=env)
     assert result.returncode == 0, result.stderr
     out = json.loads(result.stdout)
-    assert "100,000,000 orders need about 37.3 GiB free" in out["disk"] and "10.0 GiB is free" in out["disk"]
+    assert "100,000,000 orders need about 41.9 GiB free" in out["disk"] and "10.0 GiB is free" in out["disk"]
     assert "--work-dir" in out["disk"]
     assert out["rc_bad_list"] == 2 and "'1M' is not a comma-separated list" in result.stderr
     assert out["rc_disk"] == 2
