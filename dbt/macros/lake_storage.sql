@@ -20,11 +20,7 @@
     {% call statement('main') -%}
         {{ write_to_lake(sql, layer) }}
     {%- endcall %}
-    {% do replace_lake_view(existing, target, layer, sql) %}
-    {{ run_hooks(post_hooks, inside_transaction=True) }}
-    {% do persist_docs(target, model) %}
-    {{ adapter.commit() }}
-    {{ run_hooks(post_hooks, inside_transaction=False) }}
+    {% do finish_lake_model(existing, target, layer, sql, post_hooks) %}
     {{ return({'relations': [target]}) }}
 {% endmaterialization %}
 
@@ -71,13 +67,18 @@
         {% do adapter.drop_relation(arrived) %}
         {% do adapter.drop_relation(merged) %}
     {% endif %}
-    {% do replace_lake_view(existing, target, layer, sql) %}
-    {{ run_hooks(post_hooks, inside_transaction=True) }}
-    {% do persist_docs(target, model) %}
-    {{ adapter.commit() }}
-    {{ run_hooks(post_hooks, inside_transaction=False) }}
+    {% do finish_lake_model(existing, target, layer, sql, post_hooks) %}
     {{ return({'relations': [target]}) }}
 {% endmaterialization %}
+
+{#- After the rows are written: the view of the files, the post-hooks around the commit, the docs on the view. -#}
+{% macro finish_lake_model(existing, target, layer, sql, post_hooks) %}
+    {% do replace_lake_view(existing, target, layer, sql) %}
+    {% do run_hooks(post_hooks, inside_transaction=True) %}
+    {% do persist_docs(target, model) %}
+    {% do adapter.commit() %}
+    {% do run_hooks(post_hooks, inside_transaction=False) %}
+{% endmacro %}
 
 {#- The lake layer a stored model belongs to (its `lake_layer` meta, set per folder in dbt_project.yml). -#}
 {% macro lake_layer_of_model() %}

@@ -29,7 +29,7 @@ from contextlib import ExitStack
 from pathlib import Path
 
 from tooling import floor, layout
-from tooling.errors import UsageError, cli
+from tooling.errors import UsageError, cli, parse_arguments
 
 BENCH_DIR = layout.BUILD_DIR / "bench"
 # Wall-time targets in seconds and the build's peak in MiB, per order count (issue-level commitments; README).
@@ -229,12 +229,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--work-dir", type=Path, default=BENCH_DIR, help="where data is written (default build/bench)")
     parser.add_argument("--keep", action="store_true", help="keep the floor's lake after timing")
     parser.add_argument("--json", action="store_true", help="print the results as JSON instead of the table")
-    try:
-        return parser.parse_args(argv)
-    except SystemExit as exit_:
-        if exit_.code:
-            raise UsageError("invalid arguments (see above); example: make dbt-bench ORDERS=1000000") from None
-        raise
+    return parse_arguments(parser, argv, "make dbt-bench BENCH_ORDERS=1000000")
 
 
 @cli

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import sys
 from collections.abc import Callable
 from functools import wraps
@@ -24,3 +25,13 @@ def cli(main: Callable[..., int]) -> Callable[..., int]:
             return 2
 
     return run
+
+
+def parse_arguments(parser: argparse.ArgumentParser, argv: list[str], example: str) -> argparse.Namespace:
+    """argparse's result; its own error (already printed) becomes a UsageError naming a correct example."""
+    try:
+        return parser.parse_args(argv)
+    except SystemExit as exit_:
+        if exit_.code:
+            raise UsageError(f"invalid arguments (see above); example: {example}") from None
+        raise

@@ -23,7 +23,7 @@ import pyarrow.parquet as pq
 from infra.model.catalog import load_catalog
 from infra.model.lake import local_path
 from tooling import layout, sample_data
-from tooling.errors import UsageError, cli
+from tooling.errors import cli, parse_arguments
 
 PARQUET_OPTIONS = {"compression": "snappy", "use_dictionary": True, "row_group_size": 1_000_000,
                    "write_statistics": True}
@@ -46,12 +46,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--loads", type=_positive_int, default=3, help="daily Airbyte loads to spread rows over")
     parser.add_argument("--through-load", type=_positive_int, default=None, help="write only the first K loads")
     parser.add_argument("--lake-root", type=Path, default=None, help="local lake mirror (default build/lake)")
-    try:
-        return parser.parse_args(argv)
-    except SystemExit as exit_:
-        if exit_.code:
-            raise UsageError("invalid arguments (see above); example: make pipeline ORDERS=100000") from None
-        raise
+    return parse_arguments(parser, argv, "make pipeline ORDERS=100000")
 
 
 def _keep_large_blocks_returnable() -> None:

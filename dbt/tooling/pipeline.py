@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from infra.model.catalog import load_catalog
 from infra.model.lake import local_path
 from tooling import dbt_invoke, layout, run_history, sample_data, summary
-from tooling.errors import UsageError, cli
+from tooling.errors import UsageError, cli, parse_arguments
 from tooling.generate import _positive_int, write_bronze
 
 
@@ -29,12 +29,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--target", default="local", help="dbt target: local (default), postgres or dremio")
     parser.add_argument("--skip-generate", action="store_true", help="build over the bronze data already there")
     parser.add_argument("--full-refresh", action="store_true", help="rebuild incremental models from scratch")
-    try:
-        return parser.parse_args(argv)
-    except SystemExit as exit_:
-        if exit_.code:
-            raise UsageError("invalid arguments (see above); example: make pipeline ORDERS=100000") from None
-        raise
+    return parse_arguments(parser, argv, "make pipeline ORDERS=100000")
 
 
 def require_bronze() -> None:
