@@ -7,9 +7,9 @@
     branch sees the view of the current files as `this`), keeps the current rows whose `unique_key` none of them
     carries, and writes the two back in place of the folder (the delete+insert strategy; with no unique_key, the new
     rows are appended). The merge is built in a temporary table first, because the folder it replaces is one of
-    its inputs. A build that fails while writing leaves the folder partly written: the next `--full-refresh`
-    rebuilds it from bronze, which keeps every version (tests/dbt/test_dbt_incremental.py holds the two ways
-    equal). -#}
+    its inputs. The view is dropped, committed, before the folder is overwritten (macro forget_lake_state), so a
+    build that fails while writing leaves no stored state and the next build rebuilds the model in full from
+    bronze, which keeps every version (tests/dbt/test_dbt_incremental.py holds the two ways equal). -#}
 
 {% materialization table, adapter='duckdb' %}
     {%- set existing = load_cached_relation(this) -%}
@@ -36,7 +36,9 @@
     {%- endif -%}
     {{ run_hooks(pre_hooks, inside_transaction=False) }}
     {{ run_hooks(pre_hooks, inside_transaction=True) }}
+    {%- set empty_sql = sql -%}
     {% if not lake_view_exists(existing) or should_full_refresh() %}
+        {% do forget_lake_state(existing) %}
         {% call statement('main') -%}
             {{ write_to_lake(sql, layer) }}
         {%- endcall %}
@@ -61,15 +63,33 @@
             union all by name
             select * from {{ arrived }}
         {%- endcall %}
+        {#- The model's SQL reads the view being replaced: an empty result gets a view from the merge's column
+            types instead, which does not read itself. -#}
+        {%- set columns = adapter.get_columns_in_relation(merged) -%}
+        {%- set empty_sql -%}
+            select {% for column in columns %}cast(null as {{ column.data_type }}) as {{ adapter.quote(column.name) }}
+            {{- ", " if not loop.last }}{% endfor %}
+        {%- endset -%}
+        {% do forget_lake_state(existing) %}
         {% call statement('main') -%}
             {{ write_to_lake("select * from " ~ merged, layer) }}
         {%- endcall %}
         {% do adapter.drop_relation(arrived) %}
         {% do adapter.drop_relation(merged) %}
     {% endif %}
-    {% do finish_lake_model(existing, target, layer, sql, post_hooks) %}
+    {% do finish_lake_model(existing, target, layer, empty_sql, post_hooks) %}
     {{ return({'relations': [target]}) }}
 {% endmaterialization %}
+
+{#- Drops the view of an incremental model's folder, committed, just before the folder is overwritten: the files
+    do not roll back with dbt's transaction, so a write that fails or is stopped midway must leave no stored state,
+    and the next build then rebuilds the model in full from bronze instead of merging into a broken folder. -#}
+{% macro forget_lake_state(existing) %}
+    {% if lake_view_exists(existing) %}
+        {% do adapter.drop_relation(existing) %}
+        {% do adapter.commit() %}
+    {% endif %}
+{% endmacro %}
 
 {#- After the rows are written: the view of the files, the post-hooks around the commit, the docs on the view. -#}
 {% macro finish_lake_model(existing, target, layer, sql, post_hooks) %}
@@ -116,7 +136,8 @@
 {% endmacro %}
 
 {#- on_schema_change for a lake-stored incremental model: `fail` (the project's choice) and `ignore` are supported;
-    a changed column list under `fail` stops the run and says how to rebuild. -#}
+    under `fail` a changed column list or column type stops the run and says how to rebuild, as dbt's own check
+    does. -#}
 {% macro check_lake_schema(existing, arrived) %}
     {%- set policy = config.get('on_schema_change') or 'ignore' -%}
     {%- if policy not in ('fail', 'ignore') -%}
@@ -124,8 +145,14 @@
             ~ "supported for a lake-stored incremental model on the local target; use 'fail' or 'ignore', and "
             ~ "rebuild with --full-refresh after a schema change.") }}
     {%- endif -%}
-    {%- set before = adapter.get_columns_in_relation(existing) | map(attribute='name') | list -%}
-    {%- set now = adapter.get_columns_in_relation(arrived) | map(attribute='name') | list -%}
+    {%- set before = [] -%}
+    {%- for column in adapter.get_columns_in_relation(existing) -%}
+        {%- do before.append(column.name ~ ' ' ~ column.data_type) -%}
+    {%- endfor -%}
+    {%- set now = [] -%}
+    {%- for column in adapter.get_columns_in_relation(arrived) -%}
+        {%- do now.append(column.name ~ ' ' ~ column.data_type) -%}
+    {%- endfor -%}
     {%- if policy == 'fail' and before != now -%}
         {{ exceptions.raise_compiler_error("Model '" ~ model.name ~ "': its columns changed from " ~ before ~ " to "
             ~ now ~ " and on_schema_change is 'fail'. Rebuild it with `dbt build --full-refresh --select "
@@ -139,7 +166,8 @@
         {{ return(False) }}
     {% endif %}
     {% set relation = adapter.get_relation(this.database, this.schema, this.table) %}
-    {% set stored = relation is not none
-                    and (relation.type == 'table' or (target.type == 'duckdb' and relation.type == 'view')) %}
+    {#- On DuckDB only the lake view is stored state: a table left by the older layout is rebuilt in full, so the
+        model must compile its full SQL then (lake_view_exists). -#}
+    {% set stored = relation is not none and relation.type == ('view' if target.type == 'duckdb' else 'table') %}
     {{ return(stored and model.config.materialized == 'incremental' and not should_full_refresh()) }}
 {% endmacro %}

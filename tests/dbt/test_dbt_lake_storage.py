@@ -61,15 +61,52 @@ def test_duckdb_holds_views_of_the_lake_files_and_no_table(project: ProjectCopy)
     assert "BASE TABLE" not in kinds.values()
 
 
-def test_a_changed_column_list_stops_the_incremental_build_and_says_how_to_rebuild(project: ProjectCopy):
-    project.edit("models/staging/postgres/stg_postgres__orders.sql", "    newest.loaded_at,\n",
-                 "    newest.loaded_at,\n    1 as added_column,\n")
+@pytest.mark.parametrize(("path", "old", "new"), [
+    ("models/staging/postgres/stg_postgres__orders.sql", "    newest.loaded_at,\n",
+     "    newest.loaded_at,\n    1 as added_column,\n"),
+    ("macros/postgres.sql", "cast(amount as decimal(12, 2))", "cast(amount as decimal(18, 4))"),
+], ids=["added column", "changed type"])
+def test_a_changed_schema_stops_the_incremental_build_and_says_how_to_rebuild(project: ProjectCopy, path, old, new):
+    project.edit(path, old, new)
     result = project.dbt("build", "--select", "stg_postgres__orders")
     assert result.returncode != 0
     assert "its columns changed" in result.stdout and "on_schema_change is 'fail'" in result.stdout
     assert "--full-refresh --select stg_postgres__orders" in result.stdout
     rebuilt = project.dbt("run", "--select", "stg_postgres__orders", "--full-refresh")
     assert rebuilt.returncode == 0, rebuilt.stdout[-6000:]
+
+
+def test_a_workspace_built_with_duckdb_tables_is_rebuilt_in_full_on_its_first_build(workspace: Workspace):
+    """A workspace built before the lake was the storage holds DuckDB tables; its first build must not merge new
+    rows into nothing (the incremental SQL over a table this materialization does not keep)."""
+    workspace.generate(ORDERS, "--through-load", "2")
+    workspace.dbt("build")
+    silver = workspace.lake / "silver" / "stg_postgres__orders"
+    code = ("import duckdb, sys; con = duckdb.connect(sys.argv[1]); "
+            "con.execute('drop view silver.stg_postgres__orders'); "
+            "con.execute('create table silver.stg_postgres__orders as '"
+            "            f\"select * from read_parquet('{sys.argv[2]}/**/*.parquet')\")")
+    subprocess.run([str(DBT_PYTHON), "-c", code, workspace.env["DBT_DUCKDB_PATH"], str(silver)], check=True)
+    assert workspace.query("select table_type from information_schema.tables "
+                           "where table_name = 'stg_postgres__orders'") == [["BASE TABLE"]]
+    workspace.generate(ORDERS)
+    workspace.dbt("build")
+    upgraded = workspace.query("select count(*), sum(versions_seen) from silver.stg_postgres__orders")
+    workspace.dbt("build", "--full-refresh")
+    assert upgraded == workspace.query("select count(*), sum(versions_seen) from silver.stg_postgres__orders")
+
+
+def test_an_incremental_model_that_keeps_no_rows_stays_readable(project: ProjectCopy):
+    """An empty partitioned folder has no files to read: its view must not be built from the model's incremental
+    SQL, which reads the view itself."""
+    (project.dir / "models" / "staging" / "postgres" / "stg_postgres__nothing.sql").write_text(
+        "{{ config(materialized='incremental', unique_key='order_id', meta={'business_key': ['order_id']}) }}\n"
+        "select order_id, loaded_at from {{ ref('stg_postgres__orders') }} where false\n"
+        "{% if is_incremental() %} and order_id in (select order_id from {{ this }}) {% endif %}\n")
+    for _ in range(3):
+        result = project.dbt("run", "--select", "stg_postgres__nothing")
+        assert result.returncode == 0, result.stdout[-6000:]
+    assert project.workspace.query("select count(*) from silver.stg_postgres__nothing") == [[0]]
 
 
 def test_an_unsupported_incremental_strategy_is_refused_with_the_supported_ones(project: ProjectCopy):

@@ -1,5 +1,5 @@
 {#- Several row rules of one model checked in a single read of it: a key that must be unique (one column or
-    several), columns that must not be null, and columns whose values must come from a list (null passes, as in
+    several; rows whose key is null are not compared, as in dbt's unique), columns that must not be null, and columns whose values must come from a list (null passes, as in
     dbt's accepted_values). Each rule is what dbt's own generic test of that name checks; together they cost one
     query instead of one per rule, which matters on a view that computes its rows when read: the `orders` mart,
     the Lambda model's live view, reads the batch's history and the landed rows every time (decision 0059).
@@ -24,7 +24,7 @@ from (
     from {{ model }}
     group by {{ key | join(', ') }}
 ) as per_key
-where rows_with_key > 1
+where (rows_with_key > 1{% for column in key %} and {{ column }} is not null{% endfor %})
 {%- for name, _ in checks %}
    or {{ name }} > 0
 {%- endfor %}

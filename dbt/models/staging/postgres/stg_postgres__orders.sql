@@ -73,7 +73,7 @@ arrived_loads as (
         order_id,
         loaded_at,
         versions,
-        row_number() over (partition by order_id order by loaded_at desc) as load_rank,
+        row_number() over (partition by order_id order by loaded_at desc nulls last) as load_rank,
         sum(versions) over (partition by order_id) as versions_arrived
     from (
         select order_id, _airbyte_extracted_at as loaded_at, count(*) as versions
