@@ -4,10 +4,9 @@ benchmark refuses what it cannot do (too little disk, bad sizes) with a clear me
 from __future__ import annotations
 
 import json
-import subprocess
 
 import pytest
-from support.dbt_workspace import DBT_PYTHON, REPO_ROOT, Workspace
+from support.dbt_workspace import REPO_ROOT, Workspace
 
 pytestmark = pytest.mark.integration
 
@@ -29,11 +28,6 @@ print(json.dumps({"dbt": dbt_side, "floor": floor_side, "view": view, "usable": 
 """
 
 
-def _in_dbt_venv(code: str, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run([str(DBT_PYTHON), "-c", code, *args], cwd=REPO_ROOT, capture_output=True, text=True,
-                          env=env, timeout=600)
-
-
 @pytest.fixture(scope="module")
 def both(tmp_path_factory, dbt_venv):
     workspace = Workspace(root=tmp_path_factory.mktemp("floor"), extra_env={})
@@ -41,8 +35,7 @@ def both(tmp_path_factory, dbt_venv):
     workspace.dbt("build", "--full-refresh")
     out = workspace.root / "floor"
     floor_run = workspace.tool("floor", "--out", str(out), "--json")
-    result = _in_dbt_venv(_PARITY, str(workspace.lake), str(out), workspace.env["DBT_DUCKDB_PATH"], env=workspace.env)
-    assert result.returncode == 0, result.stderr[-4000:]
+    result = workspace.python(_PARITY, str(workspace.lake), str(out), workspace.env["DBT_DUCKDB_PATH"])
     return json.loads(floor_run.stdout), json.loads(result.stdout)
 
 
@@ -77,9 +70,7 @@ def test_the_floor_reports_each_step(both):
 
 def test_the_floor_runs_duckdb_with_the_build_settings(dbt_venv):
     code = ("import json; from tooling import floor; print(json.dumps(floor.duckdb_settings()))")
-    env = Workspace(root=REPO_ROOT, extra_env={"DBT_DUCKDB_MEMORY_LIMIT": "3GB"}).env
-    result = _in_dbt_venv(code, env=env)
-    assert result.returncode == 0, result.stderr
+    result = Workspace(root=REPO_ROOT, extra_env={"DBT_DUCKDB_MEMORY_LIMIT": "3GB"}).python(code)
     settings = json.loads(result.stdout)
     assert settings["memory_limit"] == "3GB"
     assert settings["preserve_insertion_order"] == "false"
@@ -114,9 +105,7 @@ print(json.dumps(out))
 
 
 def test_the_bench_refuses_a_size_the_disk_cannot_hold_and_bad_sizes(tmp_path, dbt_venv):
-    env = Workspace(root=tmp_path, extra_env={}).env
-    result = _in_dbt_venv(_BENCH, str(tmp_path / "bench"), env=env)
-    assert result.returncode == 0, result.stderr
+    result = Workspace(root=tmp_path, extra_env={}).python(_BENCH, str(tmp_path / "bench"))
     out = json.loads(result.stdout)
     assert "100,000,000 orders need about 41.9 GiB free" in out["disk"] and "10.0 GiB is free" in out["disk"]
     assert "--work-dir" in out["disk"]

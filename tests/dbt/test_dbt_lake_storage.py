@@ -8,7 +8,7 @@ import shutil
 import subprocess
 
 import pytest
-from support.dbt_workspace import DBT_PYTHON, REPO_ROOT, Workspace
+from support.dbt_workspace import REPO_ROOT, Workspace
 
 pytestmark = pytest.mark.integration
 
@@ -32,10 +32,7 @@ class ProjectCopy:
         path.write_text(text.replace(old, new))
 
     def dbt(self, *args: str) -> subprocess.CompletedProcess:
-        command = [str(DBT_PYTHON.with_name("dbt")), *args, "--project-dir", str(self.dir), "--profiles-dir",
-                   str(self.dir), "--target", "local"]
-        return subprocess.run(command, cwd=REPO_ROOT, env=self.workspace.env, capture_output=True, text=True,
-                              timeout=900)
+        return self.workspace.dbt(*args, check=False, project_dir=self.dir)
 
 
 @pytest.fixture()
@@ -86,7 +83,7 @@ def test_a_workspace_built_with_duckdb_tables_is_rebuilt_in_full_on_its_first_bu
             "con.execute('drop view silver.stg_postgres__orders'); "
             "con.execute('create table silver.stg_postgres__orders as '"
             "            f\"select * from read_parquet('{sys.argv[2]}/**/*.parquet')\")")
-    subprocess.run([str(DBT_PYTHON), "-c", code, workspace.env["DBT_DUCKDB_PATH"], str(silver)], check=True)
+    workspace.python(code, workspace.env["DBT_DUCKDB_PATH"], str(silver))
     assert workspace.query("select table_type from information_schema.tables "
                            "where table_name = 'stg_postgres__orders'") == [["BASE TABLE"]]
     workspace.generate(ORDERS)

@@ -54,9 +54,19 @@ class Workspace:
                                  f"{result.stdout[-6000:]}\n{result.stderr[-4000:]}")
         return result
 
-    def dbt(self, *args: str, check: bool = True, target: str = "local") -> subprocess.CompletedProcess:
-        command = [str(DBT_PYTHON.with_name("dbt")), *args, "--project-dir", str(REPO_ROOT / "dbt"),
-                   "--profiles-dir", str(REPO_ROOT / "dbt"), "--target", target]
+    def python(self, code: str, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+        """`python -c code args` in the dbt virtualenv with the workspace's environment (tooling importable)."""
+        result = subprocess.run([str(DBT_PYTHON), "-c", code, *args], cwd=REPO_ROOT, env=self.env,
+                                capture_output=True, text=True, timeout=900)
+        if check and result.returncode != 0:
+            raise AssertionError(f"python -c exited {result.returncode}:\n{result.stderr[-4000:]}")
+        return result
+
+    def dbt(self, *args: str, check: bool = True, target: str = "local",
+            project_dir: Path = REPO_ROOT / "dbt") -> subprocess.CompletedProcess:
+        """dbt in the dbt virtualenv on the workspace; `project_dir` (and its profiles) defaults to the project's."""
+        command = [str(DBT_PYTHON.with_name("dbt")), *args, "--project-dir", str(project_dir),
+                   "--profiles-dir", str(project_dir), "--target", target]
         result = subprocess.run(command, cwd=REPO_ROOT, env=self.env, capture_output=True, text=True, timeout=900)
         if check and result.returncode != 0:
             raise AssertionError(f"dbt {' '.join(args)} exited {result.returncode}:\n{result.stdout[-8000:]}")
