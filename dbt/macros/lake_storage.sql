@@ -145,19 +145,22 @@
             ~ "supported for a lake-stored incremental model on the local target; use 'fail' or 'ignore', and "
             ~ "rebuild with --full-refresh after a schema change.") }}
     {%- endif -%}
-    {%- set before = [] -%}
-    {%- for column in adapter.get_columns_in_relation(existing) -%}
-        {%- do before.append(column.name ~ ' ' ~ column.data_type) -%}
-    {%- endfor -%}
-    {%- set now = [] -%}
-    {%- for column in adapter.get_columns_in_relation(arrived) -%}
-        {%- do now.append(column.name ~ ' ' ~ column.data_type) -%}
-    {%- endfor -%}
+    {%- set before = column_signature(existing) -%}
+    {%- set now = column_signature(arrived) -%}
     {%- if policy == 'fail' and before != now -%}
         {{ exceptions.raise_compiler_error("Model '" ~ model.name ~ "': its columns changed from " ~ before ~ " to "
             ~ now ~ " and on_schema_change is 'fail'. Rebuild it with `dbt build --full-refresh --select "
             ~ model.name ~ "`.") }}
     {%- endif -%}
+{% endmacro %}
+
+{#- Each column of a relation as `name type`, in order. -#}
+{% macro column_signature(relation) %}
+    {%- set signature = [] -%}
+    {%- for column in adapter.get_columns_in_relation(relation) -%}
+        {%- do signature.append(column.name ~ ' ' ~ column.data_type) -%}
+    {%- endfor -%}
+    {{ return(signature) }}
 {% endmacro %}
 
 {#- dbt's is_incremental() asks for a table; on the local target the stored model is a view of its lake files. -#}
@@ -168,6 +171,7 @@
     {% set relation = adapter.get_relation(this.database, this.schema, this.table) %}
     {#- On DuckDB only the lake view is stored state: a table left by the older layout is rebuilt in full, so the
         model must compile its full SQL then (lake_view_exists). -#}
-    {% set stored = relation is not none and relation.type == ('view' if target.type == 'duckdb' else 'table') %}
+    {% set stored = lake_view_exists(relation) if target.type == 'duckdb'
+                    else relation is not none and relation.type == 'table' %}
     {{ return(stored and model.config.materialized == 'incremental' and not should_full_refresh()) }}
 {% endmacro %}

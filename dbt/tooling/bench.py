@@ -88,15 +88,11 @@ def dbt_command(verb: str, target: str, *extra: str) -> list[str]:
             "--profiles-dir", str(layout.DBT_DIR), "--target", target, *extra]
 
 
-def disk_needed(orders: int) -> int:
-    return orders * DISK_BYTES_PER_ORDER
-
-
 def check_disk(root: Path, orders: int) -> None:
     """Refuse a size whose data would not fit, naming what it needs and what is free."""
     root.mkdir(parents=True, exist_ok=True)
     free = shutil.disk_usage(root).free
-    needed = disk_needed(orders)
+    needed = orders * DISK_BYTES_PER_ORDER
     if free < needed:
         raise UsageError(f"{orders:,} orders need about {needed / 2**30:.1f} GiB free under {root} (bronze, two lakes "
                          f"and DuckDB's spill); {free / 2**30:.1f} GiB is free. Free space, or pass --work-dir on a "

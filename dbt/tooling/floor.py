@@ -48,7 +48,7 @@ def model_meta() -> dict[str, dict]:
     return meta
 
 
-def dataset_layout(name: str, layer: str, variables: dict, meta: dict) -> tuple[list[str], list[str], str]:
+def dataset_layout(layer: str, variables: dict, meta: dict) -> tuple[list[str], list[str], str]:
     """(extra columns, partition columns, codec) for one written dataset, the way the export macro decides them."""
     partitions = variables["lake_partitions"].get(layer, {})
     keys, period = meta.get("business_key"), meta.get("period_column")
@@ -159,7 +159,7 @@ def statements(bronze: Path, variables: dict) -> list[tuple[str, str]]:
 
 def write_statement(name: str, select: str, layer: str, out: Path, variables: dict, meta: dict) -> str:
     """COPY of one step's rows into its lake folder, with the layout dbt's export gives that dataset."""
-    columns, partitions, codec = dataset_layout(name, layer, variables, meta)
+    columns, partitions, codec = dataset_layout(layer, variables, meta)
     extra = "".join(f", {column}" for column in columns)
     options = f", partition_by ({', '.join(partitions)})" if partitions else ", file_size_bytes '512MB'"
     return (f"copy (select *{extra} from ({select})) to '{out / layer / name}' "
